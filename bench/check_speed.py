@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Whole-process time of `pipe check`, median of many runs.
+
+Cases: a generated 1,000-line valid pipeline (the issue's figure: under
+20 ms), and the parser's worst inputs: a 1 MB line and 100,000 nested
+parentheses (both must stay fast: linear-ish, never a crash).
+
+usage: check_speed.py PIPE_BINARY [--runs N]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def time_runs(cmd, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append((time.perf_counter() - start) * 1000)
+        if done.returncode not in (0, 1):
+            sys.exit(f"{cmd} exited with {done.returncode}")
+    return times
+
+
+def report(name, times):
+    times = sorted(times)
+    print(f"{name:<40} median {statistics.median(times):7.2f} ms   [min {times[0]:.2f}, max {times[-1]:.2f}]  n={len(times)}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("pipe")
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        big = os.path.join(tmp, "thousand.pipe")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_pipeline.py"), "1000", big], check=True)
+        long_line = os.path.join(tmp, "long_line.pipe")
+        with open(long_line, "w") as f:
+            f.write("let xs = [" + "1234567, " * (1 << 17) + "8]\n")
+        nested = os.path.join(tmp, "nested.pipe")
+        with open(nested, "w") as f:
+            f.write("let x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n")
+        empty = os.path.join(tmp, "empty.pipe")
+        with open(empty, "w") as f:
+            f.write("let x = 1\n")
+        cases = [
+            ("1-line file (process start-up)", empty),
+            ("1,000-line pipeline", big),
+            ("1 MB line (valid list)", long_line),
+            ("100,000 nested parentheses", nested),
+        ]
+        results = {name: [] for name, _ in cases}
+        # Alternate the cases so that machine noise hits them alike.
+        for _ in range(args.runs):
+            for name, path in cases:
+                results[name] += time_runs([args.pipe, "check", path], 1)
+        for name, _ in cases:
+            report(name, results[name])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+//! Errors of the command line itself: files that cannot be read or written.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// A file-system problem met by a command.
+#[derive(Debug, Error, Diagnostic)]
+pub enum CliError {
+    /// `pipe check missing.pipe`
+    #[error("cannot read `{path}`: {reason}")]
+    #[diagnostic(code(pipe::io::read), help("check the path; it is relative to the current directory"))]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The system's reason.
+        reason: String,
+    },
+
+    /// `pipe fmt` on a read-only file or directory.
+    #[error("cannot write `{path}`: {reason}")]
+    #[diagnostic(code(pipe::io::write), help("the file was left as it was"))]
+    Write {
+        /// The path as given.
+        path: String,
+        /// The system's reason.
+        reason: String,
+    },
+
+    /// The formatter produced text that parses to a different program (a bug
+    /// in `pipe fmt`); the file is left untouched.
+    #[error("`pipe fmt` would change the meaning of `{path}`; the file was left as it was")]
+    #[diagnostic(code(pipe::fmt::unstable), help("this is a bug in `pipe fmt`: please report it with the file"))]
+    FormatChangedMeaning {
+        /// The file being formatted.
+        path: String,
+    },
+}

@@ -1,0 +1,97 @@
+//! The command line: `pipe check`, `pipe fmt`.
+
+mod check;
+mod error;
+mod fmt;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+pub use report::{ColorChoice, Reporter};
+
+/// Declarative, checked machine-learning pipelines.
+///
+/// A `.pipe` file declares data sources, data stages, fitted transforms,
+/// models and training runs. `pipe check` finds mistakes before anything
+/// runs; `pipe fmt` lays files out canonically.
+#[derive(Debug, Parser)]
+#[command(name = "pipe", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// When to use colour in diagnostics (`auto` honours NO_COLOR).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    /// How to print diagnostics: for people, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// Output format of diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Reports with the source excerpt, on stderr.
+    Human,
+    /// JSON lines on stdout, for editors and tools.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check files for mistakes without running anything.
+    ///
+    /// Exits with 0 when there are no errors (warnings allowed), 1 when there
+    /// are errors, 2 on a usage error.
+    Check {
+        /// The `.pipe` files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Format files in place, in the canonical layout.
+    ///
+    /// Comments and single blank lines are kept. A file with syntax errors is
+    /// left untouched. `-` formats standard input to standard output.
+    Fmt {
+        /// The `.pipe` files to format, or `-` for standard input.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit with 1 if any file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let mut reporter = Reporter::new(cli.format == Format::Json, cli.color);
+    let ok = match cli.command {
+        Command::Check { files } => check::run(&files, &mut reporter),
+        Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
+    };
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Reads a file as bytes, reporting failure as a diagnostic.
+fn read(path: &std::path::Path, reporter: &mut Reporter) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            let error = CliError::Read { path: path.display().to_string(), reason: e.to_string() };
+            reporter.report(&error, &crate::source::SourceFile { name: path.display().to_string(), text: "".into() });
+            None
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! `pipe`: a declarative, checked language for machine-learning pipelines.
+//!
+//! ```text
+//! .pipe text ─ syntax ─> AST (owned, spans) ─ check ─> typed IR ─ plan ─> stage DAG ─ exec ─> Polars / Burn
+//!                                   │                                 │
+//!                             diagnostics                      content-addressed cache
+//! ```
+//!
+//! What is built so far: [`syntax`] (the pest grammar in `grammar/pipe.pest`,
+//! lowered to an owned [`syntax::ast`] with spans, and syntax errors with
+//! stable codes), [`format`] (the canonical formatter behind `pipe fmt`),
+//! [`diagnostic`] (printing for people and for tools) and [`cli`].
+//!
+//! Boundaries: `syntax` and `format` never touch Polars or Burn, so checking
+//! is instant and testable without the data and training engines.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod diagnostic;
+pub mod format;
+pub mod source;
+pub mod suggest;
+pub mod syntax;

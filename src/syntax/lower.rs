@@ -1,0 +1,576 @@
+//! Lowering: pest pairs to the owned AST.
+//!
+//! The grammar guarantees the shape of each pair, so the accessors here only
+//! fail on a grammar/lowering mismatch, which is a bug in `pipe`, reported as
+//! a diagnostic rather than a panic.
+
+use pest::iterators::{Pair, Pairs};
+
+use crate::source::{FileId, Span};
+use crate::syntax::ast::*;
+use crate::syntax::error::SyntaxError;
+use crate::syntax::grammar::Rule;
+use crate::syntax::lex::{Comment, MAX_NESTING};
+
+type Result<T> = std::result::Result<T, SyntaxError>;
+
+/// Turns pest pairs into AST nodes; `offset` is added to every position
+/// (the chunk being parsed may start inside the file).
+pub struct Lowerer<'t> {
+    file: FileId,
+    offset: usize,
+    depth: usize,
+    /// The whole file's text and comments, to trim spans.
+    text: &'t str,
+    comments: &'t [Comment],
+}
+
+impl<'t> Lowerer<'t> {
+    /// A lowerer for a chunk of `file` (whose text is `text`, with these
+    /// comments) that starts at byte `offset`.
+    pub fn new(file: FileId, offset: usize, text: &'t str, comments: &'t [Comment]) -> Self {
+        Lowerer { file, offset, depth: 0, text, comments }
+    }
+
+    /// The pair's span, without trailing whitespace and comments: pest
+    /// includes them in a rule that ends with an optional or repeated part.
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        let start = self.offset + s.start();
+        let mut end = self.offset + s.end();
+        loop {
+            end = start + self.text[start..end].trim_end().len();
+            let comment = self.comments.binary_search_by_key(&end, |c| c.span.end).ok().map(|i| &self.comments[i]);
+            match comment {
+                Some(c) if c.span.start >= start => end = c.span.start,
+                _ => break,
+            }
+        }
+        Span::new(self.file, start, end)
+    }
+
+    fn bug(&self, pair: &Pair<Rule>, what: &str) -> SyntaxError {
+        SyntaxError::Unexpected {
+            expected: format!("{what} (internal error: the grammar and the parser disagree; please report it)"),
+            found: format!("{:?}", pair.as_rule()),
+            span: self.span(pair),
+            label: "here".into(),
+            help: None,
+        }
+    }
+
+    /// Lowers the pairs of the `program` rule.
+    pub fn program(&mut self, pairs: Pairs<Rule>) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        for program in pairs {
+            for pair in program.into_inner() {
+                if pair.as_rule() != Rule::EOI {
+                    items.push(self.item(pair)?);
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    fn item(&mut self, pair: Pair<Rule>) -> Result<Item> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        // Skip the keyword: the rule says which item this is.
+        let mut inner = Parts::new(self, pair.clone());
+        inner.skip_keyword();
+        let kind = match rule {
+            Rule::import_item => ItemKind::Import(self.import(&mut inner)?),
+            Rule::let_item => ItemKind::Let(self.binding(&mut inner)?),
+            Rule::source_item => ItemKind::Source(self.binding(&mut inner)?),
+            Rule::stage_item => ItemKind::Stage(self.binding(&mut inner)?),
+            Rule::split_item => ItemKind::Split(self.split(&mut inner)?),
+            Rule::transform_item => ItemKind::Transform(self.transform(&mut inner)?),
+            Rule::augment_item => ItemKind::Augment(AugmentItem {
+                name: self.ident(inner.next("a name")?),
+                body: self.block(inner.next("a block")?)?,
+            }),
+            Rule::model_item => ItemKind::Model(self.model(&mut inner)?),
+            Rule::train_item => ItemKind::Train(self.train(&mut inner)?),
+            Rule::evaluate_item => ItemKind::Evaluate(self.evaluate(&mut inner)?),
+            Rule::output_item => ItemKind::Output(self.output(&mut inner)?),
+            _ => return Err(self.bug(&pair, "an item")),
+        };
+        Ok(Item { kind, span })
+    }
+
+    fn import(&mut self, parts: &mut Parts) -> Result<Import> {
+        let from_pair = parts.next("a module")?;
+        let from = match from_pair.as_rule() {
+            Rule::string => ImportSource::File(self.string(from_pair)?),
+            _ => ImportSource::Module(from_pair.into_inner().map(|p| self.ident(p)).collect()),
+        };
+        let mut names = Vec::new();
+        for pair in parts.rest() {
+            let mut idents = pair.into_inner().filter(|p| p.as_rule() == Rule::ident);
+            let name = idents.next().map(|p| self.ident(p));
+            let alias = idents.next().map(|p| self.ident(p));
+            if let Some(name) = name {
+                names.push(ImportName { name, alias });
+            }
+        }
+        Ok(Import { from, names })
+    }
+
+    fn binding(&mut self, parts: &mut Parts) -> Result<Binding> {
+        let name = self.ident(parts.next("a name")?);
+        let value = self.expr(parts.next("an expression")?)?;
+        Ok(Binding { name, value })
+    }
+
+    fn split(&mut self, parts: &mut Parts) -> Result<SplitItem> {
+        let mut names = Vec::new();
+        let mut value = None;
+        for pair in parts.rest() {
+            match pair.as_rule() {
+                Rule::ident => names.push(self.ident(pair)),
+                _ => value = Some(self.expr(pair)?),
+            }
+        }
+        let value = value.ok_or_else(|| parts.missing("an expression"))?;
+        Ok(SplitItem { names, value })
+    }
+
+    fn transform(&mut self, parts: &mut Parts) -> Result<TransformItem> {
+        let name = self.ident(parts.next("a name")?);
+        parts.skip_keyword(); // `fit`
+        let fit_on = self.expr(parts.next("an expression")?)?;
+        let body = self.block(parts.next("a block")?)?;
+        Ok(TransformItem { name, fit_on, body })
+    }
+
+    fn model(&mut self, parts: &mut Parts) -> Result<ModelItem> {
+        let name = self.ident(parts.next("a name")?);
+        let mut params = None;
+        let mut body = None;
+        for pair in parts.rest() {
+            match pair.as_rule() {
+                Rule::params => params = Some(self.params(pair)?),
+                Rule::block => body = Some(ModelBody::Layers(self.block(pair)?)),
+                _ => body = Some(ModelBody::Expr(self.expr(pair)?)),
+            }
+        }
+        let body = body.ok_or_else(|| parts.missing("a model body"))?;
+        Ok(ModelItem { name, params, body })
+    }
+
+    fn params(&mut self, pair: Pair<Rule>) -> Result<Vec<Param>> {
+        let mut params = Vec::new();
+        for param in pair.into_inner() {
+            let mut name = None;
+            let mut ty = None;
+            let mut default = None;
+            for part in param.into_inner() {
+                match part.as_rule() {
+                    Rule::ident => name = Some(self.ident(part)),
+                    Rule::type_expr => ty = Some(self.type_expr(part)),
+                    _ => default = Some(self.expr(part)?),
+                }
+            }
+            if let Some(name) = name {
+                params.push(Param { name, ty, default });
+            }
+        }
+        Ok(params)
+    }
+
+    fn type_expr(&mut self, pair: Pair<Rule>) -> TypeExpr {
+        let span = self.span(&pair);
+        let mut name = None;
+        let mut args = Vec::new();
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident => name = Some(self.ident(part)),
+                _ => args.push(self.type_expr(part)),
+            }
+        }
+        let name = name.unwrap_or(Ident { name: String::new(), span });
+        TypeExpr { name, args, span }
+    }
+
+    fn train(&mut self, parts: &mut Parts) -> Result<TrainItem> {
+        let name = self.ident(parts.next("a name")?);
+        let model = self.expr(parts.next("a model")?)?;
+        parts.skip_keyword(); // `on`
+        let data = self.expr(parts.next("data")?)?;
+        let body = self.block(parts.next("a block")?)?;
+        Ok(TrainItem { name, model, data, body })
+    }
+
+    fn evaluate(&mut self, parts: &mut Parts) -> Result<EvaluateItem> {
+        let name = parts.take_if(Rule::ident).map(|p| self.ident(p));
+        let model = self.expr(parts.next("a model")?)?;
+        parts.skip_keyword(); // `on`
+        let data = self.expr(parts.next("data")?)?;
+        let body = parts.take_if(Rule::block).map(|p| self.block(p)).transpose()?;
+        Ok(EvaluateItem { name, model, data, body })
+    }
+
+    fn output(&mut self, parts: &mut Parts) -> Result<OutputItem> {
+        let name = parts.take_if(Rule::ident).map(|p| self.ident(p));
+        let value = self.expr(parts.next("an expression")?)?;
+        Ok(OutputItem { name, value })
+    }
+
+    // -- blocks -------------------------------------------------------------
+
+    fn block(&mut self, pair: Pair<Rule>) -> Result<Block> {
+        let span = self.span(&pair);
+        let entries = pair.into_inner().map(|p| self.entry(p)).collect::<Result<_>>()?;
+        Ok(Block { entries, span })
+    }
+
+    fn entry(&mut self, pair: Pair<Rule>) -> Result<Entry> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut parts = Parts::new(self, pair.clone());
+        let kind = match rule {
+            Rule::setting => {
+                let key = self.ident(parts.next("a name")?);
+                EntryKind::Setting { key, value: self.expr(parts.next("a value")?)? }
+            }
+            Rule::step => {
+                let expr = self.expr(parts.next("an expression")?)?;
+                EntryKind::Step { expr, alias: self.alias(&mut parts) }
+            }
+            Rule::nested_step => self.nested(&mut parts)?,
+            Rule::for_entry => {
+                parts.skip_keyword();
+                let var = self.ident(parts.next("a name")?);
+                parts.skip_keyword();
+                let iter = self.expr(parts.next("a list")?)?;
+                EntryKind::For { var, iter, body: self.nested_block(parts.next("a block")?)? }
+            }
+            _ => return Err(self.bug(&pair, "a block entry")),
+        };
+        Ok(Entry { kind, span })
+    }
+
+    fn nested(&mut self, parts: &mut Parts) -> Result<EntryKind> {
+        let mut head = Parts::new(self, parts.next("a name")?);
+        let name = self.path(head.next("a name")?);
+        let args = head.take_if(Rule::args).map(|p| self.args(p)).transpose()?;
+        let body = self.nested_block(parts.next("a block")?)?;
+        Ok(EntryKind::Nested { name, args, body, alias: self.alias(parts) })
+    }
+
+    /// A block inside a block: counts towards the nesting limit.
+    fn nested_block(&mut self, pair: Pair<Rule>) -> Result<Block> {
+        self.descend(&pair)?;
+        let block = self.block(pair);
+        self.depth -= 1;
+        block
+    }
+
+    fn alias(&mut self, parts: &mut Parts) -> Option<Ident> {
+        parts.take_if(Rule::kw_as)?;
+        parts.take_if(Rule::ident).map(|p| self.ident(p))
+    }
+
+    // -- expressions ---------------------------------------------------------
+
+    fn descend(&mut self, pair: &Pair<Rule>) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING * 2 {
+            return Err(SyntaxError::TooDeep { span: self.span(pair), limit: MAX_NESTING * 2 });
+        }
+        Ok(())
+    }
+
+    /// Any expression-level pair. Only `expr` pairs (arguments, list
+    /// elements, parenthesised expressions) count as a level of nesting.
+    fn expr(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let counts = pair.as_rule() == Rule::expr;
+        if counts {
+            self.descend(&pair)?;
+        }
+        let result = self.expr_inner(pair);
+        if counts {
+            self.depth -= 1;
+        }
+        result
+    }
+
+    fn expr_inner(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::expr => self.then(pair, span),
+            Rule::pipeline => self.pipeline(pair, span),
+            Rule::disjunction | Rule::conjunction | Rule::comparison | Rule::range | Rule::sum | Rule::product => {
+                self.binary_chain(pair)
+            }
+            Rule::negation | Rule::unary => self.prefix(pair, span),
+            Rule::number => Ok(Expr { kind: ExprKind::Number(self.number(&pair)?), span }),
+            Rule::string => Ok(Expr { kind: ExprKind::String(self.string(pair)?), span }),
+            Rule::boolean => Ok(Expr { kind: ExprKind::Bool { value: pair.as_str() == "true" }, span }),
+            Rule::kw_inf => Ok(Expr { kind: ExprKind::Inf, span }),
+            Rule::list => {
+                let items = pair.into_inner().map(|p| self.expr(p)).collect::<Result<_>>()?;
+                Ok(Expr { kind: ExprKind::List { items }, span })
+            }
+            Rule::record => self.record(pair, span),
+            Rule::call => Ok(Expr { kind: ExprKind::Call(self.call(pair)?), span }),
+            Rule::path => Ok(Expr { kind: ExprKind::Path(self.path(pair)), span }),
+            Rule::pipe_stage => self.single(pair),
+            _ => Err(self.bug(&pair, "an expression")),
+        }
+    }
+
+    /// A wrapper rule with exactly one child (after `(`...`)` or a
+    /// precedence level that had no operator).
+    fn single(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let bug = self.bug(&pair, "an expression");
+        let child = pair.into_inner().next().ok_or(bug)?;
+        self.expr(child)
+    }
+
+    fn then(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let phases: Vec<Expr> =
+            pair.into_inner().filter(|p| p.as_rule() != Rule::kw_then).map(|p| self.expr(p)).collect::<Result<_>>()?;
+        match <[Expr; 1]>::try_from(phases) {
+            Ok([only]) => Ok(only),
+            Err(phases) => Ok(Expr { kind: ExprKind::Then { phases }, span }),
+        }
+    }
+
+    fn pipeline(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let bug = self.bug(&pair, "an expression");
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::pipe_op);
+        let input = self.expr(inner.next().ok_or(bug)?)?;
+        let stages: Vec<Expr> = inner.map(|p| self.expr(p)).collect::<Result<_>>()?;
+        if stages.is_empty() {
+            return Ok(input);
+        }
+        Ok(Expr { kind: ExprKind::Pipeline { input: Box::new(input), stages }, span })
+    }
+
+    /// `a op b op c`, folded to the left. Each fold deepens the tree, so long
+    /// chains count towards the nesting limit.
+    fn binary_chain(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let bug = self.bug(&pair, "an expression");
+        let mut inner = pair.into_inner();
+        let mut lhs = self.expr(inner.next().ok_or(bug.clone())?)?;
+        let mut folds = 0;
+        while let Some(op_pair) = inner.next() {
+            let op = binary_op(op_pair.as_str()).ok_or(bug.clone())?;
+            let rhs = self.expr(inner.next().ok_or(bug.clone())?)?;
+            folds += 1;
+            if self.depth + folds > MAX_NESTING * 2 {
+                return Err(SyntaxError::TooDeep { span: rhs.span, limit: MAX_NESTING * 2 });
+            }
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span };
+        }
+        Ok(lhs)
+    }
+
+    fn prefix(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let bug = self.bug(&pair, "an expression");
+        let mut inner = pair.into_inner();
+        let first = inner.next().ok_or(bug.clone())?;
+        let op = match first.as_rule() {
+            Rule::kw_not => UnaryOp::Not,
+            Rule::neg_op => UnaryOp::Neg,
+            _ => return self.expr(first),
+        };
+        let operand = self.expr(inner.next().ok_or(bug)?)?;
+        Ok(Expr { kind: ExprKind::Unary { op, operand: Box::new(operand) }, span })
+    }
+
+    fn record(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let mut fields = Vec::new();
+        for field in pair.into_inner() {
+            let mut parts = Parts::new(self, field);
+            let key = self.ident(parts.next("a name")?);
+            let value = self.expr(parts.next("a value")?)?;
+            fields.push(Field { key, value });
+        }
+        Ok(Expr { kind: ExprKind::Record { fields }, span })
+    }
+
+    fn call(&mut self, pair: Pair<Rule>) -> Result<Call> {
+        let mut parts = Parts::new(self, pair);
+        let callee = self.path(parts.next("a name")?);
+        let args = self.args(parts.next("arguments")?)?;
+        Ok(Call { callee, args })
+    }
+
+    fn args(&mut self, pair: Pair<Rule>) -> Result<Vec<Arg>> {
+        let mut args = Vec::new();
+        for arg in pair.into_inner() {
+            let mut parts = Parts::new(self, arg);
+            let name = parts.take_if(Rule::word).map(|p| self.ident(p));
+            let value = self.expr(parts.next("a value")?)?;
+            args.push(Arg { name, value });
+        }
+        Ok(args)
+    }
+
+    fn path(&mut self, pair: Pair<Rule>) -> Path {
+        let span = self.span(&pair);
+        let parts = pair.into_inner().map(|p| self.ident(p)).collect();
+        Path { parts, span }
+    }
+
+    fn ident(&self, pair: Pair<Rule>) -> Ident {
+        Ident { name: pair.as_str().to_owned(), span: self.span(&pair) }
+    }
+
+    // -- literals ------------------------------------------------------------
+
+    fn number(&self, pair: &Pair<Rule>) -> Result<NumberLit> {
+        let written = pair.as_str();
+        let (digits, unit) = split_unit(written);
+        let is_int = !digits.contains(['.', 'e', 'E']);
+        let plain: String = digits.chars().filter(|c| *c != '_').collect();
+        let value: f64 = plain.parse().unwrap_or(f64::INFINITY);
+        let too_large = !value.is_finite() || (is_int && plain.parse::<i64>().is_err());
+        if too_large {
+            return Err(SyntaxError::BadNumber {
+                text: written.to_owned(),
+                reason: "too large".into(),
+                help: if is_int {
+                    "integers must fit in 64 bits (at most 9223372036854775807)".into()
+                } else {
+                    "write `inf` for an unbounded value".into()
+                },
+                span: self.span(pair),
+            });
+        }
+        Ok(NumberLit { text: digits.to_owned(), value, is_int, unit })
+    }
+
+    fn string(&self, pair: Pair<Rule>) -> Result<StringLit> {
+        let span = self.span(&pair);
+        let body = pair.into_inner().next().map_or("", |p| p.as_str());
+        Ok(StringLit { value: unescape(body), span })
+    }
+}
+
+/// Splits a number token into its digits and its unit.
+fn split_unit(written: &str) -> (&str, Option<Unit>) {
+    for (unit, suffix) in Unit::ALL {
+        if let Some(digits) = written.strip_suffix(suffix) {
+            // `1e5` has no unit even though ... it ends in a digit, so only a
+            // suffix after the last digit counts.
+            if digits.ends_with(|c: char| c.is_ascii_digit()) {
+                return (digits, Some(unit));
+            }
+        }
+    }
+    (written, None)
+}
+
+/// Resolves the escapes the grammar accepted.
+fn unescape(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('u') => {
+                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                out.extend(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Whether a rule is a keyword token (skipped when lowering: the
+/// enclosing rule already says what it is).
+fn is_keyword(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::kw_import
+            | Rule::kw_let
+            | Rule::kw_source
+            | Rule::kw_stage
+            | Rule::kw_split
+            | Rule::kw_transform
+            | Rule::kw_augment
+            | Rule::kw_model
+            | Rule::kw_train
+            | Rule::kw_evaluate
+            | Rule::kw_output
+            | Rule::kw_fit
+            | Rule::kw_on
+            | Rule::kw_for
+            | Rule::kw_in
+    )
+}
+
+fn binary_op(symbol: &str) -> Option<BinaryOp> {
+    Some(match symbol {
+        "or" => BinaryOp::Or,
+        "and" => BinaryOp::And,
+        "==" => BinaryOp::Eq,
+        "!=" => BinaryOp::Ne,
+        "<" => BinaryOp::Lt,
+        "<=" => BinaryOp::Le,
+        ">" => BinaryOp::Gt,
+        ">=" => BinaryOp::Ge,
+        ".." => BinaryOp::Range,
+        "+" => BinaryOp::Add,
+        "-" => BinaryOp::Sub,
+        "*" => BinaryOp::Mul,
+        "/" => BinaryOp::Div,
+        "%" => BinaryOp::Rem,
+        _ => return None,
+    })
+}
+
+/// The children of one pair, consumed in order.
+struct Parts<'i> {
+    inner: std::iter::Peekable<Pairs<'i, Rule>>,
+    end: Span,
+}
+
+impl<'i> Parts<'i> {
+    fn new(lowerer: &Lowerer<'_>, pair: Pair<'i, Rule>) -> Self {
+        let span = lowerer.span(&pair);
+        Parts { inner: pair.into_inner().peekable(), end: Span::point(span.file, span.end) }
+    }
+
+    fn next(&mut self, what: &str) -> Result<Pair<'i, Rule>> {
+        self.inner.next().ok_or_else(|| self.missing(what))
+    }
+
+    fn missing(&self, what: &str) -> SyntaxError {
+        SyntaxError::Unexpected {
+            expected: format!("{what} (internal error: the grammar and the parser disagree; please report it)"),
+            found: "nothing".into(),
+            span: self.end,
+            label: "here".into(),
+            help: None,
+        }
+    }
+
+    /// Skips a keyword pair, if the next child is one.
+    fn skip_keyword(&mut self) {
+        if self.inner.peek().is_some_and(|p| is_keyword(p.as_rule())) {
+            self.inner.next();
+        }
+    }
+
+    fn take_if(&mut self, rule: Rule) -> Option<Pair<'i, Rule>> {
+        self.inner.next_if(|p| p.as_rule() == rule)
+    }
+
+    fn rest(&mut self) -> impl Iterator<Item = Pair<'i, Rule>> + '_ {
+        self.inner.by_ref()
+    }
+}

@@ -1,0 +1,171 @@
+//! The command line, tested through the built binary: exit codes, streams.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn pipe() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pipe"));
+    command.env_remove("NO_COLOR").env("COLUMNS", "100");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    pipe().args(args).output().expect("the pipe binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
+}
+
+/// A fresh temporary directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pipe-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn check_clean_file_exits_zero() {
+    let output = run(&["check", &repo("pipelines/people.pipe")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("checked 1 file: no problems"));
+}
+
+#[test]
+fn check_with_errors_exits_one_and_names_the_code() {
+    let output = run(&["check", &repo("tests/ui/syntax/unclosed_block.pipe")]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("pipe::syntax::unclosed_block"), "{err}");
+    assert!(err.contains("1 error"), "{err}");
+}
+
+#[test]
+fn check_reports_every_file() {
+    let output = run(&["check", &repo("pipelines/people.pipe"), &repo("tests/ui/syntax/three_errors.pipe")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("checked 2 files: 3 errors, 0 warnings"), "{}", stderr(&output));
+}
+
+#[test]
+fn warnings_alone_exit_zero() {
+    let output = run(&["check", &repo("tests/ui/syntax/empty_file.pipe")]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stderr(&output).contains("pipe::syntax::empty_file"));
+}
+
+#[test]
+fn missing_file_is_a_diagnostic_and_exit_one() {
+    let output = run(&["check", "no/such/file.pipe"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("pipe::io::read"), "{}", stderr(&output));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(run(&[]).status.code(), Some(2));
+    assert_eq!(run(&["check"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(run(&["check", "--format", "xml", "x.pipe"]).status.code(), Some(2));
+}
+
+#[test]
+fn version_and_help() {
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(stdout(&version).trim(), format!("pipe {}", env!("CARGO_PKG_VERSION")));
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    for word in ["check", "fmt", "--format", "--color"] {
+        assert!(text.contains(word), "help lacks {word}:\n{text}");
+    }
+}
+
+#[test]
+fn piped_output_has_no_colour_and_always_does() {
+    let plain = run(&["check", &repo("tests/ui/syntax/unclosed_paren.pipe")]);
+    assert!(!stderr(&plain).contains('\u{1b}'), "escape codes in piped output");
+    let coloured = run(&["check", "--color", "always", &repo("tests/ui/syntax/unclosed_paren.pipe")]);
+    assert!(stderr(&coloured).contains('\u{1b}'), "no escape codes with --color always");
+    let no_color = pipe()
+        .args(["check", "--color", "auto", &repo("tests/ui/syntax/unclosed_paren.pipe")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    assert!(!stderr(&no_color).contains('\u{1b}'));
+}
+
+#[test]
+fn json_format_prints_one_object_per_diagnostic() {
+    let output = run(&["check", "--format", "json", &repo("tests/ui/syntax/three_errors.pipe")]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 3);
+    let first = &lines[0];
+    assert_eq!(first["severity"], "error");
+    assert!(first["code"].as_str().is_some_and(|c| c.starts_with("pipe::syntax::")));
+    let label = &first["labels"][0];
+    assert_eq!(label["line"], 3, "{first}");
+    assert!(label["column"].as_u64().is_some());
+    assert!(stderr(&output).is_empty(), "JSON mode keeps stderr quiet: {}", stderr(&output));
+}
+
+#[test]
+fn fmt_rewrites_in_place_and_check_mode_reports() {
+    let dir = temp_dir("fmt");
+    let file = dir.join("messy.pipe");
+    std::fs::write(&file, "let   seed=42\nstage s = people|>filter(age>=0)   // adults\n").expect("write");
+    let check = run(&["fmt", "--check", file.to_str().expect("path")]);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert!(stderr(&check).contains("would reformat"));
+    let untouched = std::fs::read_to_string(&file).expect("read");
+    assert!(untouched.starts_with("let   seed=42"), "--check must not write");
+
+    let fmt = run(&["fmt", file.to_str().expect("path")]);
+    assert_eq!(fmt.status.code(), Some(0), "{}", stderr(&fmt));
+    let formatted = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(formatted, "let seed = 42\nstage s = people |> filter(age >= 0) // adults\n");
+    let again = run(&["fmt", "--check", file.to_str().expect("path")]);
+    assert_eq!(again.status.code(), Some(0));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+}
+
+#[test]
+fn fmt_leaves_a_broken_file_untouched() {
+    let dir = temp_dir("fmt-broken");
+    let file = dir.join("broken.pipe");
+    let text = "let   seed=42\nstage s = people |> filter(age >= 0\n";
+    std::fs::write(&file, text).expect("write");
+    let output = run(&["fmt", file.to_str().expect("path")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("pipe::syntax::unclosed_delimiter"));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), text);
+}
+
+#[test]
+fn fmt_reads_stdin_and_writes_stdout() {
+    let mut child = pipe()
+        .args(["fmt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(b"model m{dense(2)}").expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "model m {\n    dense(2)\n}\n");
+}

@@ -1,0 +1,54 @@
+//! The example pipelines and the standard library: they parse cleanly, are
+//! in canonical form, and format back to the same program.
+
+use std::path::{Path, PathBuf};
+
+use pipe::source::FileId;
+use pipe::syntax;
+
+/// Every `.pipe` file in `pipelines/` and `stdlib/`.
+pub fn example_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["pipelines", "stdlib"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("folder exists") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "pipe") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 4, "expected the examples and stdlib modules, found {files:?}");
+    files
+}
+
+#[test]
+fn examples_and_stdlib_parse_without_diagnostics() {
+    for path in example_files() {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let parsed = syntax::parse(&text, FileId(0));
+        assert!(parsed.errors.is_empty(), "{}: {:?}", path.display(), parsed.errors);
+        assert!(!parsed.program.items.is_empty());
+    }
+}
+
+#[test]
+fn examples_and_stdlib_are_formatted_and_format_is_stable() {
+    for path in example_files() {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let parsed = syntax::parse(&text, FileId(0));
+        let once = pipe::format::format(&parsed.program, &parsed.comments, &text);
+        assert_eq!(once, text, "{} is not in canonical form (run `pipe fmt`)", path.display());
+
+        let reparsed = syntax::parse(&once, FileId(0));
+        assert!(
+            syntax::same_program(&parsed.program, &reparsed.program),
+            "{}: formatting changed the program",
+            path.display()
+        );
+        assert_eq!(reparsed.comments.len(), parsed.comments.len(), "{}: comments lost", path.display());
+        let twice = pipe::format::format(&reparsed.program, &reparsed.comments, &once);
+        assert_eq!(twice, once, "{}: formatting is not idempotent", path.display());
+    }
+}

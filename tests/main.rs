@@ -1,0 +1,7 @@
+//! The integration test binary: one binary, one module per area.
+
+mod cli;
+mod examples;
+mod format;
+mod roundtrip;
+mod ui;
