@@ -15,6 +15,7 @@
 //! is instant and testable without the data and training engines.
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod format;

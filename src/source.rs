@@ -110,6 +110,13 @@ impl SourceMap {
         id
     }
 
+    /// Replaces the text of a file (added before its text was decoded).
+    pub fn set_text(&mut self, id: FileId, text: impl Into<Arc<str>>) {
+        if let Some(file) = self.files.get_mut(id.0 as usize) {
+            file.text = text.into();
+        }
+    }
+
     /// The file with this id.
     ///
     /// Ids come only from [`SourceMap::add`] on this map, so the lookup cannot

@@ -52,3 +52,11 @@ fn examples_and_stdlib_are_formatted_and_format_is_stable() {
         assert_eq!(twice, once, "{}: formatting is not idempotent", path.display());
     }
 }
+
+#[test]
+fn examples_and_stdlib_check_without_diagnostics() {
+    for path in example_files() {
+        let rendered = crate::ui::render_check(&path);
+        assert!(rendered.is_empty(), "{}:\n{rendered}", path.display());
+    }
+}

@@ -3,5 +3,6 @@
 mod cli;
 mod examples;
 mod format;
+mod robustness;
 mod roundtrip;
 mod ui;

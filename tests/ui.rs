@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use pipe::check;
 use pipe::diagnostic::{Style, render};
-use pipe::source::{FileId, SourceFile};
+use pipe::source::{FileId, SourceFile, SourceMap};
 use pipe::syntax;
 
 const STYLE: Style = Style::Human { color: false, width: 100 };
@@ -18,6 +19,32 @@ pub fn render_syntax(name: &str, bytes: &[u8]) -> String {
     let mut out = String::new();
     for error in &parsed.errors {
         out.push_str(&render(error, &file, STYLE));
+    }
+    out
+}
+
+/// Parses and checks a file as `pipe check` does (imports relative to its
+/// folder) and renders every diagnostic, each with its own file's source.
+pub fn render_check(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("readable case");
+    let name = path.file_name().and_then(|n| n.to_str()).expect("UTF-8 name").to_owned();
+    let mut sources = SourceMap::new();
+    let file = sources.add(name, "");
+    let (text, parsed) = syntax::parse_bytes(&bytes, file);
+    sources.set_text(file, text);
+    let mut out = String::new();
+    for error in &parsed.errors {
+        out.push_str(&render(error, sources.get(file), STYLE));
+    }
+    if parsed.has_errors() {
+        return out;
+    }
+    let report = check::check(&parsed.program, &mut sources, path.parent());
+    for error in &report.syntax {
+        out.push_str(&render(error, sources.get(error.primary_span().file), STYLE));
+    }
+    for error in &report.errors {
+        out.push_str(&render(error, sources.get(error.primary_span().file), STYLE));
     }
     out
 }
@@ -54,17 +81,36 @@ fn syntax_cases_match_their_snapshots() {
 }
 
 #[test]
-fn every_syntax_error_code_has_a_ui_case() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/syntax/snapshots");
+fn check_cases_match_their_snapshots() {
+    for path in cases("check") {
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_owned();
+        let rendered = render_check(&path);
+        assert!(!rendered.is_empty(), "{name}.pipe produced no diagnostic");
+        snapshot("check", &name, &rendered);
+    }
+}
+
+/// Every code declared in `src/<phase>/error.rs` appears in a snapshot.
+fn assert_every_code_has_a_case(phase: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut seen = String::new();
-    for entry in std::fs::read_dir(dir).expect("snapshots exist") {
+    for entry in std::fs::read_dir(root.join("tests/ui").join(phase).join("snapshots")).expect("snapshots exist") {
         seen.push_str(&std::fs::read_to_string(entry.expect("entry").path()).expect("snapshot text"));
     }
-    let source =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/syntax/error.rs")).expect("error.rs");
+    let source = std::fs::read_to_string(root.join("src").join(phase).join("error.rs")).expect("error.rs");
     for code in source.split("code(").skip(1).filter_map(|rest| rest.split(')').next()) {
         assert!(seen.contains(code), "no UI snapshot shows {code}");
     }
+}
+
+#[test]
+fn every_syntax_error_code_has_a_ui_case() {
+    assert_every_code_has_a_case("syntax");
+}
+
+#[test]
+fn every_check_error_code_has_a_ui_case() {
+    assert_every_code_has_a_case("check");
 }
 
 /// A 1 MB line: the parser finishes quickly, and the report shows an excerpt

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use super::read;
 use super::report::{Reporter, plural};
-use crate::source::{FileId, SourceFile};
+use crate::check::{self, Report};
+use crate::source::SourceMap;
 use crate::syntax;
 
 /// Checks each file; returns whether all were free of errors.
@@ -22,9 +23,21 @@ pub fn run(files: &[PathBuf], reporter: &mut Reporter) -> bool {
 
 fn check_file(path: &std::path::Path, reporter: &mut Reporter) {
     let Some(bytes) = read(path, reporter) else { return };
-    let (text, parsed) = syntax::parse_bytes(&bytes, FileId(0));
-    let file = SourceFile { name: path.display().to_string(), text: text.into() };
+    let mut sources = SourceMap::new();
+    let file = sources.add(path.display().to_string(), "");
+    let (text, parsed) = syntax::parse_bytes(&bytes, file);
+    sources.set_text(file, text);
+    let mut report = Report::default();
+    if !parsed.has_errors() {
+        report = check::check(&parsed.program, &mut sources, path.parent());
+    }
     for error in &parsed.errors {
-        reporter.report(error, &file);
+        reporter.report(error, sources.get(file));
+    }
+    for error in &report.syntax {
+        reporter.report(error, sources.get(error.primary_span().file));
+    }
+    for error in &report.errors {
+        reporter.report(error, sources.get(error.primary_span().file));
     }
 }

@@ -1,0 +1,195 @@
+//! Check errors: mistakes found before anything runs, each with a stable
+//! code, the span at fault, secondary labels and a fix where one is known.
+//!
+//! Each variant's doc comment shows an input that triggers it; the UI tests in
+//! `tests/ui/check/` hold one file per code at least.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::source::Span;
+
+/// A mistake found by `pipe check`.
+#[derive(Clone, Debug, Error, Diagnostic, PartialEq)]
+pub enum CheckError {
+    /// `stage a = ...` twice.
+    #[error("`{name}` is defined twice")]
+    #[diagnostic(
+        code(pipe::check::duplicate_name),
+        help("rename one of them; every item name must be unique in a file")
+    )]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The second definition.
+        #[label(primary, "defined again here")]
+        span: Span,
+        /// The first definition.
+        #[label("first defined here")]
+        first: Span,
+    },
+
+    /// `stage s = peple |> ...` — a name that no item or import declares.
+    #[error("unknown {expected} `{name}`")]
+    #[diagnostic(code(pipe::check::unknown_name), help("{help}"))]
+    UnknownName {
+        /// The name.
+        name: String,
+        /// What kind of thing was expected ("data", "model", ...).
+        expected: String,
+        /// Where it is used.
+        #[label(primary, "not defined in this file")]
+        span: Span,
+        /// "did you mean ...?" or what is defined.
+        help: String,
+    },
+
+    /// `train r = people on train { ... }` — a name of the wrong kind.
+    #[error("`{name}` is {found}, but {expected} is expected here")]
+    #[diagnostic(code(pipe::check::wrong_kind), help("{help}"))]
+    WrongKind {
+        /// The name.
+        name: String,
+        /// What it is ("a source", "a model").
+        found: String,
+        /// What was expected ("a model").
+        expected: String,
+        /// Where it is used.
+        #[label(primary, "{expected} is expected here")]
+        span: Span,
+        /// Where it is defined.
+        #[label("`{name}` is {found}, defined here")]
+        defined: Span,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `people |> fliter(age > 0)` — an operation (or layer) that does not
+    /// exist.
+    #[error("unknown {what} `{name}`")]
+    #[diagnostic(code(pipe::check::unknown_operation), help("{help}"))]
+    UnknownOperation {
+        /// "operation", "layer", "source".
+        what: String,
+        /// The name.
+        name: String,
+        /// Where it is used.
+        #[label(primary, "no such {what}")]
+        span: Span,
+        /// "did you mean ...?" or the list of operations.
+        help: String,
+    },
+
+    /// `source adults = people |> filter(age >= 18)` — a source that reads
+    /// nothing.
+    #[error("a source must read data")]
+    #[diagnostic(
+        code(pipe::check::source_not_read),
+        help("read a file with csv(path), parquet(path) or images(dir); data made from other items is a `stage`")
+    )]
+    SourceNotRead {
+        /// The source's value.
+        #[label(primary, "this reads no file")]
+        span: Span,
+    },
+
+    /// `import std.modles { mlp }`
+    #[error("unknown module `{path}`")]
+    #[diagnostic(code(pipe::check::unknown_module), help("{help}"))]
+    UnknownModule {
+        /// The module path as written.
+        path: String,
+        /// Where it is written.
+        #[label(primary, "no such module")]
+        span: Span,
+        /// The modules there are.
+        help: String,
+    },
+
+    /// `import std.models { mpl }`
+    #[error("module `{module}` has no item `{name}`")]
+    #[diagnostic(code(pipe::check::unknown_import), help("{help}"))]
+    UnknownImport {
+        /// The name.
+        name: String,
+        /// The module.
+        module: String,
+        /// Where it is written.
+        #[label(primary, "not in `{module}`")]
+        span: Span,
+        /// What the module has.
+        help: String,
+    },
+
+    /// `import "lib/missing.pipe" { a }`
+    #[error("cannot read the imported file `{path}`: {reason}")]
+    #[diagnostic(code(pipe::check::import_unreadable), help("paths are relative to the importing file"))]
+    ImportUnreadable {
+        /// The path as written.
+        path: String,
+        /// The system's reason.
+        reason: String,
+        /// Where it is written.
+        #[label(primary, "imported here")]
+        span: Span,
+    },
+
+    /// `stage a = b |> ...` and `stage b = a |> ...`
+    #[error("these items depend on each other in a cycle: {cycle}")]
+    #[diagnostic(
+        code(pipe::check::cycle),
+        help("an item cannot depend on itself, directly or through others; break the cycle")
+    )]
+    Cycle {
+        /// `a -> b -> a`
+        cycle: String,
+        /// The first item of the cycle, where it uses the next.
+        #[label(primary, "`{first}` uses `{second}` here")]
+        span: Span,
+        /// The first item's name.
+        first: String,
+        /// The second item's name.
+        second: String,
+        /// The other uses that close the cycle.
+        #[label(collection, "and this use closes the cycle")]
+        others: Vec<Span>,
+    },
+
+    /// `stage unused = people |> select(age)` that nothing uses.
+    #[error("`{name}` is never used")]
+    #[diagnostic(
+        code(pipe::check::unused_item),
+        severity(Warning),
+        help("use it (in a `train`, `evaluate` or `output`), or remove it")
+    )]
+    UnusedItem {
+        /// The name.
+        name: String,
+        /// Its definition.
+        #[label(primary, "defined here, never used")]
+        span: Span,
+    },
+}
+
+impl CheckError {
+    /// The span of the primary label.
+    pub fn primary_span(&self) -> Span {
+        match self {
+            CheckError::DuplicateName { span, .. }
+            | CheckError::UnknownName { span, .. }
+            | CheckError::WrongKind { span, .. }
+            | CheckError::UnknownOperation { span, .. }
+            | CheckError::SourceNotRead { span }
+            | CheckError::UnknownModule { span, .. }
+            | CheckError::UnknownImport { span, .. }
+            | CheckError::ImportUnreadable { span, .. }
+            | CheckError::Cycle { span, .. }
+            | CheckError::UnusedItem { span, .. } => *span,
+        }
+    }
+
+    /// Whether this is an error (as opposed to a warning).
+    pub fn is_error(&self) -> bool {
+        !matches!(self, CheckError::UnusedItem { .. })
+    }
+}

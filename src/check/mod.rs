@@ -1,0 +1,256 @@
+//! The checker: everything that can be known about a program before any data
+//! is read.
+//!
+//! So far: the names of a file and its imports (the embedded standard
+//! library and other files), each name used where an item is expected
+//! resolved to an item of the right kind, operations and layers known by
+//! name, the dependency graph free of cycles, and unused items reported.
+//! Schemas, shapes and settings are the next layer.
+
+pub mod builtins;
+mod error;
+mod graph;
+mod resolve;
+pub mod scope;
+pub mod stdlib;
+
+use std::path::{Path, PathBuf};
+
+pub use error::CheckError;
+use resolve::Resolver;
+use scope::{Kind, Scope, Symbol};
+
+use crate::source::SourceMap;
+use crate::suggest::closest;
+use crate::syntax::{self, SyntaxError, ast::*};
+
+/// Everything `pipe check` found in a file and what it imports.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Syntax errors of imported files (the root file's come from parsing).
+    pub syntax: Vec<SyntaxError>,
+    /// Check errors and warnings, in source order per file.
+    pub errors: Vec<CheckError>,
+}
+
+impl Report {
+    /// Whether anything is an error rather than a warning.
+    pub fn has_errors(&self) -> bool {
+        self.syntax.iter().any(SyntaxError::is_error) || self.errors.iter().any(CheckError::is_error)
+    }
+}
+
+/// Checks a parsed file. `dir` is the folder file imports are relative to
+/// (`None` for text that has no folder, such as standard input).
+pub fn check(program: &Program, sources: &mut SourceMap, dir: Option<&Path>) -> Report {
+    // The root file is the first in the map; imported files are shown
+    // relative to the folder it was named from.
+    let root_shown_dir = Path::new(&sources.get(crate::source::FileId(0)).name).parent().map(Path::to_path_buf);
+    let root_dir = dir.map(Path::to_path_buf);
+    let mut checker = Checker { sources, report: Report::default(), visiting: Vec::new(), root_dir, root_shown_dir };
+    checker.file(program, dir, true);
+    // Errors first, then warnings; each in source order.
+    checker.report.errors.sort_by_key(|e| (!e.is_error(), e.primary_span().file, e.primary_span().start));
+    checker.report
+}
+
+struct Checker<'s> {
+    sources: &'s mut SourceMap,
+    report: Report,
+    /// Files being checked, to stop import cycles.
+    visiting: Vec<PathBuf>,
+    /// The folder the root file is read from.
+    root_dir: Option<PathBuf>,
+    /// That folder as the user named it.
+    root_shown_dir: Option<PathBuf>,
+}
+
+impl Checker<'_> {
+    /// Checks one file; `root` is the file the user asked about (only its
+    /// unused items are worth a warning).
+    fn file(&mut self, program: &Program, dir: Option<&Path>, root: bool) -> Scope {
+        let mut scope = Scope::default();
+        for (index, item) in program.items.iter().enumerate() {
+            if let ItemKind::Import(import) = &item.kind {
+                self.import(import, index, &mut scope, dir);
+            } else {
+                self.declare_item(index, item, &mut scope);
+            }
+        }
+        let mut resolver = Resolver::new(&scope);
+        for (index, item) in program.items.iter().enumerate() {
+            resolver.item(index, item);
+        }
+        self.report.errors.extend(resolver.errors);
+        // A file without runs or outputs is a library: its items are there
+        // to be imported, so none is "unused".
+        let is_library = !program
+            .items
+            .iter()
+            .any(|i| matches!(i.kind, ItemKind::Train(_) | ItemKind::Evaluate(_) | ItemKind::Output(_)));
+        self.report.errors.extend(graph::problems(&program.items, &scope, &resolver.uses, root && !is_library));
+        scope
+    }
+
+    fn declare_item(&mut self, index: usize, item: &Item, scope: &mut Scope) {
+        let kind = kind_of(&item.kind);
+        for name in item.kind.declared_names() {
+            let symbol = Symbol { name: name.name.clone(), kind, span: name.span, item: index, imported: false };
+            self.declare(scope, symbol);
+        }
+    }
+
+    fn declare(&mut self, scope: &mut Scope, symbol: Symbol) {
+        let (name, span) = (symbol.name.clone(), symbol.span);
+        if let Err(first) = scope.declare(symbol) {
+            self.report.errors.push(CheckError::DuplicateName { name, span, first });
+        }
+    }
+
+    fn import(&mut self, import: &Import, index: usize, scope: &mut Scope, dir: Option<&Path>) {
+        let Some(module_scope) = self.load_module(&import.from, dir) else {
+            // Reported already; the names stand in so their uses are quiet.
+            for name in &import.names {
+                let local = name.local_name();
+                let symbol = Symbol {
+                    name: local.name.clone(),
+                    kind: Kind::Unresolved,
+                    span: local.span,
+                    item: index,
+                    imported: true,
+                };
+                self.declare(scope, symbol);
+            }
+            return;
+        };
+        let module = match &import.from {
+            ImportSource::Module(parts) => parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("."),
+            ImportSource::File(path) => path.value.clone(),
+        };
+        for name in &import.names {
+            match module_scope.lookup(&name.name.name) {
+                Some((_, found)) => {
+                    let local = name.local_name();
+                    let symbol = Symbol {
+                        name: local.name.clone(),
+                        kind: found.kind,
+                        span: local.span,
+                        item: index,
+                        imported: true,
+                    };
+                    self.declare(scope, symbol);
+                }
+                None => {
+                    let names = module_scope.names_where(|_| true);
+                    let help = match closest(&name.name.name, names.iter().copied()) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!(
+                            "`{module}` has: {}",
+                            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    let error = CheckError::UnknownImport {
+                        name: name.name.name.clone(),
+                        module: module.clone(),
+                        span: name.name.span,
+                        help,
+                    };
+                    self.report.errors.push(error);
+                }
+            }
+        }
+    }
+
+    /// Parses and checks an imported module; returns its scope.
+    fn load_module(&mut self, from: &ImportSource, dir: Option<&Path>) -> Option<Scope> {
+        match from {
+            ImportSource::Module(parts) => self.load_std(parts),
+            ImportSource::File(path) => self.load_file(path, dir),
+        }
+    }
+
+    fn load_std(&mut self, parts: &[Ident]) -> Option<Scope> {
+        let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+        let text = match names.as_slice() {
+            ["std", module] => stdlib::module(module),
+            _ => None,
+        };
+        let Some(text) = text else {
+            let span = parts[0].span.to(parts[parts.len() - 1].span);
+            let wanted = names.last().copied().unwrap_or_default();
+            let help = match closest(wanted, stdlib::MODULES.map(|(n, _)| n)) {
+                Some(near) => format!("did you mean `std.{near}`?"),
+                None => format!(
+                    "the standard library has: {}",
+                    stdlib::MODULES.map(|(n, _)| format!("`std.{n}`")).join(", ")
+                ),
+            };
+            self.report.errors.push(CheckError::UnknownModule { path: names.join("."), span, help });
+            return None;
+        };
+        let file = self.sources.add(format!("std/{}.pipe", names[1]), text);
+        let parsed = syntax::parse(text, file);
+        self.report.syntax.extend(parsed.errors);
+        Some(self.file(&parsed.program, None, false))
+    }
+
+    fn load_file(&mut self, path: &StringLit, dir: Option<&Path>) -> Option<Scope> {
+        let full = dir.map_or_else(|| PathBuf::from(&path.value), |d| d.join(&path.value));
+        let canonical = full.canonicalize().unwrap_or_else(|_| full.clone());
+        if self.visiting.contains(&canonical) {
+            // An import cycle between files: the names are being declared
+            // further up; nothing more to learn here.
+            return Some(Scope::default());
+        }
+        let bytes = match std::fs::read(&full) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let error =
+                    CheckError::ImportUnreadable { path: path.value.clone(), reason: e.to_string(), span: path.span };
+                self.report.errors.push(error);
+                return None;
+            }
+        };
+        let (text, _) = crate::source::decode(&bytes);
+        let file = self.sources.add(self.shown_name(dir, &path.value), text.as_str());
+        let (_, parsed) = syntax::parse_bytes(&bytes, file);
+        if parsed.has_errors() {
+            // Its syntax errors are reported; its names are unknown.
+            self.report.syntax.extend(parsed.errors);
+            return None;
+        }
+        self.visiting.push(canonical);
+        let scope = self.file(&parsed.program, full.parent(), false);
+        self.visiting.pop();
+        Some(scope)
+    }
+}
+
+impl Checker<'_> {
+    /// How an imported file is named in diagnostics: relative to the folder
+    /// the user named the root file from, never an absolute path they did
+    /// not write.
+    fn shown_name(&self, dir: Option<&Path>, written: &str) -> String {
+        let root_dir = self.root_dir.as_deref();
+        let relative = dir
+            .zip(root_dir.zip(self.root_shown_dir.as_deref()))
+            .and_then(|(dir, (root, shown))| dir.strip_prefix(root).ok().map(|rest| shown.join(rest).join(written)));
+        relative.unwrap_or_else(|| PathBuf::from(written)).display().to_string()
+    }
+}
+
+/// The kind of name an item declares.
+fn kind_of(item: &ItemKind) -> Kind {
+    match item {
+        ItemKind::Let(_) | ItemKind::Import(_) => Kind::Constant,
+        ItemKind::Source(_) => Kind::Source,
+        ItemKind::Stage(_) => Kind::Stage,
+        ItemKind::Split(_) => Kind::SplitPart,
+        ItemKind::Transform(_) => Kind::Transform,
+        ItemKind::Augment(_) => Kind::Augment,
+        ItemKind::Model(_) => Kind::Model,
+        ItemKind::Train(_) => Kind::Train,
+        ItemKind::Evaluate(_) => Kind::Evaluate,
+        ItemKind::Output(_) => Kind::Output,
+    }
+}
