@@ -155,6 +155,131 @@ pub enum CheckError {
         others: Vec<Span>,
     },
 
+    /// `pca(f0..f31, k: 8, whitten: true)`
+    #[error("`{operation}` has no argument `{name}`")]
+    #[diagnostic(code(pipe::check::unknown_argument), help("{help}"))]
+    UnknownArgument {
+        /// The operation.
+        operation: String,
+        /// The argument's name.
+        name: String,
+        /// Where it is written.
+        #[label(primary, "unknown argument")]
+        span: Span,
+        /// What the operation takes.
+        help: String,
+    },
+
+    /// `standard(f0, f1, f2)` where `standard` takes one selector.
+    #[error("too many arguments to `{operation}` (it takes {count} by position)")]
+    #[diagnostic(
+        code(pipe::check::too_many_arguments),
+        help("pass several columns as a list: `[a, b, c]`, or name the argument")
+    )]
+    TooManyArguments {
+        /// The operation.
+        operation: String,
+        /// How many it takes by position.
+        count: usize,
+        /// The first argument too many.
+        #[label(primary, "one too many")]
+        span: Span,
+    },
+
+    /// `pca(f0..f31, 8, k: 4)`
+    #[error("argument `{name}` of `{operation}` is given twice")]
+    #[diagnostic(code(pipe::check::repeated_argument), help("remove one of them"))]
+    RepeatedArgument {
+        /// The operation.
+        operation: String,
+        /// The parameter.
+        name: String,
+        /// The second one.
+        #[label(primary, "given again here")]
+        span: Span,
+    },
+
+    /// `qcut(income)` without the number of bins.
+    #[error("`{operation}` needs the argument `{name}`")]
+    #[diagnostic(code(pipe::check::missing_argument))]
+    MissingArgument {
+        /// The operation.
+        operation: String,
+        /// The parameter.
+        name: String,
+        /// The call.
+        #[label(primary, "`{name}` is missing")]
+        span: Span,
+    },
+
+    /// `pca(f0..f31, k: "eight")` — an argument of the wrong type or range.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::bad_argument), help("{help}"))]
+    BadArgument {
+        /// What is wrong.
+        message: String,
+        /// The argument.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `csv("missing.csv")` — a data file that cannot be read at check time.
+    #[error("cannot read `{path}`: {reason}")]
+    #[diagnostic(code(pipe::check::source_unreadable), help("paths are relative to the .pipe file"))]
+    SourceUnreadable {
+        /// The path as written.
+        path: String,
+        /// Why.
+        reason: String,
+        /// The path's span.
+        #[label(primary, "read here")]
+        span: Span,
+    },
+
+    /// `filter(incme > 0)` — a column the frame does not have.
+    #[error("unknown column `{name}`")]
+    #[diagnostic(code(pipe::check::unknown_column), help("{help}"))]
+    UnknownColumn {
+        /// The column.
+        name: String,
+        /// Where it is used.
+        #[label(primary, "not a column of this frame")]
+        span: Span,
+        /// "did you mean ...?" and the columns there are.
+        help: String,
+        /// The frame it was looked up in, when it has a place worth showing.
+        #[label("{frame_note}")]
+        frame: Option<Span>,
+        /// What the frame label says.
+        frame_note: String,
+    },
+
+    /// `standard(city)` — an operation applied to a column of the wrong type.
+    #[error("`{operation}` needs {expected}, but `{column}` is {dtype}")]
+    #[diagnostic(code(pipe::check::column_type), help("{help}"))]
+    ColumnType {
+        /// The operation.
+        operation: String,
+        /// The column.
+        column: String,
+        /// Its dtype.
+        dtype: String,
+        /// What the operation needs ("numeric columns").
+        expected: String,
+        /// Where the column is named.
+        #[label(primary, "`{column}` is {dtype}")]
+        span: Span,
+        /// Where the column was made.
+        #[label("`{column}` is made here")]
+        origin: Option<Span>,
+        /// How to fix it.
+        help: String,
+    },
+
     /// `stage unused = people |> select(age)` that nothing uses.
     #[error("`{name}` is never used")]
     #[diagnostic(
@@ -180,6 +305,14 @@ impl CheckError {
             | CheckError::WrongKind { span, .. }
             | CheckError::UnknownOperation { span, .. }
             | CheckError::SourceNotRead { span }
+            | CheckError::UnknownArgument { span, .. }
+            | CheckError::TooManyArguments { span, .. }
+            | CheckError::RepeatedArgument { span, .. }
+            | CheckError::MissingArgument { span, .. }
+            | CheckError::BadArgument { span, .. }
+            | CheckError::SourceUnreadable { span, .. }
+            | CheckError::UnknownColumn { span, .. }
+            | CheckError::ColumnType { span, .. }
             | CheckError::UnknownModule { span, .. }
             | CheckError::UnknownImport { span, .. }
             | CheckError::ImportUnreadable { span, .. }

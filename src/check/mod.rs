@@ -7,12 +7,21 @@
 //! name, the dependency graph free of cycles, and unused items reported.
 //! Schemas, shapes and settings are the next layer.
 
+mod args;
 pub mod builtins;
+mod columns;
 mod error;
+pub mod explain;
+mod exprs;
+pub mod frames;
 mod graph;
+mod ops;
+pub mod probe;
 mod resolve;
+pub mod schema;
 pub mod scope;
 pub mod stdlib;
+pub mod value;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +40,8 @@ pub struct Report {
     pub syntax: Vec<SyntaxError>,
     /// Check errors and warnings, in source order per file.
     pub errors: Vec<CheckError>,
+    /// The root file's items with their inferred schemas (`--explain`).
+    pub explained: Vec<explain::Explained>,
 }
 
 impl Report {
@@ -49,8 +60,10 @@ pub fn check(program: &Program, sources: &mut SourceMap, dir: Option<&Path>) -> 
     let root_dir = dir.map(Path::to_path_buf);
     let mut checker = Checker { sources, report: Report::default(), visiting: Vec::new(), root_dir, root_shown_dir };
     checker.file(program, dir, true);
-    // Errors first, then warnings; each in source order.
+    // Errors first, then warnings; each in source order, each once (data
+    // used in two places is checked in both).
     checker.report.errors.sort_by_key(|e| (!e.is_error(), e.primary_span().file, e.primary_span().start));
+    checker.report.errors.dedup();
     checker.report
 }
 
@@ -82,6 +95,19 @@ impl Checker<'_> {
             resolver.item(index, item);
         }
         self.report.errors.extend(resolver.errors);
+        let constants = constants(&program.items);
+        let mut frames = frames::Frames::new(&program.items, &scope, &constants, dir);
+        let mut explained = Vec::new();
+        for (index, item) in program.items.iter().enumerate() {
+            let schema = frames.item(index);
+            let names: Vec<&str> = item.kind.declared_names().iter().map(|n| n.name.as_str()).collect();
+            let input = frames.transforms.get(&index).map(|t| t.input.clone());
+            explained.push(explain::Explained { keyword: item.kind.keyword(), names: names.join(", "), input, schema });
+        }
+        self.report.errors.extend(frames.errors);
+        if root {
+            self.report.explained = explained;
+        }
         // A file without runs or outputs is a library: its items are there
         // to be imported, so none is "unused".
         let is_library = !program
@@ -237,6 +263,21 @@ impl Checker<'_> {
             .and_then(|(dir, (root, shown))| dir.strip_prefix(root).ok().map(|rest| shown.join(rest).join(written)));
         relative.unwrap_or_else(|| PathBuf::from(written)).display().to_string()
     }
+}
+
+/// The values of the `let` constants that can be known (a constant may use
+/// another, in any order).
+fn constants(items: &[Item]) -> value::Constants {
+    let lets: Vec<&Binding> =
+        items.iter().filter_map(|i| if let ItemKind::Let(b) = &i.kind { Some(b) } else { None }).collect();
+    let mut known = value::Constants::new();
+    for _ in 0..lets.len() {
+        for binding in &lets {
+            let value = value::eval(&binding.value, &known);
+            known.insert(binding.name.name.clone(), value);
+        }
+    }
+    known
 }
 
 /// The kind of name an item declares.

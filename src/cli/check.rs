@@ -8,10 +8,11 @@ use crate::check::{self, Report};
 use crate::source::SourceMap;
 use crate::syntax;
 
-/// Checks each file; returns whether all were free of errors.
-pub fn run(files: &[PathBuf], reporter: &mut Reporter) -> bool {
+/// Checks each file; returns whether all were free of errors. With
+/// `explain`, prints each item's inferred schema to stdout.
+pub fn run(files: &[PathBuf], explain: bool, reporter: &mut Reporter) -> bool {
     for path in files {
-        check_file(path, reporter);
+        check_file(path, explain, reporter);
     }
     let summary = match (reporter.errors, reporter.warnings) {
         (0, 0) => format!("checked {}: no problems", plural(files.len(), "file")),
@@ -21,7 +22,7 @@ pub fn run(files: &[PathBuf], reporter: &mut Reporter) -> bool {
     reporter.errors == 0
 }
 
-fn check_file(path: &std::path::Path, reporter: &mut Reporter) {
+fn check_file(path: &std::path::Path, explain: bool, reporter: &mut Reporter) {
     let Some(bytes) = read(path, reporter) else { return };
     let mut sources = SourceMap::new();
     let file = sources.add(path.display().to_string(), "");
@@ -39,5 +40,8 @@ fn check_file(path: &std::path::Path, reporter: &mut Reporter) {
     }
     for error in &report.errors {
         reporter.report(error, sources.get(error.primary_span().file));
+    }
+    if explain && !report.explained.is_empty() {
+        print!("{}", check::explain::render(&report.explained));
     }
 }

@@ -52,6 +52,9 @@ enum Command {
         /// The `.pipe` files to check.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Print each item with its inferred schema (on stdout).
+        #[arg(long)]
+        explain: bool,
     },
     /// Format files in place, in the canonical layout.
     ///
@@ -78,7 +81,7 @@ pub fn main() -> ExitCode {
     };
     let mut reporter = Reporter::new(cli.format == Format::Json, cli.color);
     let ok = match cli.command {
-        Command::Check { files } => check::run(&files, &mut reporter),
+        Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }

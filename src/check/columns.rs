@@ -1,0 +1,197 @@
+//! Column selectors: a name, `f0..f15`, `[a, b]`, `numeric()`,
+//! `categorical()`, `matching("re")`, expanded against a schema.
+
+use crate::check::error::CheckError;
+use crate::check::schema::{DType, Schema};
+use crate::source::Span;
+use crate::suggest::closest;
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind};
+
+/// A selected column: its name and where the selector named it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selected {
+    /// The column's name.
+    pub name: String,
+    /// The selector (or the part of it) that picked it.
+    pub span: Span,
+}
+
+/// The frame a lookup happens in, for the "this frame has ..." label.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Its schema.
+    pub schema: &'a Schema,
+    /// The expression that made it, if worth pointing at.
+    pub span: Option<Span>,
+}
+
+/// Expands a selector; unknown columns are reported and left out.
+pub fn select(selector: &Expr, frame: Frame, errors: &mut Vec<CheckError>) -> Vec<Selected> {
+    let mut out = Vec::new();
+    expand(selector, frame, errors, &mut out);
+    out
+}
+
+fn expand(selector: &Expr, frame: Frame, errors: &mut Vec<CheckError>, out: &mut Vec<Selected>) {
+    let span = selector.span;
+    match &selector.kind {
+        ExprKind::Path(path) if path.parts.len() == 1 => {
+            if let Some(name) = lookup(&path.parts[0].name, span, frame, errors) {
+                out.push(Selected { name, span });
+            }
+        }
+        ExprKind::String(s) => {
+            if let Some(name) = lookup(&s.value, span, frame, errors) {
+                out.push(Selected { name, span });
+            }
+        }
+        ExprKind::List { items } => items.iter().for_each(|item| expand(item, frame, errors, out)),
+        ExprKind::Binary { op: BinaryOp::Range, lhs, rhs } => range(lhs, rhs, span, frame, errors, out),
+        ExprKind::Call(call) => by_kind(&call.callee.dotted(), &call.args, span, frame, errors, out),
+        _ => errors.push(not_a_selector(span)),
+    }
+}
+
+/// The column named `name`, or an error with the closest names.
+pub fn lookup(name: &str, span: Span, frame: Frame, errors: &mut Vec<CheckError>) -> Option<String> {
+    if frame.schema.get(name).is_some() {
+        return Some(name.to_owned());
+    }
+    errors.push(unknown_column(name, span, frame));
+    None
+}
+
+/// The error for a column `frame` does not have.
+pub fn unknown_column(name: &str, span: Span, frame: Frame) -> CheckError {
+    let names = frame.schema.names();
+    let shown: Vec<String> = names.iter().take(12).map(|n| format!("`{n}`")).collect();
+    let more = if names.len() > 12 { format!(" and {} more", names.len() - 12) } else { String::new() };
+    let help = match closest(name, names.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => format!("the columns are {}{more}", shown.join(", ")),
+    };
+    let frame_note = format!("this frame has {} columns", names.len());
+    CheckError::UnknownColumn { name: name.into(), span, help, frame: frame.span.filter(|s| *s != span), frame_note }
+}
+
+fn not_a_selector(span: Span) -> CheckError {
+    CheckError::BadArgument {
+        message: "this does not select columns".into(),
+        span,
+        label: "expected columns".into(),
+        help: "select columns with a name, `f0..f15`, `[a, b]`, `numeric()`, `categorical()` or `matching(\"re\")`"
+            .into(),
+    }
+}
+
+/// `f0..f15`: both ends share a prefix and end in numbers.
+fn range(lhs: &Expr, rhs: &Expr, span: Span, frame: Frame, errors: &mut Vec<CheckError>, out: &mut Vec<Selected>) {
+    let (Some(first), Some(last)) = (numbered(lhs), numbered(rhs)) else {
+        return errors.push(CheckError::BadArgument {
+            message: "a column range joins two numbered names".into(),
+            span,
+            label: "not `name0..name9`".into(),
+            help: "write the first and last column, as in `f0..f15`".into(),
+        });
+    };
+    if first.0 != last.0 || first.1 > last.1 {
+        return errors.push(CheckError::BadArgument {
+            message: format!("`{}{}..{}{}` is not a range", first.0, first.1, last.0, last.1),
+            span,
+            label: "the names must share a prefix and count up".into(),
+            help: "write the first and last column, as in `f0..f15`".into(),
+        });
+    }
+    for i in first.1..=last.1 {
+        let name = format!("{}{i}", first.0);
+        if frame.schema.get(&name).is_none() {
+            return errors.push(range_gap(&first.0, first.1, last.1, &name, span, frame));
+        }
+        out.push(Selected { name, span });
+    }
+}
+
+/// `f15` -> ("f", 15)
+fn numbered(expr: &Expr) -> Option<(String, u32)> {
+    let ExprKind::Path(path) = &expr.kind else { return None };
+    let [ident] = path.parts.as_slice() else { return None };
+    let digits = ident.name.len() - ident.name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 || digits == ident.name.len() {
+        return None;
+    }
+    let (prefix, number) = ident.name.split_at(ident.name.len() - digits);
+    Some((prefix.to_owned(), number.parse().ok()?))
+}
+
+/// Whether a column (by name and type) is selected.
+type ColumnTest = dyn Fn(&str, &DType) -> bool;
+
+/// `numeric()`, `categorical()`, `matching("re")`.
+fn by_kind(
+    name: &str,
+    args: &[crate::syntax::ast::Arg],
+    span: Span,
+    frame: Frame,
+    errors: &mut Vec<CheckError>,
+    out: &mut Vec<Selected>,
+) {
+    let keep: Box<ColumnTest> = match name {
+        "numeric" => Box::new(|_, d| d.is_numeric()),
+        "categorical" => Box::new(|_, d| matches!(d, DType::Str | DType::Cat(_) | DType::Bool)),
+        "matching" => match args.first().map(|a| &a.value.kind) {
+            Some(ExprKind::String(pattern)) => match regex::Regex::new(&pattern.value) {
+                Ok(re) => Box::new(move |n, _| re.is_match(n)),
+                Err(e) => {
+                    return errors.push(CheckError::BadArgument {
+                        message: "invalid regular expression".into(),
+                        span: pattern.span,
+                        label: first_line(&e.to_string()),
+                        help: "`matching` takes a regular expression, as in `matching(\"^f[0-9]+$\")`".into(),
+                    });
+                }
+            },
+            _ => return errors.push(not_a_selector(span)),
+        },
+        _ => return errors.push(not_a_selector(span)),
+    };
+    let before = out.len();
+    out.extend(
+        frame
+            .schema
+            .columns
+            .iter()
+            .filter(|c| keep(&c.name, &c.dtype))
+            .map(|c| Selected { name: c.name.clone(), span }),
+    );
+    if out.len() == before {
+        errors.push(CheckError::BadArgument {
+            message: format!("`{name}(...)` selects no column"),
+            span,
+            label: "matches nothing in this frame".into(),
+            help: format!("the columns are {}", frame.schema.names().join(", ")),
+        });
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().last().unwrap_or(text).trim().to_owned()
+}
+
+/// `f0..f40` over `f0`..`f31`: say where the columns stop.
+fn range_gap(prefix: &str, first: u32, last: u32, missing: &str, span: Span, frame: Frame) -> CheckError {
+    let present: Vec<u32> = frame
+        .schema
+        .columns
+        .iter()
+        .filter_map(|c| c.name.strip_prefix(prefix).and_then(|n| n.parse().ok()))
+        .filter(|n| (first..=last).contains(n))
+        .collect();
+    let help = match present.iter().max() {
+        Some(top) if *top >= first => {
+            format!("the columns `{prefix}{first}`.. stop at `{prefix}{top}`: write `{prefix}{first}..{prefix}{top}`")
+        }
+        _ => format!("this frame has no column `{prefix}{first}`..`{prefix}{last}`"),
+    };
+    let frame_note = format!("this frame has {} columns", frame.schema.columns.len());
+    CheckError::UnknownColumn { name: missing.into(), span, help, frame: frame.span.filter(|s| *s != span), frame_note }
+}

@@ -1,0 +1,86 @@
+//! `pipe check --explain`: each item with the schema the checker inferred,
+//! the table a user wants beside the file while writing it.
+
+use crate::check::schema::{Column, DType, Schema};
+
+/// One item's line in the explanation.
+#[derive(Clone, Debug)]
+pub struct Explained {
+    /// `source`, `stage`, ...
+    pub keyword: &'static str,
+    /// The declared name(s).
+    pub names: String,
+    /// For a transform, the data it is fitted on.
+    pub input: Option<Schema>,
+    /// The item's frame, when it is data (or a transform's output).
+    pub schema: Option<Schema>,
+}
+
+/// The explanation of a file's items.
+pub fn render(items: &[Explained]) -> String {
+    let mut out = String::new();
+    for item in items {
+        let title = format!("{} {}", item.keyword, item.names);
+        match (&item.input, &item.schema) {
+            (_, None) => out.push_str(&format!("{title}\n")),
+            (Some(input), Some(schema)) => {
+                out.push_str(&format!(
+                    "{title}: {} columns -> {} columns\n",
+                    input.columns.len(),
+                    schema.columns.len()
+                ));
+                out.push_str(&columns(schema));
+            }
+            (None, Some(schema)) => {
+                out.push_str(&format!("{title}: {} columns\n", schema.columns.len()));
+                out.push_str(&columns(schema));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The columns, one per line, with numbered runs of one type folded:
+/// `f0..f31  f64  (32 columns)`.
+fn columns(schema: &Schema) -> String {
+    let rows = fold_runs(&schema.columns);
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    rows.iter().map(|(name, kind)| format!("    {name:<width$}  {kind}\n")).collect()
+}
+
+fn fold_runs(columns: &[Column]) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let mut i = 0;
+    while i < columns.len() {
+        let run = run_length(&columns[i..]);
+        if run >= 3 {
+            let (first, last) = (&columns[i], &columns[i + run - 1]);
+            rows.push((format!("{}..{}", first.name, last.name), format!("{}  ({run} columns)", first.dtype)));
+        } else {
+            rows.push((columns[i].name.clone(), columns[i].dtype.to_string()));
+        }
+        i += run.max(1);
+    }
+    rows
+}
+
+/// How many columns from the first are `prefix{n}`, `prefix{n+1}`, ... of
+/// one type (1 when the first is not numbered).
+fn run_length(columns: &[Column]) -> usize {
+    let Some((prefix, start)) = numbered(&columns[0].name) else { return 1 };
+    let dtype: &DType = &columns[0].dtype;
+    columns
+        .iter()
+        .enumerate()
+        .take_while(|(k, c)| numbered(&c.name) == Some((prefix, start + *k as u64)) && &c.dtype == dtype)
+        .count()
+}
+
+fn numbered(name: &str) -> Option<(&str, u64)> {
+    let prefix = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    if prefix.len() == name.len() || prefix.is_empty() {
+        return None;
+    }
+    Some((prefix, name[prefix.len()..].parse().ok()?))
+}

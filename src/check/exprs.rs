@@ -1,0 +1,179 @@
+//! Types of expressions over columns, as in `filter(age >= 18)` and
+//! `with(ratio: income / (age + 1))`.
+
+use crate::check::columns::{Frame, unknown_column};
+use crate::check::error::CheckError;
+use crate::check::schema::DType;
+use crate::check::value::{Constants, Value};
+use crate::source::Span;
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+
+/// Functions usable inside column expressions, with their argument count.
+pub const FUNCTIONS: [(&str, usize); 5] = [("abs", 1), ("sqrt", 1), ("log", 1), ("exp", 1), ("is_null", 1)];
+
+/// The type of `expr` evaluated row by row over `frame`; `None` after a
+/// reported mistake (so one mistake is reported once).
+pub fn expr_type(expr: &Expr, frame: Frame, constants: &Constants, errors: &mut Vec<CheckError>) -> Option<DType> {
+    match &expr.kind {
+        ExprKind::Number(n) => Some(if n.is_int && n.unit.is_none() { DType::I64 } else { DType::F64 }),
+        ExprKind::String(_) => Some(DType::Str),
+        ExprKind::Bool { .. } => Some(DType::Bool),
+        ExprKind::Inf => Some(DType::F64),
+        ExprKind::Path(path) if path.parts.len() == 1 => {
+            name_type(&path.parts[0].name, expr.span, frame, constants, errors)
+        }
+        ExprKind::Unary { op, operand } => {
+            let inner = expr_type(operand, frame, constants, errors)?;
+            match op {
+                UnaryOp::Neg if inner.is_numeric() => Some(inner),
+                UnaryOp::Not if inner == DType::Bool => Some(DType::Bool),
+                UnaryOp::Neg => mismatch(operand.span, "`-` needs a number", &inner, errors),
+                UnaryOp::Not => mismatch(operand.span, "`not` needs true or false", &inner, errors),
+            }
+        }
+        ExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, frame, constants, errors),
+        ExprKind::Call(call) => function(&call.callee.dotted(), &call.args, expr.span, frame, constants, errors),
+        _ => {
+            errors.push(CheckError::BadArgument {
+                message: "this is not a value of a row".into(),
+                span: expr.span,
+                label: "not a column expression".into(),
+                help: "use columns, numbers, strings, arithmetic, comparisons, `and`, `or`, `not`".into(),
+            });
+            None
+        }
+    }
+}
+
+/// A column, or a constant.
+fn name_type(
+    name: &str,
+    span: Span,
+    frame: Frame,
+    constants: &Constants,
+    errors: &mut Vec<CheckError>,
+) -> Option<DType> {
+    if let Some(column) = frame.schema.get(name) {
+        return Some(column.dtype.clone());
+    }
+    match constants.get(name) {
+        Some(Value::Int(_)) => Some(DType::I64),
+        Some(Value::Float(_)) => Some(DType::F64),
+        Some(Value::Str(_)) => Some(DType::Str),
+        Some(Value::Bool(_)) => Some(DType::Bool),
+        _ => {
+            errors.push(unknown_column(name, span, frame));
+            None
+        }
+    }
+}
+
+fn mismatch(span: Span, message: &str, found: &DType, errors: &mut Vec<CheckError>) -> Option<DType> {
+    let help = if message.starts_with("cannot compare") {
+        "compare numbers with numbers and text with text, as in `city == \"c01\"`"
+    } else {
+        "convert it with `cast(col, type)` first, or compare it to get true or false"
+    };
+    errors.push(CheckError::BadArgument {
+        message: message.into(),
+        span,
+        label: format!("this is {found}"),
+        help: help.into(),
+    });
+    None
+}
+
+fn binary(
+    op: BinaryOp,
+    lhs: &Expr,
+    rhs: &Expr,
+    frame: Frame,
+    constants: &Constants,
+    errors: &mut Vec<CheckError>,
+) -> Option<DType> {
+    let left = expr_type(lhs, frame, constants, errors);
+    let right = expr_type(rhs, frame, constants, errors);
+    let (left, right) = (left?, right?);
+    use BinaryOp::*;
+    match op {
+        Add | Sub | Mul | Div | Rem => {
+            if !left.is_numeric() {
+                return mismatch(lhs.span, &format!("`{}` needs numbers", op.symbol()), &left, errors);
+            }
+            if !right.is_numeric() {
+                return mismatch(rhs.span, &format!("`{}` needs numbers", op.symbol()), &right, errors);
+            }
+            let integer = left == DType::I64 && right == DType::I64 && op != Div;
+            Some(if integer { DType::I64 } else { DType::F64 })
+        }
+        Eq | Ne | Lt | Le | Gt | Ge => {
+            let comparable = (left.is_numeric() && right.is_numeric())
+                || (is_text(&left) && is_text(&right))
+                || (left == DType::Bool && right == DType::Bool && matches!(op, Eq | Ne));
+            if comparable {
+                Some(DType::Bool)
+            } else {
+                let message = format!("cannot compare {left} with {right}");
+                mismatch(rhs.span, &message, &right, errors)
+            }
+        }
+        And | Or => {
+            if left != DType::Bool {
+                return mismatch(lhs.span, &format!("`{}` needs true or false", op.symbol()), &left, errors);
+            }
+            if right != DType::Bool {
+                return mismatch(rhs.span, &format!("`{}` needs true or false", op.symbol()), &right, errors);
+            }
+            Some(DType::Bool)
+        }
+        Range => {
+            errors.push(CheckError::BadArgument {
+                message: "a range selects columns; it is not a value".into(),
+                span: lhs.span.to(rhs.span),
+                label: "not a value".into(),
+                help: "compare with bounds instead: `a >= 1 and a <= 9`".into(),
+            });
+            None
+        }
+    }
+}
+
+fn is_text(dtype: &DType) -> bool {
+    matches!(dtype, DType::Str | DType::Cat(_))
+}
+
+fn function(
+    name: &str,
+    args: &[crate::syntax::ast::Arg],
+    span: Span,
+    frame: Frame,
+    constants: &Constants,
+    errors: &mut Vec<CheckError>,
+) -> Option<DType> {
+    let Some(&(_, arity)) = FUNCTIONS.iter().find(|(f, _)| *f == name) else {
+        let known: Vec<&str> = FUNCTIONS.iter().map(|(f, _)| *f).collect();
+        let help = match crate::suggest::closest(name, known.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("the functions are {}", known.join(", ")),
+        };
+        errors.push(CheckError::UnknownOperation { what: "function".into(), name: name.into(), span, help });
+        return None;
+    };
+    if args.len() != arity || args.iter().any(|a| a.name.is_some()) {
+        errors.push(CheckError::BadArgument {
+            message: format!("`{name}` takes {arity} argument"),
+            span,
+            label: format!("{} given", args.len()),
+            help: format!("write `{name}(column)`"),
+        });
+        return None;
+    }
+    let inner = expr_type(&args[0].value, frame, constants, errors)?;
+    if name == "is_null" {
+        return Some(DType::Bool);
+    }
+    if !inner.is_numeric() {
+        return mismatch(args[0].value.span, &format!("`{name}` needs a number"), &inner, errors);
+    }
+    Some(if name == "abs" { inner } else { DType::F64 })
+}

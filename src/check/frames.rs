@@ -1,0 +1,473 @@
+//! Schemas of the data items: what each source reads (its header and a
+//! sample), and what each stage, split, transform and output makes of it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::check::args::{bind, named, pos};
+use crate::check::columns::{Frame, unknown_column};
+use crate::check::error::CheckError;
+use crate::check::ops::{self, Context};
+use crate::check::probe::{self, CsvOptions};
+use crate::check::schema::{Column, DType, Schema};
+use crate::check::scope::{Kind, Scope};
+use crate::check::value::{Constants, Value};
+use crate::source::Span;
+use crate::syntax::ast::*;
+
+/// What a transform learned its statistics from and what it makes.
+#[derive(Clone, Debug)]
+pub struct TransformSchemas {
+    /// The schema of the data it is fitted on.
+    pub input: Schema,
+    /// The schema it produces.
+    pub output: Schema,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Pending,
+    Running,
+    Done(Option<Schema>),
+}
+
+/// Computes item schemas on demand, each once.
+pub struct Frames<'a> {
+    items: &'a [Item],
+    scope: &'a Scope,
+    constants: &'a Constants,
+    dir: Option<&'a Path>,
+    states: Vec<State>,
+    /// Fitted transforms' schemas, by item index.
+    pub transforms: HashMap<usize, TransformSchemas>,
+    /// Mistakes found.
+    pub errors: Vec<CheckError>,
+}
+
+impl<'a> Frames<'a> {
+    /// Schemas for the items of one file (`dir`: where its paths start).
+    pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants, dir: Option<&'a Path>) -> Self {
+        Frames {
+            items,
+            scope,
+            constants,
+            dir,
+            states: vec![State::Pending; items.len()],
+            transforms: HashMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The schema of an item's data (`None`: not data, unknown, or wrong).
+    pub fn item(&mut self, index: usize) -> Option<Schema> {
+        match &self.states[index] {
+            State::Done(schema) => return schema.clone(),
+            // A cycle, reported by the graph check.
+            State::Running => return None,
+            State::Pending => {}
+        }
+        self.states[index] = State::Running;
+        let items = self.items;
+        let schema = match &items[index].kind {
+            ItemKind::Source(b) => self.source(&b.value),
+            ItemKind::Stage(b) => self.data(&b.value),
+            ItemKind::Split(s) => self.split(s),
+            ItemKind::Transform(t) => self.transform(index, t),
+            ItemKind::Output(o) => self.data(&o.value),
+            ItemKind::Train(t) => {
+                self.train(t);
+                None
+            }
+            ItemKind::Evaluate(e) => {
+                self.data(&e.data);
+                None
+            }
+            _ => None,
+        };
+        self.states[index] = State::Done(schema.clone());
+        schema
+    }
+
+    fn context(&mut self, frame_span: Option<Span>) -> Context<'_> {
+        Context { constants: self.constants, errors: &mut self.errors, frame_span }
+    }
+
+    // -- sources -----------------------------------------------------------------
+
+    fn source(&mut self, value: &Expr) -> Option<Schema> {
+        let ExprKind::Call(call) = &value.kind else { return None };
+        match call.callee.dotted().as_str() {
+            "csv" => self.csv(call, value.span),
+            "images" => self.images(call, value.span),
+            // Parquet metadata is read at run time; its schema is not
+            // known to the checker yet.
+            _ => None,
+        }
+    }
+
+    fn path(&self, written: &str) -> std::path::PathBuf {
+        self.dir.map_or_else(|| written.into(), |d| d.join(written))
+    }
+
+    fn csv(&mut self, call: &Call, span: Span) -> Option<Schema> {
+        let params = &[pos("path", true), named("sep"), named("nulls"), named("dtypes")];
+        let b = bind("csv", params, &call.args, span, &mut self.errors);
+        let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
+        let mut options = CsvOptions { sep: b',', nulls: Vec::new() };
+        if let Some((value, s)) = b.value("sep", self.constants) {
+            match &value {
+                Value::Str(sep) if sep.len() == 1 => options.sep = sep.as_bytes()[0],
+                _ => self.errors.push(bad(s, "`sep` is one character", "not one character", "write `sep: \";\"`")),
+            }
+        }
+        if let Some((Value::List(nulls), _)) = b.value("nulls", self.constants) {
+            options.nulls =
+                nulls.into_iter().filter_map(|(v, _)| if let Value::Str(s) = v { Some(s) } else { None }).collect();
+        }
+        let probed = match probe::csv_columns(&self.path(&path), &options) {
+            Ok(columns) => columns,
+            Err(reason) => {
+                self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
+                return None;
+            }
+        };
+        let columns =
+            probed.into_iter().map(|p| Column { name: p.name, dtype: p.dtype, origin: span, sample_levels: p.levels });
+        let mut schema = Schema { columns: columns.collect() };
+        if let Some(dtypes) = b.expr("dtypes") {
+            self.declared_dtypes(dtypes, &mut schema);
+        }
+        Some(schema)
+    }
+
+    fn string_arg(&mut self, value: &(Value, Span), what: &str) -> Option<(String, Span)> {
+        match value {
+            (Value::Str(s), span) => Some((s.clone(), *span)),
+            (_, span) => {
+                self.errors.push(bad(
+                    *span,
+                    &format!("this must be {what} in quotes"),
+                    "not a string",
+                    "write it in double quotes",
+                ));
+                None
+            }
+        }
+    }
+
+    /// `dtypes: {age: i64, city: cat}` overrides what the sample suggests.
+    fn declared_dtypes(&mut self, dtypes: &Expr, schema: &mut Schema) {
+        let ExprKind::Record { fields } = &dtypes.kind else {
+            return self.errors.push(bad(
+                dtypes.span,
+                "`dtypes` is a record of column types",
+                "not a record",
+                "write `dtypes: {age: i64, city: cat}`",
+            ));
+        };
+        for field in fields {
+            let Some(position) = schema.position(&field.key.name) else {
+                let frame = Frame { schema, span: None };
+                self.errors.push(unknown_column(&field.key.name, field.key.span, frame));
+                continue;
+            };
+            let dtype = match &field.value.kind {
+                ExprKind::Path(p) => DType::from_name(&p.dotted()),
+                _ => None,
+            };
+            let Some(dtype) = dtype else {
+                self.errors.push(bad(
+                    field.value.span,
+                    "unknown type",
+                    "not a type",
+                    "the types are i64, f64, bool, str, cat",
+                ));
+                continue;
+            };
+            let column = &mut schema.columns[position];
+            column.dtype = match dtype {
+                DType::Cat(_) => DType::Cat(column.sample_levels.clone()),
+                other => other,
+            };
+        }
+    }
+
+    fn images(&mut self, call: &Call, span: Span) -> Option<Schema> {
+        let params = &[pos("dir", true), named("size"), named("channels"), named("normalize"), named("skip_bad")];
+        let b = bind("images", params, &call.args, span, &mut self.errors);
+        let (dir, dir_span) = self.string_arg(&b.value("dir", self.constants)?, "a folder")?;
+        let size = match b.value("size", self.constants) {
+            Some((Value::List(items), s)) => {
+                let dims: Vec<i64> = items.iter().filter_map(|(v, _)| v.as_i64()).filter(|d| *d >= 1).collect();
+                match dims.as_slice() {
+                    [h, w] if items.len() == 2 => [*h as usize, *w as usize],
+                    _ => {
+                        self.errors.push(bad(
+                            s,
+                            "`size` is `[height, width]` in pixels",
+                            "not two sizes",
+                            "write `size: [32, 32]`",
+                        ));
+                        return None;
+                    }
+                }
+            }
+            Some((_, s)) => {
+                self.errors.push(bad(
+                    s,
+                    "`size` is `[height, width]` in pixels",
+                    "not a list",
+                    "write `size: [32, 32]`",
+                ));
+                return None;
+            }
+            None => {
+                self.errors.push(CheckError::MissingArgument { operation: "images".into(), name: "size".into(), span });
+                return None;
+            }
+        };
+        let channels = match b.value("channels", self.constants) {
+            None => 3,
+            Some((v, s)) => match v.as_i64() {
+                Some(c @ (1 | 3)) => c as usize,
+                _ => {
+                    self.errors.push(bad(
+                        s,
+                        "`channels` is 1 (grey) or 3 (colour)",
+                        "not 1 or 3",
+                        "write `channels: 1` or `channels: 3`",
+                    ));
+                    return None;
+                }
+            },
+        };
+        let classes = match probe::image_classes(&self.path(&dir)) {
+            Ok(classes) => classes,
+            Err(reason) => {
+                self.errors.push(CheckError::SourceUnreadable { path: dir, reason, span: dir_span });
+                return None;
+            }
+        };
+        let columns = vec![
+            Column::new("image", DType::Image([channels, size[0], size[1]]), span),
+            Column::new("label", DType::Cat(classes), span),
+        ];
+        Some(Schema { columns })
+    }
+
+    // -- data expressions ----------------------------------------------------------
+
+    /// The schema of a data expression.
+    pub fn data(&mut self, expr: &Expr) -> Option<Schema> {
+        match &expr.kind {
+            ExprKind::Path(path) if path.parts.len() == 1 => self.named_data(&path.parts[0].name),
+            ExprKind::Call(call) if call.callee.parts.len() == 1 => {
+                let input_expr = call.args.iter().find(|a| a.name.is_none())?;
+                let input = self.data(&input_expr.value)?;
+                self.apply_transform(&call.callee.parts[0].name, input, input_expr.value.span)
+            }
+            ExprKind::Pipeline { input, stages } => {
+                let mut schema = self.data(input)?;
+                for stage in stages {
+                    schema = self.stage(stage, schema, input.span)?;
+                }
+                Some(schema)
+            }
+            _ => None,
+        }
+    }
+
+    fn named_data(&mut self, name: &str) -> Option<Schema> {
+        let (_, symbol) = self.scope.lookup(name)?;
+        if symbol.imported || !symbol.kind.is_data() {
+            return None;
+        }
+        self.item(symbol.item)
+    }
+
+    /// One `|> stage` applied to `schema`.
+    fn stage(&mut self, stage: &Expr, schema: Schema, frame_span: Span) -> Option<Schema> {
+        let (callee, args): (&crate::syntax::ast::Path, &[Arg]) = match &stage.kind {
+            ExprKind::Call(call) => (&call.callee, &call.args),
+            ExprKind::Path(path) => (path, &[]),
+            _ => return None,
+        };
+        let name = callee.dotted();
+        if self.scope.lookup(&name).is_some_and(|(_, s)| s.kind == Kind::Transform) {
+            return self.apply_transform(&name, schema, frame_span);
+        }
+        if name == "predict" {
+            return self.predict(args, schema);
+        }
+        if !crate::check::builtins::is_data_operation(&name) {
+            return None;
+        }
+        let call = ops::Call { name: &name, args, alias: None, span: stage.span };
+        Some(ops::apply(&call, schema, &mut self.context(Some(frame_span))))
+    }
+
+    /// `prep(data)`: the data must have the columns `prep` was fitted on.
+    fn apply_transform(&mut self, name: &str, input: Schema, input_span: Span) -> Option<Schema> {
+        let (_, symbol) = self.scope.lookup(name)?;
+        if symbol.imported || symbol.kind != Kind::Transform {
+            return None;
+        }
+        let item = symbol.item;
+        self.item(item)?;
+        let schemas = self.transforms.get(&item)?.clone();
+        for column in &schemas.input.columns {
+            let found = input.get(&column.name);
+            if found.is_none_or(|c| c.dtype != column.dtype) {
+                self.errors.push(CheckError::BadArgument {
+                    message: format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
+                    span: input_span,
+                    label: match found {
+                        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
+                        None => format!("this data has no `{}`", column.name),
+                    },
+                    help: format!("apply `{name}` to data with the columns it was fitted on"),
+                });
+                return None;
+            }
+        }
+        Some(schemas.output)
+    }
+
+    /// `predict(run)` adds the column `prediction`, of the target's type.
+    fn predict(&mut self, args: &[Arg], mut schema: Schema) -> Option<Schema> {
+        let run = args.first()?;
+        let ExprKind::Path(path) = &run.value.kind else { return None };
+        let dtype = self.target_dtype(&path.dotted()).unwrap_or(DType::F64);
+        schema.set(Column::new("prediction", dtype, run.value.span));
+        Some(schema)
+    }
+
+    fn target_dtype(&mut self, run: &str) -> Option<DType> {
+        let (_, symbol) = self.scope.lookup(run)?;
+        let ItemKind::Train(train) = &self.items[symbol.item].kind else { return None };
+        let target = setting(&train.body, "target")?;
+        let ExprKind::Path(p) = &target.kind else { return None };
+        let schema = self.data(&train.data)?;
+        schema.get(&p.dotted()).map(|c| c.dtype.clone())
+    }
+
+    // -- items ---------------------------------------------------------------------
+
+    fn split(&mut self, split: &SplitItem) -> Option<Schema> {
+        let schema = self.data(&split.value);
+        let last_call = match &split.value.kind {
+            ExprKind::Pipeline { stages, .. } => {
+                stages.last().and_then(|s| if let ExprKind::Call(c) = &s.kind { Some(c) } else { None })
+            }
+            _ => None,
+        };
+        let Some(call) = last_call.filter(|c| c.callee.dotted() == "split") else {
+            self.errors.push(bad(
+                split.value.span,
+                "a `split` item ends in `|> split([...])`",
+                "no `split(...)` here",
+                "write `split train, test = data |> split([0.8, 0.2])`",
+            ));
+            return schema;
+        };
+        let fractions = call
+            .args
+            .first()
+            .filter(|a| a.name.is_none())
+            .map(|a| (crate::check::value::eval(&a.value, self.constants), a.value.span));
+        if let Some((Value::List(parts), _)) = fractions
+            && parts.len() != split.names.len()
+        {
+            let message = format!("{} names for {} parts", split.names.len(), parts.len());
+            let names_span = split.names[0].span.to(split.names[split.names.len() - 1].span);
+            let help = format!("give one name per part: the fractions make {} parts", parts.len());
+            self.errors.push(bad(names_span, &message, &format!("{} names", split.names.len()), &help));
+        }
+        schema
+    }
+
+    fn transform(&mut self, index: usize, transform: &TransformItem) -> Option<Schema> {
+        let input = self.data(&transform.fit_on)?;
+        let mut schema = input.clone();
+        for entry in &transform.body.entries {
+            let EntryKind::Step { expr, alias } = &entry.kind else { continue };
+            let (name, args) = match &expr.kind {
+                ExprKind::Call(call) => (call.callee.dotted(), call.args.as_slice()),
+                ExprKind::Path(path) => (path.dotted(), &[][..]),
+                _ => continue,
+            };
+            if !crate::check::builtins::is_data_operation(&name) {
+                continue;
+            }
+            let call = ops::Call { name: &name, args, alias: alias.as_ref(), span: expr.span };
+            schema = ops::apply(&call, schema, &mut self.context(Some(transform.fit_on.span)));
+        }
+        self.transforms.insert(index, TransformSchemas { input, output: schema.clone() });
+        Some(schema)
+    }
+
+    /// A training run: its data, validation data, and target.
+    fn train(&mut self, train: &TrainItem) {
+        let data = self.data(&train.data);
+        if let Some(validate) = setting(&train.body, "validate") {
+            self.data(validate);
+        }
+        let (Some(schema), Some(target)) = (data, setting(&train.body, "target")) else { return };
+        let ExprKind::Path(p) = &target.kind else {
+            return self.errors.push(bad(
+                target.span,
+                "`target` names a column",
+                "not a column",
+                "write `target: label`",
+            ));
+        };
+        let frame = Frame { schema: &schema, span: Some(train.data.span) };
+        let Some(column) = schema.get(&p.dotted()) else {
+            return self.errors.push(unknown_column(&p.dotted(), target.span, frame));
+        };
+        if let Some(loss) = setting(&train.body, "loss") {
+            self.loss_fits_target(loss, column, target.span);
+        }
+    }
+
+    /// `cross_entropy` needs classes; `mse` and `mae` need numbers.
+    fn loss_fits_target(&mut self, loss: &Expr, target: &Column, target_span: Span) {
+        let ExprKind::Path(p) = &loss.kind else { return };
+        let loss_name = p.dotted();
+        let (fits, needs) = match loss_name.as_str() {
+            "cross_entropy" | "binary_cross_entropy" => (
+                matches!(target.dtype, DType::I64 | DType::Cat(_) | DType::Str | DType::Bool),
+                "a column of class labels",
+            ),
+            "mse" | "mae" | "huber" => (target.dtype.is_numeric(), "a numeric column"),
+            _ => return,
+        };
+        if !fits {
+            self.errors.push(CheckError::ColumnType {
+                operation: loss_name.clone(),
+                column: target.name.clone(),
+                dtype: target.dtype.to_string(),
+                expected: needs.into(),
+                span: target_span,
+                origin: Some(target.origin),
+                help: if needs == "a numeric column" {
+                    "regress on a numeric column, or use `cross_entropy` for classes".into()
+                } else {
+                    "classify a column of classes (do not scale the target), or use `mse` for numbers".into()
+                },
+            });
+        }
+    }
+}
+
+/// The value of `key:` in a block.
+pub fn setting<'b>(block: &'b Block, key: &str) -> Option<&'b Expr> {
+    block.entries.iter().find_map(|e| match &e.kind {
+        EntryKind::Setting { key: k, value } if k.name == key => Some(value),
+        _ => None,
+    })
+}
+
+fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
+    CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
+}

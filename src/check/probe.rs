@@ -1,0 +1,204 @@
+//! Reading just enough of a data file to know its schema: a CSV's header and
+//! a bounded sample of rows (like Polars' schema inference), or an image
+//! folder's class sub-folders. Never the whole file.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::check::schema::DType;
+
+/// Rows read to infer CSV column types (Polars' default infer length).
+pub const SAMPLE_ROWS: usize = 100;
+
+/// Distinct values of a text column remembered from the sample.
+const MAX_LEVELS: usize = 256;
+
+/// Bytes read (past the type sample) to find the levels of text and integer
+/// columns: a small file is read whole, a large one only this far, so
+/// checking stays fast and one-hot widths are an estimate for large files.
+pub const LEVEL_SCAN_BYTES: usize = 4 << 20;
+
+/// How a CSV file is read.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    /// The field separator.
+    pub sep: u8,
+    /// Strings that mean "missing" (the empty field always does).
+    pub nulls: Vec<String>,
+}
+
+/// One column as seen in the header and the sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbedColumn {
+    /// The header's name.
+    pub name: String,
+    /// The type the sample suggests.
+    pub dtype: DType,
+    /// For text and integer columns: the distinct values in the sample,
+    /// sorted as text (at most 256); one-hot encoding's estimate of the levels.
+    pub levels: Vec<String>,
+}
+
+/// The columns of a CSV file, from its header and first rows.
+pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
+    let header = records.next_record()?.ok_or("the file is empty")?;
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err("the header row is empty".into());
+    }
+    if let Some(dup) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)).map(|(_, h)| h) {
+        return Err(format!("the header names the column `{dup}` twice"));
+    }
+    let is_null = |field: &str| field.is_empty() || options.nulls.iter().any(|n| n == field);
+    let mut guesses: Vec<Guess> = header.iter().map(|_| Guess::default()).collect();
+    for _ in 0..SAMPLE_ROWS {
+        let Some(row) = records.next_record()? else { break };
+        for (guess, field) in guesses.iter_mut().zip(&row) {
+            if !is_null(field) {
+                guess.see(field);
+            }
+        }
+    }
+    let mut columns: Vec<ProbedColumn> = header.into_iter().zip(guesses).map(|(name, g)| g.finish(name)).collect();
+    let wanted: Vec<usize> =
+        (0..columns.len()).filter(|&i| matches!(columns[i].dtype, DType::Str | DType::I64)).collect();
+    let mut levels: Vec<std::collections::BTreeSet<String>> =
+        wanted.iter().map(|&i| columns[i].levels.iter().cloned().collect()).collect();
+    while !wanted.is_empty() && records.bytes < LEVEL_SCAN_BYTES {
+        let Some(row) = records.next_record()? else { break };
+        for (set, &i) in levels.iter_mut().zip(&wanted) {
+            match row.get(i) {
+                Some(field) if !is_null(field) && set.len() < MAX_LEVELS => {
+                    set.insert(field.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    for (set, &i) in levels.into_iter().zip(&wanted) {
+        columns[i].levels = set.into_iter().collect();
+    }
+    Ok(columns)
+}
+
+/// What the values of one column seen so far allow.
+#[derive(Default)]
+struct Guess {
+    seen: bool,
+    not_int: bool,
+    not_float: bool,
+    not_bool: bool,
+    levels: std::collections::BTreeSet<String>,
+}
+
+impl Guess {
+    fn see(&mut self, field: &str) {
+        self.seen = true;
+        self.not_int |= field.parse::<i64>().is_err();
+        self.not_float |= field.parse::<f64>().is_err();
+        self.not_bool |= !matches!(field.to_ascii_lowercase().as_str(), "true" | "false");
+        if self.levels.len() < MAX_LEVELS {
+            self.levels.insert(field.to_owned());
+        }
+    }
+
+    fn finish(self, name: String) -> ProbedColumn {
+        let dtype = match self {
+            _ if !self.seen => DType::Str,
+            _ if !self.not_int => DType::I64,
+            _ if !self.not_float => DType::F64,
+            _ if !self.not_bool => DType::Bool,
+            _ => DType::Str,
+        };
+        let levels =
+            if matches!(dtype, DType::Str | DType::I64) { self.levels.into_iter().collect() } else { Vec::new() };
+        ProbedColumn { name, dtype, levels }
+    }
+}
+
+/// CSV records (RFC 4180: quoted fields, `""` for a quote, line breaks
+/// inside quotes).
+struct Records<R> {
+    reader: BufReader<R>,
+    sep: u8,
+    /// Bytes read so far.
+    bytes: usize,
+}
+
+impl<R: Read> Records<R> {
+    fn next_record(&mut self) -> Result<Option<Vec<String>>, String> {
+        let mut line = String::new();
+        loop {
+            let mut part = String::new();
+            let read = self.reader.read_line(&mut part).map_err(|e| e.to_string())?;
+            self.bytes += read;
+            line.push_str(&part);
+            if read == 0 || line.matches('"').count().is_multiple_of(2) {
+                break;
+            }
+        }
+        if line.is_empty() {
+            return Ok(None);
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
+        Ok(Some(split_fields(line, self.sep as char)))
+    }
+}
+
+fn split_fields(line: &str, sep: char) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => fields.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// The class names of an image folder: its sub-folders, sorted.
+pub fn image_classes(dir: &Path) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+    let mut classes: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    classes.sort();
+    if classes.is_empty() {
+        return Err("it has no sub-folders (one per class)".into());
+    }
+    Ok(classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_fields_split_like_rfc_4180() {
+        assert_eq!(split_fields(r#"a,"b,c","d""e",,f"#, ','), vec!["a", "b,c", "d\"e", "", "f"]);
+    }
+
+    #[test]
+    fn types_follow_the_sample() {
+        let mut g = Guess::default();
+        g.see("1");
+        g.see("2.5");
+        assert_eq!(g.finish("x".into()).dtype, DType::F64);
+        let mut g = Guess::default();
+        g.see("True");
+        g.see("false");
+        assert_eq!(g.finish("x".into()).dtype, DType::Bool);
+    }
+}
