@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Whole-process time of `pipe check`, median of many runs.
 
-Cases: a generated 1,000-line valid pipeline (the issue's figure: under
-20 ms), and the parser's worst inputs: a 1 MB line and 100,000 nested
+Cases: a generated 1,000-line valid pipeline whose sources are a small CSV
+(the figure: under 20 ms) and the same pipeline over a 1 GB CSV (under
+50 ms: only the header, a 100-row sample and at most 4 MB for levels are
+read), and the parser's worst inputs: a 1 MB line and 100,000 nested
 parentheses (both must stay fast: linear-ish, never a crash).
 
 usage: check_speed.py PIPE_BINARY [--runs N]
@@ -29,6 +31,19 @@ def time_runs(cmd, runs):
     return times
 
 
+def write_gigabyte_csv(small_csv, out):
+    """The small file's rows repeated to 1 GB (the checker reads its head)."""
+    with open(small_csv) as f:
+        header, *rows = f.read().splitlines(keepends=True)
+    block = "".join(rows)
+    with open(out, "w") as f:
+        f.write(header)
+        written = len(header)
+        while written < 1 << 30:
+            f.write(block)
+            written += len(block)
+
+
 def report(name, times):
     times = sorted(times)
     print(f"{name:<40} median {statistics.median(times):7.2f} ms   [min {times[0]:.2f}, max {times[-1]:.2f}]  n={len(times)}")
@@ -39,9 +54,15 @@ def main():
     parser.add_argument("pipe")
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
+    small_csv = os.path.join(HERE, "..", "data", "people.csv")
     with tempfile.TemporaryDirectory() as tmp:
         big = os.path.join(tmp, "thousand.pipe")
-        subprocess.run([sys.executable, os.path.join(HERE, "gen_pipeline.py"), "1000", big], check=True)
+        gen = [sys.executable, os.path.join(HERE, "gen_pipeline.py"), "1000"]
+        subprocess.run(gen + [big, "--source", os.path.abspath(small_csv)], check=True)
+        huge_csv = os.path.join(tmp, "huge.csv")
+        write_gigabyte_csv(small_csv, huge_csv)
+        big_huge = os.path.join(tmp, "thousand_huge.pipe")
+        subprocess.run(gen + [big_huge, "--source", huge_csv], check=True)
         long_line = os.path.join(tmp, "long_line.pipe")
         with open(long_line, "w") as f:
             f.write("let xs = [" + "1234567, " * (1 << 17) + "8]\n")
@@ -53,7 +74,8 @@ def main():
             f.write("let x = 1\n")
         cases = [
             ("1-line file (process start-up)", empty),
-            ("1,000-line pipeline", big),
+            ("1,000-line pipeline, small CSV", big),
+            ("1,000-line pipeline, 1 GB CSV", big_huge),
             ("1 MB line (valid list)", long_line),
             ("100,000 nested parentheses", nested),
         ]

@@ -38,6 +38,7 @@ pub struct Frames<'a> {
     constants: &'a Constants,
     dir: Option<&'a Path>,
     states: Vec<State>,
+    probes: &'a mut probe::Cache,
     /// Fitted transforms' schemas, by item index.
     pub transforms: HashMap<usize, TransformSchemas>,
     /// Mistakes found.
@@ -46,16 +47,15 @@ pub struct Frames<'a> {
 
 impl<'a> Frames<'a> {
     /// Schemas for the items of one file (`dir`: where its paths start).
-    pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants, dir: Option<&'a Path>) -> Self {
-        Frames {
-            items,
-            scope,
-            constants,
-            dir,
-            states: vec![State::Pending; items.len()],
-            transforms: HashMap::new(),
-            errors: Vec::new(),
-        }
+    pub fn new(
+        items: &'a [Item],
+        scope: &'a Scope,
+        constants: &'a Constants,
+        dir: Option<&'a Path>,
+        probes: &'a mut probe::Cache,
+    ) -> Self {
+        let states = vec![State::Pending; items.len()];
+        Frames { items, scope, constants, dir, states, probes, transforms: HashMap::new(), errors: Vec::new() }
     }
 
     /// The schema of an item's data (`None`: not data, unknown, or wrong).
@@ -124,7 +124,7 @@ impl<'a> Frames<'a> {
             options.nulls =
                 nulls.into_iter().filter_map(|(v, _)| if let Value::Str(s) = v { Some(s) } else { None }).collect();
         }
-        let probed = match probe::csv_columns(&self.path(&path), &options) {
+        let probed = match probe::csv_columns_cached(self.probes, &self.path(&path), &options) {
             Ok(columns) => columns,
             Err(reason) => {
                 self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });

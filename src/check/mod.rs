@@ -58,7 +58,14 @@ pub fn check(program: &Program, sources: &mut SourceMap, dir: Option<&Path>) -> 
     // relative to the folder it was named from.
     let root_shown_dir = Path::new(&sources.get(crate::source::FileId(0)).name).parent().map(Path::to_path_buf);
     let root_dir = dir.map(Path::to_path_buf);
-    let mut checker = Checker { sources, report: Report::default(), visiting: Vec::new(), root_dir, root_shown_dir };
+    let mut checker = Checker {
+        sources,
+        report: Report::default(),
+        visiting: Vec::new(),
+        root_dir,
+        root_shown_dir,
+        probes: probe::Cache::new(),
+    };
     checker.file(program, dir, true);
     // Errors first, then warnings; each in source order, each once (data
     // used in two places is checked in both).
@@ -76,6 +83,8 @@ struct Checker<'s> {
     root_dir: Option<PathBuf>,
     /// That folder as the user named it.
     root_shown_dir: Option<PathBuf>,
+    /// Data files already probed.
+    probes: probe::Cache,
 }
 
 impl Checker<'_> {
@@ -96,7 +105,7 @@ impl Checker<'_> {
         }
         self.report.errors.extend(resolver.errors);
         let constants = constants(&program.items);
-        let mut frames = frames::Frames::new(&program.items, &scope, &constants, dir);
+        let mut frames = frames::Frames::new(&program.items, &scope, &constants, dir, &mut self.probes);
         let mut explained = Vec::new();
         for (index, item) in program.items.iter().enumerate() {
             let schema = frames.item(index);

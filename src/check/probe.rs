@@ -39,6 +39,16 @@ pub struct ProbedColumn {
     pub levels: Vec<String>,
 }
 
+/// Probes already made in one check, by path and options (a file read by
+/// several sources is read once).
+pub type Cache = std::collections::HashMap<(std::path::PathBuf, u8, Vec<String>), Result<Vec<ProbedColumn>, String>>;
+
+/// [`csv_columns`] through a cache.
+pub fn csv_columns_cached(cache: &mut Cache, path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
+    let key = (path.to_path_buf(), options.sep, options.nulls.clone());
+    cache.entry(key).or_insert_with(|| csv_columns(path, options)).clone()
+}
+
 /// The columns of a CSV file, from its header and first rows.
 pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;

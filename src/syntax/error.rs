@@ -164,6 +164,22 @@ pub enum SyntaxError {
         help: Option<String>,
     },
 
+    /// `filter(18 <= age < 65)` — comparisons (and ranges) do not chain.
+    #[error("`{first}` and `{second}` cannot be chained")]
+    #[diagnostic(
+        code(pipe::syntax::chained_comparison),
+        help("compare twice and join with `and`: `18 <= age and age < 65`")
+    )]
+    ChainedComparison {
+        /// The second operator.
+        #[label(primary, "a second comparison of the result of the first")]
+        span: Span,
+        /// The first operator.
+        first: String,
+        /// The second operator.
+        second: String,
+    },
+
     /// `((((((...))))))` nested deeper than the parser allows.
     #[error("nested too deeply (more than {limit} levels)")]
     #[diagnostic(
@@ -217,6 +233,7 @@ impl SyntaxError {
             | SyntaxError::ReservedWord { span, .. }
             | SyntaxError::Unexpected { span, .. }
             | SyntaxError::TooDeep { span, .. }
+            | SyntaxError::ChainedComparison { span, .. }
             | SyntaxError::InvalidUtf8 { span }
             | SyntaxError::EmptyFile { span } => *span,
         }

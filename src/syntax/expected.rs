@@ -52,11 +52,9 @@ fn expect_of_rule(rule: Rule) -> Option<Expect> {
         program | kw_import | kw_let | kw_source | kw_stage | kw_split | kw_transform | kw_augment | kw_model
         | kw_train | kw_evaluate | kw_output => Expect::Item,
         ident | word | path | module_path | import_name | param => Expect::Name,
-        expr | pipeline | disjunction | conjunction | negation | comparison | range | sum | product | unary
-        | number | string | boolean | kw_inf | list | record | call | neg_op | kw_not | arg | record_field => {
+        expr | number | string | boolean | kw_inf | list | record | call | neg_op | kw_not | arg | record_field => {
             Expect::Expression
         }
-        pipe_stage => Expect::Operation,
         pipe_op | compare_op | add_op | mul_op | range_op | kw_then | kw_or | kw_and => Expect::Operator,
         block => Expect::Punct("{"),
         args | params => Expect::Punct("("),
@@ -78,8 +76,12 @@ fn expect_of_literal(token: &str) -> Option<Expect> {
 
 /// The diagnostic for a pest error in the chunk `text[start..end]`.
 pub fn describe(error: &Error<Rule>, text: &str, file: FileId, start: usize, end: usize) -> SyntaxError {
-    let (at, expected) = expectations(error);
+    let (at, mut expected) = expectations(error);
     let at = start + at;
+    // After `|>` the expression must be an operation: say so.
+    if text[start..at].trim_end().ends_with("|>") && expected.remove(&Expect::Expression) {
+        expected.insert(Expect::Operation);
+    }
     if let Some(bad) = bad_number(text, file, at, end) {
         return bad;
     }

@@ -4,7 +4,10 @@
 //! fail on a grammar/lowering mismatch, which is a bug in `pipe`, reported as
 //! a diagnostic rather than a panic.
 
+use std::cell::Cell;
+
 use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, ConstPrattParser, Op};
 
 use crate::source::{FileId, Span};
 use crate::syntax::ast::*;
@@ -14,12 +17,47 @@ use crate::syntax::lex::{Comment, MAX_NESTING};
 
 type Result<T> = std::result::Result<T, SyntaxError>;
 
+/// Operator precedence, loosest first (the table in `grammar/pipe.pest`).
+static PRECEDENCE: ConstPrattParser<Rule, 10> = ConstPrattParser::new_const([
+    (Op::infix(Rule::kw_then, Assoc::Left), true),
+    (Op::infix(Rule::pipe_op, Assoc::Left), true),
+    (Op::infix(Rule::kw_or, Assoc::Left), true),
+    (Op::infix(Rule::kw_and, Assoc::Left), true),
+    (Op::prefix(Rule::kw_not), true),
+    (Op::infix(Rule::compare_op, Assoc::Left), true),
+    (Op::infix(Rule::range_op, Assoc::Left), true),
+    (Op::infix(Rule::add_op, Assoc::Left), true),
+    (Op::infix(Rule::mul_op, Assoc::Left), true),
+    (Op::prefix(Rule::neg_op), true),
+]);
+
+/// An expression being built, with what precedence grouping needs to know.
+struct Lowered {
+    expr: Expr,
+    /// Written in parentheses (so not merged into a chain around it).
+    grouped: bool,
+    /// Depth of the tree built so far.
+    depth: usize,
+}
+
+/// `a then b`, extending a chain that is not parenthesised.
+fn then(lhs: Lowered, rhs: Expr) -> ExprKind {
+    match lhs.expr.kind {
+        ExprKind::Then { mut phases } if !lhs.grouped => {
+            phases.push(rhs);
+            ExprKind::Then { phases }
+        }
+        kind => ExprKind::Then { phases: vec![Expr { kind, span: lhs.expr.span }, rhs] },
+    }
+}
+
 /// Turns pest pairs into AST nodes; `offset` is added to every position
 /// (the chunk being parsed may start inside the file).
 pub struct Lowerer<'t> {
     file: FileId,
     offset: usize,
-    depth: usize,
+    /// Nesting of expressions and blocks so far.
+    depth: Cell<usize>,
     /// The whole file's text and comments, to trim spans.
     text: &'t str,
     comments: &'t [Comment],
@@ -29,7 +67,7 @@ impl<'t> Lowerer<'t> {
     /// A lowerer for a chunk of `file` (whose text is `text`, with these
     /// comments) that starts at byte `offset`.
     pub fn new(file: FileId, offset: usize, text: &'t str, comments: &'t [Comment]) -> Self {
-        Lowerer { file, offset, depth: 0, text, comments }
+        Lowerer { file, offset, depth: Cell::new(0), text, comments }
     }
 
     /// The pair's span, without trailing whitespace and comments: pest
@@ -60,7 +98,7 @@ impl<'t> Lowerer<'t> {
     }
 
     /// Lowers the pairs of the `program` rule.
-    pub fn program(&mut self, pairs: Pairs<Rule>) -> Result<Vec<Item>> {
+    pub fn program(&self, pairs: Pairs<Rule>) -> Result<Vec<Item>> {
         let mut items = Vec::new();
         for program in pairs {
             for pair in program.into_inner() {
@@ -72,7 +110,7 @@ impl<'t> Lowerer<'t> {
         Ok(items)
     }
 
-    fn item(&mut self, pair: Pair<Rule>) -> Result<Item> {
+    fn item(&self, pair: Pair<Rule>) -> Result<Item> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
         // Skip the keyword: the rule says which item this is.
@@ -98,7 +136,7 @@ impl<'t> Lowerer<'t> {
         Ok(Item { kind, span })
     }
 
-    fn import(&mut self, parts: &mut Parts) -> Result<Import> {
+    fn import(&self, parts: &mut Parts) -> Result<Import> {
         let from_pair = parts.next("a module")?;
         let from = match from_pair.as_rule() {
             Rule::string => ImportSource::File(self.string(from_pair)?),
@@ -116,13 +154,13 @@ impl<'t> Lowerer<'t> {
         Ok(Import { from, names })
     }
 
-    fn binding(&mut self, parts: &mut Parts) -> Result<Binding> {
+    fn binding(&self, parts: &mut Parts) -> Result<Binding> {
         let name = self.ident(parts.next("a name")?);
         let value = self.expr(parts.next("an expression")?)?;
         Ok(Binding { name, value })
     }
 
-    fn split(&mut self, parts: &mut Parts) -> Result<SplitItem> {
+    fn split(&self, parts: &mut Parts) -> Result<SplitItem> {
         let mut names = Vec::new();
         let mut value = None;
         for pair in parts.rest() {
@@ -135,7 +173,7 @@ impl<'t> Lowerer<'t> {
         Ok(SplitItem { names, value })
     }
 
-    fn transform(&mut self, parts: &mut Parts) -> Result<TransformItem> {
+    fn transform(&self, parts: &mut Parts) -> Result<TransformItem> {
         let name = self.ident(parts.next("a name")?);
         parts.skip_keyword(); // `fit`
         let fit_on = self.expr(parts.next("an expression")?)?;
@@ -143,7 +181,7 @@ impl<'t> Lowerer<'t> {
         Ok(TransformItem { name, fit_on, body })
     }
 
-    fn model(&mut self, parts: &mut Parts) -> Result<ModelItem> {
+    fn model(&self, parts: &mut Parts) -> Result<ModelItem> {
         let name = self.ident(parts.next("a name")?);
         let mut params = None;
         let mut body = None;
@@ -158,7 +196,7 @@ impl<'t> Lowerer<'t> {
         Ok(ModelItem { name, params, body })
     }
 
-    fn params(&mut self, pair: Pair<Rule>) -> Result<Vec<Param>> {
+    fn params(&self, pair: Pair<Rule>) -> Result<Vec<Param>> {
         let mut params = Vec::new();
         for param in pair.into_inner() {
             let mut name = None;
@@ -178,7 +216,7 @@ impl<'t> Lowerer<'t> {
         Ok(params)
     }
 
-    fn type_expr(&mut self, pair: Pair<Rule>) -> TypeExpr {
+    fn type_expr(&self, pair: Pair<Rule>) -> TypeExpr {
         let span = self.span(&pair);
         let mut name = None;
         let mut args = Vec::new();
@@ -192,7 +230,7 @@ impl<'t> Lowerer<'t> {
         TypeExpr { name, args, span }
     }
 
-    fn train(&mut self, parts: &mut Parts) -> Result<TrainItem> {
+    fn train(&self, parts: &mut Parts) -> Result<TrainItem> {
         let name = self.ident(parts.next("a name")?);
         let model = self.expr(parts.next("a model")?)?;
         parts.skip_keyword(); // `on`
@@ -201,7 +239,7 @@ impl<'t> Lowerer<'t> {
         Ok(TrainItem { name, model, data, body })
     }
 
-    fn evaluate(&mut self, parts: &mut Parts) -> Result<EvaluateItem> {
+    fn evaluate(&self, parts: &mut Parts) -> Result<EvaluateItem> {
         let name = parts.take_if(Rule::ident).map(|p| self.ident(p));
         let model = self.expr(parts.next("a model")?)?;
         parts.skip_keyword(); // `on`
@@ -210,7 +248,7 @@ impl<'t> Lowerer<'t> {
         Ok(EvaluateItem { name, model, data, body })
     }
 
-    fn output(&mut self, parts: &mut Parts) -> Result<OutputItem> {
+    fn output(&self, parts: &mut Parts) -> Result<OutputItem> {
         let name = parts.take_if(Rule::ident).map(|p| self.ident(p));
         let value = self.expr(parts.next("an expression")?)?;
         Ok(OutputItem { name, value })
@@ -218,13 +256,13 @@ impl<'t> Lowerer<'t> {
 
     // -- blocks -------------------------------------------------------------
 
-    fn block(&mut self, pair: Pair<Rule>) -> Result<Block> {
+    fn block(&self, pair: Pair<Rule>) -> Result<Block> {
         let span = self.span(&pair);
         let entries = pair.into_inner().map(|p| self.entry(p)).collect::<Result<_>>()?;
         Ok(Block { entries, span })
     }
 
-    fn entry(&mut self, pair: Pair<Rule>) -> Result<Entry> {
+    fn entry(&self, pair: Pair<Rule>) -> Result<Entry> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
         let mut parts = Parts::new(self, pair.clone());
@@ -250,7 +288,7 @@ impl<'t> Lowerer<'t> {
         Ok(Entry { kind, span })
     }
 
-    fn nested(&mut self, parts: &mut Parts) -> Result<EntryKind> {
+    fn nested(&self, parts: &mut Parts) -> Result<EntryKind> {
         let mut head = Parts::new(self, parts.next("a name")?);
         let name = self.path(head.next("a name")?);
         let args = head.take_if(Rule::args).map(|p| self.args(p)).transpose()?;
@@ -259,129 +297,131 @@ impl<'t> Lowerer<'t> {
     }
 
     /// A block inside a block: counts towards the nesting limit.
-    fn nested_block(&mut self, pair: Pair<Rule>) -> Result<Block> {
+    fn nested_block(&self, pair: Pair<Rule>) -> Result<Block> {
         self.descend(&pair)?;
         let block = self.block(pair);
-        self.depth -= 1;
+        self.depth.set(self.depth.get() - 1);
         block
     }
 
-    fn alias(&mut self, parts: &mut Parts) -> Option<Ident> {
+    fn alias(&self, parts: &mut Parts) -> Option<Ident> {
         parts.take_if(Rule::kw_as)?;
         parts.take_if(Rule::ident).map(|p| self.ident(p))
     }
 
     // -- expressions ---------------------------------------------------------
 
-    fn descend(&mut self, pair: &Pair<Rule>) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_NESTING * 2 {
+    fn descend(&self, pair: &Pair<Rule>) -> Result<()> {
+        self.depth.set(self.depth.get() + 1);
+        if self.depth.get() > MAX_NESTING * 2 {
             return Err(SyntaxError::TooDeep { span: self.span(pair), limit: MAX_NESTING * 2 });
         }
         Ok(())
     }
 
-    /// Any expression-level pair. Only `expr` pairs (arguments, list
-    /// elements, parenthesised expressions) count as a level of nesting.
-    fn expr(&mut self, pair: Pair<Rule>) -> Result<Expr> {
-        let counts = pair.as_rule() == Rule::expr;
-        if counts {
-            self.descend(&pair)?;
-        }
-        let result = self.expr_inner(pair);
-        if counts {
-            self.depth -= 1;
-        }
+    /// An `expr` pair: operands and operators, grouped by precedence.
+    fn expr(&self, pair: Pair<Rule>) -> Result<Expr> {
+        Ok(self.lowered(pair)?.expr)
+    }
+
+    fn lowered(&self, pair: Pair<Rule>) -> Result<Lowered> {
+        self.descend(&pair)?;
+        let result = PRECEDENCE
+            .map_primary(|p| self.operand(p))
+            .map_prefix(|op, operand| self.prefix(&op, operand?))
+            .map_infix(|lhs, op, rhs| self.infix(lhs?, &op, rhs?))
+            .parse(pair.into_inner());
+        self.depth.set(self.depth.get() - 1);
         result
     }
 
-    fn expr_inner(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+    /// A primary: a literal, a list, a call, a name, or `(expr)`.
+    fn operand(&self, pair: Pair<Rule>) -> Result<Lowered> {
+        if pair.as_rule() == Rule::expr {
+            let inner = self.lowered(pair)?;
+            return Ok(Lowered { grouped: true, ..inner });
+        }
         let span = self.span(&pair);
-        match pair.as_rule() {
-            Rule::expr => self.then(pair, span),
-            Rule::pipeline => self.pipeline(pair, span),
-            Rule::disjunction | Rule::conjunction | Rule::comparison | Rule::range | Rule::sum | Rule::product => {
-                self.binary_chain(pair)
-            }
-            Rule::negation | Rule::unary => self.prefix(pair, span),
-            Rule::number => Ok(Expr { kind: ExprKind::Number(self.number(&pair)?), span }),
-            Rule::string => Ok(Expr { kind: ExprKind::String(self.string(pair)?), span }),
-            Rule::boolean => Ok(Expr { kind: ExprKind::Bool { value: pair.as_str() == "true" }, span }),
-            Rule::kw_inf => Ok(Expr { kind: ExprKind::Inf, span }),
-            Rule::list => {
-                let items = pair.into_inner().map(|p| self.expr(p)).collect::<Result<_>>()?;
-                Ok(Expr { kind: ExprKind::List { items }, span })
-            }
-            Rule::record => self.record(pair, span),
-            Rule::call => Ok(Expr { kind: ExprKind::Call(self.call(pair)?), span }),
-            Rule::path => Ok(Expr { kind: ExprKind::Path(self.path(pair)), span }),
-            Rule::pipe_stage => self.single(pair),
-            _ => Err(self.bug(&pair, "an expression")),
-        }
-    }
-
-    /// A wrapper rule with exactly one child (after `(`...`)` or a
-    /// precedence level that had no operator).
-    fn single(&mut self, pair: Pair<Rule>) -> Result<Expr> {
-        let bug = self.bug(&pair, "an expression");
-        let child = pair.into_inner().next().ok_or(bug)?;
-        self.expr(child)
-    }
-
-    fn then(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
-        let phases: Vec<Expr> =
-            pair.into_inner().filter(|p| p.as_rule() != Rule::kw_then).map(|p| self.expr(p)).collect::<Result<_>>()?;
-        match <[Expr; 1]>::try_from(phases) {
-            Ok([only]) => Ok(only),
-            Err(phases) => Ok(Expr { kind: ExprKind::Then { phases }, span }),
-        }
-    }
-
-    fn pipeline(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
-        let bug = self.bug(&pair, "an expression");
-        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::pipe_op);
-        let input = self.expr(inner.next().ok_or(bug)?)?;
-        let stages: Vec<Expr> = inner.map(|p| self.expr(p)).collect::<Result<_>>()?;
-        if stages.is_empty() {
-            return Ok(input);
-        }
-        Ok(Expr { kind: ExprKind::Pipeline { input: Box::new(input), stages }, span })
-    }
-
-    /// `a op b op c`, folded to the left. Each fold deepens the tree, so long
-    /// chains count towards the nesting limit.
-    fn binary_chain(&mut self, pair: Pair<Rule>) -> Result<Expr> {
-        let bug = self.bug(&pair, "an expression");
-        let mut inner = pair.into_inner();
-        let mut lhs = self.expr(inner.next().ok_or(bug.clone())?)?;
-        let mut folds = 0;
-        while let Some(op_pair) = inner.next() {
-            let op = binary_op(op_pair.as_str()).ok_or(bug.clone())?;
-            let rhs = self.expr(inner.next().ok_or(bug.clone())?)?;
-            folds += 1;
-            if self.depth + folds > MAX_NESTING * 2 {
-                return Err(SyntaxError::TooDeep { span: rhs.span, limit: MAX_NESTING * 2 });
-            }
-            let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span };
-        }
-        Ok(lhs)
-    }
-
-    fn prefix(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
-        let bug = self.bug(&pair, "an expression");
-        let mut inner = pair.into_inner();
-        let first = inner.next().ok_or(bug.clone())?;
-        let op = match first.as_rule() {
-            Rule::kw_not => UnaryOp::Not,
-            Rule::neg_op => UnaryOp::Neg,
-            _ => return self.expr(first),
+        let kind = match pair.as_rule() {
+            Rule::number => ExprKind::Number(self.number(&pair)?),
+            Rule::string => ExprKind::String(self.string(pair)?),
+            Rule::boolean => ExprKind::Bool { value: pair.as_str() == "true" },
+            Rule::kw_inf => ExprKind::Inf,
+            Rule::list => ExprKind::List { items: pair.into_inner().map(|p| self.expr(p)).collect::<Result<_>>()? },
+            Rule::record => self.record(pair)?,
+            Rule::call => ExprKind::Call(self.call(pair)?),
+            Rule::path => ExprKind::Path(self.path(pair)),
+            _ => return Err(self.bug(&pair, "an expression")),
         };
-        let operand = self.expr(inner.next().ok_or(bug)?)?;
-        Ok(Expr { kind: ExprKind::Unary { op, operand: Box::new(operand) }, span })
+        Ok(Lowered { expr: Expr { kind, span }, grouped: false, depth: 1 })
     }
 
-    fn record(&mut self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+    fn prefix(&self, op: &Pair<Rule>, operand: Lowered) -> Result<Lowered> {
+        let op_kind = if op.as_rule() == Rule::kw_not { UnaryOp::Not } else { UnaryOp::Neg };
+        let span = self.span(op).to(operand.expr.span);
+        let expr = Expr { kind: ExprKind::Unary { op: op_kind, operand: Box::new(operand.expr) }, span };
+        Ok(Lowered { expr, grouped: false, depth: operand.depth + 1 })
+    }
+
+    /// `lhs op rhs`. Chains of `then` and `|>` become one node; comparisons
+    /// and ranges do not chain; a long chain counts towards the nesting limit.
+    fn infix(&self, lhs: Lowered, op: &Pair<Rule>, rhs: Lowered) -> Result<Lowered> {
+        let depth = lhs.depth.max(rhs.depth) + 1;
+        if depth > MAX_NESTING * 2 {
+            return Err(SyntaxError::TooDeep { span: rhs.expr.span, limit: MAX_NESTING * 2 });
+        }
+        let span = lhs.expr.span.to(rhs.expr.span);
+        let kind = match op.as_rule() {
+            Rule::kw_then => then(lhs, rhs.expr),
+            Rule::pipe_op => self.pipe(lhs, rhs)?,
+            _ => {
+                let binary = binary_op(op.as_str()).ok_or_else(|| self.bug(op, "an operator"))?;
+                self.no_chain(&lhs, binary, op)?;
+                ExprKind::Binary { op: binary, lhs: Box::new(lhs.expr), rhs: Box::new(rhs.expr) }
+            }
+        };
+        Ok(Lowered { expr: Expr { kind, span }, grouped: false, depth })
+    }
+
+    /// `data |> stage`: the stage is a call or a name.
+    fn pipe(&self, lhs: Lowered, rhs: Lowered) -> Result<ExprKind> {
+        let is_stage = matches!(rhs.expr.kind, ExprKind::Call(_) | ExprKind::Path(_)) && !rhs.grouped;
+        if !is_stage {
+            let written = &self.text[rhs.expr.span.start..rhs.expr.span.end];
+            let found = if written.chars().count() <= 40 { format!("`{written}`") } else { "an expression".into() };
+            return Err(SyntaxError::Unexpected {
+                expected: "an operation after `|>`".into(),
+                found,
+                span: rhs.expr.span,
+                label: "not a call or a name".into(),
+                help: Some("`|>` passes data to an operation: write `data |> name(...)`".into()),
+            });
+        }
+        Ok(match lhs.expr.kind {
+            ExprKind::Pipeline { input, mut stages } if !lhs.grouped => {
+                stages.push(rhs.expr);
+                ExprKind::Pipeline { input, stages }
+            }
+            kind => ExprKind::Pipeline { input: Box::new(Expr { kind, span: lhs.expr.span }), stages: vec![rhs.expr] },
+        })
+    }
+
+    /// `a < b < c` and `a..b..c` are errors: say how to write them.
+    fn no_chain(&self, lhs: &Lowered, op: BinaryOp, op_pair: &Pair<Rule>) -> Result<()> {
+        let chains = |o: BinaryOp| o.precedence() == op.precedence() && matches!(o.precedence(), 4 | 5);
+        match &lhs.expr.kind {
+            ExprKind::Binary { op: first, .. } if !lhs.grouped && chains(*first) && chains(op) => {
+                Err(SyntaxError::ChainedComparison {
+                    span: self.span(op_pair),
+                    first: first.symbol().into(),
+                    second: op.symbol().into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record(&self, pair: Pair<Rule>) -> Result<ExprKind> {
         let mut fields = Vec::new();
         for field in pair.into_inner() {
             let mut parts = Parts::new(self, field);
@@ -389,17 +429,17 @@ impl<'t> Lowerer<'t> {
             let value = self.expr(parts.next("a value")?)?;
             fields.push(Field { key, value });
         }
-        Ok(Expr { kind: ExprKind::Record { fields }, span })
+        Ok(ExprKind::Record { fields })
     }
 
-    fn call(&mut self, pair: Pair<Rule>) -> Result<Call> {
+    fn call(&self, pair: Pair<Rule>) -> Result<Call> {
         let mut parts = Parts::new(self, pair);
         let callee = self.path(parts.next("a name")?);
         let args = self.args(parts.next("arguments")?)?;
         Ok(Call { callee, args })
     }
 
-    fn args(&mut self, pair: Pair<Rule>) -> Result<Vec<Arg>> {
+    fn args(&self, pair: Pair<Rule>) -> Result<Vec<Arg>> {
         let mut args = Vec::new();
         for arg in pair.into_inner() {
             let mut parts = Parts::new(self, arg);
@@ -410,7 +450,7 @@ impl<'t> Lowerer<'t> {
         Ok(args)
     }
 
-    fn path(&mut self, pair: Pair<Rule>) -> Path {
+    fn path(&self, pair: Pair<Rule>) -> Path {
         let span = self.span(&pair);
         let parts = pair.into_inner().map(|p| self.ident(p)).collect();
         Path { parts, span }

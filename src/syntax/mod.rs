@@ -61,13 +61,17 @@ pub fn parse_bytes(bytes: &[u8], file: FileId) -> (String, Parsed) {
 
 /// Parses the text of one file.
 pub fn parse(text: &str, file: FileId) -> Parsed {
-    pest::set_error_detail(true);
     let scan = lex::scan(text, file, 0, text.len());
     if scan.errors.is_empty()
         && let Ok(items) = parse_range(text, file, 0, text.len(), &scan.comments)
     {
         return finish(file, items, scan.comments, vec![]);
     }
+    // Something is wrong. pest's detailed expectations (the literal tokens
+    // it tried) cost time, so they are collected only from here on; the
+    // setting is process-wide and never turned off again, so every parse
+    // that reports an error below has them.
+    pest::set_error_detail(true);
     let opaque = opaque_ranges(text, &scan);
     let mut items = Vec::new();
     let mut errors = Vec::new();
