@@ -259,10 +259,10 @@ pub enum CheckError {
     },
 
     /// `standard(city)` — an operation applied to a column of the wrong type.
-    #[error("`{operation}` needs {expected}, but `{column}` is {dtype}")]
+    #[error("{operation} needs {expected}, but `{column}` is {dtype}")]
     #[diagnostic(code(pipe::check::column_type), help("{help}"))]
     ColumnType {
-        /// The operation.
+        /// Who needs it: "`standard`", "the model's input".
         operation: String,
         /// The column.
         column: String,

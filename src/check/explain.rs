@@ -14,6 +14,8 @@ pub struct Explained {
     pub input: Option<Schema>,
     /// The item's frame, when it is data (or a transform's output).
     pub schema: Option<Schema>,
+    /// For a training run: each layer with its input and output shape.
+    pub layers: Vec<String>,
 }
 
 /// The explanation of a file's items.
@@ -22,6 +24,10 @@ pub fn render(items: &[Explained]) -> String {
     for item in items {
         let title = format!("{} {}", item.keyword, item.names);
         match (&item.input, &item.schema) {
+            (_, None) if !item.layers.is_empty() => {
+                out.push_str(&format!("{title}: {} layers\n", item.layers.len()));
+                item.layers.iter().for_each(|l| out.push_str(&format!("    {l}\n")));
+            }
             (_, None) => out.push_str(&format!("{title}\n")),
             (Some(input), Some(schema)) => {
                 out.push_str(&format!(

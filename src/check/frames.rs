@@ -41,6 +41,8 @@ pub struct Frames<'a> {
     probes: &'a mut probe::Cache,
     /// Fitted transforms' schemas, by item index.
     pub transforms: HashMap<usize, TransformSchemas>,
+    /// The data each training run learns from, by item index.
+    pub train_inputs: HashMap<usize, Schema>,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
 }
@@ -55,7 +57,17 @@ impl<'a> Frames<'a> {
         probes: &'a mut probe::Cache,
     ) -> Self {
         let states = vec![State::Pending; items.len()];
-        Frames { items, scope, constants, dir, states, probes, transforms: HashMap::new(), errors: Vec::new() }
+        Frames {
+            items,
+            scope,
+            constants,
+            dir,
+            states,
+            probes,
+            transforms: HashMap::new(),
+            train_inputs: HashMap::new(),
+            errors: Vec::new(),
+        }
     }
 
     /// The schema of an item's data (`None`: not data, unknown, or wrong).
@@ -75,7 +87,9 @@ impl<'a> Frames<'a> {
             ItemKind::Transform(t) => self.transform(index, t),
             ItemKind::Output(o) => self.data(&o.value),
             ItemKind::Train(t) => {
-                self.train(t);
+                if let Some(data) = self.train(t) {
+                    self.train_inputs.insert(index, data);
+                }
                 None
             }
             ItemKind::Evaluate(e) => {
@@ -406,28 +420,28 @@ impl<'a> Frames<'a> {
         Some(schema)
     }
 
-    /// A training run: its data, validation data, and target.
-    fn train(&mut self, train: &TrainItem) {
+    /// A training run: its data, validation data, and target. Returns the
+    /// data it trains on.
+    fn train(&mut self, train: &TrainItem) -> Option<Schema> {
         let data = self.data(&train.data);
         if let Some(validate) = setting(&train.body, "validate") {
             self.data(validate);
         }
-        let (Some(schema), Some(target)) = (data, setting(&train.body, "target")) else { return };
+        let (Some(schema), Some(target)) = (data, setting(&train.body, "target")) else { return None };
         let ExprKind::Path(p) = &target.kind else {
-            return self.errors.push(bad(
-                target.span,
-                "`target` names a column",
-                "not a column",
-                "write `target: label`",
-            ));
+            self.errors.push(bad(target.span, "`target` names a column", "not a column", "write `target: label`"));
+            return None;
         };
         let frame = Frame { schema: &schema, span: Some(train.data.span) };
         let Some(column) = schema.get(&p.dotted()) else {
-            return self.errors.push(unknown_column(&p.dotted(), target.span, frame));
+            self.errors.push(unknown_column(&p.dotted(), target.span, frame));
+            return None;
         };
         if let Some(loss) = setting(&train.body, "loss") {
-            self.loss_fits_target(loss, column, target.span);
+            let column = column.clone();
+            self.loss_fits_target(loss, &column, target.span);
         }
+        Some(schema)
     }
 
     /// `cross_entropy` needs classes; `mse` and `mae` need numbers.
@@ -444,7 +458,7 @@ impl<'a> Frames<'a> {
         };
         if !fits {
             self.errors.push(CheckError::ColumnType {
-                operation: loss_name.clone(),
+                operation: format!("`{loss_name}`"),
                 column: target.name.clone(),
                 dtype: target.dtype.to_string(),
                 expected: needs.into(),

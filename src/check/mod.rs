@@ -15,6 +15,7 @@ pub mod explain;
 mod exprs;
 pub mod frames;
 mod graph;
+pub mod models;
 mod ops;
 pub mod probe;
 mod resolve;
@@ -24,6 +25,7 @@ pub mod stdlib;
 pub mod value;
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub use error::CheckError;
 use resolve::Resolver;
@@ -111,9 +113,26 @@ impl Checker<'_> {
             let schema = frames.item(index);
             let names: Vec<&str> = item.kind.declared_names().iter().map(|n| n.name.as_str()).collect();
             let input = frames.transforms.get(&index).map(|t| t.input.clone());
-            explained.push(explain::Explained { keyword: item.kind.keyword(), names: names.join(", "), input, schema });
+            let names = names.join(", ");
+            explained.push(explain::Explained {
+                keyword: item.kind.keyword(),
+                names,
+                input,
+                schema,
+                layers: Vec::new(),
+            });
+        }
+        let mut shapes = models::Shapes::new(&program.items, &scope, &constants);
+        for (index, schema) in &frames.train_inputs {
+            if let ItemKind::Train(train) = &program.items[*index].kind {
+                shapes.train(*index, train, schema);
+            }
+        }
+        for (index, layers) in shapes.summaries {
+            explained[index].layers = layers;
         }
         self.report.errors.extend(frames.errors);
+        self.report.errors.extend(shapes.errors);
         if root {
             self.report.explained = explained;
         }
@@ -130,7 +149,14 @@ impl Checker<'_> {
     fn declare_item(&mut self, index: usize, item: &Item, scope: &mut Scope) {
         let kind = kind_of(&item.kind);
         for name in item.kind.declared_names() {
-            let symbol = Symbol { name: name.name.clone(), kind, span: name.span, item: index, imported: false };
+            let symbol = Symbol {
+                name: name.name.clone(),
+                kind,
+                span: name.span,
+                item: index,
+                imported: false,
+                definition: None,
+            };
             self.declare(scope, symbol);
         }
     }
@@ -143,7 +169,7 @@ impl Checker<'_> {
     }
 
     fn import(&mut self, import: &Import, index: usize, scope: &mut Scope, dir: Option<&Path>) {
-        let Some(module_scope) = self.load_module(&import.from, dir) else {
+        let Some((module_scope, module_program)) = self.load_module(&import.from, dir) else {
             // Reported already; the names stand in so their uses are quiet.
             for name in &import.names {
                 let local = name.local_name();
@@ -153,6 +179,7 @@ impl Checker<'_> {
                     span: local.span,
                     item: index,
                     imported: true,
+                    definition: None,
                 };
                 self.declare(scope, symbol);
             }
@@ -172,6 +199,7 @@ impl Checker<'_> {
                         span: local.span,
                         item: index,
                         imported: true,
+                        definition: Some((module_program.clone(), found.item)),
                     };
                     self.declare(scope, symbol);
                 }
@@ -196,15 +224,15 @@ impl Checker<'_> {
         }
     }
 
-    /// Parses and checks an imported module; returns its scope.
-    fn load_module(&mut self, from: &ImportSource, dir: Option<&Path>) -> Option<Scope> {
+    /// Parses and checks an imported module; returns its scope and program.
+    fn load_module(&mut self, from: &ImportSource, dir: Option<&Path>) -> Option<(Scope, Rc<Program>)> {
         match from {
             ImportSource::Module(parts) => self.load_std(parts),
             ImportSource::File(path) => self.load_file(path, dir),
         }
     }
 
-    fn load_std(&mut self, parts: &[Ident]) -> Option<Scope> {
+    fn load_std(&mut self, parts: &[Ident]) -> Option<(Scope, Rc<Program>)> {
         let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
         let text = match names.as_slice() {
             ["std", module] => stdlib::module(module),
@@ -226,16 +254,17 @@ impl Checker<'_> {
         let file = self.sources.add(format!("std/{}.pipe", names[1]), text);
         let parsed = syntax::parse(text, file);
         self.report.syntax.extend(parsed.errors);
-        Some(self.file(&parsed.program, None, false))
+        let scope = self.file(&parsed.program, None, false);
+        Some((scope, Rc::new(parsed.program)))
     }
 
-    fn load_file(&mut self, path: &StringLit, dir: Option<&Path>) -> Option<Scope> {
+    fn load_file(&mut self, path: &StringLit, dir: Option<&Path>) -> Option<(Scope, Rc<Program>)> {
         let full = dir.map_or_else(|| PathBuf::from(&path.value), |d| d.join(&path.value));
         let canonical = full.canonicalize().unwrap_or_else(|_| full.clone());
         if self.visiting.contains(&canonical) {
             // An import cycle between files: the names are being declared
             // further up; nothing more to learn here.
-            return Some(Scope::default());
+            return Some((Scope::default(), Rc::new(Program { items: Vec::new() })));
         }
         let bytes = match std::fs::read(&full) {
             Ok(bytes) => bytes,
@@ -257,7 +286,7 @@ impl Checker<'_> {
         self.visiting.push(canonical);
         let scope = self.file(&parsed.program, full.parent(), false);
         self.visiting.pop();
-        Some(scope)
+        Some((scope, Rc::new(parsed.program)))
     }
 }
 

@@ -122,7 +122,7 @@ fn numeric_columns(b: &Bound, param: &str, operation: &str, schema: &Schema, cx:
 
 fn column_type(operation: &str, column: &Column, span: Span, expected: &str, help: &str) -> CheckError {
     CheckError::ColumnType {
-        operation: operation.into(),
+        operation: format!("`{operation}`"),
         column: column.name.clone(),
         dtype: column.dtype.to_string(),
         expected: expected.into(),

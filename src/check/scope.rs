@@ -77,6 +77,9 @@ pub struct Symbol {
     pub item: usize,
     /// Whether it comes from an import.
     pub imported: bool,
+    /// For an imported name: the module's program and the item's index in
+    /// it (so that an imported model's layers can be read).
+    pub definition: Option<(std::rc::Rc<crate::syntax::ast::Program>, usize)>,
 }
 
 /// The names visible in one file.

@@ -1,0 +1,611 @@
+//! Shapes of models: the input a training run feeds a model (its data minus
+//! the target), each layer's output shape, and the last layer's width
+//! against the target (classes for `cross_entropy`, 1 for `mse`).
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::check::args::{Param, bind, named, pos};
+use crate::check::error::CheckError;
+use crate::check::frames::setting;
+use crate::check::ops::sorted_levels;
+use crate::check::schema::{DType, Schema};
+use crate::check::scope::{Kind, Scope};
+use crate::check::value::{Constants, Value, eval};
+use crate::source::Span;
+use crate::suggest::closest;
+use crate::syntax::ast::*;
+
+/// The shape of one sample as it flows through a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A vector of features.
+    Flat(usize),
+    /// An image: channels, height, width.
+    Image([usize; 3]),
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Flat(n) => write!(f, "[{n}]"),
+            Shape::Image([c, h, w]) => write!(f, "[{c}, {h}, {w}]"),
+        }
+    }
+}
+
+/// The values a model's names stand for (its parameters, loop variables),
+/// with where each parameter's value was written, so a bad value is
+/// reported where the user wrote it, not inside the model it flows into.
+#[derive(Clone, Debug, Default)]
+struct Env {
+    values: Constants,
+    written: std::collections::HashMap<String, Span>,
+}
+
+impl Env {
+    /// Where the value of `expr` was written: at a model's call site when
+    /// `expr` is just a parameter's name, else `expr` itself.
+    fn origin(&self, expr: &Expr) -> Span {
+        match &expr.kind {
+            ExprKind::Path(p) if p.parts.len() == 1 => self.written.get(&p.parts[0].name).copied().unwrap_or(expr.span),
+            _ => expr.span,
+        }
+    }
+}
+
+/// A layer (or block entry) with the values its names stand for.
+#[derive(Clone, Debug)]
+struct Layer {
+    entry: Entry,
+    env: Rc<Env>,
+}
+
+/// Initialisers `init:` accepts.
+const INITS: [&str; 9] = [
+    "he_normal",
+    "he_uniform",
+    "glorot_normal",
+    "glorot_uniform",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+    "constant",
+    "truncated_normal",
+];
+
+/// Checks the model of each training run against its data.
+pub struct Shapes<'a> {
+    items: &'a [Item],
+    scope: &'a Scope,
+    constants: &'a Constants,
+    /// Mistakes found.
+    pub errors: Vec<CheckError>,
+    /// Each run's model, layer by layer: `dense(64): [36] -> [64]`.
+    pub summaries: Vec<(usize, Vec<String>)>,
+}
+
+impl<'a> Shapes<'a> {
+    /// A checker of model shapes for one file.
+    pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants) -> Self {
+        Shapes { items, scope, constants, errors: Vec::new(), summaries: Vec::new() }
+    }
+
+    /// Checks the model of the training run at `index`, trained on `schema`.
+    pub fn train(&mut self, index: usize, train: &TrainItem, schema: &Schema) {
+        let Some(target) = setting(&train.body, "target").and_then(path_name) else { return };
+        let Some(target_column) = schema.get(&target) else { return };
+        let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
+        let Some(layers) = self.model_layers(&train.model, 0) else { return };
+        let mut summary = Vec::new();
+        let Some(output) = self.run(&layers, input, &mut summary) else { return };
+        self.summaries.push((index, summary));
+        let loss = setting(&train.body, "loss").and_then(path_name);
+        self.output_fits(&output, target_column, loss.as_deref(), train.model.span);
+    }
+
+    /// The features a model sees: every column but the target.
+    fn input_shape(&mut self, schema: &Schema, target: &str, span: Span) -> Option<Shape> {
+        let features: Vec<_> = schema.columns.iter().filter(|c| c.name != target).collect();
+        if let [only] = features.as_slice()
+            && let DType::Image(shape) = only.dtype
+        {
+            return Some(Shape::Image(shape));
+        }
+        for column in &features {
+            if !(column.dtype.is_numeric() || column.dtype == DType::Bool) {
+                self.errors.push(CheckError::ColumnType {
+                    operation: "the model's input".into(),
+                    column: column.name.clone(),
+                    dtype: column.dtype.to_string(),
+                    expected: "numeric features".into(),
+                    span,
+                    origin: Some(column.origin),
+                    help: format!(
+                        "one-hot encode it (`onehot({0})`) or drop it (`drop({0})`) before training",
+                        column.name
+                    ),
+                });
+                return None;
+            }
+        }
+        Some(Shape::Flat(features.len()))
+    }
+
+    // -- which layers --------------------------------------------------------------
+
+    /// The layers of a model expression, `depth` guarding against a run that
+    /// trains itself.
+    fn model_layers(&mut self, expr: &Expr, depth: usize) -> Option<Vec<Layer>> {
+        if depth > 16 {
+            return None;
+        }
+        match &expr.kind {
+            ExprKind::Path(path) => self.named_model(&path.dotted(), &[], expr.span, depth),
+            ExprKind::Call(call) => self.named_model(&call.callee.dotted(), &call.args, expr.span, depth),
+            ExprKind::Pipeline { input, stages } => {
+                let mut layers = self.model_layers(input, depth + 1)?;
+                for stage in stages {
+                    layers = self.model_operation(stage, layers)?;
+                }
+                Some(layers)
+            }
+            _ => None,
+        }
+    }
+
+    /// A model item (called with `args`), a trained run, or nothing known.
+    fn named_model(&mut self, name: &str, args: &[Arg], span: Span, depth: usize) -> Option<Vec<Layer>> {
+        let (_, symbol) = self.scope.lookup(name)?;
+        let item: Item = match &symbol.definition {
+            Some((program, index)) => program.items.get(*index)?.clone(),
+            None => self.items.get(symbol.item)?.clone(),
+        };
+        match &item.kind {
+            ItemKind::Train(train) if symbol.kind == Kind::Train && symbol.definition.is_none() => {
+                self.model_layers(&train.model, depth + 1)
+            }
+            ItemKind::Model(model) => match &model.body {
+                ModelBody::Expr(expr) if args.is_empty() => self.model_layers(expr, depth + 1),
+                ModelBody::Expr(_) => None,
+                ModelBody::Layers(block) => {
+                    let env = Rc::new(self.bind_params(name, model.params.as_deref().unwrap_or(&[]), args, span)?);
+                    Some(block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect())
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// The values of a model's parameters for one call.
+    fn bind_params(
+        &mut self,
+        model: &str,
+        params: &[crate::syntax::ast::Param],
+        args: &[Arg],
+        span: Span,
+    ) -> Option<Env> {
+        let mut env = self.constants.clone();
+        let mut written = std::collections::HashMap::new();
+        for param in params {
+            if let Some(default) = &param.default {
+                env.insert(param.name.name.clone(), eval(default, self.constants));
+            }
+        }
+        let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
+        for (i, arg) in args.iter().enumerate() {
+            let name = match &arg.name {
+                Some(n) if names.contains(&n.name.as_str()) => n.name.clone(),
+                Some(n) => {
+                    let help = closest(&n.name, names.iter().copied()).map_or_else(
+                        || format!("`{model}` takes: {}", names.join(", ")),
+                        |near| format!("did you mean `{near}`?"),
+                    );
+                    self.errors.push(CheckError::UnknownArgument {
+                        operation: model.into(),
+                        name: n.name.clone(),
+                        span: n.span,
+                        help,
+                    });
+                    continue;
+                }
+                None => match names.get(i) {
+                    Some(n) => (*n).to_owned(),
+                    None => {
+                        self.errors.push(CheckError::TooManyArguments {
+                            operation: model.into(),
+                            count: names.len(),
+                            span: arg.value.span,
+                        });
+                        continue;
+                    }
+                },
+            };
+            written.insert(name.clone(), arg.value.span);
+            env.insert(name, eval(&arg.value, self.constants));
+        }
+        if let Some(missing) = params.iter().find(|p| !env.contains_key(&p.name.name)) {
+            self.errors.push(CheckError::MissingArgument {
+                operation: model.into(),
+                name: missing.name.name.clone(),
+                span,
+            });
+            return None;
+        }
+        Some(Env { values: env, written })
+    }
+
+    /// `|> replace_head(layers...)` and `|> freeze(until: name)`.
+    fn model_operation(&mut self, stage: &Expr, mut layers: Vec<Layer>) -> Option<Vec<Layer>> {
+        let ExprKind::Call(call) = &stage.kind else { return Some(layers) };
+        match call.callee.dotted().as_str() {
+            "replace_head" => {
+                // The head is the last dense layer and what follows it.
+                let last_dense = layers.iter().rposition(|l| layer_name(&l.entry).as_deref() == Some("dense"))?;
+                layers.truncate(last_dense);
+                let env = Rc::new(Env { values: self.constants.clone(), written: Default::default() });
+                for arg in call.args.iter().filter(|a| a.name.is_none()) {
+                    let entry =
+                        Entry { kind: EntryKind::Step { expr: arg.value.clone(), alias: None }, span: arg.value.span };
+                    layers.push(Layer { entry, env: env.clone() });
+                }
+                Some(layers)
+            }
+            "freeze" | "unfreeze" => {
+                for arg in &call.args {
+                    if let ExprKind::Path(p) = &arg.value.kind
+                        && arg.name.as_ref().is_some_and(|n| n.name == "until")
+                        && !has_named_layer(&layers, &p.dotted())
+                    {
+                        self.errors.push(CheckError::BadArgument {
+                            message: format!("the model has no layer named `{}`", p.dotted()),
+                            span: arg.value.span,
+                            label: "no such layer".into(),
+                            help: "name a layer with `as`, as in `flatten() as features`".into(),
+                        });
+                    }
+                }
+                Some(layers)
+            }
+            _ => Some(layers),
+        }
+    }
+
+    // -- running shapes through layers -------------------------------------------------
+
+    fn run(&mut self, layers: &[Layer], mut shape: Shape, summary: &mut Vec<String>) -> Option<Shape> {
+        for layer in layers {
+            shape = self.entry(&layer.entry, &layer.env, shape, summary)?;
+        }
+        Some(shape)
+    }
+
+    fn entry(&mut self, entry: &Entry, env: &Rc<Env>, shape: Shape, summary: &mut Vec<String>) -> Option<Shape> {
+        match &entry.kind {
+            EntryKind::Step { expr, .. } => {
+                let out = self.layer(expr, env, &shape)?;
+                summary.push(format!("{}: {shape} -> {out}", crate::format::format_expr(expr)));
+                Some(out)
+            }
+            EntryKind::Nested { name, body, .. } if name.dotted() == "residual" => {
+                let inner: Vec<Layer> =
+                    body.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect();
+                let out = self.run(&inner, shape.clone(), summary)?;
+                if out != shape {
+                    self.errors.push(CheckError::BadArgument {
+                        message: format!("a residual block must keep its shape, but it turns {shape} into {out}"),
+                        span: name.span,
+                        label: "input and output are added".into(),
+                        help:
+                            "keep the channels and size inside the block (`padding: same`, the same number of filters)"
+                                .into(),
+                    });
+                    return None;
+                }
+                Some(out)
+            }
+            EntryKind::For { var, iter, body } => self.for_loop(var, iter, body, env, shape, summary),
+            _ => Some(shape),
+        }
+    }
+
+    fn for_loop(
+        &mut self,
+        var: &Ident,
+        iter: &Expr,
+        body: &Block,
+        env: &Rc<Env>,
+        mut shape: Shape,
+        summary: &mut Vec<String>,
+    ) -> Option<Shape> {
+        let values: Vec<Value> = match (&iter.kind, eval(iter, &env.values)) {
+            (_, Value::List(items)) => items.into_iter().map(|(v, _)| v).collect(),
+            (ExprKind::Binary { op: BinaryOp::Range, lhs, rhs }, _) => {
+                let (a, b) = (eval(lhs, &env.values).as_i64()?, eval(rhs, &env.values).as_i64()?);
+                (a..=b).map(Value::Int).collect()
+            }
+            _ => return Some(shape),
+        };
+        let origin = env.origin(iter);
+        for value in values {
+            let mut inner = (**env).clone();
+            inner.values.insert(var.name.clone(), value);
+            // Each element was written in the list given for the loop.
+            inner.written.insert(var.name.clone(), origin);
+            let inner = Rc::new(inner);
+            for entry in &body.entries {
+                shape = self.entry(entry, &inner, shape, summary)?;
+            }
+        }
+        Some(shape)
+    }
+
+    /// One layer call: its arguments and output shape.
+    fn layer(&mut self, expr: &Expr, env: &Env, shape: &Shape) -> Option<Shape> {
+        let (name, args): (String, &[Arg]) = match &expr.kind {
+            ExprKind::Call(call) => (call.callee.dotted(), &call.args),
+            ExprKind::Path(path) => (path.dotted(), &[]),
+            _ => return None,
+        };
+        let params: &[Param] = match name.as_str() {
+            "dense" => &[pos("units", true), named("init"), named("bias")],
+            "conv" => &[pos("filters", true), named("kernel"), named("stride"), named("padding"), named("init")],
+            "maxpool" | "avgpool" => &[pos("size", true), named("stride")],
+            "dropout" => &[pos("rate", true)],
+            "leaky_relu" => &[pos("slope", false)],
+            "elu" => &[pos("alpha", false)],
+            "batchnorm" | "layernorm" => &[named("momentum"), named("eps")],
+            "embedding" => &[pos("vocabulary", true), pos("dim", true)],
+            _ => &[],
+        };
+        let b = bind(&name, params, args, expr.span, &mut self.errors);
+        // A value and where it was written.
+        let value = |param: &str| b.expr(param).map(|e| (eval(e, &env.values), env.origin(e)));
+        let int = |param: &str, errors: &mut Vec<CheckError>| -> Option<usize> {
+            let (value, span) = value(param)?;
+            match value.as_i64() {
+                Some(n) if n >= 1 => Some(n as usize),
+                _ => {
+                    errors.push(positive(param, &name, span, &value));
+                    None
+                }
+            }
+        };
+        if let Some((init, span)) = value("init") {
+            self.check_init(&init, span);
+        }
+        match name.as_str() {
+            "dense" => {
+                let units = int("units", &mut self.errors)?;
+                match shape {
+                    Shape::Flat(_) => Some(Shape::Flat(units)),
+                    Shape::Image(_) => {
+                        self.errors.push(flat_needed("dense", shape, expr.span));
+                        None
+                    }
+                }
+            }
+            "conv" => {
+                let filters = int("filters", &mut self.errors)?;
+                let kernel = if b.expr("kernel").is_some() { int("kernel", &mut self.errors)? } else { 3 };
+                let stride = if b.expr("stride").is_some() { int("stride", &mut self.errors)? } else { 1 };
+                let same = match value("padding") {
+                    None => false,
+                    Some((Value::Name(p), _)) if p == "same" => true,
+                    Some((Value::Name(p), _)) if p == "valid" => false,
+                    Some((_, span)) => {
+                        self.errors.push(bad(
+                            span,
+                            "`padding` is `same` or `valid`",
+                            "unknown padding",
+                            "`same` keeps the size, `valid` shrinks it by the kernel",
+                        ));
+                        return None;
+                    }
+                };
+                self.conv(shape, filters, kernel, stride, same, expr.span)
+            }
+            "maxpool" | "avgpool" => {
+                let size = int("size", &mut self.errors)?;
+                let stride = if b.expr("stride").is_some() { int("stride", &mut self.errors)? } else { size };
+                self.pool(&name, shape, size, stride, expr.span)
+            }
+            "global_avgpool" => match shape {
+                Shape::Image([c, _, _]) => Some(Shape::Flat(*c)),
+                Shape::Flat(_) => {
+                    self.errors.push(image_needed("global_avgpool", shape, expr.span));
+                    None
+                }
+            },
+            "flatten" => Some(match shape {
+                Shape::Image([c, h, w]) => Shape::Flat(c * h * w),
+                flat => flat.clone(),
+            }),
+            "dropout" => {
+                let (value, span) = value("rate")?;
+                match value.as_f64() {
+                    Some(p) if (0.0..1.0).contains(&p) => Some(shape.clone()),
+                    _ => {
+                        self.errors.push(bad(
+                            span,
+                            "a dropout rate is in [0, 1)",
+                            &format!("this is {}", show(&value)),
+                            "the rate is the fraction of units dropped, as in `dropout(0.5)`",
+                        ));
+                        None
+                    }
+                }
+            }
+            // The shape of an embedding's output depends on sequence data the
+            // checker does not model yet.
+            "embedding" => None,
+            _ => Some(shape.clone()),
+        }
+    }
+
+    fn conv(
+        &mut self,
+        shape: &Shape,
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        same: bool,
+        span: Span,
+    ) -> Option<Shape> {
+        let Shape::Image([_, h, w]) = *shape else {
+            self.errors.push(image_needed("conv", shape, span));
+            return None;
+        };
+        let size =
+            |n: usize| if same { n.div_ceil(stride) } else { n.checked_sub(kernel).map_or(0, |d| d / stride + 1) };
+        let (oh, ow) = (size(h), size(w));
+        if oh == 0 || ow == 0 {
+            self.errors.push(bad(
+                span,
+                &format!("a {kernel}x{kernel} kernel does not fit a {h}x{w} image"),
+                &format!("input {shape}"),
+                "use `padding: same`, a smaller kernel, or fewer pooling layers before it",
+            ));
+            return None;
+        }
+        Some(Shape::Image([filters, oh, ow]))
+    }
+
+    fn pool(&mut self, name: &str, shape: &Shape, size: usize, stride: usize, span: Span) -> Option<Shape> {
+        let Shape::Image([c, h, w]) = *shape else {
+            self.errors.push(image_needed(name, shape, span));
+            return None;
+        };
+        if h < size || w < size {
+            self.errors.push(bad(
+                span,
+                &format!("a {size}x{size} pool does not fit a {h}x{w} image"),
+                &format!("input {shape}"),
+                "pool less, or use larger images (`size:` of the source)",
+            ));
+            return None;
+        }
+        Some(Shape::Image([c, (h - size) / stride + 1, (w - size) / stride + 1]))
+    }
+
+    fn check_init(&mut self, init: &Value, span: Span) {
+        let name = match init {
+            Value::Name(n) => n.clone(),
+            Value::Other => return, // a call such as truncated_normal(std: 0.1)
+            _ => String::new(),
+        };
+        if !INITS.contains(&name.as_str()) {
+            let help = closest(&name, INITS).map_or_else(
+                || format!("the initialisers are {}", INITS.join(", ")),
+                |n| format!("did you mean `{n}`?"),
+            );
+            self.errors.push(bad(span, "unknown initialiser", "not an initialiser", &help));
+        }
+    }
+
+    /// The last layer's width must match the target: one unit per class for
+    /// `cross_entropy`, one for `mse`/`mae`/`binary_cross_entropy`.
+    fn output_fits(
+        &mut self,
+        output: &Shape,
+        target: &crate::check::schema::Column,
+        loss: Option<&str>,
+        model_span: Span,
+    ) {
+        let discrete = matches!(target.dtype, DType::Cat(_) | DType::Str | DType::Bool | DType::I64);
+        let loss = loss.unwrap_or(if discrete { "cross_entropy" } else { "mse" });
+        let wanted = match loss {
+            "cross_entropy" => sorted_levels(target).len(),
+            "mse" | "mae" | "huber" | "binary_cross_entropy" => 1,
+            _ => return,
+        };
+        let Shape::Flat(width) = output else {
+            self.errors.push(flat_needed("the loss", output, model_span));
+            return;
+        };
+        if wanted >= 1 && *width != wanted {
+            let what = if loss == "cross_entropy" { format!("{wanted} classes") } else { "one value".into() };
+            self.errors.push(CheckError::BadArgument {
+                message: format!("the model ends with {width} outputs, but `{}` has {what}", target.name),
+                span: model_span,
+                label: format!("{width} outputs"),
+                help: if loss == "cross_entropy" {
+                    format!("end the model with `dense({wanted})`: one output per class of `{}`", target.name)
+                } else {
+                    "end the model with `dense(1)`".into()
+                },
+            });
+        }
+    }
+}
+
+fn path_name(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Path(p) => Some(p.dotted()),
+        _ => None,
+    }
+}
+
+fn layer_name(entry: &Entry) -> Option<String> {
+    match &entry.kind {
+        EntryKind::Step { expr: Expr { kind: ExprKind::Call(call), .. }, .. } => Some(call.callee.dotted()),
+        EntryKind::Step { expr: Expr { kind: ExprKind::Path(path), .. }, .. } => Some(path.dotted()),
+        _ => None,
+    }
+}
+
+fn has_named_layer(layers: &[Layer], name: &str) -> bool {
+    fn in_entry(entry: &Entry, name: &str) -> bool {
+        match &entry.kind {
+            EntryKind::Step { alias, .. } | EntryKind::Nested { alias, .. }
+                if alias.as_ref().is_some_and(|a| a.name == name) =>
+            {
+                true
+            }
+            EntryKind::Nested { body, .. } | EntryKind::For { body, .. } => {
+                body.entries.iter().any(|e| in_entry(e, name))
+            }
+            _ => false,
+        }
+    }
+    layers.iter().any(|l| in_entry(&l.entry, name))
+}
+
+fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
+    CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
+}
+
+fn show(value: &Value) -> String {
+    match value {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        other => other.described().into(),
+    }
+}
+
+fn positive(param: &str, layer: &str, span: Span, value: &Value) -> CheckError {
+    bad(
+        span,
+        &format!("`{param}` of `{layer}` is a whole number, 1 or more"),
+        &format!("this is {}", show(value)),
+        &format!("write `{layer}(...)` with a positive `{param}`"),
+    )
+}
+
+fn flat_needed(what: &str, shape: &Shape, span: Span) -> CheckError {
+    bad(
+        span,
+        &format!("`{what}` needs a flat input, but this is {shape}"),
+        &format!("input {shape}"),
+        "add `flatten()` (or `global_avgpool()`) before it",
+    )
+}
+
+fn image_needed(what: &str, shape: &Shape, span: Span) -> CheckError {
+    bad(
+        span,
+        &format!("`{what}` needs an image input [channels, height, width], but this is {shape}"),
+        &format!("input {shape}"),
+        "convolution and pooling work on images; tabular data goes through `dense`",
+    )
+}
