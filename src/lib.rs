@@ -15,6 +15,7 @@
 //! is instant and testable without the data and training engines.
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;

@@ -60,3 +60,21 @@ fn examples_and_stdlib_check_without_diagnostics() {
         assert!(rendered.is_empty(), "{}:\n{rendered}", path.display());
     }
 }
+
+/// `pipe check --explain` of each example: what a user sees beside the file.
+#[test]
+fn explain_output_of_the_examples() {
+    for path in example_files() {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let mut sources = pipe::source::SourceMap::new();
+        let file = sources.add(path.file_name().and_then(|n| n.to_str()).expect("name"), text.as_str());
+        let parsed = syntax::parse(&text, file);
+        let report = pipe::check::check(&parsed.program, &mut sources, path.parent());
+        let explained = pipe::check::explain::render(&report.explained);
+        let name = path.file_stem().and_then(|n| n.to_str()).expect("name").to_owned();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/explain");
+        insta::with_settings!({ snapshot_path => dir, prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name, explained);
+        });
+    }
+}

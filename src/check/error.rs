@@ -280,6 +280,36 @@ pub enum CheckError {
         help: String,
     },
 
+    /// `train r = net on data { epoch: 10 }` — a setting that does not exist.
+    #[error("unknown setting `{key}`")]
+    #[diagnostic(code(pipe::check::unknown_setting), help("{help}"))]
+    UnknownSetting {
+        /// The key.
+        key: String,
+        /// Where it is written.
+        #[label(primary, "not a setting of {block}")]
+        span: Span,
+        /// The block's kind ("a training run").
+        block: String,
+        /// "did you mean ...?" or the settings there are.
+        help: String,
+    },
+
+    /// `precision: bf16` on a device or build that cannot run it.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::unsupported), help("{help}"))]
+    Unsupported {
+        /// What cannot be done.
+        message: String,
+        /// Where it is asked for.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// What would support it.
+        help: String,
+    },
+
     /// `stage unused = people |> select(age)` that nothing uses.
     #[error("`{name}` is never used")]
     #[diagnostic(
@@ -313,6 +343,8 @@ impl CheckError {
             | CheckError::SourceUnreadable { span, .. }
             | CheckError::UnknownColumn { span, .. }
             | CheckError::ColumnType { span, .. }
+            | CheckError::UnknownSetting { span, .. }
+            | CheckError::Unsupported { span, .. }
             | CheckError::UnknownModule { span, .. }
             | CheckError::UnknownImport { span, .. }
             | CheckError::ImportUnreadable { span, .. }

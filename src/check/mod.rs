@@ -21,6 +21,7 @@ pub mod probe;
 mod resolve;
 pub mod schema;
 pub mod scope;
+mod settings;
 pub mod stdlib;
 pub mod value;
 
@@ -128,6 +129,19 @@ impl Checker<'_> {
                 shapes.train(*index, train, schema);
             }
         }
+        let mut rules = settings::Settings::new(&constants);
+        for (index, item) in program.items.iter().enumerate() {
+            match &item.kind {
+                ItemKind::Train(train) => rules.train(train, frames.train_inputs.get(&index)),
+                ItemKind::Evaluate(eval) => {
+                    if let Some(body) = &eval.body {
+                        rules.evaluate(body, evaluated_task(&program.items, &scope, &eval.model, &frames.train_inputs));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.report.errors.extend(rules.errors);
         for (index, layers) in shapes.summaries {
             explained[index].layers = layers;
         }
@@ -316,6 +330,21 @@ fn constants(items: &[Item]) -> value::Constants {
         }
     }
     known
+}
+
+/// Whether the run an `evaluate` names learns classes, as far as known.
+fn evaluated_task(
+    items: &[Item],
+    scope: &Scope,
+    model: &Expr,
+    train_inputs: &std::collections::HashMap<usize, schema::Schema>,
+) -> Option<bool> {
+    let ExprKind::Path(path) = &model.kind else { return None };
+    let (_, symbol) = scope.lookup(&path.dotted())?;
+    let ItemKind::Train(train) = &items.get(symbol.item)?.kind else { return None };
+    let loss = frames::setting(&train.body, "loss");
+    let target = frames::setting(&train.body, "target");
+    settings::classification(loss, target, train_inputs.get(&symbol.item))
 }
 
 /// The kind of name an item declares.
