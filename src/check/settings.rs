@@ -336,7 +336,7 @@ impl<'a> Settings<'a> {
 
     fn seed(&mut self, value: &Expr) {
         let v = self.value(value);
-        if !v.as_i64().is_some_and(|n| n >= 0) {
+        if v.as_i64().is_none_or(|n| n < 0) {
             self.bad(
                 value.span,
                 "a seed is a whole number, 0 or more",
@@ -402,7 +402,7 @@ impl<'a> Settings<'a> {
                 _ => (String::new(), None),
             };
             let known = ["cpu", "cuda", "torch.cpu", "torch.cuda"];
-            if !known.contains(&name.as_str()) || index.as_ref().is_some_and(|i| !i.as_i64().is_some_and(|n| n >= 0)) {
+            if !known.contains(&name.as_str()) || index.as_ref().is_some_and(|i| i.as_i64().is_none_or(|n| n < 0)) {
                 self.bad(
                     device.span,
                     "unknown device",
@@ -483,10 +483,10 @@ impl<'a> Settings<'a> {
         const PATH: &[Param] = &[pos("path", true)];
         let known: &[(&str, &[Param])] = &[("console", &[]), ("tensorboard", PATH), ("csv", PATH), ("jsonl", PATH)];
         for sink in sinks {
-            if let Some((_, b)) = self.call(sink, known, "a log") {
-                if let Some(path) = b.expr("path") {
-                    self.path(path, "a log");
-                }
+            if let Some((_, b)) = self.call(sink, known, "a log")
+                && let Some(path) = b.expr("path")
+            {
+                self.path(path, "a log");
             }
         }
     }
