@@ -20,6 +20,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod format;
+pub mod ir;
 pub mod source;
 pub mod suggest;
 pub mod syntax;

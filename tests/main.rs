@@ -3,6 +3,7 @@
 mod cli;
 mod examples;
 mod format;
+mod ir;
 mod robustness;
 mod roundtrip;
 mod ui;

@@ -7,11 +7,13 @@ use std::path::Path;
 use crate::check::args::{bind, named, pos};
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::CheckError;
+use crate::check::lower_ops;
 use crate::check::ops::{self, Context};
 use crate::check::probe::{self, CsvOptions};
 use crate::check::schema::{Column, DType, Schema};
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value};
+use crate::ir;
 use crate::source::Span;
 use crate::syntax::ast::*;
 
@@ -43,6 +45,8 @@ pub struct Frames<'a> {
     pub transforms: HashMap<usize, TransformSchemas>,
     /// The data each training run learns from, by item index.
     pub train_inputs: HashMap<usize, Schema>,
+    /// The lowered data items, by item index.
+    pub ir: Vec<Option<ir::Item>>,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
 }
@@ -66,6 +70,7 @@ impl<'a> Frames<'a> {
             probes,
             transforms: HashMap::new(),
             train_inputs: HashMap::new(),
+            ir: vec![None; items.len()],
             errors: Vec::new(),
         }
     }
@@ -80,12 +85,12 @@ impl<'a> Frames<'a> {
         }
         self.states[index] = State::Running;
         let items = self.items;
-        let schema = match &items[index].kind {
-            ItemKind::Source(b) => self.source(&b.value),
-            ItemKind::Stage(b) => self.data(&b.value),
+        let lowered = match &items[index].kind {
+            ItemKind::Source(b) => self.source(&b.value).map(|(schema, source)| (schema, ir::ItemKind::Source(source))),
+            ItemKind::Stage(b) => self.data(&b.value).map(|f| (f.schema.clone(), ir::ItemKind::Stage(f))),
             ItemKind::Split(s) => self.split(s),
             ItemKind::Transform(t) => self.transform(index, t),
-            ItemKind::Output(o) => self.data(&o.value),
+            ItemKind::Output(o) => self.data(&o.value).map(|f| (f.schema.clone(), ir::ItemKind::Output(f))),
             ItemKind::Train(t) => {
                 if let Some(data) = self.train(t) {
                     self.train_inputs.insert(index, data);
@@ -98,6 +103,12 @@ impl<'a> Frames<'a> {
             }
             _ => None,
         };
+        let schema = lowered.map(|(schema, kind)| {
+            let item = &items[index];
+            let names: Vec<&str> = item.kind.declared_names().iter().map(|n| n.name.as_str()).collect();
+            self.ir[index] = Some(ir::Item { name: names.join(", "), span: item.span, kind });
+            schema
+        });
         self.states[index] = State::Done(schema.clone());
         schema
     }
@@ -108,7 +119,7 @@ impl<'a> Frames<'a> {
 
     // -- sources -----------------------------------------------------------------
 
-    fn source(&mut self, value: &Expr) -> Option<Schema> {
+    fn source(&mut self, value: &Expr) -> Option<(Schema, ir::Source)> {
         let ExprKind::Call(call) = &value.kind else { return None };
         match call.callee.dotted().as_str() {
             "csv" => self.csv(call, value.span),
@@ -123,7 +134,7 @@ impl<'a> Frames<'a> {
         self.dir.map_or_else(|| written.into(), |d| d.join(written))
     }
 
-    fn csv(&mut self, call: &Call, span: Span) -> Option<Schema> {
+    fn csv(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
         let params = &[pos("path", true), named("sep"), named("nulls"), named("dtypes")];
         let b = bind("csv", params, &call.args, span, &mut self.errors);
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
@@ -138,7 +149,8 @@ impl<'a> Frames<'a> {
             options.nulls =
                 nulls.into_iter().filter_map(|(v, _)| if let Value::Str(s) = v { Some(s) } else { None }).collect();
         }
-        let probed = match probe::csv_columns_cached(self.probes, &self.path(&path), &options) {
+        let full_path = self.path(&path);
+        let probed = match probe::csv_columns_cached(self.probes, &full_path, &options) {
             Ok(columns) => columns,
             Err(reason) => {
                 self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
@@ -151,7 +163,9 @@ impl<'a> Frames<'a> {
         if let Some(dtypes) = b.expr("dtypes") {
             self.declared_dtypes(dtypes, &mut schema);
         }
-        Some(schema)
+        let source =
+            ir::Source::Csv { path: full_path, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
+        Some((schema, source))
     }
 
     fn string_arg(&mut self, value: &(Value, Span), what: &str) -> Option<(String, Span)> {
@@ -206,7 +220,7 @@ impl<'a> Frames<'a> {
         }
     }
 
-    fn images(&mut self, call: &Call, span: Span) -> Option<Schema> {
+    fn images(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
         let params = &[pos("dir", true), named("size"), named("channels"), named("normalize"), named("skip_bad")];
         let b = bind("images", params, &call.args, span, &mut self.errors);
         let (dir, dir_span) = self.string_arg(&b.value("dir", self.constants)?, "a folder")?;
@@ -255,7 +269,8 @@ impl<'a> Frames<'a> {
                 }
             },
         };
-        let classes = match probe::image_classes(&self.path(&dir)) {
+        let full_dir = self.path(&dir);
+        let classes = match probe::image_classes(&full_dir) {
             Ok(classes) => classes,
             Err(reason) => {
                 self.errors.push(CheckError::SourceUnreadable { path: dir, reason, span: dir_span });
@@ -264,15 +279,15 @@ impl<'a> Frames<'a> {
         };
         let columns = vec![
             Column::new("image", DType::Image([channels, size[0], size[1]]), span),
-            Column::new("label", DType::Cat(classes), span),
+            Column::new("label", DType::Cat(classes.clone()), span),
         ];
-        Some(Schema { columns })
+        Some((Schema { columns }, ir::Source::Images { dir: full_dir, size, channels, classes }))
     }
 
     // -- data expressions ----------------------------------------------------------
 
-    /// The schema of a data expression.
-    pub fn data(&mut self, expr: &Expr) -> Option<Schema> {
+    /// A data expression as a frame (with its schema).
+    pub fn data(&mut self, expr: &Expr) -> Option<ir::Frame> {
         match &expr.kind {
             ExprKind::Path(path) if path.parts.len() == 1 => self.named_data(&path.parts[0].name),
             ExprKind::Call(call) if call.callee.parts.len() == 1 => {
@@ -281,26 +296,35 @@ impl<'a> Frames<'a> {
                 self.apply_transform(&call.callee.parts[0].name, input, input_expr.value.span)
             }
             ExprKind::Pipeline { input, stages } => {
-                let mut schema = self.data(input)?;
+                let mut frame = self.data(input)?;
                 for stage in stages {
-                    schema = self.stage(stage, schema, input.span)?;
+                    frame = self.stage(stage, frame, input.span)?;
                 }
-                Some(schema)
+                Some(frame)
             }
             _ => None,
         }
     }
 
-    fn named_data(&mut self, name: &str) -> Option<Schema> {
+    fn named_data(&mut self, name: &str) -> Option<ir::Frame> {
         let (_, symbol) = self.scope.lookup(name)?;
         if symbol.imported || !symbol.kind.is_data() {
             return None;
         }
-        self.item(symbol.item)
+        let item = symbol.item;
+        let input = match &self.items[item].kind {
+            ItemKind::Split(split) => {
+                let part = split.names.iter().position(|n| n.name == name)?;
+                ir::FrameInput::Part { split: item, part }
+            }
+            _ => ir::FrameInput::Item(item),
+        };
+        let schema = self.item(item)?;
+        Some(ir::Frame { input, ops: Vec::new(), schema })
     }
 
-    /// One `|> stage` applied to `schema`.
-    fn stage(&mut self, stage: &Expr, schema: Schema, frame_span: Span) -> Option<Schema> {
+    /// One `|> stage` applied to `frame`.
+    fn stage(&mut self, stage: &Expr, mut frame: ir::Frame, frame_span: Span) -> Option<ir::Frame> {
         let (callee, args): (&crate::syntax::ast::Path, &[Arg]) = match &stage.kind {
             ExprKind::Call(call) => (&call.callee, &call.args),
             ExprKind::Path(path) => (path, &[]),
@@ -308,20 +332,35 @@ impl<'a> Frames<'a> {
         };
         let name = callee.dotted();
         if self.scope.lookup(&name).is_some_and(|(_, s)| s.kind == Kind::Transform) {
-            return self.apply_transform(&name, schema, frame_span);
+            return self.apply_transform(&name, frame, frame_span);
         }
         if name == "predict" {
-            return self.predict(args, schema);
+            return self.predict(args, frame);
         }
         if !crate::check::builtins::is_data_operation(&name) {
             return None;
         }
         let call = ops::Call { name: &name, args, alias: None, span: stage.span };
-        Some(ops::apply(&call, schema, &mut self.context(Some(frame_span))))
+        if let Some(op) = self.apply_op(&call, &mut frame.schema, Some(frame_span)) {
+            frame.ops.push(op);
+        }
+        Some(frame)
+    }
+
+    /// Checks one operation on `schema` (updating it) and returns its IR
+    /// when it checked clean.
+    fn apply_op(&mut self, call: &ops::Call, schema: &mut Schema, frame_span: Option<Span>) -> Option<ir::Op> {
+        let errors_before = self.errors.len();
+        let before = std::mem::take(schema);
+        *schema = ops::apply(call, before.clone(), &mut self.context(frame_span));
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        lower_ops::lower(call, &before, schema, self.constants)
     }
 
     /// `prep(data)`: the data must have the columns `prep` was fitted on.
-    fn apply_transform(&mut self, name: &str, input: Schema, input_span: Span) -> Option<Schema> {
+    fn apply_transform(&mut self, name: &str, input: ir::Frame, input_span: Span) -> Option<ir::Frame> {
         let (_, symbol) = self.scope.lookup(name)?;
         if symbol.imported || symbol.kind != Kind::Transform {
             return None;
@@ -330,7 +369,7 @@ impl<'a> Frames<'a> {
         self.item(item)?;
         let schemas = self.transforms.get(&item)?.clone();
         for column in &schemas.input.columns {
-            let found = input.get(&column.name);
+            let found = input.schema.get(&column.name);
             if found.is_none_or(|c| c.dtype != column.dtype) {
                 self.errors.push(CheckError::BadArgument {
                     message: format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
@@ -344,16 +383,19 @@ impl<'a> Frames<'a> {
                 return None;
             }
         }
-        Some(schemas.output)
+        let input = ir::FrameInput::Transformed { transform: item, input: Box::new(input) };
+        Some(ir::Frame { input, ops: Vec::new(), schema: schemas.output })
     }
 
     /// `predict(run)` adds the column `prediction`, of the target's type.
-    fn predict(&mut self, args: &[Arg], mut schema: Schema) -> Option<Schema> {
+    fn predict(&mut self, args: &[Arg], mut frame: ir::Frame) -> Option<ir::Frame> {
         let run = args.first()?;
         let ExprKind::Path(path) = &run.value.kind else { return None };
         let dtype = self.target_dtype(&path.dotted()).unwrap_or(DType::F64);
-        schema.set(Column::new("prediction", dtype, run.value.span));
-        Some(schema)
+        frame.schema.set(Column::new("prediction", dtype, run.value.span));
+        let (_, symbol) = self.scope.lookup(&path.dotted())?;
+        frame.ops.push(ir::Op::Predict(symbol.item));
+        Some(frame)
     }
 
     fn target_dtype(&mut self, run: &str) -> Option<DType> {
@@ -361,14 +403,14 @@ impl<'a> Frames<'a> {
         let ItemKind::Train(train) = &self.items[symbol.item].kind else { return None };
         let target = setting(&train.body, "target")?;
         let ExprKind::Path(p) = &target.kind else { return None };
-        let schema = self.data(&train.data)?;
-        schema.get(&p.dotted()).map(|c| c.dtype.clone())
+        let frame = self.data(&train.data)?;
+        frame.schema.get(&p.dotted()).map(|c| c.dtype.clone())
     }
 
     // -- items ---------------------------------------------------------------------
 
-    fn split(&mut self, split: &SplitItem) -> Option<Schema> {
-        let schema = self.data(&split.value);
+    fn split(&mut self, split: &SplitItem) -> Option<(Schema, ir::ItemKind)> {
+        let frame = self.data(&split.value)?;
         let last_call = match &split.value.kind {
             ExprKind::Pipeline { stages, .. } => {
                 stages.last().and_then(|s| if let ExprKind::Call(c) = &s.kind { Some(c) } else { None })
@@ -382,7 +424,7 @@ impl<'a> Frames<'a> {
                 "no `split(...)` here",
                 "write `split train, test = data |> split([0.8, 0.2])`",
             ));
-            return schema;
+            return None;
         };
         let fractions = call
             .args
@@ -396,13 +438,33 @@ impl<'a> Frames<'a> {
             let names_span = split.names[0].span.to(split.names[split.names.len() - 1].span);
             let help = format!("give one name per part: the fractions make {} parts", parts.len());
             self.errors.push(bad(names_span, &message, &format!("{} names", split.names.len()), &help));
+            return None;
         }
-        schema
+        // `split(...)` is checked but adds no operation: the frame is its input.
+        let lowered = self.split_ir(call, frame.clone(), split.value.span);
+        Some((frame.schema, lowered?))
     }
 
-    fn transform(&mut self, index: usize, transform: &TransformItem) -> Option<Schema> {
-        let input = self.data(&transform.fit_on)?;
+    /// The IR of a split: the frame it cuts, and its arguments.
+    fn split_ir(&mut self, call: &Call, input: ir::Frame, span: Span) -> Option<ir::ItemKind> {
+        let mut scratch = Vec::new();
+        let params = [pos("fractions", true), named("stratify"), named("seed")];
+        let b = bind("split", &params, &call.args, span, &mut scratch);
+        let fractions = match b.value("fractions", self.constants)?.0 {
+            Value::List(items) => items.iter().map(|(v, _)| v.as_f64()).collect::<Option<Vec<f64>>>()?,
+            _ => return None,
+        };
+        let stratify =
+            b.expr("stratify").and_then(|e| if let ExprKind::Path(p) = &e.kind { Some(p.dotted()) } else { None });
+        let seed = b.value("seed", self.constants).and_then(|(v, _)| v.as_i64()).map(|s| s as u64);
+        Some(ir::ItemKind::Split { input, fractions, stratify, seed })
+    }
+
+    fn transform(&mut self, index: usize, transform: &TransformItem) -> Option<(Schema, ir::ItemKind)> {
+        let fit_on = self.data(&transform.fit_on)?;
+        let input = fit_on.schema.clone();
         let mut schema = input.clone();
+        let mut steps = Vec::new();
         for entry in &transform.body.entries {
             let EntryKind::Step { expr, alias } = &entry.kind else { continue };
             let (name, args) = match &expr.kind {
@@ -414,16 +476,16 @@ impl<'a> Frames<'a> {
                 continue;
             }
             let call = ops::Call { name: &name, args, alias: alias.as_ref(), span: expr.span };
-            schema = ops::apply(&call, schema, &mut self.context(Some(transform.fit_on.span)));
+            steps.extend(self.apply_op(&call, &mut schema, Some(transform.fit_on.span)));
         }
-        self.transforms.insert(index, TransformSchemas { input, output: schema.clone() });
-        Some(schema)
+        self.transforms.insert(index, TransformSchemas { input: input.clone(), output: schema.clone() });
+        Some((schema, ir::ItemKind::Transform { fit_on, steps, input }))
     }
 
     /// A training run: its data, validation data, and target. Returns the
     /// data it trains on.
     fn train(&mut self, train: &TrainItem) -> Option<Schema> {
-        let data = self.data(&train.data);
+        let data = self.data(&train.data).map(|f| f.schema);
         if let Some(validate) = setting(&train.body, "validate") {
             self.data(validate);
         }

@@ -15,6 +15,7 @@ pub mod explain;
 mod exprs;
 pub mod frames;
 mod graph;
+mod lower_ops;
 pub mod models;
 mod ops;
 pub mod probe;
@@ -45,6 +46,9 @@ pub struct Report {
     pub errors: Vec<CheckError>,
     /// The root file's items with their inferred schemas (`--explain`).
     pub explained: Vec<explain::Explained>,
+    /// The root file's program, lowered for the executors (complete only
+    /// when there are no errors).
+    pub ir: crate::ir::Program,
 }
 
 impl Report {
@@ -149,6 +153,7 @@ impl Checker<'_> {
         self.report.errors.extend(shapes.errors);
         if root {
             self.report.explained = explained;
+            self.report.ir = crate::ir::Program { items: frames.ir.clone() };
         }
         // A file without runs or outputs is a library: its items are there
         // to be imported, so none is "unused".
