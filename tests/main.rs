@@ -4,6 +4,7 @@ mod cli;
 mod examples;
 mod format;
 mod ir;
+mod parquet;
 mod robustness;
 mod roundtrip;
 mod ui;

@@ -9,6 +9,7 @@ use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::CheckError;
 use crate::check::lower_ops;
 use crate::check::ops::{self, Context};
+use crate::check::parquet;
 use crate::check::probe::{self, CsvOptions};
 use crate::check::schema::{Column, DType, Schema};
 use crate::check::scope::{Kind, Scope};
@@ -124,8 +125,7 @@ impl<'a> Frames<'a> {
         match call.callee.dotted().as_str() {
             "csv" => self.csv(call, value.span),
             "images" => self.images(call, value.span),
-            // Parquet metadata is read at run time; its schema is not
-            // known to the checker yet.
+            "parquet" => self.parquet(call, value.span),
             _ => None,
         }
     }
@@ -166,6 +166,23 @@ impl<'a> Frames<'a> {
         let source =
             ir::Source::Csv { path: full_path, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
         Some((schema, source))
+    }
+
+    /// `parquet(path)`: the schema from the file's footer.
+    fn parquet(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
+        let b = bind("parquet", &[pos("path", true)], &call.args, span, &mut self.errors);
+        let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
+        let full_path = self.path(&path);
+        match parquet::columns(&full_path) {
+            Ok(columns) => {
+                let columns = columns.into_iter().map(|(name, dtype)| Column::new(name, dtype, span)).collect();
+                Some((Schema { columns }, ir::Source::Parquet { path: full_path }))
+            }
+            Err(reason) => {
+                self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
+                None
+            }
+        }
     }
 
     fn string_arg(&mut self, value: &(Value, Span), what: &str) -> Option<(String, Span)> {

@@ -18,6 +18,7 @@ mod graph;
 mod lower_ops;
 pub mod models;
 mod ops;
+pub mod parquet;
 pub mod probe;
 mod resolve;
 pub mod schema;

@@ -1,0 +1,63 @@
+//! The checker's Parquet footer reader against files Polars writes: the
+//! schema it reads must be the one Polars wrote.
+
+use pipe::check::parquet;
+use pipe::check::schema::DType;
+use polars::prelude::*;
+
+#[test]
+fn footer_schema_matches_what_polars_wrote() {
+    let mut frame = df!(
+        "flag" => [true, false, true],
+        "small" => [1i32, 2, 3],
+        "count" => [10i64, 20, 30],
+        "ratio" => [0.5f32, 1.5, 2.5],
+        "income" => [1.0f64, 2.0, 3.0],
+        "city" => ["a", "b", "c"],
+    )
+    .expect("frame");
+    let dir = std::env::temp_dir().join(format!("pipe-parquet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("t.parquet");
+    let file = std::fs::File::create(&path).expect("file");
+    ParquetWriter::new(file).finish(&mut frame).expect("write parquet");
+
+    let columns = parquet::columns(&path).expect("readable footer");
+    let expected = vec![
+        ("flag".to_owned(), DType::Bool),
+        ("small".to_owned(), DType::I64),
+        ("count".to_owned(), DType::I64),
+        ("ratio".to_owned(), DType::F64),
+        ("income".to_owned(), DType::F64),
+        ("city".to_owned(), DType::Str),
+    ];
+    assert_eq!(columns, expected);
+}
+
+#[test]
+fn a_file_that_is_not_parquet_is_an_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("pipe-not-parquet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (name, bytes) in
+        [("empty", &b""[..]), ("text", b"age,income\n1,2\n"), ("fake", b"xxxxxxxx\xff\xff\xff\x7fPAR1")]
+    {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        assert!(parquet::columns(&path).is_err(), "{name} should be refused");
+    }
+}
+
+/// A footer nested far deeper than any real one is refused, not a crash.
+#[test]
+fn deeply_nested_footer_is_refused() {
+    // FileMetaData { 1: struct { 1: struct { ... } } }, 100,000 levels.
+    let mut footer = vec![0x1cu8; 100_000];
+    footer.extend(std::iter::repeat_n(0u8, 100_000));
+    let mut bytes = b"PAR1".to_vec();
+    bytes.extend(&footer);
+    bytes.extend((footer.len() as u32).to_le_bytes());
+    bytes.extend(b"PAR1");
+    let path = std::env::temp_dir().join(format!("pipe-deep-footer-{}", std::process::id()));
+    std::fs::write(&path, bytes).expect("write");
+    assert!(parquet::columns(&path).is_err());
+}
