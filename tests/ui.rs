@@ -90,6 +90,25 @@ fn check_cases_match_their_snapshots() {
     }
 }
 
+/// The corpus: realistic pipelines, each with one mistake of the kind a
+/// hurried user makes. Every one is caught before anything runs (an error,
+/// not only a warning), and the unbroken versions check clean.
+#[test]
+fn corpus_of_realistic_mistakes_is_all_caught() {
+    let files = cases("check/corpus");
+    assert!(files.len() >= 20, "the issue asks for 20 realistic mistakes, found {}", files.len());
+    for path in files {
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_owned();
+        let rendered = render_check(&path);
+        assert!(rendered.contains("  × "), "{name}.pipe: the mistake is not caught:\n{rendered}");
+        snapshot("check/corpus", &name, &rendered);
+    }
+    for clean in cases("check/corpus/clean") {
+        let rendered = render_check(&clean);
+        assert!(!rendered.contains("  × "), "{}: the unbroken pipeline has errors:\n{rendered}", clean.display());
+    }
+}
+
 /// Every code declared in `src/<phase>/error.rs` appears in a snapshot.
 fn assert_every_code_has_a_case(phase: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

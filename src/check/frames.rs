@@ -99,7 +99,9 @@ impl<'a> Frames<'a> {
                 None
             }
             ItemKind::Evaluate(e) => {
-                self.data(&e.data);
+                if let Some(frame) = self.data(&e.data) {
+                    self.matches_training(&e.model, &frame.schema, e.data.span);
+                }
                 None
             }
             _ => None,
@@ -352,7 +354,7 @@ impl<'a> Frames<'a> {
             return self.apply_transform(&name, frame, frame_span);
         }
         if name == "predict" {
-            return self.predict(args, frame);
+            return self.predict(args, frame, frame_span);
         }
         if !crate::check::builtins::is_data_operation(&name) {
             return None;
@@ -404,10 +406,40 @@ impl<'a> Frames<'a> {
         Some(ir::Frame { input, ops: Vec::new(), schema: schemas.output })
     }
 
+    /// Data given to a trained run (to evaluate or predict) must have the
+    /// columns, and types, the run was trained on.
+    fn matches_training(&mut self, run: &Expr, schema: &Schema, span: Span) {
+        let ExprKind::Path(path) = &run.kind else { return };
+        let Some((_, symbol)) = self.scope.lookup(&path.dotted()) else { return };
+        if symbol.kind != Kind::Train || symbol.imported {
+            return;
+        }
+        let (item, name) = (symbol.item, path.dotted());
+        self.item(item);
+        let Some(trained) = self.train_inputs.get(&item).cloned() else { return };
+        for column in &trained.columns {
+            let found = schema.get(&column.name);
+            if found.is_none_or(|c| c.dtype != column.dtype) {
+                self.errors.push(CheckError::BadArgument {
+                    message: format!("`{name}` was trained on data with a column `{}`: {}", column.name, column.dtype),
+                    span,
+                    label: match found {
+                        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
+                        None => format!("this data has no `{}`", column.name),
+                    },
+                    help: "give it data prepared like its training data, e.g. through the same transform: `prep(test)`"
+                        .into(),
+                });
+                return;
+            }
+        }
+    }
+
     /// `predict(run)` adds the column `prediction`, of the target's type.
-    fn predict(&mut self, args: &[Arg], mut frame: ir::Frame) -> Option<ir::Frame> {
+    fn predict(&mut self, args: &[Arg], mut frame: ir::Frame, frame_span: Span) -> Option<ir::Frame> {
         let run = args.first()?;
         let ExprKind::Path(path) = &run.value.kind else { return None };
+        self.matches_training(&run.value, &frame.schema, frame_span);
         let dtype = self.target_dtype(&path.dotted()).unwrap_or(DType::F64);
         frame.schema.set(Column::new("prediction", dtype, run.value.span));
         let (_, symbol) = self.scope.lookup(&path.dotted())?;
