@@ -159,8 +159,12 @@ impl<'a> Frames<'a> {
                 return None;
             }
         };
-        let columns =
-            probed.into_iter().map(|p| Column { name: p.name, dtype: p.dtype, origin: span, sample_levels: p.levels });
+        let columns = probed.into_iter().map(|p| Column {
+            name: p.name,
+            dtype: p.dtype,
+            origin: span,
+            sample_levels: p.levels.into(),
+        });
         let mut schema = Schema { columns: columns.collect() };
         if let Some(dtypes) = b.expr("dtypes") {
             self.declared_dtypes(dtypes, &mut schema);
@@ -233,7 +237,7 @@ impl<'a> Frames<'a> {
             };
             let column = &mut schema.columns[position];
             column.dtype = match dtype {
-                DType::Cat(_) => DType::Cat(column.sample_levels.clone()),
+                DType::Cat(_) => DType::Cat(column.sample_levels.to_vec()),
                 other => other,
             };
         }

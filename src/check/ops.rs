@@ -338,7 +338,7 @@ pub fn sorted_levels(column: &Column) -> Vec<String> {
             levels.sort();
             levels.into_iter().map(|(_, l)| l).collect()
         }
-        _ => column.sample_levels.clone(),
+        _ => column.sample_levels.to_vec(),
     }
 }
 

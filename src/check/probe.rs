@@ -76,11 +76,19 @@ pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn
     let mut levels: Vec<std::collections::BTreeSet<String>> =
         wanted.iter().map(|&i| columns[i].levels.iter().cloned().collect()).collect();
     while !wanted.is_empty() && records.bytes < LEVEL_SCAN_BYTES {
-        let Some(row) = records.next_record()? else { break };
+        let Some(line) = records.next_line()? else { break };
+        // Most lines have no quotes: split them without copying.
+        let quoted: Vec<String>;
+        let row: Vec<&str> = if line.contains('"') {
+            quoted = split_fields(&line, options.sep as char);
+            quoted.iter().map(String::as_str).collect()
+        } else {
+            line.split(options.sep as char).collect()
+        };
         for (set, &i) in levels.iter_mut().zip(&wanted) {
             match row.get(i) {
-                Some(field) if !is_null(field) && set.len() < MAX_LEVELS => {
-                    set.insert(field.clone());
+                Some(field) if !is_null(field) && set.len() < MAX_LEVELS && !set.contains(*field) => {
+                    set.insert((*field).to_owned());
                 }
                 _ => {}
             }
@@ -138,6 +146,11 @@ struct Records<R> {
 
 impl<R: Read> Records<R> {
     fn next_record(&mut self) -> Result<Option<Vec<String>>, String> {
+        Ok(self.next_line()?.map(|line| split_fields(&line, self.sep as char)))
+    }
+
+    /// The next record's text (several lines when a quoted field spans them).
+    fn next_line(&mut self) -> Result<Option<String>, String> {
         let mut line = String::new();
         loop {
             let mut part = String::new();
@@ -151,8 +164,9 @@ impl<R: Read> Records<R> {
         if line.is_empty() {
             return Ok(None);
         }
-        let line = line.trim_end_matches(['\n', '\r']);
-        Ok(Some(split_fields(line, self.sep as char)))
+        let end = line.trim_end_matches(['\n', '\r']).len();
+        line.truncate(end);
+        Ok(Some(line))
     }
 }
 

@@ -74,13 +74,14 @@ pub struct Column {
     pub origin: Span,
     /// For text and integer columns read from a file: the distinct values
     /// seen in the sample (one-hot encoding's estimate of the levels).
-    pub sample_levels: Vec<String>,
+    /// Shared, because schemas are copied at every step.
+    pub sample_levels: std::rc::Rc<[String]>,
 }
 
 impl Column {
     /// A column made at `origin`, with no sampled levels.
     pub fn new(name: impl Into<String>, dtype: DType, origin: Span) -> Self {
-        Column { name: name.into(), dtype, origin, sample_levels: Vec::new() }
+        Column { name: name.into(), dtype, origin, sample_levels: std::rc::Rc::from(Vec::new()) }
     }
 }
 
