@@ -2,9 +2,10 @@
 //! argument checked and converted, every frame's schema known. It holds no
 //! pest, Polars or Burn types.
 //!
-//! So far the data side is lowered (sources, stages, splits, fitted
-//! transforms, outputs); models and training runs are checked but kept as
-//! their syntax until the training executor defines what it consumes.
+//! Data items (sources, stages, splits, fitted transforms, outputs),
+//! training runs (the model layer by layer with shapes, data, target and
+//! settings) and evaluations are lowered; models are lowered where a
+//! training run uses them.
 
 use std::path::PathBuf;
 
@@ -35,7 +36,7 @@ pub struct Item {
     pub kind: ItemKind,
 }
 
-/// The data items.
+/// The lowered items.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
     /// Data read from files.
@@ -64,6 +65,17 @@ pub enum ItemKind {
     },
     /// A frame the run produces (normally ending in `write`).
     Output(Frame),
+    /// A training run.
+    Train(Box<Train>),
+    /// Metrics of a trained run on data.
+    Evaluate {
+        /// The `train` item.
+        run: ItemId,
+        /// The data.
+        data: Frame,
+        /// The metrics asked for.
+        metrics: Vec<String>,
+    },
 }
 
 /// Where a source's data comes from.
@@ -288,4 +300,281 @@ pub enum RowExpr {
         /// Its argument.
         arg: Box<RowExpr>,
     },
+}
+
+/// The shape of one sample flowing through a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A vector of features.
+    Flat(usize),
+    /// An image: channels, height, width.
+    Image([usize; 3]),
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Flat(n) => write!(f, "[{n}]"),
+            Shape::Image([c, h, w]) => write!(f, "[{c}, {h}, {w}]"),
+        }
+    }
+}
+
+/// A model, layer by layer, with every parameter and loop resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The layers in order.
+    pub layers: Vec<ModelLayer>,
+    /// The shape of one input sample.
+    pub input: Shape,
+    /// The shape of one output.
+    pub output: Shape,
+    /// Layers up to and including this name receive no updates.
+    pub frozen_until: Option<String>,
+}
+
+/// One layer with its place in the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelLayer {
+    /// The name given with `as`.
+    pub name: Option<String>,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// Its input shape.
+    pub input: Shape,
+    /// Its output shape.
+    pub output: Shape,
+}
+
+/// The layers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerKind {
+    /// A fully connected layer.
+    Dense {
+        /// Output width.
+        units: usize,
+        /// Weight initialisation.
+        init: Option<Init>,
+    },
+    /// A 2-D convolution.
+    Conv {
+        /// Output channels.
+        filters: usize,
+        /// Square kernel size.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// `padding: same` (else valid).
+        same: bool,
+        /// Weight initialisation.
+        init: Option<Init>,
+    },
+    /// Max pooling.
+    MaxPool {
+        /// Window size.
+        size: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Average pooling.
+    AvgPool {
+        /// Window size.
+        size: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Average over height and width.
+    GlobalAvgPool,
+    /// To a vector.
+    Flatten,
+    /// Batch normalisation.
+    BatchNorm,
+    /// Layer normalisation.
+    LayerNorm,
+    /// Dropout with this rate.
+    Dropout(f64),
+    /// An activation.
+    Activation(Activation),
+    /// `input + body(input)`.
+    Residual(Vec<ModelLayer>),
+}
+
+/// Activations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// max(0, x)
+    Relu,
+    /// x for x > 0, else slope * x.
+    LeakyRelu(f64),
+    /// x for x > 0, else alpha * (e^x - 1).
+    Elu(f64),
+    /// Gaussian error linear unit.
+    Gelu,
+    /// 1 / (1 + e^-x)
+    Sigmoid,
+    /// tanh
+    Tanh,
+    /// softmax over the features.
+    Softmax,
+}
+
+/// Weight initialisers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// He (Kaiming) normal.
+    HeNormal,
+    /// He (Kaiming) uniform.
+    HeUniform,
+    /// Glorot (Xavier) normal.
+    GlorotNormal,
+    /// Glorot (Xavier) uniform.
+    GlorotUniform,
+    /// All zeros.
+    Zeros,
+    /// All this value.
+    Constant(f64),
+    /// Normal, resampled outside two standard deviations.
+    TruncatedNormal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+}
+
+/// A training run, everything resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Train {
+    /// The model, with shapes.
+    pub model: Model,
+    /// The data it learns from.
+    pub data: Frame,
+    /// Validation data.
+    pub validate: Option<Frame>,
+    /// The target column.
+    pub target: String,
+    /// The settings as written (absent ones are the executor's defaults).
+    pub settings: TrainSettings,
+}
+
+/// The settings of a training run; `None` where the file says nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainSettings {
+    /// `cross_entropy`, `binary_cross_entropy`, `mse`, `mae`, `huber`.
+    pub loss: Option<String>,
+    /// The optimizer.
+    pub optimizer: Option<Optimizer>,
+    /// Learning-rate phases, in order (`warmup(...) then cosine(...)`).
+    pub schedule: Vec<Phase>,
+    /// Samples per step (`None` inside: `auto`).
+    pub batch: Option<Option<u64>>,
+    /// Passes over the data.
+    pub epochs: Option<u64>,
+    /// Early stopping.
+    pub early_stop: Option<EarlyStop>,
+    /// `f32`, `f16` or `bf16`.
+    pub precision: Option<String>,
+    /// Devices, in order (several: data parallel).
+    pub devices: Vec<Device>,
+    /// L1 penalty weight.
+    pub l1: Option<f64>,
+    /// L2 penalty weight.
+    pub l2: Option<f64>,
+    /// Gradient clipping: (`norm` or `value`, limit).
+    pub clip: Option<(String, f64)>,
+    /// Steps whose gradients are accumulated before an update.
+    pub accumulate: Option<u64>,
+    /// Random seed.
+    pub seed: Option<u64>,
+    /// Where metrics go: (`console`, `tensorboard`, `csv`, `jsonl`; a path).
+    pub logs: Vec<(String, Option<PathBuf>)>,
+    /// Where the trained model is saved.
+    pub save: Option<PathBuf>,
+    /// A checkpoint every this many epochs.
+    pub checkpoint_every: Option<u64>,
+    /// The `augment` item applied to training batches.
+    pub augment: Option<ItemId>,
+    /// Weight classes inversely to their frequency.
+    pub balanced_classes: bool,
+}
+
+/// An optimizer and its numbers (`None`: the optimizer's default).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Optimizer {
+    /// `sgd`, `adam`, `adamw`, `rmsprop`.
+    pub name: String,
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// Momentum (sgd, rmsprop).
+    pub momentum: Option<f64>,
+    /// Nesterov momentum (sgd).
+    pub nesterov: bool,
+    /// Weight decay.
+    pub weight_decay: Option<f64>,
+    /// Adam's first-moment decay.
+    pub beta1: Option<f64>,
+    /// Adam's second-moment decay.
+    pub beta2: Option<f64>,
+    /// Epsilon.
+    pub eps: Option<f64>,
+}
+
+/// One phase of a learning-rate schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// The rate as given.
+    Constant,
+    /// A linear ramp over this many epochs or steps.
+    Warmup {
+        /// Epochs, when given.
+        epochs: Option<u64>,
+        /// Steps, when given.
+        steps: Option<u64>,
+    },
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        /// Period in epochs.
+        every: u64,
+        /// Factor.
+        gamma: f64,
+    },
+    /// Multiply by `gamma` every epoch.
+    Exponential {
+        /// Factor.
+        gamma: f64,
+    },
+    /// Cosine decay to `min_lr`.
+    Cosine {
+        /// The floor.
+        min_lr: f64,
+    },
+    /// Multiply by `factor` after `patience` epochs without improvement.
+    OnPlateau {
+        /// Epochs to wait.
+        patience: u64,
+        /// Factor.
+        factor: f64,
+    },
+}
+
+/// Early stopping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EarlyStop {
+    /// Epochs without improvement before stopping.
+    pub patience: u64,
+    /// (`val` or `train`, metric).
+    pub on: (String, String),
+    /// The smallest change that counts as improvement.
+    pub min_delta: f64,
+    /// Restore the best weights at the end (also when not stopped early).
+    pub restore_best: bool,
+}
+
+/// A device as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Device {
+    /// `cpu`, `cuda`, `torch.cpu`, `torch.cuda`.
+    pub name: String,
+    /// The device index, for GPUs.
+    pub index: Option<u64>,
 }

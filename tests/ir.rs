@@ -7,14 +7,7 @@ use pipe::ir::{FrameInput, ItemKind, Op, Source};
 use pipe::source::SourceMap;
 
 fn people_ir() -> pipe::ir::Program {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/people.pipe");
-    let text = std::fs::read_to_string(&path).expect("example");
-    let mut sources = SourceMap::new();
-    let file = sources.add("people.pipe", text.as_str());
-    let parsed = pipe::syntax::parse(&text, file);
-    let report = pipe::check::check(&parsed.program, &mut sources, path.parent());
-    assert!(!report.has_errors(), "{:?}", report.errors);
-    report.ir
+    ir_of("pipelines/people.pipe")
 }
 
 fn item<'a>(ir: &'a pipe::ir::Program, name: &str) -> &'a pipe::ir::Item {
@@ -86,4 +79,67 @@ fn output_applies_the_transform_predicts_and_writes() {
     assert!(matches!(frame.ops[0], Op::Predict(_)));
     assert_eq!(frame.ops[1], Op::Write("out/predictions.parquet".into()));
     assert!(frame.schema.get("prediction").is_some());
+}
+
+fn ir_of(file: &str) -> pipe::ir::Program {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let text = std::fs::read_to_string(&path).expect("example");
+    let mut sources = SourceMap::new();
+    let id = sources.add(file, text.as_str());
+    let parsed = pipe::syntax::parse(&text, id);
+    let report = pipe::check::check(&parsed.program, &mut sources, path.parent());
+    assert!(!report.has_errors(), "{:?}", report.errors);
+    report.ir
+}
+
+#[test]
+fn training_run_has_its_model_with_shapes_and_its_settings() {
+    use pipe::ir::{Activation, Init, LayerKind, Phase, Shape};
+    let ir = ir_of("pipelines/people.pipe");
+    let ItemKind::Train(run) = &item(&ir, "fit_net").kind else { panic!("not a training run") };
+    // 50 one-hot cities + age + income + 8 components + 3 age groups + 4 income quartiles.
+    assert_eq!(run.model.input, Shape::Flat(67));
+    assert_eq!(run.model.output, Shape::Flat(2));
+    let kinds: Vec<&LayerKind> = run.model.layers.iter().map(|l| &l.kind).collect();
+    assert_eq!(kinds.len(), 9, "two hidden blocks of dense, batchnorm, relu, dropout, then the output");
+    assert_eq!(kinds[0], &LayerKind::Dense { units: 256, init: Some(Init::HeNormal) });
+    assert_eq!(kinds[1], &LayerKind::BatchNorm);
+    assert_eq!(kinds[2], &LayerKind::Activation(Activation::Relu));
+    assert_eq!(kinds[3], &LayerKind::Dropout(0.5));
+    assert_eq!(kinds[8], &LayerKind::Dense { units: 2, init: Some(Init::GlorotUniform) });
+    assert_eq!(run.target, "label");
+    let s = &run.settings;
+    assert_eq!(s.loss.as_deref(), Some("cross_entropy"));
+    let optimizer = s.optimizer.as_ref().expect("optimizer");
+    assert_eq!((optimizer.name.as_str(), optimizer.lr, optimizer.weight_decay), ("adam", Some(1e-3), Some(1e-4)));
+    assert_eq!(s.schedule, vec![Phase::Warmup { epochs: Some(2), steps: None }, Phase::Cosine { min_lr: 1e-5 }]);
+    assert_eq!((s.batch, s.epochs), (Some(Some(512)), Some(20)));
+    let stop = s.early_stop.as_ref().expect("early stop");
+    assert_eq!((stop.patience, stop.on.0.as_str(), stop.on.1.as_str(), stop.restore_best), (3, "val", "loss", true));
+    assert_eq!(s.devices.len(), 1);
+    assert_eq!(s.logs.len(), 3);
+    assert!(run.validate.is_some());
+}
+
+#[test]
+fn transfer_learning_keeps_the_body_and_freezes_up_to_the_named_layer() {
+    use pipe::ir::{LayerKind, Shape};
+    let ir = ir_of("pipelines/digits.pipe");
+    let ItemKind::Train(run) = &item(&ir, "fine_tune").kind else { panic!("not a training run") };
+    assert_eq!(run.model.frozen_until.as_deref(), Some("features"));
+    assert_eq!(run.model.input, Shape::Image([1, 16, 16]));
+    let names: Vec<Option<&str>> = run.model.layers.iter().map(|l| l.name.as_deref()).collect();
+    assert!(names.contains(&Some("features")));
+    assert_eq!(run.model.layers.last().map(|l| &l.kind), Some(&LayerKind::Dense { units: 10, init: None }));
+    let ItemKind::Train(base) = &item(&ir, "base").kind else { panic!("not a training run") };
+    assert!(base.settings.augment.is_some());
+    assert_eq!(base.settings.l2, Some(1e-4));
+}
+
+#[test]
+fn evaluation_names_its_run_and_metrics() {
+    let ir = ir_of("pipelines/people.pipe");
+    let ItemKind::Evaluate { run, metrics, .. } = &item(&ir, "report").kind else { panic!("not an evaluation") };
+    assert_eq!(ir.items[*run].as_ref().map(|i| i.name.as_str()), Some("fit_net"));
+    assert_eq!(metrics, &vec!["accuracy".to_owned(), "f1".to_owned(), "confusion".to_owned()]);
 }

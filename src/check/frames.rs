@@ -48,6 +48,10 @@ pub struct Frames<'a> {
     pub train_inputs: HashMap<usize, Schema>,
     /// The lowered data items, by item index.
     pub ir: Vec<Option<ir::Item>>,
+    /// Each training run's data and validation frames, by item index.
+    pub train_frames: HashMap<usize, (ir::Frame, Option<ir::Frame>)>,
+    /// Each evaluation's data frame, by item index.
+    pub evaluate_frames: HashMap<usize, ir::Frame>,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
 }
@@ -72,6 +76,8 @@ impl<'a> Frames<'a> {
             transforms: HashMap::new(),
             train_inputs: HashMap::new(),
             ir: vec![None; items.len()],
+            train_frames: HashMap::new(),
+            evaluate_frames: HashMap::new(),
             errors: Vec::new(),
         }
     }
@@ -93,7 +99,7 @@ impl<'a> Frames<'a> {
             ItemKind::Transform(t) => self.transform(index, t),
             ItemKind::Output(o) => self.data(&o.value).map(|f| (f.schema.clone(), ir::ItemKind::Output(f))),
             ItemKind::Train(t) => {
-                if let Some(data) = self.train(t) {
+                if let Some(data) = self.train(index, t) {
                     self.train_inputs.insert(index, data);
                 }
                 None
@@ -101,6 +107,7 @@ impl<'a> Frames<'a> {
             ItemKind::Evaluate(e) => {
                 if let Some(frame) = self.data(&e.data) {
                     self.matches_training(&e.model, &frame.schema, e.data.span);
+                    self.evaluate_frames.insert(index, frame);
                 }
                 None
             }
@@ -537,10 +544,12 @@ impl<'a> Frames<'a> {
 
     /// A training run: its data, validation data, and target. Returns the
     /// data it trains on.
-    fn train(&mut self, train: &TrainItem) -> Option<Schema> {
-        let data = self.data(&train.data).map(|f| f.schema);
-        if let Some(validate) = setting(&train.body, "validate") {
-            self.data(validate);
+    fn train(&mut self, index: usize, train: &TrainItem) -> Option<Schema> {
+        let frame = self.data(&train.data);
+        let validate = setting(&train.body, "validate").and_then(|v| self.data(v));
+        let data = frame.as_ref().map(|f| f.schema.clone());
+        if let Some(frame) = frame {
+            self.train_frames.insert(index, (frame, validate));
         }
         let (Some(schema), Some(target)) = (data, setting(&train.body, "target")) else { return None };
         let ExprKind::Path(p) = &target.kind else {

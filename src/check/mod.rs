@@ -16,6 +16,7 @@ mod exprs;
 pub mod frames;
 mod graph;
 mod lower_ops;
+mod lower_train;
 pub mod models;
 mod ops;
 pub mod parquet;
@@ -147,14 +148,17 @@ impl Checker<'_> {
             }
         }
         self.report.errors.extend(rules.errors);
+        let shapes_models = std::mem::take(&mut shapes.models);
         for (index, layers) in shapes.summaries {
             explained[index].layers = layers;
         }
-        self.report.errors.extend(frames.errors);
+        self.report.errors.extend(std::mem::take(&mut frames.errors));
         self.report.errors.extend(shapes.errors);
         if root {
             self.report.explained = explained;
-            self.report.ir = crate::ir::Program { items: frames.ir.clone() };
+            let mut ir = crate::ir::Program { items: frames.ir.clone() };
+            lower_runs(&mut ir, program, &scope, &constants, &frames, shapes_models);
+            self.report.ir = ir;
         }
         // A file without runs or outputs is a library: its items are there
         // to be imported, so none is "unused".
@@ -336,6 +340,59 @@ fn constants(items: &[Item]) -> value::Constants {
         }
     }
     known
+}
+
+/// Adds the training runs (with their models) and evaluations to the IR.
+fn lower_runs(
+    ir: &mut crate::ir::Program,
+    program: &Program,
+    scope: &Scope,
+    constants: &value::Constants,
+    frames: &frames::Frames,
+    models: Vec<(usize, crate::ir::Model)>,
+) {
+    for (index, model) in models {
+        let (ItemKind::Train(train), Some((data, validate))) =
+            (&program.items[index].kind, frames.train_frames.get(&index))
+        else {
+            continue;
+        };
+        let Some(ExprKind::Path(target)) = frames::setting(&train.body, "target").map(|t| &t.kind) else { continue };
+        let settings = lower_train::settings(&train.body, constants, scope);
+        let run = crate::ir::Train {
+            model,
+            data: data.clone(),
+            validate: validate.clone(),
+            target: target.dotted(),
+            settings,
+        };
+        let item = &program.items[index];
+        ir.items[index] = Some(crate::ir::Item {
+            name: train.name.name.clone(),
+            span: item.span,
+            kind: crate::ir::ItemKind::Train(Box::new(run)),
+        });
+    }
+    for (index, data) in &frames.evaluate_frames {
+        let ItemKind::Evaluate(eval) = &program.items[*index].kind else { continue };
+        let ExprKind::Path(run) = &eval.model.kind else { continue };
+        let Some((_, symbol)) = scope.lookup(&run.dotted()) else { continue };
+        let metrics = eval
+            .body
+            .as_ref()
+            .and_then(|b| frames::setting(b, "metrics"))
+            .map(|m| match value::eval(m, constants) {
+                value::Value::List(items) => items
+                    .into_iter()
+                    .filter_map(|(v, _)| if let value::Value::Name(n) = v { Some(n) } else { None })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
+        let kind = crate::ir::ItemKind::Evaluate { run: symbol.item, data: data.clone(), metrics };
+        ir.items[*index] = Some(crate::ir::Item { name, span: program.items[*index].span, kind });
+    }
 }
 
 /// Whether the run an `evaluate` names learns classes, as far as known.

@@ -2,7 +2,6 @@
 //! the target), each layer's output shape, and the last layer's width
 //! against the target (classes for `cross_entropy`, 1 for `mse`).
 
-use std::fmt;
 use std::rc::Rc;
 
 use crate::check::args::{Param, bind, named, pos};
@@ -16,23 +15,8 @@ use crate::source::Span;
 use crate::suggest::closest;
 use crate::syntax::ast::*;
 
-/// The shape of one sample as it flows through a model.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Shape {
-    /// A vector of features.
-    Flat(usize),
-    /// An image: channels, height, width.
-    Image([usize; 3]),
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Shape::Flat(n) => write!(f, "[{n}]"),
-            Shape::Image([c, h, w]) => write!(f, "[{c}, {h}, {w}]"),
-        }
-    }
-}
+pub use crate::ir::Shape;
+use crate::ir::{self, Activation, Init, LayerKind, ModelLayer};
 
 /// The values a model's names stand for (its parameters, loop variables),
 /// with where each parameter's value was written, so a bad value is
@@ -83,12 +67,14 @@ pub struct Shapes<'a> {
     pub errors: Vec<CheckError>,
     /// Each run's model, layer by layer: `dense(64): [36] -> [64]`.
     pub summaries: Vec<(usize, Vec<String>)>,
+    /// Each run's model, lowered, by item index.
+    pub models: Vec<(usize, ir::Model)>,
 }
 
 impl<'a> Shapes<'a> {
     /// A checker of model shapes for one file.
     pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants) -> Self {
-        Shapes { items, scope, constants, errors: Vec::new(), summaries: Vec::new() }
+        Shapes { items, scope, constants, errors: Vec::new(), summaries: Vec::new(), models: Vec::new() }
     }
 
     /// Checks the model of the training run at `index`, trained on `schema`.
@@ -97,9 +83,11 @@ impl<'a> Shapes<'a> {
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
-        let mut summary = Vec::new();
-        let Some(output) = self.run(&layers, input, &mut summary) else { return };
-        self.summaries.push((index, summary));
+        let mut built = Built::default();
+        let Some(output) = self.run(&layers, input.clone(), &mut built) else { return };
+        self.summaries.push((index, built.summary));
+        let frozen_until = frozen_until(&train.model, self.items, self.scope, 0);
+        self.models.push((index, ir::Model { layers: built.layers, input, output: output.clone(), frozen_until }));
         let loss = setting(&train.body, "loss").and_then(path_name);
         self.output_fits(&output, target_column, loss.as_deref(), train.model.span);
     }
@@ -273,38 +261,44 @@ impl<'a> Shapes<'a> {
 
     // -- running shapes through layers -------------------------------------------------
 
-    fn run(&mut self, layers: &[Layer], mut shape: Shape, summary: &mut Vec<String>) -> Option<Shape> {
+    fn run(&mut self, layers: &[Layer], mut shape: Shape, built: &mut Built) -> Option<Shape> {
         for layer in layers {
-            shape = self.entry(&layer.entry, &layer.env, shape, summary)?;
+            shape = self.entry(&layer.entry, &layer.env, shape, built)?;
         }
         Some(shape)
     }
 
-    fn entry(&mut self, entry: &Entry, env: &Rc<Env>, shape: Shape, summary: &mut Vec<String>) -> Option<Shape> {
+    fn entry(&mut self, entry: &Entry, env: &Rc<Env>, shape: Shape, built: &mut Built) -> Option<Shape> {
         match &entry.kind {
-            EntryKind::Step { expr, .. } => {
-                let out = self.layer(expr, env, &shape)?;
-                summary.push(format!("{}: {shape} -> {out}", crate::format::format_expr(expr)));
+            EntryKind::Step { expr, alias } => {
+                let (out, kind) = self.layer(expr, env, &shape)?;
+                built.summary.push(format!("{}: {shape} -> {out}", crate::format::format_expr(expr)));
+                let name = alias.as_ref().map(|a| a.name.clone());
+                built.layers.push(ModelLayer { name, kind, input: shape, output: out.clone() });
                 Some(out)
             }
-            EntryKind::Nested { name, body, .. } if name.dotted() == "residual" => {
+            EntryKind::Nested { name, body, alias, .. } if name.dotted() == "residual" => {
                 let inner: Vec<Layer> =
                     body.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect();
-                let out = self.run(&inner, shape.clone(), summary)?;
+                let mut body_built = Built::default();
+                let out = self.run(&inner, shape.clone(), &mut body_built)?;
                 if out != shape {
-                    self.errors.push(CheckError::BadArgument {
-                        message: format!("a residual block must keep its shape, but it turns {shape} into {out}"),
-                        span: name.span,
-                        label: "input and output are added".into(),
-                        help:
-                            "keep the channels and size inside the block (`padding: same`, the same number of filters)"
-                                .into(),
-                    });
+                    self.errors.push(bad(
+                        name.span,
+                        &format!("a residual block must keep its shape, but it turns {shape} into {out}"),
+                        "input and output are added",
+                        "keep the channels and size inside the block (`padding: same`, the same number of filters)",
+                    ));
                     return None;
                 }
+                built.summary.push(format!("residual: {shape} -> {out}"));
+                built.summary.extend(body_built.summary.iter().map(|l| format!("    {l}")));
+                let layer_name = alias.as_ref().map(|a| a.name.clone());
+                let kind = LayerKind::Residual(body_built.layers);
+                built.layers.push(ModelLayer { name: layer_name, kind, input: shape, output: out.clone() });
                 Some(out)
             }
-            EntryKind::For { var, iter, body } => self.for_loop(var, iter, body, env, shape, summary),
+            EntryKind::For { var, iter, body } => self.for_loop(var, iter, body, env, shape, built),
             _ => Some(shape),
         }
     }
@@ -316,7 +310,7 @@ impl<'a> Shapes<'a> {
         body: &Block,
         env: &Rc<Env>,
         mut shape: Shape,
-        summary: &mut Vec<String>,
+        built: &mut Built,
     ) -> Option<Shape> {
         let values: Vec<Value> = match (&iter.kind, eval(iter, &env.values)) {
             (_, Value::List(items)) => items.into_iter().map(|(v, _)| v).collect(),
@@ -334,14 +328,14 @@ impl<'a> Shapes<'a> {
             inner.written.insert(var.name.clone(), origin);
             let inner = Rc::new(inner);
             for entry in &body.entries {
-                shape = self.entry(entry, &inner, shape, summary)?;
+                shape = self.entry(entry, &inner, shape, built)?;
             }
         }
         Some(shape)
     }
 
-    /// One layer call: its arguments and output shape.
-    fn layer(&mut self, expr: &Expr, env: &Env, shape: &Shape) -> Option<Shape> {
+    /// One layer call: its arguments, output shape and IR.
+    fn layer(&mut self, expr: &Expr, env: &Env, shape: &Shape) -> Option<(Shape, LayerKind)> {
         let (name, args): (String, &[Arg]) = match &expr.kind {
             ExprKind::Call(call) => (call.callee.dotted(), &call.args),
             ExprKind::Path(path) => (path.dotted(), &[]),
@@ -371,19 +365,18 @@ impl<'a> Shapes<'a> {
                 }
             }
         };
-        if let Some((init, span)) = value("init") {
-            self.check_init(&init, span);
-        }
-        match name.as_str() {
+        let init = match (value("init"), b.expr("init")) {
+            (Some((init, span)), Some(expr)) => Some(self.init(&init, expr, env, span)?),
+            _ => None,
+        };
+        let kind = match name.as_str() {
             "dense" => {
                 let units = int("units", &mut self.errors)?;
-                match shape {
-                    Shape::Flat(_) => Some(Shape::Flat(units)),
-                    Shape::Image(_) => {
-                        self.errors.push(flat_needed("dense", shape, expr.span));
-                        None
-                    }
+                if let Shape::Image(_) = shape {
+                    self.errors.push(flat_needed("dense", shape, expr.span));
+                    return None;
                 }
+                return Some((Shape::Flat(units), LayerKind::Dense { units, init }));
             }
             "conv" => {
                 let filters = int("filters", &mut self.errors)?;
@@ -403,28 +396,38 @@ impl<'a> Shapes<'a> {
                         return None;
                     }
                 };
-                self.conv(shape, filters, kernel, stride, same, expr.span)
+                let out = self.conv(shape, filters, kernel, stride, same, expr.span)?;
+                return Some((out, LayerKind::Conv { filters, kernel, stride, same, init }));
             }
             "maxpool" | "avgpool" => {
                 let size = int("size", &mut self.errors)?;
                 let stride = if b.expr("stride").is_some() { int("stride", &mut self.errors)? } else { size };
-                self.pool(&name, shape, size, stride, expr.span)
+                let out = self.pool(&name, shape, size, stride, expr.span)?;
+                let kind = if name == "maxpool" {
+                    LayerKind::MaxPool { size, stride }
+                } else {
+                    LayerKind::AvgPool { size, stride }
+                };
+                return Some((out, kind));
             }
             "global_avgpool" => match shape {
-                Shape::Image([c, _, _]) => Some(Shape::Flat(*c)),
+                Shape::Image([c, _, _]) => return Some((Shape::Flat(*c), LayerKind::GlobalAvgPool)),
                 Shape::Flat(_) => {
                     self.errors.push(image_needed("global_avgpool", shape, expr.span));
-                    None
+                    return None;
                 }
             },
-            "flatten" => Some(match shape {
-                Shape::Image([c, h, w]) => Shape::Flat(c * h * w),
-                flat => flat.clone(),
-            }),
+            "flatten" => {
+                let out = match shape {
+                    Shape::Image([c, h, w]) => Shape::Flat(c * h * w),
+                    flat => flat.clone(),
+                };
+                return Some((out, LayerKind::Flatten));
+            }
             "dropout" => {
                 let (value, span) = value("rate")?;
                 match value.as_f64() {
-                    Some(p) if (0.0..1.0).contains(&p) => Some(shape.clone()),
+                    Some(p) if (0.0..1.0).contains(&p) => LayerKind::Dropout(p),
                     _ => {
                         self.errors.push(bad(
                             span,
@@ -432,15 +435,30 @@ impl<'a> Shapes<'a> {
                             &format!("this is {}", show(&value)),
                             "the rate is the fraction of units dropped, as in `dropout(0.5)`",
                         ));
-                        None
+                        return None;
                     }
                 }
             }
             // The shape of an embedding's output depends on sequence data the
             // checker does not model yet.
-            "embedding" => None,
-            _ => Some(shape.clone()),
-        }
+            "embedding" => return None,
+            "batchnorm" => LayerKind::BatchNorm,
+            "layernorm" => LayerKind::LayerNorm,
+            other => {
+                let number = |param: &str, default: f64| value(param).and_then(|(v, _)| v.as_f64()).unwrap_or(default);
+                LayerKind::Activation(match other {
+                    "relu" => Activation::Relu,
+                    "leaky_relu" => Activation::LeakyRelu(number("slope", 0.01)),
+                    "elu" => Activation::Elu(number("alpha", 1.0)),
+                    "gelu" => Activation::Gelu,
+                    "sigmoid" => Activation::Sigmoid,
+                    "tanh" => Activation::Tanh,
+                    "softmax" => Activation::Softmax,
+                    _ => return None,
+                })
+            }
+        };
+        Some((shape.clone(), kind))
     }
 
     fn conv(
@@ -488,19 +506,47 @@ impl<'a> Shapes<'a> {
         Some(Shape::Image([c, (h - size) / stride + 1, (w - size) / stride + 1]))
     }
 
-    fn check_init(&mut self, init: &Value, span: Span) {
-        let name = match init {
-            Value::Name(n) => n.clone(),
-            Value::Other => return, // a call such as truncated_normal(std: 0.1)
-            _ => String::new(),
+    /// An initialiser: a name, or `constant(v)` / `truncated_normal(mean:, std:)`.
+    fn init(&mut self, init: &Value, expr: &Expr, env: &Env, span: Span) -> Option<Init> {
+        let (name, args): (String, &[Arg]) = match (init, &expr.kind) {
+            (Value::Name(n), _) => (n.clone(), &[]),
+            (_, ExprKind::Call(call)) => (call.callee.dotted(), &call.args),
+            _ => (String::new(), &[]),
         };
-        if !INITS.contains(&name.as_str()) {
-            let help = closest(&name, INITS).map_or_else(
-                || format!("the initialisers are {}", INITS.join(", ")),
-                |n| format!("did you mean `{n}`?"),
-            );
-            self.errors.push(bad(span, "unknown initialiser", "not an initialiser", &help));
-        }
+        let number = |param: &str, position: usize, default: f64| {
+            let by_name = args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == param));
+            let arg = by_name.or_else(|| args.get(position).filter(|a| a.name.is_none()));
+            arg.and_then(|a| eval(&a.value, &env.values).as_f64()).unwrap_or(default)
+        };
+        Some(match name.as_str() {
+            "he_normal" => Init::HeNormal,
+            "he_uniform" => Init::HeUniform,
+            "glorot_normal" | "xavier_normal" => Init::GlorotNormal,
+            "glorot_uniform" | "xavier_uniform" => Init::GlorotUniform,
+            "zeros" => Init::Zeros,
+            "constant" => Init::Constant(number("value", 0, 0.0)),
+            "truncated_normal" => {
+                let std = number("std", 1, 0.05);
+                if std <= 0.0 {
+                    self.errors.push(bad(
+                        span,
+                        "`std` of `truncated_normal` must be greater than 0",
+                        "not a spread",
+                        "write `truncated_normal(std: 0.1)`",
+                    ));
+                    return None;
+                }
+                Init::TruncatedNormal { mean: number("mean", 0, 0.0), std }
+            }
+            _ => {
+                let help = closest(&name, INITS).map_or_else(
+                    || format!("the initialisers are {}", INITS.join(", ")),
+                    |n| format!("did you mean `{n}`?"),
+                );
+                self.errors.push(bad(span, "unknown initialiser", "not an initialiser", &help));
+                return None;
+            }
+        })
     }
 
     /// The last layer's width must match the target: one unit per class for
@@ -536,6 +582,43 @@ impl<'a> Shapes<'a> {
                 },
             });
         }
+    }
+}
+
+/// What running layers builds: their IR and their one-line summaries.
+#[derive(Default)]
+struct Built {
+    layers: Vec<ModelLayer>,
+    summary: Vec<String>,
+}
+
+/// `... |> freeze(until: name)`: the last freeze of a model expression,
+/// following names of models defined by expressions.
+fn frozen_until(model: &Expr, items: &[Item], scope: &Scope, depth: usize) -> Option<String> {
+    match &model.kind {
+        ExprKind::Pipeline { input, stages } => {
+            let here = stages.iter().rev().find_map(|stage| {
+                let ExprKind::Call(call) = &stage.kind else { return None };
+                if call.callee.dotted() != "freeze" {
+                    return None;
+                }
+                call.args.iter().find_map(|a| match &a.value.kind {
+                    ExprKind::Path(p) if a.name.as_ref().is_some_and(|n| n.name == "until") => Some(p.dotted()),
+                    _ => None,
+                })
+            });
+            here.or_else(|| frozen_until(input, items, scope, depth + 1))
+        }
+        ExprKind::Path(path) if depth < 16 => {
+            let (_, symbol) = scope.lookup(&path.dotted())?;
+            match &items.get(symbol.item)?.kind {
+                ItemKind::Model(ModelItem { body: ModelBody::Expr(expr), .. }) if symbol.definition.is_none() => {
+                    frozen_until(expr, items, scope, depth + 1)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
