@@ -45,6 +45,9 @@ struct Layer {
     env: Rc<Env>,
 }
 
+/// Most repetitions of a `for` loop in a model the checker unrolls.
+const MAX_REPEATS: usize = 1000;
+
 /// Initialisers `init:` accepts.
 const INITS: [&str; 9] = [
     "he_normal",
@@ -316,11 +319,34 @@ impl<'a> Shapes<'a> {
             (_, Value::List(items)) => items.into_iter().map(|(v, _)| v).collect(),
             (ExprKind::Binary { op: BinaryOp::Range, lhs, rhs }, _) => {
                 let (a, b) = (eval(lhs, &env.values).as_i64()?, eval(rhs, &env.values).as_i64()?);
+                // Count before building: the range may be huge.
+                let count = b.saturating_sub(a).saturating_add(1).max(0) as usize;
+                if count > MAX_REPEATS {
+                    let message = format!("a loop in a model repeats {count} times; at most {MAX_REPEATS} are checked");
+                    self.errors.push(bad(
+                        env.origin(iter),
+                        &message,
+                        "too many repetitions",
+                        "a model this deep is almost surely a mistake in the range",
+                    ));
+                    return None;
+                }
                 (a..=b).map(Value::Int).collect()
             }
             _ => return Some(shape),
         };
         let origin = env.origin(iter);
+        if values.len() > MAX_REPEATS {
+            let message =
+                format!("a loop in a model repeats {} times; at most {MAX_REPEATS} are checked", values.len());
+            self.errors.push(bad(
+                origin,
+                &message,
+                "too many repetitions",
+                "a model this deep is almost surely a mistake in the range",
+            ));
+            return None;
+        }
         for value in values {
             let mut inner = (**env).clone();
             inner.values.insert(var.name.clone(), value);
@@ -419,7 +445,18 @@ impl<'a> Shapes<'a> {
             },
             "flatten" => {
                 let out = match shape {
-                    Shape::Image([c, h, w]) => Shape::Flat(c * h * w),
+                    Shape::Image([c, h, w]) => match c.checked_mul(*h).and_then(|n| n.checked_mul(*w)) {
+                        Some(n) => Shape::Flat(n),
+                        None => {
+                            self.errors.push(bad(
+                                expr.span,
+                                "this image is too large to flatten",
+                                &format!("input {shape}"),
+                                "use smaller images or pool first",
+                            ));
+                            return None;
+                        }
+                    },
                     flat => flat.clone(),
                 };
                 return Some((out, LayerKind::Flatten));

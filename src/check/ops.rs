@@ -33,6 +33,9 @@ pub struct Call<'c> {
 }
 
 const COLUMNS: &[Param] = &[rest("columns")];
+
+/// Most bins `qcut` makes from a count (more is surely a mistake).
+const MAX_BINS: i64 = 1000;
 const OPTIONAL_COLUMNS: &[Param] = &[Param { required: false, ..rest("columns") }];
 
 /// Applies a data operation (not `predict`, which the caller handles) to
@@ -442,7 +445,7 @@ fn qcut(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
     let Some(input) = numeric_columns(&b, "column", "qcut", &schema, cx).into_iter().next() else { return schema };
     let Some((value, span)) = b.value("q", cx.constants) else { return schema };
     let bins = match &value {
-        Value::Int(q) if *q >= 2 => *q as usize,
+        Value::Int(q) if (2..=MAX_BINS).contains(q) => *q as usize,
         Value::List(_) => {
             let Some(quantiles) = numbers(&value, span, "quantiles", cx) else { return schema };
             let ordered = quantiles.windows(2).all(|w| w[0].0 < w[1].0);
@@ -461,7 +464,7 @@ fn qcut(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
         _ => {
             cx.errors.push(bad(
                 span,
-                "`q` is the number of bins (2 or more) or a list of quantiles",
+                "`q` is the number of bins (2 to 1,000) or a list of quantiles",
                 "not a bin count",
                 "write `qcut(income, 4)` for quartiles",
             ));
