@@ -53,7 +53,13 @@ pub fn csv_columns_cached(cache: &mut Cache, path: &Path, options: &CsvOptions) 
 pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
-    let header = records.next_record()?.ok_or("the file is empty")?;
+    let mut header = records.next_record()?.ok_or("the file is empty")?;
+    // A byte-order mark is not part of the first column's name.
+    if let Some(first) = header.first_mut()
+        && let Some(stripped) = first.strip_prefix('\u{feff}')
+    {
+        *first = stripped.to_owned();
+    }
     if header.iter().all(|h| h.trim().is_empty()) {
         return Err("the header row is empty".into());
     }
@@ -212,6 +218,15 @@ mod tests {
     #[test]
     fn quoted_fields_split_like_rfc_4180() {
         assert_eq!(split_fields(r#"a,"b,c","d""e",,f"#, ','), vec!["a", "b,c", "d\"e", "", "f"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_name() {
+        let path = std::env::temp_dir().join(format!("pipe-bom-{}.csv", std::process::id()));
+        std::fs::write(&path, "\u{feff}age,city\n1,a\n").expect("write");
+        let columns = csv_columns(&path, &CsvOptions { sep: b',', nulls: vec![] }).expect("probe");
+        assert_eq!(columns[0].name, "age");
+        assert_eq!(columns[0].dtype, DType::I64);
     }
 
     #[test]
