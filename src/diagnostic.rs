@@ -143,16 +143,17 @@ fn elide_long_lines(text: &str, labels: &[LabeledSpan]) -> (String, OffsetMap) {
             out.push_str(line);
         } else {
             let (from, to) = window(text, line_start, line_end, labels);
+            let content_end = line_start + line.trim_end_matches('\n').len();
             if from > line_start {
                 out.push('…');
             }
             kept.push((from, to, out.len()));
             out.push_str(&text[from..to]);
-            if to < line_end {
+            if to < content_end {
                 out.push('…');
-                if line.ends_with('\n') {
-                    out.push('\n');
-                }
+            }
+            if line.ends_with('\n') {
+                out.push('\n');
             }
         }
         line_start = line_end;

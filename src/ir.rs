@@ -492,6 +492,8 @@ pub struct TrainSettings {
     pub save: Option<PathBuf>,
     /// A checkpoint every this many epochs.
     pub checkpoint_every: Option<u64>,
+    /// How many checkpoints to keep.
+    pub checkpoint_keep: Option<u64>,
     /// The `augment` item applied to training batches.
     pub augment: Option<ItemId>,
     /// Weight classes inversely to their frequency.
@@ -517,6 +519,8 @@ pub struct Optimizer {
     pub beta2: Option<f64>,
     /// Epsilon.
     pub eps: Option<f64>,
+    /// RMSprop's averaging factor.
+    pub alpha: Option<f64>,
 }
 
 /// One phase of a learning-rate schedule.

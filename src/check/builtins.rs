@@ -63,3 +63,7 @@ pub const LAYERS: [&str; 18] = [
     "tanh",
     "softmax",
 ];
+
+/// Image augmentations, valid as steps of an `augment` block.
+pub const AUGMENTATIONS: [&str; 11] =
+    ["flip", "rotate", "shift", "shear", "zoom", "brightness", "contrast", "saturation", "hue", "noise", "cutout"];

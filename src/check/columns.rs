@@ -84,7 +84,8 @@ fn not_a_selector(span: Span) -> CheckError {
     }
 }
 
-/// `f0..f15`: both ends share a prefix and end in numbers.
+/// `f0..f15`: both ends share a prefix and end in numbers (`x01..x12`
+/// keeps the zero padding of its first end).
 fn range(lhs: &Expr, rhs: &Expr, span: Span, frame: Frame, errors: &mut Vec<CheckError>, out: &mut Vec<Selected>) {
     let (Some(first), Some(last)) = (numbered(lhs), numbered(rhs)) else {
         return errors.push(CheckError::BadArgument {
@@ -94,25 +95,34 @@ fn range(lhs: &Expr, rhs: &Expr, span: Span, frame: Frame, errors: &mut Vec<Chec
             help: "write the first and last column, as in `f0..f15`".into(),
         });
     };
-    if first.0 != last.0 || first.1 > last.1 {
+    if first.prefix != last.prefix || first.number > last.number {
         return errors.push(CheckError::BadArgument {
-            message: format!("`{}{}..{}{}` is not a range", first.0, first.1, last.0, last.1),
+            message: format!("`{}..{}` is not a range", first.written, last.written),
             span,
             label: "the names must share a prefix and count up".into(),
             help: "write the first and last column, as in `f0..f15`".into(),
         });
     }
-    for i in first.1..=last.1 {
-        let name = format!("{}{i}", first.0);
-        if frame.schema.get(&name).is_none() {
-            return errors.push(range_gap(&first.0, first.1, last.1, &name, span, frame));
+    let name = |i: u32| format!("{}{i:0width$}", first.prefix, width = first.width);
+    for i in first.number..=last.number {
+        if frame.schema.get(&name(i)).is_none() {
+            let present = (first.number..i).last().map(name);
+            return errors.push(range_gap(&name(first.number), present, &name(i), span, frame));
         }
-        out.push(Selected { name, span });
+        out.push(Selected { name: name(i), span });
     }
 }
 
-/// `f15` -> ("f", 15)
-fn numbered(expr: &Expr) -> Option<(String, u32)> {
+/// A numbered column name, as in `f15` or `x01`.
+struct Numbered {
+    written: String,
+    prefix: String,
+    number: u32,
+    /// Digits to pad to (0: no padding).
+    width: usize,
+}
+
+fn numbered(expr: &Expr) -> Option<Numbered> {
     let ExprKind::Path(path) = &expr.kind else { return None };
     let [ident] = path.parts.as_slice() else { return None };
     let digits = ident.name.len() - ident.name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
@@ -120,7 +130,8 @@ fn numbered(expr: &Expr) -> Option<(String, u32)> {
         return None;
     }
     let (prefix, number) = ident.name.split_at(ident.name.len() - digits);
-    Some((prefix.to_owned(), number.parse().ok()?))
+    let width = if number.starts_with('0') && number.len() > 1 { number.len() } else { 0 };
+    Some(Numbered { written: ident.name.clone(), prefix: prefix.to_owned(), number: number.parse().ok()?, width })
 }
 
 /// Whether a column (by name and type) is selected.
@@ -178,19 +189,10 @@ fn first_line(text: &str) -> String {
 }
 
 /// `f0..f40` over `f0`..`f31`: say where the columns stop.
-fn range_gap(prefix: &str, first: u32, last: u32, missing: &str, span: Span, frame: Frame) -> CheckError {
-    let present: Vec<u32> = frame
-        .schema
-        .columns
-        .iter()
-        .filter_map(|c| c.name.strip_prefix(prefix).and_then(|n| n.parse().ok()))
-        .filter(|n| (first..=last).contains(n))
-        .collect();
-    let help = match present.iter().max() {
-        Some(top) if *top >= first => {
-            format!("the columns `{prefix}{first}`.. stop at `{prefix}{top}`: write `{prefix}{first}..{prefix}{top}`")
-        }
-        _ => format!("this frame has no column `{prefix}{first}`..`{prefix}{last}`"),
+fn range_gap(first: &str, last_present: Option<String>, missing: &str, span: Span, frame: Frame) -> CheckError {
+    let help = match last_present {
+        Some(last) => format!("the columns from `{first}` stop at `{last}`: write `{first}..{last}`"),
+        None => format!("this frame has no column `{first}`"),
     };
     let frame_note = format!("this frame has {} columns", frame.schema.columns.len());
     CheckError::UnknownColumn { name: missing.into(), span, help, frame: frame.span.filter(|s| *s != span), frame_note }

@@ -134,6 +134,20 @@ pub enum CheckError {
         span: Span,
     },
 
+    /// `a.pipe` imports `b.pipe`, which imports `a.pipe`.
+    #[error("`{path}` is already being imported: the imports form a cycle")]
+    #[diagnostic(
+        code(pipe::check::import_cycle),
+        help("move what both files need into a third file that imports neither")
+    )]
+    ImportCycle {
+        /// The path as written.
+        path: String,
+        /// The import that closes the cycle.
+        #[label(primary, "imported here again")]
+        span: Span,
+    },
+
     /// `stage a = b |> ...` and `stage b = a |> ...`
     #[error("these items depend on each other in a cycle: {cycle}")]
     #[diagnostic(
@@ -348,6 +362,7 @@ impl CheckError {
             | CheckError::UnknownModule { span, .. }
             | CheckError::UnknownImport { span, .. }
             | CheckError::ImportUnreadable { span, .. }
+            | CheckError::ImportCycle { span, .. }
             | CheckError::Cycle { span, .. }
             | CheckError::UnusedItem { span, .. } => *span,
         }

@@ -79,7 +79,9 @@ fn run_length(columns: &[Column]) -> usize {
     columns
         .iter()
         .enumerate()
-        .take_while(|(k, c)| numbered(&c.name) == Some((prefix, start + *k as u64)) && &c.dtype == dtype)
+        .take_while(|(k, c)| {
+            start.checked_add(*k as u64).is_some_and(|n| numbered(&c.name) == Some((prefix, n))) && &c.dtype == dtype
+        })
         .count()
 }
 

@@ -251,7 +251,7 @@ impl<'a> Frames<'a> {
     }
 
     fn images(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
-        let params = &[pos("dir", true), named("size"), named("channels"), named("normalize"), named("skip_bad")];
+        let params = &[pos("dir", true), named("size"), named("channels")];
         let b = bind("images", params, &call.args, span, &mut self.errors);
         let (dir, dir_span) = self.string_arg(&b.value("dir", self.constants)?, "a folder")?;
         let size = match b.value("size", self.constants) {
@@ -446,6 +446,25 @@ impl<'a> Frames<'a> {
         }
     }
 
+    /// `other` has every column of `reference`, with its type.
+    fn same_columns(&mut self, reference: &Schema, other: &Schema, span: Span, what: &str) {
+        for column in &reference.columns {
+            let found = other.get(&column.name);
+            if found.is_none_or(|c| c.dtype != column.dtype) {
+                self.errors.push(CheckError::BadArgument {
+                    message: format!("the {what} lacks the training data's column `{}`: {}", column.name, column.dtype),
+                    span,
+                    label: match found {
+                        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
+                        None => format!("no `{}` here", column.name),
+                    },
+                    help: "prepare it like the training data, e.g. through the same transform: `prep(val)`".into(),
+                });
+                return;
+            }
+        }
+    }
+
     /// `predict(run)` adds the column `prediction`, of the target's type.
     fn predict(&mut self, args: &[Arg], mut frame: ir::Frame, frame_span: Span) -> Option<ir::Frame> {
         let run = args.first()?;
@@ -546,8 +565,13 @@ impl<'a> Frames<'a> {
     /// data it trains on.
     fn train(&mut self, index: usize, train: &TrainItem) -> Option<Schema> {
         let frame = self.data(&train.data);
-        let validate = setting(&train.body, "validate").and_then(|v| self.data(v));
+        let validate_expr = setting(&train.body, "validate");
+        let validate = validate_expr.and_then(|v| self.data(v));
         let data = frame.as_ref().map(|f| f.schema.clone());
+        // Validation data must look like the training data.
+        if let (Some(train_schema), Some(val), Some(val_expr)) = (&data, &validate, validate_expr) {
+            self.same_columns(train_schema, &val.schema, val_expr.span, "validation data");
+        }
         if let Some(frame) = frame {
             self.train_frames.insert(index, (frame, validate));
         }

@@ -99,3 +99,44 @@ fn unused(scope: &Scope, uses: &[Use]) -> Vec<CheckError> {
         .map(|(_, s)| CheckError::UnusedItem { name: s.name.clone(), span: s.span })
         .collect()
 }
+
+/// The items in an order where each comes after the items it uses (cycles
+/// broken anywhere), found without recursion so a long chain of items
+/// cannot overflow the stack. Computing schemas in this order keeps the
+/// checker's own recursion shallow.
+pub fn order(count: usize, scope: &Scope, uses: &[Use]) -> Vec<usize> {
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for u in uses {
+        let target = scope.symbol(u.to);
+        if !target.imported && target.item < count {
+            edges[u.from].push(target.item);
+        }
+    }
+    let mut marks = vec![Mark::New; count];
+    let mut order = Vec::with_capacity(count);
+    for root in 0..count {
+        if marks[root] != Mark::New {
+            continue;
+        }
+        let mut stack = vec![(root, 0usize)];
+        marks[root] = Mark::Open;
+        while let Some(top) = stack.last_mut() {
+            let node = top.0;
+            match edges[node].get(top.1) {
+                Some(&next) => {
+                    top.1 += 1;
+                    if marks[next] == Mark::New {
+                        marks[next] = Mark::Open;
+                        stack.push((next, 0));
+                    }
+                }
+                None => {
+                    marks[node] = Mark::Done;
+                    order.push(node);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    order
+}

@@ -30,8 +30,9 @@ pub fn settings(body: &Block, constants: &Constants, scope: &Scope) -> TrainSett
             "log" => out.logs = logs(value, constants),
             "save" => out.save = path(&v),
             "checkpoint" => {
-                out.checkpoint_every =
-                    call(value).and_then(|(_, a)| number(a, "every", usize::MAX, constants)).map(|e| e as u64)
+                let args = call(value).map_or(&[][..], |(_, a)| a);
+                out.checkpoint_every = whole(args, "every", usize::MAX, constants);
+                out.checkpoint_keep = whole(args, "keep", usize::MAX, constants);
             }
             "augment" => out.augment = item(value, scope, Kind::Augment),
             "class_weight" => out.balanced_classes = matches!(&v, Value::Name(n) if n == "balanced"),
@@ -87,6 +88,7 @@ fn optimizer(expr: &Expr, constants: &Constants) -> Option<Optimizer> {
         beta1: named("beta1"),
         beta2: named("beta2"),
         eps: named("eps"),
+        alpha: named("alpha"),
         name,
     })
 }

@@ -67,14 +67,13 @@ pub fn check(program: &Program, sources: &mut SourceMap, dir: Option<&Path>) -> 
     // relative to the folder it was named from.
     let root_shown_dir = Path::new(&sources.get(crate::source::FileId(0)).name).parent().map(Path::to_path_buf);
     let root_dir = dir.map(Path::to_path_buf);
-    let mut checker = Checker {
-        sources,
-        report: Report::default(),
-        visiting: Vec::new(),
-        root_dir,
-        root_shown_dir,
-        probes: probe::Cache::new(),
-    };
+    // The root file counts as being imported, so a file importing it back
+    // closes a cycle.
+    let root_name = Path::new(&sources.get(crate::source::FileId(0)).name).file_name().map(PathBuf::from);
+    let root_path = dir.zip(root_name).map(|(d, n)| d.join(n));
+    let visiting = root_path.map(|p| p.canonicalize().unwrap_or(p)).into_iter().collect();
+    let mut checker =
+        Checker { sources, report: Report::default(), visiting, root_dir, root_shown_dir, probes: probe::Cache::new() };
     checker.file(program, dir, true);
     // Errors first, then warnings; each in source order, each once (data
     // used in two places is checked in both).
@@ -115,6 +114,10 @@ impl Checker<'_> {
         self.report.errors.extend(resolver.errors);
         let constants = constants(&program.items);
         let mut frames = frames::Frames::new(&program.items, &scope, &constants, dir, &mut self.probes);
+        // Dependencies first, so that each item finds what it uses done.
+        for index in graph::order(program.items.len(), &scope, &resolver.uses) {
+            frames.item(index);
+        }
         let mut explained = Vec::new();
         for (index, item) in program.items.iter().enumerate() {
             let schema = frames.item(index);
@@ -286,9 +289,8 @@ impl Checker<'_> {
         let full = dir.map_or_else(|| PathBuf::from(&path.value), |d| d.join(&path.value));
         let canonical = full.canonicalize().unwrap_or_else(|_| full.clone());
         if self.visiting.contains(&canonical) {
-            // An import cycle between files: the names are being declared
-            // further up; nothing more to learn here.
-            return Some((Scope::default(), Rc::new(Program { items: Vec::new() })));
+            self.report.errors.push(CheckError::ImportCycle { path: path.value.clone(), span: path.span });
+            return None;
         }
         let bytes = match std::fs::read(&full) {
             Ok(bytes) => bytes,
@@ -329,14 +331,23 @@ impl Checker<'_> {
 
 /// The values of the `let` constants that can be known (a constant may use
 /// another, in any order).
-fn constants(items: &[Item]) -> value::Constants {
+pub(crate) fn constants(items: &[Item]) -> value::Constants {
     let lets: Vec<&Binding> =
         items.iter().filter_map(|i| if let ItemKind::Let(b) = &i.kind { Some(b) } else { None }).collect();
     let mut known = value::Constants::new();
+    // A constant may use one defined below it: evaluate again until nothing
+    // changes (one pass when they are in order).
     for _ in 0..lets.len() {
+        let mut changed = false;
         for binding in &lets {
-            let value = value::eval(&binding.value, &known);
-            known.insert(binding.name.name.clone(), value);
+            let value = value::bounded(value::eval(&binding.value, &known));
+            if known.get(&binding.name.name) != Some(&value) {
+                known.insert(binding.name.name.clone(), value);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
         }
     }
     known

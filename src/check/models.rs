@@ -48,6 +48,9 @@ struct Layer {
 /// Most repetitions of a `for` loop in a model the checker unrolls.
 const MAX_REPEATS: usize = 1000;
 
+/// Most layers all the loops of one model unroll to.
+const MAX_UNROLLED: usize = 10_000;
+
 /// Initialisers `init:` accepts.
 const INITS: [&str; 9] = [
     "he_normal",
@@ -72,12 +75,25 @@ pub struct Shapes<'a> {
     pub summaries: Vec<(usize, Vec<String>)>,
     /// Each run's model, lowered, by item index.
     pub models: Vec<(usize, ir::Model)>,
+    /// Layers unrolled from loops for the model being checked.
+    unrolled: usize,
+    /// Models being expanded as layers of other models.
+    expanding: usize,
 }
 
 impl<'a> Shapes<'a> {
     /// A checker of model shapes for one file.
     pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants) -> Self {
-        Shapes { items, scope, constants, errors: Vec::new(), summaries: Vec::new(), models: Vec::new() }
+        Shapes {
+            items,
+            scope,
+            constants,
+            errors: Vec::new(),
+            summaries: Vec::new(),
+            models: Vec::new(),
+            unrolled: 0,
+            expanding: 0,
+        }
     }
 
     /// Checks the model of the training run at `index`, trained on `schema`.
@@ -86,6 +102,7 @@ impl<'a> Shapes<'a> {
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
+        self.unrolled = 0;
         let mut built = Built::default();
         let Some(output) = self.run(&layers, input.clone(), &mut built) else { return };
         self.summaries.push((index, built.summary));
@@ -132,8 +149,10 @@ impl<'a> Shapes<'a> {
             return None;
         }
         match &expr.kind {
-            ExprKind::Path(path) => self.named_model(&path.dotted(), &[], expr.span, depth),
-            ExprKind::Call(call) => self.named_model(&call.callee.dotted(), &call.args, expr.span, depth),
+            ExprKind::Path(path) => self.named_model(&path.dotted(), &[], expr.span, depth, &self.top_env()),
+            ExprKind::Call(call) => {
+                self.named_model(&call.callee.dotted(), &call.args, expr.span, depth, &self.top_env())
+            }
             ExprKind::Pipeline { input, stages } => {
                 let mut layers = self.model_layers(input, depth + 1)?;
                 for stage in stages {
@@ -145,22 +164,27 @@ impl<'a> Shapes<'a> {
         }
     }
 
-    /// A model item (called with `args`), a trained run, or nothing known.
-    fn named_model(&mut self, name: &str, args: &[Arg], span: Span, depth: usize) -> Option<Vec<Layer>> {
+    /// A model item (called with `args`, evaluated in `outer`), a trained
+    /// run, or nothing known.
+    fn named_model(&mut self, name: &str, args: &[Arg], span: Span, depth: usize, outer: &Env) -> Option<Vec<Layer>> {
         let (_, symbol) = self.scope.lookup(name)?;
-        let item: Item = match &symbol.definition {
-            Some((program, index)) => program.items.get(*index)?.clone(),
-            None => self.items.get(symbol.item)?.clone(),
+        // An imported model's defaults see its own module's constants.
+        let (item, base): (Item, Constants) = match &symbol.definition {
+            Some((program, index)) => (program.items.get(*index)?.clone(), crate::check::constants(&program.items)),
+            None => (self.items.get(symbol.item)?.clone(), self.constants.clone()),
         };
         match &item.kind {
             ItemKind::Train(train) if symbol.kind == Kind::Train && symbol.definition.is_none() => {
                 self.model_layers(&train.model, depth + 1)
             }
             ItemKind::Model(model) => match &model.body {
-                ModelBody::Expr(expr) if args.is_empty() => self.model_layers(expr, depth + 1),
+                ModelBody::Expr(expr) if args.is_empty() && symbol.definition.is_none() => {
+                    self.model_layers(expr, depth + 1)
+                }
                 ModelBody::Expr(_) => None,
                 ModelBody::Layers(block) => {
-                    let env = Rc::new(self.bind_params(name, model.params.as_deref().unwrap_or(&[]), args, span)?);
+                    let params = model.params.as_deref().unwrap_or(&[]);
+                    let env = Rc::new(self.bind_params(name, params, args, span, base, outer)?);
                     Some(block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect())
                 }
             },
@@ -168,19 +192,25 @@ impl<'a> Shapes<'a> {
         }
     }
 
-    /// The values of a model's parameters for one call.
+    /// The values of a model's parameters for one call: defaults over
+    /// `base`, then the arguments, evaluated in the caller's `outer` env.
     fn bind_params(
         &mut self,
         model: &str,
         params: &[crate::syntax::ast::Param],
         args: &[Arg],
         span: Span,
+        base: Constants,
+        outer: &Env,
     ) -> Option<Env> {
-        let mut env = self.constants.clone();
+        let mut env = base;
+        let mut bound = std::collections::HashSet::new();
         let mut written = std::collections::HashMap::new();
         for param in params {
             if let Some(default) = &param.default {
-                env.insert(param.name.name.clone(), eval(default, self.constants));
+                let value = eval(default, &env);
+                env.insert(param.name.name.clone(), value);
+                bound.insert(param.name.name.clone());
             }
         }
         let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
@@ -212,10 +242,11 @@ impl<'a> Shapes<'a> {
                     }
                 },
             };
-            written.insert(name.clone(), arg.value.span);
-            env.insert(name, eval(&arg.value, self.constants));
+            written.insert(name.clone(), outer.origin(&arg.value));
+            env.insert(name.clone(), eval(&arg.value, &outer.values));
+            bound.insert(name);
         }
-        if let Some(missing) = params.iter().find(|p| !env.contains_key(&p.name.name)) {
+        if let Some(missing) = params.iter().find(|p| !bound.contains(&p.name.name)) {
             self.errors.push(CheckError::MissingArgument {
                 operation: model.into(),
                 name: missing.name.name.clone(),
@@ -262,6 +293,23 @@ impl<'a> Shapes<'a> {
         }
     }
 
+    /// The file's constants as an environment (for a model named at the
+    /// top of a training run).
+    fn top_env(&self) -> Env {
+        Env { values: self.constants.clone(), written: Default::default() }
+    }
+
+    /// Whether a step calls a `model` item rather than a built-in layer.
+    fn is_model_call(&self, expr: &Expr) -> bool {
+        let name = match &expr.kind {
+            ExprKind::Call(call) => call.callee.dotted(),
+            ExprKind::Path(path) => path.dotted(),
+            _ => return false,
+        };
+        !crate::check::builtins::LAYERS.contains(&name.as_str())
+            && self.scope.lookup(&name).is_some_and(|(_, s)| s.kind == Kind::Model)
+    }
+
     // -- running shapes through layers -------------------------------------------------
 
     fn run(&mut self, layers: &[Layer], mut shape: Shape, built: &mut Built) -> Option<Shape> {
@@ -273,6 +321,24 @@ impl<'a> Shapes<'a> {
 
     fn entry(&mut self, entry: &Entry, env: &Rc<Env>, shape: Shape, built: &mut Built) -> Option<Shape> {
         match &entry.kind {
+            EntryKind::Step { expr, .. } if self.is_model_call(expr) => {
+                // A model used as a block of layers: its layers, in place.
+                let (name, args): (String, &[Arg]) = match &expr.kind {
+                    ExprKind::Call(call) => (call.callee.dotted(), &call.args),
+                    ExprKind::Path(path) => (path.dotted(), &[]),
+                    _ => return None,
+                };
+                // Models using each other in a cycle are reported by the
+                // graph check; here the expansion just stops.
+                if self.expanding >= 16 {
+                    return None;
+                }
+                self.expanding += 1;
+                let out =
+                    self.named_model(&name, args, expr.span, 1, env).and_then(|layers| self.run(&layers, shape, built));
+                self.expanding -= 1;
+                out
+            }
             EntryKind::Step { expr, alias } => {
                 let (out, kind) = self.layer(expr, env, &shape)?;
                 built.summary.push(format!("{}: {shape} -> {out}", crate::format::format_expr(expr)));
@@ -336,7 +402,9 @@ impl<'a> Shapes<'a> {
             _ => return Some(shape),
         };
         let origin = env.origin(iter);
-        if values.len() > MAX_REPEATS {
+        // Nested loops multiply: one budget for the whole model.
+        self.unrolled = self.unrolled.saturating_add(values.len().saturating_mul(body.entries.len()));
+        if values.len() > MAX_REPEATS || self.unrolled > MAX_UNROLLED {
             let message =
                 format!("a loop in a model repeats {} times; at most {MAX_REPEATS} are checked", values.len());
             self.errors.push(bad(

@@ -77,6 +77,7 @@ fn file_schema(bytes: &[u8]) -> Option<Vec<Element>> {
     r.fields(|r, id, kind| {
         if id == 2 && kind == LIST {
             let (count, _) = r.list_header()?;
+            r.fits(count)?;
             let mut list = Vec::with_capacity(count.min(1 << 16));
             for _ in 0..count {
                 list.push(r.element()?);
@@ -189,17 +190,19 @@ impl Compact<'_> {
             }
             LIST | SET => {
                 let (count, inner) = self.list_header()?;
+                self.fits(count)?;
                 for _ in 0..count {
-                    self.skip(inner)?;
+                    self.skip_element(inner)?;
                 }
             }
             MAP => {
                 let count = usize::try_from(self.varint()?).ok()?;
+                self.fits(count)?;
                 if count > 0 {
                     let kinds = self.byte()?;
                     for _ in 0..count {
-                        self.skip(kinds >> 4)?;
-                        self.skip(kinds & 0x0f)?;
+                        self.skip_element(kinds >> 4)?;
+                        self.skip_element(kinds & 0x0f)?;
                     }
                 }
             }
@@ -207,6 +210,18 @@ impl Compact<'_> {
             _ => return None,
         }
         (self.pos <= self.bytes.len()).then_some(())
+    }
+
+    /// Every element takes at least a byte: a count larger than the bytes
+    /// left is a damaged footer, not a reason to loop.
+    fn fits(&self, count: usize) -> Option<()> {
+        (count <= self.bytes.len().saturating_sub(self.pos)).then_some(())
+    }
+
+    /// An element of a list, set or map: booleans there take a byte each
+    /// (in a struct field they live in the field header).
+    fn skip_element(&mut self, kind: u8) -> Option<()> {
+        if kind == TRUE || kind == FALSE { self.byte().map(|_| ()) } else { self.skip(kind) }
     }
 
     /// A `SchemaElement`: 1 type, 4 name, 5 num_children, 6 converted_type,

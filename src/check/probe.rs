@@ -18,6 +18,10 @@ const MAX_LEVELS: usize = 256;
 /// checking stays fast and one-hot widths are an estimate for large files.
 pub const LEVEL_SCAN_BYTES: usize = 4 << 20;
 
+/// The longest record (a quoted field may hold line breaks) read before a
+/// stray quote is reported instead.
+const MAX_RECORD: usize = 1 << 20;
+
 /// How a CSV file is read.
 #[derive(Clone, Debug)]
 pub struct CsvOptions {
@@ -158,13 +162,19 @@ impl<R: Read> Records<R> {
     /// The next record's text (several lines when a quoted field spans them).
     fn next_line(&mut self) -> Result<Option<String>, String> {
         let mut line = String::new();
+        let mut open_quote = false;
         loop {
-            let mut part = String::new();
-            let read = self.reader.read_line(&mut part).map_err(|e| e.to_string())?;
+            let start = line.len();
+            let read = self.reader.read_line(&mut line).map_err(|e| e.to_string())?;
             self.bytes += read;
-            line.push_str(&part);
-            if read == 0 || line.matches('"').count().is_multiple_of(2) {
+            // Only the new part is counted: a stray quote must not make
+            // every following line rescan the record.
+            open_quote ^= line[start..].matches('"').count() % 2 == 1;
+            if read == 0 || !open_quote {
                 break;
+            }
+            if line.len() > MAX_RECORD {
+                return Err(format!("a quoted field opened near byte {} is never closed", self.bytes - line.len()));
             }
         }
         if line.is_empty() {

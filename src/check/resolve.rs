@@ -53,7 +53,7 @@ impl<'a> Resolver<'a> {
                 self.data(&t.fit_on);
                 self.transform_steps(&t.body);
             }
-            ItemKind::Augment(a) => self.block_values(&a.body),
+            ItemKind::Augment(a) => self.augment_entries(&a.body),
             ItemKind::Model(m) => self.model_item(m),
             ItemKind::Train(t) => {
                 self.model(&t.model);
@@ -233,12 +233,50 @@ impl<'a> Resolver<'a> {
         self.errors.push(CheckError::UnknownOperation { what: what.into(), name: name.into(), span, help });
     }
 
-    /// The steps of a `transform` block: data operations.
+    /// The steps of a `transform` block: data operations, nothing else.
     fn transform_steps(&mut self, block: &Block) {
         for entry in &block.entries {
             match &entry.kind {
                 EntryKind::Step { expr, .. } => self.data_stage(expr),
-                _ => self.entry_values(entry),
+                _ => self.errors.push(CheckError::BadArgument {
+                    message: "a transform's block lists data operations, one per line".into(),
+                    span: entry.span,
+                    label: "not an operation".into(),
+                    help: "write steps such as `standard(f0..f15)` or `qcut(income, 4) as income_q`".into(),
+                }),
+            }
+        }
+    }
+
+    /// An `augment` block: augmentation operations and the `fill:` setting.
+    fn augment_entries(&mut self, block: &Block) {
+        for entry in &block.entries {
+            match &entry.kind {
+                EntryKind::Step { expr, .. } => {
+                    let (callee, args): (&Path, &[Arg]) = match &expr.kind {
+                        ExprKind::Call(call) => (&call.callee, &call.args),
+                        ExprKind::Path(path) => (path, &[]),
+                        _ => continue,
+                    };
+                    let name = callee.dotted();
+                    if !builtins::AUGMENTATIONS.contains(&name.as_str()) {
+                        self.unknown_operation("augmentation", &name, callee.span, &builtins::AUGMENTATIONS);
+                    }
+                    self.args(args);
+                }
+                EntryKind::Setting { key, .. } if key.name == "fill" => {}
+                EntryKind::Setting { key, .. } => self.errors.push(CheckError::UnknownSetting {
+                    key: key.name.clone(),
+                    span: key.span,
+                    block: "an augmentation".into(),
+                    help: "the setting of an augmentation is `fill: nearest | reflect | constant(v)`".into(),
+                }),
+                _ => self.errors.push(CheckError::BadArgument {
+                    message: "an augmentation lists operations, one per line".into(),
+                    span: entry.span,
+                    label: "not an operation".into(),
+                    help: "write operations such as `flip(horizontal, p: 0.5)` or `rotate(20deg)`".into(),
+                }),
             }
         }
     }
@@ -333,7 +371,12 @@ impl<'a> Resolver<'a> {
                     self.layers(body);
                     self.locals.pop();
                 }
-                EntryKind::Setting { value, .. } => self.value(value),
+                EntryKind::Setting { key, .. } => self.errors.push(CheckError::BadArgument {
+                    message: format!("a model's block lists layers; `{}:` is not a layer", key.name),
+                    span: entry.span,
+                    label: "a setting".into(),
+                    help: "settings of the training belong in the `train` block".into(),
+                }),
             }
         }
     }

@@ -273,6 +273,11 @@ impl<'a> Settings<'a> {
             self.number(&b, beta, |x| (0.0..1.0).contains(&x), "in [0, 1)");
         }
         self.number(&b, "eps", |x| x > 0.0 && x.is_finite(), "greater than 0");
+        if let Some((v, span)) = b.value("nesterov", self.constants)
+            && !matches!(v, Value::Bool(_))
+        {
+            self.bad(span, "`nesterov` is true or false", &format!("this is {}", shown(&v)), "write `nesterov: true`");
+        }
     }
 
     fn schedule(&mut self, value: &Expr) {
@@ -287,11 +292,11 @@ impl<'a> Settings<'a> {
     }
 
     fn schedule_phase(&mut self, phase: &Expr, followed: bool) {
-        const WARMUP: &[Param] = &[named("epochs"), named("steps"), named("from")];
+        const WARMUP: &[Param] = &[named("epochs"), named("steps")];
         const STEP: &[Param] = &[named("every"), named("gamma")];
         const EXPONENTIAL: &[Param] = &[pos("gamma", true)];
-        const COSINE: &[Param] = &[named("min_lr"), named("epochs")];
-        const PLATEAU: &[Param] = &[named("patience"), named("factor"), named("on"), named("min_lr")];
+        const COSINE: &[Param] = &[named("min_lr")];
+        const PLATEAU: &[Param] = &[named("patience"), named("factor")];
         let known: &[(&str, &[Param])] = &[
             ("constant", &[]),
             ("warmup", WARMUP),
@@ -523,15 +528,8 @@ impl<'a> Settings<'a> {
     }
 
     fn class_weight(&mut self, value: &Expr) {
-        match &value.kind {
-            ExprKind::Path(p) if p.dotted() == "balanced" => {}
-            ExprKind::Record { .. } => {}
-            _ => self.bad(
-                value.span,
-                "`class_weight` is `balanced` or a record of weights",
-                "not a weighting",
-                "write `class_weight: balanced`",
-            ),
+        if !matches!(&value.kind, ExprKind::Path(p) if p.dotted() == "balanced") {
+            self.bad(value.span, "`class_weight` is `balanced`", "not a weighting", "write `class_weight: balanced`");
         }
     }
 }

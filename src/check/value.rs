@@ -118,3 +118,26 @@ fn arithmetic(op: BinaryOp, lhs: Value, rhs: Value) -> Value {
         _ => Value::Other,
     }
 }
+
+/// Largest constant kept as a value (list elements, counted through nested
+/// lists), and deepest nesting: beyond either the constant is
+/// [`Value::Other`], so that constants built from constants cannot grow
+/// without bound (`let b = [a, a]`, `let c = [b, b]`, ...).
+const MAX_SIZE: usize = 10_000;
+const MAX_DEPTH: usize = 16;
+
+/// The value, or [`Value::Other`] when it is too large to keep.
+pub fn bounded(value: Value) -> Value {
+    if fits(&value, 0, &mut 0) { value } else { Value::Other }
+}
+
+fn fits(value: &Value, depth: usize, size: &mut usize) -> bool {
+    *size += 1;
+    if depth > MAX_DEPTH || *size > MAX_SIZE {
+        return false;
+    }
+    match value {
+        Value::List(items) => items.iter().all(|(v, _)| fits(v, depth + 1, size)),
+        _ => true,
+    }
+}

@@ -42,6 +42,13 @@ fn check_file(path: &std::path::Path, explain: bool, reporter: &mut Reporter) {
         reporter.report(error, sources.get(error.primary_span().file));
     }
     if explain && !report.explained.is_empty() {
-        print!("{}", check::explain::render(&report.explained));
+        let text = check::explain::render(&report.explained);
+        if reporter.is_json() {
+            // One JSON object per line on stdout, like the diagnostics.
+            let line = serde_json::json!({ "explain": text, "file": path.display().to_string() });
+            println!("{line}");
+        } else {
+            print!("{text}");
+        }
     }
 }

@@ -79,12 +79,29 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // The parser, checker and formatter recurse over the program; a large
+    // stack (only touched pages are used) gives deep but valid programs
+    // room beyond the limits the parser enforces.
+    let worker = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || run(cli));
+    match worker.map(std::thread::JoinHandle::join) {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::FAILURE,
+        _ => {
+            eprintln!("pipe: internal error (please report it with the file that caused it)");
+            ExitCode::from(70)
+        }
+    }
+}
+
+/// Stack of the thread that does the work.
+const STACK_BYTES: usize = 256 << 20;
+
+fn run(cli: Cli) -> bool {
     let mut reporter = Reporter::new(cli.format == Format::Json, cli.color);
-    let ok = match cli.command {
+    match cli.command {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
-    };
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
 }
 
 /// Reads a file as bytes, reporting failure as a diagnostic.

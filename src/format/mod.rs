@@ -254,6 +254,11 @@ impl Printer<'_> {
         }
         match &entry.kind {
             EntryKind::Setting { key, value } => concat([text(format!("{}: ", key.name)), self.expr(value)]),
+            // A step that starts with `-` would continue the entry above it
+            // when read back: keep it in parentheses.
+            EntryKind::Step { expr, alias } if matches!(expr.kind, ExprKind::Unary { op: UnaryOp::Neg, .. }) => {
+                concat([text("("), self.expr(expr), text(")"), alias_doc(alias)])
+            }
             EntryKind::Step { expr, alias } => concat([self.expr(expr), alias_doc(alias)]),
             EntryKind::Nested { name, args, body, alias } => {
                 let mut parts = vec![text(name.dotted())];

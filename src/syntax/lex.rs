@@ -116,6 +116,13 @@ impl Scanner<'_> {
         while self.pos < self.end {
             if self.peek(0) == b'/' && self.peek(1) == b'*' {
                 depth += 1;
+                if depth > MAX_NESTING {
+                    // The grammar's comment rule recurses per level.
+                    self.scan
+                        .errors
+                        .push(SyntaxError::TooDeep { span: self.span(self.pos, self.pos + 2), limit: MAX_NESTING });
+                    return false;
+                }
                 self.pos += 2;
             } else if self.peek(0) == b'*' && self.peek(1) == b'/' {
                 depth -= 1;
@@ -253,7 +260,8 @@ impl Scanner<'_> {
 /// The length of `u{XXXX}` at the start of `rest` (after the backslash).
 fn unicode_escape_len(rest: &str) -> Option<usize> {
     let body = rest.strip_prefix("u{")?;
-    let close = body.find('}')?;
+    // At most six hex digits: look no further than that.
+    let close = body.char_indices().take(8).find(|(_, c)| *c == '}').map(|(i, _)| i)?;
     let hex = &body[..close];
     let valid = (1..=6).contains(&hex.len()) && u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).is_some();
     valid.then_some(2 + close + 1)
