@@ -8,11 +8,16 @@
 //!
 //! What is built so far: [`syntax`] (the pest grammar in `grammar/pipe.pest`,
 //! lowered to an owned [`syntax::ast`] with spans, and syntax errors with
-//! stable codes), [`format`] (the canonical formatter behind `pipe fmt`),
-//! [`diagnostic`] (printing for people and for tools) and [`cli`].
+//! stable codes), [`check`] (names, imports, schemas of every data item,
+//! model shapes and training settings, with check errors), [`ir`] (the
+//! typed program the executors will run), [`format`] (the canonical
+//! formatter behind `pipe fmt`), [`diagnostic`] (printing for people and
+//! for tools) and [`cli`].
 //!
-//! Boundaries: `syntax` and `format` never touch Polars or Burn, so checking
-//! is instant and testable without the data and training engines.
+//! Boundaries: `syntax`, `check` and `format` never touch Polars or Burn,
+//! so checking is instant and testable without the data and training
+//! engines; [`backend`] is the one place that reads the cargo features.
+
 #![warn(missing_docs)]
 
 pub mod backend;

@@ -3,8 +3,8 @@
 //! This is the only module that sees pest. The flow is:
 //! 1. [`lex::scan`] matches brackets, strings and comments and caps nesting;
 //! 2. the pest grammar (`grammar/pipe.pest`) parses the whole file;
-//! 3. [`lower`] turns pest's pairs into the [`ast`];
-//! 4. on any mistake, [`recover`] cuts the file at item boundaries and steps
+//! 3. `lower` turns pest's pairs into the [`ast`];
+//! 4. on any mistake, `recover` cuts the file at item boundaries and steps
 //!    1–3 run per chunk, so that each broken item gets its own diagnostic.
 
 pub mod ast;
