@@ -16,9 +16,14 @@ use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
 pub fn lower(call: &Call, before: &Schema, after: &Schema, constants: &Constants) -> Option<Op> {
     let mut scratch = Vec::new();
     let cols = |b: &Bound, param: &str| -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         for e in b.exprs(param) {
-            out.extend(select(e, Frame { schema: before, span: None }, &mut Vec::new()).into_iter().map(|s| s.name));
+            for selected in select(e, Frame { schema: before, span: None }, &mut Vec::new()) {
+                // A column named twice is one column.
+                if !out.contains(&selected.name) {
+                    out.push(selected.name);
+                }
+            }
         }
         out
     };

@@ -555,7 +555,10 @@ fn onehot(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
 fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     let params = &[pos("columns", true), pos("k", true), named("whiten")];
     let b = bind(call.name, params, call.args, call.span, cx.errors);
-    let inputs = numeric_columns(&b, "columns", "pca", &schema, cx);
+    let mut inputs = numeric_columns(&b, "columns", "pca", &schema, cx);
+    // A column named twice is one input.
+    let mut seen = std::collections::HashSet::new();
+    inputs.retain(|s| seen.insert(s.name.clone()));
     let Some((value, span)) = b.value("k", cx.constants) else { return schema };
     let Some(k) = value.as_i64().filter(|k| *k >= 1) else {
         cx.errors.push(bad(

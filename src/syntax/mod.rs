@@ -99,6 +99,7 @@ fn opaque_ranges(text: &str, scan: &lex::Scan) -> Vec<(usize, usize)> {
             ranges.push((span.start, text.len()));
         }
     }
+    ranges.sort_unstable();
     ranges
 }
 

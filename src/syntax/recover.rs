@@ -9,12 +9,16 @@ use crate::suggest::edit_distance;
 use crate::syntax::ast::ITEM_KEYWORDS;
 
 /// Byte ranges `start..end` of the chunks of `text`, in order, covering it.
-/// `opaque` lists ranges (comments) inside which no chunk may start.
+/// `opaque` lists ranges (comments), sorted and disjoint, inside which no
+/// chunk may start.
 pub fn chunks(text: &str, opaque: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let mut starts = vec![0];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let inside_comment = opaque.iter().any(|&(s, e)| s < offset && offset < e);
+        // `opaque` is sorted and disjoint: the only candidate is the last
+        // range starting before this line.
+        let before = opaque.partition_point(|&(s, _)| s < offset);
+        let inside_comment = before > 0 && offset < opaque[before - 1].1;
         if offset > 0 && !inside_comment && starts_item(line) {
             starts.push(offset);
         }
