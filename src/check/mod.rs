@@ -159,8 +159,8 @@ impl Checker<'_> {
         self.report.errors.extend(shapes.errors);
         if root {
             self.report.explained = explained;
-            let mut ir = crate::ir::Program { items: frames.ir.clone() };
-            lower_runs(&mut ir, program, &scope, &constants, &frames, shapes_models);
+            let mut ir = crate::ir::Program { items: std::mem::take(&mut frames.ir) };
+            lower_runs(&mut ir, program, &scope, &constants, &mut frames, shapes_models);
             self.report.ir = ir;
         }
         // A file without runs or outputs is a library: its items are there
@@ -359,24 +359,18 @@ fn lower_runs(
     program: &Program,
     scope: &Scope,
     constants: &value::Constants,
-    frames: &frames::Frames,
+    frames: &mut frames::Frames,
     models: Vec<(usize, crate::ir::Model)>,
 ) {
     for (index, model) in models {
         let (ItemKind::Train(train), Some((data, validate))) =
-            (&program.items[index].kind, frames.train_frames.get(&index))
+            (&program.items[index].kind, frames.train_frames.remove(&index))
         else {
             continue;
         };
         let Some(ExprKind::Path(target)) = frames::setting(&train.body, "target").map(|t| &t.kind) else { continue };
         let settings = lower_train::settings(&train.body, constants, scope);
-        let run = crate::ir::Train {
-            model,
-            data: data.clone(),
-            validate: validate.clone(),
-            target: target.dotted(),
-            settings,
-        };
+        let run = crate::ir::Train { model, data, validate, target: target.dotted(), settings };
         let item = &program.items[index];
         ir.items[index] = Some(crate::ir::Item {
             name: train.name.name.clone(),
@@ -384,8 +378,8 @@ fn lower_runs(
             kind: crate::ir::ItemKind::Train(Box::new(run)),
         });
     }
-    for (index, data) in &frames.evaluate_frames {
-        let ItemKind::Evaluate(eval) = &program.items[*index].kind else { continue };
+    for (index, data) in std::mem::take(&mut frames.evaluate_frames) {
+        let ItemKind::Evaluate(eval) = &program.items[index].kind else { continue };
         let ExprKind::Path(run) = &eval.model.kind else { continue };
         let Some((_, symbol)) = scope.lookup(&run.dotted()) else { continue };
         let metrics = eval
@@ -401,8 +395,8 @@ fn lower_runs(
             })
             .unwrap_or_default();
         let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
-        let kind = crate::ir::ItemKind::Evaluate { run: symbol.item, data: data.clone(), metrics };
-        ir.items[*index] = Some(crate::ir::Item { name, span: program.items[*index].span, kind });
+        let kind = crate::ir::ItemKind::Evaluate { run: symbol.item, data, metrics };
+        ir.items[index] = Some(crate::ir::Item { name, span: program.items[index].span, kind });
     }
 }
 
