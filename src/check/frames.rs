@@ -398,20 +398,14 @@ impl<'a> Frames<'a> {
         let item = symbol.item;
         self.item(item)?;
         let schemas = self.transforms.get(&item)?.clone();
-        for column in &schemas.input.columns {
-            let found = input.schema.get(&column.name);
-            if found.is_none_or(|c| c.dtype != column.dtype) {
-                self.errors.push(CheckError::BadArgument {
-                    message: format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
-                    span: input_span,
-                    label: match found {
-                        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
-                        None => format!("this data has no `{}`", column.name),
-                    },
-                    help: format!("apply `{name}` to data with the columns it was fitted on"),
-                });
-                return None;
-            }
+        if let Some((column, found)) = first_mismatch(&schemas.input, &input.schema) {
+            self.errors.push(CheckError::BadArgument {
+                message: format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
+                span: input_span,
+                label: mismatch_label(column, found),
+                help: format!("apply `{name}` to data with the columns it was fitted on"),
+            });
+            return None;
         }
         let input = ir::FrameInput::Transformed { transform: item, input: Box::new(input) };
         Some(ir::Frame { input, ops: Vec::new(), schema: schemas.output })
@@ -428,40 +422,26 @@ impl<'a> Frames<'a> {
         let (item, name) = (symbol.item, path.dotted());
         self.item(item);
         let Some(trained) = self.train_inputs.get(&item).cloned() else { return };
-        for column in &trained.columns {
-            let found = schema.get(&column.name);
-            if found.is_none_or(|c| c.dtype != column.dtype) {
-                self.errors.push(CheckError::BadArgument {
-                    message: format!("`{name}` was trained on data with a column `{}`: {}", column.name, column.dtype),
-                    span,
-                    label: match found {
-                        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
-                        None => format!("this data has no `{}`", column.name),
-                    },
-                    help: "give it data prepared like its training data, e.g. through the same transform: `prep(test)`"
-                        .into(),
-                });
-                return;
-            }
+        if let Some((column, found)) = first_mismatch(&trained, schema) {
+            self.errors.push(CheckError::BadArgument {
+                message: format!("`{name}` was trained on data with a column `{}`: {}", column.name, column.dtype),
+                span,
+                label: mismatch_label(column, found),
+                help: "give it data prepared like its training data, e.g. through the same transform: `prep(test)`"
+                    .into(),
+            });
         }
     }
 
-    /// `other` has every column of `reference`, with its type.
+    /// Validation data must have every column of the training data.
     fn same_columns(&mut self, reference: &Schema, other: &Schema, span: Span, what: &str) {
-        for column in &reference.columns {
-            let found = other.get(&column.name);
-            if found.is_none_or(|c| c.dtype != column.dtype) {
-                self.errors.push(CheckError::BadArgument {
-                    message: format!("the {what} lacks the training data's column `{}`: {}", column.name, column.dtype),
-                    span,
-                    label: match found {
-                        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
-                        None => format!("no `{}` here", column.name),
-                    },
-                    help: "prepare it like the training data, e.g. through the same transform: `prep(val)`".into(),
-                });
-                return;
-            }
+        if let Some((column, found)) = first_mismatch(reference, other) {
+            self.errors.push(CheckError::BadArgument {
+                message: format!("the {what} lacks the training data's column `{}`: {}", column.name, column.dtype),
+                span,
+                label: mismatch_label(column, found),
+                help: "prepare it like the training data, e.g. through the same transform: `prep(val)`".into(),
+            });
         }
     }
 
@@ -619,6 +599,23 @@ impl<'a> Frames<'a> {
                 },
             });
         }
+    }
+}
+
+/// The first column of `reference` that `other` lacks or types differently:
+/// the column, and what `other` has under its name.
+fn first_mismatch<'s>(reference: &'s Schema, other: &'s Schema) -> Option<(&'s Column, Option<&'s Column>)> {
+    reference.columns.iter().find_map(|column| {
+        let found = other.get(&column.name);
+        found.is_none_or(|c| c.dtype != column.dtype).then_some((column, found))
+    })
+}
+
+/// "here `x` is str" or "no `x` here".
+fn mismatch_label(column: &Column, found: Option<&Column>) -> String {
+    match found {
+        Some(c) => format!("here `{}` is {}", c.name, c.dtype),
+        None => format!("no `{}` here", column.name),
     }
 }
 
