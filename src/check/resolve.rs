@@ -269,7 +269,11 @@ impl<'a> Resolver<'a> {
                     key: key.name.clone(),
                     span: key.span,
                     block: "an augmentation".into(),
-                    help: "the setting of an augmentation is `fill: nearest | reflect | constant(v)`".into(),
+                    help: if crate::suggest::edit_distance(&key.name, "fill") <= 2 {
+                        "did you mean `fill`?".into()
+                    } else {
+                        "the setting of an augmentation is `fill: nearest | reflect | constant(v)`".into()
+                    },
                 }),
                 _ => self.errors.push(CheckError::BadArgument {
                     message: "an augmentation lists operations, one per line".into(),
