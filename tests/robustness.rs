@@ -7,9 +7,43 @@ use pipe::source::{FileId, SourceFile};
 use pipe::syntax;
 use proptest::prelude::*;
 
-const TOKENS: [&str; 24] = [
-    "(", ")", "[", "]", "{", "}", ",", ":", "=", "|>", "..", "\"", "/*", "*/", "//", "\n", "-", "not ", "1e", "model ",
-    "train ", " on ", "as ", "\\",
+const TOKENS: [&str; 36] = [
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "=",
+    "|>",
+    "..",
+    "\"",
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    "-",
+    "not ",
+    "1e",
+    "model ",
+    "train ",
+    " on ",
+    "as ",
+    "\\",
+    "0",
+    "-1",
+    "1000000",
+    "f0..f99",
+    "label",
+    "city",
+    "x",
+    "dense(3)",
+    "flatten()",
+    "conv(8)",
+    "0.5",
+    "[]",
 ];
 
 fn examples() -> Vec<String> {
@@ -18,6 +52,23 @@ fn examples() -> Vec<String> {
         .iter()
         .map(|p| std::fs::read_to_string(root.join(p)).expect("example exists"))
         .collect()
+}
+
+/// Parses and checks `text` as if it were `pipelines/<name>` (so its data
+/// paths resolve), rendering every diagnostic: none of it may panic.
+fn check_as_example(text: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let mut sources = pipe::source::SourceMap::new();
+    let file = sources.add("fuzz.pipe", text);
+    let parsed = syntax::parse(text, file);
+    if parsed.has_errors() {
+        return;
+    }
+    let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
+    for error in &report.errors {
+        render(error, sources.get(error.primary_span().file), Style::Human { color: false, width: 80 });
+    }
+    pipe::check::explain::render(&report.explained);
 }
 
 /// Parses, renders every diagnostic both ways, and checks the formatter on
@@ -66,6 +117,16 @@ proptest! {
     #[test]
     fn random_text_never_panics(text in "[ -~\n\t]{0,300}") {
         exercise(text.as_bytes())?;
+    }
+
+    /// The checker on examples with random edits: never a panic, whatever
+    /// the edits break (names, kinds, arguments, shapes, settings).
+    #[test]
+    fn checker_never_panics_on_mutated_examples(
+        which in 0usize..4,
+        edits in prop::collection::vec((0.0f64..1.0, 0usize..12, 0usize..64), 1..4),
+    ) {
+        check_as_example(&mutate(&examples()[which], &edits));
     }
 
     #[test]
