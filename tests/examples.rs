@@ -78,3 +78,19 @@ fn explain_output_of_the_examples() {
         });
     }
 }
+
+/// The pipeline shown in the README checks clean (read as if it were in
+/// `pipelines/`, where its data path points).
+#[test]
+fn readme_example_checks_clean() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let start = readme.find("```pipe\n").expect("a pipe block in the README") + "```pipe\n".len();
+    let end = start + readme[start..].find("```").expect("the block ends");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/readme.pipe");
+    let mut sources = pipe::source::SourceMap::new();
+    let file = sources.add("README.md", &readme[start..end]);
+    let parsed = syntax::parse(&readme[start..end], file);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let report = pipe::check::check(&parsed.program, &mut sources, path.parent());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
