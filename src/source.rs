@@ -127,10 +127,16 @@ impl SourceMap {
 }
 
 /// Decodes file bytes as UTF-8. On invalid UTF-8 returns the text with the
-/// bad bytes replaced and the offset of the first bad byte.
+/// bad bytes replaced and the offset of the first bad byte. A byte-order
+/// mark (which some editors write) becomes three spaces, so that every byte
+/// offset stays where it was.
 pub fn decode(bytes: &[u8]) -> (String, Option<usize>) {
-    match std::str::from_utf8(bytes) {
+    let (mut text, bad) = match std::str::from_utf8(bytes) {
         Ok(text) => (text.to_owned(), None),
         Err(e) => (String::from_utf8_lossy(bytes).into_owned(), Some(e.valid_up_to())),
+    };
+    if text.starts_with('\u{feff}') {
+        text.replace_range(..'\u{feff}'.len_utf8(), "   ");
     }
+    (text, bad)
 }

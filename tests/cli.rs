@@ -169,3 +169,13 @@ fn fmt_reads_stdin_and_writes_stdout() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "model m {\n    dense(2)\n}\n");
 }
+
+#[test]
+fn a_byte_order_mark_is_not_a_mistake() {
+    let dir = temp_dir("bom");
+    let file = dir.join("bom.pipe");
+    std::fs::write(&file, b"\xef\xbb\xbfsource people = csv(\"people.csv\")\n").expect("write");
+    std::fs::copy(repo("tests/data/people.csv"), dir.join("people.csv")).expect("copy data");
+    let output = run(&["check", file.to_str().expect("path")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
