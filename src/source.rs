@@ -119,10 +119,13 @@ impl SourceMap {
 
     /// The file with this id.
     ///
-    /// Ids come only from [`SourceMap::add`] on this map, so the lookup cannot
-    /// miss; a foreign id falls back to the first file rather than panicking.
+    /// Ids come from [`SourceMap::add`] on this map, so the lookup does not
+    /// miss; a foreign id gets the first file (or an empty one) rather than a
+    /// panic.
     pub fn get(&self, id: FileId) -> &SourceFile {
-        self.files.get(id.0 as usize).unwrap_or(&self.files[0])
+        static EMPTY: std::sync::LazyLock<SourceFile> =
+            std::sync::LazyLock::new(|| SourceFile { name: String::new(), text: "".into() });
+        self.files.get(id.0 as usize).or(self.files.first()).unwrap_or(&EMPTY)
     }
 }
 
