@@ -543,10 +543,23 @@ fn onehot(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
             ));
             continue;
         }
-        let dummies = levels
+        let dummies: Vec<Column> = levels
             .iter()
             .skip(usize::from(drop_first))
-            .map(|l| Column::new(format!("{}_{l}", column.name), DType::F64, call.span));
+            .map(|l| Column::new(format!("{}_{l}", column.name), DType::F64, call.span))
+            .collect();
+        if let Some(taken) = dummies.iter().find(|d| schema.get(&d.name).is_some()) {
+            cx.errors.push(bad(
+                s.span,
+                &format!(
+                    "one-hot encoding `{}` makes a column `{}`, which the frame already has",
+                    column.name, taken.name
+                ),
+                "a made column would be overwritten",
+                "rename or drop the existing column first",
+            ));
+            continue;
+        }
         schema.columns.splice(position..=position, dummies);
     }
     schema
