@@ -146,10 +146,7 @@ fn early_stop(expr: &Expr, constants: &Constants) -> Option<EarlyStop> {
 }
 
 fn devices(expr: &Expr, constants: &Constants) -> Vec<Device> {
-    let list: Vec<&Expr> = match &expr.kind {
-        ExprKind::List { items } => items.iter().collect(),
-        _ => vec![expr],
-    };
+    let list = expr.one_or_many();
     list.into_iter()
         .filter_map(|d| {
             let (name, args) = call(d)?;
@@ -159,10 +156,7 @@ fn devices(expr: &Expr, constants: &Constants) -> Vec<Device> {
 }
 
 fn regularize(expr: &Expr, constants: &Constants, out: &mut TrainSettings) {
-    let terms: Vec<&Expr> = match &expr.kind {
-        ExprKind::List { items } => items.iter().collect(),
-        _ => vec![expr],
-    };
+    let terms = expr.one_or_many();
     for term in terms {
         let Some((name, args)) = call(term) else { continue };
         let weight = number(args, "weight", 0, constants);
@@ -175,10 +169,7 @@ fn regularize(expr: &Expr, constants: &Constants, out: &mut TrainSettings) {
 }
 
 fn logs(expr: &Expr, constants: &Constants) -> Vec<(String, Option<PathBuf>)> {
-    let sinks: Vec<&Expr> = match &expr.kind {
-        ExprKind::List { items } => items.iter().collect(),
-        _ => vec![expr],
-    };
+    let sinks = expr.one_or_many();
     sinks
         .into_iter()
         .filter_map(|s| {

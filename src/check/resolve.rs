@@ -348,13 +348,15 @@ impl<'a> Resolver<'a> {
 
     /// An expression that must be a trained model (`evaluate`, `predict`).
     fn trained(&mut self, expr: &Expr) {
+        let help = "a trained model is the name of a `train` item";
+        self.named(expr, |k| k == Kind::Train, "a trained model", help);
+    }
+
+    /// An expression that must be the name of an item of a kind; anything
+    /// else is a plain value.
+    fn named(&mut self, expr: &Expr, wanted: fn(Kind) -> bool, expected: &str, help: &str) {
         match &expr.kind {
-            ExprKind::Path(path) if path.parts.len() == 1 => self.expect(
-                &path.parts[0],
-                |k| k == Kind::Train,
-                "a trained model",
-                "a trained model is the name of a `train` item",
-            ),
+            ExprKind::Path(path) if path.parts.len() == 1 => self.expect(&path.parts[0], wanted, expected, help),
             _ => self.value(expr),
         }
     }
@@ -425,15 +427,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn augment(&mut self, value: &Expr) {
-        match &value.kind {
-            ExprKind::Path(path) if path.parts.len() == 1 => self.expect(
-                &path.parts[0],
-                |k| k == Kind::Augment,
-                "an augmentation",
-                "`augment:` names an `augment` item",
-            ),
-            _ => self.value(value),
-        }
+        self.named(value, |k| k == Kind::Augment, "an augmentation", "`augment:` names an `augment` item");
     }
 
     fn block_values(&mut self, block: &Block) {

@@ -395,10 +395,7 @@ impl<'a> Settings<'a> {
 
     /// Returns whether the device is a libtorch one (for `precision`).
     fn device(&mut self, value: &Expr) -> Option<bool> {
-        let devices: Vec<&Expr> = match &value.kind {
-            ExprKind::List { items } => items.iter().collect(),
-            _ => vec![value],
-        };
+        let devices = value.one_or_many();
         let mut torch = None;
         for device in devices {
             let (name, index) = match &device.kind {
@@ -463,10 +460,7 @@ impl<'a> Settings<'a> {
     }
 
     fn regularize(&mut self, value: &Expr) {
-        let terms: Vec<&Expr> = match &value.kind {
-            ExprKind::List { items } => items.iter().collect(),
-            _ => vec![value],
-        };
+        let terms = value.one_or_many();
         const WEIGHT: &[Param] = &[pos("weight", true)];
         for term in terms {
             let Some((_, b)) = self.call(term, &[("l1", WEIGHT), ("l2", WEIGHT)], "a regularizer") else { continue };
@@ -481,10 +475,7 @@ impl<'a> Settings<'a> {
     }
 
     fn log(&mut self, value: &Expr) {
-        let sinks: Vec<&Expr> = match &value.kind {
-            ExprKind::List { items } => items.iter().collect(),
-            _ => vec![value],
-        };
+        let sinks = value.one_or_many();
         const PATH: &[Param] = &[pos("path", true)];
         let known: &[(&str, &[Param])] = &[("console", &[]), ("tensorboard", PATH), ("csv", PATH), ("jsonl", PATH)];
         for sink in sinks {

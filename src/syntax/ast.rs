@@ -333,6 +333,17 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// The elements of a list, or the expression itself: settings such as
+    /// `device:` and `log:` take one value or a list of them.
+    pub fn one_or_many(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::List { items } => items.iter().collect(),
+            _ => vec![self],
+        }
+    }
+}
+
 /// The kinds of expression.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "expr")]
