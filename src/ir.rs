@@ -7,7 +7,11 @@
 //! settings) and evaluations are lowered; models are lowered where a
 //! training run uses them.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
+
+use serde::{Serialize, Serializer};
 
 use crate::check::schema::{DType, Schema};
 use crate::source::Span;
@@ -18,7 +22,7 @@ pub type ItemId = usize;
 
 /// A checked program: its items in the order they were written (the
 /// executor plans from the dependencies the frames name).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Program {
     /// One entry per item of the file, by index (`None` for items that are
     /// not lowered yet).
@@ -26,18 +30,19 @@ pub struct Program {
 }
 
 /// One lowered item.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Item {
     /// Its name(s), for messages and the stage cache.
     pub name: String,
     /// Where it is written.
+    #[serde(skip)]
     pub span: Span,
     /// What it is.
     pub kind: ItemKind,
 }
 
 /// The lowered items.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum ItemKind {
     /// Data read from files.
     Source(Source),
@@ -60,6 +65,9 @@ pub enum ItemKind {
         fit_on: Frame,
         /// The steps, in order.
         steps: Vec<Op>,
+        /// Where each step is written.
+        #[serde(skip)]
+        spans: Vec<Span>,
         /// The schema it expects of the data it is applied to.
         input: Schema,
     },
@@ -70,6 +78,7 @@ pub enum ItemKind {
     /// Metrics of a trained run on data.
     Evaluate {
         /// The `train` item.
+        #[serde(serialize_with = "item_ref")]
         run: ItemId,
         /// The data.
         data: Frame,
@@ -79,7 +88,7 @@ pub enum ItemKind {
 }
 
 /// Where a source's data comes from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Source {
     /// A CSV file.
     Csv {
@@ -111,24 +120,29 @@ pub enum Source {
 }
 
 /// A frame: a starting point and operations applied in order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Frame {
     /// Where the data comes from.
     pub input: FrameInput,
     /// What is done to it.
     pub ops: Vec<Op>,
+    /// Where each operation is written (one per entry of `ops`), for
+    /// diagnostics met while running.
+    #[serde(skip)]
+    pub spans: Vec<Span>,
     /// The schema it ends with.
     pub schema: Schema,
 }
 
 /// The start of a frame.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum FrameInput {
     /// Another item's data.
-    Item(ItemId),
+    Item(#[serde(serialize_with = "item_ref")] ItemId),
     /// One part of a `split` item.
     Part {
         /// The split item.
+        #[serde(serialize_with = "item_ref")]
         split: ItemId,
         /// Which part.
         part: usize,
@@ -136,6 +150,7 @@ pub enum FrameInput {
     /// A fitted transform applied to a frame.
     Transformed {
         /// The transform item.
+        #[serde(serialize_with = "item_ref")]
         transform: ItemId,
         /// The frame it is applied to.
         input: Box<Frame>,
@@ -143,7 +158,7 @@ pub enum FrameInput {
 }
 
 /// One data operation, its arguments checked.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Op {
     /// Keep the rows where the condition holds.
     Filter(RowExpr),
@@ -240,13 +255,13 @@ pub enum Op {
     /// Write the frame to a file (CSV or Parquet by extension).
     Write(PathBuf),
     /// Apply a fitted transform.
-    Transform(ItemId),
+    Transform(#[serde(serialize_with = "item_ref")] ItemId),
     /// Add the predictions of a trained run.
-    Predict(ItemId),
+    Predict(#[serde(serialize_with = "item_ref")] ItemId),
 }
 
 /// A fill value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Fill {
     /// This number.
     Number(f64),
@@ -259,7 +274,7 @@ pub enum Fill {
 }
 
 /// The size of a sample.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum SampleSize {
     /// A number of rows.
     Rows(u64),
@@ -268,7 +283,7 @@ pub enum SampleSize {
 }
 
 /// An expression evaluated per row.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum RowExpr {
     /// A column.
     Column(String),
@@ -303,7 +318,7 @@ pub enum RowExpr {
 }
 
 /// The shape of one sample flowing through a model.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Shape {
     /// A vector of features.
     Flat(usize),
@@ -321,7 +336,7 @@ impl std::fmt::Display for Shape {
 }
 
 /// A model, layer by layer, with every parameter and loop resolved.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Model {
     /// The layers in order.
     pub layers: Vec<ModelLayer>,
@@ -334,7 +349,7 @@ pub struct Model {
 }
 
 /// One layer with its place in the model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelLayer {
     /// The name given with `as`.
     pub name: Option<String>,
@@ -347,7 +362,7 @@ pub struct ModelLayer {
 }
 
 /// The layers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum LayerKind {
     /// A fully connected layer.
     Dense {
@@ -400,7 +415,7 @@ pub enum LayerKind {
 }
 
 /// Activations.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum Activation {
     /// max(0, x)
     Relu,
@@ -419,7 +434,7 @@ pub enum Activation {
 }
 
 /// Weight initialisers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Init {
     /// He (Kaiming) normal.
     HeNormal,
@@ -443,7 +458,7 @@ pub enum Init {
 }
 
 /// A training run, everything resolved.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Train {
     /// The model, with shapes.
     pub model: Model,
@@ -458,7 +473,7 @@ pub struct Train {
 }
 
 /// The settings of a training run; `None` where the file says nothing.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TrainSettings {
     /// `cross_entropy`, `binary_cross_entropy`, `mse`, `mae`, `huber`.
     pub loss: Option<String>,
@@ -495,13 +510,14 @@ pub struct TrainSettings {
     /// How many checkpoints to keep.
     pub checkpoint_keep: Option<u64>,
     /// The `augment` item applied to training batches.
+    #[serde(serialize_with = "optional_item_ref")]
     pub augment: Option<ItemId>,
     /// Weight classes inversely to their frequency.
     pub balanced_classes: bool,
 }
 
 /// An optimizer and its numbers (`None`: the optimizer's default).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Optimizer {
     /// `sgd`, `adam`, `adamw`, `rmsprop`.
     pub name: String,
@@ -524,7 +540,7 @@ pub struct Optimizer {
 }
 
 /// One phase of a learning-rate schedule.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Phase {
     /// The rate as given.
     Constant,
@@ -562,7 +578,7 @@ pub enum Phase {
 }
 
 /// Early stopping.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EarlyStop {
     /// Epochs without improvement before stopping.
     pub patience: u64,
@@ -575,10 +591,40 @@ pub struct EarlyStop {
 }
 
 /// A device as written.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Device {
     /// `cpu`, `cuda`, `torch.cpu`, `torch.cuda`.
     pub name: String,
     /// The device index, for GPUs.
     pub index: Option<u64>,
+}
+
+thread_local! {
+    /// While an item is fingerprinted: what each referenced item is called
+    /// in the fingerprint (its own cache key), so that a fingerprint does not
+    /// change when unrelated items are added above it.
+    static ITEM_NAMES: RefCell<HashMap<ItemId, String>> = RefCell::new(HashMap::new());
+}
+
+/// The JSON text of `value` with each item reference written as the name
+/// `names` gives it (items not in `names` are written as their index).
+pub fn fingerprint<T: Serialize>(value: &T, names: HashMap<ItemId, String>) -> String {
+    ITEM_NAMES.with(|n| *n.borrow_mut() = names);
+    let text = serde_json::to_string(value).unwrap_or_default();
+    ITEM_NAMES.with(|n| n.borrow_mut().clear());
+    text
+}
+
+fn item_ref<S: Serializer>(id: &ItemId, serializer: S) -> Result<S::Ok, S::Error> {
+    match ITEM_NAMES.with(|n| n.borrow().get(id).cloned()) {
+        Some(name) => serializer.serialize_str(&name),
+        None => serializer.serialize_u64(*id as u64),
+    }
+}
+
+fn optional_item_ref<S: Serializer>(id: &Option<ItemId>, serializer: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => item_ref(id, serializer),
+        None => serializer.serialize_none(),
+    }
 }

@@ -7,4 +7,5 @@ mod ir;
 mod parquet;
 mod robustness;
 mod roundtrip;
+mod run;
 mod ui;

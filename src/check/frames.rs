@@ -147,7 +147,7 @@ impl<'a> Frames<'a> {
         let params = &[pos("path", true), named("sep"), named("nulls"), named("dtypes")];
         let b = bind("csv", params, &call.args, span, &mut self.errors);
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
-        let mut options = CsvOptions { sep: b',', nulls: Vec::new() };
+        let mut options = CsvOptions { sep: b',', nulls: probe::DEFAULT_NULLS.iter().map(|n| n.to_string()).collect() };
         if let Some((value, s)) = b.value("sep", self.constants) {
             match &value {
                 Value::Str(sep) if sep.len() == 1 => options.sep = sep.as_bytes()[0],
@@ -350,7 +350,7 @@ impl<'a> Frames<'a> {
             _ => ir::FrameInput::Item(item),
         };
         let schema = self.item(item)?;
-        Some(ir::Frame { input, ops: Vec::new(), schema })
+        Some(ir::Frame { input, ops: Vec::new(), spans: Vec::new(), schema })
     }
 
     /// One `|> stage` applied to `frame`.
@@ -373,6 +373,7 @@ impl<'a> Frames<'a> {
         let call = ops::Call { name: &name, args, alias: None, span: stage.span };
         if let Some(op) = self.apply_op(&call, &mut frame.schema, Some(frame_span)) {
             frame.ops.push(op);
+            frame.spans.push(stage.span);
         }
         Some(frame)
     }
@@ -408,7 +409,7 @@ impl<'a> Frames<'a> {
             return None;
         }
         let input = ir::FrameInput::Transformed { transform: item, input: Box::new(input) };
-        Some(ir::Frame { input, ops: Vec::new(), schema: schemas.output })
+        Some(ir::Frame { input, ops: Vec::new(), spans: Vec::new(), schema: schemas.output })
     }
 
     /// Data given to a trained run (to evaluate or predict) must have the
@@ -454,6 +455,7 @@ impl<'a> Frames<'a> {
         frame.schema.set(Column::new("prediction", dtype, run.value.span));
         let (_, symbol) = self.scope.lookup(&path.dotted())?;
         frame.ops.push(ir::Op::Predict(symbol.item));
+        frame.spans.push(run.value.span);
         Some(frame)
     }
 
@@ -523,7 +525,7 @@ impl<'a> Frames<'a> {
         let fit_on = self.data(&transform.fit_on)?;
         let input = fit_on.schema.clone();
         let mut schema = input.clone();
-        let mut steps = Vec::new();
+        let (mut steps, mut spans) = (Vec::new(), Vec::new());
         for entry in &transform.body.entries {
             let EntryKind::Step { expr, alias } = &entry.kind else { continue };
             let (name, args) = match &expr.kind {
@@ -535,10 +537,13 @@ impl<'a> Frames<'a> {
                 continue;
             }
             let call = ops::Call { name: &name, args, alias: alias.as_ref(), span: expr.span };
-            steps.extend(self.apply_op(&call, &mut schema, Some(transform.fit_on.span)));
+            if let Some(step) = self.apply_op(&call, &mut schema, Some(transform.fit_on.span)) {
+                steps.push(step);
+                spans.push(expr.span);
+            }
         }
         self.transforms.insert(index, TransformSchemas { input: input.clone(), output: schema.clone() });
-        Some((schema, ir::ItemKind::Transform { fit_on, steps, input }))
+        Some((schema, ir::ItemKind::Transform { fit_on, steps, spans, input }))
     }
 
     /// A training run: its data, validation data, and target. Returns the

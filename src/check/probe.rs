@@ -22,6 +22,13 @@ pub const LEVEL_SCAN_BYTES: usize = 4 << 20;
 /// stray quote is reported instead.
 const MAX_RECORD: usize = 1 << 20;
 
+/// The strings read as missing when a source gives no `nulls:` (pandas'
+/// defaults, so files that load cleanly there load the same here).
+pub const DEFAULT_NULLS: [&str; 17] = [
+    "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>", "#N/A", "#N/A N/A", "#NA",
+    "1.#IND", "1.#QNAN", "-1.#IND",
+];
+
 /// How a CSV file is read.
 #[derive(Clone, Debug)]
 pub struct CsvOptions {
@@ -204,6 +211,39 @@ fn split_fields(line: &str, sep: char) -> Vec<String> {
     }
     fields.push(field);
     fields
+}
+
+/// The first field of a typed column whose text does not parse as its type:
+/// `(line, column index, text)`, lines counted from 1 with the header as
+/// line 1. `typed` lists `(column index, type)`. Used to explain a failed
+/// read precisely, so speed matters less than agreeing with the probe.
+pub fn first_bad_value(
+    path: &Path,
+    options: &CsvOptions,
+    typed: &[(usize, DType)],
+) -> Result<Option<(usize, usize, String)>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
+    let is_null = |field: &str| field.is_empty() || options.nulls.iter().any(|n| n == field);
+    let mut line = 1;
+    let _header = records.next_record()?;
+    while let Some(record) = records.next_record()? {
+        line += 1;
+        for (i, dtype) in typed {
+            let Some(field) = record.get(*i) else { continue };
+            let ok = is_null(field)
+                || match dtype {
+                    DType::I64 => field.parse::<i64>().is_ok(),
+                    DType::F64 => field.parse::<f64>().is_ok(),
+                    DType::Bool => matches!(field.to_ascii_lowercase().as_str(), "true" | "false"),
+                    _ => true,
+                };
+            if !ok {
+                return Ok(Some((line, *i, field.clone())));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The class names of an image folder: its sub-folders, sorted.

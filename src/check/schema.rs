@@ -6,7 +6,7 @@ use std::fmt;
 use crate::source::Span;
 
 /// The type of a column.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum DType {
     /// 64-bit integers.
     I64,
@@ -64,17 +64,19 @@ impl fmt::Display for DType {
 }
 
 /// One column.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Column {
     /// Its name.
     pub name: String,
     /// Its type.
     pub dtype: DType,
     /// Where it was made: the source that read it, or the step that created it.
+    #[serde(skip)]
     pub origin: Span,
     /// For text and integer columns read from a file: the distinct values
     /// seen in the sample (one-hot encoding's estimate of the levels).
     /// Shared, because schemas are copied at every step.
+    #[serde(skip)]
     pub sample_levels: std::rc::Rc<[String]>,
 }
 
@@ -86,7 +88,7 @@ impl Column {
 }
 
 /// The columns of a frame, in order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Schema {
     /// The columns.
     pub columns: Vec<Column>,

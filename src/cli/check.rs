@@ -22,8 +22,16 @@ pub fn run(files: &[PathBuf], explain: bool, reporter: &mut Reporter) -> bool {
     reporter.errors == 0
 }
 
-fn check_file(path: &std::path::Path, explain: bool, reporter: &mut Reporter) {
-    let Some(bytes) = read(path, reporter) else { return };
+/// Parses and checks a file, reporting its diagnostics; the sources and
+/// the report when it has no errors (it may have warnings).
+pub fn load(path: &std::path::Path, reporter: &mut Reporter) -> Option<(SourceMap, Report)> {
+    let errors_before = reporter.errors;
+    let (sources, report) = check_file(path, false, reporter)?;
+    (reporter.errors == errors_before).then_some((sources, report))
+}
+
+fn check_file(path: &std::path::Path, explain: bool, reporter: &mut Reporter) -> Option<(SourceMap, Report)> {
+    let bytes = read(path, reporter)?;
     let mut sources = SourceMap::new();
     let file = sources.add(path.display().to_string(), "");
     let (text, parsed) = syntax::parse_bytes(&bytes, file);
@@ -51,4 +59,5 @@ fn check_file(path: &std::path::Path, explain: bool, reporter: &mut Reporter) {
             print!("{text}");
         }
     }
+    Some((sources, report))
 }

@@ -1,9 +1,10 @@
-//! The command line: `pipe check`, `pipe fmt`.
+//! The command line: `pipe check`, `pipe run`, `pipe fmt`, `pipe cache`.
 
 mod check;
 mod error;
 mod fmt;
 mod report;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,28 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Check a file, then run its data items: every `output` (or the items
+    /// named), and what they need.
+    ///
+    /// Prints one line per item: its rows, its seconds, or `cached` when the
+    /// stage cache (`.pipe-cache` beside the file) already had it. Exits with
+    /// 0 when all ran, 1 on errors.
+    Run {
+        /// The `.pipe` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Run only these items (and what they read).
+        #[arg(value_name = "ITEM")]
+        items: Vec<String>,
+        /// Recompute everything, and leave the cache as it is.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Manage the stage cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     /// Format files in place, in the canonical layout.
     ///
     /// Comments and single blank lines are kept. A file with syntax errors is
@@ -67,6 +90,16 @@ enum Command {
         /// Change nothing; exit with 1 if any file is not formatted.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Remove the cache folder beside a `.pipe` file (or in a folder).
+    Clean {
+        /// A `.pipe` file or a folder (default: the current folder).
+        #[arg(value_name = "PATH", default_value = ".")]
+        path: PathBuf,
     },
 }
 
@@ -101,6 +134,8 @@ fn run(cli: Cli) -> bool {
     match cli.command {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
+        Command::Run { file, items, no_cache } => run::run(&file, &items, no_cache, &mut reporter),
+        Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
     }
 }
 

@@ -1,0 +1,150 @@
+//! Problems met while running: each with a stable code and the span of the
+//! item or step at fault. Warnings (rows lost to `cut` bins, unseen one-hot
+//! levels) are the same type with warning severity.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::source::Span;
+
+/// A problem met by `pipe run`.
+#[derive(Clone, Debug, Error, Diagnostic, PartialEq)]
+pub enum RunError {
+    /// `csv("gone.csv")` after the file was deleted.
+    #[error("cannot read `{path}`: {reason}")]
+    #[diagnostic(code(pipe::run::unreadable), help("check that the file exists and is readable"))]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The system's or parser's reason.
+        reason: String,
+        /// The source item.
+        #[label(primary, "read here")]
+        span: Span,
+    },
+
+    /// A value that does not parse as its column's type.
+    #[error("`{path}` line {line}, column `{column}`: `{value}` is not {expected}")]
+    #[diagnostic(
+        code(pipe::run::bad_value),
+        help("fix the value, list it in `nulls: [...]` to read it as missing, or declare the column `str` in `dtypes: {{...}}`")
+    )]
+    BadValue {
+        /// The file.
+        path: String,
+        /// Its line, counting from 1 (the header is line 1).
+        line: usize,
+        /// The column.
+        column: String,
+        /// The text found.
+        value: String,
+        /// What was expected ("an integer").
+        expected: String,
+        /// The source item.
+        #[label(primary, "read here")]
+        span: Span,
+    },
+
+    /// The data does not allow a step (repeated quantile edges, an empty
+    /// frame to fit on, a Polars failure).
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::data), help("{help}"))]
+    Data {
+        /// What went wrong.
+        message: String,
+        /// The step.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// An output that could not be written.
+    #[error("cannot write `{path}`: {reason}")]
+    #[diagnostic(code(pipe::run::write), help("nothing was written; check the folder exists and is writable"))]
+    Write {
+        /// The file.
+        path: String,
+        /// The system's reason.
+        reason: String,
+        /// The `write` step.
+        #[label(primary, "written here")]
+        span: Span,
+    },
+
+    /// Items that need a trained model, before training is built.
+    #[error("`{name}` needs a trained model, and `pipe run` does not train models yet")]
+    #[diagnostic(
+        code(pipe::run::not_built),
+        help("this version runs data items (sources, stages, splits, transforms, outputs); name them: `pipe run FILE ITEM`")
+    )]
+    NeedsTraining {
+        /// The item.
+        name: String,
+        /// The item.
+        #[label(primary, "needs training")]
+        span: Span,
+    },
+
+    /// A name given on the command line that the file does not define.
+    #[error("`{name}` is not an item of this file")]
+    #[diagnostic(code(pipe::run::unknown_item), help("{help}"))]
+    UnknownItem {
+        /// The name.
+        name: String,
+        /// What the file defines.
+        help: String,
+    },
+
+    /// Values outside every bin of a `cut` (they become null).
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::outside_bins), severity(Warning), help("{help}"))]
+    OutsideBins {
+        /// How many rows, which values, and why.
+        message: String,
+        /// The `cut` step.
+        #[label(primary, "these rows get no bucket (null)")]
+        span: Span,
+        /// How to keep them.
+        help: String,
+    },
+
+    /// One-hot levels not seen when fitting (their rows encode as zeros).
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::unseen_levels), severity(Warning), help("{help}"))]
+    UnseenLevels {
+        /// How many rows, which levels.
+        message: String,
+        /// The `onehot` step.
+        #[label(primary, "encoded as all zeros")]
+        span: Span,
+        /// What it means.
+        help: String,
+    },
+}
+
+impl RunError {
+    /// The span the diagnostic points at (`None` for command-line names).
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            RunError::Unreadable { span, .. }
+            | RunError::BadValue { span, .. }
+            | RunError::Data { span, .. }
+            | RunError::Write { span, .. }
+            | RunError::NeedsTraining { span, .. }
+            | RunError::OutsideBins { span, .. }
+            | RunError::UnseenLevels { span, .. } => Some(*span),
+            RunError::UnknownItem { .. } => None,
+        }
+    }
+
+    /// A failure of a step, with what to do about it.
+    pub fn data(message: impl Into<String>, span: Span, label: &str, help: &str) -> Self {
+        RunError::Data { message: message.into(), span, label: label.into(), help: help.into() }
+    }
+}
+
+/// The result of a step that can fail.
+pub type RunResult<T> = Result<T, RunError>;

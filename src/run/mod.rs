@@ -1,0 +1,526 @@
+//! `pipe run`: executes the data items of a checked program on Polars.
+//!
+//! The runner walks the items the targets need, depth first, so each item
+//! runs once and after what it reads. Every item has a cache key (see
+//! [`cache`]); a result whose key matches is loaded instead of recomputed.
+//! What fitted transforms learn is a plain value ([`fitted::Fitted`]),
+//! stored as JSON. Nothing here parses or checks: the IR is trusted.
+
+pub mod bucket;
+pub mod cache;
+pub mod error;
+pub mod fitted;
+mod onehot;
+mod ops;
+mod pca;
+mod random;
+mod read;
+mod split;
+pub mod write;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use polars::prelude::DataFrame;
+
+use crate::ir::{Frame, FrameInput, Item, ItemId, ItemKind, Op, Program};
+use crate::source::Span;
+use cache::Cache;
+use error::{RunError, RunResult};
+use fitted::Fitted;
+
+pub use onehot::Levels;
+pub use pca::Projection;
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The folder of the `.pipe` file: `write` paths and the cache are
+    /// relative to it.
+    pub dir: PathBuf,
+    /// Use (read and fill) the stage cache.
+    pub cache: bool,
+    /// Run only these items (and what they need); empty: every output.
+    pub only: Vec<String>,
+}
+
+/// What a run reports as it goes.
+#[derive(Debug)]
+pub enum Event {
+    /// An item's step `index` (from 0) of `total` is starting.
+    Step {
+        /// The item.
+        name: String,
+        /// The step.
+        index: usize,
+        /// How many steps the item has.
+        total: usize,
+    },
+    /// An item is done.
+    Finished(Finished),
+    /// A warning about the data.
+    Warning(RunError),
+}
+
+/// One item done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    /// The item's name.
+    pub name: String,
+    /// Its rows (one count per part of a split; the rows fitted on for a
+    /// transform).
+    pub rows: Vec<usize>,
+    /// Seconds spent on it (not on the items it reads).
+    pub seconds: f64,
+    /// Whether it was loaded from the cache.
+    pub cached: bool,
+    /// What kind of item it is.
+    pub kind: &'static str,
+}
+
+/// Runs the targets of `program` (see [`Options::only`]); returns the
+/// errors (none: success).
+pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) -> Vec<RunError> {
+    let targets = match targets(program, &options.only) {
+        Ok(targets) => targets,
+        Err(e) => return vec![e],
+    };
+    let mut session = Session::new(program, options, events);
+    let mut errors: Vec<RunError> = Vec::new();
+    for id in targets {
+        if let Err(e) = session.ensure(id, false)
+            && !errors.contains(&e)
+        {
+            errors.push(e);
+        }
+    }
+    session.finish();
+    errors
+}
+
+/// The items to run: the ones named, or every output, evaluation and
+/// training run (every item when there are none of those).
+fn targets(program: &Program, only: &[String]) -> RunResult<Vec<ItemId>> {
+    let items = || program.items.iter().enumerate().filter_map(|(i, item)| Some((i, item.as_ref()?)));
+    if only.is_empty() {
+        let ends: Vec<ItemId> = items()
+            .filter(|(_, item)| matches!(item.kind, ItemKind::Output(_) | ItemKind::Train(_) | ItemKind::Evaluate { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        return Ok(if ends.is_empty() { items().map(|(i, _)| i).collect() } else { ends });
+    }
+    only.iter()
+        .map(|name| {
+            items().find(|(_, item)| item.name.split(", ").any(|n| n == name)).map(|(i, _)| i).ok_or_else(|| {
+                let names: Vec<String> = items().flat_map(|(_, it)| it.name.split(", ").map(str::to_owned).collect::<Vec<_>>()).collect();
+                RunError::UnknownItem { name: name.clone(), help: format!("the items are: {}", names.join(", ")) }
+            })
+        })
+        .collect()
+}
+
+/// The items an item reads, in the order it names them.
+fn references(kind: &ItemKind) -> Vec<ItemId> {
+    let mut out = Vec::new();
+    match kind {
+        ItemKind::Source(_) => {}
+        ItemKind::Stage(frame) | ItemKind::Output(frame) | ItemKind::Split { input: frame, .. } => {
+            frame_references(frame, &mut out)
+        }
+        ItemKind::Transform { fit_on, steps, .. } => {
+            frame_references(fit_on, &mut out);
+            op_references(steps, &mut out);
+        }
+        ItemKind::Train(train) => {
+            frame_references(&train.data, &mut out);
+            if let Some(v) = &train.validate {
+                frame_references(v, &mut out);
+            }
+        }
+        ItemKind::Evaluate { run, data, .. } => {
+            out.push(*run);
+            frame_references(data, &mut out);
+        }
+    }
+    out
+}
+
+fn frame_references(frame: &Frame, out: &mut Vec<ItemId>) {
+    match &frame.input {
+        FrameInput::Item(id) | FrameInput::Part { split: id, .. } => out.push(*id),
+        FrameInput::Transformed { transform, input } => {
+            out.push(*transform);
+            frame_references(input, out);
+        }
+    }
+    op_references(&frame.ops, out);
+}
+
+fn op_references(ops: &[Op], out: &mut Vec<ItemId>) {
+    for op in ops {
+        if let Op::Transform(id) | Op::Predict(id) = op {
+            out.push(*id);
+        }
+    }
+}
+
+/// A run in progress: items computed so far, the cache. Also the way to
+/// reach one item's data from code (tests, the trainer).
+pub struct Session<'a> {
+    program: &'a Program,
+    dir: PathBuf,
+    cache: Option<Cache>,
+    keys: HashMap<ItemId, String>,
+    frames: HashMap<ItemId, DataFrame>,
+    parts: HashMap<ItemId, Vec<DataFrame>>,
+    /// What each transform learned, and from how many rows.
+    fitted: HashMap<ItemId, (Rc<Vec<Fitted>>, usize)>,
+    /// Outputs whose files are written (and unchanged).
+    written: std::collections::HashSet<ItemId>,
+    /// A transform's result on the data it was fitted on (fitting computes
+    /// it; applying the transform to that same data reuses it).
+    fit_outputs: HashMap<ItemId, DataFrame>,
+    events: &'a mut dyn FnMut(Event),
+}
+
+impl<'a> Session<'a> {
+    /// A session over a checked program.
+    pub fn new(program: &'a Program, options: &Options, events: &'a mut dyn FnMut(Event)) -> Self {
+        Session {
+            program,
+            dir: options.dir.clone(),
+            cache: options.cache.then(|| Cache::open(options.dir.join(cache::FOLDER))),
+            keys: HashMap::new(),
+            frames: HashMap::new(),
+            parts: HashMap::new(),
+            fitted: HashMap::new(),
+            written: std::collections::HashSet::new(),
+            fit_outputs: HashMap::new(),
+            events,
+        }
+    }
+
+    /// Saves what the cache learned about input files.
+    pub fn finish(&mut self) {
+        if let Some(cache) = &mut self.cache {
+            // Losing the file hashes only costs re-hashing next time.
+            let _ = cache.save();
+        }
+    }
+
+    /// The rows of a data item (a source, stage or output) or of one part
+    /// of a split, computing what it needs.
+    pub fn frame(&mut self, name: &str) -> RunResult<DataFrame> {
+        let id = targets(self.program, &[name.to_owned()])?[0];
+        self.ensure(id, true)?;
+        if let Some(parts) = self.parts.get(&id) {
+            let part = self.item(id).name.split(", ").position(|n| n == name).unwrap_or(0);
+            return Ok(parts[part].clone());
+        }
+        self.frames.get(&id).cloned().ok_or_else(|| RunError::UnknownItem {
+            name: name.to_owned(),
+            help: "name a source, stage, output or part of a split".into(),
+        })
+    }
+
+    /// What a transform learned, step by step.
+    pub fn fitted(&mut self, name: &str) -> RunResult<Vec<Fitted>> {
+        let id = targets(self.program, &[name.to_owned()])?[0];
+        self.ensure(id, true)?;
+        self.fitted.get(&id).map(|(f, _)| f.as_ref().clone()).ok_or_else(|| RunError::UnknownItem {
+            name: name.to_owned(),
+            help: "name a transform".into(),
+        })
+    }
+
+    fn item(&self, id: ItemId) -> &Item {
+        // The checker lowers every item of a program without errors.
+        self.program.items[id].as_ref().expect("the checker lowered every item")
+    }
+
+    /// Whether an item's result is at hand; `need_data`: its rows, not
+    /// just its file (for an output another item reads).
+    fn done(&self, id: ItemId, need_data: bool) -> bool {
+        self.frames.contains_key(&id)
+            || self.parts.contains_key(&id)
+            || self.fitted.contains_key(&id)
+            || (!need_data && self.written.contains(&id))
+    }
+
+    /// The cache key of an item: its IR (item references written as their
+    /// keys) and the contents of the files it reads.
+    fn key(&mut self, id: ItemId) -> RunResult<String> {
+        if let Some(key) = self.keys.get(&id) {
+            return Ok(key.clone());
+        }
+        let kind = &self.item(id).kind;
+        let mut names = HashMap::new();
+        for r in references(kind) {
+            names.insert(r, self.key(r)?);
+        }
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        let mut text = format!("pipe {}\n{}", env!("CARGO_PKG_VERSION"), crate::ir::fingerprint(&item.kind, names));
+        if let ItemKind::Source(source) = &item.kind
+            && let Some(path) = source_file(source)
+            && let Some(cache) = &mut self.cache
+        {
+            let hash = cache.file_hash(&path).map_err(|e| RunError::Unreadable {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+                span: item.span,
+            })?;
+            text.push_str(&hash);
+        }
+        let key = cache::hash(text.as_bytes());
+        self.keys.insert(id, key.clone());
+        Ok(key)
+    }
+
+    /// Makes sure an item has run (or was loaded from the cache).
+    fn ensure(&mut self, id: ItemId, need_data: bool) -> RunResult<()> {
+        if self.done(id, need_data) {
+            return Ok(());
+        }
+        let item = self.item(id);
+        let (name, span) = (item.name.clone(), item.span);
+        if matches!(item.kind, ItemKind::Train(_) | ItemKind::Evaluate { .. }) {
+            return Err(RunError::NeedsTraining { name, span });
+        }
+        let key = if self.cache.is_some() && !matches!(item.kind, ItemKind::Source(_)) {
+            Some(self.key(id)?)
+        } else {
+            None
+        };
+        if let Some(key) = &key
+            && self.load(id, key, need_data)
+        {
+            return Ok(());
+        }
+        for r in references(&self.item(id).kind) {
+            self.ensure(r, true)?;
+        }
+        let start = Instant::now();
+        let rows = self.compute(id)?;
+        let seconds = start.elapsed().as_secs_f64();
+        if let Some(key) = &key {
+            self.store(id, key, span);
+        }
+        let kind = kind_name(&self.item(id).kind);
+        (self.events)(Event::Finished(Finished { name, rows, seconds, cached: false, kind }));
+        Ok(())
+    }
+
+    /// Loads an item's result from the cache; whether it was there.
+    fn load(&mut self, id: ItemId, key: &str, need_data: bool) -> bool {
+        let Some(cache) = &self.cache else { return false };
+        let start = Instant::now();
+        let item = self.item(id);
+        let rows = match &item.kind {
+            ItemKind::Stage(_) => cache.load_frames(key, 1).map(|mut f| {
+                let df = f.remove(0);
+                let rows = vec![df.height()];
+                self.frames.insert(id, df);
+                rows
+            }),
+            ItemKind::Split { fractions, .. } => cache.load_frames(key, fractions.len()).map(|parts| {
+                let rows = parts.iter().map(DataFrame::height).collect();
+                self.parts.insert(id, parts);
+                rows
+            }),
+            ItemKind::Transform { .. } => cache.load_fitted(key).map(|(fitted, rows)| {
+                self.fitted.insert(id, (Rc::new(fitted), rows));
+                vec![rows]
+            }),
+            ItemKind::Output(_) if !need_data => cache.output_rows(key).map(|rows| {
+                self.written.insert(id);
+                vec![rows]
+            }),
+            _ => None,
+        };
+        let Some(rows) = rows else { return false };
+        let item = self.item(id);
+        let finished = Finished {
+            name: item.name.clone(),
+            rows,
+            seconds: start.elapsed().as_secs_f64(),
+            cached: true,
+            kind: kind_name(&item.kind),
+        };
+        (self.events)(Event::Finished(finished));
+        true
+    }
+
+    /// Stores an item's result in the cache. A failure costs only a
+    /// recomputation next time, so it is not an error of the run.
+    fn store(&mut self, id: ItemId, key: &str, span: Span) {
+        let Some(cache) = &self.cache else { return };
+        let item = self.item(id);
+        let stored = match &item.kind {
+            ItemKind::Stage(_) => cache.store_frames(key, std::slice::from_ref(&self.frames[&id])),
+            ItemKind::Split { .. } => cache.store_frames(key, &self.parts[&id]),
+            ItemKind::Transform { .. } => {
+                let (fitted, rows) = &self.fitted[&id];
+                cache.store_fitted(key, fitted, *rows)
+            }
+            ItemKind::Output(frame) => match last_write(frame) {
+                Some(path) => cache.store_output(key, &self.dir.join(path), self.frames[&id].height()),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+        if let Err(reason) = stored {
+            let warning = RunError::data(
+                format!("could not store `{}` in the cache: {reason}", item.name),
+                span,
+                "recomputed next time",
+                "check that the folder beside the .pipe file is writable",
+            );
+            (self.events)(Event::Warning(warning));
+        }
+    }
+
+    /// Runs one item whose inputs are ready; returns its row counts.
+    fn compute(&mut self, id: ItemId) -> RunResult<Vec<usize>> {
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        match &item.kind {
+            ItemKind::Source(source) => {
+                let df = read::read(source, item.span)?;
+                let rows = vec![df.height()];
+                self.frames.insert(id, df);
+                Ok(rows)
+            }
+            ItemKind::Stage(frame) | ItemKind::Output(frame) => {
+                let df = self.frame_rows(frame, &item.name)?;
+                let rows = vec![df.height()];
+                self.frames.insert(id, df);
+                Ok(rows)
+            }
+            ItemKind::Split { input, fractions, stratify, seed } => {
+                let df = self.frame_rows(input, &item.name)?;
+                let parts = split::split(&df, fractions, stratify.as_deref(), *seed, item.span)?;
+                let rows = parts.iter().map(DataFrame::height).collect();
+                self.parts.insert(id, parts);
+                Ok(rows)
+            }
+            ItemKind::Transform { fit_on, steps, spans, .. } => {
+                let mut df = self.frame_rows(fit_on, &item.name)?;
+                let rows = df.height();
+                let mut learned = Vec::with_capacity(steps.len());
+                for (index, (op, span)) in steps.iter().zip(spans).enumerate() {
+                    self.step_event(&item.name, index, steps.len());
+                    let fitted = self.fit(op, &df, *span)?;
+                    df = self.apply(op, &fitted, df, *span)?;
+                    learned.push(fitted);
+                }
+                self.fitted.insert(id, (Rc::new(learned), rows));
+                self.fit_outputs.insert(id, df);
+                Ok(vec![rows])
+            }
+            ItemKind::Train(_) | ItemKind::Evaluate { .. } => {
+                Err(RunError::NeedsTraining { name: item.name.clone(), span: item.span })
+            }
+        }
+    }
+
+    /// The transform's result on `input`, when that is the data it was
+    /// fitted on in this session.
+    fn fit_output(&self, transform: ItemId, input: &Frame) -> Option<DataFrame> {
+        let ItemKind::Transform { fit_on, .. } = &self.item(transform).kind else { return None };
+        if fit_on == input { self.fit_outputs.get(&transform).cloned() } else { None }
+    }
+
+    /// A frame's rows: its input, then its operations.
+    fn frame_rows(&mut self, frame: &Frame, name: &str) -> RunResult<DataFrame> {
+        let mut df = match &frame.input {
+            FrameInput::Item(id) => self.frames[id].clone(),
+            FrameInput::Part { split, part } => self.parts[split][*part].clone(),
+            FrameInput::Transformed { transform, input } => match self.fit_output(*transform, input) {
+                Some(df) => df,
+                None => {
+                    let df = self.frame_rows(input, name)?;
+                    self.transform(*transform, df)?
+                }
+            },
+        };
+        for (index, (op, span)) in frame.ops.iter().zip(&frame.spans).enumerate() {
+            self.step_event(name, index, frame.ops.len());
+            df = match op {
+                Op::Transform(id) => self.transform(*id, df)?,
+                Op::Predict(run) => {
+                    let item = self.item(*run);
+                    return Err(RunError::NeedsTraining { name: item.name.clone(), span: *span });
+                }
+                // Fitting steps in a stage learn from the frame itself.
+                op => {
+                    let fitted = self.fit(op, &df, *span)?;
+                    self.apply(op, &fitted, df, *span)?
+                }
+            };
+        }
+        Ok(df)
+    }
+
+    /// A fitted transform applied to `df`.
+    fn transform(&mut self, id: ItemId, mut df: DataFrame) -> RunResult<DataFrame> {
+        let learned = Rc::clone(&self.fitted[&id].0);
+        let ItemKind::Transform { steps, spans, .. } = &self.item(id).kind else { return Ok(df) };
+        let (steps, spans) = (steps.clone(), spans.clone());
+        for ((op, span), fitted) in steps.iter().zip(&spans).zip(learned.iter()) {
+            df = self.apply(op, fitted, df, *span)?;
+        }
+        Ok(df)
+    }
+
+    fn fit(&mut self, op: &Op, df: &DataFrame, span: Span) -> RunResult<Fitted> {
+        let mut warnings = Vec::new();
+        let fitted = fitted::fit(op, df, span, &mut warnings);
+        self.warn(warnings);
+        fitted
+    }
+
+    fn apply(&mut self, op: &Op, fitted: &Fitted, df: DataFrame, span: Span) -> RunResult<DataFrame> {
+        let mut warnings = Vec::new();
+        let result = fitted::apply(op, fitted, df, span, &self.dir, &mut warnings);
+        self.warn(warnings);
+        result
+    }
+
+    fn warn(&mut self, warnings: Vec<RunError>) {
+        for w in warnings {
+            (self.events)(Event::Warning(w));
+        }
+    }
+
+    fn step_event(&mut self, name: &str, index: usize, total: usize) {
+        (self.events)(Event::Step { name: name.to_owned(), index, total });
+    }
+}
+
+/// The file a source reads (image folders are not hashed: training reads them).
+fn source_file(source: &crate::ir::Source) -> Option<PathBuf> {
+    match source {
+        crate::ir::Source::Csv { path, .. } | crate::ir::Source::Parquet { path } => Some(path.clone()),
+        crate::ir::Source::Images { .. } => None,
+    }
+}
+
+/// The path of a frame's last `write`.
+fn last_write(frame: &Frame) -> Option<&std::path::Path> {
+    frame.ops.iter().rev().find_map(|op| if let Op::Write(path) = op { Some(path.as_path()) } else { None })
+}
+
+fn kind_name(kind: &ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Source(_) => "source",
+        ItemKind::Stage(_) => "stage",
+        ItemKind::Split { .. } => "split",
+        ItemKind::Transform { .. } => "transform",
+        ItemKind::Output(_) => "output",
+        ItemKind::Train(_) => "train",
+        ItemKind::Evaluate { .. } => "evaluate",
+    }
+}

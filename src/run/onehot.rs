@@ -1,0 +1,143 @@
+//! One-hot encoding: one 0/1 column per level, named `column_level`, in the
+//! order of the levels; a missing value encodes as all zeros, and so does a
+//! level not seen when fitting (with a warning that counts them).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::run::error::{RunError, RunResult};
+use crate::run::ops::polars_failure;
+use crate::source::Span;
+
+/// The levels of each encoded column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Levels {
+    /// `(column, levels)` in the order the columns are encoded.
+    pub columns: Vec<(String, Vec<String>)>,
+}
+
+/// The levels: the ones the checker promised (so the frame has the
+/// columns `pipe check` reported), then any others the data has, sorted.
+pub fn fit(
+    df: &DataFrame,
+    columns: &[(String, Vec<String>)],
+    span: Span,
+    warnings: &mut Vec<RunError>,
+) -> RunResult<Levels> {
+    let mut fitted = Vec::new();
+    for (column, checked) in columns {
+        let keys = keys(df, column).map_err(|e| polars_failure(e, span))?;
+        let mut extra: Vec<String> = Vec::new();
+        let known: std::collections::HashSet<&str> = checked.iter().map(String::as_str).collect();
+        for key in keys.str().map_err(|e| polars_failure(e, span))?.iter().flatten() {
+            if !known.contains(key) && !extra.iter().any(|e| e == key) {
+                extra.push(key.to_owned());
+            }
+        }
+        let mut levels = checked.clone();
+        if !extra.is_empty() {
+            sort_levels(&mut extra, df.column(column).map(|c| c.dtype().is_integer()).unwrap_or(false));
+            warnings.push(RunError::UnseenLevels {
+                message: format!(
+                    "`{column}` has {} levels the check did not see (it samples the first 4 MB of a file): {}",
+                    extra.len(),
+                    preview(&extra)
+                ),
+                span,
+                help: "they get columns of their own, after the checked ones; later steps see a wider frame than `pipe check` showed".into(),
+            });
+            levels.extend(extra);
+        }
+        fitted.push((column.clone(), levels));
+    }
+    Ok(Levels { columns: fitted })
+}
+
+/// The values of a column as text: the level names.
+fn keys(df: &DataFrame, column: &str) -> PolarsResult<Column> {
+    let c = df.column(column)?;
+    match c.dtype() {
+        // `true`/`false`, as the checker names boolean levels.
+        DataType::Boolean => c.cast(&DataType::String).map(|s| {
+            let lower = s.str().map(|v| v.apply_values(|x| x.to_lowercase().into())).ok();
+            lower.map_or(s, IntoColumn::into_column)
+        }),
+        _ => c.cast(&DataType::String),
+    }
+}
+
+fn sort_levels(levels: &mut [String], numeric: bool) {
+    if numeric {
+        levels.sort_by_key(|l| l.parse::<i64>().unwrap_or(i64::MAX));
+    } else {
+        levels.sort();
+    }
+}
+
+fn preview(levels: &[String]) -> String {
+    let shown: Vec<&str> = levels.iter().take(5).map(String::as_str).collect();
+    let more = if levels.len() > 5 { format!(" and {} more", levels.len() - 5) } else { String::new() };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// Replaces each encoded column, in place, by its 0/1 columns.
+pub fn apply(
+    df: DataFrame,
+    levels: &Levels,
+    drop_first: bool,
+    span: Span,
+    warnings: &mut Vec<RunError>,
+) -> RunResult<DataFrame> {
+    let height = df.height();
+    let mut dummies: HashMap<&str, Vec<Column>> = HashMap::new();
+    for (column, column_levels) in &levels.columns {
+        let keys = keys(&df, column).map_err(|e| polars_failure(e, span))?;
+        let keys = keys.str().map_err(|e| polars_failure(e, span))?;
+        let index: HashMap<&str, usize> = column_levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let mut ones: Vec<Vec<f64>> = vec![vec![0.0; height]; column_levels.len()];
+        let mut unseen: HashMap<&str, usize> = HashMap::new();
+        for (row, key) in keys.iter().enumerate() {
+            let Some(key) = key else { continue };
+            match index.get(key) {
+                Some(&level) => ones[level][row] = 1.0,
+                None => *unseen.entry(key).or_default() += 1,
+            }
+        }
+        if !unseen.is_empty() {
+            warnings.push(unseen_warning(column, &unseen, span));
+        }
+        let made = ones
+            .into_iter()
+            .zip(column_levels)
+            .skip(usize::from(drop_first))
+            .map(|(values, level)| Float64Chunked::from_vec(format!("{column}_{level}").into(), values).into_column())
+            .collect();
+        dummies.insert(column.as_str(), made);
+    }
+    let mut out = Vec::with_capacity(df.width() + dummies.values().map(Vec::len).sum::<usize>());
+    for c in df.columns() {
+        match dummies.remove(c.name().as_str()) {
+            Some(made) => out.extend(made),
+            None => out.push(c.clone()),
+        }
+    }
+    DataFrame::new(height, out).map_err(|e| polars_failure(e, span))
+}
+
+fn unseen_warning(column: &str, unseen: &HashMap<&str, usize>, span: Span) -> RunError {
+    let rows: usize = unseen.values().sum();
+    let mut names: Vec<String> = unseen.keys().map(|k| (*k).to_owned()).collect();
+    names.sort();
+    RunError::UnseenLevels {
+        message: format!(
+            "{rows} {} {} of `{column}` not seen when fitting: {}",
+            if rows == 1 { "row has" } else { "rows have" },
+            if names.len() == 1 { "a level" } else { "levels" },
+            preview(&names)
+        ),
+        span,
+        help: "their one-hot columns are all zeros; fit on data that has every level to give them columns".into(),
+    }
+}

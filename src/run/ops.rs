@@ -1,0 +1,183 @@
+//! The operations that learn nothing from the data: filters, selections,
+//! per-row expressions, casts, samples, writes. Each is a Polars lazy
+//! query over the frame.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::check::schema::DType;
+use crate::ir::{Op, RowExpr, SampleSize};
+use crate::run::error::{RunError, RunResult};
+use crate::run::random::Rng;
+use crate::run::read::polars_dtype;
+use crate::run::write;
+use crate::source::Span;
+use crate::syntax::ast::BinaryOp;
+
+/// Applies an operation that needs no fitting; `None` for the ones that do.
+/// `dir` is the folder `write` paths are relative to.
+pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult<DataFrame>> {
+    let failed = |e: PolarsError| polars_failure(e, span);
+    let lazy = |df: DataFrame, f: &dyn Fn(LazyFrame) -> LazyFrame| f(df.lazy()).collect().map_err(failed);
+    Some(match op {
+        Op::Filter(condition) => lazy(df, &|l| l.filter(expr(condition))),
+        Op::Select(columns) => df.select(columns.iter().map(String::as_str)).map_err(failed),
+        Op::Drop(columns) => Ok(df.drop_many(columns.iter().map(String::as_str))),
+        Op::Rename(pairs) => {
+            let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
+            lazy(df, &|l| l.rename(old.clone(), new.clone(), true))
+        }
+        Op::With(columns) => lazy(df, &|l| l.with_columns(columns.iter().map(|(n, e)| expr(e).alias(n)).collect::<Vec<_>>())),
+        Op::DropNulls(columns) => {
+            let subset = (!columns.is_empty()).then(|| cols(columns.iter().map(String::as_str)));
+            lazy(df, &|l| l.drop_nulls(subset.clone()))
+        }
+        Op::Cast { columns, dtype } => {
+            let target = polars_dtype(dtype);
+            let casts: Vec<Expr> = columns.iter().map(|c| cast(c, dtype, &target)).collect();
+            lazy(df, &|l| l.with_columns(casts.clone()))
+        }
+        Op::Sample { size, seed } => sample(df, *size, seed.unwrap_or(0), span),
+        Op::Oversample(column) => oversample(df, column, span),
+        Op::Cache => Ok(df),
+        Op::Write(path) => write::frame(df.clone(), &dir.join(path), span).map(|()| df),
+        _ => return None,
+    })
+}
+
+/// A Polars failure inside a step, as a diagnostic at the step.
+pub fn polars_failure(error: PolarsError, span: Span) -> RunError {
+    RunError::data(
+        format!("this step failed on the data: {error}"),
+        span,
+        "failed here",
+        "the data differs from what the checker saw; fix the data or the step",
+    )
+}
+
+fn cast(column: &str, dtype: &DType, target: &DataType) -> Expr {
+    let c = col(column);
+    match dtype {
+        // Booleans as text are `true`/`false`, as the checker reads them.
+        DType::Str | DType::Cat(_) => c.cast(target.clone()),
+        _ => c.strict_cast(target.clone()),
+    }
+}
+
+/// A row expression as a Polars expression.
+pub fn expr(e: &RowExpr) -> Expr {
+    match e {
+        RowExpr::Column(name) => col(name.as_str()),
+        RowExpr::Int(i) => lit(*i),
+        RowExpr::Float(f) => lit(*f),
+        RowExpr::Str(s) => lit(s.clone()),
+        RowExpr::Bool(b) => lit(*b),
+        RowExpr::Neg(x) => lit(0) - expr(x),
+        RowExpr::Not(x) => expr(x).not(),
+        RowExpr::Binary { op, lhs, rhs } => binary(*op, expr(lhs), expr(rhs)),
+        RowExpr::Function { name, arg } => function(name, expr(arg)),
+    }
+}
+
+fn binary(op: BinaryOp, a: Expr, b: Expr) -> Expr {
+    match op {
+        BinaryOp::Or => a.or(b),
+        BinaryOp::And => a.and(b),
+        BinaryOp::Eq => a.eq(b),
+        BinaryOp::Ne => a.neq(b),
+        BinaryOp::Lt => a.lt(b),
+        BinaryOp::Le => a.lt_eq(b),
+        BinaryOp::Gt => a.gt(b),
+        BinaryOp::Ge => a.gt_eq(b),
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        // `/` always gives a float (the checker types it f64).
+        BinaryOp::Div => a.cast(DataType::Float64).true_div(b.cast(DataType::Float64)),
+        BinaryOp::Rem => a % b,
+        // Column ranges never reach a row expression.
+        BinaryOp::Range => lit(NULL),
+    }
+}
+
+fn function(name: &str, x: Expr) -> Expr {
+    match name {
+        "is_null" => x.is_null(),
+        "sqrt" => x.cast(DataType::Float64).sqrt(),
+        "abs" => when(x.clone().lt(lit(0))).then(lit(0) - x.clone()).otherwise(x),
+        "log" => float_map(x, f64::ln),
+        _ => float_map(x, f64::exp),
+    }
+}
+
+/// `f` applied to each value, as floats.
+fn float_map(x: Expr, f: fn(f64) -> f64) -> Expr {
+    x.cast(DataType::Float64).map(
+        move |c: Column| {
+            let values = c.as_materialized_series().f64()?.apply_values(f);
+            Ok(values.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Float64)),
+    )
+}
+
+fn sample(df: DataFrame, size: SampleSize, seed: u64, span: Span) -> RunResult<DataFrame> {
+    let rows = df.height();
+    let n = match size {
+        SampleSize::Rows(n) => n as usize,
+        SampleSize::Fraction(f) => (f * rows as f64).round() as usize,
+    };
+    if n > rows {
+        return Err(RunError::data(
+            format!("`sample` asks for {n} rows of a frame with {rows}"),
+            span,
+            "more rows than there are",
+            "ask for fewer rows, or a fraction: `sample(frac: 0.1)`",
+        ));
+    }
+    let mut indices: Vec<IdxSize> = (0..rows as IdxSize).collect();
+    Rng::new(seed).shuffle(&mut indices);
+    indices.truncate(n);
+    // Rows keep their order in the frame: a sample reads like the data.
+    indices.sort_unstable();
+    take(&df, indices, span)
+}
+
+/// Rows at `indices`, in that order.
+pub fn take(df: &DataFrame, indices: Vec<IdxSize>, span: Span) -> RunResult<DataFrame> {
+    let indices = IdxCa::from_vec("".into(), indices);
+    df.take(&indices).map_err(|e| polars_failure(e, span))
+}
+
+/// Repeats rows of the rarer classes (drawn with replacement, seeded) until
+/// every class has as many rows as the largest.
+fn oversample(df: DataFrame, column: &str, span: Span) -> RunResult<DataFrame> {
+    let groups = row_groups(&df, column).map_err(|e| polars_failure(e, span))?;
+    let largest = groups.iter().map(Vec::len).max().unwrap_or(0);
+    let mut rng = Rng::new(0);
+    let mut indices: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
+    for rows in groups.iter().filter(|g| !g.is_empty()) {
+        for _ in rows.len()..largest {
+            indices.push(rows[rng.below(rows.len())]);
+        }
+    }
+    take(&df, indices, span)
+}
+
+/// The row indices of each distinct value of `column` (nulls are one
+/// group), groups in order of first appearance.
+pub fn row_groups(df: &DataFrame, column: &str) -> PolarsResult<Vec<Vec<IdxSize>>> {
+    let keys = df.column(column)?.cast(&DataType::String)?;
+    let keys = keys.str()?;
+    let mut index: std::collections::HashMap<Option<&str>, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<IdxSize>> = Vec::new();
+    for (row, key) in keys.iter().enumerate() {
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(row as IdxSize);
+    }
+    Ok(groups)
+}

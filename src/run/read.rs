@@ -1,0 +1,115 @@
+//! Sources: CSV and Parquet files read with Polars, in the types the
+//! checker inferred, and failures explained down to the line and column.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::check::probe::{CsvOptions, first_bad_value};
+use crate::check::schema::{DType, Schema as PipeSchema};
+use crate::ir::Source;
+use crate::run::error::{RunError, RunResult};
+use crate::source::Span;
+
+/// Reads a source's rows.
+pub fn read(source: &Source, span: Span) -> RunResult<DataFrame> {
+    match source {
+        Source::Csv { path, sep, nulls, schema } => read_csv(path, *sep, nulls, schema, span),
+        Source::Parquet { path } => read_parquet(path, span),
+        Source::Images { .. } => Err(RunError::data(
+            "image folders are read by training runs, which `pipe run` does not execute yet",
+            span,
+            "an image source",
+            "use it in a `train` item",
+        )),
+    }
+}
+
+/// The Polars type that holds a column of this type.
+pub fn polars_dtype(dtype: &DType) -> DataType {
+    match dtype {
+        DType::I64 => DataType::Int64,
+        DType::F64 => DataType::Float64,
+        DType::Bool => DataType::Boolean,
+        // Categories are held as their level names.
+        DType::Str | DType::Cat(_) | DType::Image(_) => DataType::String,
+    }
+}
+
+fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: Span) -> RunResult<DataFrame> {
+    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span };
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(unreadable(e.to_string()));
+    }
+    let polars_schema: Schema =
+        schema.columns.iter().map(|c| Field::new(c.name.as_str().into(), polars_dtype(&c.dtype))).collect();
+    let null_values = NullValues::AllColumns(nulls.iter().map(|n| n.as_str().into()).collect());
+    let read = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_schema(Some(Arc::new(polars_schema)))
+        .map_parse_options(|p| p.with_separator(sep).with_null_values(Some(null_values.clone())))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|reader| reader.finish());
+    match read {
+        Ok(df) => Ok(df),
+        Err(e) => Err(explain_csv_failure(path, sep, nulls, schema, span).unwrap_or_else(|| unreadable(e.to_string()))),
+    }
+}
+
+/// After Polars failed: the first value that does not parse as its column's
+/// type, if that is the reason.
+fn explain_csv_failure(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: Span) -> Option<RunError> {
+    let typed: Vec<(usize, DType)> = schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.dtype, DType::I64 | DType::F64 | DType::Bool))
+        .map(|(i, c)| (i, c.dtype.clone()))
+        .collect();
+    let options = CsvOptions { sep, nulls: nulls.to_vec() };
+    let (line, index, value) = first_bad_value(path, &options, &typed).ok()??;
+    let column = &schema.columns[index];
+    let expected = match column.dtype {
+        DType::I64 => "an integer",
+        DType::F64 => "a number",
+        _ => "`true` or `false`",
+    };
+    Some(RunError::BadValue {
+        path: path.display().to_string(),
+        line,
+        column: column.name.clone(),
+        value,
+        expected: expected.into(),
+        span,
+    })
+}
+
+fn read_parquet(path: &Path, span: Span) -> RunResult<DataFrame> {
+    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| unreadable(e.to_string()))?;
+    normalize(df).map_err(|e| unreadable(e.to_string()))
+}
+
+/// Narrow integers and floats widened to 64 bits, categories to their
+/// names: the types the checker gave the file's columns.
+fn normalize(df: DataFrame) -> PolarsResult<DataFrame> {
+    let casts: Vec<Expr> = df
+        .schema()
+        .iter()
+        .filter_map(|(name, dtype)| {
+            let target = if dtype.is_integer() && *dtype != DataType::Int64 {
+                DataType::Int64
+            } else if dtype.is_float() && *dtype != DataType::Float64 {
+                DataType::Float64
+            } else if dtype.is_categorical() || dtype.is_enum() {
+                DataType::String
+            } else {
+                return None;
+            };
+            Some(col(name.clone()).cast(target))
+        })
+        .collect();
+    if casts.is_empty() { Ok(df) } else { df.lazy().with_columns(casts).collect() }
+}

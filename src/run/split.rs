@@ -1,0 +1,44 @@
+//! `split`: rows dealt into parts by seeded shuffling, optionally
+//! stratified so every part has each class in the same proportion. Each
+//! part keeps the rows in the order they had.
+
+use polars::prelude::*;
+
+use crate::run::error::RunResult;
+use crate::run::ops::{polars_failure, row_groups, take};
+use crate::run::random::{Rng, allocate};
+use crate::source::Span;
+
+/// The seed when a split names none: splits are reproducible by default.
+pub const DEFAULT_SEED: u64 = 0;
+
+/// Splits `df` into `fractions.len()` parts.
+pub fn split(
+    df: &DataFrame,
+    fractions: &[f64],
+    stratify: Option<&str>,
+    seed: Option<u64>,
+    span: Span,
+) -> RunResult<Vec<DataFrame>> {
+    let mut rng = Rng::new(seed.unwrap_or(DEFAULT_SEED));
+    let groups = match stratify {
+        Some(column) => row_groups(df, column).map_err(|e| polars_failure(e, span))?,
+        None => vec![(0..df.height() as IdxSize).collect()],
+    };
+    let mut parts: Vec<Vec<IdxSize>> = vec![Vec::new(); fractions.len()];
+    for mut rows in groups {
+        rng.shuffle(&mut rows);
+        let mut start = 0;
+        for (part, count) in parts.iter_mut().zip(allocate(rows.len(), fractions)) {
+            part.extend_from_slice(&rows[start..start + count]);
+            start += count;
+        }
+    }
+    parts
+        .into_iter()
+        .map(|mut rows| {
+            rows.sort_unstable();
+            take(df, rows, span)
+        })
+        .collect()
+}
