@@ -238,6 +238,8 @@ pub enum Op {
         k: usize,
         /// Scale components to unit variance.
         whiten: bool,
+        /// Keep the input columns (components go after the last of them).
+        keep: bool,
         /// Output columns are `prefix0..prefix{k-1}`.
         prefix: String,
     },

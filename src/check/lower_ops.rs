@@ -116,14 +116,15 @@ pub fn lower(call: &Call, before: &Schema, after: &Schema, constants: &Constants
         "pca" => {
             let b = bind(
                 call.name,
-                &[pos("columns", true), pos("k", true), named("whiten")],
+                &[pos("columns", true), pos("k", true), named("whiten"), named("keep")],
                 call.args,
                 call.span,
                 &mut scratch,
             );
             let k = value(&b, "k")?.as_i64()? as usize;
             let whiten = value(&b, "whiten") == Some(Value::Bool(true));
-            Op::Pca { columns: cols(&b, "columns"), k, whiten, prefix: alias().unwrap_or_else(|| "pc".into()) }
+            let keep = value(&b, "keep") == Some(Value::Bool(true));
+            Op::Pca { columns: cols(&b, "columns"), k, whiten, keep, prefix: alias().unwrap_or_else(|| "pc".into()) }
         }
         "oversample" => {
             Op::Oversample(one(&bind(call.name, &[pos("column", true)], call.args, call.span, &mut scratch), "column")?)

@@ -566,8 +566,9 @@ fn onehot(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
 }
 
 fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[pos("columns", true), pos("k", true), named("whiten")];
+    let params = &[pos("columns", true), pos("k", true), named("whiten"), named("keep")];
     let b = bind(call.name, params, call.args, call.span, cx.errors);
+    let keep = matches!(b.value("keep", cx.constants), Some((Value::Bool(true), _)));
     let mut inputs = numeric_columns(&b, "columns", "pca", &schema, cx);
     // A column named twice is one input.
     let mut seen = std::collections::HashSet::new();
@@ -596,13 +597,30 @@ fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
         return schema;
     }
     let prefix = call.alias.map_or("pc".to_owned(), |a| a.name.clone());
-    let first = inputs.iter().filter_map(|s| schema.position(&s.name)).min().unwrap_or(schema.columns.len());
-    let names: Vec<String> = inputs.iter().map(|s| s.name.clone()).collect();
-    let before = schema.columns[..first].iter().filter(|c| !names.contains(&c.name)).count();
-    schema.remove(&names);
     let origin = call.alias.map_or(call.span, |a| a.span);
-    let components = (0..k).map(|i| Column::new(format!("{prefix}{i}"), DType::F64, origin));
-    schema.columns.splice(before..before, components);
+    let components: Vec<Column> = (0..k).map(|i| Column::new(format!("{prefix}{i}"), DType::F64, origin)).collect();
+    if let Some(taken) = components.iter().find(|c| schema.get(&c.name).is_some() && !inputs.iter().any(|s| s.name == c.name)) {
+        cx.errors.push(bad(
+            call.alias.map_or(call.span, |a| a.span),
+            &format!("`pca` makes a column `{}`, which the frame already has", taken.name),
+            "a made column would be overwritten",
+            "name the components differently with `as`, as in `pca(f0..f31, 8) as pca_`",
+        ));
+        return schema;
+    }
+    let names: Vec<String> = inputs.iter().map(|s| s.name.clone()).collect();
+    let positions = inputs.iter().filter_map(|s| schema.position(&s.name));
+    let at = if keep {
+        // After the last input column.
+        positions.max().map_or(schema.columns.len(), |last| last + 1)
+    } else {
+        // Where the first input column was.
+        let first = positions.min().unwrap_or(schema.columns.len());
+        let before = schema.columns[..first].iter().filter(|c| !names.contains(&c.name)).count();
+        schema.remove(&names);
+        before
+    };
+    schema.columns.splice(at..at, components);
     schema
 }
 

@@ -124,7 +124,7 @@ pub fn apply(
         (Op::OneHot { drop_first, .. }, Fitted::Levels(levels)) => {
             onehot::apply(df, levels, *drop_first, span, warnings)
         }
-        (Op::Pca { prefix, .. }, Fitted::Pca(projection)) => pca::apply(df, projection, prefix, span),
+        (Op::Pca { prefix, keep, .. }, Fitted::Pca(projection)) => pca::apply(df, projection, prefix, *keep, span),
         (op, _) => match ops::apply(op, df, span, dir) {
             Some(result) => result,
             None => Err(RunError::data(

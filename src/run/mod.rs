@@ -88,6 +88,7 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
         Err(e) => return vec![e],
     };
     let mut session = Session::new(program, options, events);
+    session.count_uses(&targets);
     let mut errors: Vec<RunError> = Vec::new();
     for id in targets {
         if let Err(e) = session.ensure(id, false)
@@ -182,6 +183,9 @@ pub struct Session<'a> {
     /// A transform's result on the data it was fitted on (fitting computes
     /// it; applying the transform to that same data reuses it).
     fit_outputs: HashMap<ItemId, DataFrame>,
+    /// How many items still to run read each item's rows; at zero the rows
+    /// are dropped (`None`: keep everything, for sessions used from code).
+    uses: Option<HashMap<ItemId, usize>>,
     events: &'a mut dyn FnMut(Event),
 }
 
@@ -198,7 +202,94 @@ impl<'a> Session<'a> {
             fitted: HashMap::new(),
             written: std::collections::HashSet::new(),
             fit_outputs: HashMap::new(),
+            uses: None,
             events,
+        }
+    }
+
+    /// Counts, over the items the targets need, who reads what, so that
+    /// rows no one will read again are dropped as soon as possible (a
+    /// million-row pipeline keeps one frame at a time, not every frame).
+    fn count_uses(&mut self, targets: &[ItemId]) {
+        let mut uses: HashMap<ItemId, usize> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = targets.to_vec();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            for r in self.reads(id) {
+                *uses.entry(r).or_default() += 1;
+                stack.push(r);
+            }
+        }
+        self.uses = Some(uses);
+    }
+
+    /// The items whose rows an item reads. A transform applied to the very
+    /// data it is fitted on reads only the transform: fitting computed that
+    /// result already (when the transform comes from the cache instead, the
+    /// data is fetched on demand).
+    fn reads(&self, id: ItemId) -> Vec<ItemId> {
+        let kind = &self.item(id).kind;
+        let mut out = Vec::new();
+        let frame_reads = |frame: &Frame, out: &mut Vec<ItemId>| {
+            let mut frame = frame;
+            loop {
+                op_references(&frame.ops, out);
+                match &frame.input {
+                    FrameInput::Item(r) | FrameInput::Part { split: r, .. } => {
+                        out.push(*r);
+                        break;
+                    }
+                    FrameInput::Transformed { transform, input } => {
+                        out.push(*transform);
+                        if self.fit_on(*transform) == Some(input) {
+                            break;
+                        }
+                        frame = input;
+                    }
+                }
+            }
+        };
+        match kind {
+            ItemKind::Stage(f) | ItemKind::Output(f) | ItemKind::Split { input: f, .. } => frame_reads(f, &mut out),
+            ItemKind::Transform { fit_on, steps, .. } => {
+                frame_reads(fit_on, &mut out);
+                op_references(steps, &mut out);
+            }
+            _ => out = references(kind),
+        }
+        out
+    }
+
+    /// Whether the item being computed is the last one to read `id`.
+    fn last_reader(&self, id: ItemId) -> bool {
+        self.uses.as_ref().is_some_and(|u| u.get(&id) == Some(&1))
+    }
+
+    fn fit_on(&self, transform: ItemId) -> Option<&Frame> {
+        match &self.item(transform).kind {
+            ItemKind::Transform { fit_on, .. } => Some(fit_on),
+            _ => None,
+        }
+    }
+
+    /// One reader of each of `id`'s inputs is done: drops the rows of
+    /// inputs no one else will read.
+    fn release_inputs(&mut self, id: ItemId) {
+        if self.uses.is_none() {
+            return;
+        }
+        for r in self.reads(id) {
+            let Some(uses) = self.uses.as_mut() else { return };
+            let left = uses.entry(r).or_default();
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.frames.remove(&r);
+                self.parts.remove(&r);
+                self.fit_outputs.remove(&r);
+            }
         }
     }
 
@@ -299,7 +390,7 @@ impl<'a> Session<'a> {
         {
             return Ok(());
         }
-        for r in references(&self.item(id).kind) {
+        for r in self.reads(id) {
             self.ensure(r, true)?;
         }
         let start = Instant::now();
@@ -307,6 +398,12 @@ impl<'a> Session<'a> {
         let seconds = start.elapsed().as_secs_f64();
         if let Some(key) = &key {
             self.store(id, key, span);
+        }
+        self.release_inputs(id);
+        if self.uses.as_ref().is_some_and(|u| !u.contains_key(&id)) {
+            // A target no one reads: its rows are written, or not needed.
+            self.frames.remove(&id);
+            self.written.insert(id);
         }
         let kind = kind_name(&self.item(id).kind);
         (self.events)(Event::Finished(Finished { name, rows, seconds, cached: false, kind }));
@@ -436,8 +533,20 @@ impl<'a> Session<'a> {
     /// A frame's rows: its input, then its operations.
     fn frame_rows(&mut self, frame: &Frame, name: &str) -> RunResult<DataFrame> {
         let mut df = match &frame.input {
-            FrameInput::Item(id) => self.frames[id].clone(),
-            FrameInput::Part { split, part } => self.parts[split][*part].clone(),
+            FrameInput::Item(id) => {
+                self.ensure(*id, true)?;
+                if self.last_reader(*id) {
+                    // Dropping the memo's copy now lets each step free the
+                    // columns it replaces.
+                    self.frames.remove(id).unwrap_or_default()
+                } else {
+                    self.frames[id].clone()
+                }
+            }
+            FrameInput::Part { split, part } => {
+                self.ensure(*split, true)?;
+                self.parts[split][*part].clone()
+            }
             FrameInput::Transformed { transform, input } => match self.fit_output(*transform, input) {
                 Some(df) => df,
                 None => {

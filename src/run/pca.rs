@@ -31,31 +31,67 @@ pub struct Projection {
     pub whiten: bool,
 }
 
-/// The columns as a matrix, one row per row of the frame (column-major, as
-/// Polars holds them).
-fn matrix(df: &DataFrame, columns: &[String], span: Span) -> RunResult<Array2<f64>> {
-    let rows = df.height();
-    let mut data = Vec::with_capacity(rows * columns.len());
-    for name in columns {
-        let values = df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
-        let values = values.f64().map_err(|e| polars_failure(e, span))?;
-        if values.null_count() > 0 || values.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(RunError::data(
-                format!("`pca` cannot use `{name}`: it has missing or infinite values"),
-                span,
-                "needs complete numbers",
-                "fill them first with `fill_nulls(...)`, or drop those rows with `drop_nulls(...)`",
-            ));
-        }
-        data.extend(values.into_no_null_iter());
-    }
-    Array2::from_shape_vec((rows, columns.len()).f(), data).map_err(|e| RunError::data(e.to_string(), span, "", ""))
+/// The columns as contiguous float slices (checked complete and finite).
+struct Columns {
+    series: Vec<Series>,
 }
 
+impl Columns {
+    fn of(df: &DataFrame, columns: &[String], span: Span) -> RunResult<Columns> {
+        let mut series = Vec::with_capacity(columns.len());
+        for name in columns {
+            let column = df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
+            let s = column.as_materialized_series().rechunk();
+            let complete = s.f64().ok().and_then(|v| v.cont_slice().ok()).is_some_and(|v| v.iter().all(|x| x.is_finite()));
+            if !complete {
+                return Err(RunError::data(
+                    format!("`pca` cannot use `{name}`: it has missing or infinite values"),
+                    span,
+                    "needs complete numbers",
+                    "fill them first with `fill_nulls(...)`, or drop those rows with `drop_nulls(...)`",
+                ));
+            }
+            series.push(s);
+        }
+        Ok(Columns { series })
+    }
+
+    fn slice(&self, i: usize) -> &[f64] {
+        // Checked in `of`: one chunk of floats without nulls.
+        self.series[i].f64().ok().and_then(|v| v.cont_slice().ok()).unwrap_or(&[])
+    }
+
+    fn rows(&self) -> usize {
+        self.series.first().map_or(0, |s| s.len())
+    }
+
+    /// Rows `start..end`, centred by `mean`, as a `(end - start) x p` matrix.
+    fn block(&self, start: usize, end: usize, mean: &[f64]) -> Array2<f64> {
+        let p = self.series.len();
+        let mut data = Vec::with_capacity((end - start) * p);
+        for (i, m) in mean.iter().enumerate() {
+            data.extend(self.slice(i)[start..end].iter().map(|v| v - m));
+        }
+        Array2::from_shape_vec((end - start, p).f(), data).unwrap_or_else(|_| Array2::zeros((0, p)))
+    }
+}
+
+/// Rows per block: the data is processed a block at a time, so no copy
+/// of all of it is ever made.
+const BLOCK: usize = 8192;
+
 /// Fits `k` components on the columns of `df`.
+///
+/// linfa-reduction decomposes the data matrix itself, which costs a pass
+/// over every row per solver iteration. It is given instead a `2p x p`
+/// matrix with the same scatter matrix `Xc^T Xc` as the centred data (so
+/// the same singular values and right singular vectors): `[L^T; -L^T]`
+/// where `L L^T = Xc^T Xc / 2`. Its rows already have mean zero, so
+/// linfa's own centring leaves them as they are. This is the covariance
+/// route scikit-learn takes too when rows far outnumber columns.
 pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Span) -> RunResult<Projection> {
-    let x = matrix(df, columns, span)?;
-    let rows = x.nrows();
+    let x = Columns::of(df, columns, span)?;
+    let rows = x.rows();
     if rows < 2 {
         return Err(RunError::data(
             format!("`pca` needs at least 2 rows to fit, and has {rows}"),
@@ -64,25 +100,59 @@ pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Spa
             "fit it on more data",
         ));
     }
-    let fitted = Pca::params(k).fit(&DatasetBase::from(x.view())).map_err(|e| {
-        RunError::data(format!("`pca` failed: {e}"), span, "could not fit", "check the columns vary")
+    let mean: Vec<f64> = (0..columns.len()).map(|i| x.slice(i).iter().sum::<f64>() / rows as f64).collect();
+    let p = columns.len();
+    let mut scatter = Array2::<f64>::zeros((p, p));
+    for start in (0..rows).step_by(BLOCK) {
+        let block = x.block(start, (start + BLOCK).min(rows), &mean);
+        scatter += &block.t().dot(&block);
+    }
+    let total: f64 = scatter.diag().sum();
+    let half = scatter.mapv(|v| v / 2.0);
+    let l = cholesky_semidefinite(&half);
+    let compressed = Array2::from_shape_fn((2 * p, p), |(i, j)| if i < p { l[[j, i]] } else { -l[[j, i - p]] });
+    let fitted = Pca::params(k).fit(&DatasetBase::from(compressed)).map_err(|e| {
+        RunError::data(format!("`pca` failed: {e}"), span, "could not fit", "check that the columns vary")
     })?;
-    let mean = fitted.mean().to_vec();
-    let centered_squares: f64 = x
-        .columns()
-        .into_iter()
-        .zip(&mean)
-        .map(|(column, m)| column.iter().map(|v| (v - m) * (v - m)).sum::<f64>())
-        .sum();
+    let sigma = fitted.singular_values();
+    if sigma.len() < k || total <= 0.0 {
+        return Err(RunError::data(
+            format!("`pca` asks for {k} components, but the columns vary in only {} directions", sigma.len()),
+            span,
+            "too many components",
+            "lower `k`, or drop columns that are constant or copies of others",
+        ));
+    }
     let mut components: Vec<Vec<f64>> = fitted.components().rows().into_iter().map(|r| r.to_vec()).collect();
     for component in &mut components {
         flip_sign(component);
     }
-    let sigma = fitted.singular_values();
     let denominator = (rows - 1) as f64;
     let explained_variance: Vec<f64> = sigma.iter().map(|s| s * s / denominator).collect();
-    let explained_variance_ratio = sigma.iter().map(|s| s * s / centered_squares).collect();
+    let explained_variance_ratio = sigma.iter().map(|s| s * s / total).collect();
     Ok(Projection { columns: columns.to_vec(), mean, components, explained_variance, explained_variance_ratio, whiten })
+}
+
+/// `L` lower-triangular with `L L^T = a`, for `a` symmetric positive
+/// semi-definite: a pivot that is zero (up to rounding) gives a zero column
+/// instead of a division by zero, so constant or duplicated columns work.
+fn cholesky_semidefinite(a: &Array2<f64>) -> Array2<f64> {
+    let n = a.nrows();
+    let mut l = Array2::<f64>::zeros((n, n));
+    let tiny = a.diag().iter().fold(0.0f64, |m, v| m.max(v.abs())) * 1e-13;
+    for j in 0..n {
+        let d = a[[j, j]] - (0..j).map(|k| l[[j, k]] * l[[j, k]]).sum::<f64>();
+        if d <= tiny {
+            continue;
+        }
+        let pivot = d.sqrt();
+        l[[j, j]] = pivot;
+        for i in j + 1..n {
+            let dot: f64 = (0..j).map(|k| l[[i, k]] * l[[j, k]]).sum();
+            l[[i, j]] = (a[[i, j]] - dot) / pivot;
+        }
+    }
+    l
 }
 
 /// Makes the largest loading positive (scikit-learn's `svd_flip` on the
@@ -94,33 +164,43 @@ fn flip_sign(component: &mut [f64]) {
     }
 }
 
-/// Replaces the input columns by the components `prefix0..`, placed where
-/// the first input column was.
-pub fn apply(df: DataFrame, p: &Projection, prefix: &str, span: Span) -> RunResult<DataFrame> {
-    let mut x = matrix(&df, &p.columns, span)?;
-    for (mut column, m) in x.columns_mut().into_iter().zip(&p.mean) {
-        column -= *m;
+/// Adds the components `prefix0..`: where the first input column was,
+/// replacing the inputs, or after the last input when they are kept.
+pub fn apply(df: DataFrame, p: &Projection, prefix: &str, keep: bool, span: Span) -> RunResult<DataFrame> {
+    let x = Columns::of(&df, &p.columns, span)?;
+    let (rows, k) = (x.rows(), p.components.len());
+    // Whitening divides each component by the square root of its variance.
+    let loadings = Array2::from_shape_fn((k, p.columns.len()), |(j, i)| {
+        p.components[j][i] / if p.whiten { p.explained_variance[j].sqrt() } else { 1.0 }
+    });
+    let mut scores: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); k];
+    for start in (0..rows).step_by(BLOCK) {
+        let block = x.block(start, (start + BLOCK).min(rows), &p.mean);
+        // k x rows: one contiguous row of scores per component.
+        let part = loadings.dot(&block.t());
+        for (out, row) in scores.iter_mut().zip(part.rows()) {
+            out.extend(row.iter());
+        }
     }
-    let k = p.components.len();
-    let loadings = Array2::from_shape_fn((p.columns.len(), k), |(i, j)| p.components[j][i]);
-    let scores = x.dot(&loadings);
-    let made: Vec<Column> = (0..k)
-        .map(|j| {
-            let scale = if p.whiten { p.explained_variance[j].sqrt() } else { 1.0 };
-            let values: Vec<f64> = scores.column(j).iter().map(|v| v / scale).collect();
-            Float64Chunked::from_vec(format!("{prefix}{j}").into(), values).into_column()
-        })
+    drop(x);
+    let made: Vec<Column> = scores
+        .into_iter()
+        .enumerate()
+        .map(|(j, values)| Float64Chunked::from_vec(format!("{prefix}{j}").into(), values).into_column())
         .collect();
-    let first = df.columns().iter().position(|c| p.columns.iter().any(|n| n == c.name().as_str()));
-    let mut out: Vec<Column> = Vec::with_capacity(df.width() - p.columns.len() + k);
+    let is_input = |c: &Column| p.columns.iter().any(|n| n == c.name().as_str());
+    let positions = df.columns().iter().enumerate().filter(|(_, c)| is_input(c)).map(|(i, _)| i);
+    let at = if keep { positions.max().map(|i| i + 1) } else { positions.min() };
+    let mut out: Vec<Column> = Vec::with_capacity(df.width() + k);
     let mut made = Some(made);
     for (i, c) in df.columns().iter().enumerate() {
-        if Some(i) == first {
+        if Some(i) == at {
             out.extend(made.take().unwrap_or_default());
         }
-        if !p.columns.iter().any(|n| n == c.name().as_str()) {
+        if keep || !is_input(c) {
             out.push(c.clone());
         }
     }
+    out.extend(made.take().unwrap_or_default());
     DataFrame::new(df.height(), out).map_err(|e| polars_failure(e, span))
 }
