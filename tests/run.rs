@@ -179,3 +179,257 @@ fn transformed_rows_match_scikit_learn() {
         }
     }
 }
+
+/// Every item's `Finished` event of a whole run (cache on).
+fn run_all(dir: &Path, text: &str, cache: bool) -> (Vec<pipe::run::Finished>, Vec<RunError>) {
+    let program = checked(dir, text);
+    let mut finished = Vec::new();
+    let options = Options { dir: dir.to_path_buf(), cache, only: Vec::new() };
+    let errors = pipe::run::run(&program, &options, &mut |e| {
+        if let Event::Finished(f) = e {
+            finished.push(f);
+        }
+    });
+    (finished, errors)
+}
+
+fn cached(finished: &[pipe::run::Finished]) -> Vec<(String, bool)> {
+    finished.iter().map(|f| (f.name.clone(), f.cached)).collect()
+}
+
+fn write_csv(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write csv");
+}
+
+#[test]
+fn splits_are_seeded_stratified_and_cover_every_row_once() {
+    let dir = scratch("splits");
+    let csv = repo().join("data/people.csv");
+    let text = format!(
+        "source people = csv(\"{}\")\nsplit a, b, c = people |> split([0.7, 0.15, 0.15], stratify: label, seed: SEED)\n",
+        csv.display()
+    );
+    let parts = |seed: u64| {
+        let program = checked(&dir, &text.replace("SEED", &seed.to_string()));
+        with_session(&program, &dir, |s| ["a", "b", "c"].map(|p| s.frame(p).unwrap())).0
+    };
+    let [a, b, c] = parts(42);
+    assert_eq!((a.height(), b.height(), c.height()), (1400, 300, 300));
+    // Every row once: the f0 values (distinct in this file) of the parts are those of the whole.
+    let mut seen: Vec<f64> = [&a, &b, &c].iter().flat_map(|p| floats(p, "f0")).map(Option::unwrap).collect();
+    seen.sort_by(f64::total_cmp);
+    let (whole, _) = with_session(&checked(&dir, &text.replace("SEED", "42")), &dir, |s| s.frame("people").unwrap());
+    let mut all: Vec<f64> = floats(&whole, "f0").into_iter().map(Option::unwrap).collect();
+    all.sort_by(f64::total_cmp);
+    assert_eq!(seen, all);
+    // Stratified: each part has the whole's share of label 1, to within one row.
+    let ones = |df: &DataFrame| floats(df, "label").iter().filter(|v| **v == Some(1.0)).count() as f64;
+    let share = ones(&whole) / whole.height() as f64;
+    for part in [&a, &b, &c] {
+        assert!((ones(part) - share * part.height() as f64).abs() <= 1.0, "{} of {}", ones(part), part.height());
+    }
+    // The seed decides: the same seed, the same rows; another, others.
+    let [again, _, _] = parts(42);
+    assert_eq!(floats(&again, "f0"), floats(&a, "f0"));
+    let [other, _, _] = parts(43);
+    assert_ne!(floats(&other, "f0"), floats(&a, "f0"));
+}
+
+const SMALL: &str = "x,y,g\n1,2.0,a\n2,,b\n3,4.0,a\n4,10.0,c\n5,NA,a\n";
+
+#[test]
+fn row_operations_match_hand_calculations() {
+    let dir = scratch("row_ops");
+    write_csv(&dir.join("small.csv"), SMALL);
+    let text = r#"
+source small = csv("small.csv")
+stage derived = small
+    |> filter(x >= 2 and not is_null(g))
+    |> with(z: x * 2 + 1, w: x / 4, r: x % 2, a: abs(0 - x), q: sqrt(x), l: log(x), e: exp(0 * x))
+    |> rename(g: group)
+    |> drop(r)
+transform fill = fit(small) {
+    fill_nulls(y, median)
+}
+transform mean_fill = fit(small) {
+    fill_nulls(y, mean)
+    robust(x)
+}
+stage filled = fill(small)
+stage mean_filled = mean_fill(small)
+stage dropped = small |> drop_nulls(y) |> select(x, y)
+stage recast = small |> cast(x, f64) |> cast(y, str)
+stage sampled = small |> sample(3, seed: 1)
+stage balanced = small |> oversample(g)
+"#;
+    let program = checked(&dir, text);
+    let (frames, _) = with_session(&program, &dir, |s| {
+        ["derived", "filled", "mean_filled", "dropped", "recast", "sampled", "balanced"].map(|n| s.frame(n).unwrap())
+    });
+    let [derived, filled, mean_filled, dropped, cast, sampled, balanced] = frames;
+    assert_eq!(floats(&derived, "x"), [Some(2.0), Some(3.0), Some(4.0), Some(5.0)]);
+    assert_eq!(floats(&derived, "z"), [Some(5.0), Some(7.0), Some(9.0), Some(11.0)]);
+    assert_eq!(floats(&derived, "w"), [Some(0.5), Some(0.75), Some(1.0), Some(1.25)]);
+    assert_eq!(floats(&derived, "a"), [Some(2.0), Some(3.0), Some(4.0), Some(5.0)]);
+    assert!((floats(&derived, "q")[0].unwrap() - 2f64.sqrt()).abs() < 1e-15);
+    assert!((floats(&derived, "l")[2].unwrap() - 4f64.ln()).abs() < 1e-15);
+    assert_eq!(floats(&derived, "e"), [Some(1.0); 4]);
+    assert!(derived.column("group").is_ok() && derived.column("r").is_err());
+    // y is 2, null, 4, 10, NA (null): median 4, mean 16/3.
+    assert_eq!(floats(&filled, "y"), [Some(2.0), Some(4.0), Some(4.0), Some(10.0), Some(4.0)]);
+    let mean = 16.0 / 3.0;
+    assert_eq!(floats(&mean_filled, "y"), [Some(2.0), Some(mean), Some(4.0), Some(10.0), Some(mean)]);
+    // robust(x): median 3, interquartile range 4 - 2 = 2.
+    assert_eq!(floats(&mean_filled, "x"), [Some(-1.0), Some(-0.5), Some(0.0), Some(0.5), Some(1.0)]);
+    assert_eq!(dropped.get_column_names(), ["x", "y"]);
+    assert_eq!(floats(&dropped, "y"), [Some(2.0), Some(4.0), Some(10.0)]);
+    assert_eq!(cast.column("x").unwrap().dtype(), &DataType::Float64);
+    assert_eq!(strings(&cast, "y")[0].as_deref(), Some("2.0"));
+    assert_eq!(sampled.height(), 3);
+    let xs = floats(&sampled, "x");
+    assert!(xs.windows(2).all(|w| w[0] < w[1]), "a sample keeps row order: {xs:?}");
+    // oversample: a x3, b x1, c x1 -> every class 3 rows.
+    let groups = strings(&balanced, "g");
+    for g in ["a", "b", "c"] {
+        assert_eq!(groups.iter().filter(|v| v.as_deref() == Some(g)).count(), 3, "{g}");
+    }
+}
+
+#[test]
+fn onehot_levels_unseen_when_fitting_encode_as_zeros_with_a_warning() {
+    let dir = scratch("onehot_unseen");
+    write_csv(&dir.join("fit.csv"), "g,v\na,1\nb,2\na,3\n");
+    write_csv(&dir.join("new.csv"), "g,v\nb,1\nc,2\nc,3\n,4\n");
+    let text = r#"
+source fit_on = csv("fit.csv")
+source fresh = csv("new.csv")
+transform enc = fit(fit_on) {
+    onehot(g)
+}
+stage encoded = enc(fresh)
+"#;
+    let program = checked(&dir, text);
+    let (encoded, warnings) = with_session(&program, &dir, |s| s.frame("encoded").unwrap());
+    assert_eq!(encoded.get_column_names(), ["g_a", "g_b", "v"]);
+    assert_eq!(floats(&encoded, "g_a"), [Some(0.0); 4]);
+    assert_eq!(floats(&encoded, "g_b"), [Some(1.0), Some(0.0), Some(0.0), Some(0.0)]);
+    let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(messages, ["2 rows have a level of `g` not seen when fitting: c"]);
+}
+
+#[test]
+fn qcut_repeated_edges_fail_unless_dropped() {
+    let dir = scratch("qcut_duplicates");
+    write_csv(&dir.join("d.csv"), "v\n1\n1\n1\n1\n2\n3\n");
+    let raise = checked(&dir, "source d = csv(\"d.csv\")\nstage q = d |> qcut(v, 4)\n");
+    let (result, _) = with_session(&raise, &dir, |s| s.frame("q"));
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("the quantile edges of `v` repeat: 1, 1, 1, 1.75, 3"), "{message}");
+    let drop = checked(&dir, "source d = csv(\"d.csv\")\nstage q = d |> qcut(v, 4, duplicates: drop)\n");
+    let (q, _) = with_session(&drop, &dir, |s| s.frame("q").unwrap());
+    // Edges 1, 1.75, 3: bins [1, 1.75] and (1.75, 3], labelled 0 and 1 as pandas does.
+    let labels: Vec<Option<String>> = strings(&q, "v");
+    let expected = ["0", "0", "0", "0", "1", "1"].map(|s| Some(s.to_owned()));
+    assert_eq!(labels, expected);
+}
+
+#[test]
+fn cut_counts_rows_below_and_above_the_edges() {
+    let dir = scratch("cut_outside");
+    write_csv(&dir.join("d.csv"), "v\n-5\n0\n0\n5\n50\n500\n");
+    let program = checked(&dir, "source d = csv(\"d.csv\")\nstage c = d |> cut(v, [0, 10, 100], labels: [low, high])\n");
+    let (c, warnings) = with_session(&program, &dir, |s| s.frame("c").unwrap());
+    assert_eq!(strings(&c, "v"), [None, None, None, Some("low".into()), Some("high".into()), None]);
+    let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [
+            "2 rows have v = 0, excluded by the right-closed first bin (0, 10]",
+            "1 row have v below 0, the lowest edge",
+            "1 row have v above 100, the highest edge",
+        ]
+    );
+}
+
+#[test]
+fn stage_cache_reuses_unchanged_items_and_recomputes_edited_ones() {
+    let dir = scratch("cache");
+    write_csv(&dir.join("d.csv"), "x,y\n1,10\n2,20\n3,30\n4,40\n");
+    let text = r#"
+source d = csv("d.csv")
+stage kept = d |> filter(x > 1)
+stage scaled = kept |> standard(y)
+split a, b = scaled |> split([0.5, 0.5], seed: 3)
+transform t = fit(a) {
+    minmax(x)
+}
+output o = t(b) |> write("out/o.parquet")
+"#;
+    let (first, errors) = run_all(&dir, text, true);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(first.iter().all(|f| !f.cached), "{:?}", cached(&first));
+    let (second, _) = run_all(&dir, text, true);
+    assert_eq!(cached(&second), [("o".to_owned(), true)], "an unchanged run reads only the output's record");
+    // Editing one stage recomputes it and what depends on it, nothing else.
+    let edited = text.replace("standard(y)", "minmax(y)");
+    let (third, _) = run_all(&dir, &edited, true);
+    let expected = [("kept", true), ("scaled", false), ("a, b", false), ("t", false), ("o", false)];
+    assert_eq!(cached(&third), expected.map(|(n, c)| (n.to_owned(), c)));
+    // A changed input file changes every key downstream of it.
+    write_csv(&dir.join("d.csv"), "x,y\n1,10\n2,20\n3,30\n4,41\n");
+    let (fourth, _) = run_all(&dir, &edited, true);
+    assert!(fourth.iter().all(|f| !f.cached), "{:?}", cached(&fourth));
+    // A deleted output is written again, from the cached stages.
+    std::fs::remove_file(dir.join("out/o.parquet")).unwrap();
+    let (fifth, _) = run_all(&dir, &edited, true);
+    assert_eq!(cached(&fifth), [("t", true), ("a, b", true), ("o", false)].map(|(n, c)| (n.to_owned(), c)));
+    assert!(dir.join("out/o.parquet").exists());
+    // Without the cache, everything runs.
+    let (sixth, _) = run_all(&dir, &edited, false);
+    assert!(sixth.iter().all(|f| !f.cached) && sixth.len() == 6, "{:?}", cached(&sixth));
+}
+
+#[test]
+fn a_failed_write_leaves_no_file_behind() {
+    let dir = scratch("atomic_write");
+    write_csv(&dir.join("d.csv"), "x\n1\n");
+    // The destination is a folder: the rename fails after the data is written.
+    std::fs::create_dir_all(dir.join("out/o.csv")).unwrap();
+    let (_, errors) = run_all(&dir, "source d = csv(\"d.csv\")\noutput o = d |> write(\"out/o.csv\")\n", false);
+    assert!(matches!(&errors[..], [RunError::Write { .. }]), "{errors:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["o.csv"], "only the folder that was there");
+}
+
+#[test]
+fn missing_values_are_null_whatever_their_spelling() {
+    let dir = scratch("nulls");
+    write_csv(&dir.join("d.csv"), "a,b,s\n1,1.5,x\nNA,NaN,NA\n3,,\n4,nan,None\n");
+    let program = checked(&dir, "source d = csv(\"d.csv\")\n");
+    let (d, _) = with_session(&program, &dir, |s| s.frame("d").unwrap());
+    assert_eq!(floats(&d, "a"), [Some(1.0), None, Some(3.0), Some(4.0)]);
+    assert_eq!(floats(&d, "b"), [Some(1.5), None, None, None]);
+    assert_eq!(strings(&d, "s"), [Some("x".into()), None, None, None]);
+}
+
+#[test]
+fn every_example_runs_on_its_data() {
+    let dir = repo().join("pipelines");
+    let text = std::fs::read_to_string(dir.join("penguins.pipe")).unwrap();
+    let program = checked(&dir, &text);
+    let (frames, _) = with_session(&program, &dir, |s| ["train", "test", "train_ready"].map(|n| s.frame(n).unwrap()));
+    let [train, test, ready] = frames;
+    assert_eq!(train.height() + test.height(), 333);
+    assert_eq!(ready.height(), train.height());
+    // Scaled on train: mean 0, population standard deviation 1.
+    let mass: Vec<f64> = floats(&ready, "mass_g").into_iter().map(Option::unwrap).collect();
+    let mean = mass.iter().sum::<f64>() / mass.len() as f64;
+    let std = (mass.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / mass.len() as f64).sqrt();
+    assert!(mean.abs() < 1e-12 && (std - 1.0).abs() < 1e-12, "{mean} {std}");
+    // The training data of the people example (its model is trained by `pipe run` once training exists).
+    let dir = repo().join("pipelines");
+    let text = std::fs::read_to_string(dir.join("people.pipe")).unwrap();
+    let program = checked(&dir, &text);
+    let (fitted, _) = with_session(&program, &dir, |s| s.fitted("prep").unwrap());
+    assert_eq!(fitted.len(), 6);
+}
