@@ -345,8 +345,8 @@ fn cut_counts_rows_below_and_above_the_edges() {
         messages,
         [
             "2 rows have v = 0, excluded by the right-closed first bin (0, 10]",
-            "1 row have v below 0, the lowest edge",
-            "1 row have v above 100, the highest edge",
+            "1 row has v below 0, the lowest edge",
+            "1 row has v above 100, the highest edge",
         ]
     );
 }

@@ -49,6 +49,33 @@ pub fn render_check(path: &Path) -> String {
     out
 }
 
+/// Checks (clean) and runs a file as `pipe run --no-cache` does, from
+/// the repository root so paths in messages are the same everywhere, and
+/// renders the warnings and errors. A first line `// only: NAME` runs only
+/// that item.
+pub fn render_run(path: &Path) -> String {
+    let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("a case in the repository");
+    let text = std::fs::read_to_string(path).expect("readable case");
+    let mut sources = SourceMap::new();
+    let file = sources.add(relative.file_name().and_then(|n| n.to_str()).expect("UTF-8 name"), text.as_str());
+    let parsed = syntax::parse(&text, file);
+    let report = check::check(&parsed.program, &mut sources, relative.parent());
+    assert!(!report.has_errors(), "{}: the case must check clean: {:?}", relative.display(), report.errors);
+    let only = text.lines().next().and_then(|l| l.strip_prefix("// only: ")).map(|n| vec![n.to_owned()]);
+    let dir = relative.parent().expect("a folder").to_path_buf();
+    let options = pipe::run::Options { dir, cache: false, only: only.unwrap_or_default() };
+    let mut out = String::new();
+    let errors = pipe::run::run(&report.ir, &options, &mut |event| {
+        if let pipe::run::Event::Warning(w) = event {
+            out.push_str(&render(&w, sources.get(file), STYLE));
+        }
+    });
+    for error in &errors {
+        out.push_str(&render(error, sources.get(file), STYLE));
+    }
+    out
+}
+
 fn cases(phase: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui").join(phase);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -87,6 +114,16 @@ fn check_cases_match_their_snapshots() {
         let rendered = render_check(&path);
         assert!(!rendered.is_empty(), "{name}.pipe produced no diagnostic");
         snapshot("check", &name, &rendered);
+    }
+}
+
+#[test]
+fn run_cases_match_their_snapshots() {
+    for path in cases("run") {
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_owned();
+        let rendered = render_run(&path);
+        assert!(!rendered.is_empty(), "{name}.pipe produced no diagnostic");
+        snapshot("run", &name, &rendered);
     }
 }
 
@@ -130,6 +167,11 @@ fn every_syntax_error_code_has_a_ui_case() {
 #[test]
 fn every_check_error_code_has_a_ui_case() {
     assert_every_code_has_a_case("check");
+}
+
+#[test]
+fn every_run_error_code_has_a_ui_case() {
+    assert_every_code_has_a_case("run");
 }
 
 /// A 1 MB line: the parser finishes quickly, and the report shows an excerpt

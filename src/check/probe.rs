@@ -213,22 +213,44 @@ fn split_fields(line: &str, sep: char) -> Vec<String> {
     fields
 }
 
-/// The first field of a typed column whose text does not parse as its type:
-/// `(line, column index, text)`, lines counted from 1 with the header as
-/// line 1. `typed` lists `(column index, type)`. Used to explain a failed
-/// read precisely, so speed matters less than agreeing with the probe.
+/// What is wrong with a record of a CSV file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BadRecord {
+    /// A field of a typed column does not parse as its type.
+    Value {
+        /// The column's index.
+        column: usize,
+        /// The text.
+        text: String,
+    },
+    /// The record has more fields than the header.
+    Fields {
+        /// Fields found.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+}
+
+/// The first record that cannot be read into the columns: `(line,
+/// problem)`, lines counted from 1 with the header as line 1. `typed` lists
+/// `(column index, type)`. Used to explain a failed read precisely, so
+/// speed matters less than agreeing with the probe.
 pub fn first_bad_value(
     path: &Path,
     options: &CsvOptions,
     typed: &[(usize, DType)],
-) -> Result<Option<(usize, usize, String)>, String> {
+) -> Result<Option<(usize, BadRecord)>, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
     let is_null = |field: &str| field.is_empty() || options.nulls.iter().any(|n| n == field);
     let mut line = 1;
-    let _header = records.next_record()?;
+    let expected = records.next_record()?.map_or(0, |h| h.len());
     while let Some(record) = records.next_record()? {
         line += 1;
+        if record.len() > expected {
+            return Ok(Some((line, BadRecord::Fields { found: record.len(), expected })));
+        }
         for (i, dtype) in typed {
             let Some(field) = record.get(*i) else { continue };
             let ok = is_null(field)
@@ -239,7 +261,7 @@ pub fn first_bad_value(
                     _ => true,
                 };
             if !ok {
-                return Ok(Some((line, *i, field.clone())));
+                return Ok(Some((line, BadRecord::Value { column: *i, text: field.clone() })));
             }
         }
     }

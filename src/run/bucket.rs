@@ -125,7 +125,7 @@ fn warn_outside(outside: &Outside, column: &str, edges: &[f64], what: &str, span
     if outside.at_lowest > 0 {
         warnings.push(RunError::OutsideBins {
             message: format!(
-                "{} have {column} = {}, excluded by the right-closed first bin ({}, {}]",
+                "{} {column} = {}, excluded by the right-closed first bin ({}, {}]",
                 rows(outside.at_lowest),
                 number(low),
                 number(low),
@@ -137,22 +137,23 @@ fn warn_outside(outside: &Outside, column: &str, edges: &[f64], what: &str, span
     }
     if outside.below > 0 {
         warnings.push(RunError::OutsideBins {
-            message: format!("{} have {column} below {}, the lowest edge{fitted}", rows(outside.below), number(low)),
+            message: format!("{} {column} below {}, the lowest edge{fitted}", rows(outside.below), number(low)),
             span,
             help: format!("lower the first edge, or use `-inf`, to keep them: `{what}` leaves them without a bucket"),
         });
     }
     if outside.above > 0 {
         warnings.push(RunError::OutsideBins {
-            message: format!("{} have {column} above {}, the highest edge{fitted}", rows(outside.above), number(high)),
+            message: format!("{} {column} above {}, the highest edge{fitted}", rows(outside.above), number(high)),
             span,
             help: format!("raise the last edge, or use `inf`, to keep them: `{what}` leaves them without a bucket"),
         });
     }
 }
 
+/// "1 row has", "3 rows have"
 fn rows(n: usize) -> String {
-    if n == 1 { "1 row".into() } else { format!("{n} rows") }
+    if n == 1 { "1 row has".into() } else { format!("{n} rows have") }
 }
 
 /// A number as a person would write it: `18`, `0.5`, `inf`.

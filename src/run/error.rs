@@ -12,7 +12,7 @@ use crate::source::Span;
 pub enum RunError {
     /// `csv("gone.csv")` after the file was deleted.
     #[error("cannot read `{path}`: {reason}")]
-    #[diagnostic(code(pipe::run::unreadable), help("check that the file exists and is readable"))]
+    #[diagnostic(code(pipe::run::unreadable), help("{help}"))]
     Unreadable {
         /// The file.
         path: String,
@@ -21,6 +21,8 @@ pub enum RunError {
         /// The source item.
         #[label(primary, "read here")]
         span: Span,
+        /// What to do.
+        help: String,
     },
 
     /// A value that does not parse as its column's type.

@@ -362,6 +362,7 @@ impl<'a> Session<'a> {
                 path: path.display().to_string(),
                 reason: e.to_string(),
                 span: item.span,
+                help: "check that the file exists and is readable".into(),
             })?;
             text.push_str(&hash);
         }

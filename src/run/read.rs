@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::check::probe::{CsvOptions, first_bad_value};
+use crate::check::probe::{BadRecord, CsvOptions, first_bad_value};
 use crate::check::schema::{DType, Schema as PipeSchema};
 use crate::ir::Source;
 use crate::run::error::{RunError, RunResult};
 use crate::source::Span;
+
+/// What to do about a file that cannot be read.
+const UNREADABLE: &str = "check that the file exists, is readable, and is the format its source says";
 
 /// Reads a source's rows.
 pub fn read(source: &Source, span: Span) -> RunResult<DataFrame> {
@@ -38,7 +41,7 @@ pub fn polars_dtype(dtype: &DType) -> DataType {
 }
 
 fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: Span) -> RunResult<DataFrame> {
-    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span };
+    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span, help: UNREADABLE.into() };
     if let Err(e) = std::fs::metadata(path) {
         return Err(unreadable(e.to_string()));
     }
@@ -101,7 +104,18 @@ fn explain_csv_failure(path: &Path, sep: u8, nulls: &[String], schema: &PipeSche
         .map(|(i, c)| (i, c.dtype.clone()))
         .collect();
     let options = CsvOptions { sep, nulls: nulls.to_vec() };
-    let (line, index, value) = first_bad_value(path, &options, &typed).ok()??;
+    let (line, problem) = first_bad_value(path, &options, &typed).ok()??;
+    let (index, value) = match problem {
+        BadRecord::Value { column, text } => (column, text),
+        BadRecord::Fields { found, expected } => {
+            return Some(RunError::Unreadable {
+                path: path.display().to_string(),
+                reason: format!("line {line} has {found} fields, and the header {expected}"),
+                span,
+                help: "quote fields that contain the separator, or fix the line".into(),
+            });
+        }
+    };
     let column = &schema.columns[index];
     let expected = match column.dtype {
         DType::I64 => "an integer",
@@ -119,7 +133,7 @@ fn explain_csv_failure(path: &Path, sep: u8, nulls: &[String], schema: &PipeSche
 }
 
 fn read_parquet(path: &Path, span: Span) -> RunResult<DataFrame> {
-    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span };
+    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span, help: UNREADABLE.into() };
     let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
     let df = ParquetReader::new(file).finish().map_err(|e| unreadable(e.to_string()))?;
     normalize(df).map_err(|e| unreadable(e.to_string()))
