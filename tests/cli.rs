@@ -179,3 +179,38 @@ fn a_byte_order_mark_is_not_a_mistake() {
     let output = run(&["check", file.to_str().expect("path")]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+#[test]
+fn run_prints_a_line_per_item_and_caches_the_second_time() {
+    let dir = temp_dir("run");
+    std::fs::write(dir.join("d.csv"), "x,y\n1,2\n3,4\n").unwrap();
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, "source d = csv(\"d.csv\")\noutput o = d |> standard(x) |> write(\"out/o.csv\")\n").unwrap();
+    let first = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let err = stderr(&first);
+    assert!(err.contains("source     d") && err.contains("output     o") && err.contains("2 rows"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n-1.0,2\n1.0,4\n");
+    let second = run(&["run", file.to_str().unwrap()]);
+    assert!(stderr(&second).contains("cached") && stderr(&second).contains("ran 1 item (1 cached)"), "{}", stderr(&second));
+    let json = run(&["run", "--format", "json", "--no-cache", file.to_str().unwrap()]);
+    let lines: Vec<serde_json::Value> = stdout(&json).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["item"], "o");
+    assert_eq!(lines[1]["cached"], false);
+    let clean = run(&["cache", "clean", file.to_str().unwrap()]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(stderr(&clean).contains("removed"), "{}", stderr(&clean));
+    assert!(!dir.join(".pipe-cache").exists());
+}
+
+#[test]
+fn run_stops_before_running_when_the_check_fails() {
+    let dir = temp_dir("run_check_fails");
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, "source d = csv(\"missing.csv\")\noutput o = d |> write(\"o.csv\")\n").unwrap();
+    let output = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("pipe::check::"), "{}", stderr(&output));
+    assert!(!dir.join("o.csv").exists());
+}

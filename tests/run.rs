@@ -433,3 +433,61 @@ fn every_example_runs_on_its_data() {
     let (fitted, _) = with_session(&program, &dir, |s| s.fitted("prep").unwrap());
     assert_eq!(fitted.len(), 6);
 }
+
+#[test]
+fn parquet_written_by_one_pipeline_reads_back_in_another() {
+    let dir = scratch("parquet_round_trip");
+    let csv = repo().join("data/people.csv");
+    let writer = format!(
+        "source people = csv(\"{}\")\noutput o = people |> with(double: income * 2) |> write(\"out/p.parquet\")\n",
+        csv.display()
+    );
+    let (_, errors) = run_all(&dir, &writer, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let program = checked(&dir, "source p = parquet(\"out/p.parquet\")\nstage adults = p |> filter(age >= 18)\n");
+    let ((back, adults), _) = with_session(&program, &dir, |s| (s.frame("p").unwrap(), s.frame("adults").unwrap()));
+    let (original, _) = with_session(&checked(&dir, &format!("source c = csv(\"{}\")\n", csv.display())), &dir, |s| s.frame("c").unwrap());
+    assert_eq!(back.height(), original.height());
+    assert_eq!(floats(&back, "income"), floats(&original, "income"));
+    let doubled: Vec<Option<f64>> = floats(&original, "income").iter().map(|v| v.map(|v| v * 2.0)).collect();
+    assert_eq!(floats(&back, "double"), doubled);
+    let expected = floats(&original, "age").iter().filter(|a| a.is_some_and(|a| a >= 18.0)).count();
+    assert_eq!(adults.height(), expected);
+}
+
+#[test]
+fn whitened_components_have_unit_variance() {
+    let dir = scratch("whiten");
+    let csv = repo().join("data/people.csv");
+    let text = format!("source people = csv(\"{}\")\nstage w = people |> pca(f0..f31, 3, whiten: true)\n", csv.display());
+    let (w, _) = with_session(&checked(&dir, &text), &dir, |s| s.frame("w").unwrap());
+    for k in 0..3 {
+        let v: Vec<f64> = floats(&w, &format!("pc{k}")).into_iter().map(Option::unwrap).collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        // Sample variance (n - 1), as scikit-learn's whitening gives.
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+        assert!(mean.abs() < 1e-9 && (var - 1.0).abs() < 1e-9, "pc{k}: mean {mean}, variance {var}");
+    }
+}
+
+#[test]
+fn pca_fits_any_number_of_components() {
+    let dir = scratch("pca_every_k");
+    let csv = repo().join("data/people.csv");
+    let mut text = format!("source people = csv(\"{}\")\n", csv.display());
+    for k in 1..=32 {
+        text.push_str(&format!("transform t{k} = fit(people) {{\n    pca(f0..f31, {k})\n}}\n"));
+    }
+    let program = checked(&dir, &text);
+    let (all, _) = with_session(&program, &dir, |s| (1..=32).map(|k| s.fitted(&format!("t{k}")).unwrap()).collect::<Vec<_>>());
+    let ratios = |fitted: &[Fitted]| match &fitted[0] {
+        Fitted::Pca(p) => p.explained_variance_ratio.clone(),
+        other => panic!("{other:?}"),
+    };
+    let full = ratios(&all[31]);
+    assert!((full.iter().sum::<f64>() - 1.0).abs() < 1e-12, "all components explain all the variance");
+    assert!(full.windows(2).all(|w| w[0] >= w[1]), "in decreasing order");
+    for (k, fitted) in all.iter().enumerate() {
+        assert_eq!(ratios(fitted), full[..=k], "k = {}: the leading components of the full decomposition", k + 1);
+    }
+}

@@ -1,11 +1,9 @@
-//! Principal components with linfa-reduction, reported and applied as
+//! Principal components (linfa-linalg's eigensolver), reported and applied as
 //! scikit-learn does: explained-variance ratios out of the total variance of
 //! all input columns, each component's largest loading positive, and
 //! `whiten` scaling scores to unit variance.
 
-use linfa::DatasetBase;
-use linfa::traits::Fit;
-use linfa_reduction::Pca;
+use linfa_linalg::eigh::Eigh;
 use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -82,13 +80,13 @@ const BLOCK: usize = 8192;
 
 /// Fits `k` components on the columns of `df`.
 ///
-/// linfa-reduction decomposes the data matrix itself, which costs a pass
-/// over every row per solver iteration. It is given instead a `2p x p`
-/// matrix with the same scatter matrix `Xc^T Xc` as the centred data (so
-/// the same singular values and right singular vectors): `[L^T; -L^T]`
-/// where `L L^T = Xc^T Xc / 2`. Its rows already have mean zero, so
-/// linfa's own centring leaves them as they are. This is the covariance
-/// route scikit-learn takes too when rows far outnumber columns.
+/// The components are the leading eigenvectors of the scatter matrix
+/// `Xc^T Xc` of the centred data, found by linfa-linalg's symmetric
+/// eigensolver: one pass over the rows (in blocks) and an exact `p x p`
+/// decomposition, the route scikit-learn takes too when rows far outnumber
+/// columns (`covariance_eigh`). linfa-reduction's `Pca` solves the same
+/// problem iteratively (LOBPCG) over all rows: 20 times slower on a million
+/// rows, and it panics on some inputs, so it is not used.
 pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Span) -> RunResult<Projection> {
     let x = Columns::of(df, columns, span)?;
     let rows = x.rows();
@@ -108,51 +106,30 @@ pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Spa
         scatter += &block.t().dot(&block);
     }
     let total: f64 = scatter.diag().sum();
-    let half = scatter.mapv(|v| v / 2.0);
-    let l = cholesky_semidefinite(&half);
-    let compressed = Array2::from_shape_fn((2 * p, p), |(i, j)| if i < p { l[[j, i]] } else { -l[[j, i - p]] });
-    let fitted = Pca::params(k).fit(&DatasetBase::from(compressed)).map_err(|e| {
+    let (values, vectors) = scatter.eigh().map_err(|e| {
         RunError::data(format!("`pca` failed: {e}"), span, "could not fit", "check that the columns vary")
     })?;
-    let sigma = fitted.singular_values();
-    if sigma.len() < k || total <= 0.0 {
+    let mut order: Vec<usize> = (0..p).collect();
+    order.sort_by(|a, b| values[*b].total_cmp(&values[*a]));
+    order.truncate(k);
+    // Rounding can leave a zero eigenvalue slightly negative.
+    let variances: Vec<f64> = order.iter().map(|&i| values[i].max(0.0)).collect();
+    if whiten && variances.iter().any(|v| *v <= total * 1e-12) {
         return Err(RunError::data(
-            format!("`pca` asks for {k} components, but the columns vary in only {} directions", sigma.len()),
+            format!("`pca` asks for {k} whitened components, but the columns vary in fewer directions"),
             span,
-            "too many components",
+            "a component with no variance cannot be whitened",
             "lower `k`, or drop columns that are constant or copies of others",
         ));
     }
-    let mut components: Vec<Vec<f64>> = fitted.components().rows().into_iter().map(|r| r.to_vec()).collect();
+    let mut components: Vec<Vec<f64>> = order.iter().map(|&i| vectors.column(i).to_vec()).collect();
     for component in &mut components {
         flip_sign(component);
     }
     let denominator = (rows - 1) as f64;
-    let explained_variance: Vec<f64> = sigma.iter().map(|s| s * s / denominator).collect();
-    let explained_variance_ratio = sigma.iter().map(|s| s * s / total).collect();
+    let explained_variance: Vec<f64> = variances.iter().map(|v| v / denominator).collect();
+    let explained_variance_ratio = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
     Ok(Projection { columns: columns.to_vec(), mean, components, explained_variance, explained_variance_ratio, whiten })
-}
-
-/// `L` lower-triangular with `L L^T = a`, for `a` symmetric positive
-/// semi-definite: a pivot that is zero (up to rounding) gives a zero column
-/// instead of a division by zero, so constant or duplicated columns work.
-fn cholesky_semidefinite(a: &Array2<f64>) -> Array2<f64> {
-    let n = a.nrows();
-    let mut l = Array2::<f64>::zeros((n, n));
-    let tiny = a.diag().iter().fold(0.0f64, |m, v| m.max(v.abs())) * 1e-13;
-    for j in 0..n {
-        let d = a[[j, j]] - (0..j).map(|k| l[[j, k]] * l[[j, k]]).sum::<f64>();
-        if d <= tiny {
-            continue;
-        }
-        let pivot = d.sqrt();
-        l[[j, j]] = pivot;
-        for i in j + 1..n {
-            let dot: f64 = (0..j).map(|k| l[[i, k]] * l[[j, k]]).sum();
-            l[[i, j]] = (a[[i, j]] - dot) / pivot;
-        }
-    }
-    l
 }
 
 /// Makes the largest loading positive (scikit-learn's `svd_flip` on the
