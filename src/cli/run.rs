@@ -3,7 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::check::load;
 use super::report::{Reporter, plural};
@@ -16,24 +17,32 @@ pub fn run(path: &Path, only: &[String], no_cache: bool, reporter: &mut Reporter
     let options = Options { dir, cache: !no_cache, only: only.to_vec() };
     let start = Instant::now();
     let live = !reporter.is_json() && std::io::stderr().is_terminal();
+    let progress = live.then(Progress::start);
     let (mut ran, mut cached) = (0, 0);
     let errors = run::run(&report.ir, &options, &mut |event| match event {
-        Event::Step { name, index, total } if live => {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K  {name}: step {} of {total}", index + 1);
+        Event::Step { name, index, total, operation } => {
+            if let Some(p) = &progress {
+                p.set(Some(Current { name, index, total, operation, since: Instant::now() }));
+            }
         }
-        Event::Step { .. } => {}
         Event::Finished(finished) => {
-            clear_line(live);
+            if let Some(p) = &progress {
+                p.set(None);
+            }
             ran += 1;
             cached += usize::from(finished.cached);
             print_finished(&finished, reporter);
         }
         Event::Warning(warning) => {
-            clear_line(live);
+            if let Some(p) = &progress {
+                p.set(None);
+            }
             report_run_error(&warning, &sources, reporter);
         }
     });
-    clear_line(live);
+    if let Some(p) = progress {
+        p.stop();
+    }
     for error in &errors {
         report_run_error(error, &sources, reporter);
     }
@@ -46,8 +55,62 @@ pub fn run(path: &Path, only: &[String], no_cache: bool, reporter: &mut Reporter
     errors.is_empty()
 }
 
-fn clear_line(live: bool) {
-    if live {
+/// The step running now.
+struct Current {
+    name: String,
+    index: usize,
+    total: usize,
+    operation: &'static str,
+    since: Instant,
+}
+
+/// A progress bar on the terminal for the step running now, redrawn
+/// several times a second by a thread (so a long step shows its time
+/// passing) and shown only once a step has run for half a second.
+struct Progress {
+    state: Arc<Mutex<(Option<Current>, bool)>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start() -> Self {
+        let state: Arc<Mutex<(Option<Current>, bool)>> = Arc::new(Mutex::new((None, false)));
+        let shared = Arc::clone(&state);
+        let thread = std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(150));
+                let Ok(guard) = shared.lock() else { return };
+                if guard.1 {
+                    return;
+                }
+                if let Some(c) = &guard.0
+                    && c.since.elapsed() > Duration::from_millis(500)
+                {
+                    let width = 20;
+                    let done = width * c.index / c.total.max(1);
+                    let bar = format!("{}{}", "#".repeat(done), "-".repeat(width - done));
+                    let seconds = c.since.elapsed().as_secs_f64();
+                    let line = format!("  {} [{bar}] {}/{} {} {seconds:.1} s", c.name, c.index + 1, c.total, c.operation);
+                    let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
+                }
+            }
+        });
+        Progress { state, thread }
+    }
+
+    /// Sets the step running now (`None`: between steps), clearing the bar.
+    fn set(&self, current: Option<Current>) {
+        if let Ok(mut guard) = self.state.lock() {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            guard.0 = current;
+        }
+    }
+
+    fn stop(self) {
+        if let Ok(mut guard) = self.state.lock() {
+            guard.1 = true;
+        }
+        let _ = self.thread.join();
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }
 }

@@ -57,6 +57,8 @@ pub enum Event {
         index: usize,
         /// How many steps the item has.
         total: usize,
+        /// The operation (`standard`, `pca`, ...).
+        operation: &'static str,
     },
     /// An item is done.
     Finished(Finished),
@@ -486,6 +488,7 @@ impl<'a> Session<'a> {
         let item = program.items[id].as_ref().expect("the checker lowered every item");
         match &item.kind {
             ItemKind::Source(source) => {
+                self.step_event(&item.name, 0, 1, "read");
                 let df = read::read(source, item.span)?;
                 let rows = vec![df.height()];
                 self.frames.insert(id, df);
@@ -499,6 +502,7 @@ impl<'a> Session<'a> {
             }
             ItemKind::Split { input, fractions, stratify, seed } => {
                 let df = self.frame_rows(input, &item.name)?;
+                self.step_event(&item.name, 0, 1, "split");
                 let parts = split::split(&df, fractions, stratify.as_deref(), *seed, item.span)?;
                 let rows = parts.iter().map(DataFrame::height).collect();
                 self.parts.insert(id, parts);
@@ -509,7 +513,7 @@ impl<'a> Session<'a> {
                 let rows = df.height();
                 let mut learned = Vec::with_capacity(steps.len());
                 for (index, (op, span)) in steps.iter().zip(spans).enumerate() {
-                    self.step_event(&item.name, index, steps.len());
+                    self.step_event(&item.name, index, steps.len(), op_name(op));
                     let fitted = self.fit(op, &df, *span)?;
                     df = self.apply(op, &fitted, df, *span)?;
                     learned.push(fitted);
@@ -557,7 +561,7 @@ impl<'a> Session<'a> {
             },
         };
         for (index, (op, span)) in frame.ops.iter().zip(&frame.spans).enumerate() {
-            self.step_event(name, index, frame.ops.len());
+            self.step_event(name, index, frame.ops.len(), op_name(op));
             df = match op {
                 Op::Transform(id) => self.transform(*id, df)?,
                 Op::Predict(run) => {
@@ -605,8 +609,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn step_event(&mut self, name: &str, index: usize, total: usize) {
-        (self.events)(Event::Step { name: name.to_owned(), index, total });
+    fn step_event(&mut self, name: &str, index: usize, total: usize, operation: &'static str) {
+        (self.events)(Event::Step { name: name.to_owned(), index, total, operation });
     }
 }
 
@@ -632,5 +636,32 @@ fn kind_name(kind: &ItemKind) -> &'static str {
         ItemKind::Output(_) => "output",
         ItemKind::Train(_) => "train",
         ItemKind::Evaluate { .. } => "evaluate",
+    }
+}
+
+/// An operation's name as written.
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Filter(_) => "filter",
+        Op::Select(_) => "select",
+        Op::Drop(_) => "drop",
+        Op::Rename(_) => "rename",
+        Op::With(_) => "with",
+        Op::DropNulls(_) => "drop_nulls",
+        Op::FillNulls { .. } => "fill_nulls",
+        Op::Cast { .. } => "cast",
+        Op::Cut { .. } => "cut",
+        Op::QCut { .. } => "qcut",
+        Op::Standard(_) => "standard",
+        Op::MinMax { .. } => "minmax",
+        Op::Robust(_) => "robust",
+        Op::OneHot { .. } => "onehot",
+        Op::Pca { .. } => "pca",
+        Op::Oversample(_) => "oversample",
+        Op::Sample { .. } => "sample",
+        Op::Cache => "cache",
+        Op::Write(_) => "write",
+        Op::Transform(_) => "transform",
+        Op::Predict(_) => "predict",
     }
 }
