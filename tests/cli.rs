@@ -192,7 +192,11 @@ fn run_prints_a_line_per_item_and_caches_the_second_time() {
     assert!(err.contains("source     d") && err.contains("output     o") && err.contains("2 rows"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n-1.0,2\n1.0,4\n");
     let second = run(&["run", file.to_str().unwrap()]);
-    assert!(stderr(&second).contains("cached") && stderr(&second).contains("ran 1 item (1 cached)"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("cached") && stderr(&second).contains("ran 1 item (1 cached)"),
+        "{}",
+        stderr(&second)
+    );
     let json = run(&["run", "--format", "json", "--no-cache", file.to_str().unwrap()]);
     let lines: Vec<serde_json::Value> = stdout(&json).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);

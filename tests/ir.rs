@@ -66,7 +66,10 @@ fn transform_steps_are_typed() {
     let widths: Vec<(&str, usize)> = columns.iter().map(|(c, l)| (c.as_str(), l.len())).collect();
     // 50 cities in the 2,000-row sample data, 3 age groups, 4 income quartiles.
     assert_eq!(widths, vec![("city", 50), ("age_group", 3), ("income_q", 4)]);
-    assert_eq!(steps[5], Op::Pca { columns: names("f", 0..=31), k: 8, whiten: false, keep: false, prefix: "pc".into() });
+    assert_eq!(
+        steps[5],
+        Op::Pca { columns: names("f", 0..=31), k: 8, whiten: false, keep: false, prefix: "pc".into() }
+    );
     assert_eq!(steps.len(), 6);
 }
 

@@ -151,11 +151,16 @@ fn item_kind() -> impl Strategy<Value = ItemKind> {
         prop::collection::vec(ident(), 1..3).prop_map(ImportSource::Module),
         "[a-z/._]{1,12}".prop_map(|value| ImportSource::File(StringLit { value, span: sp() })),
     ];
-    let param = (ident(), prop::option::of(type_expr()), prop::option::of(expr()))
-        .prop_map(|(name, ty, default)| Param { name, ty, default });
+    let param = || {
+        (ident(), prop::option::of(type_expr()), prop::option::of(expr())).prop_map(|(name, ty, default)| Param {
+            name,
+            ty,
+            default,
+        })
+    };
     let model = prop_oneof![
         (ident(), expr()).prop_map(|(name, e)| ModelItem { name, params: None, body: ModelBody::Expr(e) }),
-        (ident(), prop::option::of(prop::collection::vec(param, 0..3)), block())
+        (ident(), prop::option::of(prop::collection::vec(param(), 0..3)), block())
             .prop_map(|(name, params, b)| ModelItem { name, params, body: ModelBody::Layers(b) }),
     ];
     prop_oneof![
@@ -168,9 +173,12 @@ fn item_kind() -> impl Strategy<Value = ItemKind> {
             .prop_map(|(names, value)| ItemKind::Split(SplitItem { names, value })),
         (ident(), expr(), block()).prop_map(|(name, fit_on, body)| ItemKind::Transform(TransformItem {
             name,
-            fit_on,
+            form: TransformForm::Fitted(fit_on),
             body
         })),
+        (ident(), prop::collection::vec(param(), 0..3), block()).prop_map(|(name, params, body)| {
+            ItemKind::Transform(TransformItem { name, form: TransformForm::Recipe(params), body })
+        }),
         (ident(), block()).prop_map(|(name, body)| ItemKind::Augment(AugmentItem { name, body })),
         model.prop_map(ItemKind::Model),
         (ident(), expr(), expr(), block()).prop_map(|(name, model, data, body)| ItemKind::Train(TrainItem {

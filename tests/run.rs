@@ -59,7 +59,15 @@ fn floats(df: &DataFrame, column: &str) -> Vec<Option<f64>> {
 }
 
 fn strings(df: &DataFrame, column: &str) -> Vec<Option<String>> {
-    df.column(column).unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|s| s.map(str::to_owned)).collect()
+    df.column(column)
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect()
 }
 
 fn close(a: f64, b: f64, tolerance: f64) -> bool {
@@ -96,7 +104,8 @@ fn people_10k(dir: &Path) -> Program {
 fn fitted_numbers_match_scikit_learn_on_people_10k() {
     let dir = scratch("reference_numbers");
     let program = people_10k(&dir);
-    let ((scaled, reduced), _) = with_session(&program, &dir, |s| (s.fitted("scaled").unwrap(), s.fitted("reduced").unwrap()));
+    let ((scaled, reduced), _) =
+        with_session(&program, &dir, |s| (s.fitted("scaled").unwrap(), s.fitted("reduced").unwrap()));
     let Fitted::Edges { edges } = &scaled[1] else { panic!("qcut learns edges: {:?}", scaled[1]) };
     let expected = [2041.83, 21668.995, 35903.6, 59504.45, 693957.61];
     assert_eq!(edges.len(), expected.len());
@@ -109,7 +118,8 @@ fn fitted_numbers_match_scikit_learn_on_people_10k() {
     let Fitted::Linear { data_min, data_max, .. } = &scaled[3] else { panic!("minmax learns a range") };
     assert!((data_min[0] - -119.65459).abs() < 1e-9 && (data_max[0] - 69.16562).abs() < 1e-9);
     let Fitted::Pca(projection) = &reduced[2] else { panic!("pca learns a projection") };
-    let ratios = [0.258782487, 0.239400850, 0.202959809, 0.126056375, 0.069555346, 0.040317969, 0.013721383, 0.009414946];
+    let ratios =
+        [0.258782487, 0.239400850, 0.202959809, 0.126056375, 0.069555346, 0.040317969, 0.013721383, 0.009414946];
     for (r, x) in projection.explained_variance_ratio.iter().zip(ratios) {
         assert!((r - x).abs() < 1e-6, "explained variance ratio {r} != {x}");
     }
@@ -170,7 +180,8 @@ fn transformed_rows_match_scikit_learn() {
     }
     // One-hot: a 1 in the row's own city column, 0 in the 49 others.
     let cities = strings(&expected, "city");
-    let dummies: Vec<String> = scaled.get_column_names().iter().filter(|n| n.starts_with("city_")).map(|n| n.to_string()).collect();
+    let dummies: Vec<String> =
+        scaled.get_column_names().iter().filter(|n| n.starts_with("city_")).map(|n| n.to_string()).collect();
     assert_eq!(dummies.len(), 50);
     for name in &dummies {
         for (value, city) in floats(&scaled, name).iter().zip(&cities) {
@@ -337,7 +348,8 @@ fn qcut_repeated_edges_fail_unless_dropped() {
 fn cut_counts_rows_below_and_above_the_edges() {
     let dir = scratch("cut_outside");
     write_csv(&dir.join("d.csv"), "v\n-5\n0\n0\n5\n50\n500\n");
-    let program = checked(&dir, "source d = csv(\"d.csv\")\nstage c = d |> cut(v, [0, 10, 100], labels: [low, high])\n");
+    let program =
+        checked(&dir, "source d = csv(\"d.csv\")\nstage c = d |> cut(v, [0, 10, 100], labels: [low, high])\n");
     let (c, warnings) = with_session(&program, &dir, |s| s.frame("c").unwrap());
     assert_eq!(strings(&c, "v"), [None, None, None, Some("low".into()), Some("high".into()), None]);
     let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
@@ -446,7 +458,9 @@ fn parquet_written_by_one_pipeline_reads_back_in_another() {
     assert!(errors.is_empty(), "{errors:?}");
     let program = checked(&dir, "source p = parquet(\"out/p.parquet\")\nstage adults = p |> filter(age >= 18)\n");
     let ((back, adults), _) = with_session(&program, &dir, |s| (s.frame("p").unwrap(), s.frame("adults").unwrap()));
-    let (original, _) = with_session(&checked(&dir, &format!("source c = csv(\"{}\")\n", csv.display())), &dir, |s| s.frame("c").unwrap());
+    let (original, _) = with_session(&checked(&dir, &format!("source c = csv(\"{}\")\n", csv.display())), &dir, |s| {
+        s.frame("c").unwrap()
+    });
     assert_eq!(back.height(), original.height());
     assert_eq!(floats(&back, "income"), floats(&original, "income"));
     let doubled: Vec<Option<f64>> = floats(&original, "income").iter().map(|v| v.map(|v| v * 2.0)).collect();
@@ -459,7 +473,8 @@ fn parquet_written_by_one_pipeline_reads_back_in_another() {
 fn whitened_components_have_unit_variance() {
     let dir = scratch("whiten");
     let csv = repo().join("data/people.csv");
-    let text = format!("source people = csv(\"{}\")\nstage w = people |> pca(f0..f31, 3, whiten: true)\n", csv.display());
+    let text =
+        format!("source people = csv(\"{}\")\nstage w = people |> pca(f0..f31, 3, whiten: true)\n", csv.display());
     let (w, _) = with_session(&checked(&dir, &text), &dir, |s| s.frame("w").unwrap());
     for k in 0..3 {
         let v: Vec<f64> = floats(&w, &format!("pc{k}")).into_iter().map(Option::unwrap).collect();
@@ -479,7 +494,8 @@ fn pca_fits_any_number_of_components() {
         text.push_str(&format!("transform t{k} = fit(people) {{\n    pca(f0..f31, {k})\n}}\n"));
     }
     let program = checked(&dir, &text);
-    let (all, _) = with_session(&program, &dir, |s| (1..=32).map(|k| s.fitted(&format!("t{k}")).unwrap()).collect::<Vec<_>>());
+    let (all, _) =
+        with_session(&program, &dir, |s| (1..=32).map(|k| s.fitted(&format!("t{k}")).unwrap()).collect::<Vec<_>>());
     let ratios = |fitted: &[Fitted]| match &fitted[0] {
         Fitted::Pca(p) => p.explained_variance_ratio.clone(),
         other => panic!("{other:?}"),
@@ -490,4 +506,47 @@ fn pca_fits_any_number_of_components() {
     for (k, fitted) in all.iter().enumerate() {
         assert_eq!(ratios(fitted), full[..=k], "k = {}: the leading components of the full decomposition", k + 1);
     }
+}
+
+#[test]
+fn a_recipe_runs_exactly_its_steps() {
+    let dir = scratch("recipe");
+    let csv = repo().join("data/penguins.csv");
+    let text = format!(
+        r#"import std.tabular {{ impute_robust, categories }}
+source penguins = csv("{}")
+transform by_recipe = fit(penguins) {{
+    impute_robust([bill_length_mm, bill_depth_mm])
+    categories([island, sex], drop_first: true)
+}}
+transform by_hand = fit(penguins) {{
+    fill_nulls([bill_length_mm, bill_depth_mm], median)
+    robust(bill_length_mm, bill_depth_mm)
+    onehot(island, sex, drop_first: true)
+}}
+stage a = by_recipe(penguins)
+stage b = by_hand(penguins)
+"#,
+        csv.display()
+    );
+    let program = checked(&dir, &text);
+    let ((a, b, fa, fb), _) = with_session(&program, &dir, |s| {
+        (s.frame("a").unwrap(), s.frame("b").unwrap(), s.fitted("by_recipe").unwrap(), s.fitted("by_hand").unwrap())
+    });
+    assert!(a.equals_missing(&b), "{a}\n{b}");
+    assert_eq!(fa, fb);
+    assert_eq!(
+        a.get_column_names(),
+        [
+            "species",
+            "island_Dream",
+            "island_Torgersen",
+            "bill_length_mm",
+            "bill_depth_mm",
+            "flipper_length_mm",
+            "body_mass_g",
+            "sex_male",
+            "year"
+        ]
+    );
 }

@@ -18,6 +18,45 @@ use crate::ir;
 use crate::source::Span;
 use crate::syntax::ast::*;
 
+/// How deep recipes may use recipes.
+const MAX_RECIPE_DEPTH: usize = 16;
+
+/// `a, b = 1` for messages.
+fn param_names(params: &[Param]) -> String {
+    let names: Vec<String> = params.iter().map(|p| format!("`{}`", p.name.name)).collect();
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+/// A copy of `expr` with each bare name that is a key of `bindings`
+/// replaced by its expression.
+fn substitute(expr: &Expr, bindings: &HashMap<String, Expr>) -> Expr {
+    let sub = |e: &Expr| substitute(e, bindings);
+    let kind = match &expr.kind {
+        ExprKind::Path(p) if p.parts.len() == 1 => match bindings.get(&p.parts[0].name) {
+            Some(bound) => return bound.clone(),
+            None => expr.kind.clone(),
+        },
+        ExprKind::List { items } => ExprKind::List { items: items.iter().map(sub).collect() },
+        ExprKind::Record { fields } => ExprKind::Record {
+            fields: fields.iter().map(|f| Field { key: f.key.clone(), value: sub(&f.value) }).collect(),
+        },
+        ExprKind::Call(call) => ExprKind::Call(Call {
+            callee: call.callee.clone(),
+            args: call.args.iter().map(|a| Arg { name: a.name.clone(), value: sub(&a.value) }).collect(),
+        }),
+        ExprKind::Unary { op, operand } => ExprKind::Unary { op: *op, operand: Box::new(sub(operand)) },
+        ExprKind::Binary { op, lhs, rhs } => {
+            ExprKind::Binary { op: *op, lhs: Box::new(sub(lhs)), rhs: Box::new(sub(rhs)) }
+        }
+        ExprKind::Pipeline { input, stages } => {
+            ExprKind::Pipeline { input: Box::new(sub(input)), stages: stages.iter().map(sub).collect() }
+        }
+        ExprKind::Then { phases } => ExprKind::Then { phases: phases.iter().map(sub).collect() },
+        other => other.clone(),
+    };
+    Expr { kind, span: expr.span }
+}
+
 /// What a transform learned its statistics from and what it makes.
 #[derive(Clone, Debug)]
 pub struct TransformSchemas {
@@ -96,7 +135,11 @@ impl<'a> Frames<'a> {
             ItemKind::Source(b) => self.source(&b.value).map(|(schema, source)| (schema, ir::ItemKind::Source(source))),
             ItemKind::Stage(b) => self.data(&b.value).map(|f| (f.schema.clone(), ir::ItemKind::Stage(f))),
             ItemKind::Split(s) => self.split(s),
-            ItemKind::Transform(t) => self.transform(index, t),
+            ItemKind::Transform(t) => match &t.form {
+                TransformForm::Fitted(fit_on) => self.transform(index, fit_on, &t.body),
+                // A recipe is checked where it is used, on that data.
+                TransformForm::Recipe(_) => None,
+            },
             ItemKind::Output(o) => self.data(&o.value).map(|f| (f.schema.clone(), ir::ItemKind::Output(f))),
             ItemKind::Train(t) => {
                 if let Some(data) = self.train(index, t) {
@@ -367,13 +410,11 @@ impl<'a> Frames<'a> {
         if name == "predict" {
             return self.predict(args, frame, frame_span);
         }
-        if !crate::check::builtins::is_data_operation(&name) {
-            return None;
-        }
-        let call = ops::Call { name: &name, args, alias: None, span: stage.span };
-        if let Some(op) = self.apply_op(&call, &mut frame.schema, Some(frame_span)) {
+        let mut out = Vec::new();
+        self.step(stage, None, &mut frame.schema, frame_span, &mut out, None, 0);
+        for (op, span) in out {
             frame.ops.push(op);
-            frame.spans.push(stage.span);
+            frame.spans.push(span);
         }
         Some(frame)
     }
@@ -521,29 +562,142 @@ impl<'a> Frames<'a> {
         Some(ir::ItemKind::Split { input, fractions, stratify, seed })
     }
 
-    fn transform(&mut self, index: usize, transform: &TransformItem) -> Option<(Schema, ir::ItemKind)> {
-        let fit_on = self.data(&transform.fit_on)?;
-        let input = fit_on.schema.clone();
+    fn transform(&mut self, index: usize, fit_on: &Expr, body: &Block) -> Option<(Schema, ir::ItemKind)> {
+        let fit_frame = self.data(fit_on)?;
+        let input = fit_frame.schema.clone();
         let mut schema = input.clone();
-        let (mut steps, mut spans) = (Vec::new(), Vec::new());
-        for entry in &transform.body.entries {
+        let mut steps = Vec::new();
+        for entry in &body.entries {
             let EntryKind::Step { expr, alias } = &entry.kind else { continue };
-            let (name, args) = match &expr.kind {
-                ExprKind::Call(call) => (call.callee.dotted(), call.args.as_slice()),
-                ExprKind::Path(path) => (path.dotted(), &[][..]),
-                _ => continue,
-            };
-            if !crate::check::builtins::is_data_operation(&name) {
-                continue;
-            }
-            let call = ops::Call { name: &name, args, alias: alias.as_ref(), span: expr.span };
-            if let Some(step) = self.apply_op(&call, &mut schema, Some(transform.fit_on.span)) {
-                steps.push(step);
-                spans.push(expr.span);
-            }
+            self.step(expr, alias.as_ref(), &mut schema, fit_on.span, &mut steps, None, 0);
         }
         self.transforms.insert(index, TransformSchemas { input: input.clone(), output: schema.clone() });
-        Some((schema, ir::ItemKind::Transform { fit_on, steps, spans, input }))
+        let (steps, spans) = steps.into_iter().unzip();
+        Some((schema, ir::ItemKind::Transform { fit_on: fit_frame, steps, spans, input }))
+    }
+
+    /// Checks one step of a transform or recipe (an operation, or a recipe
+    /// expanded into its steps) on `schema`, adding the operations to `out`
+    /// with the span diagnostics met while running point at: `site` (the
+    /// outermost recipe call), else the step.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        expr: &Expr,
+        alias: Option<&Ident>,
+        schema: &mut Schema,
+        frame_span: Span,
+        out: &mut Vec<(ir::Op, Span)>,
+        site: Option<Span>,
+        depth: usize,
+    ) {
+        let (name, args) = match &expr.kind {
+            ExprKind::Call(call) => (call.callee.dotted(), call.args.as_slice()),
+            ExprKind::Path(path) => (path.dotted(), &[][..]),
+            _ => return,
+        };
+        if self.scope.lookup(&name).is_some_and(|(_, s)| s.kind == Kind::Recipe) {
+            let site = site.unwrap_or(expr.span);
+            return self.recipe(&name, args, expr.span, schema, frame_span, out, site, depth);
+        }
+        if !crate::check::builtins::is_data_operation(&name) {
+            return;
+        }
+        let call = ops::Call { name: &name, args, alias, span: expr.span };
+        if let Some(op) = self.apply_op(&call, schema, Some(frame_span)) {
+            out.push((op, site.unwrap_or(expr.span)));
+        }
+    }
+
+    /// A recipe's steps, its parameters replaced by the arguments.
+    #[allow(clippy::too_many_arguments)]
+    fn recipe(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        span: Span,
+        schema: &mut Schema,
+        frame_span: Span,
+        out: &mut Vec<(ir::Op, Span)>,
+        site: Span,
+        depth: usize,
+    ) {
+        let Some((_, symbol)) = self.scope.lookup(name) else { return };
+        let module = symbol.definition.clone();
+        let items = self.items;
+        let item = match &module {
+            Some((program, index)) => program.items.get(*index),
+            None => items.get(symbol.item),
+        };
+        let Some(Item {
+            kind: ItemKind::Transform(TransformItem { form: TransformForm::Recipe(params), body, .. }),
+            ..
+        }) = item
+        else {
+            return;
+        };
+        // Only a recipe that uses itself nests this deep: the graph check
+        // reports the cycle, and the expansion stops here.
+        if depth >= MAX_RECIPE_DEPTH {
+            return;
+        }
+        let Some(bindings) = self.bind_recipe(name, params, args, span) else { return };
+        for entry in &body.entries {
+            let EntryKind::Step { expr, alias } = &entry.kind else { continue };
+            let expr = substitute(expr, &bindings);
+            self.step(&expr, alias.as_ref(), schema, frame_span, out, Some(site), depth + 1);
+        }
+    }
+
+    /// Each parameter of a recipe with the expression it stands for: the
+    /// argument given (by position, then by name), else its default.
+    fn bind_recipe(&mut self, name: &str, params: &[Param], args: &[Arg], span: Span) -> Option<HashMap<String, Expr>> {
+        let mut bound: HashMap<String, Expr> = HashMap::new();
+        let positional: Vec<&Arg> = args.iter().filter(|a| a.name.is_none()).collect();
+        if positional.len() > params.len() {
+            self.errors.push(bad(
+                positional[params.len()].value.span,
+                &format!("`{name}` takes {} arguments, and is given {}", params.len(), positional.len()),
+                "one too many",
+                &format!("its parameters are: {}", param_names(params)),
+            ));
+            return None;
+        }
+        for (param, arg) in params.iter().zip(&positional) {
+            bound.insert(param.name.name.clone(), arg.value.clone());
+        }
+        for arg in args {
+            let Some(arg_name) = &arg.name else { continue };
+            if !params.iter().any(|p| p.name.name == arg_name.name) {
+                self.errors.push(bad(
+                    arg_name.span,
+                    &format!("`{name}` has no parameter `{}`", arg_name.name),
+                    "unknown parameter",
+                    &format!("its parameters are: {}", param_names(params)),
+                ));
+                return None;
+            }
+            bound.insert(arg_name.name.clone(), arg.value.clone());
+        }
+        for param in params {
+            if !bound.contains_key(&param.name.name) {
+                match &param.default {
+                    Some(default) => {
+                        bound.insert(param.name.name.clone(), default.clone());
+                    }
+                    None => {
+                        let operation = name.to_owned();
+                        self.errors.push(CheckError::MissingArgument {
+                            operation,
+                            name: param.name.name.clone(),
+                            span,
+                        });
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(bound)
     }
 
     /// A training run: its data, validation data, and target. Returns the

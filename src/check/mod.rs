@@ -422,6 +422,7 @@ fn kind_of(item: &ItemKind) -> Kind {
         ItemKind::Source(_) => Kind::Source,
         ItemKind::Stage(_) => Kind::Stage,
         ItemKind::Split(_) => Kind::SplitPart,
+        ItemKind::Transform(t) if matches!(t.form, TransformForm::Recipe(_)) => Kind::Recipe,
         ItemKind::Transform(_) => Kind::Transform,
         ItemKind::Augment(_) => Kind::Augment,
         ItemKind::Model(_) => Kind::Model,

@@ -599,7 +599,9 @@ fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     let prefix = call.alias.map_or("pc".to_owned(), |a| a.name.clone());
     let origin = call.alias.map_or(call.span, |a| a.span);
     let components: Vec<Column> = (0..k).map(|i| Column::new(format!("{prefix}{i}"), DType::F64, origin)).collect();
-    if let Some(taken) = components.iter().find(|c| schema.get(&c.name).is_some() && !inputs.iter().any(|s| s.name == c.name)) {
+    if let Some(taken) =
+        components.iter().find(|c| schema.get(&c.name).is_some() && !inputs.iter().any(|s| s.name == c.name))
+    {
         cx.errors.push(bad(
             call.alias.map_or(call.span, |a| a.span),
             &format!("`pca` makes a column `{}`, which the frame already has", taken.name),

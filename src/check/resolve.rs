@@ -50,7 +50,9 @@ impl<'a> Resolver<'a> {
             ItemKind::Stage(b) => self.data(&b.value),
             ItemKind::Split(s) => self.data(&s.value),
             ItemKind::Transform(t) => {
-                self.data(&t.fit_on);
+                if let TransformForm::Fitted(fit_on) = &t.form {
+                    self.data(fit_on);
+                }
                 self.transform_steps(&t.body);
             }
             ItemKind::Augment(a) => self.augment_entries(&a.body),
@@ -187,7 +189,7 @@ impl<'a> Resolver<'a> {
         let name = callee.dotted();
         if let Some((id, symbol)) = self.scope.lookup(&name) {
             self.record(id, callee.span);
-            if symbol.kind != Kind::Transform {
+            if symbol.kind != Kind::Transform && symbol.kind != Kind::Recipe {
                 let error = CheckError::WrongKind {
                     name: name.clone(),
                     found: symbol.kind.described().into(),
@@ -205,7 +207,7 @@ impl<'a> Resolver<'a> {
         }
         if !builtins::is_data_operation(&name) {
             let mut candidates: Vec<&str> = DATA_OPERATIONS.to_vec();
-            candidates.extend(self.candidates(|k| k == Kind::Transform));
+            candidates.extend(self.candidates(|k| k == Kind::Transform || k == Kind::Recipe));
             self.unknown_operation("operation", &name, callee.span, &candidates);
         }
         self.args(args);

@@ -15,8 +15,10 @@ pub enum Kind {
     Stage,
     /// One part of a `split`.
     SplitPart,
-    /// `transform`
+    /// `transform name = fit(data) { ... }`
     Transform,
+    /// `transform name(params) { ... }`: a recipe of steps.
+    Recipe,
     /// `augment`
     Augment,
     /// `model`
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Stage => "a stage",
             Kind::SplitPart => "a split part",
             Kind::Transform => "a transform",
+            Kind::Recipe => "a transform recipe",
             Kind::Augment => "an augmentation",
             Kind::Model => "a model",
             Kind::Train => "a training run",

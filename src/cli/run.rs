@@ -90,7 +90,8 @@ impl Progress {
                     let done = width * c.index / c.total.max(1);
                     let bar = format!("{}{}", "#".repeat(done), "-".repeat(width - done));
                     let seconds = c.since.elapsed().as_secs_f64();
-                    let line = format!("  {} [{bar}] {}/{} {} {seconds:.1} s", c.name, c.index + 1, c.total, c.operation);
+                    let line =
+                        format!("  {} [{bar}] {}/{} {} {seconds:.1} s", c.name, c.index + 1, c.total, c.operation);
                     let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
                 }
             }

@@ -134,12 +134,20 @@ impl Printer<'_> {
                 let names: Vec<&str> = s.names.iter().map(|n| n.name.as_str()).collect();
                 self.binding(kw, &names.join(", "), &s.value)
             }
-            ItemKind::Transform(t) => concat([
-                text(format!("transform {} = fit(", t.name.name)),
-                self.expr(&t.fit_on),
-                text(") "),
-                self.block(&t.body),
-            ]),
+            ItemKind::Transform(t) => match &t.form {
+                TransformForm::Fitted(fit_on) => concat([
+                    text(format!("transform {} = fit(", t.name.name)),
+                    self.expr(fit_on),
+                    text(") "),
+                    self.block(&t.body),
+                ]),
+                TransformForm::Recipe(params) => concat([
+                    text(format!("transform {}", t.name.name)),
+                    bracketed("(", params.iter().map(|p| self.param(p)).collect(), ")"),
+                    text(" "),
+                    self.block(&t.body),
+                ]),
+            },
             ItemKind::Augment(a) => concat([text(format!("augment {} ", a.name.name)), self.block(&a.body)]),
             ItemKind::Model(m) => self.model(m),
             ItemKind::Train(t) => concat([

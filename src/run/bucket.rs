@@ -103,7 +103,11 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span, warnings: &mut Vec<RunErro
                 if v == edges[0] && include_lowest {
                     return Some(labels[0].as_str());
                 }
-                if v == edges[0] { outside.at_lowest += 1 } else { outside.below += 1 }
+                if v == edges[0] {
+                    outside.at_lowest += 1
+                } else {
+                    outside.below += 1
+                }
                 return None;
             }
             if below > count {

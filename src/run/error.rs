@@ -29,7 +29,9 @@ pub enum RunError {
     #[error("`{path}` line {line}, column `{column}`: `{value}` is not {expected}")]
     #[diagnostic(
         code(pipe::run::bad_value),
-        help("fix the value, list it in `nulls: [...]` to read it as missing, or declare the column `str` in `dtypes: {{...}}`")
+        help(
+            "fix the value, list it in `nulls: [...]` to read it as missing, or declare the column `str` in `dtypes: {{...}}`"
+        )
     )]
     BadValue {
         /// The file.
@@ -80,7 +82,9 @@ pub enum RunError {
     #[error("`{name}` needs a trained model, and `pipe run` does not train models yet")]
     #[diagnostic(
         code(pipe::run::not_built),
-        help("this version runs data items (sources, stages, splits, transforms, outputs); name them: `pipe run FILE ITEM`")
+        help(
+            "this version runs data items (sources, stages, splits, transforms, outputs); name them: `pipe run FILE ITEM`"
+        )
     )]
     NeedsTraining {
         /// The item.

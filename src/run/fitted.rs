@@ -99,15 +99,17 @@ pub fn apply(
             bucket(df, &bins, span, warnings)
         }
         (_, Fitted::Scale { columns, center, scale }) => {
-            let exprs = columns.iter().zip(center.iter().zip(scale)).map(|(c, (m, s))| {
-                ((col(c.as_str()).cast(DataType::Float64) - lit(*m)) / lit(*s)).alias(c.as_str())
-            });
+            let exprs = columns
+                .iter()
+                .zip(center.iter().zip(scale))
+                .map(|(c, (m, s))| ((col(c.as_str()).cast(DataType::Float64) - lit(*m)) / lit(*s)).alias(c.as_str()));
             df.lazy().with_columns(exprs.collect::<Vec<_>>()).collect().map_err(failed)
         }
         (_, Fitted::Linear { columns, scale, offset, .. }) => {
-            let exprs = columns.iter().zip(scale.iter().zip(offset)).map(|(c, (s, o))| {
-                (col(c.as_str()).cast(DataType::Float64) * lit(*s) + lit(*o)).alias(c.as_str())
-            });
+            let exprs = columns
+                .iter()
+                .zip(scale.iter().zip(offset))
+                .map(|(c, (s, o))| (col(c.as_str()).cast(DataType::Float64) * lit(*s) + lit(*o)).alias(c.as_str()));
             df.lazy().with_columns(exprs.collect::<Vec<_>>()).collect().map_err(failed)
         }
         (Op::FillNulls { columns, value }, fitted) => {
@@ -148,7 +150,12 @@ fn no_values(step: &str, column: &str, span: Span) -> RunError {
 
 /// Per-column statistics in one pass: `stats(column)` gives expressions
 /// whose results are read back in order.
-fn column_stats(df: &DataFrame, columns: &[String], stats: &dyn Fn(Expr) -> Vec<Expr>, span: Span) -> RunResult<Vec<Vec<Option<f64>>>> {
+fn column_stats(
+    df: &DataFrame,
+    columns: &[String],
+    stats: &dyn Fn(Expr) -> Vec<Expr>,
+    span: Span,
+) -> RunResult<Vec<Vec<Option<f64>>>> {
     let exprs: Vec<Expr> = columns
         .iter()
         .enumerate()

@@ -109,7 +109,9 @@ fn targets(program: &Program, only: &[String]) -> RunResult<Vec<ItemId>> {
     let items = || program.items.iter().enumerate().filter_map(|(i, item)| Some((i, item.as_ref()?)));
     if only.is_empty() {
         let ends: Vec<ItemId> = items()
-            .filter(|(_, item)| matches!(item.kind, ItemKind::Output(_) | ItemKind::Train(_) | ItemKind::Evaluate { .. }))
+            .filter(|(_, item)| {
+                matches!(item.kind, ItemKind::Output(_) | ItemKind::Train(_) | ItemKind::Evaluate { .. })
+            })
             .map(|(i, _)| i)
             .collect();
         return Ok(if ends.is_empty() { items().map(|(i, _)| i).collect() } else { ends });
@@ -117,7 +119,8 @@ fn targets(program: &Program, only: &[String]) -> RunResult<Vec<ItemId>> {
     only.iter()
         .map(|name| {
             items().find(|(_, item)| item.name.split(", ").any(|n| n == name)).map(|(i, _)| i).ok_or_else(|| {
-                let names: Vec<String> = items().flat_map(|(_, it)| it.name.split(", ").map(str::to_owned).collect::<Vec<_>>()).collect();
+                let names: Vec<String> =
+                    items().flat_map(|(_, it)| it.name.split(", ").map(str::to_owned).collect::<Vec<_>>()).collect();
                 RunError::UnknownItem { name: name.clone(), help: format!("the items are: {}", names.join(", ")) }
             })
         })
@@ -322,10 +325,10 @@ impl<'a> Session<'a> {
     pub fn fitted(&mut self, name: &str) -> RunResult<Vec<Fitted>> {
         let id = targets(self.program, &[name.to_owned()])?[0];
         self.ensure(id, true)?;
-        self.fitted.get(&id).map(|(f, _)| f.as_ref().clone()).ok_or_else(|| RunError::UnknownItem {
-            name: name.to_owned(),
-            help: "name a transform".into(),
-        })
+        self.fitted
+            .get(&id)
+            .map(|(f, _)| f.as_ref().clone())
+            .ok_or_else(|| RunError::UnknownItem { name: name.to_owned(), help: "name a transform".into() })
     }
 
     fn item(&self, id: ItemId) -> &Item {
@@ -383,11 +386,8 @@ impl<'a> Session<'a> {
         if matches!(item.kind, ItemKind::Train(_) | ItemKind::Evaluate { .. }) {
             return Err(RunError::NeedsTraining { name, span });
         }
-        let key = if self.cache.is_some() && !matches!(item.kind, ItemKind::Source(_)) {
-            Some(self.key(id)?)
-        } else {
-            None
-        };
+        let key =
+            if self.cache.is_some() && !matches!(item.kind, ItemKind::Source(_)) { Some(self.key(id)?) } else { None };
         if let Some(key) = &key
             && self.load(id, key, need_data)
         {

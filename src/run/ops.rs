@@ -28,7 +28,9 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
             let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
             lazy(df, &|l| l.rename(old.clone(), new.clone(), true))
         }
-        Op::With(columns) => lazy(df, &|l| l.with_columns(columns.iter().map(|(n, e)| expr(e).alias(n)).collect::<Vec<_>>())),
+        Op::With(columns) => {
+            lazy(df, &|l| l.with_columns(columns.iter().map(|(n, e)| expr(e).alias(n)).collect::<Vec<_>>()))
+        }
         Op::DropNulls(columns) => {
             let subset = (!columns.is_empty()).then(|| cols(columns.iter().map(String::as_str)));
             lazy(df, &|l| l.drop_nulls(subset.clone()))

@@ -38,9 +38,11 @@ impl Columns {
     fn of(df: &DataFrame, columns: &[String], span: Span) -> RunResult<Columns> {
         let mut series = Vec::with_capacity(columns.len());
         for name in columns {
-            let column = df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
+            let column =
+                df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
             let s = column.as_materialized_series().rechunk();
-            let complete = s.f64().ok().and_then(|v| v.cont_slice().ok()).is_some_and(|v| v.iter().all(|x| x.is_finite()));
+            let complete =
+                s.f64().ok().and_then(|v| v.cont_slice().ok()).is_some_and(|v| v.iter().all(|x| x.is_finite()));
             if !complete {
                 return Err(RunError::data(
                     format!("`pca` cannot use `{name}`: it has missing or infinite values"),

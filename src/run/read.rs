@@ -41,7 +41,12 @@ pub fn polars_dtype(dtype: &DType) -> DataType {
 }
 
 fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: Span) -> RunResult<DataFrame> {
-    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span, help: UNREADABLE.into() };
+    let unreadable = |reason: String| RunError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+        span,
+        help: UNREADABLE.into(),
+    };
     if let Err(e) = std::fs::metadata(path) {
         return Err(unreadable(e.to_string()));
     }
@@ -61,7 +66,8 @@ fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: S
 fn csv_reader(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema) -> PolarsResult<DataFrame> {
     let polars_schema: Schema =
         schema.columns.iter().map(|c| Field::new(c.name.as_str().into(), polars_dtype(&c.dtype))).collect();
-    let null_values = (!nulls.is_empty()).then(|| NullValues::AllColumns(nulls.iter().map(|n| n.as_str().into()).collect()));
+    let null_values =
+        (!nulls.is_empty()).then(|| NullValues::AllColumns(nulls.iter().map(|n| n.as_str().into()).collect()));
     CsvReadOptions::default()
         .with_has_header(true)
         .with_schema(Some(Arc::new(polars_schema)))
@@ -83,7 +89,9 @@ fn nulls_after_read(df: DataFrame, nulls: &[String]) -> DataFrame {
                 exprs.push(when(condition).then(lit(NULL).cast(DataType::String)).otherwise(c).alias(name.clone()));
             }
         } else if *dtype == DataType::Float64 && nan_is_null {
-            exprs.push(when(c.clone().is_nan()).then(lit(NULL).cast(DataType::Float64)).otherwise(c).alias(name.clone()));
+            exprs.push(
+                when(c.clone().is_nan()).then(lit(NULL).cast(DataType::Float64)).otherwise(c).alias(name.clone()),
+            );
         }
     }
     if exprs.is_empty() {
@@ -133,7 +141,12 @@ fn explain_csv_failure(path: &Path, sep: u8, nulls: &[String], schema: &PipeSche
 }
 
 fn read_parquet(path: &Path, span: Span) -> RunResult<DataFrame> {
-    let unreadable = |reason: String| RunError::Unreadable { path: path.display().to_string(), reason, span, help: UNREADABLE.into() };
+    let unreadable = |reason: String| RunError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+        span,
+        help: UNREADABLE.into(),
+    };
     let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
     let df = ParquetReader::new(file).finish().map_err(|e| unreadable(e.to_string()))?;
     normalize(df).map_err(|e| unreadable(e.to_string()))

@@ -156,10 +156,21 @@ pub struct SplitItem {
 pub struct TransformItem {
     /// The transform's name; it is applied as `name(frame)`.
     pub name: Ident,
-    /// The data its statistics are learned from.
-    pub fit_on: Expr,
+    /// What it is: fitted on data, or a recipe with parameters.
+    pub form: TransformForm,
     /// The steps, in order.
     pub body: Block,
+}
+
+/// The two forms of a `transform`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum TransformForm {
+    /// `transform prep = fit(train) { ... }`: learns from `train`, applied
+    /// to data as `prep(data)`.
+    Fitted(Expr),
+    /// `transform scale(columns) { ... }`: a recipe, used as a step (in a
+    /// transform or after `|>`) and fitted where it is used.
+    Recipe(Vec<Param>),
 }
 
 /// `augment name { ops and settings }`

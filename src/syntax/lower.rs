@@ -175,10 +175,15 @@ impl<'t> Lowerer<'t> {
 
     fn transform(&self, parts: &mut Parts) -> Result<TransformItem> {
         let name = self.ident(parts.next("a name")?);
-        parts.skip_keyword(); // `fit`
-        let fit_on = self.expr(parts.next("an expression")?)?;
+        let next = parts.next("`= fit(data)` or parameters")?;
+        let form = if next.as_rule() == Rule::params {
+            TransformForm::Recipe(self.params(next)?)
+        } else {
+            // `next` is the `fit` keyword.
+            TransformForm::Fitted(self.expr(parts.next("an expression")?)?)
+        };
         let body = self.block(parts.next("a block")?)?;
-        Ok(TransformItem { name, fit_on, body })
+        Ok(TransformItem { name, form, body })
     }
 
     fn model(&self, parts: &mut Parts) -> Result<ModelItem> {
