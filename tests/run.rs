@@ -333,8 +333,8 @@ fn qcut_repeated_edges_fail_unless_dropped() {
     let dir = scratch("qcut_duplicates");
     write_csv(&dir.join("d.csv"), "v\n1\n1\n1\n1\n2\n3\n");
     let raise = checked(&dir, "source d = csv(\"d.csv\")\nstage q = d |> qcut(v, 4)\n");
-    let (result, _) = with_session(&raise, &dir, |s| s.frame("q"));
-    let message = result.unwrap_err().to_string();
+    let (result, _) = with_session(&raise, &dir, |s| s.frame("q").map_err(|e| e.to_string()));
+    let message = result.unwrap_err();
     assert!(message.contains("the quantile edges of `v` repeat: 1, 1, 1, 1.75, 3"), "{message}");
     let drop = checked(&dir, "source d = csv(\"d.csv\")\nstage q = d |> qcut(v, 4, duplicates: drop)\n");
     let (q, _) = with_session(&drop, &dir, |s| s.frame("q").unwrap());
