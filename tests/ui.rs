@@ -63,7 +63,7 @@ pub fn render_run(path: &Path) -> String {
     assert!(!report.has_errors(), "{}: the case must check clean: {:?}", relative.display(), report.errors);
     let only = text.lines().next().and_then(|l| l.strip_prefix("// only: ")).map(|n| vec![n.to_owned()]);
     let dir = relative.parent().expect("a folder").to_path_buf();
-    let options = pipe::run::Options { dir, cache: false, only: only.unwrap_or_default() };
+    let options = pipe::run::Options { dir, cache: false, only: only.unwrap_or_default(), source_text: None };
     let mut out = String::new();
     let errors = pipe::run::run(&report.ir, &options, &mut |event| {
         if let pipe::run::Event::Warning(w) = event {
@@ -73,7 +73,9 @@ pub fn render_run(path: &Path) -> String {
     for error in &errors {
         out.push_str(&render(error, sources.get(file), STYLE));
     }
-    out
+    // Run folders are named by the time they are made.
+    let stamp = regex::Regex::new(r"runs/(\w+)/\s*\d+-\s*\d+").expect("a valid pattern");
+    stamp.replace_all(&out, "runs/$1/<time>").into_owned()
 }
 
 fn cases(phase: &str) -> Vec<PathBuf> {

@@ -14,7 +14,8 @@ use crate::run::{self, Event, Finished, Options};
 pub fn run(path: &Path, only: &[String], no_cache: bool, reporter: &mut Reporter) -> bool {
     let Some((sources, report)) = load(path, reporter) else { return false };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let options = Options { dir, cache: !no_cache, only: only.to_vec() };
+    let source_text = Some(sources.get(crate::source::FileId(0)).text.to_string());
+    let options = Options { dir, cache: !no_cache, only: only.to_vec(), source_text };
     let start = Instant::now();
     let live = !reporter.is_json() && std::io::stderr().is_terminal();
     let progress = live.then(Progress::start);
@@ -38,6 +39,18 @@ pub fn run(path: &Path, only: &[String], no_cache: bool, reporter: &mut Reporter
                 p.set(None);
             }
             report_run_error(&warning, &sources, reporter);
+        }
+        Event::Epoch { name, epoch, epochs } => {
+            if let Some(p) = &progress {
+                p.set(None);
+            }
+            print_epoch(&name, &epoch, epochs, reporter);
+        }
+        Event::Evaluated { name, scores, metrics, classes } => {
+            if let Some(p) = &progress {
+                p.set(None);
+            }
+            print_scores(&name, &scores, &metrics, classes.as_deref(), reporter);
         }
     });
     if let Some(p) = progress {
@@ -140,6 +153,71 @@ fn print_finished(f: &Finished, reporter: &Reporter) {
     };
     let time = if f.cached { "cached".to_owned() } else { format!("{:.2} s", f.seconds) };
     reporter.note(&format!("  {:<10} {:<20} {rows:>24}  {time}", f.kind, f.name));
+}
+
+/// `  fit_net    epoch  3/20  loss 0.4123  accuracy 0.8120  val_loss ...`
+fn print_epoch(name: &str, e: &crate::train::fit::Epoch, epochs: usize, reporter: &Reporter) {
+    if reporter.is_json() {
+        println!("{}", serde_json::json!({ "item": name, "epoch": e }));
+        return;
+    }
+    let width = epochs.to_string().len();
+    let mut line = format!("  {:<10} {name:<20} epoch {:>width$}/{epochs}  loss {:.4}", "train", e.epoch, e.loss);
+    let metric = if e.val.as_ref().is_some_and(|v| v.accuracy.is_none()) { "mae" } else { "accuracy" };
+    line.push_str(&format!("  {metric} {:.4}", e.metric));
+    if let Some(v) = &e.val {
+        line.push_str(&format!("  val_loss {:.4}", v.loss));
+        if let Some(a) = v.accuracy {
+            line.push_str(&format!("  val_accuracy {a:.4}"));
+        }
+        if let Some(m) = v.mae {
+            line.push_str(&format!("  val_mae {m:.4}"));
+        }
+    }
+    line.push_str(&format!(
+        "  lr {:.2e}  {} samples/s  {:.2} s",
+        e.lr,
+        thousands(e.samples_per_second as usize),
+        e.seconds
+    ));
+    reporter.note(&line);
+}
+
+/// An evaluation's metrics (those asked for, or all), and the confusion
+/// matrix when asked.
+fn print_scores(
+    name: &str,
+    scores: &crate::train::fit::Scores,
+    metrics: &[String],
+    classes: Option<&[String]>,
+    reporter: &Reporter,
+) {
+    if reporter.is_json() {
+        println!("{}", serde_json::json!({ "item": name, "metrics": scores }));
+        return;
+    }
+    let wanted: Vec<&str> = if metrics.is_empty() {
+        vec!["loss", "accuracy", "precision", "recall", "f1", "mse", "mae"]
+    } else {
+        metrics.iter().map(String::as_str).collect()
+    };
+    let mut line = format!("  {:<10} {name:<20}", "evaluate");
+    for m in &wanted {
+        if let Some(v) = scores.get(m) {
+            line.push_str(&format!("  {m} {v:.4}"));
+        }
+    }
+    reporter.note(&line);
+    if let (true, Some(matrix), Some(names)) = (wanted.contains(&"confusion"), &scores.confusion, classes) {
+        let cell = names.iter().map(String::len).chain(matrix.iter().flatten().map(|c| c.to_string().len())).max().unwrap_or(1).max(4);
+        reporter.note(&format!("{:>13}confusion (rows: true class, columns: predicted)", ""));
+        let header: String = names.iter().map(|n| format!(" {n:>cell$}")).collect();
+        reporter.note(&format!("{:>13}{:>cell$}{header}", "", ""));
+        for (n, row) in names.iter().zip(matrix) {
+            let cells: String = row.iter().map(|c| format!(" {c:>cell$}")).collect();
+            reporter.note(&format!("{:>13}{n:>cell$}{cells}", ""));
+        }
+    }
 }
 
 /// `1234567` as `1,234,567`.

@@ -162,6 +162,35 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// A trained run stored under `key`: its weights file and what goes
+    /// with them.
+    pub fn load_trained(&self, key: &str) -> Option<(PathBuf, crate::run::training::TrainedMeta)> {
+        let weights = self.item(key, ".bpk");
+        let bytes = std::fs::read(self.item(key, ".trained.json")).ok()?;
+        let meta = serde_json::from_slice(&bytes).ok()?;
+        weights.exists().then_some((weights, meta))
+    }
+
+    /// Stores a trained run's weights and record.
+    pub fn store_trained(
+        &self,
+        key: &str,
+        net: &crate::train::model::Net,
+        meta: &crate::run::training::TrainedMeta,
+    ) -> Result<(), String> {
+        use burn::module::Module;
+        std::fs::create_dir_all(self.dir.join("items")).map_err(|e| e.to_string())?;
+        // Weights first: the record is written last, so a record always has weights.
+        let weights = self.item(key, ".bpk");
+        let temp = self.item(key, ".tmp.bpk");
+        net.clone().save_file(&temp).map_err(|e| format!("{e:?}"))?;
+        std::fs::rename(&temp, &weights).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
+        write::bytes(&self.item(key, ".trained.json"), &text)
+    }
+}
+
 /// Removes a cache folder; returns the bytes freed.
 pub fn clean(dir: &Path) -> std::io::Result<u64> {
     fn size(path: &Path) -> u64 {

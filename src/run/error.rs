@@ -78,20 +78,35 @@ pub enum RunError {
         span: Span,
     },
 
-    /// Items that need a trained model, before training is built.
-    #[error("`{name}` needs a trained model, and `pipe run` does not train models yet")]
-    #[diagnostic(
-        code(pipe::run::not_built),
-        help(
-            "this version runs data items (sources, stages, splits, transforms, outputs); name them: `pipe run FILE ITEM`"
-        )
-    )]
-    NeedsTraining {
-        /// The item.
-        name: String,
-        /// The item.
-        #[label(primary, "needs training")]
+    /// Something the language has that `pipe run` cannot do yet (image
+    /// folders).
+    #[error("`pipe run` cannot {what} yet")]
+    #[diagnostic(code(pipe::run::not_built), help("{help}"))]
+    NotBuilt {
+        /// What it cannot do.
+        what: String,
+        /// Where it is asked for.
+        #[label(primary, "needed here")]
         span: Span,
+        /// What to do meanwhile.
+        help: String,
+    },
+
+    /// The training loss became NaN or infinite.
+    #[error("the loss of `{name}` became NaN or infinite at epoch {epoch}, step {step}")]
+    #[diagnostic(code(pipe::run::diverged), help("{help}"))]
+    Diverged {
+        /// The `train` item.
+        name: String,
+        /// The epoch (from 1).
+        epoch: usize,
+        /// The step within the epoch (from 1).
+        step: usize,
+        /// The `train` item.
+        #[label(primary, "training stopped here")]
+        span: Span,
+        /// Likely causes, and where the last good weights are.
+        help: String,
     },
 
     /// A name given on the command line that the file does not define.
@@ -139,7 +154,8 @@ impl RunError {
             | RunError::BadValue { span, .. }
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }
-            | RunError::NeedsTraining { span, .. }
+            | RunError::NotBuilt { span, .. }
+            | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }
             | RunError::UnseenLevels { span, .. } => Some(*span),
             RunError::UnknownItem { .. } => None,

@@ -17,9 +17,10 @@ pub mod fitted;
 mod onehot;
 mod ops;
 mod pca;
-mod random;
+pub mod random;
 mod read;
 mod split;
+pub mod training;
 pub mod write;
 
 use std::collections::HashMap;
@@ -48,6 +49,8 @@ pub struct Options {
     pub cache: bool,
     /// Run only these items (and what they need); empty: every output.
     pub only: Vec<String>,
+    /// The `.pipe` file's text, kept in each training run's folder.
+    pub source_text: Option<String>,
 }
 
 /// What a run reports as it goes.
@@ -68,6 +71,26 @@ pub enum Event {
     Finished(Finished),
     /// A warning about the data.
     Warning(RunError),
+    /// A training run finished an epoch.
+    Epoch {
+        /// The `train` item.
+        name: String,
+        /// The epoch's metrics.
+        epoch: crate::train::fit::Epoch,
+        /// Epochs planned.
+        epochs: usize,
+    },
+    /// An evaluation's metrics.
+    Evaluated {
+        /// The `evaluate` item.
+        name: String,
+        /// Every metric computed.
+        scores: crate::train::fit::Scores,
+        /// The metrics the file asks for.
+        metrics: Vec<String>,
+        /// Class names, for the confusion matrix.
+        classes: Option<Vec<String>>,
+    },
 }
 
 /// One item done.
@@ -192,6 +215,12 @@ pub struct Session<'a> {
     /// A transform's result on the data it was fitted on (fitting computes
     /// it; applying the transform to that same data reuses it).
     fit_outputs: HashMap<ItemId, DataFrame>,
+    /// Trained runs.
+    trained: HashMap<ItemId, Rc<training::Trained>>,
+    /// Evaluations done.
+    evaluated: std::collections::HashSet<ItemId>,
+    /// The `.pipe` text for run folders.
+    source_text: Option<String>,
     /// How many items still to run read each item's rows; at zero the rows
     /// are dropped (`None`: keep everything, for sessions used from code).
     uses: Option<HashMap<ItemId, usize>>,
@@ -211,6 +240,9 @@ impl<'a> Session<'a> {
             fitted: HashMap::new(),
             written: std::collections::HashSet::new(),
             fit_outputs: HashMap::new(),
+            trained: HashMap::new(),
+            evaluated: std::collections::HashSet::new(),
+            source_text: options.source_text.clone(),
             uses: None,
             events,
         }
@@ -346,6 +378,8 @@ impl<'a> Session<'a> {
         self.frames.contains_key(&id)
             || self.parts.contains_key(&id)
             || self.fitted.contains_key(&id)
+            || self.trained.contains_key(&id)
+            || self.evaluated.contains(&id)
             || (!need_data && self.written.contains(&id))
     }
 
@@ -387,9 +421,6 @@ impl<'a> Session<'a> {
         }
         let item = self.item(id);
         let (name, span) = (item.name.clone(), item.span);
-        if matches!(item.kind, ItemKind::Train(_) | ItemKind::Evaluate { .. }) {
-            return Err(RunError::NeedsTraining { name, span });
-        }
         let key =
             if self.cache.is_some() && !matches!(item.kind, ItemKind::Source(_)) { Some(self.key(id)?) } else { None };
         if let Some(key) = &key
@@ -421,7 +452,8 @@ impl<'a> Session<'a> {
     fn load(&mut self, id: ItemId, key: &str, need_data: bool) -> bool {
         let Some(cache) = &self.cache else { return false };
         let start = Instant::now();
-        let item = self.item(id);
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
         let rows = match &item.kind {
             ItemKind::Stage(_) => cache.load_frames(key, 1).map(|mut f| {
                 let df = f.remove(0);
@@ -437,6 +469,12 @@ impl<'a> Session<'a> {
             ItemKind::Transform { .. } => cache.load_fitted(key).map(|(fitted, rows)| {
                 self.fitted.insert(id, (Rc::new(fitted), rows));
                 vec![rows]
+            }),
+            ItemKind::Train(train) => cache.load_trained(key).and_then(|(weights, meta)| {
+                let rows = vec![meta.rows];
+                let trained = training::load(train, &weights, meta)?;
+                self.trained.insert(id, Rc::new(trained));
+                Some(rows)
             }),
             ItemKind::Output(_) if !need_data => cache.output_rows(key).map(|rows| {
                 self.written.insert(id);
@@ -469,6 +507,10 @@ impl<'a> Session<'a> {
                 let (fitted, rows) = &self.fitted[&id];
                 cache.store_fitted(key, fitted, *rows)
             }
+            ItemKind::Train(_) => match self.trained.get(&id) {
+                Some(trained) => cache.store_trained(key, &trained.net, &trained.meta),
+                None => Ok(()),
+            },
             ItemKind::Output(frame) => match last_write(frame) {
                 Some(path) => cache.store_output(key, &self.dir.join(path), self.frames[&id].height()),
                 None => Ok(()),
@@ -526,8 +568,50 @@ impl<'a> Session<'a> {
                 self.fit_outputs.insert(id, df);
                 Ok(vec![rows])
             }
-            ItemKind::Train(_) | ItemKind::Evaluate { .. } => {
-                Err(RunError::NeedsTraining { name: item.name.clone(), span: item.span })
+            ItemKind::Train(train) => {
+                let data = self.frame_rows(&train.data, &item.name)?;
+                let validate = match &train.validate {
+                    Some(v) => Some(self.frame_rows(v, &item.name)?),
+                    None => None,
+                };
+                let rows = vec![data.height()];
+                let source_text = self.source_text.clone();
+                let trained = {
+                    let mut progress = TrainProgress { name: &item.name, events: &mut *self.events };
+                    training::train(
+                        &item.name,
+                        train,
+                        &data,
+                        validate.as_ref(),
+                        &self.dir,
+                        source_text.as_deref(),
+                        item.span,
+                        &mut progress,
+                    )?
+                };
+                self.trained.insert(id, Rc::new(trained));
+                Ok(rows)
+            }
+            ItemKind::Evaluate { run, data, metrics } => {
+                let frame = self.frame_rows(data, &item.name)?;
+                let trained = Rc::clone(&self.trained[run]);
+                let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(vec![frame.height()]) };
+                let scores = training::evaluate(&trained, train, &frame, item.span)?;
+                let file = trained.meta.run_dir.join(format!("evaluate-{}.json", item.name.replace(' ', "_")));
+                let json = serde_json::to_vec_pretty(&scores).unwrap_or_default();
+                write::bytes(&file, &json).map_err(|reason| RunError::Write {
+                    path: file.display().to_string(),
+                    reason,
+                    span: item.span,
+                })?;
+                (self.events)(Event::Evaluated {
+                    name: item.name.clone(),
+                    scores,
+                    metrics: metrics.clone(),
+                    classes: trained.meta.classes.clone(),
+                });
+                self.evaluated.insert(id);
+                Ok(vec![frame.height()])
             }
         }
     }
@@ -569,8 +653,10 @@ impl<'a> Session<'a> {
             df = match op {
                 Op::Transform(id) => self.transform(*id, df)?,
                 Op::Predict(run) => {
-                    let item = self.item(*run);
-                    return Err(RunError::NeedsTraining { name: item.name.clone(), span: *span });
+                    self.ensure(*run, true)?;
+                    let trained = Rc::clone(&self.trained[run]);
+                    let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(df) };
+                    training::predict(&trained, train, df, *span)?
                 }
                 // Fitting steps in a stage learn from the frame itself.
                 op => {
@@ -667,5 +753,24 @@ fn op_name(op: &Op) -> &'static str {
         Op::Write(_) => "write",
         Op::Transform(_) => "transform",
         Op::Predict(_) => "predict",
+    }
+}
+
+/// Training progress as run events.
+struct TrainProgress<'e, 'a> {
+    name: &'e str,
+    events: &'e mut (dyn FnMut(Event) + 'a),
+}
+
+impl crate::train::fit::Progress for TrainProgress<'_, '_> {
+    fn epoch(&mut self, epoch: &crate::train::fit::Epoch, epochs: usize) {
+        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: epoch.clone(), epochs });
+    }
+
+    fn step(&mut self, _epoch: usize, step: usize, steps: usize) {
+        // A bar update every few steps is plenty.
+        if step % 16 == 0 || step == steps {
+            (self.events)(Event::Step { name: self.name.to_owned(), index: step - 1, total: steps, operation: "train" });
+        }
     }
 }

@@ -20,12 +20,11 @@ pub fn read(source: &Source, span: Span) -> RunResult<DataFrame> {
     match source {
         Source::Csv { path, sep, nulls, schema } => read_csv(path, *sep, nulls, schema, span),
         Source::Parquet { path } => read_parquet(path, span),
-        Source::Images { .. } => Err(RunError::data(
-            "image folders are read by training runs, which `pipe run` does not execute yet",
+        Source::Images { .. } => Err(RunError::NotBuilt {
+            what: "read image folders".into(),
             span,
-            "an image source",
-            "use it in a `train` item",
-        )),
+            help: "`pipe check` checks image pipelines fully; train on tabular data meanwhile".into(),
+        }),
     }
 }
 

@@ -1,0 +1,292 @@
+//! `train`, `evaluate` and `predict` items in a run: frames to arrays, the
+//! training loop on the flex device, the run folder, and trained models
+//! reused from the stage cache.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::check::schema::DType;
+use crate::ir::Train;
+use crate::run::error::{RunError, RunResult};
+use crate::run::write;
+use crate::source::Span;
+use crate::train::data::{Dataset, class_names, dataset};
+use crate::train::fit::{self, Epoch, Failure, Progress, Scores};
+use crate::train::loss::Loss;
+use crate::train::model::Net;
+use crate::train::tensorboard::EventWriter;
+
+/// A trained run, ready to evaluate and predict.
+#[derive(Debug)]
+pub struct Trained {
+    /// The weights kept.
+    pub net: Net,
+    /// What it was trained for.
+    pub meta: TrainedMeta,
+}
+
+/// What is kept with the weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainedMeta {
+    /// The target column.
+    pub target: String,
+    /// Class names (classification), in the order of the outputs.
+    pub classes: Option<Vec<String>>,
+    /// The feature columns, in the order the model reads them.
+    pub features: Vec<String>,
+    /// The history, one entry per epoch.
+    pub history: Vec<Epoch>,
+    /// The epoch whose weights were kept.
+    pub kept_epoch: usize,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Rows trained on.
+    pub rows: usize,
+}
+
+/// The device training runs on: flex, the default CPU backend.
+pub fn device() -> Device {
+    Device::flex()
+}
+
+/// The loss of a run.
+pub fn loss_of(train: &Train, classes: Option<&[String]>, counts: Option<Vec<usize>>) -> Loss {
+    let weights = if train.settings.balanced_classes {
+        // n / (k * count): scikit-learn's "balanced".
+        counts.map(|counts| {
+            let n: usize = counts.iter().sum();
+            let k = counts.len().max(1);
+            counts.iter().map(|c| n as f32 / (k as f32 * (*c).max(1) as f32)).collect()
+        })
+    } else {
+        None
+    };
+    Loss::new(train.settings.loss.as_deref(), classes.is_some(), weights)
+}
+
+/// Whether the run predicts classes.
+pub fn is_classification(train: &Train) -> bool {
+    match train.settings.loss.as_deref() {
+        Some("cross_entropy" | "binary_cross_entropy") => true,
+        Some(_) => false,
+        None => !matches!(train.data.schema.get(&train.target).map(|c| &c.dtype), Some(DType::F64)),
+    }
+}
+
+/// Trains a run on its frames (already computed).
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    name: &str,
+    train: &Train,
+    data: &DataFrame,
+    validate: Option<&DataFrame>,
+    dir: &Path,
+    source_text: Option<&str>,
+    span: Span,
+    progress: &mut dyn Progress,
+) -> RunResult<Trained> {
+    let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
+    let set = dataset(data, &train.target, classes.as_deref(), span)?;
+    let val = validate.map(|v| dataset(v, &train.target, classes.as_deref(), span)).transpose()?;
+    let counts = match (&set.target, &classes) {
+        (crate::train::data::Target::Classes(c), Some(names)) => {
+            let mut counts = vec![0usize; names.len()];
+            c.iter().for_each(|i| counts[*i as usize] += 1);
+            Some(counts)
+        }
+        _ => None,
+    };
+    let loss = loss_of(train, classes.as_deref(), counts);
+    let run_dir = run_folder(dir, name);
+    let features: Vec<String> =
+        data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
+    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device(), progress) {
+        Ok(f) => f,
+        Err(Failure::NonFinite { epoch, step, last_good }) => {
+            let kept = run_dir.join("last_good");
+            let saved = std::fs::create_dir_all(&run_dir).is_ok() && last_good.save_file(&kept).is_ok();
+            let where_kept = if saved {
+                format!("; the last good weights are in {}.bpk", kept.display())
+            } else {
+                String::new()
+            };
+            return Err(RunError::Diverged {
+                name: name.to_owned(),
+                epoch,
+                step,
+                span,
+                help: format!(
+                    "lower the learning rate, scale the features (`standard`, `minmax`), or clip gradients (`clip: norm(1.0)`){where_kept}"
+                ),
+            });
+        }
+    };
+    let meta = TrainedMeta {
+        target: train.target.clone(),
+        classes,
+        features,
+        history: fitted.history,
+        kept_epoch: fitted.kept_epoch,
+        run_dir: run_dir.clone(),
+        rows: set.rows,
+    };
+    write_run_folder(&run_dir, train, &meta, &fitted.net, source_text)
+        .map_err(|reason| RunError::Write { path: run_dir.display().to_string(), reason, span })?;
+    write_logs(dir, train, &meta.history).map_err(|reason| RunError::Write {
+        path: "the log files".into(),
+        reason,
+        span,
+    })?;
+    Ok(Trained { net: fitted.net, meta })
+}
+
+/// `runs/<item>/<timestamp>/` beside the `.pipe` file (a new one each run).
+fn run_folder(dir: &Path, name: &str) -> PathBuf {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let stamp = format!("{}-{:03}", now.as_secs(), now.subsec_millis());
+    dir.join("runs").join(name).join(stamp)
+}
+
+fn write_run_folder(
+    run_dir: &Path,
+    train: &Train,
+    meta: &TrainedMeta,
+    net: &Net,
+    source_text: Option<&str>,
+) -> Result<(), String> {
+    std::fs::create_dir_all(run_dir).map_err(|e| e.to_string())?;
+    if let Some(text) = source_text {
+        write::bytes(&run_dir.join("pipeline.pipe"), text.as_bytes())?;
+    }
+    let settings = serde_json::to_vec_pretty(&train.settings).map_err(|e| e.to_string())?;
+    write::bytes(&run_dir.join("settings.json"), &settings)?;
+    let model = serde_json::to_vec_pretty(&train.model).map_err(|e| e.to_string())?;
+    write::bytes(&run_dir.join("model.json"), &model)?;
+    let trained = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
+    write::bytes(&run_dir.join("trained.json"), &trained)?;
+    write::bytes(&run_dir.join("metrics.csv"), metrics_csv(&meta.history).as_bytes())?;
+    write::bytes(&run_dir.join("metrics.jsonl"), metrics_jsonl(&meta.history).as_bytes())?;
+    tensorboard(run_dir, &meta.history)?;
+    net.clone().save_file(run_dir.join("model.bpk")).map_err(|e| format!("{e:?}"))
+}
+
+/// The `log:` destinations besides the console.
+fn write_logs(dir: &Path, train: &Train, history: &[Epoch]) -> Result<(), String> {
+    for (kind, path) in &train.settings.logs {
+        let Some(path) = path else { continue };
+        let path = dir.join(path);
+        match kind.as_str() {
+            "tensorboard" => tensorboard(&path, history)?,
+            "csv" => write::bytes(&path, metrics_csv(history).as_bytes())?,
+            "jsonl" => write::bytes(&path, metrics_jsonl(history).as_bytes())?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {
+    let mut writer = EventWriter::create(dir).map_err(|e| e.to_string())?;
+    for e in history {
+        let step = e.epoch as u64;
+        let mut scalars = vec![("train/loss", e.loss), ("train/metric", e.metric), ("lr", e.lr)];
+        if let Some(v) = &e.val {
+            scalars.push(("val/loss", v.loss));
+            if let Some(a) = v.accuracy {
+                scalars.push(("val/accuracy", a));
+            }
+            if let Some(m) = v.mae {
+                scalars.push(("val/mae", m));
+            }
+        }
+        for (tag, value) in scalars {
+            writer.scalar(tag, step, value).map_err(|e| e.to_string())?;
+        }
+    }
+    writer.flush().map_err(|e| e.to_string())
+}
+
+fn metrics_csv(history: &[Epoch]) -> String {
+    let mut out = String::from("epoch,loss,metric,val_loss,val_accuracy,val_f1,val_mae,lr,seconds,samples_per_second\n");
+    for e in history {
+        let v = e.val.as_ref();
+        let opt = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            e.epoch,
+            e.loss,
+            e.metric,
+            opt(v.map(|v| v.loss)),
+            opt(v.and_then(|v| v.accuracy)),
+            opt(v.and_then(|v| v.f1)),
+            opt(v.and_then(|v| v.mae)),
+            e.lr,
+            e.seconds,
+            e.samples_per_second
+        ));
+    }
+    out
+}
+
+fn metrics_jsonl(history: &[Epoch]) -> String {
+    history.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()
+}
+
+/// A data frame as arrays in the columns (and class order) a run was
+/// trained on; the target may be missing (prediction).
+fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) -> RunResult<Dataset> {
+    let mut names: Vec<&str> = meta.features.iter().map(String::as_str).collect();
+    if with_target {
+        names.push(&meta.target);
+    }
+    let selected = frame.select(names).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+    if with_target {
+        dataset(&selected, &meta.target, meta.classes.as_deref(), span)
+    } else {
+        // A stand-in target column: prediction does not read it.
+        let mut with = selected;
+        let zeros = Float32Chunked::from_vec(meta.target.as_str().into(), vec![0.0; frame.height()]);
+        with.with_column(zeros.into_column()).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+        dataset(&with, &meta.target, None, span)
+    }
+}
+
+/// The metrics of a trained run on a frame.
+pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span) -> RunResult<Scores> {
+    let set = arrays(frame, &trained.meta, true, span)?;
+    let loss = loss_of(train, trained.meta.classes.as_deref(), None);
+    Ok(fit::evaluate(&trained.net, &set, &loss, &device()))
+}
+
+/// `frame` with a `prediction` column: class names (as the target's type)
+/// or numbers.
+pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -> RunResult<DataFrame> {
+    let set = arrays(&frame, &trained.meta, false, span)?;
+    let loss = loss_of(train, trained.meta.classes.as_deref(), None);
+    let values = fit::predict(&trained.net, &set, &loss, &device());
+    let column = match &trained.meta.classes {
+        Some(names) => {
+            let labels: Vec<&str> = values.iter().map(|v| names.get(*v as usize).map_or("", String::as_str)).collect();
+            let text = StringChunked::from_slice("prediction".into(), &labels).into_column();
+            match train.data.schema.get(&train.target).map(|c| &c.dtype) {
+                Some(DType::I64) => text.cast(&DataType::Int64).unwrap_or(text),
+                Some(DType::Bool) => text.cast(&DataType::Boolean).unwrap_or(text),
+                _ => text,
+            }
+        }
+        None => Float64Chunked::from_vec("prediction".into(), values.iter().map(|v| f64::from(*v)).collect()).into_column(),
+    };
+    let mut frame = frame;
+    frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+    Ok(frame)
+}
+
+/// Builds a trained run from saved weights (the stage cache).
+pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
+    let net = Net::new(&train.model, &device(), 0).try_load_file(weights).ok()?;
+    Some(Trained { net, meta })
+}

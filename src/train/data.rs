@@ -1,0 +1,111 @@
+//! From a prepared frame to training arrays: the features (every column but
+//! the target, in order, as f32, row-major) and the target as class indices
+//! or numbers.
+
+use polars::prelude::*;
+
+use crate::run::error::{RunError, RunResult};
+use crate::source::Span;
+
+/// One data set in memory.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Features, `rows x width`, row-major.
+    pub features: Vec<f32>,
+    /// Rows.
+    pub rows: usize,
+    /// Features per row.
+    pub width: usize,
+    /// What is predicted.
+    pub target: Target,
+}
+
+/// The target column.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Class indices into the run's class names.
+    Classes(Vec<i64>),
+    /// Numbers (regression).
+    Numbers(Vec<f32>),
+}
+
+/// The classes of a target column: its distinct values, sorted (numbers
+/// numerically).
+pub fn class_names(df: &DataFrame, target: &str, span: Span) -> RunResult<Vec<String>> {
+    let column = df.column(target).map_err(|e| failure(e, span))?;
+    let numeric = column.dtype().is_integer();
+    let text = column.cast(&DataType::String).map_err(|e| failure(e, span))?;
+    let mut names: Vec<String> = text
+        .str()
+        .map_err(|e| failure(e, span))?
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if numeric {
+        names.sort_by_key(|n| n.parse::<i64>().unwrap_or(i64::MAX));
+    }
+    Ok(names)
+}
+
+/// The arrays of `df`: `classes` given for classification.
+pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: Span) -> RunResult<Dataset> {
+    let rows = df.height();
+    let features: Vec<&Column> = df.columns().iter().filter(|c| c.name().as_str() != target).collect();
+    let width = features.len();
+    let mut values = vec![0f32; rows * width];
+    for (j, column) in features.iter().enumerate() {
+        let cast = column.cast(&DataType::Float32).map_err(|e| failure(e, span))?;
+        let floats = cast.f32().map_err(|e| failure(e, span))?;
+        if floats.null_count() > 0 {
+            return Err(missing(column.name(), floats.null_count(), span));
+        }
+        for (i, v) in floats.into_no_null_iter().enumerate() {
+            values[i * width + j] = v;
+        }
+    }
+    let column = df.column(target).map_err(|e| failure(e, span))?;
+    if column.null_count() > 0 {
+        return Err(missing(column.name(), column.null_count(), span));
+    }
+    let target = match classes {
+        Some(names) => {
+            let text = column.cast(&DataType::String).map_err(|e| failure(e, span))?;
+            let index: std::collections::HashMap<&str, i64> =
+                names.iter().enumerate().map(|(i, n)| (n.as_str(), i as i64)).collect();
+            let mut out = Vec::with_capacity(rows);
+            for value in text.str().map_err(|e| failure(e, span))?.iter().flatten() {
+                let Some(&i) = index.get(value) else {
+                    return Err(RunError::data(
+                        format!("the target has a class `{value}` that the training data does not"),
+                        span,
+                        "an unknown class",
+                        "split with `stratify:` so every part has every class",
+                    ));
+                };
+                out.push(i);
+            }
+            Target::Classes(out)
+        }
+        None => {
+            let cast = column.cast(&DataType::Float32).map_err(|e| failure(e, span))?;
+            Target::Numbers(cast.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect())
+        }
+    };
+    Ok(Dataset { features: values, rows, width, target })
+}
+
+fn missing(column: &str, count: usize, span: Span) -> RunError {
+    RunError::data(
+        format!("`{column}` has {count} missing values, and a model cannot read them"),
+        span,
+        "trained here",
+        &format!("fill them (`fill_nulls({column}, median)`) or drop those rows (`drop_nulls({column})`) first"),
+    )
+}
+
+fn failure(e: PolarsError, span: Span) -> RunError {
+    crate::run::error::RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "")
+}

@@ -1,0 +1,360 @@
+//! The training loop: batches, loss (plus L1/L2 terms), gradients
+//! (accumulated, clipped), the optimizer step at the scheduled rate,
+//! validation each epoch, early stopping with best-weight restore, and a
+//! stop with a diagnostic on a non-finite loss.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::ir::{EarlyStop, Train};
+use crate::run::random::Rng;
+use crate::train::data::{Dataset, Target};
+use crate::train::loss::{Loss, Targets};
+use crate::train::metrics::{Confusion, regression};
+use crate::train::model::{Net, X};
+use crate::train::optimizer;
+use crate::train::schedule::Schedule;
+
+/// Samples per step when the file says nothing (Keras' default).
+pub const DEFAULT_BATCH: usize = 32;
+/// `batch: auto` on the CPU.
+pub const AUTO_BATCH: usize = 256;
+/// Epochs when the file says nothing.
+pub const DEFAULT_EPOCHS: usize = 10;
+
+/// The metrics of one epoch (validation ones when there is validation data).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub loss: f64,
+    /// Training accuracy (classes) or mean absolute error (numbers).
+    pub metric: f64,
+    /// Validation metrics.
+    pub val: Option<Scores>,
+    /// The learning rate at the epoch's last step.
+    pub lr: f64,
+    /// Seconds of training (without validation).
+    pub seconds: f64,
+    /// Training samples per second.
+    pub samples_per_second: f64,
+}
+
+/// Metrics of a model on a data set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Mean loss.
+    pub loss: f64,
+    /// Accuracy (classes).
+    pub accuracy: Option<f64>,
+    /// Macro precision.
+    pub precision: Option<f64>,
+    /// Macro recall.
+    pub recall: Option<f64>,
+    /// Macro F1.
+    pub f1: Option<f64>,
+    /// Confusion matrix: rows true classes, columns predicted.
+    pub confusion: Option<Vec<Vec<u64>>>,
+    /// Mean squared error (numbers).
+    pub mse: Option<f64>,
+    /// Mean absolute error (numbers).
+    pub mae: Option<f64>,
+}
+
+impl Scores {
+    /// A metric by name (`loss`, `accuracy`, `f1`, ...).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "loss" => Some(self.loss),
+            "accuracy" | "acc" => self.accuracy,
+            "precision" => self.precision,
+            "recall" => self.recall,
+            "f1" => self.f1,
+            "mse" => self.mse,
+            "mae" => self.mae,
+            _ => None,
+        }
+    }
+}
+
+/// Why training stopped early with an error.
+#[derive(Debug)]
+pub enum Failure {
+    /// The loss became NaN or infinite at this epoch and step (1-based);
+    /// the weights are the last good ones.
+    NonFinite {
+        /// Epoch.
+        epoch: usize,
+        /// Step within the epoch.
+        step: usize,
+        /// The model before the bad step.
+        last_good: Box<Net>,
+    },
+}
+
+/// A trained model and its history.
+#[derive(Debug)]
+pub struct Fitted {
+    /// The weights kept (the best epoch's with `restore_best`), for inference.
+    pub net: Net,
+    /// One entry per epoch run.
+    pub history: Vec<Epoch>,
+    /// The epoch whose weights were kept (1-based).
+    pub kept_epoch: usize,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+}
+
+/// What the loop reports as it goes.
+pub trait Progress {
+    /// An epoch is done.
+    fn epoch(&mut self, epoch: &Epoch, epochs: usize);
+    /// A step is done (for a progress bar).
+    fn step(&mut self, epoch: usize, step: usize, steps: usize);
+}
+
+/// Trains `train.model` on `data`, validating on `val`.
+pub fn fit(
+    train: &Train,
+    data: &Dataset,
+    val: Option<&Dataset>,
+    loss: &Loss,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<Fitted, Failure> {
+    let s = &train.settings;
+    let seed = s.seed.unwrap_or(0);
+    let autodiff = device.clone().autodiff();
+    autodiff.seed(seed);
+    let mut net = Net::new(&train.model, &autodiff, seed);
+    let (mut optim, lr) = optimizer::build(s);
+    let batch = match s.batch {
+        Some(Some(b)) => b as usize,
+        Some(None) => AUTO_BATCH,
+        None => DEFAULT_BATCH,
+    }
+    .clamp(1, data.rows.max(1));
+    let epochs = s.epochs.map_or(DEFAULT_EPOCHS, |e| e as usize);
+    let steps = data.rows.div_ceil(batch);
+    let accumulate = s.accumulate.unwrap_or(1).max(1) as usize;
+    let mut schedule = Schedule::new(lr, &s.schedule, steps.div_ceil(accumulate), epochs);
+    let mut accumulator = GradientsAccumulator::<Net>::new();
+    let mut order: Vec<usize> = (0..data.rows).collect();
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, Net)> = None;
+    let (mut waited, mut plateau_waited, mut plateau_best) = (0u64, 0u64, f64::INFINITY);
+    let mut update = 0usize;
+    let mut stopped_early = false;
+    for epoch in 1..=epochs {
+        Rng::new(seed.wrapping_add(epoch as u64)).shuffle(&mut order);
+        let start = Instant::now();
+        let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
+        let mut rate = schedule.rate(update);
+        for (step, rows) in order.chunks(batch).enumerate() {
+            let (x, y, y_host) = batch_tensors(data, rows, &autodiff);
+            let output = net.forward(x).flat();
+            let mut objective = loss.forward(output.clone(), &y, &autodiff);
+            let value = objective.clone().into_scalar::<f64>();
+            if !value.is_finite() {
+                return Err(Failure::NonFinite { epoch, step: step + 1, last_good: Box::new(net.valid()) });
+            }
+            if let Some(penalty) = penalty(&net, s.l1, s.l2) {
+                objective = objective + penalty;
+            }
+            loss_sum += value * rows.len() as f64;
+            predicted.extend(loss.predict(output.detach()));
+            truth.extend(y_host);
+            let grads = GradientsParams::from_grads(objective.backward(), &net);
+            if accumulate == 1 {
+                rate = schedule.rate(update);
+                net = optim.step(rate, net, grads);
+                update += 1;
+            } else {
+                accumulator.accumulate(&net, grads);
+                if (step + 1) % accumulate == 0 || step + 1 == steps {
+                    rate = schedule.rate(update);
+                    net = optim.step(rate, net, accumulator.grads());
+                    update += 1;
+                }
+            }
+            progress.step(epoch, step + 1, steps);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let metric = train_metric(loss, &truth, &predicted);
+        let val_scores = val.map(|v| evaluate(&net.valid(), v, loss, device));
+        let record = Epoch {
+            epoch,
+            loss: loss_sum / data.rows.max(1) as f64,
+            metric,
+            val: val_scores,
+            lr: rate,
+            seconds,
+            samples_per_second: data.rows as f64 / seconds.max(1e-9),
+        };
+        progress.epoch(&record, epochs);
+        if let Some((patience, factor)) = schedule.plateau() {
+            let watched = record.val.as_ref().map_or(record.loss, |v| v.loss);
+            if watched < plateau_best {
+                (plateau_best, plateau_waited) = (watched, 0);
+            } else {
+                plateau_waited += 1;
+                if plateau_waited >= patience {
+                    schedule.reduce(factor);
+                    plateau_waited = 0;
+                }
+            }
+        }
+        let watched = s.early_stop.as_ref().and_then(|e| monitored(e, &record));
+        history.push(record);
+        if let (Some(stop), Some(value)) = (&s.early_stop, watched) {
+            let better = match &best {
+                None => true,
+                Some((b, _, _)) => improves(&stop.on.1, value, *b, stop.min_delta),
+            };
+            if better {
+                best = Some((value, epoch, net.valid()));
+                waited = 0;
+            } else {
+                waited += 1;
+                if waited >= stop.patience {
+                    stopped_early = true;
+                    break;
+                }
+            }
+        }
+    }
+    let last = history.len();
+    let restore = s.early_stop.as_ref().is_some_and(|e| e.restore_best);
+    let (net, kept_epoch) = match best {
+        // Also when the run ended without stopping early (Keras keeps the last).
+        Some((_, epoch, best_net)) if restore => (best_net, epoch),
+        _ => (net.valid(), last),
+    };
+    Ok(Fitted { net, history, kept_epoch, stopped_early })
+}
+
+/// The watched value of an epoch: `val.loss`, `train.accuracy`, ...
+fn monitored(stop: &EarlyStop, epoch: &Epoch) -> Option<f64> {
+    let (split, metric) = (&stop.on.0, stop.on.1.as_str());
+    if split == "val" {
+        epoch.val.as_ref()?.get(metric)
+    } else {
+        match metric {
+            "loss" => Some(epoch.loss),
+            _ => Some(epoch.metric),
+        }
+    }
+}
+
+/// Whether `value` beats `best` by more than `min_delta` (lower is better
+/// for losses and errors, higher for the rest).
+fn improves(metric: &str, value: f64, best: f64, min_delta: f64) -> bool {
+    if matches!(metric, "loss" | "mse" | "mae") { value < best - min_delta } else { value > best + min_delta }
+}
+
+/// Accuracy for classes, mean absolute error for numbers.
+fn train_metric(loss: &Loss, truth: &[f32], predicted: &[f32]) -> f64 {
+    if loss.is_classification() {
+        let correct = truth.iter().zip(predicted).filter(|(t, p)| t == p).count();
+        correct as f64 / truth.len().max(1) as f64
+    } else {
+        regression(truth, predicted).1
+    }
+}
+
+/// L1 and L2 terms over the weights of dense and conv layers (not biases
+/// or normalisation), as Keras' kernel regularizers.
+fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
+    if l1.is_none() && l2.is_none() {
+        return None;
+    }
+    let mut total: Option<Tensor<1>> = None;
+    for w in net.weights() {
+        let mut term: Option<Tensor<1>> = None;
+        if let Some(a) = l1 {
+            term = Some(w.clone().abs().sum() * a);
+        }
+        if let Some(b) = l2 {
+            let t = w.square().sum() * b;
+            term = Some(match term {
+                Some(x) => x + t,
+                None => t,
+            });
+        }
+        total = match (total, term) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+    total
+}
+
+/// The batch of `rows` as tensors, and its targets as f32 on the host.
+fn batch_tensors(data: &Dataset, rows: &[usize], device: &Device) -> (X, Targets, Vec<f32>) {
+    let width = data.width;
+    let mut features = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        features.extend_from_slice(&data.features[r * width..(r + 1) * width]);
+    }
+    let x = X::Flat(Tensor::from_data(TensorData::new(features, [rows.len(), width]), device));
+    match &data.target {
+        Target::Classes(c) => {
+            let y: Vec<i64> = rows.iter().map(|&r| c[r]).collect();
+            let host = y.iter().map(|v| *v as f32).collect();
+            (x, Targets::classes(y, device), host)
+        }
+        Target::Numbers(n) => {
+            let y: Vec<f32> = rows.iter().map(|&r| n[r]).collect();
+            (x, Targets::numbers(y.clone(), device), y)
+        }
+    }
+}
+
+/// Rows per inference batch.
+const EVAL_BATCH: usize = 2048;
+
+/// The model's predictions for every row (class indices or numbers).
+pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f32> {
+    let plain = device.clone().without_autodiff();
+    let rows: Vec<usize> = (0..data.rows).collect();
+    let mut out = Vec::with_capacity(data.rows);
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let (x, _, _) = batch_tensors(data, chunk, &plain);
+        out.extend(loss.predict(net.forward(x).flat()));
+    }
+    out
+}
+
+/// The metrics of `net` on `data`.
+pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scores {
+    let plain = device.clone().without_autodiff();
+    let rows: Vec<usize> = (0..data.rows).collect();
+    let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let (x, y, host) = batch_tensors(data, chunk, &plain);
+        let output = net.forward(x).flat();
+        loss_sum += loss.forward(output.clone(), &y, &plain).into_scalar::<f64>() * chunk.len() as f64;
+        predicted.extend(loss.predict(output));
+        truth.extend(host);
+    }
+    let mut scores = Scores { loss: loss_sum / data.rows.max(1) as f64, ..Scores::default() };
+    if loss.is_classification() {
+        let classes = net.output_width().max(2);
+        let t: Vec<usize> = truth.iter().map(|v| *v as usize).collect();
+        let p: Vec<usize> = predicted.iter().map(|v| *v as usize).collect();
+        let confusion = Confusion::new(classes, &t, &p);
+        let (precision, recall, f1) = confusion.macro_scores();
+        scores.accuracy = Some(confusion.accuracy());
+        (scores.precision, scores.recall, scores.f1) = (Some(precision), Some(recall), Some(f1));
+        scores.confusion = Some(confusion.counts);
+    } else {
+        let (mse, mae) = regression(&truth, &predicted);
+        (scores.mse, scores.mae) = (Some(mse), Some(mae));
+    }
+    scores
+}

@@ -1,0 +1,11 @@
+//! Training on Burn: models built from the IR, the training loop, metrics,
+//! schedules and logs. The flex CPU backend by default.
+
+pub mod data;
+pub mod fit;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod optimizer;
+pub mod schedule;
+pub mod tensorboard;

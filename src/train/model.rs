@@ -1,0 +1,302 @@
+//! A Burn module built at run time from a checked model (`ir::Model`): one
+//! enum variant per layer kind, forward over flat `[batch, features]` or
+//! image `[batch, channels, height, width]` tensors.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig, PaddingConfig2d,
+};
+use burn::tensor::activation;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::ir::{self, Activation, Init, LayerKind, Shape};
+use crate::run::random::Rng;
+
+/// The network.
+#[derive(Module, Debug)]
+pub struct Net {
+    layers: Vec<Layer>,
+}
+
+/// One layer.
+#[derive(Module, Debug)]
+pub enum Layer {
+    /// `dense`
+    Dense(Linear),
+    /// `conv`
+    Conv(Conv2d),
+    /// `batchnorm`, over features or channels.
+    Norm(BatchNorm),
+    /// `layernorm`, over the last dimension.
+    LayerNorm(LayerNorm),
+    /// `dropout`
+    Dropout(Dropout),
+    /// `maxpool`
+    MaxPool(MaxPool2d),
+    /// `avgpool`
+    AvgPool(AvgPool2d),
+    /// `global_avgpool`
+    GlobalAvgPool(AdaptiveAvgPool2d),
+    /// `flatten`
+    Flatten(Marker),
+    /// An activation.
+    Activation(Act),
+    /// `residual { ... }`: input plus the block's output.
+    Residual(Block),
+}
+
+/// A layer without parameters or settings.
+#[derive(Module, Debug)]
+pub struct Marker {
+    unused: usize,
+}
+
+/// An activation: its kind (index into [`ACTIVATIONS`]) and parameter.
+#[derive(Module, Debug)]
+pub struct Act {
+    kind: usize,
+    parameter: f64,
+}
+
+/// The activations, by [`Act::kind`].
+const ACTIVATIONS: [&str; 7] = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax"];
+
+/// Layers inside a residual block.
+#[derive(Module, Debug)]
+pub struct Block {
+    layers: Vec<Layer>,
+}
+
+/// A batch flowing through the network.
+pub enum X {
+    /// `[batch, features]`
+    Flat(Tensor<2>),
+    /// `[batch, channels, height, width]`
+    Image(Tensor<4>),
+}
+
+impl X {
+    /// As `[batch, features]` (images flattened).
+    pub fn flat(self) -> Tensor<2> {
+        match self {
+            X::Flat(t) => t,
+            X::Image(t) => t.flatten(1, 3),
+        }
+    }
+}
+
+impl Net {
+    /// The model with fresh weights on `device`, seeded by `seed` for the
+    /// weights drawn here (truncated normals).
+    pub fn new(model: &ir::Model, device: &Device, seed: u64) -> Self {
+        let mut rng = Rng::new(seed ^ 0x5EED_1417);
+        Net { layers: model.layers.iter().map(|l| layer(l, device, &mut rng)).collect() }
+    }
+
+    /// The output for a batch.
+    pub fn forward(&self, x: X) -> X {
+        forward_all(&self.layers, x)
+    }
+}
+
+fn forward_all(layers: &[Layer], mut x: X) -> X {
+    for layer in layers {
+        x = forward_one(layer, x);
+    }
+    x
+}
+
+fn forward_one(layer: &Layer, x: X) -> X {
+    match (layer, x) {
+        (Layer::Dense(m), x) => X::Flat(m.forward(x.flat())),
+        (Layer::Conv(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::Norm(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::Norm(m), X::Flat(t)) => X::Flat(m.forward(t)),
+        (Layer::LayerNorm(m), X::Flat(t)) => X::Flat(m.forward(t)),
+        (Layer::LayerNorm(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::Dropout(m), X::Flat(t)) => X::Flat(m.forward(t)),
+        (Layer::Dropout(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::MaxPool(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::AvgPool(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::GlobalAvgPool(m), X::Image(t)) => X::Flat(m.forward(t).flatten(1, 3)),
+        (Layer::Flatten(_), x) => X::Flat(x.flat()),
+        (Layer::Activation(a), X::Flat(t)) => X::Flat(activate(a, t)),
+        (Layer::Activation(a), X::Image(t)) => X::Image(activate(a, t)),
+        (Layer::Residual(b), X::Flat(t)) => X::Flat(t.clone() + forward_all(&b.layers, X::Flat(t)).flat()),
+        (Layer::Residual(b), X::Image(t)) => match forward_all(&b.layers, X::Image(t.clone())) {
+            X::Image(out) => X::Image(t + out),
+            X::Flat(out) => X::Flat(t.flatten(1, 3) + out),
+        },
+        // The checker's shapes rule these out (conv or pooling on flat data).
+        (_, x) => x,
+    }
+}
+
+fn activate<const D: usize>(a: &Act, t: Tensor<D>) -> Tensor<D> {
+    match ACTIVATIONS[a.kind] {
+        "relu" => activation::relu(t),
+        "leaky_relu" => activation::leaky_relu(t, a.parameter),
+        "elu" => activation::elu(t, a.parameter),
+        "gelu" => activation::gelu(t),
+        "sigmoid" => activation::sigmoid(t),
+        "tanh" => activation::tanh(t),
+        _ => activation::softmax(t, D - 1),
+    }
+}
+
+fn act(kind: &str, parameter: f64) -> Layer {
+    let kind = ACTIVATIONS.iter().position(|k| *k == kind).unwrap_or(0);
+    Layer::Activation(Act { kind, parameter })
+}
+
+fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
+    match &l.kind {
+        LayerKind::Dense { units, init } => {
+            let inputs = flat_width(&l.input);
+            let mut config = LinearConfig::new(inputs, *units);
+            if let Some(init) = burn_init(init.as_ref()) {
+                config = config.with_initializer(init);
+            }
+            let mut linear = config.init(device);
+            if let Some(init) = init {
+                // Keras' convention when an initialiser is named: zero bias.
+                linear.bias = Some(Param::from_tensor(Tensor::zeros([*units], device)));
+                if let Init::TruncatedNormal { mean, std } = init {
+                    let values = truncated_normal(inputs * units, *mean, *std, rng);
+                    linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, [inputs, *units]), device));
+                }
+            }
+            Layer::Dense(linear)
+        }
+        LayerKind::Conv { filters, kernel, stride, same, init } => {
+            let channels = match l.input {
+                Shape::Image([c, _, _]) => c,
+                Shape::Flat(n) => n,
+            };
+            let padding = if *same { PaddingConfig2d::Same } else { PaddingConfig2d::Valid };
+            let mut config =
+                Conv2dConfig::new([channels, *filters], [*kernel, *kernel]).with_stride([*stride, *stride]).with_padding(padding);
+            if let Some(init) = burn_init(init.as_ref()) {
+                config = config.with_initializer(init);
+            }
+            let mut conv = config.init(device);
+            if let Some(init) = init {
+                conv.bias = Some(Param::from_tensor(Tensor::zeros([*filters], device)));
+                if let Init::TruncatedNormal { mean, std } = init {
+                    let n = filters * channels * kernel * kernel;
+                    let values = truncated_normal(n, *mean, *std, rng);
+                    let shape = [*filters, channels, *kernel, *kernel];
+                    conv.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device));
+                }
+            }
+            Layer::Conv(conv)
+        }
+        LayerKind::MaxPool { size, stride } => {
+            Layer::MaxPool(MaxPool2dConfig::new([*size, *size]).with_strides([*stride, *stride]).init())
+        }
+        LayerKind::AvgPool { size, stride } => {
+            Layer::AvgPool(AvgPool2dConfig::new([*size, *size]).with_strides([*stride, *stride]).init())
+        }
+        LayerKind::GlobalAvgPool => Layer::GlobalAvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
+        LayerKind::Flatten => Layer::Flatten(Marker { unused: 0 }),
+        LayerKind::BatchNorm => {
+            let features = match l.input {
+                Shape::Image([c, _, _]) => c,
+                Shape::Flat(n) => n,
+            };
+            Layer::Norm(BatchNormConfig::new(features).init(device))
+        }
+        LayerKind::LayerNorm => {
+            let last = match l.input {
+                Shape::Image([_, _, w]) => w,
+                Shape::Flat(n) => n,
+            };
+            Layer::LayerNorm(LayerNormConfig::new(last).init(device))
+        }
+        LayerKind::Dropout(p) => Layer::Dropout(DropoutConfig::new(*p).init()),
+        LayerKind::Activation(a) => match a {
+            Activation::Relu => act("relu", 0.0),
+            Activation::LeakyRelu(slope) => act("leaky_relu", *slope),
+            Activation::Elu(alpha) => act("elu", *alpha),
+            Activation::Gelu => act("gelu", 0.0),
+            Activation::Sigmoid => act("sigmoid", 0.0),
+            Activation::Tanh => act("tanh", 0.0),
+            Activation::Softmax => act("softmax", 0.0),
+        },
+        LayerKind::Residual(body) => {
+            Layer::Residual(Block { layers: body.iter().map(|l| layer(l, device, rng)).collect() })
+        }
+    }
+}
+
+fn flat_width(shape: &Shape) -> usize {
+    match shape {
+        Shape::Flat(n) => *n,
+        Shape::Image([c, h, w]) => c * h * w,
+    }
+}
+
+/// Burn's initialiser for an IR one, with PyTorch's formulas (`kaiming_*`
+/// for ReLU, `xavier_*`); `None` for Burn's default (PyTorch's default too)
+/// and for the truncated normal, which is drawn here.
+fn burn_init(init: Option<&Init>) -> Option<Initializer> {
+    let relu_gain = std::f64::consts::SQRT_2;
+    Some(match init? {
+        Init::HeNormal => Initializer::KaimingNormal { gain: relu_gain, fan_out_only: false },
+        Init::HeUniform => Initializer::KaimingUniform { gain: relu_gain, fan_out_only: false },
+        Init::GlorotNormal => Initializer::XavierNormal { gain: 1.0 },
+        Init::GlorotUniform => Initializer::XavierUniform { gain: 1.0 },
+        Init::Zeros => Initializer::Zeros,
+        Init::Constant(v) => Initializer::Constant { value: *v },
+        Init::TruncatedNormal { .. } => return None,
+    })
+}
+
+/// `n` draws of a normal distribution, each redrawn until it lies within
+/// two standard deviations of the mean (Keras' and PyTorch's truncation).
+pub fn truncated_normal(n: usize, mean: f64, std: f64, rng: &mut Rng) -> Vec<f32> {
+    let uniform = |rng: &mut Rng| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    (0..n)
+        .map(|_| loop {
+            // Box-Muller.
+            let (u1, u2) = (uniform(rng), uniform(rng));
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            if z.abs() <= 2.0 {
+                break (mean + std * z) as f32;
+            }
+        })
+        .collect()
+}
+
+impl Net {
+    /// The weights of dense and conv layers (what L1/L2 penalise).
+    pub fn weights(&self) -> Vec<Tensor<2>> {
+        fn collect(layers: &[Layer], out: &mut Vec<Tensor<2>>) {
+            for layer in layers {
+                match layer {
+                    Layer::Dense(m) => out.push(m.weight.val()),
+                    Layer::Conv(m) => out.push(m.weight.val().flatten(1, 3)),
+                    Layer::Residual(b) => collect(&b.layers, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.layers, &mut out);
+        out
+    }
+
+    /// Units of the last dense layer (the number of classes).
+    pub fn output_width(&self) -> usize {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| if let Layer::Dense(m) = l { Some(m.weight.val().dims()[1]) } else { None })
+            .unwrap_or(1)
+    }
+}
