@@ -8,4 +8,5 @@ mod parquet;
 mod robustness;
 mod roundtrip;
 mod run;
+mod train;
 mod ui;

@@ -1,0 +1,158 @@
+//! Training on Burn: the quality bars on real data, seeds, initialisers,
+//! early stopping, logs and the cache of trained runs.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use pipe::ir::{Init, LayerKind, Model, ModelLayer, Shape};
+use pipe::run::{Event, Options};
+use pipe::train::fit::Scores;
+use pipe::train::model::Net;
+
+use crate::run::{checked, repo, scratch};
+
+/// Runs a pipeline file's items (`only`, or all) and returns the metrics of
+/// every evaluation, by name, and each training run's epochs.
+fn run_file(dir: &Path, text: &str, cache: bool) -> (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>) {
+    let program = checked(dir, text);
+    let (mut scores, mut epochs) = (Vec::new(), Vec::new());
+    let options = Options { dir: dir.to_path_buf(), cache, only: Vec::new(), source_text: Some(text.to_owned()) };
+    let errors = pipe::run::run(&program, &options, &mut |e| match e {
+        Event::Evaluated { name, scores: s, .. } => scores.push((name, s)),
+        Event::Epoch { name, epoch, .. } => epochs.push((name, epoch.epoch)),
+        _ => {}
+    });
+    (scores, epochs, errors.iter().map(ToString::to_string).collect())
+}
+
+/// An example pipeline with its data paths made absolute, run in `dir`.
+fn example(name: &str) -> String {
+    let text = std::fs::read_to_string(repo().join("pipelines").join(name)).expect("example");
+    text.replace("\"../data/", &format!("\"{}/data/", repo().display()))
+}
+
+fn accuracy_of(file: &str) -> f64 {
+    let dir = scratch(&format!("quality_{file}"));
+    let (scores, _, errors) = run_file(&dir, &example(file), false);
+    assert!(errors.is_empty(), "{errors:?}");
+    scores[0].1.accuracy.expect("classification")
+}
+
+#[test]
+fn iris_reaches_95_percent() {
+    let accuracy = accuracy_of("iris.pipe");
+    assert!(accuracy >= 0.95, "iris test accuracy {accuracy}");
+}
+
+#[test]
+fn breast_cancer_reaches_95_percent() {
+    let accuracy = accuracy_of("breast_cancer.pipe");
+    assert!(accuracy >= 0.95, "breast cancer test accuracy {accuracy}");
+}
+
+#[test]
+fn penguins_with_missing_values_and_categories_reach_95_percent() {
+    let accuracy = accuracy_of("penguins.pipe");
+    assert!(accuracy >= 0.95, "penguins test accuracy {accuracy}");
+}
+
+fn dense(inputs: usize, units: usize, init: Init) -> Model {
+    let layer = ModelLayer {
+        name: None,
+        kind: LayerKind::Dense { units, init: Some(init) },
+        input: Shape::Flat(inputs),
+        output: Shape::Flat(units),
+    };
+    Model { layers: vec![layer], input: Shape::Flat(inputs), output: Shape::Flat(units), frozen_until: None }
+}
+
+fn weights(model: &Model, seed: u64) -> Vec<f32> {
+    let device = Device::flex();
+    device.seed(seed);
+    let net = Net::new(model, &device, seed);
+    net.weights()[0].clone().try_into_vec_as::<f32>().expect("weights")
+}
+
+fn mean_std(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+    let var = v.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+#[test]
+fn initialisers_have_the_textbook_statistics() {
+    let (fan_in, fan_out) = (400usize, 500usize);
+    let check = |init: Init, std: f64, bound: Option<f64>| {
+        let w = weights(&dense(fan_in, fan_out, init.clone()), 1);
+        let (m, s) = mean_std(&w);
+        assert!(m.abs() < 0.02 * std.max(1e-3) * 10.0, "{init:?}: mean {m}");
+        assert!((s - std).abs() < 0.02 * std, "{init:?}: std {s}, expected {std}");
+        if let Some(b) = bound {
+            assert!(w.iter().all(|x| f64::from(x.abs()) <= b + 1e-6), "{init:?}: a value beyond {b}");
+        }
+    };
+    let he = (2.0 / fan_in as f64).sqrt();
+    check(Init::HeNormal, he, None);
+    check(Init::HeUniform, he, Some((6.0 / fan_in as f64).sqrt()));
+    let glorot = (2.0 / (fan_in + fan_out) as f64).sqrt();
+    check(Init::GlorotNormal, glorot, None);
+    check(Init::GlorotUniform, glorot, Some((6.0 / (fan_in + fan_out) as f64).sqrt()));
+    assert!(weights(&dense(fan_in, fan_out, Init::Zeros), 1).iter().all(|x| *x == 0.0));
+    assert!(weights(&dense(fan_in, fan_out, Init::Constant(0.3)), 1).iter().all(|x| (*x - 0.3).abs() < 1e-7));
+    // A normal truncated at two standard deviations keeps 0.8796 of its std.
+    let t = weights(&dense(fan_in, fan_out, Init::TruncatedNormal { mean: 0.1, std: 0.05 }), 1);
+    let (m, s) = mean_std(&t);
+    assert!((m - 0.1).abs() < 1e-3 && (s - 0.05 * 0.879_626).abs() < 1e-3, "truncated normal: mean {m}, std {s}");
+    assert!(t.iter().all(|x| (0.0..=0.2).contains(x)), "a value beyond two standard deviations");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_weights_and_another_seed_others() {
+    let model = dense(20, 30, Init::HeNormal);
+    assert_eq!(weights(&model, 5), weights(&model, 5));
+    assert_ne!(weights(&model, 5), weights(&model, 6));
+    let trunc = dense(20, 30, Init::TruncatedNormal { mean: 0.0, std: 1.0 });
+    assert_eq!(weights(&trunc, 5), weights(&trunc, 5));
+}
+
+#[test]
+fn a_seeded_run_repeats_exactly() {
+    let dir = scratch("repeat");
+    let text = example("iris.pipe");
+    let (first, _, _) = run_file(&dir, &text, false);
+    let (second, _, _) = run_file(&dir, &text, false);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch_and_stops_after_patience() {
+    let dir = scratch("early_stop");
+    let text = example("iris.pipe").replace("patience(15,", "patience(3,").replace("epochs: 100", "epochs: 400");
+    let (_, epochs, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let ran = epochs.len();
+    assert!(ran < 400, "stopped early after {ran} epochs");
+    let folder = std::fs::read_dir(dir.join("runs/species")).unwrap().next().unwrap().unwrap().path();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("trained.json")).unwrap()).unwrap();
+    let history = meta["history"].as_array().unwrap();
+    let losses: Vec<f64> = history.iter().map(|e| e["val"]["loss"].as_f64().unwrap()).collect();
+    let best = losses.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 + 1;
+    assert_eq!(meta["kept_epoch"].as_u64().unwrap() as usize, best);
+    assert_eq!(ran, best + 3, "patience 3: three epochs without improvement after the best");
+    for file in ["model.bpk", "metrics.csv", "metrics.jsonl", "settings.json", "pipeline.pipe"] {
+        assert!(folder.join(file).exists(), "the run folder has {file}");
+    }
+}
+
+#[test]
+fn a_trained_run_is_reused_from_the_cache() {
+    let dir = scratch("train_cache");
+    let text = example("iris.pipe");
+    let (first, epochs, _) = run_file(&dir, &text, true);
+    assert!(!epochs.is_empty());
+    let (second, epochs_again, _) = run_file(&dir, &text, true);
+    assert!(epochs_again.is_empty(), "no epoch runs the second time");
+    assert_eq!(first, second, "the cached weights give the same metrics");
+}
