@@ -26,8 +26,13 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// `text` written to `dir/main.pipe` and checked (it must check clean).
 pub fn checked(dir: &Path, text: &str) -> Program {
+    std::fs::write(dir.join("main.pipe"), text).expect("write pipe file");
+    check_text(dir, text)
+}
+
+/// `text` checked as if it were a file in `dir` (it must check clean).
+pub fn check_text(dir: &Path, text: &str) -> Program {
     let path = dir.join("main.pipe");
-    std::fs::write(&path, text).expect("write pipe file");
     let mut sources = SourceMap::new();
     let id = sources.add(path.display().to_string(), text);
     let parsed = pipe::syntax::parse(text, id);
@@ -428,10 +433,11 @@ fn missing_values_are_null_whatever_their_spelling() {
 fn every_example_runs_on_its_data() {
     let dir = repo().join("pipelines");
     let text = std::fs::read_to_string(dir.join("penguins.pipe")).unwrap();
-    let program = checked(&dir, &text);
-    let (frames, _) = with_session(&program, &dir, |s| ["train", "test", "train_ready"].map(|n| s.frame(n).unwrap()));
-    let [train, test, ready] = frames;
-    assert_eq!(train.height() + test.height(), 333);
+    let program = check_text(&dir, &text);
+    let (frames, _) =
+        with_session(&program, &dir, |s| ["train", "val", "test", "train_ready"].map(|n| s.frame(n).unwrap()));
+    let [train, val, test, ready] = frames;
+    assert_eq!(train.height() + val.height() + test.height(), 333);
     assert_eq!(ready.height(), train.height());
     // Scaled on train: mean 0, population standard deviation 1.
     let mass: Vec<f64> = floats(&ready, "mass_g").into_iter().map(Option::unwrap).collect();
@@ -441,7 +447,7 @@ fn every_example_runs_on_its_data() {
     // The training data of the people example (its model is trained by `pipe run` once training exists).
     let dir = repo().join("pipelines");
     let text = std::fs::read_to_string(dir.join("people.pipe")).unwrap();
-    let program = checked(&dir, &text);
+    let program = check_text(&dir, &text);
     let (fitted, _) = with_session(&program, &dir, |s| s.fitted("prep").unwrap());
     assert_eq!(fitted.len(), 6);
 }
