@@ -156,3 +156,78 @@ fn a_trained_run_is_reused_from_the_cache() {
     assert!(epochs_again.is_empty(), "no epoch runs the second time");
     assert_eq!(first, second, "the cached weights give the same metrics");
 }
+
+/// One step of Linear(4, 8) - ReLU - BatchNorm - Linear(8, 3) from the
+/// weights PyTorch started from (`tests/data/torch_step/make.py`): logits,
+/// loss and updated weights equal to PyTorch's to 1e-5.
+#[test]
+fn one_training_step_equals_pytorch() {
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::ir::{Activation, Optimizer, TrainSettings};
+    use pipe::train::loss::{Loss, Targets};
+    use pipe::train::model::X;
+
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_step/step.json")).unwrap()).unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect() };
+    let layer = |kind, input, output| ModelLayer { name: None, kind, input: Shape::Flat(input), output: Shape::Flat(output) };
+    let model = Model {
+        layers: vec![
+            layer(LayerKind::Dense { units: 8, init: None }, 4, 8),
+            layer(LayerKind::Activation(Activation::Relu), 8, 8),
+            layer(LayerKind::BatchNorm, 8, 8),
+            layer(LayerKind::Dense { units: 3, init: None }, 8, 3),
+        ],
+        input: Shape::Flat(4),
+        output: Shape::Flat(3),
+        frozen_until: None,
+    };
+    let close = |got: &[f32], want: &[f32], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: {g} != {w}");
+        }
+    };
+    for (name, optimizer) in [("sgd", ("sgd", 0.1, Some(0.9))), ("adam", ("adam", 0.01, None))] {
+        let device = Device::flex().autodiff();
+        let mut net = Net::new(&model, &device, 0);
+        net.set_dense(0, floats(&fixture["w1"]), floats(&fixture["b1"]), &device);
+        net.set_dense(3, floats(&fixture["w2"]), floats(&fixture["b2"]), &device);
+        let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
+        let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let logits = net.forward(X::Flat(x)).flat();
+        let loss = Loss::CrossEntropy(None);
+        let value = loss.forward(logits.clone(), &Targets::classes(y, &device), &device);
+        let expected = &fixture[name];
+        close(&logits.clone().try_into_vec_as::<f32>().unwrap(), &floats(&expected["logits"]), "logits");
+        close(&[value.clone().into_scalar::<f32>()], &[expected["loss"].as_f64().unwrap() as f32], "loss");
+        let settings = TrainSettings {
+            optimizer: Some(Optimizer {
+                name: optimizer.0.into(),
+                lr: Some(optimizer.1),
+                momentum: optimizer.2,
+                nesterov: false,
+                weight_decay: None,
+                beta1: None,
+                beta2: None,
+                eps: None,
+                alpha: None,
+            }),
+            ..TrainSettings::default()
+        };
+        let (mut optim, lr) = pipe::train::optimizer::build(&settings);
+        let grads = GradientsParams::from_grads(value.backward(), &net);
+        let net = optim.step(lr, net, grads);
+        let after = &expected["after"];
+        let (w1, b1) = net.dense(0).unwrap();
+        let (gamma, beta) = net.norm(2).unwrap();
+        let (w2, b2) = net.dense(3).unwrap();
+        close(&w1, &floats(&after["w1"]), &format!("{name}: first weights"));
+        close(&b1, &floats(&after["b1"]), &format!("{name}: first bias"));
+        close(&gamma, &floats(&after["gamma"]), &format!("{name}: batchnorm scale"));
+        close(&beta, &floats(&after["beta"]), &format!("{name}: batchnorm shift"));
+        close(&w2, &floats(&after["w2"]), &format!("{name}: last weights"));
+        close(&b2, &floats(&after["b2"]), &format!("{name}: last bias"));
+    }
+}

@@ -340,3 +340,30 @@ impl Net {
             .unwrap_or(1)
     }
 }
+
+impl Net {
+    /// Replaces dense layer `index`'s weight (`[inputs, units]`, row-major)
+    /// and bias: for comparisons with other frameworks from equal weights.
+    pub fn set_dense(&mut self, index: usize, weight: Vec<f32>, bias: Vec<f32>, device: &Device) {
+        if let Some(Layer::Dense(m)) = self.layers.get_mut(index) {
+            let [inputs, units] = m.weight.val().dims();
+            m.weight = Param::from_tensor(Tensor::from_data(TensorData::new(weight, [inputs, units]), device));
+            let n = bias.len();
+            m.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [n]), device)));
+        }
+    }
+
+    /// Dense layer `index`'s weight (`[inputs, units]`, row-major) and bias.
+    pub fn dense(&self, index: usize) -> Option<(Vec<f32>, Vec<f32>)> {
+        let Some(Layer::Dense(m)) = self.layers.get(index) else { return None };
+        let weight = m.weight.val().try_into_vec_as::<f32>().ok()?;
+        let bias = m.bias.as_ref().map_or(Some(Vec::new()), |b| b.val().try_into_vec_as::<f32>().ok())?;
+        Some((weight, bias))
+    }
+
+    /// Batch-norm layer `index`'s scale and shift.
+    pub fn norm(&self, index: usize) -> Option<(Vec<f32>, Vec<f32>)> {
+        let Some(Layer::Norm(m)) = self.layers.get(index) else { return None };
+        Some((m.gamma.val().try_into_vec_as::<f32>().ok()?, m.beta.val().try_into_vec_as::<f32>().ok()?))
+    }
+}
