@@ -231,3 +231,122 @@ fn one_training_step_equals_pytorch() {
         close(&b2, &floats(&after["b2"]), &format!("{name}: last bias"));
     }
 }
+
+/// CRC-32C bit by bit (independent of the table-driven one in the writer).
+fn crc32c_bitwise(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// The records of a TFRecord file, each checked against its masked CRCs.
+fn tfrecords(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let masked = |c: u32| c.rotate_right(15).wrapping_add(0xA282_EAD8);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len_bytes = &bytes[at..at + 8];
+        let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
+        assert_eq!(u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()), masked(crc32c_bitwise(len_bytes)));
+        let data = &bytes[at + 12..at + 12 + len];
+        assert_eq!(u32::from_le_bytes(bytes[at + 12 + len..at + 16 + len].try_into().unwrap()), masked(crc32c_bitwise(data)));
+        out.push(data.to_vec());
+        at += 16 + len;
+    }
+    out
+}
+
+/// Protocol-buffer fields of a message: (field, wire type, value bytes).
+fn fields(mut b: &[u8]) -> Vec<(u64, u8, Vec<u8>)> {
+    fn varint(b: &mut &[u8]) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[0];
+            *b = &b[1..];
+            v |= u64::from(byte & 0x7F) << shift;
+            if byte < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let key = varint(&mut b);
+        let (field, wire) = (key >> 3, (key & 7) as u8);
+        let value = match wire {
+            0 => varint(&mut b).to_le_bytes().to_vec(),
+            1 => {
+                let v = b[..8].to_vec();
+                b = &b[8..];
+                v
+            }
+            2 => {
+                let n = varint(&mut b) as usize;
+                let v = b[..n].to_vec();
+                b = &b[n..];
+                v
+            }
+            5 => {
+                let v = b[..4].to_vec();
+                b = &b[4..];
+                v
+            }
+            other => panic!("wire type {other}"),
+        };
+        out.push((field, wire, value));
+    }
+    out
+}
+
+/// `(tag, step, value)` of every scalar in an event file.
+fn scalars(path: &Path) -> Vec<(String, u64, f32)> {
+    let mut out = Vec::new();
+    for record in tfrecords(&std::fs::read(path).unwrap()) {
+        let event = fields(&record);
+        let step = event.iter().find(|f| f.0 == 2).map_or(0, |f| u64::from_le_bytes(f.2.clone().try_into().unwrap()));
+        for summary in event.iter().filter(|f| f.0 == 5) {
+            for value in fields(&summary.2).into_iter().filter(|f| f.0 == 1) {
+                let parts = fields(&value.2);
+                let tag = String::from_utf8(parts.iter().find(|f| f.0 == 1).unwrap().2.clone()).unwrap();
+                let v = f32::from_le_bytes(parts.iter().find(|f| f.0 == 2).unwrap().2.clone().try_into().unwrap());
+                out.push((tag, step, v));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn tensorboard_events_hold_the_epoch_metrics() {
+    let dir = scratch("tensorboard");
+    let text = example("iris.pipe").replace("early_stop:", "log: [console, tensorboard(\"tb\"), jsonl(\"m.jsonl\")]\n    early_stop:");
+    let (_, epochs, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let file = std::fs::read_dir(dir.join("tb")).unwrap().next().unwrap().unwrap().path();
+    let events = scalars(&file);
+    let losses: Vec<f32> = events.iter().filter(|e| e.0 == "train/loss").map(|e| e.2).collect();
+    assert_eq!(losses.len(), epochs.len());
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.join("m.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (logged, line) in losses.iter().zip(&lines) {
+        assert_eq!(*logged, line["loss"].as_f64().unwrap() as f32);
+    }
+    let steps: Vec<u64> = events.iter().filter(|e| e.0 == "val/accuracy").map(|e| e.1).collect();
+    assert_eq!(steps, (1..=epochs.len() as u64).collect::<Vec<_>>());
+    // TensorBoard's own reader, where the CI provides it (`.ci/run` sets PIPE_TEST_PYTHON).
+    if let Ok(python) = std::env::var("PIPE_TEST_PYTHON") {
+        let script = "import sys, json\nfrom tensorboard.backend.event_processing.event_accumulator import EventAccumulator\n\
+                      a = EventAccumulator(sys.argv[1]); a.Reload()\n\
+                      print(json.dumps([e.value for e in a.Scalars('train/loss')]))";
+        let out = std::process::Command::new(python).args(["-c", script, dir.join("tb").to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let read: Vec<f32> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(read, losses, "TensorBoard reads the losses written");
+    }
+}
