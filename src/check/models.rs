@@ -25,6 +25,9 @@ use crate::ir::{self, Activation, Init, LayerKind, ModelLayer};
 struct Env {
     values: Constants,
     written: std::collections::HashMap<String, Span>,
+    /// For the layers of an imported model: its module, where the models it
+    /// uses as blocks are found (not in the importing file).
+    module: Option<Rc<crate::syntax::ast::Program>>,
 }
 
 impl Env {
@@ -43,6 +46,14 @@ impl Env {
 struct Layer {
     entry: Entry,
     env: Rc<Env>,
+}
+
+/// The index of the `model` item called `name` in a module.
+fn module_model(program: &crate::syntax::ast::Program, name: &str) -> Option<usize> {
+    program.items.iter().position(|item| match &item.kind {
+        ItemKind::Model(m) => m.name.name == name,
+        _ => false,
+    })
 }
 
 /// Most repetitions of a `for` loop in a model the checker unrolls.
@@ -167,24 +178,38 @@ impl<'a> Shapes<'a> {
     /// A model item (called with `args`, evaluated in `outer`), a trained
     /// run, or nothing known.
     fn named_model(&mut self, name: &str, args: &[Arg], span: Span, depth: usize, outer: &Env) -> Option<Vec<Layer>> {
-        let (_, symbol) = self.scope.lookup(name)?;
-        // An imported model's defaults see its own module's constants.
-        let (item, base): (Item, Constants) = match &symbol.definition {
-            Some((program, index)) => (program.items.get(*index)?.clone(), crate::check::constants(&program.items)),
-            None => (self.items.get(symbol.item)?.clone(), self.constants.clone()),
+        // Inside an imported model, names are the module's.
+        let (item, base, module, symbol) = match &outer.module {
+            Some(program) => {
+                let index = module_model(program, name)?;
+                let base = crate::check::constants(&program.items);
+                (program.items[index].clone(), base, Some(program.clone()), None)
+            }
+            None => {
+                let (_, symbol) = self.scope.lookup(name)?;
+                // An imported model's defaults see its own module's constants.
+                match &symbol.definition {
+                    Some((program, index)) => {
+                        let base = crate::check::constants(&program.items);
+                        (program.items.get(*index)?.clone(), base, Some(program.clone()), Some(symbol.clone()))
+                    }
+                    None => (self.items.get(symbol.item)?.clone(), self.constants.clone(), None, Some(symbol.clone())),
+                }
+            }
         };
+        let local = module.is_none();
         match &item.kind {
-            ItemKind::Train(train) if symbol.kind == Kind::Train && symbol.definition.is_none() => {
+            ItemKind::Train(train) if symbol.as_ref().is_some_and(|s| s.kind == Kind::Train) && local => {
                 self.model_layers(&train.model, depth + 1)
             }
             ItemKind::Model(model) => match &model.body {
-                ModelBody::Expr(expr) if args.is_empty() && symbol.definition.is_none() => {
-                    self.model_layers(expr, depth + 1)
-                }
+                ModelBody::Expr(expr) if args.is_empty() && local => self.model_layers(expr, depth + 1),
                 ModelBody::Expr(_) => None,
                 ModelBody::Layers(block) => {
                     let params = model.params.as_deref().unwrap_or(&[]);
-                    let env = Rc::new(self.bind_params(name, params, args, span, base, outer)?);
+                    let mut env = self.bind_params(name, params, args, span, base, outer)?;
+                    env.module = module;
+                    let env = Rc::new(env);
                     Some(block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect())
                 }
             },
@@ -254,7 +279,7 @@ impl<'a> Shapes<'a> {
             });
             return None;
         }
-        Some(Env { values: env, written })
+        Some(Env { values: env, written, module: None })
     }
 
     /// `|> replace_head(layers...)` and `|> freeze(until: name)`.
@@ -265,7 +290,7 @@ impl<'a> Shapes<'a> {
                 // The head is the last dense layer and what follows it.
                 let last_dense = layers.iter().rposition(|l| layer_name(&l.entry).as_deref() == Some("dense"))?;
                 layers.truncate(last_dense);
-                let env = Rc::new(Env { values: self.constants.clone(), written: Default::default() });
+                let env = Rc::new(Env { values: self.constants.clone(), written: Default::default(), module: None });
                 for arg in call.args.iter().filter(|a| a.name.is_none()) {
                     let entry =
                         Entry { kind: EntryKind::Step { expr: arg.value.clone(), alias: None }, span: arg.value.span };
@@ -296,18 +321,24 @@ impl<'a> Shapes<'a> {
     /// The file's constants as an environment (for a model named at the
     /// top of a training run).
     fn top_env(&self) -> Env {
-        Env { values: self.constants.clone(), written: Default::default() }
+        Env { values: self.constants.clone(), written: Default::default(), module: None }
     }
 
-    /// Whether a step calls a `model` item rather than a built-in layer.
-    fn is_model_call(&self, expr: &Expr) -> bool {
+    /// Whether a step calls a `model` item rather than a built-in layer
+    /// (looked up in the module of an imported model, else in the file).
+    fn is_model_call(&self, expr: &Expr, env: &Env) -> bool {
         let name = match &expr.kind {
             ExprKind::Call(call) => call.callee.dotted(),
             ExprKind::Path(path) => path.dotted(),
             _ => return false,
         };
-        !crate::check::builtins::LAYERS.contains(&name.as_str())
-            && self.scope.lookup(&name).is_some_and(|(_, s)| s.kind == Kind::Model)
+        if crate::check::builtins::LAYERS.contains(&name.as_str()) {
+            return false;
+        }
+        match &env.module {
+            Some(program) => module_model(program, &name).is_some(),
+            None => self.scope.lookup(&name).is_some_and(|(_, s)| s.kind == Kind::Model),
+        }
     }
 
     // -- running shapes through layers -------------------------------------------------
@@ -321,7 +352,7 @@ impl<'a> Shapes<'a> {
 
     fn entry(&mut self, entry: &Entry, env: &Rc<Env>, shape: Shape, built: &mut Built) -> Option<Shape> {
         match &entry.kind {
-            EntryKind::Step { expr, .. } if self.is_model_call(expr) => {
+            EntryKind::Step { expr, .. } if self.is_model_call(expr, env) => {
                 // A model used as a block of layers: its layers, in place.
                 let (name, args): (String, &[Arg]) = match &expr.kind {
                     ExprKind::Call(call) => (call.callee.dotted(), &call.args),
