@@ -29,5 +29,5 @@ pub mod ir;
 pub mod run;
 pub mod source;
 pub mod suggest;
-pub mod train;
 pub mod syntax;
+pub mod train;

@@ -134,15 +134,21 @@ fn early_stopping_keeps_the_best_epoch_and_stops_after_patience() {
     let ran = epochs.len();
     assert!(ran < 400, "stopped early after {ran} epochs");
     let folder = std::fs::read_dir(dir.join("runs/species")).unwrap().next().unwrap().unwrap().path();
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.join("trained.json")).unwrap()).unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("trained.json")).unwrap()).unwrap();
     let history = meta["history"].as_array().unwrap();
     let losses: Vec<f64> = history.iter().map(|e| e["val"]["loss"].as_f64().unwrap()).collect();
     let best = losses.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 + 1;
     assert_eq!(meta["kept_epoch"].as_u64().unwrap() as usize, best);
     assert_eq!(ran, best + 3, "patience 3: three epochs without improvement after the best");
-    for file in ["model.bpk", "metrics.csv", "metrics.jsonl", "settings.json", "pipeline.pipe"] {
+    for file in ["model.bpk", "metrics.csv", "metrics.jsonl", "settings.json", "pipeline.pipe", "evaluate-report.json"]
+    {
         assert!(folder.join(file).exists(), "the run folder has {file}");
+    }
+    for plot in ["loss.png", "metric.png"] {
+        let png = std::fs::read(folder.join(plot)).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{plot}");
+        // Width and height in the header chunk.
+        assert_eq!((&png[16..20], &png[20..24]), (&640u32.to_be_bytes()[..], &400u32.to_be_bytes()[..]));
     }
 }
 
@@ -170,8 +176,11 @@ fn one_training_step_equals_pytorch() {
 
     let fixture: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_step/step.json")).unwrap()).unwrap();
-    let floats = |v: &serde_json::Value| -> Vec<f32> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect() };
-    let layer = |kind, input, output| ModelLayer { name: None, kind, input: Shape::Flat(input), output: Shape::Flat(output) };
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let layer =
+        |kind, input, output| ModelLayer { name: None, kind, input: Shape::Flat(input), output: Shape::Flat(output) };
     let model = Model {
         layers: vec![
             layer(LayerKind::Dense { units: 8, init: None }, 4, 8),
@@ -254,7 +263,10 @@ fn tfrecords(bytes: &[u8]) -> Vec<Vec<u8>> {
         let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
         assert_eq!(u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()), masked(crc32c_bitwise(len_bytes)));
         let data = &bytes[at + 12..at + 12 + len];
-        assert_eq!(u32::from_le_bytes(bytes[at + 12 + len..at + 16 + len].try_into().unwrap()), masked(crc32c_bitwise(data)));
+        assert_eq!(
+            u32::from_le_bytes(bytes[at + 12 + len..at + 16 + len].try_into().unwrap()),
+            masked(crc32c_bitwise(data))
+        );
         out.push(data.to_vec());
         at += 16 + len;
     }
@@ -325,15 +337,19 @@ fn scalars(path: &Path) -> Vec<(String, u64, f32)> {
 #[test]
 fn tensorboard_events_hold_the_epoch_metrics() {
     let dir = scratch("tensorboard");
-    let text = example("iris.pipe").replace("early_stop:", "log: [console, tensorboard(\"tb\"), jsonl(\"m.jsonl\")]\n    early_stop:");
+    let text = example("iris.pipe")
+        .replace("early_stop:", "log: [console, tensorboard(\"tb\"), jsonl(\"m.jsonl\")]\n    early_stop:");
     let (_, epochs, errors) = run_file(&dir, &text, false);
     assert!(errors.is_empty(), "{errors:?}");
     let file = std::fs::read_dir(dir.join("tb")).unwrap().next().unwrap().unwrap().path();
     let events = scalars(&file);
     let losses: Vec<f32> = events.iter().filter(|e| e.0 == "train/loss").map(|e| e.2).collect();
     assert_eq!(losses.len(), epochs.len());
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(dir.join("m.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("m.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     for (logged, line) in losses.iter().zip(&lines) {
         assert_eq!(*logged, line["loss"].as_f64().unwrap() as f32);
     }
@@ -344,7 +360,8 @@ fn tensorboard_events_hold_the_epoch_metrics() {
         let script = "import sys, json\nfrom tensorboard.backend.event_processing.event_accumulator import EventAccumulator\n\
                       a = EventAccumulator(sys.argv[1]); a.Reload()\n\
                       print(json.dumps([e.value for e in a.Scalars('train/loss')]))";
-        let out = std::process::Command::new(python).args(["-c", script, dir.join("tb").to_str().unwrap()]).output().unwrap();
+        let out =
+            std::process::Command::new(python).args(["-c", script, dir.join("tb").to_str().unwrap()]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let read: Vec<f32> = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(read, losses, "TensorBoard reads the losses written");

@@ -103,8 +103,13 @@ impl Progress {
                     let done = width * c.index / c.total.max(1);
                     let bar = format!("{}{}", "#".repeat(done), "-".repeat(width - done));
                     let seconds = c.since.elapsed().as_secs_f64();
-                    let line =
+                    let mut line =
                         format!("  {} [{bar}] {}/{} {} {seconds:.1} s", c.name, c.index + 1, c.total, c.operation);
+                    if c.operation == "train" && c.index > 0 {
+                        // Training steps take about as long as each other.
+                        let left = seconds / c.index as f64 * (c.total - c.index) as f64;
+                        line.push_str(&format!(", about {left:.0} s left in this epoch"));
+                    }
                     let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
                 }
             }
@@ -113,10 +118,21 @@ impl Progress {
     }
 
     /// Sets the step running now (`None`: between steps), clearing the bar.
+    /// Training steps of one epoch keep the epoch's start time (for the
+    /// estimate of what is left).
     fn set(&self, current: Option<Current>) {
         if let Ok(mut guard) = self.state.lock() {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
-            guard.0 = current;
+            let continues = |old: &Current, new: &Current| {
+                old.name == new.name && old.operation == "train" && new.operation == "train" && new.index > old.index
+            };
+            guard.0 = match (guard.0.take(), current) {
+                (Some(old), Some(mut new)) if continues(&old, &new) => {
+                    new.since = old.since;
+                    Some(new)
+                }
+                (_, new) => new,
+            };
         }
     }
 
@@ -209,7 +225,13 @@ fn print_scores(
     }
     reporter.note(&line);
     if let (true, Some(matrix), Some(names)) = (wanted.contains(&"confusion"), &scores.confusion, classes) {
-        let cell = names.iter().map(String::len).chain(matrix.iter().flatten().map(|c| c.to_string().len())).max().unwrap_or(1).max(4);
+        let cell = names
+            .iter()
+            .map(String::len)
+            .chain(matrix.iter().flatten().map(|c| c.to_string().len()))
+            .max()
+            .unwrap_or(1)
+            .max(4);
         reporter.note(&format!("{:>13}confusion (rows: true class, columns: predicted)", ""));
         let header: String = names.iter().map(|n| format!(" {n:>cell$}")).collect();
         reporter.note(&format!("{:>13}{:>cell$}{header}", "", ""));

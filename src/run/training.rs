@@ -109,11 +109,8 @@ pub fn train(
         Err(Failure::NonFinite { epoch, step, last_good }) => {
             let kept = run_dir.join("last_good");
             let saved = std::fs::create_dir_all(&run_dir).is_ok() && last_good.save_file(&kept).is_ok();
-            let where_kept = if saved {
-                format!("; the last good weights are in {}.bpk", kept.display())
-            } else {
-                String::new()
-            };
+            let where_kept =
+                if saved { format!("; the last good weights are in {}.bpk", kept.display()) } else { String::new() };
             return Err(RunError::Diverged {
                 name: name.to_owned(),
                 epoch,
@@ -134,8 +131,11 @@ pub fn train(
         run_dir: run_dir.clone(),
         rows: set.rows,
     };
-    write_run_folder(&run_dir, train, &meta, &fitted.net, source_text)
-        .map_err(|reason| RunError::Write { path: run_dir.display().to_string(), reason, span })?;
+    write_run_folder(&run_dir, train, &meta, &fitted.net, source_text).map_err(|reason| RunError::Write {
+        path: run_dir.display().to_string(),
+        reason,
+        span,
+    })?;
     write_logs(dir, train, &meta.history).map_err(|reason| RunError::Write {
         path: "the log files".into(),
         reason,
@@ -171,6 +171,7 @@ fn write_run_folder(
     write::bytes(&run_dir.join("metrics.csv"), metrics_csv(&meta.history).as_bytes())?;
     write::bytes(&run_dir.join("metrics.jsonl"), metrics_jsonl(&meta.history).as_bytes())?;
     tensorboard(run_dir, &meta.history)?;
+    plots(run_dir, &meta.history)?;
     net.clone().save_file(run_dir.join("model.bpk")).map_err(|e| format!("{e:?}"))
 }
 
@@ -187,6 +188,24 @@ fn write_logs(dir: &Path, train: &Train, history: &[Epoch]) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// `loss.png` (training and validation loss) and `metric.png` (accuracy,
+/// or mean absolute error for numbers).
+fn plots(run_dir: &Path, history: &[Epoch]) -> Result<(), String> {
+    use crate::train::plot::chart;
+    let train_loss: Vec<f64> = history.iter().map(|e| e.loss).collect();
+    let val_loss: Vec<f64> = history.iter().filter_map(|e| e.val.as_ref().map(|v| v.loss)).collect();
+    chart(&run_dir.join("loss.png"), "loss", &[("train", train_loss), ("val", val_loss)])?;
+    let classes = history.iter().any(|e| e.val.as_ref().is_some_and(|v| v.accuracy.is_some()))
+        || history.iter().all(|e| e.val.is_none());
+    let (title, val): (&str, Vec<f64>) = if classes {
+        ("accuracy", history.iter().filter_map(|e| e.val.as_ref()?.accuracy).collect())
+    } else {
+        ("mae", history.iter().filter_map(|e| e.val.as_ref()?.mae).collect())
+    };
+    let train: Vec<f64> = history.iter().map(|e| e.metric).collect();
+    chart(&run_dir.join("metric.png"), title, &[("train", train), ("val", val)])
 }
 
 fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {
@@ -211,7 +230,8 @@ fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {
 }
 
 fn metrics_csv(history: &[Epoch]) -> String {
-    let mut out = String::from("epoch,loss,metric,val_loss,val_accuracy,val_f1,val_mae,lr,seconds,samples_per_second\n");
+    let mut out =
+        String::from("epoch,loss,metric,val_loss,val_accuracy,val_f1,val_mae,lr,seconds,samples_per_second\n");
     for e in history {
         let v = e.val.as_ref();
         let opt = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
@@ -278,7 +298,9 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
                 _ => text,
             }
         }
-        None => Float64Chunked::from_vec("prediction".into(), values.iter().map(|v| f64::from(*v)).collect()).into_column(),
+        None => {
+            Float64Chunked::from_vec("prediction".into(), values.iter().map(|v| f64::from(*v)).collect()).into_column()
+        }
     };
     let mut frame = frame;
     frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;

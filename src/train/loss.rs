@@ -70,12 +70,17 @@ impl Loss {
                 CrossEntropyLossConfig::new().with_weights(weights.clone()).init(device).forward(output, y.clone())
             }
             (Loss::BinaryCrossEntropy, Targets::Classes(y)) if output.dims()[1] == 1 => {
-                BinaryCrossEntropyLossConfig::new().with_logits(true).init(device).forward(output.reshape([rows]), y.clone())
+                BinaryCrossEntropyLossConfig::new()
+                    .with_logits(true)
+                    .init(device)
+                    .forward(output.reshape([rows]), y.clone())
             }
             (Loss::BinaryCrossEntropy, Targets::Classes(y)) => {
                 CrossEntropyLossConfig::new().init(device).forward(output, y.clone())
             }
-            (Loss::Mse, Targets::Numbers(y)) => MseLoss::new().forward(output.reshape([rows]), y.clone(), Reduction::Mean),
+            (Loss::Mse, Targets::Numbers(y)) => {
+                MseLoss::new().forward(output.reshape([rows]), y.clone(), Reduction::Mean)
+            }
             (Loss::Mae, Targets::Numbers(y)) => (output.reshape([rows]) - y.clone()).abs().mean(),
             (Loss::Huber, Targets::Numbers(y)) => {
                 HuberLossConfig::new(1.0).init().forward(output.reshape([rows]), y.clone(), Reduction::Mean)

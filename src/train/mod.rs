@@ -7,5 +7,6 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod optimizer;
+pub mod plot;
 pub mod schedule;
 pub mod tensorboard;

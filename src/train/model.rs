@@ -208,7 +208,8 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
                 linear.bias = Some(Param::from_tensor(Tensor::zeros([*units], device)));
                 if let Init::TruncatedNormal { mean, std } = init {
                     let values = truncated_normal(inputs * units, *mean, *std, rng);
-                    linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, [inputs, *units]), device));
+                    linear.weight =
+                        Param::from_tensor(Tensor::from_data(TensorData::new(values, [inputs, *units]), device));
                 }
             }
             Layer::Dense(linear)
@@ -219,8 +220,9 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
                 Shape::Flat(n) => n,
             };
             let padding = if *same { PaddingConfig2d::Same } else { PaddingConfig2d::Valid };
-            let mut config =
-                Conv2dConfig::new([channels, *filters], [*kernel, *kernel]).with_stride([*stride, *stride]).with_padding(padding);
+            let mut config = Conv2dConfig::new([channels, *filters], [*kernel, *kernel])
+                .with_stride([*stride, *stride])
+                .with_padding(padding);
             if let Some(init) = burn_init(init.as_ref()) {
                 config = config.with_initializer(init);
             }
@@ -302,12 +304,14 @@ fn burn_init(init: Option<&Init>) -> Option<Initializer> {
 pub fn truncated_normal(n: usize, mean: f64, std: f64, rng: &mut Rng) -> Vec<f32> {
     let uniform = |rng: &mut Rng| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     (0..n)
-        .map(|_| loop {
-            // Box-Muller.
-            let (u1, u2) = (uniform(rng), uniform(rng));
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-            if z.abs() <= 2.0 {
-                break (mean + std * z) as f32;
+        .map(|_| {
+            loop {
+                // Box-Muller.
+                let (u1, u2) = (uniform(rng), uniform(rng));
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                if z.abs() <= 2.0 {
+                    break (mean + std * z) as f32;
+                }
             }
         })
         .collect()

@@ -2,9 +2,9 @@
 //! differ (Adam's epsilon 1e-8, SGD without dampening, RMSprop without
 //! momentum).
 
+use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 
 use crate::ir::{Optimizer, TrainSettings};
@@ -34,9 +34,10 @@ pub fn build(settings: &TrainSettings) -> (ModuleOptimizer, f64) {
     let eps = o.eps.unwrap_or(1e-8) as f32;
     let optimizer = match o.name.as_str() {
         "sgd" => {
-            let momentum = o.momentum.filter(|m| *m > 0.0).map(|m| {
-                MomentumConfig::new().with_momentum(m).with_dampening(0.0).with_nesterov(o.nesterov)
-            });
+            let momentum = o
+                .momentum
+                .filter(|m| *m > 0.0)
+                .map(|m| MomentumConfig::new().with_momentum(m).with_dampening(0.0).with_nesterov(o.nesterov));
             SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).with_gradient_clipping(clip).init()
         }
         "adamw" => AdamWConfig::new()
