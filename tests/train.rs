@@ -11,9 +11,12 @@ use pipe::train::model::Net;
 
 use crate::run::{checked, repo, scratch};
 
-/// Runs a pipeline file's items (`only`, or all) and returns the metrics of
-/// every evaluation, by name, and each training run's epochs.
-fn run_file(dir: &Path, text: &str, cache: bool) -> (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>) {
+/// What a run reports: each evaluation's metrics, each epoch (train item,
+/// epoch), and the errors as text.
+type Ran = (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>);
+
+/// Runs a pipeline's items and returns what it reports.
+fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
     let program = checked(dir, text);
     let (mut scores, mut epochs) = (Vec::new(), Vec::new());
     let options = Options { dir: dir.to_path_buf(), cache, only: Vec::new(), source_text: Some(text.to_owned()) };

@@ -769,7 +769,7 @@ impl crate::train::fit::Progress for TrainProgress<'_, '_> {
 
     fn step(&mut self, _epoch: usize, step: usize, steps: usize) {
         // A bar update every few steps is plenty.
-        if step % 16 == 0 || step == steps {
+        if step.is_multiple_of(16) || step == steps {
             (self.events)(Event::Step {
                 name: self.name.to_owned(),
                 index: step - 1,
