@@ -2,6 +2,9 @@
 //! the target, in order, as f32, row-major) and the target as class indices
 //! or numbers.
 
+// See src/run/mod.rs: run errors are rare and cold.
+#![allow(clippy::result_large_err)]
+
 use polars::prelude::*;
 
 use crate::run::error::{RunError, RunResult};
