@@ -121,6 +121,11 @@ impl SourceMap {
     ///
     /// Ids come from [`SourceMap::add`] on this map, so the lookup does not
     /// miss; a foreign id gets the first file (or an empty one) rather than a
+    /// The names of every file loaded, the root first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.files.iter().map(|f| f.name.as_str())
+    }
+
     /// panic.
     pub fn get(&self, id: FileId) -> &SourceFile {
         static EMPTY: std::sync::LazyLock<SourceFile> =

@@ -10,3 +10,4 @@ mod roundtrip;
 mod run;
 mod train;
 mod ui;
+mod watch;

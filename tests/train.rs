@@ -19,7 +19,8 @@ type Ran = (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>);
 fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
     let program = checked(dir, text);
     let (mut scores, mut epochs) = (Vec::new(), Vec::new());
-    let options = Options { dir: dir.to_path_buf(), cache, only: Vec::new(), source_text: Some(text.to_owned()) };
+    let options =
+        Options { dir: dir.to_path_buf(), cache, only: Vec::new(), source_text: Some(text.to_owned()), control: None };
     let errors = pipe::run::run(&program, &options, &mut |e| match e {
         Event::Evaluated { name, scores: s, .. } => scores.push((name, s)),
         Event::Epoch { name, epoch, .. } => epochs.push((name, epoch.epoch)),

@@ -77,13 +77,13 @@ pub struct Column {
     /// seen in the sample (one-hot encoding's estimate of the levels).
     /// Shared, because schemas are copied at every step.
     #[serde(skip)]
-    pub sample_levels: std::rc::Rc<[String]>,
+    pub sample_levels: std::sync::Arc<[String]>,
 }
 
 impl Column {
     /// A column made at `origin`, with no sampled levels.
     pub fn new(name: impl Into<String>, dtype: DType, origin: Span) -> Self {
-        Column { name: name.into(), dtype, origin, sample_levels: std::rc::Rc::from(Vec::new()) }
+        Column { name: name.into(), dtype, origin, sample_levels: std::sync::Arc::from(Vec::new()) }
     }
 }
 

@@ -1,10 +1,11 @@
-//! The command line: `pipe check`, `pipe run`, `pipe fmt`, `pipe cache`.
+//! The command line: `pipe check`, `pipe run`, `pipe watch`, `pipe fmt`, `pipe cache`.
 
 mod check;
 mod error;
 mod fmt;
 mod report;
 mod run;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,21 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Check and run a file on every save: diagnostics as you type, and only
+    /// what changed re-runs (the stage cache keeps the rest).
+    ///
+    /// Watches the file, the files it imports and the data its sources read.
+    /// A training in progress takes edits to its epochs, schedule, learning
+    /// rate and early stopping at its next epoch; other edits stop it and run
+    /// the new pipeline. A file with errors keeps the last good results.
+    Watch {
+        /// The `.pipe` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Recompute everything on each change.
+        #[arg(long)]
+        no_cache: bool,
+    },
     /// Manage the stage cache.
     Cache {
         #[command(subcommand)]
@@ -135,6 +151,7 @@ fn run(cli: Cli) -> bool {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
         Command::Run { file, items, no_cache } => run::run(&file, &items, no_cache, &mut reporter),
+        Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
     }
 }

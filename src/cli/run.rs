@@ -13,51 +13,67 @@ use crate::run::{self, Event, Finished, Options};
 /// Checks and runs one file; returns whether it ran without errors.
 pub fn run(path: &Path, only: &[String], no_cache: bool, reporter: &mut Reporter) -> bool {
     let Some((sources, report)) = load(path, reporter) else { return false };
+    let options = options(path, &sources, only, no_cache, None);
+    execute(&sources, &report.ir, &options, reporter)
+}
+
+/// How to run a checked file.
+pub fn options(
+    path: &Path,
+    sources: &crate::source::SourceMap,
+    only: &[String],
+    no_cache: bool,
+    control: Option<Arc<run::Control>>,
+) -> Options {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let source_text = Some(sources.get(crate::source::FileId(0)).text.to_string());
-    let options = Options { dir, cache: !no_cache, only: only.to_vec(), source_text };
+    Options { dir, cache: !no_cache, only: only.to_vec(), source_text, control }
+}
+
+/// Runs a checked program, printing each event; returns whether it ran
+/// without errors. Shared by `pipe run` and `pipe watch`.
+pub fn execute(
+    sources: &crate::source::SourceMap,
+    program: &crate::ir::Program,
+    options: &Options,
+    reporter: &mut Reporter,
+) -> bool {
     let start = Instant::now();
     let live = !reporter.is_json() && std::io::stderr().is_terminal();
     let progress = live.then(Progress::start);
     let (mut ran, mut cached) = (0, 0);
-    let errors = run::run(&report.ir, &options, &mut |event| match event {
-        Event::Step { name, index, total, operation } => {
-            if let Some(p) = &progress {
-                p.set(Some(Current { name, index, total, operation, since: Instant::now() }));
-            }
+    let errors = run::run(program, options, &mut |event| {
+        if let (Some(p), false) = (&progress, matches!(event, Event::Step { .. })) {
+            p.set(None);
         }
-        Event::Finished(finished) => {
-            if let Some(p) = &progress {
-                p.set(None);
+        match event {
+            Event::Step { name, index, total, operation } => {
+                if let Some(p) = &progress {
+                    p.set(Some(Current { name, index, total, operation, since: Instant::now() }));
+                }
             }
-            ran += 1;
-            cached += usize::from(finished.cached);
-            print_finished(&finished, reporter);
-        }
-        Event::Warning(warning) => {
-            if let Some(p) = &progress {
-                p.set(None);
+            Event::Finished(finished) => {
+                ran += 1;
+                cached += usize::from(finished.cached);
+                print_finished(&finished, reporter);
             }
-            report_run_error(&warning, &sources, reporter);
-        }
-        Event::Epoch { name, epoch, epochs } => {
-            if let Some(p) = &progress {
-                p.set(None);
+            Event::Warning(warning) => report_run_error(&warning, sources, reporter),
+            Event::Note(line) => reporter.note(&line),
+            Event::Epoch { name, epoch, epochs } => print_epoch(&name, &epoch, epochs, reporter),
+            Event::Evaluated { name, scores, metrics, classes } => {
+                print_scores(&name, &scores, &metrics, classes.as_deref(), reporter)
             }
-            print_epoch(&name, &epoch, epochs, reporter);
-        }
-        Event::Evaluated { name, scores, metrics, classes } => {
-            if let Some(p) = &progress {
-                p.set(None);
-            }
-            print_scores(&name, &scores, &metrics, classes.as_deref(), reporter);
         }
     });
     if let Some(p) = progress {
         p.stop();
     }
+    if errors.contains(&run::error::RunError::Cancelled) {
+        reporter.note("stopped: the pipeline changed");
+        return false;
+    }
     for error in &errors {
-        report_run_error(error, &sources, reporter);
+        report_run_error(error, sources, reporter);
     }
     let seconds = start.elapsed().as_secs_f64();
     let mut summary = format!("ran {} ({cached} cached) in {seconds:.2} s", plural(ran, "item"));

@@ -109,6 +109,11 @@ pub enum RunError {
         help: String,
     },
 
+    /// The run was stopped because the pipeline changed (`pipe watch`).
+    #[error("stopped: the pipeline changed")]
+    #[diagnostic(severity(Advice))]
+    Cancelled,
+
     /// A name given on the command line that the file does not define.
     #[error("`{name}` is not an item of this file")]
     #[diagnostic(code(pipe::run::unknown_item), help("{help}"))]
@@ -158,7 +163,7 @@ impl RunError {
             | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }
             | RunError::UnseenLevels { span, .. } => Some(*span),
-            RunError::UnknownItem { .. } => None,
+            RunError::UnknownItem { .. } | RunError::Cancelled => None,
         }
     }
 

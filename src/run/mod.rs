@@ -51,6 +51,24 @@ pub struct Options {
     pub only: Vec<String>,
     /// The `.pipe` file's text, kept in each training run's folder.
     pub source_text: Option<String>,
+    /// Requests from outside while running (`pipe watch`).
+    pub control: Option<std::sync::Arc<Control>>,
+}
+
+/// What `pipe watch` can ask of a run in progress.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Stop at the next item or epoch.
+    pub cancel: std::sync::atomic::AtomicBool,
+    /// New settings for training runs, by item name, applied at their next
+    /// epoch.
+    pub settings: std::sync::Mutex<HashMap<String, crate::ir::TrainSettings>>,
+}
+
+impl Control {
+    fn cancelled(&self) -> bool {
+        self.cancel.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// What a run reports as it goes.
@@ -71,6 +89,8 @@ pub enum Event {
     Finished(Finished),
     /// A warning about the data.
     Warning(RunError),
+    /// Something worth a line (settings applied to a running training).
+    Note(String),
     /// A training run finished an epoch.
     Epoch {
         /// The `train` item.
@@ -221,6 +241,8 @@ pub struct Session<'a> {
     evaluated: std::collections::HashSet<ItemId>,
     /// The `.pipe` text for run folders.
     source_text: Option<String>,
+    /// Requests from outside.
+    control: Option<std::sync::Arc<Control>>,
     /// How many items still to run read each item's rows; at zero the rows
     /// are dropped (`None`: keep everything, for sessions used from code).
     uses: Option<HashMap<ItemId, usize>>,
@@ -243,6 +265,7 @@ impl<'a> Session<'a> {
             trained: HashMap::new(),
             evaluated: std::collections::HashSet::new(),
             source_text: options.source_text.clone(),
+            control: options.control.clone(),
             uses: None,
             events,
         }
@@ -419,6 +442,9 @@ impl<'a> Session<'a> {
         if self.done(id, need_data) {
             return Ok(());
         }
+        if self.control.as_ref().is_some_and(|c| c.cancelled()) {
+            return Err(RunError::Cancelled);
+        }
         let item = self.item(id);
         let (name, span) = (item.name.clone(), item.span);
         let key =
@@ -508,8 +534,8 @@ impl<'a> Session<'a> {
                 cache.store_fitted(key, fitted, *rows)
             }
             ItemKind::Train(_) => match self.trained.get(&id) {
-                Some(trained) => cache.store_trained(key, &trained.net, &trained.meta),
-                None => Ok(()),
+                Some(trained) if trained.cacheable => cache.store_trained(key, &trained.net, &trained.meta),
+                _ => Ok(()),
             },
             ItemKind::Output(frame) => match last_write(frame) {
                 Some(path) => cache.store_output(key, &self.dir.join(path), self.frames[&id].height()),
@@ -577,7 +603,8 @@ impl<'a> Session<'a> {
                 let rows = vec![data.height()];
                 let source_text = self.source_text.clone();
                 let trained = {
-                    let mut progress = TrainProgress { name: &item.name, events: &mut *self.events };
+                    let control = self.control.clone();
+                    let mut progress = TrainProgress { name: &item.name, events: &mut *self.events, control };
                     training::train(
                         &item.name,
                         train,
@@ -760,6 +787,7 @@ fn op_name(op: &Op) -> &'static str {
 struct TrainProgress<'e, 'a> {
     name: &'e str,
     events: &'e mut (dyn FnMut(Event) + 'a),
+    control: Option<std::sync::Arc<Control>>,
 }
 
 impl crate::train::fit::Progress for TrainProgress<'_, '_> {
@@ -777,5 +805,21 @@ impl crate::train::fit::Progress for TrainProgress<'_, '_> {
                 operation: "train",
             });
         }
+    }
+
+    fn new_settings(&mut self) -> Option<crate::ir::TrainSettings> {
+        let control = self.control.as_ref()?;
+        let settings = control.settings.lock().ok()?.remove(self.name)?;
+        let lr = settings.optimizer.as_ref().and_then(|o| o.lr).unwrap_or(crate::train::optimizer::DEFAULT_LR);
+        let epochs = settings.epochs.map_or(crate::train::fit::DEFAULT_EPOCHS, |e| e as usize);
+        (self.events)(Event::Note(format!(
+            "  {:<10} {:<20} new settings applied from this epoch on (lr {lr:.2e}, {epochs} epochs), without a restart",
+            "train", self.name
+        )));
+        Some(settings)
+    }
+
+    fn cancelled(&mut self) -> bool {
+        self.control.as_ref().is_some_and(|c| c.cancelled())
     }
 }

@@ -27,6 +27,9 @@ pub struct Trained {
     pub net: Net,
     /// What it was trained for.
     pub meta: TrainedMeta,
+    /// Whether the result belongs to the file as it is now (settings edited
+    /// during training make it belong to no single version).
+    pub cacheable: bool,
 }
 
 /// What is kept with the weights.
@@ -106,6 +109,7 @@ pub fn train(
         data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
     let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device(), progress) {
         Ok(f) => f,
+        Err(Failure::Cancelled) => return Err(RunError::Cancelled),
         Err(Failure::NonFinite { epoch, step, last_good }) => {
             let kept = run_dir.join("last_good");
             let saved = std::fs::create_dir_all(&run_dir).is_ok() && last_good.save_file(&kept).is_ok();
@@ -141,7 +145,7 @@ pub fn train(
         reason,
         span,
     })?;
-    Ok(Trained { net: fitted.net, meta })
+    Ok(Trained { net: fitted.net, meta, cacheable: !fitted.changed_while_running })
 }
 
 /// `runs/<item>/<timestamp>/` beside the `.pipe` file (a new one each run).
@@ -310,5 +314,5 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
 /// Builds a trained run from saved weights (the stage cache).
 pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
     let net = Net::new(&train.model, &device(), 0).try_load_file(weights).ok()?;
-    Some(Trained { net, meta })
+    Some(Trained { net, meta, cacheable: true })
 }

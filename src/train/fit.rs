@@ -95,6 +95,8 @@ pub enum Failure {
         /// The model before the bad step.
         last_good: Box<Net>,
     },
+    /// Stopped on request (the pipeline changed under `pipe watch`).
+    Cancelled,
 }
 
 /// A trained model and its history.
@@ -108,6 +110,9 @@ pub struct Fitted {
     pub kept_epoch: usize,
     /// Whether early stopping ended the run.
     pub stopped_early: bool,
+    /// Whether settings changed while it ran (the result then belongs to no
+    /// single version of the file, and is not cached).
+    pub changed_while_running: bool,
 }
 
 /// What the loop reports as it goes.
@@ -116,6 +121,15 @@ pub trait Progress {
     fn epoch(&mut self, epoch: &Epoch, epochs: usize);
     /// A step is done (for a progress bar).
     fn step(&mut self, epoch: usize, step: usize, steps: usize);
+    /// New settings to apply from the next epoch on (`pipe watch`: only
+    /// epochs, early stopping, the schedule and the learning rate change).
+    fn new_settings(&mut self) -> Option<crate::ir::TrainSettings> {
+        None
+    }
+    /// Whether to stop now (checked between epochs).
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }
 
 /// Trains `train.model` on `data`, validating on `val`.
@@ -127,7 +141,8 @@ pub fn fit(
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<Fitted, Failure> {
-    let s = &train.settings;
+    let mut settings = train.settings.clone();
+    let s = &settings;
     let seed = s.seed.unwrap_or(0);
     let autodiff = device.clone().autodiff();
     autodiff.seed(seed);
@@ -139,7 +154,7 @@ pub fn fit(
         None => DEFAULT_BATCH,
     }
     .clamp(1, data.rows.max(1));
-    let epochs = s.epochs.map_or(DEFAULT_EPOCHS, |e| e as usize);
+    let mut epochs = s.epochs.map_or(DEFAULT_EPOCHS, |e| e as usize);
     let steps = data.rows.div_ceil(batch);
     let accumulate = s.accumulate.unwrap_or(1).max(1) as usize;
     let mut schedule = Schedule::new(lr, &s.schedule, steps.div_ceil(accumulate), epochs);
@@ -150,7 +165,25 @@ pub fn fit(
     let (mut waited, mut plateau_waited, mut plateau_best) = (0u64, 0u64, f64::INFINITY);
     let mut update = 0usize;
     let mut stopped_early = false;
-    for epoch in 1..=epochs {
+    let mut changed_while_running = false;
+    let mut epoch = 0;
+    while epoch < epochs {
+        epoch += 1;
+        if progress.cancelled() {
+            return Err(Failure::Cancelled);
+        }
+        if let Some(new) = progress.new_settings() {
+            epochs = new.epochs.map_or(DEFAULT_EPOCHS, |e| e as usize);
+            let lr = new.optimizer.as_ref().and_then(|o| o.lr).unwrap_or(optimizer::DEFAULT_LR);
+            schedule = Schedule::new(lr, &new.schedule, steps.div_ceil(accumulate), epochs);
+            settings.early_stop = new.early_stop;
+            settings.epochs = new.epochs;
+            changed_while_running = true;
+            if epoch > epochs {
+                break;
+            }
+        }
+        let s = &settings;
         Rng::new(seed.wrapping_add(epoch as u64)).shuffle(&mut order);
         let start = Instant::now();
         let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
@@ -229,13 +262,13 @@ pub fn fit(
         }
     }
     let last = history.len();
-    let restore = s.early_stop.as_ref().is_some_and(|e| e.restore_best);
+    let restore = settings.early_stop.as_ref().is_some_and(|e| e.restore_best);
     let (net, kept_epoch) = match best {
         // Also when the run ended without stopping early (Keras keeps the last).
         Some((_, epoch, best_net)) if restore => (best_net, epoch),
         _ => (net.valid(), last),
     };
-    Ok(Fitted { net, history, kept_epoch, stopped_early })
+    Ok(Fitted { net, history, kept_epoch, stopped_early, changed_while_running })
 }
 
 /// The watched value of an epoch: `val.loss`, `train.accuracy`, ...

@@ -1,0 +1,213 @@
+//! `pipe watch FILE`: re-check on every save, show the diagnostics, and run
+//! what changed (the stage cache skips the rest). A training in progress
+//! takes edits to its epochs, schedule, learning rate and early stopping at
+//! its next epoch; any other edit stops it and starts the new pipeline.
+
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::check::load;
+use super::report::{ColorChoice, Reporter};
+use super::run::{execute, options};
+use crate::ir::{ItemKind, Program, Source, TrainSettings};
+use crate::run::Control;
+
+/// Quiet time after a change before acting (editors write in several steps).
+const DEBOUNCE: Duration = Duration::from_millis(40);
+
+/// A run in progress.
+struct Worker {
+    handle: JoinHandle<()>,
+    control: Arc<Control>,
+    program: Program,
+}
+
+/// Watches and re-runs until interrupted; returns false only when the
+/// watcher cannot start.
+pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> bool {
+    let (tx, rx) = channel();
+    let mut watcher = match notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("pipe watch: cannot watch files: {e}");
+            return false;
+        }
+    };
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    let mut worker: Option<Worker> = None;
+    loop {
+        let mut reporter = Reporter::new(json, color);
+        if !json && std::io::stderr().is_terminal() {
+            // Clear the screen: each save shows the file as it is now.
+            let _ = write!(std::io::stderr(), "\x1b[2J\x1b[H");
+        }
+        reporter.note(&format!("checking {}", path.display()));
+        let loaded = load(path, &mut reporter);
+        let files = files_of(path, loaded.as_ref().map(|(s, r)| (s, &r.ir)));
+        for dir in files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect::<HashSet<_>>() {
+            if watched.insert(dir.clone()) {
+                let _ = watcher
+                    .watch(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }, RecursiveMode::NonRecursive);
+            }
+        }
+        if let Some((sources, report)) = loaded {
+            let soft =
+                worker.as_ref().filter(|w| !w.handle.is_finished()).and_then(|w| soft_changes(&w.program, &report.ir));
+            match (soft, &worker) {
+                (Some(changes), Some(w)) => {
+                    for (name, settings) in changes {
+                        reporter
+                            .note(&format!("  {name}: training continues; the new settings apply at its next epoch"));
+                        if let Ok(mut pending) = w.control.settings.lock() {
+                            pending.insert(name, settings);
+                        }
+                    }
+                    if let Some(w) = worker.as_mut() {
+                        w.program = report.ir.clone();
+                    }
+                }
+                _ => {
+                    stop(worker.take(), &reporter);
+                    let control = Arc::new(Control::default());
+                    let options = options(path, &sources, &[], no_cache, Some(control.clone()));
+                    let program = report.ir.clone();
+                    let ir = report.ir;
+                    let handle = std::thread::spawn(move || {
+                        let mut reporter = Reporter::new(json, color);
+                        execute(&sources, &ir, &options, &mut reporter);
+                        reporter.note("watching for changes (Ctrl-C to stop)");
+                    });
+                    worker = Some(Worker { handle, control, program });
+                }
+            }
+        } else {
+            reporter.note("watching for changes (Ctrl-C to stop); the last good results are kept");
+        }
+        wait_for_change(&rx, &files, &mut worker);
+    }
+}
+
+/// Stops a run in progress (at its next item or epoch) and waits for it.
+fn stop(worker: Option<Worker>, reporter: &Reporter) {
+    let Some(w) = worker else { return };
+    if !w.handle.is_finished() {
+        reporter.note("the pipeline changed: stopping the run in progress");
+        w.control.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let _ = w.handle.join();
+}
+
+/// Blocks until one of `files` changes (or a run ends with settings it
+/// never applied, which needs a new run).
+fn wait_for_change(
+    rx: &Receiver<notify::Result<notify::Event>>,
+    files: &HashSet<PathBuf>,
+    worker: &mut Option<Worker>,
+) {
+    let names: HashSet<(PathBuf, std::ffi::OsString)> =
+        files.iter().filter_map(|f| Some((canonical_dir(f)?, f.file_name()?.to_owned()))).collect();
+    let relevant = |event: &notify::Event| {
+        use notify::EventKind::{Create, Modify, Remove};
+        use notify::event::ModifyKind;
+        // Reads (the run's own) and metadata changes are not edits.
+        let edit = matches!(
+            event.kind,
+            Create(_) | Remove(_) | Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+        );
+        edit && event.paths.iter().any(|p| {
+            let key = p.file_name().and_then(|n| Some((canonical_dir(p)?, n.to_owned())));
+            key.is_some_and(|k| names.contains(&k))
+        })
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Ok(event)) if relevant(&event) => break,
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                let unapplied = worker
+                    .as_ref()
+                    .is_some_and(|w| w.handle.is_finished() && w.control.settings.lock().is_ok_and(|s| !s.is_empty()));
+                if unapplied {
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+    // Let the editor finish writing; drain what followed.
+    std::thread::sleep(DEBOUNCE);
+    while rx.try_recv().is_ok() {}
+}
+
+fn canonical_dir(path: &Path) -> Option<PathBuf> {
+    let dir = path.parent()?;
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    dir.canonicalize().ok()
+}
+
+/// The files a change of which matters: the pipeline, the files it imports,
+/// the data its sources read.
+fn files_of(path: &Path, checked: Option<(&crate::source::SourceMap, &Program)>) -> HashSet<PathBuf> {
+    let mut files = HashSet::from([path.to_path_buf()]);
+    let Some((sources, program)) = checked else { return files };
+    for file in sources.names() {
+        let p = PathBuf::from(file);
+        if p.is_file() {
+            files.insert(p);
+        }
+    }
+    for item in program.items.iter().flatten() {
+        if let ItemKind::Source(Source::Csv { path, .. } | Source::Parquet { path }) = &item.kind {
+            files.insert(path.clone());
+        }
+    }
+    files
+}
+
+/// When the new program differs from the running one only in settings a
+/// training can take mid-run (epochs, early stopping, schedule, learning
+/// rate, logs, checkpoints): those settings, by training item.
+fn soft_changes(old: &Program, new: &Program) -> Option<Vec<(String, TrainSettings)>> {
+    let same = |a: &ItemKind, b: &ItemKind| {
+        crate::ir::fingerprint(a, Default::default()) == crate::ir::fingerprint(b, Default::default())
+    };
+    if old.items.len() != new.items.len() {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for (a, b) in old.items.iter().zip(&new.items) {
+        match (a, b) {
+            (None, None) => {}
+            (Some(a), Some(b)) if a.name == b.name && same(&a.kind, &b.kind) => {}
+            (Some(a), Some(b)) if a.name == b.name => {
+                let (ItemKind::Train(old_train), ItemKind::Train(new_train)) = (&a.kind, &b.kind) else { return None };
+                let mut adjusted = old_train.clone();
+                let (s, n) = (&mut adjusted.settings, &new_train.settings);
+                s.epochs = n.epochs;
+                s.early_stop = n.early_stop.clone();
+                s.schedule = n.schedule.clone();
+                s.logs = n.logs.clone();
+                s.checkpoint_every = n.checkpoint_every;
+                s.checkpoint_keep = n.checkpoint_keep;
+                if let (Some(o), Some(nn)) = (&mut s.optimizer, &n.optimizer) {
+                    o.lr = nn.lr;
+                }
+                if !same(&ItemKind::Train(adjusted), &b.kind) {
+                    return None;
+                }
+                changes.push((b.name.clone(), n.clone()));
+            }
+            _ => return None,
+        }
+    }
+    (!changes.is_empty()).then_some(changes)
+}

@@ -1,0 +1,140 @@
+//! `pipe watch` through the binary: edits in place, by rename, with a
+//! syntax error and its fix; a data file changing; a learning rate changed
+//! during a training, taken without a restart.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use crate::run::{repo, scratch};
+
+/// A running `pipe watch` and the lines it printed.
+struct Watch {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watch {
+    fn start(file: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pipe"))
+            .args(["watch", file.to_str().unwrap()])
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("pipe watch starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines, seen: Vec::new() }
+    }
+
+    /// The lines printed until one contains `needle` (that one included).
+    fn until(&mut self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut got = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                got.push(line.clone());
+                if line.contains(needle) {
+                    return got;
+                }
+            }
+        }
+        panic!("no line with {needle:?} within 60 s; printed:\n{}", self.seen.join("\n"));
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `text` to `path` the way many editors save: a new file renamed
+/// over the old one.
+fn save_by_rename(path: &Path, text: &str) {
+    let temp: PathBuf = path.with_extension("swp");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
+const PIPELINE: &str = r#"source d = csv("d.csv")
+stage a = d |> filter(x > 1)
+stage b = a |> standard(y)
+output o = b |> write("out/o.csv")
+"#;
+
+#[test]
+fn edits_rerun_only_what_changed_and_errors_keep_the_results() {
+    let dir = scratch("watch_edits");
+    std::fs::write(dir.join("d.csv"), "x,y\n1,10\n2,20\n3,30\n4,40\n").unwrap();
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, PIPELINE).unwrap();
+    let mut watch = Watch::start(&file);
+    let first = watch.until("watching for changes");
+    assert!(first.iter().any(|l| l.contains("stage      b") && l.contains(" s")), "{first:?}");
+    // In place: only `b` and what reads it run again.
+    std::fs::write(&file, PIPELINE.replace("standard(y)", "minmax(y)")).unwrap();
+    let second = watch.until("watching for changes");
+    assert!(second.iter().any(|l| l.contains("stage      a") && l.ends_with("cached")), "{second:?}");
+    assert!(second.iter().any(|l| l.contains("stage      b") && !l.ends_with("cached")), "{second:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n2,0.0\n3,0.5\n4,1.0\n");
+    // A syntax error: its diagnostic, and the results stay.
+    std::fs::write(&file, "source d = csv(\"d.csv\")\nstage a = d |> filter(x > 1\n").unwrap();
+    let broken = watch.until("the last good results are kept");
+    assert!(broken.iter().any(|l| l.contains("pipe::syntax::unclosed_delimiter")), "{broken:?}");
+    assert!(dir.join("out/o.csv").exists());
+    // Fixed by a rename-save: everything is in the cache.
+    save_by_rename(&file, &PIPELINE.replace("standard(y)", "minmax(y)"));
+    let fixed = watch.until("watching for changes");
+    assert!(fixed.iter().any(|l| l.contains("ran 1 item (1 cached)")), "{fixed:?}");
+    // The data changes: everything runs again, with the new numbers.
+    std::fs::write(dir.join("d.csv"), "x,y\n1,10\n2,20\n3,30\n4,60\n").unwrap();
+    let data = watch.until("watching for changes");
+    assert!(data.iter().any(|l| l.contains("ran 4 items (0 cached)")), "{data:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n2,0.0\n3,0.25\n4,1.0\n");
+}
+
+#[test]
+fn a_new_learning_rate_reaches_a_running_training_without_a_restart() {
+    let dir = scratch("watch_live_lr");
+    let csv = repo().join("data/people.csv");
+    let text = format!(
+        r#"import std.models {{ mlp }}
+source people = csv("{}")
+transform prep = fit(people) {{
+    standard(f0..f31)
+    drop(city, age, income)
+}}
+train net = mlp(hidden: [64], out: 2) on prep(people) {{
+    target: label
+    optimizer: adam(lr: 1e-3)
+    batch: 64
+    epochs: 2000
+}}
+"#,
+        csv.display()
+    );
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, &text).unwrap();
+    let mut watch = Watch::start(&file);
+    watch.until("epoch    3/2000");
+    std::fs::write(&file, text.replace("lr: 1e-3", "lr: 5e-2").replace("epochs: 2000", "epochs: 1000")).unwrap();
+    let rest = watch.until("/1000  loss");
+    assert!(rest.iter().any(|l| l.contains("new settings applied")), "{rest:?}");
+    assert!(rest.last().is_some_and(|l| l.contains("lr 5.00e-2")), "the next epoch runs at the new rate: {rest:?}");
+    assert!(!rest.iter().any(|l| l.contains("stopping the run")), "no restart: {rest:?}");
+}
