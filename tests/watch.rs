@@ -89,6 +89,7 @@ fn edits_rerun_only_what_changed_and_errors_keep_the_results() {
     // In place: only `b` and what reads it run again.
     std::fs::write(&file, PIPELINE.replace("standard(y)", "minmax(y)")).unwrap();
     let second = watch.until("watching for changes");
+    assert!(second.iter().any(|l| l == "plan: a cached · b changed · o re-run"), "{second:?}");
     assert!(second.iter().any(|l| l.contains("stage      a") && l.ends_with("cached")), "{second:?}");
     assert!(second.iter().any(|l| l.contains("stage      b") && !l.ends_with("cached")), "{second:?}");
     assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n2,0.0\n3,0.5\n4,1.0\n");

@@ -44,6 +44,8 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
     };
     let mut watched: HashSet<PathBuf> = HashSet::new();
     let mut worker: Option<Worker> = None;
+    // The last program that checked clean, to say what changed.
+    let mut previous: Option<Program> = None;
     loop {
         let mut reporter = Reporter::new(json, color);
         if !json && std::io::stderr().is_terminal() {
@@ -77,6 +79,9 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
                 }
                 _ => {
                     stop(worker.take(), &reporter);
+                    let plan_options = options(path, &sources, &[], no_cache, None);
+                    reporter.note(&plan(previous.as_ref(), &report.ir, &plan_options));
+                    previous = Some(report.ir.clone());
                     let control = Arc::new(Control::default());
                     let options = options(path, &sources, &[], no_cache, Some(control.clone()));
                     let program = report.ir.clone();
@@ -94,6 +99,35 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
         }
         wait_for_change(&rx, &files, &mut worker);
     }
+}
+
+/// `plan: prep cached · net changed · report re-run`: for each item, whether
+/// the cache has it, it changed since the last good version, or it runs again
+/// because something it reads changed.
+fn plan(previous: Option<&Program>, program: &Program, options: &crate::run::Options) -> String {
+    let cached = crate::run::cached_items(program, options);
+    let before = |name: &str| {
+        previous?.items.iter().flatten().find(|i| i.name == name).map(|i| crate::ir::fingerprint(&i.kind, Default::default()))
+    };
+    let parts: Vec<String> = program
+        .items
+        .iter()
+        .flatten()
+        .filter(|i| !matches!(i.kind, ItemKind::Source(_)))
+        .map(|item| {
+            let status = if cached.contains(&item.name) {
+                "cached"
+            } else if before(&item.name).is_some_and(|f| f != crate::ir::fingerprint(&item.kind, Default::default())) {
+                "changed"
+            } else if previous.is_some() {
+                "re-run"
+            } else {
+                "run"
+            };
+            format!("{} {status}", item.name)
+        })
+        .collect();
+    format!("plan: {}", parts.join(" · "))
 }
 
 /// Stops a run in progress (at its next item or epoch) and waits for it.

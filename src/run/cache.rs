@@ -172,6 +172,16 @@ impl Cache {
         weights.exists().then_some((weights, meta))
     }
 
+    /// Whether a result is stored under `key` (without loading it): the
+    /// first part of a frame, a transform, a trained run, or an output whose
+    /// file is unchanged.
+    pub fn contains(&self, key: &str) -> bool {
+        self.item(key, ".0.parquet").exists()
+            || self.item(key, ".fitted.json").exists()
+            || self.item(key, ".trained.json").exists()
+            || self.output_rows(key).is_some()
+    }
+
     /// Stores a trained run's weights and record.
     pub fn store_trained(
         &self,

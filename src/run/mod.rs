@@ -150,6 +150,26 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
     errors
 }
 
+/// The items whose results the cache holds for the program as it is (by
+/// name), computed from keys alone: what a run would skip.
+pub fn cached_items(program: &Program, options: &Options) -> std::collections::HashSet<String> {
+    let mut quiet = |_: Event| {};
+    let mut session = Session::new(program, options, &mut quiet);
+    let mut cached = std::collections::HashSet::new();
+    for (id, item) in program.items.iter().enumerate() {
+        let Some(item) = item else { continue };
+        if matches!(item.kind, ItemKind::Source(_) | ItemKind::Evaluate { .. }) {
+            continue;
+        }
+        if let Ok(key) = session.key(id)
+            && session.cache.as_ref().is_some_and(|c| c.contains(&key))
+        {
+            cached.insert(item.name.clone());
+        }
+    }
+    cached
+}
+
 /// The items to run: the ones named, or every output, evaluation and
 /// training run (every item when there are none of those).
 fn targets(program: &Program, only: &[String]) -> RunResult<Vec<ItemId>> {
