@@ -107,7 +107,12 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
 fn plan(previous: Option<&Program>, program: &Program, options: &crate::run::Options) -> String {
     let cached = crate::run::cached_items(program, options);
     let before = |name: &str| {
-        previous?.items.iter().flatten().find(|i| i.name == name).map(|i| crate::ir::fingerprint(&i.kind, Default::default()))
+        previous?
+            .items
+            .iter()
+            .flatten()
+            .find(|i| i.name == name)
+            .map(|i| crate::ir::fingerprint(&i.kind, Default::default()))
     };
     let parts: Vec<String> = program
         .items
