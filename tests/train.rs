@@ -19,8 +19,14 @@ type Ran = (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>);
 fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
     let program = checked(dir, text);
     let (mut scores, mut epochs) = (Vec::new(), Vec::new());
-    let options =
-        Options { dir: dir.to_path_buf(), cache, only: Vec::new(), source_text: Some(text.to_owned()), control: None };
+    let options = Options {
+        dir: dir.to_path_buf(),
+        cache,
+        only: Vec::new(),
+        source_text: Some(text.to_owned()),
+        control: None,
+        resume: false,
+    };
     let errors = pipe::run::run(&program, &options, &mut |e| match e {
         Event::Evaluated { name, scores: s, .. } => scores.push((name, s)),
         Event::Epoch { name, epoch, .. } => epochs.push((name, epoch.epoch)),
@@ -416,4 +422,78 @@ fn image_networks_run_and_learn() {
         }
         assert!(losses[19] < losses[0] * 0.5, "{model}: loss {} -> {}", losses[0], losses[19]);
     }
+}
+
+/// A run killed (SIGKILL) mid-training and resumed from its last checkpoint
+/// ends with exactly the weights of a run that was never interrupted.
+#[test]
+fn a_killed_run_resumes_to_the_same_weights() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let csv = repo().join("data/people.csv");
+    let text = format!(
+        r#"import std.models {{ mlp }}
+source people = csv("{}")
+transform prep = fit(people) {{
+    standard(f0..f31)
+    drop(city, age, income)
+}}
+train net = mlp(hidden: [64, 32], out: 2, dropout: 0.3) on prep(people) {{
+    target: label
+    optimizer: adam(lr: 1e-3)
+    schedule: warmup(epochs: 2) then cosine(min_lr: 1e-5)
+    batch: 32
+    epochs: 40
+    seed: 5
+    checkpoint: checkpoint(every: 1, keep: 2)
+}}
+"#,
+        csv.display()
+    );
+    let pipe = |dir: &Path, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        command.arg("run").args(args).arg(dir.join("main.pipe")).env("NO_COLOR", "1");
+        command
+    };
+    // Uninterrupted.
+    let whole = scratch("resume_whole");
+    std::fs::write(whole.join("main.pipe"), &text).unwrap();
+    let status = pipe(&whole, &["--no-cache"]).stderr(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    // Killed after epoch 5, then resumed.
+    let broken = scratch("resume_killed");
+    std::fs::write(broken.join("main.pipe"), &text).unwrap();
+    let mut child = pipe(&broken, &["--no-cache"]).stderr(Stdio::piped()).spawn().unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
+    let mut killed_after = None;
+    for line in lines {
+        if line.contains("epoch  5/40") {
+            child.kill().unwrap();
+            killed_after = Some(line);
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(killed_after.is_some(), "the run was killed mid-training");
+    let output = pipe(&broken, &["--no-cache", "--resume"]).output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("resuming from"), "{err}");
+    assert!(!err.contains("epoch  1/40"), "the resumed run does not start over: {err}");
+    // The same weights, bit for bit.
+    let program = crate::run::check_text(&whole, &text);
+    let model = program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.model.clone()) } else { None })
+        .unwrap();
+    use burn::module::Module;
+    let final_weights = |dir: &Path| {
+        let run = std::fs::read_dir(dir.join("runs/net")).unwrap().next().unwrap().unwrap().path();
+        let net = Net::new(&model, &Device::flex(), 0).try_load_file(run.join("model.bpk")).unwrap();
+        (0..model.layers.len()).filter_map(|i| net.dense(i)).collect::<Vec<_>>()
+    };
+    assert_eq!(final_weights(&whole), final_weights(&broken));
 }

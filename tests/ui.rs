@@ -63,8 +63,14 @@ pub fn render_run(path: &Path) -> String {
     assert!(!report.has_errors(), "{}: the case must check clean: {:?}", relative.display(), report.errors);
     let only = text.lines().next().and_then(|l| l.strip_prefix("// only: ")).map(|n| vec![n.to_owned()]);
     let dir = relative.parent().expect("a folder").to_path_buf();
-    let options =
-        pipe::run::Options { dir, cache: false, only: only.unwrap_or_default(), source_text: None, control: None };
+    let options = pipe::run::Options {
+        dir,
+        cache: false,
+        only: only.unwrap_or_default(),
+        source_text: None,
+        control: None,
+        resume: false,
+    };
     let mut out = String::new();
     let errors = pipe::run::run(&report.ir, &options, &mut |event| {
         if let pipe::run::Event::Warning(w) = event {

@@ -74,6 +74,10 @@ enum Command {
         /// Recompute everything, and leave the cache as it is.
         #[arg(long)]
         no_cache: bool,
+        /// Continue each training run from its last checkpoint (the newest
+        /// run folder with the same settings and model), if it has one.
+        #[arg(long)]
+        resume: bool,
     },
     /// Check and run a file on every save: diagnostics as you type, and only
     /// what changed re-runs (the stage cache keeps the rest).
@@ -150,7 +154,7 @@ fn run(cli: Cli) -> bool {
     match cli.command {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
-        Command::Run { file, items, no_cache } => run::run(&file, &items, no_cache, &mut reporter),
+        Command::Run { file, items, no_cache, resume } => run::run(&file, &items, no_cache, resume, &mut reporter),
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
     }

@@ -11,9 +11,10 @@ use super::report::{Reporter, plural};
 use crate::run::{self, Event, Finished, Options};
 
 /// Checks and runs one file; returns whether it ran without errors.
-pub fn run(path: &Path, only: &[String], no_cache: bool, reporter: &mut Reporter) -> bool {
+pub fn run(path: &Path, only: &[String], no_cache: bool, resume: bool, reporter: &mut Reporter) -> bool {
     let Some((sources, report)) = load(path, reporter) else { return false };
-    let options = options(path, &sources, only, no_cache, None);
+    let mut options = options(path, &sources, only, no_cache, None);
+    options.resume = resume;
     execute(&sources, &report.ir, &options, reporter)
 }
 
@@ -27,7 +28,7 @@ pub fn options(
 ) -> Options {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let source_text = Some(sources.get(crate::source::FileId(0)).text.to_string());
-    Options { dir, cache: !no_cache, only: only.to_vec(), source_text, control }
+    Options { dir, cache: !no_cache, only: only.to_vec(), source_text, control, resume: false }
 }
 
 /// Runs a checked program, printing each event; returns whether it ran

@@ -53,6 +53,8 @@ pub struct Options {
     pub source_text: Option<String>,
     /// Requests from outside while running (`pipe watch`).
     pub control: Option<std::sync::Arc<Control>>,
+    /// Continue training runs from their last checkpoint.
+    pub resume: bool,
 }
 
 /// What `pipe watch` can ask of a run in progress.
@@ -263,6 +265,8 @@ pub struct Session<'a> {
     source_text: Option<String>,
     /// Requests from outside.
     control: Option<std::sync::Arc<Control>>,
+    /// Continue training runs from checkpoints.
+    resume: bool,
     /// How many items still to run read each item's rows; at zero the rows
     /// are dropped (`None`: keep everything, for sessions used from code).
     uses: Option<HashMap<ItemId, usize>>,
@@ -286,6 +290,7 @@ impl<'a> Session<'a> {
             evaluated: std::collections::HashSet::new(),
             source_text: options.source_text.clone(),
             control: options.control.clone(),
+            resume: options.resume,
             uses: None,
             events,
         }
@@ -622,6 +627,7 @@ impl<'a> Session<'a> {
                 };
                 let rows = vec![data.height()];
                 let source_text = self.source_text.clone();
+                let resume = self.resume;
                 let trained = {
                     let control = self.control.clone();
                     let mut progress = TrainProgress { name: &item.name, events: &mut *self.events, control };
@@ -634,6 +640,7 @@ impl<'a> Session<'a> {
                         source_text.as_deref(),
                         item.span,
                         &mut progress,
+                        resume,
                     )?
                 };
                 self.trained.insert(id, Rc::new(trained));
@@ -841,5 +848,9 @@ impl crate::train::fit::Progress for TrainProgress<'_, '_> {
 
     fn cancelled(&mut self) -> bool {
         self.control.as_ref().is_some_and(|c| c.cancelled())
+    }
+
+    fn note(&mut self, line: &str) {
+        (self.events)(Event::Note(format!("  {:<10} {:<20} {line}", "train", self.name)));
     }
 }

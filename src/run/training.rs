@@ -15,7 +15,7 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::write;
 use crate::source::Span;
 use crate::train::data::{Dataset, class_names, dataset};
-use crate::train::fit::{self, Epoch, Failure, Progress, Scores};
+use crate::train::fit::{self, Checkpoints, Epoch, Failure, Progress, Scores};
 use crate::train::loss::Loss;
 use crate::train::model::Net;
 use crate::train::tensorboard::EventWriter;
@@ -91,6 +91,7 @@ pub fn train(
     source_text: Option<&str>,
     span: Span,
     progress: &mut dyn Progress,
+    resume: bool,
 ) -> RunResult<Trained> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
     let set = dataset(data, &train.target, classes.as_deref(), span)?;
@@ -104,12 +105,37 @@ pub fn train(
         _ => None,
     };
     let loss = loss_of(train, classes.as_deref(), counts);
-    let run_dir = run_folder(dir, name);
+    let (run_dir, resume_from) = match resume.then(|| resumable(dir, name, train)).flatten() {
+        Some((run, checkpoint)) => {
+            progress.note(&format!("resuming from {}", checkpoint.display()));
+            (run, Some(checkpoint))
+        }
+        None => (run_folder(dir, name), None),
+    };
+    start_run_folder(&run_dir, train, source_text).map_err(|reason| RunError::Write {
+        path: run_dir.display().to_string(),
+        reason,
+        span,
+    })?;
+    let checkpoints = Checkpoints {
+        dir: run_dir.join("checkpoints"),
+        every: train.settings.checkpoint_every.unwrap_or(0) as usize,
+        keep: train.settings.checkpoint_keep.unwrap_or(2) as usize,
+        resume: resume_from,
+    };
     let features: Vec<String> =
         data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
-    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device(), progress) {
+    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device(), progress, Some(&checkpoints)) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
+        Err(Failure::Resume(reason)) => {
+            return Err(RunError::data(
+                format!("cannot resume `{name}`: {reason}"),
+                span,
+                "resumed here",
+                "run without `--resume` to start this training over",
+            ));
+        }
         Err(Failure::NonFinite { epoch, step, last_good }) => {
             let kept = run_dir.join("last_good");
             let saved = std::fs::create_dir_all(&run_dir).is_ok() && last_good.save_file(&kept).is_ok();
@@ -135,7 +161,7 @@ pub fn train(
         run_dir: run_dir.clone(),
         rows: set.rows,
     };
-    write_run_folder(&run_dir, train, &meta, &fitted.net, source_text).map_err(|reason| RunError::Write {
+    write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| RunError::Write {
         path: run_dir.display().to_string(),
         reason,
         span,
@@ -155,13 +181,9 @@ fn run_folder(dir: &Path, name: &str) -> PathBuf {
     dir.join("runs").join(name).join(stamp)
 }
 
-fn write_run_folder(
-    run_dir: &Path,
-    train: &Train,
-    meta: &TrainedMeta,
-    net: &Net,
-    source_text: Option<&str>,
-) -> Result<(), String> {
+/// What a run folder starts with (so a killed run can be recognised and
+/// resumed): the pipeline, the settings, the model's layers.
+fn start_run_folder(run_dir: &Path, train: &Train, source_text: Option<&str>) -> Result<(), String> {
     std::fs::create_dir_all(run_dir).map_err(|e| e.to_string())?;
     if let Some(text) = source_text {
         write::bytes(&run_dir.join("pipeline.pipe"), text.as_bytes())?;
@@ -169,7 +191,26 @@ fn write_run_folder(
     let settings = serde_json::to_vec_pretty(&train.settings).map_err(|e| e.to_string())?;
     write::bytes(&run_dir.join("settings.json"), &settings)?;
     let model = serde_json::to_vec_pretty(&train.model).map_err(|e| e.to_string())?;
-    write::bytes(&run_dir.join("model.json"), &model)?;
+    write::bytes(&run_dir.join("model.json"), &model)
+}
+
+/// The newest run folder of `name` whose settings and model are the ones
+/// given and that has a checkpoint: the folder, and the checkpoint.
+fn resumable(dir: &Path, name: &str, train: &Train) -> Option<(PathBuf, PathBuf)> {
+    let settings = serde_json::to_vec_pretty(&train.settings).ok()?;
+    let model = serde_json::to_vec_pretty(&train.model).ok()?;
+    let mut runs: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("runs").join(name)).ok()?.flatten().map(|e| e.path()).collect();
+    runs.sort();
+    runs.into_iter().rev().find_map(|run| {
+        let same = std::fs::read(run.join("settings.json")).ok()? == settings
+            && std::fs::read(run.join("model.json")).ok()? == model;
+        let checkpoint = crate::train::fit::latest_checkpoint(&run.join("checkpoints"))?;
+        same.then_some((run, checkpoint))
+    })
+}
+
+fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(), String> {
     let trained = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
     write::bytes(&run_dir.join("trained.json"), &trained)?;
     write::bytes(&run_dir.join("metrics.csv"), metrics_csv(&meta.history).as_bytes())?;

@@ -97,6 +97,8 @@ pub enum Failure {
     },
     /// Stopped on request (the pipeline changed under `pipe watch`).
     Cancelled,
+    /// A checkpoint to resume from could not be read.
+    Resume(String),
 }
 
 /// A trained model and its history.
@@ -130,6 +132,86 @@ pub trait Progress {
     fn cancelled(&mut self) -> bool {
         false
     }
+    /// A line worth showing (resuming from a checkpoint).
+    fn note(&mut self, _line: &str) {}
+}
+
+/// Where and how often to save checkpoints, and one to resume from.
+#[derive(Clone, Debug)]
+pub struct Checkpoints {
+    /// The folder holding `epoch-NNNN/` checkpoints.
+    pub dir: std::path::PathBuf,
+    /// A checkpoint every this many epochs (0: none).
+    pub every: usize,
+    /// How many to keep (the newest).
+    pub keep: usize,
+    /// A checkpoint folder to continue from.
+    pub resume: Option<std::path::PathBuf>,
+}
+
+/// What a checkpoint holds besides the weights and the optimizer state.
+#[derive(Debug, Serialize, Deserialize)]
+struct LoopState {
+    epoch: usize,
+    update: usize,
+    plateau_factor: f64,
+    plateau_waited: u64,
+    plateau_best: f64,
+    waited: u64,
+    best: Option<(f64, usize)>,
+    history: Vec<Epoch>,
+    dropout: Vec<u64>,
+}
+
+/// The newest checkpoint in `dir`, if any.
+pub fn latest_checkpoint(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch-")) && p.join("state.json").exists()
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Saves a checkpoint atomically (a temporary folder renamed), then drops
+/// the oldest beyond `keep`.
+#[allow(clippy::too_many_arguments)]
+fn save_checkpoint(
+    plan: &Checkpoints,
+    state: &LoopState,
+    net: &Net,
+    best: Option<&Net>,
+    optim: &burn::optim::ModuleOptimizer,
+) -> Result<(), String> {
+    let name = format!("epoch-{:04}", state.epoch);
+    let temp = plan.dir.join(format!(".{name}.tmp"));
+    let _ = std::fs::remove_dir_all(&temp);
+    std::fs::create_dir_all(&temp).map_err(|e| e.to_string())?;
+    net.clone().save_file(temp.join("model.bpk")).map_err(|e| format!("{e:?}"))?;
+    if let Some(best) = best {
+        best.clone().save_file(temp.join("best.bpk")).map_err(|e| format!("{e:?}"))?;
+    }
+    optim.save(temp.join("optimizer.bpk")).map_err(|e| format!("{e:?}"))?;
+    let json = serde_json::to_vec(state).map_err(|e| e.to_string())?;
+    std::fs::write(temp.join("state.json"), json).map_err(|e| e.to_string())?;
+    let target = plan.dir.join(&name);
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::rename(&temp, &target).map_err(|e| e.to_string())?;
+    let mut all: Vec<std::path::PathBuf> = std::fs::read_dir(&plan.dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch-")))
+        .collect();
+    all.sort();
+    while all.len() > plan.keep.max(1) {
+        let _ = std::fs::remove_dir_all(all.remove(0));
+    }
+    Ok(())
 }
 
 /// Trains `train.model` on `data`, validating on `val`.
@@ -140,6 +222,7 @@ pub fn fit(
     loss: &Loss,
     device: &Device,
     progress: &mut dyn Progress,
+    checkpoints: Option<&Checkpoints>,
 ) -> Result<Fitted, Failure> {
     let mut settings = train.settings.clone();
     let s = &settings;
@@ -162,11 +245,31 @@ pub fn fit(
     let mut order: Vec<usize> = (0..data.rows).collect();
     let mut history = Vec::new();
     let mut best: Option<(f64, usize, Net)> = None;
-    let (mut waited, mut plateau_waited, mut plateau_best) = (0u64, 0u64, f64::INFINITY);
+    // f64::MAX, not infinity: the state goes through JSON in checkpoints.
+    let (mut waited, mut plateau_waited, mut plateau_best) = (0u64, 0u64, f64::MAX);
     let mut update = 0usize;
     let mut stopped_early = false;
     let mut changed_while_running = false;
     let mut epoch = 0;
+    if let Some(dir) = checkpoints.and_then(|c| c.resume.as_ref()) {
+        let state: LoopState = std::fs::read(dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| Failure::Resume(format!("{} has no readable state", dir.display())))?;
+        net = net.try_load_file(dir.join("model.bpk")).map_err(|e| Failure::Resume(format!("{e:?}")))?;
+        optim = optim.load(dir.join("optimizer.bpk")).map_err(|e| Failure::Resume(format!("{e:?}")))?;
+        net.set_dropout_states(&state.dropout);
+        if let Some((value, at)) = state.best {
+            let plain = device.clone().without_autodiff();
+            let best_net = Net::new(&train.model, &plain, seed).try_load_file(dir.join("best.bpk")).ok();
+            best = best_net.map(|n| (value, at, n.valid()));
+        }
+        epoch = state.epoch;
+        update = state.update;
+        schedule.reduce(state.plateau_factor);
+        (plateau_waited, plateau_best, waited) = (state.plateau_waited, state.plateau_best, state.waited);
+        history = state.history;
+    }
     while epoch < epochs {
         epoch += 1;
         if progress.cancelled() {
@@ -184,6 +287,9 @@ pub fn fit(
             }
         }
         let s = &settings;
+        // Each epoch's order depends only on the seed and the epoch (not on
+        // the epochs before), so a resumed run shuffles as the original did.
+        order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
         Rng::new(seed.wrapping_add(epoch as u64)).shuffle(&mut order);
         let start = Instant::now();
         let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
@@ -259,6 +365,21 @@ pub fn fit(
                     break;
                 }
             }
+        }
+        if let Some(plan) = checkpoints.filter(|c| c.every > 0 && epoch.is_multiple_of(c.every)) {
+            let state = LoopState {
+                epoch,
+                update,
+                plateau_factor: schedule.factor(),
+                plateau_waited,
+                plateau_best,
+                waited,
+                best: best.as_ref().map(|(v, e, _)| (*v, *e)),
+                history: history.clone(),
+                dropout: net.dropout_states(),
+            };
+            // A checkpoint that cannot be written costs only the ability to resume.
+            let _ = save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim);
         }
     }
     let last = history.len();

@@ -371,3 +371,40 @@ impl Net {
         Some((m.gamma.val().try_into_vec_as::<f32>().ok()?, m.beta.val().try_into_vec_as::<f32>().ok()?))
     }
 }
+
+impl Net {
+    /// The dropout layers' generator states, in order (saved in checkpoints
+    /// so a resumed run draws the masks an uninterrupted one would).
+    pub fn dropout_states(&self) -> Vec<u64> {
+        fn collect(layers: &[Layer], out: &mut Vec<u64>) {
+            for layer in layers {
+                match layer {
+                    Layer::Dropout(d) => out.push(d.state.load(std::sync::atomic::Ordering::Relaxed)),
+                    Layer::Residual(b) => collect(&b.layers, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.layers, &mut out);
+        out
+    }
+
+    /// Restores what [`Net::dropout_states`] returned.
+    pub fn set_dropout_states(&self, states: &[u64]) {
+        fn restore(layers: &[Layer], states: &mut std::slice::Iter<u64>) {
+            for layer in layers {
+                match layer {
+                    Layer::Dropout(d) => {
+                        if let Some(s) = states.next() {
+                            d.state.store(*s, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Layer::Residual(b) => restore(&b.layers, states),
+                    _ => {}
+                }
+            }
+        }
+        restore(&self.layers, &mut states.iter());
+    }
+}

@@ -69,6 +69,11 @@ impl Schedule {
         })
     }
 
+    /// The factor `on_plateau` has applied so far.
+    pub fn factor(&self) -> f64 {
+        self.plateau_factor
+    }
+
     /// Multiplies every later rate by `factor` (a plateau was reached).
     pub fn reduce(&mut self, factor: f64) {
         self.plateau_factor *= factor;
