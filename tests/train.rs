@@ -497,3 +497,52 @@ train net = mlp(hidden: [64, 32], out: 2, dropout: 0.3) on prep(people) {{
     };
     assert_eq!(final_weights(&whole), final_weights(&broken));
 }
+
+/// `pipe predict` on new data (no target) gives the predictions the
+/// pipeline's own `predict` gives; a missing column is named.
+#[test]
+fn pipe_predict_applies_the_saved_transforms_and_model() {
+    use std::process::Command;
+    let dir = scratch("predict");
+    let text = example("iris.pipe").replace(
+        "output predictions",
+        "output all = prep(iris) |> predict(species) |> write(\"out/all.csv\")\n\noutput predictions",
+    );
+    std::fs::write(dir.join("main.pipe"), &text).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "--no-cache"])
+        .arg(dir.join("main.pipe"))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let run = std::fs::read_dir(dir.join("runs/species")).unwrap().next().unwrap().unwrap().path();
+    let iris = std::fs::read_to_string(repo().join("data/iris.csv")).unwrap();
+    let unlabelled: String = iris.lines().map(|l| l.rsplit_once(',').unwrap().0.to_owned() + "\n").collect();
+    std::fs::write(dir.join("new.csv"), unlabelled).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .arg("predict")
+        .arg(&run)
+        .arg(dir.join("new.csv"))
+        .args(["-o", dir.join("predicted.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let last = |text: String| -> Vec<String> {
+        text.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().to_owned()).collect()
+    };
+    let expected = last(std::fs::read_to_string(dir.join("out/all.csv")).unwrap());
+    let got = last(std::fs::read_to_string(dir.join("predicted.csv")).unwrap());
+    assert_eq!(got.len(), 150);
+    assert_eq!(got, expected);
+    // The rows come back as given, with the prediction.
+    let first = std::fs::read_to_string(dir.join("predicted.csv")).unwrap().lines().nth(1).unwrap().to_owned();
+    assert!(first.starts_with("5.1,3.5,1.4,0.2,"), "{first}");
+    // A column the model needs is missing.
+    let narrow: String = iris.lines().map(|l| l.splitn(4, ',').take(3).collect::<Vec<_>>().join(",") + "\n").collect();
+    std::fs::write(dir.join("narrow.csv"), narrow).unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_pipe")).arg("predict").arg(&run).arg(dir.join("narrow.csv")).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("pipe::predict::input") && err.contains("`petal_width_cm`"), "{err}");
+}

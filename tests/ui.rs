@@ -212,3 +212,16 @@ fn long_operator_chain_is_bounded() {
     let rendered = render_syntax("chain.pipe", text.as_bytes());
     assert!(rendered.contains("pipe::syntax::too_deep"), "{rendered}");
 }
+
+/// `pipe predict` on a folder that is not a training run.
+#[test]
+fn predict_on_a_folder_that_is_not_a_run() {
+    let error = pipe::run::predict::predict_file(
+        Path::new("tests/ui/run"),
+        Path::new("tests/ui/run/small.csv"),
+        Path::new("unused.csv"),
+    )
+    .expect_err("not a run folder");
+    let file = SourceFile { name: "tests/ui/run".into(), text: "".into() };
+    snapshot("run", "predict_not_a_run", &render(&error, &file, STYLE));
+}

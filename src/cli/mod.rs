@@ -3,6 +3,7 @@
 mod check;
 mod error;
 mod fmt;
+mod predict;
 mod report;
 mod run;
 mod watch;
@@ -94,6 +95,22 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Predict for new data with a trained run: the transforms the training
+    /// data went through (with the numbers saved in the run folder), then
+    /// the model. Writes the rows with a `prediction` column.
+    Predict {
+        /// A run folder, `runs/<train item>/<time>/`.
+        #[arg(value_name = "RUN_DIR")]
+        run: PathBuf,
+        /// The new data (CSV or Parquet), with the columns the training data
+        /// had before its transforms; the target may be missing.
+        #[arg(value_name = "DATA")]
+        data: PathBuf,
+        /// Where to write (CSV or Parquet by extension; default
+        /// `<DATA>_predictions.parquet`).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
     /// Manage the stage cache.
     Cache {
         #[command(subcommand)]
@@ -155,6 +172,7 @@ fn run(cli: Cli) -> bool {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
         Command::Run { file, items, no_cache, resume } => run::run(&file, &items, no_cache, resume, &mut reporter),
+        Command::Predict { run, data, output } => predict::predict(&run, &data, output.as_deref(), &mut reporter),
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
     }

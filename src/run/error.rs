@@ -109,6 +109,16 @@ pub enum RunError {
         help: String,
     },
 
+    /// `pipe predict` cannot use a run folder or the new data.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::predict::input), help("{help}"))]
+    Predict {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// The run was stopped because the pipeline changed (`pipe watch`).
     #[error("stopped: the pipeline changed")]
     #[diagnostic(severity(Advice))]
@@ -163,7 +173,7 @@ impl RunError {
             | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }
             | RunError::UnseenLevels { span, .. } => Some(*span),
-            RunError::UnknownItem { .. } | RunError::Cancelled => None,
+            RunError::UnknownItem { .. } | RunError::Cancelled | RunError::Predict { .. } => None,
         }
     }
 

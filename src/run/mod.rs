@@ -17,8 +17,9 @@ pub mod fitted;
 mod onehot;
 mod ops;
 mod pca;
+pub mod predict;
 pub mod random;
-mod read;
+pub mod read;
 mod split;
 pub mod training;
 pub mod write;
@@ -626,6 +627,14 @@ impl<'a> Session<'a> {
                     None => None,
                 };
                 let rows = vec![data.height()];
+                // What the transforms its data went through learned: saved with
+                // the run, so `pipe predict` applies the same numbers.
+                let mut used = Vec::new();
+                frame_references(&train.data, &mut used);
+                let transforms: Vec<(String, Vec<Fitted>)> = used
+                    .into_iter()
+                    .filter_map(|t| Some((self.item(t).name.clone(), self.fitted.get(&t)?.0.as_ref().clone())))
+                    .collect();
                 let source_text = self.source_text.clone();
                 let resume = self.resume;
                 let trained = {
@@ -641,6 +650,7 @@ impl<'a> Session<'a> {
                         item.span,
                         &mut progress,
                         resume,
+                        &transforms,
                     )?
                 };
                 self.trained.insert(id, Rc::new(trained));

@@ -49,6 +49,9 @@ pub struct TrainedMeta {
     pub run_dir: PathBuf,
     /// Rows trained on.
     pub rows: usize,
+    /// The folder of the `.pipe` file (its relative paths start there).
+    #[serde(default)]
+    pub pipeline_dir: PathBuf,
 }
 
 /// The device training runs on: flex, the default CPU backend.
@@ -92,6 +95,7 @@ pub fn train(
     span: Span,
     progress: &mut dyn Progress,
     resume: bool,
+    transforms: &[(String, Vec<crate::run::fitted::Fitted>)],
 ) -> RunResult<Trained> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
     let set = dataset(data, &train.target, classes.as_deref(), span)?;
@@ -112,11 +116,10 @@ pub fn train(
         }
         None => (run_folder(dir, name), None),
     };
-    start_run_folder(&run_dir, train, source_text).map_err(|reason| RunError::Write {
-        path: run_dir.display().to_string(),
-        reason,
-        span,
-    })?;
+    let saved_transforms = serde_json::to_vec_pretty(transforms).map_err(|e| e.to_string());
+    start_run_folder(&run_dir, train, source_text)
+        .and_then(|()| write::bytes(&run_dir.join("transforms.json"), &saved_transforms?))
+        .map_err(|reason| RunError::Write { path: run_dir.display().to_string(), reason, span })?;
     let checkpoints = Checkpoints {
         dir: run_dir.join("checkpoints"),
         every: train.settings.checkpoint_every.unwrap_or(0) as usize,
@@ -160,6 +163,7 @@ pub fn train(
         kept_epoch: fitted.kept_epoch,
         run_dir: run_dir.clone(),
         rows: set.rows,
+        pipeline_dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
     };
     write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| RunError::Write {
         path: run_dir.display().to_string(),

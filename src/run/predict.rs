@@ -1,0 +1,251 @@
+//! `pipe predict RUN_DIR DATA -o OUT`: new data through the steps the
+//! training data went through after it was split (the fitted transforms,
+//! with the numbers saved in the run folder, and the operations around
+//! them), then the trained model: the same code as a pipeline's `predict`.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+
+use crate::check::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
+use crate::check::schema::Schema;
+use crate::ir::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
+use crate::run::error::{RunError, RunResult};
+use crate::run::fitted::{self, Fitted};
+use crate::run::training::{self, TrainedMeta};
+use crate::run::{read, write};
+use crate::source::{SourceMap, Span};
+
+/// What a prediction did.
+#[derive(Debug)]
+pub struct Predicted {
+    /// Rows written.
+    pub rows: usize,
+    /// Warnings met applying the transforms (unseen levels, values outside
+    /// bins), with the sources of the saved pipeline to show them.
+    pub warnings: Vec<RunError>,
+    /// The saved pipeline, for rendering the warnings.
+    pub sources: SourceMap,
+}
+
+fn failure(message: impl Into<String>, help: &str) -> RunError {
+    RunError::Predict { message: message.into(), help: help.into() }
+}
+
+/// Predicts for every row of `data` with the run in `run_dir`, writing the
+/// rows with a `prediction` column to `out` (CSV or Parquet).
+pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predicted> {
+    let not_a_run = || {
+        failure(
+            format!("`{}` is not a training run folder", run_dir.display()),
+            "give a folder `pipe run` wrote: runs/<train item>/<time>/",
+        )
+    };
+    let meta: TrainedMeta = std::fs::read(run_dir.join("trained.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(not_a_run)?;
+    let text = std::fs::read_to_string(run_dir.join("pipeline.pipe")).map_err(|_| not_a_run())?;
+    let saved: Vec<(String, Vec<Fitted>)> = std::fs::read(run_dir.join("transforms.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(not_a_run)?;
+    let name = run_dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut sources = SourceMap::new();
+    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), text.as_str());
+    let parsed = crate::syntax::parse(&text, file);
+    let report = crate::check::check(&parsed.program, &mut sources, Some(&meta.pipeline_dir));
+    if !parsed.errors.is_empty() || report.has_errors() {
+        return Err(failure(
+            "the pipeline saved with this run no longer checks",
+            "its data files must still be where they were when it trained; `pipe check` the saved pipeline.pipe",
+        ));
+    }
+    let program = &report.ir;
+    let train = program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| match &i.kind {
+            ItemKind::Train(t) if i.name == name => Some(t.as_ref().clone()),
+            _ => None,
+        })
+        .ok_or_else(not_a_run)?;
+    let (base, stages) = layers(&train.data);
+    let schema = base_schema(program, base).unwrap_or_else(|| base.schema.clone());
+    let df = read_new(data, &schema, &meta.target)?;
+    let mut warnings = Vec::new();
+    let original = df.clone();
+    let df = prepare(program, df, &stages, &saved, &meta.pipeline_dir, &mut warnings)?;
+    let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(not_a_run)?;
+    let span = Span::default();
+    let predicted = training::predict(&trained, &train, df, span)?;
+    // The rows as given, with their predictions (when no step dropped rows).
+    let result = match predicted.column("prediction") {
+        Ok(p) if predicted.height() == original.height() => {
+            let mut rows = original;
+            rows.with_column(p.clone()).map_err(|e| failure(e.to_string(), ""))?;
+            rows.clone()
+        }
+        _ => predicted,
+    };
+    let rows = result.height();
+    write::frame(result, out, span)?;
+    Ok(Predicted { rows, warnings, sources })
+}
+
+/// What is applied to the data, innermost first.
+enum Stage<'a> {
+    /// Operations of a frame.
+    Ops(&'a Frame),
+    /// A fitted transform.
+    Transform(ItemId),
+}
+
+/// The innermost frame (the one reading an item or a split part) and the
+/// stages from there out.
+fn layers(frame: &Frame) -> (&Frame, Vec<Stage<'_>>) {
+    match &frame.input {
+        FrameInput::Transformed { transform, input } => {
+            let (base, mut stages) = layers(input);
+            stages.push(Stage::Transform(*transform));
+            stages.push(Stage::Ops(frame));
+            (base, stages)
+        }
+        _ => (frame, vec![Stage::Ops(frame)]),
+    }
+}
+
+/// The columns the innermost frame reads: those of the item or split.
+fn base_schema(program: &Program, base: &Frame) -> Option<Schema> {
+    let id = match base.input {
+        FrameInput::Item(id) | FrameInput::Part { split: id, .. } => id,
+        FrameInput::Transformed { .. } => return None,
+    };
+    match &program.items.get(id)?.as_ref()?.kind {
+        ItemKind::Split { input, .. } | ItemKind::Stage(input) | ItemKind::Output(input) => Some(input.schema.clone()),
+        ItemKind::Source(Source::Csv { schema, .. }) => Some(schema.clone()),
+        _ => None,
+    }
+}
+
+/// Reads the new data in the types of `schema`; every column but the
+/// target must be there.
+fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> {
+    let span = Span::default();
+    let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let present: Vec<String> = if csv {
+        let options = CsvOptions { sep: b',', nulls: DEFAULT_NULLS.iter().map(|n| n.to_string()).collect() };
+        csv_columns(path, &options)
+            .map_err(|reason| RunError::Unreadable {
+                path: path.display().to_string(),
+                reason,
+                span,
+                help: String::new(),
+            })?
+            .into_iter()
+            .map(|c| c.name)
+            .collect()
+    } else {
+        let df = read::read(&Source::Parquet { path: path.to_path_buf() }, span)?;
+        df.get_column_names().iter().map(|c| c.to_string()).collect()
+    };
+    let missing: Vec<&str> = schema
+        .columns
+        .iter()
+        .filter(|c| c.name != target && !present.contains(&c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(failure(
+            format!(
+                "`{}` lacks the column `{}`, which the model was trained with",
+                path.display(),
+                missing.join("`, `")
+            ),
+            &format!(
+                "the data needs the columns the training data had before its transforms: {}",
+                schema.names().join(", ")
+            ),
+        ));
+    }
+    let wanted = Schema { columns: schema.columns.iter().filter(|c| present.contains(&c.name)).cloned().collect() };
+    let df = if csv {
+        let nulls = DEFAULT_NULLS.iter().map(|n| n.to_string()).collect();
+        // Read every column as the file has it, then keep the wanted ones.
+        let all: Vec<String> = present.clone();
+        let full = Schema {
+            columns: all
+                .iter()
+                .map(|n| {
+                    wanted.get(n).cloned().unwrap_or_else(|| {
+                        crate::check::schema::Column::new(n.as_str(), crate::check::schema::DType::Str, span)
+                    })
+                })
+                .collect(),
+        };
+        read::read(&Source::Csv { path: path.to_path_buf(), sep: b',', nulls, schema: full }, span)?
+    } else {
+        read::read(&Source::Parquet { path: path.to_path_buf() }, span)?
+    };
+    df.select(wanted.names()).map_err(|e| failure(e.to_string(), ""))
+}
+
+/// Whether an operation learns from the data it is applied to.
+fn fits(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::QCut { .. }
+            | Op::Standard(_)
+            | Op::Robust(_)
+            | Op::MinMax { .. }
+            | Op::OneHot { .. }
+            | Op::Pca { .. }
+            | Op::FillNulls { value: crate::ir::Fill::Mean | crate::ir::Fill::Median, .. }
+    )
+}
+
+/// Applies the stages with the saved numbers.
+fn prepare(
+    program: &Program,
+    mut df: DataFrame,
+    stages: &[Stage],
+    saved: &[(String, Vec<Fitted>)],
+    dir: &Path,
+    warnings: &mut Vec<RunError>,
+) -> RunResult<DataFrame> {
+    for stage in stages {
+        match stage {
+            Stage::Ops(frame) => {
+                for (op, span) in frame.ops.iter().zip(&frame.spans) {
+                    if fits(op)
+                        || matches!(op, Op::Predict(_) | Op::Transform(_) | Op::Sample { .. } | Op::Oversample(_))
+                    {
+                        return Err(failure(
+                            "the training data went through a step `pipe predict` cannot repeat on new data",
+                            "steps that learn from data belong in a `transform` (their numbers are saved); sampling has no meaning for new rows",
+                        ));
+                    }
+                    df = fitted::apply(op, &Fitted::Nothing, df, *span, dir, warnings)?;
+                }
+            }
+            Stage::Transform(id) => {
+                let Some(item) = program.items.get(*id).and_then(Option::as_ref) else { continue };
+                let ItemKind::Transform { steps, spans, .. } = &item.kind else { continue };
+                let learned = saved.iter().find(|(n, _)| *n == item.name).map(|(_, f)| f).ok_or_else(|| {
+                    failure(format!("the run folder has no saved numbers for `{}`", item.name), "train again")
+                })?;
+                for ((op, span), f) in steps.iter().zip(spans).zip(learned) {
+                    df = fitted::apply(op, f, df, *span, dir, warnings)?;
+                }
+            }
+        }
+    }
+    Ok(df)
+}
+
+/// The default output path: `<data stem>_predictions.parquet` beside it.
+pub fn default_output(data: &Path) -> PathBuf {
+    let stem = data.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
+    data.with_file_name(format!("{stem}_predictions.parquet"))
+}
