@@ -54,9 +54,25 @@ pub struct TrainedMeta {
     pub pipeline_dir: PathBuf,
 }
 
-/// The device training runs on: flex, the default CPU backend.
+/// The device training runs on when the file names none: flex, the
+/// default CPU backend.
 pub fn device() -> Device {
     Device::flex()
+}
+
+/// The device a run's settings name (the checker has made sure this build
+/// has its backend): `cpu` is flex; `torch.cpu` and `torch.cuda(i)` are
+/// libtorch with the `tch` feature.
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+pub fn device_of(train: &Train) -> Device {
+    let Some(first) = train.settings.devices.first() else { return device() };
+    match first.name.as_str() {
+        #[cfg(feature = "tch")]
+        "torch.cpu" => Device::libtorch(),
+        #[cfg(feature = "tch")]
+        "torch.cuda" => Device::libtorch_cuda(first.index.unwrap_or(0) as usize),
+        _ => device(),
+    }
 }
 
 /// The loss of a run.
@@ -128,7 +144,14 @@ pub fn train(
     };
     let features: Vec<String> =
         data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
-    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device(), progress, Some(&checkpoints)) {
+    if train.settings.devices.len() > 1 {
+        return Err(RunError::NotBuilt {
+            what: "train on several devices at once".into(),
+            span,
+            help: "name one device; data-parallel training is not built yet".into(),
+        });
+    }
+    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device_of(train), progress, Some(&checkpoints)) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
         Err(Failure::Resume(reason)) => {
@@ -328,7 +351,7 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
 pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span) -> RunResult<Scores> {
     let set = arrays(frame, &trained.meta, true, span)?;
     let loss = loss_of(train, trained.meta.classes.as_deref(), None);
-    Ok(fit::evaluate(&trained.net, &set, &loss, &device()))
+    Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
 }
 
 /// `frame` with a `prediction` column: class names (as the target's type)
@@ -336,7 +359,7 @@ pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span)
 pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -> RunResult<DataFrame> {
     let set = arrays(&frame, &trained.meta, false, span)?;
     let loss = loss_of(train, trained.meta.classes.as_deref(), None);
-    let values = fit::predict(&trained.net, &set, &loss, &device());
+    let values = fit::predict(&trained.net, &set, &loss, &device_of(train));
     let column = match &trained.meta.classes {
         Some(names) => {
             let labels: Vec<&str> = values.iter().map(|v| names.get(*v as usize).map_or("", String::as_str)).collect();
@@ -358,6 +381,6 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
 
 /// Builds a trained run from saved weights (the stage cache).
 pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
-    let net = Net::new(&train.model, &device(), 0).try_load_file(weights).ok()?;
+    let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?;
     Some(Trained { net, meta, cacheable: true })
 }
