@@ -25,9 +25,11 @@ ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(ROOT, "..", "shared", "peers")
 
 
-def pipe_round(pipe, epochs):
+def pipe_round(pipe, epochs, device=None):
     text = open(os.path.join(HERE, "train.pipe")).read()
     text = re.sub(r"epochs: \d+", f"epochs: {epochs}", text)
+    if device:
+        text = text.replace("    seed: 42\n", f"    seed: 42\n    device: {device}\n")
     path = os.path.join(HERE, "train_bench.pipe")
     with open(path, "w") as f:
         f.write(text)
@@ -53,17 +55,18 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--pipe", default=os.path.join(ROOT, "target", "release", "pipe"))
+    ap.add_argument("--device", default=None, help="e.g. torch.cpu (a build with --features tch)")
     a = ap.parse_args()
     parquet = os.path.join(HERE, "out", "pandas.parquet")
     if not os.path.exists(parquet):
         sys.exit("run bench/data_bench.py first: it writes bench/out/pandas.parquet")
     pipe_rates, torch_rates = [], []
     for _ in range(a.runs):
-        pipe_rates += pipe_round(a.pipe, a.epochs)[1:]
+        pipe_rates += pipe_round(a.pipe, a.epochs, a.device)[1:]
         torch_rates += torch_round(sys.executable, parquet, a.epochs)[1:]
     p, t = statistics.median(pipe_rates), statistics.median(torch_rates)
     print(f"{a.runs} alternating rounds of {a.epochs} epochs (first epoch of each left out); load {os.getloadavg()[0]:.2f}")
-    print(f"pipe (flex)         {p:10,.0f} samples/s  [{min(pipe_rates):,.0f}-{max(pipe_rates):,.0f}]")
+    print(f"pipe ({a.device or 'flex'})   {p:10,.0f} samples/s  [{min(pipe_rates):,.0f}-{max(pipe_rates):,.0f}]")
     print(f"PyTorch 2 threads   {t:10,.0f} samples/s  [{min(torch_rates):,.0f}-{max(torch_rates):,.0f}]")
     print(f"pipe / PyTorch      {p / t:.3f}")
     print(json.dumps({"pipe": pipe_rates, "torch": torch_rates, "ratio": p / t}))

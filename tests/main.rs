@@ -1,6 +1,7 @@
 //! The integration test binary: one binary, one module per area.
 
 mod cli;
+mod editors;
 mod examples;
 mod format;
 mod ir;

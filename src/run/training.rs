@@ -116,6 +116,17 @@ pub fn train(
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
     let set = dataset(data, &train.target, classes.as_deref(), span)?;
     let val = validate.map(|v| dataset(v, &train.target, classes.as_deref(), span)).transpose()?;
+    if let crate::ir::Shape::Flat(width) = train.model.input
+        && width != set.width
+    {
+        // One-hot levels beyond what `pipe check` sampled widen the data.
+        return Err(RunError::data(
+            format!("the model was checked for {width} features, and the data has {}", set.width),
+            span,
+            "trained here",
+            "a one-hot column has more levels in the data than `pipe check` saw in the file's first 4 MB (see the warnings above); merge or drop the rare levels before encoding",
+        ));
+    }
     let counts = match (&set.target, &classes) {
         (crate::train::data::Target::Classes(c), Some(names)) => {
             let mut counts = vec![0usize; names.len()];

@@ -1,0 +1,2 @@
+" .pipe files are pipe pipelines.
+autocmd BufRead,BufNewFile *.pipe setfiletype pipe
