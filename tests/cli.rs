@@ -218,3 +218,25 @@ fn run_stops_before_running_when_the_check_fails() {
     assert!(stderr(&output).contains("pipe::check::"), "{}", stderr(&output));
     assert!(!dir.join("o.csv").exists());
 }
+
+#[test]
+fn run_device_override_is_checked_against_the_build() {
+    let dir = temp_dir("device");
+    std::fs::write(dir.join("d.csv"), "x,y\n1,0\n2,1\n3,0\n4,1\n").unwrap();
+    let file = dir.join("main.pipe");
+    let text = "import std.models { linear }\nsource d = csv(\"d.csv\")\ntrain t = linear(out: 2) on d {\n    target: y\n    epochs: 2\n}\n";
+    std::fs::write(&file, text).unwrap();
+    let unknown = run(&["run", "--no-cache", "--device", "gpu", file.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("--device gpu: unknown device"), "{}", stderr(&unknown));
+    let torch = run(&["run", "--no-cache", "--device", "torch.cpu", file.to_str().unwrap()]);
+    if cfg!(feature = "tch") {
+        assert_eq!(torch.status.code(), Some(0), "{}", stderr(&torch));
+    } else {
+        assert_eq!(torch.status.code(), Some(1));
+        assert!(stderr(&torch).contains("build with `--features tch`"), "{}", stderr(&torch));
+    }
+    let cpu = run(&["run", "--no-cache", "--device", "cpu", file.to_str().unwrap()]);
+    assert_eq!(cpu.status.code(), Some(0), "{}", stderr(&cpu));
+    assert!(stderr(&cpu).contains("epoch 2/2"), "{}", stderr(&cpu));
+}

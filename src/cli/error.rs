@@ -26,6 +26,14 @@ pub enum CliError {
         reason: String,
     },
 
+    /// A command-line value that cannot be used (`--device gpu`).
+    #[error("{message}")]
+    #[diagnostic(code(pipe::cli::usage))]
+    Usage {
+        /// What is wrong.
+        message: String,
+    },
+
     /// The formatter produced text that parses to a different program (a bug
     /// in `pipe fmt`); the file is left untouched.
     #[error("`pipe fmt` would change the meaning of `{path}`; the file was left as it was")]

@@ -79,6 +79,11 @@ enum Command {
         /// run folder with the same settings and model), if it has one.
         #[arg(long)]
         resume: bool,
+        /// Train on this device instead of the ones the file names: `cpu`,
+        /// `torch.cpu`, `torch.cuda`, `torch.cuda(1)` (libtorch needs a build
+        /// with `--features tch`).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<String>,
     },
     /// Check and run a file on every save: diagnostics as you type, and only
     /// what changed re-runs (the stage cache keeps the rest).
@@ -171,7 +176,9 @@ fn run(cli: Cli) -> bool {
     match cli.command {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
-        Command::Run { file, items, no_cache, resume } => run::run(&file, &items, no_cache, resume, &mut reporter),
+        Command::Run { file, items, no_cache, resume, device } => {
+            run::run(&file, &items, no_cache, resume, device.as_deref(), &mut reporter)
+        }
         Command::Predict { run, data, output } => predict::predict(&run, &data, output.as_deref(), &mut reporter),
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),

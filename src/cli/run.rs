@@ -11,11 +11,59 @@ use super::report::{Reporter, plural};
 use crate::run::{self, Event, Finished, Options};
 
 /// Checks and runs one file; returns whether it ran without errors.
-pub fn run(path: &Path, only: &[String], no_cache: bool, resume: bool, reporter: &mut Reporter) -> bool {
-    let Some((sources, report)) = load(path, reporter) else { return false };
+pub fn run(
+    path: &Path,
+    only: &[String],
+    no_cache: bool,
+    resume: bool,
+    device: Option<&str>,
+    reporter: &mut Reporter,
+) -> bool {
+    let Some((sources, mut report)) = load(path, reporter) else { return false };
+    if let Some(written) = device {
+        match parse_device(written) {
+            Ok(device) => override_device(&mut report.ir, device),
+            Err(reason) => {
+                let error = super::CliError::Usage { message: format!("--device {written}: {reason}") };
+                reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
+                return false;
+            }
+        }
+    }
     let mut options = options(path, &sources, only, no_cache, None);
     options.resume = resume;
     execute(&sources, &report.ir, &options, reporter)
+}
+
+/// A device as written on the command line, if this build can train on it.
+fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
+    let (name, index) = match written.split_once('(') {
+        Some((name, rest)) => {
+            let index = rest.strip_suffix(')').and_then(|i| i.trim().parse::<u64>().ok());
+            (name.trim(), Some(index.ok_or("write the index as in `torch.cuda(1)`")?))
+        }
+        None => (written.trim(), None),
+    };
+    let known = ["cpu", "torch.cpu", "torch.cuda", "cuda"];
+    if !known.contains(&name) {
+        return Err(format!("unknown device; the devices are {}", known.join(", ")));
+    }
+    if name.starts_with("torch.") && !crate::backend::has_libtorch() {
+        return Err("this build has no libtorch backend: build with `--features tch` (see the README)".into());
+    }
+    if name == "cuda" && !crate::backend::has_cubecl_cuda() {
+        return Err("this build has no CubeCL CUDA backend: use `torch.cuda` with `--features tch`".into());
+    }
+    Ok(crate::ir::Device { name: name.to_owned(), index })
+}
+
+/// Every training run trains on `device`.
+fn override_device(program: &mut crate::ir::Program, device: crate::ir::Device) {
+    for item in program.items.iter_mut().flatten() {
+        if let crate::ir::ItemKind::Train(train) = &mut item.kind {
+            train.settings.devices = vec![device.clone()];
+        }
+    }
 }
 
 /// How to run a checked file.
