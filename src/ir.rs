@@ -541,6 +541,23 @@ pub struct Optimizer {
     pub alpha: Option<f64>,
 }
 
+impl Optimizer {
+    /// The optimizer `name` with `lr` and every other number at its default.
+    pub fn named(name: &str, lr: Option<f64>) -> Self {
+        Optimizer {
+            name: name.into(),
+            lr,
+            momentum: None,
+            nesterov: false,
+            weight_decay: None,
+            beta1: None,
+            beta2: None,
+            eps: None,
+            alpha: None,
+        }
+    }
+}
+
 /// One phase of a learning-rate schedule.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Phase {

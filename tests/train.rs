@@ -222,17 +222,7 @@ fn one_training_step_equals_pytorch() {
         close(&logits.clone().try_into_vec_as::<f32>().unwrap(), &floats(&expected["logits"]), "logits");
         close(&[value.clone().into_scalar::<f32>()], &[expected["loss"].as_f64().unwrap() as f32], "loss");
         let settings = TrainSettings {
-            optimizer: Some(Optimizer {
-                name: optimizer.0.into(),
-                lr: Some(optimizer.1),
-                momentum: optimizer.2,
-                nesterov: false,
-                weight_decay: None,
-                beta1: None,
-                beta2: None,
-                eps: None,
-                alpha: None,
-            }),
+            optimizer: Some(Optimizer { momentum: optimizer.2, ..Optimizer::named(optimizer.0, Some(optimizer.1)) }),
             ..TrainSettings::default()
         };
         let (mut optim, lr) = pipe::train::optimizer::build(&settings);
@@ -534,6 +524,24 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
     let got = last(std::fs::read_to_string(dir.join("predicted.csv")).unwrap());
     assert_eq!(got.len(), 150);
     assert_eq!(got, expected);
+    // The same from Parquet.
+    use polars::prelude::SerReader;
+    let mut frame = polars::prelude::CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(dir.join("new.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let file = std::fs::File::create(dir.join("new.parquet")).unwrap();
+    polars::prelude::ParquetWriter::new(file).finish(&mut frame).unwrap();
+    let from_parquet = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .arg("predict")
+        .arg(&run)
+        .arg(dir.join("new.parquet"))
+        .args(["-o", dir.join("from_parquet.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(from_parquet.status.success(), "{}", String::from_utf8_lossy(&from_parquet.stderr));
+    assert_eq!(last(std::fs::read_to_string(dir.join("from_parquet.csv")).unwrap()), expected);
     // The rows come back as given, with the prediction.
     let first = std::fs::read_to_string(dir.join("predicted.csv")).unwrap().lines().nth(1).unwrap().to_owned();
     assert!(first.starts_with("5.1,3.5,1.4,0.2,"), "{first}");

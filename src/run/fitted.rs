@@ -63,6 +63,21 @@ pub enum Fitted {
     Pca(pca::Projection),
 }
 
+/// Whether an operation learns from the data it is fitted on (what
+/// [`fit`] returns something other than [`Fitted::Nothing`] for).
+pub fn learns(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::QCut { .. }
+            | Op::Standard(_)
+            | Op::Robust(_)
+            | Op::MinMax { .. }
+            | Op::OneHot { .. }
+            | Op::Pca { .. }
+            | Op::FillNulls { value: Fill::Mean | Fill::Median, .. }
+    )
+}
+
 /// Learns what `op` needs from `df` (the data it is fitted on).
 pub fn fit(op: &Op, df: &DataFrame, span: Span, warnings: &mut Vec<RunError>) -> RunResult<Fitted> {
     Ok(match op {

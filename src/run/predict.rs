@@ -134,21 +134,23 @@ fn base_schema(program: &Program, base: &Frame) -> Option<Schema> {
 fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> {
     let span = Span::default();
     let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let present: Vec<String> = if csv {
-        let options = CsvOptions { sep: b',', nulls: DEFAULT_NULLS.iter().map(|n| n.to_string()).collect() };
-        csv_columns(path, &options)
-            .map_err(|reason| RunError::Unreadable {
-                path: path.display().to_string(),
-                reason,
-                span,
-                help: String::new(),
-            })?
-            .into_iter()
-            .map(|c| c.name)
-            .collect()
-    } else {
-        let df = read::read(&Source::Parquet { path: path.to_path_buf() }, span)?;
-        df.get_column_names().iter().map(|c| c.to_string()).collect()
+    // A Parquet file is read once: its columns come with its rows.
+    let parquet = if csv { None } else { Some(read::read(&Source::Parquet { path: path.to_path_buf() }, span)?) };
+    let present: Vec<String> = match &parquet {
+        Some(df) => df.get_column_names().iter().map(|c| c.to_string()).collect(),
+        None => {
+            let options = CsvOptions { sep: b',', nulls: DEFAULT_NULLS.iter().map(|n| n.to_string()).collect() };
+            csv_columns(path, &options)
+                .map_err(|reason| RunError::Unreadable {
+                    path: path.display().to_string(),
+                    reason,
+                    span,
+                    help: String::new(),
+                })?
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
+        }
     };
     let missing: Vec<&str> = schema
         .columns
@@ -170,39 +172,25 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
         ));
     }
     let wanted = Schema { columns: schema.columns.iter().filter(|c| present.contains(&c.name)).cloned().collect() };
-    let df = if csv {
-        let nulls = DEFAULT_NULLS.iter().map(|n| n.to_string()).collect();
-        // Read every column as the file has it, then keep the wanted ones.
-        let all: Vec<String> = present.clone();
-        let full = Schema {
-            columns: all
-                .iter()
-                .map(|n| {
-                    wanted.get(n).cloned().unwrap_or_else(|| {
-                        crate::check::schema::Column::new(n.as_str(), crate::check::schema::DType::Str, span)
+    let df = match parquet {
+        Some(df) => df,
+        None => {
+            // Every column as the file has it (unwanted ones as text), then the wanted ones.
+            let full = Schema {
+                columns: present
+                    .iter()
+                    .map(|n| {
+                        wanted.get(n).cloned().unwrap_or_else(|| {
+                            crate::check::schema::Column::new(n.as_str(), crate::check::schema::DType::Str, span)
+                        })
                     })
-                })
-                .collect(),
-        };
-        read::read(&Source::Csv { path: path.to_path_buf(), sep: b',', nulls, schema: full }, span)?
-    } else {
-        read::read(&Source::Parquet { path: path.to_path_buf() }, span)?
+                    .collect(),
+            };
+            let nulls = DEFAULT_NULLS.iter().map(|n| n.to_string()).collect();
+            read::read(&Source::Csv { path: path.to_path_buf(), sep: b',', nulls, schema: full }, span)?
+        }
     };
     df.select(wanted.names()).map_err(|e| failure(e.to_string(), ""))
-}
-
-/// Whether an operation learns from the data it is applied to.
-fn fits(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::QCut { .. }
-            | Op::Standard(_)
-            | Op::Robust(_)
-            | Op::MinMax { .. }
-            | Op::OneHot { .. }
-            | Op::Pca { .. }
-            | Op::FillNulls { value: crate::ir::Fill::Mean | crate::ir::Fill::Median, .. }
-    )
 }
 
 /// Applies the stages with the saved numbers.
@@ -218,7 +206,7 @@ fn prepare(
         match stage {
             Stage::Ops(frame) => {
                 for (op, span) in frame.ops.iter().zip(&frame.spans) {
-                    if fits(op)
+                    if fitted::learns(op)
                         || matches!(op, Op::Predict(_) | Op::Transform(_) | Op::Sample { .. } | Op::Oversample(_))
                     {
                         return Err(failure(

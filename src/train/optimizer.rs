@@ -14,17 +14,7 @@ pub const DEFAULT_LR: f64 = 1e-3;
 
 /// The optimizer (Adam with lr 1e-3 when the file names none) and its rate.
 pub fn build(settings: &TrainSettings) -> (ModuleOptimizer, f64) {
-    let adam = Optimizer {
-        name: "adam".into(),
-        lr: None,
-        momentum: None,
-        nesterov: false,
-        weight_decay: None,
-        beta1: None,
-        beta2: None,
-        eps: None,
-        alpha: None,
-    };
+    let adam = Optimizer::named("adam", None);
     let o = settings.optimizer.as_ref().unwrap_or(&adam);
     let clip = settings.clip.as_ref().map(|(kind, limit)| match kind.as_str() {
         "value" => GradientClippingConfig::Value(*limit as f32),
