@@ -26,6 +26,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod format;
 pub mod ir;
+pub mod lsp;
 pub mod run;
 pub mod source;
 pub mod suggest;

@@ -5,6 +5,7 @@ mod editors;
 mod examples;
 mod format;
 mod ir;
+mod lsp;
 mod parquet;
 mod robustness;
 mod roundtrip;

@@ -67,3 +67,72 @@ pub const LAYERS: [&str; 18] = [
 /// Image augmentations, valid as steps of an `augment` block.
 pub const AUGMENTATIONS: [&str; 11] =
     ["flip", "rotate", "shift", "shear", "zoom", "brightness", "contrast", "saturation", "hue", "noise", "cutout"];
+
+/// What editors show for a builtin: its signature (`name:` marks a
+/// parameter given only by name, `...` one that takes every remaining
+/// positional argument) and one line on what it does.
+pub const SIGNATURES: [(&str, &str); 46] = [
+    ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
+    ("parquet(path)", "Reads a Parquet file"),
+    ("images(dir, size:, channels:)", "Reads one sub-folder of images per class"),
+    ("filter(condition)", "Keeps the rows where the condition holds"),
+    ("select(columns...)", "Keeps only these columns, in this order"),
+    ("drop(columns...)", "Removes these columns"),
+    ("rename(old: new, ...)", "Renames columns"),
+    ("with(name: expression, ...)", "Adds or replaces computed columns"),
+    ("drop_nulls(columns...)", "Drops rows with a null in these columns (all columns when none are named)"),
+    ("fill_nulls(columns, value)", "Fills nulls with a value, or the fitted `mean` or `median`"),
+    ("cast(columns, dtype)", "Converts columns to another type"),
+    ("cut(column, edges, labels:, include_lowest:)", "Buckets a number into right-closed bins (pandas.cut)"),
+    ("qcut(column, q, labels:, duplicates:)", "Buckets a number into fitted quantile bins (pandas.qcut)"),
+    ("standard(columns...)", "Standard scaling: (x - mean) / std, fitted (sklearn StandardScaler)"),
+    ("minmax(columns..., range:)", "Min-max scaling to [0, 1] or `range`, fitted (sklearn MinMaxScaler)"),
+    ("robust(columns...)", "(x - median) / IQR, fitted (sklearn RobustScaler)"),
+    ("onehot(columns..., drop_first:)", "One 0/1 column per fitted level (sklearn OneHotEncoder)"),
+    ("pca(columns, k, whiten:, keep:)", "Projects columns onto k fitted principal components"),
+    ("oversample(column)", "Repeats rows of smaller classes until the classes are even"),
+    ("sample(n, frac:, seed:)", "A seeded random sample of rows"),
+    ("split(fractions, stratify:, seed:)", "Cuts the rows into seeded parts, stratified by a column if given"),
+    ("cache()", "Marks a stage worth keeping (every stage is cached)"),
+    ("write(path)", "Writes CSV or Parquet (by extension), atomically"),
+    ("predict(run)", "Adds the trained run's `prediction` column"),
+    ("load(path)", "A model saved by an earlier run"),
+    ("replace_head(layers...)", "Replaces a model's layers from its last dense layer on"),
+    ("freeze(until:)", "Stops training layers up to a named layer"),
+    ("unfreeze(until:)", "Trains frozen layers again"),
+    ("dense(units, init:, bias:)", "Fully connected layer"),
+    ("conv(filters, kernel:, stride:, padding:, init:)", "2-D convolution"),
+    ("maxpool(size, stride:)", "2-D max pooling"),
+    ("avgpool(size, stride:)", "2-D average pooling"),
+    ("global_avgpool()", "Averages each channel over the image"),
+    ("flatten()", "Flattens an image to a vector"),
+    ("batchnorm(momentum:, eps:)", "Batch normalization"),
+    ("layernorm(momentum:, eps:)", "Layer normalization"),
+    ("dropout(rate)", "Zeroes a fraction of activations while training"),
+    ("embedding(vocabulary, dim)", "A learned vector per category"),
+    ("residual { layers }", "Adds a block's input to its output"),
+    ("relu()", "max(0, x)"),
+    ("leaky_relu(slope)", "x, or slope * x below 0"),
+    ("elu(alpha)", "x, or alpha * (exp(x) - 1) below 0"),
+    ("gelu()", "Gaussian error linear unit"),
+    ("sigmoid()", "1 / (1 + exp(-x))"),
+    ("tanh()", "Hyperbolic tangent"),
+    ("softmax()", "Normalized exponentials"),
+];
+
+/// A builtin's signature and description, by name.
+pub fn signature(name: &str) -> Option<(&'static str, &'static str)> {
+    SIGNATURES.iter().copied().find(|(sig, _)| sig.split(['(', ' ']).next() == Some(name))
+}
+
+/// The parameter names in a signature, in order: `cut(column, edges,
+/// labels:, include_lowest:)` gives `column, edges, labels, include_lowest`
+/// (none for `rename`'s and `with`'s pairs of the user's choosing).
+pub fn parameter_names(signature: &str) -> Vec<&str> {
+    let Some(inside) = signature.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')) else { return vec![] };
+    inside
+        .split(", ")
+        .map(|p| p.trim_end_matches(':').trim_end_matches("..."))
+        .filter(|p| !p.is_empty() && !p.contains(':') && !p.contains(' '))
+        .collect()
+}

@@ -93,6 +93,9 @@ pub struct Frames<'a> {
     pub evaluate_frames: HashMap<usize, ir::Frame>,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
+    /// Where columns of a known frame may be named: each operation call
+    /// (and training block) with the schema it sees, for editors.
+    pub column_scopes: Vec<(Span, Schema)>,
 }
 
 impl<'a> Frames<'a> {
@@ -118,6 +121,7 @@ impl<'a> Frames<'a> {
             train_frames: HashMap::new(),
             evaluate_frames: HashMap::new(),
             errors: Vec::new(),
+            column_scopes: Vec::new(),
         }
     }
 
@@ -542,6 +546,7 @@ impl<'a> Frames<'a> {
             self.errors.push(bad(names_span, &message, &format!("{} names", split.names.len()), &help));
             return None;
         }
+        self.column_scopes.push((split.value.span, frame.schema.clone()));
         // `split(...)` is checked but adds no operation: the frame is its input.
         let lowered = self.split_ir(call, frame.clone(), split.value.span);
         Some((frame.schema, lowered?))
@@ -602,6 +607,9 @@ impl<'a> Frames<'a> {
         }
         if !crate::check::builtins::is_data_operation(&name) {
             return;
+        }
+        if site.is_none() {
+            self.column_scopes.push((expr.span, schema.clone()));
         }
         let call = ops::Call { name: &name, args, alias, span: expr.span };
         if let Some(op) = self.apply_op(&call, schema, Some(frame_span)) {
@@ -712,6 +720,7 @@ impl<'a> Frames<'a> {
             self.same_columns(train_schema, &val.schema, val_expr.span, "validation data");
         }
         if let Some(frame) = frame {
+            self.column_scopes.push((train.body.span, frame.schema.clone()));
             self.train_frames.insert(index, (frame, validate));
         }
         let (Some(schema), Some(target)) = (data, setting(&train.body, "target")) else { return None };

@@ -24,7 +24,7 @@ pub mod probe;
 mod resolve;
 pub mod schema;
 pub mod scope;
-mod settings;
+pub mod settings;
 pub mod stdlib;
 pub mod value;
 
@@ -51,6 +51,12 @@ pub struct Report {
     /// The root file's program, lowered for the executors (complete only
     /// when there are no errors).
     pub ir: crate::ir::Program,
+    /// Editor support: in the root file, each operation call (and training
+    /// block) with the schema of the frame it works on.
+    pub column_scopes: Vec<(crate::source::Span, schema::Schema)>,
+    /// Editor support: each layer written in the root file, with its input
+    /// and output shapes (`[36] -> [64]`), once per run using it.
+    pub layer_shapes: Vec<(crate::source::Span, String)>,
 }
 
 impl Report {
@@ -159,6 +165,8 @@ impl Checker<'_> {
         self.report.errors.extend(shapes.errors);
         if root {
             self.report.explained = explained;
+            self.report.column_scopes = std::mem::take(&mut frames.column_scopes);
+            self.report.layer_shapes = std::mem::take(&mut shapes.layer_shapes);
             let mut ir = crate::ir::Program { items: std::mem::take(&mut frames.ir) };
             lower_runs(&mut ir, program, &scope, &constants, &mut frames, shapes_models);
             self.report.ir = ir;

@@ -86,6 +86,9 @@ pub struct Shapes<'a> {
     pub summaries: Vec<(usize, Vec<String>)>,
     /// Each run's model, lowered, by item index.
     pub models: Vec<(usize, ir::Model)>,
+    /// Where each layer was written and the shapes it turns into each
+    /// other (`[36] -> [64]`), for editors.
+    pub layer_shapes: Vec<(Span, String)>,
     /// Layers unrolled from loops for the model being checked.
     unrolled: usize,
     /// Models being expanded as layers of other models.
@@ -102,6 +105,7 @@ impl<'a> Shapes<'a> {
             errors: Vec::new(),
             summaries: Vec::new(),
             models: Vec::new(),
+            layer_shapes: Vec::new(),
             unrolled: 0,
             expanding: 0,
         }
@@ -373,6 +377,7 @@ impl<'a> Shapes<'a> {
             EntryKind::Step { expr, alias } => {
                 let (out, kind) = self.layer(expr, env, &shape)?;
                 built.summary.push(format!("{}: {shape} -> {out}", crate::format::format_expr(expr)));
+                self.layer_shapes.push((expr.span, format!("{shape} -> {out}")));
                 let name = alias.as_ref().map(|a| a.name.clone());
                 built.layers.push(ModelLayer { name, kind, input: shape, output: out.clone() });
                 Some(out)
@@ -392,6 +397,7 @@ impl<'a> Shapes<'a> {
                     return None;
                 }
                 built.summary.push(format!("residual: {shape} -> {out}"));
+                self.layer_shapes.push((name.span, format!("{shape} -> {out}")));
                 built.summary.extend(body_built.summary.iter().map(|l| format!("    {l}")));
                 let layer_name = alias.as_ref().map(|a| a.name.clone());
                 let kind = LayerKind::Residual(body_built.layers);

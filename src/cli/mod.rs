@@ -116,6 +116,10 @@ enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    /// Serve the language server protocol on stdin/stdout, for editors:
+    /// diagnostics as you type, hover, completion of columns and names, go
+    /// to definition, the outline and formatting.
+    Lsp,
     /// Manage the stage cache.
     Cache {
         #[command(subcommand)]
@@ -182,6 +186,13 @@ fn run(cli: Cli) -> bool {
         Command::Predict { run, data, output } => predict::predict(&run, &data, output.as_deref(), &mut reporter),
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
+        Command::Lsp => match crate::lsp::serve() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("pipe lsp: {e}");
+                false
+            }
+        },
     }
 }
 

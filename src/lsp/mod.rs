@@ -1,0 +1,246 @@
+//! `pipe lsp`: a language server over stdin/stdout. Diagnostics come from
+//! the same parser and checker as `pipe check`; hover, completion, go to
+//! definition, the outline and formatting from their results.
+//!
+//! One thread answers in order. Changes that arrive while a check runs are
+//! folded into one check of the newest text, so a fast typist never waits
+//! for checks of texts already gone.
+
+mod analysis;
+mod complete;
+mod document;
+mod navigate;
+mod text;
+mod uri;
+
+use std::collections::{HashMap, VecDeque};
+
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+};
+use lsp_types::request::{Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _};
+use lsp_types::{
+    CompletionOptions, OneOf, PublishDiagnosticsParams, ServerCapabilities, TextDocumentPositionParams,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit,
+};
+
+use document::Document;
+use text::LineIndex;
+
+/// Any failure of the connection itself (the editor went away).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves one editor over stdin/stdout until it says `exit`.
+pub fn serve() -> Result<(), Error> {
+    let (connection, io_threads) = Connection::stdio();
+    connection.initialize(serde_json::to_value(capabilities())?)?;
+    Server::default().run(&connection)?;
+    drop(connection);
+    io_threads.join()?;
+    Ok(())
+}
+
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        hover_provider: Some(lsp_types::HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into(), ">".into(), ":".into()]),
+            ..Default::default()
+        }),
+        definition_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
+        ..Default::default()
+    }
+}
+
+/// The open documents, by URI.
+#[derive(Default)]
+struct Server {
+    documents: HashMap<String, Document>,
+    /// Messages read ahead while folding changes together.
+    pending: VecDeque<Message>,
+}
+
+impl Server {
+    fn run(&mut self, connection: &Connection) -> Result<(), Error> {
+        loop {
+            let message = match self.pending.pop_front() {
+                Some(message) => message,
+                None => match connection.receiver.recv() {
+                    Ok(message) => message,
+                    Err(_) => return Ok(()),
+                },
+            };
+            match message {
+                Message::Request(request) => {
+                    if connection.handle_shutdown(&request)? {
+                        return Ok(());
+                    }
+                    let response = self.request(request);
+                    connection.sender.send(Message::Response(response))?;
+                }
+                Message::Notification(notification) => self.notification(notification, connection)?,
+                Message::Response(_) => {}
+            }
+        }
+    }
+
+    fn notification(&mut self, notification: Notification, connection: &Connection) -> Result<(), Error> {
+        match notification.method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                let params: lsp_types::DidOpenTextDocumentParams = serde_json::from_value(notification.params)?;
+                let key = params.text_document.uri.as_str().to_string();
+                self.documents.insert(key.clone(), Document::open(params.text_document.uri, params.text_document.text));
+                self.publish(&key, connection)?;
+            }
+            DidChangeTextDocument::METHOD => {
+                let params: lsp_types::DidChangeTextDocumentParams = serde_json::from_value(notification.params)?;
+                let key = params.text_document.uri.as_str().to_string();
+                let Some(mut text) = params.content_changes.into_iter().last().map(|c| c.text) else { return Ok(()) };
+                text = self.newest_text(&key, text, connection);
+                if let Some(doc) = self.documents.get_mut(&key) {
+                    doc.change(text);
+                    self.publish(&key, connection)?;
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                let params: lsp_types::DidCloseTextDocumentParams = serde_json::from_value(notification.params)?;
+                if let Some(doc) = self.documents.remove(params.text_document.uri.as_str()) {
+                    // Problems of a closed file are no longer shown.
+                    for file in doc.published {
+                        send_diagnostics(connection, &file, Vec::new())?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Folds the changes to the same document already waiting into `text`,
+    /// keeping every other message for later, in order.
+    fn newest_text(&mut self, key: &str, mut text: String, connection: &Connection) -> String {
+        while let Ok(next) = connection.receiver.try_recv() {
+            match next {
+                Message::Notification(n) if n.method == DidChangeTextDocument::METHOD && self.pending.is_empty() => {
+                    match serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params.clone()) {
+                        Ok(p) if p.text_document.uri.as_str() == key => {
+                            if let Some(change) = p.content_changes.into_iter().last() {
+                                text = change.text;
+                            }
+                        }
+                        _ => self.pending.push_back(Message::Notification(n)),
+                    }
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+        text
+    }
+
+    /// Publishes a document's problems (and clears those of files that no
+    /// longer have any).
+    fn publish(&mut self, key: &str, connection: &Connection) -> Result<(), Error> {
+        let Some(doc) = self.documents.get_mut(key) else { return Ok(()) };
+        let by_file = doc.latest.diagnostics(&doc.uri);
+        let stale: Vec<String> = doc.published.iter().filter(|f| !by_file.contains_key(*f)).cloned().collect();
+        for file in stale {
+            send_diagnostics(connection, &file, Vec::new())?;
+        }
+        doc.published = by_file.keys().cloned().collect();
+        for (file, diagnostics) in by_file {
+            send_diagnostics(connection, &file, diagnostics)?;
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let result = match request.method.as_str() {
+            HoverRequest::METHOD => self.at_position(request, |doc, at| serde_json::to_value(navigate::hover(doc, at))),
+            Completion::METHOD => {
+                self.at_position(request, |doc, at| serde_json::to_value(complete::complete(doc, at)))
+            }
+            GotoDefinition::METHOD => {
+                self.at_position(request, |doc, at| serde_json::to_value(navigate::definition(doc, at)))
+            }
+            DocumentSymbolRequest::METHOD => {
+                self.in_document(request, |doc| serde_json::to_value(navigate::symbols(doc)))
+            }
+            Formatting::METHOD => self.in_document(request, |doc| serde_json::to_value(format_edits(doc))),
+            _ => return Response::new_err(id, ErrorCode::MethodNotFound as i32, format!("`{}`", request.method)),
+        };
+        respond(id, result)
+    }
+
+    /// Answers a request about a place in a document.
+    fn at_position(
+        &self,
+        request: Request,
+        answer: impl Fn(&Document, usize) -> serde_json::Result<serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let params: TextDocumentPositionParams = position_params(request.params).map_err(|e| e.to_string())?;
+        let Some(doc) = self.documents.get(params.text_document.uri.as_str()) else {
+            return Ok(serde_json::Value::Null);
+        };
+        let offset = LineIndex::new(&doc.text).offset(params.position);
+        answer(doc, offset).map_err(|e| e.to_string())
+    }
+
+    /// Answers a request about a whole document.
+    fn in_document(
+        &self,
+        request: Request,
+        answer: impl Fn(&Document) -> serde_json::Result<serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let uri = request.params.pointer("/textDocument/uri").and_then(|u| u.as_str()).unwrap_or_default();
+        match self.documents.get(uri) {
+            Some(doc) => answer(doc).map_err(|e| e.to_string()),
+            None => Ok(serde_json::Value::Null),
+        }
+    }
+}
+
+/// The position part of a request's parameters (hover, completion and
+/// definition all carry `textDocument` and `position` at the top).
+fn position_params(params: serde_json::Value) -> serde_json::Result<TextDocumentPositionParams> {
+    serde_json::from_value(params)
+}
+
+fn respond(id: RequestId, result: Result<serde_json::Value, String>) -> Response {
+    match result {
+        Ok(value) => Response::new_ok(id, value),
+        Err(message) => Response::new_err(id, ErrorCode::InvalidParams as i32, message),
+    }
+}
+
+/// The whole document in the canonical layout, as one edit (none when it is
+/// already formatted, or does not parse).
+fn format_edits(doc: &Document) -> Vec<TextEdit> {
+    let analysis = &doc.latest;
+    if !analysis.parsed_cleanly() {
+        return Vec::new();
+    }
+    let formatted = crate::format::format(&analysis.parsed.program, &analysis.parsed.comments, &doc.text);
+    // The formatter must not change what the file means; if it would, leave
+    // the text alone (`pipe fmt` reports this case).
+    let reparsed = crate::syntax::parse(&formatted, crate::source::FileId(0));
+    if formatted == doc.text
+        || reparsed.has_errors()
+        || !crate::syntax::same_program(&reparsed.program, &analysis.parsed.program)
+    {
+        return Vec::new();
+    }
+    vec![TextEdit { range: LineIndex::new(&doc.text).full_range(), new_text: formatted }]
+}
+
+fn send_diagnostics(connection: &Connection, file: &str, diagnostics: Vec<lsp_types::Diagnostic>) -> Result<(), Error> {
+    let uri = file.parse().map_err(|_| format!("not a URI: {file}"))?;
+    let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
+    let notification = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
+    connection.sender.send(Message::Notification(notification))?;
+    Ok(())
+}
