@@ -42,8 +42,13 @@ fn example(name: &str) -> String {
 }
 
 fn accuracy_of(file: &str) -> f64 {
-    let dir = scratch(&format!("quality_{file}"));
-    let (scores, _, errors) = run_file(&dir, &example(file), false);
+    accuracy_in(&format!("quality_{file}"), &example(file))
+}
+
+/// The first evaluation's accuracy of a pipeline run in a scratch folder.
+fn accuracy_in(name: &str, text: &str) -> f64 {
+    let dir = scratch(name);
+    let (scores, _, errors) = run_file(&dir, text, false);
     assert!(errors.is_empty(), "{errors:?}");
     scores[0].1.accuracy.expect("classification")
 }
@@ -553,4 +558,125 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
     assert_eq!(output.status.code(), Some(1));
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("pipe::predict::input") && err.contains("`petal_width_cm`"), "{err}");
+}
+
+/// Mixed precision, on flex and (with the `tch` feature) libtorch's CPU;
+/// the same code runs on CUDA.
+mod half_precision {
+    use burn::module::Module;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use pipe::ir::{Activation, LayerKind, Model, ModelLayer, Shape};
+    use pipe::train::model::{Net, Precision, X};
+
+    use super::{accuracy_in, example};
+    use crate::run::repo;
+
+    /// Each device this build trains on, with its name in a `.pipe` file.
+    #[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+    fn devices() -> Vec<(Device, &'static str)> {
+        let flex = vec![(Device::flex(), "cpu")];
+        #[cfg(feature = "tch")]
+        let flex = [flex, vec![(Device::libtorch(), "torch.cpu")]].concat();
+        flex
+    }
+
+    fn model() -> Model {
+        let layer = |kind, input, output| ModelLayer {
+            name: None,
+            kind,
+            input: Shape::Flat(input),
+            output: Shape::Flat(output),
+        };
+        Model {
+            layers: vec![
+                layer(LayerKind::Dense { units: 8, init: None }, 4, 8),
+                layer(LayerKind::Activation(Activation::Relu), 8, 8),
+                layer(LayerKind::BatchNorm, 8, 8),
+                layer(LayerKind::Dense { units: 3, init: None }, 8, 3),
+            ],
+            input: Shape::Flat(4),
+            output: Shape::Flat(3),
+            frozen_until: None,
+        }
+    }
+
+    fn bf16_exact(v: f32) -> bool {
+        half::bf16::from_f32(v).to_f32() == v
+    }
+
+    fn f16_exact(v: f32) -> bool {
+        half::f16::from_f32(v).to_f32() == v
+    }
+
+    /// The logits of the PyTorch fixture's network and batch, computed in
+    /// `precision`, the first layer's weights after one SGD step, and the
+    /// logits of the stepped network for evaluation (without autodiff).
+    fn logits_and_step(device: &Device, precision: Precision) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        use burn::optim::GradientsParams;
+        use pipe::ir::{Optimizer, TrainSettings};
+        use pipe::train::loss::{Loss, Targets};
+
+        let fixture: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_step/step.json")).unwrap()).unwrap();
+        let floats = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        };
+        let device = device.clone().autodiff();
+        let mut net = Net::new(&model(), &device, 0);
+        net.set_dense(0, floats(&fixture["w1"]), floats(&fixture["b1"]), &device);
+        net.set_dense(3, floats(&fixture["w2"]), floats(&fixture["b2"]), &device);
+        let net = net.with_precision(precision);
+        let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
+        let plain_x =
+            Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device.clone().without_autodiff());
+        let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let logits = net.forward(X::Flat(x)).flat();
+        let loss = Loss::CrossEntropy(None).forward(logits.clone(), &Targets::classes(y, &device), &device);
+        let settings =
+            TrainSettings { optimizer: Some(Optimizer::named("sgd", Some(0.1))), ..TrainSettings::default() };
+        let (mut optim, lr) = pipe::train::optimizer::build(&settings);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let net = optim.step(lr, net, grads);
+        let evaluated = net.valid().forward(X::Flat(plain_x)).flat().try_into_vec_as::<f32>().unwrap();
+        (logits.try_into_vec_as::<f32>().unwrap(), net.dense(0).unwrap().0, evaluated)
+    }
+
+    #[test]
+    fn half_precision_layers_compute_in_half_and_update_f32_weights() {
+        for (device, name) in devices() {
+            let (reference, reference_step, _) = logits_and_step(&device, Precision::F32);
+            for (precision, exact, tolerance) in
+                [(Precision::BF16, bf16_exact as fn(f32) -> bool, 0.05), (Precision::F16, f16_exact, 0.01)]
+            {
+                let what = format!("{name}, {precision:?}");
+                let (logits, stepped, evaluated) = logits_and_step(&device, precision);
+                assert!(evaluated.iter().all(|v| exact(*v)), "{what}: evaluation computes in it too");
+                // The last layer ran in the half type: each logit is one of
+                // its numbers, close to the f32 result, and not all equal.
+                assert!(logits.iter().all(|v| exact(*v)), "{what}: {logits:?}");
+                assert!(!reference.iter().all(|v| exact(*v)), "the f32 logits are not all half numbers");
+                for (h, f) in logits.iter().zip(&reference) {
+                    assert!((h - f).abs() <= tolerance * f.abs().max(1.0), "{what}: {h} vs f32 {f}");
+                }
+                // The step updated f32 master weights by about the f32 step.
+                assert!(stepped.iter().any(|w| !exact(*w)), "{what}: the weights stay f32");
+                for (h, f) in stepped.iter().zip(&reference_step) {
+                    assert!((h - f).abs() <= tolerance * f.abs().max(0.1), "{what}: weight {h} vs {f}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn iris_reaches_95_percent_in_bf16_and_f16() {
+        for (_, device) in devices() {
+            for precision in ["bf16", "f16"] {
+                let settings = format!("    seed: 7\n    device: {device}\n    precision: {precision}\n");
+                let text = example("iris.pipe").replace("    seed: 7\n", &settings);
+                assert!(text.contains("precision"), "the example has `seed: 7` to add settings after");
+                let accuracy = accuracy_in(&format!("iris_{device}_{precision}"), &text);
+                assert!(accuracy >= 0.95, "iris test accuracy on {device} in {precision}: {accuracy}");
+            }
+        }
+    }
 }

@@ -36,6 +36,9 @@ pub const TRAIN_KEYS: [&str; 19] = [
 /// The keys of an `evaluate` block.
 pub const EVALUATE_KEYS: [&str; 1] = ["metrics"];
 
+/// The types a model may compute in (`precision:`).
+pub const PRECISIONS: [&str; 3] = ["f32", "f16", "bf16"];
+
 /// Losses, and whether each is for classes.
 const LOSSES: [(&str, bool); 5] =
     [("cross_entropy", true), ("binary_cross_entropy", true), ("mse", false), ("mae", false), ("huber", false)];
@@ -124,7 +127,6 @@ impl<'a> Settings<'a> {
         let get = |key: &str| settings.iter().find(|(k, _)| k.name == key).map(|(_, v)| *v);
         let classes = classification(get("loss"), get("target"), data);
         let validated = get("validate").is_some();
-        let mut device_is_torch = None;
         for &(key, value) in &settings {
             match key.name.as_str() {
                 "loss" => self.loss(value),
@@ -139,7 +141,7 @@ impl<'a> Settings<'a> {
                 "epochs" | "accumulate" => self.count_or(value, &key.name, "", "a whole number, 1 or more"),
                 "seed" => self.seed(value),
                 "early_stop" => self.early_stop(value, validated, classes),
-                "device" => device_is_torch = self.device(value),
+                "device" => self.device(value),
                 "regularize" => self.regularize(value),
                 "clip" => self.clip(value),
                 "log" => self.log(value),
@@ -151,7 +153,7 @@ impl<'a> Settings<'a> {
             }
         }
         if let Some(precision) = get("precision") {
-            self.precision(precision, device_is_torch.unwrap_or(false));
+            self.precision(precision);
         }
     }
 
@@ -393,10 +395,9 @@ impl<'a> Settings<'a> {
         self.metric(&Value::Name(metric.into()), path.parts[path.parts.len() - 1].span, classes);
     }
 
-    /// Returns whether the device is a libtorch one (for `precision`).
-    fn device(&mut self, value: &Expr) -> Option<bool> {
+    /// Each device must be known and compiled into this build.
+    fn device(&mut self, value: &Expr) {
         let devices = value.one_or_many();
-        let mut torch = None;
         for device in devices {
             let (name, index) = match &device.kind {
                 ExprKind::Path(p) => (p.dotted(), None),
@@ -413,9 +414,7 @@ impl<'a> Settings<'a> {
                 );
                 continue;
             }
-            let is_torch = name.starts_with("torch.");
-            torch = Some(torch.unwrap_or(true) && is_torch);
-            if is_torch && !crate::backend::has_libtorch() {
+            if name.starts_with("torch.") && !crate::backend::has_libtorch() {
                 self.errors.push(CheckError::Unsupported {
                     message: format!("`{name}` needs the libtorch backend, which this build of pipe lacks"),
                     span: device.span,
@@ -432,30 +431,18 @@ impl<'a> Settings<'a> {
                 });
             }
         }
-        torch
     }
 
-    /// `f16`/`bf16` run only on libtorch devices; the default device (flex)
-    /// computes in f32.
-    fn precision(&mut self, value: &Expr, torch: bool) {
+    /// `f16`/`bf16`: every backend pipe builds with computes in both (flex
+    /// and libtorch, CPU and CUDA), so only the name is checked.
+    fn precision(&mut self, value: &Expr) {
         match self.value(value) {
-            Value::Name(p) if p == "f32" => {}
-            Value::Name(p) if p == "f16" || p == "bf16" => {
-                if !torch {
-                    self.errors.push(CheckError::Unsupported {
-                        message: format!("`{p}` is not supported on this run's device"),
-                        span: value.span,
-                        label: "the default device (flex, the CPU backend) computes in f32".into(),
-                        help: "use `device: torch.cuda` (or `torch.cpu`) with a `--features tch` build, or `precision: f32`".into(),
-                    });
-                }
+            Value::Name(p) if PRECISIONS.contains(&p.as_str()) => {}
+            v => {
+                let near = if let Value::Name(n) = &v { closest(n, PRECISIONS.iter().copied()) } else { None };
+                let help = format!("write `precision: {}`", near.unwrap_or("bf16"));
+                self.bad(value.span, "`precision` is f32, f16 or bf16", &format!("this is {}", shown(&v)), &help)
             }
-            v => self.bad(
-                value.span,
-                "`precision` is f32, f16 or bf16",
-                &format!("this is {}", shown(&v)),
-                "write `precision: bf16`",
-            ),
         }
     }
 

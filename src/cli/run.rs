@@ -255,6 +255,9 @@ fn print_epoch(name: &str, e: &crate::train::fit::Epoch, epochs: usize, reporter
             line.push_str(&format!("  val_mae {m:.4}"));
         }
     }
+    if let Some(scale) = e.loss_scale {
+        line.push_str(&format!("  loss_scale {scale}"));
+    }
     line.push_str(&format!(
         "  lr {:.2e}  {} samples/s  {:.2} s",
         e.lr,

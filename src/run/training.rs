@@ -296,6 +296,9 @@ fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {
     for e in history {
         let step = e.epoch as u64;
         let mut scalars = vec![("train/loss", e.loss), ("train/metric", e.metric), ("lr", e.lr)];
+        if let Some(scale) = e.loss_scale {
+            scalars.push(("train/loss_scale", scale));
+        }
         if let Some(v) = &e.val {
             scalars.push(("val/loss", v.loss));
             if let Some(a) = v.accuracy {
@@ -392,6 +395,7 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
 
 /// Builds a trained run from saved weights (the stage cache).
 pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
-    let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?;
+    let precision = crate::train::model::Precision::named(train.settings.precision.as_deref());
+    let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?.with_precision(precision);
     Some(Trained { net, meta, cacheable: true })
 }

@@ -15,8 +15,9 @@ use crate::run::random::Rng;
 use crate::train::data::{Dataset, Target};
 use crate::train::loss::{Loss, Targets};
 use crate::train::metrics::{Confusion, regression};
-use crate::train::model::{Net, X};
+use crate::train::model::{Net, Precision, X};
 use crate::train::optimizer;
+use crate::train::scale::LossScale;
 use crate::train::schedule::Schedule;
 
 /// Samples per step when the file says nothing (Keras' default).
@@ -43,6 +44,9 @@ pub struct Epoch {
     pub seconds: f64,
     /// Training samples per second.
     pub samples_per_second: f64,
+    /// The f16 loss scale at the epoch's end (f16 training only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<f64>,
 }
 
 /// Metrics of a model on a data set.
@@ -161,6 +165,9 @@ struct LoopState {
     best: Option<(f64, usize)>,
     history: Vec<Epoch>,
     dropout: Vec<u64>,
+    /// The f16 loss scaler, so a resumed run scales as the original did.
+    #[serde(default)]
+    scaler: Option<LossScale>,
 }
 
 /// The newest checkpoint in `dir`, if any.
@@ -229,7 +236,9 @@ pub fn fit(
     let seed = s.seed.unwrap_or(0);
     let autodiff = device.clone().autodiff();
     autodiff.seed(seed);
-    let mut net = Net::new(&train.model, &autodiff, seed);
+    let precision = Precision::named(s.precision.as_deref());
+    let mut net = Net::new(&train.model, &autodiff, seed).with_precision(precision);
+    let mut scaler = LossScale::for_precision(precision);
     let (mut optim, lr) = optimizer::build(s);
     let batch = match s.batch {
         Some(Some(b)) => b as usize,
@@ -261,7 +270,10 @@ pub fn fit(
         net.set_dropout_states(&state.dropout);
         if let Some((value, at)) = state.best {
             let plain = device.clone().without_autodiff();
-            let best_net = Net::new(&train.model, &plain, seed).try_load_file(dir.join("best.bpk")).ok();
+            let best_net = Net::new(&train.model, &plain, seed)
+                .try_load_file(dir.join("best.bpk"))
+                .ok()
+                .map(|n| n.with_precision(precision));
             best = best_net.map(|n| (value, at, n.valid()));
         }
         epoch = state.epoch;
@@ -269,6 +281,9 @@ pub fn fit(
         schedule.reduce(state.plateau_factor);
         (plateau_waited, plateau_best, waited) = (state.plateau_waited, state.plateau_best, state.waited);
         history = state.history;
+        if state.scaler.is_some() {
+            scaler = state.scaler;
+        }
     }
     while epoch < epochs {
         epoch += 1;
@@ -308,7 +323,18 @@ pub fn fit(
             loss_sum += value * rows.len() as f64;
             predicted.extend(loss.predict(output.detach()));
             truth.extend(y_host);
-            let grads = GradientsParams::from_grads(objective.backward(), &net);
+            let grads = match &mut scaler {
+                None => GradientsParams::from_grads(objective.backward(), &net),
+                Some(scaler) => {
+                    let mut grads = GradientsParams::from_grads((objective * scaler.scale).backward(), &net);
+                    if !scaler.unscale(&net, &mut grads) {
+                        // Overflowed: no step this time, a smaller scale next.
+                        progress.step(epoch, step + 1, steps);
+                        continue;
+                    }
+                    grads
+                }
+            };
             if accumulate == 1 {
                 rate = schedule.rate(update);
                 net = optim.step(rate, net, grads);
@@ -334,6 +360,7 @@ pub fn fit(
             lr: rate,
             seconds,
             samples_per_second: data.rows as f64 / seconds.max(1e-9),
+            loss_scale: scaler.as_ref().map(|s| s.scale),
         };
         progress.epoch(&record, epochs);
         if let Some((patience, factor)) = schedule.plateau() {
@@ -377,6 +404,7 @@ pub fn fit(
                 best: best.as_ref().map(|(v, e, _)| (*v, *e)),
                 history: history.clone(),
                 dropout: net.dropout_states(),
+                scaler: scaler.clone(),
             };
             // A checkpoint that cannot be written costs only the ability to resume.
             let _ = save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim);

@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod model;
 pub mod optimizer;
 pub mod plot;
+pub mod scale;
 pub mod schedule;
 pub mod tensorboard;

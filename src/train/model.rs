@@ -11,7 +11,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
 use crate::ir::{self, Activation, Init, LayerKind, Shape};
 use crate::run::random::Rng;
@@ -20,6 +20,44 @@ use crate::run::random::Rng;
 #[derive(Module, Debug)]
 pub struct Net {
     layers: Vec<Layer>,
+    /// The type the layers compute in (the weights stay f32).
+    #[module(skip)]
+    precision: Precision,
+}
+
+/// What a network computes in: f32, or a half type with f32 master
+/// weights (mixed precision, as PyTorch's autocast does it): dense and conv
+/// layers run on half copies of the weights, while normalization, softmax
+/// and the loss see f32, and gradients reach the f32 weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// IEEE half precision (needs loss scaling).
+    F16,
+    /// bfloat16 (f32's range, 8 bits of mantissa).
+    BF16,
+}
+
+impl Precision {
+    /// The precision a `precision:` setting names (f32 when absent).
+    pub fn named(name: Option<&str>) -> Self {
+        match name {
+            Some("f16") => Precision::F16,
+            Some("bf16") => Precision::BF16,
+            _ => Precision::F32,
+        }
+    }
+
+    /// The half type layers compute in, if any.
+    fn half(self) -> Option<FloatDType> {
+        match self {
+            Precision::F32 => None,
+            Precision::F16 => Some(FloatDType::F16),
+            Precision::BF16 => Some(FloatDType::BF16),
+        }
+    }
 }
 
 /// One layer.
@@ -86,7 +124,9 @@ impl FastDropout {
             }
         }
         mask.truncate(n);
-        x.clone() * Tensor::from_data(TensorData::new(mask, shape), &x.device())
+        // The mask in the batch's own type (a half batch stays half).
+        let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &x.device()).cast(FloatDType::from(x.dtype()));
+        x * mask
     }
 }
 
@@ -121,6 +161,14 @@ pub enum X {
 }
 
 impl X {
+    /// The same batch in another float type.
+    fn cast(self, dtype: FloatDType) -> X {
+        match self {
+            X::Flat(t) => X::Flat(t.cast(dtype)),
+            X::Image(t) => X::Image(t.cast(dtype)),
+        }
+    }
+
     /// As `[batch, features]` (images flattened).
     pub fn flat(self) -> Tensor<2> {
         match self {
@@ -135,40 +183,67 @@ impl Net {
     /// weights drawn here (truncated normals).
     pub fn new(model: &ir::Model, device: &Device, seed: u64) -> Self {
         let mut rng = Rng::new(seed ^ 0x5EED_1417);
-        Net { layers: model.layers.iter().map(|l| layer(l, device, &mut rng)).collect() }
+        let layers = model.layers.iter().map(|l| layer(l, device, &mut rng)).collect();
+        Net { layers, precision: Precision::F32 }
     }
 
-    /// The output for a batch.
+    /// The same network computing in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// The output for a batch (f32, whatever the layers computed in).
     pub fn forward(&self, x: X) -> X {
-        forward_all(&self.layers, x)
+        match self.precision.half() {
+            None => forward_all(&self.layers, x, None),
+            Some(half) => forward_all(&self.layers, x.cast(half), Some(half)).cast(FloatDType::F32),
+        }
     }
 }
 
-fn forward_all(layers: &[Layer], mut x: X) -> X {
+fn forward_all(layers: &[Layer], mut x: X, half: Option<FloatDType>) -> X {
     for layer in layers {
-        x = forward_one(layer, x);
+        x = forward_one(layer, x, half);
     }
     x
 }
 
-fn forward_one(layer: &Layer, x: X) -> X {
+fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
     match (layer, x) {
-        (Layer::Dense(m), x) => X::Flat(m.forward(x.flat())),
-        (Layer::Conv(m), X::Image(t)) => X::Image(m.forward(t)),
-        (Layer::Norm(m), X::Image(t)) => X::Image(m.forward(t)),
-        (Layer::Norm(m), X::Flat(t)) => X::Flat(m.forward(t)),
-        (Layer::LayerNorm(m), X::Flat(t)) => X::Flat(m.forward(t)),
-        (Layer::LayerNorm(m), X::Image(t)) => X::Image(m.forward(t)),
+        (Layer::Dense(m), x) => X::Flat(match half {
+            None => m.forward(x.flat()),
+            Some(h) => {
+                let bias = m.bias.as_ref().map(|b| b.val().cast(h));
+                burn::tensor::module::linear(x.flat(), m.weight.val().cast(h), bias)
+            }
+        }),
+        (Layer::Conv(m), X::Image(t)) => X::Image(match half {
+            None => m.forward(t),
+            Some(h) => {
+                // A copy whose weights are half copies of the f32 ones (the
+                // casts pass gradients back to them).
+                let mut copy = m.clone();
+                copy.weight = copy.weight.map(|w| w.cast(h));
+                copy.bias = copy.bias.map(|b| b.map(|b| b.cast(h)));
+                copy.forward(t)
+            }
+        }),
+        // Statistics in f32, as autocast does.
+        (Layer::Norm(m), X::Image(t)) => X::Image(in_f32(t, half, |t| m.forward(t))),
+        (Layer::Norm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| m.forward(t))),
+        (Layer::LayerNorm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| m.forward(t))),
+        (Layer::LayerNorm(m), X::Image(t)) => X::Image(in_f32(t, half, |t| m.forward(t))),
         (Layer::Dropout(m), X::Flat(t)) => X::Flat(m.forward(t)),
         (Layer::Dropout(m), X::Image(t)) => X::Image(m.forward(t)),
         (Layer::MaxPool(m), X::Image(t)) => X::Image(m.forward(t)),
         (Layer::AvgPool(m), X::Image(t)) => X::Image(m.forward(t)),
         (Layer::GlobalAvgPool(m), X::Image(t)) => X::Flat(m.forward(t).flatten(1, 3)),
         (Layer::Flatten(_), x) => X::Flat(x.flat()),
-        (Layer::Activation(a), X::Flat(t)) => X::Flat(activate(a, t)),
-        (Layer::Activation(a), X::Image(t)) => X::Image(activate(a, t)),
-        (Layer::Residual(b), X::Flat(t)) => X::Flat(t.clone() + forward_all(&b.layers, X::Flat(t)).flat()),
-        (Layer::Residual(b), X::Image(t)) => match forward_all(&b.layers, X::Image(t.clone())) {
+        (Layer::Activation(a), X::Flat(t)) => X::Flat(activate(a, t, half)),
+        (Layer::Activation(a), X::Image(t)) => X::Image(activate(a, t, half)),
+        (Layer::Residual(b), X::Flat(t)) => X::Flat(t.clone() + forward_all(&b.layers, X::Flat(t), half).flat()),
+        (Layer::Residual(b), X::Image(t)) => match forward_all(&b.layers, X::Image(t.clone()), half) {
             X::Image(out) => X::Image(t + out),
             X::Flat(out) => X::Flat(t.flatten(1, 3) + out),
         },
@@ -177,7 +252,16 @@ fn forward_one(layer: &Layer, x: X) -> X {
     }
 }
 
-fn activate<const D: usize>(a: &Act, t: Tensor<D>) -> Tensor<D> {
+/// `f` applied in f32 to a tensor computed in `half` (if any), the result
+/// cast back.
+fn in_f32<const D: usize>(t: Tensor<D>, half: Option<FloatDType>, f: impl Fn(Tensor<D>) -> Tensor<D>) -> Tensor<D> {
+    match half {
+        None => f(t),
+        Some(h) => f(t.cast(FloatDType::F32)).cast(h),
+    }
+}
+
+fn activate<const D: usize>(a: &Act, t: Tensor<D>, half: Option<FloatDType>) -> Tensor<D> {
     match ACTIVATIONS[a.kind] {
         "relu" => activation::relu(t),
         "leaky_relu" => activation::leaky_relu(t, a.parameter),
@@ -185,7 +269,7 @@ fn activate<const D: usize>(a: &Act, t: Tensor<D>) -> Tensor<D> {
         "gelu" => activation::gelu(t),
         "sigmoid" => activation::sigmoid(t),
         "tanh" => activation::tanh(t),
-        _ => activation::softmax(t, D - 1),
+        _ => in_f32(t, half, |t| activation::softmax(t, D - 1)),
     }
 }
 
