@@ -560,6 +560,78 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
     assert!(err.contains("pipe::predict::input") && err.contains("`petal_width_cm`"), "{err}");
 }
 
+/// Each epoch's mean training loss of a pipeline.
+fn epoch_losses(name: &str, text: &str) -> Vec<f64> {
+    let dir = scratch(name);
+    let program = checked(&dir, text);
+    let options = Options {
+        dir: dir.clone(),
+        cache: false,
+        only: Vec::new(),
+        source_text: Some(text.to_owned()),
+        control: None,
+        resume: false,
+    };
+    let mut losses = Vec::new();
+    let errors = pipe::run::run(&program, &options, &mut |e| {
+        if let Event::Epoch { epoch, .. } = e {
+            losses.push(epoch.loss);
+        }
+    });
+    assert!(errors.is_empty(), "{:?}", errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+    losses
+}
+
+/// A small network on iris, trained on `devices`.
+fn iris_on(devices: &str, layers: &str) -> String {
+    format!(
+        "source iris = csv(\"{}/data/iris.csv\")\n\
+         split train, test = iris |> split([0.8, 0.2], stratify: label, seed: 7)\n\
+         transform prep = fit(train) {{ standard(sepal_length_cm, sepal_width_cm, petal_length_cm, petal_width_cm) }}\n\
+         model net {{\n{layers}\n}}\n\
+         train species = net on prep(train) {{\n    target: label\n    optimizer: sgd(lr: 0.1, momentum: 0.9)\n    \
+         batch: 30\n    epochs: 6\n    seed: 3\n    device: {devices}\n}}\n\
+         evaluate species on prep(test) {{ metrics: [accuracy] }}\n",
+        repo().display()
+    )
+}
+
+/// Data parallel: the batch is cut into one shard per device and the
+/// gradients of the shards' weighted losses are summed, so training on two
+/// or three (CPU) devices follows the same path as on one: the same loss,
+/// epoch by epoch, to float rounding.
+#[test]
+fn data_parallel_training_on_several_devices_equals_one_device() {
+    let layers = "    dense(16)\n    relu()\n    dense(3)";
+    let one = epoch_losses("dp_one", &iris_on("cpu", layers));
+    assert_eq!(one.len(), 6);
+    for devices in ["[cpu, cpu]", "[cpu, cpu, cpu]"] {
+        let several = epoch_losses("dp_several", &iris_on(devices, layers));
+        for (a, b) in several.iter().zip(&one) {
+            assert!((a - b).abs() <= 1e-5 * b.abs(), "{devices}: epoch loss {a} vs one device {b}");
+        }
+    }
+    #[cfg(feature = "tch")]
+    {
+        let torch = epoch_losses("dp_torch", &iris_on("[torch.cpu, torch.cpu]", layers));
+        let single = epoch_losses("dp_torch_one", &iris_on("torch.cpu", layers));
+        for (a, b) in torch.iter().zip(&single) {
+            assert!((a - b).abs() <= 1e-5 * b.abs(), "libtorch: epoch loss {a} vs one device {b}");
+        }
+    }
+}
+
+/// With dropout and batch normalization each device draws its own masks
+/// and normalizes its own shard, from streams fixed before the threads
+/// start: a data-parallel run repeats exactly.
+#[test]
+fn data_parallel_training_with_dropout_repeats_exactly() {
+    let layers = "    dense(16)\n    batchnorm()\n    relu()\n    dropout(0.3)\n    dense(3)";
+    let first = epoch_losses("dp_repeat", &iris_on("[cpu, cpu]", layers));
+    let second = epoch_losses("dp_repeat", &iris_on("[cpu, cpu]", layers));
+    assert_eq!(first, second);
+}
+
 /// Mixed precision, on flex and (with the `tch` feature) libtorch's CPU;
 /// the same code runs on CUDA.
 mod half_precision {

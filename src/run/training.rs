@@ -63,14 +63,24 @@ pub fn device() -> Device {
 /// The device a run's settings name (the checker has made sure this build
 /// has its backend): `cpu` is flex; `torch.cpu` and `torch.cuda(i)` are
 /// libtorch with the `tch` feature.
-#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
 pub fn device_of(train: &Train) -> Device {
-    let Some(first) = train.settings.devices.first() else { return device() };
-    match first.name.as_str() {
+    devices_of(train).swap_remove(0)
+}
+
+/// Every device a run's settings name (data parallel with more than one),
+/// the default device when none.
+pub fn devices_of(train: &Train) -> Vec<Device> {
+    let named: Vec<Device> = train.settings.devices.iter().map(burn_device).collect();
+    if named.is_empty() { vec![device()] } else { named }
+}
+
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+fn burn_device(written: &crate::ir::Device) -> Device {
+    match written.name.as_str() {
         #[cfg(feature = "tch")]
         "torch.cpu" => Device::libtorch(),
         #[cfg(feature = "tch")]
-        "torch.cuda" => Device::libtorch_cuda(first.index.unwrap_or(0) as usize),
+        "torch.cuda" => Device::libtorch_cuda(written.index.unwrap_or(0) as usize),
         _ => device(),
     }
 }
@@ -155,14 +165,7 @@ pub fn train(
     };
     let features: Vec<String> =
         data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
-    if train.settings.devices.len() > 1 {
-        return Err(RunError::NotBuilt {
-            what: "train on several devices at once".into(),
-            span,
-            help: "name one device; data-parallel training is not built yet".into(),
-        });
-    }
-    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &device_of(train), progress, Some(&checkpoints)) {
+    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &devices_of(train), progress, Some(&checkpoints)) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
         Err(Failure::Resume(reason)) => {

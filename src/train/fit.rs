@@ -221,16 +221,20 @@ fn save_checkpoint(
     Ok(())
 }
 
-/// Trains `train.model` on `data`, validating on `val`.
+/// Trains `train.model` on `data`, validating on `val`, on `devices`: the
+/// first holds the model; with more, each step is data parallel (see
+/// [`batch_gradients`]).
 pub fn fit(
     train: &Train,
     data: &Dataset,
     val: Option<&Dataset>,
     loss: &Loss,
-    device: &Device,
+    devices: &[Device],
     progress: &mut dyn Progress,
     checkpoints: Option<&Checkpoints>,
 ) -> Result<Fitted, Failure> {
+    let device = &devices[0];
+    let replicas: Vec<Device> = devices[1..].iter().map(|d| d.clone().autodiff()).collect();
     let mut settings = train.settings.clone();
     let s = &settings;
     let seed = s.seed.unwrap_or(0);
@@ -310,31 +314,23 @@ pub fn fit(
         let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
         let mut rate = schedule.rate(update);
         for (step, rows) in order.chunks(batch).enumerate() {
-            let (x, y, y_host) = batch_tensors(data, rows, &autodiff);
-            let output = net.forward(x).flat();
-            let mut objective = loss.forward(output.clone(), &y, &autodiff);
-            let value = objective.clone().into_scalar::<f64>();
+            let scale = scaler.as_ref().map(|s| s.scale);
+            let regularize = Regularize { l1: s.l1, l2: s.l2 };
+            let (value, mut grads, step_truth, step_predicted) =
+                batch_gradients(&net, &replicas, data, rows, loss, &autodiff, regularize, scale);
             if !value.is_finite() {
                 return Err(Failure::NonFinite { epoch, step: step + 1, last_good: Box::new(net.valid()) });
             }
-            if let Some(penalty) = penalty(&net, s.l1, s.l2) {
-                objective = objective + penalty;
-            }
             loss_sum += value * rows.len() as f64;
-            predicted.extend(loss.predict(output.detach()));
-            truth.extend(y_host);
-            let grads = match &mut scaler {
-                None => GradientsParams::from_grads(objective.backward(), &net),
-                Some(scaler) => {
-                    let mut grads = GradientsParams::from_grads((objective * scaler.scale).backward(), &net);
-                    if !scaler.unscale(&net, &mut grads) {
-                        // Overflowed: no step this time, a smaller scale next.
-                        progress.step(epoch, step + 1, steps);
-                        continue;
-                    }
-                    grads
-                }
-            };
+            predicted.extend(step_predicted);
+            truth.extend(step_truth);
+            if let Some(scaler) = &mut scaler
+                && !scaler.unscale(&net, &mut grads)
+            {
+                // Overflowed: no step this time, a smaller scale next.
+                progress.step(epoch, step + 1, steps);
+                continue;
+            }
             if accumulate == 1 {
                 rate = schedule.rate(update);
                 net = optim.step(rate, net, grads);
@@ -477,6 +473,112 @@ fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
 }
 
 /// The batch of `rows` as tensors, and its targets as f32 on the host.
+/// The L1 and L2 weights of a run's `regularize:`.
+#[derive(Clone, Copy)]
+struct Regularize {
+    l1: Option<f64>,
+    l2: Option<f64>,
+}
+
+/// What one shard of a batch gives: its mean loss, the gradients of its
+/// share of the batch's objective, and its targets and predictions.
+struct Shard {
+    value: f64,
+    grads: GradientsParams,
+    truth: Vec<f32>,
+    predicted: Vec<f32>,
+}
+
+/// The batch's mean loss, the gradients of its objective (times `scale`,
+/// for f16), and its targets and predictions. With replicas (data
+/// parallel), the rows are cut into one shard per device, each device's
+/// copy of the network computes its shard's loss weighted by the shard's
+/// share of the rows, in its own thread, and the gradients are summed on
+/// the first device: the mean loss of the whole batch, so one step on
+/// several devices is one step on one device. Batch normalization sees
+/// each device's shard (as in PyTorch's DDP without SyncBatchNorm); the
+/// running statistics kept are the first device's.
+#[allow(clippy::too_many_arguments)]
+fn batch_gradients(
+    net: &Net,
+    replicas: &[Device],
+    data: &Dataset,
+    rows: &[usize],
+    loss: &Loss,
+    device: &Device,
+    regularize: Regularize,
+    scale: Option<f64>,
+) -> (f64, GradientsParams, Vec<f32>, Vec<f32>) {
+    if replicas.is_empty() {
+        let shard = shard_gradients(net, data, rows, loss, device, 1.0, Some(regularize), scale);
+        return (shard.value, shard.grads, shard.truth, shard.predicted);
+    }
+    let parts = replicas.len() + 1;
+    let shards: Vec<&[usize]> = rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
+    let share = |shard: &[usize]| shard.len() as f64 / rows.len() as f64;
+    // Each copy draws its own dropout masks, from streams fixed before any
+    // thread starts (so runs repeat exactly).
+    let copies: Vec<Net> =
+        (1..shards.len()).map(|i| net.clone().fork(&replicas[i - 1]).reseed_dropout(i as u64)).collect();
+    let (first, others) = std::thread::scope(|scope| {
+        let handles: Vec<_> = copies
+            .into_iter()
+            .zip(&shards[1..])
+            .zip(replicas)
+            .map(|((copy, shard), replica)| {
+                let weight = share(shard);
+                scope.spawn(move || shard_gradients(&copy, data, shard, loss, replica, weight, None, scale))
+            })
+            .collect();
+        let first = shard_gradients(net, data, shards[0], loss, device, share(shards[0]), Some(regularize), scale);
+        let others: Vec<Shard> =
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
+        (first, others)
+    });
+    let mut value = first.value * share(shards[0]);
+    let (mut truth, mut predicted) = (first.truth, first.predicted);
+    let mut sum = GradientsAccumulator::<Net>::new();
+    sum.accumulate(net, first.grads);
+    for (shard, rows) in others.into_iter().zip(&shards[1..]) {
+        value += shard.value * share(rows);
+        truth.extend(shard.truth);
+        predicted.extend(shard.predicted);
+        sum.accumulate(net, shard.grads.to_device(device, net));
+    }
+    (value, sum.grads(), truth, predicted)
+}
+
+/// One shard on one device: the gradients of `weight` times its mean loss
+/// (plus the L1/L2 terms, counted once, on the first device), times
+/// `scale`.
+#[allow(clippy::too_many_arguments)]
+fn shard_gradients(
+    net: &Net,
+    data: &Dataset,
+    rows: &[usize],
+    loss: &Loss,
+    device: &Device,
+    weight: f64,
+    regularize: Option<Regularize>,
+    scale: Option<f64>,
+) -> Shard {
+    let (x, y, truth) = batch_tensors(data, rows, device);
+    let output = net.forward(x).flat();
+    let mut objective = loss.forward(output.clone(), &y, device);
+    let value = objective.clone().into_scalar::<f64>();
+    if weight != 1.0 {
+        objective = objective * weight;
+    }
+    if let Some(penalty) = regularize.and_then(|r| penalty(net, r.l1, r.l2)) {
+        objective = objective + penalty;
+    }
+    if let Some(scale) = scale {
+        objective = objective * scale;
+    }
+    let predicted = loss.predict(output.detach());
+    Shard { value, grads: GradientsParams::from_grads(objective.backward(), net), truth, predicted }
+}
+
 fn batch_tensors(data: &Dataset, rows: &[usize], device: &Device) -> (X, Targets, Vec<f32>) {
     let width = data.width;
     let mut features = Vec::with_capacity(rows.len() * width);

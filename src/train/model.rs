@@ -474,6 +474,27 @@ impl Net {
         out
     }
 
+    /// The same network with dropout streams of its own, derived from the
+    /// current ones and `salt` (a copy on another device draws masks of its
+    /// own, repeatably).
+    pub fn reseed_dropout(mut self, salt: u64) -> Self {
+        fn reseed(layers: &mut [Layer], salt: u64) {
+            for layer in layers {
+                match layer {
+                    Layer::Dropout(d) => {
+                        let state = d.state.load(std::sync::atomic::Ordering::Relaxed);
+                        let own = state ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+                        d.state = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(own));
+                    }
+                    Layer::Residual(b) => reseed(&mut b.layers, salt),
+                    _ => {}
+                }
+            }
+        }
+        reseed(&mut self.layers, salt);
+        self
+    }
+
     /// Restores what [`Net::dropout_states`] returned.
     pub fn set_dropout_states(&self, states: &[u64]) {
         fn restore(layers: &[Layer], states: &mut std::slice::Iter<u64>) {
