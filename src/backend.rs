@@ -12,3 +12,21 @@ pub fn has_libtorch() -> bool {
 pub fn has_cubecl_cuda() -> bool {
     cfg!(feature = "cuda")
 }
+
+/// How many CUDA devices libtorch can use on this machine (0 without the
+/// `tch` feature, a GPU or its driver).
+pub fn cuda_devices() -> usize {
+    #[cfg(feature = "tch")]
+    return tch::Cuda::device_count().max(0) as usize;
+    #[cfg(not(feature = "tch"))]
+    0
+}
+
+/// Turns cuDNN's autotuning (`torch.backends.cudnn.benchmark`) on or off
+/// for libtorch's convolutions; nothing without the `tch` feature.
+pub fn set_cudnn_benchmark(on: bool) {
+    #[cfg(feature = "tch")]
+    tch::Cuda::cudnn_set_benchmark(on);
+    #[cfg(not(feature = "tch"))]
+    let _ = on;
+}

@@ -491,6 +491,8 @@ pub struct TrainSettings {
     pub early_stop: Option<EarlyStop>,
     /// `f32`, `f16` or `bf16`.
     pub precision: Option<String>,
+    /// `cudnn_benchmark:` (libtorch devices only).
+    pub cudnn_benchmark: Option<bool>,
     /// Devices, in order (several: data parallel).
     pub devices: Vec<Device>,
     /// L1 penalty weight.

@@ -24,6 +24,7 @@ pub fn settings(body: &Block, constants: &Constants, scope: &Scope) -> TrainSett
             "seed" => out.seed = count(&v),
             "early_stop" => out.early_stop = early_stop(value, constants),
             "precision" => out.precision = name(&v),
+            "cudnn_benchmark" => out.cudnn_benchmark = if let Value::Bool(b) = v { Some(b) } else { None },
             "device" => out.devices = devices(value, constants),
             "regularize" => regularize(value, constants, &mut out),
             "clip" => out.clip = call(value).and_then(|(n, args)| Some((n, number(args, "limit", 0, constants)?))),

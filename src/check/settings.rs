@@ -11,7 +11,7 @@ use crate::suggest::closest;
 use crate::syntax::ast::*;
 
 /// The keys of a `train` block.
-pub const TRAIN_KEYS: [&str; 19] = [
+pub const TRAIN_KEYS: [&str; 20] = [
     "target",
     "validate",
     "loss",
@@ -31,6 +31,7 @@ pub const TRAIN_KEYS: [&str; 19] = [
     "checkpoint",
     "augment",
     "class_weight",
+    "cudnn_benchmark",
 ];
 
 /// The keys of an `evaluate` block.
@@ -154,6 +155,38 @@ impl<'a> Settings<'a> {
         }
         if let Some(precision) = get("precision") {
             self.precision(precision);
+        }
+        if let Some(benchmark) = get("cudnn_benchmark") {
+            self.cudnn_benchmark(benchmark, get("device"));
+        }
+    }
+
+    /// `cudnn_benchmark: true`: cuDNN's autotuning, a libtorch switch; the
+    /// other backends have no cuDNN.
+    fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>) {
+        if !matches!(self.value(value), Value::Bool(_)) {
+            self.bad(
+                value.span,
+                "`cudnn_benchmark` is true or false",
+                "not a boolean",
+                "write `cudnn_benchmark: true`",
+            );
+            return;
+        }
+        let devices = device.map(Expr::one_or_many).unwrap_or_default();
+        let not_torch = devices.iter().find(|d| !device_name(d).starts_with("torch."));
+        if devices.is_empty() || not_torch.is_some() {
+            let (span, backend) = match not_torch {
+                Some(d) if device_name(d) == "cuda" => (d.span, "CubeCL (`cuda`)"),
+                Some(d) => (d.span, "flex (`cpu`)"),
+                None => (value.span, "flex, the default device,"),
+            };
+            self.errors.push(CheckError::Unsupported {
+                message: format!("`cudnn_benchmark` is a libtorch setting, and {backend} has no cuDNN"),
+                span,
+                label: "not a libtorch device".into(),
+                help: "train on `device: torch.cuda` (a `--features tch` build), or remove `cudnn_benchmark`".into(),
+            });
         }
     }
 
@@ -547,5 +580,14 @@ fn shown(value: &Value) -> String {
         Value::Str(s) => format!("\"{s}\""),
         Value::Name(n) => format!("`{n}`"),
         other => other.described().into(),
+    }
+}
+
+/// A device's name as written: `torch.cuda` in `torch.cuda(1)`.
+fn device_name(device: &Expr) -> String {
+    match &device.kind {
+        ExprKind::Path(p) => p.dotted(),
+        ExprKind::Call(c) => c.callee.dotted(),
+        _ => String::new(),
     }
 }

@@ -92,6 +92,22 @@ pub enum RunError {
         help: String,
     },
 
+    /// A device the file names that this machine does not have
+    /// (`torch.cuda` without a GPU, or an index past the last GPU).
+    #[error("this machine has no `{device}`: libtorch sees {found}")]
+    #[diagnostic(code(pipe::run::no_device), help("{help}"))]
+    NoDevice {
+        /// The device as written.
+        device: String,
+        /// What libtorch sees instead.
+        found: String,
+        /// Where the training run is.
+        #[label(primary, "trains on it")]
+        span: Span,
+        /// What to do.
+        help: String,
+    },
+
     /// The training loss became NaN or infinite.
     #[error("the loss of `{name}` became NaN or infinite at epoch {epoch}, step {step}")]
     #[diagnostic(code(pipe::run::diverged), help("{help}"))]
@@ -170,6 +186,7 @@ impl RunError {
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }
             | RunError::NotBuilt { span, .. }
+            | RunError::NoDevice { span, .. }
             | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }
             | RunError::UnseenLevels { span, .. } => Some(*span),

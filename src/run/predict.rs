@@ -77,8 +77,9 @@ pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predic
     let mut warnings = Vec::new();
     let original = df.clone();
     let df = prepare(program, df, &stages, &saved, &meta.pipeline_dir, &mut warnings)?;
-    let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(not_a_run)?;
     let span = Span::default();
+    training::devices_present(&train, span)?;
+    let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(not_a_run)?;
     let predicted = training::predict(&trained, &train, df, span)?;
     // The rows as given, with their predictions (when no step dropped rows).
     let result = match predicted.column("prediction") {

@@ -74,6 +74,33 @@ pub fn devices_of(train: &Train) -> Vec<Device> {
     if named.is_empty() { vec![device()] } else { named }
 }
 
+/// Every `torch.cuda(i)` a run names is a GPU libtorch sees on this
+/// machine (else libtorch would abort the process at the first tensor).
+pub fn devices_present(train: &Train, span: Span) -> RunResult<()> {
+    let gpus = crate::backend::cuda_devices();
+    for device in train.settings.devices.iter().filter(|d| d.name == "torch.cuda") {
+        let index = device.index.unwrap_or(0) as usize;
+        if index >= gpus {
+            let (found, help) = match gpus {
+                0 => (
+                    "no CUDA GPU (none, or no driver)".to_string(),
+                    "train on `torch.cpu` here (`pipe run --device torch.cpu` keeps the file as it is)".to_string(),
+                ),
+                n => (
+                    format!("{n} CUDA GPU{}", if n == 1 { "" } else { "s" }),
+                    format!("use `torch.cuda(0)` to `torch.cuda({})`", n - 1),
+                ),
+            };
+            let written = match device.index {
+                Some(i) => format!("torch.cuda({i})"),
+                None => "torch.cuda".into(),
+            };
+            return Err(RunError::NoDevice { device: written, found, span, help });
+        }
+    }
+    Ok(())
+}
+
 #[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
 fn burn_device(written: &crate::ir::Device) -> Device {
     match written.name.as_str() {
@@ -165,6 +192,10 @@ pub fn train(
     };
     let features: Vec<String> =
         data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
+    devices_present(train, span)?;
+    if let Some(on) = train.settings.cudnn_benchmark {
+        crate::backend::set_cudnn_benchmark(on);
+    }
     let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &devices_of(train), progress, Some(&checkpoints)) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
@@ -398,6 +429,9 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
 
 /// Builds a trained run from saved weights (the stage cache).
 pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
+    // Weights of a run trained on a GPU this machine lacks are not loaded
+    // onto it (libtorch would abort): the caller reports the device.
+    devices_present(train, Span::default()).ok()?;
     let precision = crate::train::model::Precision::named(train.settings.precision.as_deref());
     let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?.with_precision(precision);
     Some(Trained { net, meta, cacheable: true })
