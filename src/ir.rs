@@ -116,6 +116,9 @@ pub enum Source {
         channels: usize,
         /// The class names, sorted.
         classes: Vec<String>,
+        /// Leave out files that cannot be decoded (with a warning) instead
+        /// of stopping.
+        skip_bad: bool,
     },
 }
 

@@ -4,6 +4,7 @@ mod cli;
 mod editors;
 mod examples;
 mod format;
+mod images;
 mod ir;
 mod lsp;
 mod parquet;

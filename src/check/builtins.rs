@@ -74,7 +74,7 @@ pub const AUGMENTATIONS: [&str; 11] =
 pub const SIGNATURES: [(&str, &str); 46] = [
     ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
     ("parquet(path)", "Reads a Parquet file"),
-    ("images(dir, size:, channels:)", "Reads one sub-folder of images per class"),
+    ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
     ("filter(condition)", "Keeps the rows where the condition holds"),
     ("select(columns...)", "Keeps only these columns, in this order"),
     ("drop(columns...)", "Removes these columns"),

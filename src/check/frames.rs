@@ -298,7 +298,7 @@ impl<'a> Frames<'a> {
     }
 
     fn images(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
-        let params = &[pos("dir", true), named("size"), named("channels")];
+        let params = &[pos("dir", true), named("size"), named("channels"), named("skip_bad")];
         let b = bind("images", params, &call.args, span, &mut self.errors);
         let (dir, dir_span) = self.string_arg(&b.value("dir", self.constants)?, "a folder")?;
         let size = match b.value("size", self.constants) {
@@ -358,7 +358,15 @@ impl<'a> Frames<'a> {
             Column::new("image", DType::Image([channels, size[0], size[1]]), span),
             Column::new("label", DType::Cat(classes.clone()), span),
         ];
-        Some((Schema { columns }, ir::Source::Images { dir: full_dir, size, channels, classes }))
+        let skip_bad = match b.value("skip_bad", self.constants) {
+            None | Some((Value::Bool(false), _)) => false,
+            Some((Value::Bool(true), _)) => true,
+            Some((_, s)) => {
+                self.errors.push(bad(s, "`skip_bad` is true or false", "not a boolean", "write `skip_bad: true`"));
+                return None;
+            }
+        };
+        Some((Schema { columns }, ir::Source::Images { dir: full_dir, size, channels, classes, skip_bad }))
     }
 
     // -- data expressions ----------------------------------------------------------

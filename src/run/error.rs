@@ -78,20 +78,6 @@ pub enum RunError {
         span: Span,
     },
 
-    /// Something the language has that `pipe run` cannot do yet (image
-    /// folders).
-    #[error("`pipe run` cannot {what} yet")]
-    #[diagnostic(code(pipe::run::not_built), help("{help}"))]
-    NotBuilt {
-        /// What it cannot do.
-        what: String,
-        /// Where it is asked for.
-        #[label(primary, "needed here")]
-        span: Span,
-        /// What to do meanwhile.
-        help: String,
-    },
-
     /// A device the file names that this machine does not have
     /// (`torch.cuda` without a GPU, or an index past the last GPU).
     #[error("this machine has no `{device}`: libtorch sees {found}")]
@@ -163,6 +149,19 @@ pub enum RunError {
         help: String,
     },
 
+    /// Image files left out by `skip_bad: true`.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::skipped_images), severity(Warning), help("{help}"))]
+    SkippedImages {
+        /// How many, and the first few with their reasons.
+        message: String,
+        /// The `images(...)` source.
+        #[label(primary, "read without them")]
+        span: Span,
+        /// What to do.
+        help: String,
+    },
+
     /// One-hot levels not seen when fitting (their rows encode as zeros).
     #[error("{message}")]
     #[diagnostic(code(pipe::run::unseen_levels), severity(Warning), help("{help}"))]
@@ -185,8 +184,8 @@ impl RunError {
             | RunError::BadValue { span, .. }
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }
-            | RunError::NotBuilt { span, .. }
             | RunError::NoDevice { span, .. }
+            | RunError::SkippedImages { span, .. }
             | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }
             | RunError::UnseenLevels { span, .. } => Some(*span),

@@ -14,6 +14,7 @@ pub mod bucket;
 pub mod cache;
 pub mod error;
 pub mod fitted;
+pub mod images;
 mod onehot;
 mod ops;
 mod pca;
@@ -446,6 +447,15 @@ impl<'a> Session<'a> {
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
         let mut text = format!("pipe {}\n{}", env!("CARGO_PKG_VERSION"), crate::ir::fingerprint(&item.kind, names));
+        if let ItemKind::Source(crate::ir::Source::Images { dir, classes, .. }) = &item.kind {
+            let stamp = images::folder_stamp(dir, classes).map_err(|e| RunError::Unreadable {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+                span: item.span,
+                help: "check that the folder exists and is readable".into(),
+            })?;
+            text.push_str(&stamp);
+        }
         if let ItemKind::Source(source) = &item.kind
             && let Some(path) = source_file(source)
             && let Some(cache) = &mut self.cache
@@ -587,7 +597,8 @@ impl<'a> Session<'a> {
         match &item.kind {
             ItemKind::Source(source) => {
                 self.step_event(&item.name, 0, 1, "read");
-                let df = read::read(source, item.span)?;
+                let (df, warnings) = read::read(source, item.span)?;
+                self.warn(warnings);
                 let rows = vec![df.height()];
                 self.frames.insert(id, df);
                 Ok(rows)
@@ -768,7 +779,7 @@ impl<'a> Session<'a> {
     }
 }
 
-/// The file a source reads (image folders are not hashed: training reads them).
+/// The file a source reads (image folders are stamped by their listing).
 fn source_file(source: &crate::ir::Source) -> Option<PathBuf> {
     match source {
         crate::ir::Source::Csv { path, .. } | crate::ir::Source::Parquet { path } => Some(path.clone()),

@@ -15,17 +15,36 @@ use crate::source::Span;
 /// What to do about a file that cannot be read.
 const UNREADABLE: &str = "check that the file exists, is readable, and is the format its source says";
 
-/// Reads a source's rows.
-pub fn read(source: &Source, span: Span) -> RunResult<DataFrame> {
+/// Reads a source's rows, with warnings (image files left out).
+pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)> {
     match source {
-        Source::Csv { path, sep, nulls, schema } => read_csv(path, *sep, nulls, schema, span),
-        Source::Parquet { path } => read_parquet(path, span),
-        Source::Images { .. } => Err(RunError::NotBuilt {
-            what: "read image folders".into(),
-            span,
-            help: "`pipe check` checks image pipelines fully; train on tabular data meanwhile".into(),
-        }),
+        Source::Csv { path, sep, nulls, schema } => Ok((read_csv(path, *sep, nulls, schema, span)?, Vec::new())),
+        Source::Parquet { path } => Ok((read_parquet(path, span)?, Vec::new())),
+        Source::Images { dir, size, channels, classes, skip_bad } => {
+            let (frame, skipped) = crate::run::images::read_folder(dir, *size, *channels, classes, *skip_bad, span)?;
+            Ok((frame, skipped_warning(&skipped, span).into_iter().collect()))
+        }
     }
+}
+
+/// The warning for image files `skip_bad` left out (none when none were).
+fn skipped_warning(skipped: &crate::run::images::Skipped, span: Span) -> Option<RunError> {
+    let (first, reason) = skipped.bad.first()?;
+    let more = match skipped.bad.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Some(RunError::SkippedImages {
+        message: format!(
+            "{} image file{} could not be read and {} left out: {} ({reason}){more}",
+            skipped.bad.len(),
+            if skipped.bad.len() == 1 { "" } else { "s" },
+            if skipped.bad.len() == 1 { "was" } else { "were" },
+            first.display()
+        ),
+        span,
+        help: "replace or remove the files to train on them".into(),
+    })
 }
 
 /// The Polars type that holds a column of this type.

@@ -151,8 +151,8 @@ pub fn train(
     transforms: &[(String, Vec<crate::run::fitted::Fitted>)],
 ) -> RunResult<Trained> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
-    let set = dataset(data, &train.target, classes.as_deref(), span)?;
-    let val = validate.map(|v| dataset(v, &train.target, classes.as_deref(), span)).transpose()?;
+    let set = shaped(dataset(data, &train.target, classes.as_deref(), span)?, train);
+    let val = validate.map(|v| dataset(v, &train.target, classes.as_deref(), span).map(|d| shaped(d, train))).transpose()?;
     if let crate::ir::Shape::Flat(width) = train.model.input
         && width != set.width
     {
@@ -376,6 +376,15 @@ fn metrics_jsonl(history: &[Epoch]) -> String {
     history.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()
 }
 
+/// The data set with the image shape of the run's model input (its rows
+/// are then images, not flat features).
+fn shaped(mut set: Dataset, train: &Train) -> Dataset {
+    if let crate::ir::Shape::Image(shape) = train.model.input {
+        set.image = Some(shape);
+    }
+    set
+}
+
 /// A data frame as arrays in the columns (and class order) a run was
 /// trained on; the target may be missing (prediction).
 fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) -> RunResult<Dataset> {
@@ -397,7 +406,7 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
 
 /// The metrics of a trained run on a frame.
 pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span) -> RunResult<Scores> {
-    let set = arrays(frame, &trained.meta, true, span)?;
+    let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
     let loss = loss_of(train, trained.meta.classes.as_deref(), None);
     Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
 }
@@ -405,7 +414,7 @@ pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span)
 /// `frame` with a `prediction` column: class names (as the target's type)
 /// or numbers.
 pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -> RunResult<DataFrame> {
-    let set = arrays(&frame, &trained.meta, false, span)?;
+    let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
     let loss = loss_of(train, trained.meta.classes.as_deref(), None);
     let values = fit::predict(&trained.net, &set, &loss, &device_of(train));
     let column = match &trained.meta.classes {

@@ -21,6 +21,8 @@ pub struct Dataset {
     pub width: usize,
     /// What is predicted.
     pub target: Target,
+    /// For image data, `[channels, height, width]` of each row's features.
+    pub image: Option<[usize; 3]>,
 }
 
 /// The target column.
@@ -57,17 +59,20 @@ pub fn class_names(df: &DataFrame, target: &str, span: Span) -> RunResult<Vec<St
 pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: Span) -> RunResult<Dataset> {
     let rows = df.height();
     let features: Vec<&Column> = df.columns().iter().filter(|c| c.name().as_str() != target).collect();
-    let width = features.len();
+    // Each column gives one feature, or, for an image column (a list of
+    // floats per row), all of its values.
+    let mut parts = Vec::with_capacity(features.len());
+    for column in &features {
+        parts.push(feature_values(column, rows, span)?);
+    }
+    let width: usize = parts.iter().map(|(_, w)| w).sum();
     let mut values = vec![0f32; rows * width];
-    for (j, column) in features.iter().enumerate() {
-        let cast = column.cast(&DataType::Float32).map_err(|e| failure(e, span))?;
-        let floats = cast.f32().map_err(|e| failure(e, span))?;
-        if floats.null_count() > 0 {
-            return Err(missing(column.name(), floats.null_count(), span));
+    let mut offset = 0;
+    for (part, part_width) in parts {
+        for (i, row) in part.chunks_exact(part_width.max(1)).enumerate() {
+            values[i * width + offset..i * width + offset + part_width].copy_from_slice(row);
         }
-        for (i, v) in floats.into_no_null_iter().enumerate() {
-            values[i * width + j] = v;
-        }
+        offset += part_width;
     }
     let column = df.column(target).map_err(|e| failure(e, span))?;
     if column.null_count() > 0 {
@@ -97,7 +102,28 @@ pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: S
             Target::Numbers(cast.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect())
         }
     };
-    Ok(Dataset { features: values, rows, width, target })
+    Ok(Dataset { features: values, rows, width, target, image: None })
+}
+
+/// A column's values as f32, row-major, and how many each row has (1, or
+/// an image's pixel count).
+fn feature_values(column: &Column, rows: usize, span: Span) -> RunResult<(Vec<f32>, usize)> {
+    if let DataType::List(_) = column.dtype() {
+        let lists = column.list().map_err(|e| failure(e, span))?;
+        if lists.null_count() > 0 {
+            return Err(missing(column.name(), lists.null_count(), span));
+        }
+        let inner = lists.get_inner().cast(&DataType::Float32).map_err(|e| failure(e, span))?;
+        let floats: Vec<f32> = inner.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect();
+        let per_row = if rows == 0 { 0 } else { floats.len() / rows };
+        return Ok((floats, per_row));
+    }
+    let cast = column.cast(&DataType::Float32).map_err(|e| failure(e, span))?;
+    let floats = cast.f32().map_err(|e| failure(e, span))?;
+    if floats.null_count() > 0 {
+        return Err(missing(column.name(), floats.null_count(), span));
+    }
+    Ok((floats.into_no_null_iter().collect(), 1))
 }
 
 fn missing(column: &str, count: usize, span: Span) -> RunError {

@@ -585,7 +585,10 @@ fn batch_tensors(data: &Dataset, rows: &[usize], device: &Device) -> (X, Targets
     for &r in rows {
         features.extend_from_slice(&data.features[r * width..(r + 1) * width]);
     }
-    let x = X::Flat(Tensor::from_data(TensorData::new(features, [rows.len(), width]), device));
+    let x = match data.image {
+        Some([c, h, w]) => X::Image(Tensor::from_data(TensorData::new(features, [rows.len(), c, h, w]), device)),
+        None => X::Flat(Tensor::from_data(TensorData::new(features, [rows.len(), width]), device)),
+    };
     match &data.target {
         Target::Classes(c) => {
             let y: Vec<i64> = rows.iter().map(|&r| c[r]).collect();
