@@ -127,16 +127,22 @@ fn training_run_has_its_model_with_shapes_and_its_settings() {
 #[test]
 fn transfer_learning_keeps_the_body_and_freezes_up_to_the_named_layer() {
     use pipe::ir::{LayerKind, Shape};
-    let ir = ir_of("pipelines/digits.pipe");
-    let ItemKind::Train(run) = &item(&ir, "fine_tune").kind else { panic!("not a training run") };
+    let ir = ir_of("pipelines/transfer.pipe");
+    let ItemKind::Train(run) = &item(&ir, "tuned").kind else { panic!("not a training run") };
     assert_eq!(run.model.frozen_until.as_deref(), Some("features"));
     assert_eq!(run.model.input, Shape::Image([1, 16, 16]));
     let names: Vec<Option<&str>> = run.model.layers.iter().map(|l| l.name.as_deref()).collect();
-    assert!(names.contains(&Some("features")));
-    assert_eq!(run.model.layers.last().map(|l| &l.kind), Some(&LayerKind::Dense { units: 10, init: None }));
-    let ItemKind::Train(base) = &item(&ir, "base").kind else { panic!("not a training run") };
-    assert!(base.settings.augment.is_some());
-    assert_eq!(base.settings.l2, Some(1e-4));
+    assert_eq!(names.iter().position(|n| *n == Some("features")), Some(8));
+    assert_eq!(run.model.layers.last().map(|l| &l.kind), Some(&LayerKind::Dense { units: 5, init: None }));
+    // The body's 11 layers up to its old head come from the trained run.
+    let pretrained = run.model.pretrained.as_ref().expect("starts from a run");
+    assert_eq!((ir.items[pretrained.run].as_ref().map(|i| i.name.as_str()), pretrained.layers), (Some("body"), 11));
+    let digits_ir = ir_of("pipelines/digits.pipe");
+    let ItemKind::Train(digits) = &item(&digits_ir, "base").kind else { panic!("not a training run") };
+    let augment = digits.settings.augment.as_ref().expect("augmented");
+    assert_eq!(augment.steps.len(), 6);
+    assert_eq!(augment.fill, pipe::ir::ImageFill::Constant(0.0));
+    assert_eq!(digits.settings.l2, Some(1e-4));
 }
 
 #[test]

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{Device, EarlyStop, Optimizer, Phase, TrainSettings};
 use crate::syntax::ast::*;
 
 /// The settings of a training block.
-pub fn settings(body: &Block, constants: &Constants, scope: &Scope) -> TrainSettings {
+pub fn settings(body: &Block, constants: &Constants) -> TrainSettings {
     let mut out = TrainSettings::default();
     for entry in &body.entries {
         let EntryKind::Setting { key, value } = &entry.kind else { continue };
@@ -35,7 +34,6 @@ pub fn settings(body: &Block, constants: &Constants, scope: &Scope) -> TrainSett
                 out.checkpoint_every = whole(args, "every", usize::MAX, constants);
                 out.checkpoint_keep = whole(args, "keep", usize::MAX, constants);
             }
-            "augment" => out.augment = item(value, scope, Kind::Augment),
             "class_weight" => out.balanced_classes = matches!(&v, Value::Name(n) if n == "balanced"),
             _ => {}
         }
@@ -179,10 +177,4 @@ fn logs(expr: &Expr, constants: &Constants) -> Vec<(String, Option<PathBuf>)> {
             Some((name, file))
         })
         .collect()
-}
-
-fn item(expr: &Expr, scope: &Scope, kind: Kind) -> Option<usize> {
-    let ExprKind::Path(p) = &expr.kind else { return None };
-    let (_, symbol) = scope.lookup(&p.dotted())?;
-    (symbol.kind == kind && !symbol.imported).then_some(symbol.item)
 }

@@ -8,6 +8,7 @@
 //! Schemas, shapes and settings are the next layer.
 
 mod args;
+mod augment;
 pub mod builtins;
 mod columns;
 mod error;
@@ -157,6 +158,11 @@ impl Checker<'_> {
             }
         }
         self.report.errors.extend(rules.errors);
+        for item in &program.items {
+            if let ItemKind::Augment(a) = &item.kind {
+                augment::augmentation(&a.body, &constants, &mut self.report.errors);
+            }
+        }
         let shapes_models = std::mem::take(&mut shapes.models);
         for (index, layers) in shapes.summaries {
             explained[index].layers = layers;
@@ -362,6 +368,21 @@ pub(crate) fn constants(items: &[Item]) -> value::Constants {
 }
 
 /// Adds the training runs (with their models) and evaluations to the IR.
+/// The augmentation a training block names (a local `augment` item).
+fn augmentation_of(
+    body: &Block,
+    program: &Program,
+    scope: &Scope,
+    constants: &value::Constants,
+) -> Option<crate::ir::Augmentation> {
+    let ExprKind::Path(name) = &frames::setting(body, "augment")?.kind else { return None };
+    let (_, symbol) = scope.lookup(&name.dotted())?;
+    let ItemKind::Augment(item) = &program.items.get(symbol.item)?.kind else { return None };
+    // Reported where the item is checked.
+    let mut errors = Vec::new();
+    Some(augment::augmentation(&item.body, constants, &mut errors))
+}
+
 fn lower_runs(
     ir: &mut crate::ir::Program,
     program: &Program,
@@ -377,7 +398,8 @@ fn lower_runs(
             continue;
         };
         let Some(ExprKind::Path(target)) = frames::setting(&train.body, "target").map(|t| &t.kind) else { continue };
-        let settings = lower_train::settings(&train.body, constants, scope);
+        let mut settings = lower_train::settings(&train.body, constants);
+        settings.augment = augmentation_of(&train.body, program, scope, constants);
         let run = crate::ir::Train { model, data, validate, target: target.dotted(), settings };
         let item = &program.items[index];
         ir.items[index] = Some(crate::ir::Item {

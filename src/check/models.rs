@@ -46,6 +46,9 @@ impl Env {
 struct Layer {
     entry: Entry,
     env: Rc<Env>,
+    /// Whether the layer comes from a trained run (its weights start as
+    /// that run's).
+    pretrained: bool,
 }
 
 /// The index of the `model` item called `name` in a module.
@@ -91,6 +94,8 @@ pub struct Shapes<'a> {
     pub layer_shapes: Vec<(Span, String)>,
     /// Layers unrolled from loops for the model being checked.
     unrolled: usize,
+    /// The trained run the model being checked starts from, if any.
+    pretrained_run: Option<usize>,
     /// Models being expanded as layers of other models.
     expanding: usize,
 }
@@ -107,6 +112,7 @@ impl<'a> Shapes<'a> {
             models: Vec::new(),
             layer_shapes: Vec::new(),
             unrolled: 0,
+            pretrained_run: None,
             expanding: 0,
         }
     }
@@ -116,13 +122,31 @@ impl<'a> Shapes<'a> {
         let Some(target) = setting(&train.body, "target").and_then(path_name) else { return };
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
+        self.pretrained_run = None;
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
         self.unrolled = 0;
         let mut built = Built::default();
-        let Some(output) = self.run(&layers, input.clone(), &mut built) else { return };
+        // The layers from a trained run come first: run them apart to know
+        // how many layers of the built model they make.
+        let from_run = layers.iter().take_while(|l| l.pretrained).count();
+        let Some(middle) = self.run(&layers[..from_run], input.clone(), &mut built) else { return };
+        let pretrained =
+            self.pretrained_run.filter(|_| from_run > 0).map(|run| ir::Pretrained { run, layers: built.layers.len() });
+        let Some(output) = self.run(&layers[from_run..], middle, &mut built) else { return };
         self.summaries.push((index, built.summary));
         let frozen_until = frozen_until(&train.model, self.items, self.scope, 0);
-        self.models.push((index, ir::Model { layers: built.layers, input, output: output.clone(), frozen_until }));
+        let last_layer = built.layers.last().and_then(|l| l.name.as_deref());
+        if frozen_until.is_some() && frozen_until.as_deref() == last_layer {
+            self.errors.push(bad(
+                train.model.span,
+                "every layer of this model is frozen: training would change nothing",
+                "all frozen",
+                "freeze up to a layer before the head (`freeze(until: features)`), or add a new head with `replace_head`",
+            ));
+            return;
+        }
+        let model = ir::Model { layers: built.layers, input, output: output.clone(), frozen_until, pretrained };
+        self.models.push((index, model));
         let loss = setting(&train.body, "loss").and_then(path_name);
         self.output_fits(&output, target_column, loss.as_deref(), train.model.span);
     }
@@ -165,6 +189,17 @@ impl<'a> Shapes<'a> {
         }
         match &expr.kind {
             ExprKind::Path(path) => self.named_model(&path.dotted(), &[], expr.span, depth, &self.top_env()),
+            ExprKind::Call(call) if call.callee.dotted() == "load" => {
+                self.errors.push(CheckError::Unsupported {
+                    message: "`load(...)` of a model saved by another pipeline is not built yet".into(),
+                    span: expr.span,
+                    label: "not loadable yet".into(),
+                    help:
+                        "start from a trained run of this file instead: `model tuned = base |> replace_head(dense(10))`"
+                            .into(),
+                });
+                None
+            }
             ExprKind::Call(call) => {
                 self.named_model(&call.callee.dotted(), &call.args, expr.span, depth, &self.top_env())
             }
@@ -204,7 +239,11 @@ impl<'a> Shapes<'a> {
         let local = module.is_none();
         match &item.kind {
             ItemKind::Train(train) if symbol.as_ref().is_some_and(|s| s.kind == Kind::Train) && local => {
-                self.model_layers(&train.model, depth + 1)
+                let mut layers = self.model_layers(&train.model, depth + 1)?;
+                // The nearest trained run is the one whose weights are used.
+                self.pretrained_run = symbol.map(|s| s.item);
+                layers.iter_mut().for_each(|l| l.pretrained = true);
+                Some(layers)
             }
             ItemKind::Model(model) => match &model.body {
                 ModelBody::Expr(expr) if args.is_empty() && local => self.model_layers(expr, depth + 1),
@@ -214,7 +253,13 @@ impl<'a> Shapes<'a> {
                     let mut env = self.bind_params(name, params, args, span, base, outer)?;
                     env.module = module;
                     let env = Rc::new(env);
-                    Some(block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect())
+                    Some(
+                        block
+                            .entries
+                            .iter()
+                            .map(|e| Layer { entry: e.clone(), env: env.clone(), pretrained: false })
+                            .collect(),
+                    )
                 }
             },
             _ => None,
@@ -298,7 +343,7 @@ impl<'a> Shapes<'a> {
                 for arg in call.args.iter().filter(|a| a.name.is_none()) {
                     let entry =
                         Entry { kind: EntryKind::Step { expr: arg.value.clone(), alias: None }, span: arg.value.span };
-                    layers.push(Layer { entry, env: env.clone() });
+                    layers.push(Layer { entry, env: env.clone(), pretrained: false });
                 }
                 Some(layers)
             }
@@ -383,8 +428,11 @@ impl<'a> Shapes<'a> {
                 Some(out)
             }
             EntryKind::Nested { name, body, alias, .. } if name.dotted() == "residual" => {
-                let inner: Vec<Layer> =
-                    body.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone() }).collect();
+                let inner: Vec<Layer> = body
+                    .entries
+                    .iter()
+                    .map(|e| Layer { entry: e.clone(), env: env.clone(), pretrained: false })
+                    .collect();
                 let mut body_built = Built::default();
                 let out = self.run(&inner, shape.clone(), &mut body_built)?;
                 if out != shape {

@@ -215,6 +215,8 @@ fn references(kind: &ItemKind) -> Vec<ItemId> {
             if let Some(v) = &train.validate {
                 frame_references(v, &mut out);
             }
+            // A model that starts from a trained run needs its weights.
+            out.extend(train.model.pretrained.as_ref().map(|p| p.run));
         }
         ItemKind::Evaluate { run, data, .. } => {
             out.push(*run);
@@ -648,6 +650,8 @@ impl<'a> Session<'a> {
                     .collect();
                 let source_text = self.source_text.clone();
                 let resume = self.resume;
+                let base = train.model.pretrained.as_ref().map(|p| (Rc::clone(&self.trained[&p.run]), p.layers));
+                let pretrained = base.as_ref().map(|(trained, layers)| (&trained.net, *layers));
                 let trained = {
                     let control = self.control.clone();
                     let mut progress = TrainProgress { name: &item.name, events: &mut *self.events, control };
@@ -662,6 +666,7 @@ impl<'a> Session<'a> {
                         &mut progress,
                         resume,
                         &transforms,
+                        pretrained,
                     )?
                 };
                 self.trained.insert(id, Rc::new(trained));

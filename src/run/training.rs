@@ -149,10 +149,12 @@ pub fn train(
     progress: &mut dyn Progress,
     resume: bool,
     transforms: &[(String, Vec<crate::run::fitted::Fitted>)],
+    pretrained: Option<(&Net, usize)>,
 ) -> RunResult<Trained> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
     let set = shaped(dataset(data, &train.target, classes.as_deref(), span)?, train);
-    let val = validate.map(|v| dataset(v, &train.target, classes.as_deref(), span).map(|d| shaped(d, train))).transpose()?;
+    let val =
+        validate.map(|v| dataset(v, &train.target, classes.as_deref(), span).map(|d| shaped(d, train))).transpose()?;
     if let crate::ir::Shape::Flat(width) = train.model.input
         && width != set.width
     {
@@ -196,7 +198,8 @@ pub fn train(
     if let Some(on) = train.settings.cudnn_benchmark {
         crate::backend::set_cudnn_benchmark(on);
     }
-    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &devices_of(train), progress, Some(&checkpoints)) {
+    let start = fit::Start { pretrained, checkpoints: Some(&checkpoints) };
+    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &devices_of(train), progress, start) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
         Err(Failure::Resume(reason)) => {
@@ -243,6 +246,14 @@ pub fn train(
         reason,
         span,
     })?;
+    if let Some(save) = &train.settings.save {
+        let target = dir.join(save);
+        save_model(&run_dir, &target).map_err(|reason| RunError::Write {
+            path: target.display().to_string(),
+            reason,
+            span,
+        })?;
+    }
     Ok(Trained { net: fitted.net, meta, cacheable: !fitted.changed_while_running })
 }
 
@@ -290,6 +301,31 @@ fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(),
     tensorboard(run_dir, &meta.history)?;
     plots(run_dir, &meta.history)?;
     net.clone().save_file(run_dir.join("model.bpk")).map_err(|e| format!("{e:?}"))
+}
+
+/// What `save:` keeps of a run: its weights, model, training settings and
+/// classes, in a folder of their own, replaced as a whole (written beside
+/// it, then renamed) so a reader never sees half of one.
+const SAVED_FILES: [&str; 4] = ["model.bpk", "model.json", "settings.json", "trained.json"];
+
+fn save_model(run_dir: &Path, target: &Path) -> Result<(), String> {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    let fresh = parent.join(format!(".{name}.saving"));
+    let old = parent.join(format!(".{name}.old"));
+    let _ = std::fs::remove_dir_all(&fresh);
+    std::fs::create_dir_all(&fresh).map_err(|e| e.to_string())?;
+    for file in SAVED_FILES {
+        std::fs::copy(run_dir.join(file), fresh.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    if target.exists() {
+        std::fs::rename(target, &old).map_err(|e| e.to_string())?;
+    }
+    std::fs::rename(&fresh, target).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
 }
 
 /// The `log:` destinations besides the console.

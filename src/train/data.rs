@@ -115,7 +115,7 @@ fn feature_values(column: &Column, rows: usize, span: Span) -> RunResult<(Vec<f3
         }
         let inner = lists.get_inner().cast(&DataType::Float32).map_err(|e| failure(e, span))?;
         let floats: Vec<f32> = inner.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect();
-        let per_row = if rows == 0 { 0 } else { floats.len() / rows };
+        let per_row = floats.len().checked_div(rows).unwrap_or(0);
         return Ok((floats, per_row));
     }
     let cast = column.cast(&DataType::Float32).map_err(|e| failure(e, span))?;

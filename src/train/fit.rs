@@ -10,7 +10,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::ir::{EarlyStop, Train};
+use crate::ir::{Augmentation, EarlyStop, Train};
 use crate::run::random::Rng;
 use crate::train::data::{Dataset, Target};
 use crate::train::loss::{Loss, Targets};
@@ -221,6 +221,16 @@ fn save_checkpoint(
     Ok(())
 }
 
+/// What a training starts from besides fresh weights.
+#[derive(Default)]
+pub struct Start<'a> {
+    /// A trained network whose first layers the model takes (with their
+    /// weights), and how many.
+    pub pretrained: Option<(&'a Net, usize)>,
+    /// Where checkpoints go (and the one to resume from).
+    pub checkpoints: Option<&'a Checkpoints>,
+}
+
 /// Trains `train.model` on `data`, validating on `val`, on `devices`: the
 /// first holds the model; with more, each step is data parallel (see
 /// [`batch_gradients`]).
@@ -231,8 +241,9 @@ pub fn fit(
     loss: &Loss,
     devices: &[Device],
     progress: &mut dyn Progress,
-    checkpoints: Option<&Checkpoints>,
+    start: Start,
 ) -> Result<Fitted, Failure> {
+    let checkpoints = start.checkpoints;
     let device = &devices[0];
     let replicas: Vec<Device> = devices[1..].iter().map(|d| d.clone().autodiff()).collect();
     let mut settings = train.settings.clone();
@@ -242,6 +253,11 @@ pub fn fit(
     autodiff.seed(seed);
     let precision = Precision::named(s.precision.as_deref());
     let mut net = Net::new(&train.model, &autodiff, seed).with_precision(precision);
+    if let Some((base, layers)) = start.pretrained {
+        net = net.adopt(base, layers, &autodiff);
+    }
+    let frozen = frozen_layers(train);
+    net = net.freeze_first(frozen);
     let mut scaler = LossScale::for_precision(precision);
     let (mut optim, lr) = optimizer::build(s);
     let batch = match s.batch {
@@ -270,6 +286,7 @@ pub fn fit(
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| Failure::Resume(format!("{} has no readable state", dir.display())))?;
         net = net.try_load_file(dir.join("model.bpk")).map_err(|e| Failure::Resume(format!("{e:?}")))?;
+        net = net.freeze_first(frozen);
         optim = optim.load(dir.join("optimizer.bpk")).map_err(|e| Failure::Resume(format!("{e:?}")))?;
         net.set_dropout_states(&state.dropout);
         if let Some((value, at)) = state.best {
@@ -316,8 +333,9 @@ pub fn fit(
         for (step, rows) in order.chunks(batch).enumerate() {
             let scale = scaler.as_ref().map(|s| s.scale);
             let regularize = Regularize { l1: s.l1, l2: s.l2 };
+            let augment = s.augment.as_ref().map(|augmentation| Augment { augmentation, seed, epoch });
             let (value, mut grads, step_truth, step_predicted) =
-                batch_gradients(&net, &replicas, data, rows, loss, &autodiff, regularize, scale);
+                batch_gradients(&net, &replicas, data, rows, loss, &autodiff, regularize, scale, augment);
             if !value.is_finite() {
                 return Err(Failure::NonFinite { epoch, step: step + 1, last_good: Box::new(net.valid()) });
             }
@@ -473,6 +491,13 @@ fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
 }
 
 /// The batch of `rows` as tensors, and its targets as f32 on the host.
+/// How many of the model's first layers are frozen (`freeze(until: name)`:
+/// up to and including the layer of that name).
+fn frozen_layers(train: &Train) -> usize {
+    let Some(until) = &train.model.frozen_until else { return 0 };
+    train.model.layers.iter().position(|l| l.name.as_deref() == Some(until.as_str())).map_or(0, |i| i + 1)
+}
+
 /// The L1 and L2 weights of a run's `regularize:`.
 #[derive(Clone, Copy)]
 struct Regularize {
@@ -508,9 +533,10 @@ fn batch_gradients(
     device: &Device,
     regularize: Regularize,
     scale: Option<f64>,
+    augment: Option<Augment>,
 ) -> (f64, GradientsParams, Vec<f32>, Vec<f32>) {
     if replicas.is_empty() {
-        let shard = shard_gradients(net, data, rows, loss, device, 1.0, Some(regularize), scale);
+        let shard = shard_gradients(net, data, rows, loss, device, 1.0, Some(regularize), scale, augment);
         return (shard.value, shard.grads, shard.truth, shard.predicted);
     }
     let parts = replicas.len() + 1;
@@ -527,10 +553,11 @@ fn batch_gradients(
             .zip(replicas)
             .map(|((copy, shard), replica)| {
                 let weight = share(shard);
-                scope.spawn(move || shard_gradients(&copy, data, shard, loss, replica, weight, None, scale))
+                scope.spawn(move || shard_gradients(&copy, data, shard, loss, replica, weight, None, scale, augment))
             })
             .collect();
-        let first = shard_gradients(net, data, shards[0], loss, device, share(shards[0]), Some(regularize), scale);
+        let first =
+            shard_gradients(net, data, shards[0], loss, device, share(shards[0]), Some(regularize), scale, augment);
         let others: Vec<Shard> =
             handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
         (first, others)
@@ -561,8 +588,9 @@ fn shard_gradients(
     weight: f64,
     regularize: Option<Regularize>,
     scale: Option<f64>,
+    augment: Option<Augment>,
 ) -> Shard {
-    let (x, y, truth) = batch_tensors(data, rows, device);
+    let (x, y, truth) = batch_tensors(data, rows, device, augment);
     let output = net.forward(x).flat();
     let mut objective = loss.forward(output.clone(), &y, device);
     let value = objective.clone().into_scalar::<f64>();
@@ -576,14 +604,32 @@ fn shard_gradients(
         objective = objective * scale;
     }
     let predicted = loss.predict(output.detach());
-    Shard { value, grads: GradientsParams::from_grads(objective.backward(), net), truth, predicted }
+    // Every layer frozen: nothing to differentiate (the checker reports it).
+    let grads = if objective.is_tracked() {
+        GradientsParams::from_grads(objective.backward(), net)
+    } else {
+        GradientsParams::new()
+    };
+    Shard { value, grads, truth, predicted }
 }
 
-fn batch_tensors(data: &Dataset, rows: &[usize], device: &Device) -> (X, Targets, Vec<f32>) {
+/// How a training batch's images are augmented: the steps, the run's seed
+/// and the epoch.
+#[derive(Clone, Copy)]
+struct Augment<'a> {
+    augmentation: &'a Augmentation,
+    seed: u64,
+    epoch: usize,
+}
+
+fn batch_tensors(data: &Dataset, rows: &[usize], device: &Device, augment: Option<Augment>) -> (X, Targets, Vec<f32>) {
     let width = data.width;
     let mut features = Vec::with_capacity(rows.len() * width);
     for &r in rows {
         features.extend_from_slice(&data.features[r * width..(r + 1) * width]);
+    }
+    if let (Some(shape), Some(a)) = (data.image, augment) {
+        crate::train::augment::augment_batch(&mut features, rows, shape, a.augmentation, a.seed, a.epoch);
     }
     let x = match data.image {
         Some([c, h, w]) => X::Image(Tensor::from_data(TensorData::new(features, [rows.len(), c, h, w]), device)),
@@ -611,7 +657,7 @@ pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f
     let rows: Vec<usize> = (0..data.rows).collect();
     let mut out = Vec::with_capacity(data.rows);
     for chunk in rows.chunks(EVAL_BATCH) {
-        let (x, _, _) = batch_tensors(data, chunk, &plain);
+        let (x, _, _) = batch_tensors(data, chunk, &plain, None);
         out.extend(loss.predict(net.forward(x).flat()));
     }
     out
@@ -623,7 +669,7 @@ pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scor
     let rows: Vec<usize> = (0..data.rows).collect();
     let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
     for chunk in rows.chunks(EVAL_BATCH) {
-        let (x, y, host) = batch_tensors(data, chunk, &plain);
+        let (x, y, host) = batch_tensors(data, chunk, &plain, None);
         let output = net.forward(x).flat();
         loss_sum += loss.forward(output.clone(), &y, &plain).into_scalar::<f64>() * chunk.len() as f64;
         predicted.extend(loss.predict(output));

@@ -187,6 +187,27 @@ impl Net {
         Net { layers, precision: Precision::F32 }
     }
 
+    /// The network with its first `count` layers taken from `base` (a
+    /// trained network whose first layers have the same structure), moved
+    /// to `device`.
+    pub fn adopt(mut self, base: &Net, count: usize, device: &Device) -> Self {
+        for (mine, theirs) in self.layers.iter_mut().zip(&base.layers).take(count) {
+            // A trained network is a validation snapshot: `train` restores
+            // gradients on the training device.
+            *mine = theirs.clone().fork(device).train();
+        }
+        self
+    }
+
+    /// The network with its first `count` layers frozen: their parameters
+    /// get no gradients (so no updates), and their batch normalization
+    /// uses, and keeps, its running statistics.
+    pub fn freeze_first(mut self, count: usize) -> Self {
+        self.layers =
+            self.layers.into_iter().enumerate().map(|(i, l)| if i < count { l.freeze() } else { l }).collect();
+        self
+    }
+
     /// The same network computing in `precision`.
     pub fn with_precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
@@ -447,6 +468,13 @@ impl Net {
         let weight = m.weight.val().try_into_vec_as::<f32>().ok()?;
         let bias = m.bias.as_ref().map_or(Some(Vec::new()), |b| b.val().try_into_vec_as::<f32>().ok())?;
         Some((weight, bias))
+    }
+
+    /// Batch-norm layer `index`'s running mean and variance.
+    pub fn norm_statistics(&self, index: usize) -> Option<(Vec<f32>, Vec<f32>)> {
+        let Some(Layer::Norm(m)) = self.layers.get(index) else { return None };
+        let mean = m.running_mean.value().try_into_vec_as::<f32>().ok()?;
+        Some((mean, m.running_var.value().try_into_vec_as::<f32>().ok()?))
     }
 
     /// Batch-norm layer `index`'s scale and shift.

@@ -82,7 +82,13 @@ mod tests {
             input: Shape::Flat(3),
             output: Shape::Flat(2),
         };
-        let model = Model { layers: vec![dense], input: Shape::Flat(3), output: Shape::Flat(2), frozen_until: None };
+        let model = Model {
+            layers: vec![dense],
+            input: Shape::Flat(3),
+            output: Shape::Flat(2),
+            frozen_until: None,
+            pretrained: None,
+        };
         Net::new(&model, device, 1)
     }
 
