@@ -240,3 +240,34 @@ fn run_device_override_is_checked_against_the_build() {
     assert_eq!(cpu.status.code(), Some(0), "{}", stderr(&cpu));
     assert!(stderr(&cpu).contains("epoch 2/2"), "{}", stderr(&cpu));
 }
+
+/// `pipe augment-preview`: a grid of each sample and its augmented
+/// versions, as a PNG that decodes to the expected size; the first column
+/// is the original images.
+#[test]
+fn augment_preview_writes_a_grid_of_originals_and_versions() {
+    let dir = temp_dir("preview");
+    let text = std::fs::read_to_string(repo("pipelines/digits.pipe"))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/", repo("data")));
+    std::fs::write(dir.join("digits.pipe"), text).unwrap();
+    let out = dir.join("grid.png");
+    let ran = run(&[
+        "augment-preview",
+        dir.join("digits.pipe").to_str().unwrap(),
+        "base",
+        "-o",
+        out.to_str().unwrap(),
+        "--samples",
+        "3",
+        "--versions",
+        "4",
+    ]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let image = pipe::run::images::decode(&std::fs::read(&out).unwrap()).expect("a PNG");
+    // 16x16 tiles scaled by 4, 5 columns, 3 rows, 2-pixel gaps.
+    assert_eq!((image.channels, image.width, image.height), (3, 5 * 66 + 2, 3 * 66 + 2));
+    let missing = run(&["augment-preview", dir.join("digits.pipe").to_str().unwrap(), "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("`nope` is not a training run"), "{}", stderr(&missing));
+}

@@ -4,6 +4,7 @@ mod check;
 mod error;
 mod fmt;
 mod predict;
+mod preview;
 mod report;
 mod run;
 mod watch;
@@ -116,6 +117,26 @@ enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    /// Write a PNG grid of a training run's images: each sample, then the
+    /// versions its augmentation draws in epochs 1, 2, ... (as training
+    /// draws them).
+    AugmentPreview {
+        /// The `.pipe` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The `train` item whose `augment:` is shown.
+        #[arg(value_name = "TRAIN")]
+        train: String,
+        /// Where to write the PNG.
+        #[arg(short, long, value_name = "OUT", default_value = "augment-preview.png")]
+        output: PathBuf,
+        /// How many samples (rows of the grid).
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        /// How many augmented versions of each (columns after the original).
+        #[arg(long, default_value_t = 6)]
+        versions: usize,
+    },
     /// Serve the language server protocol on stdin/stdout, for editors:
     /// diagnostics as you type, hover, completion of columns and names, go
     /// to definition, the outline and formatting.
@@ -186,6 +207,10 @@ fn run(cli: Cli) -> bool {
         Command::Predict { run, data, output } => predict::predict(&run, &data, output.as_deref(), &mut reporter),
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
+        Command::AugmentPreview { file, train, output, samples, versions } => {
+            let what = preview::Preview { file: &file, train: &train, output: &output, samples, versions };
+            preview::preview(&what, &mut reporter)
+        }
         Command::Lsp => match crate::lsp::serve() {
             Ok(()) => true,
             Err(e) => {

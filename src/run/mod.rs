@@ -409,6 +409,12 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// The rows of any frame (a training run's data, say), computing what
+    /// it needs.
+    pub fn rows_of(&mut self, frame: &Frame) -> RunResult<DataFrame> {
+        self.frame_rows(frame, "data")
+    }
+
     /// What a transform learned, step by step.
     pub fn fitted(&mut self, name: &str) -> RunResult<Vec<Fitted>> {
         let id = targets(self.program, &[name.to_owned()])?[0];

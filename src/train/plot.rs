@@ -82,36 +82,59 @@ impl Canvas {
             raw.push(0);
             raw.extend(row.chunks(2).map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0)));
         }
-        let mut zlib = vec![0x78, 0x01];
-        let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-        for (i, block) in blocks.iter().enumerate() {
-            zlib.push(u8::from(i + 1 == blocks.len()));
-            let len = block.len() as u16;
-            zlib.extend_from_slice(&len.to_le_bytes());
-            zlib.extend_from_slice(&(!len).to_le_bytes());
-            zlib.extend_from_slice(block);
-        }
-        zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
-        let mut header = Vec::new();
-        header.extend_from_slice(&(self.width as u32).to_be_bytes());
-        header.extend_from_slice(&(self.height as u32).to_be_bytes());
-        header.extend_from_slice(&[4, 3, 0, 0, 0]); // 4-bit, palette, deflate, no filter, no interlace
         let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        for (kind, data) in [(b"IHDR", header), (b"PLTE", palette), (b"IDAT", zlib), (b"IEND", Vec::new())] {
-            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            let start = png.len();
-            png.extend_from_slice(kind);
-            png.extend_from_slice(&data);
-            let crc = crc32(&png[start..]);
-            png.extend_from_slice(&crc.to_be_bytes());
-        }
-        png
+        // 4-bit palette colour.
+        encode_png(self.width, self.height, [4, 3], Some(palette), &raw)
     }
 
     fn save(&self, path: &Path) -> Result<(), String> {
         crate::run::write::bytes(path, &self.png())
     }
+}
+
+/// An 8-bit RGB image (`width * height * 3` bytes, row by row) as PNG.
+pub fn rgb_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(height * (width * 3 + 1));
+    for row in rgb.chunks(width * 3) {
+        raw.push(0);
+        raw.extend_from_slice(row);
+    }
+    encode_png(width, height, [8, 2], None, &raw)
+}
+
+/// PNG bytes of filtered rows (`raw`: each row behind filter byte 0) of
+/// the given `[bit depth, colour type]`, in a zlib stream of stored blocks
+/// (no compression: the files are small, and no deflate code is needed).
+fn encode_png(width: usize, height: usize, [depth, colour]: [u8; 2], palette: Option<Vec<u8>>, raw: &[u8]) -> Vec<u8> {
+    let mut zlib = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    zlib.extend_from_slice(&adler32(raw).to_be_bytes());
+    let mut header = Vec::new();
+    header.extend_from_slice(&(width as u32).to_be_bytes());
+    header.extend_from_slice(&(height as u32).to_be_bytes());
+    header.extend_from_slice(&[depth, colour, 0, 0, 0]); // deflate, no filter, no interlace
+    let mut chunks: Vec<(&[u8; 4], Vec<u8>)> = vec![(b"IHDR", header)];
+    if let Some(palette) = palette {
+        chunks.push((b"PLTE", palette));
+    }
+    chunks.extend([(b"IDAT", zlib), (b"IEND", Vec::new())]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in chunks {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(&data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    png
 }
 
 /// zlib's checksum.
