@@ -3,6 +3,9 @@
 //! the training data): the original, then the versions epochs 1, 2, ...
 //! draw, exactly as training draws them.
 
+// See src/run/mod.rs: run errors are rare and cold.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 
 use super::CliError;
