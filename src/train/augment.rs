@@ -27,6 +27,8 @@ pub fn sample_rng(seed: u64, epoch: usize, row: usize) -> Rng {
 
 /// Augments the images of a batch in place: `pixels` holds one image of
 /// `shape` (`[channels, height, width]`) per entry of `rows`, in order.
+/// The images are shared among the machine's cores (each image's draws
+/// depend only on its row, so the result does not depend on how).
 pub fn augment_batch(
     pixels: &mut [f32],
     rows: &[usize],
@@ -36,10 +38,20 @@ pub fn augment_batch(
     epoch: usize,
 ) {
     let size = shape.iter().product::<usize>();
-    for (image, &row) in pixels.chunks_exact_mut(size).zip(rows) {
-        let mut rng = sample_rng(seed, epoch, row);
-        augment_image(image, shape, augmentation, &mut rng);
-    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // A thread is worth it for a few images at least.
+    let threads = cores.min(rows.len() / 4).max(1);
+    let per_thread = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (images, rows) in pixels.chunks_mut(per_thread * size).zip(rows.chunks(per_thread)) {
+            scope.spawn(move || {
+                for (image, &row) in images.chunks_exact_mut(size).zip(rows) {
+                    let mut rng = sample_rng(seed, epoch, row);
+                    augment_image(image, shape, augmentation, &mut rng);
+                }
+            });
+        }
+    });
 }
 
 /// Augments one image in place.
