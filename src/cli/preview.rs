@@ -1,7 +1,7 @@
 //! `pipe augment-preview FILE TRAIN [-o grid.png]`: what a training run's
-//! augmentation does to its images. One row per sample (the first rows of
-//! the training data): the original, then the versions epochs 1, 2, ...
-//! draw, exactly as training draws them.
+//! augmentation does to its images. One row per sample (spread over the
+//! training data): the original, then the versions epochs 1, 2, ... draw,
+//! exactly as training draws them.
 
 // See src/run/mod.rs: run errors are rare and cold.
 #![allow(clippy::result_large_err)]
