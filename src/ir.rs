@@ -358,11 +358,87 @@ pub struct Model {
 /// Where a model's first layers (and their starting weights) come from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Pretrained {
-    /// The trained run.
-    #[serde(serialize_with = "item_ref")]
-    pub run: ItemId,
-    /// How many of the model's first layers are that run's.
+    /// The trained network.
+    pub from: PretrainedFrom,
+    /// How many of the model's first layers are that network's.
     pub layers: usize,
+}
+
+/// A trained network a model starts from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum PretrainedFrom {
+    /// A training run of the same file.
+    Run(#[serde(serialize_with = "item_ref")] ItemId),
+    /// A folder written by `save:` (`load("...")`).
+    Saved {
+        /// The folder.
+        dir: PathBuf,
+        /// Its weights file's size and modification time (a new save
+        /// retrains what loads it).
+        stamp: String,
+        /// The saved network, whole (its weights load into this).
+        model: Box<Model>,
+    },
+}
+
+impl Model {
+    /// The model as a `.pipe` file that `load(...)` reads back: its input
+    /// shape as `let input`, then `model saved { layers }`.
+    pub fn to_pipe(&self) -> String {
+        let input = match &self.input {
+            Shape::Flat(n) => format!("[{n}]"),
+            Shape::Image([c, h, w]) => format!("[{c}, {h}, {w}]"),
+        };
+        let mut out = format!("// Written by `save:`; read by `load(...)`.\nlet input = {input}\n\nmodel saved {{\n");
+        write_layers(&self.layers, 1, &mut out);
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn write_layers(layers: &[ModelLayer], depth: usize, out: &mut String) {
+    let indent = "    ".repeat(depth);
+    for layer in layers {
+        if let LayerKind::Residual(body) = &layer.kind {
+            out.push_str(&format!("{indent}residual {{\n"));
+            write_layers(body, depth + 1, out);
+            out.push_str(&format!("{indent}}}"));
+        } else {
+            out.push_str(&format!("{indent}{}", layer_call(&layer.kind)));
+        }
+        if let Some(name) = &layer.name {
+            out.push_str(&format!(" as {name}"));
+        }
+        out.push('\n');
+    }
+}
+
+/// A layer as the call that makes it (residual blocks are written apart).
+fn layer_call(kind: &LayerKind) -> String {
+    match kind {
+        LayerKind::Dense { units, .. } => format!("dense({units})"),
+        LayerKind::Conv { filters, kernel, stride, same, .. } => {
+            let padding = if *same { "same" } else { "valid" };
+            format!("conv({filters}, kernel: {kernel}, stride: {stride}, padding: {padding})")
+        }
+        LayerKind::MaxPool { size, stride } => format!("maxpool({size}, stride: {stride})"),
+        LayerKind::AvgPool { size, stride } => format!("avgpool({size}, stride: {stride})"),
+        LayerKind::GlobalAvgPool => "global_avgpool()".into(),
+        LayerKind::Flatten => "flatten()".into(),
+        LayerKind::BatchNorm => "batchnorm()".into(),
+        LayerKind::LayerNorm => "layernorm()".into(),
+        LayerKind::Dropout(p) => format!("dropout({p:?})"),
+        LayerKind::Activation(a) => match a {
+            Activation::Relu => "relu()".into(),
+            Activation::LeakyRelu(s) => format!("leaky_relu({s:?})"),
+            Activation::Elu(a) => format!("elu({a:?})"),
+            Activation::Gelu => "gelu()".into(),
+            Activation::Sigmoid => "sigmoid()".into(),
+            Activation::Tanh => "tanh()".into(),
+            Activation::Softmax => "softmax()".into(),
+        },
+        LayerKind::Residual(_) => String::new(),
+    }
 }
 
 /// One layer with its place in the model.

@@ -136,7 +136,8 @@ fn transfer_learning_keeps_the_body_and_freezes_up_to_the_named_layer() {
     assert_eq!(run.model.layers.last().map(|l| &l.kind), Some(&LayerKind::Dense { units: 5, init: None }));
     // The body's 11 layers up to its old head come from the trained run.
     let pretrained = run.model.pretrained.as_ref().expect("starts from a run");
-    assert_eq!((ir.items[pretrained.run].as_ref().map(|i| i.name.as_str()), pretrained.layers), (Some("body"), 11));
+    let pipe::ir::PretrainedFrom::Run(run) = pretrained.from else { panic!("not from a run") };
+    assert_eq!((ir.items[run].as_ref().map(|i| i.name.as_str()), pretrained.layers), (Some("body"), 11));
     let digits_ir = ir_of("pipelines/digits.pipe");
     let ItemKind::Train(digits) = &item(&digits_ir, "base").kind else { panic!("not a training run") };
     let augment = digits.settings.augment.as_ref().expect("augmented");

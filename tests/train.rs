@@ -842,3 +842,45 @@ fn transfer_learning_beats_training_from_scratch() {
     let (tuned, scratch) = (accuracy("tuned_report"), accuracy("scratch_report"));
     assert!(tuned > scratch + 0.03, "transferred {tuned} vs scratch {scratch}");
 }
+
+/// `load("folder")` reads a model another pipeline saved (`save:`): its
+/// layers and weights; frozen layers stay as saved. A missing folder, or
+/// data of another shape, is a check error.
+#[test]
+fn a_saved_model_loads_into_another_pipeline() {
+    let dir = scratch("load_saved");
+    let head = format!(
+        "source iris = csv(\"{}/data/iris.csv\")\n\
+         split train, test = iris |> split([0.8, 0.2], stratify: label, seed: 7)\n\
+         transform prep = fit(train) {{ standard(sepal_length_cm, sepal_width_cm, petal_length_cm, petal_width_cm) }}\n",
+        repo().display()
+    );
+    let loading = format!(
+        "{head}model tuned = load(\"models/iris\") |> replace_head(dense(3)) |> freeze(until: features)\n\
+         train again = tuned on prep(train) {{\n    target: label\n    epochs: 3\n    seed: 2\n}}\n"
+    );
+    std::fs::write(dir.join("main.pipe"), &loading).unwrap();
+    let missing = crate::ui::render_check(&dir.join("main.pipe"));
+    assert!(missing.contains("cannot read") && missing.contains("models/iris"), "{missing}");
+
+    let saving = format!(
+        "{head}model body {{\n    dense(16)\n    batchnorm()\n    relu() as features\n    dense(3)\n}}\n\
+         train base = body on prep(train) {{\n    target: label\n    epochs: 4\n    seed: 1\n    save: \"models/iris\"\n}}\n"
+    );
+    let (_, _, errors) = run_file(&dir, &saving, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let saved = trained_net(&dir, &checked(&dir, &saving), "base");
+    let (_, epochs, errors) = run_file(&dir, &loading, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(epochs.len(), 3);
+    let program = checked(&dir, &loading);
+    let again = trained_net(&dir, &program, "again");
+    assert_eq!(again.dense(0), saved.dense(0), "the frozen layer is the saved one");
+    assert_eq!(again.norm_statistics(1), saved.norm_statistics(1));
+    assert_ne!(again.dense(3), saved.dense(3), "a new head");
+    // Loaded onto data with another number of features: a check error.
+    let narrow = loading.replace("on prep(train)", "on prep(train) |> drop(petal_width_cm)");
+    std::fs::write(dir.join("main.pipe"), &narrow).unwrap();
+    let shape = crate::ui::render_check(&dir.join("main.pipe"));
+    assert!(shape.contains("trained on inputs of shape [4], and this data gives [3]"), "{shape}");
+}

@@ -139,7 +139,7 @@ impl Checker<'_> {
                 layers: Vec::new(),
             });
         }
-        let mut shapes = models::Shapes::new(&program.items, &scope, &constants);
+        let mut shapes = models::Shapes::new(&program.items, &scope, &constants, dir);
         for (index, schema) in &frames.train_inputs {
             if let ItemKind::Train(train) = &program.items[*index].kind {
                 shapes.train(*index, train, schema);

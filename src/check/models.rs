@@ -51,6 +51,25 @@ struct Layer {
     pretrained: bool,
 }
 
+/// Where a model's trained layers come from, while it is being checked.
+#[derive(Clone)]
+enum Origin {
+    /// A training run of this file.
+    Run(usize),
+    /// A folder written by `save:`.
+    Saved(Saved),
+}
+
+/// A model loaded from a folder written by `save:`.
+#[derive(Clone)]
+struct Saved {
+    dir: std::path::PathBuf,
+    stamp: String,
+    input: Shape,
+    /// All its layers (the model may use fewer).
+    layers: Vec<Layer>,
+}
+
 /// The index of the `model` item called `name` in a module.
 fn module_model(program: &crate::syntax::ast::Program, name: &str) -> Option<usize> {
     program.items.iter().position(|item| match &item.kind {
@@ -94,15 +113,17 @@ pub struct Shapes<'a> {
     pub layer_shapes: Vec<(Span, String)>,
     /// Layers unrolled from loops for the model being checked.
     unrolled: usize,
-    /// The trained run the model being checked starts from, if any.
-    pretrained_run: Option<usize>,
+    /// The trained network the model being checked starts from, if any.
+    pretrained_run: Option<Origin>,
+    /// The folder of the file being checked (where `load` paths start).
+    dir: Option<std::path::PathBuf>,
     /// Models being expanded as layers of other models.
     expanding: usize,
 }
 
 impl<'a> Shapes<'a> {
     /// A checker of model shapes for one file.
-    pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants) -> Self {
+    pub fn new(items: &'a [Item], scope: &'a Scope, constants: &'a Constants, dir: Option<&std::path::Path>) -> Self {
         Shapes {
             items,
             scope,
@@ -113,6 +134,7 @@ impl<'a> Shapes<'a> {
             layer_shapes: Vec::new(),
             unrolled: 0,
             pretrained_run: None,
+            dir: dir.map(std::path::Path::to_path_buf),
             expanding: 0,
         }
     }
@@ -130,9 +152,19 @@ impl<'a> Shapes<'a> {
         // how many layers of the built model they make.
         let from_run = layers.iter().take_while(|l| l.pretrained).count();
         let Some(middle) = self.run(&layers[..from_run], input.clone(), &mut built) else { return };
-        let pretrained =
-            self.pretrained_run.filter(|_| from_run > 0).map(|run| ir::Pretrained { run, layers: built.layers.len() });
+        let pretrained_layers = built.layers.len();
         let Some(output) = self.run(&layers[from_run..], middle, &mut built) else { return };
+        let pretrained = match self.pretrained_run.take().filter(|_| from_run > 0) {
+            None => None,
+            Some(Origin::Run(run)) => {
+                Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), layers: pretrained_layers })
+            }
+            Some(Origin::Saved(saved)) => {
+                let Some(model) = self.saved_model(&saved, &input, train.model.span) else { return };
+                let from = ir::PretrainedFrom::Saved { dir: saved.dir, stamp: saved.stamp, model: Box::new(model) };
+                Some(ir::Pretrained { from, layers: pretrained_layers })
+            }
+        };
         self.summaries.push((index, built.summary));
         let frozen_until = frozen_until(&train.model, self.items, self.scope, 0);
         let last_layer = built.layers.last().and_then(|l| l.name.as_deref());
@@ -179,6 +211,89 @@ impl<'a> Shapes<'a> {
         Some(Shape::Flat(features.len()))
     }
 
+    // -- saved models ----------------------------------------------------------------
+
+    /// `load("folder")`: the layers of a model a run saved with `save:`
+    /// (its `model.pipe`), marked as coming with trained weights.
+    fn load(&mut self, call: &Call, span: Span) -> Option<Vec<Layer>> {
+        let written = call.args.first().filter(|a| a.name.is_none()).map(|a| eval(&a.value, self.constants));
+        let Some(Value::Str(written)) = written else {
+            self.errors.push(bad(
+                span,
+                "`load` takes the folder a run saved to",
+                "no folder",
+                "write `load(\"models/digits\")`",
+            ));
+            return None;
+        };
+        let dir = self.dir.as_ref().map_or_else(|| std::path::PathBuf::from(&written), |d| d.join(&written));
+        let unreadable = |reason: String| CheckError::SourceUnreadable { path: written.clone(), reason, span };
+        let text = match std::fs::read_to_string(dir.join("model.pipe")) {
+            Ok(text) => text,
+            Err(e) => {
+                let reason = format!("{e} (a folder written by `save:` has model.pipe and model.bpk)");
+                self.errors.push(unreadable(reason));
+                return None;
+            }
+        };
+        let weights = std::fs::metadata(dir.join("model.bpk"));
+        let stamp = match weights {
+            Ok(meta) => format!("{} {:?}", meta.len(), meta.modified().ok()),
+            Err(e) => {
+                self.errors.push(unreadable(format!("model.bpk: {e}")));
+                return None;
+            }
+        };
+        let parsed = crate::syntax::parse(&text, crate::source::FileId(0));
+        let program = Rc::new(parsed.program);
+        let constants = crate::check::constants(&program.items);
+        let input = constants.get("input").and_then(|v| match v {
+            Value::List(dims) => dims.iter().map(|(d, _)| d.as_i64().map(|d| d as usize)).collect::<Option<Vec<_>>>(),
+            _ => None,
+        });
+        let model = program.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Model(ModelItem { body: ModelBody::Layers(block), .. }) => Some(block.clone()),
+            _ => None,
+        });
+        let (Some(input), Some(block), false) = (input, model, parsed.errors.iter().any(|e| e.is_error())) else {
+            self.errors.push(unreadable("its model.pipe is not one `save:` wrote".into()));
+            return None;
+        };
+        let input = match input.as_slice() {
+            [n] => Shape::Flat(*n),
+            [c, h, w] => Shape::Image([*c, *h, *w]),
+            _ => {
+                self.errors.push(unreadable("its model.pipe has no input shape".into()));
+                return None;
+            }
+        };
+        let env = Rc::new(Env { values: constants, written: Default::default(), module: Some(program) });
+        let layers: Vec<Layer> =
+            block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone(), pretrained: true }).collect();
+        self.pretrained_run = Some(Origin::Saved(Saved { dir, stamp, input, layers: layers.clone() }));
+        Some(layers)
+    }
+
+    /// The whole saved network (its weights load into it), on the input it
+    /// was trained on, which must be this run's.
+    fn saved_model(&mut self, saved: &Saved, input: &Shape, span: Span) -> Option<ir::Model> {
+        if &saved.input != input {
+            self.errors.push(bad(
+                span,
+                &format!(
+                    "the loaded model was trained on inputs of shape {}, and this data gives {input}",
+                    saved.input
+                ),
+                "another input shape",
+                "train it on data shaped like the data it was saved with",
+            ));
+            return None;
+        }
+        let mut built = Built::default();
+        let output = self.run(&saved.layers, input.clone(), &mut built)?;
+        Some(ir::Model { layers: built.layers, input: input.clone(), output, frozen_until: None, pretrained: None })
+    }
+
     // -- which layers --------------------------------------------------------------
 
     /// The layers of a model expression, `depth` guarding against a run that
@@ -189,17 +304,7 @@ impl<'a> Shapes<'a> {
         }
         match &expr.kind {
             ExprKind::Path(path) => self.named_model(&path.dotted(), &[], expr.span, depth, &self.top_env()),
-            ExprKind::Call(call) if call.callee.dotted() == "load" => {
-                self.errors.push(CheckError::Unsupported {
-                    message: "`load(...)` of a model saved by another pipeline is not built yet".into(),
-                    span: expr.span,
-                    label: "not loadable yet".into(),
-                    help:
-                        "start from a trained run of this file instead: `model tuned = base |> replace_head(dense(10))`"
-                            .into(),
-                });
-                None
-            }
+            ExprKind::Call(call) if call.callee.dotted() == "load" => self.load(call, expr.span),
             ExprKind::Call(call) => {
                 self.named_model(&call.callee.dotted(), &call.args, expr.span, depth, &self.top_env())
             }
@@ -241,7 +346,7 @@ impl<'a> Shapes<'a> {
             ItemKind::Train(train) if symbol.as_ref().is_some_and(|s| s.kind == Kind::Train) && local => {
                 let mut layers = self.model_layers(&train.model, depth + 1)?;
                 // The nearest trained run is the one whose weights are used.
-                self.pretrained_run = symbol.map(|s| s.item);
+                self.pretrained_run = symbol.map(|s| Origin::Run(s.item));
                 layers.iter_mut().for_each(|l| l.pretrained = true);
                 Some(layers)
             }

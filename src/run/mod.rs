@@ -216,7 +216,11 @@ fn references(kind: &ItemKind) -> Vec<ItemId> {
                 frame_references(v, &mut out);
             }
             // A model that starts from a trained run needs its weights.
-            out.extend(train.model.pretrained.as_ref().map(|p| p.run));
+            if let Some(crate::ir::Pretrained { from: crate::ir::PretrainedFrom::Run(run), .. }) =
+                &train.model.pretrained
+            {
+                out.push(*run);
+            }
         }
         ItemKind::Evaluate { run, data, .. } => {
             out.push(*run);
@@ -407,6 +411,20 @@ impl<'a> Session<'a> {
             name: name.to_owned(),
             help: "name a source, stage, output or part of a split".into(),
         })
+    }
+
+    /// The trained network a model starts from: a run of this file (trained
+    /// first), or a folder `save:` wrote.
+    fn pretrained_net(
+        &self,
+        train: &crate::ir::Train,
+        from: &crate::ir::PretrainedFrom,
+        span: crate::source::Span,
+    ) -> RunResult<crate::train::model::Net> {
+        match from {
+            crate::ir::PretrainedFrom::Run(run) => Ok(self.trained[run].net.clone()),
+            crate::ir::PretrainedFrom::Saved { dir, model, .. } => training::load_saved(train, dir, model, span),
+        }
     }
 
     /// The rows of any frame (a training run's data, say), computing what
@@ -656,8 +674,11 @@ impl<'a> Session<'a> {
                     .collect();
                 let source_text = self.source_text.clone();
                 let resume = self.resume;
-                let base = train.model.pretrained.as_ref().map(|p| (Rc::clone(&self.trained[&p.run]), p.layers));
-                let pretrained = base.as_ref().map(|(trained, layers)| (&trained.net, *layers));
+                let base = match &train.model.pretrained {
+                    None => None,
+                    Some(p) => Some((self.pretrained_net(train, &p.from, item.span)?, p.layers)),
+                };
+                let pretrained = base.as_ref().map(|(net, layers)| (net, *layers));
                 let trained = {
                     let control = self.control.clone();
                     let mut progress = TrainProgress { name: &item.name, events: &mut *self.events, control };

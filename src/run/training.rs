@@ -248,7 +248,7 @@ pub fn train(
     })?;
     if let Some(save) = &train.settings.save {
         let target = dir.join(save);
-        save_model(&run_dir, &target).map_err(|reason| RunError::Write {
+        save_model(&run_dir, &target, &train.model).map_err(|reason| RunError::Write {
             path: target.display().to_string(),
             reason,
             span,
@@ -308,7 +308,9 @@ fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(),
 /// it, then renamed) so a reader never sees half of one.
 const SAVED_FILES: [&str; 4] = ["model.bpk", "model.json", "settings.json", "trained.json"];
 
-fn save_model(run_dir: &Path, target: &Path) -> Result<(), String> {
+/// Writes the `save:` folder: the run's files, and the model as the
+/// `model.pipe` that `load(...)` reads.
+fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result<(), String> {
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -319,6 +321,7 @@ fn save_model(run_dir: &Path, target: &Path) -> Result<(), String> {
     for file in SAVED_FILES {
         std::fs::copy(run_dir.join(file), fresh.join(file)).map_err(|e| format!("{file}: {e}"))?;
     }
+    std::fs::write(fresh.join("model.pipe"), model.to_pipe()).map_err(|e| format!("model.pipe: {e}"))?;
     let _ = std::fs::remove_dir_all(&old);
     if target.exists() {
         std::fs::rename(target, &old).map_err(|e| e.to_string())?;
@@ -470,6 +473,18 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
     let mut frame = frame;
     frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
     Ok(frame)
+}
+
+/// A network `save:` wrote (for `load(...)`), on the run's device.
+pub fn load_saved(train: &Train, dir: &Path, model: &crate::ir::Model, span: Span) -> RunResult<Net> {
+    use burn::module::Module;
+    devices_present(train, span)?;
+    Net::new(model, &device_of(train), 0).try_load_file(dir.join("model.bpk")).map_err(|e| RunError::Unreadable {
+        path: dir.join("model.bpk").display().to_string(),
+        reason: format!("{e:?}"),
+        span,
+        help: "save the model again (run the pipeline with `save:`), then load it".into(),
+    })
 }
 
 /// Builds a trained run from saved weights (the stage cache).
