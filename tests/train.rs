@@ -884,3 +884,23 @@ fn a_saved_model_loads_into_another_pipeline() {
     let shape = crate::ui::render_check(&dir.join("main.pipe"));
     assert!(shape.contains("trained on inputs of shape [4], and this data gives [3]"), "{shape}");
 }
+
+/// The last `freeze`/`unfreeze` of a model chain decides what is frozen;
+/// `freeze` needs `until:`.
+#[test]
+fn unfreeze_after_freeze_trains_every_layer() {
+    let dir = scratch("unfreeze");
+    std::fs::write(dir.join("d.csv"), "x,y\n1.0,0\n2.0,1\n3.0,0\n4.0,1\n").unwrap();
+    let program = |chain: &str| {
+        format!(
+            "source d = csv(\"d.csv\")\nmodel body {{\n    dense(4) as features\n    dense(2)\n}}\n\
+             train base = body on d {{ target: y }}\ntrain again = base |> {chain} on d {{ target: y }}\n"
+        )
+    };
+    let frozen = |chain: &str| trained_model(&checked(&dir, &program(chain)), "again").frozen_until;
+    assert_eq!(frozen("freeze(until: features)"), Some("features".to_string()));
+    assert_eq!(frozen("freeze(until: features) |> unfreeze()"), None);
+    std::fs::write(dir.join("main.pipe"), program("freeze()")).unwrap();
+    let missing = crate::ui::render_check(&dir.join("main.pipe"));
+    assert!(missing.contains("missing_argument") && missing.contains("until"), "{missing}");
+}

@@ -99,7 +99,7 @@ pub const SIGNATURES: [(&str, &str); 46] = [
     ("load(path)", "A model saved by an earlier run"),
     ("replace_head(layers...)", "Replaces a model's layers from its last dense layer on"),
     ("freeze(until:)", "Stops training layers up to a named layer"),
-    ("unfreeze(until:)", "Trains frozen layers again"),
+    ("unfreeze()", "Trains every layer again (after a `freeze` earlier in the chain)"),
     ("dense(units, init:, bias:)", "Fully connected layer"),
     ("conv(filters, kernel:, stride:, padding:, init:)", "2-D convolution"),
     ("maxpool(size, stride:)", "2-D max pooling"),

@@ -452,19 +452,40 @@ impl<'a> Shapes<'a> {
                 }
                 Some(layers)
             }
-            "freeze" | "unfreeze" => {
-                for arg in &call.args {
-                    if let ExprKind::Path(p) = &arg.value.kind
-                        && arg.name.as_ref().is_some_and(|n| n.name == "until")
-                        && !has_named_layer(&layers, &p.dotted())
-                    {
+            "freeze" => {
+                let until = call.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "until"));
+                match until.map(|a| (&a.value.kind, a.value.span)) {
+                    None => self.errors.push(CheckError::MissingArgument {
+                        operation: "freeze".into(),
+                        name: "until".into(),
+                        span: stage.span,
+                    }),
+                    Some((ExprKind::Path(p), span)) if !has_named_layer(&layers, &p.dotted()) => {
                         self.errors.push(CheckError::BadArgument {
                             message: format!("the model has no layer named `{}`", p.dotted()),
-                            span: arg.value.span,
+                            span,
                             label: "no such layer".into(),
                             help: "name a layer with `as`, as in `flatten() as features`".into(),
-                        });
+                        })
                     }
+                    Some((ExprKind::Path(_), _)) => {}
+                    Some((_, span)) => self.errors.push(bad(
+                        span,
+                        "`freeze(until: ...)` names a layer",
+                        "not a layer name",
+                        "name a layer with `as`, as in `flatten() as features`, then `freeze(until: features)`",
+                    )),
+                }
+                Some(layers)
+            }
+            "unfreeze" => {
+                if let Some(arg) = call.args.first() {
+                    self.errors.push(bad(
+                        arg.value.span,
+                        "`unfreeze()` takes no arguments: it makes every layer train again",
+                        "not taken",
+                        "write `unfreeze()`, or `freeze(until: name)` for a shorter frozen part",
+                    ));
                 }
                 Some(layers)
             }
@@ -892,17 +913,23 @@ struct Built {
 fn frozen_until(model: &Expr, items: &[Item], scope: &Scope, depth: usize) -> Option<String> {
     match &model.kind {
         ExprKind::Pipeline { input, stages } => {
-            let here = stages.iter().rev().find_map(|stage| {
+            // The last `freeze` or `unfreeze` of the chain decides:
+            // `unfreeze()` makes every layer train again.
+            let last = stages.iter().rev().find_map(|stage| {
                 let ExprKind::Call(call) = &stage.kind else { return None };
-                if call.callee.dotted() != "freeze" {
-                    return None;
-                }
-                call.args.iter().find_map(|a| match &a.value.kind {
-                    ExprKind::Path(p) if a.name.as_ref().is_some_and(|n| n.name == "until") => Some(p.dotted()),
+                match call.callee.dotted().as_str() {
+                    "unfreeze" => Some(None),
+                    "freeze" => Some(call.args.iter().find_map(|a| match &a.value.kind {
+                        ExprKind::Path(p) if a.name.as_ref().is_some_and(|n| n.name == "until") => Some(p.dotted()),
+                        _ => None,
+                    })),
                     _ => None,
-                })
+                }
             });
-            here.or_else(|| frozen_until(input, items, scope, depth + 1))
+            match last {
+                Some(decided) => decided,
+                None => frozen_until(input, items, scope, depth + 1),
+            }
         }
         ExprKind::Path(path) if depth < 16 => {
             let (_, symbol) = scope.lookup(&path.dotted())?;
