@@ -246,6 +246,17 @@ pub enum Op {
         /// Output columns are `prefix0..prefix{k-1}`.
         prefix: String,
     },
+    /// Columns of a table as one image column (`pixels`).
+    Pixels {
+        /// The columns, in pixel order (channel-major).
+        columns: Vec<String>,
+        /// `[channels, height, width]`.
+        shape: [usize; 3],
+        /// What the values are divided by (so they fall in [0, 1]).
+        max: f64,
+        /// The image column's name.
+        name: String,
+    },
     /// Repeat rows of rare classes until classes are balanced.
     Oversample(String),
     /// A random subset.

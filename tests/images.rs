@@ -92,3 +92,31 @@ fn a_corrupt_file_is_an_error_naming_it_or_is_skipped_and_counted() {
     assert_eq!(skipped.bad.len(), 1);
     assert!(skipped.bad[0].0.ends_with("a/broken.png"));
 }
+
+/// `pixels(...)` turns a table's columns into the same images as the PNG
+/// folder made from that table, and a model trains on them.
+#[test]
+fn pixels_of_the_digits_table_are_the_digits_images() {
+    let dir = crate::run::scratch("pixels");
+    let table = repo().join("tests/data/images/digits.csv");
+    let text = format!(
+        "source table = csv(\"{}\")\n\
+         stage digits = table |> pixels(p0..p63, shape: [1, 8, 8], max: 16)\n\
+         output digits |> write(\"digits.parquet\")\n",
+        table.display()
+    );
+    let program = crate::run::checked(&dir, &text);
+    let (frame, _) = crate::run::with_session(&program, &dir, |s| s.frame("digits").unwrap());
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(names, ["image", "label"]);
+    let images = frame.column("image").unwrap().list().unwrap().clone();
+    let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
+    for (class, path) in image_files(&repo().join("data/digits"), &classes).unwrap().iter().step_by(37) {
+        let row: usize = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let from_table: Vec<f32> = images.get_as_series(row).unwrap().f32().unwrap().into_no_null_iter().collect();
+        let from_png = decode(&std::fs::read(path).unwrap()).unwrap();
+        for (t, p) in from_table.iter().zip(&from_png.data) {
+            close(*t, *p, 0.5 / 255.0 + 1e-6, &format!("class {class}, {}", path.display()));
+        }
+    }
+}

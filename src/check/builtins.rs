@@ -7,7 +7,7 @@ pub const SOURCES: [&str; 3] = ["csv", "parquet", "images"];
 
 /// Operations on frames, valid after `|>` in a data pipeline (and as steps
 /// of a `transform` block, for the fitted ones).
-pub const DATA_OPERATIONS: [&str; 21] = [
+pub const DATA_OPERATIONS: [&str; 22] = [
     "filter",
     "select",
     "drop",
@@ -23,6 +23,7 @@ pub const DATA_OPERATIONS: [&str; 21] = [
     "robust",
     "onehot",
     "pca",
+    "pixels",
     "oversample",
     "sample",
     "split",
@@ -71,7 +72,7 @@ pub const AUGMENTATIONS: [&str; 11] =
 /// What editors show for a builtin: its signature (`name:` marks a
 /// parameter given only by name, `...` one that takes every remaining
 /// positional argument) and one line on what it does.
-pub const SIGNATURES: [(&str, &str); 46] = [
+pub const SIGNATURES: [(&str, &str); 47] = [
     ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
     ("parquet(path)", "Reads a Parquet file"),
     ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
@@ -90,6 +91,7 @@ pub const SIGNATURES: [(&str, &str); 46] = [
     ("robust(columns...)", "(x - median) / IQR, fitted (sklearn RobustScaler)"),
     ("onehot(columns..., drop_first:)", "One 0/1 column per fitted level (sklearn OneHotEncoder)"),
     ("pca(columns, k, whiten:, keep:)", "Projects columns onto k fitted principal components"),
+    ("pixels(columns..., shape:, max:)", "Columns of a table as one image column (`as name`; default `image`)"),
     ("oversample(column)", "Repeats rows of smaller classes until the classes are even"),
     ("sample(n, frac:, seed:)", "A seeded random sample of rows"),
     ("split(fractions, stratify:, seed:)", "Cuts the rows into seeded parts, stratified by a column if given"),

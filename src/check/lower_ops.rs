@@ -113,6 +113,17 @@ pub fn lower(call: &Call, before: &Schema, after: &Schema, constants: &Constants
                 .collect();
             Op::OneHot { columns, drop_first: value(&b, "drop_first") == Some(Value::Bool(true)) }
         }
+        "pixels" => {
+            let b =
+                bind(call.name, &[rest("columns"), named("shape"), named("max")], call.args, call.span, &mut scratch);
+            let dims: Vec<usize> = match value(&b, "shape")? {
+                Value::List(items) => items.iter().filter_map(|(v, _)| v.as_i64().map(|d| d as usize)).collect(),
+                _ => return None,
+            };
+            let shape = [*dims.first()?, *dims.get(1)?, *dims.get(2)?];
+            let max = value(&b, "max").and_then(|v| v.as_f64()).unwrap_or(1.0);
+            Op::Pixels { columns: cols(&b, "columns"), shape, max, name: alias().unwrap_or_else(|| "image".into()) }
+        }
         "pca" => {
             let b = bind(
                 call.name,

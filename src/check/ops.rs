@@ -41,7 +41,7 @@ const OPTIONAL_COLUMNS: &[Param] = &[Param { required: false, ..rest("columns") 
 /// Applies a data operation (not `predict`, which the caller handles) to
 /// `schema`.
 pub fn apply(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    if call.alias.is_some() && !matches!(call.name, "cut" | "qcut" | "pca") {
+    if call.alias.is_some() && !matches!(call.name, "cut" | "qcut" | "pca" | "pixels") {
         cx.errors.push(bad(
             call.alias.map_or(call.span, |a| a.span),
             "`as` names only what `cut`, `qcut` and `pca` make",
@@ -68,6 +68,7 @@ pub fn apply(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
         "minmax" => minmax(call, schema, cx),
         "onehot" => onehot(call, schema, cx),
         "pca" => pca(call, schema, cx),
+        "pixels" => pixels(call, schema, cx),
         "oversample" => {
             let b = bind(call.name, &[pos("column", true)], call.args, call.span, cx.errors);
             discrete_column(&b, "column", call.name, &schema, cx);
@@ -563,6 +564,74 @@ fn onehot(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
         schema.columns.splice(position..=position, dummies);
     }
     schema
+}
+
+/// `pixels(p0..p63, shape: [1, 8, 8], max: 16)`: numeric columns become
+/// one image column (where the first of them was).
+fn pixels(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
+    let params = &[rest("columns"), named("shape"), named("max")];
+    let b = bind(call.name, params, call.args, call.span, cx.errors);
+    let inputs = numeric_columns(&b, "columns", "pixels", &schema, cx);
+    let Some(shape) = pixel_shape(&b, call, cx) else { return schema };
+    if let Some((value, span)) = b.value("max", cx.constants)
+        && !value.as_f64().is_some_and(|m| m > 0.0)
+    {
+        cx.errors.push(bad(
+            span,
+            "`max` is the largest pixel value, above 0",
+            "not a positive number",
+            "write `max: 255`",
+        ));
+        return schema;
+    }
+    let count: usize = shape.iter().product();
+    if inputs.is_empty() {
+        return schema;
+    }
+    if inputs.len() != count {
+        let [c, h, w] = shape;
+        cx.errors.push(bad(
+            call.span,
+            &format!("`pixels` has {} columns for a {c}x{h}x{w} image ({count} values)", inputs.len()),
+            &format!("{} columns", inputs.len()),
+            "name one column per value, channel by channel, row by row",
+        ));
+        return schema;
+    }
+    let name = call.alias.map_or("image".to_owned(), |a| a.name.clone());
+    let first = inputs.iter().filter_map(|s| schema.position(&s.name)).min().unwrap_or(schema.columns.len());
+    let image = Column::new(name, DType::Image(shape), call.alias.map_or(call.span, |a| a.span));
+    schema.columns.retain(|c| !inputs.iter().any(|s| s.name == c.name));
+    schema.columns.insert(first.min(schema.columns.len()), image);
+    schema
+}
+
+/// `shape: [channels, height, width]` of `pixels`.
+fn pixel_shape(b: &crate::check::args::Bound, call: &Call, cx: &mut Context) -> Option<[usize; 3]> {
+    let Some((value, span)) = b.value("shape", cx.constants) else {
+        cx.errors.push(CheckError::MissingArgument {
+            operation: "pixels".into(),
+            name: "shape".into(),
+            span: call.span,
+        });
+        return None;
+    };
+    let dims: Option<Vec<usize>> = match &value {
+        Value::List(items) => items.iter().map(|(v, _)| v.as_i64().filter(|d| *d >= 1).map(|d| d as usize)).collect(),
+        _ => None,
+    };
+    match dims.as_deref() {
+        Some([c @ (1 | 3), h, w]) => Some([*c, *h, *w]),
+        _ => {
+            cx.errors.push(bad(
+                span,
+                "`shape` is `[channels, height, width]`, with 1 or 3 channels",
+                "not an image shape",
+                "write `shape: [1, 8, 8]`",
+            ));
+            None
+        }
+    }
 }
 
 fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {

@@ -855,6 +855,7 @@ fn op_name(op: &Op) -> &'static str {
         Op::OneHot { .. } => "onehot",
         Op::Pca { .. } => "pca",
         Op::Oversample(_) => "oversample",
+        Op::Pixels { .. } => "pixels",
         Op::Sample { .. } => "sample",
         Op::Cache => "cache",
         Op::Write(_) => "write",

@@ -42,10 +42,45 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         }
         Op::Sample { size, seed } => sample(df, *size, seed.unwrap_or(0), span),
         Op::Oversample(column) => oversample(df, column, span),
+        Op::Pixels { columns, max, name, .. } => pixels(df, columns, *max, name, span),
         Op::Cache => Ok(df),
         Op::Write(path) => write::frame(df.clone(), &dir.join(path), span).map(|()| df),
         _ => return None,
     })
+}
+
+/// `pixels`: the columns, divided by `max`, as one list column per row
+/// (where the first of them was).
+fn pixels(df: DataFrame, columns: &[String], max: f64, name: &str, span: Span) -> RunResult<DataFrame> {
+    let failed = |e: PolarsError| polars_failure(e, span);
+    let mut values = Vec::with_capacity(columns.len());
+    for column in columns {
+        let cast = df.column(column).map_err(failed)?.cast(&DataType::Float32).map_err(failed)?;
+        let floats = cast.f32().map_err(failed)?;
+        if floats.null_count() > 0 {
+            return Err(RunError::data(
+                format!("`{column}` has {} missing values, and an image cannot hold them", floats.null_count()),
+                span,
+                "made here",
+                &format!("fill them (`fill_nulls({column}, 0)`) first"),
+            ));
+        }
+        values.push(floats.into_no_null_iter().collect::<Vec<f32>>());
+    }
+    let rows = df.height();
+    let mut builder =
+        ListPrimitiveChunkedBuilder::<Float32Type>::new(name.into(), rows, rows * columns.len(), DataType::Float32);
+    let scale = 1.0 / max as f32;
+    let mut row = Vec::with_capacity(columns.len());
+    for i in 0..rows {
+        row.clear();
+        row.extend(values.iter().map(|column| column[i] * scale));
+        builder.append_slice(&row);
+    }
+    let first = columns.iter().filter_map(|c| df.get_column_index(c)).min().unwrap_or(0);
+    let mut out = df.drop_many(columns.iter().map(String::as_str));
+    out.insert_column(first.min(out.width()), builder.finish().into_column()).map_err(failed)?;
+    Ok(out)
 }
 
 /// A Polars failure inside a step, as a diagnostic at the step.
