@@ -380,6 +380,14 @@ pub struct Pretrained {
 pub enum PretrainedFrom {
     /// A training run of the same file.
     Run(#[serde(serialize_with = "item_ref")] ItemId),
+    /// A safetensors file of PyTorch weights (`weights("...")`), whose
+    /// names follow an `nn.Sequential` of the same layers.
+    Imported {
+        /// The file.
+        path: PathBuf,
+        /// Its size and modification time.
+        stamp: String,
+    },
     /// A folder written by `save:` (`load("...")`).
     Saved {
         /// The folder.
@@ -392,7 +400,83 @@ pub enum PretrainedFrom {
     },
 }
 
+/// Which parameter of a layer a PyTorch state-dict entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TorchParam {
+    /// `weight` (a dense layer's is `[out, in]`, the transpose of Burn's).
+    Weight,
+    /// `bias`.
+    Bias,
+    /// A batch norm's `running_mean`.
+    RunningMean,
+    /// A batch norm's `running_var`.
+    RunningVar,
+}
+
+/// One entry of the state dict an `nn.Sequential` of a model's layers has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TorchEntry {
+    /// The layer's index (also the Sequential's).
+    pub layer: usize,
+    /// Which parameter.
+    pub param: TorchParam,
+    /// `3.weight`, without any prefix.
+    pub name: String,
+    /// Its shape in PyTorch's layout.
+    pub shape: Vec<usize>,
+}
+
 impl Model {
+    /// The state dict of `nn.Sequential(*layers)` for this model's layers,
+    /// one module per layer (activations, pooling and flatten have no
+    /// entries); residual blocks have no Sequential form.
+    pub fn torch_entries(&self) -> Result<Vec<TorchEntry>, String> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut add = |param: TorchParam, suffix: &str, shape: Vec<usize>| {
+                out.push(TorchEntry { layer: i, param, name: format!("{i}.{suffix}"), shape });
+            };
+            let channels = |shape: &Shape| match shape {
+                Shape::Image([c, _, _]) => *c,
+                Shape::Flat(n) => *n,
+            };
+            match &layer.kind {
+                LayerKind::Dense { units, .. } => {
+                    let inputs = match &layer.input {
+                        Shape::Flat(n) => *n,
+                        Shape::Image([c, h, w]) => c * h * w,
+                    };
+                    add(TorchParam::Weight, "weight", vec![*units, inputs]);
+                    add(TorchParam::Bias, "bias", vec![*units]);
+                }
+                LayerKind::Conv { filters, kernel, .. } => {
+                    add(TorchParam::Weight, "weight", vec![*filters, channels(&layer.input), *kernel, *kernel]);
+                    add(TorchParam::Bias, "bias", vec![*filters]);
+                }
+                LayerKind::BatchNorm => {
+                    let c = channels(&layer.input);
+                    add(TorchParam::Weight, "weight", vec![c]);
+                    add(TorchParam::Bias, "bias", vec![c]);
+                    add(TorchParam::RunningMean, "running_mean", vec![c]);
+                    add(TorchParam::RunningVar, "running_var", vec![c]);
+                }
+                LayerKind::LayerNorm => {
+                    let last = match &layer.input {
+                        Shape::Image([_, _, w]) => *w,
+                        Shape::Flat(n) => *n,
+                    };
+                    add(TorchParam::Weight, "weight", vec![last]);
+                    add(TorchParam::Bias, "bias", vec![last]);
+                }
+                LayerKind::Residual(_) => {
+                    return Err(format!("layer {i} is a residual block, which has no nn.Sequential form"));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// The model as a `.pipe` file that `load(...)` reads back: its input
     /// shape as `let input`, then `model saved { layers }`.
     pub fn to_pipe(&self) -> String {

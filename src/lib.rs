@@ -28,6 +28,7 @@ pub mod format;
 pub mod ir;
 pub mod lsp;
 pub mod run;
+pub mod safetensors;
 pub mod source;
 pub mod suggest;
 pub mod syntax;

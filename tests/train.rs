@@ -904,3 +904,58 @@ fn unfreeze_after_freeze_trains_every_layer() {
     let missing = crate::ui::render_check(&dir.join("main.pipe"));
     assert!(missing.contains("missing_argument") && missing.contains("until"), "{missing}");
 }
+
+/// `weights("file.safetensors")`: PyTorch weights (an `nn.Sequential` of
+/// the same layers, `tests/data/torch_import/make.py`) give the logits
+/// PyTorch computes, to 1e-5, and `pipe run`'s predictions are their
+/// classes.
+#[test]
+fn imported_pytorch_weights_give_pytorch_logits() {
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::train::model::X;
+    let dir = scratch("import_weights");
+    let fixture = repo().join("tests/data/torch_import");
+    let text = format!(
+        "source table = csv(\"{}/tests/data/images/digits.csv\")\n\
+         stage digits = table |> pixels(p0..p63, shape: [1, 8, 8], max: 16)\n\
+         model cnn {{\n    conv(4, kernel: 3, padding: same)\n    batchnorm()\n    relu()\n    maxpool(2)\n    flatten()\n    dense(10)\n}}\n\
+         train imported = cnn |> weights(\"{}/cnn.safetensors\") on digits {{\n    target: label\n    epochs: 0\n}}\n\
+         output digits |> predict(imported) |> drop(image) |> write(\"predictions.csv\")\n",
+        repo().display(),
+        fixture.display()
+    );
+    let program = checked(&dir, &text);
+    let model = trained_model(&program, "imported");
+    let device = Device::flex();
+    let net = Net::new(&model, &device, 0).import_torch(&model, &fixture.join("cnn.safetensors"), &device).unwrap();
+    let table = std::fs::read_to_string(repo().join("tests/data/images/digits.csv")).unwrap();
+    let pixels: Vec<f32> = table
+        .lines()
+        .skip(1)
+        .take(10)
+        .flat_map(|l| l.split(',').take(64).map(|v| v.parse::<f32>().unwrap() / 16.0).collect::<Vec<_>>())
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(pixels, [10, 1, 8, 8]), &device);
+    let logits = net.forward(X::Image(x)).flat().try_into_vec_as::<f32>().unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("expected.json")).unwrap()).unwrap();
+    let want: Vec<f32> = expected["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().clone())
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    for (g, w) in logits.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-5, "{g} != {w}");
+    }
+    // The pipeline: no training (`epochs: 0`), predictions are the argmax.
+    let (_, epochs, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(epochs.is_empty(), "epochs: 0 trains nothing");
+    let predictions = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
+    for (row, line) in want.chunks(10).zip(predictions.lines().skip(1)) {
+        let argmax = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        assert_eq!(line.split(',').nth(1), Some(argmax.to_string().as_str()), "{line}");
+    }
+}

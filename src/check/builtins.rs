@@ -33,7 +33,7 @@ pub const DATA_OPERATIONS: [&str; 22] = [
 ];
 
 /// Operations on models, valid after `|>` in a model expression.
-pub const MODEL_OPERATIONS: [&str; 3] = ["replace_head", "freeze", "unfreeze"];
+pub const MODEL_OPERATIONS: [&str; 4] = ["replace_head", "freeze", "unfreeze", "weights"];
 
 /// Functions that produce a model without a `model` item.
 pub const MODEL_SOURCES: [&str; 1] = ["load"];
@@ -72,7 +72,7 @@ pub const AUGMENTATIONS: [&str; 11] =
 /// What editors show for a builtin: its signature (`name:` marks a
 /// parameter given only by name, `...` one that takes every remaining
 /// positional argument) and one line on what it does.
-pub const SIGNATURES: [(&str, &str); 47] = [
+pub const SIGNATURES: [(&str, &str); 48] = [
     ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
     ("parquet(path)", "Reads a Parquet file"),
     ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
@@ -101,6 +101,7 @@ pub const SIGNATURES: [(&str, &str); 47] = [
     ("load(path)", "A model saved by an earlier run"),
     ("replace_head(layers...)", "Replaces a model's layers from its last dense layer on"),
     ("freeze(until:)", "Stops training layers up to a named layer"),
+    ("weights(path)", "Starts every layer from PyTorch weights (safetensors of an nn.Sequential of the same layers)"),
     ("unfreeze()", "Trains every layer again (after a `freeze` earlier in the chain)"),
     ("dense(units, init:, bias:)", "Fully connected layer"),
     ("conv(filters, kernel:, stride:, padding:, init:)", "2-D convolution"),

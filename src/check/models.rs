@@ -115,6 +115,8 @@ pub struct Shapes<'a> {
     unrolled: usize,
     /// The trained network the model being checked starts from, if any.
     pretrained_run: Option<Origin>,
+    /// `weights("file")` of the model being checked: the path and where.
+    import: Option<(String, Span)>,
     /// The folder of the file being checked (where `load` paths start).
     dir: Option<std::path::PathBuf>,
     /// Models being expanded as layers of other models.
@@ -134,6 +136,7 @@ impl<'a> Shapes<'a> {
             layer_shapes: Vec::new(),
             unrolled: 0,
             pretrained_run: None,
+            import: None,
             dir: dir.map(std::path::Path::to_path_buf),
             expanding: 0,
         }
@@ -145,6 +148,7 @@ impl<'a> Shapes<'a> {
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
         self.pretrained_run = None;
+        self.import = None;
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
         self.unrolled = 0;
         let mut built = Built::default();
@@ -155,6 +159,19 @@ impl<'a> Shapes<'a> {
         let pretrained_layers = built.layers.len();
         let Some(output) = self.run(&layers[from_run..], middle, &mut built) else { return };
         let pretrained = match self.pretrained_run.take().filter(|_| from_run > 0) {
+            // `weights(...)` sets every layer, whatever came before.
+            _ if self.import.is_some() => {
+                let (written, span) = self.import.take().unwrap_or_default();
+                let model = ir::Model {
+                    layers: built.layers.clone(),
+                    input: input.clone(),
+                    output: output.clone(),
+                    frozen_until: None,
+                    pretrained: None,
+                };
+                let Some(from) = self.imported(&written, span, &model) else { return };
+                Some(ir::Pretrained { from, layers: built.layers.len() })
+            }
             None => None,
             Some(Origin::Run(run)) => {
                 Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), layers: pretrained_layers })
@@ -272,6 +289,49 @@ impl<'a> Shapes<'a> {
             block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone(), pretrained: true }).collect();
         self.pretrained_run = Some(Origin::Saved(Saved { dir, stamp, input, layers: layers.clone() }));
         Some(layers)
+    }
+
+    /// `weights("file")`: the file's tensors must be the state dict of an
+    /// `nn.Sequential` of the model's layers (names and shapes; a common
+    /// prefix such as `model.` is allowed).
+    fn imported(&mut self, written: &str, span: Span, model: &ir::Model) -> Option<ir::PretrainedFrom> {
+        let path = self.dir.as_ref().map_or_else(|| std::path::PathBuf::from(written), |d| d.join(written));
+        let unreadable = |reason: String| CheckError::SourceUnreadable { path: written.to_owned(), reason, span };
+        let header = match crate::safetensors::header(&path) {
+            Ok(header) => header,
+            Err(reason) => {
+                self.errors.push(unreadable(reason));
+                return None;
+            }
+        };
+        let expected = match model.torch_entries() {
+            Ok(expected) => expected,
+            Err(reason) => {
+                self.errors.push(bad(
+                    span,
+                    &format!("`weights` cannot map this model: {reason}"),
+                    "here",
+                    "import weights into models without residual blocks",
+                ));
+                return None;
+            }
+        };
+        let mismatches = torch_mismatches(&expected, &header);
+        if !mismatches.is_empty() {
+            let shown: Vec<String> = mismatches.iter().take(8).cloned().collect();
+            let more =
+                if mismatches.len() > 8 { format!("; and {} more", mismatches.len() - 8) } else { String::new() };
+            self.errors.push(bad(
+                span,
+                &format!("`{written}` does not fit this model: {}{more}", shown.join("; ")),
+                "these layers",
+                "save the weights of `nn.Sequential` of the same layers in the same order (`safetensors.torch.save_file(model.state_dict(), path)`)",
+            ));
+            return None;
+        }
+        let stamp =
+            std::fs::metadata(&path).map(|m| format!("{} {:?}", m.len(), m.modified().ok())).unwrap_or_default();
+        Some(ir::PretrainedFrom::Imported { path, stamp })
     }
 
     /// The whole saved network (its weights load into it), on the input it
@@ -474,6 +534,19 @@ impl<'a> Shapes<'a> {
                         "`freeze(until: ...)` names a layer",
                         "not a layer name",
                         "name a layer with `as`, as in `flatten() as features`, then `freeze(until: features)`",
+                    )),
+                }
+                Some(layers)
+            }
+            "weights" => {
+                let path = call.args.first().filter(|a| a.name.is_none()).map(|a| eval(&a.value, self.constants));
+                match path {
+                    Some(Value::Str(path)) if call.args.len() == 1 => self.import = Some((path, stage.span)),
+                    _ => self.errors.push(bad(
+                        stage.span,
+                        "`weights` takes the path of a safetensors file",
+                        "no path",
+                        "write `weights(\"model.safetensors\")`",
                     )),
                 }
                 Some(layers)
@@ -1013,4 +1086,40 @@ fn image_needed(what: &str, shape: &Shape, span: Span) -> CheckError {
         &format!("input {shape}"),
         "convolution and pooling work on images; tabular data goes through `dense`",
     )
+}
+
+/// What differs between the state dict a model's layers have and a file's
+/// tensors: names missing from the file, shapes that differ, tensors the
+/// model has no place for (batch norms' `num_batches_tracked` aside).
+fn torch_mismatches(expected: &[ir::TorchEntry], header: &crate::safetensors::Header) -> Vec<String> {
+    let prefix = torch_prefix(expected, header);
+    let mut out = Vec::new();
+    for entry in expected {
+        match header.get(&format!("{prefix}{}", entry.name)) {
+            None => out.push(format!("no `{prefix}{}` {:?}", entry.name, entry.shape)),
+            Some(found) if found.shape != entry.shape => {
+                out.push(format!("`{prefix}{}` is {:?}, the model's is {:?}", entry.name, found.shape, entry.shape))
+            }
+            Some(_) => {}
+        }
+    }
+    for found in &header.entries {
+        let name = found.name.strip_prefix(&prefix).unwrap_or(&found.name);
+        if !name.ends_with("num_batches_tracked") && !expected.iter().any(|e| e.name == name) {
+            out.push(format!("`{}` {:?} has no layer", found.name, found.shape));
+        }
+    }
+    out
+}
+
+/// The prefix before the layer index in a file's names (`model.` in
+/// `model.0.weight`), found from the model's first entry.
+pub fn torch_prefix(expected: &[ir::TorchEntry], header: &crate::safetensors::Header) -> String {
+    let Some(first) = expected.first() else { return String::new() };
+    header
+        .entries
+        .iter()
+        .find_map(|e| e.name.strip_suffix(&first.name).filter(|p| p.is_empty() || p.ends_with('.')))
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -776,6 +776,15 @@ fn write(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
                     "end the path in `.csv` or `.parquet`",
                 ));
             }
+            let image = schema.columns.iter().find(|c| matches!(c.dtype, DType::Image(_)));
+            if let Some(image) = image.filter(|_| path.ends_with(".csv")) {
+                cx.errors.push(bad(
+                    span,
+                    &format!("a CSV file cannot hold the image column `{}`", image.name),
+                    "CSV",
+                    &format!("write Parquet (`.parquet`), or drop the images first (`drop({})`)", image.name),
+                ));
+            }
         }
         Some((_, span)) => cx.errors.push(bad(
             span,

@@ -139,7 +139,8 @@ impl<'a> Settings<'a> {
                     "auto",
                     "the number of samples per step, or `auto` for the largest that fits",
                 ),
-                "epochs" | "accumulate" => self.count_or(value, &key.name, "", "a whole number, 1 or more"),
+                "accumulate" => self.count_or(value, &key.name, "", "a whole number, 1 or more"),
+                "epochs" => self.epochs(value),
                 "seed" => self.seed(value),
                 "early_stop" => self.early_stop(value, validated, classes),
                 "device" => self.device(value),
@@ -371,6 +372,20 @@ impl<'a> Settings<'a> {
                 &format!("this is {}", shown(&v)),
                 &format!("write `{key}: 32`"),
             ),
+        }
+    }
+
+    /// A whole number; 0 trains nothing (the model keeps the weights it
+    /// starts from: imported, loaded, or fresh) and still evaluates.
+    fn epochs(&mut self, value: &Expr) {
+        let v = self.value(value);
+        if v.as_i64().is_none_or(|n| n < 0) || matches!(v, Value::Float(f) if f.fract() != 0.0) {
+            self.bad(
+                value.span,
+                "`epochs` is a whole number, 0 or more",
+                &format!("this is {}", shown(&v)),
+                "write `epochs: 20` (`epochs: 0` keeps the starting weights)",
+            );
         }
     }
 

@@ -424,6 +424,7 @@ impl<'a> Session<'a> {
         match from {
             crate::ir::PretrainedFrom::Run(run) => Ok(self.trained[run].net.clone()),
             crate::ir::PretrainedFrom::Saved { dir, model, .. } => training::load_saved(train, dir, model, span),
+            crate::ir::PretrainedFrom::Imported { path, .. } => training::import_weights(train, path, span),
         }
     }
 

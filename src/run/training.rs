@@ -487,6 +487,21 @@ pub fn load_saved(train: &Train, dir: &Path, model: &crate::ir::Model, span: Spa
     })
 }
 
+/// The run's model with PyTorch weights from a safetensors file
+/// (`weights(...)`), on the run's device.
+pub fn import_weights(train: &Train, path: &Path, span: Span) -> RunResult<Net> {
+    devices_present(train, span)?;
+    let device = device_of(train);
+    Net::new(&train.model, &device, 0).import_torch(&train.model, path, &device).map_err(|reason| {
+        RunError::Unreadable {
+            path: path.display().to_string(),
+            reason,
+            span,
+            help: "the file changed since `pipe check`: check it again".into(),
+        }
+    })
+}
+
 /// Builds a trained run from saved weights (the stage cache).
 pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
     // Weights of a run trained on a GPU this machine lacks are not loaded

@@ -199,6 +199,51 @@ impl Net {
         self
     }
 
+    /// The network with every layer's parameters read from a safetensors
+    /// file of PyTorch weights for `model`'s layers (the checker matched
+    /// its names and shapes): dense weights are transposed (PyTorch keeps
+    /// `[out, in]`), batch norms get their running statistics too.
+    pub fn import_torch(mut self, model: &ir::Model, path: &std::path::Path, device: &Device) -> Result<Self, String> {
+        use burn::module::RunningState;
+        let header = crate::safetensors::header(path)?;
+        let expected = model.torch_entries()?;
+        let prefix = crate::check::models::torch_prefix(&expected, &header);
+        let values: std::collections::HashMap<String, Vec<f32>> =
+            crate::safetensors::read_all(path, &header)?.into_iter().map(|(e, v)| (e.name, v)).collect();
+        for entry in &expected {
+            let name = format!("{prefix}{}", entry.name);
+            let data = values.get(&name).ok_or_else(|| format!("no tensor `{name}`"))?.clone();
+            let vector = || Tensor::<1>::from_data(TensorData::new(data.clone(), [data.len()]), device);
+            match (self.layers.get_mut(entry.layer), entry.param) {
+                (Some(Layer::Dense(m)), ir::TorchParam::Weight) => {
+                    let [out, inputs] = [entry.shape[0], entry.shape[1]];
+                    let mut transposed = vec![0.0; data.len()];
+                    for o in 0..out {
+                        for i in 0..inputs {
+                            transposed[i * out + o] = data[o * inputs + i];
+                        }
+                    }
+                    m.weight =
+                        Param::from_tensor(Tensor::from_data(TensorData::new(transposed, [inputs, out]), device));
+                }
+                (Some(Layer::Dense(m)), _) => m.bias = Some(Param::from_tensor(vector())),
+                (Some(Layer::Conv(m)), ir::TorchParam::Weight) => {
+                    let shape: [usize; 4] = [entry.shape[0], entry.shape[1], entry.shape[2], entry.shape[3]];
+                    m.weight = Param::from_tensor(Tensor::from_data(TensorData::new(data, shape), device));
+                }
+                (Some(Layer::Conv(m)), _) => m.bias = Some(Param::from_tensor(vector())),
+                (Some(Layer::Norm(m)), ir::TorchParam::Weight) => m.gamma = Param::from_tensor(vector()),
+                (Some(Layer::Norm(m)), ir::TorchParam::Bias) => m.beta = Param::from_tensor(vector()),
+                (Some(Layer::Norm(m)), ir::TorchParam::RunningMean) => m.running_mean = RunningState::new(vector()),
+                (Some(Layer::Norm(m)), ir::TorchParam::RunningVar) => m.running_var = RunningState::new(vector()),
+                (Some(Layer::LayerNorm(m)), ir::TorchParam::Weight) => m.gamma = Param::from_tensor(vector()),
+                (Some(Layer::LayerNorm(m)), _) => m.beta = Some(Param::from_tensor(vector())),
+                _ => return Err(format!("`{name}` has no layer to go to")),
+            }
+        }
+        Ok(self)
+    }
+
     /// The network with its first `count` layers frozen: their parameters
     /// get no gradients (so no updates), and their batch normalization
     /// uses, and keeps, its running statistics.
