@@ -523,6 +523,10 @@ fn layer_call(kind: &LayerKind) -> String {
         LayerKind::BatchNorm => "batchnorm()".into(),
         LayerKind::LayerNorm => "layernorm()".into(),
         LayerKind::Dropout(p) => format!("dropout({p:?})"),
+        LayerKind::Normalize { mean, std } => {
+            let list = |v: &[f64]| v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ");
+            format!("normalize(mean: [{}], std: [{}])", list(mean), list(std))
+        }
         LayerKind::Activation(a) => match a {
             Activation::Relu => "relu()".into(),
             Activation::LeakyRelu(s) => format!("leaky_relu({s:?})"),
@@ -594,6 +598,13 @@ pub enum LayerKind {
     BatchNorm,
     /// Layer normalisation.
     LayerNorm,
+    /// `(x - mean) / std` per channel (or feature), fixed.
+    Normalize {
+        /// One value, or one per channel.
+        mean: Vec<f64>,
+        /// One value, or one per channel.
+        std: Vec<f64>,
+    },
     /// Dropout with this rate.
     Dropout(f64),
     /// An activation.

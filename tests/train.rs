@@ -900,6 +900,11 @@ fn unfreeze_after_freeze_trains_every_layer() {
     let frozen = |chain: &str| trained_model(&checked(&dir, &program(chain)), "again").frozen_until;
     assert_eq!(frozen("freeze(until: features)"), Some("features".to_string()));
     assert_eq!(frozen("freeze(until: features) |> unfreeze()"), None);
+    // By index: the first layer.
+    assert_eq!(frozen("freeze(until: 0)"), Some("0".to_string()));
+    std::fs::write(dir.join("main.pipe"), program("freeze(until: 5)")).unwrap();
+    let past = crate::ui::render_check(&dir.join("main.pipe"));
+    assert!(past.contains("past the last layer (the model has 2)"), "{past}");
     std::fs::write(dir.join("main.pipe"), program("freeze()")).unwrap();
     let missing = crate::ui::render_check(&dir.join("main.pipe"));
     assert!(missing.contains("missing_argument") && missing.contains("until"), "{missing}");
@@ -958,4 +963,30 @@ fn imported_pytorch_weights_give_pytorch_logits() {
         let argmax = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         assert_eq!(line.split(',').nth(1), Some(argmax.to_string().as_str()), "{line}");
     }
+}
+
+/// `normalize(mean:, std:)`: per channel of an image (one value is spread
+/// over every channel), by hand.
+#[test]
+fn normalize_shifts_and_scales_each_channel() {
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::train::model::X;
+    let layer = ModelLayer {
+        name: None,
+        kind: LayerKind::Normalize { mean: vec![0.5, 0.0, 1.0], std: vec![0.25, 2.0, 0.5] },
+        input: Shape::Image([3, 1, 2]),
+        output: Shape::Image([3, 1, 2]),
+    };
+    let model = Model {
+        layers: vec![layer],
+        input: Shape::Image([3, 1, 2]),
+        output: Shape::Image([3, 1, 2]),
+        frozen_until: None,
+        pretrained: None,
+    };
+    let device = Device::flex();
+    let net = Net::new(&model, &device, 0);
+    let x = Tensor::<4>::from_data(TensorData::new(vec![0.5f32, 1.0, 2.0, -2.0, 1.0, 0.0], [1, 3, 1, 2]), &device);
+    let out = net.forward(X::Image(x)).flat().try_into_vec_as::<f32>().unwrap();
+    assert_eq!(out, vec![0.0, 2.0, 1.0, -1.0, 0.0, -2.0]);
 }

@@ -44,7 +44,7 @@ pub fn is_data_operation(name: &str) -> bool {
 }
 
 /// Layers and activations, valid as steps of a `model` block.
-pub const LAYERS: [&str; 18] = [
+pub const LAYERS: [&str; 19] = [
     "dense",
     "conv",
     "maxpool",
@@ -53,6 +53,7 @@ pub const LAYERS: [&str; 18] = [
     "flatten",
     "batchnorm",
     "layernorm",
+    "normalize",
     "dropout",
     "embedding",
     "residual",
@@ -72,7 +73,7 @@ pub const AUGMENTATIONS: [&str; 11] =
 /// What editors show for a builtin: its signature (`name:` marks a
 /// parameter given only by name, `...` one that takes every remaining
 /// positional argument) and one line on what it does.
-pub const SIGNATURES: [(&str, &str); 48] = [
+pub const SIGNATURES: [(&str, &str); 49] = [
     ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
     ("parquet(path)", "Reads a Parquet file"),
     ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
@@ -111,6 +112,7 @@ pub const SIGNATURES: [(&str, &str); 48] = [
     ("flatten()", "Flattens an image to a vector"),
     ("batchnorm(momentum:, eps:)", "Batch normalization"),
     ("layernorm(momentum:, eps:)", "Layer normalization"),
+    ("normalize(mean:, std:)", "(x - mean) / std per channel, fixed: the model's input in the scale it learns in"),
     ("dropout(rate)", "Zeroes a fraction of activations while training"),
     ("embedding(vocabulary, dim)", "A learned vector per category"),
     ("residual { layers }", "Adds a block's input to its output"),

@@ -185,7 +185,19 @@ impl<'a> Shapes<'a> {
         self.summaries.push((index, built.summary));
         let frozen_until = frozen_until(&train.model, self.items, self.scope, 0);
         let last_layer = built.layers.last().and_then(|l| l.name.as_deref());
-        if frozen_until.is_some() && frozen_until.as_deref() == last_layer {
+        let frozen_index = frozen_until.as_deref().and_then(|u| u.parse::<usize>().ok());
+        if let Some(index) = frozen_index.filter(|i| *i >= built.layers.len()) {
+            self.errors.push(bad(
+                train.model.span,
+                &format!("`freeze(until: {index})` is past the last layer (the model has {})", built.layers.len()),
+                "no such layer",
+                "layers count from 0, in the order `pipe check --explain` lists them",
+            ));
+            return;
+        }
+        let all = frozen_until.is_some()
+            && (frozen_until.as_deref() == last_layer || frozen_index == Some(built.layers.len().saturating_sub(1)));
+        if all {
             self.errors.push(bad(
                 train.model.span,
                 "every layer of this model is frozen: training would change nothing",
@@ -529,9 +541,10 @@ impl<'a> Shapes<'a> {
                         })
                     }
                     Some((ExprKind::Path(_), _)) => {}
+                    Some((ExprKind::Number(n), _)) if n.is_int && n.unit.is_none() => {}
                     Some((_, span)) => self.errors.push(bad(
                         span,
-                        "`freeze(until: ...)` names a layer",
+                        "`freeze(until: ...)` names a layer or gives its index",
                         "not a layer name",
                         "name a layer with `as`, as in `flatten() as features`, then `freeze(until: features)`",
                     )),
@@ -728,6 +741,7 @@ impl<'a> Shapes<'a> {
             "elu" => &[pos("alpha", false)],
             "batchnorm" | "layernorm" => &[named("momentum"), named("eps")],
             "embedding" => &[pos("vocabulary", true), pos("dim", true)],
+            "normalize" => &[named("mean"), named("std")],
             _ => &[],
         };
         let b = bind(&name, params, args, expr.span, &mut self.errors);
@@ -833,6 +847,52 @@ impl<'a> Shapes<'a> {
             "embedding" => return None,
             "batchnorm" => LayerKind::BatchNorm,
             "layernorm" => LayerKind::LayerNorm,
+            "normalize" => {
+                let channels = match shape {
+                    Shape::Image([c, _, _]) => *c,
+                    Shape::Flat(n) => *n,
+                };
+                let list = |param: &str, errors: &mut Vec<CheckError>, positive: bool| -> Option<Vec<f64>> {
+                    let Some((value, span)) = value(param) else {
+                        errors.push(CheckError::MissingArgument {
+                            operation: "normalize".into(),
+                            name: param.into(),
+                            span: expr.span,
+                        });
+                        return None;
+                    };
+                    let numbers: Option<Vec<f64>> = match &value {
+                        Value::List(items) => items.iter().map(|(v, _)| v.as_f64()).collect(),
+                        v => v.as_f64().map(|x| vec![x]),
+                    };
+                    match numbers {
+                        Some(n) if (n.len() == 1 || n.len() == channels) && n.iter().all(|x| !positive || *x > 0.0) => {
+                            Some(n)
+                        }
+                        found => {
+                            let message = match found {
+                                Some(n) if n.len() != 1 && n.len() != channels => format!(
+                                    "`{param}` gives {} values for {channels} channel{}: give one, or one per channel",
+                                    n.len(),
+                                    if channels == 1 { "" } else { "s" }
+                                ),
+                                _ if positive => format!("`{param}` is positive: one number, or one per channel"),
+                                _ => format!("`{param}` is one number, or one per channel"),
+                            };
+                            errors.push(bad(
+                                span,
+                                &message,
+                                &format!("this is {}", show(&value)),
+                                "write `normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])`",
+                            ));
+                            None
+                        }
+                    }
+                };
+                let mean = list("mean", &mut self.errors, false)?;
+                let std = list("std", &mut self.errors, true)?;
+                LayerKind::Normalize { mean, std }
+            }
             other => {
                 let number = |param: &str, default: f64| value(param).and_then(|(v, _)| v.as_f64()).unwrap_or(default);
                 LayerKind::Activation(match other {
@@ -993,7 +1053,10 @@ fn frozen_until(model: &Expr, items: &[Item], scope: &Scope, depth: usize) -> Op
                 match call.callee.dotted().as_str() {
                     "unfreeze" => Some(None),
                     "freeze" => Some(call.args.iter().find_map(|a| match &a.value.kind {
-                        ExprKind::Path(p) if a.name.as_ref().is_some_and(|n| n.name == "until") => Some(p.dotted()),
+                        _ if a.name.as_ref().is_none_or(|n| n.name != "until") => None,
+                        ExprKind::Path(p) => Some(p.dotted()),
+                        // A layer's index (names cannot start with a digit).
+                        ExprKind::Number(n) if n.is_int && n.unit.is_none() => Some(n.text.clone()),
                         _ => None,
                     })),
                     _ => None,

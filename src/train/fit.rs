@@ -491,11 +491,14 @@ fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
 }
 
 /// The batch of `rows` as tensors, and its targets as f32 on the host.
-/// How many of the model's first layers are frozen (`freeze(until: name)`:
-/// up to and including the layer of that name).
+/// How many of the model's first layers are frozen (`freeze(until: name)`
+/// or `freeze(until: index)`: up to and including that layer).
 fn frozen_layers(train: &Train) -> usize {
     let Some(until) = &train.model.frozen_until else { return 0 };
-    train.model.layers.iter().position(|l| l.name.as_deref() == Some(until.as_str())).map_or(0, |i| i + 1)
+    // A layer's index, or its name.
+    let index = until.parse::<usize>().ok();
+    let index = index.or_else(|| train.model.layers.iter().position(|l| l.name.as_deref() == Some(until.as_str())));
+    index.map_or(0, |i| i + 1)
 }
 
 /// The L1 and L2 weights of a run's `regularize:`.

@@ -71,6 +71,8 @@ pub enum Layer {
     Norm(BatchNorm),
     /// `layernorm`, over the last dimension.
     LayerNorm(LayerNorm),
+    /// `normalize`: fixed per-channel shift and scale.
+    Normalize(Standardize),
     /// `dropout`
     Dropout(FastDropout),
     /// `maxpool`
@@ -127,6 +129,29 @@ impl FastDropout {
         // The mask in the batch's own type (a half batch stays half).
         let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &x.device()).cast(FloatDType::from(x.dtype()));
         x * mask
+    }
+}
+
+/// `(x - mean) / std` along the channel (image) or feature (flat) axis,
+/// with constants, not parameters.
+#[derive(Module, Debug)]
+pub struct Standardize {
+    #[module(skip)]
+    mean: Vec<f32>,
+    #[module(skip)]
+    std: Vec<f32>,
+}
+
+impl Standardize {
+    fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        // Shaped to broadcast over axis 1 (channels or features).
+        let mut shape = [1usize; D];
+        shape[1] = self.mean.len();
+        let device = x.device();
+        let dtype = FloatDType::from(x.dtype());
+        let mean = Tensor::<D>::from_data(TensorData::new(self.mean.clone(), shape), &device).cast(dtype);
+        let std = Tensor::<D>::from_data(TensorData::new(self.std.clone(), shape), &device).cast(dtype);
+        (x - mean) / std
     }
 }
 
@@ -300,6 +325,8 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
         (Layer::Norm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| m.forward(t))),
         (Layer::LayerNorm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| m.forward(t))),
         (Layer::LayerNorm(m), X::Image(t)) => X::Image(in_f32(t, half, |t| m.forward(t))),
+        (Layer::Normalize(m), X::Flat(t)) => X::Flat(m.forward(t)),
+        (Layer::Normalize(m), X::Image(t)) => X::Image(m.forward(t)),
         (Layer::Dropout(m), X::Flat(t)) => X::Flat(m.forward(t)),
         (Layer::Dropout(m), X::Image(t)) => X::Image(m.forward(t)),
         (Layer::MaxPool(m), X::Image(t)) => X::Image(m.forward(t)),
@@ -411,6 +438,14 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             Layer::LayerNorm(LayerNormConfig::new(last).init(device))
         }
         LayerKind::Dropout(p) => Layer::Dropout(FastDropout::new(*p, rng.next_u64())),
+        LayerKind::Normalize { mean, std } => {
+            let channels = match l.input {
+                Shape::Image([c, _, _]) => c,
+                Shape::Flat(n) => n,
+            };
+            let spread = |v: &[f64]| -> Vec<f32> { (0..channels).map(|i| v[i.min(v.len() - 1)] as f32).collect() };
+            Layer::Normalize(Standardize { mean: spread(mean), std: spread(std) })
+        }
         LayerKind::Activation(a) => match a {
             Activation::Relu => act("relu", 0.0),
             Activation::LeakyRelu(slope) => act("leaky_relu", *slope),
