@@ -291,7 +291,7 @@ fn hover_definition_outline_and_formatting() {
 /// parameters the checker accepts: an unknown argument's help lists them.
 #[test]
 fn builtin_signatures_name_the_parameters_the_checker_accepts() {
-    use pipe::check::builtins::{self, LAYERS, SOURCES};
+    use pipe::check::builtins::{self, AUGMENTATIONS, LAYERS, SOURCES};
     let dir = scratch("lsp_signatures");
     std::fs::write(dir.join("d.csv"), "x,y\n1.0,2.0\n").unwrap();
     let data_ops = builtins::DATA_OPERATIONS.iter().filter(|op| !matches!(**op, "rename" | "with" | "predict"));
@@ -299,6 +299,7 @@ fn builtin_signatures_name_the_parameters_the_checker_accepts() {
         .map(|op| (*op, format!("source d = csv(\"d.csv\")\noutput d |> {op}(zzz_unknown: 1) |> write(\"o.csv\")\n")))
         .collect();
     programs.extend(SOURCES.iter().map(|s| (*s, format!("source d = {s}(zzz_unknown: 1)\n"))));
+    programs.extend(AUGMENTATIONS.iter().map(|a| (*a, format!("augment light {{\n    {a}(zzz_unknown: 1)\n}}\n"))));
     programs.extend(LAYERS.iter().filter(|l| **l != "residual").map(|layer| {
         let program = format!(
             "source d = csv(\"d.csv\")\nmodel m {{\n    {layer}(zzz_unknown: 1)\n}}\n\

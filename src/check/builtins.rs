@@ -73,7 +73,7 @@ pub const AUGMENTATIONS: [&str; 11] =
 /// What editors show for a builtin: its signature (`name:` marks a
 /// parameter given only by name, `...` one that takes every remaining
 /// positional argument) and one line on what it does.
-pub const SIGNATURES: [(&str, &str); 49] = [
+pub const SIGNATURES: [(&str, &str); 60] = [
     ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
     ("parquet(path)", "Reads a Parquet file"),
     ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
@@ -116,6 +116,17 @@ pub const SIGNATURES: [(&str, &str); 49] = [
     ("dropout(rate)", "Zeroes a fraction of activations while training"),
     ("embedding(vocabulary, dim)", "A learned vector per category"),
     ("residual { layers }", "Adds a block's input to its output"),
+    ("flip(directions..., p:)", "Mirrors left-right (`horizontal`) and/or top-bottom (`vertical`) with probability p"),
+    ("rotate(degrees)", "Rotates by an angle drawn from [-degrees, degrees]"),
+    ("shift(x, y)", "Moves by fractions of the width and height drawn from [-x, x], [-y, y]"),
+    ("shear(factor)", "Shears along x by a factor (or an angle with `deg`) drawn from [-s, s]"),
+    ("zoom(low, high)", "Scales by a factor drawn from [low, high]"),
+    ("brightness(amount)", "Adds a value drawn from [-amount, amount]"),
+    ("contrast(amount)", "Scales each channel's distance from its mean by [1 - amount, 1 + amount]"),
+    ("saturation(amount)", "Scales the distance from grey by [1 - amount, 1 + amount] (colour)"),
+    ("hue(amount)", "Turns the hue by up to amount of a circle (colour)"),
+    ("noise(kind, std:)", "Adds Gaussian noise of this standard deviation"),
+    ("cutout(size)", "Blanks a square of this fraction of the shorter side"),
     ("relu()", "max(0, x)"),
     ("leaky_relu(slope)", "x, or slope * x below 0"),
     ("elu(alpha)", "x, or alpha * (exp(x) - 1) below 0"),

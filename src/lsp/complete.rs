@@ -51,6 +51,7 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         (Some(callee), _) if place.entry_start => items.extend(named_arguments(callee)),
         (None, Some("train")) if place.entry_start => items.extend(keys(&TRAIN_KEYS)),
         (None, Some("evaluate")) if place.entry_start => items.extend(keys(&EVALUATE_KEYS)),
+        (None, Some("augment")) if place.entry_start => items.extend(keys(&["fill"])),
         _ => {}
     }
     let in_model = place.block.as_deref() == Some("model") && place.call.is_none();
@@ -60,6 +61,8 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         items.extend(functions(&builtins::MODEL_OPERATIONS, "model operation"));
     } else if in_model {
         items.extend(functions(&builtins::LAYERS, "layer"));
+    } else if place.block.as_deref() == Some("augment") && place.call.is_none() {
+        items.extend(functions(&builtins::AUGMENTATIONS, "augmentation"));
     } else if place.after_equals {
         items.extend(functions(&builtins::SOURCES, "source"));
         items.extend(functions(&builtins::MODEL_SOURCES, "model source"));
