@@ -916,10 +916,31 @@ fn unfreeze_after_freeze_trains_every_layer() {
 /// classes.
 #[test]
 fn imported_pytorch_weights_give_pytorch_logits() {
+    imports_match(&repo().join("tests/data/torch_import"), "import_weights");
+}
+
+/// The same, with weights PyTorch saves now (a build with libtorch has
+/// PyTorch in the virtual environment it was built from: CI's torch venv).
+#[cfg(feature = "tch")]
+#[test]
+fn weights_saved_by_pytorch_now_give_its_logits() {
+    let dir = scratch("import_fresh_fixture");
+    let python =
+        std::env::var("VIRTUAL_ENV").map(|v| Path::new(&v).join("bin/python")).expect("a torch venv (VIRTUAL_ENV)");
+    let made = std::process::Command::new(python)
+        .arg(repo().join("tests/data/torch_import/make.py"))
+        .arg(&dir)
+        .arg(repo().join("tests/data/images/digits.csv"))
+        .output()
+        .expect("python runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    imports_match(&dir, "import_weights_fresh");
+}
+
+fn imports_match(fixture: &Path, name: &str) {
     use burn::tensor::{Tensor, TensorData};
     use pipe::train::model::X;
-    let dir = scratch("import_weights");
-    let fixture = repo().join("tests/data/torch_import");
+    let dir = scratch(name);
     let text = format!(
         "source table = csv(\"{}/tests/data/images/digits.csv\")\n\
          stage digits = table |> pixels(p0..p63, shape: [1, 8, 8], max: 16)\n\
@@ -951,6 +972,7 @@ fn imported_pytorch_weights_give_pytorch_logits() {
         .flat_map(|r| r.as_array().unwrap().clone())
         .map(|v| v.as_f64().unwrap() as f32)
         .collect();
+    assert_eq!(logits.len(), 100);
     for (g, w) in logits.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-5, "{g} != {w}");
     }

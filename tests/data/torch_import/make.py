@@ -3,11 +3,15 @@ PyTorch weights as safetensors (written by hand here: the format is a JSON
 header and raw little-endian data, no package needed), and its eval-mode
 logits for the first ten rows of the digits table (pixels / 16).
 
-Run with the torch venv: python make.py
+Run with the torch venv: python make.py [OUT_DIR [DIGITS_CSV]] (defaults:
+this folder and ../images/digits.csv); tests/train.rs also runs it into a
+scratch folder when the suite runs with the `tch` feature (CI's torch venv).
 """
 import csv
 import json
+import os
 import struct
+import sys
 
 import torch
 from torch import nn
@@ -21,7 +25,10 @@ model = nn.Sequential(
     nn.Flatten(),
     nn.Linear(4 * 4 * 4, 10),
 )
-rows = list(csv.reader(open("../images/digits.csv")))[1:]
+here = os.path.dirname(os.path.abspath(__file__))
+out = sys.argv[1] if len(sys.argv) > 1 else here
+table = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "images", "digits.csv")
+rows = list(csv.reader(open(table)))[1:]
 x = torch.tensor([[float(v) / 16.0 for v in r[:64]] for r in rows[:200]]).reshape(-1, 1, 8, 8)
 # Batch statistics that are not the initial ones.
 model.train()
@@ -41,10 +48,10 @@ for name, t in tensors.items():
     offset += len(data)
 meta = json.dumps(header).encode()
 meta += b" " * (-len(meta) % 8)
-with open("cnn.safetensors", "wb") as f:
+with open(os.path.join(out, "cnn.safetensors"), "wb") as f:
     f.write(struct.pack("<Q", len(meta)))
     f.write(meta)
     for b in blobs:
         f.write(b)
-json.dump({"rows": 10, "logits": logits.tolist()}, open("expected.json", "w"))
+json.dump({"rows": 10, "logits": logits.tolist()}, open(os.path.join(out, "expected.json"), "w"))
 print(sorted(tensors), logits[0])
