@@ -22,7 +22,11 @@ pub struct Explained {
 pub fn render(items: &[Explained]) -> String {
     let mut out = String::new();
     for item in items {
-        let title = format!("{} {}", item.keyword, item.names);
+        // An unnamed evaluate or output is its keyword alone.
+        let title = match item.names.as_str() {
+            "" => item.keyword.to_owned(),
+            names => format!("{} {names}", item.keyword),
+        };
         match (&item.input, &item.schema) {
             (_, None) if !item.layers.is_empty() => {
                 out.push_str(&format!("{title}: {} layers\n", item.layers.len()));
