@@ -139,3 +139,25 @@ train net = mlp(hidden: [64], out: 2) on prep(people) {{
     assert!(rest.last().is_some_and(|l| l.contains("lr 5.00e-2")), "the next epoch runs at the new rate: {rest:?}");
     assert!(!rest.iter().any(|l| l.contains("stopping the run")), "no restart: {rest:?}");
 }
+
+/// An image added to a class folder of an `images(...)` source runs the
+/// pipeline again (the folders are watched, not just named files).
+#[test]
+fn an_image_added_to_a_class_folder_reruns_the_pipeline() {
+    let dir = scratch("watch_images");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(dir.join("pictures").join(class)).unwrap();
+        std::fs::copy(repo().join("tests/data/images/rgba.png"), dir.join("pictures").join(class).join("1.png"))
+            .unwrap();
+    }
+    let file = dir.join("main.pipe");
+    let text = "source pictures = images(\"pictures\", size: [2, 2], channels: 3)\n\
+                output pictures |> write(\"out/pictures.parquet\")\n";
+    std::fs::write(&file, text).unwrap();
+    let mut watch = Watch::start(&file);
+    let first = watch.until("watching for changes");
+    assert!(first.iter().any(|l| l.contains("source") && l.contains("2 rows")), "{first:?}");
+    std::fs::copy(repo().join("tests/data/images/rgba.png"), dir.join("pictures/b/2.png")).unwrap();
+    let second = watch.until("watching for changes");
+    assert!(second.iter().any(|l| l.contains("source") && l.contains("3 rows")), "{second:?}");
+}

@@ -55,7 +55,9 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
         reporter.note(&format!("checking {}", path.display()));
         let loaded = load(path, &mut reporter);
         let files = files_of(path, loaded.as_ref().map(|(s, r)| (s, &r.ir)));
-        for dir in files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect::<HashSet<_>>() {
+        let folders = loaded.as_ref().map(|(_, r)| image_folders(&r.ir)).unwrap_or_default();
+        let dirs = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).chain(folders.iter().cloned());
+        for dir in dirs.collect::<HashSet<_>>() {
             if watched.insert(dir.clone()) {
                 let _ = watcher
                     .watch(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }, RecursiveMode::NonRecursive);
@@ -97,7 +99,7 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
         } else {
             reporter.note("watching for changes (Ctrl-C to stop); the last good results are kept");
         }
-        wait_for_change(&rx, &files, &mut worker);
+        wait_for_change(&rx, &files, &folders, &mut worker);
     }
 }
 
@@ -145,15 +147,17 @@ fn stop(worker: Option<Worker>, reporter: &Reporter) {
     let _ = w.handle.join();
 }
 
-/// Blocks until one of `files` changes (or a run ends with settings it
-/// never applied, which needs a new run).
+/// Blocks until one of `files`, or anything in one of `folders`, changes
+/// (or a run ends with settings it never applied, which needs a new run).
 fn wait_for_change(
     rx: &Receiver<notify::Result<notify::Event>>,
     files: &HashSet<PathBuf>,
+    folders: &HashSet<PathBuf>,
     worker: &mut Option<Worker>,
 ) {
     let names: HashSet<(PathBuf, std::ffi::OsString)> =
         files.iter().filter_map(|f| Some((canonical_dir(f)?, f.file_name()?.to_owned()))).collect();
+    let folders: HashSet<PathBuf> = folders.iter().filter_map(|f| f.canonicalize().ok()).collect();
     let relevant = |event: &notify::Event| {
         use notify::EventKind::{Create, Modify, Remove};
         use notify::event::ModifyKind;
@@ -164,7 +168,7 @@ fn wait_for_change(
         );
         edit && event.paths.iter().any(|p| {
             let key = p.file_name().and_then(|n| Some((canonical_dir(p)?, n.to_owned())));
-            key.is_some_and(|k| names.contains(&k))
+            key.is_some_and(|k| names.contains(&k)) || canonical_dir(p).is_some_and(|d| folders.contains(&d))
         })
     };
     loop {
@@ -210,6 +214,19 @@ fn files_of(path: &Path, checked: Option<(&crate::source::SourceMap, &Program)>)
         }
     }
     files
+}
+
+/// The folders of image sources and their class sub-folders: an image
+/// added, removed or rewritten in any of them matters.
+fn image_folders(program: &Program) -> HashSet<PathBuf> {
+    let mut folders = HashSet::new();
+    for item in program.items.iter().flatten() {
+        if let ItemKind::Source(Source::Images { dir, classes, .. }) = &item.kind {
+            folders.insert(dir.clone());
+            folders.extend(classes.iter().map(|c| dir.join(c)));
+        }
+    }
+    folders
 }
 
 /// When the new program differs from the running one only in settings a
