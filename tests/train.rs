@@ -1012,3 +1012,26 @@ fn normalize_shifts_and_scales_each_channel() {
     let out = net.forward(X::Image(x)).flat().try_into_vec_as::<f32>().unwrap();
     assert_eq!(out, vec![0.0, 2.0, 1.0, -1.0, 0.0, -2.0]);
 }
+
+/// A cached run whose `save:` folder was deleted writes it again, without
+/// training again.
+#[test]
+fn a_deleted_save_folder_comes_back_from_the_cache() {
+    let dir = scratch("save_again");
+    let text = format!(
+        "source iris = csv(\"{}/data/iris.csv\")\n\
+         train base = linear_model on iris |> drop(sepal_length_cm) {{\n    target: label\n    epochs: 2\n    save: \"models/iris\"\n}}\n\
+         model linear_model {{\n    dense(3)\n}}\n",
+        repo().display()
+    );
+    let (_, epochs, errors) = run_file(&dir, &text, true);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(epochs.len(), 2);
+    let saved = std::fs::read(dir.join("models/iris/model.bpk")).unwrap();
+    std::fs::remove_dir_all(dir.join("models")).unwrap();
+    let (_, epochs, errors) = run_file(&dir, &text, true);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(epochs.is_empty(), "the run came from the cache");
+    assert_eq!(std::fs::read(dir.join("models/iris/model.bpk")).unwrap(), saved);
+    assert!(dir.join("models/iris/model.pipe").exists());
+}

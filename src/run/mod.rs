@@ -561,6 +561,11 @@ impl<'a> Session<'a> {
             }),
             ItemKind::Train(train) => cache.load_trained(key).and_then(|(weights, meta)| {
                 let rows = vec![meta.rows];
+                // A `save:` folder deleted since is written again from the
+                // run folder (or the run trains again if that is gone too).
+                if let Some(save) = &train.settings.save {
+                    training::restore_saved(train, &self.dir.join(save), &meta.run_dir).ok()?;
+                }
                 let trained = training::load(train, &weights, meta)?;
                 self.trained.insert(id, Rc::new(trained));
                 Some(rows)

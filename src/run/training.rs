@@ -308,6 +308,15 @@ fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(),
 /// it, then renamed) so a reader never sees half of one.
 const SAVED_FILES: [&str; 4] = ["model.bpk", "model.json", "settings.json", "trained.json"];
 
+/// Makes sure a cached run's `save:` folder is there: written again from
+/// its run folder when it was deleted (an error when that is gone too).
+pub fn restore_saved(train: &Train, target: &Path, run_dir: &Path) -> Result<(), String> {
+    if SAVED_FILES.iter().all(|f| target.join(f).exists()) && target.join("model.pipe").exists() {
+        return Ok(());
+    }
+    save_model(run_dir, target, &train.model)
+}
+
 /// Writes the `save:` folder: the run's files, and the model as the
 /// `model.pipe` that `load(...)` reads.
 fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result<(), String> {
