@@ -244,6 +244,7 @@ pub fn fit(
     start: Start,
 ) -> Result<Fitted, Failure> {
     let checkpoints = start.checkpoints;
+    let _heap = crate::train::alloc::TrainingHeap::keep();
     let device = &devices[0];
     let replicas: Vec<Device> = devices[1..].iter().map(|d| d.clone().autodiff()).collect();
     let mut settings = train.settings.clone();

@@ -1,6 +1,7 @@
 //! Training on Burn: models built from the IR, the training loop, metrics,
 //! schedules and logs. The flex CPU backend by default.
 
+pub mod alloc;
 pub mod augment;
 pub mod data;
 pub mod fit;
