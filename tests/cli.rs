@@ -271,3 +271,37 @@ fn augment_preview_writes_a_grid_of_originals_and_versions() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("`nope` is not a training run"), "{}", stderr(&missing));
 }
+
+/// `pipe predict` on a folder of images, for a run trained on images: a
+/// row per file (with the class when the folder has class sub-folders)
+/// and its prediction.
+#[test]
+fn predict_takes_a_folder_of_images() {
+    let dir = temp_dir("predict_images");
+    let file = dir.join("main.pipe");
+    let text = format!(
+        "import std.vision {{ small_cnn }}\nsource d = images(\"{}\", size: [8, 8], channels: 1)\n\
+         train digits = small_cnn(classes: 10) on d {{\n    target: label\n    epochs: 1\n}}\n",
+        repo("tests/data/digits")
+    );
+    std::fs::write(&file, text).unwrap();
+    let ran = run(&["run", "--no-cache", file.to_str().unwrap()]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs/digits")).unwrap().flatten().map(|e| e.path()).collect();
+    let out = dir.join("classes.csv");
+    let args = ["predict", runs[0].to_str().unwrap(), &repo("tests/data/digits"), "-o", out.to_str().unwrap()];
+    let predicted = run(&args);
+    assert_eq!(predicted.status.code(), Some(0), "{}", stderr(&predicted));
+    let rows = std::fs::read_to_string(&out).unwrap();
+    assert!(rows.starts_with("file,label,prediction\n"), "{rows}");
+    assert_eq!(rows.lines().count(), 21, "20 images and the header");
+    // A flat folder: no classes.
+    let flat = dir.join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    std::fs::copy(repo("tests/data/digits/3/0003.png"), flat.join("a.png")).unwrap();
+    let out = dir.join("flat.csv");
+    let predicted = run(&["predict", runs[0].to_str().unwrap(), flat.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(predicted.status.code(), Some(0), "{}", stderr(&predicted));
+    let rows = std::fs::read_to_string(&out).unwrap();
+    assert!(rows.starts_with("file,prediction\n") && rows.lines().count() == 2, "{rows}");
+}

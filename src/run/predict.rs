@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, DataType, IntoColumn, ListBuilderTrait};
 
 use crate::check::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
 use crate::check::schema::Schema;
@@ -73,7 +73,14 @@ pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predic
         .ok_or_else(not_a_run)?;
     let (base, stages) = layers(&train.data);
     let schema = base_schema(program, base).unwrap_or_else(|| base.schema.clone());
-    let df = read_new(data, &schema, &meta.target)?;
+    // A folder of images for a run trained on images: the rows are its
+    // files (in class sub-folders or not).
+    let (df, files) = if data.is_dir() {
+        let (df, files) = read_image_folder(data, &schema, &meta.target)?;
+        (df, Some(files))
+    } else {
+        (read_new(data, &schema, &meta.target)?, None)
+    };
     let mut warnings = Vec::new();
     let original = df.clone();
     let df = prepare(program, df, &stages, &saved, &meta.pipeline_dir, &mut warnings)?;
@@ -89,6 +96,10 @@ pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predic
             rows.clone()
         }
         _ => predicted,
+    };
+    let result = match files {
+        Some(files) => with_files(result, files)?,
+        None => result,
     };
     let rows = result.height();
     write::frame(result, out, span)?;
@@ -192,6 +203,91 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
         }
     };
     df.select(wanted.names()).map_err(|e| failure(e.to_string(), ""))
+}
+
+/// The images of a folder, as the run's image source read them (its size
+/// and channels), with the class of each when the folder has one
+/// sub-folder per class; and the files, in row order.
+fn read_image_folder(dir: &Path, schema: &Schema, target: &str) -> RunResult<(DataFrame, Vec<String>)> {
+    use crate::check::schema::DType;
+    let span = Span::default();
+    let image = schema.columns.iter().find_map(|c| match c.dtype {
+        DType::Image(shape) => Some(shape),
+        _ => None,
+    });
+    let Some([channels, height, width]) = image else {
+        return Err(failure(
+            format!("`{}` is a folder, and this run trained on a table", dir.display()),
+            "give a CSV or Parquet file with the columns it trained on",
+        ));
+    };
+    let unreadable = |path: &Path, reason: String| RunError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+        span,
+        help: "give a folder of PNG or JPEG images (in one sub-folder per class, or not)".into(),
+    };
+    let mut classes: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| unreadable(dir, e.to_string()))?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    classes.sort();
+    let labelled = !classes.is_empty();
+    let files = if labelled {
+        crate::run::images::image_files(dir, &classes).map_err(|e| unreadable(dir, e.to_string()))?
+    } else {
+        // The folder itself holds the images.
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        crate::run::images::image_files(parent, std::slice::from_ref(&name))
+            .map_err(|e| unreadable(dir, e.to_string()))?
+    };
+    if files.is_empty() {
+        return Err(unreadable(dir, "it has no PNG or JPEG images".into()));
+    }
+    let mut pixels = polars::prelude::ListPrimitiveChunkedBuilder::<polars::prelude::Float32Type>::new(
+        "image".into(),
+        files.len(),
+        files.len() * channels * height * width,
+        DataType::Float32,
+    );
+    let mut labels = Vec::with_capacity(files.len());
+    let mut names = Vec::with_capacity(files.len());
+    for (class, path) in &files {
+        let decoded = std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| crate::run::images::decode(&b));
+        let decoded = decoded.map_err(|reason| unreadable(path, reason))?;
+        let image = crate::run::images::with_channels(decoded, channels);
+        pixels.append_slice(&crate::run::images::resize_bilinear(&image, height, width).data);
+        labels.push(if labelled { classes[*class].clone() } else { String::new() });
+        names.push(path.display().to_string());
+    }
+    let image_name =
+        schema.columns.iter().find(|c| matches!(c.dtype, DType::Image(_))).map_or("image", |c| c.name.as_str());
+    let mut columns = vec![pixels.finish().with_name(image_name.into()).into_column()];
+    if labelled {
+        columns.push(polars::prelude::Column::new(target.into(), labels));
+    }
+    let df = DataFrame::new_infer_height(columns).map_err(|e| failure(e.to_string(), ""))?;
+    Ok((df, names))
+}
+
+/// The predictions of an image folder: each file, its class when the
+/// folder had one, and the prediction (not the pixels).
+fn with_files(result: DataFrame, files: Vec<String>) -> RunResult<DataFrame> {
+    let images: Vec<String> = result
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::List(_)))
+        .map(|c| c.name().to_string())
+        .collect();
+    let mut out = result.drop_many(images);
+    if out.height() == files.len() {
+        out.insert_column(0, polars::prelude::Column::new("file".into(), files))
+            .map_err(|e| failure(e.to_string(), ""))?;
+    }
+    Ok(out)
 }
 
 /// Applies the stages with the saved numbers.
