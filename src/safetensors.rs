@@ -71,15 +71,23 @@ impl Header {
     }
 }
 
-/// Every tensor's values as f32 (from F32, F64, F16 or BF16), by name.
-pub fn read_all(path: &Path, header: &Header) -> Result<Vec<(Entry, Vec<f32>)>, String> {
+/// The values of the tensors `wanted` names, as f32 (from F32, F64, F16
+/// or BF16), with their entries; others (a batch norm's integer
+/// `num_batches_tracked`, say) are not read.
+pub fn read_wanted(
+    path: &Path,
+    header: &Header,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(Entry, Vec<f32>)>, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(header.entries.len());
-    for entry in &header.entries {
-        let [start, end] = entry.offsets.map(|o| header.data_start + o);
-        let data =
-            bytes.get(start..end).ok_or_else(|| format!("tensor `{}` lies past the end of the file", entry.name))?;
-        let count: usize = entry.shape.iter().product();
+    for entry in header.entries.iter().filter(|e| wanted(&e.name)) {
+        let past_end = || format!("tensor `{}` lies past the end of the file", entry.name);
+        let [start, end] = entry.offsets.map(|o| header.data_start.checked_add(o));
+        let range = start.ok_or_else(past_end)?..end.ok_or_else(past_end)?;
+        let data = bytes.get(range).ok_or_else(past_end)?;
+        let count = entry.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+        let count = count.ok_or_else(|| format!("tensor `{}` has an impossible shape", entry.name))?;
         let values: Vec<f32> = match entry.dtype.as_str() {
             "F32" => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             "F64" => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32).collect(),

@@ -120,3 +120,17 @@ fn pixels_of_the_digits_table_are_the_digits_images() {
         }
     }
 }
+
+/// `pixels` does not overwrite a column the frame has.
+#[test]
+fn pixels_into_an_existing_column_is_an_error() {
+    let dir = crate::run::scratch("pixels_taken");
+    let text = format!(
+        "source table = csv(\"{}\")\nstage digits = table |> rename(label: image) |> pixels(p0..p63, shape: [1, 8, 8])\n\
+         output digits |> write(\"d.parquet\")\n",
+        repo().join("tests/data/images/digits.csv").display()
+    );
+    std::fs::write(dir.join("main.pipe"), text).unwrap();
+    let rendered = crate::ui::render_check(&dir.join("main.pipe"));
+    assert!(rendered.contains("`pixels` makes a column `image`, which the frame already has"), "{rendered}");
+}

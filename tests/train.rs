@@ -618,6 +618,18 @@ fn data_parallel_training_on_several_devices_equals_one_device() {
             assert!((a - b).abs() <= 1e-5 * b.abs(), "{devices}: epoch loss {a} vs one device {b}");
         }
     }
+    // With class weights the mean is weighted: shards count by their rows'
+    // class weights (on imbalanced data, where the weights differ).
+    let weighted = |devices: &str| {
+        iris_on(devices, layers)
+            .replace("split train, test = iris |>", "split train, test = iris |> filter(sepal_length_cm > 5.4) |>")
+            .replace("    seed: 3\n", "    seed: 3\n    class_weight: balanced\n")
+    };
+    let one = epoch_losses("dp_weighted_one", &weighted("cpu"));
+    let two = epoch_losses("dp_weighted_two", &weighted("[cpu, cpu]"));
+    for (a, b) in two.iter().zip(&one) {
+        assert!((a - b).abs() <= 1e-5 * b.abs(), "class weights: epoch loss {a} vs one device {b}");
+    }
     #[cfg(feature = "tch")]
     {
         let torch = epoch_losses("dp_torch", &iris_on("[torch.cpu, torch.cpu]", layers));

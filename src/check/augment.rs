@@ -110,7 +110,9 @@ fn step(expr: &Expr, constants: &Constants, errors: &mut Vec<CheckError>) -> Opt
         }
         "shear" => {
             let written = b.expr("factor")?;
-            let in_degrees = matches!(&written.kind, ExprKind::Number(n) if n.unit == Some(Unit::Deg));
+            // An angle (`deg` or `rad`, which evaluate to degrees), else a factor.
+            let in_degrees =
+                matches!(&written.kind, ExprKind::Number(n) if matches!(n.unit, Some(Unit::Deg | Unit::Rad)));
             if in_degrees {
                 let degrees =
                     number(errors, "factor", |x| (0.0..80.0).contains(&x), "an angle from 0 to below 80 degrees")?;

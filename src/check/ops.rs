@@ -599,6 +599,15 @@ fn pixels(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
         return schema;
     }
     let name = call.alias.map_or("image".to_owned(), |a| a.name.clone());
+    if schema.get(&name).is_some() && !inputs.iter().any(|s| s.name == name) {
+        cx.errors.push(bad(
+            call.alias.map_or(call.span, |a| a.span),
+            &format!("`pixels` makes a column `{name}`, which the frame already has"),
+            "a made column would be overwritten",
+            "name the image column differently with `as`, as in `pixels(p0..p63, shape: [1, 8, 8]) as digit`",
+        ));
+        return schema;
+    }
     let first = inputs.iter().filter_map(|s| schema.position(&s.name)).min().unwrap_or(schema.columns.len());
     let image = Column::new(name, DType::Image(shape), call.alias.map_or(call.span, |a| a.span));
     schema.columns.retain(|c| !inputs.iter().any(|s| s.name == c.name));

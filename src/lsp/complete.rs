@@ -32,7 +32,7 @@ struct Place {
 pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
     let text = doc.text.as_str();
     let offset = crate::source::floor_char_boundary(text, offset);
-    let word_start = text[..offset].rfind(|c: char| !is_name_char(c)).map_or(0, |i| i + 1);
+    let word_start = super::text::name_start(text, offset);
     let Some(place) = place(text, word_start) else { return Vec::new() };
     if place.item_start {
         return ITEM_KEYWORDS.iter().map(|k| item(k, CompletionItemKind::KEYWORD, "item", "9")).collect();
@@ -81,13 +81,14 @@ fn place(text: &str, offset: usize) -> Option<Place> {
     let mut place = Place { item_start: line.is_empty(), ..Place::default() };
     let before = text[..offset].trim_end();
     place.after_pipe = before.ends_with("|>");
-    place.after_equals = before.ends_with('=') && !before.ends_with("==") && !before.ends_with(['<', '>', '!']);
+    // `=` of an item, not of `==`, `<=`, `>=` or `!=`.
+    place.after_equals = before.strip_suffix('=').is_some_and(|rest| !rest.ends_with(['=', '<', '>', '!']));
     place.entry_start = before.ends_with(['(', ',', '{']) || (line.trim().is_empty() && !place.after_pipe);
     let (opener, at) = unmatched_opener(text, offset)?;
     match opener {
         '(' => {
             let callee_end = text[..at].trim_end().len();
-            let callee_start = text[..callee_end].rfind(|c: char| !is_name_char(c)).map_or(0, |i| i + 1);
+            let callee_start = super::text::name_start(text, callee_end);
             place.call = Some(text[callee_start..callee_end].to_string()).filter(|c| !c.is_empty());
             place.block = enclosing_item(text, at);
         }
@@ -268,6 +269,13 @@ mod tests {
         assert!(place_at_bar("|").item_start);
         assert!(place(r#"source a = csv("da"#, 17).is_none());
         assert!(place("// a comm", 9).is_none());
+    }
+
+    #[test]
+    fn comparisons_are_not_an_items_equals() {
+        assert!(!place_at_bar("stage a = b |> filter(x >= |)").after_equals);
+        assert!(!place_at_bar("stage a = b |> filter(x != |)").after_equals);
+        assert!(place_at_bar("source a = |").after_equals);
     }
 
     #[test]

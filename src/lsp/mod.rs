@@ -123,9 +123,14 @@ impl Server {
     /// Folds the changes to the same document already waiting into `text`,
     /// keeping every other message for later, in order.
     fn newest_text(&mut self, key: &str, mut text: String, connection: &Connection) -> String {
-        while let Ok(next) = connection.receiver.try_recv() {
+        // Only while the queue holds nothing else: the first other message
+        // stops the reading ahead (a `shutdown` must reach the loop before
+        // its `exit` is read).
+        while self.pending.is_empty()
+            && let Ok(next) = connection.receiver.try_recv()
+        {
             match next {
-                Message::Notification(n) if n.method == DidChangeTextDocument::METHOD && self.pending.is_empty() => {
+                Message::Notification(n) if n.method == DidChangeTextDocument::METHOD => {
                     match serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params.clone()) {
                         Ok(p) if p.text_document.uri.as_str() == key => {
                             if let Some(change) = p.content_changes.into_iter().last() {

@@ -31,8 +31,12 @@ pub fn hover(doc: &Document, offset: usize) -> Option<Hover> {
 fn layer_shapes(analysis: &Analysis, name: &str, at: usize) -> Option<String> {
     let mut found: Vec<&str> = Vec::new();
     for (span, shapes) in &analysis.report.layer_shapes {
-        let written = &analysis.text[span.start.min(analysis.text.len())..span.end.min(analysis.text.len())];
-        if in_root(*span, at) && written.starts_with(name) && !found.contains(&shapes.as_str()) {
+        // Layers of imported models have spans in their own files.
+        if !in_root(*span, at) {
+            continue;
+        }
+        let written = analysis.text.get(span.start..span.end).unwrap_or_default();
+        if written.starts_with(name) && !found.contains(&shapes.as_str()) {
             found.push(shapes);
         }
     }
@@ -119,6 +123,10 @@ pub fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
         .map(|mut s| {
             s.range = map_range(doc, analysis, s.range);
             s.selection_range = map_range(doc, analysis, s.selection_range);
+            for child in s.children.iter_mut().flatten() {
+                child.range = map_range(doc, analysis, child.range);
+                child.selection_range = map_range(doc, analysis, child.selection_range);
+            }
             s
         })
         .collect()

@@ -60,7 +60,7 @@ pub fn map_offset(new: &str, old: &str, offset: usize) -> usize {
     if offset <= prefix {
         offset
     } else if offset >= new.len() - suffix {
-        offset - new.len() + old.len()
+        old.len() - (new.len() - offset)
     } else {
         prefix
     }
@@ -71,10 +71,16 @@ pub fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// Where the name (letters, digits, `_`) that ends at `offset` starts
+/// (`offset` itself when none does); `offset` is a char boundary.
+pub fn name_start(text: &str, offset: usize) -> usize {
+    text[..offset].char_indices().rev().find(|(_, c)| !is_name_char(*c)).map_or(0, |(i, c)| i + c.len_utf8())
+}
+
 /// The byte range of the name (letters, digits, `_`) around `offset`.
 pub fn name_at(text: &str, offset: usize) -> Option<(usize, usize)> {
     let offset = crate::source::floor_char_boundary(text, offset);
-    let start = text[..offset].rfind(|c: char| !is_name_char(c)).map_or(0, |i| i + 1);
+    let start = name_start(text, offset);
     let end = text[offset..].find(|c: char| !is_name_char(c)).map_or(text.len(), |i| offset + i);
     (start < end && !text[start..].starts_with(|c: char| c.is_ascii_digit())).then_some((start, end))
 }
@@ -102,6 +108,25 @@ mod tests {
         assert_eq!(map_offset(new, old, 3), 3);
         assert_eq!(map_offset(new, old, new.find("x > ").unwrap() + 3), old.find("x)").unwrap() + 1);
         assert_eq!(map_offset(new, old, new.len()), old.len());
+    }
+
+    #[test]
+    fn offsets_in_the_unchanged_tail_of_a_shorter_text_map_forward() {
+        let old = "stage a = b |> filter(x >= 1)\nstage c = a";
+        let new = "stage a = b |> filter(x >= )\nstage c = a";
+        let c = new.find("c =").unwrap();
+        assert_eq!(map_offset(new, old, c), old.find("c =").unwrap());
+    }
+
+    #[test]
+    fn names_after_multibyte_characters() {
+        let text = "// naïve Größe";
+        let ve = text.find("ve").unwrap();
+        assert_eq!(name_at(text, ve + 1), Some((ve, ve + 2)));
+        // Names are ASCII: `ß` ends one, without splitting its bytes.
+        let e = text.find("ße").unwrap() + "ß".len();
+        assert_eq!(name_at(text, e), Some((e, e + 1)));
+        assert_eq!(name_start(text, text.len()), e);
     }
 
     #[test]

@@ -227,23 +227,23 @@ fn read_image_folder(dir: &Path, schema: &Schema, target: &str) -> RunResult<(Da
         span,
         help: "give a folder of PNG or JPEG images (in one sub-folder per class, or not)".into(),
     };
+    // Class sub-folders (hidden ones, such as `.ipynb_checkpoints`, are not
+    // classes), else the folder itself holds the images.
     let mut classes: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| unreadable(dir, e.to_string()))?
         .flatten()
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
         .collect();
     classes.sort();
     let labelled = !classes.is_empty();
     let files = if labelled {
-        crate::run::images::image_files(dir, &classes).map_err(|e| unreadable(dir, e.to_string()))?
+        crate::run::images::image_files(dir, &classes)
     } else {
-        // The folder itself holds the images.
-        let parent = dir.parent().unwrap_or(Path::new("."));
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        crate::run::images::image_files(parent, std::slice::from_ref(&name))
-            .map_err(|e| unreadable(dir, e.to_string()))?
+        crate::run::images::image_files(dir, &[String::new()])
     };
+    let files = files.map_err(|e| unreadable(dir, e.to_string()))?;
     if files.is_empty() {
         return Err(unreadable(dir, "it has no PNG or JPEG images".into()));
     }

@@ -545,7 +545,12 @@ fn batch_gradients(
     }
     let parts = replicas.len() + 1;
     let shards: Vec<&[usize]> = rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
-    let share = |shard: &[usize]| shard.len() as f64 / rows.len() as f64;
+    // Each shard's mean loss counts by its share of the batch's weight (its
+    // rows, or with class weights the weights of its rows' classes), so the
+    // shards' sum is the batch's mean on one device.
+    let weight = |shard: &[usize]| shard.iter().map(|&r| loss.row_weight(&data.target, r)).sum::<f64>();
+    let total = weight(rows).max(f64::MIN_POSITIVE);
+    let share = |shard: &[usize]| weight(shard) / total;
     // Each copy draws its own dropout masks, from streams fixed before any
     // thread starts (so runs repeat exactly).
     let copies: Vec<Net> =

@@ -57,6 +57,18 @@ impl Loss {
         }
     }
 
+    /// How much a row counts in a batch's mean loss: its class's weight for
+    /// a weighted cross-entropy (which divides by the batch's total weight),
+    /// else 1.
+    pub fn row_weight(&self, target: &crate::train::data::Target, row: usize) -> f64 {
+        match (self, target) {
+            (Loss::CrossEntropy(Some(weights)), crate::train::data::Target::Classes(classes)) => {
+                weights.get(classes[row] as usize).copied().unwrap_or(1.0) as f64
+            }
+            _ => 1.0,
+        }
+    }
+
     /// Whether the model predicts classes.
     pub fn is_classification(&self) -> bool {
         matches!(self, Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy)

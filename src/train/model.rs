@@ -233,11 +233,24 @@ impl Net {
         let header = crate::safetensors::header(path)?;
         let expected = model.torch_entries()?;
         let prefix = crate::check::models::torch_prefix(&expected, &header);
+        let names: std::collections::HashSet<String> = expected.iter().map(|e| format!("{prefix}{}", e.name)).collect();
         let values: std::collections::HashMap<String, Vec<f32>> =
-            crate::safetensors::read_all(path, &header)?.into_iter().map(|(e, v)| (e.name, v)).collect();
+            crate::safetensors::read_wanted(path, &header, &|name| names.contains(name))?
+                .into_iter()
+                .map(|(e, v)| (e.name, v))
+                .collect();
         for entry in &expected {
             let name = format!("{prefix}{}", entry.name);
             let data = values.get(&name).ok_or_else(|| format!("no tensor `{name}`"))?.clone();
+            // The file may have changed since `pipe check` matched it.
+            let needed: usize = entry.shape.iter().product();
+            if data.len() != needed {
+                return Err(format!(
+                    "`{name}` has {} values, the model's {:?} needs {needed}",
+                    data.len(),
+                    entry.shape
+                ));
+            }
             let vector = || Tensor::<1>::from_data(TensorData::new(data.clone(), [data.len()]), device);
             match (self.layers.get_mut(entry.layer), entry.param) {
                 (Some(Layer::Dense(m)), ir::TorchParam::Weight) => {

@@ -39,11 +39,16 @@ model.eval()
 with torch.no_grad():
     logits = model(x[:10])
 
-tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if v.dtype == torch.float32}
+# The whole state dict, as safetensors.torch.save_file writes it: batch
+# norms' num_batches_tracked is an I64 tensor.
+tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
 header, blobs, offset = {}, [], 0
 for name, t in tensors.items():
-    data = struct.pack(f"<{t.numel()}f", *t.flatten().tolist())
-    header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+    if t.dtype == torch.float32:
+        dtype, data = "F32", struct.pack(f"<{t.numel()}f", *t.flatten().tolist())
+    else:
+        dtype, data = "I64", struct.pack(f"<{t.numel()}q", *t.flatten().tolist())
+    header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
     blobs.append(data)
     offset += len(data)
 meta = json.dumps(header).encode()
