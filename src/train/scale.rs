@@ -33,9 +33,12 @@ impl LossScale {
     /// Divides `grads` by the scale. Returns false, halving the scale, when
     /// any gradient is not finite: the step must then be skipped.
     pub fn unscale(&mut self, net: &Net, grads: &mut GradientsParams) -> bool {
-        let mut visitor = Unscale { grads, factor: 1.0 / self.scale, finite: true };
+        let mut visitor = Unscale { grads, factor: 1.0 / self.scale, total: None };
         net.visit(&mut visitor);
-        if visitor.finite {
+        // One read back for the whole step: an inf or NaN anywhere makes
+        // the sum of every gradient one too.
+        let finite = visitor.total.is_none_or(|t| t.into_scalar::<f64>().is_finite());
+        if finite {
             self.good_steps += 1;
             if self.good_steps == GROWTH_INTERVAL {
                 self.scale *= 2.0;
@@ -46,22 +49,26 @@ impl LossScale {
             self.good_steps = 0;
             self.skipped += 1;
         }
-        visitor.finite
+        finite
     }
 }
 
 struct Unscale<'a> {
     grads: &'a mut GradientsParams,
     factor: f64,
-    finite: bool,
+    /// The sum of every gradient value so far.
+    total: Option<Tensor<1>>,
 }
 
 impl ModuleVisitor for Unscale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.remove::<D>(param.id) {
             let grad = grad * self.factor;
-            // An inf or NaN anywhere makes the sum one too.
-            self.finite &= grad.clone().sum().into_scalar::<f64>().is_finite();
+            let sum = grad.clone().sum();
+            self.total = Some(match self.total.take() {
+                Some(total) => total + sum,
+                None => sum,
+            });
             self.grads.register(param.id, grad);
         }
     }
