@@ -275,6 +275,8 @@ pub fn image_classes(dir: &Path) -> Result<Vec<String>, String> {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        // Hidden folders (`.ipynb_checkpoints`, `.git`) are not classes.
+        .filter(|name| !name.starts_with('.'))
         .collect();
     classes.sort();
     if classes.is_empty() {

@@ -29,9 +29,11 @@ pub struct Image {
     pub data: Vec<f32>,
 }
 
-/// What reading a folder found besides the images.
+/// The files reading a folder went through.
 #[derive(Debug, Default)]
-pub struct Skipped {
+pub struct Found {
+    /// The files read, in row order.
+    pub read: Vec<PathBuf>,
     /// Files that could not be decoded, with the reason (when skipping).
     pub bad: Vec<(PathBuf, String)>,
 }
@@ -73,7 +75,7 @@ pub fn folder_stamp(dir: &Path, classes: &[String]) -> std::io::Result<String> {
 
 /// Reads an image folder into a frame. A file that cannot be decoded is an
 /// error naming it, or, with `skip_bad`, is left out and listed in the
-/// returned [`Skipped`].
+/// returned [`Found`]. A class named `""` reads the folder itself.
 pub fn read_folder(
     dir: &Path,
     size: [usize; 2],
@@ -81,7 +83,7 @@ pub fn read_folder(
     classes: &[String],
     skip_bad: bool,
     span: Span,
-) -> RunResult<(DataFrame, Skipped)> {
+) -> RunResult<(DataFrame, Found)> {
     let unreadable = |path: &Path, reason: String| RunError::Unreadable {
         path: path.display().to_string(),
         reason,
@@ -97,7 +99,7 @@ pub fn read_folder(
         DataType::Float32,
     );
     let mut labels = Vec::with_capacity(files.len());
-    let mut skipped = Skipped::default();
+    let mut found = Found::default();
     for (class, path) in files {
         let decoded = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|bytes| decode(&bytes));
         match decoded {
@@ -105,14 +107,15 @@ pub fn read_folder(
                 let image = resize_bilinear(&with_channels(image, channels), size[0], size[1]);
                 pixels.append_slice(&image.data);
                 labels.push(classes[class].as_str());
+                found.read.push(path);
             }
-            Err(reason) if skip_bad => skipped.bad.push((path, reason)),
+            Err(reason) if skip_bad => found.bad.push((path, reason)),
             Err(reason) => return Err(unreadable(&path, reason)),
         }
     }
     let columns = vec![pixels.finish().into_column(), Column::new("label".into(), labels)];
     let frame = DataFrame::new_infer_height(columns).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
-    Ok((frame, skipped))
+    Ok((frame, found))
 }
 
 /// Decodes a PNG or JPEG file (by its first bytes) to values in [0, 1].

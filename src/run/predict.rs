@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{DataFrame, DataType, IntoColumn, ListBuilderTrait};
+use polars::prelude::{DataFrame, DataType};
 
 use crate::check::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
 use crate::check::schema::Schema;
@@ -227,50 +227,29 @@ fn read_image_folder(dir: &Path, schema: &Schema, target: &str) -> RunResult<(Da
         span,
         help: "give a folder of PNG or JPEG images (in one sub-folder per class, or not)".into(),
     };
-    // Class sub-folders (hidden ones, such as `.ipynb_checkpoints`, are not
-    // classes), else the folder itself holds the images.
-    let mut classes: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| unreadable(dir, e.to_string()))?
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
-    classes.sort();
-    let labelled = !classes.is_empty();
-    let files = if labelled {
-        crate::run::images::image_files(dir, &classes)
-    } else {
-        crate::run::images::image_files(dir, &[String::new()])
+    // Class sub-folders as the image source finds them, else the folder
+    // itself holds the images.
+    let (classes, labelled) = match crate::check::probe::image_classes(dir) {
+        Ok(classes) => (classes, true),
+        Err(_) => (vec![String::new()], false),
     };
-    let files = files.map_err(|e| unreadable(dir, e.to_string()))?;
-    if files.is_empty() {
+    let (frame, found) = crate::run::images::read_folder(dir, [height, width], channels, &classes, false, span)?;
+    if found.read.is_empty() {
         return Err(unreadable(dir, "it has no PNG or JPEG images".into()));
     }
-    let mut pixels = polars::prelude::ListPrimitiveChunkedBuilder::<polars::prelude::Float32Type>::new(
-        "image".into(),
-        files.len(),
-        files.len() * channels * height * width,
-        DataType::Float32,
-    );
-    let mut labels = Vec::with_capacity(files.len());
-    let mut names = Vec::with_capacity(files.len());
-    for (class, path) in &files {
-        let decoded = std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| crate::run::images::decode(&b));
-        let decoded = decoded.map_err(|reason| unreadable(path, reason))?;
-        let image = crate::run::images::with_channels(decoded, channels);
-        pixels.append_slice(&crate::run::images::resize_bilinear(&image, height, width).data);
-        labels.push(if labelled { classes[*class].clone() } else { String::new() });
-        names.push(path.display().to_string());
-    }
+    // The columns as the run's data named them.
     let image_name =
         schema.columns.iter().find(|c| matches!(c.dtype, DType::Image(_))).map_or("image", |c| c.name.as_str());
-    let mut columns = vec![pixels.finish().with_name(image_name.into()).into_column()];
-    if labelled {
-        columns.push(polars::prelude::Column::new(target.into(), labels));
-    }
-    let df = DataFrame::new_infer_height(columns).map_err(|e| failure(e.to_string(), ""))?;
-    Ok((df, names))
+    let mut frame = frame;
+    let renamed = if labelled {
+        frame.rename("label", target.into()).map(|_| ())
+    } else {
+        frame.drop_in_place("label").map(|_| ())
+    };
+    renamed
+        .and_then(|()| frame.rename("image", image_name.into()).map(|_| ()))
+        .map_err(|e| failure(e.to_string(), ""))?;
+    Ok((frame, found.read.iter().map(|p| p.display().to_string()).collect()))
 }
 
 /// The predictions of an image folder: each file, its class when the

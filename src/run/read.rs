@@ -28,7 +28,7 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
 }
 
 /// The warning for image files `skip_bad` left out (none when none were).
-fn skipped_warning(skipped: &crate::run::images::Skipped, span: Span) -> Option<RunError> {
+fn skipped_warning(skipped: &crate::run::images::Found, span: Span) -> Option<RunError> {
     let (first, reason) = skipped.bad.first()?;
     let more = match skipped.bad.len() {
         1 => String::new(),
