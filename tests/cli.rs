@@ -243,18 +243,24 @@ fn run_device_override_is_checked_against_the_build() {
 
 /// `pipe augment-preview`: a grid of each sample and its augmented
 /// versions, as a PNG that decodes to the expected size; the first column
-/// is the original images.
+/// holds the images as read (every value one the digit PNGs have), the
+/// others resampled ones (values between those).
 #[test]
 fn augment_preview_writes_a_grid_of_originals_and_versions() {
     let dir = temp_dir("preview");
-    let text = std::fs::read_to_string(repo("pipelines/digits.pipe"))
-        .unwrap()
-        .replace("\"../data/", &format!("\"{}/", repo("data")));
+    let text = format!(
+        "source digits = images(\"{}\", size: [8, 8], channels: 1)\n\
+         augment turn {{\n    rotate(30deg)\n    fill: constant(0)\n}}\n\
+         model m {{\n    flatten()\n    dense(10)\n}}\n\
+         train base = m on digits {{\n    target: label\n    augment: turn\n}}\n",
+        repo("data/digits")
+    );
     std::fs::write(dir.join("digits.pipe"), text).unwrap();
     let out = dir.join("grid.png");
-    let ran = run(&[
+    let file = dir.join("digits.pipe");
+    let args = [
         "augment-preview",
-        dir.join("digits.pipe").to_str().unwrap(),
+        file.to_str().unwrap(),
         "base",
         "-o",
         out.to_str().unwrap(),
@@ -262,12 +268,35 @@ fn augment_preview_writes_a_grid_of_originals_and_versions() {
         "3",
         "--versions",
         "4",
-    ]);
+    ];
+    let ran = run(&args);
     assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
     let image = pipe::run::images::decode(&std::fs::read(&out).unwrap()).expect("a PNG");
-    // 16x16 tiles scaled by 4, 5 columns, 3 rows, 2-pixel gaps.
+    // 8x8 tiles scaled by 8, 5 columns, 3 rows, 2-pixel gaps.
     assert_eq!((image.channels, image.width, image.height), (3, 5 * 66 + 2, 3 * 66 + 2));
-    let missing = run(&["augment-preview", dir.join("digits.pipe").to_str().unwrap(), "nope"]);
+    // The grey levels of the digit PNGs (8-bit values).
+    let mut levels = std::collections::BTreeSet::new();
+    for class in 0..10 {
+        for entry in std::fs::read_dir(Path::new(&repo("data/digits")).join(class.to_string())).unwrap().flatten() {
+            let png = pipe::run::images::decode(&std::fs::read(entry.path()).unwrap()).unwrap();
+            levels.extend(png.data.iter().map(|v| (v * 255.0).round() as u32));
+        }
+    }
+    let tile_values = |row: usize, column: usize| -> Vec<u32> {
+        let (x0, y0) = (2 + column * 66, 2 + row * 66);
+        (0..64)
+            .map(|i| {
+                let (x, y) = (x0 + (i % 8) * 8 + 4, y0 + (i / 8) * 8 + 4);
+                (image.data[y * image.width + x] * 255.0).round() as u32
+            })
+            .collect()
+    };
+    for row in 0..3 {
+        assert!(tile_values(row, 0).iter().all(|v| levels.contains(v)), "row {row}: the original is as read");
+        let rotated = (1..5).flat_map(|c| tile_values(row, c)).filter(|v| !levels.contains(v)).count();
+        assert!(rotated > 0, "row {row}: the versions are resampled");
+    }
+    let missing = run(&["augment-preview", file.to_str().unwrap(), "nope"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("`nope` is not a training run"), "{}", stderr(&missing));
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::CliError;
 use super::check::load;
 use super::report::Reporter;
-use crate::ir::{ItemKind, Train};
+use crate::ir::ItemKind;
 use crate::run::{self, Session};
 use crate::train::augment::augment_batch;
 
@@ -58,7 +58,7 @@ pub fn preview(p: &Preview, reporter: &mut Reporter) -> bool {
     let mut events = |_| {};
     let images = {
         let mut session = Session::new(&report.ir, &options, &mut events);
-        session.rows_of(&train.data).and_then(|frame| pixels(&frame, train, p.samples))
+        session.rows_of(&train.data).and_then(|frame| pixels(&frame, p.samples))
     };
     let (pixels, rows) = match images {
         Ok(found) => found,
@@ -98,23 +98,21 @@ pub fn preview(p: &Preview, reporter: &mut Reporter) -> bool {
 }
 
 /// `samples` images spread evenly over a training frame (whose rows are
-/// often sorted by class), and their row numbers.
-fn pixels(
-    frame: &polars::prelude::DataFrame,
-    train: &Train,
-    samples: usize,
-) -> run::error::RunResult<(Vec<f32>, Vec<usize>)> {
-    use crate::train::data::{class_names, dataset};
+/// often sorted by class), and their row numbers; only those are read.
+fn pixels(frame: &polars::prelude::DataFrame, samples: usize) -> run::error::RunResult<(Vec<f32>, Vec<usize>)> {
     let span = crate::source::Span::default();
     let failed = |e: polars::prelude::PolarsError| run::error::RunError::data(e.to_string(), span, "here", "");
     let image = frame.columns().iter().find(|c| matches!(c.dtype(), polars::prelude::DataType::List(_)));
-    let Some(image) = image.map(|c| c.name().clone()) else { return Ok((Vec::new(), Vec::new())) };
-    let both = frame.select([image, train.target.as_str().into()]).map_err(failed)?;
-    let classes = class_names(&both, &train.target, span)?;
-    let set = dataset(&both, &train.target, Some(&classes), span)?;
-    let count = samples.min(set.rows);
-    let rows: Vec<usize> = (0..count).map(|i| i * set.rows / count.max(1)).collect();
-    let pixels = rows.iter().flat_map(|&r| set.features[r * set.width..(r + 1) * set.width].iter().copied()).collect();
+    let Some(images) = image else { return Ok((Vec::new(), Vec::new())) };
+    let images = images.list().map_err(failed)?;
+    let count = samples.min(frame.height());
+    let rows: Vec<usize> = (0..count).map(|i| i * frame.height() / count.max(1)).collect();
+    let mut pixels = Vec::new();
+    for &row in &rows {
+        let Some(image) = images.get_as_series(row) else { continue };
+        let values = image.cast(&polars::prelude::DataType::Float32).map_err(failed)?;
+        pixels.extend(values.f32().map_err(failed)?.into_no_null_iter());
+    }
     Ok((pixels, rows))
 }
 
