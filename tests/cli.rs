@@ -334,3 +334,20 @@ fn predict_takes_a_folder_of_images() {
     let rows = std::fs::read_to_string(&out).unwrap();
     assert!(rows.starts_with("file,prediction\n") && rows.lines().count() == 2, "{rows}");
 }
+
+/// `pipe lsp` fed something other than the protocol stops with a coded
+/// diagnostic, not a panic.
+#[test]
+fn lsp_without_an_editor_is_a_diagnostic() {
+    use std::io::Write;
+    let mut child = pipe()
+        .arg("lsp")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pipe lsp starts");
+    child.stdin.take().unwrap().write_all(b"hello\r\n\r\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("pipe::lsp::connection"), "{}", stderr(&output));
+}

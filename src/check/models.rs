@@ -114,7 +114,7 @@ pub struct Shapes<'a> {
     /// Layers unrolled from loops for the model being checked.
     unrolled: usize,
     /// The trained network the model being checked starts from, if any.
-    pretrained_run: Option<Origin>,
+    pretrained_from: Option<Origin>,
     /// `weights("file")` of the model being checked: the path and where.
     import: Option<(String, Span)>,
     /// The folder of the file being checked (where `load` paths start).
@@ -135,7 +135,7 @@ impl<'a> Shapes<'a> {
             models: Vec::new(),
             layer_shapes: Vec::new(),
             unrolled: 0,
-            pretrained_run: None,
+            pretrained_from: None,
             import: None,
             dir: dir.map(std::path::Path::to_path_buf),
             expanding: 0,
@@ -147,7 +147,7 @@ impl<'a> Shapes<'a> {
         let Some(target) = setting(&train.body, "target").and_then(path_name) else { return };
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
-        self.pretrained_run = None;
+        self.pretrained_from = None;
         self.import = None;
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
         self.unrolled = 0;
@@ -158,7 +158,7 @@ impl<'a> Shapes<'a> {
         let Some(middle) = self.run(&layers[..from_run], input.clone(), &mut built) else { return };
         let pretrained_layers = built.layers.len();
         let Some(output) = self.run(&layers[from_run..], middle, &mut built) else { return };
-        let pretrained = match self.pretrained_run.take().filter(|_| from_run > 0) {
+        let pretrained = match self.pretrained_from.take().filter(|_| from_run > 0) {
             // `weights(...)` sets every layer, whatever came before.
             _ if self.import.is_some() => {
                 let (written, span) = self.import.take().unwrap_or_default();
@@ -299,7 +299,7 @@ impl<'a> Shapes<'a> {
         let env = Rc::new(Env { values: constants, written: Default::default(), module: Some(program) });
         let layers: Vec<Layer> =
             block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone(), pretrained: true }).collect();
-        self.pretrained_run = Some(Origin::Saved(Saved { dir, stamp, input, layers: layers.clone() }));
+        self.pretrained_from = Some(Origin::Saved(Saved { dir, stamp, input, layers: layers.clone() }));
         Some(layers)
     }
 
@@ -418,7 +418,7 @@ impl<'a> Shapes<'a> {
             ItemKind::Train(train) if symbol.as_ref().is_some_and(|s| s.kind == Kind::Train) && local => {
                 let mut layers = self.model_layers(&train.model, depth + 1)?;
                 // The nearest trained run is the one whose weights are used.
-                self.pretrained_run = symbol.map(|s| Origin::Run(s.item));
+                self.pretrained_from = symbol.map(|s| Origin::Run(s.item));
                 layers.iter_mut().for_each(|l| l.pretrained = true);
                 Some(layers)
             }

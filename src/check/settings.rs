@@ -137,10 +137,13 @@ impl<'a> Settings<'a> {
                     value,
                     "batch",
                     "auto",
+                    1,
                     "the number of samples per step, or `auto` for the largest that fits",
                 ),
-                "accumulate" => self.count_or(value, &key.name, "", "a whole number, 1 or more"),
-                "epochs" => self.epochs(value),
+                "accumulate" => self.count_or(value, &key.name, "", 1, "a whole number, 1 or more"),
+                // 0 trains nothing: the model keeps the weights it starts
+                // from (imported, loaded or fresh) and still evaluates.
+                "epochs" => self.count_or(value, &key.name, "", 0, "a whole number, 0 or more"),
                 "seed" => self.seed(value),
                 "early_stop" => self.early_stop(value, validated, classes),
                 "device" => self.device(value),
@@ -362,30 +365,17 @@ impl<'a> Settings<'a> {
         self.number(&b, "min_lr", |x| x >= 0.0 && x.is_finite(), "0 or more");
     }
 
-    fn count_or(&mut self, value: &Expr, key: &str, word: &str, help: &str) {
+    /// A whole number of at least `least`, or `word` when there is one.
+    fn count_or(&mut self, value: &Expr, key: &str, word: &str, least: i64, help: &str) {
         match self.value(value) {
             Value::Name(n) if !word.is_empty() && n == word => {}
-            v if v.as_i64().is_some_and(|n| n >= 1) && !matches!(v, Value::Float(f) if f.fract() != 0.0) => {}
+            v if v.as_i64().is_some_and(|n| n >= least) && !matches!(v, Value::Float(f) if f.fract() != 0.0) => {}
             v => self.bad(
                 value.span,
                 &format!("`{key}` is {help}"),
                 &format!("this is {}", shown(&v)),
                 &format!("write `{key}: 32`"),
             ),
-        }
-    }
-
-    /// A whole number; 0 trains nothing (the model keeps the weights it
-    /// starts from: imported, loaded, or fresh) and still evaluates.
-    fn epochs(&mut self, value: &Expr) {
-        let v = self.value(value);
-        if v.as_i64().is_none_or(|n| n < 0) || matches!(v, Value::Float(f) if f.fract() != 0.0) {
-            self.bad(
-                value.span,
-                "`epochs` is a whole number, 0 or more",
-                &format!("this is {}", shown(&v)),
-                "write `epochs: 20` (`epochs: 0` keeps the starting weights)",
-            );
         }
     }
 

@@ -26,6 +26,18 @@ pub enum CliError {
         reason: String,
     },
 
+    /// `pipe lsp` lost its connection (the editor closed it mid-message,
+    /// or something other than an editor wrote to it).
+    #[error("the language server's connection failed: {reason}")]
+    #[diagnostic(
+        code(pipe::lsp::connection),
+        help("start `pipe lsp` from an editor, which speaks the language server protocol on its stdin and stdout")
+    )]
+    Connection {
+        /// What went wrong.
+        reason: String,
+    },
+
     /// A command-line value that cannot be used (`--device gpu`).
     #[error("{message}")]
     #[diagnostic(code(pipe::cli::usage))]

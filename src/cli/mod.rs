@@ -214,7 +214,8 @@ fn run(cli: Cli) -> bool {
         Command::Lsp => match crate::lsp::serve() {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("pipe lsp: {e}");
+                let error = CliError::Connection { reason: e.to_string() };
+                reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
                 false
             }
         },
