@@ -17,8 +17,19 @@ type Ran = (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>);
 
 /// Runs a pipeline's items and returns what it reports.
 fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
-    let program = checked(dir, text);
     let (mut scores, mut epochs) = (Vec::new(), Vec::new());
+    let errors = run_events(dir, text, cache, &mut |e| match e {
+        Event::Evaluated { name, scores: s, .. } => scores.push((name, s)),
+        Event::Epoch { name, epoch, .. } => epochs.push((name, epoch.epoch)),
+        _ => {}
+    });
+    (scores, epochs, errors)
+}
+
+/// Checks and runs a pipeline in `dir`, passing its events on; the errors
+/// as text.
+fn run_events(dir: &Path, text: &str, cache: bool, events: &mut dyn FnMut(Event)) -> Vec<String> {
+    let program = checked(dir, text);
     let options = Options {
         dir: dir.to_path_buf(),
         cache,
@@ -27,12 +38,7 @@ fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
         control: None,
         resume: false,
     };
-    let errors = pipe::run::run(&program, &options, &mut |e| match e {
-        Event::Evaluated { name, scores: s, .. } => scores.push((name, s)),
-        Event::Epoch { name, epoch, .. } => epochs.push((name, epoch.epoch)),
-        _ => {}
-    });
-    (scores, epochs, errors.iter().map(ToString::to_string).collect())
+    pipe::run::run(&program, &options, events).iter().map(ToString::to_string).collect()
 }
 
 /// An example pipeline with its data paths made absolute, run in `dir`.
@@ -569,23 +575,13 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
 
 /// Each epoch's mean training loss of a pipeline.
 fn epoch_losses(name: &str, text: &str) -> Vec<f64> {
-    let dir = scratch(name);
-    let program = checked(&dir, text);
-    let options = Options {
-        dir: dir.clone(),
-        cache: false,
-        only: Vec::new(),
-        source_text: Some(text.to_owned()),
-        control: None,
-        resume: false,
-    };
     let mut losses = Vec::new();
-    let errors = pipe::run::run(&program, &options, &mut |e| {
+    let errors = run_events(&scratch(name), text, false, &mut |e| {
         if let Event::Epoch { epoch, .. } = e {
             losses.push(epoch.loss);
         }
     });
-    assert!(errors.is_empty(), "{:?}", errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+    assert!(errors.is_empty(), "{errors:?}");
     losses
 }
 
