@@ -11,10 +11,11 @@ each round) and prints each side's test accuracy.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
+
+from pipe_json import run_pipeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -22,17 +23,9 @@ PEERS = os.path.join(ROOT, "..", "shared", "peers")
 
 
 def pipe_round(pipe, epochs):
-    text = re.sub(r"epochs: \d+", f"epochs: {epochs}", open(os.path.join(HERE, "cnn.pipe")).read())
-    path = os.path.join(HERE, "cnn_bench.pipe")
-    with open(path, "w") as f:
-        f.write(text)
-    out = subprocess.run([pipe, "run", "--no-cache", "--format", "json", path], capture_output=True, text=True)
-    os.remove(path)
-    if out.returncode != 0:
-        sys.exit(out.stderr)
-    lines = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
-    seconds = [l["epoch"]["seconds"] for l in lines if "epoch" in l]
-    accuracy = next((l["metrics"]["accuracy"] for l in lines if "metrics" in l), None)
+    lines = run_pipeline(pipe, "cnn.pipe", epochs)
+    seconds = [line["epoch"]["seconds"] for line in lines if "epoch" in line]
+    accuracy = next((line["metrics"]["accuracy"] for line in lines if "metrics" in line), None)
     return seconds, accuracy
 
 

@@ -15,10 +15,11 @@ in the bench venv (see bench/README.md).
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
+
+from pipe_json import run_pipeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -26,19 +27,8 @@ PEERS = os.path.join(ROOT, "..", "shared", "peers")
 
 
 def pipe_round(pipe, epochs, device=None):
-    text = open(os.path.join(HERE, "train.pipe")).read()
-    text = re.sub(r"epochs: \d+", f"epochs: {epochs}", text)
-    if device:
-        text = text.replace("    seed: 42\n", f"    seed: 42\n    device: {device}\n")
-    path = os.path.join(HERE, "train_bench.pipe")
-    with open(path, "w") as f:
-        f.write(text)
-    out = subprocess.run([pipe, "run", "--no-cache", "--format", "json", path], capture_output=True, text=True)
-    os.remove(path)
-    if out.returncode != 0:
-        sys.exit(out.stderr)
-    rates = [json.loads(l)["epoch"]["samples_per_second"] for l in out.stdout.splitlines() if '"epoch"' in l]
-    return rates
+    lines = run_pipeline(pipe, "train.pipe", epochs, device)
+    return [line["epoch"]["samples_per_second"] for line in lines if "epoch" in line]
 
 
 def torch_round(py, parquet, epochs):
