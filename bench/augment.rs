@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use pipe::ir::{AugmentStep, Augmentation, ImageFill};
-use pipe::run::random::Rng;
+use pipe::random::Rng;
 use pipe::train::augment::augment_batch;
 
 const BATCH: usize = 128;

@@ -97,7 +97,10 @@ fn ir_of(file: &str) -> pipe::ir::Program {
 
 #[test]
 fn training_run_has_its_model_with_shapes_and_its_settings() {
-    use pipe::ir::{Activation, Init, LayerKind, Phase, Shape};
+    use pipe::ir::{
+        Activation, Batch, DataSplit, Decay, Init, LayerKind, Loss, OptimizerKind, Scalar, Schedule, Shape, Task,
+        WarmupLength,
+    };
     let ir = ir_of("pipelines/people.pipe");
     let ItemKind::Train(run) = &item(&ir, "fit_net").kind else { panic!("not a training run") };
     // 50 one-hot cities + age + income + 8 components + 3 age groups + 4 income quartiles.
@@ -112,13 +115,14 @@ fn training_run_has_its_model_with_shapes_and_its_settings() {
     assert_eq!(kinds[8], &LayerKind::Dense { units: 2, init: Some(Init::GlorotUniform) });
     assert_eq!(run.target, "label");
     let s = &run.settings;
-    assert_eq!(s.loss.as_deref(), Some("cross_entropy"));
-    let optimizer = s.optimizer.as_ref().expect("optimizer");
-    assert_eq!((optimizer.name.as_str(), optimizer.lr, optimizer.weight_decay), ("adam", Some(1e-3), Some(1e-4)));
-    assert_eq!(s.schedule, vec![Phase::Warmup { epochs: Some(2), steps: None }, Phase::Cosine { min_lr: 1e-5 }]);
-    assert_eq!((s.batch, s.epochs), (Some(Some(512)), Some(20)));
+    assert_eq!((run.task, s.loss), (Task::Classification, Loss::CrossEntropy));
+    let optimizer = &s.optimizer;
+    assert_eq!((optimizer.kind, optimizer.lr, optimizer.weight_decay), (OptimizerKind::Adam, 1e-3, 1e-4));
+    let schedule = Schedule { warmup: Some(WarmupLength::Epochs(2)), decay: Decay::Cosine { min_lr: 1e-5 } };
+    assert_eq!(s.schedule, schedule);
+    assert_eq!((s.batch, s.epochs), (Batch::Rows(512), 20));
     let stop = s.early_stop.as_ref().expect("early stop");
-    assert_eq!((stop.patience, stop.on.0.as_str(), stop.on.1.as_str(), stop.restore_best), (3, "val", "loss", true));
+    assert_eq!((stop.patience, stop.split, stop.metric, stop.restore_best), (3, DataSplit::Val, Scalar::Loss, true));
     assert_eq!(s.devices.len(), 1);
     assert_eq!(s.logs.len(), 3);
     assert!(run.validate.is_some());
@@ -151,5 +155,17 @@ fn evaluation_names_its_run_and_metrics() {
     let ir = ir_of("pipelines/people.pipe");
     let ItemKind::Evaluate { run, metrics, .. } = &item(&ir, "report").kind else { panic!("not an evaluation") };
     assert_eq!(ir.items[*run].as_ref().map(|i| i.name.as_str()), Some("fit_net"));
-    assert_eq!(metrics, &vec!["accuracy".to_owned(), "f1".to_owned(), "confusion".to_owned()]);
+    use pipe::ir::{Metric, Scalar};
+    assert_eq!(metrics, &vec![Metric::Scalar(Scalar::Accuracy), Metric::Scalar(Scalar::F1), Metric::Confusion]);
+}
+
+/// `--explain`'s parameter count, by hand for people.pipe's MLP (PyTorch's
+/// `sum(p.numel())` for the same layers): 67 inputs -> dense 256 (68 * 256)
+/// -> batchnorm (2 * 256) -> dense 256 (257 * 256) -> batchnorm (2 * 256)
+/// -> dense 2 (257 * 2); ReLU and dropout learn nothing.
+#[test]
+fn a_models_parameter_count_is_pytorchs() {
+    let ir = ir_of("pipelines/people.pipe");
+    let ItemKind::Train(run) = &item(&ir, "fit_net").kind else { panic!("not a training run") };
+    assert_eq!(run.model.parameters(), 68 * 256 + 2 * 256 + 257 * 256 + 2 * 256 + 257 * 2);
 }

@@ -1,11 +1,15 @@
 //! The integration test binary: one binary, one module per area.
 
 mod cli;
+mod contract;
+mod docs;
 mod editors;
 mod examples;
 mod format;
+mod generated;
 mod images;
 mod ir;
+mod layers;
 mod lsp;
 mod parquet;
 mod robustness;

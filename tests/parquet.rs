@@ -1,8 +1,8 @@
 //! The checker's Parquet footer reader against files Polars writes: the
 //! schema it reads must be the one Polars wrote.
 
-use pipe::check::parquet;
-use pipe::check::schema::DType;
+use pipe::files::parquet;
+use pipe::schema::DType;
 use polars::prelude::*;
 
 #[test]

@@ -28,7 +28,7 @@ fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
 
 /// Checks and runs a pipeline in `dir`, passing its events on; the errors
 /// as text.
-fn run_events(dir: &Path, text: &str, cache: bool, events: &mut dyn FnMut(Event)) -> Vec<String> {
+pub(crate) fn run_events(dir: &Path, text: &str, cache: bool, events: &mut dyn FnMut(Event)) -> Vec<String> {
     let program = checked(dir, text);
     let options = Options {
         dir: dir.to_path_buf(),
@@ -197,7 +197,7 @@ fn a_trained_run_is_reused_from_the_cache() {
 fn one_training_step_equals_pytorch() {
     use burn::optim::GradientsParams;
     use burn::tensor::{Tensor, TensorData};
-    use pipe::ir::{Activation, Optimizer, TrainSettings};
+    use pipe::ir::{Activation, Optimizer, OptimizerKind, Task, TrainSettings};
     use pipe::train::loss::{Loss, Targets};
     use pipe::train::model::X;
 
@@ -226,7 +226,7 @@ fn one_training_step_equals_pytorch() {
             assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: {g} != {w}");
         }
     };
-    for (name, optimizer) in [("sgd", ("sgd", 0.1, Some(0.9))), ("adam", ("adam", 0.01, None))] {
+    for (name, optimizer) in [("sgd", (OptimizerKind::Sgd, 0.1, 0.9)), ("adam", (OptimizerKind::Adam, 0.01, 0.0))] {
         let device = Device::flex().autodiff();
         let mut net = Net::new(&model, &device, 0);
         net.set_dense(0, floats(&fixture["w1"]), floats(&fixture["b1"]), &device);
@@ -240,8 +240,8 @@ fn one_training_step_equals_pytorch() {
         close(&logits.clone().try_into_vec_as::<f32>().unwrap(), &floats(&expected["logits"]), "logits");
         close(&[value.clone().into_scalar::<f32>()], &[expected["loss"].as_f64().unwrap() as f32], "loss");
         let settings = TrainSettings {
-            optimizer: Some(Optimizer { momentum: optimizer.2, ..Optimizer::named(optimizer.0, Some(optimizer.1)) }),
-            ..TrainSettings::default()
+            optimizer: Optimizer { momentum: optimizer.2, ..Optimizer::new(optimizer.0, optimizer.1) },
+            ..TrainSettings::defaults(Task::Classification)
         };
         let (mut optim, lr) = pipe::train::optimizer::build(&settings);
         let grads = GradientsParams::from_grads(value.backward(), &net);
@@ -417,7 +417,7 @@ fn image_networks_run_and_learn() {
         let x = Tensor::<4>::random([6, 1, 8, 8], Distribution::Normal(0.0, 1.0), &device);
         let y = Targets::classes(vec![0, 1, 2, 3, 4, 5], &device);
         let loss = Loss::CrossEntropy(None);
-        let settings = pipe::ir::TrainSettings::default();
+        let settings = pipe::ir::TrainSettings::defaults(pipe::ir::Task::Classification);
         let (mut optim, lr) = pipe::train::optimizer::build(&settings);
         let mut losses = Vec::new();
         for _ in 0..20 {
@@ -701,7 +701,7 @@ mod half_precision {
     /// logits of the stepped network for evaluation (without autodiff).
     fn logits_and_step(device: &Device, precision: Precision) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         use burn::optim::GradientsParams;
-        use pipe::ir::{Optimizer, TrainSettings};
+        use pipe::ir::{Optimizer, OptimizerKind, Task, TrainSettings};
         use pipe::train::loss::{Loss, Targets};
 
         let fixture: serde_json::Value =
@@ -720,8 +720,10 @@ mod half_precision {
         let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
         let logits = net.forward(X::Flat(x)).flat();
         let loss = Loss::CrossEntropy(None).forward(logits.clone(), &Targets::classes(y, &device), &device);
-        let settings =
-            TrainSettings { optimizer: Some(Optimizer::named("sgd", Some(0.1))), ..TrainSettings::default() };
+        let settings = TrainSettings {
+            optimizer: Optimizer::new(OptimizerKind::Sgd, 0.1),
+            ..TrainSettings::defaults(Task::Classification)
+        };
         let (mut optim, lr) = pipe::train::optimizer::build(&settings);
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let net = optim.step(lr, net, grads);

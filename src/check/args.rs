@@ -120,7 +120,10 @@ pub fn bind<'a>(
 
 fn unknown_argument(operation: &str, params: &[Param], name: &str, span: Span) -> CheckError {
     let names: Vec<&str> = params.iter().map(|p| p.name).collect();
+    let layer = crate::check::builtins::is_layer(operation);
+    let familiar = layer.then(|| crate::check::familiar::lookup(crate::check::familiar::Place::LayerArgument, name));
     let help = match closest(name, names.iter().copied()) {
+        _ if familiar.flatten().is_some() => familiar.flatten().unwrap_or_default().to_owned(),
         Some(near) => format!("did you mean `{near}`?"),
         None if names.is_empty() => format!("`{operation}` takes no arguments"),
         None => {

@@ -43,6 +43,11 @@ pub fn is_data_operation(name: &str) -> bool {
     DATA_OPERATIONS.contains(&name)
 }
 
+/// Whether `name` is a layer or an activation.
+pub fn is_layer(name: &str) -> bool {
+    LAYERS.contains(&name)
+}
+
 /// Layers and activations, valid as steps of a `model` block.
 pub const LAYERS: [&str; 19] = [
     "dense",
@@ -104,14 +109,14 @@ pub const SIGNATURES: [(&str, &str); 60] = [
     ("freeze(until:)", "Stops training layers up to a named layer"),
     ("weights(path)", "Starts every layer from PyTorch weights (safetensors of an nn.Sequential of the same layers)"),
     ("unfreeze()", "Trains every layer again (after a `freeze` earlier in the chain)"),
-    ("dense(units, init:, bias:)", "Fully connected layer"),
+    ("dense(units, init:)", "Fully connected layer (with a bias)"),
     ("conv(filters, kernel:, stride:, padding:, init:)", "2-D convolution"),
     ("maxpool(size, stride:)", "2-D max pooling"),
     ("avgpool(size, stride:)", "2-D average pooling"),
     ("global_avgpool()", "Averages each channel over the image"),
     ("flatten()", "Flattens an image to a vector"),
-    ("batchnorm(momentum:, eps:)", "Batch normalization"),
-    ("layernorm(momentum:, eps:)", "Layer normalization"),
+    ("batchnorm()", "Batch normalization (PyTorch's momentum 0.1, eps 1e-5)"),
+    ("layernorm()", "Layer normalization (eps 1e-5)"),
     ("normalize(mean:, std:)", "(x - mean) / std per channel, fixed: the model's input in the scale it learns in"),
     ("dropout(rate)", "Zeroes a fraction of activations while training"),
     ("embedding(vocabulary, dim)", "A learned vector per category"),

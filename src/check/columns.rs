@@ -2,7 +2,7 @@
 //! `categorical()`, `matching("re")`, expanded against a schema.
 
 use crate::check::error::CheckError;
-use crate::check::schema::{DType, Schema};
+use crate::schema::{DType, Schema};
 use crate::source::Span;
 use crate::suggest::closest;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind};

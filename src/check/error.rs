@@ -324,6 +324,115 @@ pub enum CheckError {
         help: String,
     },
 
+    /// `class_weight: balanced` with `loss: mse`: settings that each check,
+    /// and contradict each other.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::conflict), help("{help}"))]
+    Conflict {
+        /// What contradicts what.
+        message: String,
+        /// The setting at fault.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `epochs: 9223372036854775807`: a number past what a run can do.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::out_of_range), help("{help}"))]
+    OutOfRange {
+        /// The limit.
+        message: String,
+        /// The number.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `early_stop: patience(2, on: val.confusion)`: a metric that is not
+    /// one number cannot be watched.
+    #[error("`{metric}` is not one number, so early stopping cannot watch it")]
+    #[diagnostic(code(pipe::check::not_watchable), help("{help}"))]
+    NotWatchable {
+        /// The metric.
+        metric: String,
+        /// Where it is named.
+        #[label(primary, "a table, not a number")]
+        span: Span,
+        /// What to watch instead.
+        help: String,
+    },
+
+    /// A `train` block without `target:`.
+    #[error("{what} needs `{key}:`")]
+    #[diagnostic(code(pipe::check::missing_setting), help("{help}"))]
+    MissingSetting {
+        /// "this training run".
+        what: String,
+        /// The setting.
+        key: String,
+        /// The block.
+        #[label(primary, "no `{key}:` here")]
+        span: Span,
+        /// What to write.
+        help: String,
+    },
+
+    /// `dense(3) softmax()` with `loss: cross_entropy`: the loss applies
+    /// its own softmax to the model's raw outputs.
+    #[error("the model ends in `{activation}()`, and `{loss}` applies its own to the model's raw outputs")]
+    #[diagnostic(code(pipe::check::activation_before_loss), severity(Warning), help("{help}"))]
+    ActivationBeforeLoss {
+        /// The last layer.
+        activation: String,
+        /// The loss.
+        loss: String,
+        /// The loss (or the model, when the loss is the default).
+        #[label(primary, "applies {activation} again")]
+        span: Span,
+        /// The fix.
+        help: String,
+    },
+
+    /// A model trained on `prep(train)`, evaluated on raw `test`.
+    #[error("{what} has not been through `{transform}`, and the model learned from data that had")]
+    #[diagnostic(code(pipe::check::untransformed_data), help("{help}"))]
+    UntransformedData {
+        /// "the evaluation data", "the validation data".
+        what: String,
+        /// The transform missing.
+        transform: String,
+        /// The data at fault.
+        #[label(primary, "not through `{transform}`")]
+        span: Span,
+        /// The training data.
+        #[label("the model learns from `{transform}(...)` here")]
+        trained: Span,
+        /// The fix, with the file's own names.
+        help: String,
+    },
+
+    /// An item `pipe check` accepted and could not lower: a bug in pipe,
+    /// reported instead of a run that skips the item or fails oddly.
+    #[error("pipe checked this {keyword} item without finding a mistake, and cannot run it")]
+    #[diagnostic(
+        code(pipe::check::not_lowered),
+        help("this is a bug in pipe's checker; please report it with this file")
+    )]
+    NotLowered {
+        /// The item's keyword.
+        keyword: String,
+        /// The item.
+        #[label(primary, "not lowered")]
+        span: Span,
+    },
+
     /// `stage unused = people |> select(age)` that nothing uses.
     #[error("`{name}` is never used")]
     #[diagnostic(
@@ -364,12 +473,19 @@ impl CheckError {
             | CheckError::ImportUnreadable { span, .. }
             | CheckError::ImportCycle { span, .. }
             | CheckError::Cycle { span, .. }
+            | CheckError::Conflict { span, .. }
+            | CheckError::OutOfRange { span, .. }
+            | CheckError::NotWatchable { span, .. }
+            | CheckError::MissingSetting { span, .. }
+            | CheckError::ActivationBeforeLoss { span, .. }
+            | CheckError::UntransformedData { span, .. }
+            | CheckError::NotLowered { span, .. }
             | CheckError::UnusedItem { span, .. } => *span,
         }
     }
 
     /// Whether this is an error (as opposed to a warning).
     pub fn is_error(&self) -> bool {
-        !matches!(self, CheckError::UnusedItem { .. })
+        !matches!(self, CheckError::UnusedItem { .. } | CheckError::ActivationBeforeLoss { .. })
     }
 }

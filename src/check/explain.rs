@@ -1,7 +1,7 @@
 //! `pipe check --explain`: each item with the schema the checker inferred,
 //! the table a user wants beside the file while writing it.
 
-use crate::check::schema::{Column, DType, Schema};
+use crate::schema::{Column, DType, Schema};
 
 /// One item's line in the explanation.
 #[derive(Clone, Debug)]
@@ -16,6 +16,8 @@ pub struct Explained {
     pub schema: Option<Schema>,
     /// For a training run: each layer with its input and output shape.
     pub layers: Vec<String>,
+    /// For a training run: how many numbers its model learns.
+    pub parameters: Option<u64>,
 }
 
 /// The explanation of a file's items.
@@ -29,7 +31,8 @@ pub fn render(items: &[Explained]) -> String {
         };
         match (&item.input, &item.schema) {
             (_, None) if !item.layers.is_empty() => {
-                out.push_str(&format!("{title}: {} layers\n", item.layers.len()));
+                let parameters = item.parameters.map_or_else(String::new, |p| format!(", {} parameters", thousands(p)));
+                out.push_str(&format!("{title}: {} layers{parameters}\n", item.layers.len()));
                 item.layers.iter().for_each(|l| out.push_str(&format!("    {l}\n")));
             }
             (_, None) => out.push_str(&format!("{title}\n")),
@@ -95,4 +98,17 @@ fn numbered(name: &str) -> Option<(&str, u64)> {
         return None;
     }
     Some((prefix, name[prefix.len()..].parse().ok()?))
+}
+
+/// `83202` as `83,202`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

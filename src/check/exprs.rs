@@ -3,13 +3,11 @@
 
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::CheckError;
-use crate::check::schema::DType;
 use crate::check::value::{Constants, Value};
+use crate::ir::RowFunction;
+use crate::schema::DType;
 use crate::source::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
-
-/// Functions usable inside column expressions, with their argument count.
-pub const FUNCTIONS: [(&str, usize); 5] = [("abs", 1), ("sqrt", 1), ("log", 1), ("exp", 1), ("is_null", 1)];
 
 /// The type of `expr` evaluated row by row over `frame`; `None` after a
 /// reported mistake (so one mistake is reported once).
@@ -150,8 +148,8 @@ fn function(
     constants: &Constants,
     errors: &mut Vec<CheckError>,
 ) -> Option<DType> {
-    let Some(&(_, arity)) = FUNCTIONS.iter().find(|(f, _)| *f == name) else {
-        let known: Vec<&str> = FUNCTIONS.iter().map(|(f, _)| *f).collect();
+    let Some(function) = RowFunction::from_name(name) else {
+        let known = RowFunction::names();
         let help = match crate::suggest::closest(name, known.iter().copied()) {
             Some(near) => format!("did you mean `{near}`?"),
             None => format!("the functions are {}", known.join(", ")),
@@ -159,9 +157,9 @@ fn function(
         errors.push(CheckError::UnknownOperation { what: "function".into(), name: name.into(), span, help });
         return None;
     };
-    if args.len() != arity || args.iter().any(|a| a.name.is_some()) {
+    if args.len() != 1 || args.iter().any(|a| a.name.is_some()) {
         errors.push(CheckError::BadArgument {
-            message: format!("`{name}` takes {arity} argument"),
+            message: format!("`{name}` takes 1 argument"),
             span,
             label: format!("{} given", args.len()),
             help: format!("write `{name}(column)`"),
@@ -169,11 +167,10 @@ fn function(
         return None;
     }
     let inner = expr_type(&args[0].value, frame, constants, errors)?;
-    if name == "is_null" {
-        return Some(DType::Bool);
+    match function {
+        RowFunction::IsNull => Some(DType::Bool),
+        _ if !inner.is_numeric() => mismatch(args[0].value.span, &format!("`{name}` needs a number"), &inner, errors),
+        RowFunction::Abs => Some(inner),
+        RowFunction::Sqrt | RowFunction::Log | RowFunction::Exp => Some(DType::F64),
     }
-    if !inner.is_numeric() {
-        return mismatch(args[0].value.span, &format!("`{name}` needs a number"), &inner, errors);
-    }
-    Some(if name == "abs" { inner } else { DType::F64 })
 }

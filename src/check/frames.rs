@@ -9,12 +9,12 @@ use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::CheckError;
 use crate::check::lower_ops;
 use crate::check::ops::{self, Context};
-use crate::check::parquet;
-use crate::check::probe::{self, CsvOptions};
-use crate::check::schema::{Column, DType, Schema};
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value};
+use crate::files::parquet;
+use crate::files::probe::{self, CsvOptions};
 use crate::ir;
+use crate::schema::{Column, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::*;
 
@@ -731,7 +731,17 @@ impl<'a> Frames<'a> {
             self.column_scopes.push((train.body.span, frame.schema.clone()));
             self.train_frames.insert(index, (frame, validate));
         }
-        let (Some(schema), Some(target)) = (data, setting(&train.body, "target")) else { return None };
+        let schema = data?;
+        let Some(target) = setting(&train.body, "target") else {
+            let last = schema.columns.last().map_or("label", |c| c.name.as_str());
+            self.errors.push(CheckError::MissingSetting {
+                what: format!("training run `{}`", train.name.name),
+                key: "target".into(),
+                span: train.name.span,
+                help: format!("name the column to predict: `target: {last}` (the columns: {})", column_list(&schema)),
+            });
+            return None;
+        };
         let ExprKind::Path(p) = &target.kind else {
             self.errors.push(bad(target.span, "`target` names a column", "not a column", "write `target: label`"));
             return None;
@@ -805,4 +815,11 @@ pub fn setting<'b>(block: &'b Block, key: &str) -> Option<&'b Expr> {
 
 fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
     CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
+}
+
+/// The columns of a schema, for help lines (the first 12).
+fn column_list(schema: &Schema) -> String {
+    let names: Vec<String> = schema.columns.iter().take(12).map(|c| format!("`{}`", c.name)).collect();
+    let more = schema.columns.len().saturating_sub(12);
+    if more > 0 { format!("{}, and {more} more", names.join(", ")) } else { names.join(", ") }
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use crate::check::args::{Bound, bind, named, pos, rest};
 use crate::check::columns::{Frame, select};
 use crate::check::ops::{Call, sorted_levels};
-use crate::check::schema::{DType, Schema};
 use crate::check::value::{Constants, Value, eval};
-use crate::ir::{Fill, Op, RowExpr, SampleSize};
-use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
+use crate::ir::{BinaryOp as IrBinaryOp, Fill, Op, RowExpr, RowFunction, SampleSize};
+use crate::schema::{DType, Schema};
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
 /// The IR of a data operation that checked clean; `before` is its input
 /// schema and `after` its output.
@@ -208,14 +208,35 @@ pub fn row_expr(expr: &Expr, schema: &Schema, constants: &Constants) -> Option<R
         ExprKind::Unary { op: UnaryOp::Neg, operand } => RowExpr::Neg(Box::new(row_expr(operand, schema, constants)?)),
         ExprKind::Unary { op: UnaryOp::Not, operand } => RowExpr::Not(Box::new(row_expr(operand, schema, constants)?)),
         ExprKind::Binary { op, lhs, rhs } => RowExpr::Binary {
-            op: *op,
+            op: binary_op(*op)?,
             lhs: Box::new(row_expr(lhs, schema, constants)?),
             rhs: Box::new(row_expr(rhs, schema, constants)?),
         },
         ExprKind::Call(call) => RowExpr::Function {
-            name: call.callee.dotted(),
+            function: RowFunction::from_name(&call.callee.dotted())?,
             arg: Box::new(row_expr(&call.args.first()?.value, schema, constants)?),
         },
         _ => return None,
+    })
+}
+
+/// The IR's operator for a parsed one (`None` for a column range, which
+/// the checker refuses in a row expression).
+fn binary_op(op: BinaryOp) -> Option<IrBinaryOp> {
+    Some(match op {
+        BinaryOp::Or => IrBinaryOp::Or,
+        BinaryOp::And => IrBinaryOp::And,
+        BinaryOp::Eq => IrBinaryOp::Eq,
+        BinaryOp::Ne => IrBinaryOp::Ne,
+        BinaryOp::Lt => IrBinaryOp::Lt,
+        BinaryOp::Le => IrBinaryOp::Le,
+        BinaryOp::Gt => IrBinaryOp::Gt,
+        BinaryOp::Ge => IrBinaryOp::Ge,
+        BinaryOp::Add => IrBinaryOp::Add,
+        BinaryOp::Sub => IrBinaryOp::Sub,
+        BinaryOp::Mul => IrBinaryOp::Mul,
+        BinaryOp::Div => IrBinaryOp::Div,
+        BinaryOp::Rem => IrBinaryOp::Rem,
+        BinaryOp::Range => return None,
     })
 }

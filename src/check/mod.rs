@@ -14,16 +14,16 @@ mod columns;
 mod error;
 pub mod explain;
 mod exprs;
+pub mod familiar;
 pub mod frames;
 mod graph;
+mod lower;
 mod lower_ops;
-mod lower_train;
 pub mod models;
 mod ops;
-pub mod parquet;
-pub mod probe;
+
 mod resolve;
-pub mod schema;
+
 pub mod scope;
 pub mod settings;
 pub mod stdlib;
@@ -33,9 +33,11 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 pub use error::CheckError;
+use lower::{LoweredSettings, Runs};
 use resolve::Resolver;
 use scope::{Kind, Scope, Symbol};
 
+use crate::files::probe;
 use crate::source::SourceMap;
 use crate::suggest::closest;
 use crate::syntax::{self, SyntaxError, ast::*};
@@ -54,7 +56,7 @@ pub struct Report {
     pub ir: crate::ir::Program,
     /// Editor support: in the root file, each operation call (and training
     /// block) with the schema of the frame it works on.
-    pub column_scopes: Vec<(crate::source::Span, schema::Schema)>,
+    pub column_scopes: Vec<(crate::source::Span, crate::schema::Schema)>,
     /// Editor support: each layer written in the root file, with its input
     /// and output shapes (`[36] -> [64]`), once per run using it.
     pub layer_shapes: Vec<(crate::source::Span, String)>,
@@ -137,6 +139,7 @@ impl Checker<'_> {
                 input,
                 schema,
                 layers: Vec::new(),
+                parameters: None,
             });
         }
         let mut shapes = models::Shapes::new(&program.items, &scope, &constants, dir);
@@ -146,13 +149,18 @@ impl Checker<'_> {
             }
         }
         let mut rules = settings::Settings::new(&constants);
+        let mut lowered = LoweredSettings::default();
         for (index, item) in program.items.iter().enumerate() {
             match &item.kind {
-                ItemKind::Train(train) => rules.train(train, frames.train_inputs.get(&index)),
-                ItemKind::Evaluate(eval) => {
-                    if let Some(body) = &eval.body {
-                        rules.evaluate(body, evaluated_task(&program.items, &scope, &eval.model, &frames.train_inputs));
+                ItemKind::Train(train) => {
+                    if let Some(settings) = rules.train(train, frames.train_inputs.get(&index)) {
+                        lowered.train.insert(index, settings);
                     }
+                }
+                ItemKind::Evaluate(eval) => {
+                    let task = evaluated_task(&program.items, &scope, &eval.model, &frames.train_inputs);
+                    let metrics = eval.body.as_ref().map(|body| rules.evaluate(body, task)).unwrap_or_default();
+                    lowered.evaluate.insert(index, metrics);
                 }
                 _ => {}
             }
@@ -164,19 +172,14 @@ impl Checker<'_> {
             }
         }
         let shapes_models = std::mem::take(&mut shapes.models);
+        for (index, model) in &shapes_models {
+            explained[*index].parameters = Some(model.parameters());
+        }
         for (index, layers) in shapes.summaries {
             explained[index].layers = layers;
         }
         self.report.errors.extend(std::mem::take(&mut frames.errors));
         self.report.errors.extend(shapes.errors);
-        if root {
-            self.report.explained = explained;
-            self.report.column_scopes = std::mem::take(&mut frames.column_scopes);
-            self.report.layer_shapes = std::mem::take(&mut shapes.layer_shapes);
-            let mut ir = crate::ir::Program { items: std::mem::take(&mut frames.ir) };
-            lower_runs(&mut ir, program, &scope, &constants, &mut frames, shapes_models);
-            self.report.ir = ir;
-        }
         // A file without runs or outputs is a library: its items are there
         // to be imported, so none is "unused".
         let is_library = !program
@@ -184,6 +187,20 @@ impl Checker<'_> {
             .iter()
             .any(|i| matches!(i.kind, ItemKind::Train(_) | ItemKind::Evaluate(_) | ItemKind::Output(_)));
         self.report.errors.extend(graph::problems(&program.items, &scope, &resolver.uses, root && !is_library));
+        if root {
+            self.report.explained = explained;
+            self.report.column_scopes = std::mem::take(&mut frames.column_scopes);
+            self.report.layer_shapes = std::mem::take(&mut shapes.layer_shapes);
+            let mut ir = crate::ir::Program { items: std::mem::take(&mut frames.ir) };
+            let clean = !self.report.has_errors();
+            let mut runs = Runs { program, scope: &scope, constants: &constants, clean, errors: Vec::new() };
+            runs.lower(&mut ir, &mut frames, shapes_models, lowered);
+            self.report.errors.extend(runs.errors);
+            if !self.report.has_errors() {
+                self.report.errors.extend(lower::unlowered(program, &ir));
+            }
+            self.report.ir = ir;
+        }
         scope
     }
 
@@ -367,76 +384,13 @@ pub(crate) fn constants(items: &[Item]) -> value::Constants {
     known
 }
 
-/// Adds the training runs (with their models) and evaluations to the IR.
-/// The augmentation a training block names (a local `augment` item).
-fn augmentation_of(
-    body: &Block,
-    program: &Program,
-    scope: &Scope,
-    constants: &value::Constants,
-) -> Option<crate::ir::Augmentation> {
-    let ExprKind::Path(name) = &frames::setting(body, "augment")?.kind else { return None };
-    let (_, symbol) = scope.lookup(&name.dotted())?;
-    let ItemKind::Augment(item) = &program.items.get(symbol.item)?.kind else { return None };
-    // Reported where the item is checked.
-    let mut errors = Vec::new();
-    Some(augment::augmentation(&item.body, constants, &mut errors))
-}
-
-fn lower_runs(
-    ir: &mut crate::ir::Program,
-    program: &Program,
-    scope: &Scope,
-    constants: &value::Constants,
-    frames: &mut frames::Frames,
-    models: Vec<(usize, crate::ir::Model)>,
-) {
-    for (index, model) in models {
-        let (ItemKind::Train(train), Some((data, validate))) =
-            (&program.items[index].kind, frames.train_frames.remove(&index))
-        else {
-            continue;
-        };
-        let Some(ExprKind::Path(target)) = frames::setting(&train.body, "target").map(|t| &t.kind) else { continue };
-        let mut settings = lower_train::settings(&train.body, constants);
-        settings.augment = augmentation_of(&train.body, program, scope, constants);
-        let run = crate::ir::Train { model, data, validate, target: target.dotted(), settings };
-        let item = &program.items[index];
-        ir.items[index] = Some(crate::ir::Item {
-            name: train.name.name.clone(),
-            span: item.span,
-            kind: crate::ir::ItemKind::Train(Box::new(run)),
-        });
-    }
-    for (index, data) in std::mem::take(&mut frames.evaluate_frames) {
-        let ItemKind::Evaluate(eval) = &program.items[index].kind else { continue };
-        let ExprKind::Path(run) = &eval.model.kind else { continue };
-        let Some((_, symbol)) = scope.lookup(&run.dotted()) else { continue };
-        let metrics = eval
-            .body
-            .as_ref()
-            .and_then(|b| frames::setting(b, "metrics"))
-            .map(|m| match value::eval(m, constants) {
-                value::Value::List(items) => items
-                    .into_iter()
-                    .filter_map(|(v, _)| if let value::Value::Name(n) = v { Some(n) } else { None })
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .unwrap_or_default();
-        let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
-        let kind = crate::ir::ItemKind::Evaluate { run: symbol.item, data, metrics };
-        ir.items[index] = Some(crate::ir::Item { name, span: program.items[index].span, kind });
-    }
-}
-
 /// Whether the run an `evaluate` names learns classes, as far as known.
 fn evaluated_task(
     items: &[Item],
     scope: &Scope,
     model: &Expr,
-    train_inputs: &std::collections::HashMap<usize, schema::Schema>,
-) -> Option<bool> {
+    train_inputs: &std::collections::HashMap<usize, crate::schema::Schema>,
+) -> Option<crate::ir::Task> {
     let ExprKind::Path(path) = &model.kind else { return None };
     let (_, symbol) = scope.lookup(&path.dotted())?;
     let ItemKind::Train(train) = &items.get(symbol.item)?.kind else { return None };

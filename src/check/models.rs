@@ -8,9 +8,9 @@ use crate::check::args::{Param, bind, named, pos};
 use crate::check::error::CheckError;
 use crate::check::frames::setting;
 use crate::check::ops::sorted_levels;
-use crate::check::schema::{DType, Schema};
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value, eval};
+use crate::schema::{DType, Schema};
 use crate::source::Span;
 use crate::suggest::closest;
 use crate::syntax::ast::*;
@@ -309,7 +309,7 @@ impl<'a> Shapes<'a> {
     fn imported(&mut self, written: &str, span: Span, model: &ir::Model) -> Option<ir::PretrainedFrom> {
         let path = self.dir.as_ref().map_or_else(|| std::path::PathBuf::from(written), |d| d.join(written));
         let unreadable = |reason: String| CheckError::SourceUnreadable { path: written.to_owned(), reason, span };
-        let header = match crate::safetensors::header(&path) {
+        let header = match crate::files::safetensors::header(&path) {
             Ok(header) => header,
             Err(reason) => {
                 self.errors.push(unreadable(reason));
@@ -733,15 +733,17 @@ impl<'a> Shapes<'a> {
             _ => return None,
         };
         let params: &[Param] = match name.as_str() {
-            "dense" => &[pos("units", true), named("init"), named("bias")],
+            "dense" => &[pos("units", true), named("init")],
             "conv" => &[pos("filters", true), named("kernel"), named("stride"), named("padding"), named("init")],
             "maxpool" | "avgpool" => &[pos("size", true), named("stride")],
             "dropout" => &[pos("rate", true)],
             "leaky_relu" => &[pos("slope", false)],
             "elu" => &[pos("alpha", false)],
-            "batchnorm" | "layernorm" => &[named("momentum"), named("eps")],
+
             "embedding" => &[pos("vocabulary", true), pos("dim", true)],
             "normalize" => &[named("mean"), named("std")],
+            // The resolver reports names that are no layer.
+            _ if !crate::check::builtins::is_layer(&name) => return None,
             _ => &[],
         };
         let b = bind(&name, params, args, expr.span, &mut self.errors);
@@ -842,9 +844,19 @@ impl<'a> Shapes<'a> {
                     }
                 }
             }
-            // The shape of an embedding's output depends on sequence data the
-            // checker does not model yet.
-            "embedding" => return None,
+            // Embeddings need integer-coded categorical inputs, which the
+            // data stages do not produce yet: refused, not skipped.
+            "embedding" => {
+                self.errors.push(CheckError::Unsupported {
+                    message: "`embedding` layers cannot run yet: pipe has no integer-coded categorical inputs for them"
+                        .into(),
+                    span: expr.span,
+                    label: "not built yet".into(),
+                    help: "encode categories with `onehot(cols)` in a transform and start the model with `dense(...)`"
+                        .into(),
+                });
+                return None;
+            }
             "batchnorm" => LayerKind::BatchNorm,
             "layernorm" => LayerKind::LayerNorm,
             "normalize" => {
@@ -1000,13 +1012,7 @@ impl<'a> Shapes<'a> {
 
     /// The last layer's width must match the target: one unit per class for
     /// `cross_entropy`, one for `mse`/`mae`/`binary_cross_entropy`.
-    fn output_fits(
-        &mut self,
-        output: &Shape,
-        target: &crate::check::schema::Column,
-        loss: Option<&str>,
-        model_span: Span,
-    ) {
+    fn output_fits(&mut self, output: &Shape, target: &crate::schema::Column, loss: Option<&str>, model_span: Span) {
         let discrete = matches!(target.dtype, DType::Cat(_) | DType::Str | DType::Bool | DType::I64);
         let loss = loss.unwrap_or(if discrete { "cross_entropy" } else { "mse" });
         let wanted = match loss {
@@ -1154,8 +1160,8 @@ fn image_needed(what: &str, shape: &Shape, span: Span) -> CheckError {
 /// What differs between the state dict a model's layers have and a file's
 /// tensors: names missing from the file, shapes that differ, tensors the
 /// model has no place for (batch norms' `num_batches_tracked` aside).
-fn torch_mismatches(expected: &[ir::TorchEntry], header: &crate::safetensors::Header) -> Vec<String> {
-    let prefix = torch_prefix(expected, header);
+fn torch_mismatches(expected: &[ir::TorchEntry], header: &crate::files::safetensors::Header) -> Vec<String> {
+    let prefix = expected.first().map_or_else(String::new, |first| header.prefix_of(&first.name));
     let mut out = Vec::new();
     for entry in expected {
         match header.get(&format!("{prefix}{}", entry.name)) {
@@ -1173,16 +1179,4 @@ fn torch_mismatches(expected: &[ir::TorchEntry], header: &crate::safetensors::He
         }
     }
     out
-}
-
-/// The prefix before the layer index in a file's names (`model.` in
-/// `model.0.weight`), found from the model's first entry.
-pub fn torch_prefix(expected: &[ir::TorchEntry], header: &crate::safetensors::Header) -> String {
-    let Some(first) = expected.first() else { return String::new() };
-    header
-        .entries
-        .iter()
-        .find_map(|e| e.name.strip_suffix(&first.name).filter(|p| p.is_empty() || p.ends_with('.')))
-        .unwrap_or_default()
-        .to_owned()
 }

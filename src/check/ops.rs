@@ -5,8 +5,8 @@ use crate::check::args::{Bound, Param, bind, named, pos, rest};
 use crate::check::columns::{Frame, Selected, select, unknown_column};
 use crate::check::error::CheckError;
 use crate::check::exprs::expr_type;
-use crate::check::schema::{Column, DTYPE_NAMES, DType, Schema};
 use crate::check::value::{Constants, Value};
+use crate::schema::{Column, DTYPE_NAMES, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::{Arg, ExprKind, Ident};
 
@@ -267,7 +267,7 @@ fn with(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     schema
 }
 
-fn fill_nulls(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
+fn fill_nulls(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     let b = bind(call.name, &[pos("columns", true), pos("value", true)], call.args, call.span, cx.errors);
     let selected = columns(&b, "columns", &schema, cx);
     let Some((value, span)) = b.value("value", cx.constants) else { return schema };
@@ -301,6 +301,22 @@ fn fill_nulls(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
                 expected,
                 "fill numbers with a number, `mean` or `median`, and text with a string",
             ));
+            continue;
+        }
+        // A new text value is a new level: later steps (`onehot`) see it,
+        // so the feature count the checker promises is the run's.
+        if let (Value::Str(text), Some(position)) = (&value, schema.position(&s.name)) {
+            let column = &mut schema.columns[position];
+            match &mut column.dtype {
+                DType::Cat(levels) if !levels.contains(text) => levels.push(text.clone()),
+                DType::Str if !column.sample_levels.is_empty() && !column.sample_levels.contains(text) => {
+                    let mut levels = column.sample_levels.to_vec();
+                    levels.push(text.clone());
+                    levels.sort();
+                    column.sample_levels = levels.into();
+                }
+                _ => {}
+            }
         }
     }
     schema

@@ -5,6 +5,7 @@
 
 use crate::check::builtins::{self, DATA_OPERATIONS, LAYERS, MODEL_OPERATIONS, MODEL_SOURCES, SOURCES};
 use crate::check::error::CheckError;
+use crate::check::familiar;
 use crate::check::scope::{Kind, Scope, SymbolId};
 use crate::source::Span;
 use crate::suggest::closest;
@@ -228,11 +229,23 @@ impl<'a> Resolver<'a> {
     }
 
     fn unknown_operation(&mut self, what: &str, name: &str, span: Span, candidates: &[&str]) {
-        let help = match closest(name, candidates.iter().copied()) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!("the {what}s are: {}", quoted_list(candidates)),
+        let place = match what {
+            "operation" => Some(familiar::Place::Operation),
+            "layer" => Some(familiar::Place::Layer),
+            _ => None,
+        };
+        let help = match place.and_then(|p| familiar::lookup(p, name)) {
+            Some(help) => help.to_owned(),
+            None => self.spelling_help(what, name, candidates),
         };
         self.errors.push(CheckError::UnknownOperation { what: what.into(), name: name.into(), span, help });
+    }
+
+    fn spelling_help(&self, what: &str, name: &str, candidates: &[&str]) -> String {
+        match closest(name, candidates.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("the {what}s are: {}", quoted_list(candidates)),
+        }
     }
 
     /// The steps of a `transform` block: data operations, nothing else.

@@ -1,11 +1,21 @@
-//! The settings of training runs and evaluations: every key known, every
-//! value of the right kind and range, devices and precisions that this
-//! build and its devices can run.
+//! The settings of training runs and evaluations, checked and lowered in
+//! one pass: every key known, every value of the right kind and range,
+//! devices and precisions that this build can run, and each accepted value
+//! turned into its typed IR form with the defaults resolved. A rule that
+//! accepts a value is the rule that produces its IR, so nothing is checked
+//! in one place and read (or guessed) in another.
 
-use crate::check::args::{Param, bind, named, pos};
+use std::path::PathBuf;
+
+use crate::check::args::{Bound, Param, bind, named, pos};
 use crate::check::error::CheckError;
-use crate::check::schema::{DType, Schema};
+use crate::check::familiar::{self, Place};
 use crate::check::value::{Constants, Value, eval};
+use crate::ir::{
+    Batch, Checkpoint, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, Metric, Optimizer,
+    OptimizerKind, Precision, Scalar, Schedule, Task, TrainSettings, WarmupLength,
+};
+use crate::schema::{DType, Schema};
 use crate::source::Span;
 use crate::suggest::closest;
 use crate::syntax::ast::*;
@@ -37,31 +47,29 @@ pub const TRAIN_KEYS: [&str; 20] = [
 /// The keys of an `evaluate` block.
 pub const EVALUATE_KEYS: [&str; 1] = ["metrics"];
 
-/// The types a model may compute in (`precision:`).
-pub const PRECISIONS: [&str; 3] = ["f32", "f16", "bf16"];
+/// The largest count a setting takes (epochs, batch, steps, ...): beyond
+/// it a run could not finish, and the number would overflow on the way.
+const MAX_COUNT: i64 = 1 << 31;
 
-/// Losses, and whether each is for classes.
-const LOSSES: [(&str, bool); 5] =
-    [("cross_entropy", true), ("binary_cross_entropy", true), ("mse", false), ("mae", false), ("huber", false)];
-
-/// Metrics `evaluate` and `early_stop` know, and whether each needs classes
-/// (`Some(true)`), numbers (`Some(false)`) or either (`None`).
-const METRICS: [(&str, Option<bool>); 8] = [
-    ("loss", None),
-    ("accuracy", Some(true)),
-    ("precision", Some(true)),
-    ("recall", Some(true)),
-    ("f1", Some(true)),
-    ("confusion", Some(true)),
-    ("mse", Some(false)),
-    ("mae", Some(false)),
-];
-
-/// Checks settings against their rules.
+/// Checks settings against their rules and lowers the ones that pass.
 pub struct Settings<'a> {
     constants: &'a Constants,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
+}
+
+/// The optimizers' parameters.
+const SGD: &[Param] = &[pos("lr", false), named("momentum"), named("nesterov"), named("weight_decay")];
+const ADAM: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("eps"), named("weight_decay")];
+const RMSPROP: &[Param] = &[pos("lr", false), named("alpha"), named("eps"), named("momentum"), named("weight_decay")];
+
+/// The parameters of an optimizer.
+fn optimizer_params(kind: OptimizerKind) -> &'static [Param] {
+    match kind {
+        OptimizerKind::Sgd => SGD,
+        OptimizerKind::Adam | OptimizerKind::AdamW => ADAM,
+        OptimizerKind::RmsProp => RMSPROP,
+    }
 }
 
 impl<'a> Settings<'a> {
@@ -97,10 +105,7 @@ impl<'a> Settings<'a> {
                 continue;
             };
             if !keys.contains(&key.name.as_str()) {
-                let help = closest(&key.name, keys.iter().copied()).map_or_else(
-                    || format!("the settings are {}", keys.join(", ")),
-                    |k| format!("did you mean `{k}`?"),
-                );
+                let help = familiar::setting_help(&key.name, keys);
                 self.errors.push(CheckError::UnknownSetting {
                     key: key.name.clone(),
                     span: key.span,
@@ -122,61 +127,69 @@ impl<'a> Settings<'a> {
         settings
     }
 
-    /// The settings of a `train` item; `data` is what it trains on, when known.
-    pub fn train(&mut self, train: &TrainItem, data: Option<&Schema>) {
+    /// The settings of a `train` item, checked and lowered; `data` is what
+    /// it trains on, when known. The settings are `None` when any is wrong
+    /// (the errors say which).
+    pub fn train(&mut self, train: &TrainItem, data: Option<&Schema>) -> Option<TrainSettings> {
+        let errors_before = self.errors.len();
         let settings = self.keys(&train.body, &TRAIN_KEYS, "a training run");
         let get = |key: &str| settings.iter().find(|(k, _)| k.name == key).map(|(_, v)| *v);
-        let classes = classification(get("loss"), get("target"), data);
+        let task = classification(get("loss"), get("target"), data);
         let validated = get("validate").is_some();
+        let mut out = TrainSettings::defaults(task.unwrap_or(Task::Classification));
         for &(key, value) in &settings {
             match key.name.as_str() {
-                "loss" => self.loss(value),
-                "optimizer" => self.optimizer(value),
-                "schedule" => self.schedule(value),
-                "batch" => self.count_or(
-                    value,
-                    "batch",
-                    "auto",
-                    1,
-                    "the number of samples per step, or `auto` for the largest that fits",
-                ),
-                "accumulate" => self.count_or(value, &key.name, "", 1, "a whole number, 1 or more"),
+                // Read by the frame checker (data and columns).
+                "target" | "validate" => {}
+                "loss" => set(&mut out.loss, self.loss(value)),
+                "optimizer" => set(&mut out.optimizer, self.optimizer(value)),
+                "schedule" => set(&mut out.schedule, self.schedule(value)),
+                "batch" => {
+                    let help = "the number of samples per step, or `auto` for the largest that fits";
+                    let batch = self.count_or(value, "batch", "auto", 1, help);
+                    set(&mut out.batch, batch.map(|b| b.map_or(Batch::Auto, Batch::Rows)));
+                }
+                "accumulate" => {
+                    set(&mut out.accumulate, self.count(value, "accumulate", 1, "a whole number, 1 or more"))
+                }
                 // 0 trains nothing: the model keeps the weights it starts
                 // from (imported, loaded or fresh) and still evaluates.
-                "epochs" => self.count_or(value, &key.name, "", 0, "a whole number, 0 or more"),
-                "seed" => self.seed(value),
-                "early_stop" => self.early_stop(value, validated, classes),
-                "device" => self.device(value),
-                "regularize" => self.regularize(value),
-                "clip" => self.clip(value),
-                "log" => self.log(value),
-                "save" => self.path(value, "save"),
-                "checkpoint" => self.checkpoint(value),
+                "epochs" => set(&mut out.epochs, self.count(value, "epochs", 0, "a whole number, 0 or more")),
+                "seed" => set(&mut out.seed, self.seed(value)),
+                "early_stop" => out.early_stop = self.early_stop(value, validated, task),
+                "device" => set(&mut out.devices, self.devices(value)),
+                "regularize" => {
+                    if let Some((l1, l2)) = self.regularize(value) {
+                        (out.l1, out.l2) = (l1, l2);
+                    }
+                }
+                "clip" => out.clip = self.clip(value),
+                "log" => set(&mut out.logs, self.logs(value)),
+                "save" => out.save = self.path(value, "save"),
+                "checkpoint" => set(&mut out.checkpoint, self.checkpoint(value)),
+                // The item it names is lowered by the caller.
                 "augment" => self.augment(value, data),
-                "class_weight" => self.class_weight(value),
-                _ => {}
+                "class_weight" => out.balanced_classes = self.class_weight(value, get("loss"), task),
+                "precision" => set(&mut out.precision, self.precision(value)),
+                "cudnn_benchmark" => out.cudnn_benchmark = self.cudnn_benchmark(value, get("device")),
+                other => unreachable_key(other),
             }
         }
-        if let Some(precision) = get("precision") {
-            self.precision(precision);
-        }
-        if let Some(benchmark) = get("cudnn_benchmark") {
-            self.cudnn_benchmark(benchmark, get("device"));
-        }
+        (self.errors.len() == errors_before).then_some(out)
     }
 
     /// `cudnn_benchmark: true`: cuDNN's autotuning, a libtorch switch; the
     /// other backends have no cuDNN.
-    fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>) {
-        if !matches!(self.value(value), Value::Bool(_)) {
+    fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>) -> Option<bool> {
+        let Value::Bool(on) = self.value(value) else {
             self.bad(
                 value.span,
                 "`cudnn_benchmark` is true or false",
                 "not a boolean",
                 "write `cudnn_benchmark: true`",
             );
-            return;
-        }
+            return None;
+        };
         let devices = device.map(Expr::one_or_many).unwrap_or_default();
         let not_torch = devices.iter().find(|d| !device_name(d).starts_with("torch."));
         if devices.is_empty() || not_torch.is_some() {
@@ -191,75 +204,84 @@ impl<'a> Settings<'a> {
                 label: "not a libtorch device".into(),
                 help: "train on `device: torch.cuda` (a `--features tch` build), or remove `cudnn_benchmark`".into(),
             });
+            return None;
         }
+        Some(on)
     }
 
-    /// The settings of an `evaluate` item.
-    pub fn evaluate(&mut self, body: &Block, classes: Option<bool>) {
+    /// The settings of an `evaluate` item: the metrics asked for, lowered.
+    pub fn evaluate(&mut self, body: &Block, task: Option<Task>) -> Vec<Metric> {
+        let mut metrics = Vec::new();
         for (_, value) in self.keys(body, &EVALUATE_KEYS, "an evaluation") {
             let Value::List(items) = self.value(value) else {
                 self.bad(value.span, "`metrics` is a list", "not a list", "write `metrics: [accuracy, f1]`");
                 continue;
             };
             for (item, span) in items {
-                self.metric(&item, span, classes);
+                metrics.extend(self.metric(&item, span, task));
             }
         }
+        metrics
     }
 
-    fn metric(&mut self, value: &Value, span: Span, classes: Option<bool>) {
-        let names: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
+    fn metric(&mut self, value: &Value, span: Span, task: Option<Task>) -> Option<Metric> {
+        let names = Metric::names();
         let Value::Name(name) = value else {
-            return self.bad(
-                span,
-                "a metric is a name",
-                "not a metric",
-                &format!("the metrics are {}", names.join(", ")),
-            );
+            self.bad(span, "a metric is a name", "not a metric", &format!("the metrics are {}", names.join(", ")));
+            return None;
         };
-        match METRICS.iter().find(|(m, _)| m == name) {
-            None => {
-                let help = closest(name, names.iter().copied()).map_or_else(
-                    || format!("the metrics are {}", names.join(", ")),
-                    |m| format!("did you mean `{m}`?"),
-                );
-                self.bad(span, &format!("unknown metric `{name}`"), "not a metric", &help);
-            }
-            Some((_, Some(needs_classes))) if classes.is_some_and(|c| c != *needs_classes) => {
-                let task = if *needs_classes { "classification" } else { "regression" };
-                self.bad(span, &format!("`{name}` is a {task} metric, but this model is trained for the other task"), "not computed for this task", "classification gets accuracy, precision, recall, f1, confusion; regression gets mse, mae; both get loss");
-            }
-            _ => {}
+        let Some(metric) = Metric::from_name(name) else {
+            let help = familiar::help(Place::Metric, name, &names, "the metrics are");
+            self.bad(span, &format!("unknown metric `{name}`"), "not a metric", &help);
+            return None;
+        };
+        if let (Some(needs), Some(task)) = (metric.task(), task)
+            && needs != task
+        {
+            let task_name = match needs {
+                Task::Classification => "classification",
+                Task::Regression => "regression",
+            };
+            self.bad(
+                span,
+                &format!("`{name}` is a {task_name} metric, but this model is trained for the other task"),
+                "not computed for this task",
+                "classification gets accuracy, precision, recall, f1, confusion; regression gets mse, mae; both get loss",
+            );
+            return None;
         }
+        Some(metric)
     }
 
-    fn loss(&mut self, value: &Expr) {
-        let names: Vec<&str> = LOSSES.iter().map(|(l, _)| *l).collect();
+    fn loss(&mut self, value: &Expr) -> Option<Loss> {
+        let names = Loss::names();
         match self.value(value) {
-            Value::Name(n) if names.contains(&n.as_str()) => {}
             Value::Name(n) => {
-                let help = closest(&n, names.iter().copied())
-                    .map_or_else(|| format!("the losses are {}", names.join(", ")), |l| format!("did you mean `{l}`?"));
+                if let Some(loss) = Loss::from_name(&n) {
+                    return Some(loss);
+                }
+                let help = familiar::help(Place::Loss, &n, &names, "the losses are");
                 self.bad(value.span, &format!("unknown loss `{n}`"), "not a loss", &help);
             }
             _ => {
                 self.bad(value.span, "a loss is a name", "not a loss", &format!("the losses are {}", names.join(", ")))
             }
         }
+        None
     }
 
-    /// A call (or a bare name) with its arguments bound.
-    fn call<'e>(
+    /// A call (or a bare name) of one of `known`, with its arguments bound.
+    fn call<'e, K: Copy>(
         &mut self,
         value: &'e Expr,
-        known: &[(&str, &[Param])],
+        known: &[(&str, K, &[Param])],
         what: &str,
-    ) -> Option<(String, crate::check::args::Bound<'e>)> {
+    ) -> Option<(K, crate::check::args::Bound<'e>)> {
+        let list: Vec<&str> = known.iter().map(|(n, _, _)| *n).collect();
         let (name, args, span): (String, &[Arg], Span) = match &value.kind {
             ExprKind::Call(call) => (call.callee.dotted(), &call.args, value.span),
             ExprKind::Path(path) => (path.dotted(), &[], value.span),
             _ => {
-                let list: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
                 self.bad(
                     value.span,
                     &format!("this is not {what}"),
@@ -269,10 +291,16 @@ impl<'a> Settings<'a> {
                 return None;
             }
         };
-        let Some((_, params)) = known.iter().find(|(n, _)| *n == name) else {
-            let list: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
-            let help = closest(&name, list.iter().copied())
-                .map_or_else(|| format!("write one of {}", list.join(", ")), |n| format!("did you mean `{n}`?"));
+        let Some((_, kind, params)) = known.iter().find(|(n, _, _)| *n == name) else {
+            let help = match what {
+                "an optimizer" => familiar::help(Place::Optimizer, &name, &list, "write one of"),
+                _ => familiar::help(Place::TrainSetting, "", &list, "write one of"),
+            };
+            let help = if help.starts_with("write one of") {
+                closest(&name, list.iter().copied()).map_or(help, |n| format!("did you mean `{n}`?"))
+            } else {
+                help
+            };
             self.errors.push(CheckError::UnknownOperation {
                 what: what.trim_start_matches("an ").trim_start_matches("a ").into(),
                 name,
@@ -281,253 +309,476 @@ impl<'a> Settings<'a> {
             });
             return None;
         };
+        let errors_before = self.errors.len();
         let bound = bind(&name, params, args, span, &mut self.errors);
-        Some((name, bound))
+        (self.errors.len() == errors_before).then_some((*kind, bound))
     }
 
-    /// A number argument that must satisfy `ok`, described by `rule`.
-    fn number(&mut self, b: &crate::check::args::Bound, param: &str, ok: fn(f64) -> bool, rule: &str) -> Option<f64> {
-        let (value, span) = b.value(param, self.constants)?;
+    /// A number argument that must satisfy `ok`, described by `rule`:
+    /// `Ok(None)` when not given, `Err(())` when wrong (reported).
+    fn number(&mut self, b: &Bound, param: &str, ok: fn(f64) -> bool, rule: &str) -> Result<Option<f64>, ()> {
+        let Some((value, span)) = b.value(param, self.constants) else { return Ok(None) };
         match value.as_f64() {
-            Some(x) if ok(x) => Some(x),
+            Some(x) if ok(x) => Ok(Some(x)),
             _ => {
                 let help = example(param).to_owned();
                 self.bad(span, &format!("`{param}` must be {rule}"), &format!("this is {}", shown(&value)), &help);
+                Err(())
+            }
+        }
+    }
+
+    /// A whole-number argument of at least `least`.
+    fn whole(&mut self, b: &Bound, param: &str, least: i64) -> Result<Option<u64>, ()> {
+        let Some((value, span)) = b.value(param, self.constants) else { return Ok(None) };
+        match whole_value(&value) {
+            Some(n) if (least..=MAX_COUNT).contains(&n) => Ok(Some(n as u64)),
+            Some(n) if n > MAX_COUNT => {
+                self.errors.push(CheckError::OutOfRange {
+                    message: format!("`{param}` is at most {MAX_COUNT}"),
+                    span,
+                    label: format!("this is {n}"),
+                    help: example(param).into(),
+                });
+                Err(())
+            }
+            _ => {
+                let rule = format!("a whole number, {least} or more");
+                self.bad(
+                    span,
+                    &format!("`{param}` must be {rule}"),
+                    &format!("this is {}", shown(&value)),
+                    example(param),
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn optimizer(&mut self, value: &Expr) -> Option<Optimizer> {
+        let known: Vec<(&str, OptimizerKind, &[Param])> =
+            OptimizerKind::ALL.iter().map(|k| (k.name(), *k, optimizer_params(*k))).collect();
+        let (kind, b) = self.call(value, &known, "an optimizer")?;
+        let mut o = Optimizer::new(kind, crate::ir::DEFAULT_LR);
+        let fraction = |x: f64| (0.0..1.0).contains(&x);
+        let lr = self.number(&b, "lr", |x| x > 0.0 && x.is_finite(), "greater than 0");
+        let momentum = self.number(&b, "momentum", fraction, "in [0, 1)");
+        let decay = self.number(&b, "weight_decay", |x| x >= 0.0 && x.is_finite(), "0 or more");
+        let beta1 = self.number(&b, "beta1", fraction, "in [0, 1)");
+        let beta2 = self.number(&b, "beta2", fraction, "in [0, 1)");
+        let alpha = self.number(&b, "alpha", fraction, "in [0, 1)");
+        let eps = self.number(&b, "eps", |x| x > 0.0 && x.is_finite(), "greater than 0");
+        for (field, given) in [
+            (&mut o.lr, lr),
+            (&mut o.momentum, momentum),
+            (&mut o.weight_decay, decay),
+            (&mut o.beta1, beta1),
+            (&mut o.beta2, beta2),
+            (&mut o.alpha, alpha),
+            (&mut o.eps, eps),
+        ] {
+            if let Some(x) = given.ok()? {
+                *field = x;
+            }
+        }
+        if let Some((v, span)) = b.value("nesterov", self.constants) {
+            match v {
+                Value::Bool(on) => o.nesterov = on,
+                _ => {
+                    let label = format!("this is {}", shown(&v));
+                    self.bad(span, "`nesterov` is true or false", &label, "write `nesterov: true`");
+                    return None;
+                }
+            }
+            if o.nesterov && o.momentum == 0.0 {
+                self.errors.push(CheckError::Conflict {
+                    message: "Nesterov momentum needs a momentum above 0".into(),
+                    span,
+                    label: "nesterov without momentum".into(),
+                    help: "write `sgd(lr: 0.05, momentum: 0.9, nesterov: true)`".into(),
+                });
+                return None;
+            }
+        }
+        Some(o)
+    }
+
+    /// `cosine()`, `warmup(epochs: 2)`, `warmup(steps: 500) then step(every: 10)`.
+    fn schedule(&mut self, value: &Expr) -> Option<Schedule> {
+        let phases: Vec<&Expr> = match &value.kind {
+            ExprKind::Then { phases } => phases.iter().collect(),
+            _ => vec![value],
+        };
+        let mut lowered = Vec::new();
+        for phase in &phases {
+            lowered.push(self.schedule_phase(phase)?);
+        }
+        let mut warmup = None;
+        let mut decay = None;
+        let last = phases.len() - 1;
+        for (i, (phase, expr)) in lowered.into_iter().zip(&phases).enumerate() {
+            match phase {
+                Phase::Decay(_) if i < last => {
+                    let help = "write `warmup(epochs: 2) then cosine()`";
+                    self.bad(expr.span, "only `warmup(...)` comes before `then`", "not a warmup", help);
+                    return None;
+                }
+                Phase::Warmup(_) if i > 0 => {
+                    let help = "a schedule is one warmup, then one decay: `warmup(epochs: 2) then cosine()`";
+                    self.bad(expr.span, "only the first phase can be `warmup(...)`", "a second warmup", help);
+                    return None;
+                }
+                Phase::Warmup(length) => warmup = Some(length),
+                Phase::Decay(d) => decay = Some(d),
+            }
+        }
+        Some(Schedule { warmup, decay: decay.unwrap_or(Decay::Constant) })
+    }
+
+    fn schedule_phase(&mut self, phase: &Expr) -> Option<Phase> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Kind {
+            Constant,
+            Warmup,
+            Step,
+            Exponential,
+            Cosine,
+            OnPlateau,
+        }
+        let known: &[(&str, Kind, &[Param])] = &[
+            ("constant", Kind::Constant, &[]),
+            ("warmup", Kind::Warmup, &[named("epochs"), named("steps")]),
+            ("step", Kind::Step, &[named("every"), named("gamma")]),
+            ("exponential", Kind::Exponential, &[pos("gamma", true)]),
+            ("cosine", Kind::Cosine, &[named("min_lr")]),
+            ("on_plateau", Kind::OnPlateau, &[named("patience"), named("factor")]),
+        ];
+        let (kind, b) = self.call(phase, known, "a schedule")?;
+        let factor = |x: f64| x > 0.0 && x <= 1.0;
+        Some(Phase::Decay(match kind {
+            Kind::Constant => Decay::Constant,
+            Kind::Warmup => {
+                let epochs = self.whole(&b, "epochs", 1).ok()?;
+                let steps = self.whole(&b, "steps", 1).ok()?;
+                return match (epochs, steps) {
+                    (Some(e), None) => Some(Phase::Warmup(WarmupLength::Epochs(e))),
+                    (None, Some(s)) => Some(Phase::Warmup(WarmupLength::Steps(s))),
+                    (None, None) => {
+                        let help = "write `warmup(epochs: 2)`";
+                        self.bad(phase.span, "`warmup` needs `epochs:` or `steps:`", "how long?", help);
+                        None
+                    }
+                    (Some(_), Some(_)) => {
+                        self.errors.push(CheckError::Conflict {
+                            message: "`warmup` lasts `epochs:` or `steps:`, not both".into(),
+                            span: phase.span,
+                            label: "two lengths".into(),
+                            help: "keep one: `warmup(epochs: 2)` or `warmup(steps: 500)`".into(),
+                        });
+                        None
+                    }
+                };
+            }
+            Kind::Step => Decay::Step {
+                every: self.whole(&b, "every", 1).ok()?.unwrap_or(1),
+                gamma: self.number(&b, "gamma", factor, "in (0, 1]").ok()?.unwrap_or(0.1),
+            },
+            Kind::Exponential => Decay::Exponential { gamma: self.number(&b, "gamma", factor, "in (0, 1]").ok()?? },
+            Kind::Cosine => Decay::Cosine {
+                min_lr: self.number(&b, "min_lr", |x| x >= 0.0 && x.is_finite(), "0 or more").ok()?.unwrap_or(0.0),
+            },
+            Kind::OnPlateau => Decay::OnPlateau {
+                patience: self.whole(&b, "patience", 1).ok()?.unwrap_or(10),
+                factor: self.number(&b, "factor", factor, "in (0, 1]").ok()?.unwrap_or(0.1),
+            },
+        }))
+    }
+
+    /// A whole number of at least `least`.
+    fn count(&mut self, value: &Expr, key: &str, least: i64, help: &str) -> Option<u64> {
+        self.count_or(value, key, "", least, help)?
+    }
+
+    /// A whole number of at least `least` (`Some(Some(n))`), or `word`
+    /// when there is one (`Some(None)`).
+    fn count_or(&mut self, value: &Expr, key: &str, word: &str, least: i64, help: &str) -> Option<Option<u64>> {
+        let v = self.value(value);
+        match &v {
+            Value::Name(n) if !word.is_empty() && n == word => return Some(None),
+            _ => {}
+        }
+        match whole_value(&v) {
+            Some(n) if (least..=MAX_COUNT).contains(&n) => Some(Some(n as u64)),
+            Some(n) if n > MAX_COUNT => {
+                self.errors.push(CheckError::OutOfRange {
+                    message: format!("`{key}` is at most {MAX_COUNT}"),
+                    span: value.span,
+                    label: format!("this is {n}"),
+                    help: format!("write `{key}: 32`"),
+                });
+                None
+            }
+            _ => {
+                let label = format!("this is {}", shown(&v));
+                self.bad(value.span, &format!("`{key}` is {help}"), &label, &format!("write `{key}: 32`"));
                 None
             }
         }
     }
 
-    fn optimizer(&mut self, value: &Expr) {
-        const SGD: &[Param] = &[pos("lr", false), named("momentum"), named("nesterov"), named("weight_decay")];
-        const ADAM: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("eps"), named("weight_decay")];
-        const RMSPROP: &[Param] =
-            &[pos("lr", false), named("alpha"), named("eps"), named("momentum"), named("weight_decay")];
-        let known: &[(&str, &[Param])] = &[("sgd", SGD), ("adam", ADAM), ("adamw", ADAM), ("rmsprop", RMSPROP)];
-        let Some((_, b)) = self.call(value, known, "an optimizer") else { return };
-        self.number(&b, "lr", |x| x > 0.0 && x.is_finite(), "greater than 0");
-        self.number(&b, "momentum", |x| (0.0..1.0).contains(&x), "in [0, 1)");
-        self.number(&b, "weight_decay", |x| x >= 0.0 && x.is_finite(), "0 or more");
-        for beta in ["beta1", "beta2", "alpha"] {
-            self.number(&b, beta, |x| (0.0..1.0).contains(&x), "in [0, 1)");
-        }
-        self.number(&b, "eps", |x| x > 0.0 && x.is_finite(), "greater than 0");
-        if let Some((v, span)) = b.value("nesterov", self.constants)
-            && !matches!(v, Value::Bool(_))
-        {
-            self.bad(span, "`nesterov` is true or false", &format!("this is {}", shown(&v)), "write `nesterov: true`");
-        }
-    }
-
-    fn schedule(&mut self, value: &Expr) {
-        let phases: Vec<&Expr> = match &value.kind {
-            ExprKind::Then { phases } => phases.iter().collect(),
-            _ => vec![value],
-        };
-        let last = phases.len() - 1;
-        for (i, phase) in phases.into_iter().enumerate() {
-            self.schedule_phase(phase, i < last);
-        }
-    }
-
-    fn schedule_phase(&mut self, phase: &Expr, followed: bool) {
-        const WARMUP: &[Param] = &[named("epochs"), named("steps")];
-        const STEP: &[Param] = &[named("every"), named("gamma")];
-        const EXPONENTIAL: &[Param] = &[pos("gamma", true)];
-        const COSINE: &[Param] = &[named("min_lr")];
-        const PLATEAU: &[Param] = &[named("patience"), named("factor")];
-        let known: &[(&str, &[Param])] = &[
-            ("constant", &[]),
-            ("warmup", WARMUP),
-            ("step", STEP),
-            ("exponential", EXPONENTIAL),
-            ("cosine", COSINE),
-            ("on_plateau", PLATEAU),
-        ];
-        let Some((name, b)) = self.call(phase, known, "a schedule") else { return };
-        if followed && name != "warmup" {
-            self.bad(
-                phase.span,
-                "only `warmup(...)` comes before `then`",
-                "not a warmup",
-                "write `warmup(epochs: 2) then cosine()`",
-            );
-        }
-        if name == "warmup" && b.expr("epochs").is_none() && b.expr("steps").is_none() {
-            self.bad(phase.span, "`warmup` needs `epochs:` or `steps:`", "how long?", "write `warmup(epochs: 2)`");
-        }
-        for count in ["epochs", "steps", "every", "patience"] {
-            self.number(&b, count, |x| x >= 1.0 && x.fract() == 0.0, "a whole number, 1 or more");
-        }
-        for factor in ["gamma", "factor"] {
-            self.number(&b, factor, |x| x > 0.0 && x <= 1.0, "in (0, 1]");
-        }
-        self.number(&b, "min_lr", |x| x >= 0.0 && x.is_finite(), "0 or more");
-    }
-
-    /// A whole number of at least `least`, or `word` when there is one.
-    fn count_or(&mut self, value: &Expr, key: &str, word: &str, least: i64, help: &str) {
-        match self.value(value) {
-            Value::Name(n) if !word.is_empty() && n == word => {}
-            v if v.as_i64().is_some_and(|n| n >= least) && !matches!(v, Value::Float(f) if f.fract() != 0.0) => {}
-            v => self.bad(
-                value.span,
-                &format!("`{key}` is {help}"),
-                &format!("this is {}", shown(&v)),
-                &format!("write `{key}: 32`"),
-            ),
-        }
-    }
-
-    fn seed(&mut self, value: &Expr) {
+    fn seed(&mut self, value: &Expr) -> Option<u64> {
         let v = self.value(value);
-        if v.as_i64().is_none_or(|n| n < 0) {
-            self.bad(
-                value.span,
-                "a seed is a whole number, 0 or more",
-                &format!("this is {}", shown(&v)),
-                "write `seed: 42`",
-            );
+        match whole_value(&v) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => {
+                let label = format!("this is {}", shown(&v));
+                self.bad(value.span, "a seed is a whole number, 0 or more", &label, "write `seed: 42`");
+                None
+            }
         }
     }
 
     /// `patience(3, on: val.loss, min_delta: 0.001, restore_best: true)`
-    fn early_stop(&mut self, value: &Expr, validated: bool, classes: Option<bool>) {
+    fn early_stop(&mut self, value: &Expr, validated: bool, task: Option<Task>) -> Option<EarlyStop> {
         const PATIENCE: &[Param] = &[pos("patience", true), named("on"), named("min_delta"), named("restore_best")];
-        let Some((_, b)) = self.call(value, &[("patience", PATIENCE)], "an early-stopping rule") else { return };
-        self.number(&b, "patience", |x| x >= 1.0 && x.fract() == 0.0, "a whole number, 1 or more");
-        self.number(&b, "min_delta", |x| x >= 0.0 && x.is_finite(), "0 or more");
-        let Some(on) = b.expr("on") else { return };
+        let (_, b) = self.call(value, &[("patience", (), PATIENCE)], "an early-stopping rule")?;
+        let patience = self.whole(&b, "patience", 1).ok()??;
+        let min_delta = self.number(&b, "min_delta", |x| x >= 0.0 && x.is_finite(), "0 or more").ok()?;
+        let restore_best = match b.value("restore_best", self.constants) {
+            None => false,
+            Some((Value::Bool(on), _)) => on,
+            Some((v, span)) => {
+                let label = format!("this is {}", shown(&v));
+                self.bad(span, "`restore_best` is true or false", &label, "write `restore_best: true`");
+                return None;
+            }
+        };
+        let (split, metric) = match b.expr("on") {
+            // Keras' default: the validation loss, or the training loss
+            // when there is no validation data.
+            None => (if validated { DataSplit::Val } else { DataSplit::Train }, Scalar::Loss),
+            Some(on) => self.watched(on, validated, task)?,
+        };
+        Some(EarlyStop { patience, split, metric, min_delta: min_delta.unwrap_or(0.0), restore_best })
+    }
+
+    /// `on: val.loss`, `on: train.f1`: a split and a metric that is one
+    /// number, computed for this run's task.
+    fn watched(&mut self, on: &Expr, validated: bool, task: Option<Task>) -> Option<(DataSplit, Scalar)> {
         let ExprKind::Path(path) = &on.kind else {
-            return self.bad(on.span, "`on` names a metric, as in `val.loss`", "not a metric", "write `on: val.loss`");
+            self.bad(on.span, "`on` names a metric, as in `val.loss`", "not a metric", "write `on: val.loss`");
+            return None;
         };
         let parts: Vec<&str> = path.parts.iter().map(|p| p.name.as_str()).collect();
         let (split, metric) = match parts.as_slice() {
             [split, metric] => (*split, *metric),
             [metric] => ("val", *metric),
             _ => {
-                return self.bad(
-                    on.span,
-                    "`on` is `val.<metric>` or `train.<metric>`",
-                    "not a metric",
-                    "write `on: val.loss`",
-                );
+                let message = "`on` is `val.<metric>` or `train.<metric>`";
+                self.bad(on.span, message, "not a metric", "write `on: val.loss`");
+                return None;
             }
         };
-        if split != "val" && split != "train" {
-            return self.bad(
-                path.parts[0].span,
-                &format!("`{split}` is not `val` or `train`"),
-                "unknown split",
-                "write `on: val.loss`",
-            );
-        }
-        if split == "val" && !validated {
-            return self.bad(
+        let split = match split {
+            "val" => DataSplit::Val,
+            "train" => DataSplit::Train,
+            other => {
+                let message = format!("`{other}` is not `val` or `train`");
+                self.bad(path.parts[0].span, &message, "unknown split", "write `on: val.loss`");
+                return None;
+            }
+        };
+        if split == DataSplit::Val && !validated {
+            self.bad(
                 on.span,
                 &format!("`val.{metric}` is not computed: this run has no `validate:` data"),
                 "never computed",
                 "add `validate: <data>`, or stop on `train.loss`",
             );
+            return None;
         }
-        self.metric(&Value::Name(metric.into()), path.parts[path.parts.len() - 1].span, classes);
+        let metric_span = path.parts[path.parts.len() - 1].span;
+        match self.metric(&Value::Name(metric.into()), metric_span, task)? {
+            Metric::Scalar(scalar) => Some((split, scalar)),
+            Metric::Confusion => {
+                self.errors.push(CheckError::NotWatchable {
+                    metric: metric.into(),
+                    span: metric_span,
+                    help: "watch one number: `on: val.loss`, `val.accuracy` or `val.f1`".into(),
+                });
+                None
+            }
+        }
     }
 
     /// Each device must be known and compiled into this build.
-    fn device(&mut self, value: &Expr) {
-        let devices = value.one_or_many();
-        for device in devices {
-            let (name, index) = match &device.kind {
-                ExprKind::Path(p) => (p.dotted(), None),
-                ExprKind::Call(c) => (c.callee.dotted(), c.args.first().map(|a| self.value(&a.value))),
-                _ => (String::new(), None),
-            };
-            let known = ["cpu", "cuda", "torch.cpu", "torch.cuda"];
-            if !known.contains(&name.as_str()) || index.as_ref().is_some_and(|i| i.as_i64().is_none_or(|n| n < 0)) {
-                self.bad(
-                    device.span,
-                    "unknown device",
-                    "not a device",
-                    "devices are cpu, cuda, cuda(N), torch.cpu, torch.cuda, torch.cuda(N)",
-                );
-                continue;
+    fn devices(&mut self, value: &Expr) -> Option<Vec<Device>> {
+        let lowered: Vec<Option<Device>> = value.one_or_many().into_iter().map(|d| self.device(d)).collect();
+        lowered.into_iter().collect()
+    }
+
+    fn device(&mut self, device: &Expr) -> Option<Device> {
+        let (name, index) = match &device.kind {
+            ExprKind::Path(p) => (p.dotted(), None),
+            ExprKind::Call(c) if c.args.len() == 1 && c.args[0].name.is_none() => {
+                (c.callee.dotted(), Some(self.value(&c.args[0].value)))
             }
-            if name.starts_with("torch.") && !crate::backend::has_libtorch() {
+            _ => (String::new(), None),
+        };
+        let kind = DeviceKind::from_name(&name);
+        let index = match index {
+            None => Ok(None),
+            Some(v) => whole_value(&v).filter(|n| (0..=1024).contains(n)).map(|n| Some(n as u64)).ok_or(()),
+        };
+        let (Some(kind), Ok(index)) = (kind, index) else {
+            let help = "devices are cpu, cuda, cuda(N), torch.cpu, torch.cuda, torch.cuda(N)";
+            self.bad(device.span, "unknown device", "not a device", help);
+            return None;
+        };
+        let gpu = match kind {
+            DeviceKind::Cpu | DeviceKind::TorchCpu => false,
+            DeviceKind::Cuda | DeviceKind::TorchCuda => true,
+        };
+        if index.is_some() && !gpu {
+            let help = format!("write `{name}` (one CPU device); several: `device: [{name}, {name}]`");
+            self.bad(device.span, &format!("`{name}` takes no index"), "not a GPU", &help);
+            return None;
+        }
+        match kind {
+            DeviceKind::TorchCpu | DeviceKind::TorchCuda if !crate::backend::has_libtorch() => {
                 self.errors.push(CheckError::Unsupported {
                     message: format!("`{name}` needs the libtorch backend, which this build of pipe lacks"),
                     span: device.span,
                     label: "libtorch device".into(),
                     help: "build pipe with `--features tch` (see the README's GPU set-up), or use `device: cpu`".into(),
                 });
+                None
             }
-            if name == "cuda" && !crate::backend::has_cubecl_cuda() {
+            DeviceKind::Cuda if !crate::backend::has_cubecl_cuda() => {
                 self.errors.push(CheckError::Unsupported {
                     message: "`cuda` (CubeCL) needs the `cuda` feature, which this build of pipe lacks".into(),
                     span: device.span,
                     label: "CubeCL device".into(),
                     help: "for NVIDIA GPUs use `torch.cuda` with a `--features tch` build, or use `device: cpu`".into(),
                 });
+                None
             }
+            _ => Some(Device { kind, index }),
         }
     }
 
     /// `f16`/`bf16`: every backend pipe builds with computes in both (flex
     /// and libtorch, CPU and CUDA), so only the name is checked.
-    fn precision(&mut self, value: &Expr) {
-        match self.value(value) {
-            Value::Name(p) if PRECISIONS.contains(&p.as_str()) => {}
-            v => {
-                let near = if let Value::Name(n) = &v { closest(n, PRECISIONS.iter().copied()) } else { None };
-                let help = format!("write `precision: {}`", near.unwrap_or("bf16"));
-                self.bad(value.span, "`precision` is f32, f16 or bf16", &format!("this is {}", shown(&v)), &help)
-            }
+    fn precision(&mut self, value: &Expr) -> Option<Precision> {
+        let v = self.value(value);
+        if let Value::Name(n) = &v
+            && let Some(p) = Precision::from_name(n)
+        {
+            return Some(p);
         }
+        let near = if let Value::Name(n) = &v { closest(n, Precision::names()) } else { None };
+        let help = format!("write `precision: {}`", near.unwrap_or("bf16"));
+        self.bad(value.span, "`precision` is f32, f16 or bf16", &format!("this is {}", shown(&v)), &help);
+        None
     }
 
-    fn regularize(&mut self, value: &Expr) {
-        let terms = value.one_or_many();
+    /// `regularize: l2(1e-4)` or `[l1(1e-5), l2(1e-4)]`.
+    fn regularize(&mut self, value: &Expr) -> Option<(Option<f64>, Option<f64>)> {
+        #[derive(Clone, Copy)]
+        enum Norm {
+            L1,
+            L2,
+        }
         const WEIGHT: &[Param] = &[pos("weight", true)];
-        for term in terms {
-            let Some((_, b)) = self.call(term, &[("l1", WEIGHT), ("l2", WEIGHT)], "a regularizer") else { continue };
-            self.number(&b, "weight", |x| x >= 0.0 && x.is_finite(), "0 or more");
+        let (mut l1, mut l2) = (None, None);
+        for term in value.one_or_many() {
+            let known = [("l1", Norm::L1, WEIGHT), ("l2", Norm::L2, WEIGHT)];
+            let (norm, b) = self.call(term, &known, "a regularizer")?;
+            let weight = self.number(&b, "weight", |x| x >= 0.0 && x.is_finite(), "0 or more").ok()??;
+            let slot = match norm {
+                Norm::L1 => &mut l1,
+                Norm::L2 => &mut l2,
+            };
+            if slot.replace(weight).is_some() {
+                self.errors.push(CheckError::Conflict {
+                    message: "this penalty is given twice".into(),
+                    span: term.span,
+                    label: "given again".into(),
+                    help: "keep one `l1(...)` and one `l2(...)` at most".into(),
+                });
+                return None;
+            }
         }
+        Some((l1, l2))
     }
 
-    fn clip(&mut self, value: &Expr) {
+    fn clip(&mut self, value: &Expr) -> Option<Clip> {
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Norm,
+            Value,
+        }
         const LIMIT: &[Param] = &[pos("limit", true)];
-        let Some((_, b)) = self.call(value, &[("norm", LIMIT), ("value", LIMIT)], "a clipping rule") else { return };
-        self.number(&b, "limit", |x| x > 0.0 && x.is_finite(), "greater than 0");
+        let (kind, b) =
+            self.call(value, &[("norm", Kind::Norm, LIMIT), ("value", Kind::Value, LIMIT)], "a clipping rule")?;
+        let limit = self.number(&b, "limit", |x| x > 0.0 && x.is_finite(), "greater than 0").ok()??;
+        Some(match kind {
+            Kind::Norm => Clip::Norm(limit),
+            Kind::Value => Clip::Value(limit),
+        })
     }
 
-    fn log(&mut self, value: &Expr) {
-        let sinks = value.one_or_many();
+    fn logs(&mut self, value: &Expr) -> Option<Vec<LogSink>> {
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Console,
+            TensorBoard,
+            Csv,
+            Jsonl,
+        }
         const PATH: &[Param] = &[pos("path", true)];
-        let known: &[(&str, &[Param])] = &[("console", &[]), ("tensorboard", PATH), ("csv", PATH), ("jsonl", PATH)];
-        for sink in sinks {
-            if let Some((_, b)) = self.call(sink, known, "a log")
-                && let Some(path) = b.expr("path")
-            {
-                self.path(path, "a log");
+        let known = [
+            ("console", Kind::Console, &[][..]),
+            ("tensorboard", Kind::TensorBoard, PATH),
+            ("csv", Kind::Csv, PATH),
+            ("jsonl", Kind::Jsonl, PATH),
+        ];
+        let mut sinks = Vec::new();
+        for sink in value.one_or_many() {
+            let (kind, b) = self.call(sink, &known, "a log")?;
+            let path = || b.expr("path");
+            sinks.push(match kind {
+                Kind::Console => LogSink::Console,
+                Kind::TensorBoard => LogSink::TensorBoard(self.path(path()?, "a log")?),
+                Kind::Csv => LogSink::Csv(self.path(path()?, "a log")?),
+                Kind::Jsonl => LogSink::Jsonl(self.path(path()?, "a log")?),
+            });
+        }
+        Some(sinks)
+    }
+
+    fn path(&mut self, value: &Expr, what: &str) -> Option<PathBuf> {
+        match self.value(value) {
+            Value::Str(s) if !s.is_empty() => Some(PathBuf::from(s)),
+            _ => {
+                self.bad(
+                    value.span,
+                    &format!("{what} takes a path in quotes"),
+                    "not a path",
+                    "write it like `\"runs/income\"`",
+                );
+                None
             }
         }
     }
 
-    fn path(&mut self, value: &Expr, what: &str) {
-        if !matches!(self.value(value), Value::Str(_)) {
-            self.bad(
-                value.span,
-                &format!("{what} takes a path in quotes"),
-                "not a string",
-                "write it like `\"runs/income\"`",
-            );
-        }
-    }
-
-    fn checkpoint(&mut self, value: &Expr) {
+    fn checkpoint(&mut self, value: &Expr) -> Option<Checkpoint> {
         const EVERY: &[Param] = &[named("every"), named("keep")];
-        let Some((_, b)) = self.call(value, &[("checkpoint", EVERY)], "a checkpoint rule") else { return };
-        self.number(&b, "every", |x| x >= 1.0 && x.fract() == 0.0, "a whole number of epochs, 1 or more");
-        self.number(&b, "keep", |x| x >= 1.0 && x.fract() == 0.0, "a whole number, 1 or more");
+        let (_, b) = self.call(value, &[("checkpoint", (), EVERY)], "a checkpoint rule")?;
+        let defaults = Checkpoint { every: 1, ..Checkpoint::default() };
+        let every = self.whole(&b, "every", 1).ok()?.unwrap_or(defaults.every);
+        let keep = self.whole(&b, "keep", 1).ok()?.unwrap_or(defaults.keep);
+        Some(Checkpoint { every, keep })
     }
 
     /// Augmentation transforms images: the data must have an image column.
@@ -543,22 +794,66 @@ impl<'a> Settings<'a> {
         }
     }
 
-    fn class_weight(&mut self, value: &Expr) {
+    /// `class_weight: balanced`: only where the loss weighs classes.
+    fn class_weight(&mut self, value: &Expr, loss: Option<&Expr>, task: Option<Task>) -> bool {
         if !matches!(&value.kind, ExprKind::Path(p) if p.dotted() == "balanced") {
             self.bad(value.span, "`class_weight` is `balanced`", "not a weighting", "write `class_weight: balanced`");
+            return false;
         }
+        if task == Some(Task::Regression) {
+            let at = loss.map_or(value.span, |l| l.span);
+            self.errors.push(CheckError::Conflict {
+                message: "`class_weight` weighs classes, and this run learns numbers".into(),
+                span: value.span,
+                label: "no classes to weigh".into(),
+                help: format!(
+                    "remove `class_weight`, or learn classes with `loss: cross_entropy`{}",
+                    if at == value.span { "" } else { " (the loss here is for numbers)" }
+                ),
+            });
+            return false;
+        }
+        true
     }
 }
 
-/// Whether a run learns classes (`Some(true)`), numbers (`Some(false)`), or
-/// it cannot be told.
-pub fn classification(loss: Option<&Expr>, target: Option<&Expr>, data: Option<&Schema>) -> Option<bool> {
+/// One phase of a schedule as written.
+enum Phase {
+    Warmup(WarmupLength),
+    Decay(Decay),
+}
+
+/// Replaces `slot` with a lowered value (a wrong value leaves the default;
+/// its error stops the lowering anyway).
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+/// `keys` let only [`TRAIN_KEYS`] through.
+fn unreachable_key(key: &str) {
+    debug_assert!(false, "TRAIN_KEYS holds `{key}`, and no rule handles it");
+}
+
+/// The whole number a value is (`3` or `3.0`), if it is one.
+fn whole_value(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(i) => Some(*i),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// Whether a run learns classes or numbers, or it cannot be told (the
+/// target is unknown; its error is reported elsewhere).
+pub fn classification(loss: Option<&Expr>, target: Option<&Expr>, data: Option<&Schema>) -> Option<Task> {
     if let Some(ExprKind::Path(p)) = loss.map(|l| &l.kind) {
-        return LOSSES.iter().find(|(l, _)| *l == p.dotted()).map(|(_, c)| *c);
+        return Loss::from_name(&p.dotted()).map(Loss::task);
     }
     let ExprKind::Path(target) = &target?.kind else { return None };
     let column = data?.get(&target.dotted())?;
-    Some(!matches!(column.dtype, DType::F64))
+    Some(if matches!(column.dtype, DType::F64) { Task::Regression } else { Task::Classification })
 }
 
 /// A typical value of a setting's argument, for help lines.
@@ -574,6 +869,8 @@ fn example(param: &str) -> &'static str {
         "min_lr" | "min_delta" => "this is 0 or a small positive number",
         "weight" => "a regularization weight is 0 or more, such as `l2(1e-4)`",
         "limit" => "a clipping limit is positive, such as `norm(1.0)`",
+        "epochs" | "steps" => "a warmup lasts a few epochs or steps: `warmup(epochs: 2)`",
+        "every" | "keep" => "counts are whole numbers: `checkpoint(every: 1, keep: 3)`",
         _ => "see the settings in docs/language.md",
     }
 }

@@ -1,29 +1,43 @@
-//! `pipe predict RUN_DIR DATA [-o OUT]`.
+//! `pipe predict RUN_DIR DATA [-o OUT]`: the run folder's saved pipeline
+//! is parsed and checked here, and its program handed to the runner.
 
 use std::path::Path;
 
 use super::report::Reporter;
-use crate::run::predict::{default_output, predict_file};
-use crate::source::SourceFile;
+use crate::run::predict::{default_output, open_run, predict_file, stale_pipeline};
+use crate::source::{SourceFile, SourceMap};
 
 /// Predicts for new data with a training run's folder; returns whether it
 /// succeeded.
 pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, reporter: &mut Reporter) -> bool {
     let out = out.map_or_else(|| default_output(data), Path::to_path_buf);
-    match predict_file(run_dir, data, &out) {
+    let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
+    let saved = match open_run(run_dir) {
+        Ok(saved) => saved,
+        Err(error) => {
+            reporter.report(&error, &no_file());
+            return false;
+        }
+    };
+    let mut sources = SourceMap::new();
+    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), saved.pipeline.as_str());
+    let parsed = crate::syntax::parse(&saved.pipeline, file);
+    let report = crate::check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
+    if !parsed.errors.is_empty() || report.has_errors() {
+        reporter.report(&stale_pipeline(), &no_file());
+        return false;
+    }
+    match predict_file(saved, &report.ir, data, &out) {
         Ok(done) => {
             for warning in &done.warnings {
-                let file = warning.span().map_or_else(
-                    || SourceFile { name: String::new(), text: "".into() },
-                    |s| done.sources.get(s.file).clone(),
-                );
+                let file = warning.span().map_or_else(no_file, |s| sources.get(s.file).clone());
                 reporter.report(warning, &file);
             }
             reporter.note(&format!("predicted {} rows: {}", done.rows, out.display()));
             true
         }
         Err(error) => {
-            reporter.report(&error, &SourceFile { name: run_dir.display().to_string(), text: "".into() });
+            reporter.report(&error, &no_file());
             false
         }
     }

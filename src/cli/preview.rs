@@ -67,7 +67,7 @@ pub fn preview(p: &Preview, reporter: &mut Reporter) -> bool {
             return false;
         }
     };
-    let seed = train.settings.seed.unwrap_or(0);
+    let seed = train.settings.seed;
     let size = shape.iter().product::<usize>();
     let mut tiles = Vec::new();
     for (sample, row) in pixels.chunks_exact(size).zip(&rows) {

@@ -44,17 +44,22 @@ fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
         }
         None => (written.trim(), None),
     };
-    let known = ["cpu", "torch.cpu", "torch.cuda", "cuda"];
-    if !known.contains(&name) {
-        return Err(format!("unknown device; the devices are {}", known.join(", ")));
+    use crate::ir::DeviceKind;
+    let Some(kind) = DeviceKind::from_name(name) else {
+        return Err(format!("unknown device; the devices are {}", DeviceKind::names().join(", ")));
+    };
+    match kind {
+        DeviceKind::TorchCpu | DeviceKind::TorchCuda if !crate::backend::has_libtorch() => {
+            Err("this build has no libtorch backend: build with `--features tch` (see the README)".into())
+        }
+        DeviceKind::Cuda if !crate::backend::has_cubecl_cuda() => {
+            Err("this build has no CubeCL CUDA backend: use `torch.cuda` with `--features tch`".into())
+        }
+        DeviceKind::Cpu | DeviceKind::TorchCpu if index.is_some() => {
+            Err(format!("`{name}` takes no index: write `--device {name}`"))
+        }
+        _ => Ok(crate::ir::Device { kind, index }),
     }
-    if name.starts_with("torch.") && !crate::backend::has_libtorch() {
-        return Err("this build has no libtorch backend: build with `--features tch` (see the README)".into());
-    }
-    if name == "cuda" && !crate::backend::has_cubecl_cuda() {
-        return Err("this build has no CubeCL CUDA backend: use `torch.cuda` with `--features tch`".into());
-    }
-    Ok(crate::ir::Device { name: name.to_owned(), index })
 }
 
 /// Every training run trains on `device`.
@@ -108,7 +113,11 @@ pub fn execute(
             }
             Event::Warning(warning) => report_run_error(&warning, sources, reporter),
             Event::Note(line) => reporter.note(&line),
-            Event::Epoch { name, epoch, epochs } => print_epoch(&name, &epoch, epochs, reporter),
+            Event::Epoch { name, epoch, epochs, console } => {
+                if console || reporter.is_json() {
+                    print_epoch(&name, &epoch, epochs, reporter)
+                }
+            }
             Event::Evaluated { name, scores, metrics, classes } => {
                 print_scores(&name, &scores, &metrics, classes.as_deref(), reporter)
             }
@@ -272,27 +281,27 @@ fn print_epoch(name: &str, e: &crate::train::fit::Epoch, epochs: usize, reporter
 fn print_scores(
     name: &str,
     scores: &crate::train::fit::Scores,
-    metrics: &[String],
+    metrics: &[crate::ir::Metric],
     classes: Option<&[String]>,
     reporter: &Reporter,
 ) {
+    use crate::ir::{Metric, Scalar};
     if reporter.is_json() {
         println!("{}", serde_json::json!({ "item": name, "metrics": scores }));
         return;
     }
-    let wanted: Vec<&str> = if metrics.is_empty() {
-        vec!["loss", "accuracy", "precision", "recall", "f1", "mse", "mae"]
-    } else {
-        metrics.iter().map(String::as_str).collect()
-    };
+    let wanted: Vec<Metric> =
+        if metrics.is_empty() { Scalar::ALL.iter().map(|s| Metric::Scalar(*s)).collect() } else { metrics.to_vec() };
     let mut line = format!("  {:<10} {name:<20}", "evaluate");
     for m in &wanted {
-        if let Some(v) = scores.get(m) {
-            line.push_str(&format!("  {m} {v:.4}"));
+        if let Metric::Scalar(scalar) = m
+            && let Some(v) = scores.get(*scalar)
+        {
+            line.push_str(&format!("  {} {v:.4}", scalar.name()));
         }
     }
     reporter.note(&line);
-    if let (true, Some(matrix), Some(names)) = (wanted.contains(&"confusion"), &scores.confusion, classes) {
+    if let (true, Some(matrix), Some(names)) = (wanted.contains(&Metric::Confusion), &scores.confusion, classes) {
         let cell = names
             .iter()
             .map(String::len)

@@ -230,8 +230,9 @@ fn image_folders(program: &Program) -> HashSet<PathBuf> {
 }
 
 /// When the new program differs from the running one only in settings a
-/// training can take mid-run (epochs, early stopping, schedule, learning
-/// rate, logs, checkpoints): those settings, by training item.
+/// training takes mid-run (epochs, early stopping, schedule, learning
+/// rate: what the training loop re-reads each epoch): those settings, by
+/// training item. Any other change restarts the run.
 fn soft_changes(old: &Program, new: &Program) -> Option<Vec<(String, TrainSettings)>> {
     let same = |a: &ItemKind, b: &ItemKind| {
         crate::ir::fingerprint(a, Default::default()) == crate::ir::fingerprint(b, Default::default())
@@ -251,12 +252,7 @@ fn soft_changes(old: &Program, new: &Program) -> Option<Vec<(String, TrainSettin
                 s.epochs = n.epochs;
                 s.early_stop = n.early_stop.clone();
                 s.schedule = n.schedule.clone();
-                s.logs = n.logs.clone();
-                s.checkpoint_every = n.checkpoint_every;
-                s.checkpoint_keep = n.checkpoint_keep;
-                if let (Some(o), Some(nn)) = (&mut s.optimizer, &n.optimizer) {
-                    o.lr = nn.lr;
-                }
+                s.optimizer.lr = n.optimizer.lr;
                 if !same(&ItemKind::Train(adjusted), &b.kind) {
                     return None;
                 }

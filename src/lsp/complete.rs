@@ -162,9 +162,9 @@ fn enclosing_item(text: &str, offset: usize) -> Option<String> {
 
 /// The schema of the innermost operation call around `offset`.
 fn innermost_scope(
-    scopes: &[(crate::source::Span, crate::check::schema::Schema)],
+    scopes: &[(crate::source::Span, crate::schema::Schema)],
     offset: usize,
-) -> Option<&crate::check::schema::Schema> {
+) -> Option<&crate::schema::Schema> {
     scopes
         .iter()
         .filter(|(span, _)| span.file.0 == 0 && span.start < offset && offset <= span.end)

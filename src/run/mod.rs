@@ -12,6 +12,7 @@
 
 pub mod bucket;
 pub mod cache;
+pub mod dataset;
 pub mod error;
 pub mod fitted;
 pub mod images;
@@ -19,7 +20,7 @@ mod onehot;
 mod ops;
 mod pca;
 pub mod predict;
-pub mod random;
+
 pub mod read;
 mod split;
 pub mod training;
@@ -103,6 +104,9 @@ pub enum Event {
         epoch: crate::train::fit::Epoch,
         /// Epochs planned.
         epochs: usize,
+        /// Whether the file asks for epoch lines on the console (`log:`
+        /// absent, or listing `console`); JSON output has them all.
+        console: bool,
     },
     /// An evaluation's metrics.
     Evaluated {
@@ -111,7 +115,7 @@ pub enum Event {
         /// Every metric computed.
         scores: crate::train::fit::Scores,
         /// The metrics the file asks for.
-        metrics: Vec<String>,
+        metrics: Vec<crate::ir::Metric>,
         /// Class names, for the confusion matrix.
         classes: Option<Vec<String>>,
     },
@@ -687,7 +691,9 @@ impl<'a> Session<'a> {
                 let pretrained = base.as_ref().map(|(net, layers)| (net, *layers));
                 let trained = {
                     let control = self.control.clone();
-                    let mut progress = TrainProgress { name: &item.name, events: &mut *self.events, control };
+                    let console = train.settings.logs.is_empty()
+                        || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console));
+                    let mut progress = TrainProgress { name: &item.name, console, events: &mut *self.events, control };
                     training::train(
                         &item.name,
                         train,
@@ -873,13 +879,16 @@ fn op_name(op: &Op) -> &'static str {
 /// Training progress as run events.
 struct TrainProgress<'e, 'a> {
     name: &'e str,
+    /// Whether the epochs go to the console (`log:` absent, or naming it).
+    console: bool,
     events: &'e mut (dyn FnMut(Event) + 'a),
     control: Option<std::sync::Arc<Control>>,
 }
 
 impl crate::train::fit::Progress for TrainProgress<'_, '_> {
     fn epoch(&mut self, epoch: &crate::train::fit::Epoch, epochs: usize) {
-        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: epoch.clone(), epochs });
+        let console = self.console;
+        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: epoch.clone(), epochs, console });
     }
 
     fn step(&mut self, _epoch: usize, step: usize, steps: usize) {
@@ -897,8 +906,7 @@ impl crate::train::fit::Progress for TrainProgress<'_, '_> {
     fn new_settings(&mut self) -> Option<crate::ir::TrainSettings> {
         let control = self.control.as_ref()?;
         let settings = control.settings.lock().ok()?.remove(self.name)?;
-        let lr = settings.optimizer.as_ref().and_then(|o| o.lr).unwrap_or(crate::train::optimizer::DEFAULT_LR);
-        let epochs = settings.epochs.map_or(crate::train::fit::DEFAULT_EPOCHS, |e| e as usize);
+        let (lr, epochs) = (settings.optimizer.lr, settings.epochs);
         (self.events)(Event::Note(format!(
             "  {:<10} {:<20} new settings applied from this epoch on (lr {lr:.2e}, {epochs} epochs), without a restart",
             "train", self.name

@@ -6,14 +6,13 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::check::schema::DType;
-use crate::ir::{Op, RowExpr, SampleSize};
+use crate::ir::{BinaryOp, Op, RowExpr, RowFunction, SampleSize};
+use crate::random::Rng;
 use crate::run::error::{RunError, RunResult};
-use crate::run::random::Rng;
 use crate::run::read::polars_dtype;
 use crate::run::write;
+use crate::schema::DType;
 use crate::source::Span;
-use crate::syntax::ast::BinaryOp;
 
 /// Applies an operation that needs no fitting; `None` for the ones that do.
 /// `dir` is the folder `write` paths are relative to.
@@ -45,7 +44,18 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         Op::Pixels { columns, max, name, .. } => pixels(df, columns, *max, name, span),
         Op::Cache => Ok(df),
         Op::Write(path) => write::frame(df.clone(), &dir.join(path), span).map(|()| df),
-        _ => return None,
+        // These learn from the data, or need another item's result: the
+        // session runs them (`fitted.rs`, transforms, predictions).
+        Op::FillNulls { .. }
+        | Op::Cut { .. }
+        | Op::QCut { .. }
+        | Op::Standard(_)
+        | Op::MinMax { .. }
+        | Op::Robust(_)
+        | Op::OneHot { .. }
+        | Op::Pca { .. }
+        | Op::Transform(_)
+        | Op::Predict(_) => return None,
     })
 }
 
@@ -113,7 +123,7 @@ pub fn expr(e: &RowExpr) -> Expr {
         RowExpr::Neg(x) => lit(0) - expr(x),
         RowExpr::Not(x) => expr(x).not(),
         RowExpr::Binary { op, lhs, rhs } => binary(*op, expr(lhs), expr(rhs)),
-        RowExpr::Function { name, arg } => function(name, expr(arg)),
+        RowExpr::Function { function: f, arg } => function(*f, expr(arg)),
     }
 }
 
@@ -133,18 +143,16 @@ fn binary(op: BinaryOp, a: Expr, b: Expr) -> Expr {
         // `/` always gives a float (the checker types it f64).
         BinaryOp::Div => a.cast(DataType::Float64).true_div(b.cast(DataType::Float64)),
         BinaryOp::Rem => a % b,
-        // Column ranges never reach a row expression.
-        BinaryOp::Range => lit(NULL),
     }
 }
 
-fn function(name: &str, x: Expr) -> Expr {
-    match name {
-        "is_null" => x.is_null(),
-        "sqrt" => x.cast(DataType::Float64).sqrt(),
-        "abs" => when(x.clone().lt(lit(0))).then(lit(0) - x.clone()).otherwise(x),
-        "log" => float_map(x, f64::ln),
-        _ => float_map(x, f64::exp),
+fn function(function: RowFunction, x: Expr) -> Expr {
+    match function {
+        RowFunction::IsNull => x.is_null(),
+        RowFunction::Sqrt => x.cast(DataType::Float64).sqrt(),
+        RowFunction::Abs => when(x.clone().lt(lit(0))).then(lit(0) - x.clone()).otherwise(x),
+        RowFunction::Log => float_map(x, f64::ln),
+        RowFunction::Exp => float_map(x, f64::exp),
     }
 }
 

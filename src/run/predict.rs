@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::{DataFrame, DataType};
 
-use crate::check::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
-use crate::check::schema::Schema;
+use crate::files::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
 use crate::ir::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted};
 use crate::run::training::{self, TrainedMeta};
 use crate::run::{read, write};
-use crate::source::{SourceMap, Span};
+use crate::schema::Schema;
+use crate::source::Span;
 
 /// What a prediction did.
 #[derive(Debug)]
@@ -22,46 +22,66 @@ pub struct Predicted {
     /// Rows written.
     pub rows: usize,
     /// Warnings met applying the transforms (unseen levels, values outside
-    /// bins), with the sources of the saved pipeline to show them.
+    /// bins), with spans into the saved pipeline.
     pub warnings: Vec<RunError>,
-    /// The saved pipeline, for rendering the warnings.
-    pub sources: SourceMap,
 }
 
 fn failure(message: impl Into<String>, help: &str) -> RunError {
     RunError::Predict { message: message.into(), help: help.into() }
 }
 
-/// Predicts for every row of `data` with the run in `run_dir`, writing the
-/// rows with a `prediction` column to `out` (CSV or Parquet).
-pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predicted> {
-    let not_a_run = || {
-        failure(
-            format!("`{}` is not a training run folder", run_dir.display()),
-            "give a folder `pipe run` wrote: runs/<train item>/<time>/",
-        )
-    };
+/// A training run's folder, read: what it learned, and the pipeline it ran
+/// (which the caller checks into a [`Program`]).
+#[derive(Debug)]
+pub struct SavedRun {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The `train` item's name.
+    pub name: String,
+    /// What was trained.
+    pub meta: TrainedMeta,
+    /// The `.pipe` file as it was when the run trained.
+    pub pipeline: String,
+    /// What its data's transforms learned.
+    pub transforms: Vec<(String, Vec<Fitted>)>,
+}
+
+/// The error for a folder that is not a training run's.
+pub fn not_a_run(run_dir: &Path) -> RunError {
+    failure(
+        format!("`{}` is not a training run folder", run_dir.display()),
+        "give a folder `pipe run` wrote: runs/<train item>/<time>/",
+    )
+}
+
+/// The error for a saved pipeline that no longer checks.
+pub fn stale_pipeline() -> RunError {
+    failure(
+        "the pipeline saved with this run no longer checks",
+        "its data files must still be where they were when it trained; `pipe check` the saved pipeline.pipe",
+    )
+}
+
+/// Reads a run folder.
+pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
     let meta: TrainedMeta = std::fs::read(run_dir.join("trained.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(not_a_run)?;
-    let text = std::fs::read_to_string(run_dir.join("pipeline.pipe")).map_err(|_| not_a_run())?;
-    let saved: Vec<(String, Vec<Fitted>)> = std::fs::read(run_dir.join("transforms.json"))
+        .ok_or_else(|| not_a_run(run_dir))?;
+    let pipeline = std::fs::read_to_string(run_dir.join("pipeline.pipe")).map_err(|_| not_a_run(run_dir))?;
+    let transforms: Vec<(String, Vec<Fitted>)> = std::fs::read(run_dir.join("transforms.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(not_a_run)?;
+        .ok_or_else(|| not_a_run(run_dir))?;
     let name = run_dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut sources = SourceMap::new();
-    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), text.as_str());
-    let parsed = crate::syntax::parse(&text, file);
-    let report = crate::check::check(&parsed.program, &mut sources, Some(&meta.pipeline_dir));
-    if !parsed.errors.is_empty() || report.has_errors() {
-        return Err(failure(
-            "the pipeline saved with this run no longer checks",
-            "its data files must still be where they were when it trained; `pipe check` the saved pipeline.pipe",
-        ));
-    }
-    let program = &report.ir;
+    Ok(SavedRun { dir: run_dir.to_path_buf(), name, meta, pipeline, transforms })
+}
+
+/// Predicts for every row of `data` with a saved run whose pipeline
+/// checked into `program`, writing the rows with a `prediction` column to
+/// `out` (CSV or Parquet).
+pub fn predict_file(saved: SavedRun, program: &Program, data: &Path, out: &Path) -> RunResult<Predicted> {
+    let SavedRun { dir: run_dir, name, meta, transforms: saved, .. } = saved;
     let train = program
         .items
         .iter()
@@ -70,7 +90,7 @@ pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predic
             ItemKind::Train(t) if i.name == name => Some(t.as_ref().clone()),
             _ => None,
         })
-        .ok_or_else(not_a_run)?;
+        .ok_or_else(|| not_a_run(&run_dir))?;
     let (base, stages) = layers(&train.data);
     let schema = base_schema(program, base).unwrap_or_else(|| base.schema.clone());
     // A folder of images for a run trained on images: the rows are its
@@ -86,7 +106,7 @@ pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predic
     let df = prepare(program, df, &stages, &saved, &meta.pipeline_dir, &mut warnings)?;
     let span = Span::default();
     training::devices_present(&train, span)?;
-    let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(not_a_run)?;
+    let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(|| not_a_run(&run_dir))?;
     let predicted = training::predict(&trained, &train, df, span)?;
     // The rows as given, with their predictions (when no step dropped rows).
     let result = match predicted.column("prediction") {
@@ -103,7 +123,7 @@ pub fn predict_file(run_dir: &Path, data: &Path, out: &Path) -> RunResult<Predic
     };
     let rows = result.height();
     write::frame(result, out, span)?;
-    Ok(Predicted { rows, warnings, sources })
+    Ok(Predicted { rows, warnings })
 }
 
 /// What is applied to the data, innermost first.
@@ -192,9 +212,10 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
                 columns: present
                     .iter()
                     .map(|n| {
-                        wanted.get(n).cloned().unwrap_or_else(|| {
-                            crate::check::schema::Column::new(n.as_str(), crate::check::schema::DType::Str, span)
-                        })
+                        wanted
+                            .get(n)
+                            .cloned()
+                            .unwrap_or_else(|| crate::schema::Column::new(n.as_str(), crate::schema::DType::Str, span))
                     })
                     .collect(),
             };
@@ -209,7 +230,7 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
 /// and channels), with the class of each when the folder has one
 /// sub-folder per class; and the files, in row order.
 fn read_image_folder(dir: &Path, schema: &Schema, target: &str) -> RunResult<(DataFrame, Vec<String>)> {
-    use crate::check::schema::DType;
+    use crate::schema::DType;
     let span = Span::default();
     let image = schema.columns.iter().find_map(|c| match c.dtype {
         DType::Image(shape) => Some(shape),
@@ -229,7 +250,7 @@ fn read_image_folder(dir: &Path, schema: &Schema, target: &str) -> RunResult<(Da
     };
     // Class sub-folders as the image source finds them, else the folder
     // itself holds the images.
-    let (classes, labelled) = match crate::check::probe::image_classes(dir) {
+    let (classes, labelled) = match crate::files::probe::image_classes(dir) {
         Ok(classes) => (classes, true),
         Err(_) => (vec![String::new()], false),
     };

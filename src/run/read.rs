@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::check::probe::{BadRecord, CsvOptions, first_bad_value};
-use crate::check::schema::{DType, Schema as PipeSchema};
+use crate::files::probe::{BadRecord, CsvOptions, first_bad_value};
 use crate::ir::Source;
 use crate::run::error::{RunError, RunResult};
+use crate::schema::{DType, Schema as PipeSchema};
 use crate::source::Span;
 
 /// What to do about a file that cannot be read.

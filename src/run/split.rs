@@ -4,9 +4,9 @@
 
 use polars::prelude::*;
 
+use crate::random::{Rng, allocate};
 use crate::run::error::RunResult;
 use crate::run::ops::{polars_failure, row_groups, take};
-use crate::run::random::{Rng, allocate};
 use crate::source::Span;
 
 /// The seed when a split names none: splits are reproducible by default.

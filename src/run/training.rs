@@ -9,12 +9,13 @@ use burn::tensor::Device;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::check::schema::DType;
-use crate::ir::Train;
+use crate::ir::{DeviceKind, LogSink, Task, Train};
+use crate::run::dataset::{class_names, dataset};
 use crate::run::error::{RunError, RunResult};
 use crate::run::write;
+use crate::schema::DType;
 use crate::source::Span;
-use crate::train::data::{Dataset, class_names, dataset};
+use crate::train::data::Dataset;
 use crate::train::fit::{self, Checkpoints, Epoch, Failure, Progress, Scores};
 use crate::train::loss::Loss;
 use crate::train::model::Net;
@@ -67,8 +68,8 @@ pub fn device_of(train: &Train) -> Device {
     devices_of(train).swap_remove(0)
 }
 
-/// Every device a run's settings name (data parallel with more than one),
-/// the default device when none.
+/// Every device a run's settings name (data parallel with more than one;
+/// the lowering puts the default device there when the file names none).
 pub fn devices_of(train: &Train) -> Vec<Device> {
     let named: Vec<Device> = train.settings.devices.iter().map(burn_device).collect();
     if named.is_empty() { vec![device()] } else { named }
@@ -78,7 +79,7 @@ pub fn devices_of(train: &Train) -> Vec<Device> {
 /// machine (else libtorch would abort the process at the first tensor).
 pub fn devices_present(train: &Train, span: Span) -> RunResult<()> {
     let gpus = crate::backend::cuda_devices();
-    for device in train.settings.devices.iter().filter(|d| d.name == "torch.cuda") {
+    for device in train.settings.devices.iter().filter(|d| d.kind == DeviceKind::TorchCuda) {
         let index = device.index.unwrap_or(0) as usize;
         if index >= gpus {
             let (found, help) = match gpus {
@@ -91,29 +92,37 @@ pub fn devices_present(train: &Train, span: Span) -> RunResult<()> {
                     format!("use `torch.cuda(0)` to `torch.cuda({})`", n - 1),
                 ),
             };
-            let written = match device.index {
-                Some(i) => format!("torch.cuda({i})"),
-                None => "torch.cuda".into(),
-            };
-            return Err(RunError::NoDevice { device: written, found, span, help });
+            return Err(RunError::NoDevice { device: device.to_string(), found, span, help });
         }
     }
     Ok(())
 }
 
+/// The Burn device a written device names. The checker refuses the
+/// backends this build lacks, so each arm exists where its feature does.
 #[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
 fn burn_device(written: &crate::ir::Device) -> Device {
-    match written.name.as_str() {
+    let index = written.index.unwrap_or(0) as usize;
+    match written.kind {
+        DeviceKind::Cpu => device(),
         #[cfg(feature = "tch")]
-        "torch.cpu" => Device::libtorch(),
+        DeviceKind::TorchCpu => Device::libtorch(),
         #[cfg(feature = "tch")]
-        "torch.cuda" => Device::libtorch_cuda(written.index.unwrap_or(0) as usize),
-        _ => device(),
+        DeviceKind::TorchCuda => Device::libtorch_cuda(index),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => Device::cuda(index),
+        #[cfg(not(feature = "tch"))]
+        DeviceKind::TorchCpu | DeviceKind::TorchCuda => {
+            unreachable!("the checker refuses libtorch devices without `tch`")
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => unreachable!("the checker refuses `cuda` without the `cuda` feature: {index}"),
     }
 }
 
-/// The loss of a run.
-pub fn loss_of(train: &Train, classes: Option<&[String]>, counts: Option<Vec<usize>>) -> Loss {
+/// The loss of a run, with class weights for `class_weight: balanced`
+/// (`counts`: the training rows of each class).
+pub fn loss_of(train: &Train, counts: Option<Vec<usize>>) -> Loss {
     let weights = if train.settings.balanced_classes {
         // n / (k * count): scikit-learn's "balanced".
         counts.map(|counts| {
@@ -124,15 +133,14 @@ pub fn loss_of(train: &Train, classes: Option<&[String]>, counts: Option<Vec<usi
     } else {
         None
     };
-    Loss::new(train.settings.loss.as_deref(), classes.is_some(), weights)
+    Loss::new(train.settings.loss, weights)
 }
 
-/// Whether the run predicts classes.
+/// Whether the run predicts classes (decided by the checker).
 pub fn is_classification(train: &Train) -> bool {
-    match train.settings.loss.as_deref() {
-        Some("cross_entropy" | "binary_cross_entropy") => true,
-        Some(_) => false,
-        None => !matches!(train.data.schema.get(&train.target).map(|c| &c.dtype), Some(DType::F64)),
+    match train.task {
+        Task::Classification => true,
+        Task::Regression => false,
     }
 }
 
@@ -163,7 +171,7 @@ pub fn train(
             format!("the model was checked for {width} features, and the data has {}", set.width),
             span,
             "trained here",
-            "a one-hot column has more levels in the data than `pipe check` saw in the file's first 4 MB (see the warnings above); merge or drop the rare levels before encoding",
+            "a one-hot column has levels in the data that `pipe check` could not know (see the warnings above: it reads a sample of large files); merge or drop the rare levels before encoding",
         ));
     }
     let counts = match (&set.target, &classes) {
@@ -174,7 +182,7 @@ pub fn train(
         }
         _ => None,
     };
-    let loss = loss_of(train, classes.as_deref(), counts);
+    let loss = loss_of(train, counts);
     let (run_dir, resume_from) = match resume.then(|| resumable(dir, name, train)).flatten() {
         Some((run, checkpoint)) => {
             progress.note(&format!("resuming from {}", checkpoint.display()));
@@ -188,8 +196,8 @@ pub fn train(
         .map_err(|reason| RunError::Write { path: run_dir.display().to_string(), reason, span })?;
     let checkpoints = Checkpoints {
         dir: run_dir.join("checkpoints"),
-        every: train.settings.checkpoint_every.unwrap_or(0) as usize,
-        keep: train.settings.checkpoint_keep.unwrap_or(2) as usize,
+        every: train.settings.checkpoint.every as usize,
+        keep: train.settings.checkpoint.keep as usize,
         resume: resume_from,
     };
     let features: Vec<String> =
@@ -342,14 +350,13 @@ fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result
 
 /// The `log:` destinations besides the console.
 fn write_logs(dir: &Path, train: &Train, history: &[Epoch]) -> Result<(), String> {
-    for (kind, path) in &train.settings.logs {
-        let Some(path) = path else { continue };
-        let path = dir.join(path);
-        match kind.as_str() {
-            "tensorboard" => tensorboard(&path, history)?,
-            "csv" => write::bytes(&path, metrics_csv(history).as_bytes())?,
-            "jsonl" => write::bytes(&path, metrics_jsonl(history).as_bytes())?,
-            _ => {}
+    for sink in &train.settings.logs {
+        match sink {
+            // The epoch lines are the CLI's, on stderr.
+            LogSink::Console => {}
+            LogSink::TensorBoard(path) => tensorboard(&dir.join(path), history)?,
+            LogSink::Csv(path) => write::bytes(&dir.join(path), metrics_csv(history).as_bytes())?,
+            LogSink::Jsonl(path) => write::bytes(&dir.join(path), metrics_jsonl(history).as_bytes())?,
         }
     }
     Ok(())
@@ -455,7 +462,7 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
 /// The metrics of a trained run on a frame.
 pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span) -> RunResult<Scores> {
     let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
-    let loss = loss_of(train, trained.meta.classes.as_deref(), None);
+    let loss = loss_of(train, None);
     Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
 }
 
@@ -463,7 +470,7 @@ pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span)
 /// or numbers.
 pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -> RunResult<DataFrame> {
     let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
-    let loss = loss_of(train, trained.meta.classes.as_deref(), None);
+    let loss = loss_of(train, None);
     let values = fit::predict(&trained.net, &set, &loss, &device_of(train));
     let column = match &trained.meta.classes {
         Some(names) => {
@@ -516,7 +523,7 @@ pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained>
     // Weights of a run trained on a GPU this machine lacks are not loaded
     // onto it (libtorch would abort): the caller reports the device.
     devices_present(train, Span::default()).ok()?;
-    let precision = crate::train::model::Precision::named(train.settings.precision.as_deref());
+    let precision = crate::train::model::Precision::of(train.settings.precision);
     let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?.with_precision(precision);
     Some(Trained { net, meta, cacheable: true })
 }

@@ -9,7 +9,7 @@
 //! a re-run and a data-parallel run see the same images.
 
 use crate::ir::{AugmentStep, Augmentation, ImageFill};
-use crate::run::random::Rng;
+use crate::random::Rng;
 
 /// A 2-D affine map of pixel coordinates (x right, y down):
 /// `[a, b, c; d, e, f]` sends `(x, y)` to `(a x + b y + c, d x + e y + f)`.

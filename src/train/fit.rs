@@ -10,8 +10,8 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::ir::{Augmentation, EarlyStop, Train};
-use crate::run::random::Rng;
+use crate::ir::{Augmentation, Batch, DataSplit, EarlyStop, Scalar, Train};
+use crate::random::Rng;
 use crate::train::data::{Dataset, Target};
 use crate::train::loss::{Loss, Targets};
 use crate::train::metrics::{Confusion, regression};
@@ -20,12 +20,8 @@ use crate::train::optimizer;
 use crate::train::scale::LossScale;
 use crate::train::schedule::Schedule;
 
-/// Samples per step when the file says nothing (Keras' default).
-pub const DEFAULT_BATCH: usize = 32;
 /// `batch: auto` on the CPU.
 pub const AUTO_BATCH: usize = 256;
-/// Epochs when the file says nothing.
-pub const DEFAULT_EPOCHS: usize = 10;
 
 /// The metrics of one epoch (validation ones when there is validation data).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +32,10 @@ pub struct Epoch {
     pub loss: f64,
     /// Training accuracy (classes) or mean absolute error (numbers).
     pub metric: f64,
+    /// Every metric on the training batches, as the model changed over the
+    /// epoch (Keras' training metrics).
+    #[serde(default)]
+    pub train: Scores,
     /// Validation metrics.
     pub val: Option<Scores>,
     /// The learning rate at the epoch's last step.
@@ -71,18 +71,40 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// A metric by name (`loss`, `accuracy`, `f1`, ...).
-    pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "loss" => Some(self.loss),
-            "accuracy" | "acc" => self.accuracy,
-            "precision" => self.precision,
-            "recall" => self.recall,
-            "f1" => self.f1,
-            "mse" => self.mse,
-            "mae" => self.mae,
-            _ => None,
+    /// A metric's value (`None`: not computed for this task, which the
+    /// checker rules out for watched metrics).
+    pub fn get(&self, metric: Scalar) -> Option<f64> {
+        match metric {
+            Scalar::Loss => Some(self.loss),
+            Scalar::Accuracy => self.accuracy,
+            Scalar::Precision => self.precision,
+            Scalar::Recall => self.recall,
+            Scalar::F1 => self.f1,
+            Scalar::Mse => self.mse,
+            Scalar::Mae => self.mae,
         }
+    }
+
+    /// The scores of predictions against the truth (`classes`: how many
+    /// classes the model tells apart; `None` for numbers).
+    pub fn of(loss: f64, truth: &[f32], predicted: &[f32], classes: Option<usize>) -> Self {
+        let mut scores = Scores { loss, ..Scores::default() };
+        match classes {
+            Some(classes) => {
+                let t: Vec<usize> = truth.iter().map(|v| *v as usize).collect();
+                let p: Vec<usize> = predicted.iter().map(|v| *v as usize).collect();
+                let confusion = Confusion::new(classes, &t, &p);
+                let (precision, recall, f1) = confusion.macro_scores();
+                scores.accuracy = Some(confusion.accuracy());
+                (scores.precision, scores.recall, scores.f1) = (Some(precision), Some(recall), Some(f1));
+                scores.confusion = Some(confusion.counts);
+            }
+            None => {
+                let (mse, mae) = regression(truth, predicted);
+                (scores.mse, scores.mae) = (Some(mse), Some(mae));
+            }
+        }
+        scores
     }
 }
 
@@ -249,10 +271,10 @@ pub fn fit(
     let replicas: Vec<Device> = devices[1..].iter().map(|d| d.clone().autodiff()).collect();
     let mut settings = train.settings.clone();
     let s = &settings;
-    let seed = s.seed.unwrap_or(0);
+    let seed = s.seed;
     let autodiff = device.clone().autodiff();
     autodiff.seed(seed);
-    let precision = Precision::named(s.precision.as_deref());
+    let precision = Precision::of(s.precision);
     let mut net = Net::new(&train.model, &autodiff, seed).with_precision(precision);
     if let Some((base, layers)) = start.pretrained {
         net = net.adopt(base, layers, &autodiff);
@@ -262,14 +284,13 @@ pub fn fit(
     let mut scaler = LossScale::for_precision(precision);
     let (mut optim, lr) = optimizer::build(s);
     let batch = match s.batch {
-        Some(Some(b)) => b as usize,
-        Some(None) => AUTO_BATCH,
-        None => DEFAULT_BATCH,
+        Batch::Rows(b) => b as usize,
+        Batch::Auto => AUTO_BATCH,
     }
     .clamp(1, data.rows.max(1));
-    let mut epochs = s.epochs.map_or(DEFAULT_EPOCHS, |e| e as usize);
+    let mut epochs = s.epochs as usize;
     let steps = data.rows.div_ceil(batch);
-    let accumulate = s.accumulate.unwrap_or(1).max(1) as usize;
+    let accumulate = s.accumulate.max(1) as usize;
     let mut schedule = Schedule::new(lr, &s.schedule, steps.div_ceil(accumulate), epochs);
     let mut accumulator = GradientsAccumulator::<Net>::new();
     let mut order: Vec<usize> = (0..data.rows).collect();
@@ -313,9 +334,8 @@ pub fn fit(
             return Err(Failure::Cancelled);
         }
         if let Some(new) = progress.new_settings() {
-            epochs = new.epochs.map_or(DEFAULT_EPOCHS, |e| e as usize);
-            let lr = new.optimizer.as_ref().and_then(|o| o.lr).unwrap_or(optimizer::DEFAULT_LR);
-            schedule = Schedule::new(lr, &new.schedule, steps.div_ceil(accumulate), epochs);
+            epochs = new.epochs as usize;
+            schedule = Schedule::new(new.optimizer.lr, &new.schedule, steps.div_ceil(accumulate), epochs);
             settings.early_stop = new.early_stop;
             settings.epochs = new.epochs;
             changed_while_running = true;
@@ -365,12 +385,16 @@ pub fn fit(
             progress.step(epoch, step + 1, steps);
         }
         let seconds = start.elapsed().as_secs_f64();
-        let metric = train_metric(loss, &truth, &predicted);
+        let mean_loss = loss_sum / data.rows.max(1) as f64;
+        let classes = loss.is_classification().then(|| net.output_width().max(2));
+        let train_scores = Scores::of(mean_loss, &truth, &predicted, classes);
+        let metric = if loss.is_classification() { train_scores.accuracy } else { train_scores.mae };
         let val_scores = val.map(|v| evaluate(&net.valid(), v, loss, device));
         let record = Epoch {
             epoch,
-            loss: loss_sum / data.rows.max(1) as f64,
-            metric,
+            loss: mean_loss,
+            metric: metric.unwrap_or(f64::NAN),
+            train: train_scores,
             val: val_scores,
             lr: rate,
             seconds,
@@ -395,7 +419,7 @@ pub fn fit(
         if let (Some(stop), Some(value)) = (&s.early_stop, watched) {
             let better = match &best {
                 None => true,
-                Some((b, _, _)) => improves(&stop.on.1, value, *b, stop.min_delta),
+                Some((b, _, _)) => improves(stop.metric, value, *b, stop.min_delta),
             };
             if better {
                 best = Some((value, epoch, net.valid()));
@@ -435,33 +459,18 @@ pub fn fit(
     Ok(Fitted { net, history, kept_epoch, stopped_early, changed_while_running })
 }
 
-/// The watched value of an epoch: `val.loss`, `train.accuracy`, ...
+/// The watched value of an epoch: `val.loss`, `train.f1`, ...
 fn monitored(stop: &EarlyStop, epoch: &Epoch) -> Option<f64> {
-    let (split, metric) = (&stop.on.0, stop.on.1.as_str());
-    if split == "val" {
-        epoch.val.as_ref()?.get(metric)
-    } else {
-        match metric {
-            "loss" => Some(epoch.loss),
-            _ => Some(epoch.metric),
-        }
+    match stop.split {
+        DataSplit::Val => epoch.val.as_ref()?.get(stop.metric),
+        DataSplit::Train => epoch.train.get(stop.metric),
     }
 }
 
 /// Whether `value` beats `best` by more than `min_delta` (lower is better
 /// for losses and errors, higher for the rest).
-fn improves(metric: &str, value: f64, best: f64, min_delta: f64) -> bool {
-    if matches!(metric, "loss" | "mse" | "mae") { value < best - min_delta } else { value > best + min_delta }
-}
-
-/// Accuracy for classes, mean absolute error for numbers.
-fn train_metric(loss: &Loss, truth: &[f32], predicted: &[f32]) -> f64 {
-    if loss.is_classification() {
-        let correct = truth.iter().zip(predicted).filter(|(t, p)| t == p).count();
-        correct as f64 / truth.len().max(1) as f64
-    } else {
-        regression(truth, predicted).1
-    }
+fn improves(metric: Scalar, value: f64, best: f64, min_delta: f64) -> bool {
+    if metric.lower_is_better() { value < best - min_delta } else { value > best + min_delta }
 }
 
 /// L1 and L2 terms over the weights of dense and conv layers (not biases
@@ -684,19 +693,6 @@ pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scor
         predicted.extend(loss.predict(output));
         truth.extend(host);
     }
-    let mut scores = Scores { loss: loss_sum / data.rows.max(1) as f64, ..Scores::default() };
-    if loss.is_classification() {
-        let classes = net.output_width().max(2);
-        let t: Vec<usize> = truth.iter().map(|v| *v as usize).collect();
-        let p: Vec<usize> = predicted.iter().map(|v| *v as usize).collect();
-        let confusion = Confusion::new(classes, &t, &p);
-        let (precision, recall, f1) = confusion.macro_scores();
-        scores.accuracy = Some(confusion.accuracy());
-        (scores.precision, scores.recall, scores.f1) = (Some(precision), Some(recall), Some(f1));
-        scores.confusion = Some(confusion.counts);
-    } else {
-        let (mse, mae) = regression(&truth, &predicted);
-        (scores.mse, scores.mae) = (Some(mse), Some(mae));
-    }
-    scores
+    let classes = loss.is_classification().then(|| net.output_width().max(2));
+    Scores::of(loss_sum / data.rows.max(1) as f64, &truth, &predicted, classes)
 }

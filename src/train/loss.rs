@@ -5,13 +5,14 @@ use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig, Huber
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// The loss of a run.
+/// The loss of a run, with its class weights (`class_weight: balanced`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Loss {
     /// Class scores; optional class weights.
     CrossEntropy(Option<Vec<f32>>),
-    /// One logit for class 1 of two.
-    BinaryCrossEntropy,
+    /// One logit for class 1 of two (or two scores, as cross-entropy);
+    /// optional class weights.
+    BinaryCrossEntropy(Option<Vec<f32>>),
     /// Squared error.
     Mse,
     /// Absolute error.
@@ -43,52 +44,49 @@ impl Targets {
 }
 
 impl Loss {
-    /// The loss named in the file (`None`: cross-entropy for classes, mse
-    /// for numbers); `weights` are class weights.
-    pub fn new(name: Option<&str>, classes: bool, weights: Option<Vec<f32>>) -> Self {
-        match name {
-            Some("binary_cross_entropy") => Loss::BinaryCrossEntropy,
-            Some("mse") => Loss::Mse,
-            Some("mae") => Loss::Mae,
-            Some("huber") => Loss::Huber,
-            Some("cross_entropy") => Loss::CrossEntropy(weights),
-            _ if classes => Loss::CrossEntropy(weights),
-            _ => Loss::Mse,
+    /// The run's loss; `weights` are class weights (the checker allows
+    /// them with the classification losses only).
+    pub fn new(loss: crate::ir::Loss, weights: Option<Vec<f32>>) -> Self {
+        match loss {
+            crate::ir::Loss::CrossEntropy => Loss::CrossEntropy(weights),
+            crate::ir::Loss::BinaryCrossEntropy => Loss::BinaryCrossEntropy(weights),
+            crate::ir::Loss::Mse => Loss::Mse,
+            crate::ir::Loss::Mae => Loss::Mae,
+            crate::ir::Loss::Huber => Loss::Huber,
         }
     }
 
     /// How much a row counts in a batch's mean loss: its class's weight for
-    /// a weighted cross-entropy (which divides by the batch's total weight),
-    /// else 1.
+    /// a weighted classification loss (which divides by the batch's total
+    /// weight), else 1.
     pub fn row_weight(&self, target: &crate::train::data::Target, row: usize) -> f64 {
         match (self, target) {
-            (Loss::CrossEntropy(Some(weights)), crate::train::data::Target::Classes(classes)) => {
-                weights.get(classes[row] as usize).copied().unwrap_or(1.0) as f64
-            }
+            (
+                Loss::CrossEntropy(Some(weights)) | Loss::BinaryCrossEntropy(Some(weights)),
+                crate::train::data::Target::Classes(classes),
+            ) => weights.get(classes[row] as usize).copied().unwrap_or(1.0) as f64,
             _ => 1.0,
         }
     }
 
     /// Whether the model predicts classes.
     pub fn is_classification(&self) -> bool {
-        matches!(self, Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy)
+        matches!(self, Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_))
     }
 
-    /// The mean loss of `output` (`[batch, units]`) against `targets`.
+    /// The mean loss of `output` (`[batch, units]`) against `targets`
+    /// (with class weights: the weighted mean, as PyTorch's).
     pub fn forward(&self, output: Tensor<2>, targets: &Targets, device: &Device) -> Tensor<1> {
         let rows = output.dims()[0];
         match (self, targets) {
             (Loss::CrossEntropy(weights), Targets::Classes(y)) => {
                 CrossEntropyLossConfig::new().with_weights(weights.clone()).init(device).forward(output, y.clone())
             }
-            (Loss::BinaryCrossEntropy, Targets::Classes(y)) if output.dims()[1] == 1 => {
-                BinaryCrossEntropyLossConfig::new()
-                    .with_logits(true)
-                    .init(device)
-                    .forward(output.reshape([rows]), y.clone())
+            (Loss::BinaryCrossEntropy(weights), Targets::Classes(y)) if output.dims()[1] == 1 => {
+                binary_cross_entropy(output.reshape([rows]), y.clone(), weights.as_deref(), device)
             }
-            (Loss::BinaryCrossEntropy, Targets::Classes(y)) => {
-                CrossEntropyLossConfig::new().init(device).forward(output, y.clone())
+            (Loss::BinaryCrossEntropy(weights), Targets::Classes(y)) => {
+                CrossEntropyLossConfig::new().with_weights(weights.clone()).init(device).forward(output, y.clone())
             }
             (Loss::Mse, Targets::Numbers(y)) => {
                 MseLoss::new().forward(output.reshape([rows]), y.clone(), Reduction::Mean)
@@ -97,8 +95,12 @@ impl Loss {
             (Loss::Huber, Targets::Numbers(y)) => {
                 HuberLossConfig::new(1.0).init().forward(output.reshape([rows]), y.clone(), Reduction::Mean)
             }
-            // The checker pairs losses with targets; a mismatch cannot reach here.
-            _ => Tensor::zeros([1], device),
+            // The lowering pairs each loss with its targets (classes for
+            // the classification losses, numbers for the rest).
+            (Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_), Targets::Numbers(_))
+            | (Loss::Mse | Loss::Mae | Loss::Huber, Targets::Classes(_)) => {
+                unreachable!("the IR pairs every loss with its kind of target")
+            }
         }
     }
 
@@ -106,12 +108,33 @@ impl Loss {
     pub fn predict(&self, output: Tensor<2>) -> Vec<f32> {
         let rows = output.dims()[0];
         let values = match self {
-            Loss::BinaryCrossEntropy if output.dims()[1] == 1 => {
+            Loss::BinaryCrossEntropy(_) if output.dims()[1] == 1 => {
                 sigmoid(output.reshape([rows])).greater_elem(0.5).float()
             }
-            Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy => output.argmax(1).reshape([rows]).float(),
-            _ => output.reshape([rows]),
+            Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_) => output.argmax(1).reshape([rows]).float(),
+            Loss::Mse | Loss::Mae | Loss::Huber => output.reshape([rows]),
         };
         values.try_into_vec_as::<f32>().unwrap_or_default()
     }
+}
+
+/// Sigmoid cross-entropy of logits against 0/1 labels, in the stable form
+/// `max(x, 0) - x y + ln(1 + e^-|x|)`; with class weights, each row's term
+/// is weighted by its class's weight and the sum divided by the weights'
+/// sum (PyTorch's weighted mean).
+fn binary_cross_entropy(
+    logits: Tensor<1>,
+    labels: Tensor<1, Int>,
+    weights: Option<&[f32]>,
+    device: &Device,
+) -> Tensor<1> {
+    let Some(weights) = weights else {
+        return BinaryCrossEntropyLossConfig::new().with_logits(true).init(device).forward(logits, labels);
+    };
+    let y = labels.clone().float();
+    let terms = logits.clone().clamp_min(0.0) - logits.clone() * y + logits.abs().neg().exp().log1p();
+    let (w0, w1) = (weights.first().copied().unwrap_or(1.0), weights.get(1).copied().unwrap_or(1.0));
+    // w0 + (w1 - w0) * y: each row's class weight.
+    let row_weights = labels.float() * (w1 - w0) + w0;
+    (terms * row_weights.clone()).sum() / row_weights.sum()
 }

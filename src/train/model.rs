@@ -14,7 +14,7 @@ use burn::tensor::activation;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
 use crate::ir::{self, Activation, Init, LayerKind, Shape};
-use crate::run::random::Rng;
+use crate::random::Rng;
 
 /// The network.
 #[derive(Module, Debug)]
@@ -41,12 +41,12 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// The precision a `precision:` setting names (f32 when absent).
-    pub fn named(name: Option<&str>) -> Self {
-        match name {
-            Some("f16") => Precision::F16,
-            Some("bf16") => Precision::BF16,
-            _ => Precision::F32,
+    /// The precision a run's `precision:` setting gives.
+    pub fn of(precision: crate::ir::Precision) -> Self {
+        match precision {
+            crate::ir::Precision::F32 => Precision::F32,
+            crate::ir::Precision::F16 => Precision::F16,
+            crate::ir::Precision::Bf16 => Precision::BF16,
         }
     }
 
@@ -230,12 +230,12 @@ impl Net {
     /// `[out, in]`), batch norms get their running statistics too.
     pub fn import_torch(mut self, model: &ir::Model, path: &std::path::Path, device: &Device) -> Result<Self, String> {
         use burn::module::RunningState;
-        let header = crate::safetensors::header(path)?;
+        let header = crate::files::safetensors::header(path)?;
         let expected = model.torch_entries()?;
-        let prefix = crate::check::models::torch_prefix(&expected, &header);
+        let prefix = expected.first().map_or_else(String::new, |first| header.prefix_of(&first.name));
         let names: std::collections::HashSet<String> = expected.iter().map(|e| format!("{prefix}{}", e.name)).collect();
         let values: std::collections::HashMap<String, Vec<f32>> =
-            crate::safetensors::read_wanted(path, &header, &|name| names.contains(name))?
+            crate::files::safetensors::read_wanted(path, &header, &|name| names.contains(name))?
                 .into_iter()
                 .map(|(e, v)| (e.name, v))
                 .collect();

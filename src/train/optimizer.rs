@@ -7,50 +7,45 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 
-use crate::ir::{Optimizer, TrainSettings};
+use crate::ir::{Clip, OptimizerKind, TrainSettings};
 
-/// The learning rate when the file gives none.
-pub const DEFAULT_LR: f64 = 1e-3;
-
-/// The optimizer (Adam with lr 1e-3 when the file names none) and its rate.
+/// The optimizer the settings name, and its learning rate.
 pub fn build(settings: &TrainSettings) -> (ModuleOptimizer, f64) {
-    let adam = Optimizer::named("adam", None);
-    let o = settings.optimizer.as_ref().unwrap_or(&adam);
-    let clip = settings.clip.as_ref().map(|(kind, limit)| match kind.as_str() {
-        "value" => GradientClippingConfig::Value(*limit as f32),
-        _ => GradientClippingConfig::Norm(*limit as f32),
+    let o = &settings.optimizer;
+    let clip = settings.clip.map(|clip| match clip {
+        Clip::Value(limit) => GradientClippingConfig::Value(limit as f32),
+        Clip::Norm(limit) => GradientClippingConfig::Norm(limit as f32),
     });
-    let decay = o.weight_decay.map(|w| WeightDecayConfig::new(w as f32));
-    let eps = o.eps.unwrap_or(1e-8) as f32;
-    let optimizer = match o.name.as_str() {
-        "sgd" => {
-            let momentum = o
-                .momentum
-                .filter(|m| *m > 0.0)
-                .map(|m| MomentumConfig::new().with_momentum(m).with_dampening(0.0).with_nesterov(o.nesterov));
+    // No decay term at all for 0: the same numbers, fewer operations.
+    let decay = (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
+    let eps = o.eps as f32;
+    let optimizer = match o.kind {
+        OptimizerKind::Sgd => {
+            let momentum = (o.momentum > 0.0)
+                .then(|| MomentumConfig::new().with_momentum(o.momentum).with_dampening(0.0).with_nesterov(o.nesterov));
             SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).with_gradient_clipping(clip).init()
         }
-        "adamw" => AdamWConfig::new()
-            .with_beta_1(o.beta1.unwrap_or(0.9) as f32)
-            .with_beta_2(o.beta2.unwrap_or(0.999) as f32)
+        OptimizerKind::AdamW => AdamWConfig::new()
+            .with_beta_1(o.beta1 as f32)
+            .with_beta_2(o.beta2 as f32)
             .with_epsilon(eps)
-            .with_weight_decay(o.weight_decay.unwrap_or(0.01) as f32)
+            .with_weight_decay(o.weight_decay as f32)
             .with_grad_clipping(clip)
             .init(),
-        "rmsprop" => RmsPropConfig::new()
-            .with_alpha(o.alpha.unwrap_or(0.99) as f32)
-            .with_momentum(o.momentum.unwrap_or(0.0) as f32)
+        OptimizerKind::RmsProp => RmsPropConfig::new()
+            .with_alpha(o.alpha as f32)
+            .with_momentum(o.momentum as f32)
             .with_epsilon(eps)
             .with_weight_decay(decay)
             .with_grad_clipping(clip)
             .init(),
-        _ => AdamConfig::new()
-            .with_beta_1(o.beta1.unwrap_or(0.9) as f32)
-            .with_beta_2(o.beta2.unwrap_or(0.999) as f32)
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_beta_1(o.beta1 as f32)
+            .with_beta_2(o.beta2 as f32)
             .with_epsilon(eps)
             .with_weight_decay(decay)
             .with_grad_clipping(clip)
             .init(),
     };
-    (optimizer, o.lr.unwrap_or(DEFAULT_LR))
+    (optimizer, o.lr)
 }

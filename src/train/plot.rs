@@ -88,7 +88,7 @@ impl Canvas {
     }
 
     fn save(&self, path: &Path) -> Result<(), String> {
-        crate::run::write::bytes(path, &self.png())
+        crate::files::write::bytes(path, &self.png())
     }
 }
 

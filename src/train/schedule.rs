@@ -2,13 +2,13 @@
 //! phases of a `schedule:` setting, as a pure function of the step, so the
 //! rate is the same whether a run is resumed or not.
 
-use crate::ir::Phase;
+use crate::ir::{Decay, WarmupLength};
 
 /// A schedule over a known number of steps.
 #[derive(Clone, Debug)]
 pub struct Schedule {
     base: f64,
-    phases: Vec<Phase>,
+    schedule: crate::ir::Schedule,
     steps_per_epoch: usize,
     total_steps: usize,
     /// Factor applied by `on_plateau` so far.
@@ -16,27 +16,24 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The schedule of `phases` for a base rate over `epochs` epochs.
-    pub fn new(base: f64, phases: &[Phase], steps_per_epoch: usize, epochs: usize) -> Self {
+    /// `schedule` for a base rate over `epochs` epochs.
+    pub fn new(base: f64, schedule: &crate::ir::Schedule, steps_per_epoch: usize, epochs: usize) -> Self {
         Schedule {
             base,
-            phases: phases.to_vec(),
+            schedule: schedule.clone(),
             steps_per_epoch: steps_per_epoch.max(1),
-            total_steps: steps_per_epoch.max(1) * epochs.max(1),
+            total_steps: steps_per_epoch.max(1).saturating_mul(epochs.max(1)),
             plateau_factor: 1.0,
         }
     }
 
     /// Steps of warm-up at the start (0 without `warmup`).
     fn warmup_steps(&self) -> usize {
-        self.phases
-            .iter()
-            .find_map(|p| match p {
-                Phase::Warmup { steps: Some(s), .. } => Some(*s as usize),
-                Phase::Warmup { epochs: Some(e), .. } => Some(*e as usize * self.steps_per_epoch),
-                _ => None,
-            })
-            .unwrap_or(0)
+        match self.schedule.warmup {
+            None => 0,
+            Some(WarmupLength::Steps(s)) => s as usize,
+            Some(WarmupLength::Epochs(e)) => (e as usize).saturating_mul(self.steps_per_epoch),
+        }
     }
 
     /// The rate for `step` (counted from 0 over the whole run).
@@ -49,24 +46,25 @@ impl Schedule {
         let after = step - warmup;
         let decay_steps = self.total_steps.saturating_sub(warmup).max(1);
         let epoch = after / self.steps_per_epoch;
-        let rate = match self.phases.iter().find(|p| !matches!(p, Phase::Warmup { .. } | Phase::Constant)) {
-            Some(Phase::Step { every, gamma }) => self.base * gamma.powi((epoch / (*every).max(1) as usize) as i32),
-            Some(Phase::Exponential { gamma }) => self.base * gamma.powi(epoch as i32),
-            Some(Phase::Cosine { min_lr }) => {
+        let rate = match self.schedule.decay {
+            Decay::Step { every, gamma } => self.base * gamma.powi((epoch / (every).max(1) as usize) as i32),
+            Decay::Exponential { gamma } => self.base * gamma.powi(epoch as i32),
+            Decay::Cosine { min_lr } => {
                 let progress = (after as f64 / decay_steps as f64).min(1.0);
                 min_lr + (self.base - min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
             }
-            _ => self.base,
+            // On a plateau the factor below does the work.
+            Decay::Constant | Decay::OnPlateau { .. } => self.base,
         };
         rate * self.plateau_factor
     }
 
     /// `on_plateau(patience:, factor:)`: the phase, if the schedule has one.
     pub fn plateau(&self) -> Option<(u64, f64)> {
-        self.phases.iter().find_map(|p| match p {
-            Phase::OnPlateau { patience, factor } => Some((*patience, *factor)),
-            _ => None,
-        })
+        match self.schedule.decay {
+            Decay::OnPlateau { patience, factor } => Some((patience, factor)),
+            Decay::Constant | Decay::Step { .. } | Decay::Exponential { .. } | Decay::Cosine { .. } => None,
+        }
     }
 
     /// The factor `on_plateau` has applied so far.
@@ -86,8 +84,9 @@ mod tests {
 
     #[test]
     fn warmup_then_cosine_ramps_up_then_decays_to_the_floor() {
-        let phases = [Phase::Warmup { epochs: Some(2), steps: None }, Phase::Cosine { min_lr: 0.0 }];
-        let s = Schedule::new(1.0, &phases, 10, 12);
+        let schedule =
+            crate::ir::Schedule { warmup: Some(WarmupLength::Epochs(2)), decay: Decay::Cosine { min_lr: 0.0 } };
+        let s = Schedule::new(1.0, &schedule, 10, 12);
         assert!((s.rate(0) - 0.05).abs() < 1e-12);
         assert!((s.rate(19) - 1.0).abs() < 1e-12);
         assert!((s.rate(20) - 1.0).abs() < 1e-12);
@@ -97,9 +96,10 @@ mod tests {
 
     #[test]
     fn step_and_exponential_decay_by_epoch() {
-        let s = Schedule::new(1.0, &[Phase::Step { every: 2, gamma: 0.5 }], 5, 10);
+        let decay = |decay| crate::ir::Schedule { warmup: None, decay };
+        let s = Schedule::new(1.0, &decay(Decay::Step { every: 2, gamma: 0.5 }), 5, 10);
         assert_eq!((s.rate(0), s.rate(9), s.rate(10), s.rate(20)), (1.0, 1.0, 0.5, 0.25));
-        let e = Schedule::new(1.0, &[Phase::Exponential { gamma: 0.9 }], 5, 10);
+        let e = Schedule::new(1.0, &decay(Decay::Exponential { gamma: 0.9 }), 5, 10);
         assert!((e.rate(10) - 0.81).abs() < 1e-12);
     }
 }

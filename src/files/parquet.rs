@@ -6,7 +6,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::check::schema::DType;
+use crate::schema::DType;
 
 /// Footers larger than this are refused (a corrupt length, not a schema).
 const MAX_FOOTER: u64 = 64 << 20;

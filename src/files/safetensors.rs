@@ -28,6 +28,19 @@ pub struct Header {
     data_start: usize,
 }
 
+impl Header {
+    /// The prefix before a state dict's names in this file (`model.` in
+    /// `model.0.weight`), found from the name its first entry should have
+    /// (`0.weight`); empty when the names have none.
+    pub fn prefix_of(&self, first: &str) -> String {
+        self.entries
+            .iter()
+            .find_map(|e| e.name.strip_suffix(first).filter(|p| p.is_empty() || p.ends_with('.')))
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
 /// Headers above this size are not a safetensors file (the format itself
 /// caps them at 100 MB).
 const MAX_HEADER: u64 = 100 << 20;

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::check::schema::DType;
+use crate::schema::DType;
 
 /// Rows read to infer CSV column types (Polars' default infer length).
 pub const SAMPLE_ROWS: usize = 100;

@@ -1,0 +1,269 @@
+//! Training runs and evaluations into the IR, from what the frame, model
+//! and settings checks produced; and the guard that keeps the promise: a
+//! clean check lowers every item that runs.
+
+use std::collections::HashMap;
+
+use crate::check::error::CheckError;
+use crate::check::scope::Scope;
+use crate::check::value::Constants;
+use crate::check::{augment, frames, settings};
+use crate::ir::{self, Activation, LayerKind, Loss, Metric, TrainSettings};
+use crate::source::Span;
+use crate::syntax::ast::*;
+
+/// Settings lowered by [`settings::Settings`], by item index.
+#[derive(Default)]
+pub struct LoweredSettings {
+    /// Each `train` item's settings that checked clean.
+    pub train: HashMap<usize, TrainSettings>,
+    /// Each `evaluate` item's metrics.
+    pub evaluate: HashMap<usize, Vec<Metric>>,
+}
+
+/// Lowers the runs of one file.
+pub struct Runs<'a> {
+    /// The file.
+    pub program: &'a Program,
+    /// Its names.
+    pub scope: &'a Scope,
+    /// Its constants.
+    pub constants: &'a Constants,
+    /// Whether the file checked clean so far (the data checks run only
+    /// then, so one mistake is not reported twice).
+    pub clean: bool,
+    /// Mistakes found while lowering: data that skipped a transform, an
+    /// output activation before a loss that applies its own.
+    pub errors: Vec<CheckError>,
+}
+
+impl Runs<'_> {
+    /// Adds the training runs (with their models) and evaluations to `ir`.
+    pub fn lower(
+        &mut self,
+        ir: &mut ir::Program,
+        frames: &mut frames::Frames,
+        models: Vec<(usize, ir::Model)>,
+        mut settings: LoweredSettings,
+    ) {
+        let program = self.program;
+        for (index, model) in models {
+            let item = &program.items[index];
+            let ItemKind::Train(train) = &item.kind else { continue };
+            let (Some((data, validate)), Some(mut lowered)) =
+                (frames.train_frames.remove(&index), settings.train.remove(&index))
+            else {
+                continue;
+            };
+            let Some(ExprKind::Path(target)) = frames::setting(&train.body, "target").map(|t| &t.kind) else {
+                continue;
+            };
+            let loss = frames::setting(&train.body, "loss");
+            let target_expr = frames::setting(&train.body, "target");
+            let Some(task) = settings::classification(loss, target_expr, Some(&data.schema)) else { continue };
+            lowered.augment = self.augmentation(&train.body);
+            if let (Some(val), Some(val_expr)) = (&validate, frames::setting(&train.body, "validate")) {
+                let trained = Trained { frame: &data, span: train.data.span };
+                self.same_transforms(ir, trained, val, val_expr, "the validation data");
+            }
+            self.output_activation(&model, lowered.loss, loss.map_or(train.model.span, |l| l.span));
+            let run = ir::Train { model, data, validate, target: target.dotted(), task, settings: lowered };
+            ir.items[index] = Some(ir::Item {
+                name: train.name.name.clone(),
+                span: item.span,
+                kind: ir::ItemKind::Train(Box::new(run)),
+            });
+        }
+        for (index, data) in std::mem::take(&mut frames.evaluate_frames) {
+            let item = &program.items[index];
+            let ItemKind::Evaluate(eval) = &item.kind else { continue };
+            let ExprKind::Path(run) = &eval.model.kind else { continue };
+            let Some((_, symbol)) = self.scope.lookup(&run.dotted()) else { continue };
+            if let (Some(ir::ItemKind::Train(run)), ItemKind::Train(written)) =
+                (ir.items.get(symbol.item).and_then(|i| i.as_ref()).map(|i| &i.kind), &program.items[symbol.item].kind)
+            {
+                let run_data = run.data.clone();
+                let trained = Trained { frame: &run_data, span: written.data.span };
+                self.same_transforms(ir, trained, &data, &eval.data, "the evaluation data");
+            }
+            let metrics = settings.evaluate.remove(&index).unwrap_or_default();
+            let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
+            let kind = ir::ItemKind::Evaluate { run: symbol.item, data, metrics };
+            ir.items[index] = Some(ir::Item { name, span: item.span, kind });
+        }
+        self.predictions(ir);
+    }
+
+    /// `predict(run)` in a data item: the rows it predicts for have been
+    /// through the transforms the run's training data went through.
+    fn predictions(&mut self, ir: &ir::Program) {
+        if !self.clean {
+            return;
+        }
+        let program = self.program;
+        for item in ir.items.iter().flatten() {
+            let (ir::ItemKind::Stage(frame) | ir::ItemKind::Output(frame)) = &item.kind else { continue };
+            for (i, op) in frame.ops.iter().enumerate() {
+                let ir::Op::Predict(run) = op else { continue };
+                let (Some(Some(ir::Item { kind: ir::ItemKind::Train(train), .. })), ItemKind::Train(written)) =
+                    (ir.items.get(*run), &program.items[*run].kind)
+                else {
+                    continue;
+                };
+                let before = ir::Frame { ops: frame.ops[..i].to_vec(), ..frame.clone() };
+                let had = provenance(&train.data, &ir.items);
+                let has = provenance(&before, &ir.items);
+                let Some(missing) = had.iter().find(|t| !has.contains(t)) else { continue };
+                let name = ir.items.get(*missing).and_then(|i| i.as_ref()).map_or_else(String::new, |i| i.name.clone());
+                self.errors.push(CheckError::UntransformedData {
+                    what: "the data predicted for".into(),
+                    transform: name.clone(),
+                    span: frame.spans[i],
+                    trained: written.data.span,
+                    help: format!(
+                        "apply `{name}` to the rows before `predict`: `... |> {name} |> predict({})`",
+                        item_name(ir, *run)
+                    ),
+                });
+            }
+        }
+    }
+
+    /// `other` (validation or evaluation data) has been through every
+    /// fitted transform the training data went through; else the model
+    /// would see features on another scale (0.53 accuracy on iris instead
+    /// of 0.97), which no column check catches when the columns agree.
+    fn same_transforms(
+        &mut self,
+        ir: &ir::Program,
+        trained: Trained,
+        other: &ir::Frame,
+        other_expr: &Expr,
+        what: &str,
+    ) {
+        if !self.clean {
+            return;
+        }
+        let had = provenance(trained.frame, &ir.items);
+        let has = provenance(other, &ir.items);
+        let Some(missing) = had.iter().find(|t| !has.contains(t)) else { return };
+        let name = ir.items.get(*missing).and_then(|i| i.as_ref()).map_or_else(String::new, |i| i.name.clone());
+        let fix = match &other_expr.kind {
+            ExprKind::Path(p) => format!("`{name}({})`", p.dotted()),
+            _ => format!("`{name}(...)` around it"),
+        };
+        self.errors.push(CheckError::UntransformedData {
+            what: what.into(),
+            transform: name.clone(),
+            span: other_expr.span,
+            trained: trained.span,
+            help: format!("apply what the training data went through: write {fix}; `{name}` keeps the numbers it learned from its fit data, so every data set is scaled alike"),
+        });
+    }
+
+    /// The augmentation a training block names (a local `augment` item).
+    fn augmentation(&self, body: &Block) -> Option<ir::Augmentation> {
+        let ExprKind::Path(name) = &frames::setting(body, "augment")?.kind else { return None };
+        let (_, symbol) = self.scope.lookup(&name.dotted())?;
+        let ItemKind::Augment(item) = &self.program.items.get(symbol.item)?.kind else { return None };
+        // Reported where the item is checked.
+        let mut errors = Vec::new();
+        Some(augment::augmentation(&item.body, self.constants, &mut errors))
+    }
+
+    /// The losses take raw outputs (logits): a softmax or sigmoid as the
+    /// model's last layer, before a loss that applies its own, squashes
+    /// the logits twice and trains badly without a word (Keras' habit of
+    /// `Dense(1, activation="sigmoid")` with `from_logits=False`).
+    fn output_activation(&mut self, model: &ir::Model, loss: Loss, span: Span) {
+        let Some(last) = model.layers.last() else { return };
+        let LayerKind::Activation(activation) = last.kind else { return };
+        let applied = match (loss, activation) {
+            (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::Softmax) => "softmax",
+            (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::Sigmoid) => "sigmoid",
+            _ => return,
+        };
+        let own = match loss {
+            Loss::BinaryCrossEntropy => "a sigmoid",
+            _ => "a softmax",
+        };
+        self.errors.push(CheckError::ActivationBeforeLoss {
+            activation: applied.into(),
+            loss: loss.name().into(),
+            span,
+            help: format!(
+                "remove the last `{applied}()` from the model: `{}` applies {own} to the raw outputs itself, and predictions, probabilities and metrics are computed from them",
+                loss.name()
+            ),
+        });
+    }
+}
+
+/// After a clean check: every item that runs has its IR. An item the
+/// checker accepted and could not lower would be skipped (or fail) at run
+/// time, so it is reported here, where the generator tests catch it.
+pub fn unlowered(program: &Program, ir: &ir::Program) -> Vec<CheckError> {
+    let mut errors = Vec::new();
+    for (index, item) in program.items.iter().enumerate() {
+        let runs = match &item.kind {
+            ItemKind::Source(_)
+            | ItemKind::Stage(_)
+            | ItemKind::Split(_)
+            | ItemKind::Output(_)
+            | ItemKind::Train(_)
+            | ItemKind::Evaluate(_) => true,
+            ItemKind::Transform(t) => matches!(t.form, TransformForm::Fitted(_)),
+            ItemKind::Let(_) | ItemKind::Import(_) | ItemKind::Augment(_) | ItemKind::Model(_) => false,
+        };
+        if runs && ir.items.get(index).is_none_or(Option::is_none) {
+            errors.push(CheckError::NotLowered { keyword: item.kind.keyword().into(), span: item.span });
+        }
+    }
+    errors
+}
+
+/// A run's training data and where it is written.
+#[derive(Clone, Copy)]
+struct Trained<'f> {
+    frame: &'f ir::Frame,
+    span: Span,
+}
+
+/// The fitted transforms a frame's rows have been through, through the
+/// items it reads (stages, outputs and splits pass theirs on).
+pub fn provenance(frame: &ir::Frame, items: &[Option<ir::Item>]) -> Vec<ir::ItemId> {
+    let mut out = Vec::new();
+    frame_provenance(frame, items, &mut out);
+    out
+}
+
+fn frame_provenance(frame: &ir::Frame, items: &[Option<ir::Item>], out: &mut Vec<ir::ItemId>) {
+    match &frame.input {
+        ir::FrameInput::Item(id) | ir::FrameInput::Part { split: id, .. } => item_provenance(*id, items, out),
+        ir::FrameInput::Transformed { transform, input } => {
+            out.push(*transform);
+            frame_provenance(input, items, out);
+        }
+    }
+    for op in &frame.ops {
+        if let ir::Op::Transform(id) = op {
+            out.push(*id);
+        }
+    }
+}
+
+fn item_provenance(id: ir::ItemId, items: &[Option<ir::Item>], out: &mut Vec<ir::ItemId>) {
+    let Some(Some(item)) = items.get(id) else { return };
+    match &item.kind {
+        ir::ItemKind::Stage(frame) | ir::ItemKind::Output(frame) => frame_provenance(frame, items, out),
+        ir::ItemKind::Split { input, .. } => frame_provenance(input, items, out),
+        ir::ItemKind::Source(_)
+        | ir::ItemKind::Transform { .. }
+        | ir::ItemKind::Train(_)
+        | ir::ItemKind::Evaluate { .. } => {}
+    }
+}
+
+fn item_name(ir: &ir::Program, id: ir::ItemId) -> String {
+    ir.items.get(id).and_then(|i| i.as_ref()).map_or_else(String::new, |i| i.name.clone())
+}

@@ -1,0 +1,419 @@
+//! The typed program the executors run: every name resolved, every
+//! argument checked and converted, every frame's schema known. It holds no
+//! pest, Polars or Burn types.
+//!
+//! Data items (sources, stages, splits, fitted transforms, outputs),
+//! training runs (the model layer by layer with shapes, data, target and
+//! settings) and evaluations are lowered; models are lowered where a
+//! training run uses them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Serialize, Serializer};
+
+use crate::schema::{DType, Schema};
+use crate::source::Span;
+
+mod augment;
+mod model;
+mod train;
+
+pub use augment::{AugmentStep, Augmentation, ImageFill};
+pub use model::{
+    Activation, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
+};
+pub(crate) use train::named_enum;
+pub use train::{
+    Batch, Checkpoint, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device, DeviceKind,
+    EarlyStop, LogSink, Loss, Metric, Optimizer, OptimizerKind, Precision, Scalar, Schedule, Task, Train,
+    TrainSettings, WarmupLength,
+};
+
+/// Index of an item in [`Program::items`].
+pub type ItemId = usize;
+
+/// A checked program: its items in the order they were written (the
+/// executor plans from the dependencies the frames name).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Program {
+    /// One entry per item of the file, by index (`None` for items that are
+    /// not lowered yet).
+    pub items: Vec<Option<Item>>,
+}
+
+/// One lowered item.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Item {
+    /// Its name(s), for messages and the stage cache.
+    pub name: String,
+    /// Where it is written.
+    #[serde(skip)]
+    pub span: Span,
+    /// What it is.
+    pub kind: ItemKind,
+}
+
+/// The lowered items.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ItemKind {
+    /// Data read from files.
+    Source(Source),
+    /// A derived frame.
+    Stage(Frame),
+    /// A frame cut into named parts.
+    Split {
+        /// The frame being split.
+        input: Frame,
+        /// One fraction per part, adding up to 1.
+        fractions: Vec<f64>,
+        /// The column to stratify by.
+        stratify: Option<String>,
+        /// The random seed.
+        seed: Option<u64>,
+    },
+    /// A fitted transform: its steps learn on `fit_on`.
+    Transform {
+        /// The data it learns from.
+        fit_on: Frame,
+        /// The steps, in order.
+        steps: Vec<Op>,
+        /// Where each step is written.
+        #[serde(skip)]
+        spans: Vec<Span>,
+        /// The schema it expects of the data it is applied to.
+        input: Schema,
+    },
+    /// A frame the run produces (normally ending in `write`).
+    Output(Frame),
+    /// A training run.
+    Train(Box<Train>),
+    /// Metrics of a trained run on data.
+    Evaluate {
+        /// The `train` item.
+        #[serde(serialize_with = "item_ref")]
+        run: ItemId,
+        /// The data.
+        data: Frame,
+        /// The metrics asked for, in the order written.
+        metrics: Vec<Metric>,
+    },
+}
+
+/// Where a source's data comes from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Source {
+    /// A CSV file.
+    Csv {
+        /// The file, relative to the current directory.
+        path: PathBuf,
+        /// Field separator.
+        sep: u8,
+        /// Strings read as missing.
+        nulls: Vec<String>,
+        /// The schema the checker inferred (and any declared types).
+        schema: Schema,
+    },
+    /// A Parquet file.
+    Parquet {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An image folder, one sub-folder per class.
+    Images {
+        /// The folder.
+        dir: PathBuf,
+        /// `[height, width]` after resizing.
+        size: [usize; 2],
+        /// 1 or 3.
+        channels: usize,
+        /// The class names, sorted.
+        classes: Vec<String>,
+        /// Leave out files that cannot be decoded (with a warning) instead
+        /// of stopping.
+        skip_bad: bool,
+    },
+}
+
+/// A frame: a starting point and operations applied in order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Frame {
+    /// Where the data comes from.
+    pub input: FrameInput,
+    /// What is done to it.
+    pub ops: Vec<Op>,
+    /// Where each operation is written (one per entry of `ops`), for
+    /// diagnostics met while running.
+    #[serde(skip)]
+    pub spans: Vec<Span>,
+    /// The schema it ends with.
+    pub schema: Schema,
+}
+
+/// The start of a frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum FrameInput {
+    /// Another item's data.
+    Item(#[serde(serialize_with = "item_ref")] ItemId),
+    /// One part of a `split` item.
+    Part {
+        /// The split item.
+        #[serde(serialize_with = "item_ref")]
+        split: ItemId,
+        /// Which part.
+        part: usize,
+    },
+    /// A fitted transform applied to a frame.
+    Transformed {
+        /// The transform item.
+        #[serde(serialize_with = "item_ref")]
+        transform: ItemId,
+        /// The frame it is applied to.
+        input: Box<Frame>,
+    },
+}
+
+/// One data operation, its arguments checked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Op {
+    /// Keep the rows where the condition holds.
+    Filter(RowExpr),
+    /// Keep these columns, in this order.
+    Select(Vec<String>),
+    /// Remove these columns.
+    Drop(Vec<String>),
+    /// Rename columns: `(old, new)`.
+    Rename(Vec<(String, String)>),
+    /// Add or replace columns computed per row.
+    With(Vec<(String, RowExpr)>),
+    /// Drop rows with a null in these columns (all columns when empty).
+    DropNulls(Vec<String>),
+    /// Fill nulls.
+    FillNulls {
+        /// The columns.
+        columns: Vec<String>,
+        /// With what.
+        value: Fill,
+    },
+    /// Change column types.
+    Cast {
+        /// The columns.
+        columns: Vec<String>,
+        /// The new type.
+        dtype: DType,
+    },
+    /// Bucket by fixed edges (pandas `cut`: right-closed bins).
+    Cut {
+        /// The numeric column read.
+        column: String,
+        /// The bin edges, increasing.
+        edges: Vec<f64>,
+        /// One label per bin.
+        labels: Vec<String>,
+        /// Whether the lowest edge is included in the first bin.
+        include_lowest: bool,
+        /// The column written.
+        output: String,
+    },
+    /// Bucket by quantiles fitted on the data (pandas `qcut`).
+    QCut {
+        /// The numeric column read.
+        column: String,
+        /// Quantiles, from 0 to 1.
+        quantiles: Vec<f64>,
+        /// One label per bin.
+        labels: Vec<String>,
+        /// Merge bins whose edges repeat, instead of failing.
+        drop_duplicates: bool,
+        /// The column written.
+        output: String,
+    },
+    /// Standard scaling (population standard deviation).
+    Standard(Vec<String>),
+    /// Scaling to `[low, high]`.
+    MinMax {
+        /// The columns.
+        columns: Vec<String>,
+        /// The target range.
+        range: [f64; 2],
+    },
+    /// Median and interquartile-range scaling.
+    Robust(Vec<String>),
+    /// One column per level.
+    OneHot {
+        /// The columns, each with the levels the checker expects.
+        columns: Vec<(String, Vec<String>)>,
+        /// Drop each column's first level.
+        drop_first: bool,
+    },
+    /// Principal components.
+    Pca {
+        /// The input columns.
+        columns: Vec<String>,
+        /// How many components.
+        k: usize,
+        /// Scale components to unit variance.
+        whiten: bool,
+        /// Keep the input columns (components go after the last of them).
+        keep: bool,
+        /// Output columns are `prefix0..prefix{k-1}`.
+        prefix: String,
+    },
+    /// Columns of a table as one image column (`pixels`).
+    Pixels {
+        /// The columns, in pixel order (channel-major).
+        columns: Vec<String>,
+        /// `[channels, height, width]`.
+        shape: [usize; 3],
+        /// What the values are divided by (so they fall in [0, 1]).
+        max: f64,
+        /// The image column's name.
+        name: String,
+    },
+    /// Repeat rows of rare classes until classes are balanced.
+    Oversample(String),
+    /// A random subset.
+    Sample {
+        /// How many rows, or what fraction.
+        size: SampleSize,
+        /// The random seed.
+        seed: Option<u64>,
+    },
+    /// Keep the result in memory for reuse.
+    Cache,
+    /// Write the frame to a file (CSV or Parquet by extension).
+    Write(PathBuf),
+    /// Apply a fitted transform.
+    Transform(#[serde(serialize_with = "item_ref")] ItemId),
+    /// Add the predictions of a trained run.
+    Predict(#[serde(serialize_with = "item_ref")] ItemId),
+}
+
+/// A fill value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Fill {
+    /// This number.
+    Number(f64),
+    /// This text.
+    Text(String),
+    /// The mean, fitted.
+    Mean,
+    /// The median, fitted.
+    Median,
+}
+
+/// The size of a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum SampleSize {
+    /// A number of rows.
+    Rows(u64),
+    /// A fraction of the rows.
+    Fraction(f64),
+}
+
+/// An expression evaluated per row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum RowExpr {
+    /// A column.
+    Column(String),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Text.
+    Str(String),
+    /// A boolean.
+    Bool(bool),
+    /// `-x`
+    Neg(Box<RowExpr>),
+    /// `not x`
+    Not(Box<RowExpr>),
+    /// `a op b`
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        lhs: Box<RowExpr>,
+        /// Right operand.
+        rhs: Box<RowExpr>,
+    },
+    /// A function of one value.
+    Function {
+        /// The function.
+        function: RowFunction,
+        /// Its argument.
+        arg: Box<RowExpr>,
+    },
+}
+
+named_enum! {
+    /// Functions of one value in row expressions.
+    RowFunction {
+        /// Absolute value (keeps the type).
+        Abs = "abs",
+        /// Square root, as a float (negative numbers give NaN).
+        Sqrt = "sqrt",
+        /// Natural logarithm, as a float.
+        Log = "log",
+        /// e to the power of the value, as a float.
+        Exp = "exp",
+        /// Whether the value is missing.
+        IsNull = "is_null",
+    }
+}
+
+/// Binary operators of row expressions (the parser's column ranges
+/// `a..b` never reach a row expression, so they are not here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BinaryOp {
+    /// `or`
+    Or,
+    /// `and`
+    And,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`, always a float.
+    Div,
+    /// `%`
+    Rem,
+}
+
+thread_local! {
+    /// While an item is fingerprinted: what each referenced item is called
+    /// in the fingerprint (its own cache key), so that a fingerprint does not
+    /// change when unrelated items are added above it.
+    static ITEM_NAMES: RefCell<HashMap<ItemId, String>> = RefCell::new(HashMap::new());
+}
+
+/// The JSON text of `value` with each item reference written as the name
+/// `names` gives it (items not in `names` are written as their index).
+pub fn fingerprint<T: Serialize>(value: &T, names: HashMap<ItemId, String>) -> String {
+    ITEM_NAMES.with(|n| *n.borrow_mut() = names);
+    let text = serde_json::to_string(value).unwrap_or_default();
+    ITEM_NAMES.with(|n| n.borrow_mut().clear());
+    text
+}
+
+pub(crate) fn item_ref<S: Serializer>(id: &ItemId, serializer: S) -> Result<S::Ok, S::Error> {
+    match ITEM_NAMES.with(|n| n.borrow().get(id).cloned()) {
+        Some(name) => serializer.serialize_str(&name),
+        None => serializer.serialize_u64(*id as u64),
+    }
+}

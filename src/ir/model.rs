@@ -1,0 +1,370 @@
+//! Models in the IR: layers with their shapes, where starting weights come
+//! from, and the two forms a model is written out in (PyTorch state-dict
+//! names, and the `.pipe` text `load(...)` reads).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{ItemId, item_ref};
+
+/// The shape of one sample flowing through a model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Shape {
+    /// A vector of features.
+    Flat(usize),
+    /// An image: channels, height, width.
+    Image([usize; 3]),
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Flat(n) => write!(f, "[{n}]"),
+            Shape::Image([c, h, w]) => write!(f, "[{c}, {h}, {w}]"),
+        }
+    }
+}
+
+/// A model, layer by layer, with every parameter and loop resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Model {
+    /// The layers in order.
+    pub layers: Vec<ModelLayer>,
+    /// The shape of one input sample.
+    pub input: Shape,
+    /// The shape of one output.
+    pub output: Shape,
+    /// Layers up to and including this name receive no updates.
+    pub frozen_until: Option<String>,
+    /// The first layers come from a trained run, with its weights.
+    pub pretrained: Option<Pretrained>,
+}
+
+/// Where a model's first layers (and their starting weights) come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pretrained {
+    /// The trained network.
+    pub from: PretrainedFrom,
+    /// How many of the model's first layers are that network's.
+    pub layers: usize,
+}
+
+/// A trained network a model starts from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum PretrainedFrom {
+    /// A training run of the same file.
+    Run(#[serde(serialize_with = "item_ref")] ItemId),
+    /// A safetensors file of PyTorch weights (`weights("...")`), whose
+    /// names follow an `nn.Sequential` of the same layers.
+    Imported {
+        /// The file.
+        path: PathBuf,
+        /// Its size and modification time.
+        stamp: String,
+    },
+    /// A folder written by `save:` (`load("...")`).
+    Saved {
+        /// The folder.
+        dir: PathBuf,
+        /// Its weights file's size and modification time (a new save
+        /// retrains what loads it).
+        stamp: String,
+        /// The saved network, whole (its weights load into this).
+        model: Box<Model>,
+    },
+}
+
+/// Which parameter of a layer a PyTorch state-dict entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TorchParam {
+    /// `weight` (a dense layer's is `[out, in]`, the transpose of Burn's).
+    Weight,
+    /// `bias`.
+    Bias,
+    /// A batch norm's `running_mean`.
+    RunningMean,
+    /// A batch norm's `running_var`.
+    RunningVar,
+}
+
+/// One entry of the state dict an `nn.Sequential` of a model's layers has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TorchEntry {
+    /// The layer's index (also the Sequential's).
+    pub layer: usize,
+    /// Which parameter.
+    pub param: TorchParam,
+    /// `3.weight`, without any prefix.
+    pub name: String,
+    /// Its shape in PyTorch's layout.
+    pub shape: Vec<usize>,
+}
+
+impl Model {
+    /// The state dict of `nn.Sequential(*layers)` for this model's layers,
+    /// one module per layer (activations, pooling and flatten have no
+    /// entries); residual blocks have no Sequential form.
+    pub fn torch_entries(&self) -> Result<Vec<TorchEntry>, String> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut add = |param: TorchParam, suffix: &str, shape: Vec<usize>| {
+                out.push(TorchEntry { layer: i, param, name: format!("{i}.{suffix}"), shape });
+            };
+            let channels = |shape: &Shape| match shape {
+                Shape::Image([c, _, _]) => *c,
+                Shape::Flat(n) => *n,
+            };
+            match &layer.kind {
+                LayerKind::Dense { units, .. } => {
+                    let inputs = match &layer.input {
+                        Shape::Flat(n) => *n,
+                        Shape::Image([c, h, w]) => c * h * w,
+                    };
+                    add(TorchParam::Weight, "weight", vec![*units, inputs]);
+                    add(TorchParam::Bias, "bias", vec![*units]);
+                }
+                LayerKind::Conv { filters, kernel, .. } => {
+                    add(TorchParam::Weight, "weight", vec![*filters, channels(&layer.input), *kernel, *kernel]);
+                    add(TorchParam::Bias, "bias", vec![*filters]);
+                }
+                LayerKind::BatchNorm => {
+                    let c = channels(&layer.input);
+                    add(TorchParam::Weight, "weight", vec![c]);
+                    add(TorchParam::Bias, "bias", vec![c]);
+                    add(TorchParam::RunningMean, "running_mean", vec![c]);
+                    add(TorchParam::RunningVar, "running_var", vec![c]);
+                }
+                LayerKind::LayerNorm => {
+                    let last = match &layer.input {
+                        Shape::Image([_, _, w]) => *w,
+                        Shape::Flat(n) => *n,
+                    };
+                    add(TorchParam::Weight, "weight", vec![last]);
+                    add(TorchParam::Bias, "bias", vec![last]);
+                }
+                LayerKind::Residual(_) => {
+                    return Err(format!("layer {i} is a residual block, which has no nn.Sequential form"));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many numbers training learns: PyTorch's
+    /// `sum(p.numel() for p in model.parameters())` for the same layers
+    /// (batch norms' running statistics are buffers, not parameters).
+    pub fn parameters(&self) -> u64 {
+        count_parameters(&self.layers)
+    }
+
+    /// The model as a `.pipe` file that `load(...)` reads back: its input
+    /// shape as `let input`, then `model saved { layers }`.
+    pub fn to_pipe(&self) -> String {
+        let input = match &self.input {
+            Shape::Flat(n) => format!("[{n}]"),
+            Shape::Image([c, h, w]) => format!("[{c}, {h}, {w}]"),
+        };
+        let mut out = format!("// Written by `save:`; read by `load(...)`.\nlet input = {input}\n\nmodel saved {{\n");
+        write_layers(&self.layers, 1, &mut out);
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn count_parameters(layers: &[ModelLayer]) -> u64 {
+    let width = |shape: &Shape| match shape {
+        Shape::Flat(n) => *n as u64,
+        Shape::Image([c, h, w]) => (c * h * w) as u64,
+    };
+    let channels = |shape: &Shape| match shape {
+        Shape::Flat(n) | Shape::Image([n, _, _]) => *n as u64,
+    };
+    layers
+        .iter()
+        .map(|layer| match &layer.kind {
+            LayerKind::Dense { units, .. } => (width(&layer.input) + 1) * *units as u64,
+            LayerKind::Conv { filters, kernel, .. } => {
+                (channels(&layer.input) * (*kernel as u64).pow(2) + 1) * *filters as u64
+            }
+            LayerKind::BatchNorm => 2 * channels(&layer.input),
+            LayerKind::LayerNorm => match &layer.input {
+                Shape::Flat(n) | Shape::Image([_, _, n]) => 2 * *n as u64,
+            },
+            LayerKind::Residual(body) => count_parameters(body),
+            LayerKind::MaxPool { .. }
+            | LayerKind::AvgPool { .. }
+            | LayerKind::GlobalAvgPool
+            | LayerKind::Flatten
+            | LayerKind::Normalize { .. }
+            | LayerKind::Dropout(_)
+            | LayerKind::Activation(_) => 0,
+        })
+        .sum()
+}
+
+fn write_layers(layers: &[ModelLayer], depth: usize, out: &mut String) {
+    let indent = "    ".repeat(depth);
+    for layer in layers {
+        if let LayerKind::Residual(body) = &layer.kind {
+            out.push_str(&format!("{indent}residual {{\n"));
+            write_layers(body, depth + 1, out);
+            out.push_str(&format!("{indent}}}"));
+        } else {
+            out.push_str(&format!("{indent}{}", layer_call(&layer.kind)));
+        }
+        if let Some(name) = &layer.name {
+            out.push_str(&format!(" as {name}"));
+        }
+        out.push('\n');
+    }
+}
+
+/// A layer as the call that makes it (residual blocks are written apart).
+fn layer_call(kind: &LayerKind) -> String {
+    match kind {
+        LayerKind::Dense { units, .. } => format!("dense({units})"),
+        LayerKind::Conv { filters, kernel, stride, same, .. } => {
+            let padding = if *same { "same" } else { "valid" };
+            format!("conv({filters}, kernel: {kernel}, stride: {stride}, padding: {padding})")
+        }
+        LayerKind::MaxPool { size, stride } => format!("maxpool({size}, stride: {stride})"),
+        LayerKind::AvgPool { size, stride } => format!("avgpool({size}, stride: {stride})"),
+        LayerKind::GlobalAvgPool => "global_avgpool()".into(),
+        LayerKind::Flatten => "flatten()".into(),
+        LayerKind::BatchNorm => "batchnorm()".into(),
+        LayerKind::LayerNorm => "layernorm()".into(),
+        LayerKind::Dropout(p) => format!("dropout({p:?})"),
+        LayerKind::Normalize { mean, std } => {
+            let list = |v: &[f64]| v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ");
+            format!("normalize(mean: [{}], std: [{}])", list(mean), list(std))
+        }
+        LayerKind::Activation(a) => match a {
+            Activation::Relu => "relu()".into(),
+            Activation::LeakyRelu(s) => format!("leaky_relu({s:?})"),
+            Activation::Elu(a) => format!("elu({a:?})"),
+            Activation::Gelu => "gelu()".into(),
+            Activation::Sigmoid => "sigmoid()".into(),
+            Activation::Tanh => "tanh()".into(),
+            Activation::Softmax => "softmax()".into(),
+        },
+        LayerKind::Residual(_) => String::new(),
+    }
+}
+
+/// One layer with its place in the model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelLayer {
+    /// The name given with `as`.
+    pub name: Option<String>,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// Its input shape.
+    pub input: Shape,
+    /// Its output shape.
+    pub output: Shape,
+}
+
+/// The layers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum LayerKind {
+    /// A fully connected layer.
+    Dense {
+        /// Output width.
+        units: usize,
+        /// Weight initialisation.
+        init: Option<Init>,
+    },
+    /// A 2-D convolution.
+    Conv {
+        /// Output channels.
+        filters: usize,
+        /// Square kernel size.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// `padding: same` (else valid).
+        same: bool,
+        /// Weight initialisation.
+        init: Option<Init>,
+    },
+    /// Max pooling.
+    MaxPool {
+        /// Window size.
+        size: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Average pooling.
+    AvgPool {
+        /// Window size.
+        size: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Average over height and width.
+    GlobalAvgPool,
+    /// To a vector.
+    Flatten,
+    /// Batch normalisation.
+    BatchNorm,
+    /// Layer normalisation.
+    LayerNorm,
+    /// `(x - mean) / std` per channel (or feature), fixed.
+    Normalize {
+        /// One value, or one per channel.
+        mean: Vec<f64>,
+        /// One value, or one per channel.
+        std: Vec<f64>,
+    },
+    /// Dropout with this rate.
+    Dropout(f64),
+    /// An activation.
+    Activation(Activation),
+    /// `input + body(input)`.
+    Residual(Vec<ModelLayer>),
+}
+
+/// Activations.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Activation {
+    /// max(0, x)
+    Relu,
+    /// x for x > 0, else slope * x.
+    LeakyRelu(f64),
+    /// x for x > 0, else alpha * (e^x - 1).
+    Elu(f64),
+    /// Gaussian error linear unit.
+    Gelu,
+    /// 1 / (1 + e^-x)
+    Sigmoid,
+    /// tanh
+    Tanh,
+    /// softmax over the features.
+    Softmax,
+}
+
+/// Weight initialisers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Init {
+    /// He (Kaiming) normal.
+    HeNormal,
+    /// He (Kaiming) uniform.
+    HeUniform,
+    /// Glorot (Xavier) normal.
+    GlorotNormal,
+    /// Glorot (Xavier) uniform.
+    GlorotUniform,
+    /// All zeros.
+    Zeros,
+    /// All this value.
+    Constant(f64),
+    /// Normal, resampled outside two standard deviations.
+    TruncatedNormal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+}

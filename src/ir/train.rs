@@ -1,0 +1,488 @@
+//! Training runs in the IR: the data, the target, the task and every
+//! setting, typed, with its default resolved once (in lowering). The
+//! executors match these enums exhaustively: a new loss, optimizer,
+//! metric or device fails to compile until every executor handles it.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Augmentation, Frame, Model};
+
+/// A training run, everything resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Train {
+    /// The model, with shapes.
+    pub model: Model,
+    /// The data it learns from.
+    pub data: Frame,
+    /// Validation data.
+    pub validate: Option<Frame>,
+    /// The target column.
+    pub target: String,
+    /// Whether it learns classes or numbers (decided by the checker from
+    /// the loss, or from the target's type when no loss is written).
+    pub task: Task,
+    /// The settings, defaults filled in.
+    pub settings: TrainSettings,
+}
+
+/// What a run learns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Task {
+    /// Classes: the target's distinct values.
+    Classification,
+    /// Numbers.
+    Regression,
+}
+
+/// Declares a setting's closed set of names once: the enum, its names as
+/// written in a `.pipe` file, and the lookups the checker and the LSP use.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every variant, in the order the docs list them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name as written in a `.pipe` file.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The variant written `text`, if any.
+            pub fn from_name(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.name() == text)
+            }
+
+            /// Every name, in order (for help lines and completion).
+            pub fn names() -> Vec<&'static str> {
+                Self::ALL.iter().map(|v| v.name()).collect()
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
+named_enum! {
+    /// Losses. Every loss takes the model's raw outputs (logits for
+    /// classes): `cross_entropy` applies softmax itself, and
+    /// `binary_cross_entropy` a sigmoid.
+    Loss {
+        /// Softmax cross-entropy over class scores.
+        CrossEntropy = "cross_entropy",
+        /// Sigmoid cross-entropy of one logit for class 1 of two.
+        BinaryCrossEntropy = "binary_cross_entropy",
+        /// Mean squared error.
+        Mse = "mse",
+        /// Mean absolute error.
+        Mae = "mae",
+        /// Huber loss with delta 1.
+        Huber = "huber",
+    }
+}
+
+impl Loss {
+    /// What a model trained with this loss learns.
+    pub fn task(self) -> Task {
+        match self {
+            Loss::CrossEntropy | Loss::BinaryCrossEntropy => Task::Classification,
+            Loss::Mse | Loss::Mae | Loss::Huber => Task::Regression,
+        }
+    }
+
+    /// The loss used when the file names none.
+    pub fn default_for(task: Task) -> Self {
+        match task {
+            Task::Classification => Loss::CrossEntropy,
+            Task::Regression => Loss::Mse,
+        }
+    }
+}
+
+named_enum! {
+    /// Optimizers.
+    OptimizerKind {
+        /// Stochastic gradient descent, optionally with (Nesterov) momentum.
+        Sgd = "sgd",
+        /// Adam (weight decay added to the gradient, as PyTorch's `Adam`).
+        Adam = "adam",
+        /// Adam with decoupled weight decay.
+        AdamW = "adamw",
+        /// RMSprop.
+        RmsProp = "rmsprop",
+    }
+}
+
+named_enum! {
+    /// The type a model computes in.
+    Precision {
+        /// Everything in f32.
+        F32 = "f32",
+        /// IEEE half precision (with dynamic loss scaling).
+        F16 = "f16",
+        /// bfloat16.
+        Bf16 = "bf16",
+    }
+}
+
+named_enum! {
+    /// The backends a device can name.
+    DeviceKind {
+        /// flex, the embedded CPU backend.
+        Cpu = "cpu",
+        /// CubeCL CUDA (the `cuda` feature).
+        Cuda = "cuda",
+        /// libtorch on the CPU (the `tch` feature).
+        TorchCpu = "torch.cpu",
+        /// libtorch on a CUDA GPU (the `tch` feature).
+        TorchCuda = "torch.cuda",
+    }
+}
+
+named_enum! {
+    /// Metrics that are one number, so they can be watched (early stopping)
+    /// and reported per epoch.
+    Scalar {
+        /// The loss.
+        Loss = "loss",
+        /// Fraction of rows whose class is right.
+        Accuracy = "accuracy",
+        /// Macro-averaged precision.
+        Precision = "precision",
+        /// Macro-averaged recall.
+        Recall = "recall",
+        /// Macro-averaged F1.
+        F1 = "f1",
+        /// Mean squared error.
+        Mse = "mse",
+        /// Mean absolute error.
+        Mae = "mae",
+    }
+}
+
+impl Scalar {
+    /// The task the metric is computed for (`None`: both).
+    pub fn task(self) -> Option<Task> {
+        match self {
+            Scalar::Loss => None,
+            Scalar::Accuracy | Scalar::Precision | Scalar::Recall | Scalar::F1 => Some(Task::Classification),
+            Scalar::Mse | Scalar::Mae => Some(Task::Regression),
+        }
+    }
+
+    /// Whether a lower value is better.
+    pub fn lower_is_better(self) -> bool {
+        match self {
+            Scalar::Loss | Scalar::Mse | Scalar::Mae => true,
+            Scalar::Accuracy | Scalar::Precision | Scalar::Recall | Scalar::F1 => false,
+        }
+    }
+}
+
+/// A metric an `evaluate` item reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Metric {
+    /// One number.
+    Scalar(Scalar),
+    /// The confusion matrix (classes only; not a number, so never watched).
+    Confusion,
+}
+
+impl Metric {
+    /// The name as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Scalar(s) => s.name(),
+            Metric::Confusion => "confusion",
+        }
+    }
+
+    /// The metric written `text`.
+    pub fn from_name(text: &str) -> Option<Self> {
+        if text == "confusion" { Some(Metric::Confusion) } else { Scalar::from_name(text).map(Metric::Scalar) }
+    }
+
+    /// Every metric's name, in order.
+    pub fn names() -> Vec<&'static str> {
+        let mut names = Scalar::names();
+        names.insert(5, "confusion");
+        names
+    }
+
+    /// The task it is computed for (`None`: both).
+    pub fn task(self) -> Option<Task> {
+        match self {
+            Metric::Scalar(s) => s.task(),
+            Metric::Confusion => Some(Task::Classification),
+        }
+    }
+}
+
+/// Which data a watched metric is computed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DataSplit {
+    /// The training data, over the epoch's batches (as the model changed).
+    Train,
+    /// The `validate:` data, after the epoch.
+    Val,
+}
+
+/// The settings of a training run, defaults resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainSettings {
+    /// The loss.
+    pub loss: Loss,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// How the learning rate changes over the run.
+    pub schedule: Schedule,
+    /// Samples per step.
+    pub batch: Batch,
+    /// Passes over the data.
+    pub epochs: u64,
+    /// Early stopping.
+    pub early_stop: Option<EarlyStop>,
+    /// The type the model computes in.
+    pub precision: Precision,
+    /// `cudnn_benchmark:` (libtorch devices only).
+    pub cudnn_benchmark: Option<bool>,
+    /// Devices, in order (several: data parallel); at least one.
+    pub devices: Vec<Device>,
+    /// L1 penalty weight.
+    pub l1: Option<f64>,
+    /// L2 penalty weight.
+    pub l2: Option<f64>,
+    /// Gradient clipping.
+    pub clip: Option<Clip>,
+    /// Steps whose gradients are accumulated before an update (1: none).
+    pub accumulate: u64,
+    /// Random seed.
+    pub seed: u64,
+    /// Where metrics go besides the run folder.
+    pub logs: Vec<LogSink>,
+    /// Where the trained model is saved.
+    pub save: Option<PathBuf>,
+    /// Checkpoints.
+    pub checkpoint: Checkpoint,
+    /// The augmentation applied to training batches (the `augment` item's
+    /// steps).
+    pub augment: Option<Augmentation>,
+    /// Weight classes inversely to their frequency (classification only).
+    pub balanced_classes: bool,
+}
+
+/// Epochs when the file says nothing.
+pub const DEFAULT_EPOCHS: u64 = 10;
+/// Samples per step when the file says nothing (Keras' default).
+pub const DEFAULT_BATCH: u64 = 32;
+/// The learning rate when the file gives none.
+pub const DEFAULT_LR: f64 = 1e-3;
+
+impl TrainSettings {
+    /// The settings of a block that writes none, for a run of `task`.
+    pub fn defaults(task: Task) -> Self {
+        TrainSettings {
+            loss: Loss::default_for(task),
+            optimizer: Optimizer::new(OptimizerKind::Adam, DEFAULT_LR),
+            schedule: Schedule { warmup: None, decay: Decay::Constant },
+            batch: Batch::Rows(DEFAULT_BATCH),
+            epochs: DEFAULT_EPOCHS,
+            early_stop: None,
+            precision: Precision::F32,
+            cudnn_benchmark: None,
+            devices: vec![Device { kind: DeviceKind::Cpu, index: None }],
+            l1: None,
+            l2: None,
+            clip: None,
+            accumulate: 1,
+            seed: 0,
+            logs: Vec::new(),
+            save: None,
+            checkpoint: Checkpoint::default(),
+            augment: None,
+            balanced_classes: false,
+        }
+    }
+}
+
+/// Samples per step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Batch {
+    /// This many rows.
+    Rows(u64),
+    /// `auto`: the largest batch that fits the device (256 on the CPU).
+    Auto,
+}
+
+/// Gradient clipping.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Clip {
+    /// Scale each parameter's gradient down to this norm.
+    Norm(f64),
+    /// Clamp every gradient value to `[-limit, limit]`.
+    Value(f64),
+}
+
+/// Where a run's metrics are written, besides its run folder.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum LogSink {
+    /// One line per epoch on the terminal.
+    Console,
+    /// TensorBoard event files in this folder.
+    TensorBoard(PathBuf),
+    /// A CSV file.
+    Csv(PathBuf),
+    /// JSON lines.
+    Jsonl(PathBuf),
+}
+
+/// How often checkpoints are written, and how many are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// A checkpoint every this many epochs (0: none).
+    pub every: u64,
+    /// How many to keep (the newest).
+    pub keep: u64,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint { every: 0, keep: 2 }
+    }
+}
+
+/// An optimizer and its numbers, each default resolved for its kind
+/// (PyTorch's defaults).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Optimizer {
+    /// Which.
+    pub kind: OptimizerKind,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum (sgd, rmsprop; 0: none).
+    pub momentum: f64,
+    /// Nesterov momentum (sgd).
+    pub nesterov: bool,
+    /// Weight decay (0: none; adamw's default is 0.01).
+    pub weight_decay: f64,
+    /// Adam's first-moment decay.
+    pub beta1: f64,
+    /// Adam's second-moment decay.
+    pub beta2: f64,
+    /// Epsilon.
+    pub eps: f64,
+    /// RMSprop's averaging factor.
+    pub alpha: f64,
+}
+
+impl Optimizer {
+    /// `kind` with `lr` and every other number at PyTorch's default.
+    pub fn new(kind: OptimizerKind, lr: f64) -> Self {
+        let weight_decay = match kind {
+            OptimizerKind::AdamW => 0.01,
+            OptimizerKind::Sgd | OptimizerKind::Adam | OptimizerKind::RmsProp => 0.0,
+        };
+        Optimizer {
+            kind,
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            alpha: 0.99,
+        }
+    }
+}
+
+/// A learning-rate schedule: `warmup(epochs: 2) then cosine()`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Schedule {
+    /// A linear ramp from the start, if any.
+    pub warmup: Option<WarmupLength>,
+    /// What the rate does after the warmup.
+    pub decay: Decay,
+}
+
+/// What the learning rate does after any warmup.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Decay {
+    /// The rate as given.
+    Constant,
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        /// Period in epochs.
+        every: u64,
+        /// Factor.
+        gamma: f64,
+    },
+    /// Multiply by `gamma` every epoch.
+    Exponential {
+        /// Factor.
+        gamma: f64,
+    },
+    /// Cosine decay to `min_lr`.
+    Cosine {
+        /// The floor.
+        min_lr: f64,
+    },
+    /// Multiply by `factor` after `patience` epochs without improvement
+    /// of the validation loss (the training loss without validation data).
+    OnPlateau {
+        /// Epochs to wait.
+        patience: u64,
+        /// Factor.
+        factor: f64,
+    },
+}
+
+/// How long a warmup lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum WarmupLength {
+    /// This many epochs.
+    Epochs(u64),
+    /// This many optimizer steps.
+    Steps(u64),
+}
+
+/// Early stopping.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EarlyStop {
+    /// Epochs without improvement before stopping.
+    pub patience: u64,
+    /// The data the watched metric is computed on.
+    pub split: DataSplit,
+    /// The watched metric.
+    pub metric: Scalar,
+    /// The smallest change that counts as improvement.
+    pub min_delta: f64,
+    /// Restore the best weights at the end (also when not stopped early).
+    pub restore_best: bool,
+}
+
+/// A device.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Device {
+    /// The backend.
+    pub kind: DeviceKind,
+    /// The device index, for GPUs (`None`: 0).
+    pub index: Option<u64>,
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}({i})", self.kind.name()),
+            None => f.write_str(self.kind.name()),
+        }
+    }
+}
