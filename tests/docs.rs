@@ -139,3 +139,15 @@ fn every_pipe_block_in_the_docs_checks_as_it_says() {
     assert!(checked >= 12, "found only {checked} blocks");
     assert!(wrong.is_empty(), "{} blocks do not check as they say:\n{}", wrong.len(), wrong.join("\n\n"));
 }
+
+/// The language reference's table of data operations has a row for every
+/// declared operation (`check::ops::OPERATIONS`).
+#[test]
+fn every_declared_operation_is_in_the_reference_table() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md")).expect("doc");
+    for operation in pipe::check::ops::OPERATIONS {
+        let row = format!("| `{}(", operation.name);
+        let in_a_row = doc.lines().any(|l| l.starts_with(&row) || l.contains(&format!(", `{}(", operation.name)));
+        assert!(in_a_row, "docs/language.md has no table row for `{}`", operation.name);
+    }
+}

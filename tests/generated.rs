@@ -211,7 +211,7 @@ fn column(d: &mut Draw, fitting: &[String], cols: &[Col]) -> String {
 /// An operation that learns nothing.
 fn stateless(d: &mut Draw, cols: &mut Vec<Col>, target: &str) -> String {
     let nums = numeric(cols, target);
-    match d.0.below(9) {
+    match d.0.below(10) {
         0 => {
             let c = column(d, &nums, cols);
             format!("filter({c} > {:.1})", d.number(-1.0, 40.0))
@@ -268,8 +268,35 @@ fn stateless(d: &mut Draw, cols: &mut Vec<Col>, target: &str) -> String {
             cols.retain(|c| list.contains(&c.name));
             format!("select({})", list.join(", "))
         }
+        9 if !d.1 => declared(d, cols, target),
         _ => "cache()".into(),
     }
+}
+
+/// Any declared operation (`check::ops::OPERATIONS`) with arguments made
+/// from its parameters: columns where it takes columns, a value drawn from
+/// a small pool for the rest, named parameters now and then.
+fn declared(d: &mut Draw, cols: &[Col], target: &str) -> String {
+    use pipe::check::ops::{OPERATIONS, Params};
+    let operation = d.pick(OPERATIONS);
+    let nums = numeric(cols, target);
+    let mut args = Vec::new();
+    match &operation.params {
+        Params::Pairs(_) => args.push(format!("{}: {}", column(d, &nums, cols), d.pick(&["1", "x2", "\"a\""]))),
+        Params::List(params) => {
+            for param in *params {
+                if !param.required && !d.chance(40) {
+                    continue;
+                }
+                let value = match param.name {
+                    "columns" | "column" | "stratify" => column(d, &nums, cols),
+                    _ => d.pick(&["1", "2", "0.5", "true", "\"out/x.csv\"", "[0, 1, 2]", "median", "f64"]).to_string(),
+                };
+                args.push(if param.positional { value } else { format!("{}: {value}", param.name) });
+            }
+        }
+    }
+    format!("{}({})", operation.name, args.join(", "))
 }
 
 /// A step of a fitted transform.
@@ -443,7 +470,7 @@ fn code(error: &dyn miette::Diagnostic) -> String {
 
 /// Run errors that depend on the rows, which the checker does not see.
 fn data_dependent(message: &str) -> bool {
-    const DATA: [&str; 9] = [
+    const DATA: [&str; 10] = [
         "diverged",
         "asks for",
         "repeated",
@@ -453,6 +480,7 @@ fn data_dependent(message: &str) -> bool {
         "it has no values",
         "edges of",
         "missing or infinite values",
+        "needs at least",
     ];
     DATA.iter().any(|d| message.contains(d))
 }

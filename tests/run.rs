@@ -319,6 +319,22 @@ stage balanced = small |> oversample(g)
     }
 }
 
+/// `log1p(cols)`: ln(1 + x) in place, as f64; nulls stay null (numpy's
+/// `log1p`, computed here with Rust's `ln_1p`).
+#[test]
+fn log1p_matches_ln_1p() {
+    let dir = scratch("log1p");
+    write_csv(&dir.join("small.csv"), SMALL);
+    let program = checked(&dir, "source small = csv(\"small.csv\")\nstage logged = small |> log1p(x, y)\n");
+    let (frames, errors) = with_session(&program, &dir, |s| s.frame("logged").unwrap());
+    assert!(errors.is_empty(), "{errors:?}");
+    // x is 1..5; y is 2, null, 4, 10, null.
+    let expected_x: Vec<Option<f64>> = (1..=5).map(|x| Some(f64::from(x).ln_1p())).collect();
+    assert_eq!(floats(&frames, "x"), expected_x);
+    let expected_y = [Some(2f64.ln_1p()), None, Some(4f64.ln_1p()), Some(10f64.ln_1p()), None];
+    assert_eq!(floats(&frames, "y"), expected_y);
+}
+
 #[test]
 fn onehot_levels_unseen_when_fitting_encode_as_zeros_with_a_warning() {
     let dir = scratch("onehot_unseen");

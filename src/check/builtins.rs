@@ -6,31 +6,13 @@
 pub const SOURCES: [&str; 3] = ["csv", "parquet", "images"];
 
 /// Operations on frames, valid after `|>` in a data pipeline (and as steps
-/// of a `transform` block, for the fitted ones).
-pub const DATA_OPERATIONS: [&str; 22] = [
-    "filter",
-    "select",
-    "drop",
-    "rename",
-    "with",
-    "drop_nulls",
-    "fill_nulls",
-    "cast",
-    "cut",
-    "qcut",
-    "standard",
-    "minmax",
-    "robust",
-    "onehot",
-    "pca",
-    "pixels",
-    "oversample",
-    "sample",
-    "split",
-    "cache",
-    "write",
-    "predict",
-];
+/// of a `transform` block, for the fitted ones): every declared operation
+/// ([`crate::check::ops::OPERATIONS`]) and `predict`.
+pub fn data_operations() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = crate::check::ops::OPERATIONS.iter().map(|o| o.name).collect();
+    names.push("predict");
+    names
+}
 
 /// Operations on models, valid after `|>` in a model expression.
 pub const MODEL_OPERATIONS: [&str; 4] = ["replace_head", "freeze", "unfreeze", "weights"];
@@ -40,7 +22,7 @@ pub const MODEL_SOURCES: [&str; 1] = ["load"];
 
 /// Whether `name` is a data operation.
 pub fn is_data_operation(name: &str) -> bool {
-    DATA_OPERATIONS.contains(&name)
+    name == "predict" || crate::check::ops::operation(name).is_some()
 }
 
 /// Whether `name` is a layer or an activation.
@@ -75,34 +57,14 @@ pub const LAYERS: [&str; 19] = [
 pub const AUGMENTATIONS: [&str; 11] =
     ["flip", "rotate", "shift", "shear", "zoom", "brightness", "contrast", "saturation", "hue", "noise", "cutout"];
 
-/// What editors show for a builtin: its signature (`name:` marks a
+/// What editors show for the builtins that are not data operations (those
+/// come from their declarations): its signature (`name:` marks a
 /// parameter given only by name, `...` one that takes every remaining
 /// positional argument) and one line on what it does.
-pub const SIGNATURES: [(&str, &str); 60] = [
+pub const SIGNATURES: &[(&str, &str)] = &[
     ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
     ("parquet(path)", "Reads a Parquet file"),
     ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
-    ("filter(condition)", "Keeps the rows where the condition holds"),
-    ("select(columns...)", "Keeps only these columns, in this order"),
-    ("drop(columns...)", "Removes these columns"),
-    ("rename(old: new, ...)", "Renames columns"),
-    ("with(name: expression, ...)", "Adds or replaces computed columns"),
-    ("drop_nulls(columns...)", "Drops rows with a null in these columns (all columns when none are named)"),
-    ("fill_nulls(columns, value)", "Fills nulls with a value, or the fitted `mean` or `median`"),
-    ("cast(columns, dtype)", "Converts columns to another type"),
-    ("cut(column, edges, labels:, include_lowest:)", "Buckets a number into right-closed bins (pandas.cut)"),
-    ("qcut(column, q, labels:, duplicates:)", "Buckets a number into fitted quantile bins (pandas.qcut)"),
-    ("standard(columns...)", "Standard scaling: (x - mean) / std, fitted (sklearn StandardScaler)"),
-    ("minmax(columns..., range:)", "Min-max scaling to [0, 1] or `range`, fitted (sklearn MinMaxScaler)"),
-    ("robust(columns...)", "(x - median) / IQR, fitted (sklearn RobustScaler)"),
-    ("onehot(columns..., drop_first:)", "One 0/1 column per fitted level (sklearn OneHotEncoder)"),
-    ("pca(columns, k, whiten:, keep:)", "Projects columns onto k fitted principal components"),
-    ("pixels(columns..., shape:, max:)", "Columns of a table as one image column (`as name`; default `image`)"),
-    ("oversample(column)", "Repeats rows of smaller classes until the classes are even"),
-    ("sample(n, frac:, seed:)", "A seeded random sample of rows"),
-    ("split(fractions, stratify:, seed:)", "Cuts the rows into seeded parts, stratified by a column if given"),
-    ("cache()", "Marks a stage worth keeping (every stage is cached)"),
-    ("write(path)", "Writes CSV or Parquet (by extension), atomically"),
     ("predict(run)", "Adds the trained run's `prediction` column"),
     ("load(path)", "A model saved by an earlier run"),
     ("replace_head(layers...)", "Replaces a model's layers from its last dense layer on"),
@@ -141,9 +103,13 @@ pub const SIGNATURES: [(&str, &str); 60] = [
     ("softmax()", "Normalized exponentials"),
 ];
 
-/// A builtin's signature and description, by name.
-pub fn signature(name: &str) -> Option<(&'static str, &'static str)> {
-    SIGNATURES.iter().copied().find(|(sig, _)| sig.split(['(', ' ']).next() == Some(name))
+/// A builtin's signature and description, by name (data operations'
+/// from their declarations).
+pub fn signature(name: &str) -> Option<(std::borrow::Cow<'static, str>, &'static str)> {
+    if let Some(operation) = crate::check::ops::operation(name) {
+        return Some((operation.signature().into(), operation.doc));
+    }
+    SIGNATURES.iter().copied().find(|(sig, _)| sig.split(['(', ' ']).next() == Some(name)).map(|(s, d)| (s.into(), d))
 }
 
 /// The parameter names in a signature, in order: `cut(column, edges,

@@ -3,9 +3,9 @@
 
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::CheckError;
-use crate::check::value::{Constants, Value};
-use crate::ir::RowFunction;
-use crate::schema::DType;
+use crate::check::value::{Constants, Value, eval};
+use crate::ir::{BinaryOp as IrBinaryOp, RowExpr, RowFunction};
+use crate::schema::{DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
@@ -173,4 +173,63 @@ fn function(
         RowFunction::Abs => Some(inner),
         RowFunction::Sqrt | RowFunction::Log | RowFunction::Exp => Some(DType::F64),
     }
+}
+
+/// A checked row expression: names are columns of `schema`, or constants.
+pub fn row_expr(expr: &Expr, schema: &Schema, constants: &Constants) -> Option<RowExpr> {
+    Some(match &expr.kind {
+        ExprKind::Number(n) if n.is_int && n.unit.is_none() => RowExpr::Int(n.value as i64),
+        ExprKind::Number(_) | ExprKind::Inf => RowExpr::Float(eval(expr, constants).as_f64()?),
+        ExprKind::String(s) => RowExpr::Str(s.value.clone()),
+        ExprKind::Bool { value } => RowExpr::Bool(*value),
+        ExprKind::Path(p) if p.parts.len() == 1 => {
+            let name = &p.parts[0].name;
+            if schema.get(name).is_some() {
+                RowExpr::Column(name.clone())
+            } else {
+                match constants.get(name)? {
+                    Value::Int(i) => RowExpr::Int(*i),
+                    Value::Float(f) => RowExpr::Float(*f),
+                    Value::Str(s) => RowExpr::Str(s.clone()),
+                    Value::Bool(b) => RowExpr::Bool(*b),
+                    _ => return None,
+                }
+            }
+        }
+        ExprKind::Unary { op: UnaryOp::Neg, operand } => RowExpr::Neg(Box::new(row_expr(operand, schema, constants)?)),
+        ExprKind::Unary { op: UnaryOp::Not, operand } => RowExpr::Not(Box::new(row_expr(operand, schema, constants)?)),
+        ExprKind::Binary { op, lhs, rhs } => RowExpr::Binary {
+            op: binary_op(*op)?,
+            lhs: Box::new(row_expr(lhs, schema, constants)?),
+            rhs: Box::new(row_expr(rhs, schema, constants)?),
+        },
+        ExprKind::Call(call) => RowExpr::Function {
+            function: RowFunction::from_name(&call.callee.dotted())?,
+            arg: Box::new(row_expr(&call.args.first()?.value, schema, constants)?),
+        },
+        _ => return None,
+    })
+}
+
+/// The IR's operator for a parsed one (`None` for a column range, which
+/// the checker refuses in a row expression).
+/// The IR's operator for a parsed one (`None` for a column range, which
+/// the checker refuses in a row expression).
+fn binary_op(op: BinaryOp) -> Option<IrBinaryOp> {
+    Some(match op {
+        BinaryOp::Or => IrBinaryOp::Or,
+        BinaryOp::And => IrBinaryOp::And,
+        BinaryOp::Eq => IrBinaryOp::Eq,
+        BinaryOp::Ne => IrBinaryOp::Ne,
+        BinaryOp::Lt => IrBinaryOp::Lt,
+        BinaryOp::Le => IrBinaryOp::Le,
+        BinaryOp::Gt => IrBinaryOp::Gt,
+        BinaryOp::Ge => IrBinaryOp::Ge,
+        BinaryOp::Add => IrBinaryOp::Add,
+        BinaryOp::Sub => IrBinaryOp::Sub,
+        BinaryOp::Mul => IrBinaryOp::Mul,
+        BinaryOp::Div => IrBinaryOp::Div,
+        BinaryOp::Rem => IrBinaryOp::Rem,
+        BinaryOp::Range => return None,
+    })
 }

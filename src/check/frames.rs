@@ -7,7 +7,6 @@ use std::path::Path;
 use crate::check::args::{bind, named, pos};
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::CheckError;
-use crate::check::lower_ops;
 use crate::check::ops::{self, Context};
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value};
@@ -81,6 +80,9 @@ pub struct Frames<'a> {
     dir: Option<&'a Path>,
     states: Vec<State>,
     probes: &'a mut probe::Cache,
+    /// While a `split` item's data is checked: the span of the call that
+    /// ends it, the one place `split(...)` may appear.
+    split_call: Option<Span>,
     /// Fitted transforms' schemas, by item index.
     pub transforms: HashMap<usize, TransformSchemas>,
     /// The data each training run learns from, by item index.
@@ -115,6 +117,7 @@ impl<'a> Frames<'a> {
             dir,
             states,
             probes,
+            split_call: None,
             transforms: HashMap::new(),
             train_inputs: HashMap::new(),
             ir: vec![None; items.len()],
@@ -434,13 +437,19 @@ impl<'a> Frames<'a> {
     /// Checks one operation on `schema` (updating it) and returns its IR
     /// when it checked clean.
     fn apply_op(&mut self, call: &ops::Call, schema: &mut Schema, frame_span: Option<Span>) -> Option<ir::Op> {
-        let errors_before = self.errors.len();
-        let before = std::mem::take(schema);
-        *schema = ops::apply(call, before.clone(), &mut self.context(frame_span));
-        if self.errors.len() > errors_before {
+        if call.name == "split" && self.split_call != Some(call.span) {
+            self.errors.push(bad(
+                call.span,
+                "`split(...)` cuts data into named parts, and ends a `split` item",
+                "not at the end of a `split` item",
+                "write `split train, test = data |> split([0.8, 0.2])` and use the parts by name",
+            ));
             return None;
         }
-        lower_ops::lower(call, &before, schema, self.constants)
+        let before = std::mem::take(schema);
+        let (after, op) = ops::apply(call, before, &mut self.context(frame_span));
+        *schema = after;
+        op
     }
 
     /// `prep(data)`: the data must have the columns `prep` was fitted on.
@@ -524,13 +533,16 @@ impl<'a> Frames<'a> {
     // -- items ---------------------------------------------------------------------
 
     fn split(&mut self, split: &SplitItem) -> Option<(Schema, ir::ItemKind)> {
-        let frame = self.data(&split.value)?;
-        let last_call = match &split.value.kind {
-            ExprKind::Pipeline { stages, .. } => {
-                stages.last().and_then(|s| if let ExprKind::Call(c) = &s.kind { Some(c) } else { None })
-            }
+        let last_stage = match &split.value.kind {
+            ExprKind::Pipeline { stages, .. } => stages.last(),
             _ => None,
         };
+        let last_call = last_stage.and_then(|s| if let ExprKind::Call(c) = &s.kind { Some(c) } else { None });
+        // Only the call that ends this item may split.
+        let outer = self.split_call.replace(last_stage.map_or(split.value.span, |s| s.span));
+        let frame = self.data(&split.value);
+        self.split_call = outer;
+        let frame = frame?;
         let Some(call) = last_call.filter(|c| c.callee.dotted() == "split") else {
             self.errors.push(bad(
                 split.value.span,

@@ -18,9 +18,9 @@ pub mod familiar;
 pub mod frames;
 mod graph;
 mod lower;
-mod lower_ops;
+
 pub mod models;
-mod ops;
+pub mod ops;
 
 mod resolve;
 

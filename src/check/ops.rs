@@ -1,11 +1,15 @@
-//! The data operations: each checks its arguments against the input schema
-//! and says what the output schema is.
+//! The data operations, each declared once in [`OPERATIONS`]: its
+//! parameters and doc, the rule that checks its arguments against the input
+//! schema and says what the output schema is, and its lowering to the IR.
+
+use std::path::PathBuf;
 
 use crate::check::args::{Bound, Param, bind, named, pos, rest};
 use crate::check::columns::{Frame, Selected, select, unknown_column};
 use crate::check::error::CheckError;
-use crate::check::exprs::expr_type;
+use crate::check::exprs::{expr_type, row_expr};
 use crate::check::value::{Constants, Value};
+use crate::ir::{Fill, Op, SampleSize};
 use crate::schema::{Column, DTYPE_NAMES, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::{Arg, ExprKind, Ident};
@@ -32,56 +36,264 @@ pub struct Call<'c> {
     pub span: Span,
 }
 
+/// A data operation, declared once: its name, parameters and one line of
+/// doc (the resolver's list, the LSP's completion, signatures and hover
+/// come from here), the rule that checks a call on its input schema and
+/// gives the output schema, and the lowering of a call that checked clean.
+pub struct Operation {
+    /// The name written after `|>`.
+    pub name: &'static str,
+    /// Its parameters.
+    pub params: Params,
+    /// What it does, in one line.
+    pub doc: &'static str,
+    /// Whether `as name` names what it makes.
+    pub aliased: bool,
+    /// The schema rule: checks the call (mistakes into the context) and
+    /// returns the output schema (as good a guess as there is after a
+    /// mistake, so later steps are checked too).
+    pub check: fn(&Call, &Bound, Schema, &mut Context) -> Schema,
+    /// The IR of a call that checked clean: `Some` for every such call
+    /// (a `None` there is a checker bug, reported as `not_lowered`).
+    pub lower: fn(&Lowering) -> Option<Op>,
+}
+
+/// How an operation takes its arguments.
+pub enum Params {
+    /// Parameters, by position or name.
+    List(&'static [Param]),
+    /// `name: value` pairs of the user's choosing (`rename`, `with`),
+    /// written in signatures as this.
+    Pairs(&'static str),
+}
+
+impl Operation {
+    /// The signature editors show: `cut(column, edges, labels:,
+    /// include_lowest:)`; `name:` marks a parameter given only by name,
+    /// `...` one that takes every remaining positional argument.
+    pub fn signature(&self) -> String {
+        let inside = match &self.params {
+            Params::Pairs(pairs) => (*pairs).to_owned(),
+            Params::List(params) => params
+                .iter()
+                .map(|p| match (p.positional, p.rest) {
+                    (true, true) => format!("{}...", p.name),
+                    (true, false) => p.name.to_owned(),
+                    (false, _) => format!("{}:", p.name),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        format!("{}({inside})", self.name)
+    }
+}
+
 const COLUMNS: &[Param] = &[rest("columns")];
+const OPTIONAL_COLUMNS: &[Param] = &[Param { required: false, ..rest("columns") }];
 
 /// Most bins `qcut` makes from a count (more is surely a mistake).
 const MAX_BINS: i64 = 1000;
-const OPTIONAL_COLUMNS: &[Param] = &[Param { required: false, ..rest("columns") }];
 
-/// Applies a data operation (not `predict`, which the caller handles) to
-/// `schema`.
-pub fn apply(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    if call.alias.is_some() && !matches!(call.name, "cut" | "qcut" | "pca" | "pixels") {
+const fn op(
+    name: &'static str,
+    params: Params,
+    doc: &'static str,
+    check: fn(&Call, &Bound, Schema, &mut Context) -> Schema,
+    lower: fn(&Lowering) -> Option<Op>,
+) -> Operation {
+    Operation { name, params, doc, aliased: false, check, lower }
+}
+
+const fn named_output(operation: Operation) -> Operation {
+    Operation { aliased: true, ..operation }
+}
+
+use Params::{List, Pairs};
+
+/// Every data operation.
+pub const OPERATIONS: &[Operation] = &[
+    op("filter", List(&[pos("condition", true)]), "Keeps the rows where the condition holds", filter, lower_filter),
+    op("select", List(COLUMNS), "Keeps only these columns, in this order", select_columns, lower_select),
+    op("drop", List(COLUMNS), "Removes these columns", drop, lower_drop),
+    op("rename", Pairs("old: new, ..."), "Renames columns", rename, lower_rename),
+    op("with", Pairs("name: expression, ..."), "Adds or replaces computed columns", with, lower_with),
+    op(
+        "drop_nulls",
+        List(OPTIONAL_COLUMNS),
+        "Drops rows with a null in these columns (all columns when none are named)",
+        drop_nulls,
+        lower_drop_nulls,
+    ),
+    op(
+        "fill_nulls",
+        List(&[pos("columns", true), pos("value", true)]),
+        "Fills nulls with a value, or the fitted `mean` or `median`",
+        fill_nulls,
+        lower_fill_nulls,
+    ),
+    op("cast", List(&[pos("columns", true), pos("dtype", true)]), "Converts columns to another type", cast, lower_cast),
+    named_output(op(
+        "cut",
+        List(&[pos("column", true), pos("edges", true), named("labels"), named("include_lowest")]),
+        "Buckets a number into right-closed bins (pandas.cut)",
+        cut,
+        lower_cut,
+    )),
+    named_output(op(
+        "qcut",
+        List(&[pos("column", true), pos("q", true), named("labels"), named("duplicates")]),
+        "Buckets a number into fitted quantile bins (pandas.qcut)",
+        qcut,
+        lower_qcut,
+    )),
+    op(
+        "standard",
+        List(COLUMNS),
+        "Standard scaling: (x - mean) / std, fitted (sklearn StandardScaler)",
+        scale,
+        lower_standard,
+    ),
+    op(
+        "minmax",
+        List(&[rest("columns"), named("range")]),
+        "Min-max scaling to [0, 1] or `range`, fitted (sklearn MinMaxScaler)",
+        minmax,
+        lower_minmax,
+    ),
+    op("log1p", List(COLUMNS), "ln(1 + x) of numeric columns, in place, as f64 (numpy.log1p)", log1p, lower_log1p),
+    op("robust", List(COLUMNS), "(x - median) / IQR, fitted (sklearn RobustScaler)", scale, lower_robust),
+    op(
+        "onehot",
+        List(&[rest("columns"), named("drop_first")]),
+        "One 0/1 column per fitted level (sklearn OneHotEncoder)",
+        onehot,
+        lower_onehot,
+    ),
+    named_output(op(
+        "pca",
+        List(&[pos("columns", true), pos("k", true), named("whiten"), named("keep")]),
+        "Projects columns onto k fitted principal components",
+        pca,
+        lower_pca,
+    )),
+    named_output(op(
+        "pixels",
+        List(&[rest("columns"), named("shape"), named("max")]),
+        "Columns of a table as one image column (`as name`; default `image`)",
+        pixels,
+        lower_pixels,
+    )),
+    op(
+        "oversample",
+        List(&[pos("column", true)]),
+        "Repeats rows of smaller classes until the classes are even",
+        oversample,
+        lower_oversample,
+    ),
+    op(
+        "sample",
+        List(&[pos("n", false), named("frac"), named("seed")]),
+        "A seeded random sample of rows",
+        sample,
+        lower_sample,
+    ),
+    op(
+        "split",
+        List(&[pos("fractions", true), named("stratify"), named("seed")]),
+        "Cuts the rows into seeded parts, stratified by a column if given (the end of a `split` item)",
+        split,
+        // A `split` item lowers its own call; anywhere else the frame
+        // checker refuses it.
+        |_| None,
+    ),
+    op("cache", List(&[]), "Marks a stage worth keeping (every stage is cached)", cache, |_| Some(Op::Cache)),
+    op("write", List(&[pos("path", true)]), "Writes CSV or Parquet (by extension), atomically", write, lower_write),
+];
+
+/// The operation called `name`.
+pub fn operation(name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|o| o.name == name)
+}
+
+/// Checks a data operation (not `predict`, which the caller handles) on
+/// `schema`: the output schema, and the operation's IR when the call
+/// checked clean.
+pub fn apply(call: &Call, schema: Schema, cx: &mut Context) -> (Schema, Option<Op>) {
+    let Some(operation) = operation(call.name) else { return (schema, None) };
+    let errors_before = cx.errors.len();
+    if let Some(alias) = call.alias.filter(|_| !operation.aliased) {
+        let makers: Vec<String> = OPERATIONS.iter().filter(|o| o.aliased).map(|o| format!("`{}`", o.name)).collect();
         cx.errors.push(bad(
-            call.alias.map_or(call.span, |a| a.span),
-            "`as` names only what `cut`, `qcut` and `pca` make",
+            alias.span,
+            &format!("`as` names only what {} make", makers.join(", ")),
             "not a new column",
             "remove `as ...`",
         ));
     }
-    match call.name {
-        "filter" => filter(call, schema, cx),
-        "select" => select_columns(call, schema, cx),
-        "drop" => drop(call, schema, cx),
-        "rename" => rename(call, schema, cx),
-        "with" => with(call, schema, cx),
-        "drop_nulls" => {
-            let b = bind(call.name, OPTIONAL_COLUMNS, call.args, call.span, cx.errors);
-            columns(&b, "columns", &schema, cx);
-            schema
+    let params = match &operation.params {
+        Params::List(params) => params,
+        Params::Pairs(_) => &[][..],
+    };
+    let bound = match &operation.params {
+        Params::List(_) => bind(call.name, params, call.args, call.span, cx.errors),
+        // Pairs are the rule's to read.
+        Params::Pairs(_) => bind(call.name, params, &[], call.span, cx.errors),
+    };
+    let before = schema.clone();
+    let after = (operation.check)(call, &bound, schema, cx);
+    if cx.errors.len() > errors_before {
+        return (after, None);
+    }
+    let lowering = Lowering { call, b: &bound, before: &before, after: &after, constants: cx.constants };
+    let lowered = (operation.lower)(&lowering);
+    if lowered.is_none() && call.name != "split" {
+        cx.errors.push(CheckError::NotLowered { keyword: format!("`{}`", call.name), span: call.span });
+    }
+    (after, lowered)
+}
+
+/// What lowering a clean call reads.
+pub struct Lowering<'l> {
+    /// The call.
+    pub call: &'l Call<'l>,
+    /// Its arguments.
+    pub b: &'l Bound<'l>,
+    /// The input schema.
+    pub before: &'l Schema,
+    /// The output schema.
+    pub after: &'l Schema,
+    /// `let` constants.
+    pub constants: &'l Constants,
+}
+
+impl Lowering<'_> {
+    /// The columns a selector argument names (each once).
+    fn cols(&self, param: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in self.b.exprs(param) {
+            for selected in select(e, Frame { schema: self.before, span: None }, &mut Vec::new()) {
+                if !out.contains(&selected.name) {
+                    out.push(selected.name);
+                }
+            }
         }
-        "fill_nulls" => fill_nulls(call, schema, cx),
-        "cast" => cast(call, schema, cx),
-        "cut" => cut(call, schema, cx),
-        "qcut" => qcut(call, schema, cx),
-        "standard" | "robust" => scale(call, COLUMNS, schema, cx),
-        "minmax" => minmax(call, schema, cx),
-        "onehot" => onehot(call, schema, cx),
-        "pca" => pca(call, schema, cx),
-        "pixels" => pixels(call, schema, cx),
-        "oversample" => {
-            let b = bind(call.name, &[pos("column", true)], call.args, call.span, cx.errors);
-            discrete_column(&b, "column", call.name, &schema, cx);
-            schema
-        }
-        "sample" => sample(call, schema, cx),
-        "split" => split(call, schema, cx),
-        "cache" => {
-            bind(call.name, &[], call.args, call.span, cx.errors);
-            schema
-        }
-        "write" => write(call, schema, cx),
-        _ => schema,
+        out
+    }
+
+    fn one(&self, param: &str) -> Option<String> {
+        self.cols(param).into_iter().next()
+    }
+
+    fn value(&self, param: &str) -> Option<Value> {
+        self.b.value(param, self.constants).map(|(v, _)| v)
+    }
+
+    fn flag(&self, param: &str) -> bool {
+        self.value(param) == Some(Value::Bool(true))
+    }
+
+    fn alias(&self) -> Option<String> {
+        self.call.alias.map(|a| a.name.clone())
     }
 }
 
@@ -170,8 +382,7 @@ fn discrete_column(b: &Bound, param: &str, operation: &str, schema: &Schema, cx:
     Some(selected)
 }
 
-fn filter(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, &[pos("condition", true)], call.args, call.span, cx.errors);
+fn filter(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     if let Some(condition) = b.expr("condition") {
         let dtype = expr_type(condition, frame(&schema, cx), cx.constants, cx.errors);
         if let Some(dtype) = dtype.filter(|d| *d != DType::Bool) {
@@ -186,10 +397,9 @@ fn filter(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
     schema
 }
 
-fn select_columns(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, COLUMNS, call.args, call.span, cx.errors);
+fn select_columns(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     let mut out = Schema::default();
-    for s in columns(&b, "columns", &schema, cx) {
+    for s in columns(b, "columns", &schema, cx) {
         if let (Some(column), None) = (schema.get(&s.name), out.get(&s.name)) {
             out.columns.push(column.clone());
         }
@@ -197,15 +407,14 @@ fn select_columns(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
     out
 }
 
-fn drop(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, COLUMNS, call.args, call.span, cx.errors);
-    let names: Vec<String> = columns(&b, "columns", &schema, cx).into_iter().map(|s| s.name).collect();
+fn drop(_: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    let names: Vec<String> = columns(b, "columns", &schema, cx).into_iter().map(|s| s.name).collect();
     schema.remove(&names);
     schema
 }
 
 /// `rename(old: new, ...)`
-fn rename(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
+fn rename(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     for arg in call.args {
         let Some(old) = &arg.name else {
             cx.errors.push(bad(
@@ -249,7 +458,7 @@ fn rename(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
 }
 
 /// `with(name: expr, ...)`
-fn with(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
+fn with(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     for arg in call.args {
         let Some(name) = &arg.name else {
             cx.errors.push(bad(
@@ -267,9 +476,8 @@ fn with(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     schema
 }
 
-fn fill_nulls(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, &[pos("columns", true), pos("value", true)], call.args, call.span, cx.errors);
-    let selected = columns(&b, "columns", &schema, cx);
+fn fill_nulls(_: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    let selected = columns(b, "columns", &schema, cx);
     let Some((value, span)) = b.value("value", cx.constants) else { return schema };
     let needs_numbers = matches!(&value, Value::Name(n) if n == "mean" || n == "median") || value.as_f64().is_some();
     match &value {
@@ -322,9 +530,8 @@ fn fill_nulls(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     schema
 }
 
-fn cast(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, &[pos("columns", true), pos("dtype", true)], call.args, call.span, cx.errors);
-    let selected = columns(&b, "columns", &schema, cx);
+fn cast(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    let selected = columns(b, "columns", &schema, cx);
     let Some((value, span)) = b.value("dtype", cx.constants) else { return schema };
     let dtype = match &value {
         Value::Name(n) => DType::from_name(n),
@@ -427,10 +634,8 @@ fn bucket_output(call: &Call, input: &Selected, levels: Vec<String>, mut schema:
     schema
 }
 
-fn cut(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[pos("column", true), pos("edges", true), named("labels"), named("include_lowest")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
-    let Some(input) = numeric_columns(&b, "column", "cut", &schema, cx).into_iter().next() else { return schema };
+fn cut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
+    let Some(input) = numeric_columns(b, "column", "cut", &schema, cx).into_iter().next() else { return schema };
     let Some((value, span)) = b.value("edges", cx.constants) else { return schema };
     let Some(edges) = numbers(&value, span, "cut edges", cx) else { return schema };
     if edges.len() < 2 {
@@ -452,14 +657,12 @@ fn cut(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
         return schema;
     }
     let bins = edges.len() - 1;
-    let levels = labels(&b, bins, cx).unwrap_or_else(|| (0..bins).map(|i| i.to_string()).collect());
+    let levels = labels(b, bins, cx).unwrap_or_else(|| (0..bins).map(|i| i.to_string()).collect());
     bucket_output(call, &input, levels, schema)
 }
 
-fn qcut(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[pos("column", true), pos("q", true), named("labels"), named("duplicates")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
-    let Some(input) = numeric_columns(&b, "column", "qcut", &schema, cx).into_iter().next() else { return schema };
+fn qcut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
+    let Some(input) = numeric_columns(b, "column", "qcut", &schema, cx).into_iter().next() else { return schema };
     let Some((value, span)) = b.value("q", cx.constants) else { return schema };
     let bins = match &value {
         Value::Int(q) if (2..=MAX_BINS).contains(q) => *q as usize,
@@ -498,14 +701,13 @@ fn qcut(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
             "`raise` (the default) stops on repeated edges; `drop` merges their bins",
         ));
     }
-    let levels = labels(&b, bins, cx).unwrap_or_else(|| (0..bins).map(|i| i.to_string()).collect());
+    let levels = labels(b, bins, cx).unwrap_or_else(|| (0..bins).map(|i| i.to_string()).collect());
     bucket_output(call, &input, levels, schema)
 }
 
 /// `standard` and `robust`: numeric columns, scaled in place to f64.
-fn scale(call: &Call, params: &[Param], mut schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
-    for s in numeric_columns(&b, "columns", call.name, &schema, cx) {
+fn scale(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    for s in numeric_columns(b, "columns", call.name, &schema, cx) {
         if let Some(i) = schema.position(&s.name) {
             schema.columns[i].dtype = DType::F64;
             schema.columns[i].origin = call.span;
@@ -514,9 +716,7 @@ fn scale(call: &Call, params: &[Param], mut schema: Schema, cx: &mut Context) ->
     schema
 }
 
-fn minmax(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[rest("columns"), named("range")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
+fn minmax(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     if let Some((value, span)) = b.value("range", cx.constants)
         && let Some(bounds) = numbers(&value, span, "`range`", cx)
     {
@@ -530,14 +730,12 @@ fn minmax(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
             ));
         }
     }
-    scale(call, params, schema, cx)
+    scale(call, b, schema, cx)
 }
 
-fn onehot(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[rest("columns"), named("drop_first")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
+fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     let drop_first = matches!(b.value("drop_first", cx.constants), Some((Value::Bool(true), _)));
-    for s in columns(&b, "columns", &schema, cx) {
+    for s in columns(b, "columns", &schema, cx) {
         let Some(position) = schema.position(&s.name) else { continue };
         let column = schema.columns[position].clone();
         if !column.dtype.is_discrete() {
@@ -584,11 +782,9 @@ fn onehot(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
 
 /// `pixels(p0..p63, shape: [1, 8, 8], max: 16)`: numeric columns become
 /// one image column (where the first of them was).
-fn pixels(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[rest("columns"), named("shape"), named("max")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
-    let inputs = numeric_columns(&b, "columns", "pixels", &schema, cx);
-    let Some(shape) = pixel_shape(&b, call, cx) else { return schema };
+fn pixels(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    let inputs = numeric_columns(b, "columns", "pixels", &schema, cx);
+    let Some(shape) = pixel_shape(b, call, cx) else { return schema };
     if let Some((value, span)) = b.value("max", cx.constants)
         && !value.as_f64().is_some_and(|m| m > 0.0)
     {
@@ -659,11 +855,9 @@ fn pixel_shape(b: &crate::check::args::Bound, call: &Call, cx: &mut Context) -> 
     }
 }
 
-fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[pos("columns", true), pos("k", true), named("whiten"), named("keep")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
+fn pca(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     let keep = matches!(b.value("keep", cx.constants), Some((Value::Bool(true), _)));
-    let mut inputs = numeric_columns(&b, "columns", "pca", &schema, cx);
+    let mut inputs = numeric_columns(b, "columns", "pca", &schema, cx);
     // A column named twice is one input.
     let mut seen = std::collections::HashSet::new();
     inputs.retain(|s| seen.insert(s.name.clone()));
@@ -720,9 +914,7 @@ fn pca(call: &Call, mut schema: Schema, cx: &mut Context) -> Schema {
     schema
 }
 
-fn sample(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[pos("n", false), named("frac"), named("seed")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
+fn sample(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     let either = "`sample` takes either `n` or `frac`";
     match (b.value("n", cx.constants), b.value("frac", cx.constants)) {
         (Some(_), Some((_, span))) => {
@@ -739,7 +931,7 @@ fn sample(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
         }
         _ => {}
     }
-    seed(&b, cx);
+    seed(b, cx);
     schema
 }
 
@@ -753,9 +945,7 @@ fn seed(b: &Bound, cx: &mut Context) {
 
 /// `split([0.7, 0.15, 0.15], stratify: label, seed: 42)`: the parts are
 /// checked here; their count against the names by the `split` item.
-fn split(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let params = &[pos("fractions", true), named("stratify"), named("seed")];
-    let b = bind(call.name, params, call.args, call.span, cx.errors);
+fn split(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     if let Some((value, span)) = b.value("fractions", cx.constants)
         && let Some(parts) = numbers(&value, span, "split fractions", cx)
     {
@@ -778,9 +968,9 @@ fn split(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
         }
     }
     if b.expr("stratify").is_some() {
-        discrete_column(&b, "stratify", "split(stratify:)", &schema, cx);
+        discrete_column(b, "stratify", "split(stratify:)", &schema, cx);
     }
-    seed(&b, cx);
+    seed(b, cx);
     schema
 }
 
@@ -788,8 +978,7 @@ fn round(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 
-fn write(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
-    let b = bind(call.name, &[pos("path", true)], call.args, call.span, cx.errors);
+fn write(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     match b.value("path", cx.constants) {
         Some((Value::Str(path), span)) => {
             let known = [".csv", ".parquet"].iter().any(|ext| path.ends_with(ext));
@@ -820,4 +1009,180 @@ fn write(call: &Call, schema: Schema, cx: &mut Context) -> Schema {
         None => {}
     }
     schema
+}
+
+/// `log1p(cols)`: numeric columns become f64 in place.
+fn log1p(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    for s in numeric_columns(b, "columns", call.name, &schema, cx) {
+        if let Some(position) = schema.position(&s.name) {
+            schema.columns[position].dtype = DType::F64;
+            schema.columns[position].origin = call.span;
+        }
+    }
+    schema
+}
+
+fn lower_log1p(l: &Lowering) -> Option<Op> {
+    Some(Op::Log1p(l.cols("columns")))
+}
+
+fn drop_nulls(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
+    columns(b, "columns", &schema, cx);
+    schema
+}
+
+fn oversample(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
+    discrete_column(b, "column", call.name, &schema, cx);
+    schema
+}
+
+fn cache(_: &Call, _: &Bound, schema: Schema, _: &mut Context) -> Schema {
+    schema
+}
+
+// -- lowering: each operation's IR, from a call that checked clean --------------
+
+fn lower_filter(l: &Lowering) -> Option<Op> {
+    Some(Op::Filter(row_expr(l.b.expr("condition")?, l.before, l.constants)?))
+}
+
+fn lower_select(l: &Lowering) -> Option<Op> {
+    Some(Op::Select(l.cols("columns")))
+}
+
+fn lower_drop(l: &Lowering) -> Option<Op> {
+    Some(Op::Drop(l.cols("columns")))
+}
+
+fn lower_drop_nulls(l: &Lowering) -> Option<Op> {
+    Some(Op::DropNulls(l.cols("columns")))
+}
+
+fn lower_rename(l: &Lowering) -> Option<Op> {
+    let pairs = l.call.args.iter().map(|a| Some((a.name.as_ref()?.name.clone(), name_of(&a.value)?)));
+    Some(Op::Rename(pairs.collect::<Option<Vec<_>>>()?))
+}
+
+fn lower_with(l: &Lowering) -> Option<Op> {
+    let columns =
+        l.call.args.iter().map(|a| Some((a.name.as_ref()?.name.clone(), row_expr(&a.value, l.before, l.constants)?)));
+    Some(Op::With(columns.collect::<Option<Vec<_>>>()?))
+}
+
+fn lower_fill_nulls(l: &Lowering) -> Option<Op> {
+    let value = match l.value("value")? {
+        Value::Name(n) if n == "mean" => Fill::Mean,
+        Value::Name(n) if n == "median" => Fill::Median,
+        Value::Str(s) => Fill::Text(s),
+        v => Fill::Number(v.as_f64()?),
+    };
+    Some(Op::FillNulls { columns: l.cols("columns"), value })
+}
+
+fn lower_cast(l: &Lowering) -> Option<Op> {
+    let columns = l.cols("columns");
+    let dtype = l.after.get(columns.first()?)?.dtype.clone();
+    Some(Op::Cast { columns, dtype })
+}
+
+fn lower_cut(l: &Lowering) -> Option<Op> {
+    let column = l.one("column")?;
+    let edges = list_of_numbers(l.value("edges")?)?;
+    let output = l.alias().unwrap_or_else(|| column.clone());
+    let labels = levels_of(l.after, &output)?;
+    Some(Op::Cut { column, edges, labels, include_lowest: l.flag("include_lowest"), output })
+}
+
+fn lower_qcut(l: &Lowering) -> Option<Op> {
+    let column = l.one("column")?;
+    let quantiles = match l.value("q")? {
+        Value::Int(q) => (0..=q).map(|i| i as f64 / q as f64).collect(),
+        list => list_of_numbers(list)?,
+    };
+    let output = l.alias().unwrap_or_else(|| column.clone());
+    let labels = levels_of(l.after, &output)?;
+    let drop_duplicates = matches!(l.value("duplicates"), Some(Value::Name(n)) if n == "drop");
+    Some(Op::QCut { column, quantiles, labels, drop_duplicates, output })
+}
+
+fn lower_standard(l: &Lowering) -> Option<Op> {
+    Some(Op::Standard(l.cols("columns")))
+}
+
+fn lower_robust(l: &Lowering) -> Option<Op> {
+    Some(Op::Robust(l.cols("columns")))
+}
+
+fn lower_minmax(l: &Lowering) -> Option<Op> {
+    let range = match l.value("range").and_then(list_of_numbers).as_deref() {
+        Some([low, high]) => [*low, *high],
+        _ => [0.0, 1.0],
+    };
+    Some(Op::MinMax { columns: l.cols("columns"), range })
+}
+
+fn lower_onehot(l: &Lowering) -> Option<Op> {
+    let columns = l.cols("columns").into_iter().map(|c| Some((c.clone(), sorted_levels(l.before.get(&c)?))));
+    Some(Op::OneHot { columns: columns.collect::<Option<Vec<_>>>()?, drop_first: l.flag("drop_first") })
+}
+
+fn lower_pca(l: &Lowering) -> Option<Op> {
+    let k = usize::try_from(l.value("k")?.as_i64()?).ok()?;
+    let prefix = l.alias().unwrap_or_else(|| "pc".into());
+    Some(Op::Pca { columns: l.cols("columns"), k, whiten: l.flag("whiten"), keep: l.flag("keep"), prefix })
+}
+
+fn lower_pixels(l: &Lowering) -> Option<Op> {
+    let dims: Vec<usize> = match l.value("shape")? {
+        Value::List(items) => {
+            items.iter().map(|(v, _)| v.as_i64().and_then(|d| usize::try_from(d).ok())).collect::<Option<_>>()?
+        }
+        _ => return None,
+    };
+    let shape = [*dims.first()?, *dims.get(1)?, *dims.get(2)?];
+    let max = l.value("max").and_then(|v| v.as_f64()).unwrap_or(1.0);
+    Some(Op::Pixels { columns: l.cols("columns"), shape, max, name: l.alias().unwrap_or_else(|| "image".into()) })
+}
+
+fn lower_oversample(l: &Lowering) -> Option<Op> {
+    Some(Op::Oversample(l.one("column")?))
+}
+
+fn lower_sample(l: &Lowering) -> Option<Op> {
+    let size = match (l.value("n"), l.value("frac")) {
+        (Some(n), _) => SampleSize::Rows(u64::try_from(n.as_i64()?).ok()?),
+        (None, Some(f)) => SampleSize::Fraction(f.as_f64()?),
+        (None, None) => return None,
+    };
+    let seed = l.value("seed").and_then(|s| s.as_i64()).and_then(|s| u64::try_from(s).ok());
+    Some(Op::Sample { size, seed })
+}
+
+fn lower_write(l: &Lowering) -> Option<Op> {
+    match l.value("path")? {
+        Value::Str(path) => Some(Op::Write(PathBuf::from(path))),
+        _ => None,
+    }
+}
+
+fn name_of(expr: &crate::syntax::ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Path(p) if p.parts.len() == 1 => Some(p.parts[0].name.clone()),
+        ExprKind::String(s) => Some(s.value.clone()),
+        _ => None,
+    }
+}
+
+fn list_of_numbers(value: Value) -> Option<Vec<f64>> {
+    match value {
+        Value::List(items) => items.iter().map(|(v, _)| v.as_f64()).collect(),
+        _ => None,
+    }
+}
+
+fn levels_of(schema: &Schema, column: &str) -> Option<Vec<String>> {
+    match &schema.get(column)?.dtype {
+        DType::Cat(levels) => Some(levels.clone()),
+        _ => None,
+    }
 }

@@ -3,7 +3,7 @@
 //! imported, and be of the right kind. The uses found feed the dependency
 //! graph (cycles, unused items).
 
-use crate::check::builtins::{self, DATA_OPERATIONS, LAYERS, MODEL_OPERATIONS, MODEL_SOURCES, SOURCES};
+use crate::check::builtins::{self, LAYERS, MODEL_OPERATIONS, MODEL_SOURCES, SOURCES};
 use crate::check::error::CheckError;
 use crate::check::familiar;
 use crate::check::scope::{Kind, Scope, SymbolId};
@@ -207,7 +207,7 @@ impl<'a> Resolver<'a> {
             return self.predict(stage.span, args);
         }
         if !builtins::is_data_operation(&name) {
-            let mut candidates: Vec<&str> = DATA_OPERATIONS.to_vec();
+            let mut candidates: Vec<&str> = builtins::data_operations();
             candidates.extend(self.candidates(|k| k == Kind::Transform || k == Kind::Recipe));
             self.unknown_operation("operation", &name, callee.span, &candidates);
         }

@@ -238,6 +238,8 @@ pub enum Op {
         /// The target range.
         range: [f64; 2],
     },
+    /// `ln(1 + x)` of these numeric columns, in place, as f64.
+    Log1p(Vec<String>),
     /// Median and interquartile-range scaling.
     Robust(Vec<String>),
     /// One column per level.

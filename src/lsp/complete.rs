@@ -57,7 +57,7 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
     let in_model = place.block.as_deref() == Some("model") && place.call.is_none();
     let in_steps = place.block.as_deref() == Some("transform") && place.call.is_none();
     if place.after_pipe || in_steps {
-        items.extend(functions(&builtins::DATA_OPERATIONS, "operation"));
+        items.extend(functions(&builtins::data_operations(), "operation"));
         items.extend(functions(&builtins::MODEL_OPERATIONS, "model operation"));
     } else if in_model {
         items.extend(functions(&builtins::LAYERS, "layer"));
@@ -174,10 +174,10 @@ fn innermost_scope(
 
 fn named_arguments(callee: &str) -> Vec<CompletionItem> {
     let Some((signature, _)) = builtins::signature(callee) else { return Vec::new() };
-    builtins::parameter_names(signature)
+    builtins::parameter_names(&signature)
         .into_iter()
         .map(|name| {
-            let mut c = item(name, CompletionItemKind::PROPERTY, signature, "1");
+            let mut c = item(name, CompletionItemKind::PROPERTY, &signature, "1");
             c.insert_text = Some(format!("{name}: "));
             c
         })
@@ -198,8 +198,8 @@ fn functions(names: &[&str], what: &str) -> Vec<CompletionItem> {
     names
         .iter()
         .map(|name| {
-            let (detail, doc) = builtins::signature(name).unwrap_or((what, ""));
-            let mut c = item(name, CompletionItemKind::FUNCTION, detail, "3");
+            let (detail, doc) = builtins::signature(name).unwrap_or((what.into(), ""));
+            let mut c = item(name, CompletionItemKind::FUNCTION, &detail, "3");
             c.documentation = (!doc.is_empty()).then(|| Documentation::String(doc.to_string()));
             let takes_arguments = !detail.ends_with("()") && detail.contains('(');
             c.insert_text = Some(if takes_arguments { format!("{name}($0)") } else { format!("{name}()") });

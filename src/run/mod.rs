@@ -864,6 +864,7 @@ fn op_name(op: &Op) -> &'static str {
         Op::Standard(_) => "standard",
         Op::MinMax { .. } => "minmax",
         Op::Robust(_) => "robust",
+        Op::Log1p(_) => "log1p",
         Op::OneHot { .. } => "onehot",
         Op::Pca { .. } => "pca",
         Op::Oversample(_) => "oversample",

@@ -42,6 +42,9 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         Op::Sample { size, seed } => sample(df, *size, seed.unwrap_or(0), span),
         Op::Oversample(column) => oversample(df, column, span),
         Op::Pixels { columns, max, name, .. } => pixels(df, columns, *max, name, span),
+        Op::Log1p(columns) => lazy(df, &|l| {
+            l.with_columns(columns.iter().map(|c| float_map(col(c.as_str()), f64::ln_1p)).collect::<Vec<_>>())
+        }),
         Op::Cache => Ok(df),
         Op::Write(path) => write::frame(df.clone(), &dir.join(path), span).map(|()| df),
         // These learn from the data, or need another item's result: the
