@@ -796,6 +796,20 @@ impl<'a> Frames<'a> {
                     "classify a column of classes (do not scale the target), or use `mse` for numbers".into()
                 },
             });
+            return;
+        }
+        // One logit tells two classes apart; more need `cross_entropy`.
+        let levels = ops::sorted_levels(target);
+        if loss_name == "binary_cross_entropy" && !levels.is_empty() && levels.len() != 2 {
+            self.errors.push(CheckError::ColumnType {
+                operation: "`binary_cross_entropy`".into(),
+                column: target.name.clone(),
+                dtype: format!("{} classes", levels.len()),
+                expected: "two classes".into(),
+                span: target_span,
+                origin: Some(target.origin),
+                help: "use `loss: cross_entropy` with one output per class".into(),
+            });
         }
     }
 }

@@ -457,8 +457,12 @@ fn rename(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     schema
 }
 
-/// `with(name: expr, ...)`
+/// `with(name: expr, ...)`: every expression reads the input frame (the
+/// columns are computed side by side, as Polars' `with_columns` does), so
+/// a column made here is not visible to the others of the same call.
 fn with(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    let input = schema.clone();
+    let mut made: Vec<&Ident> = Vec::new();
     for arg in call.args {
         let Some(name) = &arg.name else {
             cx.errors.push(bad(
@@ -469,7 +473,12 @@ fn with(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schema 
             ));
             continue;
         };
-        if let Some(dtype) = expr_type(&arg.value, frame(&schema, cx), cx.constants, cx.errors) {
+        if let Some(first) = made.iter().find(|m| m.name == name.name) {
+            cx.errors.push(CheckError::DuplicateName { name: name.name.clone(), span: name.span, first: first.span });
+            continue;
+        }
+        made.push(name);
+        if let Some(dtype) = expr_type(&arg.value, frame(&input, cx), cx.constants, cx.errors) {
             schema.set(Column::new(name.name.clone(), dtype, name.span.to(arg.value.span)));
         }
     }
@@ -489,7 +498,7 @@ fn fill_nulls(_: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Sche
                 "fill with a number, a string, `mean` or `median`",
             ));
         }
-        Value::List(_) | Value::Other => cx.errors.push(bad(
+        Value::List(_) | Value::Other | Value::Bool(_) => cx.errors.push(bad(
             span,
             "a fill value is a number, a string, `mean` or `median`",
             "not a fill value",

@@ -171,16 +171,22 @@ impl<'a> Settings<'a> {
                 "augment" => self.augment(value, data),
                 "class_weight" => out.balanced_classes = self.class_weight(value, get("loss"), task),
                 "precision" => set(&mut out.precision, self.precision(value)),
-                "cudnn_benchmark" => out.cudnn_benchmark = self.cudnn_benchmark(value, get("device")),
+                // Needs the devices, lowered: below.
+                "cudnn_benchmark" => {}
                 other => unreachable_key(other),
             }
+        }
+        if let Some(value) = get("cudnn_benchmark")
+            && self.errors.len() == errors_before
+        {
+            out.cudnn_benchmark = self.cudnn_benchmark(value, get("device"), &out.devices);
         }
         (self.errors.len() == errors_before).then_some(out)
     }
 
     /// `cudnn_benchmark: true`: cuDNN's autotuning, a libtorch switch; the
     /// other backends have no cuDNN.
-    fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>) -> Option<bool> {
+    fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>, devices: &[Device]) -> Option<bool> {
         let Value::Bool(on) = self.value(value) else {
             self.bad(
                 value.span,
@@ -190,12 +196,13 @@ impl<'a> Settings<'a> {
             );
             return None;
         };
-        let devices = device.map(Expr::one_or_many).unwrap_or_default();
-        let not_torch = devices.iter().find(|d| !device_name(d).starts_with("torch."));
-        if devices.is_empty() || not_torch.is_some() {
+        let written = device.map(Expr::one_or_many).unwrap_or_default();
+        let not_torch =
+            devices.iter().zip(&written).find(|(d, _)| !matches!(d.kind, DeviceKind::TorchCpu | DeviceKind::TorchCuda));
+        if written.is_empty() || not_torch.is_some() {
             let (span, backend) = match not_torch {
-                Some(d) if device_name(d) == "cuda" => (d.span, "CubeCL (`cuda`)"),
-                Some(d) => (d.span, "flex (`cpu`)"),
+                Some((d, e)) if d.kind == DeviceKind::Cuda => (e.span, "CubeCL (`cuda`)"),
+                Some((_, e)) => (e.span, "flex (`cpu`)"),
                 None => (value.span, "flex, the default device,"),
             };
             self.errors.push(CheckError::Unsupported {
@@ -253,9 +260,16 @@ impl<'a> Settings<'a> {
         Some(metric)
     }
 
+    /// The loss named in place (not through a `let`: the frame and model
+    /// checks read the same name to pair the loss with the target and the
+    /// output layer).
     fn loss(&mut self, value: &Expr) -> Option<Loss> {
         let names = Loss::names();
-        match self.value(value) {
+        let written = match &value.kind {
+            ExprKind::Path(p) => Value::Name(p.dotted()),
+            _ => Value::Other,
+        };
+        match written {
             Value::Name(n) => {
                 if let Some(loss) = Loss::from_name(&n) {
                     return Some(loss);
@@ -572,7 +586,8 @@ impl<'a> Settings<'a> {
         let parts: Vec<&str> = path.parts.iter().map(|p| p.name.as_str()).collect();
         let (split, metric) = match parts.as_slice() {
             [split, metric] => (*split, *metric),
-            [metric] => ("val", *metric),
+            // As without `on:`: validation data when there is some.
+            [metric] => (if validated { "val" } else { "train" }, *metric),
             _ => {
                 let message = "`on` is `val.<metric>` or `train.<metric>`";
                 self.bad(on.span, message, "not a metric", "write `on: val.loss`");
@@ -620,7 +635,7 @@ impl<'a> Settings<'a> {
     fn device(&mut self, device: &Expr) -> Option<Device> {
         let (name, index) = match &device.kind {
             ExprKind::Path(p) => (p.dotted(), None),
-            ExprKind::Call(c) if c.args.len() == 1 && c.args[0].name.is_none() => {
+            ExprKind::Call(c) if c.args.len() == 1 && c.args[0].name.as_ref().is_none_or(|n| n.name == "index") => {
                 (c.callee.dotted(), Some(self.value(&c.args[0].value)))
             }
             _ => (String::new(), None),
@@ -882,14 +897,5 @@ fn shown(value: &Value) -> String {
         Value::Str(s) => format!("\"{s}\""),
         Value::Name(n) => format!("`{n}`"),
         other => other.described().into(),
-    }
-}
-
-/// A device's name as written: `torch.cuda` in `torch.cuda(1)`.
-fn device_name(device: &Expr) -> String {
-    match &device.kind {
-        ExprKind::Path(p) => p.dotted(),
-        ExprKind::Call(c) => c.callee.dotted(),
-        _ => String::new(),
     }
 }

@@ -160,6 +160,18 @@ pub fn train(
     pretrained: Option<(&Net, usize)>,
 ) -> RunResult<Trained> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
+    if let (crate::ir::Loss::BinaryCrossEntropy, Some(names)) = (train.settings.loss, &classes)
+        && names.len() != 2
+    {
+        // The checker refuses this where it knows the levels; a file's
+        // sample may not show them all.
+        return Err(RunError::data(
+            format!("`binary_cross_entropy` tells two classes apart, and `{}` has {}", train.target, names.len()),
+            span,
+            "trained here",
+            "use `loss: cross_entropy` with one output per class",
+        ));
+    }
     let set = shaped(dataset(data, &train.target, classes.as_deref(), span)?, train);
     let val =
         validate.map(|v| dataset(v, &train.target, classes.as_deref(), span).map(|d| shaped(d, train))).transpose()?;

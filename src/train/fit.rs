@@ -335,7 +335,15 @@ pub fn fit(
         }
         if let Some(new) = progress.new_settings() {
             epochs = new.epochs as usize;
+            // A plateau's reductions so far carry over to the new schedule.
+            let factor = schedule.factor();
             schedule = Schedule::new(new.optimizer.lr, &new.schedule, steps.div_ceil(accumulate), epochs);
+            schedule.reduce(factor);
+            // A new watched metric starts over: its best is not the old one's.
+            let watched = |e: &Option<EarlyStop>| e.as_ref().map(|e| (e.split, e.metric));
+            if watched(&settings.early_stop) != watched(&new.early_stop) {
+                (best, waited) = (None, 0);
+            }
             settings.early_stop = new.early_stop;
             settings.epochs = new.epochs;
             changed_while_running = true;

@@ -161,15 +161,29 @@ pub struct Marker {
     unused: usize,
 }
 
-/// An activation: its kind (index into [`ACTIVATIONS`]) and parameter.
+/// An activation: its kind (index into [`ACTIVATIONS`], kept as a number
+/// in saved weights) and parameter.
 #[derive(Module, Debug)]
 pub struct Act {
     kind: usize,
     parameter: f64,
 }
 
-/// The activations, by [`Act::kind`].
-const ACTIVATIONS: [&str; 7] = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax"];
+/// The activations, by [`Act::kind`] (the order saved weights use).
+const ACTIVATIONS: [ActKind; 7] =
+    [ActKind::Relu, ActKind::LeakyRelu, ActKind::Elu, ActKind::Gelu, ActKind::Sigmoid, ActKind::Tanh, ActKind::Softmax];
+
+/// What an activation computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ActKind {
+    Relu,
+    LeakyRelu,
+    Elu,
+    Gelu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+}
 
 /// Layers inside a residual block.
 #[derive(Module, Debug)]
@@ -369,18 +383,18 @@ fn in_f32<const D: usize>(t: Tensor<D>, half: Option<FloatDType>, f: impl Fn(Ten
 
 fn activate<const D: usize>(a: &Act, t: Tensor<D>, half: Option<FloatDType>) -> Tensor<D> {
     match ACTIVATIONS[a.kind] {
-        "relu" => activation::relu(t),
-        "leaky_relu" => activation::leaky_relu(t, a.parameter),
-        "elu" => activation::elu(t, a.parameter),
-        "gelu" => activation::gelu(t),
-        "sigmoid" => activation::sigmoid(t),
-        "tanh" => activation::tanh(t),
-        _ => in_f32(t, half, |t| activation::softmax(t, D - 1)),
+        ActKind::Relu => activation::relu(t),
+        ActKind::LeakyRelu => activation::leaky_relu(t, a.parameter),
+        ActKind::Elu => activation::elu(t, a.parameter),
+        ActKind::Gelu => activation::gelu(t),
+        ActKind::Sigmoid => activation::sigmoid(t),
+        ActKind::Tanh => activation::tanh(t),
+        ActKind::Softmax => in_f32(t, half, |t| activation::softmax(t, D - 1)),
     }
 }
 
-fn act(kind: &str, parameter: f64) -> Layer {
-    let kind = ACTIVATIONS.iter().position(|k| *k == kind).unwrap_or(0);
+fn act(kind: ActKind, parameter: f64) -> Layer {
+    let kind = ACTIVATIONS.iter().position(|k| *k == kind).unwrap_or_else(|| unreachable!("every kind is listed"));
     Layer::Activation(Act { kind, parameter })
 }
 
@@ -460,13 +474,13 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             Layer::Normalize(Standardize { mean: spread(mean), std: spread(std) })
         }
         LayerKind::Activation(a) => match a {
-            Activation::Relu => act("relu", 0.0),
-            Activation::LeakyRelu(slope) => act("leaky_relu", *slope),
-            Activation::Elu(alpha) => act("elu", *alpha),
-            Activation::Gelu => act("gelu", 0.0),
-            Activation::Sigmoid => act("sigmoid", 0.0),
-            Activation::Tanh => act("tanh", 0.0),
-            Activation::Softmax => act("softmax", 0.0),
+            Activation::Relu => act(ActKind::Relu, 0.0),
+            Activation::LeakyRelu(slope) => act(ActKind::LeakyRelu, *slope),
+            Activation::Elu(alpha) => act(ActKind::Elu, *alpha),
+            Activation::Gelu => act(ActKind::Gelu, 0.0),
+            Activation::Sigmoid => act(ActKind::Sigmoid, 0.0),
+            Activation::Tanh => act(ActKind::Tanh, 0.0),
+            Activation::Softmax => act(ActKind::Softmax, 0.0),
         },
         LayerKind::Residual(body) => {
             Layer::Residual(Block { layers: body.iter().map(|l| layer(l, device, rng)).collect() })
