@@ -418,6 +418,25 @@ pub enum CheckError {
         help: String,
     },
 
+    /// A model trained on raw `train`, evaluated on `prep(test)`: the data
+    /// went through a transform the training data did not.
+    #[error("{what} has been through `{transform}`, and the model learned from data that had not")]
+    #[diagnostic(code(pipe::check::untransformed_data), help("{help}"))]
+    ExtraTransform {
+        /// "the evaluation data", "the validation data".
+        what: String,
+        /// The transform the training data lacks.
+        transform: String,
+        /// The data at fault.
+        #[label(primary, "through `{transform}`")]
+        span: Span,
+        /// The training data.
+        #[label("the model learns from data without `{transform}` here")]
+        trained: Span,
+        /// The fix.
+        help: String,
+    },
+
     /// An item `pipe check` accepted and could not lower: a bug in pipe,
     /// reported instead of a run that skips the item or fails oddly.
     #[error("pipe checked this {keyword} item without finding a mistake, and cannot run it")]
@@ -479,6 +498,7 @@ impl CheckError {
             | CheckError::MissingSetting { span, .. }
             | CheckError::ActivationBeforeLoss { span, .. }
             | CheckError::UntransformedData { span, .. }
+            | CheckError::ExtraTransform { span, .. }
             | CheckError::NotLowered { span, .. }
             | CheckError::UnusedItem { span, .. } => *span,
         }

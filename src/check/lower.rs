@@ -146,6 +146,17 @@ impl Runs<'_> {
         }
         let had = provenance(trained.frame, &ir.items);
         let has = provenance(other, &ir.items);
+        if let Some(extra) = has.iter().find(|t| !had.contains(t)) {
+            let name = item_name(ir, *extra);
+            self.errors.push(CheckError::ExtraTransform {
+                what: what.into(),
+                transform: name.clone(),
+                span: other_expr.span,
+                trained: trained.span,
+                help: format!("train on data through `{name}` too (`{name}(train)`), or give this data as the training data was prepared"),
+            });
+            return;
+        }
         let Some(missing) = had.iter().find(|t| !has.contains(t)) else { return };
         let name = ir.items.get(*missing).and_then(|i| i.as_ref()).map_or_else(String::new, |i| i.name.clone());
         let fix = match &other_expr.kind {

@@ -553,6 +553,12 @@ fn cast(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema 
     for s in selected {
         if let Some(i) = schema.position(&s.name) {
             let column = &mut schema.columns[i];
+            // Polars has no cast from text to booleans.
+            if dtype == DType::Bool && matches!(column.dtype, DType::Str | DType::Cat(_)) {
+                let help = format!("compare it instead: `with({0}: {0} == \"yes\")`", column.name);
+                cx.errors.push(column_type("cast", column, s.span, "numbers or booleans to make booleans", &help));
+                continue;
+            }
             column.dtype = match &dtype {
                 DType::Cat(_) => DType::Cat(sorted_levels(column)),
                 other => other.clone(),

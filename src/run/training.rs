@@ -173,8 +173,19 @@ pub fn train(
         ));
     }
     let set = shaped(dataset(data, &train.target, classes.as_deref(), span)?, train);
-    let val =
-        validate.map(|v| dataset(v, &train.target, classes.as_deref(), span).map(|d| shaped(d, train))).transpose()?;
+    // The validation rows as the model reads them: the training features,
+    // in their order (the checker lets validation data have more columns).
+    let features: Vec<String> =
+        data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
+    let val = match validate {
+        Some(v) => {
+            let mut names: Vec<&str> = features.iter().map(String::as_str).collect();
+            names.push(&train.target);
+            let v = v.select(names).map_err(|e| RunError::data(e.to_string(), span, "validated here", ""))?;
+            Some(shaped(dataset(&v, &train.target, classes.as_deref(), span)?, train))
+        }
+        None => None,
+    };
     if let crate::ir::Shape::Flat(width) = train.model.input
         && width != set.width
     {
@@ -212,8 +223,6 @@ pub fn train(
         keep: train.settings.checkpoint.keep as usize,
         resume: resume_from,
     };
-    let features: Vec<String> =
-        data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
     devices_present(train, span)?;
     if let Some(on) = train.settings.cudnn_benchmark {
         crate::backend::set_cudnn_benchmark(on);
