@@ -355,6 +355,37 @@ pub enum CheckError {
         help: String,
     },
 
+    /// `metrics: accuracy` (not a list), `nesterov: 1`: a value of the wrong
+    /// kind for its place.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::wrong_type), help("{help}"))]
+    WrongType {
+        /// What was expected.
+        message: String,
+        /// The value.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `loss: hinge`, `precision: f8`: a name a setting does not take.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::unknown_value), help("{help}"))]
+    UnknownValue {
+        /// What is unknown.
+        message: String,
+        /// The name.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// The names there are, or the closest.
+        help: String,
+    },
+
     /// `early_stop: patience(2, on: val.confusion)`: a metric that is not
     /// one number cannot be watched.
     #[error("`{metric}` is not one number, so early stopping cannot watch it")]
@@ -494,6 +525,8 @@ impl CheckError {
             | CheckError::Cycle { span, .. }
             | CheckError::Conflict { span, .. }
             | CheckError::OutOfRange { span, .. }
+            | CheckError::WrongType { span, .. }
+            | CheckError::UnknownValue { span, .. }
             | CheckError::NotWatchable { span, .. }
             | CheckError::MissingSetting { span, .. }
             | CheckError::ActivationBeforeLoss { span, .. }

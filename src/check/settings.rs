@@ -91,6 +91,28 @@ impl<'a> Settings<'a> {
         });
     }
 
+    /// A value of the wrong kind (a number where a name goes, ...).
+    fn wrong_type(&mut self, span: Span, message: &str, label: &str, help: &str) {
+        let (message, label, help) = (message.into(), label.into(), help.into());
+        self.errors.push(CheckError::WrongType { message, span, label, help });
+    }
+
+    /// A name that is none of the ones this setting takes.
+    fn unknown_value(&mut self, span: Span, message: &str, label: &str, help: &str) {
+        let (message, label, help) = (message.into(), label.into(), help.into());
+        self.errors.push(CheckError::UnknownValue { message, span, label, help });
+    }
+
+    /// A number outside its range is `out_of_range`; anything else where a
+    /// number goes is `wrong_type`.
+    fn range_or_type(&mut self, value: &Value, span: Span, message: &str, label: &str, help: &str) {
+        let (message, label, help) = (message.into(), label.into(), help.into());
+        self.errors.push(match value {
+            Value::Int(_) | Value::Float(_) => CheckError::OutOfRange { message, span, label, help },
+            _ => CheckError::WrongType { message, span, label, help },
+        });
+    }
+
     /// Every entry of a block is a known `key: value` setting.
     fn keys<'b>(&mut self, block: &'b Block, keys: &[&str], what: &str) -> Vec<(&'b Ident, &'b Expr)> {
         let mut settings = Vec::new();
@@ -188,7 +210,7 @@ impl<'a> Settings<'a> {
     /// other backends have no cuDNN.
     fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>, devices: &[Device]) -> Option<bool> {
         let Value::Bool(on) = self.value(value) else {
-            self.bad(
+            self.wrong_type(
                 value.span,
                 "`cudnn_benchmark` is true or false",
                 "not a boolean",
@@ -221,7 +243,7 @@ impl<'a> Settings<'a> {
         let mut metrics = Vec::new();
         for (_, value) in self.keys(body, &EVALUATE_KEYS, "an evaluation") {
             let Value::List(items) = self.value(value) else {
-                self.bad(value.span, "`metrics` is a list", "not a list", "write `metrics: [accuracy, f1]`");
+                self.wrong_type(value.span, "`metrics` is a list", "not a list", "write `metrics: [accuracy, f1]`");
                 continue;
             };
             for (item, span) in items {
@@ -234,12 +256,17 @@ impl<'a> Settings<'a> {
     fn metric(&mut self, value: &Value, span: Span, task: Option<Task>) -> Option<Metric> {
         let names = Metric::names();
         let Value::Name(name) = value else {
-            self.bad(span, "a metric is a name", "not a metric", &format!("the metrics are {}", names.join(", ")));
+            self.wrong_type(
+                span,
+                "a metric is a name",
+                "not a metric",
+                &format!("the metrics are {}", names.join(", ")),
+            );
             return None;
         };
         let Some(metric) = Metric::from_name(name) else {
             let help = familiar::help(Place::Metric, name, &names, "the metrics are");
-            self.bad(span, &format!("unknown metric `{name}`"), "not a metric", &help);
+            self.unknown_value(span, &format!("unknown metric `{name}`"), "not a metric", &help);
             return None;
         };
         if let (Some(needs), Some(task)) = (metric.task(), task)
@@ -275,11 +302,14 @@ impl<'a> Settings<'a> {
                     return Some(loss);
                 }
                 let help = familiar::help(Place::Loss, &n, &names, "the losses are");
-                self.bad(value.span, &format!("unknown loss `{n}`"), "not a loss", &help);
+                self.unknown_value(value.span, &format!("unknown loss `{n}`"), "not a loss", &help);
             }
-            _ => {
-                self.bad(value.span, "a loss is a name", "not a loss", &format!("the losses are {}", names.join(", ")))
-            }
+            _ => self.wrong_type(
+                value.span,
+                "a loss is a name",
+                "not a loss",
+                &format!("the losses are {}", names.join(", ")),
+            ),
         }
         None
     }
@@ -296,7 +326,7 @@ impl<'a> Settings<'a> {
             ExprKind::Call(call) => (call.callee.dotted(), &call.args, value.span),
             ExprKind::Path(path) => (path.dotted(), &[], value.span),
             _ => {
-                self.bad(
+                self.wrong_type(
                     value.span,
                     &format!("this is not {what}"),
                     &format!("expected {what}"),
@@ -336,7 +366,13 @@ impl<'a> Settings<'a> {
             Some(x) if ok(x) => Ok(Some(x)),
             _ => {
                 let help = example(param).to_owned();
-                self.bad(span, &format!("`{param}` must be {rule}"), &format!("this is {}", shown(&value)), &help);
+                self.range_or_type(
+                    &value,
+                    span,
+                    &format!("`{param}` must be {rule}"),
+                    &format!("this is {}", shown(&value)),
+                    &help,
+                );
                 Err(())
             }
         }
@@ -358,7 +394,8 @@ impl<'a> Settings<'a> {
             }
             _ => {
                 let rule = format!("a whole number, {least} or more");
-                self.bad(
+                self.range_or_type(
+                    &value,
                     span,
                     &format!("`{param}` must be {rule}"),
                     &format!("this is {}", shown(&value)),
@@ -400,7 +437,7 @@ impl<'a> Settings<'a> {
                 Value::Bool(on) => o.nesterov = on,
                 _ => {
                     let label = format!("this is {}", shown(&v));
-                    self.bad(span, "`nesterov` is true or false", &label, "write `nesterov: true`");
+                    self.wrong_type(span, "`nesterov` is true or false", &label, "write `nesterov: true`");
                     return None;
                 }
             }
@@ -534,7 +571,13 @@ impl<'a> Settings<'a> {
             }
             _ => {
                 let label = format!("this is {}", shown(&v));
-                self.bad(value.span, &format!("`{key}` is {help}"), &label, &format!("write `{key}: 32`"));
+                self.range_or_type(
+                    &v,
+                    value.span,
+                    &format!("`{key}` is {help}"),
+                    &label,
+                    &format!("write `{key}: 32`"),
+                );
                 None
             }
         }
@@ -546,7 +589,7 @@ impl<'a> Settings<'a> {
             Some(n) if n >= 0 => Some(n as u64),
             _ => {
                 let label = format!("this is {}", shown(&v));
-                self.bad(value.span, "a seed is a whole number, 0 or more", &label, "write `seed: 42`");
+                self.range_or_type(&v, value.span, "a seed is a whole number, 0 or more", &label, "write `seed: 42`");
                 None
             }
         }
@@ -563,7 +606,7 @@ impl<'a> Settings<'a> {
             Some((Value::Bool(on), _)) => on,
             Some((v, span)) => {
                 let label = format!("this is {}", shown(&v));
-                self.bad(span, "`restore_best` is true or false", &label, "write `restore_best: true`");
+                self.wrong_type(span, "`restore_best` is true or false", &label, "write `restore_best: true`");
                 return None;
             }
         };
@@ -580,7 +623,7 @@ impl<'a> Settings<'a> {
     /// number, computed for this run's task.
     fn watched(&mut self, on: &Expr, validated: bool, task: Option<Task>) -> Option<(DataSplit, Scalar)> {
         let ExprKind::Path(path) = &on.kind else {
-            self.bad(on.span, "`on` names a metric, as in `val.loss`", "not a metric", "write `on: val.loss`");
+            self.wrong_type(on.span, "`on` names a metric, as in `val.loss`", "not a metric", "write `on: val.loss`");
             return None;
         };
         let parts: Vec<&str> = path.parts.iter().map(|p| p.name.as_str()).collect();
@@ -599,7 +642,7 @@ impl<'a> Settings<'a> {
             "train" => DataSplit::Train,
             other => {
                 let message = format!("`{other}` is not `val` or `train`");
-                self.bad(path.parts[0].span, &message, "unknown split", "write `on: val.loss`");
+                self.unknown_value(path.parts[0].span, &message, "unknown split", "write `on: val.loss`");
                 return None;
             }
         };
@@ -647,7 +690,7 @@ impl<'a> Settings<'a> {
         };
         let (Some(kind), Ok(index)) = (kind, index) else {
             let help = "devices are cpu, cuda, cuda(N), torch.cpu, torch.cuda, torch.cuda(N)";
-            self.bad(device.span, "unknown device", "not a device", help);
+            self.unknown_value(device.span, "unknown device", "not a device", help);
             return None;
         };
         let gpu = match kind {
@@ -693,7 +736,7 @@ impl<'a> Settings<'a> {
         }
         let near = if let Value::Name(n) = &v { closest(n, Precision::names()) } else { None };
         let help = format!("write `precision: {}`", near.unwrap_or("bf16"));
-        self.bad(value.span, "`precision` is f32, f16 or bf16", &format!("this is {}", shown(&v)), &help);
+        self.unknown_value(value.span, "`precision` is f32, f16 or bf16", &format!("this is {}", shown(&v)), &help);
         None
     }
 
@@ -776,7 +819,7 @@ impl<'a> Settings<'a> {
         match self.value(value) {
             Value::Str(s) if !s.is_empty() => Some(PathBuf::from(s)),
             _ => {
-                self.bad(
+                self.wrong_type(
                     value.span,
                     &format!("{what} takes a path in quotes"),
                     "not a path",
@@ -812,7 +855,12 @@ impl<'a> Settings<'a> {
     /// `class_weight: balanced`: only where the loss weighs classes.
     fn class_weight(&mut self, value: &Expr, loss: Option<&Expr>, task: Option<Task>) -> bool {
         if !matches!(&value.kind, ExprKind::Path(p) if p.dotted() == "balanced") {
-            self.bad(value.span, "`class_weight` is `balanced`", "not a weighting", "write `class_weight: balanced`");
+            self.wrong_type(
+                value.span,
+                "`class_weight` is `balanced`",
+                "not a weighting",
+                "write `class_weight: balanced`",
+            );
             return false;
         }
         if task == Some(Task::Regression) {
