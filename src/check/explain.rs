@@ -101,7 +101,7 @@ fn numbered(name: &str) -> Option<(&str, u64)> {
 }
 
 /// `83202` as `83,202`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -64,7 +64,7 @@ impl Runs<'_> {
             lowered.augment = self.augmentation(&train.body);
             if let (Some(val), Some(val_expr)) = (&validate, frames::setting(&train.body, "validate")) {
                 let trained = Trained { frame: &data, span: train.data.span };
-                self.same_transforms(ir, trained, val, val_expr, "the validation data");
+                self.same_transforms(ir, trained, val, val_expr.span, "the validation data", Fix::of(val_expr));
             }
             self.output_activation(&model, lowered.loss, loss.map_or(train.model.span, |l| l.span));
             let run = ir::Train { model, data, validate, target: target.dotted(), task, settings: lowered };
@@ -84,7 +84,7 @@ impl Runs<'_> {
             {
                 let run_data = run.data.clone();
                 let trained = Trained { frame: &run_data, span: written.data.span };
-                self.same_transforms(ir, trained, &data, &eval.data, "the evaluation data");
+                self.same_transforms(ir, trained, &data, eval.data.span, "the evaluation data", Fix::of(&eval.data));
             }
             let metrics = settings.evaluate.remove(&index).unwrap_or_default();
             let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
@@ -97,9 +97,6 @@ impl Runs<'_> {
     /// `predict(run)` in a data item: the rows it predicts for have been
     /// through the transforms the run's training data went through.
     fn predictions(&mut self, ir: &ir::Program) {
-        if !self.clean {
-            return;
-        }
         let program = self.program;
         for item in ir.items.iter().flatten() {
             let (ir::ItemKind::Stage(frame) | ir::ItemKind::Output(frame)) = &item.kind else { continue };
@@ -111,26 +108,15 @@ impl Runs<'_> {
                     continue;
                 };
                 let before = ir::Frame { ops: frame.ops[..i].to_vec(), ..frame.clone() };
-                let had = provenance(&train.data, &ir.items);
-                let has = provenance(&before, &ir.items);
-                let Some(missing) = had.iter().find(|t| !has.contains(t)) else { continue };
-                let name = ir.items.get(*missing).and_then(|i| i.as_ref()).map_or_else(String::new, |i| i.name.clone());
-                self.errors.push(CheckError::UntransformedData {
-                    what: "the data predicted for".into(),
-                    transform: name.clone(),
-                    span: frame.spans[i],
-                    trained: written.data.span,
-                    help: format!(
-                        "apply `{name}` to the rows before `predict`: `... |> {name} |> predict({})`",
-                        item_name(ir, *run)
-                    ),
-                });
+                let trained = Trained { frame: &train.data, span: written.data.span };
+                let fix = Fix::BeforePredict(item_name(ir, *run));
+                self.same_transforms(ir, trained, &before, frame.spans[i], "the data predicted for", fix);
             }
         }
     }
 
-    /// `other` (validation or evaluation data) has been through every
-    /// fitted transform the training data went through; else the model
+    /// `other` (validation, evaluation or prediction data) has been through
+    /// the same fitted transforms as the training data; else the model
     /// would see features on another scale (0.53 accuracy on iris instead
     /// of 0.97), which no column check catches when the columns agree.
     fn same_transforms(
@@ -138,8 +124,9 @@ impl Runs<'_> {
         ir: &ir::Program,
         trained: Trained,
         other: &ir::Frame,
-        other_expr: &Expr,
+        span: Span,
         what: &str,
+        fix: Fix,
     ) {
         if !self.clean {
             return;
@@ -151,24 +138,31 @@ impl Runs<'_> {
             self.errors.push(CheckError::ExtraTransform {
                 what: what.into(),
                 transform: name.clone(),
-                span: other_expr.span,
+                span,
                 trained: trained.span,
                 help: format!("train on data through `{name}` too (`{name}(train)`), or give this data as the training data was prepared"),
             });
             return;
         }
         let Some(missing) = had.iter().find(|t| !has.contains(t)) else { return };
-        let name = ir.items.get(*missing).and_then(|i| i.as_ref()).map_or_else(String::new, |i| i.name.clone());
-        let fix = match &other_expr.kind {
-            ExprKind::Path(p) => format!("`{name}({})`", p.dotted()),
-            _ => format!("`{name}(...)` around it"),
+        let name = item_name(ir, *missing);
+        let help = match fix {
+            Fix::Wrap(Some(data)) => format!(
+                "apply what the training data went through: write `{name}({data})`; `{name}` keeps the numbers it learned from its fit data, so every data set is scaled alike"
+            ),
+            Fix::Wrap(None) => format!(
+                "apply what the training data went through: write `{name}(...)` around it; `{name}` keeps the numbers it learned from its fit data, so every data set is scaled alike"
+            ),
+            Fix::BeforePredict(run) => {
+                format!("apply `{name}` to the rows before `predict`: `... |> {name} |> predict({run})`")
+            }
         };
         self.errors.push(CheckError::UntransformedData {
             what: what.into(),
-            transform: name.clone(),
-            span: other_expr.span,
+            transform: name,
+            span,
             trained: trained.span,
-            help: format!("apply what the training data went through: write {fix}; `{name}` keeps the numbers it learned from its fit data, so every data set is scaled alike"),
+            help,
         });
     }
 
@@ -231,6 +225,23 @@ pub fn unlowered(program: &Program, ir: &ir::Program) -> Vec<CheckError> {
         }
     }
     errors
+}
+
+/// How to write the transform a frame misses.
+enum Fix {
+    /// Around the data, named when it is a name: `prep(test)`.
+    Wrap(Option<String>),
+    /// Before `predict(run)` in a chain.
+    BeforePredict(String),
+}
+
+impl Fix {
+    fn of(data: &Expr) -> Self {
+        match &data.kind {
+            ExprKind::Path(p) => Fix::Wrap(Some(p.dotted())),
+            _ => Fix::Wrap(None),
+        }
+    }
 }
 
 /// A run's training data and where it is written.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::check::load;
 use super::report::{Reporter, plural};
+use crate::check::explain::thousands;
 use crate::run::{self, Event, Finished, Options};
 
 /// Checks and runs one file; returns whether it ran without errors.
@@ -236,7 +237,7 @@ fn print_finished(f: &Finished, reporter: &Reporter) {
         println!("{line}");
         return;
     }
-    let rows = f.rows.iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" + ");
+    let rows = f.rows.iter().map(|r| thousands(*r as u64)).collect::<Vec<_>>().join(" + ");
     let rows = match f.kind {
         "transform" => format!("fitted on {rows} rows"),
         _ => format!("{rows} rows"),
@@ -270,7 +271,7 @@ fn print_epoch(name: &str, e: &crate::train::fit::Epoch, epochs: usize, reporter
     line.push_str(&format!(
         "  lr {:.2e}  {} samples/s  {:.2} s",
         e.lr,
-        thousands(e.samples_per_second as usize),
+        thousands(e.samples_per_second as u64),
         e.seconds
     ));
     reporter.note(&line);
@@ -317,19 +318,6 @@ fn print_scores(
             reporter.note(&format!("{:>13}{n:>cell$}{cells}", ""));
         }
     }
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `pipe cache clean [PATH]`: removes the cache folder beside a `.pipe`

@@ -210,10 +210,10 @@ impl Metric {
         if text == "confusion" { Some(Metric::Confusion) } else { Scalar::from_name(text).map(Metric::Scalar) }
     }
 
-    /// Every metric's name, in order.
+    /// Every metric's name: the numbers, then `confusion`.
     pub fn names() -> Vec<&'static str> {
         let mut names = Scalar::names();
-        names.insert(5, "confusion");
+        names.push("confusion");
         names
     }
 
