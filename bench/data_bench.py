@@ -50,6 +50,7 @@ def main():
     py = sys.executable
     csv = os.path.join(HERE, "data", "people-1m.csv")
     if a.rows != 1_000_000 or not os.path.exists(csv):
+        os.makedirs(os.path.dirname(csv), exist_ok=True)
         subprocess.run([py, os.path.join(PEERS, "gen_data.py"), str(a.rows), csv], check=True, stdout=subprocess.DEVNULL)
     pipe_file = os.path.join(HERE, "prep.pipe")
     cache = os.path.join(HERE, ".pipe-cache")

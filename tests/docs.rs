@@ -151,3 +151,51 @@ fn every_declared_operation_is_in_the_reference_table() {
         assert!(in_a_row, "docs/language.md has no table row for `{}`", operation.name);
     }
 }
+
+/// The reference's tables of builtins (between `<!-- builtins: Place ...
+/// -->` and `<!-- end -->`) are the ones their declarations make.
+/// `PIPE_BLESS=1 cargo test` writes them.
+#[test]
+fn the_reference_tables_of_builtins_are_generated() {
+    use pipe::check::builtins::{Place, reference_table};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md");
+    let doc = std::fs::read_to_string(&path).expect("doc");
+    let mut out = String::new();
+    let mut rest = doc.as_str();
+    let mut tables = 0;
+    while let Some(start) = rest.find("<!-- builtins: ") {
+        let header_end = start + rest[start..].find("-->").expect("a closed marker") + 3;
+        let end = header_end + rest[header_end..].find("<!-- end -->").expect("an end marker");
+        let names = rest[start + "<!-- builtins: ".len()..header_end - 3].split_whitespace();
+        let places: Vec<Place> = names
+            .map(|n| *Place::ALL.iter().find(|p| format!("{p:?}") == n).unwrap_or_else(|| panic!("no place {n}")))
+            .collect();
+        out += &rest[..header_end];
+        out += "\n";
+        out += &reference_table(&places);
+        rest = &rest[end..];
+        tables += 1;
+    }
+    out += rest;
+    assert!(tables >= 4, "the reference has its tables of builtins");
+    if std::env::var_os("PIPE_BLESS").is_some() {
+        std::fs::write(&path, &out).expect("write the doc");
+    }
+    assert!(
+        out == doc,
+        "docs/language.md's tables of builtins differ from the declarations: run `PIPE_BLESS=1 cargo test`"
+    );
+}
+
+/// Every builtin (reader, layer, augmentation step, model operation, ...)
+/// is named in the language reference, as it is called.
+#[test]
+fn every_builtin_is_in_the_reference() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md")).expect("doc");
+    let missing: Vec<String> = pipe::check::builtins::builtins()
+        .iter()
+        .filter(|b| !doc.contains(&format!("`{}(", b.name)) && !doc.contains(&format!("`{} {{", b.name)))
+        .map(|b| format!("{:?} `{}`", b.place, b.signature))
+        .collect();
+    assert!(missing.is_empty(), "docs/language.md never shows how to call: {}", missing.join(", "));
+}

@@ -143,8 +143,12 @@ pub fn program(seed: u64, data_dir: &Path) -> Generated {
     // A model and its training run.
     let hidden = d.pick(&["[4]", "[8]", "[4, 4]"]).to_string();
     let out = if !d.mistake(10) { data.classes } else { 1 + d.0.below(4) };
-    let model = match d.0.below(3) {
+    let model = match d.0.below(4) {
         0 => format!("linear(out: {out})"),
+        1 => {
+            text += &format!("model net {{\n    {}\n}}\n\n", layers(&mut d, out).join("\n    "));
+            "net".into()
+        }
         _ => format!("mlp(hidden: {hidden}, out: {out}, dropout: {})", d.pick(&["0.0", "0.2"])),
     };
     let validated = d.chance(60);
@@ -297,6 +301,55 @@ fn declared(d: &mut Draw, cols: &[Col], target: &str) -> String {
         }
     }
     format!("{}({})", operation.name, args.join(", "))
+}
+
+/// The layers of a `model` block: one to three drawn from the checker's
+/// declarations (`check::layers::LAYERS`, image layers and embeddings
+/// included: on tabular data the checker must refuse them), each with
+/// valid or invalid arguments, then `dense(out)`.
+fn layers(d: &mut Draw, out: usize) -> Vec<String> {
+    use pipe::check::layers::LAYERS;
+    let mut layers = Vec::new();
+    for _ in 0..1 + d.0.below(3) {
+        let layer = if d.1 {
+            // A strict draw keeps to layers that take a flat input.
+            let flat = ["dense", "batchnorm", "layernorm", "dropout", "relu", "leaky_relu", "elu", "gelu", "tanh"];
+            d.pick(LAYERS.iter().filter(|l| flat.contains(&l.name)).collect::<Vec<_>>().as_slice()).to_owned()
+        } else {
+            d.pick(LAYERS)
+        };
+        let mut args = Vec::new();
+        for param in layer.params {
+            if !param.required && !d.chance(40) {
+                continue;
+            }
+            let value = match param.name {
+                "units" | "filters" | "size" | "kernel" | "stride" | "vocabulary" | "dim" => {
+                    d.choose(&["4", "2"], &["0", "-2", "2.5"])
+                }
+                "rate" => d.choose(&["0.2", "0.0"], &["1.5", "\"a\""]),
+                "slope" | "alpha" => d.choose(&["0.1", "0.3"], &["\"a\""]),
+                "init" => d.choose(
+                    &[
+                        "he_normal",
+                        "glorot_uniform",
+                        "xavier_normal",
+                        "zeros",
+                        "constant(0.1)",
+                        "truncated_normal(std: 0.1)",
+                    ],
+                    &["truncated_normal(std: 0)", "nope", "constant(\"a\")", "3"],
+                ),
+                "padding" => d.choose(&["same", "valid"], &["full"]),
+                "mean" | "std" => d.choose(&["0.5", "[0.5]"], &["-1", "[1, 2]", "\"a\""]),
+                _ => d.pick(&["1", "\"a\""]),
+            };
+            args.push(if param.positional { value.to_string() } else { format!("{}: {value}", param.name) });
+        }
+        layers.push(format!("{}({})", layer.name, args.join(", ")));
+    }
+    layers.push(format!("dense({out})"));
+    layers
 }
 
 /// A step of a fitted transform.

@@ -291,7 +291,7 @@ fn hover_definition_outline_and_formatting() {
 /// parameters the checker accepts: an unknown argument's help lists them.
 #[test]
 fn builtin_signatures_name_the_parameters_the_checker_accepts() {
-    use pipe::check::builtins::{self, AUGMENTATIONS, LAYERS, SOURCES};
+    use pipe::check::builtins::{self, Place};
     let dir = scratch("lsp_signatures");
     std::fs::write(dir.join("d.csv"), "x,y\n1.0,2.0\n").unwrap();
     let data_ops = builtins::data_operations().into_iter().filter(|op| !matches!(*op, "rename" | "with" | "predict"));
@@ -302,14 +302,23 @@ fn builtin_signatures_name_the_parameters_the_checker_accepts() {
             _ => (op, format!("source d = csv(\"d.csv\")\noutput d |> {op}(zzz_unknown: 1) |> write(\"o.csv\")\n")),
         })
         .collect();
-    programs.extend(SOURCES.iter().map(|s| (*s, format!("source d = {s}(zzz_unknown: 1)\n"))));
-    programs.extend(AUGMENTATIONS.iter().map(|a| (*a, format!("augment light {{\n    {a}(zzz_unknown: 1)\n}}\n"))));
-    programs.extend(LAYERS.iter().filter(|l| **l != "residual").map(|layer| {
+    programs
+        .extend(builtins::names(Place::Source).into_iter().map(|s| (s, format!("source d = {s}(zzz_unknown: 1)\n"))));
+    let steps = builtins::names(Place::Augmentation).into_iter();
+    programs.extend(steps.map(|a| (a, format!("augment light {{\n    {a}(zzz_unknown: 1)\n}}\n"))));
+    programs.extend(builtins::names(Place::ModelOperation).into_iter().map(|op| {
+        let program = format!(
+            "source d = csv(\"d.csv\")\nmodel m {{\n    dense(1)\n}}\n\
+             train r = m |> {op}(zzz_unknown: 1) on d {{\n    target: y\n    loss: mse\n}}\n"
+        );
+        (op, program)
+    }));
+    programs.extend(builtins::names(Place::Layer).into_iter().filter(|l| *l != "residual").map(|layer| {
         let program = format!(
             "source d = csv(\"d.csv\")\nmodel m {{\n    {layer}(zzz_unknown: 1)\n}}\n\
              train r = m on d {{\n    target: y\n    loss: mse\n}}\n"
         );
-        (*layer, program)
+        (layer, program)
     }));
     for (name, program) in programs {
         let (signature, _) = builtins::signature(name).unwrap_or_else(|| panic!("`{name}` has a signature"));

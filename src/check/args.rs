@@ -36,6 +36,21 @@ pub const fn rest(name: &'static str) -> Param {
     Param { name, required: true, positional: true, rest: true }
 }
 
+/// The signature editors show for `name` taking `params`: `cut(column,
+/// edges, labels:, include_lowest:)`; `name:` marks a parameter given only
+/// by name, `...` one that takes every remaining positional argument.
+pub fn signature(name: &str, params: &[Param]) -> String {
+    let inside: Vec<String> = params
+        .iter()
+        .map(|p| match (p.positional, p.rest) {
+            (true, true) => format!("{}...", p.name),
+            (true, false) => p.name.to_owned(),
+            (false, _) => format!("{}:", p.name),
+        })
+        .collect();
+    format!("{name}({})", inside.join(", "))
+}
+
 /// The arguments of one call, matched to parameters.
 pub struct Bound<'a> {
     /// For each parameter, the arguments given (one, or several for `rest`).
@@ -120,7 +135,7 @@ pub fn bind<'a>(
 
 fn unknown_argument(operation: &str, params: &[Param], name: &str, span: Span) -> CheckError {
     let names: Vec<&str> = params.iter().map(|p| p.name).collect();
-    let layer = crate::check::builtins::is_layer(operation);
+    let layer = crate::check::layers::is_layer(operation);
     let familiar = layer.then(|| crate::check::familiar::lookup(crate::check::familiar::Place::LayerArgument, name));
     let help = match closest(name, names.iter().copied()) {
         _ if familiar.flatten().is_some() => familiar.flatten().unwrap_or_default().to_owned(),

@@ -1,12 +1,160 @@
-//! `augment` items: each step's arguments and ranges, and the `fill:`
-//! setting, lowered to [`ir::Augmentation`].
+//! `augment` items: each step declared once in [`STEPS`] (parameters, doc,
+//! an example, and the rule that checks its ranges and lowers it to
+//! [`ir::AugmentStep`]), and the `fill:` setting.
 
-use crate::check::args::{Param, bind, named, pos, rest};
-use crate::check::error::CheckError;
+use crate::check::args::{Bound, Param, bind, named, pos, rest};
+use crate::check::error::{CheckError, Mistake};
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{self, AugmentStep, ImageFill as Fill};
-use crate::source::Span;
 use crate::syntax::ast::*;
+
+/// An augmentation step, declared once.
+pub struct Step {
+    /// The name written in an `augment` block.
+    pub name: &'static str,
+    /// Its parameters.
+    pub params: &'static [Param],
+    /// What it does, in one line.
+    pub doc: &'static str,
+    /// A call that checks clean, for help lines.
+    pub example: &'static str,
+    /// Checks a call's values (mistakes into the call's errors) and returns
+    /// its IR, `None` after a mistake.
+    pub rule: fn(&mut StepCall) -> Option<AugmentStep>,
+}
+
+/// One call of an augmentation step.
+pub struct StepCall<'a> {
+    /// The step.
+    pub step: &'static Step,
+    /// The whole call.
+    pub expr: &'a Expr,
+    /// Its arguments, matched to the step's parameters.
+    pub args: &'a Bound<'a>,
+    /// `let` constants.
+    pub constants: &'a Constants,
+    /// Where mistakes go.
+    pub errors: &'a mut Vec<CheckError>,
+}
+
+impl StepCall<'_> {
+    /// The number given for `param` if it passes `ok` (`rule` says what
+    /// passes); `None`, with a mistake reported, when it is not a number
+    /// or does not pass; `None` silently when it was not given.
+    fn number(&mut self, param: &str, ok: fn(f64) -> bool, rule: &str) -> Option<f64> {
+        let e = self.args.expr(param)?;
+        let value = eval(e, self.constants);
+        let kind = match value.as_f64() {
+            Some(x) if ok(x) => return Some(x),
+            Some(_) => Mistake::OutOfRange,
+            None => Mistake::WrongType,
+        };
+        self.errors.push(kind.at(
+            e.span,
+            format!("`{}`'s `{param}` must be {rule}", self.step.name),
+            if kind == Mistake::OutOfRange { "out of range" } else { "not a number" },
+            format!("for example `{}`", self.step.example),
+        ));
+        None
+    }
+
+    /// Whether `param` was given.
+    fn given(&self, param: &str) -> bool {
+        self.args.expr(param).is_some()
+    }
+}
+
+const FRACTION: fn(f64) -> bool = |x| (0.0..=1.0).contains(&x);
+const AMOUNT: &[Param] = &[pos("amount", true)];
+
+/// Every augmentation step.
+pub const STEPS: &[Step] = &[
+    Step {
+        name: "flip",
+        params: &[Param { required: false, ..rest("directions") }, named("p")],
+        doc: "Mirrors left-right (`horizontal`, the default) and/or top-bottom (`vertical`) with probability p (0.5)",
+        example: "flip(horizontal, p: 0.5)",
+        rule: flip,
+    },
+    Step {
+        name: "rotate",
+        params: &[pos("degrees", true)],
+        doc: "Rotates by an angle drawn from [-degrees, degrees]",
+        example: "rotate(15deg)",
+        rule: |c| Some(AugmentStep::Rotate(c.number("degrees", |x| (0.0..=180.0).contains(&x), "0 to 180 degrees")?)),
+    },
+    Step {
+        name: "shift",
+        params: &[pos("x", true), pos("y", false)],
+        doc: "Moves by fractions of the width and height drawn from [-x, x], [-y, y] (y = x unless given)",
+        example: "shift(0.1, 0.1)",
+        rule: shift,
+    },
+    Step {
+        name: "shear",
+        params: &[pos("factor", true)],
+        doc: "Shears along x by a factor (or an angle with `deg`) drawn from [-s, s]",
+        example: "shear(0.2)",
+        rule: shear,
+    },
+    Step {
+        name: "zoom",
+        params: &[pos("low", true), pos("high", false)],
+        doc: "Scales by a factor drawn from [low, high] (`zoom(0.1)`: 10% either way)",
+        example: "zoom(0.9, 1.1)",
+        rule: zoom,
+    },
+    Step {
+        name: "brightness",
+        params: AMOUNT,
+        doc: "Adds a value drawn from [-amount, amount]",
+        example: "brightness(0.2)",
+        rule: |c| Some(AugmentStep::Brightness(c.number("amount", FRACTION, "0 to 1")?)),
+    },
+    Step {
+        name: "contrast",
+        params: AMOUNT,
+        doc: "Scales each channel's distance from its mean by [1 - amount, 1 + amount]",
+        example: "contrast(0.2)",
+        rule: |c| Some(AugmentStep::Contrast(c.number("amount", FRACTION, "0 to 1")?)),
+    },
+    Step {
+        name: "saturation",
+        params: AMOUNT,
+        doc: "Scales the distance from grey by [1 - amount, 1 + amount] (colour)",
+        example: "saturation(0.2)",
+        rule: |c| Some(AugmentStep::Saturation(c.number("amount", FRACTION, "0 to 1")?)),
+    },
+    Step {
+        name: "hue",
+        params: AMOUNT,
+        doc: "Turns the hue by up to amount of a circle (colour)",
+        example: "hue(0.05)",
+        rule: |c| Some(AugmentStep::Hue(c.number("amount", |x| (0.0..=0.5).contains(&x), "0 to 0.5 (of a turn)")?)),
+    },
+    Step {
+        name: "noise",
+        params: &[pos("kind", false), Param { required: true, ..named("std") }],
+        doc: "Adds Gaussian noise of this standard deviation",
+        example: "noise(gaussian, std: 0.05)",
+        rule: noise,
+    },
+    Step {
+        name: "cutout",
+        params: &[pos("size", true)],
+        doc: "Blanks a square of this fraction of the shorter side",
+        example: "cutout(0.25)",
+        rule: |c| {
+            let size = c.number("size", |x| x > 0.0 && x < 1.0, "a fraction of the side, above 0 and below 1")?;
+            Some(AugmentStep::Cutout(size))
+        },
+    },
+];
+
+/// The names of every augmentation step, in declaration order.
+pub fn step_names() -> Vec<&'static str> {
+    STEPS.iter().map(|s| s.name).collect()
+}
 
 /// Checks an `augment` block, reporting mistakes into `errors`, and
 /// returns what it lowers to (the steps that checked clean).
@@ -37,155 +185,99 @@ fn step(expr: &Expr, constants: &Constants, errors: &mut Vec<CheckError>) -> Opt
         ExprKind::Path(path) => (path.dotted(), &[]),
         _ => return None,
     };
-    let params: &[Param] = match name.as_str() {
-        "flip" => &[rest("directions"), named("p")],
-        "rotate" => &[pos("degrees", true)],
-        "shift" => &[pos("x", true), pos("y", false)],
-        "shear" => &[pos("factor", true)],
-        "zoom" => &[pos("low", true), pos("high", false)],
-        "brightness" | "contrast" | "saturation" | "hue" => &[pos("amount", true)],
-        "noise" => &[pos("kind", false), named("std")],
-        "cutout" => &[pos("size", true)],
-        // Unknown names are reported by the resolver.
-        _ => return None,
-    };
-    let errors_before = errors.len();
-    let flip_directions = Param { required: false, ..params[0] };
-    let params: Vec<Param> = if name == "flip" { vec![flip_directions, params[1]] } else { params.to_vec() };
-    let b = bind(&name, &params, args, expr.span, errors);
-    if errors.len() > errors_before {
+    // Unknown names are reported by the resolver.
+    let step = STEPS.iter().find(|s| s.name == name)?;
+    let before = errors.len();
+    let args = bind(&name, step.params, args, expr.span, errors);
+    if errors.len() > before {
         return None;
     }
-    let number = |errors: &mut Vec<CheckError>, param: &str, ok: fn(f64) -> bool, rule: &str| -> Option<f64> {
-        let e = b.expr(param)?;
-        let value = eval(e, constants);
-        match value.as_f64() {
-            Some(x) if ok(x) => Some(x),
+    (step.rule)(&mut StepCall { step, expr, args: &args, constants, errors })
+}
+
+fn flip(c: &mut StepCall) -> Option<AugmentStep> {
+    let p = if c.given("p") { c.number("p", FRACTION, "a probability, 0 to 1")? } else { 0.5 };
+    let (mut horizontal, mut vertical) = (false, false);
+    for e in c.args.exprs("directions") {
+        match &e.kind {
+            ExprKind::Path(d) if d.dotted() == "horizontal" => horizontal = true,
+            ExprKind::Path(d) if d.dotted() == "vertical" => vertical = true,
             _ => {
-                errors.push(bad(
+                c.errors.push(Mistake::UnknownValue.at(
                     e.span,
-                    &format!("`{name}`'s `{param}` must be {rule}"),
-                    "out of range",
-                    &example(&name),
+                    "`flip` flips `horizontal` or `vertical`",
+                    "not a direction",
+                    "write `flip(horizontal, p: 0.5)`",
                 ));
-                None
+                return None;
             }
         }
+    }
+    // `flip()` alone flips left-right, as Keras' RandomFlip("horizontal").
+    Some(AugmentStep::Flip { horizontal: horizontal || !vertical, vertical, p })
+}
+
+fn shift(c: &mut StepCall) -> Option<AugmentStep> {
+    let rule = "a fraction of the size, 0 to below 1";
+    let x = c.number("x", |x| (0.0..1.0).contains(&x), rule)?;
+    let y = if c.given("y") { c.number("y", |y| (0.0..1.0).contains(&y), rule)? } else { x };
+    Some(AugmentStep::Shift(x, y))
+}
+
+fn shear(c: &mut StepCall) -> Option<AugmentStep> {
+    let written = c.args.expr("factor")?;
+    // An angle (`deg` or `rad`, which evaluate to degrees), else a factor.
+    let in_degrees = matches!(&written.kind, ExprKind::Number(n) if matches!(n.unit, Some(Unit::Deg | Unit::Rad)));
+    let factor = if in_degrees {
+        c.number("factor", |x| (0.0..80.0).contains(&x), "an angle from 0 to below 80 degrees")?.to_radians().tan()
+    } else {
+        c.number("factor", |x| (0.0..=5.0).contains(&x), "a shear factor from 0 to 5")?
     };
-    let fraction = |x: f64| (0.0..=1.0).contains(&x);
-    let step = match name.as_str() {
-        "flip" => {
-            let p = match b.expr("p") {
-                Some(_) => number(errors, "p", fraction, "a probability, 0 to 1")?,
-                None => 0.5,
-            };
-            let mut directions = Vec::new();
-            for e in b.exprs("directions") {
-                match &e.kind {
-                    ExprKind::Path(d) if matches!(d.dotted().as_str(), "horizontal" | "vertical") => {
-                        directions.push(d.dotted())
-                    }
-                    _ => {
-                        errors.push(bad(
-                            e.span,
-                            "`flip` flips `horizontal` or `vertical`",
-                            "not a direction",
-                            "write `flip(horizontal, p: 0.5)`",
-                        ));
-                        return None;
-                    }
-                }
-            }
-            let horizontal = directions.is_empty() || directions.iter().any(|d| d == "horizontal");
-            AugmentStep::Flip { horizontal, vertical: directions.iter().any(|d| d == "vertical"), p }
-        }
-        "rotate" => AugmentStep::Rotate(number(errors, "degrees", |x| (0.0..=180.0).contains(&x), "0 to 180 degrees")?),
-        "shift" => {
-            let x = number(errors, "x", |x| (0.0..1.0).contains(&x), "a fraction of the size, 0 to below 1")?;
-            let y = match b.expr("y") {
-                Some(_) => number(errors, "y", |y| (0.0..1.0).contains(&y), "a fraction of the size, 0 to below 1")?,
-                None => x,
-            };
-            AugmentStep::Shift(x, y)
-        }
-        "shear" => {
-            let written = b.expr("factor")?;
-            // An angle (`deg` or `rad`, which evaluate to degrees), else a factor.
-            let in_degrees =
-                matches!(&written.kind, ExprKind::Number(n) if matches!(n.unit, Some(Unit::Deg | Unit::Rad)));
-            if in_degrees {
-                let degrees =
-                    number(errors, "factor", |x| (0.0..80.0).contains(&x), "an angle from 0 to below 80 degrees")?;
-                AugmentStep::Shear(degrees.to_radians().tan())
-            } else {
-                AugmentStep::Shear(number(
-                    errors,
-                    "factor",
-                    |x| (0.0..=5.0).contains(&x),
-                    "a shear factor from 0 to 5",
-                )?)
-            }
-        }
-        "zoom" => {
-            let first = number(errors, "low", |x| x > 0.0 && x < 10.0, "a positive factor")?;
-            let (low, high) = match b.expr("high") {
-                Some(_) => (first, number(errors, "high", |x| x > 0.0 && x < 10.0, "a positive factor")?),
-                // `zoom(0.1)`: 10% either way.
-                None if first < 1.0 => (1.0 - first, 1.0 + first),
-                None => (1.0 / first, first),
-            };
-            if low > high {
-                let span = b.expr("low").map_or(expr.span, |e| e.span);
-                errors.push(bad(
-                    span,
-                    "`zoom(low, high)` needs low <= high",
-                    "low above high",
-                    "write `zoom(0.9, 1.1)`",
-                ));
-                return None;
-            }
-            AugmentStep::Zoom(low, high)
-        }
-        "brightness" => AugmentStep::Brightness(number(errors, "amount", fraction, "0 to 1")?),
-        "contrast" => AugmentStep::Contrast(number(errors, "amount", fraction, "0 to 1")?),
-        "saturation" => AugmentStep::Saturation(number(errors, "amount", fraction, "0 to 1")?),
-        "hue" => AugmentStep::Hue(number(errors, "amount", |x| (0.0..=0.5).contains(&x), "0 to 0.5 (of a turn)")?),
-        "noise" => {
-            if let Some(kind) = b.expr("kind")
-                && !matches!(&kind.kind, ExprKind::Path(p) if p.dotted() == "gaussian")
-            {
-                errors.push(bad(
-                    kind.span,
-                    "the noise is `gaussian`",
-                    "unknown noise",
-                    "write `noise(gaussian, std: 0.05)`",
-                ));
-                return None;
-            }
-            let Some(_) = b.expr("std") else {
-                errors.push(CheckError::MissingArgument {
-                    operation: "noise".into(),
-                    name: "std".into(),
-                    span: expr.span,
-                });
-                return None;
-            };
-            AugmentStep::Noise(number(errors, "std", |x| x > 0.0 && x <= 1.0, "above 0, at most 1")?)
-        }
-        "cutout" => AugmentStep::Cutout(number(
-            errors,
-            "size",
-            |x| x > 0.0 && x < 1.0,
-            "a fraction of the side, above 0 and below 1",
-        )?),
-        _ => return None,
+    Some(AugmentStep::Shear(factor))
+}
+
+fn zoom(c: &mut StepCall) -> Option<AugmentStep> {
+    let positive = |x: f64| x > 0.0 && x < 10.0;
+    let first = c.number("low", positive, "a positive factor, below 10")?;
+    let (low, high) = if c.given("high") {
+        (first, c.number("high", positive, "a positive factor, below 10")?)
+    } else if first < 1.0 {
+        // `zoom(0.1)`: 10% either way.
+        (1.0 - first, 1.0 + first)
+    } else {
+        (1.0 / first, first)
     };
-    Some(step)
+    if low > high {
+        let span = c.args.expr("low").map_or(c.expr.span, |e| e.span);
+        c.errors.push(Mistake::Conflict.at(
+            span,
+            "`zoom(low, high)` needs low <= high",
+            "low above high",
+            "write `zoom(0.9, 1.1)`",
+        ));
+        return None;
+    }
+    Some(AugmentStep::Zoom(low, high))
+}
+
+fn noise(c: &mut StepCall) -> Option<AugmentStep> {
+    if let Some(kind) = c.args.expr("kind")
+        && !matches!(&kind.kind, ExprKind::Path(p) if p.dotted() == "gaussian")
+    {
+        c.errors.push(Mistake::UnknownValue.at(
+            kind.span,
+            "the noise is `gaussian`",
+            "unknown noise",
+            "write `noise(gaussian, std: 0.05)`",
+        ));
+        return None;
+    }
+    Some(AugmentStep::Noise(c.number("std", |x| x > 0.0 && x <= 1.0, "above 0, at most 1")?))
 }
 
 fn fill(value: &Expr, constants: &Constants, errors: &mut Vec<CheckError>) -> Option<Fill> {
     let wrong = |errors: &mut Vec<CheckError>| {
-        errors.push(bad(
+        errors.push(Mistake::UnknownValue.at(
             value.span,
             "`fill` is `nearest`, `reflect` or `constant(v)`",
             "not a fill",
@@ -205,22 +297,4 @@ fn fill(value: &Expr, constants: &Constants, errors: &mut Vec<CheckError>) -> Op
         }
         _ => wrong(errors),
     }
-}
-
-fn example(name: &str) -> String {
-    let example = match name {
-        "flip" => "flip(horizontal, p: 0.5)",
-        "rotate" => "rotate(15deg)",
-        "shift" => "shift(0.1, 0.1)",
-        "shear" => "shear(0.2)",
-        "zoom" => "zoom(0.9, 1.1)",
-        "noise" => "noise(gaussian, std: 0.05)",
-        "cutout" => "cutout(0.25)",
-        _ => "brightness(0.2)",
-    };
-    format!("for example `{example}`")
-}
-
-fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
-    CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
 }

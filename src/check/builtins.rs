@@ -1,115 +1,140 @@
-//! The names the language provides: source readers, data operations, model
-//! operations. Their signatures are checked by the rules for each; here the
-//! names alone tell a known operation from a typo.
+//! The names the language provides, gathered from their declarations:
+//! readers ([`crate::check::sources::SOURCES`]), data operations
+//! ([`crate::check::ops::OPERATIONS`] and `predict`), layers
+//! ([`crate::check::layers::LAYERS`]), augmentation steps
+//! ([`crate::check::augment::STEPS`]) and model operations
+//! ([`crate::check::models::MODEL_OPERATIONS`] and `load`). The resolver
+//! tells known names from typos with these lists, and editors show the
+//! signatures and docs derived here; nothing is listed by hand.
 
-/// Functions that read data, valid as the value of a `source` item.
-pub const SOURCES: [&str; 3] = ["csv", "parquet", "images"];
+use crate::check::args::{self, Param};
+use crate::check::{augment, frames, layers, models, ops, sources};
+
+/// Where a builtin is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The value of a `source` item.
+    Source,
+    /// After `|>` in a data pipeline, or a step of a `transform`.
+    DataOperation,
+    /// A step of a `model` block.
+    Layer,
+    /// A step of an `augment` block.
+    Augmentation,
+    /// After `|>` in a model expression.
+    ModelOperation,
+    /// A model made without a `model` item.
+    ModelSource,
+}
+
+impl Place {
+    /// Every place, in the order the reference lists them.
+    pub const ALL: [Place; 6] = [
+        Place::Source,
+        Place::DataOperation,
+        Place::Layer,
+        Place::Augmentation,
+        Place::ModelOperation,
+        Place::ModelSource,
+    ];
+}
+
+/// One builtin as editors show it.
+#[derive(Clone, Debug)]
+pub struct Builtin {
+    /// Its name.
+    pub name: &'static str,
+    /// Where it is written.
+    pub place: Place,
+    /// Its signature: `cut(column, edges, labels:, include_lowest:)`
+    /// (`name:` marks a parameter given only by name, `...` one that takes
+    /// every remaining positional argument).
+    pub signature: String,
+    /// What it does, in one line.
+    pub doc: &'static str,
+}
+
+fn declared(place: Place, name: &'static str, params: &[Param], doc: &'static str) -> Builtin {
+    Builtin { name, place, signature: args::signature(name, params), doc }
+}
+
+/// Every builtin, from its declaration (gathered once).
+pub fn builtins() -> &'static [Builtin] {
+    static ALL: std::sync::LazyLock<Vec<Builtin>> = std::sync::LazyLock::new(gather);
+    &ALL
+}
+
+fn gather() -> Vec<Builtin> {
+    let mut all: Vec<Builtin> =
+        sources::SOURCES.iter().map(|s| declared(Place::Source, s.name, s.params, s.doc)).collect();
+    all.extend(ops::OPERATIONS.iter().map(|o| Builtin {
+        name: o.name,
+        place: Place::DataOperation,
+        signature: o.signature(),
+        doc: o.doc,
+    }));
+    let (name, params, doc) = frames::PREDICT;
+    all.push(declared(Place::DataOperation, name, params, doc));
+    all.extend(layers::LAYERS.iter().map(|l| declared(Place::Layer, l.name, l.params, l.doc)));
+    all.extend(layers::BLOCKS.iter().map(|(name, signature, doc)| Builtin {
+        name,
+        place: Place::Layer,
+        signature: (*signature).into(),
+        doc,
+    }));
+    all.extend(augment::STEPS.iter().map(|s| declared(Place::Augmentation, s.name, s.params, s.doc)));
+    all.extend(models::MODEL_OPERATIONS.iter().map(|o| declared(Place::ModelOperation, o.name, o.params, o.doc)));
+    let (name, params, doc) = models::LOAD;
+    all.push(declared(Place::ModelSource, name, params, doc));
+    all
+}
+
+/// The names of the builtins written at `place`, in declaration order.
+pub fn names(place: Place) -> Vec<&'static str> {
+    match place {
+        Place::Source => sources::source_names(),
+        Place::DataOperation => data_operations(),
+        Place::Layer => layers::layer_names(),
+        Place::Augmentation => augment::step_names(),
+        Place::ModelOperation => models::MODEL_OPERATIONS.iter().map(|o| o.name).collect(),
+        Place::ModelSource => vec![models::LOAD.0],
+    }
+}
 
 /// Operations on frames, valid after `|>` in a data pipeline (and as steps
 /// of a `transform` block, for the fitted ones): every declared operation
-/// ([`crate::check::ops::OPERATIONS`]) and `predict`.
+/// and `predict`.
 pub fn data_operations() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = crate::check::ops::OPERATIONS.iter().map(|o| o.name).collect();
-    names.push("predict");
+    let mut names: Vec<&'static str> = ops::OPERATIONS.iter().map(|o| o.name).collect();
+    names.push(frames::PREDICT.0);
     names
 }
 
-/// Operations on models, valid after `|>` in a model expression.
-pub const MODEL_OPERATIONS: [&str; 4] = ["replace_head", "freeze", "unfreeze", "weights"];
-
-/// Functions that produce a model without a `model` item.
-pub const MODEL_SOURCES: [&str; 1] = ["load"];
-
 /// Whether `name` is a data operation.
 pub fn is_data_operation(name: &str) -> bool {
-    name == "predict" || crate::check::ops::operation(name).is_some()
+    name == frames::PREDICT.0 || ops::operation(name).is_some()
 }
 
-/// Whether `name` is a layer or an activation.
+/// Whether `name` is a layer, an activation or a block of layers.
 pub fn is_layer(name: &str) -> bool {
-    LAYERS.contains(&name)
+    layers::is_layer(name)
 }
 
-/// Layers and activations, valid as steps of a `model` block.
-pub const LAYERS: [&str; 19] = [
-    "dense",
-    "conv",
-    "maxpool",
-    "avgpool",
-    "global_avgpool",
-    "flatten",
-    "batchnorm",
-    "layernorm",
-    "normalize",
-    "dropout",
-    "embedding",
-    "residual",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-];
+/// A builtin's signature and description, by name (the first declared, if
+/// a name is written in several places).
+pub fn signature(name: &str) -> Option<(String, &'static str)> {
+    builtins().iter().find(|b| b.name == name).map(|b| (b.signature.clone(), b.doc))
+}
 
-/// Image augmentations, valid as steps of an `augment` block.
-pub const AUGMENTATIONS: [&str; 11] =
-    ["flip", "rotate", "shift", "shear", "zoom", "brightness", "contrast", "saturation", "hue", "noise", "cutout"];
-
-/// What editors show for the builtins that are not data operations (those
-/// come from their declarations): its signature (`name:` marks a
-/// parameter given only by name, `...` one that takes every remaining
-/// positional argument) and one line on what it does.
-pub const SIGNATURES: &[(&str, &str)] = &[
-    ("csv(path, sep:, nulls:, dtypes:)", "Reads a CSV file; `dtypes: {col: type}` overrides inferred types"),
-    ("parquet(path)", "Reads a Parquet file"),
-    ("images(dir, size:, channels:, skip_bad:)", "Reads one sub-folder of PNG/JPEG images per class"),
-    ("predict(run)", "Adds the trained run's `prediction` column"),
-    ("load(path)", "A model saved by an earlier run"),
-    ("replace_head(layers...)", "Replaces a model's layers from its last dense layer on"),
-    ("freeze(until:)", "Stops training layers up to a named layer"),
-    ("weights(path)", "Starts every layer from PyTorch weights (safetensors of an nn.Sequential of the same layers)"),
-    ("unfreeze()", "Trains every layer again (after a `freeze` earlier in the chain)"),
-    ("dense(units, init:)", "Fully connected layer (with a bias)"),
-    ("conv(filters, kernel:, stride:, padding:, init:)", "2-D convolution"),
-    ("maxpool(size, stride:)", "2-D max pooling"),
-    ("avgpool(size, stride:)", "2-D average pooling"),
-    ("global_avgpool()", "Averages each channel over the image"),
-    ("flatten()", "Flattens an image to a vector"),
-    ("batchnorm()", "Batch normalization (PyTorch's momentum 0.1, eps 1e-5)"),
-    ("layernorm()", "Layer normalization (eps 1e-5)"),
-    ("normalize(mean:, std:)", "(x - mean) / std per channel, fixed: the model's input in the scale it learns in"),
-    ("dropout(rate)", "Zeroes a fraction of activations while training"),
-    ("embedding(vocabulary, dim)", "A learned vector per category"),
-    ("residual { layers }", "Adds a block's input to its output"),
-    ("flip(directions..., p:)", "Mirrors left-right (`horizontal`) and/or top-bottom (`vertical`) with probability p"),
-    ("rotate(degrees)", "Rotates by an angle drawn from [-degrees, degrees]"),
-    ("shift(x, y)", "Moves by fractions of the width and height drawn from [-x, x], [-y, y]"),
-    ("shear(factor)", "Shears along x by a factor (or an angle with `deg`) drawn from [-s, s]"),
-    ("zoom(low, high)", "Scales by a factor drawn from [low, high]"),
-    ("brightness(amount)", "Adds a value drawn from [-amount, amount]"),
-    ("contrast(amount)", "Scales each channel's distance from its mean by [1 - amount, 1 + amount]"),
-    ("saturation(amount)", "Scales the distance from grey by [1 - amount, 1 + amount] (colour)"),
-    ("hue(amount)", "Turns the hue by up to amount of a circle (colour)"),
-    ("noise(kind, std:)", "Adds Gaussian noise of this standard deviation"),
-    ("cutout(size)", "Blanks a square of this fraction of the shorter side"),
-    ("relu()", "max(0, x)"),
-    ("leaky_relu(slope)", "x, or slope * x below 0"),
-    ("elu(alpha)", "x, or alpha * (exp(x) - 1) below 0"),
-    ("gelu()", "Gaussian error linear unit"),
-    ("sigmoid()", "1 / (1 + exp(-x))"),
-    ("tanh()", "Hyperbolic tangent"),
-    ("softmax()", "Normalized exponentials"),
-];
-
-/// A builtin's signature and description, by name (data operations'
-/// from their declarations).
-pub fn signature(name: &str) -> Option<(std::borrow::Cow<'static, str>, &'static str)> {
-    if let Some(operation) = crate::check::ops::operation(name) {
-        return Some((operation.signature().into(), operation.doc));
+/// The reference table of the builtins written at `places`, as the
+/// language reference shows it (a test holds the two equal): one row per
+/// builtin, its signature and what it does.
+pub fn reference_table(places: &[Place]) -> String {
+    let mut table = String::from("| call | what it does |\n| --- | --- |\n");
+    for builtin in builtins().iter().filter(|b| places.contains(&b.place)) {
+        table += &format!("| `{}` | {} |\n", builtin.signature, builtin.doc.replace('|', "\\|"));
     }
-    SIGNATURES.iter().copied().find(|(sig, _)| sig.split(['(', ' ']).next() == Some(name)).map(|(s, d)| (s.into(), d))
+    table
 }
 
 /// The parameter names in a signature, in order: `cut(column, edges,

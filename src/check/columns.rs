@@ -75,7 +75,7 @@ pub fn unknown_column(name: &str, span: Span, frame: Frame) -> CheckError {
 }
 
 fn not_a_selector(span: Span) -> CheckError {
-    CheckError::BadArgument {
+    CheckError::WrongType {
         message: "this does not select columns".into(),
         span,
         label: "expected columns".into(),
@@ -88,7 +88,7 @@ fn not_a_selector(span: Span) -> CheckError {
 /// keeps the zero padding of its first end).
 fn range(lhs: &Expr, rhs: &Expr, span: Span, frame: Frame, errors: &mut Vec<CheckError>, out: &mut Vec<Selected>) {
     let (Some(first), Some(last)) = (numbered(lhs), numbered(rhs)) else {
-        return errors.push(CheckError::BadArgument {
+        return errors.push(CheckError::WrongType {
             message: "a column range joins two numbered names".into(),
             span,
             label: "not `name0..name9`".into(),
@@ -96,7 +96,7 @@ fn range(lhs: &Expr, rhs: &Expr, span: Span, frame: Frame, errors: &mut Vec<Chec
         });
     };
     if first.prefix != last.prefix || first.number > last.number {
-        return errors.push(CheckError::BadArgument {
+        return errors.push(CheckError::WrongType {
             message: format!("`{}..{}` is not a range", first.written, last.written),
             span,
             label: "the names must share a prefix and count up".into(),
@@ -153,7 +153,7 @@ fn by_kind(
             Some(ExprKind::String(pattern)) => match regex::Regex::new(&pattern.value) {
                 Ok(re) => Box::new(move |n, _| re.is_match(n)),
                 Err(e) => {
-                    return errors.push(CheckError::BadArgument {
+                    return errors.push(CheckError::BadPattern {
                         message: "invalid regular expression".into(),
                         span: pattern.span,
                         label: first_line(&e.to_string()),
@@ -175,7 +175,7 @@ fn by_kind(
             .map(|c| Selected { name: c.name.clone(), span }),
     );
     if out.len() == before {
-        errors.push(CheckError::BadArgument {
+        errors.push(CheckError::BadPattern {
             message: format!("`{name}(...)` selects no column"),
             span,
             label: "matches nothing in this frame".into(),

@@ -226,13 +226,120 @@ pub enum CheckError {
         span: Span,
     },
 
-    /// `pca(f0..f31, k: "eight")` — an argument of the wrong type or range.
+    /// `dense(10)` after `conv(...)`, a 5x5 kernel on a 3x3 image, `dense(3)` last for a target of 2 classes: a shape that does not fit where it goes.
     #[error("{message}")]
-    #[diagnostic(code(pipe::check::bad_argument), help("{help}"))]
-    BadArgument {
-        /// What is wrong.
+    #[diagnostic(code(pipe::check::shape_mismatch), help("{help}"))]
+    ShapeMismatch {
+        /// The shapes that do not fit.
         message: String,
-        /// The argument.
+        /// Where.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `cut(age, [0, 18, 65, 120], labels: [young, old])`, `split(0.8, 0.2)` into three names: counts that must agree and do not.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::count_mismatch), help("{help}"))]
+    CountMismatch {
+        /// The two counts.
+        message: String,
+        /// Where.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `freeze(until: feature)` where no layer is called `feature`.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::unknown_layer), help("{help}"))]
+    UnknownLayer {
+        /// The name.
+        message: String,
+        /// Where.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `weights("cnn.safetensors")` whose tensors are not the model's: names or shapes differ.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::weights_mismatch), help("{help}"))]
+    WeightsMismatch {
+        /// What differs.
+        message: String,
+        /// Where.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `sample()` with neither `n` nor `frac`, `warmup()` without a length:
+    /// a call that needs one of several arguments and has none.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::incomplete), help("{help}"))]
+    Incomplete {
+        /// What is needed.
+        message: String,
+        /// Where.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `prep(raw)` where `prep` was fitted on other columns, a run
+    /// evaluated on data with other columns than it was trained on.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::schema_mismatch), help("{help}"))]
+    SchemaMismatch {
+        /// The column that differs.
+        message: String,
+        /// The data.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `select(matches("[a-"))`: a regular expression that does not compile.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::bad_pattern), help("{help}"))]
+    BadPattern {
+        /// The compiler's complaint.
+        message: String,
+        /// Where.
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label's text.
+        label: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// A setting in a `transform` block, `split(...)` inside a stage: something written where it cannot be.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::check::misplaced), help("{help}"))]
+    Misplaced {
+        /// What goes where.
+        message: String,
+        /// Where.
         #[label(primary, "{label}")]
         span: Span,
         /// The label's text.
@@ -512,7 +619,14 @@ impl CheckError {
             | CheckError::TooManyArguments { span, .. }
             | CheckError::RepeatedArgument { span, .. }
             | CheckError::MissingArgument { span, .. }
-            | CheckError::BadArgument { span, .. }
+            | CheckError::ShapeMismatch { span, .. }
+            | CheckError::CountMismatch { span, .. }
+            | CheckError::UnknownLayer { span, .. }
+            | CheckError::WeightsMismatch { span, .. }
+            | CheckError::BadPattern { span, .. }
+            | CheckError::SchemaMismatch { span, .. }
+            | CheckError::Incomplete { span, .. }
+            | CheckError::Misplaced { span, .. }
             | CheckError::SourceUnreadable { span, .. }
             | CheckError::UnknownColumn { span, .. }
             | CheckError::ColumnType { span, .. }
@@ -540,5 +654,66 @@ impl CheckError {
     /// Whether this is an error (as opposed to a warning).
     pub fn is_error(&self) -> bool {
         !matches!(self, CheckError::UnusedItem { .. } | CheckError::ActivationBeforeLoss { .. })
+    }
+}
+
+/// The kinds of mistake told as a message, a label at the span and a help
+/// line, each its own variant (so its own code): rules name the kind, and
+/// the code follows from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mistake {
+    /// A number outside its range.
+    OutOfRange,
+    /// A value of the wrong kind for its place.
+    WrongType,
+    /// A name the place does not take.
+    UnknownValue,
+    /// Settings or arguments that contradict each other.
+    Conflict,
+    /// A shape that does not fit where it goes.
+    ShapeMismatch,
+    /// Counts that must agree and do not.
+    CountMismatch,
+    /// A layer name the model does not have.
+    UnknownLayer,
+    /// Weights that are not the model's.
+    WeightsMismatch,
+    /// Something written where it cannot be.
+    Misplaced,
+    /// A call that needs one of several arguments and has none.
+    Incomplete,
+    /// Something the checker cannot promise will run.
+    Unsupported,
+}
+
+impl Mistake {
+    /// `out_of_range` for a number outside its range, `wrong_type` for
+    /// anything else where a number goes.
+    pub fn range_or_type(is_number: bool) -> Mistake {
+        if is_number { Mistake::OutOfRange } else { Mistake::WrongType }
+    }
+
+    /// The diagnostic for this kind of mistake at `span`.
+    pub fn at(
+        self,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) -> CheckError {
+        let (message, label, help) = (message.into(), label.into(), help.into());
+        match self {
+            Mistake::OutOfRange => CheckError::OutOfRange { message, span, label, help },
+            Mistake::WrongType => CheckError::WrongType { message, span, label, help },
+            Mistake::UnknownValue => CheckError::UnknownValue { message, span, label, help },
+            Mistake::Conflict => CheckError::Conflict { message, span, label, help },
+            Mistake::ShapeMismatch => CheckError::ShapeMismatch { message, span, label, help },
+            Mistake::CountMismatch => CheckError::CountMismatch { message, span, label, help },
+            Mistake::UnknownLayer => CheckError::UnknownLayer { message, span, label, help },
+            Mistake::WeightsMismatch => CheckError::WeightsMismatch { message, span, label, help },
+            Mistake::Misplaced => CheckError::Misplaced { message, span, label, help },
+            Mistake::Incomplete => CheckError::Incomplete { message, span, label, help },
+            Mistake::Unsupported => CheckError::Unsupported { message, span, label, help },
+        }
     }
 }

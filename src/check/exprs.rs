@@ -32,7 +32,7 @@ pub fn expr_type(expr: &Expr, frame: Frame, constants: &Constants, errors: &mut 
         ExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, frame, constants, errors),
         ExprKind::Call(call) => function(&call.callee.dotted(), &call.args, expr.span, frame, constants, errors),
         _ => {
-            errors.push(CheckError::BadArgument {
+            errors.push(CheckError::WrongType {
                 message: "this is not a value of a row".into(),
                 span: expr.span,
                 label: "not a column expression".into(),
@@ -72,7 +72,7 @@ fn mismatch(span: Span, message: &str, found: &DType, errors: &mut Vec<CheckErro
     } else {
         "convert it with `cast(col, type)` first, or compare it to get true or false"
     };
-    errors.push(CheckError::BadArgument {
+    errors.push(CheckError::WrongType {
         message: message.into(),
         span,
         label: format!("this is {found}"),
@@ -125,7 +125,7 @@ fn binary(
             Some(DType::Bool)
         }
         Range => {
-            errors.push(CheckError::BadArgument {
+            errors.push(CheckError::WrongType {
                 message: "a range selects columns; it is not a value".into(),
                 span: lhs.span.to(rhs.span),
                 label: "not a value".into(),
@@ -158,7 +158,7 @@ fn function(
         return None;
     };
     if args.len() != 1 || args.iter().any(|a| a.name.is_some()) {
-        errors.push(CheckError::BadArgument {
+        errors.push(CheckError::CountMismatch {
             message: format!("`{name}` takes 1 argument"),
             span,
             label: format!("{} given", args.len()),

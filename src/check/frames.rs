@@ -6,16 +6,20 @@ use std::path::Path;
 
 use crate::check::args::{bind, named, pos};
 use crate::check::columns::{Frame, unknown_column};
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::check::ops::{self, Context};
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value};
-use crate::files::parquet;
-use crate::files::probe::{self, CsvOptions};
+use crate::files::probe;
 use crate::ir;
 use crate::schema::{Column, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::*;
+
+/// `predict(run)`, the data operation that is no declared operation (it
+/// needs a trained run, not a schema rule): name, parameters, doc.
+pub const PREDICT: (&str, &[crate::check::args::Param], &str) =
+    ("predict", &[pos("run", true)], "Adds the trained run's `prediction` column");
 
 /// How deep recipes may use recipes.
 const MAX_RECIPE_DEPTH: usize = 16;
@@ -74,12 +78,12 @@ enum State {
 
 /// Computes item schemas on demand, each once.
 pub struct Frames<'a> {
-    items: &'a [Item],
-    scope: &'a Scope,
-    constants: &'a Constants,
-    dir: Option<&'a Path>,
+    pub(super) items: &'a [Item],
+    pub(super) scope: &'a Scope,
+    pub(super) constants: &'a Constants,
+    pub(super) dir: Option<&'a Path>,
     states: Vec<State>,
-    probes: &'a mut probe::Cache,
+    pub(super) probes: &'a mut probe::Cache,
     /// While a `split` item's data is checked: the span of the call that
     /// ends it, the one place `split(...)` may appear.
     split_call: Option<Span>,
@@ -177,201 +181,6 @@ impl<'a> Frames<'a> {
         Context { constants: self.constants, errors: &mut self.errors, frame_span }
     }
 
-    // -- sources -----------------------------------------------------------------
-
-    fn source(&mut self, value: &Expr) -> Option<(Schema, ir::Source)> {
-        let ExprKind::Call(call) = &value.kind else { return None };
-        match call.callee.dotted().as_str() {
-            "csv" => self.csv(call, value.span),
-            "images" => self.images(call, value.span),
-            "parquet" => self.parquet(call, value.span),
-            _ => None,
-        }
-    }
-
-    fn path(&self, written: &str) -> std::path::PathBuf {
-        self.dir.map_or_else(|| written.into(), |d| d.join(written))
-    }
-
-    fn csv(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
-        let params = &[pos("path", true), named("sep"), named("nulls"), named("dtypes")];
-        let b = bind("csv", params, &call.args, span, &mut self.errors);
-        let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
-        let mut options = CsvOptions { sep: b',', nulls: probe::DEFAULT_NULLS.iter().map(|n| n.to_string()).collect() };
-        if let Some((value, s)) = b.value("sep", self.constants) {
-            match &value {
-                Value::Str(sep) if sep.len() == 1 => options.sep = sep.as_bytes()[0],
-                _ => self.errors.push(bad(s, "`sep` is one character", "not one character", "write `sep: \";\"`")),
-            }
-        }
-        if let Some((Value::List(nulls), _)) = b.value("nulls", self.constants) {
-            options.nulls =
-                nulls.into_iter().filter_map(|(v, _)| if let Value::Str(s) = v { Some(s) } else { None }).collect();
-        }
-        let full_path = self.path(&path);
-        let probed = match probe::csv_columns_cached(self.probes, &full_path, &options) {
-            Ok(columns) => columns,
-            Err(reason) => {
-                self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
-                return None;
-            }
-        };
-        let columns = probed.into_iter().map(|p| Column {
-            name: p.name,
-            dtype: p.dtype,
-            origin: span,
-            sample_levels: p.levels.into(),
-        });
-        let mut schema = Schema { columns: columns.collect() };
-        if let Some(dtypes) = b.expr("dtypes") {
-            self.declared_dtypes(dtypes, &mut schema);
-        }
-        let source =
-            ir::Source::Csv { path: full_path, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
-        Some((schema, source))
-    }
-
-    /// `parquet(path)`: the schema from the file's footer.
-    fn parquet(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
-        let b = bind("parquet", &[pos("path", true)], &call.args, span, &mut self.errors);
-        let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
-        let full_path = self.path(&path);
-        match parquet::columns(&full_path) {
-            Ok(columns) => {
-                let columns = columns.into_iter().map(|(name, dtype)| Column::new(name, dtype, span)).collect();
-                Some((Schema { columns }, ir::Source::Parquet { path: full_path }))
-            }
-            Err(reason) => {
-                self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
-                None
-            }
-        }
-    }
-
-    fn string_arg(&mut self, value: &(Value, Span), what: &str) -> Option<(String, Span)> {
-        match value {
-            (Value::Str(s), span) => Some((s.clone(), *span)),
-            (_, span) => {
-                self.errors.push(bad(
-                    *span,
-                    &format!("this must be {what} in quotes"),
-                    "not a string",
-                    "write it in double quotes",
-                ));
-                None
-            }
-        }
-    }
-
-    /// `dtypes: {age: i64, city: cat}` overrides what the sample suggests.
-    fn declared_dtypes(&mut self, dtypes: &Expr, schema: &mut Schema) {
-        let ExprKind::Record { fields } = &dtypes.kind else {
-            return self.errors.push(bad(
-                dtypes.span,
-                "`dtypes` is a record of column types",
-                "not a record",
-                "write `dtypes: {age: i64, city: cat}`",
-            ));
-        };
-        for field in fields {
-            let Some(position) = schema.position(&field.key.name) else {
-                let frame = Frame { schema, span: None };
-                self.errors.push(unknown_column(&field.key.name, field.key.span, frame));
-                continue;
-            };
-            let dtype = match &field.value.kind {
-                ExprKind::Path(p) => DType::from_name(&p.dotted()),
-                _ => None,
-            };
-            let Some(dtype) = dtype else {
-                self.errors.push(bad(
-                    field.value.span,
-                    "unknown type",
-                    "not a type",
-                    "the types are i64, f64, bool, str, cat",
-                ));
-                continue;
-            };
-            let column = &mut schema.columns[position];
-            column.dtype = match dtype {
-                DType::Cat(_) => DType::Cat(column.sample_levels.to_vec()),
-                other => other,
-            };
-        }
-    }
-
-    fn images(&mut self, call: &Call, span: Span) -> Option<(Schema, ir::Source)> {
-        let params = &[pos("dir", true), named("size"), named("channels"), named("skip_bad")];
-        let b = bind("images", params, &call.args, span, &mut self.errors);
-        let (dir, dir_span) = self.string_arg(&b.value("dir", self.constants)?, "a folder")?;
-        let size = match b.value("size", self.constants) {
-            Some((Value::List(items), s)) => {
-                let dims: Vec<i64> = items.iter().filter_map(|(v, _)| v.as_i64()).filter(|d| *d >= 1).collect();
-                match dims.as_slice() {
-                    [h, w] if items.len() == 2 => [*h as usize, *w as usize],
-                    _ => {
-                        self.errors.push(bad(
-                            s,
-                            "`size` is `[height, width]` in pixels",
-                            "not two sizes",
-                            "write `size: [32, 32]`",
-                        ));
-                        return None;
-                    }
-                }
-            }
-            Some((_, s)) => {
-                self.errors.push(bad(
-                    s,
-                    "`size` is `[height, width]` in pixels",
-                    "not a list",
-                    "write `size: [32, 32]`",
-                ));
-                return None;
-            }
-            None => {
-                self.errors.push(CheckError::MissingArgument { operation: "images".into(), name: "size".into(), span });
-                return None;
-            }
-        };
-        let channels = match b.value("channels", self.constants) {
-            None => 3,
-            Some((v, s)) => match v.as_i64() {
-                Some(c @ (1 | 3)) => c as usize,
-                _ => {
-                    self.errors.push(bad(
-                        s,
-                        "`channels` is 1 (grey) or 3 (colour)",
-                        "not 1 or 3",
-                        "write `channels: 1` or `channels: 3`",
-                    ));
-                    return None;
-                }
-            },
-        };
-        let full_dir = self.path(&dir);
-        let classes = match probe::image_classes(&full_dir) {
-            Ok(classes) => classes,
-            Err(reason) => {
-                self.errors.push(CheckError::SourceUnreadable { path: dir, reason, span: dir_span });
-                return None;
-            }
-        };
-        let columns = vec![
-            Column::new("image", DType::Image([channels, size[0], size[1]]), span),
-            Column::new("label", DType::Cat(classes.clone()), span),
-        ];
-        let skip_bad = match b.value("skip_bad", self.constants) {
-            None | Some((Value::Bool(false), _)) => false,
-            Some((Value::Bool(true), _)) => true,
-            Some((_, s)) => {
-                self.errors.push(bad(s, "`skip_bad` is true or false", "not a boolean", "write `skip_bad: true`"));
-                return None;
-            }
-        };
-        Some((Schema { columns }, ir::Source::Images { dir: full_dir, size, channels, classes, skip_bad }))
-    }
-
     // -- data expressions ----------------------------------------------------------
 
     /// A data expression as a frame (with its schema).
@@ -423,7 +232,7 @@ impl<'a> Frames<'a> {
             return self.apply_transform(&name, frame, frame_span);
         }
         if name == "predict" {
-            return self.predict(args, frame, frame_span);
+            return self.predict(args, stage.span, frame, frame_span);
         }
         let mut out = Vec::new();
         self.step(stage, None, &mut frame.schema, frame_span, &mut out, None, 0);
@@ -438,7 +247,7 @@ impl<'a> Frames<'a> {
     /// when it checked clean.
     fn apply_op(&mut self, call: &ops::Call, schema: &mut Schema, frame_span: Option<Span>) -> Option<ir::Op> {
         if call.name == "split" && self.split_call != Some(call.span) {
-            self.errors.push(bad(
+            self.errors.push(Mistake::Misplaced.at(
                 call.span,
                 "`split(...)` cuts data into named parts, and ends a `split` item",
                 "not at the end of a `split` item",
@@ -462,7 +271,7 @@ impl<'a> Frames<'a> {
         self.item(item)?;
         let schemas = self.transforms.get(&item)?.clone();
         if let Some((column, found)) = first_mismatch(&schemas.input, &input.schema) {
-            self.errors.push(CheckError::BadArgument {
+            self.errors.push(CheckError::SchemaMismatch {
                 message: format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
                 span: input_span,
                 label: mismatch_label(column, found),
@@ -486,7 +295,7 @@ impl<'a> Frames<'a> {
         self.item(item);
         let Some(trained) = self.train_inputs.get(&item).cloned() else { return };
         if let Some((column, found)) = first_mismatch(&trained, schema) {
-            self.errors.push(CheckError::BadArgument {
+            self.errors.push(CheckError::SchemaMismatch {
                 message: format!("`{name}` was trained on data with a column `{}`: {}", column.name, column.dtype),
                 span,
                 label: mismatch_label(column, found),
@@ -499,7 +308,7 @@ impl<'a> Frames<'a> {
     /// Validation data must have every column of the training data.
     fn same_columns(&mut self, reference: &Schema, other: &Schema, span: Span, what: &str) {
         if let Some((column, found)) = first_mismatch(reference, other) {
-            self.errors.push(CheckError::BadArgument {
+            self.errors.push(CheckError::SchemaMismatch {
                 message: format!("the {what} lacks the training data's column `{}`: {}", column.name, column.dtype),
                 span,
                 label: mismatch_label(column, found),
@@ -509,15 +318,22 @@ impl<'a> Frames<'a> {
     }
 
     /// `predict(run)` adds the column `prediction`, of the target's type.
-    fn predict(&mut self, args: &[Arg], mut frame: ir::Frame, frame_span: Span) -> Option<ir::Frame> {
-        let run = args.first()?;
-        let ExprKind::Path(path) = &run.value.kind else { return None };
-        self.matches_training(&run.value, &frame.schema, frame_span);
+    fn predict(&mut self, args: &[Arg], span: Span, mut frame: ir::Frame, frame_span: Span) -> Option<ir::Frame> {
+        let (name, params, _) = PREDICT;
+        let before = self.errors.len();
+        let b = bind(name, params, args, span, &mut self.errors);
+        if self.errors.len() > before {
+            return None;
+        }
+        let run = b.expr("run")?;
+        // The resolver reports a run that is not a name.
+        let ExprKind::Path(path) = &run.kind else { return None };
+        self.matches_training(run, &frame.schema, frame_span);
         let dtype = self.target_dtype(&path.dotted()).unwrap_or(DType::F64);
-        frame.schema.set(Column::new("prediction", dtype, run.value.span));
+        frame.schema.set(Column::new("prediction", dtype, run.span));
         let (_, symbol) = self.scope.lookup(&path.dotted())?;
         frame.ops.push(ir::Op::Predict(symbol.item));
-        frame.spans.push(run.value.span);
+        frame.spans.push(run.span);
         Some(frame)
     }
 
@@ -544,7 +360,7 @@ impl<'a> Frames<'a> {
         self.split_call = outer;
         let frame = frame?;
         let Some(call) = last_call.filter(|c| c.callee.dotted() == "split") else {
-            self.errors.push(bad(
+            self.errors.push(Mistake::Misplaced.at(
                 split.value.span,
                 "a `split` item ends in `|> split([...])`",
                 "no `split(...)` here",
@@ -563,7 +379,12 @@ impl<'a> Frames<'a> {
             let message = format!("{} names for {} parts", split.names.len(), parts.len());
             let names_span = split.names[0].span.to(split.names[split.names.len() - 1].span);
             let help = format!("give one name per part: the fractions make {} parts", parts.len());
-            self.errors.push(bad(names_span, &message, &format!("{} names", split.names.len()), &help));
+            self.errors.push(Mistake::CountMismatch.at(
+                names_span,
+                &message,
+                format!("{} names", split.names.len()),
+                &help,
+            ));
             return None;
         }
         self.column_scopes.push((split.value.span, frame.schema.clone()));
@@ -683,12 +504,11 @@ impl<'a> Frames<'a> {
         let mut bound: HashMap<String, Expr> = HashMap::new();
         let positional: Vec<&Arg> = args.iter().filter(|a| a.name.is_none()).collect();
         if positional.len() > params.len() {
-            self.errors.push(bad(
-                positional[params.len()].value.span,
-                &format!("`{name}` takes {} arguments, and is given {}", params.len(), positional.len()),
-                "one too many",
-                &format!("its parameters are: {}", param_names(params)),
-            ));
+            self.errors.push(CheckError::TooManyArguments {
+                operation: name.into(),
+                count: params.len(),
+                span: positional[params.len()].value.span,
+            });
             return None;
         }
         for (param, arg) in params.iter().zip(&positional) {
@@ -697,12 +517,12 @@ impl<'a> Frames<'a> {
         for arg in args {
             let Some(arg_name) = &arg.name else { continue };
             if !params.iter().any(|p| p.name.name == arg_name.name) {
-                self.errors.push(bad(
-                    arg_name.span,
-                    &format!("`{name}` has no parameter `{}`", arg_name.name),
-                    "unknown parameter",
-                    &format!("its parameters are: {}", param_names(params)),
-                ));
+                self.errors.push(CheckError::UnknownArgument {
+                    operation: name.into(),
+                    name: arg_name.name.clone(),
+                    span: arg_name.span,
+                    help: format!("its parameters are: {}", param_names(params)),
+                });
                 return None;
             }
             bound.insert(arg_name.name.clone(), arg.value.clone());
@@ -755,7 +575,12 @@ impl<'a> Frames<'a> {
             return None;
         };
         let ExprKind::Path(p) = &target.kind else {
-            self.errors.push(bad(target.span, "`target` names a column", "not a column", "write `target: label`"));
+            self.errors.push(Mistake::WrongType.at(
+                target.span,
+                "`target` names a column",
+                "not a column",
+                "write `target: label`",
+            ));
             return None;
         };
         let frame = Frame { schema: &schema, span: Some(train.data.span) };
@@ -837,10 +662,6 @@ pub fn setting<'b>(block: &'b Block, key: &str) -> Option<&'b Expr> {
         EntryKind::Setting { key: k, value } if k.name == key => Some(value),
         _ => None,
     })
-}
-
-fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
-    CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
 }
 
 /// The columns of a schema, for help lines (the first 12).

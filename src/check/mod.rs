@@ -17,15 +17,18 @@ mod exprs;
 pub mod familiar;
 pub mod frames;
 mod graph;
+pub mod layers;
 mod lower;
 
 pub mod models;
 pub mod ops;
 
 mod resolve;
+mod saved;
 
 pub mod scope;
 pub mod settings;
+pub mod sources;
 pub mod stdlib;
 pub mod value;
 

@@ -4,9 +4,10 @@
 
 use std::rc::Rc;
 
-use crate::check::args::{Param, bind, named, pos};
-use crate::check::error::CheckError;
+use crate::check::args::{Param, bind, named, pos, rest};
+use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::setting;
+use crate::check::layers;
 use crate::check::ops::sorted_levels;
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value, eval};
@@ -16,18 +17,18 @@ use crate::suggest::closest;
 use crate::syntax::ast::*;
 
 pub use crate::ir::Shape;
-use crate::ir::{self, Activation, Init, LayerKind, ModelLayer};
+use crate::ir::{self, LayerKind, ModelLayer};
 
 /// The values a model's names stand for (its parameters, loop variables),
 /// with where each parameter's value was written, so a bad value is
 /// reported where the user wrote it, not inside the model it flows into.
 #[derive(Clone, Debug, Default)]
-struct Env {
-    values: Constants,
-    written: std::collections::HashMap<String, Span>,
+pub(super) struct Env {
+    pub(super) values: Constants,
+    pub(super) written: std::collections::HashMap<String, Span>,
     /// For the layers of an imported model: its module, where the models it
     /// uses as blocks are found (not in the importing file).
-    module: Option<Rc<crate::syntax::ast::Program>>,
+    pub(super) module: Option<Rc<crate::syntax::ast::Program>>,
 }
 
 impl Env {
@@ -43,17 +44,17 @@ impl Env {
 
 /// A layer (or block entry) with the values its names stand for.
 #[derive(Clone, Debug)]
-struct Layer {
-    entry: Entry,
-    env: Rc<Env>,
+pub(super) struct Layer {
+    pub(super) entry: Entry,
+    pub(super) env: Rc<Env>,
     /// Whether the layer comes from a trained run (its weights start as
     /// that run's).
-    pretrained: bool,
+    pub(super) pretrained: bool,
 }
 
 /// Where a model's trained layers come from, while it is being checked.
 #[derive(Clone)]
-enum Origin {
+pub(super) enum Origin {
     /// A training run of this file.
     Run(usize),
     /// A folder written by `save:`.
@@ -62,12 +63,12 @@ enum Origin {
 
 /// A model loaded from a folder written by `save:`.
 #[derive(Clone)]
-struct Saved {
-    dir: std::path::PathBuf,
-    stamp: String,
-    input: Shape,
+pub(super) struct Saved {
+    pub(super) dir: std::path::PathBuf,
+    pub(super) stamp: String,
+    pub(super) input: Shape,
     /// All its layers (the model may use fewer).
-    layers: Vec<Layer>,
+    pub(super) layers: Vec<Layer>,
 }
 
 /// The index of the `model` item called `name` in a module.
@@ -84,24 +85,70 @@ const MAX_REPEATS: usize = 1000;
 /// Most layers all the loops of one model unroll to.
 const MAX_UNROLLED: usize = 10_000;
 
-/// Initialisers `init:` accepts.
-const INITS: [&str; 9] = [
-    "he_normal",
-    "he_uniform",
-    "glorot_normal",
-    "glorot_uniform",
-    "xavier_normal",
-    "xavier_uniform",
-    "zeros",
-    "constant",
-    "truncated_normal",
+/// What a model operation does (matched exhaustively where models are
+/// expanded: a new one fails to compile until it is handled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelOp {
+    /// `replace_head(layers...)`.
+    ReplaceHead,
+    /// `freeze(until: name)`.
+    Freeze,
+    /// `unfreeze()`.
+    Unfreeze,
+    /// `weights(path)`.
+    Weights,
+}
+
+/// An operation on a model (after `|>` in a model expression), declared
+/// once: its name, parameters and doc for the resolver and editors.
+pub struct ModelOperation {
+    /// The name written after `|>`.
+    pub name: &'static str,
+    /// Its parameters.
+    pub params: &'static [Param],
+    /// What it does, in one line.
+    pub doc: &'static str,
+    /// What it does, for the checker.
+    pub op: ModelOp,
+}
+
+/// Every model operation.
+pub const MODEL_OPERATIONS: &[ModelOperation] = &[
+    ModelOperation {
+        name: "replace_head",
+        params: &[rest("layers")],
+        doc: "Replaces a model's layers from its last dense layer on",
+        op: ModelOp::ReplaceHead,
+    },
+    ModelOperation {
+        name: "freeze",
+        params: &[Param { required: true, ..named("until") }],
+        doc: "Stops training layers up to a named layer (or a layer's index)",
+        op: ModelOp::Freeze,
+    },
+    ModelOperation {
+        name: "unfreeze",
+        params: &[],
+        doc: "Trains every layer again (after a `freeze` earlier in the chain)",
+        op: ModelOp::Unfreeze,
+    },
+    ModelOperation {
+        name: "weights",
+        params: &[pos("path", true)],
+        doc: "Starts every layer from PyTorch weights (safetensors of an nn.Sequential of the same layers)",
+        op: ModelOp::Weights,
+    },
 ];
+
+/// `load(path)`: the one function that makes a model without a `model`
+/// item (name, parameters, doc).
+pub const LOAD: (&str, &[Param], &str) = ("load", &[pos("path", true)], "A model saved by an earlier run (its folder)");
 
 /// Checks the model of each training run against its data.
 pub struct Shapes<'a> {
     items: &'a [Item],
     scope: &'a Scope,
-    constants: &'a Constants,
+    pub(super) constants: &'a Constants,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
     /// Each run's model, layer by layer: `dense(64): [36] -> [64]`.
@@ -114,11 +161,11 @@ pub struct Shapes<'a> {
     /// Layers unrolled from loops for the model being checked.
     unrolled: usize,
     /// The trained network the model being checked starts from, if any.
-    pretrained_from: Option<Origin>,
+    pub(super) pretrained_from: Option<Origin>,
     /// `weights("file")` of the model being checked: the path and where.
     import: Option<(String, Span)>,
     /// The folder of the file being checked (where `load` paths start).
-    dir: Option<std::path::PathBuf>,
+    pub(super) dir: Option<std::path::PathBuf>,
     /// Models being expanded as layers of other models.
     expanding: usize,
 }
@@ -187,9 +234,9 @@ impl<'a> Shapes<'a> {
         let last_layer = built.layers.last().and_then(|l| l.name.as_deref());
         let frozen_index = frozen_until.as_deref().and_then(|u| u.parse::<usize>().ok());
         if let Some(index) = frozen_index.filter(|i| *i >= built.layers.len()) {
-            self.errors.push(bad(
+            self.errors.push(Mistake::UnknownLayer.at(
                 train.model.span,
-                &format!("`freeze(until: {index})` is past the last layer (the model has {})", built.layers.len()),
+                format!("`freeze(until: {index})` is past the last layer (the model has {})", built.layers.len()),
                 "no such layer",
                 "layers count from 0, in the order `pipe check --explain` lists them",
             ));
@@ -198,7 +245,7 @@ impl<'a> Shapes<'a> {
         let all = frozen_until.is_some()
             && (frozen_until.as_deref() == last_layer || frozen_index == Some(built.layers.len().saturating_sub(1)));
         if all {
-            self.errors.push(bad(
+            self.errors.push(Mistake::Conflict.at(
                 train.model.span,
                 "every layer of this model is frozen: training would change nothing",
                 "all frozen",
@@ -238,132 +285,6 @@ impl<'a> Shapes<'a> {
             }
         }
         Some(Shape::Flat(features.len()))
-    }
-
-    // -- saved models ----------------------------------------------------------------
-
-    /// `load("folder")`: the layers of a model a run saved with `save:`
-    /// (its `model.pipe`), marked as coming with trained weights.
-    fn load(&mut self, call: &Call, span: Span) -> Option<Vec<Layer>> {
-        let written = call.args.first().filter(|a| a.name.is_none()).map(|a| eval(&a.value, self.constants));
-        let Some(Value::Str(written)) = written else {
-            self.errors.push(bad(
-                span,
-                "`load` takes the folder a run saved to",
-                "no folder",
-                "write `load(\"models/digits\")`",
-            ));
-            return None;
-        };
-        let dir = self.dir.as_ref().map_or_else(|| std::path::PathBuf::from(&written), |d| d.join(&written));
-        let unreadable = |reason: String| CheckError::SourceUnreadable { path: written.clone(), reason, span };
-        let text = match std::fs::read_to_string(dir.join("model.pipe")) {
-            Ok(text) => text,
-            Err(e) => {
-                let reason = format!("{e} (a folder written by `save:` has model.pipe and model.bpk)");
-                self.errors.push(unreadable(reason));
-                return None;
-            }
-        };
-        let weights = std::fs::metadata(dir.join("model.bpk"));
-        let stamp = match weights {
-            Ok(meta) => format!("{} {:?}", meta.len(), meta.modified().ok()),
-            Err(e) => {
-                self.errors.push(unreadable(format!("model.bpk: {e}")));
-                return None;
-            }
-        };
-        let parsed = crate::syntax::parse(&text, crate::source::FileId(0));
-        let program = Rc::new(parsed.program);
-        let constants = crate::check::constants(&program.items);
-        let input = constants.get("input").and_then(|v| match v {
-            Value::List(dims) => dims.iter().map(|(d, _)| d.as_i64().map(|d| d as usize)).collect::<Option<Vec<_>>>(),
-            _ => None,
-        });
-        let model = program.items.iter().find_map(|item| match &item.kind {
-            ItemKind::Model(ModelItem { body: ModelBody::Layers(block), .. }) => Some(block.clone()),
-            _ => None,
-        });
-        let (Some(input), Some(block), false) = (input, model, parsed.errors.iter().any(|e| e.is_error())) else {
-            self.errors.push(unreadable("its model.pipe is not one `save:` wrote".into()));
-            return None;
-        };
-        let input = match input.as_slice() {
-            [n] => Shape::Flat(*n),
-            [c, h, w] => Shape::Image([*c, *h, *w]),
-            _ => {
-                self.errors.push(unreadable("its model.pipe has no input shape".into()));
-                return None;
-            }
-        };
-        let env = Rc::new(Env { values: constants, written: Default::default(), module: Some(program) });
-        let layers: Vec<Layer> =
-            block.entries.iter().map(|e| Layer { entry: e.clone(), env: env.clone(), pretrained: true }).collect();
-        self.pretrained_from = Some(Origin::Saved(Saved { dir, stamp, input, layers: layers.clone() }));
-        Some(layers)
-    }
-
-    /// `weights("file")`: the file's tensors must be the state dict of an
-    /// `nn.Sequential` of the model's layers (names and shapes; a common
-    /// prefix such as `model.` is allowed).
-    fn imported(&mut self, written: &str, span: Span, model: &ir::Model) -> Option<ir::PretrainedFrom> {
-        let path = self.dir.as_ref().map_or_else(|| std::path::PathBuf::from(written), |d| d.join(written));
-        let unreadable = |reason: String| CheckError::SourceUnreadable { path: written.to_owned(), reason, span };
-        let header = match crate::files::safetensors::header(&path) {
-            Ok(header) => header,
-            Err(reason) => {
-                self.errors.push(unreadable(reason));
-                return None;
-            }
-        };
-        let expected = match model.torch_entries() {
-            Ok(expected) => expected,
-            Err(reason) => {
-                self.errors.push(bad(
-                    span,
-                    &format!("`weights` cannot map this model: {reason}"),
-                    "here",
-                    "import weights into models without residual blocks",
-                ));
-                return None;
-            }
-        };
-        let mismatches = torch_mismatches(&expected, &header);
-        if !mismatches.is_empty() {
-            let shown: Vec<String> = mismatches.iter().take(8).cloned().collect();
-            let more =
-                if mismatches.len() > 8 { format!("; and {} more", mismatches.len() - 8) } else { String::new() };
-            self.errors.push(bad(
-                span,
-                &format!("`{written}` does not fit this model: {}{more}", shown.join("; ")),
-                "these layers",
-                "save the weights of `nn.Sequential` of the same layers in the same order (`safetensors.torch.save_file(model.state_dict(), path)`)",
-            ));
-            return None;
-        }
-        let stamp =
-            std::fs::metadata(&path).map(|m| format!("{} {:?}", m.len(), m.modified().ok())).unwrap_or_default();
-        Some(ir::PretrainedFrom::Imported { path, stamp })
-    }
-
-    /// The whole saved network (its weights load into it), on the input it
-    /// was trained on, which must be this run's.
-    fn saved_model(&mut self, saved: &Saved, input: &Shape, span: Span) -> Option<ir::Model> {
-        if &saved.input != input {
-            self.errors.push(bad(
-                span,
-                &format!(
-                    "the loaded model was trained on inputs of shape {}, and this data gives {input}",
-                    saved.input
-                ),
-                "another input shape",
-                "train it on data shaped like the data it was saved with",
-            ));
-            return None;
-        }
-        let mut built = Built::default();
-        let output = self.run(&saved.layers, input.clone(), &mut built)?;
-        Some(ir::Model { layers: built.layers, input: input.clone(), output, frozen_until: None, pretrained: None })
     }
 
     // -- which layers --------------------------------------------------------------
@@ -508,75 +429,78 @@ impl<'a> Shapes<'a> {
         Some(Env { values: env, written, module: None })
     }
 
-    /// `|> replace_head(layers...)` and `|> freeze(until: name)`.
+    /// `|> replace_head(layers...)`, `|> freeze(until: name)` and the other
+    /// model operations, by their declarations.
     fn model_operation(&mut self, stage: &Expr, mut layers: Vec<Layer>) -> Option<Vec<Layer>> {
-        let ExprKind::Call(call) = &stage.kind else { return Some(layers) };
-        match call.callee.dotted().as_str() {
-            "replace_head" => {
+        let (name, args): (String, &[Arg]) = match &stage.kind {
+            ExprKind::Call(call) => (call.callee.dotted(), &call.args),
+            ExprKind::Path(path) => (path.dotted(), &[]),
+            _ => return None,
+        };
+        // The resolver reports names that are no model operation.
+        let declared = MODEL_OPERATIONS.iter().find(|o| o.name == name)?;
+        let before = self.errors.len();
+        let b = bind(&name, declared.params, args, stage.span, &mut self.errors);
+        if self.errors.len() > before {
+            return None;
+        }
+        match declared.op {
+            ModelOp::ReplaceHead => {
                 // The head is the last dense layer and what follows it.
-                let last_dense = layers.iter().rposition(|l| layer_name(&l.entry).as_deref() == Some("dense"))?;
+                let Some(last_dense) = layers.iter().rposition(|l| layer_name(&l.entry).as_deref() == Some("dense"))
+                else {
+                    self.errors.push(Mistake::UnknownLayer.at(
+                        stage.span,
+                        "this model has no `dense` layer: `replace_head` replaces the last one and what follows it",
+                        "no head to replace",
+                        "end the model with `dense(...)`, or build the new layers into a model of their own",
+                    ));
+                    return None;
+                };
                 layers.truncate(last_dense);
                 let env = Rc::new(Env { values: self.constants.clone(), written: Default::default(), module: None });
-                for arg in call.args.iter().filter(|a| a.name.is_none()) {
-                    let entry =
-                        Entry { kind: EntryKind::Step { expr: arg.value.clone(), alias: None }, span: arg.value.span };
+                for expr in b.exprs("layers") {
+                    let entry = Entry { kind: EntryKind::Step { expr: (*expr).clone(), alias: None }, span: expr.span };
                     layers.push(Layer { entry, env: env.clone(), pretrained: false });
                 }
-                Some(layers)
             }
-            "freeze" => {
-                let until = call.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "until"));
-                match until.map(|a| (&a.value.kind, a.value.span)) {
-                    None => self.errors.push(CheckError::MissingArgument {
-                        operation: "freeze".into(),
-                        name: "until".into(),
-                        span: stage.span,
-                    }),
-                    Some((ExprKind::Path(p), span)) if !has_named_layer(&layers, &p.dotted()) => {
-                        self.errors.push(CheckError::BadArgument {
-                            message: format!("the model has no layer named `{}`", p.dotted()),
-                            span,
-                            label: "no such layer".into(),
-                            help: "name a layer with `as`, as in `flatten() as features`".into(),
-                        })
+            ModelOp::Freeze => {
+                let until = b.expr("until")?;
+                match &until.kind {
+                    ExprKind::Path(p) if !has_named_layer(&layers, &p.dotted()) => {
+                        self.errors.push(Mistake::UnknownLayer.at(
+                            until.span,
+                            format!("the model has no layer named `{}`", p.dotted()),
+                            "no such layer",
+                            "name a layer with `as`, as in `flatten() as features`",
+                        ))
                     }
-                    Some((ExprKind::Path(_), _)) => {}
-                    Some((ExprKind::Number(n), _)) if n.is_int && n.unit.is_none() => {}
-                    Some((_, span)) => self.errors.push(bad(
-                        span,
+                    ExprKind::Path(_) => {}
+                    ExprKind::Number(n) if n.is_int && n.unit.is_none() => {}
+                    _ => self.errors.push(Mistake::WrongType.at(
+                        until.span,
                         "`freeze(until: ...)` names a layer or gives its index",
                         "not a layer name",
                         "name a layer with `as`, as in `flatten() as features`, then `freeze(until: features)`",
                     )),
                 }
-                Some(layers)
             }
-            "weights" => {
-                let path = call.args.first().filter(|a| a.name.is_none()).map(|a| eval(&a.value, self.constants));
+            ModelOp::Weights => {
+                let (path, span) = b.value("path", self.constants)?;
                 match path {
-                    Some(Value::Str(path)) if call.args.len() == 1 => self.import = Some((path, stage.span)),
-                    _ => self.errors.push(bad(
-                        stage.span,
-                        "`weights` takes the path of a safetensors file",
-                        "no path",
+                    Value::Str(path) => self.import = Some((path, stage.span)),
+                    other => self.errors.push(Mistake::WrongType.at(
+                        span,
+                        "`weights` takes the path of a safetensors file, in quotes",
+                        format!("this is {}", layers::show(&other)),
                         "write `weights(\"model.safetensors\")`",
                     )),
                 }
-                Some(layers)
             }
-            "unfreeze" => {
-                if let Some(arg) = call.args.first() {
-                    self.errors.push(bad(
-                        arg.value.span,
-                        "`unfreeze()` takes no arguments: it makes every layer train again",
-                        "not taken",
-                        "write `unfreeze()`, or `freeze(until: name)` for a shorter frozen part",
-                    ));
-                }
-                Some(layers)
-            }
-            _ => Some(layers),
+            // `frozen_until` reads the chain's last `freeze` or `unfreeze`.
+            ModelOp::Unfreeze => {}
         }
+        Some(layers)
     }
 
     /// The file's constants as an environment (for a model named at the
@@ -593,7 +517,7 @@ impl<'a> Shapes<'a> {
             ExprKind::Path(path) => path.dotted(),
             _ => return false,
         };
-        if crate::check::builtins::LAYERS.contains(&name.as_str()) {
+        if layers::is_layer(&name) {
             return false;
         }
         match &env.module {
@@ -604,7 +528,7 @@ impl<'a> Shapes<'a> {
 
     // -- running shapes through layers -------------------------------------------------
 
-    fn run(&mut self, layers: &[Layer], mut shape: Shape, built: &mut Built) -> Option<Shape> {
+    pub(super) fn run(&mut self, layers: &[Layer], mut shape: Shape, built: &mut Built) -> Option<Shape> {
         for layer in layers {
             shape = self.entry(&layer.entry, &layer.env, shape, built)?;
         }
@@ -648,9 +572,9 @@ impl<'a> Shapes<'a> {
                 let mut body_built = Built::default();
                 let out = self.run(&inner, shape.clone(), &mut body_built)?;
                 if out != shape {
-                    self.errors.push(bad(
+                    self.errors.push(Mistake::ShapeMismatch.at(
                         name.span,
-                        &format!("a residual block must keep its shape, but it turns {shape} into {out}"),
+                        format!("a residual block must keep its shape, but it turns {shape} into {out}"),
                         "input and output are added",
                         "keep the channels and size inside the block (`padding: same`, the same number of filters)",
                     ));
@@ -686,7 +610,7 @@ impl<'a> Shapes<'a> {
                 let count = b.saturating_sub(a).saturating_add(1).max(0) as usize;
                 if count > MAX_REPEATS {
                     let message = format!("a loop in a model repeats {count} times; at most {MAX_REPEATS} are checked");
-                    self.errors.push(bad(
+                    self.errors.push(Mistake::OutOfRange.at(
                         env.origin(iter),
                         &message,
                         "too many repetitions",
@@ -704,7 +628,7 @@ impl<'a> Shapes<'a> {
         if values.len() > MAX_REPEATS || self.unrolled > MAX_UNROLLED {
             let message =
                 format!("a loop in a model repeats {} times; at most {MAX_REPEATS} are checked", values.len());
-            self.errors.push(bad(
+            self.errors.push(Mistake::OutOfRange.at(
                 origin,
                 &message,
                 "too many repetitions",
@@ -725,289 +649,31 @@ impl<'a> Shapes<'a> {
         Some(shape)
     }
 
-    /// One layer call: its arguments, output shape and IR.
+    /// One layer call: its arguments, output shape and IR, by the layer's
+    /// declaration.
     fn layer(&mut self, expr: &Expr, env: &Env, shape: &Shape) -> Option<(Shape, LayerKind)> {
         let (name, args): (String, &[Arg]) = match &expr.kind {
             ExprKind::Call(call) => (call.callee.dotted(), &call.args),
             ExprKind::Path(path) => (path.dotted(), &[]),
             _ => return None,
         };
-        let params: &[Param] = match name.as_str() {
-            "dense" => &[pos("units", true), named("init")],
-            "conv" => &[pos("filters", true), named("kernel"), named("stride"), named("padding"), named("init")],
-            "maxpool" | "avgpool" => &[pos("size", true), named("stride")],
-            "dropout" => &[pos("rate", true)],
-            "leaky_relu" => &[pos("slope", false)],
-            "elu" => &[pos("alpha", false)],
-
-            "embedding" => &[pos("vocabulary", true), pos("dim", true)],
-            "normalize" => &[named("mean"), named("std")],
-            // The resolver reports names that are no layer.
-            _ if !crate::check::builtins::is_layer(&name) => return None,
-            _ => &[],
-        };
-        let b = bind(&name, params, args, expr.span, &mut self.errors);
-        // A value and where it was written.
-        let value = |param: &str| b.expr(param).map(|e| (eval(e, &env.values), env.origin(e)));
-        let int = |param: &str, errors: &mut Vec<CheckError>| -> Option<usize> {
-            let (value, span) = value(param)?;
-            match value.as_i64() {
-                Some(n) if n >= 1 => Some(n as usize),
-                _ => {
-                    errors.push(positive(param, &name, span, &value));
-                    None
-                }
-            }
-        };
-        let init = match (value("init"), b.expr("init")) {
-            (Some((init, span)), Some(expr)) => Some(self.init(&init, expr, env, span)?),
-            _ => None,
-        };
-        let kind = match name.as_str() {
-            "dense" => {
-                let units = int("units", &mut self.errors)?;
-                if let Shape::Image(_) = shape {
-                    self.errors.push(flat_needed("dense", shape, expr.span));
-                    return None;
-                }
-                return Some((Shape::Flat(units), LayerKind::Dense { units, init }));
-            }
-            "conv" => {
-                let filters = int("filters", &mut self.errors)?;
-                let kernel = if b.expr("kernel").is_some() { int("kernel", &mut self.errors)? } else { 3 };
-                let stride = if b.expr("stride").is_some() { int("stride", &mut self.errors)? } else { 1 };
-                let same = match value("padding") {
-                    None => false,
-                    Some((Value::Name(p), _)) if p == "same" => true,
-                    Some((Value::Name(p), _)) if p == "valid" => false,
-                    Some((_, span)) => {
-                        self.errors.push(bad(
-                            span,
-                            "`padding` is `same` or `valid`",
-                            "unknown padding",
-                            "`same` keeps the size, `valid` shrinks it by the kernel",
-                        ));
-                        return None;
-                    }
-                };
-                let out = self.conv(shape, filters, kernel, stride, same, expr.span)?;
-                return Some((out, LayerKind::Conv { filters, kernel, stride, same, init }));
-            }
-            "maxpool" | "avgpool" => {
-                let size = int("size", &mut self.errors)?;
-                let stride = if b.expr("stride").is_some() { int("stride", &mut self.errors)? } else { size };
-                let out = self.pool(&name, shape, size, stride, expr.span)?;
-                let kind = if name == "maxpool" {
-                    LayerKind::MaxPool { size, stride }
-                } else {
-                    LayerKind::AvgPool { size, stride }
-                };
-                return Some((out, kind));
-            }
-            "global_avgpool" => match shape {
-                Shape::Image([c, _, _]) => return Some((Shape::Flat(*c), LayerKind::GlobalAvgPool)),
-                Shape::Flat(_) => {
-                    self.errors.push(image_needed("global_avgpool", shape, expr.span));
-                    return None;
-                }
-            },
-            "flatten" => {
-                let out = match shape {
-                    Shape::Image([c, h, w]) => match c.checked_mul(*h).and_then(|n| n.checked_mul(*w)) {
-                        Some(n) => Shape::Flat(n),
-                        None => {
-                            self.errors.push(bad(
-                                expr.span,
-                                "this image is too large to flatten",
-                                &format!("input {shape}"),
-                                "use smaller images or pool first",
-                            ));
-                            return None;
-                        }
-                    },
-                    flat => flat.clone(),
-                };
-                return Some((out, LayerKind::Flatten));
-            }
-            "dropout" => {
-                let (value, span) = value("rate")?;
-                match value.as_f64() {
-                    Some(p) if (0.0..1.0).contains(&p) => LayerKind::Dropout(p),
-                    _ => {
-                        self.errors.push(bad(
-                            span,
-                            "a dropout rate is in [0, 1)",
-                            &format!("this is {}", show(&value)),
-                            "the rate is the fraction of units dropped, as in `dropout(0.5)`",
-                        ));
-                        return None;
-                    }
-                }
-            }
-            // Embeddings need integer-coded categorical inputs, which the
-            // data stages do not produce yet: refused, not skipped.
-            "embedding" => {
-                self.errors.push(CheckError::Unsupported {
-                    message: "`embedding` layers cannot run yet: pipe has no integer-coded categorical inputs for them"
-                        .into(),
-                    span: expr.span,
-                    label: "not built yet".into(),
-                    help: "encode categories with `onehot(cols)` in a transform and start the model with `dense(...)`"
-                        .into(),
-                });
-                return None;
-            }
-            "batchnorm" => LayerKind::BatchNorm,
-            "layernorm" => LayerKind::LayerNorm,
-            "normalize" => {
-                let channels = match shape {
-                    Shape::Image([c, _, _]) => *c,
-                    Shape::Flat(n) => *n,
-                };
-                let list = |param: &str, errors: &mut Vec<CheckError>, positive: bool| -> Option<Vec<f64>> {
-                    let Some((value, span)) = value(param) else {
-                        errors.push(CheckError::MissingArgument {
-                            operation: "normalize".into(),
-                            name: param.into(),
-                            span: expr.span,
-                        });
-                        return None;
-                    };
-                    let numbers: Option<Vec<f64>> = match &value {
-                        Value::List(items) => items.iter().map(|(v, _)| v.as_f64()).collect(),
-                        v => v.as_f64().map(|x| vec![x]),
-                    };
-                    match numbers {
-                        Some(n) if (n.len() == 1 || n.len() == channels) && n.iter().all(|x| !positive || *x > 0.0) => {
-                            Some(n)
-                        }
-                        found => {
-                            let message = match found {
-                                Some(n) if n.len() != 1 && n.len() != channels => format!(
-                                    "`{param}` gives {} values for {channels} channel{}: give one, or one per channel",
-                                    n.len(),
-                                    if channels == 1 { "" } else { "s" }
-                                ),
-                                _ if positive => format!("`{param}` is positive: one number, or one per channel"),
-                                _ => format!("`{param}` is one number, or one per channel"),
-                            };
-                            errors.push(bad(
-                                span,
-                                &message,
-                                &format!("this is {}", show(&value)),
-                                "write `normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])`",
-                            ));
-                            None
-                        }
-                    }
-                };
-                let mean = list("mean", &mut self.errors, false)?;
-                let std = list("std", &mut self.errors, true)?;
-                LayerKind::Normalize { mean, std }
-            }
-            other => {
-                let number = |param: &str, default: f64| value(param).and_then(|(v, _)| v.as_f64()).unwrap_or(default);
-                LayerKind::Activation(match other {
-                    "relu" => Activation::Relu,
-                    "leaky_relu" => Activation::LeakyRelu(number("slope", 0.01)),
-                    "elu" => Activation::Elu(number("alpha", 1.0)),
-                    "gelu" => Activation::Gelu,
-                    "sigmoid" => Activation::Sigmoid,
-                    "tanh" => Activation::Tanh,
-                    "softmax" => Activation::Softmax,
-                    _ => return None,
-                })
-            }
-        };
-        Some((shape.clone(), kind))
-    }
-
-    fn conv(
-        &mut self,
-        shape: &Shape,
-        filters: usize,
-        kernel: usize,
-        stride: usize,
-        same: bool,
-        span: Span,
-    ) -> Option<Shape> {
-        let Shape::Image([_, h, w]) = *shape else {
-            self.errors.push(image_needed("conv", shape, span));
-            return None;
-        };
-        let size =
-            |n: usize| if same { n.div_ceil(stride) } else { n.checked_sub(kernel).map_or(0, |d| d / stride + 1) };
-        let (oh, ow) = (size(h), size(w));
-        if oh == 0 || ow == 0 {
-            self.errors.push(bad(
-                span,
-                &format!("a {kernel}x{kernel} kernel does not fit a {h}x{w} image"),
-                &format!("input {shape}"),
-                "use `padding: same`, a smaller kernel, or fewer pooling layers before it",
-            ));
+        // The resolver reports names that are no layer.
+        let declared = layers::layer_named(&name)?;
+        let before = self.errors.len();
+        let args = bind(&name, declared.params, args, expr.span, &mut self.errors);
+        if self.errors.len() > before {
             return None;
         }
-        Some(Shape::Image([filters, oh, ow]))
-    }
-
-    fn pool(&mut self, name: &str, shape: &Shape, size: usize, stride: usize, span: Span) -> Option<Shape> {
-        let Shape::Image([c, h, w]) = *shape else {
-            self.errors.push(image_needed(name, shape, span));
-            return None;
+        let values = layers::Values { constants: &env.values, written: &env.written };
+        let mut call = layers::LayerCall {
+            name: declared.name,
+            span: expr.span,
+            args: &args,
+            values: &values,
+            input: shape,
+            errors: &mut self.errors,
         };
-        if h < size || w < size {
-            self.errors.push(bad(
-                span,
-                &format!("a {size}x{size} pool does not fit a {h}x{w} image"),
-                &format!("input {shape}"),
-                "pool less, or use larger images (`size:` of the source)",
-            ));
-            return None;
-        }
-        Some(Shape::Image([c, (h - size) / stride + 1, (w - size) / stride + 1]))
-    }
-
-    /// An initialiser: a name, or `constant(v)` / `truncated_normal(mean:, std:)`.
-    fn init(&mut self, init: &Value, expr: &Expr, env: &Env, span: Span) -> Option<Init> {
-        let (name, args): (String, &[Arg]) = match (init, &expr.kind) {
-            (Value::Name(n), _) => (n.clone(), &[]),
-            (_, ExprKind::Call(call)) => (call.callee.dotted(), &call.args),
-            _ => (String::new(), &[]),
-        };
-        let number = |param: &str, position: usize, default: f64| {
-            let by_name = args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == param));
-            let arg = by_name.or_else(|| args.get(position).filter(|a| a.name.is_none()));
-            arg.and_then(|a| eval(&a.value, &env.values).as_f64()).unwrap_or(default)
-        };
-        Some(match name.as_str() {
-            "he_normal" => Init::HeNormal,
-            "he_uniform" => Init::HeUniform,
-            "glorot_normal" | "xavier_normal" => Init::GlorotNormal,
-            "glorot_uniform" | "xavier_uniform" => Init::GlorotUniform,
-            "zeros" => Init::Zeros,
-            "constant" => Init::Constant(number("value", 0, 0.0)),
-            "truncated_normal" => {
-                let std = number("std", 1, 0.05);
-                if std <= 0.0 {
-                    self.errors.push(bad(
-                        span,
-                        "`std` of `truncated_normal` must be greater than 0",
-                        "not a spread",
-                        "write `truncated_normal(std: 0.1)`",
-                    ));
-                    return None;
-                }
-                Init::TruncatedNormal { mean: number("mean", 0, 0.0), std }
-            }
-            _ => {
-                let help = closest(&name, INITS).map_or_else(
-                    || format!("the initialisers are {}", INITS.join(", ")),
-                    |n| format!("did you mean `{n}`?"),
-                );
-                self.errors.push(bad(span, "unknown initialiser", "not an initialiser", &help));
-                return None;
-            }
-        })
+        (declared.rule)(&mut call)
     }
 
     /// The last layer's width must match the target: one unit per class for
@@ -1021,30 +687,30 @@ impl<'a> Shapes<'a> {
             _ => return,
         };
         let Shape::Flat(width) = output else {
-            self.errors.push(flat_needed("the loss", output, model_span));
+            self.errors.push(layers::flat_needed("the loss", output, model_span));
             return;
         };
         if wanted >= 1 && *width != wanted {
             let what = if loss == "cross_entropy" { format!("{wanted} classes") } else { "one value".into() };
-            self.errors.push(CheckError::BadArgument {
-                message: format!("the model ends with {width} outputs, but `{}` has {what}", target.name),
-                span: model_span,
-                label: format!("{width} outputs"),
-                help: if loss == "cross_entropy" {
+            self.errors.push(Mistake::ShapeMismatch.at(
+                model_span,
+                format!("the model ends with {width} outputs, but `{}` has {what}", target.name),
+                format!("{width} outputs"),
+                if loss == "cross_entropy" {
                     format!("end the model with `dense({wanted})`: one output per class of `{}`", target.name)
                 } else {
                     "end the model with `dense(1)`".into()
                 },
-            });
+            ));
         }
     }
 }
 
 /// What running layers builds: their IR and their one-line summaries.
 #[derive(Default)]
-struct Built {
-    layers: Vec<ModelLayer>,
-    summary: Vec<String>,
+pub(super) struct Built {
+    pub(super) layers: Vec<ModelLayer>,
+    pub(super) summary: Vec<String>,
 }
 
 /// `... |> freeze(until: name)`: the last freeze of a model expression,
@@ -1116,67 +782,4 @@ fn has_named_layer(layers: &[Layer], name: &str) -> bool {
         }
     }
     layers.iter().any(|l| in_entry(&l.entry, name))
-}
-
-fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
-    CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
-}
-
-fn show(value: &Value) -> String {
-    match value {
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        other => other.described().into(),
-    }
-}
-
-fn positive(param: &str, layer: &str, span: Span, value: &Value) -> CheckError {
-    bad(
-        span,
-        &format!("`{param}` of `{layer}` is a whole number, 1 or more"),
-        &format!("this is {}", show(value)),
-        &format!("write `{layer}(...)` with a positive `{param}`"),
-    )
-}
-
-fn flat_needed(what: &str, shape: &Shape, span: Span) -> CheckError {
-    bad(
-        span,
-        &format!("`{what}` needs a flat input, but this is {shape}"),
-        &format!("input {shape}"),
-        "add `flatten()` (or `global_avgpool()`) before it",
-    )
-}
-
-fn image_needed(what: &str, shape: &Shape, span: Span) -> CheckError {
-    bad(
-        span,
-        &format!("`{what}` needs an image input [channels, height, width], but this is {shape}"),
-        &format!("input {shape}"),
-        "convolution and pooling work on images; tabular data goes through `dense`",
-    )
-}
-
-/// What differs between the state dict a model's layers have and a file's
-/// tensors: names missing from the file, shapes that differ, tensors the
-/// model has no place for (batch norms' `num_batches_tracked` aside).
-fn torch_mismatches(expected: &[ir::TorchEntry], header: &crate::files::safetensors::Header) -> Vec<String> {
-    let prefix = expected.first().map_or_else(String::new, |first| header.prefix_of(&first.name));
-    let mut out = Vec::new();
-    for entry in expected {
-        match header.get(&format!("{prefix}{}", entry.name)) {
-            None => out.push(format!("no `{prefix}{}` {:?}", entry.name, entry.shape)),
-            Some(found) if found.shape != entry.shape => {
-                out.push(format!("`{prefix}{}` is {:?}, the model's is {:?}", entry.name, found.shape, entry.shape))
-            }
-            Some(_) => {}
-        }
-    }
-    for found in &header.entries {
-        let name = found.name.strip_prefix(&prefix).unwrap_or(&found.name);
-        if !name.ends_with("num_batches_tracked") && !expected.iter().any(|e| e.name == name) {
-            out.push(format!("`{}` {:?} has no layer", found.name, found.shape));
-        }
-    }
-    out
 }

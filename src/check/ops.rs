@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::check::args::{Bound, Param, bind, named, pos, rest};
 use crate::check::columns::{Frame, Selected, select, unknown_column};
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::check::exprs::{expr_type, row_expr};
 use crate::check::value::{Constants, Value};
 use crate::ir::{Fill, Op, SampleSize};
@@ -72,19 +72,10 @@ impl Operation {
     /// include_lowest:)`; `name:` marks a parameter given only by name,
     /// `...` one that takes every remaining positional argument.
     pub fn signature(&self) -> String {
-        let inside = match &self.params {
-            Params::Pairs(pairs) => (*pairs).to_owned(),
-            Params::List(params) => params
-                .iter()
-                .map(|p| match (p.positional, p.rest) {
-                    (true, true) => format!("{}...", p.name),
-                    (true, false) => p.name.to_owned(),
-                    (false, _) => format!("{}:", p.name),
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        format!("{}({inside})", self.name)
+        match &self.params {
+            Params::Pairs(pairs) => format!("{}({pairs})", self.name),
+            Params::List(params) => crate::check::args::signature(self.name, params),
+        }
     }
 }
 
@@ -223,9 +214,9 @@ pub fn apply(call: &Call, schema: Schema, cx: &mut Context) -> (Schema, Option<O
     let errors_before = cx.errors.len();
     if let Some(alias) = call.alias.filter(|_| !operation.aliased) {
         let makers: Vec<String> = OPERATIONS.iter().filter(|o| o.aliased).map(|o| format!("`{}`", o.name)).collect();
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::Misplaced.at(
             alias.span,
-            &format!("`as` names only what {} make", makers.join(", ")),
+            format!("`as` names only what {} make", makers.join(", ")),
             "not a new column",
             "remove `as ...`",
         ));
@@ -297,10 +288,6 @@ impl Lowering<'_> {
     }
 }
 
-fn bad(span: Span, message: &str, label: &str, help: &str) -> CheckError {
-    CheckError::BadArgument { message: message.into(), span, label: label.into(), help: help.into() }
-}
-
 fn frame<'a>(schema: &'a Schema, cx: &Context) -> Frame<'a> {
     Frame { schema, span: cx.frame_span }
 }
@@ -355,9 +342,9 @@ fn one_column(b: &Bound, param: &str, operation: &str, schema: &Schema, cx: &mut
         [one] => Some(one.clone()),
         [] => None,
         [_, second, ..] => {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::CountMismatch.at(
                 second.span,
-                &format!("`{operation}` works on one column"),
+                format!("`{operation}` works on one column"),
                 "a second column",
                 "apply it once per column",
             ));
@@ -386,9 +373,9 @@ fn filter(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     if let Some(condition) = b.expr("condition") {
         let dtype = expr_type(condition, frame(&schema, cx), cx.constants, cx.errors);
         if let Some(dtype) = dtype.filter(|d| *d != DType::Bool) {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::WrongType.at(
                 condition.span,
-                &format!("`filter` needs a condition, but this is {dtype}"),
+                format!("`filter` needs a condition, but this is {dtype}"),
                 "not true or false",
                 "compare it, as in `age >= 18`",
             ));
@@ -417,7 +404,7 @@ fn drop(_: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
 fn rename(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     for arg in call.args {
         let Some(old) = &arg.name else {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::WrongType.at(
                 arg.value.span,
                 "`rename` takes `old: new` pairs",
                 "no old name",
@@ -429,7 +416,7 @@ fn rename(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
             ExprKind::Path(p) if p.parts.len() == 1 => p.parts[0].name.clone(),
             ExprKind::String(s) => s.value.clone(),
             _ => {
-                cx.errors.push(bad(
+                cx.errors.push(Mistake::WrongType.at(
                     arg.value.span,
                     "the new name must be a name or a string",
                     "not a name",
@@ -443,9 +430,9 @@ fn rename(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
             continue;
         };
         if new != old.name && schema.get(&new).is_some() {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::Conflict.at(
                 arg.value.span,
-                &format!("`{new}` is already a column"),
+                format!("`{new}` is already a column"),
                 "taken",
                 "pick a name the frame does not have, or drop that column first",
             ));
@@ -465,7 +452,7 @@ fn with(call: &Call, _: &Bound, mut schema: Schema, cx: &mut Context) -> Schema 
     let mut made: Vec<&Ident> = Vec::new();
     for arg in call.args {
         let Some(name) = &arg.name else {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::WrongType.at(
                 arg.value.span,
                 "`with` takes `name: expression` pairs",
                 "no column name",
@@ -491,14 +478,14 @@ fn fill_nulls(_: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Sche
     let needs_numbers = matches!(&value, Value::Name(n) if n == "mean" || n == "median") || value.as_f64().is_some();
     match &value {
         Value::Name(n) if n != "mean" && n != "median" => {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::UnknownValue.at(
                 span,
-                &format!("`{n}` is not a fill value"),
+                format!("`{n}` is not a fill value"),
                 "unknown",
                 "fill with a number, a string, `mean` or `median`",
             ));
         }
-        Value::List(_) | Value::Other | Value::Bool(_) => cx.errors.push(bad(
+        Value::List(_) | Value::Other | Value::Bool(_) => cx.errors.push(Mistake::WrongType.at(
             span,
             "a fill value is a number, a string, `mean` or `median`",
             "not a fill value",
@@ -547,7 +534,12 @@ fn cast(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema 
         _ => None,
     };
     let Some(dtype) = dtype else {
-        cx.errors.push(bad(span, "unknown type", "not a type", &format!("the types are {}", DTYPE_NAMES.join(", "))));
+        cx.errors.push(Mistake::UnknownValue.at(
+            span,
+            "unknown type",
+            "not a type",
+            format!("the types are {}", DTYPE_NAMES.join(", ")),
+        ));
         return schema;
     };
     for s in selected {
@@ -587,9 +579,9 @@ pub fn sorted_levels(column: &Column) -> Vec<String> {
 /// The numbers of a list argument, with their spans.
 fn numbers(value: &Value, span: Span, what: &str, cx: &mut Context) -> Option<Vec<(f64, Span)>> {
     let Value::List(items) = value else {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::WrongType.at(
             span,
-            &format!("{what} must be a list of numbers"),
+            format!("{what} must be a list of numbers"),
             "not a list",
             "write them in brackets, as in `[0, 18, 65, inf]`",
         ));
@@ -600,10 +592,10 @@ fn numbers(value: &Value, span: Span, what: &str, cx: &mut Context) -> Option<Ve
         match item.as_f64() {
             Some(x) => out.push((x, *item_span)),
             None => {
-                cx.errors.push(bad(
+                cx.errors.push(Mistake::WrongType.at(
                     *item_span,
-                    &format!("{what} must be numbers"),
-                    &format!("this is {}", item.described()),
+                    format!("{what} must be numbers"),
+                    format!("this is {}", item.described()),
                     "write numbers, or `inf`",
                 ));
                 return None;
@@ -617,7 +609,12 @@ fn numbers(value: &Value, span: Span, what: &str, cx: &mut Context) -> Option<Ve
 fn labels(b: &Bound, count: usize, cx: &mut Context) -> Option<Vec<String>> {
     let (value, span) = b.value("labels", cx.constants)?;
     let Value::List(items) = value else {
-        cx.errors.push(bad(span, "`labels` must be a list of names", "not a list", "write `labels: [low, mid, high]`"));
+        cx.errors.push(Mistake::WrongType.at(
+            span,
+            "`labels` must be a list of names",
+            "not a list",
+            "write `labels: [low, mid, high]`",
+        ));
         return None;
     };
     let names: Vec<String> = items
@@ -630,10 +627,10 @@ fn labels(b: &Bound, count: usize, cx: &mut Context) -> Option<Vec<String>> {
         .collect();
     if names.len() != items.len() || names.len() != count {
         let message = format!("{} labels for {count} bins", items.len());
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::CountMismatch.at(
             span,
             &message,
-            &format!("expected {count} labels"),
+            format!("expected {count} labels"),
             "give one label per bin (edges minus one)",
         ));
         return None;
@@ -654,7 +651,7 @@ fn cut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     let Some((value, span)) = b.value("edges", cx.constants) else { return schema };
     let Some(edges) = numbers(&value, span, "cut edges", cx) else { return schema };
     if edges.len() < 2 {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::CountMismatch.at(
             span,
             "`cut` needs at least two edges",
             "one bin needs two edges",
@@ -663,10 +660,10 @@ fn cut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
         return schema;
     }
     if let Some(w) = edges.windows(2).find(|w| w[0].0 >= w[1].0) {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::OutOfRange.at(
             w[1].1,
             "cut edges must increase",
-            &format!("not above {}", w[0].0),
+            format!("not above {}", w[0].0),
             "list the edges from lowest to highest",
         ));
         return schema;
@@ -686,7 +683,7 @@ fn qcut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
             let ordered = quantiles.windows(2).all(|w| w[0].0 < w[1].0);
             let in_range = quantiles.iter().all(|(q, _)| (0.0..=1.0).contains(q));
             if quantiles.len() < 2 || !ordered || !in_range {
-                cx.errors.push(bad(
+                cx.errors.push(Mistake::OutOfRange.at(
                     span,
                     "quantiles must increase within [0, 1]",
                     "not increasing quantiles",
@@ -697,7 +694,7 @@ fn qcut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
             quantiles.len() - 1
         }
         _ => {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::range_or_type(value.as_f64().is_some()).at(
                 span,
                 "`q` is the number of bins (2 to 1,000) or a list of quantiles",
                 "not a bin count",
@@ -709,7 +706,7 @@ fn qcut(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     if let Some((value, span)) = b.value("duplicates", cx.constants)
         && !matches!(&value, Value::Name(n) if n == "drop" || n == "raise")
     {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::UnknownValue.at(
             span,
             "`duplicates` is `drop` or `raise`",
             "unknown",
@@ -737,7 +734,7 @@ fn minmax(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     {
         let valid = bounds.len() == 2 && bounds[0].0 < bounds[1].0 && bounds.iter().all(|b| b.0.is_finite());
         if !valid {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::WrongType.at(
                 span,
                 "`range` is two finite numbers, low then high",
                 "not a range",
@@ -765,9 +762,9 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
         }
         let levels = sorted_levels(&column);
         if levels.is_empty() {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::Unsupported.at(
                 s.span,
-                &format!("the levels of `{}` are not known before running", column.name),
+                format!("the levels of `{}` are not known before running", column.name),
                 "levels unknown",
                 "one-hot a column read from a file, or made by `cut`/`qcut`/`cast(col, cat)`",
             ));
@@ -779,9 +776,9 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
             .map(|l| Column::new(format!("{}_{l}", column.name), DType::F64, call.span))
             .collect();
         if let Some(taken) = dummies.iter().find(|d| schema.get(&d.name).is_some()) {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::Conflict.at(
                 s.span,
-                &format!(
+                format!(
                     "one-hot encoding `{}` makes a column `{}`, which the frame already has",
                     column.name, taken.name
                 ),
@@ -803,7 +800,7 @@ fn pixels(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     if let Some((value, span)) = b.value("max", cx.constants)
         && !value.as_f64().is_some_and(|m| m > 0.0)
     {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::range_or_type(value.as_f64().is_some()).at(
             span,
             "`max` is the largest pixel value, above 0",
             "not a positive number",
@@ -817,19 +814,19 @@ fn pixels(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     }
     if inputs.len() != count {
         let [c, h, w] = shape;
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::CountMismatch.at(
             call.span,
-            &format!("`pixels` has {} columns for a {c}x{h}x{w} image ({count} values)", inputs.len()),
-            &format!("{} columns", inputs.len()),
+            format!("`pixels` has {} columns for a {c}x{h}x{w} image ({count} values)", inputs.len()),
+            format!("{} columns", inputs.len()),
             "name one column per value, channel by channel, row by row",
         ));
         return schema;
     }
     let name = call.alias.map_or("image".to_owned(), |a| a.name.clone());
     if schema.get(&name).is_some() && !inputs.iter().any(|s| s.name == name) {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::Conflict.at(
             call.alias.map_or(call.span, |a| a.span),
-            &format!("`pixels` makes a column `{name}`, which the frame already has"),
+            format!("`pixels` makes a column `{name}`, which the frame already has"),
             "a made column would be overwritten",
             "name the image column differently with `as`, as in `pixels(p0..p63, shape: [1, 8, 8]) as digit`",
         ));
@@ -859,7 +856,7 @@ fn pixel_shape(b: &crate::check::args::Bound, call: &Call, cx: &mut Context) -> 
     match dims.as_deref() {
         Some([c @ (1 | 3), h, w]) => Some([*c, *h, *w]),
         _ => {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::WrongType.at(
                 span,
                 "`shape` is `[channels, height, width]`, with 1 or 3 channels",
                 "not an image shape",
@@ -878,7 +875,7 @@ fn pca(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     inputs.retain(|s| seen.insert(s.name.clone()));
     let Some((value, span)) = b.value("k", cx.constants) else { return schema };
     let Some(k) = value.as_i64().filter(|k| *k >= 1) else {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::range_or_type(value.as_f64().is_some()).at(
             span,
             "`k` is the number of components, 1 or more",
             "not a count",
@@ -891,10 +888,10 @@ fn pca(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     }
     if k as usize > inputs.len() {
         let message = format!("`pca` asks for {k} components from {} columns", inputs.len());
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::OutOfRange.at(
             span,
             &message,
-            &format!("at most {}", inputs.len()),
+            format!("at most {}", inputs.len()),
             "a projection cannot have more components than input columns; lower `k` or select more columns",
         ));
         return schema;
@@ -905,9 +902,9 @@ fn pca(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     if let Some(taken) =
         components.iter().find(|c| schema.get(&c.name).is_some() && !inputs.iter().any(|s| s.name == c.name))
     {
-        cx.errors.push(bad(
+        cx.errors.push(Mistake::Conflict.at(
             call.alias.map_or(call.span, |a| a.span),
-            &format!("`pca` makes a column `{}`, which the frame already has", taken.name),
+            format!("`pca` makes a column `{}`, which the frame already has", taken.name),
             "a made column would be overwritten",
             "name the components differently with `as`, as in `pca(f0..f31, 8) as pca_`",
         ));
@@ -932,17 +929,33 @@ fn pca(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
 fn sample(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     let either = "`sample` takes either `n` or `frac`";
     match (b.value("n", cx.constants), b.value("frac", cx.constants)) {
-        (Some(_), Some((_, span))) => {
-            cx.errors.push(bad(span, either, "not both", "write `sample(1000)` or `sample(frac: 0.1)`"))
-        }
-        (None, None) => {
-            cx.errors.push(bad(call.span, either, "neither is given", "write `sample(1000)` or `sample(frac: 0.1)`"))
-        }
+        (Some(_), Some((_, span))) => cx.errors.push(Mistake::Conflict.at(
+            span,
+            either,
+            "not both",
+            "write `sample(1000)` or `sample(frac: 0.1)`",
+        )),
+        (None, None) => cx.errors.push(Mistake::Incomplete.at(
+            call.span,
+            either,
+            "neither is given",
+            "write `sample(1000)` or `sample(frac: 0.1)`",
+        )),
         (Some((n, span)), None) if n.as_i64().is_none_or(|n| n < 1) => {
-            cx.errors.push(bad(span, "`n` is a number of rows, 1 or more", "not a row count", "write `sample(1000)`"));
+            cx.errors.push(Mistake::range_or_type(n.as_f64().is_some()).at(
+                span,
+                "`n` is a number of rows, 1 or more",
+                "not a row count",
+                "write `sample(1000)`",
+            ));
         }
         (None, Some((f, span))) if f.as_f64().is_none_or(|f| !(f > 0.0 && f <= 1.0)) => {
-            cx.errors.push(bad(span, "`frac` is a fraction in (0, 1]", "not a fraction", "write `sample(frac: 0.1)`"));
+            cx.errors.push(Mistake::range_or_type(f.as_f64().is_some()).at(
+                span,
+                "`frac` is a fraction in (0, 1]",
+                "not a fraction",
+                "write `sample(frac: 0.1)`",
+            ));
         }
         _ => {}
     }
@@ -954,7 +967,12 @@ fn seed(b: &Bound, cx: &mut Context) {
     if let Some((value, span)) = b.value("seed", cx.constants)
         && value.as_i64().is_none_or(|s| s < 0)
     {
-        cx.errors.push(bad(span, "a seed is a whole number, 0 or more", "not a seed", "write `seed: 42`"));
+        cx.errors.push(Mistake::range_or_type(value.as_f64().is_some()).at(
+            span,
+            "a seed is a whole number, 0 or more",
+            "not a seed",
+            "write `seed: 42`",
+        ));
     }
 }
 
@@ -965,7 +983,7 @@ fn split(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
         && let Some(parts) = numbers(&value, span, "split fractions", cx)
     {
         if let Some((_, s)) = parts.iter().find(|(f, _)| !(*f > 0.0 && *f < 1.0)) {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::OutOfRange.at(
                 *s,
                 "each split fraction is between 0 and 1",
                 "not a fraction",
@@ -974,10 +992,10 @@ fn split(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
         }
         let sum: f64 = parts.iter().map(|(f, _)| f).sum();
         if (sum - 1.0).abs() > 1e-9 {
-            cx.errors.push(bad(
+            cx.errors.push(Mistake::OutOfRange.at(
                 span,
-                &format!("split fractions add up to {}, not 1", round(sum)),
-                &format!("sum {}", round(sum)),
+                format!("split fractions add up to {}, not 1", round(sum)),
+                format!("sum {}", round(sum)),
                 "make the parts add up to exactly 1",
             ));
         }
@@ -998,7 +1016,7 @@ fn write(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
         Some((Value::Str(path), span)) => {
             let known = [".csv", ".parquet"].iter().any(|ext| path.ends_with(ext));
             if !known {
-                cx.errors.push(bad(
+                cx.errors.push(Mistake::UnknownValue.at(
                     span,
                     "`write` writes `.csv` or `.parquet` files",
                     "unknown file type",
@@ -1007,15 +1025,15 @@ fn write(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
             }
             let image = schema.columns.iter().find(|c| matches!(c.dtype, DType::Image(_)));
             if let Some(image) = image.filter(|_| path.ends_with(".csv")) {
-                cx.errors.push(bad(
+                cx.errors.push(Mistake::Unsupported.at(
                     span,
-                    &format!("a CSV file cannot hold the image column `{}`", image.name),
+                    format!("a CSV file cannot hold the image column `{}`", image.name),
                     "CSV",
-                    &format!("write Parquet (`.parquet`), or drop the images first (`drop({})`)", image.name),
+                    format!("write Parquet (`.parquet`), or drop the images first (`drop({})`)", image.name),
                 ));
             }
         }
-        Some((_, span)) => cx.errors.push(bad(
+        Some((_, span)) => cx.errors.push(Mistake::WrongType.at(
             span,
             "`write` takes a path string",
             "not a string",

@@ -3,7 +3,7 @@
 //! imported, and be of the right kind. The uses found feed the dependency
 //! graph (cycles, unused items).
 
-use crate::check::builtins::{self, LAYERS, MODEL_OPERATIONS, MODEL_SOURCES, SOURCES};
+use crate::check::builtins::{self, Place};
 use crate::check::error::CheckError;
 use crate::check::familiar;
 use crate::check::scope::{Kind, Scope, SymbolId};
@@ -126,14 +126,14 @@ impl<'a> Resolver<'a> {
             return self.data(expr);
         };
         let name = call.callee.dotted();
-        if !SOURCES.contains(&name.as_str()) {
+        if !builtins::names(Place::Source).contains(&name.as_str()) {
             return self.unknown_reader(call.callee.span, &name);
         }
         self.args(&call.args);
     }
 
     fn unknown_reader(&mut self, span: Span, name: &str) {
-        let near = closest(name, SOURCES);
+        let near = closest(name, builtins::names(Place::Source));
         let help = match near {
             Some(near) => format!("did you mean `{near}`?"),
             None => "a source reads data with csv(path), parquet(path) or images(dir); data made from other items is a `stage`".into(),
@@ -253,7 +253,7 @@ impl<'a> Resolver<'a> {
         for entry in &block.entries {
             match &entry.kind {
                 EntryKind::Step { expr, .. } => self.data_stage(expr),
-                _ => self.errors.push(CheckError::BadArgument {
+                _ => self.errors.push(CheckError::Misplaced {
                     message: "a transform's block lists data operations, one per line".into(),
                     span: entry.span,
                     label: "not an operation".into(),
@@ -274,8 +274,9 @@ impl<'a> Resolver<'a> {
                         _ => continue,
                     };
                     let name = callee.dotted();
-                    if !builtins::AUGMENTATIONS.contains(&name.as_str()) {
-                        self.unknown_operation("augmentation", &name, callee.span, &builtins::AUGMENTATIONS);
+                    let steps = builtins::names(Place::Augmentation);
+                    if !steps.contains(&name.as_str()) {
+                        self.unknown_operation("augmentation", &name, callee.span, &steps);
                     }
                     self.args(args);
                 }
@@ -290,7 +291,7 @@ impl<'a> Resolver<'a> {
                         "the setting of an augmentation is `fill: nearest | reflect | constant(v)`".into()
                     },
                 }),
-                _ => self.errors.push(CheckError::BadArgument {
+                _ => self.errors.push(CheckError::Misplaced {
                     message: "an augmentation lists operations, one per line".into(),
                     span: entry.span,
                     label: "not an operation".into(),
@@ -324,7 +325,9 @@ impl<'a> Resolver<'a> {
                 "a model",
                 "a model is a `model` item or a trained `train` run",
             ),
-            ExprKind::Call(call) if MODEL_SOURCES.contains(&call.callee.dotted().as_str()) => self.args(&call.args),
+            ExprKind::Call(call) if builtins::names(Place::ModelSource).contains(&call.callee.dotted().as_str()) => {
+                self.args(&call.args)
+            }
             ExprKind::Call(call) if call.callee.parts.len() == 1 => {
                 self.expect(
                     &call.callee.parts[0],
@@ -351,8 +354,9 @@ impl<'a> Resolver<'a> {
             _ => return self.value(stage),
         };
         let name = callee.dotted();
-        if !MODEL_OPERATIONS.contains(&name.as_str()) {
-            self.unknown_operation("model operation", &name, callee.span, &MODEL_OPERATIONS);
+        let operations = builtins::names(Place::ModelOperation);
+        if !operations.contains(&name.as_str()) {
+            self.unknown_operation("model operation", &name, callee.span, &operations);
         }
         // Arguments name layers (`until: features`) or are layers
         // (`dense(2)`): not items.
@@ -392,7 +396,7 @@ impl<'a> Resolver<'a> {
                     self.layers(body);
                     self.locals.pop();
                 }
-                EntryKind::Setting { key, .. } => self.errors.push(CheckError::BadArgument {
+                EntryKind::Setting { key, .. } => self.errors.push(CheckError::Misplaced {
                     message: format!("a model's block lists layers; `{}:` is not a layer", key.name),
                     span: entry.span,
                     label: "a setting".into(),
@@ -416,13 +420,13 @@ impl<'a> Resolver<'a> {
     /// A layer is built in, or a `model` item used as a block of layers.
     fn layer_name(&mut self, path: &Path) {
         let name = path.dotted();
-        if LAYERS.contains(&name.as_str()) {
+        if builtins::is_layer(&name) {
             return;
         }
         match self.scope.lookup(&name) {
             Some((id, symbol)) if symbol.kind == Kind::Model => self.record(id, path.span),
             _ => {
-                let mut candidates: Vec<&str> = LAYERS.to_vec();
+                let mut candidates: Vec<&str> = builtins::names(Place::Layer);
                 candidates.extend(self.candidates(|k| k == Kind::Model));
                 self.unknown_operation("layer", &name, path.span, &candidates);
             }

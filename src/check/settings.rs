@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use crate::check::args::{Bound, Param, bind, named, pos};
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar::{self, Place};
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
@@ -20,32 +20,171 @@ use crate::source::Span;
 use crate::suggest::closest;
 use crate::syntax::ast::*;
 
-/// The keys of a `train` block.
-pub const TRAIN_KEYS: [&str; 20] = [
-    "target",
-    "validate",
-    "loss",
-    "optimizer",
-    "schedule",
-    "batch",
-    "epochs",
-    "early_stop",
-    "precision",
-    "device",
-    "log",
-    "regularize",
-    "clip",
-    "accumulate",
-    "seed",
-    "save",
-    "checkpoint",
-    "augment",
-    "class_weight",
-    "cudnn_benchmark",
+/// The settings of a `train` block (matched exhaustively where they are
+/// checked: a new one fails to compile until it is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainKey {
+    /// `target:`
+    Target,
+    /// `validate:`
+    Validate,
+    /// `loss:`
+    Loss,
+    /// `optimizer:`
+    Optimizer,
+    /// `schedule:`
+    Schedule,
+    /// `batch:`
+    Batch,
+    /// `epochs:`
+    Epochs,
+    /// `early_stop:`
+    EarlyStop,
+    /// `precision:`
+    Precision,
+    /// `device:`
+    Device,
+    /// `log:`
+    Log,
+    /// `regularize:`
+    Regularize,
+    /// `clip:`
+    Clip,
+    /// `accumulate:`
+    Accumulate,
+    /// `seed:`
+    Seed,
+    /// `save:`
+    Save,
+    /// `checkpoint:`
+    Checkpoint,
+    /// `augment:`
+    Augment,
+    /// `class_weight:`
+    ClassWeight,
+    /// `cudnn_benchmark:`
+    CudnnBenchmark,
+}
+
+/// A setting, declared once: its key, the form of its value and what it
+/// does (the checker's keys, the LSP's completion and hover).
+pub struct Setting<K: 'static> {
+    /// What the checker matches.
+    pub key: K,
+    /// The key as written.
+    pub name: &'static str,
+    /// The values it takes.
+    pub form: &'static str,
+    /// What it does, in one line.
+    pub doc: &'static str,
+}
+
+const fn train_setting(key: TrainKey, name: &'static str, form: &'static str, doc: &'static str) -> Setting<TrainKey> {
+    Setting { key, name, form, doc }
+}
+
+/// The settings of a `train` block.
+pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
+    train_setting(TrainKey::Target, "target", "column", "The column the model learns to predict"),
+    train_setting(
+        TrainKey::Validate,
+        "validate",
+        "data",
+        "Data scored after each epoch (`val.` metrics, early stopping)",
+    ),
+    train_setting(
+        TrainKey::Loss,
+        "loss",
+        "cross_entropy | binary_cross_entropy | mse | mae | huber",
+        "The loss, on the model's raw outputs (cross_entropy for classes, mse for numbers unless given)",
+    ),
+    train_setting(
+        TrainKey::Optimizer,
+        "optimizer",
+        "sgd(lr, ...) | adam(lr, ...) | adamw(lr, ...) | rmsprop(lr, ...)",
+        "How weights are updated (adam(1e-3) unless given)",
+    ),
+    train_setting(
+        TrainKey::Schedule,
+        "schedule",
+        "constant | warmup(epochs: | steps:) then ... | step(every:, gamma:) | exponential(gamma) | cosine(min_lr:) | on_plateau(patience:, factor:)",
+        "How the learning rate changes over training",
+    ),
+    train_setting(TrainKey::Batch, "batch", "n | auto", "Samples per step (`auto`: the largest that fits)"),
+    train_setting(TrainKey::Epochs, "epochs", "n", "Passes over the training data (0 trains nothing)"),
+    train_setting(
+        TrainKey::EarlyStop,
+        "early_stop",
+        "patience(n, on: val.loss, min_delta:, restore_best:)",
+        "Stops when the watched metric has not improved for n epochs",
+    ),
+    train_setting(TrainKey::Precision, "precision", "f32 | f16 | bf16", "The float type the model computes in"),
+    train_setting(
+        TrainKey::Device,
+        "device",
+        "cpu | cuda(N) | torch.cpu | torch.cuda(N) | [devices]",
+        "Where training runs (a list trains data parallel)",
+    ),
+    train_setting(
+        TrainKey::Log,
+        "log",
+        "console | tensorboard(dir) | csv(path) | jsonl(path) | [sinks]",
+        "Where each epoch's metrics go",
+    ),
+    train_setting(
+        TrainKey::Regularize,
+        "regularize",
+        "l1(w) | l2(w) | [l1(w), l2(w)]",
+        "Weight penalties on dense and conv weights",
+    ),
+    train_setting(TrainKey::Clip, "clip", "norm(x) | value(x)", "Gradient clipping"),
+    train_setting(TrainKey::Accumulate, "accumulate", "n", "Steps whose gradients are summed before one update"),
+    train_setting(TrainKey::Seed, "seed", "n", "Seed of initialisation, shuffles, dropout and augmentation"),
+    train_setting(
+        TrainKey::Save,
+        "save",
+        "\"folder\"",
+        "Where the trained model is saved (for `load` and `pipe predict`)",
+    ),
+    train_setting(
+        TrainKey::Checkpoint,
+        "checkpoint",
+        "checkpoint(every:, keep:)",
+        "Checkpoints to resume an interrupted run",
+    ),
+    train_setting(TrainKey::Augment, "augment", "augment item", "Random changes to training images, per sample"),
+    train_setting(TrainKey::ClassWeight, "class_weight", "balanced", "Weights each class's loss by its rarity"),
+    train_setting(TrainKey::CudnnBenchmark, "cudnn_benchmark", "true | false", "cuDNN's autotuning (libtorch devices)"),
 ];
 
-/// The keys of an `evaluate` block.
-pub const EVALUATE_KEYS: [&str; 1] = ["metrics"];
+/// The settings of an `evaluate` block.
+pub const EVALUATE_SETTINGS: &[Setting<()>] = &[Setting {
+    key: (),
+    name: "metrics",
+    form: "[accuracy, precision, recall, f1, confusion, loss, mse, mae, ...]",
+    doc: "What the evaluation computes",
+}];
+
+/// The settings of an `augment` block.
+pub const AUGMENT_SETTINGS: &[Setting<()>] = &[Setting {
+    key: (),
+    name: "fill",
+    form: "nearest | reflect | constant(v)",
+    doc: "What geometric steps show where they uncover the image (nearest unless given)",
+}];
+
+/// The keys of settings, as written.
+pub fn setting_names<K>(settings: &[Setting<K>]) -> Vec<&'static str> {
+    settings.iter().map(|s| s.name).collect()
+}
+
+/// A setting's form and doc, by its key as written (for hover).
+pub fn describe_setting(name: &str) -> Option<(String, &'static str)> {
+    let train = TRAIN_SETTINGS.iter().find(|s| s.name == name).map(|s| (s.name, s.form, s.doc));
+    let evaluate =
+        || EVALUATE_SETTINGS.iter().chain(AUGMENT_SETTINGS).find(|s| s.name == name).map(|s| (s.name, s.form, s.doc));
+    train.or_else(evaluate).map(|(name, form, doc)| (format!("{name}: {form}"), doc))
+}
 
 /// The largest count a setting takes (epochs, batch, steps, ...): beyond
 /// it a run could not finish, and the number would overflow on the way.
@@ -82,13 +221,9 @@ impl<'a> Settings<'a> {
         eval(expr, self.constants)
     }
 
-    fn bad(&mut self, span: Span, message: &str, label: &str, help: &str) {
-        self.errors.push(CheckError::BadArgument {
-            message: message.into(),
-            span,
-            label: label.into(),
-            help: help.into(),
-        });
+    /// A mistake of this kind at `span`.
+    fn mistake(&mut self, kind: Mistake, span: Span, message: &str, label: &str, help: &str) {
+        self.errors.push(kind.at(span, message, label, help));
     }
 
     /// A value of the wrong kind (a number where a name goes, ...).
@@ -118,7 +253,8 @@ impl<'a> Settings<'a> {
         let mut settings = Vec::new();
         for entry in &block.entries {
             let EntryKind::Setting { key, value } = &entry.kind else {
-                self.bad(
+                self.mistake(
+                    Mistake::Misplaced,
                     entry.span,
                     &format!("{what} holds settings, written `key: value`"),
                     "not a setting",
@@ -154,48 +290,49 @@ impl<'a> Settings<'a> {
     /// (the errors say which).
     pub fn train(&mut self, train: &TrainItem, data: Option<&Schema>) -> Option<TrainSettings> {
         let errors_before = self.errors.len();
-        let settings = self.keys(&train.body, &TRAIN_KEYS, "a training run");
+        let settings = self.keys(&train.body, &setting_names(TRAIN_SETTINGS), "a training run");
         let get = |key: &str| settings.iter().find(|(k, _)| k.name == key).map(|(_, v)| *v);
         let task = classification(get("loss"), get("target"), data);
         let validated = get("validate").is_some();
         let mut out = TrainSettings::defaults(task.unwrap_or(Task::Classification));
         for &(key, value) in &settings {
-            match key.name.as_str() {
+            // `keys` let only declared keys through.
+            let Some(declared) = TRAIN_SETTINGS.iter().find(|s| s.name == key.name) else { continue };
+            match declared.key {
                 // Read by the frame checker (data and columns).
-                "target" | "validate" => {}
-                "loss" => set(&mut out.loss, self.loss(value)),
-                "optimizer" => set(&mut out.optimizer, self.optimizer(value)),
-                "schedule" => set(&mut out.schedule, self.schedule(value)),
-                "batch" => {
+                TrainKey::Target | TrainKey::Validate => {}
+                TrainKey::Loss => set(&mut out.loss, self.loss(value)),
+                TrainKey::Optimizer => set(&mut out.optimizer, self.optimizer(value)),
+                TrainKey::Schedule => set(&mut out.schedule, self.schedule(value)),
+                TrainKey::Batch => {
                     let help = "the number of samples per step, or `auto` for the largest that fits";
                     let batch = self.count_or(value, "batch", "auto", 1, help);
                     set(&mut out.batch, batch.map(|b| b.map_or(Batch::Auto, Batch::Rows)));
                 }
-                "accumulate" => {
+                TrainKey::Accumulate => {
                     set(&mut out.accumulate, self.count(value, "accumulate", 1, "a whole number, 1 or more"))
                 }
                 // 0 trains nothing: the model keeps the weights it starts
                 // from (imported, loaded or fresh) and still evaluates.
-                "epochs" => set(&mut out.epochs, self.count(value, "epochs", 0, "a whole number, 0 or more")),
-                "seed" => set(&mut out.seed, self.seed(value)),
-                "early_stop" => out.early_stop = self.early_stop(value, validated, task),
-                "device" => set(&mut out.devices, self.devices(value)),
-                "regularize" => {
+                TrainKey::Epochs => set(&mut out.epochs, self.count(value, "epochs", 0, "a whole number, 0 or more")),
+                TrainKey::Seed => set(&mut out.seed, self.seed(value)),
+                TrainKey::EarlyStop => out.early_stop = self.early_stop(value, validated, task),
+                TrainKey::Device => set(&mut out.devices, self.devices(value)),
+                TrainKey::Regularize => {
                     if let Some((l1, l2)) = self.regularize(value) {
                         (out.l1, out.l2) = (l1, l2);
                     }
                 }
-                "clip" => out.clip = self.clip(value),
-                "log" => set(&mut out.logs, self.logs(value)),
-                "save" => out.save = self.path(value, "save"),
-                "checkpoint" => set(&mut out.checkpoint, self.checkpoint(value)),
+                TrainKey::Clip => out.clip = self.clip(value),
+                TrainKey::Log => set(&mut out.logs, self.logs(value)),
+                TrainKey::Save => out.save = self.path(value, "save"),
+                TrainKey::Checkpoint => set(&mut out.checkpoint, self.checkpoint(value)),
                 // The item it names is lowered by the caller.
-                "augment" => self.augment(value, data),
-                "class_weight" => out.balanced_classes = self.class_weight(value, get("loss"), task),
-                "precision" => set(&mut out.precision, self.precision(value)),
+                TrainKey::Augment => self.augment(value, data),
+                TrainKey::ClassWeight => out.balanced_classes = self.class_weight(value, get("loss"), task),
+                TrainKey::Precision => set(&mut out.precision, self.precision(value)),
                 // Needs the devices, lowered: below.
-                "cudnn_benchmark" => {}
-                other => unreachable_key(other),
+                TrainKey::CudnnBenchmark => {}
             }
         }
         if let Some(value) = get("cudnn_benchmark")
@@ -241,7 +378,7 @@ impl<'a> Settings<'a> {
     /// The settings of an `evaluate` item: the metrics asked for, lowered.
     pub fn evaluate(&mut self, body: &Block, task: Option<Task>) -> Vec<Metric> {
         let mut metrics = Vec::new();
-        for (_, value) in self.keys(body, &EVALUATE_KEYS, "an evaluation") {
+        for (_, value) in self.keys(body, &setting_names(EVALUATE_SETTINGS), "an evaluation") {
             let Value::List(items) = self.value(value) else {
                 self.wrong_type(value.span, "`metrics` is a list", "not a list", "write `metrics: [accuracy, f1]`");
                 continue;
@@ -276,7 +413,7 @@ impl<'a> Settings<'a> {
                 Task::Classification => "classification",
                 Task::Regression => "regression",
             };
-            self.bad(
+            self.mistake(Mistake::Conflict,
                 span,
                 &format!("`{name}` is a {task_name} metric, but this model is trained for the other task"),
                 "not computed for this task",
@@ -471,12 +608,24 @@ impl<'a> Settings<'a> {
             match phase {
                 Phase::Decay(_) if i < last => {
                     let help = "write `warmup(epochs: 2) then cosine()`";
-                    self.bad(expr.span, "only `warmup(...)` comes before `then`", "not a warmup", help);
+                    self.mistake(
+                        Mistake::Misplaced,
+                        expr.span,
+                        "only `warmup(...)` comes before `then`",
+                        "not a warmup",
+                        help,
+                    );
                     return None;
                 }
                 Phase::Warmup(_) if i > 0 => {
                     let help = "a schedule is one warmup, then one decay: `warmup(epochs: 2) then cosine()`";
-                    self.bad(expr.span, "only the first phase can be `warmup(...)`", "a second warmup", help);
+                    self.mistake(
+                        Mistake::Misplaced,
+                        expr.span,
+                        "only the first phase can be `warmup(...)`",
+                        "a second warmup",
+                        help,
+                    );
                     return None;
                 }
                 Phase::Warmup(length) => warmup = Some(length),
@@ -516,7 +665,13 @@ impl<'a> Settings<'a> {
                     (None, Some(s)) => Some(Phase::Warmup(WarmupLength::Steps(s))),
                     (None, None) => {
                         let help = "write `warmup(epochs: 2)`";
-                        self.bad(phase.span, "`warmup` needs `epochs:` or `steps:`", "how long?", help);
+                        self.mistake(
+                            Mistake::Incomplete,
+                            phase.span,
+                            "`warmup` needs `epochs:` or `steps:`",
+                            "how long?",
+                            help,
+                        );
                         None
                     }
                     (Some(_), Some(_)) => {
@@ -633,7 +788,7 @@ impl<'a> Settings<'a> {
             [metric] => (if validated { "val" } else { "train" }, *metric),
             _ => {
                 let message = "`on` is `val.<metric>` or `train.<metric>`";
-                self.bad(on.span, message, "not a metric", "write `on: val.loss`");
+                self.mistake(Mistake::UnknownValue, on.span, message, "not a metric", "write `on: val.loss`");
                 return None;
             }
         };
@@ -647,7 +802,8 @@ impl<'a> Settings<'a> {
             }
         };
         if split == DataSplit::Val && !validated {
-            self.bad(
+            self.mistake(
+                Mistake::Conflict,
                 on.span,
                 &format!("`val.{metric}` is not computed: this run has no `validate:` data"),
                 "never computed",
@@ -699,7 +855,7 @@ impl<'a> Settings<'a> {
         };
         if index.is_some() && !gpu {
             let help = format!("write `{name}` (one CPU device); several: `device: [{name}, {name}]`");
-            self.bad(device.span, &format!("`{name}` takes no index"), "not a GPU", &help);
+            self.mistake(Mistake::WrongType, device.span, &format!("`{name}` takes no index"), "not a GPU", &help);
             return None;
         }
         match kind {
@@ -843,7 +999,8 @@ impl<'a> Settings<'a> {
     fn augment(&mut self, value: &Expr, data: Option<&Schema>) {
         let Some(schema) = data else { return };
         if !schema.columns.iter().any(|c| matches!(c.dtype, DType::Image(_))) {
-            self.bad(
+            self.mistake(
+                Mistake::WrongType,
                 value.span,
                 "augmentation applies to images, but this data has no image column",
                 "tabular data",
@@ -892,11 +1049,6 @@ fn set<T>(slot: &mut T, value: Option<T>) {
     if let Some(value) = value {
         *slot = value;
     }
-}
-
-/// `keys` let only [`TRAIN_KEYS`] through.
-fn unreachable_key(key: &str) {
-    debug_assert!(false, "TRAIN_KEYS holds `{key}`, and no rule handles it");
 }
 
 /// The whole number a value is (`3` or `3.0`), if it is one.

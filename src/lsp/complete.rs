@@ -7,8 +7,8 @@ use lsp_types::{CompletionItem, CompletionItemKind, Documentation, InsertTextFor
 
 use super::document::Document;
 use super::text::is_name_char;
-use crate::check::builtins;
-use crate::check::settings::{EVALUATE_KEYS, TRAIN_KEYS};
+use crate::check::builtins::{self, Place as Written};
+use crate::check::settings::{AUGMENT_SETTINGS, EVALUATE_SETTINGS, Setting, TRAIN_SETTINGS};
 use crate::syntax::ast::{ITEM_KEYWORDS, ItemKind};
 
 /// What surrounds the cursor, read from the text.
@@ -49,23 +49,21 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
     }
     match (&place.call, place.block.as_deref()) {
         (Some(callee), _) if place.entry_start => items.extend(named_arguments(callee)),
-        (None, Some("train")) if place.entry_start => items.extend(keys(&TRAIN_KEYS)),
-        (None, Some("evaluate")) if place.entry_start => items.extend(keys(&EVALUATE_KEYS)),
-        (None, Some("augment")) if place.entry_start => items.extend(keys(&["fill"])),
+        (None, Some("train")) if place.entry_start => items.extend(keys(TRAIN_SETTINGS)),
+        (None, Some("evaluate")) if place.entry_start => items.extend(keys(EVALUATE_SETTINGS)),
+        (None, Some("augment")) if place.entry_start => items.extend(keys(AUGMENT_SETTINGS)),
         _ => {}
     }
     let in_model = place.block.as_deref() == Some("model") && place.call.is_none();
     let in_steps = place.block.as_deref() == Some("transform") && place.call.is_none();
     if place.after_pipe || in_steps {
-        items.extend(functions(&builtins::data_operations(), "operation"));
-        items.extend(functions(&builtins::MODEL_OPERATIONS, "model operation"));
+        items.extend(functions(&[Written::DataOperation, Written::ModelOperation]));
     } else if in_model {
-        items.extend(functions(&builtins::LAYERS, "layer"));
+        items.extend(functions(&[Written::Layer]));
     } else if place.block.as_deref() == Some("augment") && place.call.is_none() {
-        items.extend(functions(&builtins::AUGMENTATIONS, "augmentation"));
+        items.extend(functions(&[Written::Augmentation]));
     } else if place.after_equals {
-        items.extend(functions(&builtins::SOURCES, "source"));
-        items.extend(functions(&builtins::MODEL_SOURCES, "model source"));
+        items.extend(functions(&[Written::Source, Written::ModelSource]));
     }
     items.extend(item_names(analysis));
     items
@@ -184,25 +182,36 @@ fn named_arguments(callee: &str) -> Vec<CompletionItem> {
         .collect()
 }
 
-fn keys(keys: &[&str]) -> Vec<CompletionItem> {
-    keys.iter()
-        .map(|key| {
-            let mut c = item(key, CompletionItemKind::PROPERTY, "setting", "1");
-            c.insert_text = Some(format!("{key}: "));
+/// The keys of a block's settings, with their forms and docs.
+fn keys<K>(settings: &[Setting<K>]) -> Vec<CompletionItem> {
+    settings
+        .iter()
+        .map(|setting| {
+            let mut c = item(setting.name, CompletionItemKind::PROPERTY, setting.form, "1");
+            c.documentation = Some(Documentation::String(setting.doc.to_string()));
+            c.insert_text = Some(format!("{}: ", setting.name));
             c
         })
         .collect()
 }
 
-fn functions(names: &[&str], what: &str) -> Vec<CompletionItem> {
-    names
+/// The builtins written at these places, from their declarations.
+fn functions(places: &[Written]) -> Vec<CompletionItem> {
+    builtins::builtins()
         .iter()
-        .map(|name| {
-            let (detail, doc) = builtins::signature(name).unwrap_or((what.into(), ""));
-            let mut c = item(name, CompletionItemKind::FUNCTION, &detail, "3");
-            c.documentation = (!doc.is_empty()).then(|| Documentation::String(doc.to_string()));
+        .filter(|b| places.contains(&b.place))
+        .map(|b| {
+            let (name, detail, doc) = (b.name, &b.signature, b.doc);
+            let mut c = item(name, CompletionItemKind::FUNCTION, detail, "3");
+            c.documentation = Some(Documentation::String(doc.to_string()));
             let takes_arguments = !detail.ends_with("()") && detail.contains('(');
-            c.insert_text = Some(if takes_arguments { format!("{name}($0)") } else { format!("{name}()") });
+            c.insert_text = Some(if detail.contains('{') {
+                format!("{name} {{\n\t$0\n}}")
+            } else if takes_arguments {
+                format!("{name}($0)")
+            } else {
+                format!("{name}()")
+            });
             c.insert_text_format = Some(InsertTextFormat::SNIPPET);
             c
         })

@@ -7,6 +7,7 @@ use super::analysis::Analysis;
 use super::document::Document;
 use super::text::{LineIndex, name_at};
 use super::uri;
+use crate::check::settings::describe_setting;
 use crate::check::{builtins, explain};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::{ImportSource, Item, ItemKind};
@@ -20,7 +21,8 @@ pub fn hover(doc: &Document, offset: usize) -> Option<Hover> {
     let markdown = layer_shapes(analysis, name, at)
         .or_else(|| item_schema(analysis, name))
         .or_else(|| column_type(analysis, name, at))
-        .or_else(|| builtins::signature(name).map(|(sig, what)| format!("```pipe\n{sig}\n```\n{what}")))?;
+        .or_else(|| builtins::signature(name).map(|(sig, what)| format!("```pipe\n{sig}\n```\n{what}")))
+        .or_else(|| describe_setting(name).map(|(form, what)| format!("```pipe\n{form}\n```\n{what}")))?;
     let range = LineIndex::new(&doc.text).range(start, end);
     let contents = HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown });
     Some(Hover { contents, range: Some(range) })

@@ -16,13 +16,16 @@ pub mod dataset;
 pub mod error;
 pub mod fitted;
 pub mod images;
+mod names;
 mod onehot;
 mod ops;
 mod pca;
+mod plan;
 pub mod predict;
-
+mod progress;
 pub mod read;
 mod split;
+mod stored;
 pub mod training;
 pub mod write;
 
@@ -38,6 +41,9 @@ use crate::source::Span;
 use cache::Cache;
 use error::{RunError, RunResult};
 use fitted::Fitted;
+use names::{kind_name, op_name};
+use plan::{frame_references, op_references, references, targets};
+use progress::TrainProgress;
 
 pub use onehot::Levels;
 pub use pca::Projection;
@@ -176,81 +182,6 @@ pub fn cached_items(program: &Program, options: &Options) -> std::collections::H
         }
     }
     cached
-}
-
-/// The items to run: the ones named, or every output, evaluation and
-/// training run (every item when there are none of those).
-fn targets(program: &Program, only: &[String]) -> RunResult<Vec<ItemId>> {
-    let items = || program.items.iter().enumerate().filter_map(|(i, item)| Some((i, item.as_ref()?)));
-    if only.is_empty() {
-        let ends: Vec<ItemId> = items()
-            .filter(|(_, item)| {
-                matches!(item.kind, ItemKind::Output(_) | ItemKind::Train(_) | ItemKind::Evaluate { .. })
-            })
-            .map(|(i, _)| i)
-            .collect();
-        return Ok(if ends.is_empty() { items().map(|(i, _)| i).collect() } else { ends });
-    }
-    only.iter()
-        .map(|name| {
-            items().find(|(_, item)| item.name.split(", ").any(|n| n == name)).map(|(i, _)| i).ok_or_else(|| {
-                let names: Vec<String> =
-                    items().flat_map(|(_, it)| it.name.split(", ").map(str::to_owned).collect::<Vec<_>>()).collect();
-                RunError::UnknownItem { name: name.clone(), help: format!("the items are: {}", names.join(", ")) }
-            })
-        })
-        .collect()
-}
-
-/// The items an item reads, in the order it names them.
-fn references(kind: &ItemKind) -> Vec<ItemId> {
-    let mut out = Vec::new();
-    match kind {
-        ItemKind::Source(_) => {}
-        ItemKind::Stage(frame) | ItemKind::Output(frame) | ItemKind::Split { input: frame, .. } => {
-            frame_references(frame, &mut out)
-        }
-        ItemKind::Transform { fit_on, steps, .. } => {
-            frame_references(fit_on, &mut out);
-            op_references(steps, &mut out);
-        }
-        ItemKind::Train(train) => {
-            frame_references(&train.data, &mut out);
-            if let Some(v) = &train.validate {
-                frame_references(v, &mut out);
-            }
-            // A model that starts from a trained run needs its weights.
-            if let Some(crate::ir::Pretrained { from: crate::ir::PretrainedFrom::Run(run), .. }) =
-                &train.model.pretrained
-            {
-                out.push(*run);
-            }
-        }
-        ItemKind::Evaluate { run, data, .. } => {
-            out.push(*run);
-            frame_references(data, &mut out);
-        }
-    }
-    out
-}
-
-fn frame_references(frame: &Frame, out: &mut Vec<ItemId>) {
-    match &frame.input {
-        FrameInput::Item(id) | FrameInput::Part { split: id, .. } => out.push(*id),
-        FrameInput::Transformed { transform, input } => {
-            out.push(*transform);
-            frame_references(input, out);
-        }
-    }
-    op_references(&frame.ops, out);
-}
-
-fn op_references(ops: &[Op], out: &mut Vec<ItemId>) {
-    for op in ops {
-        if let Op::Transform(id) | Op::Predict(id) = op {
-            out.push(*id);
-        }
-    }
 }
 
 /// A run in progress: items computed so far, the cache. Also the way to
@@ -464,46 +395,6 @@ impl<'a> Session<'a> {
             || (!need_data && self.written.contains(&id))
     }
 
-    /// The cache key of an item: its IR (item references written as their
-    /// keys) and the contents of the files it reads.
-    fn key(&mut self, id: ItemId) -> RunResult<String> {
-        if let Some(key) = self.keys.get(&id) {
-            return Ok(key.clone());
-        }
-        let kind = &self.item(id).kind;
-        let mut names = HashMap::new();
-        for r in references(kind) {
-            names.insert(r, self.key(r)?);
-        }
-        let program = self.program;
-        let item = program.items[id].as_ref().expect("the checker lowered every item");
-        let mut text = format!("pipe {}\n{}", env!("CARGO_PKG_VERSION"), crate::ir::fingerprint(&item.kind, names));
-        if let ItemKind::Source(crate::ir::Source::Images { dir, classes, .. }) = &item.kind {
-            let stamp = images::folder_stamp(dir, classes).map_err(|e| RunError::Unreadable {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-                span: item.span,
-                help: "check that the folder exists and is readable".into(),
-            })?;
-            text.push_str(&stamp);
-        }
-        if let ItemKind::Source(source) = &item.kind
-            && let Some(path) = source_file(source)
-            && let Some(cache) = &mut self.cache
-        {
-            let hash = cache.file_hash(&path).map_err(|e| RunError::Unreadable {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-                span: item.span,
-                help: "check that the file exists and is readable".into(),
-            })?;
-            text.push_str(&hash);
-        }
-        let key = cache::hash(text.as_bytes());
-        self.keys.insert(id, key.clone());
-        Ok(key)
-    }
-
     /// Makes sure an item has run (or was loaded from the cache).
     fn ensure(&mut self, id: ItemId, need_data: bool) -> RunResult<()> {
         if self.done(id, need_data) {
@@ -539,91 +430,6 @@ impl<'a> Session<'a> {
         let kind = kind_name(&self.item(id).kind);
         (self.events)(Event::Finished(Finished { name, rows, seconds, cached: false, kind }));
         Ok(())
-    }
-
-    /// Loads an item's result from the cache; whether it was there.
-    fn load(&mut self, id: ItemId, key: &str, need_data: bool) -> bool {
-        let Some(cache) = &self.cache else { return false };
-        let start = Instant::now();
-        let program = self.program;
-        let item = program.items[id].as_ref().expect("the checker lowered every item");
-        let rows = match &item.kind {
-            ItemKind::Stage(_) => cache.load_frames(key, 1).map(|mut f| {
-                let df = f.remove(0);
-                let rows = vec![df.height()];
-                self.frames.insert(id, df);
-                rows
-            }),
-            ItemKind::Split { fractions, .. } => cache.load_frames(key, fractions.len()).map(|parts| {
-                let rows = parts.iter().map(DataFrame::height).collect();
-                self.parts.insert(id, parts);
-                rows
-            }),
-            ItemKind::Transform { .. } => cache.load_fitted(key).map(|(fitted, rows)| {
-                self.fitted.insert(id, (Rc::new(fitted), rows));
-                vec![rows]
-            }),
-            ItemKind::Train(train) => cache.load_trained(key).and_then(|(weights, meta)| {
-                let rows = vec![meta.rows];
-                // A `save:` folder deleted since is written again from the
-                // run folder (or the run trains again if that is gone too).
-                if let Some(save) = &train.settings.save {
-                    training::restore_saved(train, &self.dir.join(save), &meta.run_dir).ok()?;
-                }
-                let trained = training::load(train, &weights, meta)?;
-                self.trained.insert(id, Rc::new(trained));
-                Some(rows)
-            }),
-            ItemKind::Output(_) if !need_data => cache.output_rows(key).map(|rows| {
-                self.written.insert(id);
-                vec![rows]
-            }),
-            _ => None,
-        };
-        let Some(rows) = rows else { return false };
-        let item = self.item(id);
-        let finished = Finished {
-            name: item.name.clone(),
-            rows,
-            seconds: start.elapsed().as_secs_f64(),
-            cached: true,
-            kind: kind_name(&item.kind),
-        };
-        (self.events)(Event::Finished(finished));
-        true
-    }
-
-    /// Stores an item's result in the cache. A failure costs only a
-    /// recomputation next time, so it is not an error of the run.
-    fn store(&mut self, id: ItemId, key: &str, span: Span) {
-        let Some(cache) = &self.cache else { return };
-        let item = self.item(id);
-        let stored = match &item.kind {
-            ItemKind::Stage(_) => cache.store_frames(key, std::slice::from_ref(&self.frames[&id])),
-            ItemKind::Split { .. } => cache.store_frames(key, &self.parts[&id]),
-            ItemKind::Transform { .. } => {
-                let (fitted, rows) = &self.fitted[&id];
-                cache.store_fitted(key, fitted, *rows)
-            }
-            ItemKind::Train(_) => match self.trained.get(&id) {
-                Some(trained) if trained.cacheable => cache.store_trained(key, &trained.net, &trained.meta),
-                _ => Ok(()),
-            },
-            ItemKind::Output(frame) => match last_write(frame) {
-                Some(path) => cache.store_output(key, &self.dir.join(path), self.frames[&id].height()),
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        };
-        if let Err(reason) = stored {
-            let warning = RunError::data(
-                format!("could not store `{}` in the cache: {reason}", item.name),
-                span,
-                "recomputed next time",
-                "check that the folder beside the .pipe file is writable",
-            );
-            (self.events)(Event::Warning(warning));
-        }
     }
 
     /// Runs one item whose inputs are ready; returns its row counts.
@@ -820,106 +626,5 @@ impl<'a> Session<'a> {
 
     fn step_event(&mut self, name: &str, index: usize, total: usize, operation: &'static str) {
         (self.events)(Event::Step { name: name.to_owned(), index, total, operation });
-    }
-}
-
-/// The file a source reads (image folders are stamped by their listing).
-fn source_file(source: &crate::ir::Source) -> Option<PathBuf> {
-    match source {
-        crate::ir::Source::Csv { path, .. } | crate::ir::Source::Parquet { path } => Some(path.clone()),
-        crate::ir::Source::Images { .. } => None,
-    }
-}
-
-/// The path of a frame's last `write`.
-fn last_write(frame: &Frame) -> Option<&std::path::Path> {
-    frame.ops.iter().rev().find_map(|op| if let Op::Write(path) = op { Some(path.as_path()) } else { None })
-}
-
-fn kind_name(kind: &ItemKind) -> &'static str {
-    match kind {
-        ItemKind::Source(_) => "source",
-        ItemKind::Stage(_) => "stage",
-        ItemKind::Split { .. } => "split",
-        ItemKind::Transform { .. } => "transform",
-        ItemKind::Output(_) => "output",
-        ItemKind::Train(_) => "train",
-        ItemKind::Evaluate { .. } => "evaluate",
-    }
-}
-
-/// An operation's name as written.
-fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Filter(_) => "filter",
-        Op::Select(_) => "select",
-        Op::Drop(_) => "drop",
-        Op::Rename(_) => "rename",
-        Op::With(_) => "with",
-        Op::DropNulls(_) => "drop_nulls",
-        Op::FillNulls { .. } => "fill_nulls",
-        Op::Cast { .. } => "cast",
-        Op::Cut { .. } => "cut",
-        Op::QCut { .. } => "qcut",
-        Op::Standard(_) => "standard",
-        Op::MinMax { .. } => "minmax",
-        Op::Robust(_) => "robust",
-        Op::Log1p(_) => "log1p",
-        Op::OneHot { .. } => "onehot",
-        Op::Pca { .. } => "pca",
-        Op::Oversample(_) => "oversample",
-        Op::Pixels { .. } => "pixels",
-        Op::Sample { .. } => "sample",
-        Op::Cache => "cache",
-        Op::Write(_) => "write",
-        Op::Transform(_) => "transform",
-        Op::Predict(_) => "predict",
-    }
-}
-
-/// Training progress as run events.
-struct TrainProgress<'e, 'a> {
-    name: &'e str,
-    /// Whether the epochs go to the console (`log:` absent, or naming it).
-    console: bool,
-    events: &'e mut (dyn FnMut(Event) + 'a),
-    control: Option<std::sync::Arc<Control>>,
-}
-
-impl crate::train::fit::Progress for TrainProgress<'_, '_> {
-    fn epoch(&mut self, epoch: &crate::train::fit::Epoch, epochs: usize) {
-        let console = self.console;
-        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: epoch.clone(), epochs, console });
-    }
-
-    fn step(&mut self, _epoch: usize, step: usize, steps: usize) {
-        // A bar update every few steps is plenty.
-        if step.is_multiple_of(16) || step == steps {
-            (self.events)(Event::Step {
-                name: self.name.to_owned(),
-                index: step - 1,
-                total: steps,
-                operation: "train",
-            });
-        }
-    }
-
-    fn new_settings(&mut self) -> Option<crate::ir::TrainSettings> {
-        let control = self.control.as_ref()?;
-        let settings = control.settings.lock().ok()?.remove(self.name)?;
-        let (lr, epochs) = (settings.optimizer.lr, settings.epochs);
-        (self.events)(Event::Note(format!(
-            "  {:<10} {:<20} new settings applied from this epoch on (lr {lr:.2e}, {epochs} epochs), without a restart",
-            "train", self.name
-        )));
-        Some(settings)
-    }
-
-    fn cancelled(&mut self) -> bool {
-        self.control.as_ref().is_some_and(|c| c.cancelled())
-    }
-
-    fn note(&mut self, line: &str) {
-        (self.events)(Event::Note(format!("  {:<10} {:<20} {line}", "train", self.name)));
     }
 }

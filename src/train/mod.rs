@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod augment;
+mod checkpoint;
 pub mod data;
 pub mod fit;
 pub mod loss;
@@ -12,4 +13,5 @@ pub mod optimizer;
 pub mod plot;
 pub mod scale;
 pub mod schedule;
+mod step;
 pub mod tensorboard;

@@ -1,0 +1,156 @@
+//! The cache side of a session: each item's key, and loading and storing
+//! its result.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use polars::prelude::DataFrame;
+
+use crate::ir::{Frame, ItemId, ItemKind, Op};
+use crate::run::error::{RunError, RunResult};
+use crate::run::names::kind_name;
+use crate::run::plan::references;
+use crate::run::{Event, Finished, Session, cache, images, training};
+use crate::source::Span;
+
+impl Session<'_> {
+    /// The cache key of an item: its IR (item references written as their
+    /// keys) and the contents of the files it reads.
+    pub(super) fn key(&mut self, id: ItemId) -> RunResult<String> {
+        if let Some(key) = self.keys.get(&id) {
+            return Ok(key.clone());
+        }
+        let kind = &self.item(id).kind;
+        let mut names = HashMap::new();
+        for r in references(kind) {
+            names.insert(r, self.key(r)?);
+        }
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        let mut text = format!("pipe {}\n{}", env!("CARGO_PKG_VERSION"), crate::ir::fingerprint(&item.kind, names));
+        if let ItemKind::Source(crate::ir::Source::Images { dir, classes, .. }) = &item.kind {
+            let stamp = images::folder_stamp(dir, classes).map_err(|e| RunError::Unreadable {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+                span: item.span,
+                help: "check that the folder exists and is readable".into(),
+            })?;
+            text.push_str(&stamp);
+        }
+        if let ItemKind::Source(source) = &item.kind
+            && let Some(path) = source_file(source)
+            && let Some(cache) = &mut self.cache
+        {
+            let hash = cache.file_hash(&path).map_err(|e| RunError::Unreadable {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+                span: item.span,
+                help: "check that the file exists and is readable".into(),
+            })?;
+            text.push_str(&hash);
+        }
+        let key = cache::hash(text.as_bytes());
+        self.keys.insert(id, key.clone());
+        Ok(key)
+    }
+
+    /// Loads an item's result from the cache; whether it was there.
+    pub(super) fn load(&mut self, id: ItemId, key: &str, need_data: bool) -> bool {
+        let Some(cache) = &self.cache else { return false };
+        let start = Instant::now();
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        let rows = match &item.kind {
+            ItemKind::Stage(_) => cache.load_frames(key, 1).map(|mut f| {
+                let df = f.remove(0);
+                let rows = vec![df.height()];
+                self.frames.insert(id, df);
+                rows
+            }),
+            ItemKind::Split { fractions, .. } => cache.load_frames(key, fractions.len()).map(|parts| {
+                let rows = parts.iter().map(DataFrame::height).collect();
+                self.parts.insert(id, parts);
+                rows
+            }),
+            ItemKind::Transform { .. } => cache.load_fitted(key).map(|(fitted, rows)| {
+                self.fitted.insert(id, (Rc::new(fitted), rows));
+                vec![rows]
+            }),
+            ItemKind::Train(train) => cache.load_trained(key).and_then(|(weights, meta)| {
+                let rows = vec![meta.rows];
+                // A `save:` folder deleted since is written again from the
+                // run folder (or the run trains again if that is gone too).
+                if let Some(save) = &train.settings.save {
+                    training::restore_saved(train, &self.dir.join(save), &meta.run_dir).ok()?;
+                }
+                let trained = training::load(train, &weights, meta)?;
+                self.trained.insert(id, Rc::new(trained));
+                Some(rows)
+            }),
+            ItemKind::Output(_) if !need_data => cache.output_rows(key).map(|rows| {
+                self.written.insert(id);
+                vec![rows]
+            }),
+            _ => None,
+        };
+        let Some(rows) = rows else { return false };
+        let item = self.item(id);
+        let finished = Finished {
+            name: item.name.clone(),
+            rows,
+            seconds: start.elapsed().as_secs_f64(),
+            cached: true,
+            kind: kind_name(&item.kind),
+        };
+        (self.events)(Event::Finished(finished));
+        true
+    }
+
+    /// Stores an item's result in the cache. A failure costs only a
+    /// recomputation next time, so it is not an error of the run.
+    pub(super) fn store(&mut self, id: ItemId, key: &str, span: Span) {
+        let Some(cache) = &self.cache else { return };
+        let item = self.item(id);
+        let stored = match &item.kind {
+            ItemKind::Stage(_) => cache.store_frames(key, std::slice::from_ref(&self.frames[&id])),
+            ItemKind::Split { .. } => cache.store_frames(key, &self.parts[&id]),
+            ItemKind::Transform { .. } => {
+                let (fitted, rows) = &self.fitted[&id];
+                cache.store_fitted(key, fitted, *rows)
+            }
+            ItemKind::Train(_) => match self.trained.get(&id) {
+                Some(trained) if trained.cacheable => cache.store_trained(key, &trained.net, &trained.meta),
+                _ => Ok(()),
+            },
+            ItemKind::Output(frame) => match last_write(frame) {
+                Some(path) => cache.store_output(key, &self.dir.join(path), self.frames[&id].height()),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+        if let Err(reason) = stored {
+            let warning = RunError::data(
+                format!("could not store `{}` in the cache: {reason}", item.name),
+                span,
+                "recomputed next time",
+                "check that the folder beside the .pipe file is writable",
+            );
+            (self.events)(Event::Warning(warning));
+        }
+    }
+}
+
+/// The file a source reads (image folders are stamped by their listing).
+fn source_file(source: &crate::ir::Source) -> Option<PathBuf> {
+    match source {
+        crate::ir::Source::Csv { path, .. } | crate::ir::Source::Parquet { path } => Some(path.clone()),
+        crate::ir::Source::Images { .. } => None,
+    }
+}
+
+/// The path of a frame's last `write`.
+fn last_write(frame: &Frame) -> Option<&std::path::Path> {
+    frame.ops.iter().rev().find_map(|op| if let Op::Write(path) = op { Some(path.as_path()) } else { None })
+}

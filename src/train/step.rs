@@ -1,0 +1,206 @@
+//! One training step's arithmetic: a batch as tensors, its loss (plus the
+//! L1/L2 terms) and gradients, on one device or cut into shards across
+//! several (data parallel).
+
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::ir::Augmentation;
+use crate::train::data::{Dataset, Target};
+use crate::train::loss::{Loss, Targets};
+use crate::train::model::{Net, X};
+
+/// L1 and L2 terms over the weights of dense and conv layers (not biases
+/// or normalisation), as Keras' kernel regularizers.
+fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
+    if l1.is_none() && l2.is_none() {
+        return None;
+    }
+    let mut total: Option<Tensor<1>> = None;
+    for w in net.weights() {
+        let mut term: Option<Tensor<1>> = None;
+        if let Some(a) = l1 {
+            term = Some(w.clone().abs().sum() * a);
+        }
+        if let Some(b) = l2 {
+            let t = w.square().sum() * b;
+            term = Some(match term {
+                Some(x) => x + t,
+                None => t,
+            });
+        }
+        total = match (total, term) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+    total
+}
+
+/// The L1 and L2 weights of a run's `regularize:`.
+#[derive(Clone, Copy)]
+pub(super) struct Regularize {
+    /// The L1 weight.
+    pub(super) l1: Option<f64>,
+    /// The L2 weight.
+    pub(super) l2: Option<f64>,
+}
+
+/// What one shard of a batch gives: its mean loss, the gradients of its
+/// share of the batch's objective, and its targets and predictions.
+struct Shard {
+    value: f64,
+    grads: GradientsParams,
+    truth: Vec<f32>,
+    predicted: Vec<f32>,
+}
+
+/// The batch's mean loss, the gradients of its objective (times `scale`,
+/// for f16), and its targets and predictions. With replicas (data
+/// parallel), the rows are cut into one shard per device, each device's
+/// copy of the network computes its shard's loss weighted by the shard's
+/// share of the rows, in its own thread, and the gradients are summed on
+/// the first device: the mean loss of the whole batch, so one step on
+/// several devices is one step on one device. Batch normalization sees
+/// each device's shard (as in PyTorch's DDP without SyncBatchNorm); the
+/// running statistics kept are the first device's.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn batch_gradients(
+    net: &Net,
+    replicas: &[Device],
+    data: &Dataset,
+    rows: &[usize],
+    loss: &Loss,
+    device: &Device,
+    regularize: Regularize,
+    scale: Option<f64>,
+    augment: Option<Augment>,
+) -> (f64, GradientsParams, Vec<f32>, Vec<f32>) {
+    if replicas.is_empty() {
+        let shard = shard_gradients(net, data, rows, loss, device, 1.0, Some(regularize), scale, augment);
+        return (shard.value, shard.grads, shard.truth, shard.predicted);
+    }
+    let parts = replicas.len() + 1;
+    let shards: Vec<&[usize]> = rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
+    // Each shard's mean loss counts by its share of the batch's weight (its
+    // rows, or with class weights the weights of its rows' classes), so the
+    // shards' sum is the batch's mean on one device.
+    let weight = |shard: &[usize]| shard.iter().map(|&r| loss.row_weight(&data.target, r)).sum::<f64>();
+    let total = weight(rows).max(f64::MIN_POSITIVE);
+    let share = |shard: &[usize]| weight(shard) / total;
+    // Each copy draws its own dropout masks, from streams fixed before any
+    // thread starts (so runs repeat exactly).
+    let copies: Vec<Net> =
+        (1..shards.len()).map(|i| net.clone().fork(&replicas[i - 1]).reseed_dropout(i as u64)).collect();
+    let (first, others) = std::thread::scope(|scope| {
+        let handles: Vec<_> = copies
+            .into_iter()
+            .zip(&shards[1..])
+            .zip(replicas)
+            .map(|((copy, shard), replica)| {
+                let weight = share(shard);
+                scope.spawn(move || shard_gradients(&copy, data, shard, loss, replica, weight, None, scale, augment))
+            })
+            .collect();
+        let first =
+            shard_gradients(net, data, shards[0], loss, device, share(shards[0]), Some(regularize), scale, augment);
+        let others: Vec<Shard> =
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
+        (first, others)
+    });
+    let mut value = first.value * share(shards[0]);
+    let (mut truth, mut predicted) = (first.truth, first.predicted);
+    let mut sum = GradientsAccumulator::<Net>::new();
+    sum.accumulate(net, first.grads);
+    for (shard, rows) in others.into_iter().zip(&shards[1..]) {
+        value += shard.value * share(rows);
+        truth.extend(shard.truth);
+        predicted.extend(shard.predicted);
+        sum.accumulate(net, shard.grads.to_device(device, net));
+    }
+    (value, sum.grads(), truth, predicted)
+}
+
+/// One shard on one device: the gradients of `weight` times its mean loss
+/// (plus the L1/L2 terms, counted once, on the first device), times
+/// `scale`.
+#[allow(clippy::too_many_arguments)]
+fn shard_gradients(
+    net: &Net,
+    data: &Dataset,
+    rows: &[usize],
+    loss: &Loss,
+    device: &Device,
+    weight: f64,
+    regularize: Option<Regularize>,
+    scale: Option<f64>,
+    augment: Option<Augment>,
+) -> Shard {
+    let (x, y, truth) = batch_tensors(data, rows, device, augment);
+    let output = net.forward(x).flat();
+    let mut objective = loss.forward(output.clone(), &y, device);
+    let value = objective.clone().into_scalar::<f64>();
+    if weight != 1.0 {
+        objective = objective * weight;
+    }
+    if let Some(penalty) = regularize.and_then(|r| penalty(net, r.l1, r.l2)) {
+        objective = objective + penalty;
+    }
+    if let Some(scale) = scale {
+        objective = objective * scale;
+    }
+    let predicted = loss.predict(output.detach());
+    // Every layer frozen: nothing to differentiate (the checker reports it).
+    let grads = if objective.is_tracked() {
+        GradientsParams::from_grads(objective.backward(), net)
+    } else {
+        GradientsParams::new()
+    };
+    Shard { value, grads, truth, predicted }
+}
+
+/// How a training batch's images are augmented: the steps, the run's seed
+/// and the epoch.
+#[derive(Clone, Copy)]
+pub(super) struct Augment<'a> {
+    /// The steps.
+    pub(super) augmentation: &'a Augmentation,
+    /// The run's seed.
+    pub(super) seed: u64,
+    /// The epoch (each draws anew).
+    pub(super) epoch: usize,
+}
+
+/// The batch of `rows` as tensors (augmented when training images), and
+/// its targets as f32 on the host.
+pub(super) fn batch_tensors(
+    data: &Dataset,
+    rows: &[usize],
+    device: &Device,
+    augment: Option<Augment>,
+) -> (X, Targets, Vec<f32>) {
+    let width = data.width;
+    let mut features = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        features.extend_from_slice(&data.features[r * width..(r + 1) * width]);
+    }
+    if let (Some(shape), Some(a)) = (data.image, augment) {
+        crate::train::augment::augment_batch(&mut features, rows, shape, a.augmentation, a.seed, a.epoch);
+    }
+    let x = match data.image {
+        Some([c, h, w]) => X::Image(Tensor::from_data(TensorData::new(features, [rows.len(), c, h, w]), device)),
+        None => X::Flat(Tensor::from_data(TensorData::new(features, [rows.len(), width]), device)),
+    };
+    match &data.target {
+        Target::Classes(c) => {
+            let y: Vec<i64> = rows.iter().map(|&r| c[r]).collect();
+            let host = y.iter().map(|v| *v as f32).collect();
+            (x, Targets::classes(y, device), host)
+        }
+        Target::Numbers(n) => {
+            let y: Vec<f32> = rows.iter().map(|&r| n[r]).collect();
+            (x, Targets::numbers(y.clone(), device), y)
+        }
+    }
+}
