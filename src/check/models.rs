@@ -262,6 +262,15 @@ impl<'a> Shapes<'a> {
     /// The features a model sees: every column but the target.
     fn input_shape(&mut self, schema: &Schema, target: &str, span: Span) -> Option<Shape> {
         let features: Vec<_> = schema.columns.iter().filter(|c| c.name != target).collect();
+        if features.is_empty() {
+            self.errors.push(Mistake::ShapeMismatch.at(
+                span,
+                format!("this data has no feature for the model: every column but the target `{target}` is gone"),
+                "no features",
+                "keep at least one column besides the target (a `select` or `drop` earlier removed them)",
+            ));
+            return None;
+        }
         if let [only] = features.as_slice()
             && let DType::Image(shape) = only.dtype
         {
