@@ -3,12 +3,13 @@
 //! ([`crate::check::ops::OPERATIONS`] and `predict`), layers
 //! ([`crate::check::layers::LAYERS`]), augmentation steps
 //! ([`crate::check::augment::STEPS`]) and model operations
-//! ([`crate::check::models::MODEL_OPERATIONS`] and `load`). The resolver
+//! ([`crate::check::models::MODEL_OPERATIONS`] and `load`), and the calls
+//! settings take ([`crate::check::setting_calls`]). The resolver
 //! tells known names from typos with these lists, and editors show the
 //! signatures and docs derived here; nothing is listed by hand.
 
 use crate::check::args::{self, Param};
-use crate::check::{augment, frames, layers, models, ops, sources};
+use crate::check::{augment, frames, layers, models, ops, setting_calls, sources};
 
 /// Where a builtin is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,17 +26,20 @@ pub enum Place {
     ModelOperation,
     /// A model made without a `model` item.
     ModelSource,
+    /// A call a training setting's value may be (`adam(lr)`, `l2(w)`).
+    SettingValue,
 }
 
 impl Place {
     /// Every place, in the order the reference lists them.
-    pub const ALL: [Place; 6] = [
+    pub const ALL: [Place; 7] = [
         Place::Source,
         Place::DataOperation,
         Place::Layer,
         Place::Augmentation,
         Place::ModelOperation,
         Place::ModelSource,
+        Place::SettingValue,
     ];
 }
 
@@ -86,6 +90,11 @@ fn gather() -> Vec<Builtin> {
     all.extend(models::MODEL_OPERATIONS.iter().map(|o| declared(Place::ModelOperation, o.name, o.params, o.doc)));
     let (name, params, doc) = models::LOAD;
     all.push(declared(Place::ModelSource, name, params, doc));
+    // A value call without parameters is written as a bare name (`constant`).
+    all.extend(setting_calls::all().into_iter().map(|(name, params, doc)| match params {
+        [] => Builtin { name, place: Place::SettingValue, signature: name.into(), doc },
+        _ => declared(Place::SettingValue, name, params, doc),
+    }));
     all
 }
 
@@ -98,6 +107,7 @@ pub fn names(place: Place) -> Vec<&'static str> {
         Place::Augmentation => augment::step_names(),
         Place::ModelOperation => models::MODEL_OPERATIONS.iter().map(|o| o.name).collect(),
         Place::ModelSource => vec![models::LOAD.0],
+        Place::SettingValue => setting_calls::all().into_iter().map(|(name, _, _)| name).collect(),
     }
 }
 

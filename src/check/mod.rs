@@ -25,6 +25,7 @@ pub mod ops;
 
 mod resolve;
 mod saved;
+pub mod setting_calls;
 
 pub mod scope;
 pub mod settings;

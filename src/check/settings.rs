@@ -7,13 +7,17 @@
 
 use std::path::PathBuf;
 
-use crate::check::args::{Bound, Param, bind, named, pos};
+use crate::check::args::{Bound, bind};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar::{self, Place};
+use crate::check::setting_calls::{
+    CHECKPOINTS, CLIPS, ClipKind, EARLY_STOPS, LOG_SINKS, Norm, OPTIMIZERS, REGULARIZERS, SCHEDULES, ScheduleKind,
+    SinkKind, ValueCall,
+};
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
     Batch, Checkpoint, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, Metric, Optimizer,
-    OptimizerKind, Precision, Scalar, Schedule, Task, TrainSettings, WarmupLength,
+    Precision, Scalar, Schedule, Task, TrainSettings, WarmupLength,
 };
 use crate::schema::{DType, Schema};
 use crate::source::Span;
@@ -195,20 +199,6 @@ pub struct Settings<'a> {
     constants: &'a Constants,
     /// Mistakes found.
     pub errors: Vec<CheckError>,
-}
-
-/// The optimizers' parameters.
-const SGD: &[Param] = &[pos("lr", false), named("momentum"), named("nesterov"), named("weight_decay")];
-const ADAM: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("eps"), named("weight_decay")];
-const RMSPROP: &[Param] = &[pos("lr", false), named("alpha"), named("eps"), named("momentum"), named("weight_decay")];
-
-/// The parameters of an optimizer.
-fn optimizer_params(kind: OptimizerKind) -> &'static [Param] {
-    match kind {
-        OptimizerKind::Sgd => SGD,
-        OptimizerKind::Adam | OptimizerKind::AdamW => ADAM,
-        OptimizerKind::RmsProp => RMSPROP,
-    }
 }
 
 impl<'a> Settings<'a> {
@@ -455,10 +445,10 @@ impl<'a> Settings<'a> {
     fn call<'e, K: Copy>(
         &mut self,
         value: &'e Expr,
-        known: &[(&str, K, &[Param])],
+        known: &[ValueCall<K>],
         what: &str,
     ) -> Option<(K, crate::check::args::Bound<'e>)> {
-        let list: Vec<&str> = known.iter().map(|(n, _, _)| *n).collect();
+        let list: Vec<&str> = known.iter().map(|c| c.name).collect();
         let (name, args, span): (String, &[Arg], Span) = match &value.kind {
             ExprKind::Call(call) => (call.callee.dotted(), &call.args, value.span),
             ExprKind::Path(path) => (path.dotted(), &[], value.span),
@@ -472,7 +462,7 @@ impl<'a> Settings<'a> {
                 return None;
             }
         };
-        let Some((_, kind, params)) = known.iter().find(|(n, _, _)| *n == name) else {
+        let Some(ValueCall { kind, params, .. }) = known.iter().find(|c| c.name == name) else {
             let help = match what {
                 "an optimizer" => familiar::help(Place::Optimizer, &name, &list, "write one of"),
                 _ => familiar::help(Place::TrainSetting, "", &list, "write one of"),
@@ -544,9 +534,7 @@ impl<'a> Settings<'a> {
     }
 
     fn optimizer(&mut self, value: &Expr) -> Option<Optimizer> {
-        let known: Vec<(&str, OptimizerKind, &[Param])> =
-            OptimizerKind::ALL.iter().map(|k| (k.name(), *k, optimizer_params(*k))).collect();
-        let (kind, b) = self.call(value, &known, "an optimizer")?;
+        let (kind, b) = self.call(value, OPTIMIZERS, "an optimizer")?;
         let mut o = Optimizer::new(kind, crate::ir::DEFAULT_LR);
         let fraction = |x: f64| (0.0..1.0).contains(&x);
         let lr = self.number(&b, "lr", |x| x > 0.0 && x.is_finite(), "greater than 0");
@@ -636,24 +624,8 @@ impl<'a> Settings<'a> {
     }
 
     fn schedule_phase(&mut self, phase: &Expr) -> Option<Phase> {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Kind {
-            Constant,
-            Warmup,
-            Step,
-            Exponential,
-            Cosine,
-            OnPlateau,
-        }
-        let known: &[(&str, Kind, &[Param])] = &[
-            ("constant", Kind::Constant, &[]),
-            ("warmup", Kind::Warmup, &[named("epochs"), named("steps")]),
-            ("step", Kind::Step, &[named("every"), named("gamma")]),
-            ("exponential", Kind::Exponential, &[pos("gamma", true)]),
-            ("cosine", Kind::Cosine, &[named("min_lr")]),
-            ("on_plateau", Kind::OnPlateau, &[named("patience"), named("factor")]),
-        ];
-        let (kind, b) = self.call(phase, known, "a schedule")?;
+        use ScheduleKind as Kind;
+        let (kind, b) = self.call(phase, SCHEDULES, "a schedule")?;
         let factor = |x: f64| x > 0.0 && x <= 1.0;
         Some(Phase::Decay(match kind {
             Kind::Constant => Decay::Constant,
@@ -752,8 +724,7 @@ impl<'a> Settings<'a> {
 
     /// `patience(3, on: val.loss, min_delta: 0.001, restore_best: true)`
     fn early_stop(&mut self, value: &Expr, validated: bool, task: Option<Task>) -> Option<EarlyStop> {
-        const PATIENCE: &[Param] = &[pos("patience", true), named("on"), named("min_delta"), named("restore_best")];
-        let (_, b) = self.call(value, &[("patience", (), PATIENCE)], "an early-stopping rule")?;
+        let (_, b) = self.call(value, EARLY_STOPS, "an early-stopping rule")?;
         let patience = self.whole(&b, "patience", 1).ok()??;
         let min_delta = self.number(&b, "min_delta", |x| x >= 0.0 && x.is_finite(), "0 or more").ok()?;
         let restore_best = match b.value("restore_best", self.constants) {
@@ -898,16 +869,9 @@ impl<'a> Settings<'a> {
 
     /// `regularize: l2(1e-4)` or `[l1(1e-5), l2(1e-4)]`.
     fn regularize(&mut self, value: &Expr) -> Option<(Option<f64>, Option<f64>)> {
-        #[derive(Clone, Copy)]
-        enum Norm {
-            L1,
-            L2,
-        }
-        const WEIGHT: &[Param] = &[pos("weight", true)];
         let (mut l1, mut l2) = (None, None);
         for term in value.one_or_many() {
-            let known = [("l1", Norm::L1, WEIGHT), ("l2", Norm::L2, WEIGHT)];
-            let (norm, b) = self.call(term, &known, "a regularizer")?;
+            let (norm, b) = self.call(term, REGULARIZERS, "a regularizer")?;
             let weight = self.number(&b, "weight", |x| x >= 0.0 && x.is_finite(), "0 or more").ok()??;
             let slot = match norm {
                 Norm::L1 => &mut l1,
@@ -927,14 +891,8 @@ impl<'a> Settings<'a> {
     }
 
     fn clip(&mut self, value: &Expr) -> Option<Clip> {
-        #[derive(Clone, Copy)]
-        enum Kind {
-            Norm,
-            Value,
-        }
-        const LIMIT: &[Param] = &[pos("limit", true)];
-        let (kind, b) =
-            self.call(value, &[("norm", Kind::Norm, LIMIT), ("value", Kind::Value, LIMIT)], "a clipping rule")?;
+        use ClipKind as Kind;
+        let (kind, b) = self.call(value, CLIPS, "a clipping rule")?;
         let limit = self.number(&b, "limit", |x| x > 0.0 && x.is_finite(), "greater than 0").ok()??;
         Some(match kind {
             Kind::Norm => Clip::Norm(limit),
@@ -943,23 +901,10 @@ impl<'a> Settings<'a> {
     }
 
     fn logs(&mut self, value: &Expr) -> Option<Vec<LogSink>> {
-        #[derive(Clone, Copy)]
-        enum Kind {
-            Console,
-            TensorBoard,
-            Csv,
-            Jsonl,
-        }
-        const PATH: &[Param] = &[pos("path", true)];
-        let known = [
-            ("console", Kind::Console, &[][..]),
-            ("tensorboard", Kind::TensorBoard, PATH),
-            ("csv", Kind::Csv, PATH),
-            ("jsonl", Kind::Jsonl, PATH),
-        ];
+        use SinkKind as Kind;
         let mut sinks = Vec::new();
         for sink in value.one_or_many() {
-            let (kind, b) = self.call(sink, &known, "a log")?;
+            let (kind, b) = self.call(sink, LOG_SINKS, "a log")?;
             let path = || b.expr("path");
             sinks.push(match kind {
                 Kind::Console => LogSink::Console,
@@ -987,8 +932,7 @@ impl<'a> Settings<'a> {
     }
 
     fn checkpoint(&mut self, value: &Expr) -> Option<Checkpoint> {
-        const EVERY: &[Param] = &[named("every"), named("keep")];
-        let (_, b) = self.call(value, &[("checkpoint", (), EVERY)], "a checkpoint rule")?;
+        let (_, b) = self.call(value, CHECKPOINTS, "a checkpoint rule")?;
         let defaults = Checkpoint { every: 1, ..Checkpoint::default() };
         let every = self.whole(&b, "every", 1).ok()?.unwrap_or(defaults.every);
         let keep = self.whole(&b, "keep", 1).ok()?.unwrap_or(defaults.keep);
