@@ -90,7 +90,25 @@ pub fn fit(op: &Op, df: &DataFrame, span: Span, warnings: &mut Vec<RunError>) ->
         Op::FillNulls { columns, value: value @ (Fill::Mean | Fill::Median) } => fill(df, columns, value, span)?,
         Op::OneHot { columns, .. } => Fitted::Levels(onehot::fit(df, columns, span, warnings)?),
         Op::Pca { columns, k, whiten, .. } => Fitted::Pca(pca::fit(df, columns, *k, *whiten, span)?),
-        _ => Fitted::Nothing,
+        // Named one by one, so that a new operation does not compile until
+        // it says whether it learns.
+        Op::Filter(_)
+        | Op::Select(_)
+        | Op::Drop(_)
+        | Op::Rename(_)
+        | Op::With(_)
+        | Op::DropNulls(_)
+        | Op::FillNulls { value: Fill::Number(_) | Fill::Text(_), .. }
+        | Op::Cast { .. }
+        | Op::Cut { .. }
+        | Op::Log1p(_)
+        | Op::Oversample(_)
+        | Op::Pixels { .. }
+        | Op::Sample { .. }
+        | Op::Cache
+        | Op::Write(_)
+        | Op::Transform(_)
+        | Op::Predict(_) => Fitted::Nothing,
     })
 }
 
@@ -134,7 +152,15 @@ pub fn apply(
                 }
                 (Fill::Number(x), _) => columns.iter().map(|c| col(c.as_str()).fill_null(lit(*x))).collect(),
                 (Fill::Text(t), _) => columns.iter().map(|c| col(c.as_str()).fill_null(lit(t.clone()))).collect(),
-                _ => Vec::new(),
+                // `fit` learns a value for these: without one, nothing is filled.
+                (Fill::Mean | Fill::Median, _) => {
+                    return Err(RunError::data(
+                        "`fill_nulls` reached its step without the value it learns",
+                        span,
+                        "not fitted",
+                        "this is a bug in pipe; please report it with this file",
+                    ));
+                }
             };
             df.lazy().with_columns(fills).collect().map_err(failed)
         }
@@ -147,8 +173,8 @@ pub fn apply(
             None => Err(RunError::data(
                 "this step cannot run here",
                 span,
-                "not runnable",
-                "`predict` needs a trained model, which this version cannot make yet",
+                "not runnable here",
+                "a transform's steps are data operations; apply other transforms and `predict` outside it",
             )),
         },
     }
