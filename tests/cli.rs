@@ -351,3 +351,42 @@ fn lsp_without_an_editor_is_a_diagnostic() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("pipe::lsp::connection"), "{}", stderr(&output));
 }
+
+/// `save:` onto the user's data folder, `write` over the pipeline's own
+/// input: `pipe run` refuses before anything runs, and every file is left
+/// as it was; a second run after moving `save:` to a new folder saves, and
+/// a third replaces what that run saved.
+#[test]
+fn runs_never_write_over_inputs_or_folders_they_did_not_write() {
+    let dir = temp_dir("guarded_writes");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let iris = std::fs::read_to_string(repo("data/iris.csv")).unwrap();
+    std::fs::write(dir.join("data/iris.csv"), &iris).unwrap();
+    std::fs::write(dir.join("data/notes.txt"), "mine").unwrap();
+    let file = dir.join("main.pipe");
+    let pipeline = |save: &str, output: &str| {
+        format!(
+            "import std.models {{ linear }}\nsource iris = csv(\"data/iris.csv\")\n\
+             train run = linear(out: 3) on iris {{\n    target: label\n    epochs: 1\n    save: \"{save}\"\n}}\n\
+             output copy = iris |> write(\"{output}\")\n"
+        )
+    };
+    for (save, output, code) in
+        [("data", "out/iris.csv", "foreign_files"), ("models/iris", "data/iris.csv", "overwrites_input")]
+    {
+        std::fs::write(&file, pipeline(save, output)).unwrap();
+        let refused = run(&["run", file.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains(&format!("pipe::check::{code}")), "{}", stderr(&refused));
+        assert_eq!(std::fs::read_to_string(dir.join("data/iris.csv")).unwrap(), iris);
+        assert_eq!(std::fs::read_to_string(dir.join("data/notes.txt")).unwrap(), "mine");
+        assert!(!dir.join("models").exists() && !dir.join("out").exists(), "nothing written");
+    }
+    std::fs::write(&file, pipeline("models/iris", "out/iris.csv")).unwrap();
+    for _ in 0..2 {
+        let saved = run(&["run", "--no-cache", file.to_str().unwrap()]);
+        assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
+        assert!(dir.join("models/iris/model.bpk").exists() && dir.join("models/iris/model.pipe").exists());
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("data/iris.csv")).unwrap(), iris);
+}

@@ -575,6 +575,58 @@ pub enum CheckError {
         help: String,
     },
 
+    /// `write("data/iris.csv")` where `data/iris.csv` is a source, `save:`
+    /// onto the pipeline file: a run would destroy what it reads.
+    #[error("{writer} would overwrite {input} `{path}`")]
+    #[diagnostic(
+        code(pipe::check::overwrites_input),
+        help("write somewhere else: the pipeline reads this path, and the next run would read what this one wrote")
+    )]
+    OverwritesInput {
+        /// `write(...)`, `save:` or `log:`.
+        writer: String,
+        /// The path, resolved.
+        path: String,
+        /// "a source", "the pipeline file".
+        input: String,
+        /// The write.
+        #[label(primary, "writes over an input")]
+        span: Span,
+        /// Where the input is read.
+        #[label("read here")]
+        read: Option<Span>,
+    },
+
+    /// Two outputs (or an output and a `save:` or `log:`) writing one path:
+    /// the last would silently win.
+    #[error("two writes go to `{path}`")]
+    #[diagnostic(code(pipe::check::write_conflict), help("give each output its own path"))]
+    WriteConflict {
+        /// The path, resolved.
+        path: String,
+        /// The second write.
+        #[label(primary, "written again here")]
+        span: Span,
+        /// The first.
+        #[label("first written here")]
+        first: Span,
+    },
+
+    /// `save: "data"` where `data/` holds the user's files: `save:` replaces
+    /// the whole folder.
+    #[error("{reason}")]
+    #[diagnostic(
+        code(pipe::check::foreign_files),
+        help("save to a new folder (or an empty one, or one an earlier `save:` wrote)")
+    )]
+    ForeignFiles {
+        /// What the folder holds.
+        reason: String,
+        /// The `save:` value.
+        #[label(primary, "would be replaced")]
+        span: Span,
+    },
+
     /// An item `pipe check` accepted and could not lower: a bug in pipe,
     /// reported instead of a run that skips the item or fails oddly.
     #[error("pipe checked this {keyword} item without finding a mistake, and cannot run it")]
@@ -647,6 +699,9 @@ impl CheckError {
             | CheckError::UntransformedData { span, .. }
             | CheckError::ExtraTransform { span, .. }
             | CheckError::NotLowered { span, .. }
+            | CheckError::OverwritesInput { span, .. }
+            | CheckError::WriteConflict { span, .. }
+            | CheckError::ForeignFiles { span, .. }
             | CheckError::UnusedItem { span, .. } => *span,
         }
     }

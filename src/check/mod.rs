@@ -32,6 +32,7 @@ pub mod settings;
 pub mod sources;
 pub mod stdlib;
 pub mod value;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -200,6 +201,8 @@ impl Checker<'_> {
             let mut runs = Runs { program, scope: &scope, constants: &constants, clean, errors: Vec::new() };
             runs.lower(&mut ir, &mut frames, shapes_models, lowered);
             self.report.errors.extend(runs.errors);
+            let pipeline = self.visiting.first().cloned();
+            self.report.errors.extend(writes::guard(program, &ir, dir, pipeline.as_deref()));
             if !self.report.has_errors() {
                 self.report.errors.extend(lower::unlowered(program, &ir));
             }

@@ -9,6 +9,10 @@ use burn::tensor::Device;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+// What `save:` keeps of a run (its weights, model, training settings and
+// classes) in a folder of its own, replaced as a whole (written beside it,
+// then renamed) so a reader never sees half of one.
+use crate::files::saved::{COPIED as SAVED_FILES, MODEL as SAVED_MODEL};
 use crate::ir::{DeviceKind, LogSink, Task, Train};
 use crate::run::dataset::{class_names, dataset};
 use crate::run::error::{RunError, RunResult};
@@ -332,15 +336,10 @@ fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(),
     net.clone().save_file(run_dir.join("model.bpk")).map_err(|e| format!("{e:?}"))
 }
 
-/// What `save:` keeps of a run: its weights, model, training settings and
-/// classes, in a folder of their own, replaced as a whole (written beside
-/// it, then renamed) so a reader never sees half of one.
-const SAVED_FILES: [&str; 4] = ["model.bpk", "model.json", "settings.json", "trained.json"];
-
 /// Makes sure a cached run's `save:` folder is there: written again from
 /// its run folder when it was deleted (an error when that is gone too).
 pub fn restore_saved(train: &Train, target: &Path, run_dir: &Path) -> Result<(), String> {
-    if SAVED_FILES.iter().all(|f| target.join(f).exists()) && target.join("model.pipe").exists() {
+    if SAVED_FILES.iter().all(|f| target.join(f).exists()) && target.join(SAVED_MODEL).exists() {
         return Ok(());
     }
     save_model(run_dir, target, &train.model)
@@ -349,6 +348,10 @@ pub fn restore_saved(train: &Train, target: &Path, run_dir: &Path) -> Result<(),
 /// Writes the `save:` folder: the run's files, and the model as the
 /// `model.pipe` that `load(...)` reads.
 fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result<(), String> {
+    // Checked again here: files may have appeared since `pipe check`.
+    if let Some(refusal) = crate::files::saved::refusal(target, target) {
+        return Err(format!("{refusal}; save to a new folder"));
+    }
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -359,7 +362,7 @@ fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result
     for file in SAVED_FILES {
         std::fs::copy(run_dir.join(file), fresh.join(file)).map_err(|e| format!("{file}: {e}"))?;
     }
-    std::fs::write(fresh.join("model.pipe"), model.to_pipe()).map_err(|e| format!("model.pipe: {e}"))?;
+    std::fs::write(fresh.join(SAVED_MODEL), model.to_pipe()).map_err(|e| format!("{SAVED_MODEL}: {e}"))?;
     let _ = std::fs::remove_dir_all(&old);
     if target.exists() {
         std::fs::rename(target, &old).map_err(|e| e.to_string())?;

@@ -18,7 +18,10 @@ impl EventWriter {
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let path = dir.join(format!("events.out.tfevents.{}.pipe", now.as_secs()));
+        // Runs sharing a folder each get a file, even within one second.
+        static CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("events.out.tfevents.{}.pipe.{}.{n}", now.as_secs(), std::process::id()));
         let mut writer = EventWriter { out: BufWriter::new(File::create(&path)?), path };
         let mut event = Vec::new();
         field_double(&mut event, 1, now.as_secs_f64());
