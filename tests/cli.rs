@@ -390,3 +390,23 @@ fn runs_never_write_over_inputs_or_folders_they_did_not_write() {
     }
     assert_eq!(std::fs::read_to_string(dir.join("data/iris.csv")).unwrap(), iris);
 }
+
+/// A model whose weights, gradients and optimizer state cannot fit this
+/// machine's memory is refused by `pipe check`, not aborted on allocation.
+#[test]
+fn a_model_larger_than_the_machine_is_refused_before_it_allocates() {
+    let dir = temp_dir("huge_model");
+    let file = dir.join("main.pipe");
+    let digits = repo("data/digits");
+    std::fs::write(
+        &file,
+        format!(
+            "source imgs = images(\"{digits}\", size: [8, 8], channels: 1)\nmodel net {{\n    conv(16000000, kernel: 3, padding: same)\n    flatten()\n    dense(10)\n}}\ntrain run = net on imgs {{\n    target: label\n    epochs: 1\n}}\n"
+        ),
+    )
+    .unwrap();
+    let refused = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(err.contains("pipe::check::out_of_range") && err.contains("10,400,000,010 parameters"), "{err}");
+}

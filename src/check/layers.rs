@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use crate::check::args::{Bound, Param, named, pos};
 use crate::check::error::{CheckError, Mistake};
+use crate::check::explain::thousands;
+use crate::check::limits;
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{Activation, Init, LayerKind, Shape};
 use crate::source::Span;
@@ -73,11 +75,25 @@ impl LayerCall<'_> {
         self.args.expr(param).map(|e| (eval(e, self.values.constants), self.values.origin(e)))
     }
 
-    /// A whole number of 1 or more, or `default` when not given.
+    /// A whole number of 1 or more (and at most what can run: see
+    /// [`limits`]), or `default` when not given.
     fn count(&mut self, param: &str, default: Option<usize>) -> Option<usize> {
         let Some((value, span)) = self.value(param) else { return default };
+        let max = match param {
+            "kernel" | "size" | "stride" => limits::MAX_SIDE,
+            _ => limits::MAX_WIDTH,
+        };
         match value.as_i64() {
-            Some(n) if n >= 1 => Some(n as usize),
+            Some(n) if n >= 1 && n as u64 <= max as u64 => Some(n as usize),
+            Some(n) if n >= 1 => {
+                self.errors.push(Mistake::OutOfRange.at(
+                    span,
+                    format!("`{param}` of `{}` is at most {}", self.name, thousands(max as u64)),
+                    format!("this is {}", thousands(n as u64)),
+                    "a layer this large could not be allocated",
+                ));
+                None
+            }
             found => {
                 let kind = if found.is_some() { Mistake::OutOfRange } else { Mistake::WrongType };
                 self.errors.push(kind.at(

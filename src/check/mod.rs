@@ -18,6 +18,7 @@ pub mod familiar;
 pub mod frames;
 mod graph;
 pub mod layers;
+pub mod limits;
 mod lower;
 
 pub mod models;

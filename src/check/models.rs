@@ -8,6 +8,7 @@ use crate::check::args::{Param, bind, named, pos, rest};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::setting;
 use crate::check::layers;
+use crate::check::limits;
 use crate::check::ops::sorted_levels;
 use crate::check::scope::{Kind, Scope};
 use crate::check::value::{Constants, Value, eval};
@@ -254,9 +255,36 @@ impl<'a> Shapes<'a> {
             return;
         }
         let model = ir::Model { layers: built.layers, input, output: output.clone(), frozen_until, pretrained };
+        if !self.fits_in_memory(&model, train.model.span) {
+            return;
+        }
         self.models.push((index, model));
         let loss = setting(&train.body, "loss").and_then(path_name);
         self.output_fits(&output, target_column, loss.as_deref(), train.model.span);
+    }
+
+    /// Whether training `model` fits this machine's memory: its weights,
+    /// gradients and optimizer state, and one sample's activations and
+    /// their gradients (a lower bound: a batch holds more).
+    fn fits_in_memory(&mut self, model: &ir::Model, span: Span) -> bool {
+        let parameters = model.parameters();
+        let activations = model.layers.iter().map(|l| shape_values(&l.output)).fold(0, u64::saturating_add);
+        let needed =
+            parameters.saturating_mul(limits::BYTES_PER_PARAMETER).saturating_add(activations.saturating_mul(8));
+        let Some(memory) = limits::machine_memory().filter(|m| needed > *m) else { return true };
+        let gb = |bytes: u64| format!("{:.1} GB", bytes as f64 / (1u64 << 30) as f64);
+        self.errors.push(Mistake::OutOfRange.at(
+            span,
+            format!(
+                "this model has {} parameters: training needs at least {} for weights, gradients, optimizer state and activations, and this machine has {}",
+                crate::check::explain::thousands(parameters),
+                gb(needed),
+                gb(memory)
+            ),
+            "too large for this machine",
+            "use narrower layers, or pool images before the dense layers",
+        ));
+        false
     }
 
     /// The features a model sees: every column but the target.
@@ -712,6 +740,14 @@ impl<'a> Shapes<'a> {
                 },
             ));
         }
+    }
+}
+
+/// The values a tensor of `shape` holds, per sample.
+fn shape_values(shape: &Shape) -> u64 {
+    match shape {
+        Shape::Flat(n) => *n as u64,
+        Shape::Image([c, h, w]) => (*c as u64).saturating_mul(*h as u64).saturating_mul(*w as u64),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::check::args::{Bound, Param, bind, named, pos, rest};
 use crate::check::columns::{Frame, Selected, select, unknown_column};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::exprs::{expr_type, row_expr};
+use crate::check::limits;
 use crate::check::value::{Constants, Value};
 use crate::ir::{Fill, Op, SampleSize};
 use crate::schema::{Column, DTYPE_NAMES, DType, Schema};
@@ -854,6 +855,15 @@ fn pixel_shape(b: &crate::check::args::Bound, call: &Call, cx: &mut Context) -> 
         _ => None,
     };
     match dims.as_deref() {
+        Some([c @ (1 | 3), h, w]) if limits::image_values([*c, *h, *w]).is_none() => {
+            cx.errors.push(Mistake::OutOfRange.at(
+                span,
+                format!("an image holds at most {} values (channels x height x width)", limits::MAX_IMAGE_VALUES),
+                "too large",
+                "write the shape of the images the columns hold, as in `shape: [1, 8, 8]`",
+            ));
+            None
+        }
         Some([c @ (1 | 3), h, w]) => Some([*c, *h, *w]),
         _ => {
             cx.errors.push(Mistake::WrongType.at(

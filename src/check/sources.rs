@@ -7,6 +7,7 @@ use crate::check::args::{Bound, Param, bind, named, pos};
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::Frames;
+use crate::check::limits;
 use crate::check::value::Value;
 use crate::files::parquet;
 use crate::files::probe::{self, CsvOptions};
@@ -221,7 +222,17 @@ impl Frames<'_> {
         let size = match b.value("size", self.constants) {
             Some((Value::List(items), s)) => {
                 let dims: Vec<i64> = items.iter().filter_map(|(v, _)| v.as_i64()).filter(|d| *d >= 1).collect();
+                let side = limits::MAX_SIDE as i64;
                 match dims.as_slice() {
+                    [h, w] if items.len() == 2 && (*h > side || *w > side) => {
+                        self.errors.push(Mistake::OutOfRange.at(
+                            s,
+                            format!("an image side is at most {side} pixels"),
+                            "too large",
+                            "write `size: [224, 224]`: images are resized to this size when read",
+                        ));
+                        return None;
+                    }
                     [h, w] if items.len() == 2 => [*h as usize, *w as usize],
                     _ => {
                         self.errors.push(Mistake::WrongType.at(
@@ -263,6 +274,16 @@ impl Frames<'_> {
                 }
             },
         };
+        if limits::image_values([channels, size[0], size[1]]).is_none() {
+            let span = b.expr("size").map_or(span, |e| e.span);
+            self.errors.push(Mistake::OutOfRange.at(
+                span,
+                format!("an image holds at most {} values (channels x height x width)", limits::MAX_IMAGE_VALUES),
+                "too large",
+                "use smaller images: they are resized to `size:` when read",
+            ));
+            return None;
+        }
         let full_dir = self.path(&dir);
         let classes = match probe::image_classes(&full_dir) {
             Ok(classes) => classes,

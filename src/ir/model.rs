@@ -176,7 +176,7 @@ impl Model {
 fn count_parameters(layers: &[ModelLayer]) -> u64 {
     let width = |shape: &Shape| match shape {
         Shape::Flat(n) => *n as u64,
-        Shape::Image([c, h, w]) => (c * h * w) as u64,
+        Shape::Image([c, h, w]) => (*c as u64).saturating_mul(*h as u64).saturating_mul(*w as u64),
     };
     let channels = |shape: &Shape| match shape {
         Shape::Flat(n) | Shape::Image([n, _, _]) => *n as u64,
@@ -184,13 +184,14 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
     layers
         .iter()
         .map(|layer| match &layer.kind {
-            LayerKind::Dense { units, .. } => (width(&layer.input) + 1) * *units as u64,
+            LayerKind::Dense { units, .. } => width(&layer.input).saturating_add(1).saturating_mul(*units as u64),
             LayerKind::Conv { filters, kernel, .. } => {
-                (channels(&layer.input) * (*kernel as u64).pow(2) + 1) * *filters as u64
+                let per_filter = channels(&layer.input).saturating_mul((*kernel as u64).saturating_pow(2));
+                per_filter.saturating_add(1).saturating_mul(*filters as u64)
             }
-            LayerKind::BatchNorm => 2 * channels(&layer.input),
+            LayerKind::BatchNorm => channels(&layer.input).saturating_mul(2),
             LayerKind::LayerNorm => match &layer.input {
-                Shape::Flat(n) | Shape::Image([_, _, n]) => 2 * *n as u64,
+                Shape::Flat(n) | Shape::Image([_, _, n]) => (*n as u64).saturating_mul(2),
             },
             LayerKind::Residual(body) => count_parameters(body),
             LayerKind::MaxPool { .. }
@@ -201,7 +202,7 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
             | LayerKind::Dropout(_)
             | LayerKind::Activation(_) => 0,
         })
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 fn write_layers(layers: &[ModelLayer], depth: usize, out: &mut String) {
