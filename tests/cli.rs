@@ -410,3 +410,59 @@ fn a_model_larger_than_the_machine_is_refused_before_it_allocates() {
     let err = stderr(&refused);
     assert!(err.contains("pipe::check::out_of_range") && err.contains("10,400,000,010 parameters"), "{err}");
 }
+
+/// Runs `pipe` with `args` in `dir`, failing the test if it has not exited
+/// within `seconds` (it is killed then).
+fn run_within(dir: &Path, args: &[&str], seconds: u64) -> Output {
+    let mut child = pipe()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pipe binary runs");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed().as_secs() >= seconds {
+            let _ = child.kill();
+            panic!("`pipe {}` did not finish within {seconds} s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// A FIFO or a device given as a source, an import or the pipeline itself
+/// is refused before it is opened (it blocked forever, or read /dev/zero
+/// until memory ran out).
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_refused_not_read() {
+    let dir = temp_dir("fifos");
+    for fifo in ["data.csv", "lib.pipe", "main_fifo.pipe"] {
+        let made = Command::new("mkfifo").arg(dir.join(fifo)).status().expect("mkfifo runs");
+        assert!(made.success());
+    }
+    std::fs::write(dir.join("d.csv"), "x\n1\n").unwrap();
+    let cases = [
+        ("source.pipe", "source d = csv(\"data.csv\")\noutput o = d |> write(\"o.csv\")\n", "source_unreadable"),
+        ("device.pipe", "source d = csv(\"/dev/zero\")\noutput o = d |> write(\"o.csv\")\n", "source_unreadable"),
+        (
+            "import.pipe",
+            "import \"lib.pipe\" { x }\nsource d = csv(\"d.csv\")\noutput o = d |> write(\"o.csv\")\n",
+            "import_unreadable",
+        ),
+    ];
+    for (name, text, code) in cases {
+        std::fs::write(dir.join(name), text).unwrap();
+        for command in ["check", "run"] {
+            let output = run_within(&dir, &[command, name], 20);
+            assert_eq!(output.status.code(), Some(1), "{name}: {}", stderr(&output));
+            assert!(stderr(&output).contains(&format!("pipe::check::{code}")), "{name}: {}", stderr(&output));
+            assert!(stderr(&output).contains("not a regular file"), "{name}: {}", stderr(&output));
+        }
+    }
+    let output = run_within(&dir, &["check", "main_fifo.pipe"], 20);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not a regular file"), "{}", stderr(&output));
+}

@@ -331,7 +331,10 @@ impl Checker<'_> {
             self.report.errors.push(CheckError::ImportCycle { path: path.value.clone(), span: path.span });
             return None;
         }
-        let bytes = match std::fs::read(&full) {
+        let bytes = match crate::files::regular_file(&full)
+            .map_err(std::io::Error::other)
+            .and_then(|()| std::fs::read(&full))
+        {
             Ok(bytes) => bytes,
             Err(e) => {
                 let error =

@@ -34,7 +34,11 @@ impl Shapes<'_> {
         };
         let dir = self.dir.as_ref().map_or_else(|| std::path::PathBuf::from(&written), |d| d.join(&written));
         let unreadable = |reason: String| CheckError::SourceUnreadable { path: written.clone(), reason, span };
-        let text = match std::fs::read_to_string(dir.join("model.pipe")) {
+        let model_file = dir.join("model.pipe");
+        let text = match crate::files::regular_file(&model_file)
+            .map_err(std::io::Error::other)
+            .and_then(|()| std::fs::read_to_string(&model_file))
+        {
             Ok(text) => text,
             Err(e) => {
                 let reason = format!("{e} (a folder written by `save:` has model.pipe and model.bpk)");

@@ -224,7 +224,7 @@ fn run(cli: Cli) -> bool {
 
 /// Reads a file as bytes, reporting failure as a diagnostic.
 fn read(path: &std::path::Path, reporter: &mut Reporter) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
+    match crate::files::regular_file(path).map_err(std::io::Error::other).and_then(|()| std::fs::read(path)) {
         Ok(bytes) => Some(bytes),
         Err(e) => {
             let error = CliError::Read { path: path.display().to_string(), reason: e.to_string() };

@@ -10,3 +10,35 @@ pub mod probe;
 pub mod safetensors;
 pub mod saved;
 pub mod write;
+
+/// Refuses a path that is not a regular file (a FIFO, a device such as
+/// `/dev/zero`, a socket, a folder) before it is opened: reading one could
+/// block forever or never end. Links are followed.
+pub fn regular_file(path: &std::path::Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = if meta.is_dir() { "a folder" } else { special_kind(&meta) };
+    Err(format!("it is {kind}, not a regular file: pipe reads only regular files"))
+}
+
+#[cfg(unix)]
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a plain file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::Metadata) -> &'static str {
+    "not a plain file"
+}

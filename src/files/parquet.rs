@@ -13,6 +13,7 @@ const MAX_FOOTER: u64 = 64 << 20;
 
 /// The flat columns of a Parquet file, with their types.
 pub fn columns(path: &Path) -> Result<Vec<(String, DType)>, String> {
+    super::regular_file(path)?;
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let size = file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
     if size < 12 {

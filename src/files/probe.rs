@@ -62,6 +62,7 @@ pub fn csv_columns_cached(cache: &mut Cache, path: &Path, options: &CsvOptions) 
 
 /// The columns of a CSV file, from its header and first rows.
 pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
+    super::regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
     let mut header = records.next_record()?.ok_or("the file is empty")?;
@@ -241,6 +242,7 @@ pub fn first_bad_value(
     options: &CsvOptions,
     typed: &[(usize, DType)],
 ) -> Result<Option<(usize, BadRecord)>, String> {
+    super::regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
     let is_null = |field: &str| field.is_empty() || options.nulls.iter().any(|n| n == field);

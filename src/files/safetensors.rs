@@ -47,6 +47,7 @@ const MAX_HEADER: u64 = 100 << 20;
 
 /// Reads a file's header.
 pub fn header(path: &Path) -> Result<Header, String> {
+    super::regular_file(path)?;
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut size = [0u8; 8];
     file.read_exact(&mut size).map_err(|_| "too short to be a safetensors file".to_string())?;
@@ -92,6 +93,7 @@ pub fn read_wanted(
     header: &Header,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(Entry, Vec<f32>)>, String> {
+    super::regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(header.entries.len());
     for entry in header.entries.iter().filter(|e| wanted(&e.name)) {

@@ -85,6 +85,7 @@ pub fn definition(doc: &Document, offset: usize) -> Option<Location> {
 }
 
 fn definition_in_file(path: &std::path::Path, name: &str) -> Option<Location> {
+    crate::files::regular_file(path).ok()?;
     let text = std::fs::read_to_string(path).ok()?;
     let parsed = crate::syntax::parse(&text, FileId(0));
     let declared = parsed

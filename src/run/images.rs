@@ -101,7 +101,9 @@ pub fn read_folder(
     let mut labels = Vec::with_capacity(files.len());
     let mut found = Found::default();
     for (class, path) in files {
-        let decoded = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|bytes| decode(&bytes));
+        let decoded = crate::files::regular_file(&path)
+            .and_then(|()| std::fs::read(&path).map_err(|e| e.to_string()))
+            .and_then(|bytes| decode(&bytes));
         match decoded {
             Ok(image) => {
                 let image = resize_bilinear(&with_channels(image, channels), size[0], size[1]);

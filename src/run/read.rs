@@ -65,8 +65,8 @@ fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: S
         span,
         help: UNREADABLE.into(),
     };
-    if let Err(e) = std::fs::metadata(path) {
-        return Err(unreadable(e.to_string()));
+    if let Err(reason) = crate::files::regular_file(path) {
+        return Err(unreadable(reason));
     }
     // Matching every field against the null strings slows parsing by half,
     // and clean files have none of them in typed columns: read with only
@@ -165,6 +165,7 @@ fn read_parquet(path: &Path, span: Span) -> RunResult<DataFrame> {
         span,
         help: UNREADABLE.into(),
     };
+    crate::files::regular_file(path).map_err(unreadable)?;
     let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
     let df = ParquetReader::new(file).finish().map_err(|e| unreadable(e.to_string()))?;
     normalize(df).map_err(|e| unreadable(e.to_string()))
