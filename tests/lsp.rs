@@ -349,3 +349,40 @@ fn unknown_argument_help(dir: &Path, program: &str) -> Option<String> {
         .find(|d| d["code"] == "pipe::check::unknown_argument")
         .and_then(|d| d["help"].as_str().map(str::to_string))
 }
+
+/// Messages an editor (or a broken plugin) may send that the server cannot
+/// use: each is skipped (a request answered with an error), and the server
+/// keeps answering: bodies that are not JSON or not UTF-8, a JSON array,
+/// notifications with wrong params, a URI with a bad percent-escape, a
+/// request that is not a message.
+#[test]
+fn bad_messages_do_not_end_the_session() {
+    let mut client = Client::start();
+    let raw = |client: &mut Client, body: &[u8]| {
+        write!(client.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        client.stdin.write_all(body).unwrap();
+        client.stdin.flush().unwrap();
+    };
+    raw(&mut client, b"this is not json");
+    raw(&mut client, b"{\"jsonrpc\": \"2.0\", \"method\": \"\xff\xfe\"}");
+    raw(&mut client, b"[1, 2, 3]");
+    client.notify("textDocument/didOpen", json!({ "textDocument": 5 }));
+    client.notify("textDocument/didChange", json!({ "contentChanges": "nothing" }));
+    client.notify("textDocument/didClose", json!(null));
+    let bad_uri = json!({ "uri": "file:///tmp/%zz.pipe", "languageId": "pipe", "version": 1, "text": "let x = 1\n" });
+    client.notify("textDocument/didOpen", json!({ "textDocument": bad_uri }));
+    client.send(json!({ "jsonrpc": "2.0", "id": 99, "method": 5 }));
+    let refused = loop {
+        let message = client.next();
+        if message["id"] == 99 {
+            break message;
+        }
+    };
+    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("not an LSP message"), "{refused}");
+    // Still serving: a document opens and gets its diagnostics.
+    let uri = "file:///tmp/still_here.pipe";
+    client.open(uri, "stage s = missing\n");
+    let diagnostics = client.diagnostics(uri);
+    assert!(!diagnostics.is_empty(), "the server still checks documents");
+    client.shutdown();
+}

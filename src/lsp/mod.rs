@@ -11,6 +11,7 @@ mod complete;
 mod document;
 mod navigate;
 mod text;
+mod transport;
 mod uri;
 
 use std::collections::{HashMap, VecDeque};
@@ -33,11 +34,12 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves one editor over stdin/stdout until it says `exit`.
 pub fn serve() -> Result<(), Error> {
-    let (connection, io_threads) = Connection::stdio();
+    let (connection, writer) = transport::stdio();
     connection.initialize(serde_json::to_value(capabilities())?)?;
     Server::default().run(&connection)?;
     drop(connection);
-    io_threads.join()?;
+    // The reader may still wait on stdin; the writer ends with the server.
+    writer.join().map_err(|_| "the writer thread failed")?;
     Ok(())
 }
 
@@ -88,16 +90,20 @@ impl Server {
         }
     }
 
+    /// Handles a notification; only a closed connection is an error (a
+    /// notification the server cannot use is told on stderr and skipped).
     fn notification(&mut self, notification: Notification, connection: &Connection) -> Result<(), Error> {
         match notification.method.as_str() {
             DidOpenTextDocument::METHOD => {
-                let params: lsp_types::DidOpenTextDocumentParams = serde_json::from_value(notification.params)?;
+                let Some(params) = params::<lsp_types::DidOpenTextDocumentParams>(notification) else { return Ok(()) };
                 let key = params.text_document.uri.as_str().to_string();
                 self.documents.insert(key.clone(), Document::open(params.text_document.uri, params.text_document.text));
                 self.publish(&key, connection)?;
             }
             DidChangeTextDocument::METHOD => {
-                let params: lsp_types::DidChangeTextDocumentParams = serde_json::from_value(notification.params)?;
+                let Some(params) = params::<lsp_types::DidChangeTextDocumentParams>(notification) else {
+                    return Ok(());
+                };
                 let key = params.text_document.uri.as_str().to_string();
                 let Some(mut text) = params.content_changes.into_iter().last().map(|c| c.text) else { return Ok(()) };
                 text = self.newest_text(&key, text, connection);
@@ -107,7 +113,7 @@ impl Server {
                 }
             }
             DidCloseTextDocument::METHOD => {
-                let params: lsp_types::DidCloseTextDocumentParams = serde_json::from_value(notification.params)?;
+                let Some(params) = params::<lsp_types::DidCloseTextDocumentParams>(notification) else { return Ok(()) };
                 if let Some(doc) = self.documents.remove(params.text_document.uri.as_str()) {
                     // Problems of a closed file are no longer shown.
                     for file in doc.published {
@@ -242,8 +248,20 @@ fn format_edits(doc: &Document) -> Vec<TextEdit> {
     vec![TextEdit { range: LineIndex::new(&doc.text).full_range(), new_text: formatted }]
 }
 
+/// A notification's params, or `None` (told on stderr) when they are not
+/// what its method takes.
+fn params<T: serde::de::DeserializeOwned>(notification: Notification) -> Option<T> {
+    let method = notification.method;
+    serde_json::from_value(notification.params)
+        .map_err(|e| eprintln!("pipe lsp: skipped a `{method}` notification: {e}"))
+        .ok()
+}
+
 fn send_diagnostics(connection: &Connection, file: &str, diagnostics: Vec<lsp_types::Diagnostic>) -> Result<(), Error> {
-    let uri = file.parse().map_err(|_| format!("not a URI: {file}"))?;
+    let Ok(uri) = file.parse() else {
+        eprintln!("pipe lsp: no diagnostics for `{file}`: not a URI");
+        return Ok(());
+    };
     let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
     let notification = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
     connection.sender.send(Message::Notification(notification))?;
