@@ -466,3 +466,61 @@ fn fifos_and_devices_are_refused_not_read() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("not a regular file"), "{}", stderr(&output));
 }
+
+/// Ctrl-C during a training stops it at the next batch: exit 130, a word
+/// on how to go on, the checkpoints of the epochs done kept, no temporary
+/// file left (resuming from a checkpoint: `a_killed_run_resumes_to_the_same_weights`).
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_stops_cleanly() {
+    let dir = temp_dir("interrupted");
+    std::fs::copy(repo("data/iris.csv"), dir.join("iris.csv")).unwrap();
+    let file = dir.join("main.pipe");
+    std::fs::write(
+        &file,
+        "import std.models { mlp }\nsource iris = csv(\"iris.csv\")\n\
+         train run = mlp(hidden: [64], out: 3) on iris {\n    target: label\n    epochs: 1000000\n    batch: 4\n    checkpoint: checkpoint(every: 1, keep: 2)\n}\n",
+    )
+    .unwrap();
+    let mut child = pipe()
+        .args(["run", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pipe runs");
+    // Wait for a checkpoint, then interrupt.
+    let runs = dir.join("runs");
+    let start = std::time::Instant::now();
+    let has_checkpoint =
+        || walk(&runs).iter().any(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch-")));
+    while !has_checkpoint() {
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint within 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let waited = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(waited.elapsed().as_secs() < 30, "the run did not stop within 30 s of Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{:?}: {}", output.status, stderr(&output));
+    assert!(stderr(&output).contains("interrupted") && stderr(&output).contains("--resume"), "{}", stderr(&output));
+    let temporaries: Vec<_> = walk(&dir).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).collect();
+    assert!(temporaries.is_empty(), "temporary files left: {temporaries:?}");
+    assert!(has_checkpoint(), "the epochs done keep their checkpoints");
+}
+
+/// Every path under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}

@@ -31,9 +31,33 @@ pub fn run(
             }
         }
     }
-    let mut options = options(path, &sources, only, no_cache, None);
+    let control = interruptible();
+    let mut options = options(path, &sources, only, no_cache, Some(control.clone()));
     options.resume = resume;
-    execute(&sources, &report.ir, &options, reporter)
+    let ran = execute(&sources, &report.ir, &options, reporter);
+    if control.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        reporter.note(
+            "interrupted: the items that finished are cached; run again to go on \
+             (`pipe run --resume` continues training from its last `checkpoint:`)",
+        );
+        std::process::exit(130);
+    }
+    ran
+}
+
+/// A control that Ctrl-C and SIGTERM cancel: the first signal stops the
+/// run at the next item or training batch (writes are atomic, so nothing
+/// is left half-written), a second ends the process at once (exit 130).
+fn interruptible() -> std::sync::Arc<run::Control> {
+    let control = std::sync::Arc::new(run::Control::default());
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, the exit sees the flag as it was before this
+        // signal: set only by an earlier one.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, control.cancel.clone());
+        let _ = signal_hook::flag::register(signal, control.cancel.clone());
+    }
+    control
 }
 
 /// A device as written on the command line, if this build can train on it.
@@ -128,7 +152,6 @@ pub fn execute(
         p.stop();
     }
     if errors.contains(&run::error::RunError::Cancelled) {
-        reporter.note("stopped: the pipeline changed");
         return false;
     }
     for error in &errors {

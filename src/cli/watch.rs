@@ -91,6 +91,10 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
                     let handle = std::thread::spawn(move || {
                         let mut reporter = Reporter::new(json, color);
                         execute(&sources, &ir, &options, &mut reporter);
+                        if options.control.as_ref().is_some_and(|c| c.cancel.load(std::sync::atomic::Ordering::Relaxed))
+                        {
+                            reporter.note("stopped: the pipeline changed");
+                        }
                         reporter.note("watching for changes (Ctrl-C to stop)");
                     });
                     worker = Some(Worker { handle, control, program });

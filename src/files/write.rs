@@ -1,6 +1,7 @@
 //! Writing files so that a failure leaves nothing half-written: each file
 //! is written next to its destination under a temporary name, then renamed
-//! over it.
+//! over it. Temporary files a killed run left behind (their process is
+//! gone) are removed by the next write to the same path.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ pub fn atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), Strin
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let temp = temporary_name(path);
+    remove_stale_temporaries(path);
+    let temp = temporary_name(path, std::process::id());
     // No fsync: the rename protects against a failed or interrupted run
     // (the aim here), and syncing large outputs would cost seconds.
     let result = File::create(&temp).map_err(|e| e.to_string()).and_then(|mut file| write(&mut file));
@@ -27,7 +29,72 @@ pub fn atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), Strin
     result
 }
 
-fn temporary_name(path: &Path) -> PathBuf {
+/// Names longer than this get a hashed temporary name (a file name holds
+/// at most 255 bytes, and the temporary one adds a dot, a pid and `.tmp`).
+const LONGEST_KEPT: usize = 200;
+
+/// What temporary names for `path` start with: `.name.` (or a hash of a
+/// long name).
+fn temporary_prefix(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    if name.len() <= LONGEST_KEPT {
+        format!(".{name}.")
+    } else {
+        let hash = blake3::hash(name.as_bytes()).to_hex();
+        format!(".pipe-{}.", &hash[..16])
+    }
+}
+
+fn temporary_name(path: &Path, pid: u32) -> PathBuf {
+    path.with_file_name(format!("{}{pid}.tmp", temporary_prefix(path)))
+}
+
+/// Removes temporary files for `path` whose writing process is gone.
+fn remove_stale_temporaries(path: &Path) {
+    let prefix = temporary_prefix(path);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid =
+            name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp")).and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !process_alive(pid)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id exists (where the system tells; else
+/// assumed alive, so nothing of another run is removed).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_and_stale_temporaries() {
+        let dir = std::env::temp_dir().join(format!("pipe-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let long = dir.join(format!("{}.csv", "n".repeat(250)));
+        bytes(&long, b"x\n").expect("a 254-byte name can be written");
+        assert_eq!(std::fs::read(&long).unwrap(), b"x\n");
+        let out = dir.join("o.csv");
+        // A pid far past any live process: a killed run's leftover.
+        let stale = temporary_name(&out, 4_000_000_000);
+        let live = temporary_name(&out, 1);
+        std::fs::write(&stale, b"half").unwrap();
+        std::fs::write(&live, b"another run's").unwrap();
+        bytes(&out, b"y\n").unwrap();
+        assert!(!stale.exists(), "a dead process's temporary file is removed");
+        assert!(live.exists(), "a live process's is kept");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

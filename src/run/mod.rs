@@ -69,8 +69,9 @@ pub struct Options {
 /// What `pipe watch` can ask of a run in progress.
 #[derive(Debug, Default)]
 pub struct Control {
-    /// Stop at the next item or epoch.
-    pub cancel: std::sync::atomic::AtomicBool,
+    /// Stop at the next item or training batch (shared with signal
+    /// handlers, which set it).
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// New settings for training runs, by item name, applied at their next
     /// epoch.
     pub settings: std::sync::Mutex<HashMap<String, crate::ir::TrainSettings>>,

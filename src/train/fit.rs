@@ -283,6 +283,10 @@ pub fn fit(
         let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
         let mut rate = schedule.rate(update);
         for (step, rows) in order.chunks(batch).enumerate() {
+            // Ctrl-C (or a change under `pipe watch`) stops at the next batch.
+            if progress.cancelled() {
+                return Err(Failure::Cancelled);
+            }
             let scale = scaler.as_ref().map(|s| s.scale);
             let regularize = Regularize { l1: s.l1, l2: s.l2 };
             let augment = s.augment.as_ref().map(|augmentation| Augment { augmentation, seed, epoch });
