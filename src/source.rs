@@ -146,5 +146,23 @@ pub fn decode(bytes: &[u8]) -> (String, Option<usize>) {
     if text.starts_with('\u{feff}') {
         text.replace_range(..'\u{feff}'.len_utf8(), "   ");
     }
-    (text, bad)
+    (normalize_line_ends(text), bad)
+}
+
+/// A lone carriage return (old Mac line ends) becomes a newline, as editors
+/// read it: without this, a file with CR-only line ends was one line, and a
+/// comment at its top swallowed every item. CRLF stays; byte offsets do
+/// not move (one byte for one).
+pub fn normalize_line_ends(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut bytes = text.into_bytes();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    // Only ASCII bytes changed, so the text is still UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
 }

@@ -524,3 +524,28 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A file with CR-only line ends (old Mac editors) reads as editors show
+/// it: its comment no longer swallows the items after it (the run wrote
+/// nothing and said only "empty file").
+#[test]
+fn cr_only_line_ends_are_newlines() {
+    let dir = temp_dir("cr_only");
+    std::fs::write(dir.join("d.csv"), "x,y\n1,2\n3,4\n").unwrap();
+    let file = dir.join("main.pipe");
+    std::fs::write(
+        &file,
+        "// doubles x\rsource d = csv(\"d.csv\")\routput o = d |> with(x2: x * 2) |> write(\"o.csv\")\r",
+    )
+    .unwrap();
+    let ran = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert!(!stderr(&ran).contains("empty"), "{}", stderr(&ran));
+    assert_eq!(std::fs::read_to_string(dir.join("o.csv")).unwrap(), "x,y,x2\n1,2,2\n3,4,6\n");
+    // A mistake on the third line is reported on line 3.
+    std::fs::write(&file, "// doubles x\rsource d = csv(\"d.csv\")\routput o = d |> select(z) |> write(\"o.csv\")\r")
+        .unwrap();
+    let refused = run(&["check", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("\"line\":3"), "{}", stdout(&refused));
+}

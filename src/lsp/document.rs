@@ -29,6 +29,7 @@ pub struct Document {
 impl Document {
     /// Opens a document and analyses it.
     pub fn open(uri: lsp_types::Uri, text: String) -> Self {
+        let text = crate::source::normalize_line_ends(text);
         let path = uri::to_path(&uri);
         let latest = Analysis::new(&text, path.as_deref());
         Document { uri, path, text, latest, last_parsed: None, published: BTreeSet::new() }
@@ -36,6 +37,7 @@ impl Document {
 
     /// Replaces the text and analyses it again.
     pub fn change(&mut self, text: String) {
+        let text = crate::source::normalize_line_ends(text);
         let analysis = Analysis::new(&text, self.path.as_deref());
         let previous = std::mem::replace(&mut self.latest, analysis);
         if previous.parsed_cleanly() {
