@@ -549,3 +549,35 @@ fn cr_only_line_ends_are_newlines() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(stdout(&refused).contains("\"line\":3"), "{}", stdout(&refused));
 }
+
+/// `pipe fmt` on a symbolic link rewrites the file it points to and keeps
+/// the link (it replaced the link with a file).
+#[cfg(unix)]
+#[test]
+fn fmt_keeps_a_symbolic_link() {
+    let dir = temp_dir("fmt_link");
+    std::fs::create_dir_all(dir.join("real")).unwrap();
+    let real = dir.join("real/messy.pipe");
+    std::fs::write(&real, "let   seed=42\n").unwrap();
+    let link = dir.join("link.pipe");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let fmt = run(&["fmt", link.to_str().unwrap()]);
+    assert_eq!(fmt.status.code(), Some(0), "{}", stderr(&fmt));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "still a link");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "let seed = 42\n");
+}
+
+/// A CSV with a header and no rows is told as such, not as columns of text
+/// that `standard` cannot scale.
+#[test]
+fn a_header_only_csv_says_it_has_no_rows() {
+    let dir = temp_dir("header_only");
+    std::fs::write(dir.join("d.csv"), "x,y\n").unwrap();
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, "source d = csv(\"d.csv\")\noutput o = d |> standard(x) |> write(\"o.csv\")\n").unwrap();
+    let checked = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(1));
+    let err = stderr(&checked);
+    assert!(err.contains("pipe::check::source_unreadable") && err.contains("no rows"), "{err}");
+    assert!(!err.contains("numeric"), "{err}");
+}

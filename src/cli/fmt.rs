@@ -49,7 +49,9 @@ fn format_file(path: &Path, check: bool, reporter: &mut Reporter) -> Outcome {
         reporter.note(&format!("would reformat {name}"));
         return Outcome::Changed;
     }
-    match write_atomically(path, formatted.as_bytes()) {
+    // A link stays a link: the file it points to is the one rewritten.
+    let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    match write_atomically(&target, formatted.as_bytes()) {
         Ok(()) => {
             reporter.note(&format!("formatted {name}"));
             Outcome::Changed

@@ -80,8 +80,15 @@ pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn
     }
     let is_null = |field: &str| field.is_empty() || options.nulls.iter().any(|n| n == field);
     let mut guesses: Vec<Guess> = header.iter().map(|_| Guess::default()).collect();
-    for _ in 0..SAMPLE_ROWS {
-        let Some(row) = records.next_record()? else { break };
+    for sampled in 0..SAMPLE_ROWS {
+        let Some(row) = records.next_record()? else {
+            // Without rows no type can be read, and nothing downstream
+            // has data to work on: say so rather than guess text.
+            if sampled == 0 {
+                return Err("it has a header and no rows".into());
+            }
+            break;
+        };
         for (guess, field) in guesses.iter_mut().zip(&row) {
             if !is_null(field) {
                 guess.see(field);
