@@ -204,7 +204,13 @@ fn assert_every_code_has_a_case(phase: &str) {
         seen.push_str(&std::fs::read_to_string(entry.expect("entry").path()).expect("snapshot text"));
     }
     let source = std::fs::read_to_string(root.join("src").join(phase).join("error.rs")).expect("error.rs");
-    for code in source.split("code(").skip(1).filter_map(|rest| rest.split(')').next()) {
+    // Codes in `#[diagnostic(code(...))]`, and written as strings (the kinds
+    // of `check::error::Mistake`).
+    let quoted = format!("\"pipe::{phase}::");
+    let written = source.split(quoted.as_str()).skip(1).filter_map(|rest| rest.split('"').next());
+    let written: Vec<String> = written.map(|code| format!("pipe::{phase}::{code}")).collect();
+    let declared = source.split("code(").skip(1).filter_map(|rest| rest.split(')').next());
+    for code in declared.chain(written.iter().map(String::as_str)) {
         assert!(seen.contains(code) || NO_CASE.contains(&code), "no UI snapshot shows {code}");
     }
 }

@@ -1,7 +1,7 @@
 //! Column selectors: a name, `f0..f15`, `[a, b]`, `numeric()`,
 //! `categorical()`, `matching("re")`, expanded against a schema.
 
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::schema::{DType, Schema};
 use crate::source::Span;
 use crate::suggest::closest;
@@ -75,33 +75,32 @@ pub fn unknown_column(name: &str, span: Span, frame: Frame) -> CheckError {
 }
 
 fn not_a_selector(span: Span) -> CheckError {
-    CheckError::WrongType {
-        message: "this does not select columns".into(),
+    Mistake::WrongType.at(
         span,
-        label: "expected columns".into(),
-        help: "select columns with a name, `f0..f15`, `[a, b]`, `numeric()`, `categorical()` or `matching(\"re\")`"
-            .into(),
-    }
+        "this does not select columns",
+        "expected columns",
+        "select columns with a name, `f0..f15`, `[a, b]`, `numeric()`, `categorical()` or `matching(\"re\")`",
+    )
 }
 
 /// `f0..f15`: both ends share a prefix and end in numbers (`x01..x12`
 /// keeps the zero padding of its first end).
 fn range(lhs: &Expr, rhs: &Expr, span: Span, frame: Frame, errors: &mut Vec<CheckError>, out: &mut Vec<Selected>) {
     let (Some(first), Some(last)) = (numbered(lhs), numbered(rhs)) else {
-        return errors.push(CheckError::WrongType {
-            message: "a column range joins two numbered names".into(),
+        return errors.push(Mistake::WrongType.at(
             span,
-            label: "not `name0..name9`".into(),
-            help: "write the first and last column, as in `f0..f15`".into(),
-        });
+            "a column range joins two numbered names",
+            "not `name0..name9`",
+            "write the first and last column, as in `f0..f15`",
+        ));
     };
     if first.prefix != last.prefix || first.number > last.number {
-        return errors.push(CheckError::WrongType {
-            message: format!("`{}..{}` is not a range", first.written, last.written),
+        return errors.push(Mistake::WrongType.at(
             span,
-            label: "the names must share a prefix and count up".into(),
-            help: "write the first and last column, as in `f0..f15`".into(),
-        });
+            format!("`{}..{}` is not a range", first.written, last.written),
+            "the names must share a prefix and count up",
+            "write the first and last column, as in `f0..f15`",
+        ));
     }
     let name = |i: u32| format!("{}{i:0width$}", first.prefix, width = first.width);
     for i in first.number..=last.number {
@@ -153,12 +152,12 @@ fn by_kind(
             Some(ExprKind::String(pattern)) => match regex::Regex::new(&pattern.value) {
                 Ok(re) => Box::new(move |n, _| re.is_match(n)),
                 Err(e) => {
-                    return errors.push(CheckError::BadPattern {
-                        message: "invalid regular expression".into(),
-                        span: pattern.span,
-                        label: first_line(&e.to_string()),
-                        help: "`matching` takes a regular expression, as in `matching(\"^f[0-9]+$\")`".into(),
-                    });
+                    return errors.push(Mistake::BadPattern.at(
+                        pattern.span,
+                        "invalid regular expression",
+                        first_line(&e.to_string()),
+                        "`matching` takes a regular expression, as in `matching(\"^f[0-9]+$\")`",
+                    ));
                 }
             },
             _ => return errors.push(not_a_selector(span)),
@@ -175,12 +174,12 @@ fn by_kind(
             .map(|c| Selected { name: c.name.clone(), span }),
     );
     if out.len() == before {
-        errors.push(CheckError::BadPattern {
-            message: format!("`{name}(...)` selects no column"),
+        errors.push(Mistake::BadPattern.at(
             span,
-            label: "matches nothing in this frame".into(),
-            help: format!("the columns are {}", frame.schema.names().join(", ")),
-        });
+            format!("`{name}(...)` selects no column"),
+            "matches nothing in this frame",
+            format!("the columns are {}", frame.schema.names().join(", ")),
+        ));
     }
 }
 

@@ -226,128 +226,6 @@ pub enum CheckError {
         span: Span,
     },
 
-    /// `dense(10)` after `conv(...)`, a 5x5 kernel on a 3x3 image, `dense(3)` last for a target of 2 classes: a shape that does not fit where it goes.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::shape_mismatch), help("{help}"))]
-    ShapeMismatch {
-        /// The shapes that do not fit.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `cut(age, [0, 18, 65, 120], labels: [young, old])`, `split(0.8, 0.2)` into three names: counts that must agree and do not.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::count_mismatch), help("{help}"))]
-    CountMismatch {
-        /// The two counts.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `freeze(until: feature)` where no layer is called `feature`.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::unknown_layer), help("{help}"))]
-    UnknownLayer {
-        /// The name.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `weights("cnn.safetensors")` whose tensors are not the model's: names or shapes differ.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::weights_mismatch), help("{help}"))]
-    WeightsMismatch {
-        /// What differs.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `sample()` with neither `n` nor `frac`, `warmup()` without a length:
-    /// a call that needs one of several arguments and has none.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::incomplete), help("{help}"))]
-    Incomplete {
-        /// What is needed.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `prep(raw)` where `prep` was fitted on other columns, a run
-    /// evaluated on data with other columns than it was trained on.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::schema_mismatch), help("{help}"))]
-    SchemaMismatch {
-        /// The column that differs.
-        message: String,
-        /// The data.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `select(matches("[a-"))`: a regular expression that does not compile.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::bad_pattern), help("{help}"))]
-    BadPattern {
-        /// The compiler's complaint.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// A setting in a `transform` block, `split(...)` inside a stage: something written where it cannot be.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::misplaced), help("{help}"))]
-    Misplaced {
-        /// What goes where.
-        message: String,
-        /// Where.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
     /// `csv("missing.csv")` — a data file that cannot be read at check time.
     #[error("cannot read `{path}`: {reason}")]
     #[diagnostic(code(pipe::check::source_unreadable), help("paths are relative to the .pipe file"))]
@@ -413,83 +291,6 @@ pub enum CheckError {
         /// The block's kind ("a training run").
         block: String,
         /// "did you mean ...?" or the settings there are.
-        help: String,
-    },
-
-    /// `precision: bf16` on a device or build that cannot run it.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::unsupported), help("{help}"))]
-    Unsupported {
-        /// What cannot be done.
-        message: String,
-        /// Where it is asked for.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// What would support it.
-        help: String,
-    },
-
-    /// `class_weight: balanced` with `loss: mse`: settings that each check,
-    /// and contradict each other.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::conflict), help("{help}"))]
-    Conflict {
-        /// What contradicts what.
-        message: String,
-        /// The setting at fault.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `epochs: 9223372036854775807`: a number past what a run can do.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::out_of_range), help("{help}"))]
-    OutOfRange {
-        /// The limit.
-        message: String,
-        /// The number.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `metrics: accuracy` (not a list), `nesterov: 1`: a value of the wrong
-    /// kind for its place.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::wrong_type), help("{help}"))]
-    WrongType {
-        /// What was expected.
-        message: String,
-        /// The value.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// How to fix it.
-        help: String,
-    },
-
-    /// `loss: hinge`, `precision: f8`: a name a setting does not take.
-    #[error("{message}")]
-    #[diagnostic(code(pipe::check::unknown_value), help("{help}"))]
-    UnknownValue {
-        /// What is unknown.
-        message: String,
-        /// The name.
-        #[label(primary, "{label}")]
-        span: Span,
-        /// The label's text.
-        label: String,
-        /// The names there are, or the closest.
         help: String,
     },
 
@@ -627,6 +428,12 @@ pub enum CheckError {
         span: Span,
     },
 
+    /// A mistake told as a message, a label and a help line; its kind
+    /// ([`Mistake`]) gives its code.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Mistaken(Problem),
+
     /// An item `pipe check` accepted and could not lower: a bug in pipe,
     /// reported instead of a run that skips the item or fails oddly.
     #[error("pipe checked this {keyword} item without finding a mistake, and cannot run it")]
@@ -671,34 +478,22 @@ impl CheckError {
             | CheckError::TooManyArguments { span, .. }
             | CheckError::RepeatedArgument { span, .. }
             | CheckError::MissingArgument { span, .. }
-            | CheckError::ShapeMismatch { span, .. }
-            | CheckError::CountMismatch { span, .. }
-            | CheckError::UnknownLayer { span, .. }
-            | CheckError::WeightsMismatch { span, .. }
-            | CheckError::BadPattern { span, .. }
-            | CheckError::SchemaMismatch { span, .. }
-            | CheckError::Incomplete { span, .. }
-            | CheckError::Misplaced { span, .. }
             | CheckError::SourceUnreadable { span, .. }
             | CheckError::UnknownColumn { span, .. }
             | CheckError::ColumnType { span, .. }
             | CheckError::UnknownSetting { span, .. }
-            | CheckError::Unsupported { span, .. }
             | CheckError::UnknownModule { span, .. }
             | CheckError::UnknownImport { span, .. }
             | CheckError::ImportUnreadable { span, .. }
             | CheckError::ImportCycle { span, .. }
             | CheckError::Cycle { span, .. }
-            | CheckError::Conflict { span, .. }
-            | CheckError::OutOfRange { span, .. }
-            | CheckError::WrongType { span, .. }
-            | CheckError::UnknownValue { span, .. }
             | CheckError::NotWatchable { span, .. }
             | CheckError::MissingSetting { span, .. }
             | CheckError::ActivationBeforeLoss { span, .. }
             | CheckError::UntransformedData { span, .. }
             | CheckError::ExtraTransform { span, .. }
             | CheckError::NotLowered { span, .. }
+            | CheckError::Mistaken(Problem { span, .. })
             | CheckError::OverwritesInput { span, .. }
             | CheckError::WriteConflict { span, .. }
             | CheckError::ForeignFiles { span, .. }
@@ -713,32 +508,39 @@ impl CheckError {
 }
 
 /// The kinds of mistake told as a message, a label at the span and a help
-/// line, each its own variant (so its own code): rules name the kind, and
-/// the code follows from it.
+/// line ([`Problem`]): rules name the kind, and the code follows from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mistake {
-    /// A number outside its range.
-    OutOfRange,
-    /// A value of the wrong kind for its place.
-    WrongType,
-    /// A name the place does not take.
-    UnknownValue,
-    /// Settings or arguments that contradict each other.
+    /// `class_weight: balanced` with `loss: mse`: settings that each check,
+    /// and contradict each other.
     Conflict,
-    /// A shape that does not fit where it goes.
-    ShapeMismatch,
-    /// Counts that must agree and do not.
-    CountMismatch,
-    /// A layer name the model does not have.
-    UnknownLayer,
-    /// Weights that are not the model's.
-    WeightsMismatch,
-    /// Something written where it cannot be.
-    Misplaced,
-    /// A call that needs one of several arguments and has none.
-    Incomplete,
-    /// Something the checker cannot promise will run.
+    /// `epochs: 9223372036854775807`: a number past what a run can do.
+    OutOfRange,
+    /// `metrics: accuracy` (not a list), `nesterov: 1`: a value of the wrong
+    /// kind for its place.
+    WrongType,
+    /// `loss: hinge`, `precision: f8`: a name a setting does not take.
+    UnknownValue,
+    /// `precision: bf16` on a device or build that cannot run it.
     Unsupported,
+    /// `dense(10)` after `conv(...)`, a 5x5 kernel on a 3x3 image, `dense(3)` last for a target of 2 classes: a shape that does not fit where it goes.
+    ShapeMismatch,
+    /// `cut(age, [0, 18, 65, 120], labels: [young, old])`, `split(0.8, 0.2)` into three names: counts that must agree and do not.
+    CountMismatch,
+    /// `freeze(until: feature)` where no layer is called `feature`.
+    UnknownLayer,
+    /// `weights("cnn.safetensors")` whose tensors are not the model's: names or shapes differ.
+    WeightsMismatch,
+    /// `sample()` with neither `n` nor `frac`, `warmup()` without a length:
+    /// a call that needs one of several arguments and has none.
+    Incomplete,
+    /// `prep(raw)` where `prep` was fitted on other columns, a run
+    /// evaluated on data with other columns than it was trained on.
+    SchemaMismatch,
+    /// `select(matches("[a-"))`: a regular expression that does not compile.
+    BadPattern,
+    /// A setting in a `transform` block, `split(...)` inside a stage: something written where it cannot be.
+    Misplaced,
 }
 
 impl Mistake {
@@ -746,6 +548,25 @@ impl Mistake {
     /// anything else where a number goes.
     pub fn range_or_type(is_number: bool) -> Mistake {
         if is_number { Mistake::OutOfRange } else { Mistake::WrongType }
+    }
+
+    /// The code of this kind of mistake.
+    pub fn code(self) -> &'static str {
+        match self {
+            Mistake::Conflict => "pipe::check::conflict",
+            Mistake::OutOfRange => "pipe::check::out_of_range",
+            Mistake::WrongType => "pipe::check::wrong_type",
+            Mistake::UnknownValue => "pipe::check::unknown_value",
+            Mistake::Unsupported => "pipe::check::unsupported",
+            Mistake::ShapeMismatch => "pipe::check::shape_mismatch",
+            Mistake::CountMismatch => "pipe::check::count_mismatch",
+            Mistake::UnknownLayer => "pipe::check::unknown_layer",
+            Mistake::WeightsMismatch => "pipe::check::weights_mismatch",
+            Mistake::Incomplete => "pipe::check::incomplete",
+            Mistake::SchemaMismatch => "pipe::check::schema_mismatch",
+            Mistake::BadPattern => "pipe::check::bad_pattern",
+            Mistake::Misplaced => "pipe::check::misplaced",
+        }
     }
 
     /// The diagnostic for this kind of mistake at `span`.
@@ -756,19 +577,43 @@ impl Mistake {
         label: impl Into<String>,
         help: impl Into<String>,
     ) -> CheckError {
-        let (message, label, help) = (message.into(), label.into(), help.into());
-        match self {
-            Mistake::OutOfRange => CheckError::OutOfRange { message, span, label, help },
-            Mistake::WrongType => CheckError::WrongType { message, span, label, help },
-            Mistake::UnknownValue => CheckError::UnknownValue { message, span, label, help },
-            Mistake::Conflict => CheckError::Conflict { message, span, label, help },
-            Mistake::ShapeMismatch => CheckError::ShapeMismatch { message, span, label, help },
-            Mistake::CountMismatch => CheckError::CountMismatch { message, span, label, help },
-            Mistake::UnknownLayer => CheckError::UnknownLayer { message, span, label, help },
-            Mistake::WeightsMismatch => CheckError::WeightsMismatch { message, span, label, help },
-            Mistake::Misplaced => CheckError::Misplaced { message, span, label, help },
-            Mistake::Incomplete => CheckError::Incomplete { message, span, label, help },
-            Mistake::Unsupported => CheckError::Unsupported { message, span, label, help },
-        }
+        CheckError::Mistaken(Problem {
+            kind: self,
+            message: message.into(),
+            span,
+            label: label.into(),
+            help: help.into(),
+        })
+    }
+}
+
+/// A mistake of one of the [`Mistake`] kinds.
+#[derive(Clone, Debug, Error, PartialEq)]
+#[error("{message}")]
+pub struct Problem {
+    /// Its kind, which gives its code.
+    pub kind: Mistake,
+    /// What is wrong.
+    pub message: String,
+    /// Where.
+    pub span: Span,
+    /// The label at the span.
+    pub label: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(self.kind.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(&self.help))
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let label = miette::LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span);
+        Some(Box::new(std::iter::once(label)))
     }
 }

@@ -2,7 +2,7 @@
 //! `with(ratio: income / (age + 1))`.
 
 use crate::check::columns::{Frame, unknown_column};
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{BinaryOp as IrBinaryOp, RowExpr, RowFunction};
 use crate::schema::{DType, Schema};
@@ -32,12 +32,12 @@ pub fn expr_type(expr: &Expr, frame: Frame, constants: &Constants, errors: &mut 
         ExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, frame, constants, errors),
         ExprKind::Call(call) => function(&call.callee.dotted(), &call.args, expr.span, frame, constants, errors),
         _ => {
-            errors.push(CheckError::WrongType {
-                message: "this is not a value of a row".into(),
-                span: expr.span,
-                label: "not a column expression".into(),
-                help: "use columns, numbers, strings, arithmetic, comparisons, `and`, `or`, `not`".into(),
-            });
+            errors.push(Mistake::WrongType.at(
+                expr.span,
+                "this is not a value of a row",
+                "not a column expression",
+                "use columns, numbers, strings, arithmetic, comparisons, `and`, `or`, `not`",
+            ));
             None
         }
     }
@@ -72,12 +72,7 @@ fn mismatch(span: Span, message: &str, found: &DType, errors: &mut Vec<CheckErro
     } else {
         "convert it with `cast(col, type)` first, or compare it to get true or false"
     };
-    errors.push(CheckError::WrongType {
-        message: message.into(),
-        span,
-        label: format!("this is {found}"),
-        help: help.into(),
-    });
+    errors.push(Mistake::WrongType.at(span, message, format!("this is {found}"), help));
     None
 }
 
@@ -125,12 +120,12 @@ fn binary(
             Some(DType::Bool)
         }
         Range => {
-            errors.push(CheckError::WrongType {
-                message: "a range selects columns; it is not a value".into(),
-                span: lhs.span.to(rhs.span),
-                label: "not a value".into(),
-                help: "compare with bounds instead: `a >= 1 and a <= 9`".into(),
-            });
+            errors.push(Mistake::WrongType.at(
+                lhs.span.to(rhs.span),
+                "a range selects columns; it is not a value",
+                "not a value",
+                "compare with bounds instead: `a >= 1 and a <= 9`",
+            ));
             None
         }
     }
@@ -158,12 +153,12 @@ fn function(
         return None;
     };
     if args.len() != 1 || args.iter().any(|a| a.name.is_some()) {
-        errors.push(CheckError::CountMismatch {
-            message: format!("`{name}` takes 1 argument"),
+        errors.push(Mistake::CountMismatch.at(
             span,
-            label: format!("{} given", args.len()),
-            help: format!("write `{name}(column)`"),
-        });
+            format!("`{name}` takes 1 argument"),
+            format!("{} given", args.len()),
+            format!("write `{name}(column)`"),
+        ));
         return None;
     }
     let inner = expr_type(&args[0].value, frame, constants, errors)?;

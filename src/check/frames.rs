@@ -271,12 +271,12 @@ impl<'a> Frames<'a> {
         self.item(item)?;
         let schemas = self.transforms.get(&item)?.clone();
         if let Some((column, found)) = first_mismatch(&schemas.input, &input.schema) {
-            self.errors.push(CheckError::SchemaMismatch {
-                message: format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
-                span: input_span,
-                label: mismatch_label(column, found),
-                help: format!("apply `{name}` to data with the columns it was fitted on"),
-            });
+            self.errors.push(Mistake::SchemaMismatch.at(
+                input_span,
+                format!("`{name}` was fitted on data with a column `{}`: {}", column.name, column.dtype),
+                mismatch_label(column, found),
+                format!("apply `{name}` to data with the columns it was fitted on"),
+            ));
             return None;
         }
         let input = ir::FrameInput::Transformed { transform: item, input: Box::new(input) };
@@ -295,25 +295,24 @@ impl<'a> Frames<'a> {
         self.item(item);
         let Some(trained) = self.train_inputs.get(&item).cloned() else { return };
         if let Some((column, found)) = first_mismatch(&trained, schema) {
-            self.errors.push(CheckError::SchemaMismatch {
-                message: format!("`{name}` was trained on data with a column `{}`: {}", column.name, column.dtype),
+            self.errors.push(Mistake::SchemaMismatch.at(
                 span,
-                label: mismatch_label(column, found),
-                help: "give it data prepared like its training data, e.g. through the same transform: `prep(test)`"
-                    .into(),
-            });
+                format!("`{name}` was trained on data with a column `{}`: {}", column.name, column.dtype),
+                mismatch_label(column, found),
+                "give it data prepared like its training data, e.g. through the same transform: `prep(test)`",
+            ));
         }
     }
 
     /// Validation data must have every column of the training data.
     fn same_columns(&mut self, reference: &Schema, other: &Schema, span: Span, what: &str) {
         if let Some((column, found)) = first_mismatch(reference, other) {
-            self.errors.push(CheckError::SchemaMismatch {
-                message: format!("the {what} lacks the training data's column `{}`: {}", column.name, column.dtype),
+            self.errors.push(Mistake::SchemaMismatch.at(
                 span,
-                label: mismatch_label(column, found),
-                help: "prepare it like the training data, e.g. through the same transform: `prep(val)`".into(),
-            });
+                format!("the {what} lacks the training data's column `{}`: {}", column.name, column.dtype),
+                mismatch_label(column, found),
+                "prepare it like the training data, e.g. through the same transform: `prep(val)`",
+            ));
         }
     }
 

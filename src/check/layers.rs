@@ -333,12 +333,12 @@ fn dropout(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
 /// Embeddings need integer-coded categorical inputs, which the data stages
 /// do not produce yet: refused, not skipped.
 fn embedding(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
-    c.errors.push(CheckError::Unsupported {
-        message: "`embedding` layers cannot run yet: pipe has no integer-coded categorical inputs for them".into(),
-        span: c.span,
-        label: "not built yet".into(),
-        help: "encode categories with `onehot(cols)` in a transform and start the model with `dense(...)`".into(),
-    });
+    c.errors.push(Mistake::Unsupported.at(
+        c.span,
+        "`embedding` layers cannot run yet: pipe has no integer-coded categorical inputs for them",
+        "not built yet",
+        "encode categories with `onehot(cols)` in a transform and start the model with `dense(...)`",
+    ));
     None
 }
 

@@ -4,7 +4,7 @@
 //! graph (cycles, unused items).
 
 use crate::check::builtins::{self, Place};
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar;
 use crate::check::scope::{Kind, Scope, SymbolId};
 use crate::source::Span;
@@ -253,12 +253,12 @@ impl<'a> Resolver<'a> {
         for entry in &block.entries {
             match &entry.kind {
                 EntryKind::Step { expr, .. } => self.data_stage(expr),
-                _ => self.errors.push(CheckError::Misplaced {
-                    message: "a transform's block lists data operations, one per line".into(),
-                    span: entry.span,
-                    label: "not an operation".into(),
-                    help: "write steps such as `standard(f0..f15)` or `qcut(income, 4) as income_q`".into(),
-                }),
+                _ => self.errors.push(Mistake::Misplaced.at(
+                    entry.span,
+                    "a transform's block lists data operations, one per line",
+                    "not an operation",
+                    "write steps such as `standard(f0..f15)` or `qcut(income, 4) as income_q`",
+                )),
             }
         }
     }
@@ -291,12 +291,12 @@ impl<'a> Resolver<'a> {
                         "the setting of an augmentation is `fill: nearest | reflect | constant(v)`".into()
                     },
                 }),
-                _ => self.errors.push(CheckError::Misplaced {
-                    message: "an augmentation lists operations, one per line".into(),
-                    span: entry.span,
-                    label: "not an operation".into(),
-                    help: "write operations such as `flip(horizontal, p: 0.5)` or `rotate(20deg)`".into(),
-                }),
+                _ => self.errors.push(Mistake::Misplaced.at(
+                    entry.span,
+                    "an augmentation lists operations, one per line",
+                    "not an operation",
+                    "write operations such as `flip(horizontal, p: 0.5)` or `rotate(20deg)`",
+                )),
             }
         }
     }
@@ -396,12 +396,12 @@ impl<'a> Resolver<'a> {
                     self.layers(body);
                     self.locals.pop();
                 }
-                EntryKind::Setting { key, .. } => self.errors.push(CheckError::Misplaced {
-                    message: format!("a model's block lists layers; `{}:` is not a layer", key.name),
-                    span: entry.span,
-                    label: "a setting".into(),
-                    help: "settings of the training belong in the `train` block".into(),
-                }),
+                EntryKind::Setting { key, .. } => self.errors.push(Mistake::Misplaced.at(
+                    entry.span,
+                    format!("a model's block lists layers; `{}:` is not a layer", key.name),
+                    "a setting",
+                    "settings of the training belong in the `train` block",
+                )),
             }
         }
     }

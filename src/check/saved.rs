@@ -146,7 +146,7 @@ impl Shapes<'_> {
 }
 
 fn unsupported(span: Span, message: &str, label: &str, help: &str) -> CheckError {
-    CheckError::Unsupported { message: message.into(), span, label: label.into(), help: help.into() }
+    Mistake::Unsupported.at(span, message, label, help)
 }
 
 /// What differs between the state dict a model's layers have and a file's

@@ -218,24 +218,19 @@ impl<'a> Settings<'a> {
 
     /// A value of the wrong kind (a number where a name goes, ...).
     fn wrong_type(&mut self, span: Span, message: &str, label: &str, help: &str) {
-        let (message, label, help) = (message.into(), label.into(), help.into());
-        self.errors.push(CheckError::WrongType { message, span, label, help });
+        self.mistake(Mistake::WrongType, span, message, label, help);
     }
 
     /// A name that is none of the ones this setting takes.
     fn unknown_value(&mut self, span: Span, message: &str, label: &str, help: &str) {
-        let (message, label, help) = (message.into(), label.into(), help.into());
-        self.errors.push(CheckError::UnknownValue { message, span, label, help });
+        self.mistake(Mistake::UnknownValue, span, message, label, help);
     }
 
     /// A number outside its range is `out_of_range`; anything else where a
     /// number goes is `wrong_type`.
     fn range_or_type(&mut self, value: &Value, span: Span, message: &str, label: &str, help: &str) {
-        let (message, label, help) = (message.into(), label.into(), help.into());
-        self.errors.push(match value {
-            Value::Int(_) | Value::Float(_) => CheckError::OutOfRange { message, span, label, help },
-            _ => CheckError::WrongType { message, span, label, help },
-        });
+        let is_number = matches!(value, Value::Int(_) | Value::Float(_));
+        self.mistake(Mistake::range_or_type(is_number), span, message, label, help);
     }
 
     /// Every entry of a block is a known `key: value` setting.
@@ -354,12 +349,12 @@ impl<'a> Settings<'a> {
                 Some((_, e)) => (e.span, "flex (`cpu`)"),
                 None => (value.span, "flex, the default device,"),
             };
-            self.errors.push(CheckError::Unsupported {
-                message: format!("`cudnn_benchmark` is a libtorch setting, and {backend} has no cuDNN"),
+            self.errors.push(Mistake::Unsupported.at(
                 span,
-                label: "not a libtorch device".into(),
-                help: "train on `device: torch.cuda` (a `--features tch` build), or remove `cudnn_benchmark`".into(),
-            });
+                format!("`cudnn_benchmark` is a libtorch setting, and {backend} has no cuDNN"),
+                "not a libtorch device",
+                "train on `device: torch.cuda` (a `--features tch` build), or remove `cudnn_benchmark`",
+            ));
             return None;
         }
         Some(on)
@@ -511,12 +506,12 @@ impl<'a> Settings<'a> {
         match whole_value(&value) {
             Some(n) if (least..=MAX_COUNT).contains(&n) => Ok(Some(n as u64)),
             Some(n) if n > MAX_COUNT => {
-                self.errors.push(CheckError::OutOfRange {
-                    message: format!("`{param}` is at most {MAX_COUNT}"),
+                self.errors.push(Mistake::OutOfRange.at(
                     span,
-                    label: format!("this is {n}"),
-                    help: example(param).into(),
-                });
+                    format!("`{param}` is at most {MAX_COUNT}"),
+                    format!("this is {n}"),
+                    example(param),
+                ));
                 Err(())
             }
             _ => {
@@ -567,12 +562,12 @@ impl<'a> Settings<'a> {
                 }
             }
             if o.nesterov && o.momentum == 0.0 {
-                self.errors.push(CheckError::Conflict {
-                    message: "Nesterov momentum needs a momentum above 0".into(),
+                self.errors.push(Mistake::Conflict.at(
                     span,
-                    label: "nesterov without momentum".into(),
-                    help: "write `sgd(lr: 0.05, momentum: 0.9, nesterov: true)`".into(),
-                });
+                    "Nesterov momentum needs a momentum above 0",
+                    "nesterov without momentum",
+                    "write `sgd(lr: 0.05, momentum: 0.9, nesterov: true)`",
+                ));
                 return None;
             }
         }
@@ -647,12 +642,12 @@ impl<'a> Settings<'a> {
                         None
                     }
                     (Some(_), Some(_)) => {
-                        self.errors.push(CheckError::Conflict {
-                            message: "`warmup` lasts `epochs:` or `steps:`, not both".into(),
-                            span: phase.span,
-                            label: "two lengths".into(),
-                            help: "keep one: `warmup(epochs: 2)` or `warmup(steps: 500)`".into(),
-                        });
+                        self.errors.push(Mistake::Conflict.at(
+                            phase.span,
+                            "`warmup` lasts `epochs:` or `steps:`, not both",
+                            "two lengths",
+                            "keep one: `warmup(epochs: 2)` or `warmup(steps: 500)`",
+                        ));
                         None
                     }
                 };
@@ -688,12 +683,12 @@ impl<'a> Settings<'a> {
         match whole_value(&v) {
             Some(n) if (least..=MAX_COUNT).contains(&n) => Some(Some(n as u64)),
             Some(n) if n > MAX_COUNT => {
-                self.errors.push(CheckError::OutOfRange {
-                    message: format!("`{key}` is at most {MAX_COUNT}"),
-                    span: value.span,
-                    label: format!("this is {n}"),
-                    help: format!("write `{key}: 32`"),
-                });
+                self.errors.push(Mistake::OutOfRange.at(
+                    value.span,
+                    format!("`{key}` is at most {MAX_COUNT}"),
+                    format!("this is {n}"),
+                    format!("write `{key}: 32`"),
+                ));
                 None
             }
             _ => {
@@ -831,21 +826,21 @@ impl<'a> Settings<'a> {
         }
         match kind {
             DeviceKind::TorchCpu | DeviceKind::TorchCuda if !crate::backend::has_libtorch() => {
-                self.errors.push(CheckError::Unsupported {
-                    message: format!("`{name}` needs the libtorch backend, which this build of pipe lacks"),
-                    span: device.span,
-                    label: "libtorch device".into(),
-                    help: "build pipe with `--features tch` (see the README's GPU set-up), or use `device: cpu`".into(),
-                });
+                self.errors.push(Mistake::Unsupported.at(
+                    device.span,
+                    format!("`{name}` needs the libtorch backend, which this build of pipe lacks"),
+                    "libtorch device",
+                    "build pipe with `--features tch` (see the README's GPU set-up), or use `device: cpu`",
+                ));
                 None
             }
             DeviceKind::Cuda if !crate::backend::has_cubecl_cuda() => {
-                self.errors.push(CheckError::Unsupported {
-                    message: "`cuda` (CubeCL) needs the `cuda` feature, which this build of pipe lacks".into(),
-                    span: device.span,
-                    label: "CubeCL device".into(),
-                    help: "for NVIDIA GPUs use `torch.cuda` with a `--features tch` build, or use `device: cpu`".into(),
-                });
+                self.errors.push(Mistake::Unsupported.at(
+                    device.span,
+                    "`cuda` (CubeCL) needs the `cuda` feature, which this build of pipe lacks",
+                    "CubeCL device",
+                    "for NVIDIA GPUs use `torch.cuda` with a `--features tch` build, or use `device: cpu`",
+                ));
                 None
             }
             _ => Some(Device { kind, index }),
@@ -878,12 +873,12 @@ impl<'a> Settings<'a> {
                 Norm::L2 => &mut l2,
             };
             if slot.replace(weight).is_some() {
-                self.errors.push(CheckError::Conflict {
-                    message: "this penalty is given twice".into(),
-                    span: term.span,
-                    label: "given again".into(),
-                    help: "keep one `l1(...)` and one `l2(...)` at most".into(),
-                });
+                self.errors.push(Mistake::Conflict.at(
+                    term.span,
+                    "this penalty is given twice",
+                    "given again",
+                    "keep one `l1(...)` and one `l2(...)` at most",
+                ));
                 return None;
             }
         }
@@ -966,15 +961,15 @@ impl<'a> Settings<'a> {
         }
         if task == Some(Task::Regression) {
             let at = loss.map_or(value.span, |l| l.span);
-            self.errors.push(CheckError::Conflict {
-                message: "`class_weight` weighs classes, and this run learns numbers".into(),
-                span: value.span,
-                label: "no classes to weigh".into(),
-                help: format!(
+            self.errors.push(Mistake::Conflict.at(
+                value.span,
+                "`class_weight` weighs classes, and this run learns numbers",
+                "no classes to weigh",
+                format!(
                     "remove `class_weight`, or learn classes with `loss: cross_entropy`{}",
                     if at == value.span { "" } else { " (the loss here is for numbers)" }
                 ),
-            });
+            ));
             return false;
         }
         true
