@@ -36,6 +36,25 @@ pub const fn rest(name: &'static str) -> Param {
     Param { name, required: true, positional: true, rest: true }
 }
 
+/// A builtin declared once: its name, what the checker matches (an enum,
+/// matched exhaustively, or `()` for a builtin of its own), its parameters
+/// and one line of doc (editors' signatures and hover come from these).
+pub struct Declared<K: 'static> {
+    /// The name written.
+    pub name: &'static str,
+    /// What the checker matches.
+    pub kind: K,
+    /// Its parameters.
+    pub params: &'static [Param],
+    /// What it does, in one line.
+    pub doc: &'static str,
+}
+
+/// A [`Declared`] builtin.
+pub const fn declared<K>(name: &'static str, kind: K, params: &'static [Param], doc: &'static str) -> Declared<K> {
+    Declared { name, kind, params, doc }
+}
+
 /// The signature editors show for `name` taking `params`: `cut(column,
 /// edges, labels:, include_lowest:)`; `name:` marks a parameter given only
 /// by name, `...` one that takes every remaining positional argument.

@@ -8,7 +8,7 @@
 //! tells known names from typos with these lists, and editors show the
 //! signatures and docs derived here; nothing is listed by hand.
 
-use crate::check::args::{self, Param};
+use crate::check::args::{self, Declared, Param};
 use crate::check::{augment, frames, layers, models, ops, setting_calls, sources};
 
 /// Where a builtin is written.
@@ -58,6 +58,10 @@ pub struct Builtin {
     pub doc: &'static str,
 }
 
+fn of<K>(place: Place, d: &Declared<K>) -> Builtin {
+    declared(place, d.name, d.params, d.doc)
+}
+
 fn declared(place: Place, name: &'static str, params: &[Param], doc: &'static str) -> Builtin {
     Builtin { name, place, signature: args::signature(name, params), doc }
 }
@@ -69,16 +73,14 @@ pub fn builtins() -> &'static [Builtin] {
 }
 
 fn gather() -> Vec<Builtin> {
-    let mut all: Vec<Builtin> =
-        sources::SOURCES.iter().map(|s| declared(Place::Source, s.name, s.params, s.doc)).collect();
+    let mut all: Vec<Builtin> = sources::SOURCES.iter().map(|s| of(Place::Source, s)).collect();
     all.extend(ops::OPERATIONS.iter().map(|o| Builtin {
         name: o.name,
         place: Place::DataOperation,
         signature: o.signature(),
         doc: o.doc,
     }));
-    let (name, params, doc) = frames::PREDICT;
-    all.push(declared(Place::DataOperation, name, params, doc));
+    all.push(of(Place::DataOperation, &frames::PREDICT));
     all.extend(layers::LAYERS.iter().map(|l| declared(Place::Layer, l.name, l.params, l.doc)));
     all.extend(layers::BLOCKS.iter().map(|(name, signature, doc)| Builtin {
         name,
@@ -87,9 +89,8 @@ fn gather() -> Vec<Builtin> {
         doc,
     }));
     all.extend(augment::STEPS.iter().map(|s| declared(Place::Augmentation, s.name, s.params, s.doc)));
-    all.extend(models::MODEL_OPERATIONS.iter().map(|o| declared(Place::ModelOperation, o.name, o.params, o.doc)));
-    let (name, params, doc) = models::LOAD;
-    all.push(declared(Place::ModelSource, name, params, doc));
+    all.extend(models::MODEL_OPERATIONS.iter().map(|o| of(Place::ModelOperation, o)));
+    all.push(of(Place::ModelSource, &models::LOAD));
     // A value call without parameters is written as a bare name (`constant`).
     all.extend(setting_calls::all().into_iter().map(|(name, params, doc)| match params {
         [] => Builtin { name, place: Place::SettingValue, signature: name.into(), doc },
@@ -106,7 +107,7 @@ pub fn names(place: Place) -> Vec<&'static str> {
         Place::Layer => layers::layer_names(),
         Place::Augmentation => augment::step_names(),
         Place::ModelOperation => models::MODEL_OPERATIONS.iter().map(|o| o.name).collect(),
-        Place::ModelSource => vec![models::LOAD.0],
+        Place::ModelSource => vec![models::LOAD.name],
         Place::SettingValue => setting_calls::all().into_iter().map(|(name, _, _)| name).collect(),
     }
 }
@@ -116,13 +117,13 @@ pub fn names(place: Place) -> Vec<&'static str> {
 /// and `predict`.
 pub fn data_operations() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = ops::OPERATIONS.iter().map(|o| o.name).collect();
-    names.push(frames::PREDICT.0);
+    names.push(frames::PREDICT.name);
     names
 }
 
 /// Whether `name` is a data operation.
 pub fn is_data_operation(name: &str) -> bool {
-    name == frames::PREDICT.0 || ops::operation(name).is_some()
+    name == frames::PREDICT.name || ops::operation(name).is_some()
 }
 
 /// Whether `name` is a layer, an activation or a block of layers.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::check::args::{bind, named, pos};
+use crate::check::args::{Declared, bind, declared, named, pos};
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::ops::{self, Context};
@@ -18,8 +18,8 @@ use crate::syntax::ast::*;
 
 /// `predict(run)`, the data operation that is no declared operation (it
 /// needs a trained run, not a schema rule): name, parameters, doc.
-pub const PREDICT: (&str, &[crate::check::args::Param], &str) =
-    ("predict", &[pos("run", true)], "Adds the trained run's `prediction` column");
+pub const PREDICT: Declared<()> =
+    declared("predict", (), &[pos("run", true)], "Adds the trained run's `prediction` column");
 
 /// How deep recipes may use recipes.
 const MAX_RECIPE_DEPTH: usize = 16;
@@ -318,7 +318,7 @@ impl<'a> Frames<'a> {
 
     /// `predict(run)` adds the column `prediction`, of the target's type.
     fn predict(&mut self, args: &[Arg], span: Span, mut frame: ir::Frame, frame_span: Span) -> Option<ir::Frame> {
-        let (name, params, _) = PREDICT;
+        let Declared { name, params, .. } = PREDICT;
         let before = self.errors.len();
         let b = bind(name, params, args, span, &mut self.errors);
         if self.errors.len() > before {

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use crate::check::args::{Param, bind, named, pos, rest};
+use crate::check::args::{Declared, Param, bind, declared, named, pos, rest};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::setting;
 use crate::check::layers;
@@ -100,50 +100,33 @@ pub enum ModelOp {
     Weights,
 }
 
-/// An operation on a model (after `|>` in a model expression), declared
-/// once: its name, parameters and doc for the resolver and editors.
-pub struct ModelOperation {
-    /// The name written after `|>`.
-    pub name: &'static str,
-    /// Its parameters.
-    pub params: &'static [Param],
-    /// What it does, in one line.
-    pub doc: &'static str,
-    /// What it does, for the checker.
-    pub op: ModelOp,
-}
-
-/// Every model operation.
-pub const MODEL_OPERATIONS: &[ModelOperation] = &[
-    ModelOperation {
-        name: "replace_head",
-        params: &[rest("layers")],
-        doc: "Replaces a model's layers from its last dense layer on",
-        op: ModelOp::ReplaceHead,
-    },
-    ModelOperation {
-        name: "freeze",
-        params: &[Param { required: true, ..named("until") }],
-        doc: "Stops training layers up to a named layer (or a layer's index)",
-        op: ModelOp::Freeze,
-    },
-    ModelOperation {
-        name: "unfreeze",
-        params: &[],
-        doc: "Trains every layer again (after a `freeze` earlier in the chain)",
-        op: ModelOp::Unfreeze,
-    },
-    ModelOperation {
-        name: "weights",
-        params: &[pos("path", true)],
-        doc: "Starts every layer from PyTorch weights (safetensors of an nn.Sequential of the same layers)",
-        op: ModelOp::Weights,
-    },
+/// Every operation on a model (after `|>` in a model expression).
+pub const MODEL_OPERATIONS: &[Declared<ModelOp>] = &[
+    declared(
+        "replace_head",
+        ModelOp::ReplaceHead,
+        &[rest("layers")],
+        "Replaces a model's layers from its last dense layer on",
+    ),
+    declared(
+        "freeze",
+        ModelOp::Freeze,
+        &[Param { required: true, ..named("until") }],
+        "Stops training layers up to a named layer (or a layer's index)",
+    ),
+    declared("unfreeze", ModelOp::Unfreeze, &[], "Trains every layer again (after a `freeze` earlier in the chain)"),
+    declared(
+        "weights",
+        ModelOp::Weights,
+        &[pos("path", true)],
+        "Starts every layer from PyTorch weights (safetensors of an nn.Sequential of the same layers)",
+    ),
 ];
 
 /// `load(path)`: the one function that makes a model without a `model`
-/// item (name, parameters, doc).
-pub const LOAD: (&str, &[Param], &str) = ("load", &[pos("path", true)], "A model saved by an earlier run (its folder)");
+/// item.
+pub const LOAD: Declared<()> =
+    declared("load", (), &[pos("path", true)], "A model saved by an earlier run (its folder)");
 
 /// Checks the model of each training run against its data.
 pub struct Shapes<'a> {
@@ -481,7 +464,7 @@ impl<'a> Shapes<'a> {
         if self.errors.len() > before {
             return None;
         }
-        match declared.op {
+        match declared.kind {
             ModelOp::ReplaceHead => {
                 // The head is the last dense layer and what follows it.
                 let Some(last_dense) = layers.iter().rposition(|l| layer_name(&l.entry).as_deref() == Some("dense"))

@@ -16,7 +16,7 @@ impl Shapes<'_> {
     /// `load("folder")`: the layers of a model a run saved with `save:`
     /// (its `model.pipe`), marked as coming with trained weights.
     pub(super) fn load(&mut self, call: &Call, span: Span) -> Option<Vec<Layer>> {
-        let (name, params, _) = LOAD;
+        let crate::check::args::Declared { name, params, .. } = LOAD;
         let before = self.errors.len();
         let b = bind(name, params, &call.args, span, &mut self.errors);
         if self.errors.len() > before {

@@ -5,31 +5,15 @@
 //! parameters and one line of doc. `settings.rs` checks calls against
 //! these; editors' signatures and hover come from them too.
 
-use crate::check::args::{Param, named, pos};
+use crate::check::args::{Declared, Param, declared as call, named, pos};
 use crate::ir::OptimizerKind;
-
-/// A call a setting's value may be, declared once.
-pub struct ValueCall<K: 'static> {
-    /// The name written.
-    pub name: &'static str,
-    /// What the checker matches.
-    pub kind: K,
-    /// Its parameters.
-    pub params: &'static [Param],
-    /// What it does, in one line.
-    pub doc: &'static str,
-}
-
-const fn call<K>(name: &'static str, kind: K, params: &'static [Param], doc: &'static str) -> ValueCall<K> {
-    ValueCall { name, kind, params, doc }
-}
 
 const SGD: &[Param] = &[pos("lr", false), named("momentum"), named("nesterov"), named("weight_decay")];
 const ADAM: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("eps"), named("weight_decay")];
 const RMSPROP: &[Param] = &[pos("lr", false), named("alpha"), named("eps"), named("momentum"), named("weight_decay")];
 
 /// `optimizer:`
-pub const OPTIMIZERS: &[ValueCall<OptimizerKind>] = &[
+pub const OPTIMIZERS: &[Declared<OptimizerKind>] = &[
     call("sgd", OptimizerKind::Sgd, SGD, "Stochastic gradient descent, with (Nesterov) momentum if given"),
     call("adam", OptimizerKind::Adam, ADAM, "Adam (weight decay added to the gradient, as PyTorch's Adam)"),
     call("adamw", OptimizerKind::AdamW, ADAM, "Adam with decoupled weight decay"),
@@ -54,7 +38,7 @@ pub enum ScheduleKind {
 }
 
 /// The phases of `schedule:` (`warmup(...) then cosine()`).
-pub const SCHEDULES: &[ValueCall<ScheduleKind>] = &[
+pub const SCHEDULES: &[Declared<ScheduleKind>] = &[
     call("constant", ScheduleKind::Constant, &[], "The optimizer's learning rate throughout"),
     call(
         "warmup",
@@ -79,7 +63,7 @@ pub const SCHEDULES: &[ValueCall<ScheduleKind>] = &[
 ];
 
 /// `early_stop:`
-pub const EARLY_STOPS: &[ValueCall<()>] = &[call(
+pub const EARLY_STOPS: &[Declared<()>] = &[call(
     "patience",
     (),
     &[pos("patience", true), named("on"), named("min_delta"), named("restore_best")],
@@ -98,7 +82,7 @@ pub enum Norm {
 const WEIGHT: &[Param] = &[pos("weight", true)];
 
 /// The terms of `regularize:`.
-pub const REGULARIZERS: &[ValueCall<Norm>] = &[
+pub const REGULARIZERS: &[Declared<Norm>] = &[
     call("l1", Norm::L1, WEIGHT, "Adds weight * the sum of |w| over dense and conv weights to the loss"),
     call("l2", Norm::L2, WEIGHT, "Adds weight * the sum of w^2 over dense and conv weights to the loss"),
 ];
@@ -115,7 +99,7 @@ pub enum ClipKind {
 const LIMIT: &[Param] = &[pos("limit", true)];
 
 /// `clip:`
-pub const CLIPS: &[ValueCall<ClipKind>] = &[
+pub const CLIPS: &[Declared<ClipKind>] = &[
     call("norm", ClipKind::Norm, LIMIT, "Scales the gradients down to this norm at most"),
     call("value", ClipKind::Value, LIMIT, "Clamps each gradient value to [-limit, limit]"),
 ];
@@ -136,7 +120,7 @@ pub enum SinkKind {
 const PATH: &[Param] = &[pos("path", true)];
 
 /// The sinks of `log:`.
-pub const LOG_SINKS: &[ValueCall<SinkKind>] = &[
+pub const LOG_SINKS: &[Declared<SinkKind>] = &[
     call("console", SinkKind::Console, &[], "Each epoch's metrics on the terminal"),
     call("tensorboard", SinkKind::TensorBoard, PATH, "TensorBoard event files in this folder"),
     call("csv", SinkKind::Csv, PATH, "A CSV file, one row per epoch"),
@@ -144,7 +128,7 @@ pub const LOG_SINKS: &[ValueCall<SinkKind>] = &[
 ];
 
 /// `checkpoint:`
-pub const CHECKPOINTS: &[ValueCall<()>] = &[call(
+pub const CHECKPOINTS: &[Declared<()>] = &[call(
     "checkpoint",
     (),
     &[named("every"), named("keep")],
@@ -153,7 +137,7 @@ pub const CHECKPOINTS: &[ValueCall<()>] = &[call(
 
 /// Every value call's name, parameters and doc, for editors.
 pub fn all() -> Vec<(&'static str, &'static [Param], &'static str)> {
-    fn of<K>(calls: &'static [ValueCall<K>]) -> impl Iterator<Item = (&'static str, &'static [Param], &'static str)> {
+    fn of<K>(calls: &'static [Declared<K>]) -> impl Iterator<Item = (&'static str, &'static [Param], &'static str)> {
         calls.iter().map(|c| (c.name, c.params, c.doc))
     }
     of(OPTIMIZERS)

@@ -7,12 +7,12 @@
 
 use std::path::PathBuf;
 
-use crate::check::args::{Bound, bind};
+use crate::check::args::{Bound, Declared, bind};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar::{self, Place};
 use crate::check::setting_calls::{
     CHECKPOINTS, CLIPS, ClipKind, EARLY_STOPS, LOG_SINKS, Norm, OPTIMIZERS, REGULARIZERS, SCHEDULES, ScheduleKind,
-    SinkKind, ValueCall,
+    SinkKind,
 };
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
@@ -440,7 +440,7 @@ impl<'a> Settings<'a> {
     fn call<'e, K: Copy>(
         &mut self,
         value: &'e Expr,
-        known: &[ValueCall<K>],
+        known: &[Declared<K>],
         what: &str,
     ) -> Option<(K, crate::check::args::Bound<'e>)> {
         let list: Vec<&str> = known.iter().map(|c| c.name).collect();
@@ -457,7 +457,7 @@ impl<'a> Settings<'a> {
                 return None;
             }
         };
-        let Some(ValueCall { kind, params, .. }) = known.iter().find(|c| c.name == name) else {
+        let Some(Declared { kind, params, .. }) = known.iter().find(|c| c.name == name) else {
             let help = match what {
                 "an optimizer" => familiar::help(Place::Optimizer, &name, &list, "write one of"),
                 _ => familiar::help(Place::TrainSetting, "", &list, "write one of"),

@@ -3,7 +3,7 @@
 //! each reads at check time (a CSV's header and sample, a Parquet footer,
 //! an image folder's classes) to give the source's schema and IR.
 
-use crate::check::args::{Bound, Param, bind, named, pos};
+use crate::check::args::{Bound, Declared, bind, declared, named, pos};
 use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::Frames;
@@ -28,33 +28,21 @@ pub enum Reads {
     Images,
 }
 
-/// A reader, declared once.
-pub struct Source {
-    /// The name a `source` item calls.
-    pub name: &'static str,
-    /// Its parameters.
-    pub params: &'static [Param],
-    /// What it reads, in one line.
-    pub doc: &'static str,
-    /// What it reads, for the checker.
-    pub reads: Reads,
-}
-
 /// Every reader.
-pub const SOURCES: &[Source] = &[
-    Source {
-        name: "csv",
-        params: &[pos("path", true), named("sep"), named("nulls"), named("dtypes")],
-        doc: "Reads a CSV file; `dtypes: {col: type}` overrides inferred types, `nulls:` lists the texts read as null",
-        reads: Reads::Csv,
-    },
-    Source { name: "parquet", params: &[pos("path", true)], doc: "Reads a Parquet file", reads: Reads::Parquet },
-    Source {
-        name: "images",
-        params: &[pos("dir", true), named("size"), named("channels"), named("skip_bad")],
-        doc: "Reads one sub-folder of PNG/JPEG images per class, resized to `size: [height, width]`",
-        reads: Reads::Images,
-    },
+pub const SOURCES: &[Declared<Reads>] = &[
+    declared(
+        "csv",
+        Reads::Csv,
+        &[pos("path", true), named("sep"), named("nulls"), named("dtypes")],
+        "Reads a CSV file; `dtypes: {col: type}` overrides inferred types, `nulls:` lists the texts read as null",
+    ),
+    declared("parquet", Reads::Parquet, &[pos("path", true)], "Reads a Parquet file"),
+    declared(
+        "images",
+        Reads::Images,
+        &[pos("dir", true), named("size"), named("channels"), named("skip_bad")],
+        "Reads one sub-folder of PNG/JPEG images per class, resized to `size: [height, width]`",
+    ),
 ];
 
 /// The names of every reader.
@@ -73,7 +61,7 @@ impl Frames<'_> {
         if self.errors.len() > before {
             return None;
         }
-        match reader.reads {
+        match reader.kind {
             Reads::Csv => self.csv(&b, value.span),
             Reads::Parquet => self.parquet(&b, value.span),
             Reads::Images => self.images(&b, value.span),
