@@ -581,3 +581,22 @@ fn a_header_only_csv_says_it_has_no_rows() {
     assert!(err.contains("pipe::check::source_unreadable") && err.contains("no rows"), "{err}");
     assert!(!err.contains("numeric"), "{err}");
 }
+
+/// `pipe predict RUN DATA -o DATA` would replace the data with its
+/// predictions: refused before the run folder is even read, data untouched.
+#[test]
+fn predict_never_writes_over_its_data() {
+    let dir = temp_dir("predict_over_data");
+    std::fs::write(dir.join("d.csv"), "x\n1\n").unwrap();
+    let data = dir.join("d.csv");
+    let same = dir.join("./d.csv");
+    let refused =
+        run(&["predict", dir.join("runs/r1").to_str().unwrap(), data.to_str().unwrap(), "-o", same.to_str().unwrap()]);
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        stderr(&refused).contains("pipe::cli::usage") && stderr(&refused).contains("would replace it"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), "x\n1\n");
+}

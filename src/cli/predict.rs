@@ -11,6 +11,14 @@ use crate::source::{SourceFile, SourceMap};
 /// succeeded.
 pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, reporter: &mut Reporter) -> bool {
     let out = out.map_or_else(|| default_output(data), Path::to_path_buf);
+    if let (Ok(data_file), Ok(out_file)) = (data.canonicalize(), out.canonicalize())
+        && data_file == out_file
+    {
+        let message = format!("-o {} is the data it predicts for: writing there would replace it", out.display());
+        let error = super::CliError::Usage { message };
+        reporter.report(&error, &SourceFile { name: String::new(), text: "".into() });
+        return false;
+    }
     let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
     let saved = match open_run(run_dir) {
         Ok(saved) => saved,
