@@ -36,10 +36,12 @@ impl Env {
     /// Where the value of `expr` was written: at a model's call site when
     /// `expr` is just a parameter's name, else `expr` itself.
     fn origin(&self, expr: &Expr) -> Span {
-        match &expr.kind {
-            ExprKind::Path(p) if p.parts.len() == 1 => self.written.get(&p.parts[0].name).copied().unwrap_or(expr.span),
-            _ => expr.span,
-        }
+        self.values().origin(expr)
+    }
+
+    /// The values layers' arguments are evaluated in.
+    fn values(&self) -> layers::Values<'_> {
+        layers::Values { constants: &self.values, written: &self.written }
     }
 }
 
@@ -684,7 +686,7 @@ impl<'a> Shapes<'a> {
         if self.errors.len() > before {
             return None;
         }
-        let values = layers::Values { constants: &env.values, written: &env.written };
+        let values = env.values();
         let mut call = layers::LayerCall {
             name: declared.name,
             span: expr.span,
