@@ -196,7 +196,6 @@ pub fn fit(
     let s = &settings;
     let seed = s.seed;
     let autodiff = device.clone().autodiff();
-    autodiff.seed(seed);
     let precision = Precision::of(s.precision);
     let mut net = Net::new(&train.model, &autodiff, seed).with_precision(precision);
     if let Some((base, layers)) = start.pretrained {

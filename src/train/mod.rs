@@ -6,6 +6,7 @@ pub mod augment;
 mod checkpoint;
 pub mod data;
 pub mod fit;
+pub mod init;
 pub mod loss;
 pub mod metrics;
 pub mod model;

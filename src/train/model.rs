@@ -13,7 +13,8 @@ use burn::nn::{
 use burn::tensor::activation;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
-use crate::ir::{self, Activation, Init, LayerKind, Shape};
+use super::init;
+use crate::ir::{self, Activation, LayerKind, Shape};
 use crate::random::Rng;
 
 /// The network.
@@ -218,8 +219,9 @@ impl X {
 }
 
 impl Net {
-    /// The model with fresh weights on `device`, seeded by `seed` for the
-    /// weights drawn here (truncated normals).
+    /// The model with fresh weights on `device`, every one drawn from a
+    /// generator seeded by `seed` (see [`super::init`]), as are the dropout
+    /// layers' streams.
     pub fn new(model: &ir::Model, device: &Device, seed: u64) -> Self {
         let mut rng = Rng::new(seed ^ 0x5EED_1417);
         let layers = model.layers.iter().map(|l| layer(l, device, &mut rng)).collect();
@@ -402,20 +404,11 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
     match &l.kind {
         LayerKind::Dense { units, init } => {
             let inputs = flat_width(&l.input);
-            let mut config = LinearConfig::new(inputs, *units);
-            if let Some(init) = burn_init(init.as_ref()) {
-                config = config.with_initializer(init);
-            }
-            let mut linear = config.init(device);
-            if let Some(init) = init {
-                // Keras' convention when an initialiser is named: zero bias.
-                linear.bias = Some(Param::from_tensor(Tensor::zeros([*units], device)));
-                if let Init::TruncatedNormal { mean, std } = init {
-                    let values = truncated_normal(inputs * units, *mean, *std, rng);
-                    linear.weight =
-                        Param::from_tensor(Tensor::from_data(TensorData::new(values, [inputs, *units]), device));
-                }
-            }
+            // Built with zeros, then filled from the network's generator.
+            let mut linear = LinearConfig::new(inputs, *units).with_initializer(Initializer::Zeros).init(device);
+            let (weight, bias) = init::draws(init.as_ref(), inputs, *units);
+            linear.weight = param(init::values(weight, inputs * units, rng), [inputs, *units], device);
+            linear.bias = Some(param(init::values(bias, *units, rng), [*units], device));
             Layer::Dense(linear)
         }
         LayerKind::Conv { filters, kernel, stride, same, init } => {
@@ -424,22 +417,16 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
                 Shape::Flat(n) => n,
             };
             let padding = if *same { PaddingConfig2d::Same } else { PaddingConfig2d::Valid };
-            let mut config = Conv2dConfig::new([channels, *filters], [*kernel, *kernel])
+            let mut conv = Conv2dConfig::new([channels, *filters], [*kernel, *kernel])
                 .with_stride([*stride, *stride])
-                .with_padding(padding);
-            if let Some(init) = burn_init(init.as_ref()) {
-                config = config.with_initializer(init);
-            }
-            let mut conv = config.init(device);
-            if let Some(init) = init {
-                conv.bias = Some(Param::from_tensor(Tensor::zeros([*filters], device)));
-                if let Init::TruncatedNormal { mean, std } = init {
-                    let n = filters * channels * kernel * kernel;
-                    let values = truncated_normal(n, *mean, *std, rng);
-                    let shape = [*filters, channels, *kernel, *kernel];
-                    conv.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device));
-                }
-            }
+                .with_padding(padding)
+                .with_initializer(Initializer::Zeros)
+                .init(device);
+            let area = kernel * kernel;
+            let (weight, bias) = init::draws(init.as_ref(), channels * area, filters * area);
+            let shape = [*filters, channels, *kernel, *kernel];
+            conv.weight = param(init::values(weight, filters * channels * area, rng), shape, device);
+            conv.bias = Some(param(init::values(bias, *filters, rng), [*filters], device));
             Layer::Conv(conv)
         }
         LayerKind::MaxPool { size, stride } => {
@@ -495,38 +482,9 @@ fn flat_width(shape: &Shape) -> usize {
     }
 }
 
-/// Burn's initialiser for an IR one, with PyTorch's formulas (`kaiming_*`
-/// for ReLU, `xavier_*`); `None` for Burn's default (PyTorch's default too)
-/// and for the truncated normal, which is drawn here.
-fn burn_init(init: Option<&Init>) -> Option<Initializer> {
-    let relu_gain = std::f64::consts::SQRT_2;
-    Some(match init? {
-        Init::HeNormal => Initializer::KaimingNormal { gain: relu_gain, fan_out_only: false },
-        Init::HeUniform => Initializer::KaimingUniform { gain: relu_gain, fan_out_only: false },
-        Init::GlorotNormal => Initializer::XavierNormal { gain: 1.0 },
-        Init::GlorotUniform => Initializer::XavierUniform { gain: 1.0 },
-        Init::Zeros => Initializer::Zeros,
-        Init::Constant(v) => Initializer::Constant { value: *v },
-        Init::TruncatedNormal { .. } => return None,
-    })
-}
-
-/// `n` draws of a normal distribution, each redrawn until it lies within
-/// two standard deviations of the mean (Keras' and PyTorch's truncation).
-pub fn truncated_normal(n: usize, mean: f64, std: f64, rng: &mut Rng) -> Vec<f32> {
-    let uniform = |rng: &mut Rng| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    (0..n)
-        .map(|_| {
-            loop {
-                // Box-Muller.
-                let (u1, u2) = (uniform(rng), uniform(rng));
-                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-                if z.abs() <= 2.0 {
-                    break (mean + std * z) as f32;
-                }
-            }
-        })
-        .collect()
+/// A trainable tensor of `shape` holding `values`.
+fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
 impl Net {
