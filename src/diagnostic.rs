@@ -37,9 +37,13 @@ pub fn render(diagnostic: &dyn Diagnostic, file: &SourceFile, style: Style) -> S
 fn render_human(diagnostic: &dyn Diagnostic, file: &SourceFile, color: bool, width: usize) -> String {
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
-    let labels: Vec<LabeledSpan> = diagnostic.labels().map(Iterator::collect).unwrap_or_default();
+    // No source (an error of a run folder, of the command line): no snippet
+    // pointing at an empty file's line 1.
+    let labels: Vec<LabeledSpan> =
+        if file.text.is_empty() { Vec::new() } else { diagnostic.labels().map(Iterator::collect).unwrap_or_default() };
     let (text, map) = elide_long_lines(&file.text, &labels);
-    let labels = labels.iter().map(|l| map.label(l)).collect();
+    let text = shown_source(&text);
+    let labels = labels.iter().map(|l| map.label(l)).map(|l| visible_label(&l)).collect();
     let attached = Attached {
         inner: diagnostic,
         source: miette::NamedSource::new(&file.name, text).with_language("pipe"),
@@ -68,7 +72,7 @@ impl fmt::Debug for Attached<'_> {
 
 impl fmt::Display for Attached<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.inner, f)
+        f.write_str(&visible(&self.inner.to_string()))
     }
 }
 
@@ -82,13 +86,63 @@ impl Diagnostic for Attached<'_> {
         self.inner.severity()
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.inner.help()
+        self.inner.help().map(|h| Box::new(visible(&h.to_string())) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&self.source)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+/// Whether a terminal would not show `c` as written: control characters
+/// (NUL, ESC, which can also recolour the terminal) and invisible format
+/// characters (zero-width spaces and joiners, direction marks and
+/// overrides, the byte-order mark).
+fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}')
+        || matches!(c, '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// `text` with its hidden characters written as escapes (`\u{200b}`), so
+/// that a name a message quotes shows what it really holds.
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The source as the excerpt shows it: each hidden character replaced by
+/// visible ones of the same length in bytes (`?`, or U+FFFD for three
+/// bytes), so the labels' byte offsets still hold.
+fn shown_source(text: &str) -> String {
+    if !text.chars().any(hidden) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            c if !hidden(c) => c.to_string(),
+            c if c.len_utf8() == 3 => "\u{FFFD}".to_owned(),
+            c => "?".repeat(c.len_utf8()),
+        })
+        .collect()
+}
+
+fn visible_label(label: &LabeledSpan) -> LabeledSpan {
+    let text = label.label().map(visible);
+    let span = SourceSpan::new(label.offset().into(), label.len());
+    if label.primary() {
+        LabeledSpan::new_primary_with_span(text, span)
+    } else {
+        LabeledSpan::new_with_span(text, span)
     }
 }
 
@@ -206,7 +260,7 @@ fn render_json(diagnostic: &dyn Diagnostic, file: &SourceFile) -> String {
                 .map(|l| {
                     let (line, column) = file.line_col(l.offset());
                     JsonLabel {
-                        message: l.label().map(str::to_owned),
+                        message: l.label().map(visible),
                         primary: l.primary(),
                         start: l.offset(),
                         end: l.offset() + l.len(),
@@ -220,9 +274,9 @@ fn render_json(diagnostic: &dyn Diagnostic, file: &SourceFile) -> String {
     let json = JsonDiagnostic {
         severity: severity_name(diagnostic.severity()),
         code: diagnostic.code().map(|c| c.to_string()),
-        message: diagnostic.to_string(),
+        message: visible(&diagnostic.to_string()),
         file: file.name.clone(),
-        help: diagnostic.help().map(|h| h.to_string()),
+        help: diagnostic.help().map(|h| visible(&h.to_string())),
         labels,
     };
     serde_json::to_string(&json).unwrap_or_default()

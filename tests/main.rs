@@ -8,6 +8,7 @@ mod examples;
 mod format;
 mod generated;
 mod images;
+mod integrity;
 mod ir;
 mod layers;
 mod lsp;

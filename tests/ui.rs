@@ -10,7 +10,7 @@ use pipe::diagnostic::{Style, render};
 use pipe::source::{FileId, SourceFile, SourceMap};
 use pipe::syntax;
 
-const STYLE: Style = Style::Human { color: false, width: 100 };
+pub(crate) const STYLE: Style = Style::Human { color: false, width: 100 };
 
 /// Renders every syntax diagnostic of a file the way `pipe check` does.
 pub fn render_syntax(name: &str, bytes: &[u8]) -> String {
@@ -96,7 +96,7 @@ fn cases(phase: &str) -> Vec<PathBuf> {
     files
 }
 
-fn snapshot(phase: &str, name: &str, rendered: &str) {
+pub(crate) fn snapshot(phase: &str, name: &str, rendered: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui").join(phase).join("snapshots");
     insta::with_settings!({ snapshot_path => dir, prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!(name, rendered);

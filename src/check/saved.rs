@@ -46,6 +46,10 @@ impl Shapes<'_> {
                 return None;
             }
         };
+        if let Err(damage) = crate::files::checksums::verify(&dir, &["model.pipe"]) {
+            self.errors.push(unreadable(format!("{damage}; save the model again (run the pipeline with `save:`)")));
+            return None;
+        }
         let weights = std::fs::metadata(dir.join("model.bpk"));
         let stamp = match weights {
             Ok(meta) => format!("{} {:?}", meta.len(), meta.modified().ok()),

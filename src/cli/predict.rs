@@ -45,7 +45,8 @@ pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, reporter: &mut R
             true
         }
         Err(error) => {
-            reporter.report(&error, &no_file());
+            // A step of the saved pipeline points into it; the rest has no source.
+            reporter.report(&error, &error.span().map_or_else(no_file, |s| sources.get(s.file).clone()));
             false
         }
     }

@@ -57,6 +57,11 @@ fn interruptible() -> std::sync::Arc<run::Control> {
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, control.cancel.clone());
         let _ = signal_hook::flag::register(signal, control.cancel.clone());
     }
+    // Past a file-size limit (`ulimit -f`) the default action kills the
+    // process mid-write; handled, the write fails with EFBIG like a full
+    // disk, and the run cleans up and reports it.
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, std::sync::Arc::default());
     control
 }
 

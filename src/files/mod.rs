@@ -5,6 +5,7 @@
 //! here: the checker probes files with these, and the executors write
 //! through them.
 
+pub mod checksums;
 pub mod parquet;
 pub mod probe;
 pub mod safetensors;

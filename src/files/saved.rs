@@ -25,7 +25,7 @@ pub fn refusal(target: &Path, shown: &Path) -> Option<String> {
     let mut foreign: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| !COPIED.contains(&name.as_str()) && name != MODEL)
+        .filter(|name| !COPIED.contains(&name.as_str()) && name != MODEL && name != super::checksums::FILE)
         .collect();
     if foreign.is_empty() {
         return None;
@@ -51,7 +51,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("saved")).unwrap();
         assert_eq!(refusal(&dir.join("absent"), Path::new("absent")), None);
         assert_eq!(refusal(&dir.join("saved"), Path::new("saved")), None, "empty");
-        for file in COPIED.iter().chain([&MODEL]) {
+        for file in COPIED.iter().chain([&MODEL, &crate::files::checksums::FILE]) {
             std::fs::write(dir.join("saved").join(file), b"x").unwrap();
         }
         assert_eq!(refusal(&dir.join("saved"), Path::new("saved")), None, "written by save:");

@@ -8,8 +8,14 @@
 //! `files.json` remembers each input file's content hash with its size and
 //! modification time (re-hashed only when those change, as git's index
 //! does); `items/KEY.parquet` (or `KEY.N.parquet` for the parts of a
-//! split) holds frames, `items/KEY.json` fitted transforms and the record
-//! of written outputs. Every file is written atomically.
+//! split) holds frames, `items/KEY.fitted.json` fitted transforms,
+//! `items/KEY.output.json` the record of written outputs and
+//! `items/KEY.bpk` with `items/KEY.trained.json` trained runs. Every file is
+//! written atomically, and an entry is complete when its checksums,
+//! `items/KEY.sums.json`, are written, last; a load verifies them, so a
+//! damaged entry is recomputed instead of used. A run holds `lock` (an OS
+//! file lock) while it reads and writes the folder: a second run of the
+//! same pipeline waits for the first.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -19,6 +25,7 @@ use std::time::UNIX_EPOCH;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::files::checksums;
 use crate::run::fitted::Fitted;
 use crate::run::write;
 
@@ -47,6 +54,26 @@ pub struct Cache {
     dir: PathBuf,
     files: HashMap<PathBuf, Stamp>,
     files_changed: bool,
+    /// The lock file, held (locked) while a run uses the folder.
+    lock: Option<File>,
+}
+
+/// What looking up an entry found.
+pub enum Lookup<T> {
+    /// No complete entry under the key.
+    Missing,
+    /// The entry, verified.
+    Found(T),
+    /// An entry whose files do not match their checksums: why.
+    Damaged(String),
+}
+
+/// Why [`Cache::lock`] did not get the lock.
+pub enum Unlocked {
+    /// The folder cannot be created or written (the system's reason).
+    Unwritable(String),
+    /// The wait was given up (Ctrl-C).
+    Cancelled,
 }
 
 /// A stable hash, as hex: cache keys and file contents.
@@ -68,7 +95,44 @@ impl Cache {
             .and_then(|bytes| serde_json::from_slice::<Vec<(PathBuf, Stamp)>>(&bytes).ok())
             .map(|list| list.into_iter().collect())
             .unwrap_or_default();
-        Cache { dir, files, files_changed: false }
+        Cache { dir, files, files_changed: false, lock: None }
+    }
+
+    /// Takes the folder's lock (creating the folder), waiting while another
+    /// process holds it: `waiting` is told once, and `cancelled` asked
+    /// every 100 ms.
+    pub fn lock(&mut self, waiting: &mut dyn FnMut(), cancelled: &dyn Fn() -> bool) -> Result<(), Unlocked> {
+        let unwritable = |e: std::io::Error| Unlocked::Unwritable(e.to_string());
+        std::fs::create_dir_all(self.dir.join("items")).map_err(unwritable)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("lock"))
+            .map_err(unwritable)?;
+        let mut told = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if !told {
+                        waiting();
+                        told = true;
+                    }
+                    if cancelled() {
+                        return Err(Unlocked::Cancelled);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(unwritable(e)),
+            }
+        }
+        // A folder the lock could be taken in may still refuse new files.
+        let probe = self.dir.join("items").join(format!(".probe.{}", std::process::id()));
+        std::fs::write(&probe, b"").map_err(unwritable)?;
+        let _ = std::fs::remove_file(&probe);
+        self.lock = Some(file);
+        Ok(())
     }
 
     /// The content hash of a file (re-read only when its size or
@@ -94,14 +158,46 @@ impl Cache {
         self.dir.join("items").join(format!("{key}{suffix}"))
     }
 
-    /// The frames stored under `key` (`parts` of them), if all are there.
-    pub fn load_frames(&self, key: &str, parts: usize) -> Option<Vec<DataFrame>> {
-        (0..parts)
-            .map(|i| {
-                let file = File::open(self.item(key, &format!(".{i}.parquet"))).ok()?;
-                ParquetReader::new(file).finish().ok()
-            })
-            .collect()
+    /// Where an entry's checksums are.
+    fn sums(&self, key: &str) -> PathBuf {
+        self.item(key, ".sums.json")
+    }
+
+    /// Marks an entry complete: the checksums of its files (`suffixes`
+    /// after the key), written last.
+    fn seal(&self, key: &str, suffixes: &[String]) -> Result<(), String> {
+        let names: Vec<String> = suffixes.iter().map(|s| format!("{key}{s}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        checksums::record_to(&self.sums(key), &self.dir.join("items"), &names)
+    }
+
+    /// Whether the entry under `key` is complete and its files (`suffixes`)
+    /// match their checksums; then `read` gives its value (`None` if it
+    /// does not parse, as for an entry of another version).
+    fn verified<T>(&self, key: &str, suffixes: &[String], read: impl FnOnce() -> Option<T>) -> Lookup<T> {
+        if !self.sums(key).exists() {
+            return Lookup::Missing;
+        }
+        let names: Vec<String> = suffixes.iter().map(|s| format!("{key}{s}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        match checksums::verify_with(&self.sums(key), &self.dir.join("items"), &names) {
+            Ok(()) => read().map_or(Lookup::Missing, Lookup::Found),
+            Err(damage) => Lookup::Damaged(damage.to_string()),
+        }
+    }
+
+    /// The frames stored under `key` (`parts` of them).
+    pub fn load_frames(&self, key: &str, parts: usize) -> Lookup<Vec<DataFrame>> {
+        let suffixes = frame_suffixes(parts);
+        self.verified(key, &suffixes, || {
+            suffixes
+                .iter()
+                .map(|suffix| {
+                    let file = File::open(self.item(key, suffix)).ok()?;
+                    ParquetReader::new(file).finish().ok()
+                })
+                .collect()
+        })
     }
 
     /// Stores frames under `key`.
@@ -116,28 +212,41 @@ impl Cache {
                     .map_err(|e| e.to_string())
             })?;
         }
-        Ok(())
+        self.seal(key, &frame_suffixes(frames.len()))
     }
 
     /// The fitted steps of a transform stored under `key`.
-    pub fn load_fitted(&self, key: &str) -> Option<(Vec<Fitted>, usize)> {
-        let bytes = std::fs::read(self.item(key, ".fitted.json")).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    pub fn load_fitted(&self, key: &str) -> Lookup<(Vec<Fitted>, usize)> {
+        self.verified(key, &[".fitted.json".into()], || {
+            let bytes = std::fs::read(self.item(key, ".fitted.json")).ok()?;
+            serde_json::from_slice(&bytes).ok()
+        })
     }
 
     /// Stores the fitted steps of a transform (and the rows it learned from).
     pub fn store_fitted(&self, key: &str, fitted: &[Fitted], rows: usize) -> Result<(), String> {
         let text = serde_json::to_vec_pretty(&(fitted, rows)).map_err(|e| e.to_string())?;
-        write::bytes(&self.item(key, ".fitted.json"), &text)
+        write::bytes(&self.item(key, ".fitted.json"), &text)?;
+        self.seal(key, &[".fitted.json".into()])
     }
 
     /// The rows of the output stored under `key`, if the file it wrote is
-    /// still there, unchanged.
-    pub fn output_rows(&self, key: &str) -> Option<usize> {
-        let bytes = std::fs::read(self.item(key, ".output.json")).ok()?;
-        let written: Written = serde_json::from_slice(&bytes).ok()?;
-        let (len, modified_ns) = stamp_of(&written.path).ok()?;
-        (len == written.len && modified_ns == written.modified_ns).then_some(written.rows)
+    /// still there, unchanged (an output rewritten by hand is written again).
+    pub fn output_rows(&self, key: &str) -> Lookup<usize> {
+        let found = self.verified(key, &[".output.json".into()], || {
+            let bytes = std::fs::read(self.item(key, ".output.json")).ok()?;
+            serde_json::from_slice::<Written>(&bytes).ok()
+        });
+        match found {
+            Lookup::Found(written) => match stamp_of(&written.path) {
+                Ok((len, modified_ns)) if len == written.len && modified_ns == written.modified_ns => {
+                    Lookup::Found(written.rows)
+                }
+                _ => Lookup::Missing,
+            },
+            Lookup::Missing => Lookup::Missing,
+            Lookup::Damaged(why) => Lookup::Damaged(why),
+        }
     }
 
     /// Records that the output under `key` wrote `path` with `rows` rows.
@@ -145,7 +254,8 @@ impl Cache {
         let (len, modified_ns) = stamp_of(path).map_err(|e| e.to_string())?;
         let written = Written { path: path.to_path_buf(), len, modified_ns, rows };
         let text = serde_json::to_vec(&written).map_err(|e| e.to_string())?;
-        write::bytes(&self.item(key, ".output.json"), &text)
+        write::bytes(&self.item(key, ".output.json"), &text)?;
+        self.seal(key, &[".output.json".into()])
     }
 
     /// Saves what was learned about input files.
@@ -165,21 +275,22 @@ impl Cache {
 impl Cache {
     /// A trained run stored under `key`: its weights file and what goes
     /// with them.
-    pub fn load_trained(&self, key: &str) -> Option<(PathBuf, crate::run::training::TrainedMeta)> {
-        let weights = self.item(key, ".bpk");
-        let bytes = std::fs::read(self.item(key, ".trained.json")).ok()?;
-        let meta = serde_json::from_slice(&bytes).ok()?;
-        weights.exists().then_some((weights, meta))
+    pub fn load_trained(&self, key: &str) -> Lookup<(PathBuf, crate::run::training::TrainedMeta)> {
+        self.verified(key, &TRAINED.map(String::from), || {
+            let bytes = std::fs::read(self.item(key, ".trained.json")).ok()?;
+            let meta = serde_json::from_slice(&bytes).ok()?;
+            Some((self.item(key, ".bpk"), meta))
+        })
     }
 
     /// Whether a result is stored under `key` (without loading it): the
     /// first part of a frame, a transform, a trained run, or an output whose
     /// file is unchanged.
     pub fn contains(&self, key: &str) -> bool {
-        self.item(key, ".0.parquet").exists()
-            || self.item(key, ".fitted.json").exists()
-            || self.item(key, ".trained.json").exists()
-            || self.output_rows(key).is_some()
+        if self.item(key, ".output.json").exists() {
+            return matches!(self.output_rows(key), Lookup::Found(_));
+        }
+        self.sums(key).exists()
     }
 
     /// Stores a trained run's weights and record.
@@ -189,16 +300,28 @@ impl Cache {
         net: &crate::train::model::Net,
         meta: &crate::run::training::TrainedMeta,
     ) -> Result<(), String> {
-        use burn::module::Module;
         std::fs::create_dir_all(self.dir.join("items")).map_err(|e| e.to_string())?;
-        // Weights first: the record is written last, so a record always has weights.
         let weights = self.item(key, ".bpk");
-        let temp = self.item(key, ".tmp.bpk");
-        net.clone().save_file(&temp).map_err(|e| format!("{e:?}"))?;
-        std::fs::rename(&temp, &weights).map_err(|e| e.to_string())?;
+        // A temporary name of this process's own, renamed into place.
+        let temp = self.item(key, &format!(".{}.tmp.bpk", std::process::id()));
+        let saved = crate::train::model::save_weights(net, &temp)
+            .and_then(|()| std::fs::rename(&temp, &weights).map_err(|e| e.to_string()));
+        if let Err(e) = saved {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
         let text = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
-        write::bytes(&self.item(key, ".trained.json"), &text)
+        write::bytes(&self.item(key, ".trained.json"), &text)?;
+        self.seal(key, &TRAINED.map(String::from))
     }
+}
+
+/// The files of a trained entry, after its key.
+const TRAINED: [&str; 2] = [".bpk", ".trained.json"];
+
+/// The files of an entry of `parts` frames, after its key.
+fn frame_suffixes(parts: usize) -> Vec<String> {
+    (0..parts).map(|i| format!(".{i}.parquet")).collect()
 }
 
 /// Removes a cache folder; returns the bytes freed.

@@ -174,11 +174,49 @@ pub enum RunError {
         /// What it means.
         help: String,
     },
+
+    /// A file `pipe` wrote and reads back (weights, a run's record, a
+    /// checkpoint) that is gone, or changed since: its checksum differs.
+    #[error("`{path}` cannot be trusted: {damage}")]
+    #[diagnostic(code(pipe::run::damaged), help("{help}"))]
+    Damaged {
+        /// The folder.
+        path: String,
+        /// Which file, and what is wrong with it.
+        damage: String,
+        /// The item that reads it (empty for `pipe predict`).
+        #[label(primary, "read here")]
+        span: Span,
+        /// What to do.
+        help: String,
+    },
+
+    /// The stage cache could not be used as it should: an entry whose
+    /// checksum differs (recomputed), a result that could not be stored,
+    /// or a folder that cannot be written (the run goes on without it).
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::cache), severity(Warning), help("{help}"))]
+    Cache {
+        /// What happened.
+        message: String,
+        /// The item concerned (empty for the folder as a whole).
+        #[label(primary, "{label}")]
+        span: Span,
+        /// The label.
+        label: String,
+        /// What it costs, and what to do.
+        help: String,
+    },
 }
 
 impl RunError {
-    /// The span the diagnostic points at (`None` for command-line names).
+    /// The span the diagnostic points at (`None` for command-line names,
+    /// and for what no item caused: a run folder, the cache folder).
     pub fn span(&self) -> Option<Span> {
+        self.any_span().filter(|s| *s != Span::default())
+    }
+
+    fn any_span(&self) -> Option<Span> {
         match self {
             RunError::Unreadable { span, .. }
             | RunError::BadValue { span, .. }
@@ -188,7 +226,9 @@ impl RunError {
             | RunError::SkippedImages { span, .. }
             | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }
-            | RunError::UnseenLevels { span, .. } => Some(*span),
+            | RunError::UnseenLevels { span, .. }
+            | RunError::Damaged { span, .. }
+            | RunError::Cache { span, .. } => Some(*span),
             RunError::UnknownItem { .. } | RunError::Cancelled | RunError::Predict { .. } => None,
         }
     }

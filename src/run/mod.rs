@@ -152,6 +152,9 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
         Err(e) => return vec![e],
     };
     let mut session = Session::new(program, options, events);
+    if !session.lock_cache() {
+        return vec![RunError::Cancelled];
+    }
     session.count_uses(&targets);
     let mut errors: Vec<RunError> = Vec::new();
     for id in targets {
@@ -205,6 +208,8 @@ pub struct Session<'a> {
     trained: HashMap<ItemId, Rc<training::Trained>>,
     /// Evaluations done.
     evaluated: std::collections::HashSet<ItemId>,
+    /// Items that failed, with their errors.
+    failed: HashMap<ItemId, RunError>,
     /// The `.pipe` text for run folders.
     source_text: Option<String>,
     /// Requests from outside.
@@ -232,6 +237,7 @@ impl<'a> Session<'a> {
             fit_outputs: HashMap::new(),
             trained: HashMap::new(),
             evaluated: std::collections::HashSet::new(),
+            failed: HashMap::new(),
             source_text: options.source_text.clone(),
             control: options.control.clone(),
             resume: options.resume,
@@ -326,6 +332,37 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Takes the cache folder's lock for this run, waiting (and saying so)
+    /// while another run holds it. A folder that cannot be written is a
+    /// warning and the run goes on without the cache. False when the wait
+    /// was cancelled.
+    fn lock_cache(&mut self) -> bool {
+        let Some(cache) = &mut self.cache else { return true };
+        let events = &mut *self.events;
+        let control = self.control.clone();
+        let mut waiting = || {
+            let note = format!("waiting for another `pipe` run that is using {} (Ctrl-C stops)", cache::FOLDER);
+            events(Event::Note(note));
+        };
+        let cancelled = || control.as_ref().is_some_and(|c| c.cancelled());
+        match cache.lock(&mut waiting, &cancelled) {
+            Ok(()) => true,
+            Err(cache::Unlocked::Cancelled) => false,
+            Err(cache::Unlocked::Unwritable(reason)) => {
+                self.cache = None;
+                let warning = RunError::Cache {
+                    message: format!("the cache folder `{}` cannot be written: {reason}", cache::FOLDER),
+                    span: crate::source::Span::default(),
+                    label: String::new(),
+                    help: "this run computes everything and caches nothing; make the folder writable to cache again"
+                        .into(),
+                };
+                (self.events)(Event::Warning(warning));
+                true
+            }
+        }
+    }
+
     /// Saves what the cache learned about input files.
     pub fn finish(&mut self) {
         if let Some(cache) = &mut self.cache {
@@ -401,6 +438,24 @@ impl<'a> Session<'a> {
         if self.done(id, need_data) {
             return Ok(());
         }
+        // An item that failed fails once: the items that read it get its
+        // error, not another attempt (a training on a full disk ran once
+        // for every item that needed it).
+        if let Some(error) = self.failed.get(&id) {
+            return Err(error.clone());
+        }
+        let result = self.attempt(id, need_data);
+        if let Err(error) = &result
+            && *error != RunError::Cancelled
+        {
+            self.failed.insert(id, error.clone());
+        }
+        result
+    }
+
+    /// [`Session::ensure`]'s work: from the cache, or computed after what
+    /// it reads.
+    fn attempt(&mut self, id: ItemId, need_data: bool) -> RunResult<()> {
         if self.control.as_ref().is_some_and(|c| c.cancelled()) {
             return Err(RunError::Cancelled);
         }

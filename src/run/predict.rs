@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::{DataFrame, DataType};
 
+use crate::files::checksums;
 use crate::files::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
 use crate::ir::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
 use crate::run::error::{RunError, RunResult};
@@ -62,8 +63,27 @@ pub fn stale_pipeline() -> RunError {
     )
 }
 
-/// Reads a run folder.
+/// The files `pipe predict` reads from a run folder.
+const READ: [&str; 4] = ["trained.json", "pipeline.pipe", "transforms.json", "model.bpk"];
+
+/// Reads a run folder, after checking its files against their checksums.
 pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
+    if !run_dir.join("settings.json").exists() && !run_dir.join("trained.json").exists() {
+        return Err(failure(
+            format!("`{}` is not a training run folder: it has no settings.json or trained.json", run_dir.display()),
+            "give a folder `pipe run` wrote: runs/<train item>/<time>/",
+        ));
+    }
+    checksums::verify(run_dir, &READ).map_err(|damage| RunError::Damaged {
+        path: run_dir.display().to_string(),
+        damage: damage.to_string(),
+        span: Span::default(),
+        help: if damage == checksums::Damage::NoRecord || damage.file() == "trained.json" {
+            "a run folder is complete when its training finished (one stopped before has no trained.json); train again with `pipe run`".into()
+        } else {
+            "train again with `pipe run`: `pipe` reads a run folder's files back as it wrote them, so nothing in one may be edited".into()
+        },
+    })?;
     let meta: TrainedMeta = std::fs::read(run_dir.join("trained.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

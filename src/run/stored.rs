@@ -56,29 +56,31 @@ impl Session<'_> {
         Ok(key)
     }
 
-    /// Loads an item's result from the cache; whether it was there.
+    /// Loads an item's result from the cache; whether it was there. An
+    /// entry that fails its checksums is a warning, and recomputed.
     pub(super) fn load(&mut self, id: ItemId, key: &str, need_data: bool) -> bool {
+        use cache::Lookup;
         let Some(cache) = &self.cache else { return false };
         let start = Instant::now();
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
-        let rows = match &item.kind {
-            ItemKind::Stage(_) => cache.load_frames(key, 1).map(|mut f| {
+        let found: Lookup<Vec<usize>> = match &item.kind {
+            ItemKind::Stage(_) => map(cache.load_frames(key, 1), |mut f| {
                 let df = f.remove(0);
                 let rows = vec![df.height()];
                 self.frames.insert(id, df);
-                rows
+                Some(rows)
             }),
-            ItemKind::Split { fractions, .. } => cache.load_frames(key, fractions.len()).map(|parts| {
+            ItemKind::Split { fractions, .. } => map(cache.load_frames(key, fractions.len()), |parts| {
                 let rows = parts.iter().map(DataFrame::height).collect();
                 self.parts.insert(id, parts);
-                rows
+                Some(rows)
             }),
-            ItemKind::Transform { .. } => cache.load_fitted(key).map(|(fitted, rows)| {
+            ItemKind::Transform { .. } => map(cache.load_fitted(key), |(fitted, rows)| {
                 self.fitted.insert(id, (Rc::new(fitted), rows));
-                vec![rows]
+                Some(vec![rows])
             }),
-            ItemKind::Train(train) => cache.load_trained(key).and_then(|(weights, meta)| {
+            ItemKind::Train(train) => map(cache.load_trained(key), |(weights, meta)| {
                 let rows = vec![meta.rows];
                 // A `save:` folder deleted since is written again from the
                 // run folder (or the run trains again if that is gone too).
@@ -89,13 +91,27 @@ impl Session<'_> {
                 self.trained.insert(id, Rc::new(trained));
                 Some(rows)
             }),
-            ItemKind::Output(_) if !need_data => cache.output_rows(key).map(|rows| {
+            ItemKind::Output(_) if !need_data => map(cache.output_rows(key), |rows| {
                 self.written.insert(id);
-                vec![rows]
+                Some(vec![rows])
             }),
-            _ => None,
+            _ => Lookup::Missing,
         };
-        let Some(rows) = rows else { return false };
+        let rows = match found {
+            Lookup::Found(rows) => rows,
+            Lookup::Missing => return false,
+            Lookup::Damaged(why) => {
+                let warning = RunError::Cache {
+                    message: format!("the cache's copy of `{}` is damaged: {why}", item.name),
+                    span: item.span,
+                    label: "computed again".into(),
+                    help: "the damaged entry is replaced; if this repeats, check the disk (or run `pipe cache clean`)"
+                        .into(),
+                };
+                (self.events)(Event::Warning(warning));
+                return false;
+            }
+        };
         let item = self.item(id);
         let finished = Finished {
             name: item.name.clone(),
@@ -131,12 +147,12 @@ impl Session<'_> {
             _ => Ok(()),
         };
         if let Err(reason) = stored {
-            let warning = RunError::data(
-                format!("could not store `{}` in the cache: {reason}", item.name),
+            let warning = RunError::Cache {
+                message: format!("could not store `{}` in the cache: {reason}", item.name),
                 span,
-                "recomputed next time",
-                "check that the folder beside the .pipe file is writable",
-            );
+                label: "computed again next time".into(),
+                help: format!("the run's results are not affected; check that `{}` is writable", cache::FOLDER),
+            };
             (self.events)(Event::Warning(warning));
         }
     }
@@ -153,4 +169,14 @@ fn source_file(source: &crate::ir::Source) -> Option<PathBuf> {
 /// The path of a frame's last `write`.
 fn last_write(frame: &Frame) -> Option<&std::path::Path> {
     frame.ops.iter().rev().find_map(|op| if let Op::Write(path) = op { Some(path.as_path()) } else { None })
+}
+
+/// A found entry made into the item's rows by `take` (`None`: unusable, as
+/// if missing).
+fn map<T>(found: cache::Lookup<T>, take: impl FnOnce(T) -> Option<Vec<usize>>) -> cache::Lookup<Vec<usize>> {
+    match found {
+        cache::Lookup::Found(value) => take(value).map_or(cache::Lookup::Missing, cache::Lookup::Found),
+        cache::Lookup::Missing => cache::Lookup::Missing,
+        cache::Lookup::Damaged(why) => cache::Lookup::Damaged(why),
+    }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 // What `save:` keeps of a run (its weights, model, training settings and
 // classes) in a folder of its own, replaced as a whole (written beside it,
 // then renamed) so a reader never sees half of one.
+use crate::files::checksums;
 use crate::files::saved::{COPIED as SAVED_FILES, MODEL as SAVED_MODEL};
 use crate::ir::{DeviceKind, LogSink, Task, Train};
 use crate::run::dataset::{class_names, dataset};
@@ -218,9 +219,10 @@ pub fn train(
         None => (run_folder(dir, name), None),
     };
     let saved_transforms = serde_json::to_vec_pretty(transforms).map_err(|e| e.to_string());
+    let fresh = resume_from.is_none();
     start_run_folder(&run_dir, train, source_text)
         .and_then(|()| write::bytes(&run_dir.join("transforms.json"), &saved_transforms?))
-        .map_err(|reason| RunError::Write { path: run_dir.display().to_string(), reason, span })?;
+        .map_err(|reason| unfinished(&run_dir, fresh, reason, span))?;
     let checkpoints = Checkpoints {
         dir: run_dir.join("checkpoints"),
         every: train.settings.checkpoint.every as usize,
@@ -235,6 +237,16 @@ pub fn train(
     let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &devices_of(train), progress, start) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
+        Err(Failure::Damaged { dir, damage }) => {
+            return Err(RunError::Damaged {
+                path: dir.display().to_string(),
+                damage: damage.to_string(),
+                span,
+                help:
+                    "delete that checkpoint folder to resume from an older one, or run without `--resume` to start over"
+                        .into(),
+            });
+        }
         Err(Failure::Resume(reason)) => {
             return Err(RunError::data(
                 format!("cannot resume `{name}`: {reason}"),
@@ -269,11 +281,7 @@ pub fn train(
         rows: set.rows,
         pipeline_dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
     };
-    write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| RunError::Write {
-        path: run_dir.display().to_string(),
-        reason,
-        span,
-    })?;
+    write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| unfinished(&run_dir, fresh, reason, span))?;
     write_logs(dir, train, &meta.history).map_err(|reason| RunError::Write {
         path: "the log files".into(),
         reason,
@@ -288,6 +296,16 @@ pub fn train(
         })?;
     }
     Ok(Trained { net: fitted.net, meta, cacheable: !fitted.changed_while_running })
+}
+
+/// The error for a run folder that could not be written (a full disk): a
+/// new folder is removed, so no half-written run is left to be mistaken
+/// for one; a resumed run's folder keeps its checkpoints.
+fn unfinished(run_dir: &Path, fresh: bool, reason: String, span: Span) -> RunError {
+    if fresh {
+        let _ = std::fs::remove_dir_all(run_dir);
+    }
+    RunError::Write { path: run_dir.display().to_string(), reason, span }
 }
 
 /// `runs/<item>/<timestamp>/` beside the `.pipe` file (a new one each run).
@@ -333,13 +351,24 @@ fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(),
     write::bytes(&run_dir.join("metrics.jsonl"), metrics_jsonl(&meta.history).as_bytes())?;
     tensorboard(run_dir, &meta.history)?;
     plots(run_dir, &meta.history)?;
-    net.clone().save_file(run_dir.join("model.bpk")).map_err(|e| format!("{e:?}"))
+    crate::train::model::save_weights(net, &run_dir.join("model.bpk"))?;
+    // The pipeline's text is there when the run was given it (not from code).
+    let present: Vec<&str> =
+        RECORDED.iter().copied().filter(|f| *f != "pipeline.pipe" || run_dir.join(f).exists()).collect();
+    checksums::record(run_dir, &present)
 }
+
+/// The files of a run folder that later commands read back, and so carry
+/// checksums (`pipe predict` reads them all; `save:` copies some).
+pub const RECORDED: [&str; 6] =
+    ["trained.json", "model.bpk", "transforms.json", "settings.json", "model.json", "pipeline.pipe"];
 
 /// Makes sure a cached run's `save:` folder is there: written again from
 /// its run folder when it was deleted (an error when that is gone too).
 pub fn restore_saved(train: &Train, target: &Path, run_dir: &Path) -> Result<(), String> {
-    if SAVED_FILES.iter().all(|f| target.join(f).exists()) && target.join(SAVED_MODEL).exists() {
+    let mut recorded = SAVED_FILES.to_vec();
+    recorded.push(SAVED_MODEL);
+    if checksums::verify(target, &recorded).is_ok() {
         return Ok(());
     }
     save_model(run_dir, target, &train.model)
@@ -359,10 +388,15 @@ fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result
     let old = parent.join(format!(".{name}.old"));
     let _ = std::fs::remove_dir_all(&fresh);
     std::fs::create_dir_all(&fresh).map_err(|e| e.to_string())?;
+    // Copies are checked first: a damaged file is not blessed with new checksums.
+    checksums::verify(run_dir, &SAVED_FILES).map_err(|damage| format!("in {}: {damage}", run_dir.display()))?;
     for file in SAVED_FILES {
         std::fs::copy(run_dir.join(file), fresh.join(file)).map_err(|e| format!("{file}: {e}"))?;
     }
     std::fs::write(fresh.join(SAVED_MODEL), model.to_pipe()).map_err(|e| format!("{SAVED_MODEL}: {e}"))?;
+    let mut recorded = SAVED_FILES.to_vec();
+    recorded.push(SAVED_MODEL);
+    checksums::record(&fresh, &recorded)?;
     let _ = std::fs::remove_dir_all(&old);
     if target.exists() {
         std::fs::rename(target, &old).map_err(|e| e.to_string())?;
@@ -519,9 +553,15 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
 pub fn load_saved(train: &Train, dir: &Path, model: &crate::ir::Model, span: Span) -> RunResult<Net> {
     use burn::module::Module;
     devices_present(train, span)?;
+    checksums::verify(dir, &["model.bpk", SAVED_MODEL]).map_err(|damage| RunError::Damaged {
+        path: dir.display().to_string(),
+        damage: damage.to_string(),
+        span,
+        help: "save the model again (run the pipeline that trained it, with `save:`), then load it".into(),
+    })?;
     Net::new(model, &device_of(train), 0).try_load_file(dir.join("model.bpk")).map_err(|e| RunError::Unreadable {
         path: dir.join("model.bpk").display().to_string(),
-        reason: format!("{e:?}"),
+        reason: crate::train::model::record_error(e),
         span,
         help: "save the model again (run the pipeline with `save:`), then load it".into(),
     })

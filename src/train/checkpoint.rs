@@ -2,11 +2,11 @@
 //! epochs (weights, optimizer state, the loop's state), the newest kept,
 //! and found again to resume.
 
-use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
+use crate::files::checksums;
 use crate::train::fit::Epoch;
-use crate::train::model::Net;
+use crate::train::model::{Net, record_error, save_weights};
 use crate::train::scale::LossScale;
 
 /// Where and how often to save checkpoints, and one to resume from.
@@ -48,6 +48,21 @@ pub(super) struct LoopState {
     pub(super) scaler: Option<LossScale>,
 }
 
+/// The files of a checkpoint (`best.bpk` when early stopping keeps the
+/// best weights).
+fn files(with_best: bool) -> Vec<&'static str> {
+    let mut files = vec!["state.json", "model.bpk", "optimizer.bpk"];
+    if with_best {
+        files.push("best.bpk");
+    }
+    files
+}
+
+/// Checks a checkpoint's files against its checksums before a resume.
+pub(super) fn verify(dir: &std::path::Path) -> Result<(), checksums::Damage> {
+    checksums::verify(dir, &files(dir.join("best.bpk").exists()))
+}
+
 /// The newest checkpoint in `dir`, if any.
 pub fn latest_checkpoint(dir: &std::path::Path) -> Option<std::path::PathBuf> {
     let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
@@ -76,13 +91,14 @@ pub(super) fn save_checkpoint(
     let temp = plan.dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_dir_all(&temp);
     std::fs::create_dir_all(&temp).map_err(|e| e.to_string())?;
-    net.clone().save_file(temp.join("model.bpk")).map_err(|e| format!("{e:?}"))?;
+    save_weights(net, &temp.join("model.bpk"))?;
     if let Some(best) = best {
-        best.clone().save_file(temp.join("best.bpk")).map_err(|e| format!("{e:?}"))?;
+        save_weights(best, &temp.join("best.bpk"))?;
     }
-    optim.save(temp.join("optimizer.bpk")).map_err(|e| format!("{e:?}"))?;
+    optim.save(temp.join("optimizer.bpk")).map_err(record_error)?;
     let json = serde_json::to_vec(state).map_err(|e| e.to_string())?;
     std::fs::write(temp.join("state.json"), json).map_err(|e| e.to_string())?;
+    checksums::record(&temp, &files(best.is_some()))?;
     let target = plan.dir.join(&name);
     let _ = std::fs::remove_dir_all(&target);
     std::fs::rename(&temp, &target).map_err(|e| e.to_string())?;

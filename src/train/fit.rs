@@ -129,6 +129,13 @@ pub enum Failure {
     Cancelled,
     /// A checkpoint to resume from could not be read.
     Resume(String),
+    /// A checkpoint's file is gone or changed since it was written.
+    Damaged {
+        /// The checkpoint.
+        dir: std::path::PathBuf,
+        /// Which file, and what is wrong with it.
+        damage: crate::files::checksums::Damage,
+    },
 }
 
 /// A trained model and its history.
@@ -225,13 +232,17 @@ pub fn fit(
     let mut changed_while_running = false;
     let mut epoch = 0;
     if let Some(dir) = checkpoints.and_then(|c| c.resume.as_ref()) {
+        crate::train::checkpoint::verify(dir).map_err(|damage| Failure::Damaged { dir: dir.clone(), damage })?;
         let state: LoopState = std::fs::read(dir.join("state.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| Failure::Resume(format!("{} has no readable state", dir.display())))?;
-        net = net.try_load_file(dir.join("model.bpk")).map_err(|e| Failure::Resume(format!("{e:?}")))?;
+        net = net
+            .try_load_file(dir.join("model.bpk"))
+            .map_err(|e| Failure::Resume(crate::train::model::record_error(e)))?;
         net = net.freeze_first(frozen);
-        optim = optim.load(dir.join("optimizer.bpk")).map_err(|e| Failure::Resume(format!("{e:?}")))?;
+        optim =
+            optim.load(dir.join("optimizer.bpk")).map_err(|e| Failure::Resume(crate::train::model::record_error(e)))?;
         net.set_dropout_states(&state.dropout);
         if let Some((value, at)) = state.best {
             let plain = device.clone().without_autodiff();

@@ -606,3 +606,15 @@ impl Net {
         restore(&self.layers, &mut states.iter());
     }
 }
+
+/// Burn's record error in words, without its debug form (`Io("...")`).
+pub fn record_error(e: burn::store::RecordError) -> String {
+    match e {
+        burn::store::RecordError::Io(reason) | burn::store::RecordError::Validation(reason) => reason,
+    }
+}
+
+/// Writes a network's weights to `path` (Burn's record format).
+pub fn save_weights(net: &Net, path: &std::path::Path) -> Result<(), String> {
+    net.clone().save_file(path).map_err(record_error)
+}

@@ -1,0 +1,246 @@
+//! What `pipe` wrote is verified before it is read back: a run folder
+//! (`pipe predict`), a `save:` folder (`load(...)`), a checkpoint
+//! (`--resume`) and the stage cache. And the cache folder is shared
+//! safely: two runs at once wait for each other, and a folder that cannot
+//! be written costs only the caching.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::run::{repo, scratch};
+
+fn pipe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(args)
+        .current_dir(dir)
+        // Wide: the messages tested are not wrapped.
+        .env("COLUMNS", "400")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the pipe binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The iris example with its data path made absolute, written to
+/// `dir/iris.pipe` (fewer epochs, and a checkpoint every epoch).
+fn iris(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("pipelines/iris.pipe")).expect("example");
+    let text = text
+        .replace("\"../data/", &format!("\"{}/data/", repo().display()))
+        .replace("epochs: 100", "epochs: 4\n    checkpoint: checkpoint(every: 1, keep: 1)");
+    std::fs::write(dir.join("iris.pipe"), text).expect("write");
+    dir.join("iris.pipe")
+}
+
+/// The one run folder of `species` in `dir`.
+fn run_folder(dir: &Path) -> PathBuf {
+    let mut runs: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("runs/species")).expect("runs").flatten().map(|e| e.path()).collect();
+    runs.sort();
+    runs.pop().expect("a run folder")
+}
+
+/// Flips one bit in the middle of a file.
+fn flip_a_bit(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// A run folder copied under another time stamp, for one kind of damage.
+fn copy_run(run: &Path, name: &str) -> PathBuf {
+    let copy = run.with_file_name(name);
+    std::fs::create_dir_all(&copy).expect("folder");
+    for entry in std::fs::read_dir(run).expect("run").flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("copy");
+        }
+    }
+    copy
+}
+
+#[test]
+fn predict_refuses_a_run_folder_whose_files_changed_and_names_the_file() {
+    let dir = scratch("integrity_predict");
+    iris(&dir);
+    let ran = pipe(&dir, &["run", "--no-cache", "iris.pipe"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let run = run_folder(&dir);
+    let data = repo().join("data/iris.csv").display().to_string();
+    let intact = pipe(&dir, &["predict", run.to_str().unwrap(), &data, "-o", "intact.csv"]);
+    assert!(intact.status.success(), "{}", stderr(&intact));
+
+    let flipped = copy_run(&run, "1-flipped");
+    flip_a_bit(&flipped.join("model.bpk"));
+    let edited = copy_run(&run, "2-edited");
+    let trained = std::fs::read_to_string(edited.join("trained.json")).unwrap();
+    std::fs::write(edited.join("trained.json"), trained.replacen("\"virginica\"", "\"Virginica\"", 1)).unwrap();
+    let deleted = copy_run(&run, "3-deleted");
+    std::fs::remove_file(deleted.join("model.bpk")).unwrap();
+    let unrecorded = copy_run(&run, "4-unrecorded");
+    std::fs::remove_file(unrecorded.join("checksums.json")).unwrap();
+    let cases = [
+        (&flipped, "`model.bpk` changed since `pipe` wrote it"),
+        (&edited, "`trained.json` changed since `pipe` wrote it"),
+        (&deleted, "`model.bpk` is missing"),
+        (&unrecorded, "`checksums.json` is missing"),
+    ];
+    for (folder, expected) in cases {
+        let out = format!("{}.csv", folder.file_name().unwrap().to_string_lossy());
+        let refused = pipe(&dir, &["predict", folder.to_str().unwrap(), &data, "-o", &out]);
+        let text = stderr(&refused);
+        assert_eq!(refused.status.code(), Some(1), "{text}");
+        assert!(text.contains("pipe::run::damaged") && text.contains(expected), "{expected}: {text}");
+        assert!(!text.contains(":1:1]"), "no excerpt of an empty file: {text}");
+        assert!(!dir.join(&out).exists(), "nothing written for {out}");
+    }
+    // The snapshot of one, for the UI test of every code.
+    let error = pipe::run::predict::open_run(&flipped).expect_err("damaged");
+    let file = pipe::source::SourceFile { name: String::new(), text: "".into() };
+    // Wide, so that the folder's name (replaced below) wraps nothing.
+    let wide = pipe::diagnostic::Style::Human { color: false, width: 400 };
+    let rendered = pipe::diagnostic::render(&error, &file, wide);
+    let rendered = rendered.replace(&flipped.display().to_string(), "runs/species/<time>");
+    crate::ui::snapshot("run", "predict_damaged_weights", &rendered);
+}
+
+#[test]
+fn load_refuses_a_saved_model_whose_weights_changed() {
+    let dir = scratch("integrity_load");
+    let path = iris(&dir);
+    let text =
+        std::fs::read_to_string(&path).unwrap().replace("    seed: 7\n", "    seed: 7\n    save: \"models/iris\"\n");
+    std::fs::write(&path, text).unwrap();
+    let ran = pipe(&dir, &["run", "--no-cache", "iris.pipe"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let saved = std::fs::read_dir(dir.join("models/iris")).unwrap().flatten().count();
+    assert_eq!(saved, 6, "the copied files, model.pipe and checksums.json");
+    let loading = std::fs::read_to_string(repo().join("pipelines/iris.pipe"))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/data/", repo().display()))
+        .replace("mlp(hidden: [32, 32], out: 3)", "load(\"models/iris\")")
+        .replace("epochs: 100", "epochs: 1");
+    std::fs::write(dir.join("again.pipe"), &loading).unwrap();
+    let fine = pipe(&dir, &["run", "--no-cache", "again.pipe"]);
+    assert!(fine.status.success(), "{}", stderr(&fine));
+    flip_a_bit(&dir.join("models/iris/model.bpk"));
+    let refused = pipe(&dir, &["run", "--no-cache", "again.pipe"]);
+    let text = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("pipe::run::damaged") && text.contains("`model.bpk` changed"), "{text}");
+    // model.pipe is what `pipe check` reads: an edit there is a check error.
+    let model = std::fs::read_to_string(dir.join("models/iris/model.pipe")).unwrap();
+    std::fs::write(dir.join("models/iris/model.pipe"), format!("{model}\n")).unwrap();
+    let checked = pipe(&dir, &["check", "again.pipe"]);
+    let text = stderr(&checked);
+    assert_eq!(checked.status.code(), Some(1), "{text}");
+    assert!(text.contains("`model.pipe` changed"), "{text}");
+}
+
+#[test]
+fn resume_refuses_a_damaged_checkpoint() {
+    let dir = scratch("integrity_resume");
+    iris(&dir);
+    let ran = pipe(&dir, &["run", "--no-cache", "iris.pipe"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let checkpoints = run_folder(&dir).join("checkpoints");
+    let newest = pipe::train::fit::latest_checkpoint(&checkpoints).expect("a checkpoint");
+    flip_a_bit(&newest.join("optimizer.bpk"));
+    let resumed = pipe(&dir, &["run", "--no-cache", "--resume", "iris.pipe"]);
+    let text = stderr(&resumed);
+    assert_eq!(resumed.status.code(), Some(1), "{text}");
+    assert!(text.contains("pipe::run::damaged") && text.contains("`optimizer.bpk` changed"), "{text}");
+    // The evaluation and the output read the training: it failed once, and
+    // they share its error rather than trying again.
+    assert_eq!(text.matches("resuming from").count(), 1, "{text}");
+    assert_eq!(text.matches("pipe::run::damaged").count(), 1, "{text}");
+}
+
+/// The rows of the iris predictions an output wrote.
+fn predictions(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("out/iris_predictions.csv")).expect("the output")
+}
+
+#[test]
+fn a_damaged_cache_entry_is_computed_again_with_a_warning() {
+    let dir = scratch("integrity_cache");
+    iris(&dir);
+    let first = pipe(&dir, &["run", "iris.pipe"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let expected = predictions(&dir);
+    let items = dir.join(".pipe-cache/items");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&items).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".parquet") || name.ends_with(".bpk") {
+            flip_a_bit(&entry.path());
+            damaged += 1;
+        }
+    }
+    assert!(damaged >= 4, "frames and weights in the cache: {damaged}");
+    std::fs::remove_file(dir.join("out/iris_predictions.csv")).unwrap();
+    let second = pipe(&dir, &["run", "iris.pipe"]);
+    let text = stderr(&second);
+    assert!(second.status.success(), "{text}");
+    assert!(text.contains("pipe::run::cache") && text.contains("is damaged"), "{text}");
+    assert!(text.contains("0 errors"), "warnings, not errors: {text}");
+    assert_eq!(predictions(&dir), expected, "recomputed to the same rows");
+    // And stored again: a third run takes everything from the cache.
+    let third = pipe(&dir, &["run", "iris.pipe"]);
+    assert!(!stderr(&third).contains("damaged"), "{}", stderr(&third));
+    // The snapshot of one warning, keys (hashes) elided.
+    let keys = regex::Regex::new("[0-9a-f]{32}").unwrap();
+    let start = text.find("pipe::run::cache").expect("a warning");
+    let end = start + text[start..].find("\n  help:").expect("its help");
+    let end = end + 1 + text[end + 1..].find('\n').expect("a line");
+    crate::ui::snapshot("run", "cache_entry_damaged", &keys.replace_all(&text[start..end], "<key>"));
+}
+
+#[test]
+fn a_cache_folder_that_cannot_be_written_costs_only_the_caching() {
+    let dir = scratch("integrity_unwritable_cache");
+    iris(&dir);
+    std::fs::write(dir.join(".pipe-cache"), "not a folder").unwrap();
+    let ran = pipe(&dir, &["run", "iris.pipe"]);
+    let text = stderr(&ran);
+    assert!(ran.status.success(), "{text}");
+    assert!(text.contains("pipe::run::cache") && text.contains("cannot be written"), "{text}");
+    assert!(text.contains("0 errors, 1 warning"), "{text}");
+    assert!(dir.join("out/iris_predictions.csv").exists());
+    assert_eq!(std::fs::read_to_string(dir.join(".pipe-cache")).unwrap(), "not a folder", "left as it was");
+}
+
+#[test]
+fn a_second_run_waits_for_the_first_to_release_the_cache() {
+    let dir = scratch("integrity_lock");
+    iris(&dir);
+    std::fs::create_dir_all(dir.join(".pipe-cache")).unwrap();
+    // This test holds the lock as another run would.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".pipe-cache/lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "iris.pipe"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pipe starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(second.try_wait().unwrap().is_none(), "the second run waits");
+    assert!(!dir.join("out/iris_predictions.csv").exists(), "and has written nothing");
+    lock.unlock().unwrap();
+    let output = second.wait_with_output().unwrap();
+    let text = stderr(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("waiting for another `pipe` run"), "{text}");
+    assert!(dir.join("out/iris_predictions.csv").exists());
+}
