@@ -1095,3 +1095,25 @@ fn a_deleted_save_folder_comes_back_from_the_cache() {
     assert_eq!(std::fs::read(dir.join("models/iris/model.bpk")).unwrap(), saved);
     assert!(dir.join("models/iris/model.pipe").exists());
 }
+
+/// With batch norm, a last batch of one row joins the batch before it (one
+/// row has no batch statistics): on iris' 90 training rows, `batch: 89`
+/// trains exactly as `batch: 90`, one batch of every row per epoch.
+#[test]
+fn a_last_batch_of_one_row_joins_the_one_before_with_batch_norm() {
+    let text = |batch: u32| {
+        example("iris.pipe")
+            .replace("mlp(hidden: [32, 32], out: 3)", "net")
+            .replace(
+                "train species",
+                "model net {\n    dense(16)\n    batchnorm()\n    relu()\n    dense(3)\n}\n\ntrain species",
+            )
+            .replace("batch: 16", &format!("batch: {batch}"))
+            .replace("epochs: 100", "epochs: 5")
+    };
+    let (merged, _, errors) = run_file(&scratch("batch_89"), &text(89), false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (whole, _, errors) = run_file(&scratch("batch_90"), &text(90), false);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(merged, whole);
+}

@@ -339,6 +339,21 @@ pub enum CheckError {
         help: String,
     },
 
+    /// `batch: 1` for a model with batch norm: the statistics of one row.
+    #[error("`batch: 1` gives batch norm one row to compute its mean and variance from")]
+    #[diagnostic(
+        code(pipe::check::batch_norm_one_row),
+        severity(Warning),
+        help(
+            "each feature minus its own mean is 0, so the layer passes on nothing the model can learn from; use `batch: 16` or more, or `layernorm()`, which normalises each row on its own"
+        )
+    )]
+    BatchNormOneRow {
+        /// The `batch:` value.
+        #[label(primary, "one row per batch")]
+        span: Span,
+    },
+
     /// A model trained on `prep(train)`, evaluated on raw `test`.
     #[error("{what} has not been through `{transform}`, and the model learned from data that had")]
     #[diagnostic(code(pipe::check::untransformed_data), help("{help}"))]
@@ -490,6 +505,7 @@ impl CheckError {
             | CheckError::NotWatchable { span, .. }
             | CheckError::MissingSetting { span, .. }
             | CheckError::ActivationBeforeLoss { span, .. }
+            | CheckError::BatchNormOneRow { span }
             | CheckError::UntransformedData { span, .. }
             | CheckError::ExtraTransform { span, .. }
             | CheckError::NotLowered { span, .. }
@@ -501,9 +517,9 @@ impl CheckError {
         }
     }
 
-    /// Whether this is an error (as opposed to a warning).
+    /// Whether this is an error (as opposed to a warning): its severity.
     pub fn is_error(&self) -> bool {
-        !matches!(self, CheckError::UnusedItem { .. } | CheckError::ActivationBeforeLoss { .. })
+        matches!(miette::Diagnostic::severity(self), None | Some(miette::Severity::Error))
     }
 }
 

@@ -67,6 +67,12 @@ impl Runs<'_> {
                 self.same_transforms(ir, trained, val, val_expr.span, "the validation data", Fix::of(val_expr));
             }
             self.output_activation(&model, lowered.loss, loss.map_or(train.model.span, |l| l.span));
+            if lowered.batch == ir::Batch::Rows(1)
+                && model.has_batch_norm()
+                && let Some(batch) = frames::setting(&train.body, "batch")
+            {
+                self.errors.push(CheckError::BatchNormOneRow { span: batch.span });
+            }
             let run = ir::Train { model, data, validate, target: target.dotted(), task, settings: lowered };
             ir.items[index] = Some(ir::Item {
                 name: train.name.name.clone(),

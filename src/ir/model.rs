@@ -102,6 +102,19 @@ pub struct TorchEntry {
 }
 
 impl Model {
+    /// Whether a layer (also inside a residual block) is a batch norm,
+    /// whose statistics come from the batch: one row has none.
+    pub fn has_batch_norm(&self) -> bool {
+        fn any(layers: &[ModelLayer]) -> bool {
+            layers.iter().any(|l| match &l.kind {
+                LayerKind::BatchNorm => true,
+                LayerKind::Residual(body) => any(body),
+                _ => false,
+            })
+        }
+        any(&self.layers)
+    }
+
     /// The state dict of `nn.Sequential(*layers)` for this model's layers,
     /// one module per layer (activations, pooling and flatten have no
     /// entries); residual blocks have no Sequential form.

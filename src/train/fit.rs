@@ -183,6 +183,18 @@ pub struct Start<'a> {
     pub checkpoints: Option<&'a Checkpoints>,
 }
 
+/// `order` cut into batches of `batch` rows; with `merge_single`, a last
+/// batch of one row joins the one before it.
+fn batches(order: &[usize], batch: usize, merge_single: bool) -> Vec<&[usize]> {
+    let mut out: Vec<&[usize]> = order.chunks(batch).collect();
+    if merge_single && out.len() > 1 && out.last().is_some_and(|b| b.len() == 1) {
+        out.pop();
+        let last = out.len() - 1;
+        out[last] = &order[last * batch..];
+    }
+    out
+}
+
 /// Trains `train.model` on `data`, validating on `val`, on `devices`: the
 /// first holds the model; with more, each step is data parallel (see
 /// [`batch_gradients`]).
@@ -218,7 +230,11 @@ pub fn fit(
     }
     .clamp(1, data.rows.max(1));
     let mut epochs = s.epochs as usize;
-    let steps = data.rows.div_ceil(batch);
+    // A last batch of one row would give batch norm no statistics (all
+    // zeros, or PyTorch's "expected more than 1 value per channel"): that
+    // row joins the batch before it.
+    let merge_single = train.model.has_batch_norm();
+    let steps = batches(&(0..data.rows).collect::<Vec<_>>(), batch, merge_single).len();
     let accumulate = s.accumulate.max(1) as usize;
     let mut schedule = Schedule::new(lr, &s.schedule, steps.div_ceil(accumulate), epochs);
     let mut accumulator = GradientsAccumulator::<Net>::new();
@@ -292,7 +308,7 @@ pub fn fit(
         let start = Instant::now();
         let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
         let mut rate = schedule.rate(update);
-        for (step, rows) in order.chunks(batch).enumerate() {
+        for (step, rows) in batches(&order, batch, merge_single).into_iter().enumerate() {
             // Ctrl-C (or a change under `pipe watch`) stops at the next batch.
             if progress.cancelled() {
                 return Err(Failure::Cancelled);
@@ -457,4 +473,20 @@ pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scor
     }
     let classes = loss.is_classification().then(|| net.output_width().max(2));
     Scores::of(loss_sum / data.rows.max(1) as f64, &truth, &predicted, classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn a_last_batch_of_one_row_joins_the_one_before_only_when_asked() {
+        let order: Vec<usize> = (0..9).collect();
+        let lengths = |merge| batches(&order, 4, merge).iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(lengths(false), [4, 4, 1]);
+        assert_eq!(lengths(true), [4, 5]);
+        assert_eq!(batches(&order, 4, true)[1], &order[4..]);
+        assert_eq!(batches(&order[..1], 4, true).len(), 1, "a single row stays a batch");
+        assert_eq!(batches(&order[..8], 4, true).len(), 2);
+    }
 }
