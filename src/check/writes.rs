@@ -7,6 +7,7 @@
 //! Paths outside the pipeline's folder are allowed: a pipeline writes
 //! where its user asks, under these same rules.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::check::error::CheckError;
@@ -82,8 +83,22 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
         }
     }
     let mut errors = Vec::new();
-    for (i, write) in writes.iter().enumerate() {
-        if let Some(read) = reads.iter().find(|r| r.path == write.path) {
+    // By path, in order: a file of thousands of items compares each path once.
+    let mut read_at: HashMap<&Path, &Read> = HashMap::new();
+    for read in &reads {
+        read_at.entry(&read.path).or_insert(read);
+    }
+    let mut written_at: HashMap<&Path, Vec<&Write>> = HashMap::new();
+    for write in &writes {
+        let earlier = written_at.entry(&write.path).or_default();
+        let first = earlier.iter().find(|w| {
+            // Runs may share a TensorBoard folder: each writes its own event file.
+            let both_tensorboard = w.what == TENSORBOARD && write.what == TENSORBOARD;
+            w.span != write.span && !both_tensorboard
+        });
+        let first = first.map(|w| w.span);
+        earlier.push(write);
+        if let Some(read) = read_at.get(write.path.as_path()) {
             errors.push(CheckError::OverwritesInput {
                 writer: write.what.into(),
                 path: write.shown.display().to_string(),
@@ -91,16 +106,8 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
                 span: write.span,
                 read: read.span,
             });
-        } else if let Some(first) = writes[..i].iter().find(|w| {
-            // Runs may share a TensorBoard folder: each writes its own event file.
-            let both_tensorboard = w.what == TENSORBOARD && write.what == TENSORBOARD;
-            w.path == write.path && w.span != write.span && !both_tensorboard
-        }) {
-            errors.push(CheckError::WriteConflict {
-                path: write.shown.display().to_string(),
-                span: write.span,
-                first: first.span,
-            });
+        } else if let Some(first) = first {
+            errors.push(CheckError::WriteConflict { path: write.shown.display().to_string(), span: write.span, first });
         } else if write.what == "`save:`"
             && let Some(reason) = crate::files::saved::refusal(&write.path, &write.shown)
         {
