@@ -386,3 +386,43 @@ fn bad_messages_do_not_end_the_session() {
     assert!(!diagnostics.is_empty(), "the server still checks documents");
     client.shutdown();
 }
+
+/// A long check runs beside the message loop: a request during it is
+/// answered (from the last analysis, within half a second) before the
+/// check's diagnostics come, and a later edit stops it. The document: the
+/// program repeated to about 2 MB, a check of seconds.
+#[test]
+fn requests_are_answered_while_a_long_check_runs() {
+    let (_dir, uri) = project("lsp_long_check");
+    let mut client = Client::start();
+    client.open(&uri, PROGRAM);
+    client.diagnostics(&uri);
+    let mut big = String::from(PROGRAM);
+    let mut n = 0;
+    while big.len() < 2_000_000 {
+        big.push_str(&format!("\nstage adults{n} = people |> filter(age >= {n}) |> drop(city)\n"));
+        big.push_str(&format!("output kept{n} = adults{n} |> write(\"out/a{n}.csv\")\n"));
+        n += 1;
+    }
+    client.change(&uri, &big);
+    client.next_id += 1;
+    let id = client.next_id;
+    let position = json!({ "line": 2, "character": 8 });
+    let params = json!({ "textDocument": { "uri": uri }, "position": position });
+    client.send(json!({ "jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": params }));
+    loop {
+        let message = client.next();
+        assert_ne!(message["method"], "textDocument/publishDiagnostics", "the check ended before the hover's answer");
+        if message["id"] == id {
+            let text = message["result"]["contents"]["value"].as_str().unwrap_or_default().to_owned();
+            assert!(text.contains("stage adults: 2 columns"), "answered from the analysis there is: {text}");
+            break;
+        }
+    }
+    // An edit that breaks the file: its diagnostics come, not the big text's.
+    client.change(&uri, &PROGRAM.replace("filter(age >= 18)", "filter(agee >= 18)"));
+    let diagnostics = client.diagnostics(&uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(diagnostics[0]["message"].as_str().unwrap().contains("agee"), "{diagnostics:?}");
+    client.shutdown();
+}

@@ -78,6 +78,17 @@ impl Report {
 /// Checks a parsed file. `dir` is the folder file imports are relative to
 /// (`None` for text that has no folder, such as standard input).
 pub fn check(program: &Program, sources: &mut SourceMap, dir: Option<&Path>) -> Report {
+    check_until(program, sources, dir, &|| false).unwrap_or_default()
+}
+
+/// [`check`], given up (`None`) as soon as `stop` says so: the language
+/// server stops checking a text the user has already changed.
+pub fn check_until(
+    program: &Program,
+    sources: &mut SourceMap,
+    dir: Option<&Path>,
+    stop: &dyn Fn() -> bool,
+) -> Option<Report> {
     // The root file is the first in the map; imported files are shown
     // relative to the folder it was named from.
     let root_shown_dir = Path::new(&sources.get(crate::source::FileId(0)).name).parent().map(Path::to_path_buf);
@@ -87,14 +98,24 @@ pub fn check(program: &Program, sources: &mut SourceMap, dir: Option<&Path>) -> 
     let root_name = Path::new(&sources.get(crate::source::FileId(0)).name).file_name().map(PathBuf::from);
     let root_path = dir.zip(root_name).map(|(d, n)| d.join(n));
     let visiting = root_path.map(|p| p.canonicalize().unwrap_or(p)).into_iter().collect();
-    let mut checker =
-        Checker { sources, report: Report::default(), visiting, root_dir, root_shown_dir, probes: probe::Cache::new() };
+    let mut checker = Checker {
+        sources,
+        report: Report::default(),
+        visiting,
+        root_dir,
+        root_shown_dir,
+        probes: probe::Cache::new(),
+        stop,
+    };
     checker.file(program, dir, true);
+    if stop() {
+        return None;
+    }
     // Errors first, then warnings; each in source order, each once (data
     // used in two places is checked in both).
     checker.report.errors.sort_by_key(|e| (!e.is_error(), e.primary_span().file, e.primary_span().start));
     checker.report.errors.dedup();
-    checker.report
+    Some(checker.report)
 }
 
 struct Checker<'s> {
@@ -108,6 +129,8 @@ struct Checker<'s> {
     root_shown_dir: Option<PathBuf>,
     /// Data files already probed.
     probes: probe::Cache,
+    /// Whether to give up (polled between items).
+    stop: &'s dyn Fn() -> bool,
 }
 
 impl Checker<'_> {
@@ -122,6 +145,9 @@ impl Checker<'_> {
                 self.declare_item(index, item, &mut scope);
             }
         }
+        if (self.stop)() {
+            return scope;
+        }
         let mut resolver = Resolver::new(&scope);
         for (index, item) in program.items.iter().enumerate() {
             resolver.item(index, item);
@@ -131,6 +157,9 @@ impl Checker<'_> {
         let mut frames = frames::Frames::new(&program.items, &scope, &constants, dir, &mut self.probes);
         // Dependencies first, so that each item finds what it uses done.
         for index in graph::order(program.items.len(), &scope, &resolver.uses) {
+            if (self.stop)() {
+                return scope;
+            }
             frames.item(index);
         }
         let mut explained = Vec::new();

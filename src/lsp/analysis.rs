@@ -29,19 +29,23 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Parses and checks `text`, the contents of the file at `path`.
-    pub fn new(text: &str, path: Option<&Path>) -> Self {
+    /// Parses and checks `text`, the contents of the file at `path`; given
+    /// up (`None`) as soon as `stop` says so.
+    pub fn until(text: &str, path: Option<&Path>, stop: &dyn Fn() -> bool) -> Option<Self> {
         let mut sources = SourceMap::new();
         let name = path.map_or_else(|| "untitled.pipe".to_string(), |p| p.display().to_string());
         let file = sources.add(name, text);
         let parsed = syntax::parse(text, file);
+        if stop() {
+            return None;
+        }
         let dir = path.and_then(Path::parent).map(Path::to_path_buf);
         let report = if parsed.has_errors() {
             Report::default()
         } else {
-            check::check(&parsed.program, &mut sources, dir.as_deref())
+            check::check_until(&parsed.program, &mut sources, dir.as_deref(), stop)?
         };
-        Analysis { text: Arc::from(text), parsed, report, sources, dir }
+        Some(Analysis { text: Arc::from(text), parsed, report, sources, dir })
     }
 
     /// Whether the text parsed (so the checker's findings are complete).

@@ -38,9 +38,12 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         return ITEM_KEYWORDS.iter().map(|k| item(k, CompletionItemKind::KEYWORD, "item", "9")).collect();
     }
     let mut items = Vec::new();
-    let (analysis, at) = doc.semantic(word_start);
+    let semantic = doc.semantic(word_start);
     let columns_here = !place.after_pipe && (place.call.is_some() || place.block.as_deref() == Some("train"));
-    if columns_here && let Some(schema) = innermost_scope(&analysis.report.column_scopes, at) {
+    if columns_here
+        && let Some((analysis, at)) = semantic
+        && let Some(schema) = innermost_scope(&analysis.report.column_scopes, at)
+    {
         for (i, column) in schema.columns.iter().enumerate() {
             let mut c = item(&column.name, CompletionItemKind::FIELD, &column.dtype.to_string(), "0");
             c.sort_text = Some(format!("0{i:05}"));
@@ -65,7 +68,9 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
     } else if place.after_equals {
         items.extend(functions(&[Written::Source, Written::ModelSource]));
     }
-    items.extend(item_names(analysis));
+    if let Some((analysis, _)) = semantic {
+        items.extend(item_names(analysis));
+    }
     items
 }
 

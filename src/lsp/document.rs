@@ -1,6 +1,7 @@
-//! An open document: its latest text, the analysis of that text, and the
-//! latest analysis that parsed, which answers questions while the user is
-//! in the middle of typing something that does not parse yet.
+//! An open document: its latest text, the newest analysis (of that text,
+//! or of an older one while a check runs), and the latest analysis that
+//! parsed, which answers questions while the user is in the middle of
+//! typing something that does not parse yet.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,8 +19,11 @@ pub struct Document {
     pub path: Option<PathBuf>,
     /// The text as the editor has it now.
     pub text: String,
-    /// The analysis of `text`.
-    pub latest: Analysis,
+    /// Grows with each text; the analysis of the newest carries it.
+    pub generation: u64,
+    /// The newest analysis, and the generation of the text it analysed
+    /// (`None` until the first check ends).
+    pub latest: Option<(u64, Analysis)>,
     /// The latest analysis of a text that parsed, when `latest` did not.
     pub last_parsed: Option<Analysis>,
     /// The files diagnostics were last published for (to clear them).
@@ -27,34 +31,54 @@ pub struct Document {
 }
 
 impl Document {
-    /// Opens a document and analyses it.
+    /// A document opened with `text` (to be analysed: see
+    /// [`Document::analysed`]).
     pub fn open(uri: lsp_types::Uri, text: String) -> Self {
         let text = crate::source::normalize_line_ends(text);
         let path = uri::to_path(&uri);
-        let latest = Analysis::new(&text, path.as_deref());
-        Document { uri, path, text, latest, last_parsed: None, published: BTreeSet::new() }
+        Document { uri, path, text, generation: 0, latest: None, last_parsed: None, published: BTreeSet::new() }
     }
 
-    /// Replaces the text and analyses it again.
-    pub fn change(&mut self, text: String) {
-        let text = crate::source::normalize_line_ends(text);
-        let analysis = Analysis::new(&text, self.path.as_deref());
-        let previous = std::mem::replace(&mut self.latest, analysis);
-        if previous.parsed_cleanly() {
+    /// Replaces the text; returns its generation.
+    pub fn change(&mut self, text: String) -> u64 {
+        self.text = crate::source::normalize_line_ends(text);
+        self.generation += 1;
+        self.generation
+    }
+
+    /// Takes the analysis of the text of `generation`.
+    pub fn analysed(&mut self, generation: u64, analysis: Analysis) {
+        let previous = self.latest.replace((generation, analysis));
+        if let Some((_, previous)) = previous
+            && previous.parsed_cleanly()
+        {
             self.last_parsed = Some(previous);
         }
-        if self.latest.parsed_cleanly() {
+        if self.latest.as_ref().is_some_and(|(_, a)| a.parsed_cleanly()) {
             self.last_parsed = None;
         }
-        self.text = text;
     }
 
-    /// The analysis to answer from (the latest one that parsed), and the
-    /// place in its text of `offset` in the current text.
-    pub fn semantic(&self, offset: usize) -> (&Analysis, usize) {
-        match &self.last_parsed {
-            Some(old) if !self.latest.parsed_cleanly() => (old, map_offset(&self.text, &old.text, offset)),
-            _ => (&self.latest, offset),
-        }
+    /// Whether the newest analysis is of the current text.
+    pub fn is_current(&self) -> bool {
+        self.latest.as_ref().is_some_and(|(g, _)| *g == self.generation)
+    }
+
+    /// The newest analysis of the current text, if it is done.
+    pub fn current(&self) -> Option<&Analysis> {
+        self.latest.as_ref().filter(|(g, _)| *g == self.generation).map(|(_, a)| a)
+    }
+
+    /// The analysis to answer from (the newest one that parsed), and the
+    /// place in its text of `offset` in the current text (`None` before the
+    /// first check ends).
+    pub fn semantic(&self, offset: usize) -> Option<(&Analysis, usize)> {
+        let (_, latest) = self.latest.as_ref()?;
+        let analysis = match &self.last_parsed {
+            Some(old) if !latest.parsed_cleanly() => old,
+            _ => latest,
+        };
+        let at = if *analysis.text == *self.text { offset } else { map_offset(&self.text, &analysis.text, offset) };
+        Some((analysis, at))
     }
 }

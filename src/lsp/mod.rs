@@ -2,9 +2,11 @@
 //! the same parser and checker as `pipe check`; hover, completion, go to
 //! definition, the outline and formatting from their results.
 //!
-//! One thread answers in order. Changes that arrive while a check runs are
-//! folded into one check of the newest text, so a fast typist never waits
-//! for checks of texts already gone.
+//! One thread answers messages in order; the checks run on another
+//! ([`worker`]). A request waits for the check of the current text for at
+//! most [`REQUEST_WAIT`], then answers from the newest analysis (offsets
+//! mapped to its text), so no request waits on a long check; an edit stops
+//! the check of the text it replaces.
 
 mod analysis;
 mod complete;
@@ -13,8 +15,10 @@ mod navigate;
 mod text;
 mod transport;
 mod uri;
+mod worker;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
@@ -58,35 +62,78 @@ fn capabilities() -> ServerCapabilities {
     }
 }
 
-/// The open documents, by URI.
-#[derive(Default)]
+/// How long a request waits for the check of the text it is about (a
+/// small file's check takes milliseconds; a 5 MB file's, seconds).
+pub const REQUEST_WAIT: Duration = Duration::from_millis(500);
+
+/// The open documents, by URI, and the thread that checks them.
 struct Server {
     documents: HashMap<String, Document>,
-    /// Messages read ahead while folding changes together.
-    pending: VecDeque<Message>,
+    analyst: worker::Analyst,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { documents: HashMap::new(), analyst: worker::Analyst::start() }
+    }
 }
 
 impl Server {
     fn run(&mut self, connection: &Connection) -> Result<(), Error> {
         loop {
-            let message = match self.pending.pop_front() {
-                Some(message) => message,
-                None => match connection.receiver.recv() {
-                    Ok(message) => message,
-                    Err(_) => return Ok(()),
-                },
-            };
-            match message {
-                Message::Request(request) => {
-                    if connection.handle_shutdown(&request)? {
-                        return Ok(());
+            crossbeam_channel::select! {
+                recv(connection.receiver) -> message => {
+                    let Ok(message) = message else { return Ok(()) };
+                    match message {
+                        Message::Request(request) => {
+                            if connection.handle_shutdown(&request)? {
+                                return Ok(());
+                            }
+                            let response = self.request(request, connection)?;
+                            connection.sender.send(Message::Response(response))?;
+                        }
+                        Message::Notification(notification) => self.notification(notification, connection)?,
+                        Message::Response(_) => {}
                     }
-                    let response = self.request(request);
-                    connection.sender.send(Message::Response(response))?;
                 }
-                Message::Notification(notification) => self.notification(notification, connection)?,
-                Message::Response(_) => {}
+                recv(self.analyst.done) -> done => {
+                    if let Ok(done) = done {
+                        self.take(done, connection)?;
+                    }
+                }
             }
+        }
+    }
+
+    /// Takes a finished analysis; publishes its problems when it is of the
+    /// document's current text.
+    fn take(&mut self, done: worker::Done, connection: &Connection) -> Result<(), Error> {
+        let Some(doc) = self.documents.get_mut(&done.key) else { return Ok(()) };
+        if doc.latest.as_ref().is_some_and(|(g, _)| *g >= done.generation) {
+            return Ok(());
+        }
+        doc.analysed(done.generation, done.analysis);
+        if doc.is_current() {
+            self.publish(&done.key, connection)?;
+        }
+        Ok(())
+    }
+
+    /// Waits (at most [`REQUEST_WAIT`]) for the check of a document's
+    /// current text.
+    fn await_current(&mut self, key: &str, connection: &Connection) -> Result<(), Error> {
+        let deadline = Instant::now() + REQUEST_WAIT;
+        while self.documents.get(key).is_some_and(|d| !d.is_current()) {
+            let Ok(done) = self.analyst.done.recv_deadline(deadline) else { break };
+            self.take(done, connection)?;
+        }
+        Ok(())
+    }
+
+    /// Queues the check of a document's current text.
+    fn submit(&self, key: &str) {
+        if let Some(doc) = self.documents.get(key) {
+            self.analyst.submit(key, doc.generation, doc.text.clone(), doc.path.clone());
         }
     }
 
@@ -98,22 +145,22 @@ impl Server {
                 let Some(params) = params::<lsp_types::DidOpenTextDocumentParams>(notification) else { return Ok(()) };
                 let key = params.text_document.uri.as_str().to_string();
                 self.documents.insert(key.clone(), Document::open(params.text_document.uri, params.text_document.text));
-                self.publish(&key, connection)?;
+                self.submit(&key);
             }
             DidChangeTextDocument::METHOD => {
                 let Some(params) = params::<lsp_types::DidChangeTextDocumentParams>(notification) else {
                     return Ok(());
                 };
                 let key = params.text_document.uri.as_str().to_string();
-                let Some(mut text) = params.content_changes.into_iter().last().map(|c| c.text) else { return Ok(()) };
-                text = self.newest_text(&key, text, connection);
+                let Some(text) = params.content_changes.into_iter().last().map(|c| c.text) else { return Ok(()) };
                 if let Some(doc) = self.documents.get_mut(&key) {
                     doc.change(text);
-                    self.publish(&key, connection)?;
+                    self.submit(&key);
                 }
             }
             DidCloseTextDocument::METHOD => {
                 let Some(params) = params::<lsp_types::DidCloseTextDocumentParams>(notification) else { return Ok(()) };
+                self.analyst.forget(params.text_document.uri.as_str());
                 if let Some(doc) = self.documents.remove(params.text_document.uri.as_str()) {
                     // Problems of a closed file are no longer shown.
                     for file in doc.published {
@@ -126,37 +173,12 @@ impl Server {
         Ok(())
     }
 
-    /// Folds the changes to the same document already waiting into `text`,
-    /// keeping every other message for later, in order.
-    fn newest_text(&mut self, key: &str, mut text: String, connection: &Connection) -> String {
-        // Only while the queue holds nothing else: the first other message
-        // stops the reading ahead (a `shutdown` must reach the loop before
-        // its `exit` is read).
-        while self.pending.is_empty()
-            && let Ok(next) = connection.receiver.try_recv()
-        {
-            match next {
-                Message::Notification(n) if n.method == DidChangeTextDocument::METHOD => {
-                    match serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params.clone()) {
-                        Ok(p) if p.text_document.uri.as_str() == key => {
-                            if let Some(change) = p.content_changes.into_iter().last() {
-                                text = change.text;
-                            }
-                        }
-                        _ => self.pending.push_back(Message::Notification(n)),
-                    }
-                }
-                other => self.pending.push_back(other),
-            }
-        }
-        text
-    }
-
     /// Publishes a document's problems (and clears those of files that no
     /// longer have any).
     fn publish(&mut self, key: &str, connection: &Connection) -> Result<(), Error> {
         let Some(doc) = self.documents.get_mut(key) else { return Ok(()) };
-        let by_file = doc.latest.diagnostics(&doc.uri);
+        let Some(analysis) = doc.current() else { return Ok(()) };
+        let by_file = analysis.diagnostics(&doc.uri);
         let stale: Vec<String> = doc.published.iter().filter(|f| !by_file.contains_key(*f)).cloned().collect();
         for file in stale {
             send_diagnostics(connection, &file, Vec::new())?;
@@ -168,7 +190,14 @@ impl Server {
         Ok(())
     }
 
-    fn request(&mut self, request: Request) -> Response {
+    fn request(&mut self, request: Request, connection: &Connection) -> Result<Response, Error> {
+        if let Some(key) = request.params.pointer("/textDocument/uri").and_then(|u| u.as_str()) {
+            self.await_current(key, connection)?;
+        }
+        Ok(self.answer(request))
+    }
+
+    fn answer(&self, request: Request) -> Response {
         let id = request.id.clone();
         let result = match request.method.as_str() {
             HoverRequest::METHOD => self.at_position(request, |doc, at| serde_json::to_value(navigate::hover(doc, at))),
@@ -231,17 +260,25 @@ fn respond(id: RequestId, result: Result<serde_json::Value, String>) -> Response
 /// The whole document in the canonical layout, as one edit (none when it is
 /// already formatted, or does not parse).
 fn format_edits(doc: &Document) -> Vec<TextEdit> {
-    let analysis = &doc.latest;
-    if !analysis.parsed_cleanly() {
+    // The current text's parse: the check's, or one made now while it runs.
+    let parsed_now;
+    let parsed = match doc.current() {
+        Some(analysis) => &analysis.parsed,
+        None => {
+            parsed_now = crate::syntax::parse(&doc.text, crate::source::FileId(0));
+            &parsed_now
+        }
+    };
+    if parsed.has_errors() {
         return Vec::new();
     }
-    let formatted = crate::format::format(&analysis.parsed.program, &analysis.parsed.comments, &doc.text);
+    let formatted = crate::format::format(&parsed.program, &parsed.comments, &doc.text);
     // The formatter must not change what the file means; if it would, leave
     // the text alone (`pipe fmt` reports this case).
     let reparsed = crate::syntax::parse(&formatted, crate::source::FileId(0));
     if formatted == doc.text
         || reparsed.has_errors()
-        || !crate::syntax::same_program(&reparsed.program, &analysis.parsed.program)
+        || !crate::syntax::same_program(&reparsed.program, &parsed.program)
     {
         return Vec::new();
     }

@@ -17,10 +17,13 @@ use crate::syntax::ast::{ImportSource, Item, ItemKind};
 pub fn hover(doc: &Document, offset: usize) -> Option<Hover> {
     let (start, end) = name_at(&doc.text, offset)?;
     let name = &doc.text[start..end];
-    let (analysis, at) = doc.semantic(start);
-    let markdown = layer_shapes(analysis, name, at)
-        .or_else(|| item_schema(analysis, name))
-        .or_else(|| column_type(analysis, name, at))
+    let semantic = doc.semantic(start);
+    let markdown = semantic
+        .and_then(|(analysis, at)| {
+            layer_shapes(analysis, name, at)
+                .or_else(|| item_schema(analysis, name))
+                .or_else(|| column_type(analysis, name, at))
+        })
         .or_else(|| builtins::signature(name).map(|(sig, what)| format!("```pipe\n{sig}\n```\n{what}")))
         .or_else(|| describe_setting(name).map(|(form, what)| format!("```pipe\n{form}\n```\n{what}")))?;
     let range = LineIndex::new(&doc.text).range(start, end);
@@ -70,7 +73,7 @@ fn in_root(span: Span, at: usize) -> bool {
 pub fn definition(doc: &Document, offset: usize) -> Option<Location> {
     let (start, end) = name_at(&doc.text, offset)?;
     let name = &doc.text[start..end];
-    let (analysis, _) = doc.semantic(start);
+    let (analysis, _) = doc.semantic(start)?;
     let items = &analysis.parsed.program.items;
     let item = items.iter().find(|i| i.kind.declared_names().iter().any(|n| n.name == name))?;
     if let ItemKind::Import(import) = &item.kind
@@ -101,7 +104,7 @@ fn definition_in_file(path: &std::path::Path, name: &str) -> Option<Location> {
 /// A range in an older analysed text, moved to the current text when the
 /// edit since then was elsewhere (most often, after it: nothing moves).
 fn map_range(doc: &Document, analysis: &Analysis, range: lsp_types::Range) -> lsp_types::Range {
-    if std::ptr::eq(analysis, &doc.latest) {
+    if *analysis.text == *doc.text {
         return range;
     }
     let old = LineIndex::new(&analysis.text);
@@ -114,7 +117,7 @@ fn map_range(doc: &Document, analysis: &Analysis, range: lsp_types::Range) -> ls
 /// The document's items as an outline: each named item with its kind,
 /// a split's parts under it.
 pub fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
-    let (analysis, _) = doc.semantic(0);
+    let Some((analysis, _)) = doc.semantic(0) else { return Vec::new() };
     let lines = LineIndex::new(&analysis.text);
     analysis
         .parsed
