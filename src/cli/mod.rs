@@ -214,7 +214,13 @@ fn run(cli: Cli) -> bool {
         Command::Lsp => match crate::lsp::serve() {
             Ok(()) => true,
             Err(e) => {
-                let error = CliError::Connection { reason: e.to_string() };
+                // The reason may quote a whole message (a 5 MB document): its head is enough.
+                let mut reason = e.to_string();
+                if reason.len() > 400 {
+                    reason.truncate(crate::source::floor_char_boundary(&reason, 400));
+                    reason.push_str(" …");
+                }
+                let error = CliError::Connection { reason };
                 reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
                 false
             }
