@@ -512,6 +512,66 @@ fn an_interrupted_run_stops_cleanly() {
     assert!(has_checkpoint(), "the epochs done keep their checkpoints");
 }
 
+/// Ctrl-C inside an epoch writes a checkpoint of where the epoch stands
+/// (though `every:` would not have written one yet), and `--resume` ends
+/// with the predictions of a run never interrupted.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_epoch_is_checkpointed_and_resumes_exactly() {
+    let text = "import std.models { mlp }\nsource iris = csv(\"iris.csv\")\n\
+         train run = mlp(hidden: [32], out: 3) on iris {\n    target: label\n    epochs: 40\n    batch: 1\n    seed: 3\n    checkpoint: checkpoint(every: 1000)\n}\n\
+         output p = iris |> predict(run) |> write(\"p.csv\")\n";
+    let setup = |name: &str| {
+        let dir = temp_dir(name);
+        std::fs::copy(repo("data/iris.csv"), dir.join("iris.csv")).unwrap();
+        std::fs::write(dir.join("main.pipe"), text).unwrap();
+        dir
+    };
+    let whole = setup("interrupted_epoch_whole");
+    let output = pipe().args(["run", "--no-cache", whole.join("main.pipe").to_str().unwrap()]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let dir = setup("interrupted_epoch");
+    let file = dir.join("main.pipe");
+    let child = pipe()
+        .args(["run", "--no-cache", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pipe runs");
+    // The run folder appears when the training starts.
+    let start = std::time::Instant::now();
+    while walk(&dir.join("runs")).iter().all(|p| !p.join("settings.json").exists()) {
+        assert!(start.elapsed().as_secs() < 120, "no training within 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "interrupted before the end: {}", stderr(&output));
+    let checkpoints: Vec<String> = walk(&dir.join("runs"))
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n.starts_with("epoch-"))
+        .collect();
+    assert_eq!(checkpoints.len(), 1, "the interruption's checkpoint: {checkpoints:?}");
+    let resumed = pipe().args(["run", "--no-cache", "--resume", file.to_str().unwrap()]).output().unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stderr(&resumed).contains("resuming from"), "{}", stderr(&resumed));
+    let expected = std::fs::read_to_string(whole.join("p.csv")).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join("p.csv")).unwrap(), expected, "the same predictions");
+    // And the same training, epoch by epoch, to the last bit of each loss.
+    let losses = |dir: &Path| -> Vec<f64> {
+        let trained =
+            walk(&dir.join("runs")).into_iter().find(|p| p.ends_with("trained.json")).expect("a finished run");
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(trained).unwrap()).unwrap();
+        meta["history"].as_array().unwrap().iter().map(|e| e["loss"].as_f64().unwrap()).collect()
+    };
+    let (whole_losses, resumed_losses) = (losses(&whole), losses(&dir));
+    assert_eq!(whole_losses.len(), 40);
+    assert_eq!(resumed_losses, whole_losses);
+}
+
 /// Every path under `dir`.
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

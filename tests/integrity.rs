@@ -244,3 +244,38 @@ fn a_second_run_waits_for_the_first_to_release_the_cache() {
     assert!(text.contains("waiting for another `pipe` run"), "{text}");
     assert!(dir.join("out/iris_predictions.csv").exists());
 }
+
+/// A disk that fills during a training (a file-size limit stands in for
+/// it): the run folder is removed rather than left half-written, the
+/// training runs once although the evaluation and the output read it too,
+/// and no temporary file stays.
+#[test]
+fn a_full_disk_leaves_no_half_written_run_and_trains_once() {
+    let dir = scratch("integrity_full_disk");
+    iris(&dir);
+    // bash counts 1024-byte blocks: the records fit in 20 KB, the loss plot does not.
+    let script = format!("ulimit -f 20; exec '{}' run --no-cache iris.pipe", env!("CARGO_BIN_EXE_pipe"));
+    let output = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "400")
+        .output()
+        .expect("bash runs");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(text.matches("pipe::run::write").count(), 1, "one failure, shared by the readers: {text}");
+    assert!(text.contains("File too large"), "{text}");
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs/species")).map(|r| r.flatten().collect()).unwrap_or_default();
+    assert!(runs.is_empty(), "no half-written run folder: {runs:?}");
+    let mut stack = vec![dir.clone()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp"), "a temporary file stayed: {}", entry.path().display());
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod cli;
 mod contract;
+mod corpus;
 mod docs;
 mod editors;
 mod examples;

@@ -247,6 +247,10 @@ pub fn train(
                         .into(),
             });
         }
+        Err(Failure::Checkpoint(reason)) => {
+            let path = run_dir.join("checkpoints").display().to_string();
+            return Err(RunError::Write { path, reason, span });
+        }
         Err(Failure::Resume(reason)) => {
             return Err(RunError::data(
                 format!("cannot resume `{name}`: {reason}"),

@@ -46,6 +46,24 @@ pub(super) struct LoopState {
     /// The f16 loss scaler, so a resumed run scales as the original did.
     #[serde(default)]
     pub(super) scaler: Option<LossScale>,
+    /// A checkpoint written when the run was interrupted inside an epoch:
+    /// that epoch's batches done and what they measured (none at an
+    /// epoch's end).
+    #[serde(default)]
+    pub(super) within: Option<Within>,
+}
+
+/// Where an interrupted epoch stood: the next one after `LoopState::epoch`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(super) struct Within {
+    /// Its batches done.
+    pub(super) steps: usize,
+    /// The sum of their losses, each times its rows.
+    pub(super) loss_sum: f64,
+    /// Their rows' targets.
+    pub(super) truth: Vec<f32>,
+    /// Their rows' predictions.
+    pub(super) predicted: Vec<f32>,
 }
 
 /// The files of a checkpoint (`best.bpk` when early stopping keeps the
@@ -87,7 +105,11 @@ pub(super) fn save_checkpoint(
     best: Option<&Net>,
     optim: &burn::optim::ModuleOptimizer,
 ) -> Result<(), String> {
-    let name = format!("epoch-{:04}", state.epoch);
+    // Names sort in training order: `epoch-0002` < `epoch-0002-step-000040` < `epoch-0003`.
+    let name = match &state.within {
+        Some(within) => format!("epoch-{:04}-step-{:06}", state.epoch, within.steps),
+        None => format!("epoch-{:04}", state.epoch),
+    };
     let temp = plan.dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_dir_all(&temp);
     std::fs::create_dir_all(&temp).map_err(|e| e.to_string())?;

@@ -22,7 +22,7 @@ use crate::train::schedule::Schedule;
 use crate::train::step::{Augment, Regularize, batch_gradients, batch_tensors};
 
 pub use crate::train::checkpoint::{Checkpoints, latest_checkpoint};
-use crate::train::checkpoint::{LoopState, save_checkpoint};
+use crate::train::checkpoint::{LoopState, Within, save_checkpoint};
 
 /// `batch: auto` on the CPU.
 pub const AUTO_BATCH: usize = 256;
@@ -129,6 +129,8 @@ pub enum Failure {
     Cancelled,
     /// A checkpoint to resume from could not be read.
     Resume(String),
+    /// The checkpoint of an interrupted run could not be written.
+    Checkpoint(String),
     /// A checkpoint's file is gone or changed since it was written.
     Damaged {
         /// The checkpoint.
@@ -247,6 +249,8 @@ pub fn fit(
     let mut stopped_early = false;
     let mut changed_while_running = false;
     let mut epoch = 0;
+    // The part of an epoch a resumed checkpoint had done.
+    let mut within: Option<Within> = None;
     if let Some(dir) = checkpoints.and_then(|c| c.resume.as_ref()) {
         crate::train::checkpoint::verify(dir).map_err(|damage| Failure::Damaged { dir: dir.clone(), damage })?;
         let state: LoopState = std::fs::read(dir.join("state.json"))
@@ -269,6 +273,7 @@ pub fn fit(
             best = best_net.map(|n| (value, at, n.valid()));
         }
         epoch = state.epoch;
+        within = state.within;
         update = state.update;
         schedule.reduce(state.plateau_factor);
         (plateau_waited, plateau_best, waited) = (state.plateau_waited, state.plateau_best, state.waited);
@@ -277,9 +282,32 @@ pub fn fit(
             scaler = state.scaler;
         }
     }
+    // The loop's state for a checkpoint: `done` epochs, and where the next stands.
+    macro_rules! state_now {
+        ($done:expr, $within:expr) => {
+            LoopState {
+                epoch: $done,
+                update,
+                plateau_factor: schedule.factor(),
+                plateau_waited,
+                plateau_best,
+                waited,
+                best: best.as_ref().map(|(v, e, _)| (*v, *e)),
+                history: history.clone(),
+                dropout: net.dropout_states(),
+                scaler: scaler.clone(),
+                within: $within,
+            }
+        };
+    }
     while epoch < epochs {
         epoch += 1;
         if progress.cancelled() {
+            if let Some(plan) = checkpoints.filter(|c| c.every > 0) {
+                let state = state_now!(epoch - 1, None);
+                save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim)
+                    .map_err(Failure::Checkpoint)?;
+            }
             return Err(Failure::Cancelled);
         }
         if let Some(new) = progress.new_settings() {
@@ -306,11 +334,24 @@ pub fn fit(
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
         Rng::new(seed.wrapping_add(epoch as u64)).shuffle(&mut order);
         let start = Instant::now();
-        let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
+        let resumed = within.take().unwrap_or_default();
+        let (mut loss_sum, mut truth, mut predicted) = (resumed.loss_sum, resumed.truth, resumed.predicted);
         let mut rate = schedule.rate(update);
         for (step, rows) in batches(&order, batch, merge_single).into_iter().enumerate() {
-            // Ctrl-C (or a change under `pipe watch`) stops at the next batch.
-            if progress.cancelled() {
+            // Done before the checkpoint this run resumed from.
+            if step < resumed.steps {
+                continue;
+            }
+            // Ctrl-C (or a change under `pipe watch`) stops at the next
+            // batch that starts an update (with `accumulate:`, the
+            // gradients summed so far would be lost), with a checkpoint of
+            // where the epoch stands when the run has `checkpoint:`.
+            if progress.cancelled() && step % accumulate == 0 {
+                if let Some(plan) = checkpoints.filter(|c| c.every > 0) {
+                    let state = state_now!(epoch - 1, Some(Within { steps: step, loss_sum, truth, predicted }));
+                    save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim)
+                        .map_err(Failure::Checkpoint)?;
+                }
                 return Err(Failure::Cancelled);
             }
             let scale = scaler.as_ref().map(|s| s.scale);
@@ -394,18 +435,7 @@ pub fn fit(
             }
         }
         if let Some(plan) = checkpoints.filter(|c| c.every > 0 && epoch.is_multiple_of(c.every)) {
-            let state = LoopState {
-                epoch,
-                update,
-                plateau_factor: schedule.factor(),
-                plateau_waited,
-                plateau_best,
-                waited,
-                best: best.as_ref().map(|(v, e, _)| (*v, *e)),
-                history: history.clone(),
-                dropout: net.dropout_states(),
-                scaler: scaler.clone(),
-            };
+            let state = state_now!(epoch, None);
             // A checkpoint that cannot be written costs only the ability to resume.
             let _ = save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim);
         }
