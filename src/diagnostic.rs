@@ -101,7 +101,8 @@ impl Diagnostic for Attached<'_> {
 /// characters (zero-width spaces and joiners, direction marks and
 /// overrides, the byte-order mark).
 fn hidden(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
+    // A CR is a line end (CRLF files keep theirs; miette shows them as such).
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
         || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}')
         || matches!(c, '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }

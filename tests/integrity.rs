@@ -252,23 +252,47 @@ fn a_second_run_waits_for_the_first_to_release_the_cache() {
 #[test]
 fn a_full_disk_leaves_no_half_written_run_and_trains_once() {
     let dir = scratch("integrity_full_disk");
-    iris(&dir);
-    // bash counts 1024-byte blocks: the records fit in 20 KB, the loss plot does not.
-    let script = format!("ulimit -f 20; exec '{}' run --no-cache iris.pipe", env!("CARGO_BIN_EXE_pipe"));
-    let output = Command::new("bash")
-        .args(["-c", &script])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "400")
-        .output()
-        .expect("bash runs");
+    let path = iris(&dir);
+    let text = std::fs::read_to_string(&path).unwrap().replace("    checkpoint: checkpoint(every: 1, keep: 1)\n", "");
+    std::fs::write(&path, text).unwrap();
+    let output = with_file_limit(&dir);
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert_eq!(text.matches("pipe::run::write").count(), 1, "one failure, shared by the readers: {text}");
     assert!(text.contains("File too large"), "{text}");
     let runs: Vec<_> = std::fs::read_dir(dir.join("runs/species")).map(|r| r.flatten().collect()).unwrap_or_default();
     assert!(runs.is_empty(), "no half-written run folder: {runs:?}");
-    let mut stack = vec![dir.clone()];
+    assert_no_temporaries(&dir);
+    // With checkpoints the folder stays, for `--resume` once there is room,
+    // and without its checksums nothing takes it for a finished run.
+    let checkpointed = scratch("integrity_full_disk_checkpoints");
+    iris(&checkpointed);
+    let output = with_file_limit(&checkpointed);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let run = run_folder(&checkpointed);
+    assert!(pipe::train::fit::latest_checkpoint(&run.join("checkpoints")).is_some(), "the checkpoints stay");
+    assert!(!run.join("checksums.json").exists(), "not a finished run");
+    let data = repo().join("data/iris.csv").display().to_string();
+    let refused = pipe(&checkpointed, &["predict", run.to_str().unwrap(), &data, "-o", "p.csv"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_no_temporaries(&checkpointed);
+}
+
+/// `pipe run --no-cache iris.pipe` in `dir` with files limited to 20 KB
+/// (bash counts 1024-byte blocks): the records fit, the loss plot does not.
+fn with_file_limit(dir: &Path) -> Output {
+    let script = format!("ulimit -f 20; exec '{}' run --no-cache iris.pipe", env!("CARGO_BIN_EXE_pipe"));
+    Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "400")
+        .output()
+        .expect("bash runs")
+}
+
+fn assert_no_temporaries(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
         for entry in std::fs::read_dir(&folder).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();

@@ -426,3 +426,32 @@ fn requests_are_answered_while_a_long_check_runs() {
     assert!(diagnostics[0]["message"].as_str().unwrap().contains("agee"), "{diagnostics:?}");
     client.shutdown();
 }
+
+/// A document closed and opened again is checked afresh: results of its
+/// earlier texts (numbered before it was opened again) are not taken for
+/// the new one's.
+#[test]
+fn a_document_opened_again_shows_its_new_text_diagnostics() {
+    let (_dir, uri) = project("lsp_reopen");
+    let mut client = Client::start();
+    client.open(&uri, PROGRAM);
+    client.diagnostics(&uri);
+    for n in 0..5 {
+        client.change(&uri, &PROGRAM.replace("filter(age >= 18)", &format!("filter(age >= {n})")));
+    }
+    client.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    client.open(&uri, &PROGRAM.replace("filter(age >= 18)", "filter(agee >= 18)"));
+    loop {
+        let diagnostics = client.diagnostics(&uri);
+        // The close clears the old ones; the reopened text has one error.
+        if diagnostics.is_empty() {
+            continue;
+        }
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert!(diagnostics[0]["message"].as_str().unwrap().contains("agee"), "{diagnostics:?}");
+        break;
+    }
+    let hover = client.at("textDocument/hover", &uri, PROGRAM, "adults =", 0);
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("stage adults"), "{hover}");
+    client.shutdown();
+}

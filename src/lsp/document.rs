@@ -19,8 +19,13 @@ pub struct Document {
     pub path: Option<PathBuf>,
     /// The text as the editor has it now.
     pub text: String,
-    /// Grows with each text; the analysis of the newest carries it.
+    /// Grows with each text (server-wide, so a document closed and opened
+    /// again never meets an old text's number); the analysis of the newest
+    /// carries it.
     pub generation: u64,
+    /// The generation it was opened with: analyses older than that are of
+    /// a text before it was last opened.
+    pub opened: u64,
     /// The newest analysis, and the generation of the text it analysed
     /// (`None` until the first check ends).
     pub latest: Option<(u64, Analysis)>,
@@ -31,19 +36,19 @@ pub struct Document {
 }
 
 impl Document {
-    /// A document opened with `text` (to be analysed: see
+    /// A document opened with `text` as `generation` (to be analysed: see
     /// [`Document::analysed`]).
-    pub fn open(uri: lsp_types::Uri, text: String) -> Self {
+    pub fn open(uri: lsp_types::Uri, text: String, generation: u64) -> Self {
         let text = crate::source::normalize_line_ends(text);
         let path = uri::to_path(&uri);
-        Document { uri, path, text, generation: 0, latest: None, last_parsed: None, published: BTreeSet::new() }
+        let published = BTreeSet::new();
+        Document { uri, path, text, generation, opened: generation, latest: None, last_parsed: None, published }
     }
 
-    /// Replaces the text; returns its generation.
-    pub fn change(&mut self, text: String) -> u64 {
+    /// Replaces the text, as `generation`.
+    pub fn change(&mut self, text: String, generation: u64) {
         self.text = crate::source::normalize_line_ends(text);
-        self.generation += 1;
-        self.generation
+        self.generation = generation;
     }
 
     /// Takes the analysis of the text of `generation`.

@@ -70,11 +70,13 @@ pub const REQUEST_WAIT: Duration = Duration::from_millis(500);
 struct Server {
     documents: HashMap<String, Document>,
     analyst: worker::Analyst,
+    /// The last text generation given out (to any document).
+    generation: u64,
 }
 
 impl Default for Server {
     fn default() -> Self {
-        Server { documents: HashMap::new(), analyst: worker::Analyst::start() }
+        Server { documents: HashMap::new(), analyst: worker::Analyst::start(), generation: 0 }
     }
 }
 
@@ -97,9 +99,9 @@ impl Server {
                     }
                 }
                 recv(self.analyst.done) -> done => {
-                    if let Ok(done) = done {
-                        self.take(done, connection)?;
-                    }
+                    // The worker ends only if this loop has (or it broke).
+                    let done = done.map_err(|_| "the checking thread stopped")?;
+                    self.take(done, connection)?;
                 }
             }
         }
@@ -109,7 +111,8 @@ impl Server {
     /// document's current text.
     fn take(&mut self, done: worker::Done, connection: &Connection) -> Result<(), Error> {
         let Some(doc) = self.documents.get_mut(&done.key) else { return Ok(()) };
-        if doc.latest.as_ref().is_some_and(|(g, _)| *g >= done.generation) {
+        let older = doc.latest.as_ref().is_some_and(|(g, _)| *g >= done.generation);
+        if older || done.generation < doc.opened {
             return Ok(());
         }
         doc.analysed(done.generation, done.analysis);
@@ -144,7 +147,9 @@ impl Server {
             DidOpenTextDocument::METHOD => {
                 let Some(params) = params::<lsp_types::DidOpenTextDocumentParams>(notification) else { return Ok(()) };
                 let key = params.text_document.uri.as_str().to_string();
-                self.documents.insert(key.clone(), Document::open(params.text_document.uri, params.text_document.text));
+                self.generation += 1;
+                let doc = Document::open(params.text_document.uri, params.text_document.text, self.generation);
+                self.documents.insert(key.clone(), doc);
                 self.submit(&key);
             }
             DidChangeTextDocument::METHOD => {
@@ -154,7 +159,8 @@ impl Server {
                 let key = params.text_document.uri.as_str().to_string();
                 let Some(text) = params.content_changes.into_iter().last().map(|c| c.text) else { return Ok(()) };
                 if let Some(doc) = self.documents.get_mut(&key) {
-                    doc.change(text);
+                    self.generation += 1;
+                    doc.change(text, self.generation);
                     self.submit(&key);
                 }
             }

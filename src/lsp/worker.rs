@@ -10,6 +10,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::analysis::Analysis;
 
+/// The checking thread's stack (as the command line's main thread).
+const CHECK_STACK_BYTES: usize = 256 << 20;
+
 /// A text to analyse.
 struct Job {
     key: String,
@@ -44,19 +47,38 @@ impl Analyst {
         let (outbox, done) = crossbeam_channel::unbounded();
         let newest: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let current = newest.clone();
-        std::thread::spawn(move || {
+        // The parser and checker recurse over the program: the stack the
+        // command line gives them (`cli::main`), not a thread's default 2 MB.
+        let thread = std::thread::Builder::new().name("pipe-lsp-check".into()).stack_size(CHECK_STACK_BYTES);
+        let spawned = thread.spawn(move || {
             while let Ok(job) = inbox.recv() {
                 let stale = || current.lock().is_ok_and(|n| n.get(&job.key) != Some(&job.generation));
                 if stale() {
                     continue;
                 }
-                let Some(analysis) = Analysis::until(&job.text, job.path.as_deref(), &stale) else { continue };
+                // A checker bug costs that text's diagnostics, not the server.
+                let analysed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Analysis::until(&job.text, job.path.as_deref(), &stale)
+                }));
+                let analysis = match analysed {
+                    Ok(Some(analysis)) => analysis,
+                    Ok(None) => continue,
+                    Err(_) => {
+                        eprintln!("pipe lsp: the check of {} failed (a bug: please report it)", job.key);
+                        continue;
+                    }
+                };
                 let done = Done { key: job.key, generation: job.generation, analysis };
                 if outbox.send(done).is_err() {
                     return;
                 }
             }
         });
+        // Without the thread nothing is ever checked; the loop sees its
+        // outbox closed and ends the session with an error.
+        if let Err(e) = spawned {
+            eprintln!("pipe lsp: cannot start the checking thread: {e}");
+        }
         Analyst { jobs, done, newest }
     }
 

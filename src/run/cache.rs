@@ -158,6 +158,12 @@ impl Cache {
         self.dir.join("items").join(format!("{key}{suffix}"))
     }
 
+    /// Marks an entry incomplete before its files are written again: an
+    /// interrupted store then reads as missing, not as damaged.
+    fn unseal(&self, key: &str) {
+        let _ = std::fs::remove_file(self.sums(key));
+    }
+
     /// Where an entry's checksums are.
     fn sums(&self, key: &str) -> PathBuf {
         self.item(key, ".sums.json")
@@ -202,6 +208,7 @@ impl Cache {
 
     /// Stores frames under `key`.
     pub fn store_frames(&self, key: &str, frames: &[DataFrame]) -> Result<(), String> {
+        self.unseal(key);
         for (i, df) in frames.iter().enumerate() {
             let mut df = df.clone();
             write::atomically(&self.item(key, &format!(".{i}.parquet")), |file| {
@@ -225,6 +232,7 @@ impl Cache {
 
     /// Stores the fitted steps of a transform (and the rows it learned from).
     pub fn store_fitted(&self, key: &str, fitted: &[Fitted], rows: usize) -> Result<(), String> {
+        self.unseal(key);
         let text = serde_json::to_vec_pretty(&(fitted, rows)).map_err(|e| e.to_string())?;
         write::bytes(&self.item(key, ".fitted.json"), &text)?;
         self.seal(key, &[".fitted.json".into()])
@@ -251,6 +259,7 @@ impl Cache {
 
     /// Records that the output under `key` wrote `path` with `rows` rows.
     pub fn store_output(&self, key: &str, path: &Path, rows: usize) -> Result<(), String> {
+        self.unseal(key);
         let (len, modified_ns) = stamp_of(path).map_err(|e| e.to_string())?;
         let written = Written { path: path.to_path_buf(), len, modified_ns, rows };
         let text = serde_json::to_vec(&written).map_err(|e| e.to_string())?;
@@ -300,6 +309,7 @@ impl Cache {
         net: &crate::train::model::Net,
         meta: &crate::run::training::TrainedMeta,
     ) -> Result<(), String> {
+        self.unseal(key);
         std::fs::create_dir_all(self.dir.join("items")).map_err(|e| e.to_string())?;
         let weights = self.item(key, ".bpk");
         // A temporary name of this process's own, renamed into place.

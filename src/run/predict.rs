@@ -68,6 +68,12 @@ const READ: [&str; 4] = ["trained.json", "pipeline.pipe", "transforms.json", "mo
 
 /// Reads a run folder, after checking its files against their checksums.
 pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
+    if run_dir.join(crate::files::saved::MODEL).exists() {
+        return Err(failure(
+            format!("`{}` is a `save:` folder, not a training run folder", run_dir.display()),
+            "give the run folder it was saved from (runs/<train item>/<time>/), or `load(...)` it in a pipeline",
+        ));
+    }
     if !run_dir.join("settings.json").exists() && !run_dir.join("trained.json").exists() {
         return Err(failure(
             format!("`{}` is not a training run folder: it has no settings.json or trained.json", run_dir.display()),
@@ -78,7 +84,9 @@ pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
         path: run_dir.display().to_string(),
         damage: damage.to_string(),
         span: Span::default(),
-        help: if damage == checksums::Damage::NoRecord || damage.file() == "trained.json" {
+        help: if damage == checksums::Damage::NoRecord && run_dir.join("trained.json").exists() {
+            "a finished run written before `pipe` kept checksums, or one whose checksums.json was removed: train again with `pipe run`".into()
+        } else if damage == checksums::Damage::NoRecord || damage.file() == "trained.json" {
             "a run folder is complete when its training finished (one stopped before has no trained.json); train again with `pipe run`".into()
         } else {
             "train again with `pipe run`: `pipe` reads a run folder's files back as it wrote them, so nothing in one may be edited".into()

@@ -303,10 +303,13 @@ pub fn train(
 }
 
 /// The error for a run folder that could not be written (a full disk): a
-/// new folder is removed, so no half-written run is left to be mistaken
-/// for one; a resumed run's folder keeps its checkpoints.
+/// new folder without checkpoints is removed, so no half-written run is
+/// left to be mistaken for one; a folder with checkpoints keeps them.
 fn unfinished(run_dir: &Path, fresh: bool, reason: String, span: Span) -> RunError {
-    if fresh {
+    // A folder with checkpoints stays: `--resume` continues from them once
+    // there is room (without checksums.json, nothing reads it as finished).
+    let checkpointed = crate::train::fit::latest_checkpoint(&run_dir.join("checkpoints")).is_some();
+    if fresh && !checkpointed {
         let _ = std::fs::remove_dir_all(run_dir);
     }
     RunError::Write { path: run_dir.display().to_string(), reason, span }
@@ -390,17 +393,15 @@ fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result
     std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
     let fresh = parent.join(format!(".{name}.saving"));
     let old = parent.join(format!(".{name}.old"));
-    let _ = std::fs::remove_dir_all(&fresh);
-    std::fs::create_dir_all(&fresh).map_err(|e| e.to_string())?;
-    // Copies are checked first: a damaged file is not blessed with new checksums.
+    // The run's files are checked first: a damaged one is not blessed with
+    // new checksums.
     checksums::verify(run_dir, &SAVED_FILES).map_err(|damage| format!("in {}: {damage}", run_dir.display()))?;
-    for file in SAVED_FILES {
-        std::fs::copy(run_dir.join(file), fresh.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    let _ = std::fs::remove_dir_all(&fresh);
+    let filled = fill_saved(run_dir, &fresh, model);
+    if let Err(reason) = filled {
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Err(reason);
     }
-    std::fs::write(fresh.join(SAVED_MODEL), model.to_pipe()).map_err(|e| format!("{SAVED_MODEL}: {e}"))?;
-    let mut recorded = SAVED_FILES.to_vec();
-    recorded.push(SAVED_MODEL);
-    checksums::record(&fresh, &recorded)?;
     let _ = std::fs::remove_dir_all(&old);
     if target.exists() {
         std::fs::rename(target, &old).map_err(|e| e.to_string())?;
@@ -408,6 +409,18 @@ fn save_model(run_dir: &Path, target: &Path, model: &crate::ir::Model) -> Result
     std::fs::rename(&fresh, target).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
+}
+
+/// Writes a `save:` folder's files into `fresh`, with their checksums.
+fn fill_saved(run_dir: &Path, fresh: &Path, model: &crate::ir::Model) -> Result<(), String> {
+    std::fs::create_dir_all(fresh).map_err(|e| e.to_string())?;
+    for file in SAVED_FILES {
+        std::fs::copy(run_dir.join(file), fresh.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    }
+    std::fs::write(fresh.join(SAVED_MODEL), model.to_pipe()).map_err(|e| format!("{SAVED_MODEL}: {e}"))?;
+    let mut recorded = SAVED_FILES.to_vec();
+    recorded.push(SAVED_MODEL);
+    checksums::record(fresh, &recorded)
 }
 
 /// The `log:` destinations besides the console.

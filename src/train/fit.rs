@@ -252,11 +252,15 @@ pub fn fit(
     // The part of an epoch a resumed checkpoint had done.
     let mut within: Option<Within> = None;
     if let Some(dir) = checkpoints.and_then(|c| c.resume.as_ref()) {
-        crate::train::checkpoint::verify(dir).map_err(|damage| Failure::Damaged { dir: dir.clone(), damage })?;
+        let damaged = |damage| Failure::Damaged { dir: dir.clone(), damage };
+        crate::train::checkpoint::verify(dir, &["state.json"]).map_err(damaged)?;
         let state: LoopState = std::fs::read(dir.join("state.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| Failure::Resume(format!("{} has no readable state", dir.display())))?;
+        // The weights the state says there are (best.bpk when it has a best).
+        crate::train::checkpoint::verify(dir, &crate::train::checkpoint::files(state.best.is_some()))
+            .map_err(damaged)?;
         net = net
             .try_load_file(dir.join("model.bpk"))
             .map_err(|e| Failure::Resume(crate::train::model::record_error(e)))?;
@@ -268,9 +272,9 @@ pub fn fit(
             let plain = device.clone().without_autodiff();
             let best_net = Net::new(&train.model, &plain, seed)
                 .try_load_file(dir.join("best.bpk"))
-                .ok()
-                .map(|n| n.with_precision(precision));
-            best = best_net.map(|n| (value, at, n.valid()));
+                .map_err(|e| Failure::Resume(crate::train::model::record_error(e)))?
+                .with_precision(precision);
+            best = Some((value, at, best_net.valid()));
         }
         epoch = state.epoch;
         within = state.within;
@@ -304,7 +308,8 @@ pub fn fit(
         epoch += 1;
         if progress.cancelled() {
             if let Some(plan) = checkpoints.filter(|c| c.every > 0) {
-                let state = state_now!(epoch - 1, None);
+                // A resumed epoch not started yet keeps its place.
+                let state = state_now!(epoch - 1, within.clone());
                 save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim)
                     .map_err(Failure::Checkpoint)?;
             }
