@@ -35,6 +35,15 @@ fn iris(dir: &Path) -> PathBuf {
     dir.join("iris.pipe")
 }
 
+/// A scratch folder `name` where the iris example has trained once.
+fn trained_iris(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    iris(&dir);
+    let ran = pipe(&dir, &["run", "--no-cache", "iris.pipe"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    dir
+}
+
 /// The one run folder of `species` in `dir`.
 fn run_folder(dir: &Path) -> PathBuf {
     let mut runs: Vec<PathBuf> =
@@ -65,10 +74,7 @@ fn copy_run(run: &Path, name: &str) -> PathBuf {
 
 #[test]
 fn predict_refuses_a_run_folder_whose_files_changed_and_names_the_file() {
-    let dir = scratch("integrity_predict");
-    iris(&dir);
-    let ran = pipe(&dir, &["run", "--no-cache", "iris.pipe"]);
-    assert!(ran.status.success(), "{}", stderr(&ran));
+    let dir = trained_iris("integrity_predict");
     let run = run_folder(&dir);
     let data = repo().join("data/iris.csv").display().to_string();
     let intact = pipe(&dir, &["predict", run.to_str().unwrap(), &data, "-o", "intact.csv"]);
@@ -143,10 +149,7 @@ fn load_refuses_a_saved_model_whose_weights_changed() {
 
 #[test]
 fn resume_refuses_a_damaged_checkpoint() {
-    let dir = scratch("integrity_resume");
-    iris(&dir);
-    let ran = pipe(&dir, &["run", "--no-cache", "iris.pipe"]);
-    assert!(ran.status.success(), "{}", stderr(&ran));
+    let dir = trained_iris("integrity_resume");
     let checkpoints = run_folder(&dir).join("checkpoints");
     let newest = pipe::train::fit::latest_checkpoint(&checkpoints).expect("a checkpoint");
     flip_a_bit(&newest.join("optimizer.bpk"));

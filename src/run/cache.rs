@@ -146,9 +146,7 @@ impl Cache {
         {
             return Ok(stamp.hash.clone());
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update_reader(File::open(&canonical)?)?;
-        let hash = hasher.finalize().to_hex()[..32].to_owned();
+        let hash = checksums::hash_file(&canonical)?[..32].to_owned();
         self.files.insert(canonical, Stamp { len, modified_ns, hash: hash.clone() });
         self.files_changed = true;
         Ok(hash)
