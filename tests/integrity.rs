@@ -306,3 +306,141 @@ fn assert_no_temporaries(dir: &Path) {
         }
     }
 }
+
+/// Every file name under `dir` containing `.tmp`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().contains(".tmp") {
+                found.push(entry.path());
+            }
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// Starts `pipe run --no-cache main.pipe` in `dir` and kills it (SIGKILL:
+/// nothing of `pipe` runs after) the moment `caught` sees what is under
+/// `dir`; returns whether it caught the run before it ended.
+#[cfg(unix)]
+fn kill_when(dir: &Path, caught: impl Fn(&[PathBuf]) -> bool) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["run", "--no-cache", "main.pipe"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("pipe runs");
+    let start = std::time::Instant::now();
+    loop {
+        if caught(&temporaries(dir)) {
+            child.kill().expect("kill");
+            child.wait().expect("wait");
+            return true;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            return false;
+        }
+        assert!(start.elapsed().as_secs() < 300, "the run neither ended nor was caught within 300 s");
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+}
+
+/// kill -9 while an output is being written: the file there before is
+/// left whole (the temporary file takes the half-written rows), the input
+/// is untouched, and the next run replaces the output and removes the
+/// killed run's temporary file.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_while_writing_an_output_leaves_the_old_file_whole() {
+    let dir = scratch("integrity_kill_output");
+    let mut rows = String::from("i,x\n");
+    for i in 0..2_000_000u32 {
+        rows.push_str(&format!("{i},{}.25\n", i % 977));
+    }
+    std::fs::write(dir.join("big.csv"), &rows).unwrap();
+    let pipeline = |factor: u32| {
+        format!("source d = csv(\"big.csv\")\noutput o = d |> with(y: x * {factor}) |> write(\"o.csv\")\n")
+    };
+    std::fs::write(dir.join("main.pipe"), pipeline(2)).unwrap();
+    let first = pipe(&dir, &["run", "--no-cache", "main.pipe"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let old = std::fs::read(dir.join("o.csv")).unwrap();
+    std::fs::write(dir.join("main.pipe"), pipeline(3)).unwrap();
+    // Caught when the temporary output has rows in it.
+    let writing = |found: &[PathBuf]| {
+        found.iter().any(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(".o.csv.") && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+        })
+    };
+    assert!(kill_when(&dir, writing), "the run ended before its output was being written");
+    let after_kill = std::fs::read(dir.join("o.csv")).unwrap();
+    assert!(after_kill == old, "o.csv is the old file, whole ({} bytes, was {})", after_kill.len(), old.len());
+    assert_eq!(temporaries(&dir).len(), 1, "the killed run's temporary file (nothing removes it while it dies)");
+    let again = pipe(&dir, &["run", "--no-cache", "main.pipe"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let new = std::fs::read_to_string(dir.join("o.csv")).unwrap();
+    assert!(new.starts_with("i,x,y\n0,0.25,0.75\n1,1.25,3.75\n"), "{}", &new[..60]);
+    assert_eq!(new.lines().count(), 2_000_001);
+    assert_no_temporaries(&dir);
+    assert_eq!(std::fs::read_to_string(dir.join("big.csv")).unwrap(), rows, "the input is untouched");
+}
+
+/// kill -9 while a checkpoint is being saved: the checkpoint half-saved
+/// is never taken for one, and `--resume` goes on from the last whole one
+/// to the losses of a run never killed, leaving no temporary folder.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_while_saving_a_checkpoint_resumes_exactly() {
+    let text = "import std.models { mlp }\nsource iris = csv(\"iris.csv\")\n\
+         train run = mlp(hidden: [768, 768], out: 3) on iris {\n    target: label\n    epochs: 30\n    seed: 3\n    \
+         checkpoint: checkpoint(every: 1, keep: 2)\n}\n";
+    let setup = |name: &str| {
+        let dir = scratch(name);
+        std::fs::copy(repo().join("data/iris.csv"), dir.join("iris.csv")).unwrap();
+        std::fs::write(dir.join("main.pipe"), text).unwrap();
+        dir
+    };
+    let losses = |dir: &Path| -> Vec<f64> {
+        let trained = std::fs::read(run_folder_of(dir).join("trained.json")).expect("a finished run");
+        let meta: serde_json::Value = serde_json::from_slice(&trained).unwrap();
+        meta["history"].as_array().unwrap().iter().map(|e| e["loss"].as_f64().unwrap()).collect()
+    };
+    let whole = setup("integrity_kill_checkpoint_whole");
+    let ran = pipe(&whole, &["run", "--no-cache", "main.pipe"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let dir = setup("integrity_kill_checkpoint");
+    // Caught when a checkpoint's temporary folder holds a file and a whole
+    // checkpoint is there already.
+    let saving = |found: &[PathBuf]| {
+        found.iter().any(|p| {
+            let whole_one = p
+                .parent()
+                .and_then(|d| std::fs::read_dir(d).ok())
+                .is_some_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("epoch-"))));
+            p.file_name().unwrap().to_string_lossy().starts_with(".epoch-")
+                && whole_one
+                && std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_some())
+        })
+    };
+    assert!(kill_when(&dir, saving), "the run ended before a checkpoint was being saved");
+    let resumed = pipe(&dir, &["run", "--no-cache", "--resume", "main.pipe"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stderr(&resumed).contains("resuming from"), "{}", stderr(&resumed));
+    assert_eq!(losses(&dir), losses(&whole), "the same training, to the last bit of each epoch's loss");
+    assert_no_temporaries(&dir);
+}
+
+/// The one run folder of `run` in `dir`.
+fn run_folder_of(dir: &Path) -> PathBuf {
+    let mut runs: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("runs/run")).expect("runs").flatten().map(|e| e.path()).collect();
+    runs.sort();
+    runs.pop().expect("a run folder")
+}

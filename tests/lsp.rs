@@ -455,3 +455,50 @@ fn a_document_opened_again_shows_its_new_text_diagnostics() {
     assert!(hover["contents"]["value"].as_str().unwrap().contains("stage adults"), "{hover}");
     client.shutdown();
 }
+
+/// Positions no text has (a line past the end, a character past a line's
+/// end or inside a character of two UTF-16 units, the largest numbers a
+/// position holds, a negative one) get an answer, never the end of the
+/// session: requests at them answer (or fail as invalid params), and the
+/// server goes on serving the document.
+#[test]
+fn positions_out_of_range_are_answered() {
+    let (_dir, uri) = project("lsp_positions");
+    let text = format!("// 🦀 crab\n{PROGRAM}");
+    let mut client = Client::start();
+    client.open(&uri, &text);
+    client.diagnostics(&uri);
+    let lines = text.lines().count() as u64;
+    let positions = [
+        json!({ "line": lines + 5, "character": 0 }),
+        json!({ "line": 1, "character": 10_000 }),
+        json!({ "line": 0, "character": 4 }),
+        json!({ "line": u32::MAX, "character": u32::MAX }),
+        json!({ "line": lines, "character": u32::MAX }),
+    ];
+    let methods = ["textDocument/hover", "textDocument/definition", "textDocument/completion"];
+    for position in &positions {
+        for method in methods {
+            let params = json!({ "textDocument": { "uri": uri }, "position": position });
+            let answer = client.request(method, params);
+            assert!(answer.is_null() || answer.is_object() || answer.is_array(), "{method} at {position}: {answer}");
+        }
+    }
+    // A position that is not one is refused as invalid params.
+    client.next_id += 1;
+    let id = client.next_id;
+    let position = json!({ "line": -1, "character": 0 });
+    let params = json!({ "textDocument": { "uri": uri }, "position": position });
+    client.send(json!({ "jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": params }));
+    let refused = loop {
+        let message = client.next();
+        if message["id"] == id {
+            break message;
+        }
+    };
+    assert!(refused["error"]["code"].is_i64(), "{refused}");
+    // Still serving the document: a hover where there is something.
+    let hover = client.at("textDocument/hover", &uri, &text, "dense(8)", 0);
+    assert_eq!(hover["contents"]["value"], "```pipe\ndense: [1] -> [8]\n```");
+    client.shutdown();
+}
