@@ -5,6 +5,11 @@
 //! here: the checker probes files with these, and the executors write
 //! through them.
 
+// Integer arithmetic here may not overflow or underflow: each operation is
+// checked, saturating, or on numbers the checker bounds (check/limits.rs),
+// and says so (`clippy.toml` exempts tensors, Polars expressions, arrays).
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod checksums;
 pub mod parquet;
 pub mod probe;

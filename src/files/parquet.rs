@@ -26,11 +26,12 @@ pub fn columns(path: &Path) -> Result<Vec<(String, DType)>, String> {
         return Err("not a Parquet file (no PAR1 marker at its end)".into());
     }
     let length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    if length + 8 > size || length > MAX_FOOTER {
+    // `length` is at most u32::MAX: these sums cannot overflow.
+    if length > MAX_FOOTER || length.saturating_add(8) > size {
         return Err("the Parquet footer is damaged".into());
     }
     let mut footer = vec![0u8; length as usize];
-    file.seek(SeekFrom::End(-8 - length as i64)).map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::End((length as i64).saturating_neg().saturating_sub(8))).map_err(|e| e.to_string())?;
     file.read_exact(&mut footer).map_err(|e| e.to_string())?;
     let elements = file_schema(&footer).ok_or("the Parquet footer could not be decoded")?;
     flatten(&elements)
@@ -119,7 +120,7 @@ struct Compact<'a> {
 impl Compact<'_> {
     fn byte(&mut self) -> Option<u8> {
         let b = *self.bytes.get(self.pos)?;
-        self.pos += 1;
+        self.pos = self.pos.checked_add(1)?;
         Some(b)
     }
 
@@ -137,7 +138,8 @@ impl Compact<'_> {
 
     fn zigzag(&mut self) -> Option<i64> {
         let v = self.varint()?;
-        Some((v >> 1) as i64 ^ -((v & 1) as i64))
+        // `v & 1` is 0 or 1, so its negation is 0 or -1.
+        Some((v >> 1) as i64 ^ ((v & 1) as i64).wrapping_neg())
     }
 
     fn binary(&mut self) -> Option<&[u8]> {
@@ -172,20 +174,23 @@ impl Compact<'_> {
 
     /// Skips a value of a type.
     fn skip(&mut self, kind: u8) -> Option<()> {
-        self.depth += 1;
-        let result = if self.depth > MAX_DEPTH { None } else { self.skip_value(kind) };
-        self.depth -= 1;
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth = self.depth.saturating_add(1);
+        let result = self.skip_value(kind);
+        self.depth = self.depth.saturating_sub(1);
         result
     }
 
     fn skip_value(&mut self, kind: u8) -> Option<()> {
         match kind {
             TRUE | FALSE => {}
-            BYTE => self.pos += 1,
+            BYTE => self.pos = self.pos.checked_add(1)?,
             I16 | I32 | I64 => {
                 self.varint()?;
             }
-            DOUBLE => self.pos += 8,
+            DOUBLE => self.pos = self.pos.checked_add(8)?,
             BINARY => {
                 self.binary()?;
             }

@@ -181,7 +181,7 @@ impl<R: Read> Records<R> {
         loop {
             let start = line.len();
             let read = self.reader.read_line(&mut line).map_err(|e| e.to_string())?;
-            self.bytes += read;
+            self.bytes = self.bytes.saturating_add(read);
             // Only the new part is counted: a stray quote must not make
             // every following line rescan the record.
             open_quote ^= line[start..].matches('"').count() % 2 == 1;
@@ -189,7 +189,10 @@ impl<R: Read> Records<R> {
                 break;
             }
             if line.len() > MAX_RECORD {
-                return Err(format!("a quoted field opened near byte {} is never closed", self.bytes - line.len()));
+                return Err(format!(
+                    "a quoted field opened near byte {} is never closed",
+                    self.bytes.saturating_sub(line.len())
+                ));
             }
         }
         if line.is_empty() {
@@ -253,10 +256,10 @@ pub fn first_bad_value(
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
     let is_null = |field: &str| field.is_empty() || options.nulls.iter().any(|n| n == field);
-    let mut line = 1;
+    let mut line = 1usize;
     let expected = records.next_record()?.map_or(0, |h| h.len());
     while let Some(record) = records.next_record()? {
-        line += 1;
+        line = line.saturating_add(1);
         if record.len() > expected {
             return Ok(Some((line, BadRecord::Fields { found: record.len(), expected })));
         }

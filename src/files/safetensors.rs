@@ -75,7 +75,8 @@ pub fn header(path: &Path) -> Result<Header, String> {
         entries.push(Entry { name: name.clone(), dtype, shape, offsets: [start, end] });
     }
     entries.sort_by_key(|e| e.offsets[0]);
-    Ok(Header { entries, data_start: 8 + size as usize })
+    // `size` is at most MAX_HEADER.
+    Ok(Header { entries, data_start: (size as usize).saturating_add(8) })
 }
 
 impl Header {

@@ -31,7 +31,7 @@ pub fn refusal(target: &Path, shown: &Path) -> Option<String> {
         return None;
     }
     foreign.sort();
-    let more = if foreign.len() > 3 { format!(" and {} more", foreign.len() - 3) } else { String::new() };
+    let more = if foreign.len() > 3 { format!(" and {} more", foreign.len().saturating_sub(3)) } else { String::new() };
     foreign.truncate(3);
     Some(format!(
         "`{}` holds files `save:` did not write ({}{more}), and `save:` replaces the whole folder",

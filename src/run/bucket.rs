@@ -18,12 +18,12 @@ pub fn finite_values(df: &DataFrame, column: &str) -> PolarsResult<Vec<f64>> {
 /// Quantiles of `sorted` (ascending, not empty) by linear interpolation,
 /// computed exactly as numpy's `quantile(method="linear")` does.
 pub fn quantiles(sorted: &[f64], qs: &[f64]) -> Vec<f64> {
-    let last = sorted.len() - 1;
+    let last = sorted.len().saturating_sub(1);
     qs.iter()
         .map(|q| {
             let position = q * last as f64;
             let below = (position.floor() as usize).min(last);
-            let above = (below + 1).min(last);
+            let above = below.saturating_add(1).min(last);
             let t = position - below as f64;
             let (a, b) = (sorted[below], sorted[above]);
             // numpy's `_lerp`: from the nearer end, for symmetry.
@@ -91,7 +91,7 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span, warnings: &mut Vec<RunErro
     let Bins { column, output, edges, labels, include_lowest, what } = *bins;
     let values = df.column(column).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
     let values = values.f64().map_err(|e| polars_failure(e, span))?;
-    let count = edges.len() - 1;
+    let count = edges.len().saturating_sub(1);
     let mut outside = Outside::default();
     let bucketed: StringChunked = values
         .iter()
@@ -104,17 +104,18 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span, warnings: &mut Vec<RunErro
                     return Some(labels[0].as_str());
                 }
                 if v == edges[0] {
-                    outside.at_lowest += 1
+                    outside.at_lowest = outside.at_lowest.saturating_add(1)
                 } else {
-                    outside.below += 1
+                    outside.below = outside.below.saturating_add(1)
                 }
                 return None;
             }
             if below > count {
-                outside.above += 1;
+                outside.above = outside.above.saturating_add(1);
                 return None;
             }
-            Some(labels[below - 1].as_str())
+            // `below` is at least 1 here.
+            Some(labels[below.saturating_sub(1)].as_str())
         })
         .collect();
     warn_outside(&outside, column, edges, what, span, warnings);
@@ -124,7 +125,7 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span, warnings: &mut Vec<RunErro
 }
 
 fn warn_outside(outside: &Outside, column: &str, edges: &[f64], what: &str, span: Span, warnings: &mut Vec<RunError>) {
-    let (low, high) = (edges[0], edges[edges.len() - 1]);
+    let (low, high) = (edges[0], edges[edges.len().saturating_sub(1)]);
     let fitted = if what == "qcut" { " seen when fitting" } else { "" };
     if outside.at_lowest > 0 {
         warnings.push(RunError::OutsideBins {

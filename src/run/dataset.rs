@@ -31,6 +31,10 @@ pub fn class_names(df: &DataFrame, target: &str, span: Span) -> RunResult<Vec<St
 }
 
 /// The arrays of `df`: `classes` given for classification.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "rows x width counts values the frame already holds, and the offsets stay inside them"
+)]
 pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: Span) -> RunResult<Dataset> {
     let rows = df.height();
     let features: Vec<&Column> = df.columns().iter().filter(|c| c.name().as_str() != target).collect();

@@ -207,7 +207,7 @@ fn column_stats(
                 .map(move |(j, e)| e.alias(format!("{i}_{j}")))
         })
         .collect();
-    let per_column = exprs.len() / columns.len().max(1);
+    let per_column = exprs.len().checked_div(columns.len()).unwrap_or(0);
     let row = df.clone().lazy().select(exprs).collect().map_err(|e| polars_failure(e, span))?;
     let values: Vec<Option<f64>> = row
         .columns()

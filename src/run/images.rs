@@ -91,11 +91,11 @@ pub fn read_folder(
         help: "remove or replace the file, or add `skip_bad: true` to `images(...)` to leave bad files out".into(),
     };
     let files = image_files(dir, classes).map_err(|e| unreadable(dir, e.to_string()))?;
-    let per_image = channels * size[0] * size[1];
+    let per_image = channels.saturating_mul(size[0]).saturating_mul(size[1]);
     let mut pixels = ListPrimitiveChunkedBuilder::<Float32Type>::new(
         "image".into(),
         files.len(),
-        files.len() * per_image,
+        files.len().saturating_mul(per_image),
         DataType::Float32,
     );
     let mut labels = Vec::with_capacity(files.len());
@@ -161,9 +161,11 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Image, String> {
 
 /// Interleaved samples (`height x width x components`) as grey or RGB
 /// planes; alpha is dropped.
+#[expect(clippy::arithmetic_side_effects, reason = "width x height x components was checked against the samples first")]
 fn interleaved(values: Vec<f32>, width: usize, height: usize, colorspace: ColorSpace) -> Result<Image, String> {
     let components = colorspace.num_components();
-    if values.len() != width * height * components || width == 0 || height == 0 {
+    let samples = width.checked_mul(height).and_then(|n| n.checked_mul(components));
+    if samples != Some(values.len()) || width == 0 || height == 0 {
         return Err(format!("bad image: {} samples for {width}x{height}x{components}", values.len()));
     }
     let channels = if components >= 3 { 3 } else { 1 };
@@ -179,6 +181,7 @@ fn interleaved(values: Vec<f32>, width: usize, height: usize, colorspace: ColorS
 
 /// The image with 1 or 3 channels: colour to grey by ITU-R 601 luma (as
 /// PIL's `convert("L")`), grey to colour by repeating the plane.
+#[expect(clippy::arithmetic_side_effects, reason = "an image's planes are in memory: height x width cannot overflow")]
 pub fn with_channels(image: Image, channels: usize) -> Image {
     let plane = image.height * image.width;
     match (image.channels, channels) {
@@ -196,6 +199,10 @@ pub fn with_channels(image: Image, channels: usize) -> Image {
 /// Bilinear resizing with pixel centres at half-integers (PyTorch's
 /// `interpolate(mode="bilinear", align_corners=False)` without
 /// antialiasing); edges are clamped.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "decoded images have sides of at least 1, and the target size is bounded by the checker (check/limits.rs)"
+)]
 pub fn resize_bilinear(image: &Image, height: usize, width: usize) -> Image {
     if image.height == height && image.width == width {
         return image.clone();

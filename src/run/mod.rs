@@ -6,6 +6,10 @@
 //! What fitted transforms learn is a plain value ([`fitted::Fitted`]),
 //! stored as JSON. Nothing here parses or checks: the IR is trusted.
 
+// Integer arithmetic here may not overflow or underflow: each operation is
+// checked, saturating, or on numbers the checker bounds (check/limits.rs),
+// and says so (`clippy.toml` exempts tensors, Polars expressions, arrays).
+#![deny(clippy::arithmetic_side_effects)]
 // Errors end a run (or become one warning each): they are rare and cold, and
 // carry the text of their diagnostic, so their size does not matter.
 #![allow(clippy::result_large_err)]
@@ -258,7 +262,8 @@ impl<'a> Session<'a> {
                 continue;
             }
             for r in self.reads(id) {
-                *uses.entry(r).or_default() += 1;
+                let count = uses.entry(r).or_default();
+                *count = count.saturating_add(1);
                 stack.push(r);
             }
         }

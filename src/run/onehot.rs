@@ -78,7 +78,7 @@ fn sort_levels(levels: &mut [String], numeric: bool) {
 
 fn preview(levels: &[String]) -> String {
     let shown: Vec<&str> = levels.iter().take(5).map(String::as_str).collect();
-    let more = if levels.len() > 5 { format!(" and {} more", levels.len() - 5) } else { String::new() };
+    let more = if levels.len() > 5 { format!(" and {} more", levels.len().saturating_sub(5)) } else { String::new() };
     format!("{}{more}", shown.join(", "))
 }
 
@@ -102,7 +102,10 @@ pub fn apply(
             let Some(key) = key else { continue };
             match index.get(key) {
                 Some(&level) => ones[level][row] = 1.0,
-                None => *unseen.entry(key).or_default() += 1,
+                None => {
+                    let count = unseen.entry(key).or_default();
+                    *count = count.saturating_add(1);
+                }
             }
         }
         if !unseen.is_empty() {
@@ -116,7 +119,7 @@ pub fn apply(
             .collect();
         dummies.insert(column.as_str(), made);
     }
-    let mut out = Vec::with_capacity(df.width() + dummies.values().map(Vec::len).sum::<usize>());
+    let mut out = Vec::with_capacity(df.width().saturating_add(dummies.values().map(Vec::len).sum::<usize>()));
     for c in df.columns() {
         match dummies.remove(c.name().as_str()) {
             Some(made) => out.extend(made),

@@ -81,8 +81,12 @@ fn pixels(df: DataFrame, columns: &[String], max: f64, name: &str, span: Span) -
         values.push(floats.into_no_null_iter().collect::<Vec<f32>>());
     }
     let rows = df.height();
-    let mut builder =
-        ListPrimitiveChunkedBuilder::<Float32Type>::new(name.into(), rows, rows * columns.len(), DataType::Float32);
+    let mut builder = ListPrimitiveChunkedBuilder::<Float32Type>::new(
+        name.into(),
+        rows,
+        rows.saturating_mul(columns.len()),
+        DataType::Float32,
+    );
     let scale = 1.0 / max as f32;
     let mut row = Vec::with_capacity(columns.len());
     for i in 0..rows {
@@ -223,7 +227,7 @@ pub fn row_groups(df: &DataFrame, column: &str) -> PolarsResult<Vec<Vec<IdxSize>
     for (row, key) in keys.iter().enumerate() {
         let g = *index.entry(key).or_insert_with(|| {
             groups.push(Vec::new());
-            groups.len() - 1
+            groups.len().saturating_sub(1)
         });
         groups[g].push(row as IdxSize);
     }

@@ -68,11 +68,12 @@ impl Columns {
     /// Rows `start..end`, centred by `mean`, as a `(end - start) x p` matrix.
     fn block(&self, start: usize, end: usize, mean: &[f64]) -> Array2<f64> {
         let p = self.series.len();
-        let mut data = Vec::with_capacity((end - start) * p);
+        let rows = end.saturating_sub(start);
+        let mut data = Vec::with_capacity(rows.saturating_mul(p));
         for (i, m) in mean.iter().enumerate() {
             data.extend(self.slice(i)[start..end].iter().map(|v| v - m));
         }
-        Array2::from_shape_vec((end - start, p).f(), data).unwrap_or_else(|_| Array2::zeros((0, p)))
+        Array2::from_shape_vec((rows, p).f(), data).unwrap_or_else(|_| Array2::zeros((0, p)))
     }
 }
 
@@ -104,7 +105,7 @@ pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Spa
     let p = columns.len();
     let mut scatter = Array2::<f64>::zeros((p, p));
     for start in (0..rows).step_by(BLOCK) {
-        let block = x.block(start, (start + BLOCK).min(rows), &mean);
+        let block = x.block(start, start.saturating_add(BLOCK).min(rows), &mean);
         scatter += &block.t().dot(&block);
     }
     let total: f64 = scatter.diag().sum();
@@ -128,7 +129,8 @@ pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Spa
     for component in &mut components {
         flip_sign(component);
     }
-    let denominator = (rows - 1) as f64;
+    // `fit` refused fewer than 2 rows.
+    let denominator = rows.saturating_sub(1) as f64;
     let explained_variance: Vec<f64> = variances.iter().map(|v| v / denominator).collect();
     let explained_variance_ratio = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
     Ok(Projection { columns: columns.to_vec(), mean, components, explained_variance, explained_variance_ratio, whiten })
@@ -154,7 +156,7 @@ pub fn apply(df: DataFrame, p: &Projection, prefix: &str, keep: bool, span: Span
     });
     let mut scores: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); k];
     for start in (0..rows).step_by(BLOCK) {
-        let block = x.block(start, (start + BLOCK).min(rows), &p.mean);
+        let block = x.block(start, start.saturating_add(BLOCK).min(rows), &p.mean);
         // k x rows: one contiguous row of scores per component.
         let part = loadings.dot(&block.t());
         for (out, row) in scores.iter_mut().zip(part.rows()) {
@@ -169,8 +171,8 @@ pub fn apply(df: DataFrame, p: &Projection, prefix: &str, keep: bool, span: Span
         .collect();
     let is_input = |c: &Column| p.columns.iter().any(|n| n == c.name().as_str());
     let positions = df.columns().iter().enumerate().filter(|(_, c)| is_input(c)).map(|(i, _)| i);
-    let at = if keep { positions.max().map(|i| i + 1) } else { positions.min() };
-    let mut out: Vec<Column> = Vec::with_capacity(df.width() + k);
+    let at = if keep { positions.max().map(|i| i.saturating_add(1)) } else { positions.min() };
+    let mut out: Vec<Column> = Vec::with_capacity(df.width().saturating_add(k));
     let mut made = Some(made);
     for (i, c) in df.columns().iter().enumerate() {
         if Some(i) == at {

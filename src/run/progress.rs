@@ -25,7 +25,7 @@ impl crate::train::fit::Progress for TrainProgress<'_, '_> {
         if step.is_multiple_of(16) || step == steps {
             (self.events)(Event::Step {
                 name: self.name.to_owned(),
-                index: step - 1,
+                index: step.saturating_sub(1),
                 total: steps,
                 operation: "train",
             });

@@ -32,7 +32,7 @@ fn skipped_warning(skipped: &crate::run::images::Found, span: Span) -> Option<Ru
     let (first, reason) = skipped.bad.first()?;
     let more = match skipped.bad.len() {
         1 => String::new(),
-        n => format!(" and {} more", n - 1),
+        n => format!(" and {} more", n.saturating_sub(1)),
     };
     Some(RunError::SkippedImages {
         message: format!(

@@ -28,10 +28,12 @@ pub fn split(
     let mut parts: Vec<Vec<IdxSize>> = vec![Vec::new(); fractions.len()];
     for mut rows in groups {
         rng.shuffle(&mut rows);
-        let mut start = 0;
+        let mut start = 0usize;
         for (part, count) in parts.iter_mut().zip(allocate(rows.len(), fractions)) {
-            part.extend_from_slice(&rows[start..start + count]);
-            start += count;
+            // `allocate` shares out exactly `rows.len()` rows.
+            let end = start.saturating_add(count);
+            part.extend_from_slice(&rows[start..end]);
+            start = end;
         }
     }
     parts

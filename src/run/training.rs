@@ -94,7 +94,7 @@ pub fn devices_present(train: &Train, span: Span) -> RunResult<()> {
                 ),
                 n => (
                     format!("{n} CUDA GPU{}", if n == 1 { "" } else { "s" }),
-                    format!("use `torch.cuda(0)` to `torch.cuda({})`", n - 1),
+                    format!("use `torch.cuda(0)` to `torch.cuda({})`", n.saturating_sub(1)),
                 ),
             };
             return Err(RunError::NoDevice { device: device.to_string(), found, span, help });
@@ -205,7 +205,7 @@ pub fn train(
     let counts = match (&set.target, &classes) {
         (crate::train::data::Target::Classes(c), Some(names)) => {
             let mut counts = vec![0usize; names.len()];
-            c.iter().for_each(|i| counts[*i as usize] += 1);
+            c.iter().for_each(|i| counts[*i as usize] = counts[*i as usize].saturating_add(1));
             Some(counts)
         }
         _ => None,

@@ -8,6 +8,10 @@
 //! The draws of a sample depend only on (seed, epoch, row): a resumed run,
 //! a re-run and a data-parallel run see the same images.
 
+// Index arithmetic inside an image's buffer: its sides and values are
+// bounded by the checker (check/limits.rs), so products cannot overflow.
+#![expect(clippy::arithmetic_side_effects, reason = "indices inside image buffers the checker bounds")]
+
 use crate::ir::{AugmentStep, Augmentation, ImageFill};
 use crate::random::Rng;
 
@@ -167,8 +171,10 @@ pub fn warp(image: &[f32], shape: [usize; 3], inverse: &Affine, fill: ImageFill)
             for c in 0..channels {
                 let src = &image[c * plane..(c + 1) * plane];
                 let at = |xi: i64, yi: i64| pixel(src, xi, yi, height, width, fill);
-                let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
-                let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+                // A source point far outside (a float cast saturates) must not overflow.
+                let (x1, y1) = (x0.saturating_add(1), y0.saturating_add(1));
+                let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+                let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
                 out[c * plane + y * width + x] = top * (1.0 - fy) + bottom * fy;
             }
         }
@@ -242,8 +248,8 @@ fn color(step: &AugmentStep, image: &mut [f32], shape: [usize; 3], fill: ImageFi
             let value = if let ImageFill::Constant(v) = fill { v as f32 } else { 0.0 };
             let (y0, x0) = (cy.saturating_sub(side / 2), cx.saturating_sub(side / 2));
             for c in 0..channels {
-                for y in y0..(y0 + side).min(height) {
-                    for x in x0..(x0 + side).min(width) {
+                for y in y0..y0.saturating_add(side).min(height) {
+                    for x in x0..x0.saturating_add(side).min(width) {
                         image[c * plane + y * width + x] = value;
                     }
                 }

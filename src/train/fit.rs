@@ -191,8 +191,9 @@ fn batches(order: &[usize], batch: usize, merge_single: bool) -> Vec<&[usize]> {
     let mut out: Vec<&[usize]> = order.chunks(batch).collect();
     if merge_single && out.len() > 1 && out.last().is_some_and(|b| b.len() == 1) {
         out.pop();
-        let last = out.len() - 1;
-        out[last] = &order[last * batch..];
+        // `last * batch` rows came before: fewer than `order` holds.
+        let last = out.len().saturating_sub(1);
+        out[last] = &order[last.saturating_mul(batch)..];
     }
     out
 }
@@ -305,11 +306,11 @@ pub fn fit(
         };
     }
     while epoch < epochs {
-        epoch += 1;
+        epoch = epoch.saturating_add(1);
         if progress.cancelled() {
             if let Some(plan) = checkpoints.filter(|c| c.every > 0) {
                 // A resumed epoch not started yet keeps its place.
-                let state = state_now!(epoch - 1, within.clone());
+                let state = state_now!(epoch.saturating_sub(1), within.clone());
                 save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim)
                     .map_err(Failure::Checkpoint)?;
             }
@@ -343,6 +344,8 @@ pub fn fit(
         let (mut loss_sum, mut truth, mut predicted) = (resumed.loss_sum, resumed.truth, resumed.predicted);
         let mut rate = schedule.rate(update);
         for (step, rows) in batches(&order, batch, merge_single).into_iter().enumerate() {
+            // Steps as people count them, from 1.
+            let number = step.saturating_add(1);
             // Done before the checkpoint this run resumed from.
             if step < resumed.steps {
                 continue;
@@ -351,9 +354,10 @@ pub fn fit(
             // batch that starts an update (with `accumulate:`, the
             // gradients summed so far would be lost), with a checkpoint of
             // where the epoch stands when the run has `checkpoint:`.
-            if progress.cancelled() && step % accumulate == 0 {
+            if progress.cancelled() && step.is_multiple_of(accumulate) {
                 if let Some(plan) = checkpoints.filter(|c| c.every > 0) {
-                    let state = state_now!(epoch - 1, Some(Within { steps: step, loss_sum, truth, predicted }));
+                    let state =
+                        state_now!(epoch.saturating_sub(1), Some(Within { steps: step, loss_sum, truth, predicted }));
                     save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim)
                         .map_err(Failure::Checkpoint)?;
                 }
@@ -365,7 +369,7 @@ pub fn fit(
             let (value, mut grads, step_truth, step_predicted) =
                 batch_gradients(&net, &replicas, data, rows, loss, &autodiff, regularize, scale, augment);
             if !value.is_finite() {
-                return Err(Failure::NonFinite { epoch, step: step + 1, last_good: Box::new(net.valid()) });
+                return Err(Failure::NonFinite { epoch, step: number, last_good: Box::new(net.valid()) });
             }
             loss_sum += value * rows.len() as f64;
             predicted.extend(step_predicted);
@@ -374,22 +378,22 @@ pub fn fit(
                 && !scaler.unscale(&net, &mut grads)
             {
                 // Overflowed: no step this time, a smaller scale next.
-                progress.step(epoch, step + 1, steps);
+                progress.step(epoch, number, steps);
                 continue;
             }
             if accumulate == 1 {
                 rate = schedule.rate(update);
                 net = optim.step(rate, net, grads);
-                update += 1;
+                update = update.saturating_add(1);
             } else {
                 accumulator.accumulate(&net, grads);
-                if (step + 1) % accumulate == 0 || step + 1 == steps {
+                if number.is_multiple_of(accumulate) || number == steps {
                     rate = schedule.rate(update);
                     net = optim.step(rate, net, accumulator.grads());
-                    update += 1;
+                    update = update.saturating_add(1);
                 }
             }
-            progress.step(epoch, step + 1, steps);
+            progress.step(epoch, number, steps);
         }
         let seconds = start.elapsed().as_secs_f64();
         let mean_loss = loss_sum / data.rows.max(1) as f64;
@@ -414,7 +418,7 @@ pub fn fit(
             if watched < plateau_best {
                 (plateau_best, plateau_waited) = (watched, 0);
             } else {
-                plateau_waited += 1;
+                plateau_waited = plateau_waited.saturating_add(1);
                 if plateau_waited >= patience {
                     schedule.reduce(factor);
                     plateau_waited = 0;
@@ -432,7 +436,7 @@ pub fn fit(
                 best = Some((value, epoch, net.valid()));
                 waited = 0;
             } else {
-                waited += 1;
+                waited = waited.saturating_add(1);
                 if waited >= stop.patience {
                     stopped_early = true;
                     break;
@@ -476,7 +480,7 @@ fn frozen_layers(train: &Train) -> usize {
     // A layer's index, or its name.
     let index = until.parse::<usize>().ok();
     let index = index.or_else(|| train.model.layers.iter().position(|l| l.name.as_deref() == Some(until.as_str())));
-    index.map_or(0, |i| i + 1)
+    index.map_or(0, |i| i.saturating_add(1))
 }
 
 /// Rows per inference batch.

@@ -18,7 +18,7 @@ impl Confusion {
         let mut counts = vec![vec![0u64; classes]; classes];
         for (&t, &p) in truth.iter().zip(predicted) {
             if t < classes && p < classes {
-                counts[t][p] += 1;
+                counts[t][p] = counts[t][p].saturating_add(1);
             }
         }
         Confusion { counts }
@@ -56,7 +56,7 @@ impl Confusion {
             .per_class()
             .into_iter()
             .enumerate()
-            .filter(|(c, _)| self.counts[*c].iter().sum::<u64>() + (0..n).map(|t| self.counts[t][*c]).sum::<u64>() > 0)
+            .filter(|(c, _)| self.counts[*c].iter().any(|n| *n > 0) || (0..n).any(|t| self.counts[t][*c] > 0))
             .map(|(_, s)| s)
             .collect();
         let k = present.len().max(1) as f64;

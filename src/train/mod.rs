@@ -1,6 +1,11 @@
 //! Training on Burn: models built from the IR, the training loop, metrics,
 //! schedules and logs. The flex CPU backend by default.
 
+// Integer arithmetic here may not overflow or underflow: each operation is
+// checked, saturating, or on numbers the checker bounds (check/limits.rs),
+// and says so (`clippy.toml` exempts tensors, Polars expressions, arrays).
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod alloc;
 pub mod augment;
 mod checkpoint;

@@ -118,11 +118,11 @@ impl FastDropout {
         // Keep with probability 1 - p, compared on 16-bit draws.
         let threshold = ((1.0 - self.prob) * 65536.0).round() as u32;
         let kept = (1.0 / (1.0 - self.prob)) as f32;
-        let mut mask = Vec::with_capacity(n + 3);
+        let mut mask = Vec::with_capacity(n.saturating_add(3));
         while mask.len() < n {
             let bits = rng.next_u64();
-            for k in 0..4 {
-                let draw = ((bits >> (16 * k)) & 0xFFFF) as u32;
+            for k in 0..4u32 {
+                let draw = (bits.wrapping_shr(k.wrapping_mul(16)) & 0xFFFF) as u32;
                 mask.push(if draw < threshold { kept } else { 0.0 });
             }
         }
@@ -272,9 +272,10 @@ impl Net {
                 (Some(Layer::Dense(m)), ir::TorchParam::Weight) => {
                     let [out, inputs] = [entry.shape[0], entry.shape[1]];
                     let mut transposed = vec![0.0; data.len()];
-                    for o in 0..out {
-                        for i in 0..inputs {
-                            transposed[i * out + o] = data[o * inputs + i];
+                    // `out * inputs` values were counted above.
+                    for (o, row) in data.chunks_exact(inputs.max(1)).enumerate().take(out) {
+                        for (i, value) in row.iter().enumerate() {
+                            transposed[i.saturating_mul(out).saturating_add(o)] = *value;
                         }
                     }
                     m.weight =
@@ -391,7 +392,7 @@ fn activate<const D: usize>(a: &Act, t: Tensor<D>, half: Option<FloatDType>) -> 
         ActKind::Gelu => activation::gelu(t),
         ActKind::Sigmoid => activation::sigmoid(t),
         ActKind::Tanh => activation::tanh(t),
-        ActKind::Softmax => in_f32(t, half, |t| activation::softmax(t, D - 1)),
+        ActKind::Softmax => in_f32(t, half, |t| activation::softmax(t, D.saturating_sub(1))),
     }
 }
 
@@ -407,7 +408,7 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             // Built with zeros, then filled from the network's generator.
             let mut linear = LinearConfig::new(inputs, *units).with_initializer(Initializer::Zeros).init(device);
             let (weight, bias) = init::draws(init.as_ref(), inputs, *units);
-            linear.weight = param(init::values(weight, inputs * units, rng), [inputs, *units], device);
+            linear.weight = param(init::values(weight, inputs.saturating_mul(*units), rng), [inputs, *units], device);
             linear.bias = Some(param(init::values(bias, *units, rng), [*units], device));
             Layer::Dense(linear)
         }
@@ -422,10 +423,13 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
                 .with_padding(padding)
                 .with_initializer(Initializer::Zeros)
                 .init(device);
-            let area = kernel * kernel;
-            let (weight, bias) = init::draws(init.as_ref(), channels * area, filters * area);
+            // The checker bounds parameters by memory (check/models.rs).
+            let area = kernel.saturating_mul(*kernel);
+            let (weight, bias) =
+                init::draws(init.as_ref(), channels.saturating_mul(area), filters.saturating_mul(area));
             let shape = [*filters, channels, *kernel, *kernel];
-            conv.weight = param(init::values(weight, filters * channels * area, rng), shape, device);
+            conv.weight =
+                param(init::values(weight, filters.saturating_mul(channels).saturating_mul(area), rng), shape, device);
             conv.bias = Some(param(init::values(bias, *filters, rng), [*filters], device));
             Layer::Conv(conv)
         }
@@ -457,7 +461,8 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
                 Shape::Image([c, _, _]) => c,
                 Shape::Flat(n) => n,
             };
-            let spread = |v: &[f64]| -> Vec<f32> { (0..channels).map(|i| v[i.min(v.len() - 1)] as f32).collect() };
+            let spread =
+                |v: &[f64]| -> Vec<f32> { (0..channels).map(|i| v[i.min(v.len().saturating_sub(1))] as f32).collect() };
             Layer::Normalize(Standardize { mean: spread(mean), std: spread(std) })
         }
         LayerKind::Activation(a) => match a {
@@ -478,7 +483,7 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
 fn flat_width(shape: &Shape) -> usize {
     match shape {
         Shape::Flat(n) => *n,
-        Shape::Image([c, h, w]) => c * h * w,
+        Shape::Image([c, h, w]) => c.saturating_mul(*h).saturating_mul(*w),
     }
 }
 

@@ -4,6 +4,10 @@
 //! written here (a 16-colour palette, stored deflate blocks): a plot needs
 //! no image library.
 
+// Pixel coordinates on a fixed 640x400 canvas: epochs are at most 2^31
+// (the checker) and values are mapped into [0, 1] before scaling.
+#![expect(clippy::arithmetic_side_effects, reason = "coordinates on a fixed canvas")]
+
 use std::path::Path;
 
 /// A chart: palette indices, one per pixel.

@@ -39,7 +39,7 @@ impl LossScale {
         // the sum of every gradient one too.
         let finite = visitor.total.is_none_or(|t| t.into_scalar::<f64>().is_finite());
         if finite {
-            self.good_steps += 1;
+            self.good_steps = self.good_steps.saturating_add(1);
             if self.good_steps == GROWTH_INTERVAL {
                 self.scale *= 2.0;
                 self.good_steps = 0;
@@ -47,7 +47,7 @@ impl LossScale {
         } else {
             self.scale = (self.scale / 2.0).max(1.0);
             self.good_steps = 0;
-            self.skipped += 1;
+            self.skipped = self.skipped.saturating_add(1);
         }
         finite
     }

@@ -41,14 +41,16 @@ impl Schedule {
         let warmup = self.warmup_steps();
         if step < warmup {
             // Linear from base/warmup up to base at the last warm-up step.
-            return self.base * (step + 1) as f64 / warmup as f64 * self.plateau_factor;
+            return self.base * step.saturating_add(1) as f64 / warmup as f64 * self.plateau_factor;
         }
-        let after = step - warmup;
+        let after = step.saturating_sub(warmup);
         let decay_steps = self.total_steps.saturating_sub(warmup).max(1);
-        let epoch = after / self.steps_per_epoch;
+        let epoch = after.checked_div(self.steps_per_epoch).unwrap_or(0);
         let rate = match self.schedule.decay {
-            Decay::Step { every, gamma } => self.base * gamma.powi((epoch / (every).max(1) as usize) as i32),
-            Decay::Exponential { gamma } => self.base * gamma.powi(epoch as i32),
+            Decay::Step { every, gamma } => {
+                self.base * gamma.powi(epoch.checked_div(every as usize).unwrap_or(0).min(i32::MAX as usize) as i32)
+            }
+            Decay::Exponential { gamma } => self.base * gamma.powi(epoch.min(i32::MAX as usize) as i32),
             Decay::Cosine { min_lr } => {
                 let progress = (after as f64 / decay_steps as f64).min(1.0);
                 min_lr + (self.base - min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())

@@ -81,7 +81,7 @@ pub(super) fn batch_gradients(
         let shard = shard_gradients(net, data, rows, loss, device, 1.0, Some(regularize), scale, augment);
         return (shard.value, shard.grads, shard.truth, shard.predicted);
     }
-    let parts = replicas.len() + 1;
+    let parts = replicas.len().saturating_add(1);
     let shards: Vec<&[usize]> = rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
     // Each shard's mean loss counts by its share of the batch's weight (its
     // rows, or with class weights the weights of its rows' classes), so the
@@ -92,7 +92,7 @@ pub(super) fn batch_gradients(
     // Each copy draws its own dropout masks, from streams fixed before any
     // thread starts (so runs repeat exactly).
     let copies: Vec<Net> =
-        (1..shards.len()).map(|i| net.clone().fork(&replicas[i - 1]).reseed_dropout(i as u64)).collect();
+        (1..shards.len()).map(|i| net.clone().fork(&replicas[i.saturating_sub(1)]).reseed_dropout(i as u64)).collect();
     let (first, others) = std::thread::scope(|scope| {
         let handles: Vec<_> = copies
             .into_iter()
@@ -181,9 +181,11 @@ pub(super) fn batch_tensors(
     augment: Option<Augment>,
 ) -> (X, Targets, Vec<f32>) {
     let width = data.width;
-    let mut features = Vec::with_capacity(rows.len() * width);
+    let mut features = Vec::with_capacity(rows.len().saturating_mul(width));
     for &r in rows {
-        features.extend_from_slice(&data.features[r * width..(r + 1) * width]);
+        // Row `r` of the dataset: its values are in memory, the bounds cannot overflow.
+        let start = r.saturating_mul(width);
+        features.extend_from_slice(&data.features[start..start.saturating_add(width)]);
     }
     if let (Some(shape), Some(a)) = (data.image, augment) {
         crate::train::augment::augment_batch(&mut features, rows, shape, a.augmentation, a.seed, a.epoch);
