@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The editor grammars' own tests (run by .ci/run; needs the tree-sitter CLI
-# and vscode-tmgrammar-test on PATH, which .ci/run installs):
+# The editor grammars' own tests (run by .ci/run; needs the tree-sitter CLI,
+# vscode-tmgrammar-test, vim and nvim on PATH, which .ci/run installs):
 #   - the tree-sitter parser in src/ is what grammar.js generates;
 #   - tree-sitter's corpus tests (test/corpus) and highlight tests
 #     (test/highlight);
 #   - every example pipeline, stdlib module and TextMate test file parses
 #     with no ERROR node, and highlights;
-#   - the TextMate grammar's scope tests (vscode/tests/*.test.pipe).
+#   - the TextMate grammar's scope tests (vscode/tests/*.test.pipe);
+#   - Vim: the syntax groups at chosen places of the examples
+#     (vim/test/highlight.vim);
+#   - Neovim: `pipe lsp` driven by Neovim's own LSP client
+#     (nvim/test_init.lua), with the pipe binary PIPE_BIN, else
+#     $CARGO_TARGET_DIR/debug/pipe (default target/), else `pipe` on PATH.
+#     Skipped, saying so, where nvim is not installed.
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$(cd .. && pwd)"
@@ -37,3 +43,17 @@ files=("$root"/pipelines/*.pipe "$root"/stdlib/*.pipe "$root"/editors/vscode/tes
     cd vscode
     vscode-tmgrammar-test -g syntaxes/pipe.tmLanguage.json "tests/*.test.pipe"
 )
+
+# Real editors, headless. `-n`: no swap files beside the examples; stdin
+# from /dev/null so that neither reads it; `timeout` in case one waits for
+# input instead of exiting.
+timeout 60 vim -Nu NONE -i NONE -n -es -S vim/test/highlight.vim </dev/null
+
+if command -v nvim >/dev/null; then
+    pipe_bin="${PIPE_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/pipe}"
+    [ -x "$pipe_bin" ] || pipe_bin="$(command -v pipe)" || { echo "no pipe binary: build it or set PIPE_BIN" >&2; exit 1; }
+    # The Neovim set-up starts `pipe lsp` by name, as a user's would.
+    PATH="$(dirname "$pipe_bin"):$PATH" timeout 120 nvim --headless -n -i NONE -u nvim/test_init.lua </dev/null
+else
+    echo "nvim not found: skipping the Neovim LSP test (nvim/test_init.lua; .ci/run installs Neovim)" >&2
+fi

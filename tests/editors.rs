@@ -2,7 +2,9 @@
 //! unit it defines is highlighted by the VS Code (TextMate) grammar, the
 //! tree-sitter grammar and the Vim syntax. (The grammars' own tests —
 //! tree-sitter's corpus and highlight tests, the TextMate scope tests —
-//! are run by `editors/test.sh`, which `.ci/run` runs.)
+//! and the headless tests in real editors — Vim's syntax groups, `pipe
+//! lsp` under Neovim's own client — are run by `editors/test.sh`, which
+//! `.ci/run` runs.)
 
 use std::path::Path;
 
