@@ -502,3 +502,37 @@ fn positions_out_of_range_are_answered() {
     assert_eq!(hover["contents"]["value"], "```pipe\ndense: [1] -> [8]\n```");
     client.shutdown();
 }
+
+/// Files on disk that are not text (an imported `.pipe` and a CSV with
+/// bytes that are not UTF-8) and a change to a document never opened:
+/// the server reports what it can, as diagnostics, and answers the next
+/// request.
+#[test]
+fn files_that_are_not_text_and_unknown_documents_are_survived() {
+    let (dir, uri) = project("lsp_not_text");
+    std::fs::write(dir.join("lib.pipe"), b"let x = \xff\xfe 1\n").unwrap();
+    std::fs::write(dir.join("bad.csv"), b"a,b\n1,\xff\n").unwrap();
+    let text = format!("import \"lib.pipe\" {{ x }}\nsource bad = csv(\"bad.csv\")\n{PROGRAM}");
+    let mut client = Client::start();
+    let never = format!("{uri}.never");
+    let params =
+        json!({ "textDocument": { "uri": never, "version": 2 }, "contentChanges": [{ "text": "let y = 1\n" }] });
+    client.notify("textDocument/didChange", params);
+    client.open(&uri, &text);
+    // Each file's problems are published under its own URI.
+    let lib = format!("file://{}", dir.join("lib.pipe").display());
+    let mut codes: std::collections::HashMap<String, Vec<String>> = Default::default();
+    while !(codes.contains_key(&uri) && codes.contains_key(&lib)) {
+        let message = client.next();
+        if message["method"] == "textDocument/publishDiagnostics" {
+            let found = message["params"]["diagnostics"].as_array().unwrap().iter();
+            let found = found.filter_map(|d| d["code"].as_str().map(str::to_owned)).collect();
+            codes.insert(message["params"]["uri"].as_str().unwrap().to_owned(), found);
+        }
+    }
+    assert!(codes[&lib].contains(&"pipe::syntax::invalid_utf8".to_owned()), "{codes:?}");
+    assert!(codes[&uri].contains(&"pipe::check::source_unreadable".to_owned()), "{codes:?}");
+    let hover = client.at("textDocument/hover", &uri, &text, "dense(8)", 0);
+    assert_eq!(hover["contents"]["value"], "```pipe\ndense: [1] -> [8]\n```");
+    client.shutdown();
+}
