@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The editor grammars' own tests (run by .ci/run; needs the tree-sitter CLI,
-# vscode-tmgrammar-test, vim and nvim on PATH, which .ci/run installs):
+# vscode-tmgrammar-test, vsce, node, vim and nvim on PATH, which .ci/run
+# installs):
 #   - the tree-sitter parser in src/ is what grammar.js generates;
 #   - tree-sitter's corpus tests (test/corpus) and highlight tests
 #     (test/highlight);
 #   - every example pipeline, stdlib module and TextMate test file parses
 #     with no ERROR node, and highlights;
 #   - the TextMate grammar's scope tests (vscode/tests/*.test.pipe);
+#   - VS Code: extension.js against fake vscode modules
+#     (vscode/test/activation.test.js), then `vsce package` (needs vsce on
+#     PATH and `npm ci` run in vscode/): the .vsix holds the manifest, the
+#     grammar, the icon, the licence and vscode-languageclient, and its
+#     extension.js loads (vscode/test/packaged.test.js);
 #   - Vim: the syntax groups at chosen places of the examples
 #     (vim/test/highlight.vim);
 #   - Neovim: `pipe lsp` driven by Neovim's own LSP client
@@ -42,6 +48,38 @@ files=("$root"/pipelines/*.pipe "$root"/stdlib/*.pipe "$root"/editors/vscode/tes
 (
     cd vscode
     vscode-tmgrammar-test -g syntaxes/pipe.tmLanguage.json "tests/*.test.pipe"
+
+    # extension.js's behaviour, against fake `vscode` and
+    # `vscode-languageclient/node` modules: VS Code cannot be downloaded here.
+    node test/activation.test.js
+
+    # The .vsix, as `code --install-extension` takes it, written outside the
+    # clone. vsce bundles the production dependencies from node_modules,
+    # which `npm ci` installs from package-lock.json (.ci/run does).
+    [ -d node_modules/vscode-languageclient ] || { echo "editors/vscode/node_modules is missing: run \`npm ci\` in editors/vscode" >&2; exit 1; }
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+    # No repository URL to name; stdin closed so that vsce never waits on a
+    # question.
+    vsce package --allow-missing-repository --out "$scratch/" </dev/null >"$scratch/vsce.log" 2>&1 || { cat "$scratch/vsce.log" >&2; exit 1; }
+    vsix=("$scratch"/pipe-language-*.vsix)
+    [ -f "${vsix[0]}" ] || { echo "vsce wrote no .vsix" >&2; exit 1; }
+    listing="$(unzip -Z1 "${vsix[0]}")"
+    # vsce renames LICENSE to LICENSE.txt and README.md to readme.md.
+    for entry in extension/package.json extension/extension.js extension/syntaxes/pipe.tmLanguage.json \
+        extension/language-configuration.json extension/snippets/pipe.json extension/LICENSE.txt \
+        extension/readme.md extension/images/icon.png extension/node_modules/vscode-languageclient/node.js; do
+        grep -qx "$entry" <<<"$listing" || { echo "the .vsix lacks $entry" >&2; exit 1; }
+    done
+    # .vscodeignore keeps the tests, the icon's generator and the lock file out.
+    if grep -E '^extension/(tests?|scripts)/|^extension/package-lock\.json$' <<<"$listing" >&2; then
+        echo "the .vsix holds files .vscodeignore should keep out (above)" >&2
+        exit 1
+    fi
+    # The packaged extension.js loads with the packaged dependencies only.
+    unzip -q "${vsix[0]}" -d "$scratch/unpacked"
+    node test/packaged.test.js "$scratch/unpacked"
+    echo "vscode: $(basename "${vsix[0]}"), $(wc -c <"${vsix[0]}") bytes, $(wc -l <<<"$listing") entries"
 )
 
 # Real editors, headless. `-n`: no swap files beside the examples; stdin
