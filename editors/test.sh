@@ -22,6 +22,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$(cd .. && pwd)"
+# A relative CARGO_TARGET_DIR is the repository's (cargo's own reading).
+case "${CARGO_TARGET_DIR:-}" in
+    "" | /*) ;;
+    *) CARGO_TARGET_DIR="$root/$CARGO_TARGET_DIR" ;;
+esac
 files=("$root"/pipelines/*.pipe "$root"/stdlib/*.pipe "$root"/editors/vscode/tests/*.test.pipe)
 
 (
@@ -85,7 +90,11 @@ files=("$root"/pipelines/*.pipe "$root"/stdlib/*.pipe "$root"/editors/vscode/tes
 # Real editors, headless. `-n`: no swap files beside the examples; stdin
 # from /dev/null so that neither reads it; `timeout` in case one waits for
 # input instead of exiting.
-timeout 60 vim -Nu NONE -i NONE -n -es -S vim/test/highlight.vim </dev/null
+if command -v vim >/dev/null; then
+    timeout 60 vim -Nu NONE -i NONE -n -es -S vim/test/highlight.vim </dev/null
+else
+    echo "vim not found: skipping the Vim syntax test (vim/test/highlight.vim; .ci/run installs Vim)" >&2
+fi
 
 if command -v nvim >/dev/null; then
     pipe_bin="${PIPE_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/pipe}"

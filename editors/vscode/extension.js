@@ -51,7 +51,13 @@ function resolveBinary(setting) {
 }
 
 async function start() {
-  const setting = vscode.workspace.getConfiguration('pipe').get('path') || 'pipe';
+  let setting = vscode.workspace.getConfiguration('pipe').get('path') || 'pipe';
+  // A relative path (`./target/release/pipe`) is the workspace's, as the
+  // language client resolved it before this check existed.
+  const folder = (vscode.workspace.workspaceFolders || [])[0];
+  if (folder && setting.startsWith('.') && (setting.includes('/') || setting.includes(path.sep))) {
+    setting = path.join(folder.uri.fsPath, setting);
+  }
   const command = resolveBinary(setting);
   if (!command) {
     const tried = setting.includes('/') || setting.includes(path.sep) ? `\`${setting}\` is not an executable file` : `\`${setting}\` was not found on PATH`;
@@ -63,7 +69,14 @@ async function start() {
   client = new LanguageClient('pipe', 'pipe language server', { command, args: ['lsp'] }, {
     documentSelector: [{ scheme: 'file', language: 'pipe' }],
   });
-  await client.start();
+  try {
+    await client.start();
+  } catch (error) {
+    // A binary that is not pipe, or exits at once: say so, once, and leave
+    // the extension active so that fixing `pipe.path` restarts it.
+    client = undefined;
+    vscode.window.showErrorMessage(`pipe: the language server \`${command} lsp\` did not start: ${error && error.message ? error.message : error}. Check \`pipe.path\`.`);
+  }
 }
 
 async function stop() {

@@ -48,7 +48,8 @@ impl Schedule {
         let epoch = after.checked_div(self.steps_per_epoch).unwrap_or(0);
         let rate = match self.schedule.decay {
             Decay::Step { every, gamma } => {
-                self.base * gamma.powi(epoch.checked_div(every as usize).unwrap_or(0).min(i32::MAX as usize) as i32)
+                self.base
+                    * gamma.powi(epoch.checked_div((every as usize).max(1)).unwrap_or(0).min(i32::MAX as usize) as i32)
             }
             Decay::Exponential { gamma } => self.base * gamma.powi(epoch.min(i32::MAX as usize) as i32),
             Decay::Cosine { min_lr } => {

@@ -23,6 +23,8 @@ class FakeLanguageClient {
   }
   start() {
     this.started = true;
+    // A binary that is not pipe: the start fails.
+    if (this.server.command.endsWith('not-pipe')) return Promise.reject(new Error('the server exited'));
     return Promise.resolve();
   }
   stop() {
@@ -33,6 +35,9 @@ class FakeLanguageClient {
 
 const fakeVscode = {
   workspace: {
+    get workspaceFolders() {
+      return fake.folder ? [{ uri: { fsPath: fake.folder } }] : undefined;
+    },
     getConfiguration: (section) => ({ get: (key) => fake.settings[`${section}.${key}`] }),
     onDidChangeConfiguration(listener) {
       fake.listeners.push(listener);
@@ -55,8 +60,8 @@ Module._load = function (request, ...rest) {
 };
 
 // A fresh copy of the extension (its module state) and of the fakes' records.
-function freshExtension(settings) {
-  Object.assign(fake, { settings, errors: [], clients: [], listeners: [] });
+function freshExtension(settings, folder) {
+  Object.assign(fake, { settings, folder, errors: [], clients: [], listeners: [] });
   const file = require.resolve('../extension.js');
   delete require.cache[file];
   return require(file);
@@ -69,6 +74,8 @@ const script = path.join(scratch, 'pipe');
 fs.writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 const notExecutable = path.join(scratch, 'not-executable');
 fs.writeFileSync(notExecutable, '', { mode: 0o644 });
+const notPipe = path.join(scratch, 'not-pipe');
+fs.writeFileSync(notPipe, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
 
 async function main() {
   const savedPath = process.env.PATH;
@@ -133,6 +140,19 @@ async function main() {
     assert.equal(fake.clients.length, 3);
     await ext.deactivate();
     assert.ok(fake.clients[2].stopped, 'deactivate stops the client');
+
+    // A relative path is the workspace folder's.
+    ext = freshExtension({ 'pipe.path': './pipe' }, scratch);
+    await ext.activate({ subscriptions: [] });
+    assert.deepEqual(fake.errors, []);
+    assert.deepEqual(fake.clients[0]?.server, { command: script, args: ['lsp'] }, 'found in the workspace folder');
+
+    // A binary whose server does not start: activation still succeeds, the
+    // error names the command and the setting.
+    ext = freshExtension({ 'pipe.path': notPipe });
+    await ext.activate({ subscriptions: [] });
+    assert.equal(fake.errors.length, 1);
+    assert.ok(fake.errors[0].includes(notPipe) && fake.errors[0].includes('pipe.path'), fake.errors[0]);
   } finally {
     process.env.PATH = savedPath;
     fs.rmSync(scratch, { recursive: true, force: true });
