@@ -246,6 +246,21 @@ fn a_second_run_waits_for_the_first_to_release_the_cache() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("waiting for another `pipe` run"), "{text}");
     assert!(dir.join("out/iris_predictions.csv").exists());
+    // `pipe cache clean` while a run holds the lock refuses and keeps the
+    // entries (it deleted the folder, lock and all, under the run).
+    let entries = |dir: &Path| std::fs::read_dir(dir.join(".pipe-cache/items")).map_or(0, |d| d.count());
+    let before = entries(&dir);
+    assert!(before > 0, "the run stored entries");
+    lock.lock().unwrap();
+    let refused = pipe(&dir, &["cache", "clean", "iris.pipe"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("pipe::cli::cache_busy"), "{}", stderr(&refused));
+    assert_eq!(entries(&dir), before, "nothing removed");
+    lock.unlock().unwrap();
+    let cleaned = pipe(&dir, &["cache", "clean", "iris.pipe"]);
+    assert!(cleaned.status.success(), "{}", stderr(&cleaned));
+    assert_eq!(entries(&dir), 0, "the entries are gone");
+    assert!(dir.join(".pipe-cache/lock").exists(), "the lock file stays for runs waiting on it");
 }
 
 /// A disk that fills during a training (a file-size limit stands in for

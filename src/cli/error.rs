@@ -38,6 +38,17 @@ pub enum CliError {
         reason: String,
     },
 
+    /// `pipe cache clean` while a `pipe run` holds the cache folder.
+    #[error("a run is using the cache `{path}`: it was left as it was")]
+    #[diagnostic(
+        code(pipe::cli::cache_busy),
+        help("clean it when that `pipe run` (or `pipe watch`) has finished, or stop it first")
+    )]
+    CacheBusy {
+        /// The cache folder.
+        path: String,
+    },
+
     /// A command-line value that cannot be used (`--device gpu`).
     #[error("{message}")]
     #[diagnostic(code(pipe::cli::usage))]

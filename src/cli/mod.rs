@@ -162,7 +162,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
-    /// Remove the cache folder beside a `.pipe` file (or in a folder).
+    /// Empty the cache folder beside a `.pipe` file (or in a folder); refused while a run uses it.
     Clean {
         /// A `.pipe` file or a folder (default: the current folder).
         #[arg(value_name = "PATH", default_value = ".")]

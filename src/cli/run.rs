@@ -348,7 +348,7 @@ fn print_scores(
     }
 }
 
-/// `pipe cache clean [PATH]`: removes the cache folder beside a `.pipe`
+/// `pipe cache clean [PATH]`: empties the cache folder beside a `.pipe`
 /// file, or in a folder.
 pub fn clean(path: &Path, reporter: &mut Reporter) -> bool {
     let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
@@ -359,10 +359,15 @@ pub fn clean(path: &Path, reporter: &mut Reporter) -> bool {
             true
         }
         Ok(bytes) => {
-            reporter.note(&format!("removed {} ({:.1} MB)", folder.display(), bytes as f64 / 1e6));
+            reporter.note(&format!("emptied {} ({:.1} MB freed)", folder.display(), bytes as f64 / 1e6));
             true
         }
-        Err(e) => {
+        Err(run::cache::CleanError::Busy) => {
+            let error = super::CliError::CacheBusy { path: folder.display().to_string() };
+            reporter.report(&error, &crate::source::SourceFile { name: folder.display().to_string(), text: "".into() });
+            false
+        }
+        Err(run::cache::CleanError::Io(e)) => {
             let error = super::CliError::Write { path: folder.display().to_string(), reason: e.to_string() };
             reporter.report(&error, &crate::source::SourceFile { name: folder.display().to_string(), text: "".into() });
             false

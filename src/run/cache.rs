@@ -332,18 +332,49 @@ fn frame_suffixes(parts: usize) -> Vec<String> {
     (0..parts).map(|i| format!(".{i}.parquet")).collect()
 }
 
-/// Removes a cache folder; returns the bytes freed.
-pub fn clean(dir: &Path) -> std::io::Result<u64> {
+/// Why a cache folder was not cleaned.
+#[derive(Debug)]
+pub enum CleanError {
+    /// A run holds the folder's lock: removing entries under it would
+    /// break that run's stores and loads.
+    Busy,
+    /// The folder could not be read or changed.
+    Io(std::io::Error),
+}
+
+/// Empties a cache folder under its lock (taken without waiting); returns
+/// the bytes freed. The lock file itself stays: a run waiting on it holds
+/// it open, and a new lock file beside the old one would let two runs in.
+pub fn clean(dir: &Path) -> Result<u64, CleanError> {
     fn size(path: &Path) -> u64 {
         match std::fs::read_dir(path) {
-            Ok(entries) => entries.flatten().map(|e| size(&e.path())).sum(),
+            Ok(entries) => entries.flatten().map(|e| size(&e.path())).fold(0, u64::saturating_add),
             Err(_) => std::fs::metadata(path).map_or(0, |m| m.len()),
         }
     }
     if !dir.exists() {
         return Ok(0);
     }
-    let freed = size(dir);
-    std::fs::remove_dir_all(dir)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))
+        .map_err(CleanError::Io)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(CleanError::Busy),
+        Err(std::fs::TryLockError::Error(e)) => return Err(CleanError::Io(e)),
+    }
+    let mut freed = 0u64;
+    for entry in std::fs::read_dir(dir).map_err(CleanError::Io)?.flatten() {
+        if entry.file_name() == "lock" {
+            continue;
+        }
+        let path = entry.path();
+        freed = freed.saturating_add(size(&path));
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(CleanError::Io)?;
+    }
     Ok(freed)
 }
