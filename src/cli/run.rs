@@ -362,14 +362,13 @@ pub fn clean(path: &Path, reporter: &mut Reporter) -> bool {
             reporter.note(&format!("emptied {} ({:.1} MB freed)", folder.display(), bytes as f64 / 1e6));
             true
         }
-        Err(run::cache::CleanError::Busy) => {
-            let error = super::CliError::CacheBusy { path: folder.display().to_string() };
-            reporter.report(&error, &crate::source::SourceFile { name: folder.display().to_string(), text: "".into() });
-            false
-        }
-        Err(run::cache::CleanError::Io(e)) => {
-            let error = super::CliError::Write { path: folder.display().to_string(), reason: e.to_string() };
-            reporter.report(&error, &crate::source::SourceFile { name: folder.display().to_string(), text: "".into() });
+        Err(failure) => {
+            let path = folder.display().to_string();
+            let error = match failure {
+                run::cache::CleanError::Busy => super::CliError::CacheBusy { path: path.clone() },
+                run::cache::CleanError::Io(e) => super::CliError::Write { path: path.clone(), reason: e.to_string() },
+            };
+            reporter.report(&error, &crate::source::SourceFile { name: path, text: "".into() });
             false
         }
     }

@@ -104,12 +104,7 @@ impl Cache {
     pub fn lock(&mut self, waiting: &mut dyn FnMut(), cancelled: &dyn Fn() -> bool) -> Result<(), Unlocked> {
         let unwritable = |e: std::io::Error| Unlocked::Unwritable(e.to_string());
         std::fs::create_dir_all(self.dir.join("items")).map_err(unwritable)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.dir.join("lock"))
-            .map_err(unwritable)?;
+        let file = open_lock(&self.dir).map_err(unwritable)?;
         let mut told = false;
         loop {
             match file.try_lock() {
@@ -332,6 +327,11 @@ fn frame_suffixes(parts: usize) -> Vec<String> {
     (0..parts).map(|i| format!(".{i}.parquet")).collect()
 }
 
+/// The cache folder's lock file, opened (made if missing) for locking.
+fn open_lock(dir: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))
+}
+
 /// Why a cache folder was not cleaned.
 #[derive(Debug)]
 pub enum CleanError {
@@ -355,12 +355,7 @@ pub fn clean(dir: &Path) -> Result<u64, CleanError> {
     if !dir.exists() {
         return Ok(0);
     }
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("lock"))
-        .map_err(CleanError::Io)?;
+    let lock = open_lock(dir).map_err(CleanError::Io)?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Err(CleanError::Busy),
