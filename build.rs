@@ -5,6 +5,10 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // A position-dependent `pipe` binary: its ~130,000 relative relocations
+    // are resolved by the linker instead of by the loader at every start
+    // (`pipe check` started in 5.3 ms of CPU, most of it relocating).
+    println!("cargo:rustc-link-arg-bins=-no-pie");
     if std::env::var_os("CARGO_FEATURE_TCH").is_none() {
         return;
     }

@@ -11,6 +11,7 @@ usage: check_speed.py PIPE_BINARY [--runs N]
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,12 +21,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def cpu_ms():
+    """User + system CPU of the children that have ended, in ms."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def time_runs(cmd, runs):
+    """Wall and CPU milliseconds of each run of `cmd`."""
     times = []
     for _ in range(runs):
+        cpu_before = cpu_ms()
         start = time.perf_counter()
         done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append((time.perf_counter() - start) * 1000)
+        times.append(((time.perf_counter() - start) * 1000, cpu_ms() - cpu_before))
         if done.returncode not in (0, 1):
             sys.exit(f"{cmd} exited with {done.returncode}")
     return times
@@ -45,8 +54,12 @@ def write_gigabyte_csv(small_csv, out):
 
 
 def report(name, times):
-    times = sorted(times)
-    print(f"{name:<40} median {statistics.median(times):7.2f} ms   [min {times[0]:.2f}, max {times[-1]:.2f}]  n={len(times)}")
+    wall = sorted(t[0] for t in times)
+    cpu = sorted(t[1] for t in times)
+    print(
+        f"{name:<34} wall median {statistics.median(wall):7.2f} ms [min {wall[0]:.2f}, max {wall[-1]:.2f}]"
+        f"   CPU median {statistics.median(cpu):7.2f} ms [min {cpu[0]:.2f}]  n={len(times)}"
+    )
 
 
 def main():
