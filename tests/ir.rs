@@ -21,10 +21,12 @@ fn names(prefix: &str, range: std::ops::RangeInclusive<usize>) -> Vec<String> {
 #[test]
 fn source_reads_the_csv_with_its_header() {
     let ir = people_ir();
-    let ItemKind::Source(Source::Csv { path, sep, schema, .. }) = &item(&ir, "people").kind else {
+    let ItemKind::Source(Source::Csv { files, sep, schema, .. }) = &item(&ir, "people").kind else {
         panic!("not a csv")
     };
-    assert!(path.ends_with("data/people.csv"));
+    assert!(files.path.ends_with("data/people.csv") && !files.many && files.partitions.is_empty());
+    assert_eq!(files.files.len(), 1);
+    assert!(files.files[0].stamp.is_some(), "the checker stamps the file it read");
     assert_eq!(*sep, b',');
     assert_eq!(schema.columns.len(), 36);
 }

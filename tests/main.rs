@@ -17,6 +17,7 @@ mod parquet;
 mod robustness;
 mod roundtrip;
 mod run;
+mod sources;
 mod train;
 mod ui;
 mod watch;

@@ -267,3 +267,25 @@ fn predict_on_a_folder_that_is_not_a_run() {
     let file = SourceFile { name: "tests/ui/run".into(), text: "".into() };
     snapshot("run", "predict_not_a_run", &render(&error, &file, STYLE));
 }
+
+/// A source's file changed between `pipe check` and the run.
+#[test]
+fn a_source_changed_after_the_check() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-source-changed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    std::fs::write(dir.join("logs.csv"), "x,y\n1,2\n").expect("write");
+    let text = "source logs = csv(\"logs.csv\")\noutput all = logs |> write(\"out/all.csv\")\n";
+    let mut sources = SourceMap::new();
+    let file = sources.add("main.pipe", text);
+    let parsed = syntax::parse(text, file);
+    let report = check::check(&parsed.program, &mut sources, Some(&dir));
+    assert!(!report.has_errors(), "{:?}", report.errors);
+    std::fs::write(dir.join("logs.csv"), "x,y,z\n1,2,3\n").expect("write");
+    let options = pipe::run::Options { dir: dir.clone(), ..Default::default() };
+    let errors = pipe::run::run(&report.ir, &options, &mut |_| {});
+    let rendered: String = errors.iter().map(|e| render(e, sources.get(file), STYLE)).collect();
+    let shown = rendered.replace(&format!("{}/", dir.display()), "");
+    snapshot("run", "source_changed", &shown);
+    assert!(!dir.join("out").exists(), "nothing may be written");
+}

@@ -557,6 +557,9 @@ pub enum Mistake {
     BadPattern,
     /// A setting in a `transform` block, `split(...)` inside a stage: something written where it cannot be.
     Misplaced,
+    /// `csv("logs/*.csv")` over files whose headers differ, `parquet("events/")`
+    /// with files of other columns or types, or partition folders that differ.
+    SourceFilesDiffer,
 }
 
 impl Mistake {
@@ -582,6 +585,7 @@ impl Mistake {
             Mistake::SchemaMismatch => "pipe::check::schema_mismatch",
             Mistake::BadPattern => "pipe::check::bad_pattern",
             Mistake::Misplaced => "pipe::check::misplaced",
+            Mistake::SourceFilesDiffer => "pipe::check::source_files_differ",
         }
     }
 

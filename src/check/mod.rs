@@ -27,6 +27,7 @@ pub mod ops;
 mod resolve;
 mod saved;
 pub mod setting_calls;
+mod source_files;
 
 pub mod scope;
 pub mod settings;

@@ -8,8 +8,8 @@ use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::Frames;
 use crate::check::limits;
+use crate::check::source_files;
 use crate::check::value::Value;
-use crate::files::parquet;
 use crate::files::probe::{self, CsvOptions};
 use crate::ir;
 use crate::schema::{Column, DType, Schema};
@@ -34,9 +34,14 @@ pub const SOURCES: &[Declared<Reads>] = &[
         "csv",
         Reads::Csv,
         &[pos("path", true), named("sep"), named("nulls"), named("dtypes")],
-        "Reads a CSV file; `dtypes: {col: type}` overrides inferred types, `nulls:` lists the texts read as null",
+        "Reads a CSV file, a glob (`logs/*.csv`) or a folder of them; `dtypes: {col: type}` overrides inferred types, `nulls:` lists the texts read as null",
     ),
-    declared("parquet", Reads::Parquet, &[pos("path", true)], "Reads a Parquet file"),
+    declared(
+        "parquet",
+        Reads::Parquet,
+        &[pos("path", true)],
+        "Reads a Parquet file, a glob (`data/*.parquet`) or a folder of them; `key=value` folders become columns",
+    ),
     declared(
         "images",
         Reads::Images,
@@ -90,42 +95,44 @@ impl Frames<'_> {
             options.nulls = self.null_markers(nulls)?;
         }
         let full_path = self.path(&path);
-        let probed = match probe::csv_columns_cached(self.probes, &full_path, &options) {
-            Ok(columns) => columns,
-            Err(reason) => {
-                self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
-                return None;
-            }
-        };
+        let found = self.found(source_files::find(&full_path, "csv", self.dir, &path, path_span))?;
+        let dir = self.dir;
+        let show = |p: &std::path::Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
+        let probed = source_files::csv_columns(&found, &options, self.probes, &path, path_span, &show);
+        let probed = self.found(probed)?;
+        let names: Vec<String> = probed.iter().map(|p| p.name.clone()).collect();
+        let (files, partitions) = self.found(source_files::lower(found, full_path, &names, path_span))?;
         let columns = probed.into_iter().map(|p| Column {
             name: p.name,
             dtype: p.dtype,
             origin: span,
             sample_levels: p.levels.into(),
         });
-        let mut schema = Schema { columns: columns.collect() };
+        let mut schema = Schema { columns: columns.chain(partitions).collect() };
         if let Some(dtypes) = b.expr("dtypes") {
             self.declared_dtypes(dtypes, &mut schema);
         }
-        let source =
-            ir::Source::Csv { path: full_path, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
+        let source = ir::Source::Csv { files, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
         Some((schema, source))
     }
 
-    /// `parquet(path)`: the schema from the file's footer.
+    /// `parquet(path)`: the schema from the footers of the files it names.
     fn parquet(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
         let full_path = self.path(&path);
-        match parquet::columns(&full_path) {
-            Ok(columns) => {
-                let columns = columns.into_iter().map(|(name, dtype)| Column::new(name, dtype, span)).collect();
-                Some((Schema { columns }, ir::Source::Parquet { path: full_path }))
-            }
-            Err(reason) => {
-                self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
-                None
-            }
-        }
+        let found = self.found(source_files::find(&full_path, "parquet", self.dir, &path, path_span))?;
+        let dir = self.dir;
+        let show = |p: &std::path::Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
+        let read = self.found(source_files::parquet_columns(&found, &path, path_span, &show))?;
+        let names: Vec<String> = read.iter().map(|(n, _)| n.clone()).collect();
+        let (files, partitions) = self.found(source_files::lower(found, full_path, &names, path_span))?;
+        let columns = read.into_iter().map(|(name, dtype)| Column::new(name, dtype, span));
+        Some((Schema { columns: columns.chain(partitions).collect() }, ir::Source::Parquet { files }))
+    }
+
+    /// A result of finding or reading a source's files; its error reported.
+    fn found<T>(&mut self, result: Result<T, CheckError>) -> Option<T> {
+        result.map_err(|e| self.errors.push(e)).ok()
     }
 
     /// `nulls: ["NA", "?"]` (or one string): the texts read as null.

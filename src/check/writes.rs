@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::error::CheckError;
 use crate::check::frames::setting;
+use crate::files::many;
 use crate::ir::{self, Frame, LogSink, Op, Source};
 use crate::source::Span;
 use crate::syntax::ast;
@@ -42,11 +43,22 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
     let mut reads: Vec<Read> =
         pipeline.map(|p| Read { path: resolved(p), span: None, what: "the pipeline file" }).into_iter().collect();
     let mut writes = Vec::new();
+    // Globs and folders a source reads: a file written into one would be
+    // read by the next run.
+    let mut patterns: Vec<(&Path, &'static str, Span)> = Vec::new();
     for (index, item) in ir.items.iter().enumerate() {
         let Some(item) = item else { continue };
         match &item.kind {
             ir::ItemKind::Source(source) => {
-                reads.push(Read { path: resolved(source_path(source)), span: Some(item.span), what: "a source" })
+                for path in source_paths(source) {
+                    reads.push(Read { path: resolved(path), span: Some(item.span), what: "a source" });
+                }
+                if let Source::Csv { files, .. } | Source::Parquet { files } = source
+                    && files.many
+                {
+                    let extension = if matches!(source, Source::Csv { .. }) { "csv" } else { "parquet" };
+                    patterns.push((&files.path, extension, item.span));
+                }
             }
             ir::ItemKind::Train(train) => {
                 let body = match program.items.get(index).map(|i| &i.kind) {
@@ -106,6 +118,16 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
                 span: write.span,
                 read: read.span,
             });
+        } else if let Some((_, _, read)) =
+            patterns.iter().find(|(pattern, extension, _)| many::would_read(pattern, extension, &write.path, &resolved))
+        {
+            errors.push(CheckError::OverwritesInput {
+                writer: write.what.into(),
+                path: write.shown.display().to_string(),
+                input: "a file of a source's glob or folder".into(),
+                span: write.span,
+                read: Some(*read),
+            });
         } else if let Some(first) = first {
             errors.push(CheckError::WriteConflict { path: write.shown.display().to_string(), span: write.span, first });
         } else if write.what == "`save:`"
@@ -117,11 +139,11 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
     errors
 }
 
-/// The file or folder a source reads.
-fn source_path(source: &Source) -> &Path {
+/// The files or folder a source reads.
+fn source_paths(source: &Source) -> Vec<&Path> {
     match source {
-        Source::Csv { path, .. } | Source::Parquet { path } => path,
-        Source::Images { dir, .. } => dir,
+        Source::Csv { files, .. } | Source::Parquet { files } => files.files.iter().map(|f| f.path.as_path()).collect(),
+        Source::Images { dir, .. } => vec![dir],
     }
 }
 

@@ -213,21 +213,28 @@ fn files_of(path: &Path, checked: Option<(&crate::source::SourceMap, &Program)>)
         }
     }
     for item in program.items.iter().flatten() {
-        if let ItemKind::Source(Source::Csv { path, .. } | Source::Parquet { path }) = &item.kind {
-            files.insert(path.clone());
+        if let ItemKind::Source(Source::Csv { files: found, .. } | Source::Parquet { files: found }) = &item.kind {
+            files.extend(found.files.iter().map(|f| f.path.clone()));
         }
     }
     files
 }
 
-/// The folders of image sources and their class sub-folders: an image
-/// added, removed or rewritten in any of them matters.
+/// The folders of image sources and their class sub-folders, and those a
+/// glob or folder source found its files in: an image or data file added,
+/// removed or rewritten in any of them matters.
 fn image_folders(program: &Program) -> HashSet<PathBuf> {
     let mut folders = HashSet::new();
     for item in program.items.iter().flatten() {
-        if let ItemKind::Source(Source::Images { dir, classes, .. }) = &item.kind {
-            folders.insert(dir.clone());
-            folders.extend(classes.iter().map(|c| dir.join(c)));
+        match &item.kind {
+            ItemKind::Source(Source::Images { dir, classes, .. }) => {
+                folders.insert(dir.clone());
+                folders.extend(classes.iter().map(|c| dir.join(c)));
+            }
+            ItemKind::Source(Source::Csv { files, .. } | Source::Parquet { files }) if files.many => {
+                folders.extend(files.folders.iter().cloned());
+            }
+            _ => {}
         }
     }
     folders

@@ -48,20 +48,35 @@ pub struct ProbedColumn {
     /// For text and integer columns: the distinct values in the sample,
     /// sorted as text (at most 256); one-hot encoding's estimate of the levels.
     pub levels: Vec<String>,
+    /// Whether the sample held a value (a column empty in the sample is
+    /// text for want of anything better).
+    pub sampled: bool,
 }
 
-/// Probes already made in one check, by path and options (a file read by
-/// several sources is read once).
-pub type Cache = std::collections::HashMap<(std::path::PathBuf, u8, Vec<String>), Result<Vec<ProbedColumn>, String>>;
+/// Probes already made in one check, by path, options and level budget (a
+/// file read by several sources is read once).
+pub type Cache =
+    std::collections::HashMap<(std::path::PathBuf, u8, Vec<String>, usize), Result<Vec<ProbedColumn>, String>>;
 
-/// [`csv_columns`] through a cache.
-pub fn csv_columns_cached(cache: &mut Cache, path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
-    let key = (path.to_path_buf(), options.sep, options.nulls.clone());
-    cache.entry(key).or_insert_with(|| csv_columns(path, options)).clone()
+/// [`csv_columns`] through a cache; levels are looked for in at most
+/// `level_bytes` of the file.
+pub fn csv_columns_cached(
+    cache: &mut Cache,
+    path: &Path,
+    options: &CsvOptions,
+    level_bytes: usize,
+) -> Result<Vec<ProbedColumn>, String> {
+    let key = (path.to_path_buf(), options.sep, options.nulls.clone(), level_bytes);
+    cache.entry(key).or_insert_with(|| csv_columns_scanning(path, options, level_bytes)).clone()
 }
 
 /// The columns of a CSV file, from its header and first rows.
 pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn>, String> {
+    csv_columns_scanning(path, options, LEVEL_SCAN_BYTES)
+}
+
+/// [`csv_columns`], looking for levels in at most `level_bytes` of the file.
+fn csv_columns_scanning(path: &Path, options: &CsvOptions, level_bytes: usize) -> Result<Vec<ProbedColumn>, String> {
     super::regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
@@ -100,7 +115,7 @@ pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn
         (0..columns.len()).filter(|&i| matches!(columns[i].dtype, DType::Str | DType::I64)).collect();
     let mut levels: Vec<std::collections::BTreeSet<String>> =
         wanted.iter().map(|&i| columns[i].levels.iter().cloned().collect()).collect();
-    while !wanted.is_empty() && records.bytes < LEVEL_SCAN_BYTES {
+    while !wanted.is_empty() && records.bytes < level_bytes {
         let Some(line) = records.next_line()? else { break };
         // Most lines have no quotes: split them without copying.
         let quoted: Vec<String>;
@@ -156,7 +171,7 @@ impl Guess {
         };
         let levels =
             if matches!(dtype, DType::Str | DType::I64) { self.levels.into_iter().collect() } else { Vec::new() };
-        ProbedColumn { name, dtype, levels }
+        ProbedColumn { name, dtype, levels, sampled: self.seen }
     }
 }
 

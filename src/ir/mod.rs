@@ -104,10 +104,10 @@ pub enum ItemKind {
 /// Where a source's data comes from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Source {
-    /// A CSV file.
+    /// CSV files.
     Csv {
-        /// The file, relative to the current directory.
-        path: PathBuf,
+        /// The files.
+        files: SourceFiles,
         /// Field separator.
         sep: u8,
         /// Strings read as missing.
@@ -115,10 +115,10 @@ pub enum Source {
         /// The schema the checker inferred (and any declared types).
         schema: Schema,
     },
-    /// A Parquet file.
+    /// Parquet files.
     Parquet {
-        /// The file.
-        path: PathBuf,
+        /// The files.
+        files: SourceFiles,
     },
     /// An image folder, one sub-folder per class.
     Images {
@@ -134,6 +134,54 @@ pub enum Source {
         /// of stopping.
         skip_bad: bool,
     },
+}
+
+/// The files a CSV or Parquet source reads, as the checker found them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SourceFiles {
+    /// The path as written (joined to the pipeline's folder): one file, a
+    /// glob or a folder.
+    pub path: PathBuf,
+    /// Whether `path` names several files (a glob or a folder), found again
+    /// when the source is read.
+    pub many: bool,
+    /// The files, in the order their rows are read (sorted by path).
+    pub files: Vec<SourceFile>,
+    /// The Hive partition columns their folders name (`year=2024/`),
+    /// outermost first; they follow the files' own columns.
+    pub partitions: Vec<(String, DType)>,
+    /// The folders where a new matching file would appear (`pipe watch`
+    /// watches them).
+    #[serde(skip)]
+    pub folders: Vec<PathBuf>,
+}
+
+impl SourceFiles {
+    /// One file, read as it is when the source runs (`pipe predict`'s data).
+    pub fn one(path: PathBuf) -> SourceFiles {
+        let folders = path.parent().map(std::path::Path::to_path_buf).into_iter().collect();
+        SourceFiles {
+            path: path.clone(),
+            many: false,
+            files: vec![SourceFile { path, values: Vec::new(), stamp: None }],
+            partitions: Vec::new(),
+            folders,
+        }
+    }
+}
+
+/// One file of a source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SourceFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its partition values, one per partition column (`None`: missing).
+    pub values: Vec<Option<String>>,
+    /// Its size and modification time when checked: a run refuses a file
+    /// that changed since. Not part of cache keys (the cache hashes the
+    /// contents).
+    #[serde(skip)]
+    pub stamp: Option<crate::files::many::Stamp>,
 }
 
 /// A frame: a starting point and operations applied in order.

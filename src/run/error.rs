@@ -25,6 +25,23 @@ pub enum RunError {
         help: String,
     },
 
+    /// A source's file changed, appeared or went away after `pipe check`
+    /// read it: its checked schema may no longer hold.
+    #[error("`{path}` {change} after `pipe check` read it")]
+    #[diagnostic(
+        code(pipe::run::source_changed),
+        help("run again: `pipe run` checks the files as they are now; nothing was read or written from them")
+    )]
+    SourceChanged {
+        /// The file (or the pattern, for a file added).
+        path: String,
+        /// What changed ("changed: 617,712 bytes, now 618,000").
+        change: String,
+        /// The source item.
+        #[label(primary, "read here")]
+        span: Span,
+    },
+
     /// A value that does not parse as its column's type.
     #[error("`{path}` line {line}, column `{column}`: `{value}` is not {expected}")]
     #[diagnostic(
@@ -219,6 +236,7 @@ impl RunError {
     fn any_span(&self) -> Option<Span> {
         match self {
             RunError::Unreadable { span, .. }
+            | RunError::SourceChanged { span, .. }
             | RunError::BadValue { span, .. }
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }

@@ -160,6 +160,11 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
         return vec![RunError::Cancelled];
     }
     session.count_uses(&targets);
+    // Data files that changed since the check could break what it
+    // promised: refused before anything runs, so nothing is written.
+    if let Err(e) = session.sources_unchanged(&targets) {
+        return vec![e];
+    }
     let mut errors: Vec<RunError> = Vec::new();
     for id in targets {
         if let Err(e) = session.ensure(id, false)
@@ -305,6 +310,24 @@ impl<'a> Session<'a> {
             _ => out = references(kind),
         }
         out
+    }
+
+    /// Refuses to start when a data file a needed source reads changed
+    /// since the check (see [`read::unchanged`]).
+    fn sources_unchanged(&self, targets: &[ItemId]) -> RunResult<()> {
+        // In item order, so that the first changed file named is the same
+        // every time.
+        let needed: std::collections::BTreeSet<ItemId> =
+            targets.iter().copied().chain(self.uses.iter().flat_map(|u| u.keys().copied())).collect();
+        for id in needed {
+            let item = self.item(id);
+            match &item.kind {
+                ItemKind::Source(crate::ir::Source::Csv { files, .. }) => read::unchanged(files, "csv", item.span)?,
+                ItemKind::Source(crate::ir::Source::Parquet { files }) => read::unchanged(files, "parquet", item.span)?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Whether the item being computed is the last one to read `id`.

@@ -9,7 +9,7 @@ use polars::prelude::{DataFrame, DataType};
 
 use crate::files::checksums;
 use crate::files::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
-use crate::ir::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
+use crate::ir::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source, SourceFiles};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted};
 use crate::run::training::{self, TrainedMeta};
@@ -195,7 +195,11 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
     let span = Span::default();
     let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     // A Parquet file is read once: its columns come with its rows.
-    let parquet = if csv { None } else { Some(read::read(&Source::Parquet { path: path.to_path_buf() }, span)?.0) };
+    let parquet = if csv {
+        None
+    } else {
+        Some(read::read(&Source::Parquet { files: SourceFiles::one(path.to_path_buf()) }, span)?.0)
+    };
     let present: Vec<String> = match &parquet {
         Some(df) => df.get_column_names().iter().map(|c| c.to_string()).collect(),
         None => {
@@ -248,7 +252,11 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
                     .collect(),
             };
             let nulls = DEFAULT_NULLS.iter().map(|n| n.to_string()).collect();
-            read::read(&Source::Csv { path: path.to_path_buf(), sep: b',', nulls, schema: full }, span)?.0
+            read::read(
+                &Source::Csv { files: SourceFiles::one(path.to_path_buf()), sep: b',', nulls, schema: full },
+                span,
+            )?
+            .0
         }
     };
     df.select(wanted.names()).map_err(|e| failure(e.to_string(), ""))

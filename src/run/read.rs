@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+use crate::files::many;
 use crate::files::probe::{BadRecord, CsvOptions, first_bad_value};
-use crate::ir::Source;
+use crate::ir::{Source, SourceFiles};
 use crate::run::error::{RunError, RunResult};
 use crate::schema::{DType, Schema as PipeSchema};
 use crate::source::Span;
@@ -18,13 +19,133 @@ const UNREADABLE: &str = "check that the file exists, is readable, and is the fo
 /// Reads a source's rows, with warnings (image files left out).
 pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)> {
     match source {
-        Source::Csv { path, sep, nulls, schema } => Ok((read_csv(path, *sep, nulls, schema, span)?, Vec::new())),
-        Source::Parquet { path } => Ok((read_parquet(path, span)?, Vec::new())),
+        Source::Csv { files, sep, nulls, schema } => {
+            unchanged(files, "csv", span)?;
+            // The partition columns come last; the files hold the others.
+            let own = schema.columns.len().saturating_sub(files.partitions.len());
+            let file_schema = PipeSchema { columns: schema.columns[..own].to_vec() };
+            let frames = files.files.iter().map(|f| {
+                let df = read_csv(&f.path, *sep, nulls, &file_schema, span)?;
+                with_partitions(df, &files.partitions, &f.values, &f.path, span)
+            });
+            Ok((stack(frames, span)?, Vec::new()))
+        }
+        Source::Parquet { files } => {
+            unchanged(files, "parquet", span)?;
+            let frames = files.files.iter().map(|f| {
+                let df = read_parquet(&f.path, span)?;
+                with_partitions(df, &files.partitions, &f.values, &f.path, span)
+            });
+            Ok((stack(frames, span)?, Vec::new()))
+        }
         Source::Images { dir, size, channels, classes, skip_bad } => {
             let (frame, skipped) = crate::run::images::read_folder(dir, *size, *channels, classes, *skip_bad, span)?;
             Ok((frame, skipped_warning(&skipped, span).into_iter().collect()))
         }
     }
+}
+
+/// Refuses a source whose files changed since the checker read them: a
+/// file added to or gone from its glob or folder, or one whose size or
+/// modification time differ.
+pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<()> {
+    let changed =
+        |path: &Path, change: String| RunError::SourceChanged { path: path.display().to_string(), change, span };
+    if files.many {
+        let now = many::find(&files.path, extension, None).map(|f| f.files).unwrap_or_default();
+        let checked: std::collections::HashSet<&Path> = files.files.iter().map(|f| f.path.as_path()).collect();
+        if let Some(added) = now.iter().find(|f| !checked.contains(f.path.as_path())) {
+            return Err(changed(&added.path, format!("appeared among the files of `{}`", files.path.display())));
+        }
+        let found: std::collections::HashSet<&Path> = now.iter().map(|f| f.path.as_path()).collect();
+        if let Some(gone) = files.files.iter().find(|f| !found.contains(f.path.as_path())) {
+            return Err(changed(&gone.path, "went away".into()));
+        }
+    }
+    for file in &files.files {
+        let Some(before) = file.stamp else { continue };
+        match many::stamp(&file.path) {
+            Ok(now) if now == before => {}
+            Ok(now) if now.len != before.len => {
+                return Err(changed(&file.path, format!("changed ({} bytes, now {})", before.len, now.len)));
+            }
+            Ok(_) => return Err(changed(&file.path, "was modified".into())),
+            Err(_) => return Err(changed(&file.path, "went away".into())),
+        }
+    }
+    Ok(())
+}
+
+/// The partition columns of one file's rows, each holding the value its
+/// folder names (typed as the checker typed the column).
+fn with_partitions(
+    df: DataFrame,
+    partitions: &[(String, DType)],
+    values: &[Option<String>],
+    path: &Path,
+    span: Span,
+) -> RunResult<DataFrame> {
+    if partitions.is_empty() {
+        return Ok(df);
+    }
+    let mut exprs = Vec::with_capacity(partitions.len());
+    for ((name, dtype), value) in partitions.iter().zip(values) {
+        let value = match value {
+            None => lit(NULL),
+            Some(text) => partition_value(text, dtype).ok_or_else(|| RunError::Unreadable {
+                path: path.display().to_string(),
+                reason: format!("its folder names `{name}={text}`, which is not {dtype}"),
+                span,
+                help: "fix the folder's name, or declare the column's type in `dtypes: {...}`".into(),
+            })?,
+        };
+        // Polars types a small integer literal as i32: every file's column
+        // must have the checked type to stack.
+        exprs.push(value.cast(polars_dtype(dtype)).alias(name.as_str()));
+    }
+    df.lazy().with_columns(exprs).collect().map_err(|e| RunError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+        span,
+        help: UNREADABLE.into(),
+    })
+}
+
+/// A partition folder's value as a literal of the column's type.
+fn partition_value(text: &str, dtype: &DType) -> Option<Expr> {
+    Some(match dtype {
+        DType::I64 => lit(text.parse::<i64>().ok()?),
+        DType::F64 => lit(text.parse::<f64>().ok()?),
+        DType::Bool => lit(match text.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return None,
+        }),
+        DType::Str | DType::Cat(_) | DType::Image(_) => lit(text.to_owned()),
+    })
+}
+
+/// The files' rows one after the other, in the order given.
+fn stack(frames: impl Iterator<Item = RunResult<DataFrame>>, span: Span) -> RunResult<DataFrame> {
+    let mut out: Option<DataFrame> = None;
+    let mut stacked = false;
+    for frame in frames {
+        let frame = frame?;
+        match &mut out {
+            None => out = Some(frame),
+            Some(all) => {
+                all.vstack_mut_owned(frame)
+                    .map_err(|e| RunError::data(e.to_string(), span, "read here", UNREADABLE))?;
+                stacked = true;
+            }
+        }
+    }
+    let mut out = out.unwrap_or_default();
+    if stacked {
+        // One chunk per file would slow every later step.
+        out.rechunk_mut_par();
+    }
+    Ok(out)
 }
 
 /// The warning for image files `skip_bad` left out (none when none were).

@@ -2,7 +2,6 @@
 //! its result.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -40,16 +39,17 @@ impl Session<'_> {
             text.push_str(&stamp);
         }
         if let ItemKind::Source(source) = &item.kind
-            && let Some(path) = source_file(source)
             && let Some(cache) = &mut self.cache
         {
-            let hash = cache.file_hash(&path).map_err(|e| RunError::Unreadable {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-                span: item.span,
-                help: "check that the file exists and is readable".into(),
-            })?;
-            text.push_str(&hash);
+            for path in source_files(source) {
+                let hash = cache.file_hash(path).map_err(|e| RunError::Unreadable {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                    span: item.span,
+                    help: "check that the file exists and is readable".into(),
+                })?;
+                text.push_str(&hash);
+            }
         }
         let key = cache::hash(text.as_bytes());
         self.keys.insert(id, key.clone());
@@ -158,11 +158,13 @@ impl Session<'_> {
     }
 }
 
-/// The file a source reads (image folders are stamped by their listing).
-fn source_file(source: &crate::ir::Source) -> Option<PathBuf> {
+/// The files a source reads (image folders are stamped by their listing).
+fn source_files(source: &crate::ir::Source) -> Vec<&std::path::Path> {
     match source {
-        crate::ir::Source::Csv { path, .. } | crate::ir::Source::Parquet { path } => Some(path.clone()),
-        crate::ir::Source::Images { .. } => None,
+        crate::ir::Source::Csv { files, .. } | crate::ir::Source::Parquet { files } => {
+            files.files.iter().map(|f| f.path.as_path()).collect()
+        }
+        crate::ir::Source::Images { .. } => Vec::new(),
     }
 }
 

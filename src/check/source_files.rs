@@ -1,0 +1,208 @@
+//! Sources that read many files (`csv("logs/*.csv")`,
+//! `parquet("events/")` with `year=2024/` folders): every file's header or
+//! footer is read, files whose columns differ are refused by name, CSV
+//! types are widened as one file's sample would be, and the Hive partition
+//! values become typed columns after the files' own.
+
+// A failure here is one diagnostic for the user: rare and cold, so the
+// error's size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::check::error::{CheckError, Mistake};
+use crate::files::many::{self, Found};
+use crate::files::parquet;
+use crate::files::probe::{self, CsvOptions, LEVEL_SCAN_BYTES, ProbedColumn};
+use crate::ir::{SourceFile, SourceFiles};
+use crate::schema::{Column, DType};
+use crate::source::Span;
+
+/// Levels looked for in each file of a many-file CSV source: the budget of
+/// one file shared among them, but never less than this.
+const MIN_LEVEL_BYTES: usize = 64 << 10;
+
+/// How a file's path is shown in messages: relative to the pipeline's
+/// folder, as the user wrote it.
+pub type Show<'a> = &'a dyn Fn(&Path) -> String;
+
+/// The files a source's path names, or the reason it names none.
+pub fn find(path: &Path, extension: &str, dir: Option<&Path>, written: &str, span: Span) -> Result<Found, CheckError> {
+    many::find(path, extension, dir).map_err(|e| match e {
+        many::FindError::Unreadable(reason) => CheckError::SourceUnreadable { path: written.to_owned(), reason, span },
+        many::FindError::PartitionsDiffer(difference) => Mistake::SourceFilesDiffer.at(
+            span,
+            "the files of this source sit in different `key=value` folders",
+            difference,
+            "a source's files are read as one table: every file needs the same `key=value` folders, in the same order",
+        ),
+    })
+}
+
+/// The columns of every CSV file found, one schema for all: names must
+/// agree; types widen (integers and floats to floats, anything else mixed
+/// to text; a column empty in one file's sample takes the others' type).
+pub fn csv_columns(
+    found: &Found,
+    options: &CsvOptions,
+    probes: &mut probe::Cache,
+    written: &str,
+    span: Span,
+    show: Show,
+) -> Result<Vec<ProbedColumn>, CheckError> {
+    let level_bytes = if found.files.len() <= 1 {
+        LEVEL_SCAN_BYTES
+    } else {
+        (LEVEL_SCAN_BYTES / found.files.len()).max(MIN_LEVEL_BYTES)
+    };
+    let mut merged: Option<(Vec<ProbedColumn>, &Path)> = None;
+    for file in &found.files {
+        let columns = probe::csv_columns_cached(probes, &file.path, options, level_bytes).map_err(|reason| {
+            CheckError::SourceUnreadable { path: shown(found, &file.path, written, show), reason, span }
+        })?;
+        match &mut merged {
+            None => merged = Some((columns, &file.path)),
+            Some((first, first_path)) => {
+                let names = |c: &[ProbedColumn]| c.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+                if let Some(difference) = first_difference(&names(first), &names(&columns)) {
+                    return Err(differ(first_path, &file.path, &difference, span, show));
+                }
+                for (into, other) in first.iter_mut().zip(columns) {
+                    widen(into, other);
+                }
+            }
+        }
+    }
+    Ok(merged.map(|(columns, _)| columns).unwrap_or_default())
+}
+
+/// The columns of every Parquet file found: they must be the same, in the
+/// same order, with the same types.
+pub fn parquet_columns(
+    found: &Found,
+    written: &str,
+    span: Span,
+    show: Show,
+) -> Result<Vec<(String, DType)>, CheckError> {
+    let mut first: Option<(Vec<(String, DType)>, &Path)> = None;
+    for file in &found.files {
+        let columns = parquet::columns(&file.path).map_err(|reason| CheckError::SourceUnreadable {
+            path: shown(found, &file.path, written, show),
+            reason,
+            span,
+        })?;
+        match &first {
+            None => first = Some((columns, &file.path)),
+            Some((expected, first_path)) => {
+                let typed = |c: &[(String, DType)]| c.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>();
+                if let Some(difference) = first_difference(&typed(expected), &typed(&columns)) {
+                    return Err(differ(first_path, &file.path, &difference, span, show));
+                }
+            }
+        }
+    }
+    Ok(first.map(|(columns, _)| columns).unwrap_or_default())
+}
+
+/// The IR of the files found, and the partition columns to add to the
+/// schema (after the files' own columns, which they may not repeat).
+pub fn lower(
+    found: Found,
+    path: std::path::PathBuf,
+    file_columns: &[String],
+    origin: Span,
+) -> Result<(SourceFiles, Vec<Column>), CheckError> {
+    let mut columns = Vec::new();
+    for (index, key) in found.keys.iter().enumerate() {
+        if file_columns.contains(key) {
+            return Err(Mistake::SourceFilesDiffer.at(
+                origin,
+                format!("the partition folders name `{key}`, and the files have a column `{key}` too"),
+                "read here",
+                "rename the folders or the column: a frame has one column of each name",
+            ));
+        }
+        let values: Vec<&str> = found.files.iter().filter_map(|f| f.values[index].as_deref()).collect();
+        columns.push(partition_column(key, &values, origin));
+    }
+    let partitions = columns.iter().map(|c| (c.name.clone(), c.dtype.clone())).collect();
+    let files = found
+        .files
+        .into_iter()
+        .map(|f| {
+            let stamp = many::stamp(&f.path).ok();
+            SourceFile { path: f.path, values: f.values, stamp }
+        })
+        .collect();
+    let many = found.naming != many::Naming::File;
+    Ok((SourceFiles { path, many, files, partitions, folders: found.folders }, columns))
+}
+
+/// A partition column typed by its values: integers, numbers, or text
+/// (whose levels are all known).
+fn partition_column(key: &str, values: &[&str], origin: Span) -> Column {
+    let dtype = if values.iter().all(|v| v.parse::<i64>().is_ok()) {
+        DType::I64
+    } else if values.iter().all(|v| v.parse::<f64>().is_ok()) {
+        DType::F64
+    } else {
+        DType::Str
+    };
+    let mut column = Column::new(key, dtype.clone(), origin);
+    if matches!(dtype, DType::I64 | DType::Str) {
+        let levels: BTreeSet<String> = values.iter().map(|v| (*v).to_owned()).collect();
+        column.sample_levels = levels.into_iter().collect::<Vec<_>>().into();
+    }
+    column
+}
+
+/// One file's column merged into the schema so far.
+fn widen(into: &mut ProbedColumn, other: ProbedColumn) {
+    if !other.sampled {
+        return;
+    }
+    let dtype = match (&into.dtype, &other.dtype) {
+        _ if !into.sampled => other.dtype.clone(),
+        (a, b) if a == b => a.clone(),
+        (DType::I64, DType::F64) | (DType::F64, DType::I64) => DType::F64,
+        _ => DType::Str,
+    };
+    let levels: BTreeSet<String> = if matches!(dtype, DType::Str | DType::I64) {
+        into.levels.drain(..).chain(other.levels).collect()
+    } else {
+        BTreeSet::new()
+    };
+    into.levels = levels.into_iter().collect();
+    into.dtype = dtype;
+    into.sampled = true;
+}
+
+/// Where two column lists first differ, in words.
+fn first_difference(first: &[String], other: &[String]) -> Option<String> {
+    for (index, (a, b)) in first.iter().zip(other).enumerate() {
+        if a != b {
+            return Some(format!("column {} is `{a}` in the first and `{b}` in the other", index.saturating_add(1)));
+        }
+    }
+    match first.len().cmp(&other.len()) {
+        std::cmp::Ordering::Equal => None,
+        std::cmp::Ordering::Less => Some(format!("the other has a column more: `{}`", other[first.len()])),
+        std::cmp::Ordering::Greater => Some(format!("the other lacks the column `{}`", first[other.len()])),
+    }
+}
+
+fn differ(first: &Path, other: &Path, difference: &str, span: Span, show: Show) -> CheckError {
+    Mistake::SourceFilesDiffer.at(
+        span,
+        format!("the files of this source have different columns: `{}` and `{}`", show(first), show(other)),
+        difference.to_owned(),
+        "a source's files are read as one table: give them the same columns, or read them with separate sources",
+    )
+}
+
+/// A file of the source as the user would name it: the path as written
+/// for a single file, the file found otherwise.
+fn shown(found: &Found, file: &Path, written: &str, show: Show) -> String {
+    if found.naming == many::Naming::File { written.to_owned() } else { show(file) }
+}
