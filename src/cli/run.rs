@@ -261,6 +261,7 @@ fn print_finished(f: &Finished, reporter: &Reporter) {
     if reporter.is_json() {
         let line = serde_json::json!({
             "item": f.name, "kind": f.kind, "rows": f.rows, "seconds": f.seconds, "cached": f.cached,
+            "peak_memory_bytes": f.peak_bytes,
         });
         println!("{line}");
         return;
@@ -271,7 +272,14 @@ fn print_finished(f: &Finished, reporter: &Reporter) {
         _ => format!("{rows} rows"),
     };
     let time = if f.cached { "cached".to_owned() } else { format!("{:.2} s", f.seconds) };
-    reporter.note(&format!("  {:<10} {:<20} {rows:>24}  {time}", f.kind, f.name));
+    let peak = f.peak_bytes.map(|b| format!("  peak {}", megabytes(b))).unwrap_or_default();
+    reporter.note(&format!("  {:<10} {:<20} {rows:>24}  {time}{peak}", f.kind, f.name));
+}
+
+/// `1,234 MB`: bytes in whole megabytes (10^6), or `0.4 MB` below one.
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / 1e6;
+    if mb < 1.0 { format!("{mb:.1} MB") } else { format!("{} MB", thousands(mb.round() as u64)) }
 }
 
 /// `  fit_net    epoch  3/20  loss 0.4123  accuracy 0.8120  val_loss ...`

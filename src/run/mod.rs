@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod error;
 pub mod fitted;
 pub mod images;
+mod memory;
 mod names;
 mod onehot;
 mod ops;
@@ -144,6 +145,9 @@ pub struct Finished {
     pub seconds: f64,
     /// Whether it was loaded from the cache.
     pub cached: bool,
+    /// The process's peak resident memory while it ran, in bytes (none
+    /// when loaded from the cache, or where the system does not say).
+    pub peak_bytes: Option<u64>,
     /// What kind of item it is.
     pub kind: &'static str,
 }
@@ -500,7 +504,8 @@ impl<'a> Session<'a> {
             self.ensure(r, true)?;
         }
         let start = Instant::now();
-        let rows = self.compute(id)?;
+        let (rows, peak_bytes) = memory::measured(|| self.compute(id));
+        let rows = rows?;
         let seconds = start.elapsed().as_secs_f64();
         if let Some(key) = &key {
             self.store(id, key, span);
@@ -512,7 +517,7 @@ impl<'a> Session<'a> {
             self.written.insert(id);
         }
         let kind = kind_name(&self.item(id).kind);
-        (self.events)(Event::Finished(Finished { name, rows, seconds, cached: false, kind }));
+        (self.events)(Event::Finished(Finished { name, rows, seconds, cached: false, kind, peak_bytes }));
         Ok(())
     }
 

@@ -119,6 +119,7 @@ impl Session<'_> {
             seconds: start.elapsed().as_secs_f64(),
             cached: true,
             kind: kind_name(&item.kind),
+            peak_bytes: None,
         };
         (self.events)(Event::Finished(finished));
         true
