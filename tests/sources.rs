@@ -231,3 +231,145 @@ output second = logs |> write("out/second.csv")
     assert!(run(&program, &dir).is_empty());
     assert_eq!(std::fs::read_to_string(dir.join("out/second.csv")).unwrap(), "x,y\n5,6\n");
 }
+
+/// A local HTTP/1.1 server for the files of `root`: HEAD, GET and
+/// single-range GET, each file with the ETag `etag` holds at the time.
+struct Server {
+    url: String,
+    etag: std::sync::Arc<std::sync::Mutex<String>>,
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn serve(root: &Path) -> Server {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let etag = std::sync::Arc::new(std::sync::Mutex::new("\"v1\"".to_owned()));
+    let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (root, tag, count) = (root.to_path_buf(), etag.clone(), gets.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let mut range: Option<(usize, usize)> = None;
+            reader.read_line(&mut request).unwrap_or(0);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    let (a, b) = value.trim().split_once('-').unwrap();
+                    range = Some((a.parse().unwrap(), b.parse().unwrap()));
+                }
+            }
+            let mut parts = request.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+            let etag = tag.lock().unwrap().clone();
+            let Ok(body) = std::fs::read(root.join(path.trim_start_matches('/'))) else {
+                let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            };
+            let (status, slice, extra) = match range {
+                Some((a, b)) if method == "GET" => {
+                    let end = (b + 1).min(body.len());
+                    (206, &body[a.min(end)..end], format!("Content-Range: bytes {a}-{}/{}\r\n", end - 1, body.len()))
+                }
+                _ => (200, &body[..], String::new()),
+            };
+            if method == "GET" {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let head = format!(
+                "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nETag: {etag}\r\n{extra}Connection: close\r\n\r\n",
+                slice.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            if method == "GET" {
+                let _ = stream.write_all(slice);
+            }
+        }
+    });
+    Server { url, etag, gets }
+}
+
+#[test]
+fn a_url_reads_as_the_local_file_and_is_keyed_on_its_etag() {
+    let dir = scratch("url");
+    let served = dir.join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::copy(repo().join("data/iris.csv"), served.join("iris.csv")).unwrap();
+    let mut iris = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(served.join("iris.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    ParquetWriter::new(std::fs::File::create(served.join("iris.parquet")).unwrap()).finish(&mut iris).unwrap();
+    let server = serve(&served);
+    let text = format!(
+        r#"
+source local_csv = csv("served/iris.csv")
+source web_csv = csv("{url}/iris.csv")
+source local_parquet = parquet("served/iris.parquet")
+source web_parquet = parquet("{url}/iris.parquet")
+output a = web_csv |> write("out/a.csv")
+output b = web_parquet |> write("out/b.csv")
+output c = local_csv |> write("out/c.csv")
+output d = local_parquet |> write("out/d.csv")
+"#,
+        url = server.url
+    );
+    let program = checked(&dir, &text);
+    assert_eq!(source_schema(&program, "web_csv"), source_schema(&program, "local_csv"));
+    for (web, local) in [("web_csv", "local_csv"), ("web_parquet", "local_parquet")] {
+        let (web_rows, local_rows) = (frame(&program, &dir, web), frame(&program, &dir, local));
+        assert!(web_rows.equals_missing(&local_rows), "{web}:\n{web_rows}\n{local_rows}");
+    }
+    // With the cache, a second run downloads nothing: the ETag is the key.
+    let cached_run = |program: &Program| {
+        let options = Options { dir: dir.clone(), cache: true, ..Options::default() };
+        pipe::run::run(program, &options, &mut |_: Event| {})
+    };
+    assert!(cached_run(&program).is_empty());
+    let gets = server.gets.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(cached_run(&program).is_empty());
+    assert_eq!(server.gets.load(std::sync::atomic::Ordering::SeqCst), gets, "a cached URL is not downloaded again");
+    // A new version on the server after the check stops the run.
+    *server.etag.lock().unwrap() = "\"v2\"".into();
+    match run(&program, &dir).as_slice() {
+        [RunError::SourceChanged { change, .. }] => assert_eq!(change, "changed on the server"),
+        other => panic!("expected source_changed, got {other:?}"),
+    }
+    // A file larger than the head the checker reads (1 MB past the level
+    // scan's bytes), its rows so long that the type sample reaches the end
+    // of the head, which falls right after `1.5e` of a value `1.5e10`: read
+    // as a row, that cut line would make `x` text.
+    let (level_bytes, row, text) = (1000usize, 20_008usize, 20_000usize);
+    let head = level_bytes + (1 << 20);
+    let header = "text,x\n";
+    let before = head - header.len() - (text + 5); // the cut line's start
+    let rows = (before - row) / row; // whole rows after the first
+    let first = before - rows * row - 8; // the first row's text, so it all lines up
+    let mut big = String::from(header);
+    big.push_str(&format!("{},1.5e10\n", "a".repeat(first)));
+    for _ in 0..rows + 10 {
+        big.push_str(&format!("{},1.5e10\n", "a".repeat(text)));
+    }
+    assert_eq!(&big[head - 4..head], "1.5e", "the head ends inside a value");
+    std::fs::write(served.join("big.csv"), big).unwrap();
+    let options = pipe::files::probe::CsvOptions { sep: b',', nulls: Vec::new() };
+    let url = format!("{}/big.csv", server.url);
+    let (columns, remote) = pipe::files::http::csv_columns(&url, &options, level_bytes).unwrap();
+    assert_eq!(remote.validator.as_deref(), Some("etag \"v2\""));
+    assert_eq!(columns[1].dtype, DType::F64, "{:?}", columns[1]);
+    // A missing file is the checker's to report.
+    let missing = format!("source gone = csv(\"{}/gone.csv\")\noutput o = gone |> write(\"o.csv\")\n", server.url);
+    let mut sources = pipe::source::SourceMap::new();
+    let id = sources.add("main.pipe", missing.as_str());
+    let parsed = pipe::syntax::parse(&missing, id);
+    let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
+    let message = report.errors.first().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("the server answered 404 Not Found"), "{message}");
+}

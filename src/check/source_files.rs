@@ -132,7 +132,7 @@ pub fn lower(
         .into_iter()
         .map(|f| {
             let stamp = many::stamp(&f.path).ok();
-            SourceFile { path: f.path, values: f.values, stamp }
+            SourceFile { path: f.path, values: f.values, stamp, version: None }
         })
         .collect();
     let many = found.naming != many::Naming::File;

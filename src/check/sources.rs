@@ -10,6 +10,7 @@ use crate::check::frames::Frames;
 use crate::check::limits;
 use crate::check::source_files;
 use crate::check::value::Value;
+use crate::files::http;
 use crate::files::probe::{self, CsvOptions};
 use crate::ir;
 use crate::schema::{Column, DType, Schema};
@@ -34,13 +35,13 @@ pub const SOURCES: &[Declared<Reads>] = &[
         "csv",
         Reads::Csv,
         &[pos("path", true), named("sep"), named("nulls"), named("dtypes")],
-        "Reads a CSV file, a glob (`logs/*.csv`) or a folder of them; `dtypes: {col: type}` overrides inferred types, `nulls:` lists the texts read as null",
+        "Reads a CSV file, a URL, a glob (`logs/*.csv`) or a folder of them; `dtypes: {col: type}` overrides inferred types, `nulls:` lists the texts read as null",
     ),
     declared(
         "parquet",
         Reads::Parquet,
         &[pos("path", true)],
-        "Reads a Parquet file, a glob (`data/*.parquet`) or a folder of them; `key=value` folders become columns",
+        "Reads a Parquet file, a URL, a glob (`data/*.parquet`) or a folder of them; `key=value` folders become columns",
     ),
     declared(
         "images",
@@ -94,6 +95,16 @@ impl Frames<'_> {
         if let Some(nulls) = b.value("nulls", self.constants) {
             options.nulls = self.null_markers(nulls)?;
         }
+        if http::is_url(&path) {
+            let read = http::csv_columns(&path, &options, probe::LEVEL_SCAN_BYTES);
+            let (probed, remote) = self.found(read.map_err(|reason| CheckError::SourceUnreadable {
+                path: path.clone(),
+                reason,
+                span: path_span,
+            }))?;
+            let files = ir::SourceFiles::url(&path, remote.validator);
+            return Some(self.csv_schema(probed, files, Vec::new(), options, b, span));
+        }
         let full_path = self.path(&path);
         let found = self.found(source_files::find(&full_path, "csv", self.dir, &path, path_span))?;
         let dir = self.dir;
@@ -102,6 +113,20 @@ impl Frames<'_> {
         let probed = self.found(probed)?;
         let names: Vec<String> = probed.iter().map(|p| p.name.clone()).collect();
         let (files, partitions) = self.found(source_files::lower(found, full_path, &names, path_span))?;
+        Some(self.csv_schema(probed, files, partitions, options, b, span))
+    }
+
+    /// A CSV source's schema (the probed columns, the partition columns,
+    /// the declared types) and IR.
+    fn csv_schema(
+        &mut self,
+        probed: Vec<probe::ProbedColumn>,
+        files: ir::SourceFiles,
+        partitions: Vec<Column>,
+        options: CsvOptions,
+        b: &Bound,
+        span: Span,
+    ) -> (Schema, ir::Source) {
         let columns = probed.into_iter().map(|p| Column {
             name: p.name,
             dtype: p.dtype,
@@ -113,12 +138,25 @@ impl Frames<'_> {
             self.declared_dtypes(dtypes, &mut schema);
         }
         let source = ir::Source::Csv { files, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
-        Some((schema, source))
+        (schema, source)
     }
 
     /// `parquet(path)`: the schema from the footers of the files it names.
     fn parquet(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
+        if http::is_url(&path) {
+            let (read, remote) =
+                self.found(http::parquet_columns(&path).map_err(|reason| CheckError::SourceUnreadable {
+                    path: path.clone(),
+                    reason,
+                    span: path_span,
+                }))?;
+            let columns = read.into_iter().map(|(name, dtype)| Column::new(name, dtype, span)).collect();
+            return Some((
+                Schema { columns },
+                ir::Source::Parquet { files: ir::SourceFiles::url(&path, remote.validator) },
+            ));
+        }
         let full_path = self.path(&path);
         let found = self.found(source_files::find(&full_path, "parquet", self.dir, &path, path_span))?;
         let dir = self.dir;

@@ -214,7 +214,10 @@ fn files_of(path: &Path, checked: Option<(&crate::source::SourceMap, &Program)>)
     }
     for item in program.items.iter().flatten() {
         if let ItemKind::Source(Source::Csv { files: found, .. } | Source::Parquet { files: found }) = &item.kind {
-            files.extend(found.files.iter().map(|f| f.path.clone()));
+            // A URL cannot be watched: its source reruns with the file.
+            if !found.is_url() {
+                files.extend(found.files.iter().map(|f| f.path.clone()));
+            }
         }
     }
     files

@@ -11,6 +11,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 pub mod checksums;
+pub mod http;
 pub mod many;
 pub mod parquet;
 pub mod probe;

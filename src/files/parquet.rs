@@ -16,13 +16,25 @@ pub fn columns(path: &Path) -> Result<Vec<(String, DType)>, String> {
     super::regular_file(path)?;
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let size = file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+    columns_of(size, &mut |start, len| {
+        let mut bytes = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
+        file.seek(SeekFrom::Start(start)).map_err(|e| e.to_string())?;
+        file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    })
+}
+
+/// The flat columns of a Parquet file of `size` bytes whose bytes `read`
+/// gives (`start`, `len`): a local file or a range request.
+pub fn columns_of(
+    size: u64,
+    read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, String>,
+) -> Result<Vec<(String, DType)>, String> {
     if size < 12 {
         return Err("too short to be a Parquet file".into());
     }
-    let mut tail = [0u8; 8];
-    file.seek(SeekFrom::End(-8)).map_err(|e| e.to_string())?;
-    file.read_exact(&mut tail).map_err(|e| e.to_string())?;
-    if &tail[4..] != b"PAR1" {
+    let tail = read(size.saturating_sub(8), 8)?;
+    if tail.len() != 8 || &tail[4..] != b"PAR1" {
         return Err("not a Parquet file (no PAR1 marker at its end)".into());
     }
     let length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
@@ -30,9 +42,10 @@ pub fn columns(path: &Path) -> Result<Vec<(String, DType)>, String> {
     if length > MAX_FOOTER || length.saturating_add(8) > size {
         return Err("the Parquet footer is damaged".into());
     }
-    let mut footer = vec![0u8; length as usize];
-    file.seek(SeekFrom::End((length as i64).saturating_neg().saturating_sub(8))).map_err(|e| e.to_string())?;
-    file.read_exact(&mut footer).map_err(|e| e.to_string())?;
+    let footer = read(size.saturating_sub(length).saturating_sub(8), length)?;
+    if footer.len() as u64 != length {
+        return Err("the Parquet footer is cut short".into());
+    }
     let elements = file_schema(&footer).ok_or("the Parquet footer could not be decoded")?;
     flatten(&elements)
 }

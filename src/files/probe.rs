@@ -79,7 +79,18 @@ pub fn csv_columns(path: &Path, options: &CsvOptions) -> Result<Vec<ProbedColumn
 fn csv_columns_scanning(path: &Path, options: &CsvOptions, level_bytes: usize) -> Result<Vec<ProbedColumn>, String> {
     super::regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut records = Records { reader: BufReader::new(file), sep: options.sep, bytes: 0 };
+    csv_columns_read(file, options, level_bytes)
+}
+
+/// The columns of the CSV text `reader` gives (a file, or the head of a
+/// remote one cut at a line's end), looking for levels in at most
+/// `level_bytes` of it.
+pub fn csv_columns_read(
+    reader: impl Read,
+    options: &CsvOptions,
+    level_bytes: usize,
+) -> Result<Vec<ProbedColumn>, String> {
+    let mut records = Records { reader: BufReader::new(reader), sep: options.sep, bytes: 0 };
     let mut header = records.next_record()?.ok_or("the file is empty")?;
     // A byte-order mark is not part of the first column's name.
     if let Some(first) = header.first_mut()

@@ -157,13 +157,30 @@ pub struct SourceFiles {
 }
 
 impl SourceFiles {
+    /// One file on an HTTP(S) server, at the version the checker saw.
+    pub fn url(url: &str, version: Option<String>) -> SourceFiles {
+        let path = PathBuf::from(url);
+        SourceFiles {
+            path: path.clone(),
+            many: false,
+            files: vec![SourceFile { path, values: Vec::new(), stamp: None, version }],
+            partitions: Vec::new(),
+            folders: Vec::new(),
+        }
+    }
+
+    /// Whether the source reads a URL.
+    pub fn is_url(&self) -> bool {
+        crate::files::http::is_url(&self.path.to_string_lossy())
+    }
+
     /// One file, read as it is when the source runs (`pipe predict`'s data).
     pub fn one(path: PathBuf) -> SourceFiles {
         let folders = path.parent().map(std::path::Path::to_path_buf).into_iter().collect();
         SourceFiles {
             path: path.clone(),
             many: false,
-            files: vec![SourceFile { path, values: Vec::new(), stamp: None }],
+            files: vec![SourceFile { path, values: Vec::new(), stamp: None, version: None }],
             partitions: Vec::new(),
             folders,
         }
@@ -182,6 +199,10 @@ pub struct SourceFile {
     /// contents).
     #[serde(skip)]
     pub stamp: Option<crate::files::many::Stamp>,
+    /// For a URL: the version the server gave when checked (ETag or
+    /// last-modified), which a run compares and the cache keys on.
+    #[serde(skip)]
+    pub version: Option<String>,
 }
 
 /// A frame: a starting point and operations applied in order.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::files::many;
 use crate::files::probe::{BadRecord, CsvOptions, first_bad_value};
-use crate::ir::{Source, SourceFiles};
+use crate::files::{http, many};
+use crate::ir::{Source, SourceFile, SourceFiles};
 use crate::run::error::{RunError, RunResult};
 use crate::schema::{DType, Schema as PipeSchema};
 use crate::source::Span;
@@ -25,7 +25,7 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
             let own = schema.columns.len().saturating_sub(files.partitions.len());
             let file_schema = PipeSchema { columns: schema.columns[..own].to_vec() };
             let frames = files.files.iter().map(|f| {
-                let df = read_csv(&f.path, *sep, nulls, &file_schema, span)?;
+                let df = local(f, "csv", span, |path| read_csv(path, *sep, nulls, &file_schema, span))?;
                 with_partitions(df, &files.partitions, &f.values, &f.path, span)
             });
             Ok((stack(frames, span)?, Vec::new()))
@@ -33,7 +33,7 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
         Source::Parquet { files } => {
             unchanged(files, "parquet", span)?;
             let frames = files.files.iter().map(|f| {
-                let df = read_parquet(&f.path, span)?;
+                let df = local(f, "parquet", span, |path| read_parquet(path, span))?;
                 with_partitions(df, &files.partitions, &f.values, &f.path, span)
             });
             Ok((stack(frames, span)?, Vec::new()))
@@ -43,6 +43,44 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
             Ok((frame, skipped_warning(&skipped, span).into_iter().collect()))
         }
     }
+}
+
+/// `read` of the file on this machine: the file itself, or a URL's file
+/// downloaded to a temporary file (removed after). A download whose
+/// version differs from the check's is refused.
+fn local(
+    file: &SourceFile,
+    extension: &str,
+    span: Span,
+    read: impl FnOnce(&Path) -> RunResult<DataFrame>,
+) -> RunResult<DataFrame> {
+    let url = file.path.to_string_lossy();
+    if !http::is_url(&url) {
+        return read(&file.path);
+    }
+    static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = std::env::temp_dir().join(format!("pipe-download-{}-{n}.{extension}", std::process::id()));
+    let result = match http::download(&url, &temporary) {
+        Ok(remote) if file.version.is_some() && remote.version_differs(file.version.as_deref()) => {
+            Err(RunError::SourceChanged { path: url.to_string(), change: "changed on the server".into(), span })
+        }
+        Ok(_) => read(&temporary),
+        Err(reason) => Err(RunError::Unreadable {
+            path: url.to_string(),
+            reason,
+            span,
+            help: "check the URL, the network and the server".into(),
+        }),
+    };
+    let _ = std::fs::remove_file(&temporary);
+    result.map_err(|e| match e {
+        // The temporary file is not a name the user knows.
+        RunError::Unreadable { reason, help, span, .. } => {
+            RunError::Unreadable { path: url.to_string(), reason, span, help }
+        }
+        other => other,
+    })
 }
 
 /// Refuses a source whose files changed since the checker read them: a
@@ -63,6 +101,21 @@ pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<
         }
     }
     for file in &files.files {
+        if let Some(version) = &file.version {
+            let url = file.path.to_string_lossy();
+            match http::head(&url) {
+                Ok(remote) if !remote.version_differs(Some(version)) => {}
+                Ok(_) => return Err(changed(&file.path, "changed on the server".into())),
+                Err(reason) => {
+                    return Err(RunError::Unreadable {
+                        path: url.to_string(),
+                        reason,
+                        span,
+                        help: "check the URL, the network and the server".into(),
+                    });
+                }
+            }
+        }
         let Some(before) = file.stamp else { continue };
         match many::stamp(&file.path) {
             Ok(now) if now == before => {}

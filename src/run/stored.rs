@@ -41,7 +41,15 @@ impl Session<'_> {
         if let ItemKind::Source(source) = &item.kind
             && let Some(cache) = &mut self.cache
         {
-            for path in source_files(source) {
+            for file in source_files(source) {
+                if crate::files::http::is_url(&file.path.to_string_lossy()) {
+                    // A URL is keyed on the version its server gives, not
+                    // on a download; without one it is read every time.
+                    let unique = || format!("unversioned {:?}", std::time::SystemTime::now());
+                    text.push_str(&file.version.clone().unwrap_or_else(unique));
+                    continue;
+                }
+                let path = file.path.as_path();
                 let hash = cache.file_hash(path).map_err(|e| RunError::Unreadable {
                     path: path.display().to_string(),
                     reason: e.to_string(),
@@ -160,12 +168,10 @@ impl Session<'_> {
 }
 
 /// The files a source reads (image folders are stamped by their listing).
-fn source_files(source: &crate::ir::Source) -> Vec<&std::path::Path> {
+fn source_files(source: &crate::ir::Source) -> &[crate::ir::SourceFile] {
     match source {
-        crate::ir::Source::Csv { files, .. } | crate::ir::Source::Parquet { files } => {
-            files.files.iter().map(|f| f.path.as_path()).collect()
-        }
-        crate::ir::Source::Images { .. } => Vec::new(),
+        crate::ir::Source::Csv { files, .. } | crate::ir::Source::Parquet { files } => &files.files,
+        crate::ir::Source::Images { .. } => &[],
     }
 }
 
