@@ -18,6 +18,7 @@ mod robustness;
 mod roundtrip;
 mod run;
 mod sources;
+mod stream;
 mod train;
 mod ui;
 mod watch;

@@ -18,6 +18,8 @@ pub struct Explained {
     pub layers: Vec<String>,
     /// For a training run: how many numbers its model learns.
     pub parameters: Option<u64>,
+    /// For an output: whether it streams, or why it holds its rows.
+    pub memory: Option<crate::ir::Memory>,
 }
 
 /// The explanation of a file's items.
@@ -48,6 +50,13 @@ pub fn render(items: &[Explained]) -> String {
                 out.push_str(&format!("{title}: {} columns\n", schema.columns.len()));
                 out.push_str(&columns(schema));
             }
+        }
+        match &item.memory {
+            Some(crate::ir::Memory::Streams) => {
+                out.push_str("    streams: read, transformed and written batch by batch\n")
+            }
+            Some(crate::ir::Memory::Holds(why)) => out.push_str(&format!("    in memory: {why}\n")),
+            None => {}
         }
         out.push('\n');
     }

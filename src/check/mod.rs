@@ -176,6 +176,7 @@ impl Checker<'_> {
                 schema,
                 layers: Vec::new(),
                 parameters: None,
+                memory: None,
             });
         }
         let mut shapes = models::Shapes::new(&program.items, &scope, &constants, dir);
@@ -236,6 +237,11 @@ impl Checker<'_> {
             self.report.errors.extend(writes::guard(program, &ir, dir, pipeline.as_deref()));
             if !self.report.has_errors() {
                 self.report.errors.extend(lower::unlowered(program, &ir));
+            }
+            for (index, explained) in self.report.explained.iter_mut().enumerate() {
+                if explained.keyword == "output" {
+                    explained.memory = ir.memory(index);
+                }
             }
             self.report.ir = ir;
         }

@@ -13,15 +13,7 @@ const MAX_FOOTER: u64 = 64 << 20;
 
 /// The flat columns of a Parquet file, with their types.
 pub fn columns(path: &Path) -> Result<Vec<(String, DType)>, String> {
-    super::regular_file(path)?;
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let size = file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
-    columns_of(size, &mut |start, len| {
-        let mut bytes = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
-        file.seek(SeekFrom::Start(start)).map_err(|e| e.to_string())?;
-        file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
-        Ok(bytes)
-    })
+    schema_of(&footer(path)?)
 }
 
 /// The flat columns of a Parquet file of `size` bytes whose bytes `read`
@@ -30,6 +22,48 @@ pub fn columns_of(
     size: u64,
     read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, String>,
 ) -> Result<Vec<(String, DType)>, String> {
+    schema_of(&footer_of(size, read)?)
+}
+
+/// The flat columns a footer's schema names.
+fn schema_of(footer: &[u8]) -> Result<Vec<(String, DType)>, String> {
+    let elements = file_schema(footer).ok_or("the Parquet footer could not be decoded")?;
+    flatten(&elements)
+}
+
+/// The number of rows a Parquet file holds, from its footer.
+pub fn rows(path: &Path) -> Result<u64, String> {
+    let footer = footer(path)?;
+    let mut r = Compact { bytes: &footer, pos: 0, depth: 0 };
+    let mut rows = None;
+    r.fields(|r, id, kind| {
+        if id == 3 && kind == I64 {
+            rows = Some(r.zigzag()?);
+            Some(())
+        } else {
+            r.skip(kind)
+        }
+    })
+    .ok_or("the Parquet footer could not be decoded")?;
+    rows.and_then(|n| u64::try_from(n).ok()).ok_or_else(|| "the Parquet footer has no row count".into())
+}
+
+/// A local file's footer bytes.
+fn footer(path: &Path) -> Result<Vec<u8>, String> {
+    super::regular_file(path)?;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let size = file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+    let mut read = |start: u64, len: u64| {
+        let mut bytes = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
+        file.seek(SeekFrom::Start(start)).map_err(|e| e.to_string())?;
+        file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    };
+    footer_of(size, &mut read)
+}
+
+/// The footer of a Parquet file of `size` bytes whose bytes `read` gives.
+fn footer_of(size: u64, read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, String>) -> Result<Vec<u8>, String> {
     if size < 12 {
         return Err("too short to be a Parquet file".into());
     }
@@ -46,8 +80,7 @@ pub fn columns_of(
     if footer.len() as u64 != length {
         return Err("the Parquet footer is cut short".into());
     }
-    let elements = file_schema(&footer).ok_or("the Parquet footer could not be decoded")?;
-    flatten(&elements)
+    Ok(footer)
 }
 
 /// One `SchemaElement` of the footer.

@@ -14,6 +14,12 @@ pub fn bytes(path: &Path, contents: &[u8]) -> Result<(), String> {
 /// Runs `write` on a temporary file beside `path`, then renames it to
 /// `path`; on failure the temporary file is removed and `path` is untouched.
 pub fn atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), String>) -> Result<(), String> {
+    atomically_at(path, |temp| File::create(temp).map_err(|e| e.to_string()).and_then(|mut file| write(&mut file)))
+}
+
+/// [`atomically`] for a writer that opens the file itself: `write` gets the
+/// temporary path to write.
+pub fn atomically_at(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
@@ -21,7 +27,7 @@ pub fn atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), Strin
     let temp = temporary_name(path, std::process::id());
     // No fsync: the rename protects against a failed or interrupted run
     // (the aim here), and syncing large outputs would cost seconds.
-    let result = File::create(&temp).map_err(|e| e.to_string()).and_then(|mut file| write(&mut file));
+    let result = write(&temp);
     let result = result.and_then(|()| std::fs::rename(&temp, path).map_err(|e| e.to_string()));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

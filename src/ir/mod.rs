@@ -18,12 +18,14 @@ use crate::source::Span;
 
 mod augment;
 mod model;
+mod stream;
 mod train;
 
 pub use augment::{AugmentStep, Augmentation, ImageFill};
 pub use model::{
     Activation, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
 };
+pub use stream::Memory;
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device, DeviceKind,

@@ -31,6 +31,7 @@ mod progress;
 pub mod read;
 mod split;
 mod stored;
+mod stream;
 pub mod training;
 pub mod write;
 
@@ -492,7 +493,6 @@ impl<'a> Session<'a> {
             return Err(RunError::Cancelled);
         }
         let item = self.item(id);
-        let (name, span) = (item.name.clone(), item.span);
         let key =
             if self.cache.is_some() && !matches!(item.kind, ItemKind::Source(_)) { Some(self.key(id)?) } else { None };
         if let Some(key) = &key
@@ -500,15 +500,30 @@ impl<'a> Session<'a> {
         {
             return Ok(());
         }
+        if let Some(plan) = self.streaming_plan(id) {
+            let start = Instant::now();
+            let (rows, peak_bytes) = memory::measured(|| self.stream(id, &plan));
+            if let Some(rows) = rows? {
+                self.computed(id, key.as_deref(), vec![rows], start, peak_bytes);
+                return Ok(());
+            }
+        }
         for r in self.reads(id) {
             self.ensure(r, true)?;
         }
         let start = Instant::now();
         let (rows, peak_bytes) = memory::measured(|| self.compute(id));
-        let rows = rows?;
+        self.computed(id, key.as_deref(), rows?, start, peak_bytes);
+        Ok(())
+    }
+
+    /// What follows an item's computation: its cache entry, its inputs'
+    /// rows released, its `Finished` event.
+    fn computed(&mut self, id: ItemId, key: Option<&str>, rows: Vec<usize>, start: Instant, peak_bytes: Option<u64>) {
         let seconds = start.elapsed().as_secs_f64();
-        if let Some(key) = &key {
-            self.store(id, key, span);
+        let (name, span) = (self.item(id).name.clone(), self.item(id).span);
+        if let Some(key) = key {
+            self.store(id, key, span, &rows);
         }
         self.release_inputs(id);
         if self.uses.as_ref().is_some_and(|u| !u.contains_key(&id)) {
@@ -518,7 +533,6 @@ impl<'a> Session<'a> {
         }
         let kind = kind_name(&self.item(id).kind);
         (self.events)(Event::Finished(Finished { name, rows, seconds, cached: false, kind, peak_bytes }));
-        Ok(())
     }
 
     /// Runs one item whose inputs are ready; returns its row counts.

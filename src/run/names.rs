@@ -17,29 +17,5 @@ pub(super) fn kind_name(kind: &ItemKind) -> &'static str {
 
 /// An operation's name as written.
 pub(super) fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Filter(_) => "filter",
-        Op::Select(_) => "select",
-        Op::Drop(_) => "drop",
-        Op::Rename(_) => "rename",
-        Op::With(_) => "with",
-        Op::DropNulls(_) => "drop_nulls",
-        Op::FillNulls { .. } => "fill_nulls",
-        Op::Cast { .. } => "cast",
-        Op::Cut { .. } => "cut",
-        Op::QCut { .. } => "qcut",
-        Op::Standard(_) => "standard",
-        Op::MinMax { .. } => "minmax",
-        Op::Robust(_) => "robust",
-        Op::Log1p(_) => "log1p",
-        Op::OneHot { .. } => "onehot",
-        Op::Pca { .. } => "pca",
-        Op::Oversample(_) => "oversample",
-        Op::Pixels { .. } => "pixels",
-        Op::Sample { .. } => "sample",
-        Op::Cache => "cache",
-        Op::Write(_) => "write",
-        Op::Transform(_) => "transform",
-        Op::Predict(_) => "predict",
-    }
+    op.keyword()
 }

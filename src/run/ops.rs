@@ -18,35 +18,21 @@ use crate::source::Span;
 /// `dir` is the folder `write` paths are relative to.
 pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult<DataFrame>> {
     let failed = |e: PolarsError| polars_failure(e, span);
-    let lazy = |df: DataFrame, f: &dyn Fn(LazyFrame) -> LazyFrame| f(df.lazy()).collect().map_err(failed);
     Some(match op {
-        Op::Filter(condition) => lazy(df, &|l| l.filter(expr(condition))),
-        Op::Select(columns) => df.select(columns.iter().map(String::as_str)).map_err(failed),
-        Op::Drop(columns) => Ok(df.drop_many(columns.iter().map(String::as_str))),
-        Op::Rename(pairs) => {
-            let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
-            lazy(df, &|l| l.rename(old.clone(), new.clone(), true))
-        }
-        Op::With(columns) => {
-            lazy(df, &|l| l.with_columns(columns.iter().map(|(n, e)| expr(e).alias(n)).collect::<Vec<_>>()))
-        }
-        Op::DropNulls(columns) => {
-            let subset = (!columns.is_empty()).then(|| cols(columns.iter().map(String::as_str)));
-            lazy(df, &|l| l.drop_nulls(subset.clone()))
-        }
-        Op::Cast { columns, dtype } => {
-            let target = polars_dtype(dtype);
-            let casts: Vec<Expr> = columns.iter().map(|c| cast(c, dtype, &target)).collect();
-            lazy(df, &|l| l.with_columns(casts.clone()))
-        }
         Op::Sample { size, seed } => sample(df, *size, seed.unwrap_or(0), span),
         Op::Oversample(column) => oversample(df, column, span),
         Op::Pixels { columns, max, name, .. } => pixels(df, columns, *max, name, span),
-        Op::Log1p(columns) => lazy(df, &|l| {
-            l.with_columns(columns.iter().map(|c| float_map(col(c.as_str()), f64::ln_1p)).collect::<Vec<_>>())
-        }),
-        Op::Cache => Ok(df),
         Op::Write(path) => write::frame(df.clone(), &dir.join(path), span).map(|()| df),
+        // The same query a streaming output runs (`stream.rs`).
+        Op::Filter(_)
+        | Op::Select(_)
+        | Op::Drop(_)
+        | Op::Rename(_)
+        | Op::With(_)
+        | Op::DropNulls(_)
+        | Op::Cast { .. }
+        | Op::Log1p(_)
+        | Op::Cache => lazy(op, df.lazy()).and_then(|l| l.collect().map_err(failed)),
         // These learn from the data, or need another item's result: the
         // session runs them (`fitted.rs`, transforms, predictions).
         Op::FillNulls { .. }
@@ -59,6 +45,55 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         | Op::Pca { .. }
         | Op::Transform(_)
         | Op::Predict(_) => return None,
+    })
+}
+
+/// The lazy query of a row-wise operation ([`Op::is_row_wise`]): the one expression set
+/// both the in-memory and the streaming paths run, so they give the same
+/// rows. Any other operation is refused (a caller's bug, reported as one).
+pub fn lazy(op: &Op, l: LazyFrame) -> RunResult<LazyFrame> {
+    Ok(match op {
+        Op::Filter(condition) => l.filter(expr(condition)),
+        Op::Select(columns) => l.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>()),
+        Op::Drop(columns) => l.drop(cols(columns.iter().map(String::as_str))),
+        Op::Rename(pairs) => {
+            let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
+            l.rename(old, new, true)
+        }
+        Op::With(columns) => l.with_columns(columns.iter().map(|(n, e)| expr(e).alias(n)).collect::<Vec<_>>()),
+        Op::DropNulls(columns) => {
+            let subset = (!columns.is_empty()).then(|| cols(columns.iter().map(String::as_str)));
+            l.drop_nulls(subset)
+        }
+        Op::Cast { columns, dtype } => {
+            let target = polars_dtype(dtype);
+            l.with_columns(columns.iter().map(|c| cast(c, dtype, &target)).collect::<Vec<_>>())
+        }
+        Op::Log1p(columns) => {
+            l.with_columns(columns.iter().map(|c| float_map(col(c.as_str()), f64::ln_1p)).collect::<Vec<_>>())
+        }
+        Op::Cache => l,
+        Op::Sample { .. }
+        | Op::Oversample(_)
+        | Op::Pixels { .. }
+        | Op::Write(_)
+        | Op::FillNulls { .. }
+        | Op::Cut { .. }
+        | Op::QCut { .. }
+        | Op::Standard(_)
+        | Op::MinMax { .. }
+        | Op::Robust(_)
+        | Op::OneHot { .. }
+        | Op::Pca { .. }
+        | Op::Transform(_)
+        | Op::Predict(_) => {
+            return Err(RunError::data(
+                "this step was taken for a streaming one",
+                Span::default(),
+                "not streamed",
+                "this is a bug in pipe; please report it with this file",
+            ));
+        }
     })
 }
 

@@ -256,24 +256,88 @@ fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: S
 }
 
 fn csv_reader(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema) -> PolarsResult<DataFrame> {
-    let polars_schema: Schema =
-        schema.columns.iter().map(|c| Field::new(c.name.as_str().into(), polars_dtype(&c.dtype))).collect();
-    let null_values =
-        (!nulls.is_empty()).then(|| NullValues::AllColumns(nulls.iter().map(|n| n.as_str().into()).collect()));
     CsvReadOptions::default()
         .with_has_header(true)
-        .with_schema(Some(Arc::new(polars_schema)))
-        .map_parse_options(|p| p.with_separator(sep).with_null_values(null_values.clone()))
+        .with_schema(Some(Arc::new(csv_schema(schema))))
+        .map_parse_options(|p| p.with_separator(sep).with_null_values(null_values(nulls)))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|reader| reader.finish())
+}
+
+/// The Polars schema a CSV file is read in.
+fn csv_schema(schema: &PipeSchema) -> Schema {
+    schema.columns.iter().map(|c| Field::new(c.name.as_str().into(), polars_dtype(&c.dtype))).collect()
+}
+
+fn null_values(nulls: &[String]) -> Option<NullValues> {
+    (!nulls.is_empty()).then(|| NullValues::AllColumns(nulls.iter().map(|n| n.as_str().into()).collect()))
+}
+
+/// A CSV source read as a lazy query (a single file, on this machine,
+/// without partition columns; `None` otherwise) for a streaming output:
+/// the same reading as [`read`] (`fast`: only empty fields are null, then
+/// the null strings of text columns; otherwise every null string matched),
+/// and the same types.
+pub fn scan_csv(source: &Source, fast: bool) -> Option<PolarsResult<LazyFrame>> {
+    let Source::Csv { files, sep, nulls, schema } = source else { return None };
+    let [file] = files.files.as_slice() else { return None };
+    if files.many || !files.partitions.is_empty() || files.is_url() {
+        return None;
+    }
+    let path = PlRefPath::new(file.path.to_string_lossy().into_owned());
+    let scan = LazyCsvReader::new(path)
+        .with_glob(false)
+        .with_has_header(true)
+        .with_schema(Some(Arc::new(csv_schema(schema))))
+        .with_separator(*sep)
+        .with_null_values(null_values(if fast { &[] } else { nulls }))
+        .finish();
+    Some(scan.map(|l| {
+        let exprs = if fast { null_string_exprs(&csv_schema(schema), nulls) } else { Vec::new() };
+        if exprs.is_empty() { l } else { l.with_columns(exprs) }
+    }))
+}
+
+/// A Parquet source read as a lazy query (a single file on this machine,
+/// without partition columns; `None` otherwise), in the checked types.
+pub fn scan_parquet(source: &Source) -> Option<PolarsResult<LazyFrame>> {
+    let Source::Parquet { files } = source else { return None };
+    let [file] = files.files.as_slice() else { return None };
+    if files.many || !files.partitions.is_empty() || files.is_url() {
+        return None;
+    }
+    let path = PlRefPath::new(file.path.to_string_lossy().into_owned());
+    let args = ScanArgsParquet { glob: false, ..ScanArgsParquet::default() };
+    Some(LazyFrame::scan_parquet(path, args).and_then(|mut l| {
+        let casts = normalizing_casts(l.collect_schema()?.as_ref());
+        Ok(if casts.is_empty() { l } else { l.with_columns(casts) })
+    }))
+}
+
+/// After a streaming read failed: the first value of a CSV source that
+/// does not parse as its column's type, if that is the reason.
+pub fn bad_csv_value(source: &Source, span: Span) -> Option<RunError> {
+    let Source::Csv { files, sep, nulls, schema } = source else { return None };
+    let path = files.files.first().map_or(files.path.as_path(), |f| f.path.as_path());
+    explain_csv_failure(path, *sep, nulls, schema, span)
 }
 
 /// Null strings in text columns, and NaN in float columns when a spelling
 /// of NaN is a null string, become nulls.
 fn nulls_after_read(df: DataFrame, nulls: &[String]) -> DataFrame {
+    let exprs = null_string_exprs(df.schema(), nulls);
+    if exprs.is_empty() {
+        return df;
+    }
+    let fallback = df.clone();
+    df.lazy().with_columns(exprs).collect().unwrap_or(fallback)
+}
+
+/// The expressions of [`nulls_after_read`] for a frame of `schema`.
+fn null_string_exprs(schema: &Schema, nulls: &[String]) -> Vec<Expr> {
     let nan_is_null = nulls.iter().any(|n| n.trim_start_matches('-').eq_ignore_ascii_case("nan"));
     let mut exprs = Vec::new();
-    for (name, dtype) in df.schema().iter() {
+    for (name, dtype) in schema.iter() {
         let c = col(name.clone());
         if *dtype == DataType::String && !nulls.is_empty() {
             let is_null_string = nulls.iter().map(|n| c.clone().eq(lit(n.clone()))).reduce(|a, b| a.or(b));
@@ -286,11 +350,7 @@ fn nulls_after_read(df: DataFrame, nulls: &[String]) -> DataFrame {
             );
         }
     }
-    if exprs.is_empty() {
-        return df;
-    }
-    let fallback = df.clone();
-    df.lazy().with_columns(exprs).collect().unwrap_or(fallback)
+    exprs
 }
 
 /// After Polars failed: the first value that does not parse as its column's
@@ -348,8 +408,13 @@ fn read_parquet(path: &Path, span: Span) -> RunResult<DataFrame> {
 /// Narrow integers and floats widened to 64 bits, categories to their
 /// names: the types the checker gave the file's columns.
 fn normalize(df: DataFrame) -> PolarsResult<DataFrame> {
-    let casts: Vec<Expr> = df
-        .schema()
+    let casts = normalizing_casts(df.schema());
+    if casts.is_empty() { Ok(df) } else { df.lazy().with_columns(casts).collect() }
+}
+
+/// The casts [`normalize`] applies to a frame of `schema`.
+fn normalizing_casts(schema: &Schema) -> Vec<Expr> {
+    schema
         .iter()
         .filter_map(|(name, dtype)| {
             let target = if dtype.is_integer() && *dtype != DataType::Int64 {
@@ -363,6 +428,5 @@ fn normalize(df: DataFrame) -> PolarsResult<DataFrame> {
             };
             Some(col(name.clone()).cast(target))
         })
-        .collect();
-    if casts.is_empty() { Ok(df) } else { df.lazy().with_columns(casts).collect() }
+        .collect()
 }

@@ -135,7 +135,7 @@ impl Session<'_> {
 
     /// Stores an item's result in the cache. A failure costs only a
     /// recomputation next time, so it is not an error of the run.
-    pub(super) fn store(&mut self, id: ItemId, key: &str, span: Span) {
+    pub(super) fn store(&mut self, id: ItemId, key: &str, span: Span, rows: &[usize]) {
         let Some(cache) = &self.cache else { return };
         let item = self.item(id);
         let stored = match &item.kind {
@@ -150,7 +150,7 @@ impl Session<'_> {
                 _ => Ok(()),
             },
             ItemKind::Output(frame) => match last_write(frame) {
-                Some(path) => cache.store_output(key, &self.dir.join(path), self.frames[&id].height()),
+                Some(path) => cache.store_output(key, &self.dir.join(path), rows.first().copied().unwrap_or(0)),
                 None => Ok(()),
             },
             _ => Ok(()),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-pub use crate::files::write::{atomically, bytes};
+pub use crate::files::write::{atomically, atomically_at, bytes};
 use crate::run::error::{RunError, RunResult};
 use crate::source::Span;
 
