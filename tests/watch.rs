@@ -161,3 +161,19 @@ fn an_image_added_to_a_class_folder_reruns_the_pipeline() {
     let second = watch.until("watching for changes");
     assert!(second.iter().any(|l| l.contains("source") && l.contains("3 rows")), "{second:?}");
 }
+
+#[test]
+fn a_file_added_to_a_glob_reruns_the_pipeline_with_it() {
+    let dir = scratch("watch_glob");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("logs/1.csv"), "x,y\n1,2\n3,4\n").unwrap();
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, "source logs = csv(\"logs/*.csv\")\noutput o = logs |> write(\"out/o.csv\")\n").unwrap();
+    let mut watch = Watch::start(&file);
+    let first = watch.until("watching for changes");
+    assert!(first.iter().any(|l| l.contains("output") && l.contains("2 rows")), "{first:?}");
+    std::fs::write(dir.join("logs/2.csv"), "x,y\n5,6\n").unwrap();
+    let second = watch.until("watching for changes");
+    assert!(second.iter().any(|l| l.contains("output") && l.contains("3 rows")), "{second:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n1,2\n3,4\n5,6\n");
+}
