@@ -233,7 +233,8 @@ output second = logs |> write("out/second.csv")
 }
 
 /// A local HTTP/1.1 server for the files of `root`: HEAD, GET and
-/// single-range GET, each file with the ETag `etag` holds at the time.
+/// single-range GET, each file with the ETag `etag` holds at the time;
+/// `gets` counts whole downloads.
 struct Server {
     url: String,
     etag: std::sync::Arc<std::sync::Mutex<String>>,
@@ -266,6 +267,14 @@ fn serve(root: &Path) -> Server {
             }
             let mut parts = request.split_whitespace();
             let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+            // A server that ignores ranges, under `/norange/`.
+            let path = match path.strip_prefix("/norange") {
+                Some(rest) => {
+                    range = None;
+                    rest
+                }
+                None => path,
+            };
             let etag = tag.lock().unwrap().clone();
             let Ok(body) = std::fs::read(root.join(path.trim_start_matches('/'))) else {
                 let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -278,7 +287,8 @@ fn serve(root: &Path) -> Server {
                 }
                 _ => (200, &body[..], String::new()),
             };
-            if method == "GET" {
+            // Whole downloads: the checks ask for ranges.
+            if method == "GET" && range.is_none() {
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             let head = format!(
@@ -364,6 +374,13 @@ output d = local_parquet |> write("out/d.csv")
     let (columns, remote) = pipe::files::http::csv_columns(&url, &options, level_bytes).unwrap();
     assert_eq!(remote.validator.as_deref(), Some("etag \"v2\""));
     assert_eq!(columns[1].dtype, DType::F64, "{:?}", columns[1]);
+    // The same from a server that ignores ranges: the head is read from
+    // the whole file sent, and the rest left unread.
+    let whole = format!("{}/norange/big.csv", server.url);
+    let (same, _) = pipe::files::http::csv_columns(&whole, &options, level_bytes).unwrap();
+    assert_eq!(same, columns);
+    let (bytes, _) = pipe::files::http::range(&whole, 7, 5).unwrap();
+    assert_eq!(bytes, b"aaaaa");
     // A missing file is the checker's to report.
     let missing = format!("source gone = csv(\"{}/gone.csv\")\noutput o = gone |> write(\"o.csv\")\n", server.url);
     let mut sources = pipe::source::SourceMap::new();
@@ -372,4 +389,58 @@ output d = local_parquet |> write("out/d.csv")
     let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
     let message = report.errors.first().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("the server answered 404 Not Found"), "{message}");
+}
+
+#[test]
+fn globs_and_folders_keep_to_what_they_name() {
+    // A pipeline folder whose name a glob would read as a wildcard.
+    let dir = scratch("brackets [v2]");
+    std::fs::create_dir_all(dir.join("data/clean")).unwrap();
+    std::fs::create_dir_all(dir.join("logs/year=2024")).unwrap();
+    std::fs::write(dir.join("data/a.csv"), "x\n1\n").unwrap();
+    std::fs::write(dir.join("data/b.csv"), "x\n2\n").unwrap();
+    std::fs::write(dir.join("logs/year=2024/a.csv"), "x\n3\n").unwrap();
+    // A linked folder is not walked (it would read `a.csv` again).
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("logs/year=2024"), dir.join("logs/year=2025")).unwrap();
+    let program = checked(
+        &dir,
+        r#"
+source one = csv("data/a.csv")
+source both = csv("data/*.csv")
+source logs = csv("logs", dtypes: {year: str})
+output a = one |> write("out/a.csv")
+output b = both |> write("data/clean/b.csv")
+output c = logs |> filter(year == "2024") |> write("logs/_summary.csv")
+"#,
+    );
+    assert_eq!(frame(&program, &dir, "both").height(), 2);
+    let logs = frame(&program, &dir, "logs");
+    assert_eq!(logs.height(), 1, "{logs}");
+    assert_eq!(logs.column("year").unwrap().str().unwrap().get(0), Some("2024"));
+    assert!(run(&program, &dir).is_empty());
+    assert_eq!(std::fs::read_to_string(dir.join("logs/_summary.csv")).unwrap(), "x,year\n3,2024\n");
+}
+
+#[test]
+fn a_source_above_the_pipelines_folder_streams() {
+    let root = scratch("above");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::create_dir_all(root.join("project")).unwrap();
+    std::fs::copy(repo().join("data/iris.csv"), root.join("data/iris.csv")).unwrap();
+    let dir = root.join("project");
+    let program = checked(
+        &dir,
+        "source iris = csv(\"../data/iris.csv\")\noutput o = iris |> filter(petal_length_cm > 1.5) |> write(\"o.parquet\")\n",
+    );
+    let options = Options { dir: dir.clone(), cache: false, ..Options::default() };
+    let mut steps = Vec::new();
+    let errors = pipe::run::run(&program, &options, &mut |e| {
+        if let Event::Step { operation, .. } = e {
+            steps.push(operation);
+        }
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+    // Streamed, not read into memory after a failed stream.
+    assert_eq!(steps, ["stream"]);
 }

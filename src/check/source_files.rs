@@ -27,9 +27,10 @@ const MIN_LEVEL_BYTES: usize = 64 << 10;
 /// folder, as the user wrote it.
 pub type Show<'a> = &'a dyn Fn(&Path) -> String;
 
-/// The files a source's path names, or the reason it names none.
-pub fn find(path: &Path, extension: &str, dir: Option<&Path>, written: &str, span: Span) -> Result<Found, CheckError> {
-    many::find(path, extension, dir).map_err(|e| match e {
+/// The files a source's path names (`written`, relative to `dir`), or the
+/// reason it names none.
+pub fn find(dir: Option<&Path>, written: &str, extension: &str, span: Span) -> Result<Found, CheckError> {
+    many::find(dir, written, extension).map_err(|e| match e {
         many::FindError::Unreadable(reason) => CheckError::SourceUnreadable { path: written.to_owned(), reason, span },
         many::FindError::PartitionsDiffer(difference) => Mistake::SourceFilesDiffer.at(
             span,
@@ -136,7 +137,7 @@ pub fn lower(
         })
         .collect();
     let many = found.naming != many::Naming::File;
-    Ok((SourceFiles { path, many, files, partitions, folders: found.folders }, columns))
+    Ok((SourceFiles { path, many, glob: found.glob, files, partitions, folders: found.folders }, columns))
 }
 
 /// A partition column typed by its values: integers, numbers, or text

@@ -106,7 +106,7 @@ impl Frames<'_> {
             return Some(self.csv_schema(probed, files, Vec::new(), options, b, span));
         }
         let full_path = self.path(&path);
-        let found = self.found(source_files::find(&full_path, "csv", self.dir, &path, path_span))?;
+        let found = self.found(source_files::find(self.dir, &path, "csv", path_span))?;
         let dir = self.dir;
         let show = |p: &std::path::Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
         let probed = source_files::csv_columns(&found, &options, self.probes, &path, path_span, &show);
@@ -121,7 +121,7 @@ impl Frames<'_> {
     fn csv_schema(
         &mut self,
         probed: Vec<probe::ProbedColumn>,
-        files: ir::SourceFiles,
+        mut files: ir::SourceFiles,
         partitions: Vec<Column>,
         options: CsvOptions,
         b: &Bound,
@@ -136,6 +136,13 @@ impl Frames<'_> {
         let mut schema = Schema { columns: columns.chain(partitions).collect() };
         if let Some(dtypes) = b.expr("dtypes") {
             self.declared_dtypes(dtypes, &mut schema);
+            // A declared type holds for partition columns too: the run
+            // types their folders' values by it.
+            for (name, dtype) in &mut files.partitions {
+                if let Some(column) = schema.columns.iter().find(|c| c.name == *name) {
+                    *dtype = column.dtype.clone();
+                }
+            }
         }
         let source = ir::Source::Csv { files, sep: options.sep, nulls: options.nulls, schema: schema.clone() };
         (schema, source)
@@ -158,7 +165,7 @@ impl Frames<'_> {
             ));
         }
         let full_path = self.path(&path);
-        let found = self.found(source_files::find(&full_path, "parquet", self.dir, &path, path_span))?;
+        let found = self.found(source_files::find(self.dir, &path, "parquet", path_span))?;
         let dir = self.dir;
         let show = |p: &std::path::Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
         let read = self.found(source_files::parquet_columns(&found, &path, path_span, &show))?;

@@ -45,7 +45,7 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
     let mut writes = Vec::new();
     // Globs and folders a source reads: a file written into one would be
     // read by the next run.
-    let mut patterns: Vec<(&Path, &'static str, Span)> = Vec::new();
+    let mut patterns: Vec<(&ir::SourceFiles, &'static str, Span)> = Vec::new();
     for (index, item) in ir.items.iter().enumerate() {
         let Some(item) = item else { continue };
         match &item.kind {
@@ -57,7 +57,7 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
                     && files.many
                 {
                     let extension = if matches!(source, Source::Csv { .. }) { "csv" } else { "parquet" };
-                    patterns.push((&files.path, extension, item.span));
+                    patterns.push((files, extension, item.span));
                 }
             }
             ir::ItemKind::Train(train) => {
@@ -118,9 +118,9 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
                 span: write.span,
                 read: read.span,
             });
-        } else if let Some((_, _, read)) =
-            patterns.iter().find(|(pattern, extension, _)| many::would_read(pattern, extension, &write.path, &resolved))
-        {
+        } else if let Some((_, _, read)) = patterns.iter().find(|(files, extension, _)| {
+            many::would_read(files.glob.as_ref(), &files.path, extension, &write.path, &resolved)
+        }) {
             errors.push(CheckError::OverwritesInput {
                 writer: write.what.into(),
                 path: write.shown.display().to_string(),

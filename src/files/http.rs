@@ -89,12 +89,11 @@ fn checked(response: reqwest::Response) -> Result<reqwest::Response, String> {
     if status.is_success() { Ok(response) } else { Err(format!("the server answered {status}")) }
 }
 
-/// The file's size and validator (a HEAD request).
+/// The file's size and validator, from a request for its first byte (a
+/// GET: a URL signed for GET only, as presigned object-store URLs are,
+/// refuses HEAD).
 pub fn head(url: &str) -> Result<Remote, String> {
-    runtime()?.block_on(async {
-        let response = client()?.head(url).send().await.map_err(failure)?;
-        Ok(remote_of(&checked(response)?))
-    })
+    range(url, 0, 1).map(|(_, remote)| remote)
 }
 
 /// Bytes `start..start + len` of the file (fewer at its end), and what the
@@ -109,17 +108,20 @@ pub fn range(url: &str, start: u64, len: u64) -> Result<(Vec<u8>, Remote), Strin
             .send()
             .await
             .map_err(failure)?;
-        let response = checked(response)?;
-        let whole = response.status() != reqwest::StatusCode::PARTIAL_CONTENT;
+        let mut response = checked(response)?;
+        // A server that ignores ranges sends the whole file: it is read only
+        // as far as the range, and the rest of the response dropped.
+        let mut skip = if response.status() == reqwest::StatusCode::PARTIAL_CONTENT { 0 } else { start };
         let remote = remote_of(&response);
-        let bytes = response.bytes().await.map_err(failure)?;
-        let bytes = if whole {
-            let from = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
-            let to = usize::try_from(last.saturating_add(1)).unwrap_or(usize::MAX).min(bytes.len());
-            bytes[from..to].to_vec()
-        } else {
-            bytes.to_vec()
-        };
+        let want = usize::try_from(len).unwrap_or(usize::MAX);
+        let mut bytes = Vec::new();
+        while bytes.len() < want {
+            let Some(chunk) = response.chunk().await.map_err(failure)? else { break };
+            let from = usize::try_from(skip).unwrap_or(usize::MAX).min(chunk.len());
+            skip = skip.saturating_sub(chunk.len() as u64);
+            let take = chunk.len().saturating_sub(from).min(want.saturating_sub(bytes.len()));
+            bytes.extend_from_slice(&chunk[from..from.saturating_add(take)]);
+        }
         Ok((bytes, remote))
     })
 }
@@ -165,7 +167,8 @@ pub fn csv_columns(
 }
 
 /// A remote Parquet file's columns, from its footer (three requests: the
-/// size, the footer's length, the footer), and what the server says of it.
+/// size with the first byte, the footer's length, the footer), and what
+/// the server says of it.
 pub fn parquet_columns(url: &str) -> Result<(Vec<(String, crate::schema::DType)>, Remote), String> {
     let remote = head(url)?;
     let size = remote.size.ok_or("the server does not say the file's size, which reading its footer needs")?;

@@ -65,6 +65,8 @@ pub struct Found {
     /// The folders searched, where a new file would be found (for
     /// `pipe watch`).
     pub folders: Vec<PathBuf>,
+    /// The glob, when the path is one.
+    pub glob: Option<Glob>,
 }
 
 /// Whether a written path is a glob pattern.
@@ -81,33 +83,94 @@ pub enum FindError {
     PartitionsDiffer(String),
 }
 
-/// The files `path` names: itself, the files a glob matches, or the files
-/// ending in `.extension` below a folder (hidden files and folders, and
-/// names starting with `_` such as Spark's `_SUCCESS`, left out). Paths in
-/// messages are shown relative to `shown_from` (the pipeline's folder).
-pub fn find(path: &Path, extension: &str, shown_from: Option<&Path>) -> Result<Found, FindError> {
-    let text = path.to_string_lossy();
-    let show = |p: &Path| shown_from.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
-    if is_glob(&text) {
-        return glob_files(&text, &show);
+/// A glob as written in a source, cut where its wildcards start: `base` is
+/// the literal folder (joined to the pipeline's folder, which may hold
+/// characters a glob would read as wildcards), `rest` the pattern below it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Glob {
+    /// The folder the matching starts in.
+    pub base: PathBuf,
+    /// The pattern below `base` (`*.csv`, `**/part-*.parquet`).
+    pub rest: String,
+}
+
+impl Glob {
+    /// The glob a source path names, relative to `dir`; `None` when the
+    /// written path has no wildcard.
+    pub fn of(dir: Option<&Path>, written: &str) -> Option<Glob> {
+        if !is_glob(written) {
+            return None;
+        }
+        let mut literal = PathBuf::new();
+        let mut rest = PathBuf::new();
+        for part in Path::new(written).components() {
+            if rest.as_os_str().is_empty() && !is_glob(&part.as_os_str().to_string_lossy()) {
+                literal.push(part);
+            } else {
+                rest.push(part);
+            }
+        }
+        let base = dir.map_or_else(|| literal.clone(), |d| d.join(&literal));
+        Some(Glob { base, rest: rest.to_string_lossy().into_owned() })
     }
+
+    /// The whole pattern, the base's own wildcard characters escaped.
+    fn pattern(&self, base: &Path) -> String {
+        let escaped = glob::Pattern::escape(&base.to_string_lossy());
+        match escaped.as_str() {
+            "" => self.rest.clone(),
+            _ => format!("{}/{}", escaped.trim_end_matches('/'), self.rest),
+        }
+    }
+}
+
+/// How a glob matches: `*` stops at `/` (`**` crosses folders), and a
+/// name starting with `.` matches only a pattern that says so.
+fn glob_options() -> glob::MatchOptions {
+    glob::MatchOptions { require_literal_leading_dot: true, require_literal_separator: true, case_sensitive: true }
+}
+
+/// The files a source path names: the files a glob matches, the files
+/// ending in `.extension` below a folder (hidden files and folders, and
+/// names starting with `_` such as Spark's `_SUCCESS`, left out), or the
+/// one file. `written` is the path as written, relative to `dir`; paths in
+/// messages are shown relative to `dir`.
+pub fn find(dir: Option<&Path>, written: &str, extension: &str) -> Result<Found, FindError> {
+    let show = |p: &Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
+    if let Some(glob) = Glob::of(dir, written) {
+        return glob_files(&glob, &show);
+    }
+    let path = dir.map_or_else(|| PathBuf::from(written), |d| d.join(written));
+    find_path(&path, extension, &show)
+}
+
+/// [`find`] again at run time, from what the checker kept: the glob, or
+/// the folder or file `path`.
+pub fn find_again(glob: Option<&Glob>, path: &Path, extension: &str) -> Result<Found, FindError> {
+    let show = |p: &Path| p.display().to_string();
+    match glob {
+        Some(glob) => glob_files(glob, &show),
+        None => find_path(path, extension, &show),
+    }
+}
+
+fn find_path(path: &Path, extension: &str, show: &dyn Fn(&Path) -> String) -> Result<Found, FindError> {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => folder_files(path, extension, &show),
+        Ok(meta) if meta.is_dir() => folder_files(path, extension, show),
         // A missing or unreadable file is the reader's to report.
         _ => Ok(Found {
             naming: Naming::File,
             files: vec![FoundFile { path: path.to_path_buf(), values: Vec::new() }],
             keys: Vec::new(),
             folders: path.parent().map(Path::to_path_buf).into_iter().collect(),
+            glob: None,
         }),
     }
 }
 
-fn glob_files(pattern: &str, show: &dyn Fn(&Path) -> String) -> Result<Found, FindError> {
-    let options = glob::MatchOptions { require_literal_leading_dot: true, ..glob::MatchOptions::new() };
-    let paths = glob::glob_with(pattern, options)
+fn glob_files(glob: &Glob, show: &dyn Fn(&Path) -> String) -> Result<Found, FindError> {
+    let paths = glob::glob_with(&glob.pattern(&glob.base), glob_options())
         .map_err(|e| FindError::Unreadable(format!("the pattern is not valid: {}", e.msg)))?;
-    let base = glob_base(pattern);
     let mut files = Vec::new();
     for entry in paths {
         // An entry that cannot be read (permissions) is left out like a
@@ -123,20 +186,9 @@ fn glob_files(pattern: &str, show: &dyn Fn(&Path) -> String) -> Result<Found, Fi
     if files.is_empty() {
         return Err(FindError::Unreadable("no file matches this pattern".into()));
     }
-    found(Naming::Glob, &base, files, show)
-}
-
-/// The folder a glob pattern starts in: its components before the first
-/// one with a wildcard.
-pub fn glob_base(pattern: &str) -> PathBuf {
-    let mut base = PathBuf::new();
-    for part in Path::new(pattern).components() {
-        if is_glob(&part.as_os_str().to_string_lossy()) {
-            break;
-        }
-        base.push(part);
-    }
-    base
+    let mut found = found(Naming::Glob, &glob.base, files, show)?;
+    found.glob = Some(glob.clone());
+    Ok(found)
 }
 
 fn folder_files(dir: &Path, extension: &str, show: &dyn Fn(&Path) -> String) -> Result<Found, FindError> {
@@ -147,10 +199,16 @@ fn folder_files(dir: &Path, extension: &str, show: &dyn Fn(&Path) -> String) -> 
             .map_err(|e| FindError::Unreadable(format!("cannot list `{}`: {e}", show(&folder))))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.starts_with('_') {
+            if skipped_name(&name) {
                 continue;
             }
             let path = entry.path();
+            // A linked folder is not walked (`latest -> 2024-06` would read
+            // rows twice, `self -> .` forever); a linked file is read.
+            let linked_folder = entry.file_type().is_ok_and(|t| t.is_symlink()) && path.is_dir();
+            if linked_folder {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
             } else if path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension)) {
@@ -167,6 +225,12 @@ fn folder_files(dir: &Path, extension: &str, show: &dyn Fn(&Path) -> String) -> 
     found(Naming::Folder, dir, files, show)
 }
 
+/// Names a folder source leaves out: hidden ones, and those starting with
+/// `_` (Spark's `_SUCCESS`, `_metadata`).
+fn skipped_name(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
+}
+
 /// The found files sorted, with their partition values; every file must
 /// name the same keys in the same order.
 fn found(
@@ -178,7 +242,9 @@ fn found(
     paths.sort();
     let mut keys: Option<Vec<String>> = None;
     let mut files = Vec::with_capacity(paths.len());
-    let mut folders = std::collections::BTreeSet::from([base.to_path_buf()]);
+    // The pipeline's own folder, when the glob starts there, is ".".
+    let watched = if base.as_os_str().is_empty() { Path::new(".") } else { base };
+    let mut folders = std::collections::BTreeSet::from([watched.to_path_buf()]);
     for path in paths {
         let (names, values) = partitions(base, &path);
         match &keys {
@@ -194,10 +260,10 @@ fn found(
             }
             Some(_) => {}
         }
-        folders.extend(path.parent().map(Path::to_path_buf));
+        folders.extend(path.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf));
         files.push(FoundFile { path, values });
     }
-    Ok(Found { naming, files, keys: keys.unwrap_or_default(), folders: folders.into_iter().collect() })
+    Ok(Found { naming, files, keys: keys.unwrap_or_default(), folders: folders.into_iter().collect(), glob: None })
 }
 
 fn show_keys(keys: &[String]) -> String {
@@ -218,28 +284,53 @@ fn partitions(base: &Path, file: &Path) -> (Vec<String>, Vec<Option<String>>) {
         if let Some((key, value)) = part.split_once('=')
             && !key.is_empty()
         {
-            names.push(key.to_owned());
-            values.push((value != HIVE_NULL).then(|| value.to_owned()));
+            names.push(decoded(key));
+            values.push((value != HIVE_NULL).then(|| decoded(value)));
         }
     }
     (names, values)
 }
 
-/// Whether a file written at `path` would be one of the files `source`
-/// names next time (a glob that matches it, a folder holding it with the
-/// format's extension). `resolve` makes paths comparable (links, `..`).
-pub fn would_read(source: &Path, extension: &str, path: &Path, resolve: &dyn Fn(&Path) -> PathBuf) -> bool {
-    let text = source.to_string_lossy();
-    if is_glob(&text) {
-        let base = glob_base(&text);
-        let rest = source.strip_prefix(&base).unwrap_or(source);
-        let full = resolve(&base).join(rest);
-        let options = glob::MatchOptions { require_literal_leading_dot: true, ..glob::MatchOptions::new() };
-        return glob::Pattern::new(&full.to_string_lossy()).is_ok_and(|p| p.matches_path_with(path, options));
+/// Whether a file written at `path` (resolved) would be one of the files
+/// a many-file source names next time: one its glob matches, or one below
+/// its folder with the format's extension (and no name the folder walk
+/// leaves out). `resolve` makes paths comparable (links, `..`).
+pub fn would_read(
+    glob: Option<&Glob>,
+    folder: &Path,
+    extension: &str,
+    path: &Path,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> bool {
+    if let Some(glob) = glob {
+        let Ok(below) = path.strip_prefix(resolve(&glob.base)) else { return false };
+        return glob::Pattern::new(&glob.rest).is_ok_and(|p| p.matches_path_with(below, glob_options()));
     }
-    source.is_dir()
-        && path.starts_with(resolve(source))
-        && path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension))
+    let Ok(below) = path.strip_prefix(resolve(folder)) else { return false };
+    let skipped = below.components().any(|c| skipped_name(&c.as_os_str().to_string_lossy()));
+    !skipped && path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension))
+}
+
+/// A partition folder's text with its `%XX` escapes decoded, as Hive,
+/// Spark and Polars write `a:b` as `a%3Ab`.
+fn decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i.saturating_add(1)..i.saturating_add(3)).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i = i.saturating_add(3);
+            }
+            (byte, _) => {
+                out.push(byte);
+                i = i.saturating_add(1);
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -255,8 +346,18 @@ mod tests {
     }
 
     #[test]
+    fn partition_values_are_decoded() {
+        assert_eq!(decoded("2024-01-01%2012%3A00"), "2024-01-01 12:00");
+        assert_eq!(decoded("100%"), "100%");
+        assert_eq!(decoded("%zz%4"), "%zz%4");
+    }
+
+    #[test]
     fn a_glob_starts_in_its_literal_folders() {
-        assert_eq!(glob_base("data/2024/*/x.csv"), PathBuf::from("data/2024"));
-        assert_eq!(glob_base("*.csv"), PathBuf::new());
+        let glob = Glob::of(Some(Path::new("exp [v2]")), "data/2024/*/x.csv").unwrap();
+        assert_eq!(glob, Glob { base: PathBuf::from("exp [v2]/data/2024"), rest: "*/x.csv".into() });
+        assert_eq!(glob.pattern(&glob.base), "exp [[]v2[]]/data/2024/*/x.csv");
+        assert_eq!(Glob::of(None, "*.csv").unwrap().pattern(Path::new("")), "*.csv");
+        assert_eq!(Glob::of(Some(Path::new("exp [v2]")), "data.csv"), None, "the folder's brackets are no glob");
     }
 }

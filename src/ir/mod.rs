@@ -147,6 +147,8 @@ pub struct SourceFiles {
     /// Whether `path` names several files (a glob or a folder), found again
     /// when the source is read.
     pub many: bool,
+    /// The glob, when the path is one (`path` is then only shown).
+    pub glob: Option<crate::files::many::Glob>,
     /// The files, in the order their rows are read (sorted by path).
     pub files: Vec<SourceFile>,
     /// The Hive partition columns their folders name (`year=2024/`),
@@ -165,6 +167,7 @@ impl SourceFiles {
         SourceFiles {
             path: path.clone(),
             many: false,
+            glob: None,
             files: vec![SourceFile { path, values: Vec::new(), stamp: None, version }],
             partitions: Vec::new(),
             folders: Vec::new(),
@@ -182,6 +185,7 @@ impl SourceFiles {
         SourceFiles {
             path: path.clone(),
             many: false,
+            glob: None,
             files: vec![SourceFile { path, values: Vec::new(), stamp: None, version: None }],
             partitions: Vec::new(),
             folders,

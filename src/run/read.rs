@@ -90,7 +90,7 @@ pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<
     let changed =
         |path: &Path, change: String| RunError::SourceChanged { path: path.display().to_string(), change, span };
     if files.many {
-        let now = many::find(&files.path, extension, None).map(|f| f.files).unwrap_or_default();
+        let now = many::find_again(files.glob.as_ref(), &files.path, extension).map(|f| f.files).unwrap_or_default();
         let checked: std::collections::HashSet<&Path> = files.files.iter().map(|f| f.path.as_path()).collect();
         if let Some(added) = now.iter().find(|f| !checked.contains(f.path.as_path())) {
             return Err(changed(&added.path, format!("appeared among the files of `{}`", files.path.display())));
@@ -317,7 +317,8 @@ pub fn scan_parquet(source: &Source) -> Option<PolarsResult<LazyFrame>> {
 /// mapped 930 MB CSV counted 930 MB in the resident set while it streamed;
 /// read in ranges the same output peaked at 284 MB, 5% slower).
 fn file_url(path: &Path) -> Option<PlRefPath> {
-    let absolute = std::path::absolute(path).ok()?;
+    // Canonical: Polars' object store refuses `..` in a path.
+    let absolute = path.canonicalize().ok()?;
     let url = url::Url::from_file_path(absolute).ok()?;
     Some(PlRefPath::new(url.to_string()))
 }
