@@ -97,7 +97,7 @@ fn csv_files_types_widen_as_one_file_would() {
 
 /// iris cut by species (its `label`) and by half into `species=.../half=.../part.parquet`
 /// (the last half of virginica in Hive's missing-value folder).
-fn write_hive_iris(dir: &Path) -> DataFrame {
+pub(crate) fn write_hive_iris(dir: &Path) -> DataFrame {
     let iris = CsvReadOptions::default()
         .with_has_header(true)
         .try_into_reader_with_file_path(Some(repo().join("data/iris.csv")))

@@ -113,3 +113,36 @@ fn a_step_that_fails_while_streaming_is_reported_at_the_step() {
     }
     assert!(!dir.join("o.csv").exists());
 }
+
+/// Globs, folders and Hive partitions stream too: the files one after the
+/// other, each with its partition columns, as the in-memory read stacks them.
+#[test]
+fn many_file_sources_stream_what_the_in_memory_path_reads() {
+    let dir = scratch("stream_many");
+    crate::sources::write_hive_iris(&dir);
+    std::fs::create_dir_all(dir.join("parts/year=2023")).unwrap();
+    std::fs::create_dir_all(dir.join("parts/year=2024")).unwrap();
+    let people = std::fs::read_to_string(repo().join("data/people.csv")).unwrap();
+    let (header, rows) = people.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    std::fs::write(dir.join("parts/year=2023/a.csv"), format!("{header}\n{}\n", rows[..900].join("\n"))).unwrap();
+    std::fs::write(dir.join("parts/year=2024/b.csv"), format!("{header}\n{}\n", rows[900..].join("\n"))).unwrap();
+    let cases = [
+        ("parquet(\"events\")", "select(sepal_length_cm, species, half)"),
+        ("parquet(\"events/*/*/*.parquet\")", "with(x: sepal_length_cm * 2.0)"),
+        ("csv(\"parts\")", "filter(age > 40) |> select(age, city, year)"),
+        ("csv(\"parts/*/*.csv\")", "drop(f0..f31)"),
+    ];
+    for (i, (source, steps)) in cases.iter().enumerate() {
+        let streamed_text = format!("source s = {source}\noutput o = s |> {steps} |> write(\"s{i}.csv\")\n");
+        let (errors, streamed) = run(&dir, &streamed_text);
+        assert!(errors.is_empty() && streamed, "{source}: {errors:?}, streamed {streamed}");
+        let held_text = format!("{streamed_text}output other = s |> write(\"other.csv\")\n")
+            .replace(&format!("s{i}.csv"), &format!("m{i}.csv"));
+        let (errors, streamed) = run(&dir, &held_text);
+        assert!(errors.is_empty() && !streamed, "{source}: {errors:?}");
+        let s = std::fs::read_to_string(dir.join(format!("s{i}.csv"))).unwrap();
+        let m = std::fs::read_to_string(dir.join(format!("m{i}.csv"))).unwrap();
+        assert!(s == m && s.lines().count() > 10, "{source} |> {steps}: the files differ");
+    }
+}

@@ -1,9 +1,9 @@
 //! Which outputs stream: the one rule `pipe check --explain` shows and
 //! `pipe run` follows. An output streams (Polars' streaming engine reads,
-//! transforms and writes it batch by batch) when it reads a source that no
-//! other item reads, every step looks at one row at a time, and it ends in
-//! `write(...)`; otherwise its rows are held in memory, for the reason
-//! given.
+//! transforms and writes it batch by batch) when it reads a source of local
+//! files that no other item reads, every step looks at one row at a time,
+//! and it ends in `write(...)`; otherwise its rows are held in memory, for
+//! the reason given.
 
 use super::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
 
@@ -98,11 +98,8 @@ impl Program {
             return holds(format!("it reads `{}`, which is held", input.name));
         };
         match files {
-            Source::Csv { files, .. } | Source::Parquet { files }
-                if !files.many && files.partitions.is_empty() && !files.is_url() => {}
-            Source::Csv { .. } | Source::Parquet { .. } => {
-                return holds("its source reads several files or a URL".into());
-            }
+            Source::Csv { files, .. } | Source::Parquet { files } if !files.is_url() => {}
+            Source::Csv { .. } | Source::Parquet { .. } => return holds("its source is a URL, read whole".into()),
             Source::Images { .. } => return holds("its source is images".into()),
         }
         if self.readers(source) > 1 {

@@ -141,27 +141,35 @@ fn with_partitions(
     if partitions.is_empty() {
         return Ok(df);
     }
-    let mut exprs = Vec::with_capacity(partitions.len());
-    for ((name, dtype), value) in partitions.iter().zip(values) {
-        let value = match value {
-            None => lit(NULL),
-            Some(text) => partition_value(text, dtype).ok_or_else(|| RunError::Unreadable {
-                path: path.display().to_string(),
-                reason: format!("its folder names `{name}={text}`, which is not {dtype}"),
-                span,
-                help: "fix the folder's name, or declare the column's type in `dtypes: {...}`".into(),
-            })?,
-        };
-        // Polars types a small integer literal as i32: every file's column
-        // must have the checked type to stack.
-        exprs.push(value.cast(polars_dtype(dtype)).alias(name.as_str()));
-    }
+    let exprs = partition_exprs(partitions, values).map_err(|reason| RunError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+        span,
+        help: "fix the folder's name, or declare the column's type in `dtypes: {...}`".into(),
+    })?;
     df.lazy().with_columns(exprs).collect().map_err(|e| RunError::Unreadable {
         path: path.display().to_string(),
         reason: e.to_string(),
         span,
         help: UNREADABLE.into(),
     })
+}
+
+/// One file's partition columns: each holds the value its folder names,
+/// typed as the checker typed the column.
+fn partition_exprs(partitions: &[(String, DType)], values: &[Option<String>]) -> Result<Vec<Expr>, String> {
+    let mut exprs = Vec::with_capacity(partitions.len());
+    for ((name, dtype), value) in partitions.iter().zip(values) {
+        let value = match value {
+            None => lit(NULL),
+            Some(text) => partition_value(text, dtype)
+                .ok_or_else(|| format!("its folder names `{name}={text}`, which is not {dtype}"))?,
+        };
+        // Polars types a small integer literal as i32: every file's column
+        // must have the checked type to stack.
+        exprs.push(value.cast(polars_dtype(dtype)).alias(name.as_str()));
+    }
+    Ok(exprs)
 }
 
 /// A partition folder's value as a literal of the column's type.
@@ -273,43 +281,72 @@ fn null_values(nulls: &[String]) -> Option<NullValues> {
     (!nulls.is_empty()).then(|| NullValues::AllColumns(nulls.iter().map(|n| n.as_str().into()).collect()))
 }
 
-/// A CSV source read as a lazy query (a single file, on this machine,
-/// without partition columns; `None` otherwise) for a streaming output:
-/// the same reading as [`read`] (`fast`: only empty fields are null, then
-/// the null strings of text columns; otherwise every null string matched),
-/// and the same types.
+/// A CSV source read as a lazy query (its files on this machine, one after
+/// the other, each with its partition columns; `None` for a URL, or a
+/// partition value that is not of its column's type) for a streaming
+/// output: the same reading as [`read`] (`fast`: only empty fields are
+/// null, then the null strings of text columns; otherwise every null string
+/// matched), and the same types.
 pub fn scan_csv(source: &Source, fast: bool) -> Option<PolarsResult<LazyFrame>> {
     let Source::Csv { files, sep, nulls, schema } = source else { return None };
-    let [file] = files.files.as_slice() else { return None };
-    if files.many || !files.partitions.is_empty() || files.is_url() {
+    if files.is_url() {
         return None;
     }
-    let scan = LazyCsvReader::new(file_url(&file.path)?)
-        .with_glob(false)
-        .with_has_header(true)
-        .with_schema(Some(Arc::new(csv_schema(schema))))
-        .with_separator(*sep)
-        .with_null_values(null_values(if fast { &[] } else { nulls }))
-        .finish();
-    Some(scan.map(|l| {
-        let exprs = if fast { null_string_exprs(&csv_schema(schema), nulls) } else { Vec::new() };
-        if exprs.is_empty() { l } else { l.with_columns(exprs) }
-    }))
+    let own = schema.columns.len().saturating_sub(files.partitions.len());
+    let file_schema = csv_schema(&PipeSchema { columns: schema.columns[..own].to_vec() });
+    let mut scans = Vec::with_capacity(files.files.len());
+    for file in &files.files {
+        let partitions = partition_exprs(&files.partitions, &file.values).ok()?;
+        let scan = LazyCsvReader::new(file_url(&file.path)?)
+            .with_glob(false)
+            .with_has_header(true)
+            .with_schema(Some(Arc::new(file_schema.clone())))
+            .with_separator(*sep)
+            .with_null_values(null_values(if fast { &[] } else { nulls }))
+            .finish()
+            .map(|l| {
+                let exprs = if fast { null_string_exprs(&file_schema, nulls) } else { Vec::new() };
+                let l = if exprs.is_empty() { l } else { l.with_columns(exprs) };
+                if partitions.is_empty() { l } else { l.with_columns(partitions) }
+            });
+        scans.push(scan);
+    }
+    Some(one_after_another(scans))
 }
 
-/// A Parquet source read as a lazy query (a single file on this machine,
-/// without partition columns; `None` otherwise), in the checked types.
+/// A Parquet source read as a lazy query (its files on this machine, one
+/// after the other, each with its partition columns; `None` for a URL), in
+/// the checked types.
 pub fn scan_parquet(source: &Source) -> Option<PolarsResult<LazyFrame>> {
     let Source::Parquet { files } = source else { return None };
-    let [file] = files.files.as_slice() else { return None };
-    if files.many || !files.partitions.is_empty() || files.is_url() {
+    if files.is_url() {
         return None;
     }
-    let args = ScanArgsParquet { glob: false, ..ScanArgsParquet::default() };
-    Some(LazyFrame::scan_parquet(file_url(&file.path)?, args).and_then(|mut l| {
-        let casts = normalizing_casts(l.collect_schema()?.as_ref());
-        Ok(if casts.is_empty() { l } else { l.with_columns(casts) })
-    }))
+    let mut scans = Vec::with_capacity(files.files.len());
+    for file in &files.files {
+        let partitions = partition_exprs(&files.partitions, &file.values).ok()?;
+        // The partition columns are the checker's (typed, decoded): Polars'
+        // own Hive inference stays off (it would also try to read dates,
+        // which this build lacks, and panic).
+        let args =
+            ScanArgsParquet { glob: false, hive_options: HiveOptions::new_disabled(), ..ScanArgsParquet::default() };
+        let scan = LazyFrame::scan_parquet(file_url(&file.path)?, args).and_then(|mut l| {
+            let casts = normalizing_casts(l.collect_schema()?.as_ref());
+            let l = if casts.is_empty() { l } else { l.with_columns(casts) };
+            Ok(if partitions.is_empty() { l } else { l.with_columns(partitions) })
+        });
+        scans.push(scan);
+    }
+    Some(one_after_another(scans))
+}
+
+/// The files' queries as one, their rows in order.
+fn one_after_another(scans: Vec<PolarsResult<LazyFrame>>) -> PolarsResult<LazyFrame> {
+    let mut scans = scans.into_iter().collect::<PolarsResult<Vec<_>>>()?;
+    if scans.len() == 1 {
+        return Ok(scans.remove(0));
+    }
+    concat(scans, UnionArgs { maintain_order: true, rechunk: false, ..UnionArgs::default() })
 }
 
 /// A local file as a `file://` URL for a streaming scan: Polars then reads
@@ -327,8 +364,9 @@ fn file_url(path: &Path) -> Option<PlRefPath> {
 /// does not parse as its column's type, if that is the reason.
 pub fn bad_csv_value(source: &Source, span: Span) -> Option<RunError> {
     let Source::Csv { files, sep, nulls, schema } = source else { return None };
-    let path = files.files.first().map_or(files.path.as_path(), |f| f.path.as_path());
-    explain_csv_failure(path, *sep, nulls, schema, span)
+    let own = schema.columns.len().saturating_sub(files.partitions.len());
+    let file_schema = PipeSchema { columns: schema.columns[..own].to_vec() };
+    files.files.iter().find_map(|f| explain_csv_failure(&f.path, *sep, nulls, &file_schema, span))
 }
 
 /// Null strings in text columns, and NaN in float columns when a spelling

@@ -1,5 +1,5 @@
-//! Outputs that never hold their rows. An output whose source no other item
-//! reads, whose steps each look at one row at a time (filter, select, drop,
+//! Outputs that never hold their rows. An output whose source (local files)
+//! no other item reads, whose steps each look at one row at a time (filter, select, drop,
 //! rename, with, drop_nulls, cast, log1p) and which ends in `write(...)`
 //! runs as one Polars query on its streaming engine: batches are read,
 //! transformed and written as they come, so a file larger than memory can
