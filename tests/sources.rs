@@ -337,6 +337,13 @@ output d = local_parquet |> write("out/d.csv")
         let (web_rows, local_rows) = (frame(&program, &dir, web), frame(&program, &dir, local));
         assert!(web_rows.equals_missing(&local_rows), "{web}:\n{web_rows}\n{local_rows}");
     }
+    // A download a killed run left (its process gone) is removed by the
+    // next download.
+    let orphan = std::env::temp_dir().join(format!("{}4294967290-0.csv", pipe::run::read::DOWNLOAD_PREFIX));
+    std::fs::write(&orphan, "x\n1\n").unwrap();
+    let fresh = checked(&dir, &text);
+    assert!(run(&fresh, &dir).is_empty());
+    assert!(!orphan.exists(), "the orphaned download is still there");
     // With the cache, a second run downloads nothing: the ETag is the key.
     let cached_run = |program: &Program| {
         let options = Options { dir: dir.clone(), cache: true, ..Options::default() };

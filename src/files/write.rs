@@ -57,14 +57,19 @@ fn temporary_name(path: &Path, pid: u32) -> PathBuf {
 
 /// Removes temporary files for `path` whose writing process is gone.
 fn remove_stale_temporaries(path: &Path) {
-    let prefix = temporary_prefix(path);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    remove_orphans(dir, &temporary_prefix(path));
+}
+
+/// Removes the files in `dir` named `PREFIX<pid>...` whose writing process
+/// is gone (a run killed in the middle of writing them).
+pub fn remove_orphans(dir: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let pid =
-            name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp")).and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid
+        let Some(rest) = name.strip_prefix(prefix) else { continue };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(pid) = digits.parse::<u32>()
             && pid != std::process::id()
             && !process_alive(pid)
         {

@@ -45,6 +45,9 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
     }
 }
 
+/// What a URL's temporary download is named after (then the process id).
+pub const DOWNLOAD_PREFIX: &str = "pipe-download-";
+
 /// `read` of the file on this machine: the file itself, or a URL's file
 /// downloaded to a temporary file (removed after). A download whose
 /// version differs from the check's is refused.
@@ -60,7 +63,9 @@ fn local(
     }
     static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temporary = std::env::temp_dir().join(format!("pipe-download-{}-{n}.{extension}", std::process::id()));
+    // Downloads a killed run left behind go first.
+    crate::files::write::remove_orphans(&std::env::temp_dir(), DOWNLOAD_PREFIX);
+    let temporary = std::env::temp_dir().join(format!("{DOWNLOAD_PREFIX}{}-{n}.{extension}", std::process::id()));
     let result = match http::download(&url, &temporary) {
         Ok(remote) if file.version.is_some() && remote.version_differs(file.version.as_deref()) => {
             Err(RunError::SourceChanged { path: url.to_string(), change: "changed on the server".into(), span })
