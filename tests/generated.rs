@@ -494,6 +494,7 @@ pub fn check_and_run(dir: &Path, text: &str) -> Outcome {
         source_text: None,
         control: None,
         resume: false,
+        in_memory: false,
     };
     let ran =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipe::run::run(&report.ir, &options, &mut |_| {})));

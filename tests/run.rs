@@ -58,6 +58,7 @@ pub fn with_session<T>(program: &Program, dir: &Path, f: impl FnOnce(&mut Sessio
         source_text: None,
         control: None,
         resume: false,
+        in_memory: false,
     };
     let result = {
         let mut session = Session::new(program, &options, &mut events);
@@ -207,8 +208,15 @@ fn transformed_rows_match_scikit_learn() {
 fn run_all(dir: &Path, text: &str, cache: bool) -> (Vec<pipe::run::Finished>, Vec<RunError>) {
     let program = checked(dir, text);
     let mut finished = Vec::new();
-    let options =
-        Options { dir: dir.to_path_buf(), cache, only: Vec::new(), source_text: None, control: None, resume: false };
+    let options = Options {
+        dir: dir.to_path_buf(),
+        cache,
+        only: Vec::new(),
+        source_text: None,
+        control: None,
+        resume: false,
+        in_memory: false,
+    };
     let errors = pipe::run::run(&program, &options, &mut |e| {
         if let Event::Finished(f) = e {
             finished.push(f);

@@ -1,7 +1,8 @@
-//! Streaming outputs: an output that reads its source alone and only has
-//! steps that look at one row at a time runs on Polars' streaming engine;
+//! Streaming outputs and transforms: an item whose rows come from local
+//! files through steps that work batch by batch once they know what they
+//! learn runs on Polars' streaming engine (in passes, when steps learn);
 //! the file it writes must hold what the in-memory path writes (the same
-//! pipeline with a second reader of the source, which holds its rows).
+//! pipeline run with `in_memory`), to the last bit.
 
 use std::path::Path;
 
@@ -14,15 +15,31 @@ use crate::run::{checked, repo, scratch};
 /// Runs `text` in `dir` as `pipe run --no-cache` does; the errors and
 /// whether an item streamed.
 fn run(dir: &Path, text: &str) -> (Vec<RunError>, bool) {
-    let program = checked(dir, text);
-    let options = Options { dir: dir.to_path_buf(), cache: false, ..Options::default() };
-    let mut streamed = false;
-    let errors = pipe::run::run(&program, &options, &mut |e| {
-        if let Event::Step { operation: "stream", .. } = e {
-            streamed = true;
-        }
-    });
+    run_with(dir, text, false)
+}
+
+/// [`run`] as `pipe run --no-cache --in-memory` does.
+fn run_in_memory(dir: &Path, text: &str) -> (Vec<RunError>, bool) {
+    run_with(dir, text, true)
+}
+
+fn run_with(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, bool) {
+    let (errors, streamed, _) = run_noting(dir, text, in_memory);
     (errors, streamed)
+}
+
+/// [`run_with`], with the warnings said along the way.
+fn run_noting(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, bool, Vec<String>) {
+    let program = checked(dir, text);
+    let options = Options { dir: dir.to_path_buf(), cache: false, in_memory, ..Options::default() };
+    let mut streamed = false;
+    let mut warnings = Vec::new();
+    let errors = pipe::run::run(&program, &options, &mut |e| match e {
+        Event::Step { operation: "stream", .. } => streamed = true,
+        Event::Warning(w) => warnings.push(w.to_string()),
+        _ => {}
+    });
+    (errors, streamed, warnings)
 }
 
 fn parquet(path: &Path) -> DataFrame {
@@ -51,11 +68,8 @@ fn streamed_outputs_write_what_the_in_memory_path_writes() {
                 format!("source p = csv(\"people #1 100%.csv\")\noutput o = p |> {step} |> write(\"s{i}.{format}\")\n");
             let (errors, streamed) = run(&dir, &streamed_text);
             assert!(errors.is_empty() && streamed, "{step}: {errors:?}, streamed {streamed}");
-            // A second reader of the source: its rows are held, and the
-            // output runs in memory.
-            let held_text = format!("{streamed_text}output other = p |> write(\"other.csv\")\n")
-                .replace(&format!("s{i}.{format}"), &format!("m{i}.{format}"));
-            let (errors, streamed) = run(&dir, &held_text);
+            let held_text = streamed_text.replace(&format!("s{i}.{format}"), &format!("m{i}.{format}"));
+            let (errors, streamed) = run_in_memory(&dir, &held_text);
             assert!(errors.is_empty() && !streamed, "{step}: {errors:?}, streamed {streamed}");
             let (s, m) = (dir.join(format!("s{i}.{format}")), dir.join(format!("m{i}.{format}")));
             if format == "csv" {
@@ -137,12 +151,153 @@ fn many_file_sources_stream_what_the_in_memory_path_reads() {
         let streamed_text = format!("source s = {source}\noutput o = s |> {steps} |> write(\"s{i}.csv\")\n");
         let (errors, streamed) = run(&dir, &streamed_text);
         assert!(errors.is_empty() && streamed, "{source}: {errors:?}, streamed {streamed}");
-        let held_text = format!("{streamed_text}output other = s |> write(\"other.csv\")\n")
-            .replace(&format!("s{i}.csv"), &format!("m{i}.csv"));
-        let (errors, streamed) = run(&dir, &held_text);
+        let held_text = streamed_text.replace(&format!("s{i}.csv"), &format!("m{i}.csv"));
+        let (errors, streamed) = run_in_memory(&dir, &held_text);
         assert!(errors.is_empty() && !streamed, "{source}: {errors:?}");
         let s = std::fs::read_to_string(dir.join(format!("s{i}.csv"))).unwrap();
         let m = std::fs::read_to_string(dir.join(format!("m{i}.csv"))).unwrap();
         assert!(s == m && s.lines().count() > 10, "{source} |> {steps}: the files differ");
     }
+}
+
+/// Runs `text` streamed and in memory (each writing `<name>.csv` with its
+/// own prefix) and asserts both streamed (or not) and wrote the same bytes.
+fn same_both_ways(dir: &Path, text: &str, outputs: &[&str]) {
+    let streamed_text =
+        outputs.iter().fold(text.to_owned(), |t, o| t.replace(&format!("\"{o}.csv\""), &format!("\"s_{o}.csv\"")));
+    let held_text =
+        outputs.iter().fold(text.to_owned(), |t, o| t.replace(&format!("\"{o}.csv\""), &format!("\"m_{o}.csv\"")));
+    let (errors, streamed, warnings) = run_noting(dir, &streamed_text, false);
+    assert!(errors.is_empty() && streamed, "{text}: {errors:?}, streamed {streamed}");
+    let (errors, held, held_warnings) = run_noting(dir, &held_text, true);
+    assert!(errors.is_empty() && !held, "{text}: {errors:?}");
+    assert_eq!(warnings, held_warnings, "{text}: the warnings differ");
+    for o in outputs {
+        let s = std::fs::read_to_string(dir.join(format!("s_{o}.csv"))).unwrap();
+        let m = std::fs::read_to_string(dir.join(format!("m_{o}.csv"))).unwrap();
+        assert!(s.lines().count() > 1, "{text}: {o} is empty");
+        if s != m {
+            let line = s.lines().zip(m.lines()).position(|(a, b)| a != b);
+            panic!("{text}: {o} differs at line {line:?}");
+        }
+    }
+}
+
+/// Every step that learns streams in passes (statistics, then apply) and
+/// writes what the in-memory path writes, byte for byte.
+#[test]
+fn fitted_steps_stream_what_the_in_memory_path_writes() {
+    let dir = scratch("stream_fitted");
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    std::fs::copy(repo().join("data/penguins.csv"), dir.join("penguins.csv")).unwrap();
+    let people = "source p = csv(\"people.csv\")\n";
+    let steps = [
+        "standard(f0..f3, income)",
+        "minmax(f4..f7, range: [-1, 1])",
+        "robust(f8, f9)",
+        "qcut(income, 4)",
+        "qcut(income, [0, 0.1, 0.5, 1], labels: [low, mid, high])",
+        "cut(age, [18, 40, 65], labels: [young, mid])",
+        "onehot(city)",
+        "onehot(city, drop_first: true)",
+        "pca(f0..f31, 4)",
+        "pca(f0..f7, 3, whiten: true, keep: true)",
+        // Learning from learned columns: two passes, then the write.
+        "standard(f0..f7) |> pca(f0..f7, 2) |> qcut(pc0, 3)",
+        // A filter between learners: a pass each.
+        "standard(f0) |> filter(f0 > 0.0) |> standard(f0) |> with(y: f0 * 2.0)",
+        "log1p(income) |> minmax(income) |> filter(income > 0.5) |> onehot(city) |> drop(f10..f31)",
+    ];
+    for step in steps {
+        same_both_ways(&dir, &format!("{people}output o = p |> {step} |> write(\"o.csv\")\n"), &["o"]);
+    }
+    let penguins = "source g = csv(\"penguins.csv\")\n";
+    for step in
+        ["fill_nulls([bill_length_mm, body_mass_g], mean)", "fill_nulls([bill_depth_mm, flipper_length_mm], median)"]
+    {
+        same_both_ways(&dir, &format!("{penguins}output o = g |> {step} |> write(\"o.csv\")\n"), &["o"]);
+    }
+    // The benchmark's transform: fitted in two passes, applied in a third;
+    // applied to a filtered copy of the source as well.
+    let transform = r#"
+source p = csv("people.csv")
+transform prep = fit(p |> filter(age > 20)) {
+    cut(age, [0, 18, 65, inf], labels: [teen, adult, senior]) as age_bucket
+    qcut(income, 4) as income_q
+    standard(f0..f15)
+    minmax(f16..f31)
+    onehot(city)
+    pca(f0..f31, 8, keep: true)
+}
+output a = prep(p |> filter(age > 20)) |> write("a.csv")
+output b = p |> filter(age <= 50) |> prep |> select(age_bucket, income_q, pc0..pc7) |> write("b.csv")
+"#;
+    same_both_ways(&dir, transform, &["a", "b"]);
+}
+
+/// Where batches end changes nothing: 300,000 rows (three batches and a
+/// part, blocks of 4,096 values split across them) learn and write the same
+/// numbers streamed as held.
+#[test]
+fn fitted_steps_learn_the_same_across_batches() {
+    let dir = scratch("stream_batches");
+    let mut text = String::from("a,b,c,d,k\n");
+    let mut state: u64 = 7;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..300_000 {
+        let (x, y, z) = (next() * 100.0, next(), next() * 1e6);
+        text.push_str(&format!("{x:.4},{:.6},{z:.2},{},k{}\n", x * 0.5 + y, i % 1000, i % 7));
+    }
+    std::fs::write(dir.join("big.csv"), text).unwrap();
+    let program = r#"
+source big = csv("big.csv")
+transform t = fit(big) {
+    qcut(c, 10) as decile
+    standard(a, b)
+    minmax(c)
+    robust(d)
+    onehot(k)
+    pca([a, b, c, d], 2, whiten: true)
+}
+output o = t(big) |> write("o.csv")
+"#;
+    same_both_ways(&dir, program, &["o"]);
+}
+
+/// `pipe check --explain`'s passes: learners whose columns no earlier
+/// learner of the pass touches share a pass.
+#[test]
+fn explain_counts_the_passes_a_streamed_item_makes() {
+    let dir = scratch("stream_explain");
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    let text = r#"
+source p = csv("people.csv")
+transform prep = fit(p) {
+    qcut(income, 4) as income_q
+    standard(f0..f15)
+    minmax(f16..f31)
+    onehot(city)
+    pca(f0..f31, 8)
+}
+output a = prep(p) |> write("a.csv")
+output b = p |> standard(f0) |> write("b.csv")
+output c = p |> filter(age > 3) |> write("c.csv")
+"#;
+    let program = checked(&dir, text);
+    let memory = |name: &str| {
+        let id = program.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == name)).unwrap();
+        program.memory(id)
+    };
+    let streams = |passes: usize, keeps: Vec<&'static str>| Some(pipe::ir::Memory::Streams { passes, keeps });
+    assert_eq!(memory("prep"), streams(2, vec!["qcut"]));
+    assert_eq!(memory("a"), streams(1, vec![]));
+    assert_eq!(memory("b"), streams(2, vec![]));
+    assert_eq!(memory("c"), streams(1, vec![]));
+    // An item that holds the source's rows: nothing else streams it.
+    let held = checked(&dir, &format!("{text}stage s = p |> sample(10, seed: 1)\n"));
+    let id = held.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "a")).unwrap();
+    assert_eq!(held.memory(id), Some(pipe::ir::Memory::Holds("`s` holds the rows of `p`".into())));
 }

@@ -37,6 +37,7 @@ pub(crate) fn run_events(dir: &Path, text: &str, cache: bool, events: &mut dyn F
         source_text: Some(text.to_owned()),
         control: None,
         resume: false,
+        in_memory: false,
     };
     pipe::run::run(&program, &options, events).iter().map(ToString::to_string).collect()
 }

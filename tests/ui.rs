@@ -70,6 +70,7 @@ pub fn render_run(path: &Path) -> String {
         source_text: None,
         control: None,
         resume: false,
+        in_memory: false,
     };
     let mut out = String::new();
     let errors = pipe::run::run(&report.ir, &options, &mut |event| {

@@ -52,15 +52,33 @@ pub fn render(items: &[Explained]) -> String {
             }
         }
         match &item.memory {
-            Some(crate::ir::Memory::Streams) => {
-                out.push_str("    streams: read, transformed and written batch by batch\n")
-            }
+            Some(crate::ir::Memory::Streams { passes, keeps }) => out.push_str(&streams(item.keyword, *passes, keeps)),
             Some(crate::ir::Memory::Holds(why)) => out.push_str(&format!("    in memory: {why}\n")),
             None => {}
         }
         out.push('\n');
     }
     out
+}
+
+/// How a streaming item reads its source, as `--explain` says it.
+fn streams(keyword: &str, passes: usize, keeps: &[&str]) -> String {
+    let mut line = match (keyword, passes) {
+        ("transform", 0) => "    streams: learns nothing from its data".to_owned(),
+        ("transform", 1) => "    streams: learns in one pass over its source, batch by batch".to_owned(),
+        ("transform", n) => format!("    streams: learns in {n} passes over its source, batch by batch"),
+        (_, 1) => "    streams: read, transformed and written batch by batch".to_owned(),
+        (_, n) => format!(
+            "    streams: {} over its source to learn, then one to write, batch by batch",
+            if n == 2 { "one pass".to_owned() } else { format!("{} passes", n.saturating_sub(1)) }
+        ),
+    };
+    if !keeps.is_empty() {
+        let names: Vec<String> = keeps.iter().map(|k| format!("`{k}`")).collect();
+        line.push_str(&format!(" ({} keeps a column's values: 8 bytes a row)", names.join(", ")));
+    }
+    line.push('\n');
+    line
 }
 
 /// The columns, one per line, with numbered runs of one type folded:

@@ -11,15 +11,19 @@ use super::report::{Reporter, plural};
 use crate::check::explain::thousands;
 use crate::run::{self, Event, Finished, Options};
 
+/// `pipe run`'s switches.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flags {
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--resume`.
+    pub resume: bool,
+    /// `--in-memory`.
+    pub in_memory: bool,
+}
+
 /// Checks and runs one file; returns whether it ran without errors.
-pub fn run(
-    path: &Path,
-    only: &[String],
-    no_cache: bool,
-    resume: bool,
-    device: Option<&str>,
-    reporter: &mut Reporter,
-) -> bool {
+pub fn run(path: &Path, only: &[String], flags: Flags, device: Option<&str>, reporter: &mut Reporter) -> bool {
     let Some((sources, mut report)) = load(path, reporter) else { return false };
     if let Some(written) = device {
         match parse_device(written) {
@@ -32,8 +36,9 @@ pub fn run(
         }
     }
     let control = interruptible();
-    let mut options = options(path, &sources, only, no_cache, Some(control.clone()));
-    options.resume = resume;
+    let mut options = options(path, &sources, only, flags.no_cache, Some(control.clone()));
+    options.resume = flags.resume;
+    options.in_memory = flags.in_memory;
     let ran = execute(&sources, &report.ir, &options, reporter);
     if control.cancel.load(std::sync::atomic::Ordering::Relaxed) {
         reporter.note(
@@ -111,7 +116,7 @@ pub fn options(
 ) -> Options {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let source_text = Some(sources.get(crate::source::FileId(0)).text.to_string());
-    Options { dir, cache: !no_cache, only: only.to_vec(), source_text, control, resume: false }
+    Options { dir, cache: !no_cache, only: only.to_vec(), source_text, control, ..Options::default() }
 }
 
 /// Runs a checked program, printing each event; returns whether it ran

@@ -1,19 +1,61 @@
-//! Which outputs stream: the one rule `pipe check --explain` shows and
-//! `pipe run` follows. An output streams (Polars' streaming engine reads,
-//! transforms and writes it batch by batch) when it reads a source of local
-//! files that no other item reads, every step looks at one row at a time,
-//! and it ends in `write(...)`; otherwise its rows are held in memory, for
-//! the reason given.
+//! Which items stream: the one rule `pipe check --explain` shows and
+//! `pipe run` follows. An output streams (Polars' streaming engine reads
+//! the source batch by batch, the steps run on each batch, and the writer
+//! appends it) when its rows come from a source of local files through
+//! steps that each work on one row at a time once they know what they
+//! learn, and it ends in `write(...)`. A transform streams its fitting the
+//! same way. Steps that learn (`standard`, `qcut`, `pca`, ...) learn in
+//! passes over the source before the pass that writes ([`fit_passes`]).
+//! Otherwise an item's rows are held in memory, for the reason given.
 
-use super::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
+use std::collections::HashSet;
 
-/// How an output's rows are computed.
+use super::{Fill, Frame, FrameInput, ItemId, ItemKind, Op, Program, Source};
+use crate::source::Span;
+
+/// How an item's rows are computed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Memory {
     /// Batch by batch, never all at once.
-    Streams,
+    Streams {
+        /// How many times the source is read: the passes that learn, and
+        /// for an output the one that writes.
+        passes: usize,
+        /// The steps that keep one column's values whole (quantiles and
+        /// medians need every value): 8 bytes a row each.
+        keeps: Vec<&'static str>,
+    },
     /// All rows at once, because of this.
     Holds(String),
+}
+
+/// One step of a streamed chain: the source's rows go through these in
+/// order.
+#[derive(Clone, Debug)]
+pub struct ChainStep<'p> {
+    /// The operation.
+    pub op: &'p Op,
+    /// Where it is written.
+    pub span: Span,
+    /// The transform and step index whose fitted values it applies;
+    /// `None` for steps that learn from this very chain (or learn nothing).
+    pub fitted_by: Option<(ItemId, usize)>,
+}
+
+impl ChainStep<'_> {
+    /// Whether the step must learn in a pass over this chain.
+    pub fn learns_here(&self) -> bool {
+        self.fitted_by.is_none() && self.op.learns()
+    }
+}
+
+/// A source and the steps its rows go through, batch by batch.
+#[derive(Clone, Debug)]
+pub struct Chain<'p> {
+    /// The source item.
+    pub source: ItemId,
+    /// The steps.
+    pub steps: Vec<ChainStep<'p>>,
 }
 
 impl Op {
@@ -46,8 +88,9 @@ impl Op {
         }
     }
 
-    /// Whether the operation looks at one row at a time (or only at the
-    /// columns' names), so that it runs batch by batch.
+    /// Whether the operation is one Polars expression set over the rows
+    /// (it looks at one row at a time and learns nothing), so that it runs
+    /// inside the streaming query itself.
     pub fn is_row_wise(&self) -> bool {
         match self {
             Op::Filter(_)
@@ -75,59 +118,293 @@ impl Op {
             | Op::Predict(_) => false,
         }
     }
+
+    /// Why the operation cannot run on one batch at a time, once it knows
+    /// what it learns; `None` when it can.
+    pub fn needs_all_rows(&self) -> Option<String> {
+        match self {
+            Op::Filter(_)
+            | Op::Select(_)
+            | Op::Drop(_)
+            | Op::Rename(_)
+            | Op::With(_)
+            | Op::DropNulls(_)
+            | Op::Cast { .. }
+            | Op::Log1p(_)
+            | Op::Cache
+            | Op::FillNulls { .. }
+            | Op::Cut { .. }
+            | Op::QCut { .. }
+            | Op::Standard(_)
+            | Op::MinMax { .. }
+            | Op::Robust(_)
+            | Op::OneHot { .. }
+            | Op::Pca { .. }
+            | Op::Transform(_) => None,
+            Op::Sample { .. } => Some("`sample` draws from all the rows".into()),
+            Op::Oversample(_) => Some("`oversample` counts every class first".into()),
+            Op::Pixels { .. } => Some("`pixels` makes image columns, which are held".into()),
+            Op::Write(_) => Some("it writes a file before its last step".into()),
+            Op::Predict(_) => Some("`predict` runs a model on rows held in memory".into()),
+        }
+    }
+
+    /// Whether the operation learns from the data it is fitted on.
+    pub fn learns(&self) -> bool {
+        matches!(
+            self,
+            Op::QCut { .. }
+                | Op::Standard(_)
+                | Op::Robust(_)
+                | Op::MinMax { .. }
+                | Op::OneHot { .. }
+                | Op::Pca { .. }
+                | Op::FillNulls { value: Fill::Mean | Fill::Median, .. }
+        )
+    }
+
+    /// Whether what the operation learns needs every value of a column at
+    /// once (quantiles, medians).
+    fn keeps_values(&self) -> bool {
+        matches!(self, Op::QCut { .. } | Op::Robust(_) | Op::FillNulls { value: Fill::Median, .. })
+    }
+
+    /// The columns a learning operation learns from.
+    fn learns_from(&self) -> Vec<&str> {
+        match self {
+            Op::QCut { column, .. } => vec![column.as_str()],
+            Op::Standard(columns)
+            | Op::Robust(columns)
+            | Op::MinMax { columns, .. }
+            | Op::FillNulls { columns, .. }
+            | Op::Pca { columns, .. } => columns.iter().map(String::as_str).collect(),
+            Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The columns the operation adds, replaces, renames or removes.
+    fn touches(&self) -> Vec<String> {
+        let names = |columns: &[String]| columns.to_vec();
+        match self {
+            Op::Filter(_) | Op::DropNulls(_) | Op::Sample { .. } | Op::Oversample(_) => Vec::new(),
+            Op::Select(_) | Op::Cache | Op::Write(_) | Op::Transform(_) | Op::Predict(_) => Vec::new(),
+            Op::Drop(columns) => names(columns),
+            Op::Rename(pairs) => pairs.iter().flat_map(|(old, new)| [old.clone(), new.clone()]).collect(),
+            Op::With(columns) => columns.iter().map(|(name, _)| name.clone()).collect(),
+            Op::FillNulls { columns, .. }
+            | Op::Cast { columns, .. }
+            | Op::Log1p(columns)
+            | Op::Standard(columns)
+            | Op::Robust(columns)
+            | Op::MinMax { columns, .. } => names(columns),
+            Op::Cut { output, .. } | Op::QCut { output, .. } => vec![output.clone()],
+            Op::OneHot { columns, .. } => columns
+                .iter()
+                .flat_map(|(c, levels)| {
+                    std::iter::once(c.clone()).chain(levels.iter().map(move |l| format!("{c}_{l}")))
+                })
+                .collect(),
+            Op::Pca { columns, k, prefix, .. } => {
+                columns.iter().cloned().chain((0..*k).map(|j| format!("{prefix}{j}"))).collect()
+            }
+            Op::Pixels { columns, name, .. } => columns.iter().cloned().chain([name.clone()]).collect(),
+        }
+    }
+
+    /// Whether the operation keeps some rows and not others (or adds some).
+    fn changes_rows(&self) -> bool {
+        matches!(self, Op::Filter(_) | Op::DropNulls(_) | Op::Sample { .. } | Op::Oversample(_))
+    }
+}
+
+/// The passes over a chain that learn its learning steps: each pass is the
+/// indices of the steps that learn in it, and sees the rows as they are
+/// just before its first step. A step joins the pass before it when no
+/// step since that pass's first changes which rows there are or touches a
+/// column it learns from: it would see the same values there (so
+/// `standard(a)` and `minmax(b)` learn in one pass, and `pca` of their
+/// results in a second).
+pub fn fit_passes(steps: &[ChainStep]) -> Vec<Vec<usize>> {
+    let mut passes: Vec<Vec<usize>> = Vec::new();
+    let mut touched: HashSet<String> = HashSet::new();
+    let mut rows_changed = false;
+    for (index, step) in steps.iter().enumerate() {
+        if step.learns_here() {
+            let joins = !rows_changed && step.op.learns_from().iter().all(|c| !touched.contains(*c));
+            match passes.last_mut() {
+                Some(pass) if joins => pass.push(index),
+                _ => {
+                    passes.push(vec![index]);
+                    touched.clear();
+                    rows_changed = false;
+                }
+            }
+        }
+        if !passes.is_empty() {
+            touched.extend(step.op.touches());
+            rows_changed |= step.op.changes_rows();
+        }
+    }
+    passes
 }
 
 impl Program {
-    /// Whether output `id` streams (see the module's documentation); data
-    /// items other than outputs hold their rows.
+    /// Whether item `id` streams (see the module's documentation). `None`
+    /// for items that hold no rows (training runs, evaluations).
     pub fn memory(&self, id: ItemId) -> Option<Memory> {
         let item = self.items.get(id)?.as_ref()?;
-        let frame = match &item.kind {
-            ItemKind::Output(frame) => frame,
-            ItemKind::Source(_) | ItemKind::Stage(_) | ItemKind::Split { .. } | ItemKind::Transform { .. } => {
-                return Some(Memory::Holds("only outputs stream".into()));
+        let holds = |why: String| Some(Memory::Holds(why));
+        let (chain, writes) = match &item.kind {
+            ItemKind::Output(frame) => {
+                if let Some(reader) = self.reader_of(id) {
+                    return holds(format!("`{reader}` reads its rows"));
+                }
+                match self.output_chain(frame) {
+                    Ok(chain) => (chain, true),
+                    Err(why) => return holds(why),
+                }
             }
+            ItemKind::Transform { .. } => match self.fit_chain(id) {
+                Ok(chain) => (chain, false),
+                Err(why) => return holds(why),
+            },
+            ItemKind::Source(_) => return holds("the items that read it stream it themselves, or hold it".into()),
+            ItemKind::Stage(_) | ItemKind::Split { .. } => return holds("stages and splits hold their rows".into()),
             ItemKind::Train(_) | ItemKind::Evaluate { .. } => return None,
         };
-        let holds = |why: String| Some(Memory::Holds(why));
-        let FrameInput::Item(source) = frame.input else {
-            return holds("it reads a split part or a transform's result, which are held".into());
-        };
-        let input = self.items.get(source)?.as_ref()?;
-        let ItemKind::Source(files) = &input.kind else {
-            return holds(format!("it reads `{}`, which is held", input.name));
-        };
-        match files {
-            Source::Csv { files, .. } | Source::Parquet { files } if !files.is_url() => {}
-            Source::Csv { .. } | Source::Parquet { .. } => return holds("its source is a URL, read whole".into()),
-            Source::Images { .. } => return holds("its source is images".into()),
+        if let Some(holder) = self.holder_of(chain.source) {
+            let source = self.items.get(chain.source)?.as_ref()?;
+            return holds(format!("`{holder}` holds the rows of `{}`", source.name));
         }
-        if self.readers(source) > 1 {
-            return holds(format!("other items read `{}` too", input.name));
-        }
-        let Some((Op::Write(_), steps)) = frame.ops.split_last() else {
-            return holds("it does not end in `write(...)`".into());
-        };
-        if let Some(step) = steps.iter().find(|op| !op.is_row_wise()) {
-            return holds(format!("`{}` needs all the rows", step.keyword()));
-        }
-        Some(Memory::Streams)
+        let keeps = chain.steps.iter().filter(|s| s.learns_here() && s.op.keeps_values()).map(|s| s.op.keyword());
+        let passes = fit_passes(&chain.steps).len().saturating_add(usize::from(writes));
+        Some(Memory::Streams { passes, keeps: keeps.collect() })
     }
 
-    /// How many items read item `id`'s rows.
-    fn readers(&self, id: ItemId) -> usize {
-        let reads = |frame: &Frame| frame_reads(frame, id);
+    /// The chain an output streams: its frame without the final `write`.
+    pub fn output_chain<'p>(&'p self, frame: &'p Frame) -> Result<Chain<'p>, String> {
+        let Some((Op::Write(_), ops)) = frame.ops.split_last() else {
+            return Err("it does not end in `write(...)`".into());
+        };
+        let mut steps = Vec::new();
+        let source = self.chain_into(&frame.input, ops, &frame.spans, &mut steps)?;
+        Ok(Chain { source, steps })
+    }
+
+    /// The chain transform `id` is fitted over: its data, then its own
+    /// steps (the last `steps.len()` of the chain), which learn there.
+    pub fn fit_chain(&self, id: ItemId) -> Result<Chain<'_>, String> {
+        let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
+        let ItemKind::Transform { fit_on, steps: own, spans, .. } = &item.kind else {
+            return Err("not a transform".into());
+        };
+        let mut steps = Vec::new();
+        let source = self.chain_into(&fit_on.input, &fit_on.ops, &fit_on.spans, &mut steps)?;
+        for (index, op) in own.iter().enumerate() {
+            if let Some(why) = op.needs_all_rows() {
+                return Err(why);
+            }
+            steps.push(ChainStep { op, span: spans.get(index).copied().unwrap_or_default(), fitted_by: None });
+        }
+        Ok(Chain { source, steps })
+    }
+
+    /// Adds the steps from `input` through `ops` to `steps`; the source
+    /// they start from.
+    fn chain_into<'p>(
+        &'p self,
+        input: &'p FrameInput,
+        ops: &'p [Op],
+        spans: &[Span],
+        steps: &mut Vec<ChainStep<'p>>,
+    ) -> Result<ItemId, String> {
+        let source = match input {
+            FrameInput::Item(id) => self.streamed_source(*id)?,
+            FrameInput::Part { .. } => return Err("it reads a split part, which is held".into()),
+            FrameInput::Transformed { transform, input } => {
+                let source = self.chain_into(&input.input, &input.ops, &input.spans, steps)?;
+                self.applied_steps(*transform, steps)?;
+                source
+            }
+        };
+        for (index, op) in ops.iter().enumerate() {
+            if let Op::Transform(transform) = op {
+                self.applied_steps(*transform, steps)?;
+                continue;
+            }
+            if let Some(why) = op.needs_all_rows() {
+                return Err(why);
+            }
+            steps.push(ChainStep { op, span: spans.get(index).copied().unwrap_or_default(), fitted_by: None });
+        }
+        Ok(source)
+    }
+
+    /// Source `id`, when it is local files that can be scanned.
+    fn streamed_source(&self, id: ItemId) -> Result<ItemId, String> {
+        let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
+        match &item.kind {
+            ItemKind::Source(Source::Csv { files, .. } | Source::Parquet { files }) if !files.is_url() => Ok(id),
+            ItemKind::Source(Source::Csv { .. } | Source::Parquet { .. }) => {
+                Err("its source is a URL, read whole".into())
+            }
+            ItemKind::Source(Source::Images { .. }) => Err("its source is images".into()),
+            _ => Err(format!("it reads `{}`, which is held", item.name)),
+        }
+    }
+
+    /// Adds the steps of transform `id`, applied with what it learned.
+    fn applied_steps<'p>(&'p self, id: ItemId, steps: &mut Vec<ChainStep<'p>>) -> Result<(), String> {
+        let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
+        let ItemKind::Transform { steps: own, spans, .. } = &item.kind else {
+            return Err(format!("`{}` is not a transform", item.name));
+        };
+        for (index, op) in own.iter().enumerate() {
+            if let Some(why) = op.needs_all_rows() {
+                return Err(format!("`{}`: {why}", item.name));
+            }
+            let span = spans.get(index).copied().unwrap_or_default();
+            steps.push(ChainStep { op, span, fitted_by: Some((id, index)) });
+        }
+        Ok(())
+    }
+
+    /// An item that reads output `id`'s rows, if any.
+    fn reader_of(&self, id: ItemId) -> Option<&str> {
         self.items
             .iter()
             .flatten()
-            .filter(|item| match &item.kind {
-                ItemKind::Stage(f) | ItemKind::Output(f) | ItemKind::Split { input: f, .. } => reads(f),
-                ItemKind::Transform { fit_on, .. } => reads(fit_on),
-                ItemKind::Train(train) => reads(&train.data) || train.validate.as_ref().is_some_and(reads),
-                ItemKind::Evaluate { data, .. } => reads(data),
-                ItemKind::Source(_) => false,
-            })
-            .count()
+            .find(|item| frames_of(&item.kind).iter().any(|f| frame_reads(f, id)))
+            .map(|item| item.name.as_str())
+    }
+
+    /// An item that reads source `id` and holds its rows (it does not
+    /// stream), if any: the rows are in memory for it anyway.
+    fn holder_of(&self, id: ItemId) -> Option<&str> {
+        self.items.iter().enumerate().find_map(|(index, item)| {
+            let item = item.as_ref()?;
+            if !frames_of(&item.kind).iter().any(|f| frame_reads(f, id)) {
+                return None;
+            }
+            let streams = match &item.kind {
+                ItemKind::Output(frame) => self.reader_of(index).is_none() && self.output_chain(frame).is_ok(),
+                ItemKind::Transform { .. } => self.fit_chain(index).is_ok(),
+                _ => false,
+            };
+            (!streams).then_some(item.name.as_str())
+        })
+    }
+}
+
+/// The frames an item reads rows through.
+fn frames_of(kind: &ItemKind) -> Vec<&Frame> {
+    match kind {
+        ItemKind::Stage(f) | ItemKind::Output(f) | ItemKind::Split { input: f, .. } => vec![f],
+        ItemKind::Transform { fit_on, .. } => vec![fit_on],
+        ItemKind::Train(train) => std::iter::once(&train.data).chain(train.validate.as_ref()).collect(),
+        ItemKind::Evaluate { data, .. } => vec![data],
+        ItemKind::Source(_) => Vec::new(),
     }
 }
 

@@ -9,12 +9,6 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::ops::polars_failure;
 use crate::source::Span;
 
-/// The non-null, non-NaN values of a numeric column, as floats.
-pub fn finite_values(df: &DataFrame, column: &str) -> PolarsResult<Vec<f64>> {
-    let values = df.column(column)?.cast(&DataType::Float64)?;
-    Ok(values.f64()?.iter().flatten().filter(|v| !v.is_nan()).collect())
-}
-
 /// Quantiles of `sorted` (ascending, not empty) by linear interpolation,
 /// computed exactly as numpy's `quantile(method="linear")` does.
 pub fn quantiles(sorted: &[f64], qs: &[f64]) -> Vec<f64> {
@@ -33,10 +27,16 @@ pub fn quantiles(sorted: &[f64], qs: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The edges `qcut` learns: the quantiles of the column's values.
-/// Repeated edges are merged with `drop_duplicates`, else an error.
-pub fn qcut_edges(df: &DataFrame, column: &str, qs: &[f64], drop_duplicates: bool, span: Span) -> RunResult<Vec<f64>> {
-    let mut values = finite_values(df, column).map_err(|e| polars_failure(e, span))?;
+/// The edges `qcut` learns: the quantiles of the column's values (its
+/// non-missing, non-NaN ones). Repeated edges are merged with
+/// `drop_duplicates`, else an error.
+pub fn qcut_edges(
+    mut values: Vec<f64>,
+    column: &str,
+    qs: &[f64],
+    drop_duplicates: bool,
+    span: Span,
+) -> RunResult<Vec<f64>> {
     if values.is_empty() {
         return Err(RunError::data(
             format!("`qcut` cannot learn quantiles of `{column}`: it has no values"),
@@ -61,12 +61,21 @@ pub fn qcut_edges(df: &DataFrame, column: &str, qs: &[f64], drop_duplicates: boo
     Ok(edges)
 }
 
-/// What `bucket` found outside the bins.
-#[derive(Default)]
-struct Outside {
+/// What `bucket` found outside the bins: counts, added up over batches.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outside {
     below: usize,
     at_lowest: usize,
     above: usize,
+}
+
+impl Outside {
+    /// Both counts together.
+    pub fn add(&mut self, other: Outside) {
+        self.below = self.below.saturating_add(other.below);
+        self.at_lowest = self.at_lowest.saturating_add(other.at_lowest);
+        self.above = self.above.saturating_add(other.above);
+    }
 }
 
 /// The bins of one `cut` or `qcut`.
@@ -85,10 +94,10 @@ pub struct Bins<'a> {
     pub what: &'static str,
 }
 
-/// Labels each value with its bin; values in no bin become null, and a
-/// warning says how many and why.
-pub fn bucket(df: DataFrame, bins: &Bins, span: Span, warnings: &mut Vec<RunError>) -> RunResult<DataFrame> {
-    let Bins { column, output, edges, labels, include_lowest, what } = *bins;
+/// Labels each value with its bin; values in no bin become null, and are
+/// counted (see [`outside_warnings`]).
+pub fn bucket(df: DataFrame, bins: &Bins, span: Span) -> RunResult<(DataFrame, Outside)> {
+    let Bins { column, output, edges, labels, include_lowest, .. } = *bins;
     let values = df.column(column).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
     let values = values.f64().map_err(|e| polars_failure(e, span))?;
     let count = edges.len().saturating_sub(1);
@@ -118,13 +127,14 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span, warnings: &mut Vec<RunErro
             Some(labels[below.saturating_sub(1)].as_str())
         })
         .collect();
-    warn_outside(&outside, column, edges, what, span, warnings);
     let mut df = df;
     df.with_column(bucketed.with_name(output.into()).into_column()).map_err(|e| polars_failure(e, span))?;
-    Ok(df)
+    Ok((df, outside))
 }
 
-fn warn_outside(outside: &Outside, column: &str, edges: &[f64], what: &str, span: Span, warnings: &mut Vec<RunError>) {
+/// The warnings that say which values fell outside the bins, and why.
+pub fn outside_warnings(outside: &Outside, column: &str, edges: &[f64], what: &str, span: Span) -> Vec<RunError> {
+    let mut warnings = Vec::new();
     let (low, high) = (edges[0], edges[edges.len().saturating_sub(1)]);
     let fitted = if what == "qcut" { " seen when fitting" } else { "" };
     if outside.at_lowest > 0 {
@@ -154,6 +164,7 @@ fn warn_outside(outside: &Outside, column: &str, edges: &[f64], what: &str, span
             help: format!("raise the last edge, or use `inf`, to keep them: `{what}` leaves them without a bucket"),
         });
     }
+    warnings
 }
 
 /// "1 row has", "3 rows have"

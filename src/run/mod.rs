@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod error;
 pub mod fitted;
 pub mod images;
+mod learn;
 mod memory;
 mod names;
 mod onehot;
@@ -70,6 +71,9 @@ pub struct Options {
     pub control: Option<std::sync::Arc<Control>>,
     /// Continue training runs from their last checkpoint.
     pub resume: bool,
+    /// Hold every item's rows in memory: nothing streams (`pipe run
+    /// --in-memory`; faster on data that fits, with room to spare).
+    pub in_memory: bool,
 }
 
 /// What `pipe watch` can ask of a run in progress.
@@ -230,6 +234,8 @@ pub struct Session<'a> {
     control: Option<std::sync::Arc<Control>>,
     /// Continue training runs from checkpoints.
     resume: bool,
+    /// Nothing streams.
+    in_memory: bool,
     /// How many items still to run read each item's rows; at zero the rows
     /// are dropped (`None`: keep everything, for sessions used from code).
     uses: Option<HashMap<ItemId, usize>>,
@@ -255,6 +261,7 @@ impl<'a> Session<'a> {
             source_text: options.source_text.clone(),
             control: options.control.clone(),
             resume: options.resume,
+            in_memory: options.in_memory,
             uses: None,
             events,
         }
@@ -504,7 +511,7 @@ impl<'a> Session<'a> {
             let start = Instant::now();
             let (rows, peak_bytes) = memory::measured(|| self.stream(id, &plan));
             if let Some(rows) = rows? {
-                self.computed(id, key.as_deref(), vec![rows], start, peak_bytes);
+                self.computed(id, key.as_deref(), rows, start, peak_bytes);
                 return Ok(());
             }
         }

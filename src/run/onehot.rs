@@ -19,26 +19,20 @@ pub struct Levels {
 }
 
 /// The levels: the ones the checker promised (so the frame has the
-/// columns `pipe check` reported), then any others the data has, sorted.
-pub fn fit(
-    df: &DataFrame,
-    columns: &[(String, Vec<String>)],
+/// columns `pipe check` reported), then any others the data has, sorted
+/// (`found`: per column, the others in the order met, and whether the
+/// column holds integers).
+pub fn levels(
+    checked: &[(String, Vec<String>)],
+    found: Vec<(Vec<String>, bool)>,
     span: Span,
     warnings: &mut Vec<RunError>,
-) -> RunResult<Levels> {
+) -> Levels {
     let mut fitted = Vec::new();
-    for (column, checked) in columns {
-        let keys = keys(df, column).map_err(|e| polars_failure(e, span))?;
-        let mut extra: Vec<String> = Vec::new();
-        let known: std::collections::HashSet<&str> = checked.iter().map(String::as_str).collect();
-        for key in keys.str().map_err(|e| polars_failure(e, span))?.iter().flatten() {
-            if !known.contains(key) && !extra.iter().any(|e| e == key) {
-                extra.push(key.to_owned());
-            }
-        }
-        let mut levels = checked.clone();
+    for ((column, promised), (mut extra, integer)) in checked.iter().zip(found) {
+        let mut levels = promised.clone();
         if !extra.is_empty() {
-            sort_levels(&mut extra, df.column(column).map(|c| c.dtype().is_integer()).unwrap_or(false));
+            sort_levels(&mut extra, integer);
             warnings.push(RunError::UnseenLevels {
                 message: format!(
                     "`{column}` has {} levels the check did not see (it samples the first 4 MB of a file): {}",
@@ -52,11 +46,11 @@ pub fn fit(
         }
         fitted.push((column.clone(), levels));
     }
-    Ok(Levels { columns: fitted })
+    Levels { columns: fitted }
 }
 
 /// The values of a column as text: the level names.
-fn keys(df: &DataFrame, column: &str) -> PolarsResult<Column> {
+pub fn keys(df: &DataFrame, column: &str) -> PolarsResult<Column> {
     let c = df.column(column)?;
     match c.dtype() {
         // `true`/`false`, as the checker names boolean levels.
@@ -82,14 +76,14 @@ fn preview(levels: &[String]) -> String {
     format!("{}{more}", shown.join(", "))
 }
 
-/// Replaces each encoded column, in place, by its 0/1 columns.
-pub fn apply(
-    df: DataFrame,
-    levels: &Levels,
-    drop_first: bool,
-    span: Span,
-    warnings: &mut Vec<RunError>,
-) -> RunResult<DataFrame> {
+/// Rows whose level was not seen when fitting, per encoded column: level
+/// and count.
+pub type Unseen = Vec<(String, HashMap<String, usize>)>;
+
+/// Replaces each encoded column, in place, by its 0/1 columns; the levels
+/// not seen when fitting, counted.
+pub fn apply(df: DataFrame, levels: &Levels, drop_first: bool, span: Span) -> RunResult<(DataFrame, Unseen)> {
+    let mut unseen_levels = Vec::new();
     let height = df.height();
     let mut dummies: HashMap<&str, Vec<Column>> = HashMap::new();
     for (column, column_levels) in &levels.columns {
@@ -97,19 +91,19 @@ pub fn apply(
         let keys = keys.str().map_err(|e| polars_failure(e, span))?;
         let index: HashMap<&str, usize> = column_levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
         let mut ones: Vec<Vec<f64>> = vec![vec![0.0; height]; column_levels.len()];
-        let mut unseen: HashMap<&str, usize> = HashMap::new();
+        let mut unseen: HashMap<String, usize> = HashMap::new();
         for (row, key) in keys.iter().enumerate() {
             let Some(key) = key else { continue };
             match index.get(key) {
                 Some(&level) => ones[level][row] = 1.0,
                 None => {
-                    let count = unseen.entry(key).or_default();
+                    let count = unseen.entry(key.to_owned()).or_default();
                     *count = count.saturating_add(1);
                 }
             }
         }
         if !unseen.is_empty() {
-            warnings.push(unseen_warning(column, &unseen, span));
+            unseen_levels.push((column.clone(), unseen));
         }
         let made = ones
             .into_iter()
@@ -126,12 +120,15 @@ pub fn apply(
             None => out.push(c.clone()),
         }
     }
-    DataFrame::new(height, out).map_err(|e| polars_failure(e, span))
+    let df = DataFrame::new(height, out).map_err(|e| polars_failure(e, span))?;
+    Ok((df, unseen_levels))
 }
 
-fn unseen_warning(column: &str, unseen: &HashMap<&str, usize>, span: Span) -> RunError {
+/// The warning for rows of `column` whose levels were not seen when
+/// fitting.
+pub fn unseen_warning(column: &str, unseen: &HashMap<String, usize>, span: Span) -> RunError {
     let rows: usize = unseen.values().sum();
-    let mut names: Vec<String> = unseen.keys().map(|k| (*k).to_owned()).collect();
+    let mut names: Vec<String> = unseen.keys().cloned().collect();
     names.sort();
     RunError::UnseenLevels {
         message: format!(

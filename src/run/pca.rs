@@ -30,14 +30,17 @@ pub struct Projection {
 }
 
 /// The columns as contiguous float slices (checked complete and finite).
-struct Columns {
+pub struct Columns {
     series: Vec<Series>,
 }
 
 impl Columns {
-    fn of(df: &DataFrame, columns: &[String], span: Span) -> RunResult<Columns> {
+    /// The columns of `df`, or an error at `span` when one has a missing
+    /// or infinite value.
+    pub fn of(df: &DataFrame, columns: &[impl AsRef<str>], span: Span) -> RunResult<Columns> {
         let mut series = Vec::with_capacity(columns.len());
         for name in columns {
+            let name = name.as_ref();
             let column =
                 df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
             let s = column.as_materialized_series().rechunk();
@@ -56,12 +59,14 @@ impl Columns {
         Ok(Columns { series })
     }
 
-    fn slice(&self, i: usize) -> &[f64] {
+    /// Column `i`'s values.
+    pub fn slice(&self, i: usize) -> &[f64] {
         // Checked in `of`: one chunk of floats without nulls.
         self.series[i].f64().ok().and_then(|v| v.cont_slice().ok()).unwrap_or(&[])
     }
 
-    fn rows(&self) -> usize {
+    /// How many rows there are.
+    pub fn rows(&self) -> usize {
         self.series.first().map_or(0, |s| s.len())
     }
 
@@ -77,22 +82,29 @@ impl Columns {
     }
 }
 
-/// Rows per block: the data is processed a block at a time, so no copy
-/// of all of it is ever made.
+/// Rows per block when projecting: no copy of all the rows is made.
 const BLOCK: usize = 8192;
 
-/// Fits `k` components on the columns of `df`.
+/// The `k` leading components of `rows` rows whose column means are `mean`
+/// and whose centred scatter matrix `Xc^T Xc` is `scatter` (accumulated by
+/// `learn.rs`, batch by batch).
 ///
-/// The components are the leading eigenvectors of the scatter matrix
-/// `Xc^T Xc` of the centred data, found by linfa-linalg's symmetric
-/// eigensolver: one pass over the rows (in blocks) and an exact `p x p`
-/// decomposition, the route scikit-learn takes too when rows far outnumber
-/// columns (`covariance_eigh`). linfa-reduction's `Pca` solves the same
-/// problem iteratively (LOBPCG) over all rows: 20 times slower on a million
-/// rows, and it panics on some inputs, so it is not used.
-pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Span) -> RunResult<Projection> {
-    let x = Columns::of(df, columns, span)?;
-    let rows = x.rows();
+/// The components are the leading eigenvectors of the scatter matrix,
+/// found by linfa-linalg's symmetric eigensolver: an exact `p x p`
+/// decomposition after one pass over the rows, the route scikit-learn
+/// takes too when rows far outnumber columns (`covariance_eigh`).
+/// linfa-reduction's `Pca` solves the same problem iteratively (LOBPCG)
+/// over all rows: 20 times slower on a million rows, and it panics on some
+/// inputs, so it is not used.
+pub fn solve(
+    columns: &[String],
+    rows: usize,
+    mean: Vec<f64>,
+    scatter: Array2<f64>,
+    k: usize,
+    whiten: bool,
+    span: Span,
+) -> RunResult<Projection> {
     if rows < 2 {
         return Err(RunError::data(
             format!("`pca` needs at least 2 rows to fit, and has {rows}"),
@@ -101,13 +113,7 @@ pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Spa
             "fit it on more data",
         ));
     }
-    let mean: Vec<f64> = (0..columns.len()).map(|i| x.slice(i).iter().sum::<f64>() / rows as f64).collect();
     let p = columns.len();
-    let mut scatter = Array2::<f64>::zeros((p, p));
-    for start in (0..rows).step_by(BLOCK) {
-        let block = x.block(start, start.saturating_add(BLOCK).min(rows), &mean);
-        scatter += &block.t().dot(&block);
-    }
     let total: f64 = scatter.diag().sum();
     let (values, vectors) = scatter.eigh().map_err(|e| {
         RunError::data(format!("`pca` failed: {e}"), span, "could not fit", "check that the columns vary")
@@ -129,7 +135,7 @@ pub fn fit(df: &DataFrame, columns: &[String], k: usize, whiten: bool, span: Spa
     for component in &mut components {
         flip_sign(component);
     }
-    // `fit` refused fewer than 2 rows.
+    // Fewer than 2 rows were refused above.
     let denominator = rows.saturating_sub(1) as f64;
     let explained_variance: Vec<f64> = variances.iter().map(|v| v / denominator).collect();
     let explained_variance_ratio = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();

@@ -339,7 +339,7 @@ fn prepare(
         match stage {
             Stage::Ops(frame) => {
                 for (op, span) in frame.ops.iter().zip(&frame.spans) {
-                    if fitted::learns(op)
+                    if op.learns()
                         || matches!(op, Op::Predict(_) | Op::Transform(_) | Op::Sample { .. } | Op::Oversample(_))
                     {
                         return Err(failure(

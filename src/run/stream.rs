@@ -1,103 +1,227 @@
-//! Outputs that never hold their rows. An output whose source (local files)
-//! no other item reads, whose steps each look at one row at a time (filter, select, drop,
-//! rename, with, drop_nulls, cast, log1p) and which ends in `write(...)`
-//! runs as one Polars query on its streaming engine: batches are read,
-//! transformed and written as they come, so a file larger than memory can
-//! be filtered into Parquet. The steps are the in-memory path's own lazy
-//! queries ([`ops::lazy`]) and the writers are the same, so the file
-//! written holds the same rows.
+//! Items that never hold their rows (the rule is [`crate::ir::Memory`]).
+//! A streamed item reads its source batch by batch on Polars' streaming
+//! engine, as many times as it needs:
+//!
+//! - each pass of [`crate::ir::fit_passes`] runs the steps before its
+//!   learning steps on every batch and hands the batch to their
+//!   [`Learner`]s, which learn exactly what they learn from a frame held
+//!   whole;
+//! - an output's last pass runs every step and appends each batch to the
+//!   file (a transform stores what it learned instead).
+//!
+//! Leading steps that look at one row at a time are part of the Polars
+//! query itself ([`ops::lazy`]); the others run on each batch as it comes
+//! ([`fitted::apply_noting`], the in-memory path's own code), so the file
+//! written holds the same rows as the in-memory path's.
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
-use crate::ir::{FrameInput, ItemId, ItemKind, Op, Source};
+use crate::ir::{Chain, ItemId, ItemKind, Memory, Op, Source, fit_passes};
 use crate::run::error::{RunError, RunResult};
+use crate::run::fitted::{self, Fitted, Notes};
+use crate::run::learn::Learner;
 use crate::run::{Session, ops, read, write};
+use crate::source::Span;
 
-/// Rows per batch handed to the writer (a Parquet row group each).
+/// Rows per batch (a Parquet row group each).
 const BATCH_ROWS: usize = 1 << 17;
 
-/// What a streaming output runs: its source, the steps before its `write`,
-/// and the file written.
+/// What a streamed item runs.
 pub(super) struct Streaming<'p> {
+    chain: Chain<'p>,
     source: &'p Source,
-    source_id: ItemId,
-    steps: &'p [Op],
-    path: PathBuf,
-    /// The `write(...)` step, where a failed write points.
-    write_span: crate::source::Span,
+    end: End,
 }
 
-/// Why one streaming attempt failed.
+/// What the last pass does.
+enum End {
+    /// Write the rows to `path`.
+    Write { path: PathBuf, span: Span },
+    /// Store what the transform learned: its own steps start at `own`.
+    Fit { own: usize },
+}
+
+/// Why one pass failed.
 enum Failure {
-    /// Reading or computing (a value that does not parse, say).
+    /// Reading or computing in Polars (a value that does not parse, say).
     Query,
+    /// A step, on a batch: its error.
+    Step(RunError),
     /// Writing the output.
     Write(String),
 }
 
+/// One pass: the steps run on each batch (`..upto`), and what is done
+/// with the batch after them.
+struct Pass<'f> {
+    upto: usize,
+    /// Where rows are counted (before the step at this index).
+    count_at: Option<usize>,
+    fitted: &'f [Option<Fitted>],
+}
+
 impl<'a> Session<'a> {
-    /// The streaming plan of output `id`, when its rows need not be held
-    /// (see the module's documentation); `None` otherwise.
+    /// The streaming plan of item `id`, when its rows need not be held
+    /// (see [`crate::ir::Memory`]); `None` otherwise.
     pub(super) fn streaming_plan(&self, id: ItemId) -> Option<Streaming<'a>> {
         let program = self.program;
         let item = program.items.get(id)?.as_ref()?;
-        let ItemKind::Output(frame) = &item.kind else { return None };
-        let FrameInput::Item(source_id) = frame.input else { return None };
         let uses = self.uses.as_ref()?;
-        // Another item reads the output's rows, or the source's: they are
-        // held in memory for it, so this output reads them from there.
-        if uses.contains_key(&id) || uses.get(&source_id) != Some(&1) || self.frames.contains_key(&source_id) {
+        if self.in_memory || !matches!(program.memory(id), Some(Memory::Streams { .. })) {
             return None;
         }
-        if program.memory(id) != Some(crate::ir::Memory::Streams) {
+        let (chain, end) = match &item.kind {
+            ItemKind::Output(frame) => {
+                // Another item reads the output's rows: they are held for it.
+                if uses.contains_key(&id) {
+                    return None;
+                }
+                let Some(Op::Write(path)) = frame.ops.last() else { return None };
+                let span = frame.spans.last().copied().unwrap_or_default();
+                (program.output_chain(frame).ok()?, End::Write { path: self.dir.join(path), span })
+            }
+            ItemKind::Transform { steps, .. } => {
+                let chain = program.fit_chain(id).ok()?;
+                let own = chain.steps.len().saturating_sub(steps.len());
+                (chain, End::Fit { own })
+            }
+            _ => return None,
+        };
+        // The source's rows are in memory already: reading them again
+        // would only cost time.
+        if self.frames.contains_key(&chain.source) {
             return None;
         }
-        let ItemKind::Source(source) = &program.items.get(source_id)?.as_ref()?.kind else { return None };
-        let (Op::Write(path), steps) = frame.ops.split_last()? else { return None };
-        let write_span = *frame.spans.last()?;
-        Some(Streaming { source, source_id, steps, path: self.dir.join(path), write_span })
+        let ItemKind::Source(source) = &program.items.get(chain.source)?.as_ref()?.kind else { return None };
+        Some(Streaming { chain, source, end })
     }
 
-    /// Runs a streaming output; its rows. `None` when the query failed for
-    /// a reason other than a value that does not parse (a cast, a Polars
-    /// limit): nothing was written, and the output runs in memory instead,
-    /// where the failing step reports it at its own span.
-    pub(super) fn stream(&mut self, id: ItemId, plan: &Streaming) -> RunResult<Option<usize>> {
+    /// Runs a streamed item; its row counts. `None` when a pass failed
+    /// for a reason other than a value that does not parse (a Polars
+    /// limit): nothing was written or stored, and the item runs in memory
+    /// instead, where the failing step reports it at its own span.
+    pub(super) fn stream(&mut self, id: ItemId, plan: &Streaming) -> RunResult<Option<Vec<usize>>> {
         let name = self.item(id).name.clone();
         self.step_event(&name, 0, 1, "stream");
-        let attempts: &[bool] = match plan.source {
-            // Only empty fields as null first (fast), then every null string
-            // matched, as a source read into memory is.
-            Source::Csv { .. } => &[true, false],
-            Source::Parquet { .. } | Source::Images { .. } => &[true],
+        let mut fitted = Vec::with_capacity(plan.chain.steps.len());
+        for step in &plan.chain.steps {
+            fitted.push(match step.fitted_by {
+                Some((transform, index)) => {
+                    self.ensure(transform, true)?;
+                    self.fitted.get(&transform).and_then(|(learned, _)| learned.get(index).cloned())
+                }
+                None if step.op.learns() => None,
+                None => Some(Fitted::Nothing),
+            });
+        }
+        let mut fast = true;
+        let mut counted = None;
+        for pass in fit_passes(&plan.chain.steps) {
+            let upto = pass[0];
+            let count_at = match plan.end {
+                End::Fit { own } if own <= upto => Some(own),
+                _ => None,
+            };
+            let mut learners: Vec<Learner> = Vec::new();
+            let outcome = self.attempts(plan, &mut fast, |fast| {
+                learners = pass
+                    .iter()
+                    .filter_map(|&i| Learner::new(plan.chain.steps[i].op, plan.chain.steps[i].span))
+                    .collect();
+                let learners = &mut learners;
+                let mut rows = 0;
+                let work = Pass { upto, count_at, fitted: &fitted };
+                let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |batch: DataFrame| {
+                    learners.iter_mut().try_for_each(|l| l.observe(&batch))
+                });
+                result.map(|()| rows)
+            })?;
+            let Some(rows) = outcome else { return Ok(None) };
+            if count_at.is_some() {
+                counted = Some(rows);
+            }
+            let mut warnings = Vec::new();
+            for (&index, learner) in pass.iter().zip(learners) {
+                fitted[index] = Some(learner.finish(&mut warnings)?);
+            }
+            self.warn(warnings);
+        }
+        let fitted = fitted;
+        match &plan.end {
+            End::Fit { own } => {
+                let rows = match counted {
+                    Some(rows) => rows,
+                    None => {
+                        let work = Pass { upto: *own, count_at: Some(*own), fitted: &fitted };
+                        let outcome = self.attempts(plan, &mut fast, |fast| {
+                            let mut rows = 0;
+                            let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |_| Ok(()));
+                            result.map(|()| rows)
+                        })?;
+                        let Some(rows) = outcome else { return Ok(None) };
+                        rows
+                    }
+                };
+                let learned: Option<Vec<Fitted>> = fitted[*own..].iter().cloned().collect();
+                let Some(learned) = learned else { return Ok(None) };
+                self.fitted.insert(id, (Rc::new(learned), rows));
+                Ok(Some(vec![rows]))
+            }
+            End::Write { path, span } => {
+                let mut notes = Notes::default();
+                let work = Pass { upto: plan.chain.steps.len(), count_at: None, fitted: &fitted };
+                let outcome = self.attempts(plan, &mut fast, |fast| {
+                    notes = Notes::default();
+                    write_pass(plan, fast, &work, &mut notes, path)
+                });
+                let written = match outcome {
+                    Err(RunError::Write { path, reason, .. }) => Err(RunError::Write { path, reason, span: *span }),
+                    other => other,
+                }?;
+                self.warn(std::mem::take(&mut notes).warnings());
+                Ok(written.map(|rows| vec![rows]))
+            }
+        }
+    }
+
+    /// Runs `pass` (CSV: first with only empty fields as null, which is
+    /// fast, then with every null string matched, as a source read into
+    /// memory is; `fast` remembers which worked). A value that does not
+    /// parse is the error a read into memory gives; `None` for other
+    /// failures of the query.
+    fn attempts(
+        &self,
+        plan: &Streaming,
+        fast: &mut bool,
+        mut pass: impl FnMut(bool) -> Result<usize, Failure>,
+    ) -> RunResult<Option<usize>> {
+        let tries: &[bool] = match (plan.source, *fast) {
+            (Source::Csv { .. }, true) => &[true, false],
+            _ => &[false],
         };
-        for &fast in attempts {
-            let scan = match plan.source {
-                Source::Csv { .. } => read::scan_csv(plan.source, fast),
-                Source::Parquet { .. } | Source::Images { .. } => read::scan_parquet(plan.source),
-            };
-            let Some(scan) = scan else { break };
-            let query = scan.and_then(|l| plan.steps.iter().try_fold(l, |l, op| ops::lazy(op, l).map_err(to_polars)));
-            let result = match query {
-                Ok(query) => sink(query, &plan.path),
-                Err(_) => Err(Failure::Query),
-            };
-            match result {
+        for &attempt in tries {
+            *fast = attempt && matches!(plan.source, Source::Csv { .. });
+            match pass(*fast) {
                 Ok(rows) => return Ok(Some(rows)),
+                Err(Failure::Step(error)) => return Err(error),
                 Err(Failure::Write(reason)) => {
-                    let span = plan.write_span;
-                    return Err(RunError::Write { path: plan.path.display().to_string(), reason, span });
+                    let path = match &plan.end {
+                        End::Write { path, .. } => path.display().to_string(),
+                        End::Fit { .. } => String::new(),
+                    };
+                    return Err(RunError::Write { path, reason, span: Span::default() });
                 }
                 Err(Failure::Query) => {}
             }
         }
-        // A value that does not parse: the error a read into memory gives.
-        let source_span = self.item(plan.source_id).span;
+        let source_span = self.item(plan.chain.source).span;
         match read::bad_csv_value(plan.source, source_span) {
             Some(error) => Err(error),
             None => Ok(None),
@@ -105,10 +229,180 @@ impl<'a> Session<'a> {
     }
 }
 
-/// A [`RunError`] inside a Polars query's error (the step that cannot
-/// stream is a bug, reported with its message).
-fn to_polars(e: RunError) -> PolarsError {
-    polars_err!(ComputeError: "{e}")
+/// How many leading steps of `..upto` run inside the Polars query.
+fn in_query(plan: &Streaming, upto: usize) -> usize {
+    plan.chain.steps[..upto].iter().take_while(|s| s.op.is_row_wise()).count()
+}
+
+/// The source's scan with the steps [`in_query`] takes.
+fn query(plan: &Streaming, fast: bool, upto: usize) -> Result<LazyFrame, Failure> {
+    let scan = match plan.source {
+        Source::Csv { .. } => read::scan_csv(plan.source, fast),
+        Source::Parquet { .. } | Source::Images { .. } => read::scan_parquet(plan.source),
+    };
+    let Some(Ok(scan)) = scan else { return Err(Failure::Query) };
+    let steps = &plan.chain.steps[..in_query(plan, upto)];
+    steps.iter().try_fold(scan, |l, s| ops::lazy(s.op, l)).map_err(|_| Failure::Query)
+}
+
+/// Runs one pass: every batch through the steps `..work.upto`, then to
+/// `visit`; `rows` counts the rows at `work.count_at` (or at the end). A
+/// source with no rows gives one empty batch, so that `visit` sees the
+/// columns.
+fn scan(
+    plan: &Streaming,
+    fast: bool,
+    work: &Pass,
+    notes: &mut Notes,
+    rows: &mut usize,
+    visit: &mut dyn FnMut(DataFrame) -> RunResult<()>,
+) -> Result<(), Failure> {
+    // Rows are counted between steps, so the query stops where they are.
+    let limit = work.count_at.map_or(work.upto, |at| at.min(work.upto));
+    let mut query = query(plan, fast, limit)?;
+    let empty = DataFrame::empty_with_schema(&*query.collect_schema().map_err(|_| Failure::Query)?);
+    let first = in_query(plan, limit);
+    let mut on_batch = |mut batch: DataFrame| -> RunResult<()> {
+        for (index, (step, fitted)) in plan.chain.steps.iter().zip(work.fitted).enumerate().take(work.upto).skip(first)
+        {
+            if work.count_at == Some(index) {
+                *rows = rows.saturating_add(batch.height());
+            }
+            let fitted = fitted.as_ref().ok_or_else(|| unfitted(step.span))?;
+            batch = fitted::apply_noting(step.op, fitted, batch, step.span, Path::new(""), notes)?;
+        }
+        if work.count_at.is_none_or(|at| at >= work.upto) {
+            *rows = rows.saturating_add(batch.height());
+        }
+        visit(batch)
+    };
+    let (sender, receiver) = sync_channel::<Message>(2);
+    let batches = sender.clone();
+    let callback = PlanCallback::new(move |df: DataFrame| Ok(batches.send(Message::Batch(df)).is_err()));
+    let sunk = query.sink_batches(callback, true, NonZeroUsize::new(BATCH_ROWS)).map_err(|_| Failure::Query)?;
+    std::thread::scope(|scope| {
+        let runner = scope.spawn(move || {
+            let result = sunk.collect_with_engine(Engine::Streaming).map(|_| ());
+            // The receiver may be gone (a step failed): nothing to tell.
+            let _ = sender.send(Message::Done(result));
+        });
+        let outcome = receive(receiver, &mut on_batch, empty);
+        // A panic in Polars' engine is a failed query: the in-memory path
+        // runs instead.
+        let ran = runner.join().map_err(|_| Failure::Query);
+        outcome.and(ran)
+    })
+}
+
+/// What the query's thread sends.
+enum Message {
+    Batch(DataFrame),
+    Done(PolarsResult<()>),
+}
+
+/// Hands each batch to `on_batch` until the query is done; dropping the
+/// receiver on a failure stops the query at its next batch.
+fn receive(
+    receiver: Receiver<Message>,
+    on_batch: &mut dyn FnMut(DataFrame) -> RunResult<()>,
+    empty: DataFrame,
+) -> Result<(), Failure> {
+    let mut any = false;
+    for message in receiver.iter() {
+        match message {
+            Message::Batch(batch) => {
+                any = true;
+                on_batch(batch).map_err(Failure::Step)?;
+            }
+            Message::Done(Ok(())) => break,
+            Message::Done(Err(_)) => return Err(Failure::Query),
+        }
+    }
+    if !any {
+        on_batch(empty).map_err(Failure::Step)?;
+    }
+    Ok(())
+}
+
+fn unfitted(span: Span) -> RunError {
+    RunError::data(
+        "a streamed step reached its batch before what it learns",
+        span,
+        "not fitted",
+        "this is a bug in pipe; please report it with this file",
+    )
+}
+
+/// The pass that writes an output; the rows written. Steps that all run
+/// inside the Polars query go through [`sink`]; otherwise each batch is
+/// appended by the writer `write(...)` uses.
+fn write_pass(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, path: &Path) -> Result<usize, Failure> {
+    if in_query(plan, work.upto) == work.upto {
+        return sink(query(plan, fast, work.upto)?, path);
+    }
+    let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let mut failure = None;
+    let mut rows = 0;
+    let written = write::atomically(path, |file| {
+        let mut writer: Option<BatchWriter> = None;
+        let result = scan(plan, fast, work, notes, &mut rows, &mut |mut batch: DataFrame| {
+            let writer = match &mut writer {
+                Some(writer) => writer,
+                None => writer.insert(BatchWriter::new(file, batch.schema(), csv).map_err(write_error)?),
+            };
+            writer.write(&mut batch).map_err(write_error)
+        });
+        if let Err(f) = result {
+            failure = Some(f);
+            return Err("the pass failed".into());
+        }
+        writer.ok_or("nothing was written")?.finish().map_err(|e| e.to_string())
+    });
+    match (written, failure) {
+        (Ok(()), _) => Ok(rows),
+        (Err(_), Some(Failure::Step(RunError::Write { reason, .. }))) => Err(Failure::Write(reason)),
+        (Err(_), Some(f)) => Err(f),
+        (Err(reason), None) => Err(Failure::Write(reason)),
+    }
+}
+
+/// A writer's failure, carried through a step's error.
+fn write_error(e: PolarsError) -> RunError {
+    RunError::Write { path: String::new(), reason: e.to_string(), span: Span::default() }
+}
+
+/// CSV or Parquet, one batch at a time.
+enum BatchWriter {
+    Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
+}
+
+impl BatchWriter {
+    fn new(file: &std::fs::File, schema: &SchemaRef, csv: bool) -> PolarsResult<BatchWriter> {
+        let out = file.try_clone()?;
+        Ok(if csv {
+            BatchWriter::Csv(CsvWriter::new(out).batched(schema)?)
+        } else {
+            BatchWriter::Parquet(Box::new(ParquetWriter::new(out).batched(schema)?))
+        })
+    }
+
+    fn write(&mut self, batch: &mut DataFrame) -> PolarsResult<()> {
+        match self {
+            BatchWriter::Csv(w) => w.write_batch(batch),
+            BatchWriter::Parquet(w) => {
+                batch.rechunk_mut_par();
+                w.write_batch(batch)
+            }
+        }
+    }
+
+    fn finish(self) -> PolarsResult<()> {
+        match self {
+            BatchWriter::Csv(mut w) => w.finish(),
+            BatchWriter::Parquet(w) => w.finish().map(|_| ()),
+        }
+    }
 }
 
 /// Runs `query` on the streaming engine into `path` (atomically: a failure

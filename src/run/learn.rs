@@ -1,0 +1,347 @@
+//! What a learning step learns, accumulated batch by batch: the in-memory
+//! path hands it the whole frame as one batch, a streaming pass each batch
+//! as it comes. Every statistic depends on the rows and their order only,
+//! never on where batches end (sums and scatter matrices are folded in
+//! blocks of a fixed number of values, carried over from batch to batch),
+//! so both paths learn the very same numbers.
+
+use std::collections::HashSet;
+
+use ndarray::{Array1, Array2, ShapeBuilder};
+use polars::prelude::*;
+
+use crate::ir::{Fill, Op};
+use crate::run::bucket::{qcut_edges, quantiles};
+use crate::run::error::{RunError, RunResult};
+use crate::run::fitted::Fitted;
+use crate::run::ops::polars_failure;
+use crate::run::{onehot, pca};
+use crate::source::Span;
+
+/// Values per block: each block's mean and squared deviations are exact
+/// sums of at most this many values, merged into the running totals with
+/// Chan et al.'s formula.
+const BLOCK: usize = 4096;
+
+/// One learning step's statistics so far.
+pub struct Learner<'o> {
+    op: &'o Op,
+    span: Span,
+    state: State,
+}
+
+enum State {
+    /// Mean and variance per column (`standard`, `fill_nulls(mean)`).
+    Moments(Vec<Moments>),
+    /// Smallest and largest value per column (`minmax`).
+    Extremes(Vec<(f64, f64)>),
+    /// Every value per column (`qcut`, `robust`, `fill_nulls(median)`).
+    Values(Vec<Vec<f64>>),
+    /// The levels not promised by the checker, per column (`onehot`).
+    Levels { extra: Vec<Vec<String>>, seen: Vec<HashSet<String>>, integer: Vec<Option<bool>> },
+    /// Mean and scatter matrix of whole rows (`pca`).
+    Scatter(Scatter),
+}
+
+impl<'o> Learner<'o> {
+    /// A learner for `op`; `None` when the operation learns nothing.
+    pub fn new(op: &'o Op, span: Span) -> Option<Learner<'o>> {
+        let state = match op {
+            Op::Standard(columns) | Op::FillNulls { columns, value: Fill::Mean } => {
+                State::Moments(columns.iter().map(|_| Moments::default()).collect())
+            }
+            Op::MinMax { columns, .. } => State::Extremes(vec![(f64::INFINITY, f64::NEG_INFINITY); columns.len()]),
+            Op::Robust(columns) | Op::FillNulls { columns, value: Fill::Median } => {
+                State::Values(vec![Vec::new(); columns.len()])
+            }
+            Op::QCut { .. } => State::Values(vec![Vec::new()]),
+            Op::OneHot { columns, .. } => State::Levels {
+                extra: vec![Vec::new(); columns.len()],
+                seen: columns.iter().map(|(_, levels)| levels.iter().cloned().collect()).collect(),
+                integer: vec![None; columns.len()],
+            },
+            Op::Pca { columns, .. } => State::Scatter(Scatter::new(columns.len())),
+            _ => return None,
+        };
+        Some(Learner { op, span, state })
+    }
+
+    /// Adds a batch of the rows the step is fitted on.
+    pub fn observe(&mut self, df: &DataFrame) -> RunResult<()> {
+        let span = self.span;
+        let failed = |e: PolarsError| polars_failure(e, span);
+        let columns = learned_columns(self.op);
+        match &mut self.state {
+            State::Moments(moments) => {
+                for (column, m) in columns.iter().zip(moments) {
+                    for_each_value(df, column, |v| m.push(v)).map_err(failed)?;
+                }
+            }
+            State::Extremes(extremes) => {
+                for (column, (lo, hi)) in columns.iter().zip(extremes) {
+                    for_each_value(df, column, |v| {
+                        *lo = lo.min(v);
+                        *hi = hi.max(v);
+                    })
+                    .map_err(failed)?;
+                }
+            }
+            State::Values(values) => {
+                for (column, kept) in columns.iter().zip(values) {
+                    for_each_value(df, column, |v| kept.push(v)).map_err(failed)?;
+                }
+            }
+            State::Levels { extra, seen, integer } => {
+                for (i, column) in columns.iter().enumerate() {
+                    let c = df.column(column).map_err(failed)?;
+                    integer[i].get_or_insert(c.dtype().is_integer());
+                    let keys = onehot::keys(df, column).map_err(failed)?;
+                    for key in keys.str().map_err(failed)?.iter().flatten() {
+                        if !seen[i].contains(key) {
+                            seen[i].insert(key.to_owned());
+                            extra[i].push(key.to_owned());
+                        }
+                    }
+                }
+            }
+            State::Scatter(scatter) => scatter.observe(df, &columns, span)?,
+        }
+        Ok(())
+    }
+
+    /// What the step learned from every batch.
+    pub fn finish(self, warnings: &mut Vec<RunError>) -> RunResult<Fitted> {
+        let (op, span) = (self.op, self.span);
+        let columns: Vec<String> = learned_columns(op).into_iter().map(str::to_owned).collect();
+        Ok(match (op, self.state) {
+            (Op::Standard(_), State::Moments(moments)) => {
+                let mut center = Vec::new();
+                let mut scale = Vec::new();
+                for (c, m) in columns.iter().zip(moments) {
+                    let (mean, var) = m.finish().ok_or_else(|| no_values("standard", c, span))?;
+                    center.push(mean);
+                    scale.push(safe_scale(var.sqrt()));
+                }
+                Fitted::Scale { columns, center, scale }
+            }
+            (Op::FillNulls { .. }, State::Moments(moments)) => {
+                let mut values = Vec::new();
+                for (c, m) in columns.iter().zip(moments) {
+                    values.push(m.finish().ok_or_else(|| no_values("fill_nulls", c, span))?.0);
+                }
+                Fitted::Fill { columns, values }
+            }
+            (Op::MinMax { range, .. }, State::Extremes(extremes)) => minmax(columns, &extremes, *range, span)?,
+            (Op::QCut { quantiles, drop_duplicates, .. }, State::Values(mut values)) => {
+                let column = columns.first().map_or("", String::as_str);
+                let values = values.pop().unwrap_or_default();
+                Fitted::Edges { edges: qcut_edges(values, column, quantiles, *drop_duplicates, span)? }
+            }
+            (Op::Robust(_), State::Values(values)) => {
+                let mut center = Vec::new();
+                let mut scale = Vec::new();
+                for (c, mut v) in columns.iter().zip(values) {
+                    if v.is_empty() {
+                        return Err(no_values("robust", c, span));
+                    }
+                    v.sort_unstable_by(f64::total_cmp);
+                    let q = quantiles(&v, &[0.25, 0.5, 0.75]);
+                    center.push(q[1]);
+                    scale.push(safe_scale(q[2] - q[0]));
+                }
+                Fitted::Scale { columns, center, scale }
+            }
+            (Op::FillNulls { .. }, State::Values(values)) => {
+                let mut filled = Vec::new();
+                for (c, mut v) in columns.iter().zip(values) {
+                    v.sort_unstable_by(f64::total_cmp);
+                    filled.push(median(&v).ok_or_else(|| no_values("fill_nulls", c, span))?);
+                }
+                Fitted::Fill { columns, values: filled }
+            }
+            (Op::OneHot { columns: checked, .. }, State::Levels { extra, integer, .. }) => {
+                let found = extra.into_iter().zip(integer).map(|(e, i)| (e, i.unwrap_or(false)));
+                Fitted::Levels(onehot::levels(checked, found.collect(), span, warnings))
+            }
+            (Op::Pca { k, whiten, .. }, State::Scatter(scatter)) => {
+                let (rows, mean, matrix) = scatter.finish();
+                Fitted::Pca(pca::solve(&columns, rows, mean, matrix, *k, *whiten, span)?)
+            }
+            _ => Fitted::Nothing,
+        })
+    }
+}
+
+/// The columns a learning operation reads, in its order.
+fn learned_columns(op: &Op) -> Vec<&str> {
+    match op {
+        Op::QCut { column, .. } => vec![column.as_str()],
+        Op::Standard(columns)
+        | Op::Robust(columns)
+        | Op::MinMax { columns, .. }
+        | Op::FillNulls { columns, .. }
+        | Op::Pca { columns, .. } => columns.iter().map(String::as_str).collect(),
+        Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Calls `f` with each value of a numeric column, as a float, leaving out
+/// missing values and NaN (scikit-learn's scalers ignore both).
+fn for_each_value(df: &DataFrame, column: &str, mut f: impl FnMut(f64)) -> PolarsResult<()> {
+    let values = df.column(column)?.cast(&DataType::Float64)?;
+    for array in values.f64()?.downcast_iter() {
+        match array.validity().filter(|v| v.unset_bits() > 0) {
+            None => array.values().iter().filter(|v| !v.is_nan()).for_each(|v| f(*v)),
+            Some(_) => array.iter().flatten().filter(|v| !v.is_nan()).for_each(|v| f(*v)),
+        }
+    }
+    Ok(())
+}
+
+/// Count, mean and sum of squared deviations of one column's values, with
+/// the values not yet folded in.
+#[derive(Default)]
+struct Moments {
+    count: f64,
+    mean: f64,
+    squares: f64,
+    pending: Vec<f64>,
+}
+
+impl Moments {
+    fn push(&mut self, v: f64) {
+        self.pending.push(v);
+        if self.pending.len() == BLOCK {
+            self.fold();
+        }
+    }
+
+    /// Merges the pending block into the totals (Chan et al.).
+    fn fold(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let n = self.pending.len() as f64;
+        let mean = self.pending.iter().sum::<f64>() / n;
+        let squares: f64 = self.pending.iter().map(|v| (v - mean) * (v - mean)).sum();
+        let total = self.count + n;
+        let delta = mean - self.mean;
+        self.mean += delta * n / total;
+        self.squares += squares + delta * delta * self.count * n / total;
+        self.count = total;
+        self.pending.clear();
+    }
+
+    /// The mean and population variance; `None` without values.
+    fn finish(mut self) -> Option<(f64, f64)> {
+        self.fold();
+        (self.count > 0.0).then(|| (self.mean, self.squares / self.count))
+    }
+}
+
+/// Row count, column means and the scatter matrix `Xc^T Xc` of the
+/// centred rows, with the rows not yet folded in (column by column).
+struct Scatter {
+    rows: usize,
+    mean: Array1<f64>,
+    matrix: Array2<f64>,
+    pending: Vec<Vec<f64>>,
+}
+
+impl Scatter {
+    fn new(p: usize) -> Scatter {
+        Scatter { rows: 0, mean: Array1::zeros(p), matrix: Array2::zeros((p, p)), pending: vec![Vec::new(); p] }
+    }
+
+    fn observe(&mut self, df: &DataFrame, columns: &[&str], span: Span) -> RunResult<()> {
+        let values = pca::Columns::of(df, columns, span)?;
+        let height = values.rows();
+        let mut start = 0;
+        while start < height {
+            let room = BLOCK.saturating_sub(self.pending.first().map_or(0, Vec::len));
+            let end = start.saturating_add(room).min(height);
+            for (i, pending) in self.pending.iter_mut().enumerate() {
+                pending.extend_from_slice(&values.slice(i)[start..end]);
+            }
+            if self.pending.first().map_or(0, Vec::len) == BLOCK {
+                self.fold();
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Merges the pending rows into the totals (Chan et al., per matrix
+    /// entry).
+    fn fold(&mut self) {
+        let n = self.pending.first().map_or(0, Vec::len);
+        if n == 0 {
+            return;
+        }
+        let p = self.pending.len();
+        let block_mean: Array1<f64> = self.pending.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect();
+        let mut data = Vec::with_capacity(n.saturating_mul(p));
+        for (column, m) in self.pending.iter().zip(block_mean.iter()) {
+            data.extend(column.iter().map(|v| v - m));
+        }
+        let block = Array2::from_shape_vec((n, p).f(), data).unwrap_or_else(|_| Array2::zeros((n, p)));
+        let scatter = block.t().dot(&block);
+        let total = self.rows.saturating_add(n) as f64;
+        let delta = &block_mean - &self.mean;
+        let weight = self.rows as f64 * n as f64 / total;
+        for i in 0..p {
+            for j in 0..p {
+                self.matrix[[i, j]] += scatter[[i, j]] + delta[i] * delta[j] * weight;
+            }
+        }
+        self.mean = &self.mean + &(&delta * (n as f64 / total));
+        self.rows = self.rows.saturating_add(n);
+        self.pending.iter_mut().for_each(Vec::clear);
+    }
+
+    fn finish(mut self) -> (usize, Vec<f64>, Array2<f64>) {
+        self.fold();
+        (self.rows, self.mean.to_vec(), self.matrix)
+    }
+}
+
+/// numpy's median of sorted values: the middle one, or the mean of the two
+/// middle ones.
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    let half = n.checked_div(2)?;
+    if n == 0 {
+        return None;
+    }
+    if !n.is_multiple_of(2) { Some(sorted[half]) } else { Some((sorted[half.saturating_sub(1)] + sorted[half]) / 2.0) }
+}
+
+fn minmax(columns: Vec<String>, extremes: &[(f64, f64)], range: [f64; 2], span: Span) -> RunResult<Fitted> {
+    let (mut data_min, mut data_max, mut scale, mut offset) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (c, &(lo, hi)) in columns.iter().zip(extremes) {
+        if lo > hi {
+            return Err(no_values("minmax", c, span));
+        }
+        let factor = (range[1] - range[0]) / safe_scale(hi - lo);
+        data_min.push(lo);
+        data_max.push(hi);
+        scale.push(factor);
+        offset.push(range[0] - lo * factor);
+    }
+    Ok(Fitted::Linear { columns, data_min, data_max, scale, offset })
+}
+
+/// A zero (or non-finite) scale would divide by zero: scikit-learn uses 1.
+fn safe_scale(s: f64) -> f64 {
+    if s == 0.0 || !s.is_finite() { 1.0 } else { s }
+}
+
+fn no_values(step: &str, column: &str, span: Span) -> RunError {
+    RunError::data(
+        format!("`{step}` cannot learn from `{column}`: it has no values"),
+        span,
+        "nothing to learn from",
+        "check the data this step is fitted on; filters may have removed every row",
+    )
+}
