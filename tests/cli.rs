@@ -186,25 +186,27 @@ fn run_prints_a_line_per_item_and_caches_the_second_time() {
     std::fs::write(dir.join("d.csv"), "x,y\n1,2\n3,4\n").unwrap();
     let file = dir.join("main.pipe");
     std::fs::write(&file, "source d = csv(\"d.csv\")\noutput o = d |> standard(x) |> write(\"out/o.csv\")\n").unwrap();
-    // Held in memory, the source has a line of its own.
-    let held = run(&["run", "--in-memory", "--no-cache", file.to_str().unwrap()]);
+    // Held in memory (the file fits in the default budget), the source has
+    // a line of its own.
+    let held = run(&["run", "--no-cache", file.to_str().unwrap()]);
     let err = stderr(&held);
     assert!(err.contains("source     d") && err.contains("output     o") && err.contains("2 rows"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n-1.0,2\n1.0,4\n");
     std::fs::remove_file(dir.join("out/o.csv")).unwrap();
-    // Streamed (two passes over `d.csv`), it has none.
-    let first = run(&["run", file.to_str().unwrap()]);
+    // Streamed (two passes over `d.csv`, 13 bytes, over a budget of 1),
+    // it has none.
+    let first = run(&["run", "--memory", "1", file.to_str().unwrap()]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let err = stderr(&first);
     assert!(!err.contains("source     d") && err.contains("output     o") && err.contains("2 rows"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n-1.0,2\n1.0,4\n");
-    let second = run(&["run", file.to_str().unwrap()]);
+    let second = run(&["run", "--memory", "1", file.to_str().unwrap()]);
     assert!(
         stderr(&second).contains("cached") && stderr(&second).contains("ran 1 item (1 cached)"),
         "{}",
         stderr(&second)
     );
-    let json = run(&["run", "--format", "json", "--no-cache", file.to_str().unwrap()]);
+    let json = run(&["run", "--format", "json", "--no-cache", "--memory", "1", file.to_str().unwrap()]);
     let lines: Vec<serde_json::Value> = stdout(&json).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1, "the output streams: the source has no line");
     assert_eq!(lines[0]["item"], "o");
@@ -264,7 +266,7 @@ output all = big |> filter(a > 0.0) |> write("out/all.parquet")
     peaks("source big = csv(\"big.csv\")\noutput p = big |> write(\"big.parquet\")\n", &[]);
     let learn =
         "source big = parquet(\"big.parquet\")\noutput all = big |> standard(a) |> write(\"out/all.parquet\")\n";
-    let (learned, learned_held) = (peaks(learn, &[]), peaks(learn, &["--in-memory"]));
+    let (learned, learned_held) = (peaks(learn, &["--memory", "1MB"]), peaks(learn, &[]));
     assert!(!learned.contains_key("big"), "{learned:?}");
     let held_peak = learned_held.values().max().copied().unwrap_or(0);
     assert!(learned["all"] + 12_000_000 <= held_peak, "streamed {learned:?}, held {learned_held:?}");

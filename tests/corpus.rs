@@ -132,8 +132,12 @@ fn every_bad_input_is_a_coded_diagnostic_with_nothing_lost() {
         let before = contents(&dir);
         let text = std::fs::read_to_string(&case).expect("case");
         let only = text.lines().next().and_then(|l| l.strip_prefix("// only: "));
+        let memory = text.lines().find_map(|l| l.strip_prefix("// memory: "));
         let mut args = vec!["run", "--no-cache", name.as_str()];
         args.extend(only);
+        if let Some(memory) = memory {
+            args.extend(["--memory", memory]);
+        }
         let mut outcome = outcome(&dir, &args);
         let after = contents(&dir);
         outcome.lost = damage(&before, &after);

@@ -495,6 +495,7 @@ pub fn check_and_run(dir: &Path, text: &str) -> Outcome {
         control: None,
         resume: false,
         in_memory: false,
+        memory: None,
     };
     let ran =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipe::run::run(&report.ir, &options, &mut |_| {})));

@@ -59,6 +59,7 @@ pub fn with_session<T>(program: &Program, dir: &Path, f: impl FnOnce(&mut Sessio
         control: None,
         resume: false,
         in_memory: false,
+        memory: None,
     };
     let result = {
         let mut session = Session::new(program, &options, &mut events);
@@ -216,6 +217,7 @@ fn run_all(dir: &Path, text: &str, cache: bool) -> (Vec<pipe::run::Finished>, Ve
         control: None,
         resume: false,
         in_memory: false,
+        memory: None,
     };
     let errors = pipe::run::run(&program, &options, &mut |e| {
         if let Event::Finished(f) = e {

@@ -12,13 +12,14 @@ use polars::prelude::*;
 
 use crate::run::{checked, repo, scratch};
 
-/// Runs `text` in `dir` as `pipe run --no-cache` does; the errors and
-/// whether an item streamed.
+/// Runs `text` in `dir` as `pipe run --no-cache --memory 1` does (every
+/// item that can stream does); the errors and whether an item streamed.
 fn run(dir: &Path, text: &str) -> (Vec<RunError>, bool) {
     run_with(dir, text, false)
 }
 
-/// [`run`] as `pipe run --no-cache --in-memory` does.
+/// [`run`] as `pipe run --no-cache --in-memory` does (`run` is
+/// `--memory 1`).
 fn run_in_memory(dir: &Path, text: &str) -> (Vec<RunError>, bool) {
     run_with(dir, text, true)
 }
@@ -31,7 +32,9 @@ fn run_with(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, bool) {
 /// [`run_with`], with the warnings said along the way.
 fn run_noting(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, bool, Vec<String>) {
     let program = checked(dir, text);
-    let options = Options { dir: dir.to_path_buf(), cache: false, in_memory, ..Options::default() };
+    // A budget of one byte: every item that can stream does.
+    let memory = (!in_memory).then_some(1);
+    let options = Options { dir: dir.to_path_buf(), cache: false, in_memory, memory, ..Options::default() };
     let mut streamed = false;
     let mut warnings = Vec::new();
     let errors = pipe::run::run(&program, &options, &mut |e| match e {
@@ -291,13 +294,53 @@ output c = p |> filter(age > 3) |> write("c.csv")
         let id = program.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == name)).unwrap();
         program.memory(id)
     };
-    let streams = |passes: usize, keeps: Vec<&'static str>| Some(pipe::ir::Memory::Streams { passes, keeps });
-    assert_eq!(memory("prep"), streams(2, vec!["qcut"]));
-    assert_eq!(memory("a"), streams(1, vec![]));
-    assert_eq!(memory("b"), streams(2, vec![]));
-    assert_eq!(memory("c"), streams(1, vec![]));
+    let streams = |passes: usize, keeps: Vec<&'static str>, always: bool| {
+        Some(pipe::ir::Memory::Streams { passes, keeps, always })
+    };
+    assert_eq!(memory("prep"), streams(2, vec!["qcut"], false));
+    assert_eq!(memory("a"), streams(1, vec![], false));
+    assert_eq!(memory("b"), streams(2, vec![], false));
+    assert_eq!(memory("c"), streams(1, vec![], true));
     // An item that holds the source's rows: nothing else streams it.
     let held = checked(&dir, &format!("{text}stage s = p |> sample(10, seed: 1)\n"));
     let id = held.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "a")).unwrap();
     assert_eq!(held.memory(id), Some(pipe::ir::Memory::Holds("`s` holds the rows of `p`".into())));
+}
+
+/// Within the budget, items that learn hold their source (one read
+/// instead of several); over it they stream; an item that must hold a
+/// source over a budget given stops the run before anything is written.
+#[test]
+fn the_memory_budget_decides_what_streams() {
+    let dir = scratch("stream_budget");
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    let text = "source p = csv(\"people.csv\")\noutput o = p |> standard(f0) |> write(\"o.csv\")\n";
+    let program = checked(&dir, text);
+    let streamed = |memory: Option<u64>| {
+        let options = Options { dir: dir.clone(), cache: false, memory, ..Options::default() };
+        let mut streamed = false;
+        let errors = pipe::run::run(&program, &options, &mut |e| {
+            if let Event::Step { operation: "stream", .. } = e {
+                streamed = true;
+            }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        streamed
+    };
+    let size = std::fs::metadata(dir.join("people.csv")).unwrap().len();
+    assert!(!streamed(None), "the default budget holds a small file");
+    assert!(!streamed(Some(size)), "a file the size of the budget fits");
+    assert!(streamed(Some(size - 1)), "a file over the budget streams");
+    // A stage holds its rows: over the budget, nothing runs.
+    let held = checked(&dir, &format!("{text}stage s = p |> sample(10, seed: 1)\noutput w = s |> write(\"w.csv\")\n"));
+    std::fs::remove_file(dir.join("o.csv")).unwrap();
+    let options = Options { dir: dir.clone(), cache: false, memory: Some(1000), ..Options::default() };
+    let errors = pipe::run::run(&held, &options, &mut |_| {});
+    match errors.as_slice() {
+        [RunError::OverBudget { message, .. }] => {
+            assert!(message.contains("`s` holds the rows of `p`") && message.contains("1 KB"), "{message}")
+        }
+        other => panic!("expected the budget's error, got {other:?}"),
+    }
+    assert!(!dir.join("o.csv").exists() && !dir.join("w.csv").exists(), "nothing may run");
 }

@@ -38,6 +38,7 @@ pub(crate) fn run_events(dir: &Path, text: &str, cache: bool, events: &mut dyn F
         control: None,
         resume: false,
         in_memory: false,
+        memory: None,
     };
     pipe::run::run(&program, &options, events).iter().map(ToString::to_string).collect()
 }

@@ -62,6 +62,11 @@ pub fn render_run(path: &Path) -> String {
     let report = check::check(&parsed.program, &mut sources, relative.parent());
     assert!(!report.has_errors(), "{}: the case must check clean: {:?}", relative.display(), report.errors);
     let only = text.lines().next().and_then(|l| l.strip_prefix("// only: ")).map(|n| vec![n.to_owned()]);
+    // `// memory: SIZE` runs as `pipe run --memory SIZE`.
+    let memory = text
+        .lines()
+        .find_map(|l| l.strip_prefix("// memory: "))
+        .map(|m| pipe::run::budget::parse_size(m).expect("a size"));
     let dir = relative.parent().expect("a folder").to_path_buf();
     let options = pipe::run::Options {
         dir,
@@ -71,6 +76,7 @@ pub fn render_run(path: &Path) -> String {
         control: None,
         resume: false,
         in_memory: false,
+        memory,
     };
     let mut out = String::new();
     let errors = pipe::run::run(&report.ir, &options, &mut |event| {

@@ -52,7 +52,9 @@ pub fn render(items: &[Explained]) -> String {
             }
         }
         match &item.memory {
-            Some(crate::ir::Memory::Streams { passes, keeps }) => out.push_str(&streams(item.keyword, *passes, keeps)),
+            Some(crate::ir::Memory::Streams { passes, keeps, always }) => {
+                out.push_str(&streams(item.keyword, *passes, keeps, *always))
+            }
             Some(crate::ir::Memory::Holds(why)) => out.push_str(&format!("    in memory: {why}\n")),
             None => {}
         }
@@ -62,16 +64,21 @@ pub fn render(items: &[Explained]) -> String {
 }
 
 /// How a streaming item reads its source, as `--explain` says it.
-fn streams(keyword: &str, passes: usize, keeps: &[&str]) -> String {
-    let mut line = match (keyword, passes) {
-        ("transform", 0) => "    streams: learns nothing from its data".to_owned(),
-        ("transform", 1) => "    streams: learns in one pass over its source, batch by batch".to_owned(),
-        ("transform", n) => format!("    streams: learns in {n} passes over its source, batch by batch"),
-        (_, 1) => "    streams: read, transformed and written batch by batch".to_owned(),
+fn streams(keyword: &str, passes: usize, keeps: &[&str], always: bool) -> String {
+    let how = match (keyword, passes) {
+        ("transform", 0) => "it learns nothing from its data".to_owned(),
+        ("transform", 1) => "it learns in one pass over its source, batch by batch".to_owned(),
+        ("transform", n) => format!("it learns in {n} passes over its source, batch by batch"),
+        (_, 1) => "read, transformed and written batch by batch".to_owned(),
         (_, n) => format!(
-            "    streams: {} over its source to learn, then one to write, batch by batch",
+            "{} over its source to learn, then one to write, batch by batch",
             if n == 2 { "one pass".to_owned() } else { format!("{} passes", n.saturating_sub(1)) }
         ),
+    };
+    let mut line = if always {
+        format!("    streams: {how}")
+    } else {
+        format!("    streams when its source outgrows the memory budget (`pipe run --memory`): {how}")
     };
     if !keeps.is_empty() {
         let names: Vec<String> = keeps.iter().map(|k| format!("`{k}`")).collect();

@@ -90,6 +90,12 @@ enum Command {
         /// the data fits in memory with room to spare.
         #[arg(long)]
         in_memory: bool,
+        /// The memory budget: `2GB`, `512MB`. Items that can stream (`pipe
+        /// check --explain`) stream when their source would not fit in it;
+        /// an item that must hold a larger source stops the run before it
+        /// starts. Default: half of this machine's memory, without the stop.
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
     },
     /// Check and run a file on every save: diagnostics as you type, and only
     /// what changed re-runs (the stage cache keeps the rest).
@@ -206,8 +212,16 @@ fn run(cli: Cli) -> bool {
     match cli.command {
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
-        Command::Run { file, items, no_cache, resume, device, in_memory } => {
-            let flags = run::Flags { no_cache, resume, in_memory };
+        Command::Run { file, items, no_cache, resume, device, in_memory, memory } => {
+            let memory = match memory.as_deref().map(crate::run::budget::parse_size).transpose() {
+                Ok(memory) => memory,
+                Err(reason) => {
+                    let error = CliError::Usage { message: format!("--memory: {reason}") };
+                    reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
+                    return false;
+                }
+            };
+            let flags = run::Flags { no_cache, resume, in_memory, memory };
             run::run(&file, &items, flags, device.as_deref(), &mut reporter)
         }
         Command::Predict { run, data, output } => predict::predict(&run, &data, output.as_deref(), &mut reporter),

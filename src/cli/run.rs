@@ -20,6 +20,8 @@ pub struct Flags {
     pub resume: bool,
     /// `--in-memory`.
     pub in_memory: bool,
+    /// `--memory`, in bytes.
+    pub memory: Option<u64>,
 }
 
 /// Checks and runs one file; returns whether it ran without errors.
@@ -39,6 +41,7 @@ pub fn run(path: &Path, only: &[String], flags: Flags, device: Option<&str>, rep
     let mut options = options(path, &sources, only, flags.no_cache, Some(control.clone()));
     options.resume = flags.resume;
     options.in_memory = flags.in_memory;
+    options.memory = flags.memory;
     let ran = execute(&sources, &report.ir, &options, reporter);
     if control.cancel.load(std::sync::atomic::Ordering::Relaxed) {
         reporter.note(

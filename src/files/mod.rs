@@ -50,3 +50,17 @@ fn special_kind(meta: &std::fs::Metadata) -> &'static str {
 fn special_kind(_: &std::fs::Metadata) -> &'static str {
     "not a plain file"
 }
+
+/// This machine's memory in bytes (Linux' `MemTotal`), when known; read
+/// once per process (the LSP checks on every edit).
+pub fn machine_memory() -> Option<u64> {
+    static MEMORY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *MEMORY.get_or_init(read_machine_memory)
+}
+
+fn read_machine_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}

@@ -24,6 +24,11 @@ pub enum Memory {
         /// The steps that keep one column's values whole (quantiles and
         /// medians need every value): 8 bytes a row each.
         keeps: Vec<&'static str>,
+        /// Whether it streams on every run: an output whose steps all look
+        /// at one row at a time (one pass, faster than holding the rows).
+        /// Other items stream when their source would not fit in the
+        /// memory budget (`pipe run --memory`), and hold it otherwise.
+        always: bool,
     },
     /// All rows at once, because of this.
     Holds(String),
@@ -275,11 +280,13 @@ impl Program {
         };
         if let Some(holder) = self.holder_of(chain.source) {
             let source = self.items.get(chain.source)?.as_ref()?;
-            return holds(format!("`{holder}` holds the rows of `{}`", source.name));
+            let holder = self.items.get(holder)?.as_ref()?;
+            return holds(format!("`{}` holds the rows of `{}`", holder.name, source.name));
         }
         let keeps = chain.steps.iter().filter(|s| s.learns_here() && s.op.keeps_values()).map(|s| s.op.keyword());
         let passes = fit_passes(&chain.steps).len().saturating_add(usize::from(writes));
-        Some(Memory::Streams { passes, keeps: keeps.collect() })
+        let always = writes && chain.steps.iter().all(|s| s.op.is_row_wise());
+        Some(Memory::Streams { passes, keeps: keeps.collect(), always })
     }
 
     /// The chain an output streams: its frame without the final `write`.
@@ -381,10 +388,10 @@ impl Program {
 
     /// An item that reads source `id` and holds its rows (it does not
     /// stream), if any: the rows are in memory for it anyway.
-    fn holder_of(&self, id: ItemId) -> Option<&str> {
+    pub fn holder_of(&self, id: ItemId) -> Option<ItemId> {
         self.items.iter().enumerate().find_map(|(index, item)| {
             let item = item.as_ref()?;
-            if !frames_of(&item.kind).iter().any(|f| frame_reads(f, id)) {
+            if !self.reads_source(index, id) {
                 return None;
             }
             let streams = match &item.kind {
@@ -392,8 +399,14 @@ impl Program {
                 ItemKind::Transform { .. } => self.fit_chain(index).is_ok(),
                 _ => false,
             };
-            (!streams).then_some(item.name.as_str())
+            (!streams).then_some(index)
         })
+    }
+
+    /// Whether item `reader`'s rows start from item `id`'s.
+    pub fn reads_source(&self, reader: ItemId, id: ItemId) -> bool {
+        let Some(item) = self.items.get(reader).and_then(Option::as_ref) else { return false };
+        frames_of(&item.kind).iter().any(|f| frame_reads(f, id))
     }
 }
 

@@ -153,6 +153,20 @@ pub enum RunError {
         help: String,
     },
 
+    /// An item that must hold a source larger than the memory budget
+    /// (`pipe run --memory`), found before anything runs.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::over_memory_budget), help("{help}"))]
+    OverBudget {
+        /// Which item, which source, the sizes.
+        message: String,
+        /// The item.
+        #[label(primary, "holds all the rows")]
+        span: Span,
+        /// Why it cannot stream, and what to do.
+        help: String,
+    },
+
     /// Values outside every bin of a `cut` (they become null).
     #[error("{message}")]
     #[diagnostic(code(pipe::run::outside_bins), severity(Warning), help("{help}"))]
@@ -237,6 +251,7 @@ impl RunError {
         match self {
             RunError::Unreadable { span, .. }
             | RunError::SourceChanged { span, .. }
+            | RunError::OverBudget { span, .. }
             | RunError::BadValue { span, .. }
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }

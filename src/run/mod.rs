@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bucket;
+pub mod budget;
 pub mod cache;
 pub mod dataset;
 pub mod error;
@@ -72,8 +73,13 @@ pub struct Options {
     /// Continue training runs from their last checkpoint.
     pub resume: bool,
     /// Hold every item's rows in memory: nothing streams (`pipe run
-    /// --in-memory`; faster on data that fits, with room to spare).
+    /// --in-memory`).
     pub in_memory: bool,
+    /// The memory budget in bytes (`pipe run --memory 2GB`): items that
+    /// can stream do when their source would not fit in it, and an item
+    /// that must hold a larger source is an error before anything runs.
+    /// `None`: half of this machine's memory, and no such error.
+    pub memory: Option<u64>,
 }
 
 /// What `pipe watch` can ask of a run in progress.
@@ -174,6 +180,14 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
     if let Err(e) = session.sources_unchanged(&targets) {
         return vec![e];
     }
+    // Items that would hold more than the budget given: refused before
+    // anything runs.
+    if let Some(budget) = options.memory {
+        let over = budget::over(program, &session.needed(&targets), budget, options.in_memory);
+        if !over.is_empty() {
+            return over;
+        }
+    }
     let mut errors: Vec<RunError> = Vec::new();
     for id in targets {
         if let Err(e) = session.ensure(id, false)
@@ -236,6 +250,8 @@ pub struct Session<'a> {
     resume: bool,
     /// Nothing streams.
     in_memory: bool,
+    /// The memory budget in bytes.
+    budget: u64,
     /// How many items still to run read each item's rows; at zero the rows
     /// are dropped (`None`: keep everything, for sessions used from code).
     uses: Option<HashMap<ItemId, usize>>,
@@ -262,6 +278,7 @@ impl<'a> Session<'a> {
             control: options.control.clone(),
             resume: options.resume,
             in_memory: options.in_memory,
+            budget: budget::bytes(options.memory),
             uses: None,
             events,
         }
@@ -324,14 +341,18 @@ impl<'a> Session<'a> {
         out
     }
 
+    /// The targets and the items they need, in item order (so that the
+    /// first one named in an error is the same every time).
+    fn needed(&self, targets: &[ItemId]) -> Vec<ItemId> {
+        let needed: std::collections::BTreeSet<ItemId> =
+            targets.iter().copied().chain(self.uses.iter().flat_map(|u| u.keys().copied())).collect();
+        needed.into_iter().collect()
+    }
+
     /// Refuses to start when a data file a needed source reads changed
     /// since the check (see [`read::unchanged`]).
     fn sources_unchanged(&self, targets: &[ItemId]) -> RunResult<()> {
-        // In item order, so that the first changed file named is the same
-        // every time.
-        let needed: std::collections::BTreeSet<ItemId> =
-            targets.iter().copied().chain(self.uses.iter().flat_map(|u| u.keys().copied())).collect();
-        for id in needed {
+        for id in self.needed(targets) {
             let item = self.item(id);
             match &item.kind {
                 ItemKind::Source(crate::ir::Source::Csv { files, .. }) => read::unchanged(files, "csv", item.span)?,

@@ -27,7 +27,7 @@ use crate::ir::{Chain, ItemId, ItemKind, Memory, Op, Source, fit_passes};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
-use crate::run::{Session, ops, read, write};
+use crate::run::{Session, budget, ops, read, write};
 use crate::source::Span;
 
 /// Rows per batch (a Parquet row group each).
@@ -100,6 +100,12 @@ impl<'a> Session<'a> {
             return None;
         }
         let ItemKind::Source(source) = &program.items.get(chain.source)?.as_ref()?.kind else { return None };
+        // Streaming reads the source more than once: held, it is read once,
+        // which is faster when it fits.
+        let always = matches!(program.memory(id), Some(Memory::Streams { always: true, .. }));
+        if !always && budget::source_bytes(source) <= self.budget {
+            return None;
+        }
         Some(Streaming { chain, source, end })
     }
 

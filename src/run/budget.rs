@@ -1,0 +1,145 @@
+//! The memory budget (`pipe run --memory 2GB`; by default half of this
+//! machine's memory). An item that can stream ([`crate::ir::Memory`]) and
+//! learns from its data (so that streaming reads the source more than
+//! once) streams when its source would not fit in the budget, and holds it
+//! otherwise, which is faster. With a budget given, an item that must hold
+//! a source larger than the budget is an error before anything runs.
+
+use crate::ir::{ItemId, ItemKind, Memory, Program, Source, SourceFiles};
+use crate::run::error::RunError;
+use crate::schema::DType;
+
+/// The budget in bytes: the one given, or half of this machine's memory.
+pub fn bytes(given: Option<u64>) -> u64 {
+    given.unwrap_or_else(|| crate::files::machine_memory().map_or(u64::MAX, |m| m / 2))
+}
+
+/// About how many bytes the rows of a source take in memory: a CSV's
+/// text (numbers take about as many bytes as text as they do as values),
+/// a Parquet file's rows times the width of its columns (its own bytes are
+/// compressed). Images and URLs: unknown, 0.
+pub fn source_bytes(source: &Source) -> u64 {
+    match source {
+        Source::Csv { files, .. } if !files.is_url() => on_disk(files),
+        Source::Parquet { files } if !files.is_url() => files
+            .files
+            .iter()
+            .map(|f| {
+                let rows = crate::files::parquet::rows(&f.path).unwrap_or(0);
+                let width: u64 = crate::files::parquet::columns(&f.path)
+                    .map(|columns| columns.iter().map(|(_, dtype)| width(dtype)).sum())
+                    .unwrap_or(0);
+                rows.saturating_mul(width)
+            })
+            .fold(0, u64::saturating_add),
+        Source::Csv { .. } | Source::Parquet { .. } | Source::Images { .. } => 0,
+    }
+}
+
+/// The files' sizes when checked.
+fn on_disk(files: &SourceFiles) -> u64 {
+    files.files.iter().filter_map(|f| f.stamp.as_ref()).map(|s| s.len).fold(0, u64::saturating_add)
+}
+
+/// Bytes per value (text: a typical short string and its offset).
+fn width(dtype: &DType) -> u64 {
+    match dtype {
+        DType::I64 | DType::F64 => 8,
+        DType::Bool => 1,
+        DType::Str | DType::Cat(_) => 16,
+        DType::Image([c, h, w]) => (c.saturating_mul(*h).saturating_mul(*w) as u64).saturating_mul(4),
+    }
+}
+
+/// "3.1 GB", "512 MB", "20 KB".
+pub fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.0} KB", b / 1e3)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A size as written on the command line: `2GB`, `1.5 GB`, `512MB`,
+/// `64k`, or bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("`{text}` is not a size: write `2GB` or `512MB`"))?;
+    let scale = match unit.trim().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        _ => return Err(format!("`{text}`: the unit is one of KB, MB, GB, TB")),
+    };
+    let bytes = number * scale;
+    if !(1.0..1.8e19).contains(&bytes) {
+        return Err(format!("`{text}` is not a size a machine has"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The items among `needed` that hold a source larger than `budget`: an
+/// error each, at the item, with why it holds the rows.
+pub fn over(program: &Program, needed: &[ItemId], budget: u64, in_memory: bool) -> Vec<RunError> {
+    let mut errors = Vec::new();
+    for &id in needed {
+        let Some(item) = program.items.get(id).and_then(Option::as_ref) else { continue };
+        let ItemKind::Source(source) = &item.kind else { continue };
+        let bytes = source_bytes(source);
+        if bytes <= budget {
+            continue;
+        }
+        let holder = match program.holder_of(id) {
+            Some(holder) => Some(holder),
+            // Every reader streams, unless nothing may.
+            None if in_memory => needed.iter().copied().find(|&r| program.reads_source(r, id)),
+            None => None,
+        };
+        let Some(holder_id) = holder else { continue };
+        let Some(holder) = program.items.get(holder_id).and_then(Option::as_ref) else { continue };
+        let why = match (in_memory, program.memory(holder_id)) {
+            (true, _) => "`--in-memory` holds every item's rows".to_owned(),
+            (false, Some(Memory::Holds(why))) => why,
+            (false, _) => "training and evaluation hold their data".to_owned(),
+        };
+        errors.push(RunError::OverBudget {
+            message: format!(
+                "`{}` holds the rows of `{}`, about {}: over the memory budget of {}",
+                holder.name,
+                item.name,
+                size(bytes),
+                size(budget)
+            ),
+            span: holder.span,
+            help: format!("it cannot stream: {why}; raise `--memory`, or change it so that it streams (`pipe check --explain` says which items do)"),
+        });
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_read_as_people_write_them() {
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1.5 GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("512mb"), Ok(512_000_000));
+        assert_eq!(parse_size("64k"), Ok(64_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err() && parse_size("2 parsecs").is_err() && parse_size("0").is_err());
+        assert_eq!(size(3_100_000_000), "3.1 GB");
+        assert_eq!(size(512_000_000), "512 MB");
+        assert_eq!(size(276), "276 bytes");
+    }
+}
