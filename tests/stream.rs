@@ -301,6 +301,15 @@ output c = p |> filter(age > 3) |> write("c.csv")
     assert_eq!(memory("a"), streams(1, vec![], false));
     assert_eq!(memory("b"), streams(2, vec![], false));
     assert_eq!(memory("c"), streams(1, vec![], true));
+    // The second pass (`pca`) runs only the scalers, on only `f0..f31`.
+    let prep = program.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "prep")).unwrap();
+    let chain = program.fit_chain(prep).unwrap();
+    let passes = pipe::ir::fit_passes(&chain.steps);
+    assert_eq!(passes, vec![vec![0, 1, 2, 3], vec![4]]);
+    let (runs, columns) = pipe::ir::pass_steps(&chain.steps, 0, 4, &passes[1]).unwrap();
+    assert_eq!(runs, vec![false, true, true, false]);
+    assert_eq!(columns.len(), 32);
+    assert!(columns.iter().all(|c| c.starts_with('f')), "{columns:?}");
     // An item that holds the source's rows: nothing else streams it.
     let held = checked(&dir, &format!("{text}stage s = p |> sample(10, seed: 1)\n"));
     let id = held.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "a")).unwrap();

@@ -188,6 +188,36 @@ impl Op {
         }
     }
 
+    /// The columns the operation reads; `None` when not known here (row
+    /// expressions, renames, selections: a pass that needs them runs every
+    /// step before it).
+    fn reads(&self) -> Option<Vec<&str>> {
+        Some(match self {
+            Op::Cut { column, .. } | Op::QCut { column, .. } => vec![column.as_str()],
+            Op::Standard(columns)
+            | Op::Robust(columns)
+            | Op::MinMax { columns, .. }
+            | Op::FillNulls { columns, .. }
+            | Op::Log1p(columns)
+            | Op::Cast { columns, .. }
+            | Op::Pca { columns, .. }
+            | Op::Pixels { columns, .. } => columns.iter().map(String::as_str).collect(),
+            Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
+            Op::Cache => Vec::new(),
+            Op::Filter(_)
+            | Op::Select(_)
+            | Op::Drop(_)
+            | Op::Rename(_)
+            | Op::With(_)
+            | Op::DropNulls(_)
+            | Op::Sample { .. }
+            | Op::Oversample(_)
+            | Op::Write(_)
+            | Op::Transform(_)
+            | Op::Predict(_) => return None,
+        })
+    }
+
     /// The columns the operation adds, replaces, renames or removes.
     fn touches(&self) -> Vec<String> {
         let names = |columns: &[String]| columns.to_vec();
@@ -252,6 +282,39 @@ pub fn fit_passes(steps: &[ChainStep]) -> Vec<Vec<usize>> {
         }
     }
     passes
+}
+
+/// Which of the steps `from..upto` a learning pass runs batch by batch,
+/// and which columns it needs at `from`: the pass's learners (`learners`,
+/// indices into `steps`) see the rows just before `steps[upto]`, and only
+/// their columns matter. Walking back from there, a step runs when it
+/// changes which rows there are or touches a column still needed (and then
+/// the columns it reads are needed too); the others are skipped: `pca` of
+/// scaled columns does not need the `onehot` or `qcut` before it. `None`
+/// when a step's reads are not known (a row expression applied batch by
+/// batch): every step runs. (Steps before `from` are Polars' query, which
+/// prunes its own columns.)
+pub fn pass_steps(
+    steps: &[ChainStep],
+    from: usize,
+    upto: usize,
+    learners: &[usize],
+) -> Option<(Vec<bool>, Vec<String>)> {
+    let mut needed: HashSet<String> =
+        learners.iter().flat_map(|&i| steps[i].op.learns_from()).map(str::to_owned).collect();
+    let mut runs = vec![true; upto];
+    for index in (from..upto).rev() {
+        runs[index] = false;
+        let op = steps[index].op;
+        let touched = op.touches().iter().any(|c| needed.contains(c));
+        if touched || op.changes_rows() {
+            runs[index] = true;
+            needed.extend(op.reads()?.into_iter().map(str::to_owned));
+        }
+    }
+    let mut columns: Vec<String> = needed.into_iter().collect();
+    columns.sort();
+    Some((runs, columns))
 }
 
 impl Program {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
-use crate::ir::{Chain, ItemId, ItemKind, Memory, Op, Source, fit_passes};
+use crate::ir::{Chain, ItemId, ItemKind, Memory, Op, Source, fit_passes, pass_steps};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
@@ -62,6 +62,8 @@ enum Failure {
 /// with the batch after them.
 struct Pass<'f> {
     upto: usize,
+    /// The learners the batches are for (none: every step runs).
+    learners: &'f [usize],
     /// Where rows are counted (before the step at this index).
     count_at: Option<usize>,
     fitted: &'f [Option<Fitted>],
@@ -143,7 +145,7 @@ impl<'a> Session<'a> {
                     .collect();
                 let learners = &mut learners;
                 let mut rows = 0;
-                let work = Pass { upto, count_at, fitted: &fitted };
+                let work = Pass { upto, learners: &pass, count_at, fitted: &fitted };
                 let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |batch: DataFrame| {
                     learners.iter_mut().try_for_each(|l| l.observe(&batch))
                 });
@@ -165,7 +167,7 @@ impl<'a> Session<'a> {
                 let rows = match counted {
                     Some(rows) => rows,
                     None => {
-                        let work = Pass { upto: *own, count_at: Some(*own), fitted: &fitted };
+                        let work = Pass { upto: *own, learners: &[], count_at: Some(*own), fitted: &fitted };
                         let outcome = self.attempts(plan, &mut fast, |fast| {
                             let mut rows = 0;
                             let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |_| Ok(()));
@@ -182,7 +184,7 @@ impl<'a> Session<'a> {
             }
             End::Write { path, span } => {
                 let mut notes = Notes::default();
-                let work = Pass { upto: plan.chain.steps.len(), count_at: None, fitted: &fitted };
+                let work = Pass { upto: plan.chain.steps.len(), learners: &[], count_at: None, fitted: &fitted };
                 let outcome = self.attempts(plan, &mut fast, |fast| {
                     notes = Notes::default();
                     write_pass(plan, fast, &work, &mut notes, path)
@@ -266,13 +268,28 @@ fn scan(
     // Rows are counted between steps, so the query stops where they are.
     let limit = work.count_at.map_or(work.upto, |at| at.min(work.upto));
     let mut query = query(plan, fast, limit)?;
-    let empty = DataFrame::empty_with_schema(&*query.collect_schema().map_err(|_| Failure::Query)?);
     let first = in_query(plan, limit);
+    // A pass that learns runs only the steps its learners need, on only
+    // the columns they need.
+    let pruned = match work.learners {
+        [] => None,
+        learners => pass_steps(&plan.chain.steps, first, work.upto, learners),
+    };
+    if let Some((_, needed)) = &pruned {
+        let schema = query.collect_schema().map_err(|_| Failure::Query)?;
+        let kept: Vec<Expr> =
+            schema.iter_names().filter(|n| needed.iter().any(|c| c == n.as_str())).map(|n| col(n.clone())).collect();
+        query = query.select(kept);
+    }
+    let empty = DataFrame::empty_with_schema(&*query.collect_schema().map_err(|_| Failure::Query)?);
     let mut on_batch = |mut batch: DataFrame| -> RunResult<()> {
         for (index, (step, fitted)) in plan.chain.steps.iter().zip(work.fitted).enumerate().take(work.upto).skip(first)
         {
             if work.count_at == Some(index) {
                 *rows = rows.saturating_add(batch.height());
+            }
+            if pruned.as_ref().is_some_and(|(runs, _)| !runs[index]) {
+                continue;
             }
             let fitted = fitted.as_ref().ok_or_else(|| unfitted(step.span))?;
             batch = fitted::apply_noting(step.op, fitted, batch, step.span, Path::new(""), notes)?;
