@@ -62,20 +62,13 @@ def main():
         streamed = os.path.join(tmp, "streamed.pipe")
         with open(streamed, "w") as f:
             f.write(f'source p = csv("{csv}")\noutput o = p |> filter(age > 30.0) |> write("o.parquet")\n')
-        # A second reader of the source: its rows are held, and so are the output's.
-        held = os.path.join(tmp, "held.pipe")
-        with open(held, "w") as f:
-            f.write(
-                f'source p = csv("{csv}")\noutput o = p |> filter(age > 30.0) |> write("o.parquet")\n'
-                'output n = p |> select(age) |> write("n.parquet")\n'
-            )
         polars = (
             "import polars as pl, sys\n"
             "pl.scan_csv(sys.argv[1]).filter(pl.col('age') > 30.0).sink_parquet('py.parquet')\n"
         )
         commands = {
             "pipe, streaming": [args.pipe, "run", "--no-cache", streamed],
-            "pipe, in memory (two outputs)": [args.pipe, "run", "--no-cache", held],
+            "pipe, in memory": [args.pipe, "run", "--no-cache", "--in-memory", streamed],
             "Python Polars sink_parquet": [PYTHON, "-c", polars, csv],
         }
         results = {name: [] for name in commands}
