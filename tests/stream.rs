@@ -352,4 +352,20 @@ fn the_memory_budget_decides_what_streams() {
         other => panic!("expected the budget's error, got {other:?}"),
     }
     assert!(!dir.join("o.csv").exists() && !dir.join("w.csv").exists(), "nothing may run");
+    // Only the items a run needs count: `o` alone runs, and streams.
+    let only = Options { only: vec!["o".into()], ..options };
+    let errors = pipe::run::run(&held, &only, &mut |_| {});
+    assert!(errors.is_empty() && dir.join("o.csv").exists(), "{errors:?}");
+}
+
+/// A null string that reads as a number (`-999`) is missing on both paths,
+/// whichever columns a pass reads: `standard` learns from 1 and 2 only.
+#[test]
+fn numeric_null_strings_are_missing_held_and_streamed() {
+    let dir = scratch("stream_nulls");
+    std::fs::write(dir.join("d.csv"), "a,b,s\n1,1,x\n2,4,y\n-999,3,z\n").unwrap();
+    let text = "source d = csv(\"d.csv\", nulls: [\"-999\"])\noutput o = d |> standard(a) |> write(\"o.csv\")\n";
+    same_both_ways(&dir, text, &["o"]);
+    let written = std::fs::read_to_string(dir.join("s_o.csv")).unwrap();
+    assert_eq!(written, "a,b,s\n-1.0,1,x\n1.0,4,y\n,3,z\n");
 }

@@ -453,17 +453,22 @@ impl Program {
     /// stream), if any: the rows are in memory for it anyway.
     pub fn holder_of(&self, id: ItemId) -> Option<ItemId> {
         self.items.iter().enumerate().find_map(|(index, item)| {
-            let item = item.as_ref()?;
+            item.as_ref()?;
             if !self.reads_source(index, id) {
                 return None;
             }
-            let streams = match &item.kind {
-                ItemKind::Output(frame) => self.reader_of(index).is_none() && self.output_chain(frame).is_ok(),
-                ItemKind::Transform { .. } => self.fit_chain(index).is_ok(),
-                _ => false,
-            };
-            (!streams).then_some(index)
+            (!self.streams_itself(index)).then_some(index)
         })
+    }
+
+    /// Whether item `id` reads its rows batch by batch, whoever else reads
+    /// its source: an output or transform whose chain streams.
+    pub fn streams_itself(&self, id: ItemId) -> bool {
+        match self.items.get(id).and_then(Option::as_ref).map(|item| &item.kind) {
+            Some(ItemKind::Output(frame)) => self.reader_of(id).is_none() && self.output_chain(frame).is_ok(),
+            Some(ItemKind::Transform { .. }) => self.fit_chain(id).is_ok(),
+            _ => false,
+        }
     }
 
     /// Whether item `reader`'s rows start from item `id`'s.

@@ -72,13 +72,16 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let number: f64 = number.parse().map_err(|_| format!("`{text}` is not a size: write `2GB` or `512MB`"))?;
-    let scale = match unit.trim().trim_end_matches("ib").trim_end_matches('b') {
+    let unit = unit.trim();
+    // `KiB`, `MiB`, ...: powers of 1024.
+    let base: f64 = if unit.ends_with("ib") { 1024.0 } else { 1000.0 };
+    let scale = match unit.trim_end_matches("ib").trim_end_matches('b') {
         "" => 1.0,
-        "k" => 1e3,
-        "m" => 1e6,
-        "g" => 1e9,
-        "t" => 1e12,
-        _ => return Err(format!("`{text}`: the unit is one of KB, MB, GB, TB")),
+        "k" => base,
+        "m" => base.powi(2),
+        "g" => base.powi(3),
+        "t" => base.powi(4),
+        _ => return Err(format!("`{text}`: the unit is one of KB, MB, GB, TB (or KiB, MiB, GiB, TiB)")),
     };
     let bytes = number * scale;
     if !(1.0..1.8e19).contains(&bytes) {
@@ -98,12 +101,9 @@ pub fn over(program: &Program, needed: &[ItemId], budget: u64, in_memory: bool) 
         if bytes <= budget {
             continue;
         }
-        let holder = match program.holder_of(id) {
-            Some(holder) => Some(holder),
-            // Every reader streams, unless nothing may.
-            None if in_memory => needed.iter().copied().find(|&r| program.reads_source(r, id)),
-            None => None,
-        };
+        // Only the items this run needs count.
+        let holder =
+            needed.iter().copied().find(|&r| program.reads_source(r, id) && (in_memory || !program.streams_itself(r)));
         let Some(holder_id) = holder else { continue };
         let Some(holder) = program.items.get(holder_id).and_then(Option::as_ref) else { continue };
         let why = match (in_memory, program.memory(holder_id)) {
@@ -137,6 +137,7 @@ mod tests {
         assert_eq!(parse_size("512mb"), Ok(512_000_000));
         assert_eq!(parse_size("64k"), Ok(64_000));
         assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
         assert!(parse_size("lots").is_err() && parse_size("2 parsecs").is_err() && parse_size("0").is_err());
         assert_eq!(size(3_100_000_000), "3.1 GB");
         assert_eq!(size(512_000_000), "512 MB");

@@ -261,10 +261,38 @@ fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: S
     // NaN, when a spelling of it is listed) into nulls. A typed column
     // holding a null string fails that read; only then is the file read
     // matching every field.
-    let fast = csv_reader(path, sep, &[], schema).map(|df| nulls_after_read(df, nulls));
+    let fast = if fast_csv_allowed(nulls, schema) {
+        csv_reader(path, sep, &[], schema).map(|df| nulls_after_read(df, nulls))
+    } else {
+        Err(polars_err!(ComputeError: "a null string reads as a value"))
+    };
     match fast.or_else(|_| csv_reader(path, sep, nulls, schema)) {
         Ok(df) => Ok(df),
         Err(e) => Err(explain_csv_failure(path, sep, nulls, schema, span).unwrap_or_else(|| unreadable(e.to_string()))),
+    }
+}
+
+/// Whether reading with only empty fields as null (then the null strings
+/// of text columns, and NaN) gives what matching every null string gives:
+/// not when a null string also reads as a number (`-999`, `inf`) or a
+/// boolean of a typed column, which the fast read would keep as a value.
+fn fast_csv_allowed(nulls: &[String], schema: &PipeSchema) -> bool {
+    let numeric = schema.columns.iter().any(|c| matches!(c.dtype, DType::I64 | DType::F64));
+    let boolean = schema.columns.iter().any(|c| matches!(c.dtype, DType::Bool));
+    nulls.iter().all(|n| {
+        let n = n.trim();
+        let number = n.parse::<f64>().is_ok_and(|v| !v.is_nan());
+        let truth = n.eq_ignore_ascii_case("true") || n.eq_ignore_ascii_case("false");
+        !((numeric && number) || (boolean && truth))
+    })
+}
+
+/// Whether a streamed CSV source may be read the fast way first (see
+/// [`fast_csv_allowed`]).
+pub fn fast_csv(source: &Source) -> bool {
+    match source {
+        Source::Csv { nulls, schema, .. } => fast_csv_allowed(nulls, schema),
+        Source::Parquet { .. } | Source::Images { .. } => false,
     }
 }
 

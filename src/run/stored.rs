@@ -14,6 +14,11 @@ use crate::run::plan::references;
 use crate::run::{Event, Finished, Session, cache, images, training};
 use crate::source::Span;
 
+/// Changes when items compute different numbers from the same inputs, so
+/// that entries computed the old way are not reused (2: statistics that
+/// learn are folded in blocks, the same held or streamed).
+const COMPUTED: u32 = 2;
+
 impl Session<'_> {
     /// The cache key of an item: its IR (item references written as their
     /// keys) and the contents of the files it reads.
@@ -28,7 +33,8 @@ impl Session<'_> {
         }
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
-        let mut text = format!("pipe {}\n{}", env!("CARGO_PKG_VERSION"), crate::ir::fingerprint(&item.kind, names));
+        let fingerprint = crate::ir::fingerprint(&item.kind, names);
+        let mut text = format!("pipe {} {COMPUTED}\n{fingerprint}", env!("CARGO_PKG_VERSION"));
         if let ItemKind::Source(crate::ir::Source::Images { dir, classes, .. }) = &item.kind {
             let stamp = images::folder_stamp(dir, classes).map_err(|e| RunError::Unreadable {
                 path: dir.display().to_string(),

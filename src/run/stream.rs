@@ -129,7 +129,7 @@ impl<'a> Session<'a> {
                 None => Some(Fitted::Nothing),
             });
         }
-        let mut fast = true;
+        let mut fast = read::fast_csv(plan.source);
         let mut counted = None;
         for pass in fit_passes(&plan.chain.steps) {
             let upto = pass[0];
