@@ -79,7 +79,9 @@ pub fn fit(op: &Op, df: &DataFrame, span: Span, warnings: &mut Vec<RunError>) ->
 /// applied to, and said once.
 #[derive(Default)]
 pub struct Notes {
-    notes: Vec<Note>,
+    notes: Vec<(usize, Note)>,
+    /// The step being applied: warnings are said in step order.
+    step: usize,
 }
 
 enum Note {
@@ -88,42 +90,61 @@ enum Note {
 }
 
 impl Notes {
+    /// Notes from now on are of step `index` (of a chain of steps).
+    pub fn at(&mut self, index: usize) {
+        self.step = index;
+    }
+
     fn outside(&mut self, span: Span, bins: &Bins, counts: Outside) {
-        for note in &mut self.notes {
-            if let Note::Outside { span: s, column, counts: c, .. } = note
-                && *s == span
-                && column == bins.column
-            {
-                c.add(counts);
-                return;
-            }
-        }
         let (column, edges, what) = (bins.column.to_owned(), bins.edges.to_vec(), bins.what);
-        self.notes.push(Note::Outside { span, column, edges, what, counts });
+        self.add(self.step, Note::Outside { span, column, edges, what, counts });
     }
 
     fn unseen(&mut self, span: Span, found: onehot::Unseen) {
         for (column, counts) in found {
-            let existing = self.notes.iter_mut().find_map(|note| match note {
-                Note::Unseen { span: s, column: c, counts } if *s == span && *c == column => Some(counts),
-                _ => None,
-            });
-            match existing {
-                Some(total) => {
-                    for (level, n) in counts {
-                        let count = total.entry(level).or_default();
-                        *count = count.saturating_add(n);
-                    }
-                }
-                None => self.notes.push(Note::Unseen { span, column, counts }),
-            }
+            self.add(self.step, Note::Unseen { span, column, counts });
         }
     }
 
-    /// The warnings, in the order the steps first met them.
-    pub fn warnings(self) -> Vec<RunError> {
+    /// Adds a note of step `step`, to the counts of the same one if any.
+    fn add(&mut self, step: usize, note: Note) {
+        for (s, existing) in &mut self.notes {
+            match (existing, &note) {
+                (
+                    Note::Outside { span, column, counts, .. },
+                    Note::Outside { span: new_span, column: new_column, counts: new, .. },
+                ) if *s == step && span == new_span && column == new_column => {
+                    counts.add(*new);
+                    return;
+                }
+                (
+                    Note::Unseen { span, column, counts },
+                    Note::Unseen { span: new_span, column: new_column, counts: new },
+                ) if *s == step && span == new_span && column == new_column => {
+                    for (level, n) in new {
+                        let count = counts.entry(level.clone()).or_default();
+                        *count = count.saturating_add(*n);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.notes.push((step, note));
+    }
+
+    /// Adds another set of notes (another batch's) to these.
+    pub fn merge(&mut self, other: Notes) {
+        for (step, note) in other.notes {
+            self.add(step, note);
+        }
+    }
+
+    /// The warnings, in step order (then in the order first met).
+    pub fn warnings(mut self) -> Vec<RunError> {
+        self.notes.sort_by_key(|(step, _)| *step);
         let mut warnings = Vec::new();
-        for note in self.notes {
+        for (_, note) in self.notes {
             match note {
                 Note::Outside { span, column, edges, what, counts } => {
                     warnings.extend(outside_warnings(&counts, &column, &edges, what, span))
