@@ -442,9 +442,9 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
     query =
         query.map(udf, OptFlags::default() | OptFlags::STREAMING, Some(Arc::new(output_schema)), Some("pipe steps"));
     let written = sink(query, path);
-    let (batch_notes, error) = match Arc::try_unwrap(shared).ok().and_then(|m| m.into_inner().ok()) {
-        Some(state) => state,
-        None => (Notes::default(), None),
+    let (batch_notes, error) = match shared.lock() {
+        Ok(mut state) => (std::mem::take(&mut state.0), state.1.take()),
+        Err(_) => (Notes::default(), None),
     };
     if let Some(error) = error {
         return Err(Failure::Step(error));
