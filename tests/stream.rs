@@ -238,20 +238,16 @@ output b = p |> filter(age <= 50) |> prep |> select(age_bucket, income_q, pc0..p
     same_both_ways(&dir, transform, &["a", "b"]);
     // Parquet goes through Polars' own sink, the steps run on its morsels:
     // the same rows, and the same warnings.
-    let parquet = transform.replace("a.csv", "a.parquet").replace("b.csv", "b.parquet");
-    let (errors, streamed, warnings) = run_noting(&dir, &parquet, false);
+    let parquet_text = transform.replace("a.csv", "a.parquet").replace("b.csv", "b.parquet");
+    let (errors, streamed, warnings) = run_noting(&dir, &parquet_text, false);
     assert!(errors.is_empty() && streamed, "{errors:?}");
-    let (s_a, s_b) = (parquet_frame(&dir.join("a.parquet")), parquet_frame(&dir.join("b.parquet")));
-    let (errors, _, held_warnings) = run_noting(&dir, &parquet, true);
+    let (s_a, s_b) = (parquet(&dir.join("a.parquet")), parquet(&dir.join("b.parquet")));
+    let (errors, _, held_warnings) = run_noting(&dir, &parquet_text, true);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(warnings, held_warnings);
-    let (m_a, m_b) = (parquet_frame(&dir.join("a.parquet")), parquet_frame(&dir.join("b.parquet")));
+    let (m_a, m_b) = (parquet(&dir.join("a.parquet")), parquet(&dir.join("b.parquet")));
     assert!(s_a.equals_missing(&m_a) && s_a.height() > 1000, "a differs");
     assert!(s_b.equals_missing(&m_b) && s_b.height() > 500, "b differs");
-}
-
-fn parquet_frame(path: &Path) -> DataFrame {
-    parquet(path)
 }
 
 /// Where batches end changes nothing: 300,000 rows (three batches and a

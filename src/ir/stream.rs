@@ -174,17 +174,34 @@ impl Op {
         matches!(self, Op::QCut { .. } | Op::Robust(_) | Op::FillNulls { value: Fill::Median, .. })
     }
 
-    /// The columns a learning operation learns from.
-    fn learns_from(&self) -> Vec<&str> {
+    /// The columns a learning operation learns from, in its order (none
+    /// for the others).
+    pub fn learns_from(&self) -> Vec<&str> {
         match self {
             Op::QCut { column, .. } => vec![column.as_str()],
             Op::Standard(columns)
             | Op::Robust(columns)
             | Op::MinMax { columns, .. }
-            | Op::FillNulls { columns, .. }
+            | Op::FillNulls { columns, value: Fill::Mean | Fill::Median }
             | Op::Pca { columns, .. } => columns.iter().map(String::as_str).collect(),
             Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
-            _ => Vec::new(),
+            Op::Filter(_)
+            | Op::Select(_)
+            | Op::Drop(_)
+            | Op::Rename(_)
+            | Op::With(_)
+            | Op::DropNulls(_)
+            | Op::FillNulls { value: Fill::Number(_) | Fill::Text(_), .. }
+            | Op::Cast { .. }
+            | Op::Cut { .. }
+            | Op::Log1p(_)
+            | Op::Pixels { .. }
+            | Op::Oversample(_)
+            | Op::Sample { .. }
+            | Op::Cache
+            | Op::Write(_)
+            | Op::Transform(_)
+            | Op::Predict(_) => Vec::new(),
         }
     }
 

@@ -61,7 +61,25 @@ impl<'o> Learner<'o> {
                 integer: vec![None; columns.len()],
             },
             Op::Pca { columns, .. } => State::Scatter(Scatter::new(columns.len())),
-            _ => return None,
+            // Named one by one, so that a new operation does not compile
+            // until it says whether it learns.
+            Op::Filter(_)
+            | Op::Select(_)
+            | Op::Drop(_)
+            | Op::Rename(_)
+            | Op::With(_)
+            | Op::DropNulls(_)
+            | Op::FillNulls { value: Fill::Number(_) | Fill::Text(_), .. }
+            | Op::Cast { .. }
+            | Op::Cut { .. }
+            | Op::Log1p(_)
+            | Op::Pixels { .. }
+            | Op::Oversample(_)
+            | Op::Sample { .. }
+            | Op::Cache
+            | Op::Write(_)
+            | Op::Transform(_)
+            | Op::Predict(_) => return None,
         };
         Some(Learner { op, span, state })
     }
@@ -70,7 +88,7 @@ impl<'o> Learner<'o> {
     pub fn observe(&mut self, df: &DataFrame) -> RunResult<()> {
         let span = self.span;
         let failed = |e: PolarsError| polars_failure(e, span);
-        let columns = learned_columns(self.op);
+        let columns = self.op.learns_from();
         match &mut self.state {
             State::Moments(moments) => {
                 for (column, m) in columns.iter().zip(moments) {
@@ -112,7 +130,7 @@ impl<'o> Learner<'o> {
     /// What the step learned from every batch.
     pub fn finish(self, warnings: &mut Vec<RunError>) -> RunResult<Fitted> {
         let (op, span) = (self.op, self.span);
-        let columns: Vec<String> = learned_columns(op).into_iter().map(str::to_owned).collect();
+        let columns: Vec<String> = op.learns_from().into_iter().map(str::to_owned).collect();
         Ok(match (op, self.state) {
             (Op::Standard(_), State::Moments(moments)) => {
                 let mut center = Vec::new();
@@ -167,22 +185,16 @@ impl<'o> Learner<'o> {
                 let (rows, mean, matrix) = scatter.finish();
                 Fitted::Pca(pca::solve(&columns, rows, mean, matrix, *k, *whiten, span)?)
             }
-            _ => Fitted::Nothing,
+            // `new` pairs each operation with its state.
+            (op, _) => {
+                return Err(RunError::data(
+                    format!("`{}` learned into the wrong kind of statistics", op.keyword()),
+                    span,
+                    "not fitted",
+                    "this is a bug in pipe; please report it with this file",
+                ));
+            }
         })
-    }
-}
-
-/// The columns a learning operation reads, in its order.
-fn learned_columns(op: &Op) -> Vec<&str> {
-    match op {
-        Op::QCut { column, .. } => vec![column.as_str()],
-        Op::Standard(columns)
-        | Op::Robust(columns)
-        | Op::MinMax { columns, .. }
-        | Op::FillNulls { columns, .. }
-        | Op::Pca { columns, .. } => columns.iter().map(String::as_str).collect(),
-        Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
-        _ => Vec::new(),
     }
 }
 

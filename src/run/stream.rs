@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use polars::io::csv::write as csv;
 use polars::prelude::*;
 
 use crate::ir::{Chain, ItemId, ItemKind, Memory, Op, Source, fit_passes, pass_steps};
@@ -358,26 +359,29 @@ fn unfitted(span: Span) -> RunError {
 }
 
 /// The pass that writes an output; the rows written. Steps that all run
-/// inside the Polars query go through [`sink`]; otherwise each batch is
-/// appended by the writer `write(...)` uses.
+/// inside the Polars query go through [`sink`]; Parquet with steps after
+/// the query through [`sink_applied`]; CSV batches are appended by the
+/// writer `write(...)` uses.
 fn write_pass(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, path: &Path) -> Result<usize, Failure> {
     if in_query(plan, work.upto) == work.upto {
         return sink(query(plan, fast, work.upto)?, path);
     }
-    let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if !csv {
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
         return sink_applied(plan, fast, work, notes, path);
     }
     let mut failure = None;
     let mut rows = 0;
     let written = write::atomically(path, |file| {
-        let mut writer: Option<BatchWriter> = None;
-        let result = scan(plan, fast, work, notes, &mut rows, &mut |mut batch: DataFrame| {
+        let mut writer: Option<csv::BatchedWriter<std::fs::File>> = None;
+        let result = scan(plan, fast, work, notes, &mut rows, &mut |batch: DataFrame| {
             let writer = match &mut writer {
                 Some(writer) => writer,
-                None => writer.insert(BatchWriter::new(file, batch.schema(), csv).map_err(write_error)?),
+                None => {
+                    let out = file.try_clone().map_err(|e| write_error(e.into()))?;
+                    writer.insert(CsvWriter::new(out).batched(batch.schema()).map_err(write_error)?)
+                }
             };
-            writer.write(&mut batch).map_err(write_error)
+            writer.write_batch(&batch).map_err(write_error)
         });
         if let Err(f) = result {
             failure = Some(f);
@@ -456,40 +460,6 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
 /// A writer's failure, carried through a step's error.
 fn write_error(e: PolarsError) -> RunError {
     RunError::Write { path: String::new(), reason: e.to_string(), span: Span::default() }
-}
-
-/// CSV or Parquet, one batch at a time.
-enum BatchWriter {
-    Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
-    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
-}
-
-impl BatchWriter {
-    fn new(file: &std::fs::File, schema: &SchemaRef, csv: bool) -> PolarsResult<BatchWriter> {
-        let out = file.try_clone()?;
-        Ok(if csv {
-            BatchWriter::Csv(CsvWriter::new(out).batched(schema)?)
-        } else {
-            BatchWriter::Parquet(Box::new(ParquetWriter::new(out).batched(schema)?))
-        })
-    }
-
-    fn write(&mut self, batch: &mut DataFrame) -> PolarsResult<()> {
-        match self {
-            BatchWriter::Csv(w) => w.write_batch(batch),
-            BatchWriter::Parquet(w) => {
-                batch.rechunk_mut_par();
-                w.write_batch(batch)
-            }
-        }
-    }
-
-    fn finish(self) -> PolarsResult<()> {
-        match self {
-            BatchWriter::Csv(mut w) => w.finish(),
-            BatchWriter::Parquet(w) => w.finish().map(|_| ()),
-        }
-    }
 }
 
 /// Runs `query` on the streaming engine into `path` (atomically: a failure
