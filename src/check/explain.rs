@@ -18,7 +18,8 @@ pub struct Explained {
     pub layers: Vec<String>,
     /// For a training run: how many numbers its model learns.
     pub parameters: Option<u64>,
-    /// For an output: whether it streams, or why it holds its rows.
+    /// For an output, a transform or a training run: whether it streams,
+    /// or why it holds its rows.
     pub memory: Option<crate::ir::Memory>,
 }
 
@@ -69,6 +70,10 @@ fn streams(keyword: &str, passes: usize, keeps: &[&str], always: bool) -> String
         ("transform", 0) => "it learns nothing from its data".to_owned(),
         ("transform", 1) => "it learns in one pass over its source, batch by batch".to_owned(),
         ("transform", n) => format!("it learns in {n} passes over its source, batch by batch"),
+        ("train", n) => format!(
+            "its rows go to a file on disk batch by batch ({n} pass{} over its sources), and each epoch reads that file a window of row groups at a time",
+            if n == 1 { "" } else { "es" }
+        ),
         (_, 1) => "read, transformed and written batch by batch".to_owned(),
         (_, n) => format!(
             "{} over its source to learn, then one to write, batch by batch",

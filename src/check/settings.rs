@@ -68,6 +68,8 @@ pub enum TrainKey {
     ClassWeight,
     /// `cudnn_benchmark:`
     CudnnBenchmark,
+    /// `prefetch:`
+    Prefetch,
 }
 
 /// A setting, declared once: its key, the form of its value and what it
@@ -159,6 +161,12 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
     train_setting(TrainKey::Augment, "augment", "augment item", "Random changes to training images, per sample"),
     train_setting(TrainKey::ClassWeight, "class_weight", "balanced", "Weights each class's loss by its rarity"),
     train_setting(TrainKey::CudnnBenchmark, "cudnn_benchmark", "true | false", "cuDNN's autotuning (libtorch devices)"),
+    train_setting(
+        TrainKey::Prefetch,
+        "prefetch",
+        "n",
+        "Batches built (and augmented) on another thread while the step before trains (2 unless given; 0: none)",
+    ),
 ];
 
 /// The settings of an `evaluate` block.
@@ -193,6 +201,9 @@ pub fn describe_setting(name: &str) -> Option<(String, &'static str)> {
 /// The largest count a setting takes (epochs, batch, steps, ...): beyond
 /// it a run could not finish, and the number would overflow on the way.
 const MAX_COUNT: i64 = 1 << 31;
+
+/// The most batches `prefetch:` builds ahead.
+const MAX_PREFETCH: u64 = 64;
 
 /// Checks settings against their rules and lowers the ones that pass.
 pub struct Settings<'a> {
@@ -318,6 +329,7 @@ impl<'a> Settings<'a> {
                 TrainKey::Precision => set(&mut out.precision, self.precision(value)),
                 // Needs the devices, lowered: below.
                 TrainKey::CudnnBenchmark => {}
+                TrainKey::Prefetch => set(&mut out.prefetch, self.prefetch(value)),
             }
         }
         if let Some(value) = get("cudnn_benchmark")
@@ -326,6 +338,22 @@ impl<'a> Settings<'a> {
             out.cudnn_benchmark = self.cudnn_benchmark(value, get("device"), &out.devices);
         }
         (self.errors.len() == errors_before).then_some(out)
+    }
+
+    /// `prefetch: n`: batches built ahead, each a batch of memory, so a
+    /// few are plenty (the queue's slots are allocated up front).
+    fn prefetch(&mut self, value: &Expr) -> Option<u64> {
+        let n = self.count(value, "prefetch", 0, "a whole number of batches, 0 or more")?;
+        if n > MAX_PREFETCH {
+            self.errors.push(Mistake::OutOfRange.at(
+                value.span,
+                format!("`prefetch` is at most {MAX_PREFETCH} batches"),
+                format!("this is {n}"),
+                "a few batches ahead are enough to keep training fed: write `prefetch: 2`",
+            ));
+            return None;
+        }
+        Some(n)
     }
 
     /// `cudnn_benchmark: true`: cuDNN's autotuning, a libtorch switch; the

@@ -356,7 +356,8 @@ impl Program {
             },
             ItemKind::Source(_) => return holds("the items that read it stream it themselves, or hold it".into()),
             ItemKind::Stage(_) | ItemKind::Split { .. } => return holds("stages and splits hold their rows".into()),
-            ItemKind::Train(_) | ItemKind::Evaluate { .. } => return None,
+            ItemKind::Train(_) => return Some(self.train_memory(id)),
+            ItemKind::Evaluate { .. } => return None,
         };
         if let Some(holder) = self.holder_of(chain.source) {
             let source = self.items.get(chain.source)?.as_ref()?;
@@ -367,6 +368,44 @@ impl Program {
         let passes = fit_passes(&chain.steps).len().saturating_add(usize::from(writes));
         let always = writes && chain.steps.iter().all(|s| s.op.is_row_wise());
         Some(Memory::Streams { passes, keeps: keeps.collect(), always })
+    }
+
+    /// How training run `id` reads its rows: from disk, a window at a time,
+    /// when its data (and validation data) stream into files first.
+    fn train_memory(&self, id: ItemId) -> Memory {
+        let chains = match self.train_chains(id) {
+            Ok(chains) => chains,
+            Err(why) => return Memory::Holds(why),
+        };
+        let mut passes = 0usize;
+        let mut keeps = Vec::new();
+        for chain in chains.iter() {
+            if let Some(holder) = self.holder_of(chain.source) {
+                let name = |id: ItemId| self.items.get(id).and_then(Option::as_ref).map_or("", |i| i.name.as_str());
+                return Memory::Holds(format!("`{}` holds the rows of `{}`", name(holder), name(chain.source)));
+            }
+            keeps.extend(chain.steps.iter().filter(|s| s.learns_here() && s.op.keeps_values()).map(|s| s.op.keyword()));
+            // Its passes that learn, and the one that writes the file training reads.
+            passes = passes.saturating_add(fit_passes(&chain.steps).len()).saturating_add(1);
+        }
+        Memory::Streams { passes, keeps, always: false }
+    }
+
+    /// The chains a training run's rows come through: its data's, and its
+    /// validation data's when it has some.
+    pub fn train_chains<'p>(&'p self, id: ItemId) -> Result<Vec<Chain<'p>>, String> {
+        let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
+        let ItemKind::Train(train) = &item.kind else { return Err("not a training run".into()) };
+        let chain = |frame: &'p Frame| -> Result<Chain<'p>, String> {
+            let mut steps = Vec::new();
+            let source = self.chain_into(&frame.input, &frame.ops, &frame.spans, &mut steps)?;
+            Ok(Chain { source, steps })
+        };
+        let mut chains = vec![chain(&train.data)?];
+        if let Some(validate) = &train.validate {
+            chains.push(chain(validate).map_err(|why| format!("its validation data: {why}"))?);
+        }
+        Ok(chains)
     }
 
     /// The chain an output streams: its frame without the final `write`.
@@ -484,6 +523,7 @@ impl Program {
         match self.items.get(id).and_then(Option::as_ref).map(|item| &item.kind) {
             Some(ItemKind::Output(frame)) => self.reader_of(id).is_none() && self.output_chain(frame).is_ok(),
             Some(ItemKind::Transform { .. }) => self.fit_chain(id).is_ok(),
+            Some(ItemKind::Train(_)) => self.train_chains(id).is_ok(),
             _ => false,
         }
     }

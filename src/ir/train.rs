@@ -277,12 +277,22 @@ pub struct TrainSettings {
     pub augment: Option<Augmentation>,
     /// Weight classes inversely to their frequency (classification only).
     pub balanced_classes: bool,
+    /// Batches built ahead of the step training (0: each built when the
+    /// step starts). It changes when a batch is built, not what it holds,
+    /// so it is not part of the run's identity: not in its cache key, its
+    /// `settings.json`, or what `--resume` compares.
+    #[serde(skip)]
+    pub prefetch: u64,
 }
 
 /// Epochs when the file says nothing.
 pub const DEFAULT_EPOCHS: u64 = 10;
 /// Samples per step when the file says nothing (Keras' default).
 pub const DEFAULT_BATCH: u64 = 32;
+/// Batches built ahead when the file says nothing: enough to hide a
+/// batch's gathering and augmentation behind the step before it, little
+/// enough to cost only a few batches of memory.
+pub const DEFAULT_PREFETCH: u64 = 2;
 /// The learning rate when the file gives none.
 pub const DEFAULT_LR: f64 = 1e-3;
 
@@ -309,6 +319,7 @@ impl TrainSettings {
             checkpoint: Checkpoint::default(),
             augment: None,
             balanced_classes: false,
+            prefetch: DEFAULT_PREFETCH,
         }
     }
 }

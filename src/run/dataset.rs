@@ -30,6 +30,10 @@ pub fn class_names(df: &DataFrame, target: &str, span: Span) -> RunResult<Vec<St
     Ok(names)
 }
 
+/// Rows laid out together by [`dataset`]: a block of a hundred features a
+/// row stays within a core's cache.
+const ROWS_PER_BLOCK: usize = 256;
+
 /// The arrays of `df`: `classes` given for classification.
 #[expect(
     clippy::arithmetic_side_effects,
@@ -44,14 +48,30 @@ pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: S
     for column in &features {
         parts.push(feature_values(column, rows, span)?);
     }
+    let parts = parts.iter().map(|(series, w)| Ok((floats_of(series, span)?, *w))).collect::<RunResult<Vec<_>>>()?;
     let width: usize = parts.iter().map(|(_, w)| w).sum();
     let mut values = vec![0f32; rows * width];
-    let mut offset = 0;
-    for (part, part_width) in parts {
-        for (i, row) in part.chunks_exact(part_width.max(1)).enumerate() {
-            values[i * width + offset..i * width + offset + part_width].copy_from_slice(row);
+    // Rows a block at a time, every column into the block: the block's
+    // rows stay in the cache while each column is written into them (one
+    // column at a time over all rows walked the whole array per column).
+    for start in (0..rows).step_by(ROWS_PER_BLOCK) {
+        let end = (start + ROWS_PER_BLOCK).min(rows);
+        let mut offset = 0;
+        for (part, part_width) in &parts {
+            let part_width = *part_width;
+            if part_width == 1 {
+                // One value a row (a plain column): no copy call per value.
+                for (i, value) in part[start..end].iter().enumerate() {
+                    values[(start + i) * width + offset] = *value;
+                }
+            } else {
+                for i in start..end {
+                    values[i * width + offset..i * width + offset + part_width]
+                        .copy_from_slice(&part[i * part_width..(i + 1) * part_width]);
+                }
+            }
+            offset += part_width;
         }
-        offset += part_width;
     }
     let column = df.column(target).map_err(|e| failure(e, span))?;
     if column.null_count() > 0 {
@@ -84,28 +104,33 @@ pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: S
     Ok(Dataset { features: values, rows, width, target, image: None })
 }
 
-/// A column's values as f32, row-major, and how many each row has (1, or
-/// an image's pixel count).
-fn feature_values(column: &Column, rows: usize, span: Span) -> RunResult<(Vec<f32>, usize)> {
+/// A column's values as f32 in one chunk, row-major, and how many each row
+/// has (1, or an image's pixel count).
+fn feature_values(column: &Column, rows: usize, span: Span) -> RunResult<(Series, usize)> {
     if let DataType::List(_) = column.dtype() {
         let lists = column.list().map_err(|e| failure(e, span))?;
         if lists.null_count() > 0 {
             return Err(missing(column.name(), lists.null_count(), span));
         }
-        let inner = lists.get_inner().cast(&DataType::Float32).map_err(|e| failure(e, span))?;
-        let floats: Vec<f32> = inner.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect();
-        let per_row = floats.len().checked_div(rows).unwrap_or(0);
-        return Ok((floats, per_row));
+        let inner = lists.get_inner().cast(&DataType::Float32).map_err(|e| failure(e, span))?.rechunk();
+        let per_row = inner.len().checked_div(rows).unwrap_or(0);
+        return Ok((inner, per_row));
     }
-    let cast = column.cast(&DataType::Float32).map_err(|e| failure(e, span))?;
-    let floats = cast.f32().map_err(|e| failure(e, span))?;
-    if floats.null_count() > 0 {
-        return Err(missing(column.name(), floats.null_count(), span));
+    let cast = column.as_materialized_series().cast(&DataType::Float32).map_err(|e| failure(e, span))?;
+    if cast.null_count() > 0 {
+        return Err(missing(column.name(), cast.null_count(), span));
     }
-    Ok((floats.into_no_null_iter().collect(), 1))
+    Ok((cast.rechunk(), 1))
 }
 
-fn missing(column: &str, count: usize, span: Span) -> RunError {
+/// The values of a column [`feature_values`] made: f32, one chunk, no nulls.
+fn floats_of(series: &Series, span: Span) -> RunResult<&[f32]> {
+    let floats = series.f32().map_err(|e| failure(e, span))?;
+    floats.cont_slice().map_err(|e| failure(e, span))
+}
+
+/// The error for missing values in a column a model reads.
+pub(super) fn missing(column: &str, count: usize, span: Span) -> RunError {
     RunError::data(
         format!("`{column}` has {count} missing values, and a model cannot read them"),
         span,

@@ -18,6 +18,7 @@ pub mod bucket;
 pub mod budget;
 pub mod cache;
 pub mod dataset;
+mod disk;
 pub mod error;
 pub mod fitted;
 pub mod images;
@@ -528,6 +529,14 @@ impl<'a> Session<'a> {
         {
             return Ok(());
         }
+        if let Some(plan) = self.disk_training_plan(id) {
+            let start = Instant::now();
+            let (rows, peak_bytes) = memory::measured(|| self.train_on_disk(id, &plan));
+            if let Some(rows) = rows? {
+                self.computed(id, key.as_deref(), rows, start, peak_bytes);
+                return Ok(());
+            }
+        }
         if let Some(plan) = self.streaming_plan(id) {
             let start = Instant::now();
             let (rows, peak_bytes) = memory::measured(|| self.stream(id, &plan));
@@ -610,43 +619,7 @@ impl<'a> Session<'a> {
                     Some(v) => Some(self.frame_rows(v, &item.name)?),
                     None => None,
                 };
-                let rows = vec![data.height()];
-                // What the transforms its data went through learned: saved with
-                // the run, so `pipe predict` applies the same numbers.
-                let mut used = Vec::new();
-                frame_references(&train.data, &mut used);
-                let transforms: Vec<(String, Vec<Fitted>)> = used
-                    .into_iter()
-                    .filter_map(|t| Some((self.item(t).name.clone(), self.fitted.get(&t)?.0.as_ref().clone())))
-                    .collect();
-                let source_text = self.source_text.clone();
-                let resume = self.resume;
-                let base = match &train.model.pretrained {
-                    None => None,
-                    Some(p) => Some((self.pretrained_net(train, &p.from, item.span)?, p.layers)),
-                };
-                let pretrained = base.as_ref().map(|(net, layers)| (net, *layers));
-                let trained = {
-                    let control = self.control.clone();
-                    let console = train.settings.logs.is_empty()
-                        || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console));
-                    let mut progress = TrainProgress { name: &item.name, console, events: &mut *self.events, control };
-                    training::train(
-                        &item.name,
-                        train,
-                        &data,
-                        validate.as_ref(),
-                        &self.dir,
-                        source_text.as_deref(),
-                        item.span,
-                        &mut progress,
-                        resume,
-                        &transforms,
-                        pretrained,
-                    )?
-                };
-                self.trained.insert(id, Rc::new(trained));
-                Ok(rows)
+                self.train_item(id, training::TrainRows::Frames { data: &data, validate: validate.as_ref() })
             }
             ItemKind::Evaluate { run, data, metrics } => {
                 let frame = self.frame_rows(data, &item.name)?;
@@ -670,6 +643,49 @@ impl<'a> Session<'a> {
                 Ok(vec![frame.height()])
             }
         }
+    }
+
+    /// Trains run `id` on its rows; its row counts.
+    fn train_item(&mut self, id: ItemId, rows: training::TrainRows) -> RunResult<Vec<usize>> {
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        let ItemKind::Train(train) = &item.kind else { return Ok(Vec::new()) };
+        // What the transforms its data went through learned: saved with
+        // the run, so `pipe predict` applies the same numbers.
+        let mut used = Vec::new();
+        frame_references(&train.data, &mut used);
+        let transforms: Vec<(String, Vec<Fitted>)> = used
+            .into_iter()
+            .filter_map(|t| Some((self.item(t).name.clone(), self.fitted.get(&t)?.0.as_ref().clone())))
+            .collect();
+        let source_text = self.source_text.clone();
+        let resume = self.resume;
+        let base = match &train.model.pretrained {
+            None => None,
+            Some(p) => Some((self.pretrained_net(train, &p.from, item.span)?, p.layers)),
+        };
+        let pretrained = base.as_ref().map(|(net, layers)| (net, *layers));
+        let trained = {
+            let control = self.control.clone();
+            let console = train.settings.logs.is_empty()
+                || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console));
+            let mut progress = TrainProgress { name: &item.name, console, events: &mut *self.events, control };
+            training::train(
+                &item.name,
+                train,
+                rows,
+                &self.dir,
+                source_text.as_deref(),
+                item.span,
+                &mut progress,
+                resume,
+                &transforms,
+                pretrained,
+            )?
+        };
+        let rows = vec![trained.meta.rows];
+        self.trained.insert(id, Rc::new(trained));
+        Ok(rows)
     }
 
     /// The transform's result on `input`, when that is the data it was

@@ -43,10 +43,45 @@ pub(super) struct Streaming<'p> {
 
 /// What the last pass does.
 enum End {
-    /// Write the rows to `path`.
-    Write { path: PathBuf, span: Span },
+    /// Write the rows to `path`; `training`: a Parquet file laid out for
+    /// training to read back ([`Layout::Training`]).
+    Write { path: PathBuf, span: Span, layout: Layout },
     /// Store what the transform learned: its own steps start at `own`.
     Fit { own: usize },
+}
+
+/// How a written Parquet file is laid out.
+#[derive(Clone, Debug)]
+pub(super) enum Layout {
+    /// An output: Polars' defaults.
+    Output,
+    /// Rows for training to read back a window at a time: row groups of
+    /// `row_group` rows, every column but the target as the f32 a model
+    /// reads (the values it would read from the f64s), LZ4 (fast to read).
+    Training {
+        /// The target column, written as it is.
+        target: String,
+        /// Rows per row group.
+        row_group: usize,
+    },
+}
+
+/// `query` with every numeric column but `target` as f32 (lists of
+/// numbers, an image's pixels, as lists of f32).
+fn as_read_by_models(mut query: LazyFrame, target: &str) -> Result<LazyFrame, Failure> {
+    let schema = query.collect_schema().map_err(|_| Failure::Query)?;
+    let casts: Vec<Expr> = schema
+        .iter()
+        .filter(|(name, _)| name.as_str() != target)
+        .filter_map(|(name, dtype)| match dtype {
+            DataType::List(inner) if inner.is_primitive_numeric() => {
+                Some(col(name.clone()).cast(DataType::List(Box::new(DataType::Float32))))
+            }
+            dtype if dtype.is_primitive_numeric() || dtype.is_bool() => Some(col(name.clone()).cast(DataType::Float32)),
+            _ => None,
+        })
+        .collect();
+    Ok(if casts.is_empty() { query } else { query.with_columns(casts) })
 }
 
 /// Why one pass failed.
@@ -70,6 +105,14 @@ struct Pass<'f> {
     fitted: &'f [Option<Fitted>],
 }
 
+impl<'p> Streaming<'p> {
+    /// A plan that writes `chain`'s rows from `source` to the Parquet file
+    /// `path`, laid out as `layout` says (errors located at `span`).
+    pub(super) fn writing(chain: Chain<'p>, source: &'p Source, path: PathBuf, span: Span, layout: Layout) -> Self {
+        Streaming { chain, source, end: End::Write { path, span, layout } }
+    }
+}
+
 impl<'a> Session<'a> {
     /// The streaming plan of item `id`, when its rows need not be held
     /// (see [`crate::ir::Memory`]); `None` otherwise.
@@ -88,7 +131,10 @@ impl<'a> Session<'a> {
                 }
                 let Some(Op::Write(path)) = frame.ops.last() else { return None };
                 let span = frame.spans.last().copied().unwrap_or_default();
-                (program.output_chain(frame).ok()?, End::Write { path: self.dir.join(path), span })
+                (
+                    program.output_chain(frame).ok()?,
+                    End::Write { path: self.dir.join(path), span, layout: Layout::Output },
+                )
             }
             ItemKind::Transform { steps, .. } => {
                 let chain = program.fit_chain(id).ok()?;
@@ -183,7 +229,7 @@ impl<'a> Session<'a> {
                 self.fitted.insert(id, (Rc::new(learned), rows));
                 Ok(Some(vec![rows]))
             }
-            End::Write { path, span } => {
+            End::Write { path, span, .. } => {
                 let mut notes = Notes::default();
                 let work = Pass { upto: plan.chain.steps.len(), learners: &[], count_at: None, fitted: &fitted };
                 let outcome = self.attempts(plan, &mut fast, |fast| {
@@ -364,7 +410,7 @@ fn unfitted(span: Span) -> RunError {
 /// writer `write(...)` uses.
 fn write_pass(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, path: &Path) -> Result<usize, Failure> {
     if in_query(plan, work.upto) == work.upto {
-        return sink(query(plan, fast, work.upto)?, path);
+        return sink(query(plan, fast, work.upto)?, path, layout(plan));
     }
     if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
         return sink_applied(plan, fast, work, notes, path);
@@ -445,7 +491,7 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
     let output_schema = move |_: &Schema| -> PolarsResult<SchemaRef> { Ok(schema.clone()) };
     query =
         query.map(udf, OptFlags::default() | OptFlags::STREAMING, Some(Arc::new(output_schema)), Some("pipe steps"));
-    let written = sink(query, path);
+    let written = sink(query, path, layout(plan));
     let (batch_notes, error) = match shared.lock() {
         Ok(mut state) => (std::mem::take(&mut state.0), state.1.take()),
         Err(_) => (Notes::default(), None),
@@ -457,6 +503,14 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
     written
 }
 
+/// How a plan's file is laid out.
+fn layout<'s>(plan: &'s Streaming) -> &'s Layout {
+    match &plan.end {
+        End::Write { layout, .. } => layout,
+        End::Fit { .. } => &Layout::Output,
+    }
+}
+
 /// A writer's failure, carried through a step's error.
 fn write_error(e: PolarsError) -> RunError {
     RunError::Write { path: String::new(), reason: e.to_string(), span: Span::default() }
@@ -466,15 +520,26 @@ fn write_error(e: PolarsError) -> RunError {
 /// leaves the previous file); the rows written. Parquet goes through
 /// Polars' own sink (its column encoding runs in parallel: writing batch by
 /// batch from a callback took 2.5x as long), CSV through [`sink_batches`].
-fn sink(query: LazyFrame, path: &Path) -> Result<usize, Failure> {
+fn sink(query: LazyFrame, path: &Path, layout: &Layout) -> Result<usize, Failure> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
         return sink_batches(query, path);
     }
+    let (query, options) = match layout {
+        Layout::Output => (query, ParquetWriteOptions::default()),
+        Layout::Training { target, row_group } => {
+            let options = ParquetWriteOptions {
+                row_group_size: Some(*row_group),
+                compression: ParquetCompression::Lz4Raw,
+                ..ParquetWriteOptions::default()
+            };
+            (as_read_by_models(query, target)?, options)
+        }
+    };
     let mut query_error = None;
     let mut rows = 0;
     let written = write::atomically_at(path, |temporary| {
         let target = SinkTarget::Path(PlRefPath::new(temporary.to_string_lossy().into_owned()));
-        let format = FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default()));
+        let format = FileWriteFormat::Parquet(Arc::new(options.clone()));
         let run = query
             .clone()
             .sink(SinkDestination::File { target }, format, UnifiedSinkArgs::default())

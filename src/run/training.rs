@@ -3,6 +3,7 @@
 //! reused from the stage cache.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -20,7 +21,7 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::write;
 use crate::schema::DType;
 use crate::source::Span;
-use crate::train::data::Dataset;
+use crate::train::data::{Dataset, Rows};
 use crate::train::fit::{self, Checkpoints, Epoch, Failure, Progress, Scores};
 use crate::train::loss::Loss;
 use crate::train::model::Net;
@@ -149,34 +150,44 @@ pub fn is_classification(train: &Train) -> bool {
     }
 }
 
-/// Trains a run on its frames (already computed).
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    name: &str,
-    train: &Train,
-    data: &DataFrame,
-    validate: Option<&DataFrame>,
-    dir: &Path,
-    source_text: Option<&str>,
-    span: Span,
-    progress: &mut dyn Progress,
-    resume: bool,
-    transforms: &[(String, Vec<crate::run::fitted::Fitted>)],
-    pretrained: Option<(&Net, usize)>,
-) -> RunResult<Trained> {
+/// The rows a run trains (and validates) on.
+pub enum TrainRows<'f> {
+    /// Frames computed in memory.
+    Frames {
+        /// The training rows.
+        data: &'f DataFrame,
+        /// The validation rows.
+        validate: Option<&'f DataFrame>,
+    },
+    /// Parquet files its rows were streamed into, read a window at a time.
+    Files {
+        /// The training rows.
+        data: PathBuf,
+        /// The validation rows.
+        validate: Option<PathBuf>,
+    },
+}
+
+/// A run's rows, as the model reads them.
+pub(super) struct Prepared {
+    /// The class names (classification).
+    pub(super) classes: Option<Vec<String>>,
+    /// The feature columns, in the order the model reads them.
+    pub(super) features: Vec<String>,
+    /// The training rows.
+    pub(super) set: Rows,
+    /// The validation rows.
+    pub(super) val: Option<Rows>,
+    /// The training rows of each class (classification).
+    pub(super) counts: Option<Vec<usize>>,
+    /// Values per row.
+    pub(super) width: usize,
+}
+
+/// Frames as arrays in memory.
+fn prepare_frames(train: &Train, data: &DataFrame, validate: Option<&DataFrame>, span: Span) -> RunResult<Prepared> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
-    if let (crate::ir::Loss::BinaryCrossEntropy, Some(names)) = (train.settings.loss, &classes)
-        && names.len() != 2
-    {
-        // The checker refuses this where it knows the levels; a file's
-        // sample may not show them all.
-        return Err(RunError::data(
-            format!("`binary_cross_entropy` tells two classes apart, and `{}` has {}", train.target, names.len()),
-            span,
-            "trained here",
-            "use `loss: cross_entropy` with one output per class",
-        ));
-    }
+    two_classes(train, classes.as_deref(), span)?;
     let set = shaped(dataset(data, &train.target, classes.as_deref(), span)?, train);
     // The validation rows as the model reads them: the training features,
     // in their order (the checker lets validation data have more columns).
@@ -191,17 +202,6 @@ pub fn train(
         }
         None => None,
     };
-    if let crate::ir::Shape::Flat(width) = train.model.input
-        && width != set.width
-    {
-        // One-hot levels beyond what `pipe check` sampled widen the data.
-        return Err(RunError::data(
-            format!("the model was checked for {width} features, and the data has {}", set.width),
-            span,
-            "trained here",
-            "a one-hot column has levels in the data that `pipe check` could not know (see the warnings above: it reads a sample of large files); merge or drop the rare levels before encoding",
-        ));
-    }
     let counts = match (&set.target, &classes) {
         (crate::train::data::Target::Classes(c), Some(names)) => {
             let mut counts = vec![0usize; names.len()];
@@ -210,6 +210,59 @@ pub fn train(
         }
         _ => None,
     };
+    let width = set.width;
+    let set = Rows::Memory(Arc::new(set));
+    let val = val.map(|v| Rows::Memory(Arc::new(v)));
+    Ok(Prepared { classes, features, set, val, counts, width })
+}
+
+/// `binary_cross_entropy` needs two classes. The checker refuses other
+/// counts where it knows the levels; a file's sample may not show them all.
+pub(super) fn two_classes(train: &Train, classes: Option<&[String]>, span: Span) -> RunResult<()> {
+    if let (crate::ir::Loss::BinaryCrossEntropy, Some(names)) = (train.settings.loss, classes)
+        && names.len() != 2
+    {
+        return Err(RunError::data(
+            format!("`binary_cross_entropy` tells two classes apart, and `{}` has {}", train.target, names.len()),
+            span,
+            "trained here",
+            "use `loss: cross_entropy` with one output per class",
+        ));
+    }
+    Ok(())
+}
+
+/// Trains a run on its rows (already computed).
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    name: &str,
+    train: &Train,
+    rows: TrainRows,
+    dir: &Path,
+    source_text: Option<&str>,
+    span: Span,
+    progress: &mut dyn Progress,
+    resume: bool,
+    transforms: &[(String, Vec<crate::run::fitted::Fitted>)],
+    pretrained: Option<(&Net, usize)>,
+) -> RunResult<Trained> {
+    let Prepared { classes, features, set, val, counts, width } = match rows {
+        TrainRows::Frames { data, validate } => prepare_frames(train, data, validate, span)?,
+        TrainRows::Files { data, validate } => {
+            crate::run::disk::prepare_files(train, &data, validate.as_deref(), span, shaped_image(train))?
+        }
+    };
+    if let crate::ir::Shape::Flat(checked) = train.model.input
+        && checked != width
+    {
+        // One-hot levels beyond what `pipe check` sampled widen the data.
+        return Err(RunError::data(
+            format!("the model was checked for {checked} features, and the data has {width}"),
+            span,
+            "trained here",
+            "a one-hot column has levels in the data that `pipe check` could not know (see the warnings above: it reads a sample of large files); merge or drop the rare levels before encoding",
+        ));
+    }
     let loss = loss_of(train, counts);
     let (run_dir, resume_from) = match resume.then(|| resumable(dir, name, train)).flatten() {
         Some((run, checkpoint)) => {
@@ -234,9 +287,18 @@ pub fn train(
         crate::backend::set_cudnn_benchmark(on);
     }
     let start = fit::Start { pretrained, checkpoints: Some(&checkpoints) };
-    let fitted = match fit::fit(train, &set, val.as_ref(), &loss, &devices_of(train), progress, start) {
+    let rows = set.len();
+    let fitted = match fit::fit(train, set, val.as_ref(), &loss, &devices_of(train), progress, start) {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
+        Err(Failure::Read(reason)) => {
+            return Err(RunError::Unreadable {
+                path: "the training rows streamed to disk".into(),
+                reason,
+                span,
+                help: "free disk space or memory and run again; `pipe run --in-memory` holds the rows instead".into(),
+            });
+        }
         Err(Failure::Damaged { dir, damage }) => {
             return Err(RunError::Damaged {
                 path: dir.display().to_string(),
@@ -282,7 +344,7 @@ pub fn train(
         history: fitted.history,
         kept_epoch: fitted.kept_epoch,
         run_dir: run_dir.clone(),
-        rows: set.rows,
+        rows,
         pipeline_dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
     };
     write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| unfinished(&run_dir, fresh, reason, span))?;
@@ -509,10 +571,16 @@ fn metrics_jsonl(history: &[Epoch]) -> String {
 /// The data set with the image shape of the run's model input (its rows
 /// are then images, not flat features).
 fn shaped(mut set: Dataset, train: &Train) -> Dataset {
-    if let crate::ir::Shape::Image(shape) = train.model.input {
-        set.image = Some(shape);
-    }
+    set.image = shaped_image(train);
     set
+}
+
+/// The image shape of the run's model input, when it reads images.
+fn shaped_image(train: &Train) -> Option<[usize; 3]> {
+    match train.model.input {
+        crate::ir::Shape::Image(shape) => Some(shape),
+        crate::ir::Shape::Flat(_) => None,
+    }
 }
 
 /// A data frame as arrays in the columns (and class order) a run was

@@ -11,15 +11,15 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{Batch, DataSplit, EarlyStop, Scalar, Train};
-use crate::random::Rng;
-use crate::train::data::Dataset;
+use crate::train::data::{Dataset, Rows};
+use crate::train::feed::{self, Feed, batch_ranges};
 use crate::train::loss::Loss;
 use crate::train::metrics::{Confusion, regression};
 use crate::train::model::{Net, Precision};
 use crate::train::optimizer;
 use crate::train::scale::LossScale;
 use crate::train::schedule::Schedule;
-use crate::train::step::{Augment, Regularize, batch_gradients, batch_tensors};
+use crate::train::step::{Regularize, batch_gradients, batch_tensors};
 
 pub use crate::train::checkpoint::{Checkpoints, latest_checkpoint};
 use crate::train::checkpoint::{LoopState, Within, save_checkpoint};
@@ -131,6 +131,8 @@ pub enum Failure {
     Resume(String),
     /// The checkpoint of an interrupted run could not be written.
     Checkpoint(String),
+    /// The training or validation rows could not be read from disk.
+    Read(String),
     /// A checkpoint's file is gone or changed since it was written.
     Damaged {
         /// The checkpoint.
@@ -185,26 +187,13 @@ pub struct Start<'a> {
     pub checkpoints: Option<&'a Checkpoints>,
 }
 
-/// `order` cut into batches of `batch` rows; with `merge_single`, a last
-/// batch of one row joins the one before it.
-fn batches(order: &[usize], batch: usize, merge_single: bool) -> Vec<&[usize]> {
-    let mut out: Vec<&[usize]> = order.chunks(batch).collect();
-    if merge_single && out.len() > 1 && out.last().is_some_and(|b| b.len() == 1) {
-        out.pop();
-        // `last * batch` rows came before: fewer than `order` holds.
-        let last = out.len().saturating_sub(1);
-        out[last] = &order[last.saturating_mul(batch)..];
-    }
-    out
-}
-
 /// Trains `train.model` on `data`, validating on `val`, on `devices`: the
 /// first holds the model; with more, each step is data parallel (see
 /// [`batch_gradients`]).
 pub fn fit(
     train: &Train,
-    data: &Dataset,
-    val: Option<&Dataset>,
+    data: Rows,
+    val: Option<&Rows>,
     loss: &Loss,
     devices: &[Device],
     progress: &mut dyn Progress,
@@ -231,17 +220,16 @@ pub fn fit(
         Batch::Rows(b) => b as usize,
         Batch::Auto => AUTO_BATCH,
     }
-    .clamp(1, data.rows.max(1));
+    .clamp(1, data.len().max(1));
     let mut epochs = s.epochs as usize;
     // A last batch of one row would give batch norm no statistics (all
     // zeros, or PyTorch's "expected more than 1 value per channel"): that
     // row joins the batch before it.
     let merge_single = train.model.has_batch_norm();
-    let steps = batches(&(0..data.rows).collect::<Vec<_>>(), batch, merge_single).len();
+    let steps = batch_ranges(data.len(), batch, merge_single).len();
     let accumulate = s.accumulate.max(1) as usize;
     let mut schedule = Schedule::new(lr, &s.schedule, steps.div_ceil(accumulate), epochs);
     let mut accumulator = GradientsAccumulator::<Net>::new();
-    let mut order: Vec<usize> = (0..data.rows).collect();
     let mut history = Vec::new();
     let mut best: Option<(f64, usize, Net)> = None;
     // f64::MAX, not infinity: the state goes through JSON in checkpoints.
@@ -337,19 +325,20 @@ pub fn fit(
         let s = &settings;
         // Each epoch's order depends only on the seed and the epoch (not on
         // the epochs before), so a resumed run shuffles as the original did.
-        order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-        Rng::new(seed.wrapping_add(epoch as u64)).shuffle(&mut order);
         let start = Instant::now();
         let resumed = within.take().unwrap_or_default();
         let (mut loss_sum, mut truth, mut predicted) = (resumed.loss_sum, resumed.truth, resumed.predicted);
         let mut rate = schedule.rate(update);
-        for (step, rows) in batches(&order, batch, merge_single).into_iter().enumerate() {
+        let augment = s.augment.clone();
+        let window_bytes = feed::WINDOW_BYTES;
+        let plan = feed::Plan { rows: data.clone(), batch, merge_single, seed, epoch, augment, window_bytes };
+        let regularize = Regularize { l1: s.l1, l2: s.l2 };
+        // Steps done before the checkpoint this run resumed from are not built.
+        for gathered in Feed::start(plan, resumed.steps, s.prefetch as usize).map_err(Failure::Read)? {
+            let gathered = gathered.map_err(Failure::Read)?;
+            let (step, rows) = (gathered.step, gathered.batch.rows);
             // Steps as people count them, from 1.
             let number = step.saturating_add(1);
-            // Done before the checkpoint this run resumed from.
-            if step < resumed.steps {
-                continue;
-            }
             // Ctrl-C (or a change under `pipe watch`) stops at the next
             // batch that starts an update (with `accumulate:`, the
             // gradients summed so far would be lost), with a checkpoint of
@@ -364,14 +353,12 @@ pub fn fit(
                 return Err(Failure::Cancelled);
             }
             let scale = scaler.as_ref().map(|s| s.scale);
-            let regularize = Regularize { l1: s.l1, l2: s.l2 };
-            let augment = s.augment.as_ref().map(|augmentation| Augment { augmentation, seed, epoch });
             let (value, mut grads, step_truth, step_predicted) =
-                batch_gradients(&net, &replicas, data, rows, loss, &autodiff, regularize, scale, augment);
+                batch_gradients(&net, &replicas, gathered.batch, loss, &autodiff, regularize, scale);
             if !value.is_finite() {
                 return Err(Failure::NonFinite { epoch, step: number, last_good: Box::new(net.valid()) });
             }
-            loss_sum += value * rows.len() as f64;
+            loss_sum += value * rows as f64;
             predicted.extend(step_predicted);
             truth.extend(step_truth);
             if let Some(scaler) = &mut scaler
@@ -396,11 +383,14 @@ pub fn fit(
             progress.step(epoch, number, steps);
         }
         let seconds = start.elapsed().as_secs_f64();
-        let mean_loss = loss_sum / data.rows.max(1) as f64;
+        let mean_loss = loss_sum / data.len().max(1) as f64;
         let classes = loss.is_classification().then(|| net.output_width().max(2));
         let train_scores = Scores::of(mean_loss, &truth, &predicted, classes);
         let metric = if loss.is_classification() { train_scores.accuracy } else { train_scores.mae };
-        let val_scores = val.map(|v| evaluate(&net.valid(), v, loss, device));
+        let val_scores = match val {
+            Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device).map_err(Failure::Read)?),
+            None => None,
+        };
         let record = Epoch {
             epoch,
             loss: mean_loss,
@@ -409,7 +399,7 @@ pub fn fit(
             val: val_scores,
             lr: rate,
             seconds,
-            samples_per_second: data.rows as f64 / seconds.max(1e-9),
+            samples_per_second: data.len() as f64 / seconds.max(1e-9),
             loss_scale: scaler.as_ref().map(|s| s.scale),
         };
         progress.epoch(&record, epochs);
@@ -492,7 +482,7 @@ pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f
     let rows: Vec<usize> = (0..data.rows).collect();
     let mut out = Vec::with_capacity(data.rows);
     for chunk in rows.chunks(EVAL_BATCH) {
-        let (x, _, _) = batch_tensors(data, chunk, &plain, None);
+        let (x, _, _) = batch_tensors(data.select(chunk), &plain);
         out.extend(loss.predict(net.forward(x).flat()));
     }
     out
@@ -500,32 +490,33 @@ pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f
 
 /// The metrics of `net` on `data`.
 pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scores {
-    let plain = device.clone().without_autodiff();
     let rows: Vec<usize> = (0..data.rows).collect();
-    let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
-    for chunk in rows.chunks(EVAL_BATCH) {
-        let (x, y, host) = batch_tensors(data, chunk, &plain, None);
-        let output = net.forward(x).flat();
-        loss_sum += loss.forward(output.clone(), &y, &plain).into_scalar::<f64>() * chunk.len() as f64;
-        predicted.extend(loss.predict(output));
-        truth.extend(host);
-    }
-    let classes = loss.is_classification().then(|| net.output_width().max(2));
-    Scores::of(loss_sum / data.rows.max(1) as f64, &truth, &predicted, classes)
+    score(net, rows.chunks(EVAL_BATCH).map(|chunk| data.select(chunk)), data.rows, loss, device)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::batches;
+/// The metrics of `net` on rows in memory or on disk (an error when they
+/// cannot be read).
+fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device) -> Result<Scores, String> {
+    let mut failure = None;
+    let blocks = data.blocks(EVAL_BATCH).map_while(|block| block.map_err(|e| failure = Some(e)).ok());
+    let scores = score(net, blocks, data.len(), loss, device);
+    failure.map_or(Ok(scores), Err)
+}
 
-    #[test]
-    fn a_last_batch_of_one_row_joins_the_one_before_only_when_asked() {
-        let order: Vec<usize> = (0..9).collect();
-        let lengths = |merge| batches(&order, 4, merge).iter().map(|b| b.len()).collect::<Vec<_>>();
-        assert_eq!(lengths(false), [4, 4, 1]);
-        assert_eq!(lengths(true), [4, 5]);
-        assert_eq!(batches(&order, 4, true)[1], &order[4..]);
-        assert_eq!(batches(&order[..1], 4, true).len(), 1, "a single row stays a batch");
-        assert_eq!(batches(&order[..8], 4, true).len(), 2);
+/// The metrics of `net` on `rows` rows, given a block at a time.
+fn score(net: &Net, blocks: impl Iterator<Item = Dataset>, rows: usize, loss: &Loss, device: &Device) -> Scores {
+    let plain = device.clone().without_autodiff();
+    let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
+    for block in blocks {
+        let all: Vec<usize> = (0..block.rows).collect();
+        for chunk in all.chunks(EVAL_BATCH) {
+            let (x, y, host) = batch_tensors(block.select(chunk), &plain);
+            let output = net.forward(x).flat();
+            loss_sum += loss.forward(output.clone(), &y, &plain).into_scalar::<f64>() * chunk.len() as f64;
+            predicted.extend(loss.predict(output));
+            truth.extend(host);
+        }
     }
+    let classes = loss.is_classification().then(|| net.output_width().max(2));
+    Scores::of(loss_sum / rows.max(1) as f64, &truth, &predicted, classes)
 }

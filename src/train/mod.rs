@@ -10,6 +10,7 @@ pub mod alloc;
 pub mod augment;
 mod checkpoint;
 pub mod data;
+pub mod feed;
 pub mod fit;
 pub mod init;
 pub mod loss;

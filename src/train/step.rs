@@ -6,7 +6,6 @@ use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::ir::Augmentation;
 use crate::train::data::{Dataset, Target};
 use crate::train::loss::{Loss, Targets};
 use crate::train::model::{Net, X};
@@ -56,7 +55,7 @@ struct Shard {
     predicted: Vec<f32>,
 }
 
-/// The batch's mean loss, the gradients of its objective (times `scale`,
+/// The gathered batch's mean loss, the gradients of its objective (times `scale`,
 /// for f16), and its targets and predictions. With replicas (data
 /// parallel), the rows are cut into one shard per device, each device's
 /// copy of the network computes its shard's loss weighted by the shard's
@@ -65,29 +64,27 @@ struct Shard {
 /// several devices is one step on one device. Batch normalization sees
 /// each device's shard (as in PyTorch's DDP without SyncBatchNorm); the
 /// running statistics kept are the first device's.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn batch_gradients(
     net: &Net,
     replicas: &[Device],
-    data: &Dataset,
-    rows: &[usize],
+    batch: Dataset,
     loss: &Loss,
     device: &Device,
     regularize: Regularize,
     scale: Option<f64>,
-    augment: Option<Augment>,
 ) -> (f64, GradientsParams, Vec<f32>, Vec<f32>) {
     if replicas.is_empty() {
-        let shard = shard_gradients(net, data, rows, loss, device, 1.0, Some(regularize), scale, augment);
+        let shard = shard_gradients(net, batch, loss, device, 1.0, Some(regularize), scale);
         return (shard.value, shard.grads, shard.truth, shard.predicted);
     }
     let parts = replicas.len().saturating_add(1);
-    let shards: Vec<&[usize]> = rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
+    let rows: Vec<usize> = (0..batch.rows).collect();
+    let shards: Vec<&[usize]> = rows.chunks(batch.rows.div_ceil(parts).max(1)).collect();
     // Each shard's mean loss counts by its share of the batch's weight (its
     // rows, or with class weights the weights of its rows' classes), so the
     // shards' sum is the batch's mean on one device.
-    let weight = |shard: &[usize]| shard.iter().map(|&r| loss.row_weight(&data.target, r)).sum::<f64>();
-    let total = weight(rows).max(f64::MIN_POSITIVE);
+    let weight = |shard: &[usize]| shard.iter().map(|&r| loss.row_weight(&batch.target, r)).sum::<f64>();
+    let total = weight(&rows).max(f64::MIN_POSITIVE);
     let share = |shard: &[usize]| weight(shard) / total;
     // Each copy draws its own dropout masks, from streams fixed before any
     // thread starts (so runs repeat exactly).
@@ -99,12 +96,12 @@ pub(super) fn batch_gradients(
             .zip(&shards[1..])
             .zip(replicas)
             .map(|((copy, shard), replica)| {
-                let weight = share(shard);
-                scope.spawn(move || shard_gradients(&copy, data, shard, loss, replica, weight, None, scale, augment))
+                let (weight, part) = (share(shard), batch.select(shard));
+                scope.spawn(move || shard_gradients(&copy, part, loss, replica, weight, None, scale))
             })
             .collect();
-        let first =
-            shard_gradients(net, data, shards[0], loss, device, share(shards[0]), Some(regularize), scale, augment);
+        let part = batch.select(shards[0]);
+        let first = shard_gradients(net, part, loss, device, share(shards[0]), Some(regularize), scale);
         let others: Vec<Shard> =
             handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect();
         (first, others)
@@ -125,19 +122,16 @@ pub(super) fn batch_gradients(
 /// One shard on one device: the gradients of `weight` times its mean loss
 /// (plus the L1/L2 terms, counted once, on the first device), times
 /// `scale`.
-#[allow(clippy::too_many_arguments)]
 fn shard_gradients(
     net: &Net,
-    data: &Dataset,
-    rows: &[usize],
+    shard: Dataset,
     loss: &Loss,
     device: &Device,
     weight: f64,
     regularize: Option<Regularize>,
     scale: Option<f64>,
-    augment: Option<Augment>,
 ) -> Shard {
-    let (x, y, truth) = batch_tensors(data, rows, device, augment);
+    let (x, y, truth) = batch_tensors(shard, device);
     let output = net.forward(x).flat();
     let mut objective = loss.forward(output.clone(), &y, device);
     let value = objective.clone().into_scalar::<f64>();
@@ -160,49 +154,19 @@ fn shard_gradients(
     Shard { value, grads, truth, predicted }
 }
 
-/// How a training batch's images are augmented: the steps, the run's seed
-/// and the epoch.
-#[derive(Clone, Copy)]
-pub(super) struct Augment<'a> {
-    /// The steps.
-    pub(super) augmentation: &'a Augmentation,
-    /// The run's seed.
-    pub(super) seed: u64,
-    /// The epoch (each draws anew).
-    pub(super) epoch: usize,
-}
-
-/// The batch of `rows` as tensors (augmented when training images), and
-/// its targets as f32 on the host.
-pub(super) fn batch_tensors(
-    data: &Dataset,
-    rows: &[usize],
-    device: &Device,
-    augment: Option<Augment>,
-) -> (X, Targets, Vec<f32>) {
-    let width = data.width;
-    let mut features = Vec::with_capacity(rows.len().saturating_mul(width));
-    for &r in rows {
-        // Row `r` of the dataset: its values are in memory, the bounds cannot overflow.
-        let start = r.saturating_mul(width);
-        features.extend_from_slice(&data.features[start..start.saturating_add(width)]);
-    }
-    if let (Some(shape), Some(a)) = (data.image, augment) {
-        crate::train::augment::augment_batch(&mut features, rows, shape, a.augmentation, a.seed, a.epoch);
-    }
-    let x = match data.image {
-        Some([c, h, w]) => X::Image(Tensor::from_data(TensorData::new(features, [rows.len(), c, h, w]), device)),
-        None => X::Flat(Tensor::from_data(TensorData::new(features, [rows.len(), width]), device)),
+/// A batch's rows as tensors (images when it has an image shape), and its
+/// targets as f32 on the host.
+pub(super) fn batch_tensors(batch: Dataset, device: &Device) -> (X, Targets, Vec<f32>) {
+    let rows = batch.rows;
+    let x = match batch.image {
+        Some([c, h, w]) => X::Image(Tensor::from_data(TensorData::new(batch.features, [rows, c, h, w]), device)),
+        None => X::Flat(Tensor::from_data(TensorData::new(batch.features, [rows, batch.width]), device)),
     };
-    match &data.target {
-        Target::Classes(c) => {
-            let y: Vec<i64> = rows.iter().map(|&r| c[r]).collect();
+    match batch.target {
+        Target::Classes(y) => {
             let host = y.iter().map(|v| *v as f32).collect();
             (x, Targets::classes(y, device), host)
         }
-        Target::Numbers(n) => {
-            let y: Vec<f32> = rows.iter().map(|&r| n[r]).collect();
-            (x, Targets::numbers(y.clone(), device), y)
-        }
+        Target::Numbers(y) => (x, Targets::numbers(y.clone(), device), y),
     }
 }

@@ -1,0 +1,299 @@
+//! Training on rows larger than the memory budget. The run's data (and
+//! validation data) stream through their steps into Parquet files in the
+//! cache folder's `scratch/` (in row groups of [`ROW_GROUP`] rows), and
+//! each epoch reads the training file a window of row groups at a time
+//! ([`crate::train::feed`]): only a window, the batches built ahead and
+//! the model are in memory. The files are removed when the training ends.
+
+// See src/run/mod.rs: run errors are rare and cold.
+#![allow(clippy::result_large_err)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::ir::{Chain, ItemId, ItemKind, Memory, Train};
+use crate::run::dataset::{class_names, dataset, missing};
+use crate::run::error::{RunError, RunResult};
+use crate::run::stream::{Layout, Streaming};
+use crate::run::training::{Prepared, TrainRows, is_classification, two_classes};
+use crate::run::{Session, budget, cache, read};
+use crate::source::Span;
+use crate::train::data::{Dataset, Rows, Windows};
+
+/// Rows per row group of the files training reads: a window holds many,
+/// from all over the file, so that its batches mix rows of the whole file.
+pub const ROW_GROUP: usize = 1 << 14;
+
+/// A training run that reads its rows from disk: the files its data and
+/// validation data are written to, and how.
+pub(super) struct DiskPlan<'p> {
+    /// The training rows' plan and file, then the validation rows'.
+    parts: Vec<(Streaming<'p>, PathBuf)>,
+}
+
+/// Removes the files it names when dropped (the training is over, however
+/// it ended).
+struct Scratch(Vec<PathBuf>);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl<'a> Session<'a> {
+    /// The plan of training run `id` when its rows stream (see
+    /// [`crate::ir::Memory`]) and its training data's source would not fit
+    /// in the memory budget; `None` to hold them.
+    pub(super) fn disk_training_plan(&self, id: ItemId) -> Option<DiskPlan<'a>> {
+        let program = self.program;
+        let item = program.items.get(id)?.as_ref()?;
+        if self.in_memory || !matches!(program.memory(id), Some(Memory::Streams { .. })) {
+            return None;
+        }
+        let chains = program.train_chains(id).ok()?;
+        // The rows are in memory already: reading them again would only cost time.
+        if chains.iter().any(|c| self.frames.contains_key(&c.source)) {
+            return None;
+        }
+        let source_of = |chain: &Chain| match &program.items.get(chain.source)?.as_ref()?.kind {
+            ItemKind::Source(source) => Some(source),
+            _ => None,
+        };
+        if budget::source_bytes(source_of(chains.first()?)?) <= self.budget {
+            return None;
+        }
+        let folder = self.dir.join(cache::FOLDER).join("scratch");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let stamp = format!("{}-{}", std::process::id(), now.as_nanos());
+        let name: String = item.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let mut parts = Vec::with_capacity(chains.len());
+        for (chain, part) in chains.into_iter().zip(["data", "validate"]) {
+            let path = folder.join(format!("{name}-{stamp}-{part}.parquet"));
+            let source = source_of(&chain)?;
+            let ItemKind::Train(train) = &item.kind else { return None };
+            let layout = Layout::Training { target: train.target.clone(), row_group: ROW_GROUP };
+            parts.push((Streaming::writing(chain, source, path.clone(), item.span, layout), path));
+        }
+        Some(DiskPlan { parts })
+    }
+
+    /// Streams a training run's rows to disk and trains from there; its
+    /// row counts. `None` when a pass failed for a reason other than a value
+    /// that does not parse: the run trains in memory instead.
+    pub(super) fn train_on_disk(&mut self, id: ItemId, plan: &DiskPlan) -> RunResult<Option<Vec<usize>>> {
+        let scratch = Scratch(plan.parts.iter().map(|(_, path)| path.clone()).collect());
+        if let Some(folder) = scratch.0.first().and_then(|p| p.parent()) {
+            std::fs::create_dir_all(folder).map_err(|e| RunError::Write {
+                path: folder.display().to_string(),
+                reason: e.to_string(),
+                span: self.item(id).span,
+            })?;
+        }
+        for (streaming, _) in &plan.parts {
+            if self.stream(id, streaming)?.is_none() {
+                return Ok(None);
+            }
+        }
+        let mut paths = scratch.0.iter().cloned();
+        let Some(data) = paths.next() else { return Ok(None) };
+        let rows = self.train_item(id, TrainRows::Files { data, validate: paths.next() })?;
+        drop(scratch);
+        Ok(Some(rows))
+    }
+}
+
+/// A run's rows in Parquet files, as the model reads them: checked whole
+/// first (no missing values, every class known), so that a window read
+/// in the middle of training does not fail on them.
+pub(super) fn prepare_files(
+    train: &Train,
+    data: &Path,
+    validate: Option<&Path>,
+    span: Span,
+    image: Option<[usize; 3]>,
+) -> RunResult<Prepared> {
+    let failed =
+        |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
+    let mut rows = scan(data).map_err(failed)?;
+    let schema = rows.collect_schema().map_err(failed)?;
+    let features: Vec<String> =
+        schema.iter_names().filter(|n| n.as_str() != train.target).map(|n| n.to_string()).collect();
+    no_missing(rows.clone(), span)?;
+    let (classes, counts) = if is_classification(train) {
+        let (names, counts) = class_counts(rows, &train.target, span)?;
+        (Some(names), Some(counts))
+    } else {
+        (None, None)
+    };
+    two_classes(train, classes.as_deref(), span)?;
+    let target = train.target.clone();
+    let windows = ParquetWindows::open(data, &features, &target, classes.clone(), image, span)?;
+    let width = windows.width;
+    let val = match validate {
+        Some(path) => {
+            no_missing(scan(path).map_err(failed)?.select(columns(&features, &target)), span)?;
+            if let Some(names) = &classes {
+                let (found, _) = class_counts(scan(path).map_err(failed)?, &target, span)?;
+                if let Some(unknown) = found.iter().find(|c| !names.contains(c)) {
+                    return Err(RunError::data(
+                        format!("the validation data has a class `{unknown}` that the training data does not"),
+                        span,
+                        "validated here",
+                        "split with `stratify:` so every part has every class",
+                    ));
+                }
+            }
+            let windows = ParquetWindows::open(path, &features, &target, classes.clone(), image, span)?;
+            Some(Rows::Disk(Arc::new(windows)))
+        }
+        None => None,
+    };
+    Ok(Prepared { classes, features, set: Rows::Disk(Arc::new(windows)), val, counts, width })
+}
+
+/// A lazy scan of a local Parquet file.
+fn scan(path: &Path) -> PolarsResult<LazyFrame> {
+    let url = read::file_url(path).ok_or_else(|| polars_err!(ComputeError: "{} is gone", path.display()))?;
+    LazyFrame::scan_parquet(url, ScanArgsParquet::default())
+}
+
+/// A query's result, computed on the streaming engine (its memory stays
+/// that of a batch, not of the file).
+fn streamed(query: LazyFrame) -> PolarsResult<DataFrame> {
+    // One query, one sink: a single frame (several come only from
+    // `collect_all`, which is not used here).
+    query.collect_with_engine(Engine::Streaming).map(|result| result.unwrap_single())
+}
+
+/// The features, then the target, as column expressions.
+fn columns(features: &[String], target: &str) -> Vec<Expr> {
+    features.iter().map(String::as_str).chain([target]).map(col).collect()
+}
+
+/// An error for the first column with missing values (a model cannot read
+/// them), counted in one streaming pass.
+fn no_missing(scan: LazyFrame, span: Span) -> RunResult<()> {
+    let failed =
+        |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
+    let counts = streamed(scan.select([all().as_expr().null_count()])).map_err(failed)?;
+    for column in counts.columns() {
+        let count = column.cast(&DataType::UInt64).ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0);
+        if count > 0 {
+            return Err(missing(column.name(), usize::try_from(count).unwrap_or(usize::MAX), span));
+        }
+    }
+    Ok(())
+}
+
+/// The classes of the target (sorted as [`class_names`] sorts them) and
+/// how many rows each has, in one streaming pass.
+fn class_counts(scan: LazyFrame, target: &str, span: Span) -> RunResult<(Vec<String>, Vec<usize>)> {
+    let failed =
+        |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
+    let counted = streamed(scan.group_by([col(target)]).agg([len().alias("__rows")])).map_err(failed)?;
+    let names = class_names(&counted, target, span)?;
+    let text = counted.column(target).and_then(|c| c.cast(&DataType::String)).map_err(failed)?;
+    let rows = counted.column("__rows").and_then(|c| c.cast(&DataType::UInt64)).map_err(failed)?;
+    let mut counts = vec![0usize; names.len()];
+    let (text, rows) = (text.str().map_err(failed)?, rows.u64().map_err(failed)?);
+    for (name, n) in text.iter().zip(rows.iter()) {
+        if let (Some(name), Some(n)) = (name, n)
+            && let Some(i) = names.iter().position(|c| c == name)
+        {
+            counts[i] = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+    }
+    Ok((names, counts))
+}
+
+/// A Parquet file's rows, read a set of row groups at a time.
+struct ParquetWindows {
+    path: PathBuf,
+    /// Each row group's rows, and its first row.
+    groups: Vec<usize>,
+    starts: Vec<usize>,
+    features: Vec<String>,
+    target: String,
+    classes: Option<Vec<String>>,
+    image: Option<[usize; 3]>,
+    width: usize,
+    span: Span,
+}
+
+impl ParquetWindows {
+    fn open(
+        path: &Path,
+        features: &[String],
+        target: &str,
+        classes: Option<Vec<String>>,
+        image: Option<[usize; 3]>,
+        span: Span,
+    ) -> RunResult<ParquetWindows> {
+        let unreadable = |reason: String| RunError::Unreadable {
+            path: path.display().to_string(),
+            reason,
+            span,
+            help: "the rows streamed to disk for training could not be read back; run again".into(),
+        };
+        let groups: Vec<usize> = crate::files::parquet::row_groups(path)
+            .map_err(unreadable)?
+            .into_iter()
+            .map(|rows| usize::try_from(rows).unwrap_or(usize::MAX))
+            .collect();
+        let mut starts = Vec::with_capacity(groups.len());
+        groups.iter().fold(0usize, |start, rows| {
+            starts.push(start);
+            start.saturating_add(*rows)
+        });
+        let mut windows = ParquetWindows {
+            path: path.to_path_buf(),
+            groups,
+            starts,
+            features: features.to_vec(),
+            target: target.to_owned(),
+            classes,
+            image,
+            width: features.len(),
+            span,
+        };
+        // An image column's values per row are known once a row is read.
+        if image.is_some() && !windows.groups.is_empty() {
+            windows.width = windows.read(&[0]).map_err(unreadable)?.width;
+        }
+        Ok(windows)
+    }
+}
+
+impl Windows for ParquetWindows {
+    fn groups(&self) -> &[usize] {
+        &self.groups
+    }
+
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn read(&self, groups: &[usize]) -> Result<Dataset, String> {
+        let scan = scan(&self.path).map_err(|e| e.to_string())?.select(columns(&self.features, &self.target));
+        let frame = if groups.is_empty() {
+            scan.limit(0).collect()
+        } else {
+            let parts: Vec<LazyFrame> = groups
+                .iter()
+                .map(|&g| {
+                    scan.clone().slice(self.starts[g] as i64, IdxSize::try_from(self.groups[g]).unwrap_or(IdxSize::MAX))
+                })
+                .collect();
+            concat(parts, UnionArgs::default()).and_then(LazyFrame::collect)
+        }
+        .map_err(|e| e.to_string())?;
+        let mut set = dataset(&frame, &self.target, self.classes.as_deref(), self.span).map_err(|e| e.to_string())?;
+        set.image = self.image;
+        Ok(set)
+    }
+}
