@@ -3,6 +3,7 @@
 mod cli;
 mod contract;
 mod corpus;
+mod disk;
 mod docs;
 mod editors;
 mod examples;

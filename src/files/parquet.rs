@@ -48,40 +48,6 @@ pub fn rows(path: &Path) -> Result<u64, String> {
     rows.and_then(|n| u64::try_from(n).ok()).ok_or_else(|| "the Parquet footer has no row count".into())
 }
 
-/// The rows of each of a Parquet file's row groups, in the file's order,
-/// from its footer.
-pub fn row_groups(path: &Path) -> Result<Vec<u64>, String> {
-    let footer = footer(path)?;
-    let mut r = Compact { bytes: &footer, pos: 0, depth: 0 };
-    let mut groups = None;
-    r.fields(|r, id, kind| {
-        if id == 4 && kind == LIST {
-            let (count, _) = r.list_header()?;
-            r.fits(count)?;
-            let mut list = Vec::with_capacity(count.min(1 << 16));
-            for _ in 0..count {
-                // `RowGroup`: field 3 is its number of rows.
-                let mut rows = None;
-                r.fields(|r, id, kind| {
-                    if id == 3 && kind == I64 {
-                        rows = Some(r.zigzag()?);
-                        Some(())
-                    } else {
-                        r.skip(kind)
-                    }
-                })?;
-                list.push(u64::try_from(rows?).ok()?);
-            }
-            groups = Some(list);
-            Some(())
-        } else {
-            r.skip(kind)
-        }
-    })
-    .ok_or("the Parquet footer could not be decoded")?;
-    groups.ok_or_else(|| "the Parquet footer lists no row groups".into())
-}
-
 /// A local file's footer bytes.
 fn footer(path: &Path) -> Result<Vec<u8>, String> {
     super::regular_file(path)?;

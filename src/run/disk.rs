@@ -18,7 +18,7 @@ use crate::run::dataset::{class_names, dataset, missing};
 use crate::run::error::{RunError, RunResult};
 use crate::run::stream::{Layout, Streaming};
 use crate::run::training::{Prepared, TrainRows, is_classification, two_classes};
-use crate::run::{Session, budget, cache, read};
+use crate::run::{Session, budget, cache};
 use crate::source::Span;
 use crate::train::data::{Dataset, Rows, Windows};
 
@@ -123,7 +123,7 @@ pub(super) fn prepare_files(
     let schema = rows.collect_schema().map_err(failed)?;
     let features: Vec<String> =
         schema.iter_names().filter(|n| n.as_str() != train.target).map(|n| n.to_string()).collect();
-    no_missing(rows.clone(), span)?;
+    no_missing(&rows, &schema, span)?;
     let (classes, counts) = if is_classification(train) {
         let (names, counts) = class_counts(rows, &train.target, span)?;
         (Some(names), Some(counts))
@@ -136,7 +136,9 @@ pub(super) fn prepare_files(
     let width = windows.width;
     let val = match validate {
         Some(path) => {
-            no_missing(scan(path).map_err(failed)?.select(columns(&features, &target)), span)?;
+            let mut validation = scan(path).map_err(failed)?.select(columns(&features, &target));
+            let schema = validation.collect_schema().map_err(failed)?;
+            no_missing(&validation, &schema, span)?;
             if let Some(names) = &classes {
                 let (found, _) = class_counts(scan(path).map_err(failed)?, &target, span)?;
                 if let Some(unknown) = found.iter().find(|c| !names.contains(c)) {
@@ -158,8 +160,12 @@ pub(super) fn prepare_files(
 
 /// A lazy scan of a local Parquet file.
 fn scan(path: &Path) -> PolarsResult<LazyFrame> {
-    let url = read::file_url(path).ok_or_else(|| polars_err!(ComputeError: "{} is gone", path.display()))?;
-    LazyFrame::scan_parquet(url, ScanArgsParquet::default())
+    // A plain path, not a `file://` URL: through the object store, a slice
+    // of the file fetched all of it (3.3 GB for a window of 200,000 rows of
+    // a 10M-row file); read as a local file, only the row groups the slice
+    // covers are read.
+    let absolute = path.canonicalize().map_err(|e| polars_err!(ComputeError: "{}: {e}", path.display()))?;
+    LazyFrame::scan_parquet(PlRefPath::new(absolute.to_string_lossy().into_owned()), ScanArgsParquet::default())
 }
 
 /// A query's result, computed on the streaming engine (its memory stays
@@ -176,15 +182,16 @@ fn columns(features: &[String], target: &str) -> Vec<Expr> {
 }
 
 /// An error for the first column with missing values (a model cannot read
-/// them), counted in one streaming pass.
-fn no_missing(scan: LazyFrame, span: Span) -> RunResult<()> {
+/// them), counted a column at a time: only that column is read (counting
+/// every column in one query read the whole file into memory).
+fn no_missing(scan: &LazyFrame, schema: &Schema, span: Span) -> RunResult<()> {
     let failed =
         |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
-    let counts = streamed(scan.select([all().as_expr().null_count()])).map_err(failed)?;
-    for column in counts.columns() {
-        let count = column.cast(&DataType::UInt64).ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0);
-        if count > 0 {
-            return Err(missing(column.name(), usize::try_from(count).unwrap_or(usize::MAX), span));
+    for name in schema.iter_names() {
+        let counted = streamed(scan.clone().select([col(name.clone()).null_count()])).map_err(failed)?;
+        let count = counted.columns().first().and_then(|c| c.cast(&DataType::UInt64).ok()?.u64().ok()?.get(0));
+        if let Some(count) = count.filter(|n| *n > 0) {
+            return Err(missing(name, usize::try_from(count).unwrap_or(usize::MAX), span));
         }
     }
     Ok(())
@@ -214,10 +221,13 @@ fn class_counts(scan: LazyFrame, target: &str, span: Span) -> RunResult<(Vec<Str
 /// A Parquet file's rows, read a set of row groups at a time.
 struct ParquetWindows {
     path: PathBuf,
+    /// The file's footer, read once.
+    metadata: polars::io::parquet::metadata::FileMetadataRef,
+    /// The features, then the target.
+    columns: Vec<String>,
     /// Each row group's rows, and its first row.
     groups: Vec<usize>,
     starts: Vec<usize>,
-    features: Vec<String>,
     target: String,
     classes: Option<Vec<String>>,
     image: Option<[usize; 3]>,
@@ -240,21 +250,21 @@ impl ParquetWindows {
             span,
             help: "the rows streamed to disk for training could not be read back; run again".into(),
         };
-        let groups: Vec<usize> = crate::files::parquet::row_groups(path)
-            .map_err(unreadable)?
-            .into_iter()
-            .map(|rows| usize::try_from(rows).unwrap_or(usize::MAX))
-            .collect();
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        let metadata = ParquetReader::new(file).get_metadata().map_err(|e| unreadable(e.to_string()))?.clone();
+        let groups: Vec<usize> = metadata.row_groups.iter().map(|group| group.num_rows()).collect();
         let mut starts = Vec::with_capacity(groups.len());
         groups.iter().fold(0usize, |start, rows| {
             starts.push(start);
             start.saturating_add(*rows)
         });
+        let columns = features.iter().cloned().chain([target.to_owned()]).collect();
         let mut windows = ParquetWindows {
             path: path.to_path_buf(),
+            metadata,
+            columns,
             groups,
             starts,
-            features: features.to_vec(),
             target: target.to_owned(),
             classes,
             image,
@@ -279,19 +289,30 @@ impl Windows for ParquetWindows {
     }
 
     fn read(&self, groups: &[usize]) -> Result<Dataset, String> {
-        let scan = scan(&self.path).map_err(|e| e.to_string())?.select(columns(&self.features, &self.target));
-        let frame = if groups.is_empty() {
-            scan.limit(0).collect()
-        } else {
-            let parts: Vec<LazyFrame> = groups
-                .iter()
-                .map(|&g| {
-                    scan.clone().slice(self.starts[g] as i64, IdxSize::try_from(self.groups[g]).unwrap_or(IdxSize::MAX))
-                })
-                .collect();
-            concat(parts, UnionArgs::default()).and_then(LazyFrame::collect)
+        let mut frame: Option<DataFrame> = None;
+        // An empty read still gives the columns (and the target's kind).
+        let slices: Vec<(usize, usize)> = match groups {
+            [] => vec![(0, 0)],
+            groups => groups.iter().map(|&g| (self.starts[g], self.groups[g])).collect(),
+        };
+        for (start, rows) in slices {
+            let file = std::fs::File::open(&self.path).map_err(|e| e.to_string())?;
+            let mut reader = ParquetReader::new(file);
+            reader.set_metadata(Arc::clone(&self.metadata));
+            // Only the row groups the slice covers are decoded.
+            let part = reader
+                .with_columns(Some(self.columns.clone()))
+                .with_slice(Some((start, rows)))
+                .finish()
+                .map_err(|e| e.to_string())?;
+            match &mut frame {
+                None => frame = Some(part),
+                Some(frame) => {
+                    frame.vstack_mut_owned(part).map_err(|e| e.to_string())?;
+                }
+            }
         }
-        .map_err(|e| e.to_string())?;
+        let frame = frame.ok_or("no rows were read")?;
         let mut set = dataset(&frame, &self.target, self.classes.as_deref(), self.span).map_err(|e| e.to_string())?;
         set.image = self.image;
         Ok(set)

@@ -200,7 +200,10 @@ pub fn fit(
     start: Start,
 ) -> Result<Fitted, Failure> {
     let checkpoints = start.checkpoints;
-    let _heap = crate::train::alloc::TrainingHeap::keep();
+    // Rows read from disk come and go a window at a time, on other threads
+    // (each with its own malloc arena): kept in the heap, every arena would
+    // keep a window's worth.
+    let _heap = matches!(data, Rows::Memory(_)).then(crate::train::alloc::TrainingHeap::keep);
     let device = &devices[0];
     let replicas: Vec<Device> = devices[1..].iter().map(|d| d.clone().autodiff()).collect();
     let mut settings = train.settings.clone();

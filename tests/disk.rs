@@ -1,0 +1,198 @@
+//! Training runs whose rows do not fit the memory budget: their data and
+//! validation rows stream into Parquet files, and each epoch reads the
+//! training file a window of row groups at a time. The rows read back must
+//! be the rows the in-memory path holds, and a run from disk must repeat,
+//! resume, and not depend on how far ahead its batches are built.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use pipe::run::error::RunError;
+use pipe::run::{Control, Event, Options};
+use pipe::train::fit::Epoch;
+use pipe::train::model::Net;
+
+use crate::run::{checked, repo, scratch};
+
+/// `people.csv` (2,000 rows) split by a row-wise filter, scaled, one-hot
+/// encoded, and a small MLP (no dropout or batch norm, whose draws and
+/// statistics depend on the batches) trained on it.
+fn pipeline(optimizer: &str, epochs: usize, prefetch: usize, extra: &str) -> String {
+    format!(
+        r#"
+source p = csv("people.csv")
+transform prep = fit(p |> filter(f0 > -20)) {{
+    standard(f0..f31)
+    onehot(city)
+    drop(age, income)
+}}
+model net {{
+    dense(16)
+    relu()
+    dense(2)
+}}
+train m = net on prep(p |> filter(f0 > -20)) {{
+    target: label
+    validate: prep(p |> filter(f0 <= -20))
+    optimizer: {optimizer}
+    batch: 32
+    epochs: {epochs}
+    seed: 3
+    prefetch: {prefetch}
+{extra}}}
+"#
+    )
+}
+
+/// A folder with `people.csv`.
+fn folder(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    dir
+}
+
+/// What a run of `text` did: its errors, its epochs, and whether the
+/// training streamed its rows to disk.
+struct Ran {
+    errors: Vec<RunError>,
+    epochs: Vec<Epoch>,
+    from_disk: bool,
+}
+
+/// Runs `text` in `dir`, from disk (a budget of one byte) or in memory.
+fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, resume: bool) -> Ran {
+    let program = checked(dir, text);
+    let options = Options {
+        dir: dir.to_path_buf(),
+        cache: false,
+        in_memory: !from_disk,
+        memory: from_disk.then_some(1),
+        control: control.clone(),
+        resume,
+        ..Options::default()
+    };
+    let (mut epochs, mut streamed, mut steps) = (Vec::new(), false, 0);
+    let errors = pipe::run::run(&program, &options, &mut |e| match e {
+        Event::Step { name, operation: "stream", .. } if name == "m" => streamed = true,
+        Event::Step { operation: "train", .. } => {
+            steps += 1;
+            // The run is stopped at the second progress report of its
+            // second epoch (step 16 of 50): mid-epoch.
+            if let Some(control) = &control
+                && steps == 6
+            {
+                control.cancel.store(true, Ordering::Relaxed);
+            }
+        }
+        Event::Epoch { epoch, .. } => epochs.push(epoch),
+        _ => {}
+    });
+    Ran { errors, epochs, from_disk: streamed }
+}
+
+#[test]
+fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
+    // With a learning rate of 1e-30 the weights stay the initial ones (an
+    // update is far below an f32's resolution), so each row's loss and
+    // prediction do not depend on the batch it is in: the epoch's metrics
+    // are those of the same model on the same rows.
+    let text = pipeline("sgd(lr: 1e-30)", 1, 2, "");
+    let held = run(&folder("disk_rows_held"), &text, false, None, false);
+    let dir = folder("disk_rows_read");
+    let read = run(&dir, &text, true, None, false);
+    assert!(held.errors.is_empty() && read.errors.is_empty(), "{:?} {:?}", held.errors, read.errors);
+    assert!(read.from_disk && !held.from_disk);
+    let (held, read) = (&held.epochs[0], &read.epochs[0]);
+    // The validation rows are read in the same order and blocks.
+    let (held_val, read_val) = (held.val.as_ref().unwrap(), read.val.as_ref().unwrap());
+    assert_eq!(held_val.confusion, read_val.confusion);
+    assert!((held_val.loss - read_val.loss).abs() < 1e-9, "{} {}", held_val.loss, read_val.loss);
+    // The training rows come in another order: the same counts, and sums
+    // equal to float rounding.
+    assert_eq!(held.train.confusion, read.train.confusion);
+    assert!((held.loss - read.loss).abs() < 1e-6, "{} {}", held.loss, read.loss);
+    // The files are gone once the training is over.
+    let scratch = std::fs::read_dir(dir.join(".pipe-cache/scratch")).unwrap().count();
+    assert_eq!(scratch, 0, "the rows streamed for training are removed");
+}
+
+#[test]
+fn training_from_disk_repeats_and_does_not_depend_on_prefetching() {
+    let dir = folder("disk_repeats");
+    let first = run(&dir, &pipeline("adam(lr: 1e-2)", 3, 2, ""), true, None, false);
+    let again = run(&dir, &pipeline("adam(lr: 1e-2)", 3, 2, ""), true, None, false);
+    let in_place = run(&dir, &pipeline("adam(lr: 1e-2)", 3, 0, ""), true, None, false);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert!(first.from_disk && in_place.from_disk);
+    let losses = |ran: &Ran| ran.epochs.iter().map(|e| (e.loss, e.val.clone())).collect::<Vec<_>>();
+    assert_eq!(losses(&first).len(), 3);
+    assert_eq!(losses(&first), losses(&again));
+    assert_eq!(losses(&first), losses(&in_place));
+    // It learns: the loss falls.
+    assert!(first.epochs[2].loss < first.epochs[0].loss, "{:?}", losses(&first));
+}
+
+#[test]
+fn prefetching_in_memory_trains_exactly_as_without() {
+    let dir = folder("prefetch_in_memory");
+    let ahead = run(&dir, &pipeline("adam(lr: 1e-2)", 2, 4, ""), false, None, false);
+    let in_place = run(&dir, &pipeline("adam(lr: 1e-2)", 2, 0, ""), false, None, false);
+    assert!(ahead.errors.is_empty(), "{:?}", ahead.errors);
+    let history = |ran: &Ran| ran.epochs.iter().map(|e| (e.loss, e.train.clone(), e.val.clone())).collect::<Vec<_>>();
+    assert_eq!(history(&ahead), history(&in_place));
+}
+
+/// The final weights of the one run folder of `m` in `dir`.
+fn weights(dir: &Path, text: &str) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let program = checked(dir, text);
+    let model = program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.model.clone()) } else { None })
+        .unwrap();
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/m")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let net = Net::new(&model, &Device::flex(), 0).try_load_file(runs[0].join("model.bpk")).unwrap();
+    (0..model.layers.len()).filter_map(|i| net.dense(i)).collect()
+}
+
+#[test]
+fn a_run_from_disk_stopped_mid_epoch_resumes_to_the_same_weights() {
+    let text = pipeline("adam(lr: 1e-2)", 3, 2, "    checkpoint: checkpoint(every: 1, keep: 2)\n");
+    let whole = folder("disk_resume_whole");
+    let done = run(&whole, &text, true, None, false);
+    assert!(done.errors.is_empty() && done.from_disk, "{:?}", done.errors);
+    let broken = folder("disk_resume_stopped");
+    let control = Arc::new(Control::default());
+    let stopped = run(&broken, &text, true, Some(control), false);
+    assert_eq!(stopped.errors, vec![RunError::Cancelled]);
+    assert_eq!(stopped.epochs.len(), 1, "stopped in the second epoch");
+    let resumed = run(&broken, &text, true, None, true);
+    assert!(resumed.errors.is_empty(), "{:?}", resumed.errors);
+    assert_eq!(resumed.epochs.first().map(|e| e.epoch), Some(2), "it goes on from the second epoch");
+    assert_eq!(resumed.epochs.last().map(|e| e.loss), done.epochs.last().map(|e| e.loss));
+    assert_eq!(weights(&whole, &text), weights(&broken, &text));
+}
+
+#[test]
+fn check_says_which_runs_read_their_rows_from_disk() {
+    let dir = folder("disk_explain");
+    let text = pipeline("adam(lr: 1e-2)", 1, 2, "");
+    let program = checked(&dir, &text);
+    let memory = |program: &pipe::ir::Program| {
+        let id = program.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "m")).unwrap();
+        program.memory(id)
+    };
+    // Its transform learns in one pass; each of its two files is written in one.
+    assert_eq!(memory(&program), Some(pipe::ir::Memory::Streams { passes: 2, keeps: vec![], always: false }));
+    let split = text.replace(
+        "train m = net on prep(p |> filter(f0 > -20))",
+        "split a, b = p |> split([0.5, 0.5], seed: 1)\ntrain m = net on prep(a)",
+    );
+    let held = checked(&dir, &split);
+    assert_eq!(memory(&held), Some(pipe::ir::Memory::Holds("it reads a split part, which is held".into())));
+}
