@@ -102,6 +102,10 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     let text = pipeline("sgd(lr: 1e-30)", 1, 2, "");
     let held = run(&folder("disk_rows_held"), &text, false, None, false);
     let dir = folder("disk_rows_read");
+    // What a run killed while training left (its process is gone).
+    std::fs::create_dir_all(dir.join(".pipe-cache/scratch")).unwrap();
+    let orphan = dir.join(".pipe-cache/scratch/train-4294967295-1-m-data.parquet");
+    std::fs::write(&orphan, b"left behind").unwrap();
     let read = run(&dir, &text, true, None, false);
     assert!(held.errors.is_empty() && read.errors.is_empty(), "{:?} {:?}", held.errors, read.errors);
     assert!(read.from_disk && !held.from_disk);
@@ -114,7 +118,9 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     // equal to float rounding.
     assert_eq!(held.train.confusion, read.train.confusion);
     assert!((held.loss - read.loss).abs() < 1e-6, "{} {}", held.loss, read.loss);
-    // The files are gone once the training is over.
+    // The files are gone once the training is over, and so are the ones
+    // a killed run left.
+    assert!(!orphan.exists());
     let scratch = std::fs::read_dir(dir.join(".pipe-cache/scratch")).unwrap().count();
     assert_eq!(scratch, 0, "the rows streamed for training are removed");
 }
@@ -171,6 +177,13 @@ fn a_run_from_disk_stopped_mid_epoch_resumes_to_the_same_weights() {
     let stopped = run(&broken, &text, true, Some(control), false);
     assert_eq!(stopped.errors, vec![RunError::Cancelled]);
     assert_eq!(stopped.epochs.len(), 1, "stopped in the second epoch");
+    // Held in memory, the rest of that epoch would be other rows.
+    let other_way = run(&broken, &text, false, None, true);
+    assert!(
+        other_way.errors.iter().any(|e| e.to_string().contains("stopped mid-epoch training from disk")),
+        "{:?}",
+        other_way.errors
+    );
     let resumed = run(&broken, &text, true, None, true);
     assert!(resumed.errors.is_empty(), "{:?}", resumed.errors);
     assert_eq!(resumed.epochs.first().map(|e| e.epoch), Some(2), "it goes on from the second epoch");

@@ -26,6 +26,10 @@ use crate::train::data::{Dataset, Rows, Windows};
 /// from all over the file, so that its batches mix rows of the whole file.
 pub const ROW_GROUP: usize = 1 << 14;
 
+/// What the names of the files training reads start with, before the
+/// process id of the run that wrote them.
+const SCRATCH_PREFIX: &str = "train-";
+
 /// A training run that reads its rows from disk: the files its data and
 /// validation data are written to, and how.
 pub(super) struct DiskPlan<'p> {
@@ -64,7 +68,17 @@ impl<'a> Session<'a> {
             ItemKind::Source(source) => Some(source),
             _ => None,
         };
-        if budget::source_bytes(source_of(chains.first()?)?) <= self.budget {
+        // Its sources together (a source read by both its data and its
+        // validation data counted once).
+        let mut counted: Vec<ItemId> = Vec::new();
+        let mut bytes = 0u64;
+        for chain in &chains {
+            if !counted.contains(&chain.source) {
+                counted.push(chain.source);
+                bytes = bytes.saturating_add(budget::source_bytes(source_of(chain)?));
+            }
+        }
+        if bytes <= self.budget {
             return None;
         }
         let folder = self.dir.join(cache::FOLDER).join("scratch");
@@ -73,7 +87,9 @@ impl<'a> Session<'a> {
         let name: String = item.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let mut parts = Vec::with_capacity(chains.len());
         for (chain, part) in chains.into_iter().zip(["data", "validate"]) {
-            let path = folder.join(format!("{name}-{stamp}-{part}.parquet"));
+            // `train-<pid>-...`: files of a run killed while training are
+            // recognised by their process id, and removed.
+            let path = folder.join(format!("{SCRATCH_PREFIX}{stamp}-{name}-{part}.parquet"));
             let source = source_of(&chain)?;
             let ItemKind::Train(train) = &item.kind else { return None };
             let layout = Layout::Training { target: train.target.clone(), row_group: ROW_GROUP };
@@ -88,6 +104,10 @@ impl<'a> Session<'a> {
     pub(super) fn train_on_disk(&mut self, id: ItemId, plan: &DiskPlan) -> RunResult<Option<Vec<usize>>> {
         let scratch = Scratch(plan.parts.iter().map(|(_, path)| path.clone()).collect());
         if let Some(folder) = scratch.0.first().and_then(|p| p.parent()) {
+            // What runs killed while training left (their files, and the
+            // temporary ones of a file being written).
+            crate::files::write::remove_orphans(folder, SCRATCH_PREFIX);
+            crate::files::write::remove_orphans(folder, &format!(".{SCRATCH_PREFIX}"));
             std::fs::create_dir_all(folder).map_err(|e| RunError::Write {
                 path: folder.display().to_string(),
                 reason: e.to_string(),

@@ -292,6 +292,7 @@ pub fn train(
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
         Err(Failure::Read(reason)) => {
+            unfinished(&run_dir, fresh, String::new(), span);
             return Err(RunError::Unreadable {
                 path: "the training rows streamed to disk".into(),
                 reason,

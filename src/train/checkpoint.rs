@@ -64,6 +64,11 @@ pub(super) struct Within {
     pub(super) truth: Vec<f32>,
     /// Their rows' predictions.
     pub(super) predicted: Vec<f32>,
+    /// Whether the rows were read from disk (whose epochs take the rows in
+    /// another order than held ones: the rest of the epoch is only the
+    /// rest read the same way).
+    #[serde(default)]
+    pub(super) from_disk: bool,
 }
 
 /// The files of a checkpoint (`best.bpk` when early stopping keeps the

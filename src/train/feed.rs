@@ -141,6 +141,8 @@ struct Picked {
 /// The batches of an epoch, from a first step on, built when asked for.
 pub(super) struct Batches {
     plan: Plan,
+    /// The epoch is over (every batch given, or a read failed).
+    done: bool,
     /// The next step.
     step: usize,
     /// The first step wanted (the ones before were done before a resume).
@@ -210,7 +212,7 @@ impl Batches {
                 }))
             }
         };
-        Ok(Batches { plan, step: 0, first, order })
+        Ok(Batches { plan, done: false, step: 0, first, order })
     }
 
     /// The next batch's rows of what is held (and their rows in the
@@ -253,7 +255,9 @@ impl DiskOrder {
             Ok(read) => read,
             Err(e) => return Some(Err(e)),
         };
-        if let Err(e) = held.append(self.held.select(&left)) {
+        if !left.is_empty()
+            && let Err(e) = held.append(self.held.select(&left))
+        {
             return Some(Err(e));
         }
         let mut ids = Vec::with_capacity(held.rows);
@@ -277,9 +281,19 @@ impl Iterator for Batches {
 
     fn next(&mut self) -> Option<Result<Gathered, String>> {
         loop {
-            let Picked { rows, draws } = match self.next_rows()? {
-                Ok(found) => found,
-                Err(e) => return Some(Err(e)),
+            if self.done {
+                return None;
+            }
+            let Picked { rows, draws } = match self.next_rows() {
+                Some(Ok(found)) => found,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                None => {
+                    self.done = true;
+                    return None;
+                }
             };
             let step = self.step;
             self.step = step.saturating_add(1);

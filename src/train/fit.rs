@@ -200,6 +200,7 @@ pub fn fit(
     start: Start,
 ) -> Result<Fitted, Failure> {
     let checkpoints = start.checkpoints;
+    let from_disk = matches!(data, Rows::Disk(_));
     // Rows read from disk come and go a window at a time, on other threads
     // (each with its own malloc arena): kept in the heap, every arena would
     // keep a window's worth.
@@ -270,6 +271,14 @@ pub fn fit(
         }
         epoch = state.epoch;
         within = state.within;
+        if let Some(stopped) = &within
+            && stopped.from_disk != from_disk
+        {
+            let (then, now) = if stopped.from_disk { ("from disk", "in memory") } else { ("in memory", "from disk") };
+            return Err(Failure::Resume(format!(
+                "its checkpoint stopped mid-epoch training {then}, and this run trains {now} (the memory budget, `--memory`, decides): the rest of that epoch would not be the rows it had left; run with the budget it had, or start over"
+            )));
+        }
         update = state.update;
         schedule.reduce(state.plateau_factor);
         (plateau_waited, plateau_best, waited) = (state.plateau_waited, state.plateau_best, state.waited);
@@ -348,8 +357,10 @@ pub fn fit(
             // where the epoch stands when the run has `checkpoint:`.
             if progress.cancelled() && step.is_multiple_of(accumulate) {
                 if let Some(plan) = checkpoints.filter(|c| c.every > 0) {
-                    let state =
-                        state_now!(epoch.saturating_sub(1), Some(Within { steps: step, loss_sum, truth, predicted }));
+                    let state = state_now!(
+                        epoch.saturating_sub(1),
+                        Some(Within { steps: step, loss_sum, truth, predicted, from_disk })
+                    );
                     save_checkpoint(plan, &state, &net, best.as_ref().map(|b| &b.2), &optim)
                         .map_err(Failure::Checkpoint)?;
                 }
