@@ -80,7 +80,7 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
         Event::Step { operation: "train", .. } => {
             steps += 1;
             // The run is stopped at the second progress report of its
-            // second epoch (step 16 of 50): mid-epoch.
+            // second epoch (after step 32 of 61): mid-epoch.
             if let Some(control) = &control
                 && steps == 6
             {
