@@ -8,14 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use burn::module::Module;
-use burn::tensor::Device;
 use pipe::run::error::RunError;
 use pipe::run::{Control, Event, Options};
 use pipe::train::fit::Epoch;
-use pipe::train::model::Net;
 
-use crate::run::{checked, repo, scratch};
+use crate::run::{checked, repo, saved_dense_weights, scratch, trained_model};
 
 /// `people.csv` (2,000 rows) split by a row-wise filter, scaled, one-hot
 /// encoded, and a small MLP (no dropout or batch norm, whose draws and
@@ -153,17 +150,10 @@ fn prefetching_in_memory_trains_exactly_as_without() {
 
 /// The final weights of the one run folder of `m` in `dir`.
 fn weights(dir: &Path, text: &str) -> Vec<(Vec<f32>, Vec<f32>)> {
-    let program = checked(dir, text);
-    let model = program
-        .items
-        .iter()
-        .flatten()
-        .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.model.clone()) } else { None })
-        .unwrap();
+    let model = trained_model(&checked(dir, text));
     let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/m")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
-    let net = Net::new(&model, &Device::flex(), 0).try_load_file(runs[0].join("model.bpk")).unwrap();
-    (0..model.layers.len()).filter_map(|i| net.dense(i)).collect()
+    saved_dense_weights(&runs[0], &model)
 }
 
 #[test]

@@ -590,3 +590,23 @@ stage b = by_hand(penguins)
         ]
     );
 }
+
+/// The dense layers' weights and biases of the model a run folder saved
+/// (`model` is the run's model, as checked).
+pub fn saved_dense_weights(run: &Path, model: &pipe::ir::Model) -> Vec<(Vec<f32>, Vec<f32>)> {
+    use burn::module::Module;
+    let net = pipe::train::model::Net::new(model, &burn::tensor::Device::flex(), 0)
+        .try_load_file(run.join("model.bpk"))
+        .expect("the run saved its weights");
+    (0..model.layers.len()).filter_map(|i| net.dense(i)).collect()
+}
+
+/// The model of the one training run of `program`.
+pub fn trained_model(program: &Program) -> pipe::ir::Model {
+    program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.model.clone()) } else { None })
+        .expect("a training run")
+}

@@ -542,18 +542,10 @@ train net = mlp(hidden: [64, 32], out: 2, dropout: 0.3) on prep(people) {{
     assert!(err.contains("resuming from"), "{err}");
     assert!(!err.contains("epoch  1/40"), "the resumed run does not start over: {err}");
     // The same weights, bit for bit.
-    let program = crate::run::check_text(&whole, &text);
-    let model = program
-        .items
-        .iter()
-        .flatten()
-        .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.model.clone()) } else { None })
-        .unwrap();
-    use burn::module::Module;
+    let model = crate::run::trained_model(&crate::run::check_text(&whole, &text));
     let final_weights = |dir: &Path| {
         let run = std::fs::read_dir(dir.join("runs/net")).unwrap().next().unwrap().unwrap().path();
-        let net = Net::new(&model, &Device::flex(), 0).try_load_file(run.join("model.bpk")).unwrap();
-        (0..model.layers.len()).filter_map(|i| net.dense(i)).collect::<Vec<_>>()
+        crate::run::saved_dense_weights(&run, &model)
     };
     assert_eq!(final_weights(&whole), final_weights(&broken));
 }

@@ -56,7 +56,12 @@ impl<'a> Session<'a> {
     pub(super) fn disk_training_plan(&self, id: ItemId) -> Option<DiskPlan<'a>> {
         let program = self.program;
         let item = program.items.get(id)?.as_ref()?;
-        if self.in_memory || !matches!(program.memory(id), Some(Memory::Streams { .. })) {
+        // Only training runs read rows from disk: the rule is not worked
+        // out for every other item the run attempts.
+        if self.in_memory || !matches!(item.kind, ItemKind::Train(_)) {
+            return None;
+        }
+        if !matches!(program.memory(id), Some(Memory::Streams { .. })) {
             return None;
         }
         let chains = program.train_chains(id).ok()?;
@@ -137,8 +142,7 @@ pub(super) fn prepare_files(
     span: Span,
     image: Option<[usize; 3]>,
 ) -> RunResult<Prepared> {
-    let failed =
-        |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
+    let failed = read_failure(span);
     let mut rows = scan(data).map_err(failed)?;
     let schema = rows.collect_schema().map_err(failed)?;
     let features: Vec<String> =
@@ -178,6 +182,11 @@ pub(super) fn prepare_files(
     Ok(Prepared { classes, features, set: Rows::Disk(Arc::new(windows)), val, counts, width })
 }
 
+/// The error for rows streamed to disk that Polars cannot read back.
+fn read_failure(span: Span) -> impl Fn(PolarsError) -> RunError + Copy {
+    move |e| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "")
+}
+
 /// A lazy scan of a local Parquet file.
 fn scan(path: &Path) -> PolarsResult<LazyFrame> {
     // A plain path, not a `file://` URL: through the object store, a slice
@@ -205,8 +214,7 @@ fn columns(features: &[String], target: &str) -> Vec<Expr> {
 /// them), counted a column at a time: only that column is read (counting
 /// every column in one query read the whole file into memory).
 fn no_missing(scan: &LazyFrame, schema: &Schema, span: Span) -> RunResult<()> {
-    let failed =
-        |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
+    let failed = read_failure(span);
     for name in schema.iter_names() {
         let counted = streamed(scan.clone().select([col(name.clone()).null_count()])).map_err(failed)?;
         let count = counted.columns().first().and_then(|c| c.cast(&DataType::UInt64).ok()?.u64().ok()?.get(0));
@@ -220,8 +228,7 @@ fn no_missing(scan: &LazyFrame, schema: &Schema, span: Span) -> RunResult<()> {
 /// The classes of the target (sorted as [`class_names`] sorts them) and
 /// how many rows each has, in one streaming pass.
 fn class_counts(scan: LazyFrame, target: &str, span: Span) -> RunResult<(Vec<String>, Vec<usize>)> {
-    let failed =
-        |e: PolarsError| RunError::data(format!("cannot read the training data: {e}"), span, "trained here", "");
+    let failed = read_failure(span);
     let counted = streamed(scan.group_by([col(target)]).agg([len().alias("__rows")])).map_err(failed)?;
     let names = class_names(&counted, target, span)?;
     let text = counted.column(target).and_then(|c| c.cast(&DataType::String)).map_err(failed)?;

@@ -43,8 +43,7 @@ pub(super) struct Streaming<'p> {
 
 /// What the last pass does.
 enum End {
-    /// Write the rows to `path`; `training`: a Parquet file laid out for
-    /// training to read back ([`Layout::Training`]).
+    /// Write the rows to `path`, laid out as `layout` says.
     Write { path: PathBuf, span: Span, layout: Layout },
     /// Store what the transform learned: its own steps start at `own`.
     Fit { own: usize },
