@@ -122,6 +122,50 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     assert_eq!(scratch, 0, "the rows streamed for training are removed");
 }
 
+/// The usual shape, a sample, a transform fitted on it and a stratified
+/// split of its result: each part streams to disk (a pass counts the rows
+/// and notes their classes, the next keeps the part's), and training reads
+/// the rows it holds in memory.
+#[test]
+fn runs_on_split_parts_read_from_disk_the_rows_held_in_memory() {
+    let text = r#"
+source p = csv("people.csv")
+stage s = p |> sample(frac: 0.9, seed: 2)
+transform prep = fit(s) {
+    standard(f0..f31)
+    onehot(city)
+    drop(age, income)
+}
+split tr, va = prep(s) |> split([0.8, 0.2], stratify: label, seed: 3)
+model net {
+    dense(16)
+    relu()
+    dense(2)
+}
+train m = net on tr {
+    target: label
+    validate: va
+    optimizer: sgd(lr: 1e-30)
+    batch: 32
+    epochs: 1
+    seed: 3
+}
+"#;
+    let held = run(&folder("disk_split_held"), text, false, None, false);
+    let read = run(&folder("disk_split_read"), text, true, None, false);
+    assert!(held.errors.is_empty() && read.errors.is_empty(), "{:?} {:?}", held.errors, read.errors);
+    assert!(read.from_disk && !held.from_disk);
+    let (held, read) = (&held.epochs[0], &read.epochs[0]);
+    let (held_val, read_val) = (held.val.as_ref().unwrap(), read.val.as_ref().unwrap());
+    assert_eq!(held_val.confusion, read_val.confusion);
+    assert!((held_val.loss - read_val.loss).abs() < 1e-9, "{} {}", held_val.loss, read_val.loss);
+    assert_eq!(held.train.confusion, read.train.confusion);
+    assert!((held.loss - read.loss).abs() < 1e-6, "{} {}", held.loss, read.loss);
+    // 90% of the rows, 80% of those trained on.
+    let rows: u64 = held.train.confusion.as_ref().unwrap().iter().flatten().sum();
+    assert!((1438..=1442).contains(&rows), "{:?}", held.train.confusion);
+}
+
 #[test]
 fn training_from_disk_repeats_and_does_not_depend_on_prefetching() {
     let dir = folder("disk_repeats");
@@ -191,11 +235,17 @@ fn check_says_which_runs_read_their_rows_from_disk() {
         program.memory(id)
     };
     // Its transform learns in one pass; each of its two files is written in one.
-    assert_eq!(memory(&program), Some(pipe::ir::Memory::Streams { passes: 2, keeps: vec![], always: false }));
+    let streams = |passes: usize, picks: Vec<&'static str>| {
+        Some(pipe::ir::Memory::Streams { passes, keeps: vec![], picks, always: false })
+    };
+    assert_eq!(memory(&program), streams(2, vec![]));
+    // A split part: a pass counts the split's rows first.
     let split = text.replace(
         "train m = net on prep(p |> filter(f0 > -20))",
         "split a, b = p |> split([0.5, 0.5], seed: 1)\ntrain m = net on prep(a)",
     );
-    let held = checked(&dir, &split);
-    assert_eq!(memory(&held), Some(pipe::ir::Memory::Holds("it reads a split part, which is held".into())));
+    assert_eq!(memory(&checked(&dir, &split)), streams(3, vec!["split"]));
+    // An evaluation holds the rows of its data's source.
+    let held = checked(&dir, &format!("{split}evaluate m on prep(b)\n"));
+    assert_eq!(memory(&held), Some(pipe::ir::Memory::Holds("`evaluate m` holds the rows of `p`".into())));
 }

@@ -31,14 +31,20 @@ fn run_with(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, bool) {
 
 /// [`run_with`], with the warnings said along the way.
 fn run_noting(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, bool, Vec<String>) {
+    let (errors, streamed, warnings) = run_streaming(dir, text, in_memory);
+    (errors, !streamed.is_empty(), warnings)
+}
+
+/// [`run_noting`] with the names of the items that streamed.
+fn run_streaming(dir: &Path, text: &str, in_memory: bool) -> (Vec<RunError>, Vec<String>, Vec<String>) {
     let program = checked(dir, text);
     // A budget of one byte: every item that can stream does.
     let memory = (!in_memory).then_some(1);
     let options = Options { dir: dir.to_path_buf(), cache: false, in_memory, memory, ..Options::default() };
-    let mut streamed = false;
+    let mut streamed = Vec::new();
     let mut warnings = Vec::new();
     let errors = pipe::run::run(&program, &options, &mut |e| match e {
-        Event::Step { operation: "stream", .. } => streamed = true,
+        Event::Step { name, operation: "stream", .. } => streamed.push(name),
         Event::Warning(w) => warnings.push(w.to_string()),
         _ => {}
     });
@@ -170,8 +176,11 @@ fn same_both_ways(dir: &Path, text: &str, outputs: &[&str]) {
         outputs.iter().fold(text.to_owned(), |t, o| t.replace(&format!("\"{o}.csv\""), &format!("\"s_{o}.csv\"")));
     let held_text =
         outputs.iter().fold(text.to_owned(), |t, o| t.replace(&format!("\"{o}.csv\""), &format!("\"m_{o}.csv\"")));
-    let (errors, streamed, warnings) = run_noting(dir, &streamed_text, false);
-    assert!(errors.is_empty() && streamed, "{text}: {errors:?}, streamed {streamed}");
+    let (errors, streamed, warnings) = run_streaming(dir, &streamed_text, false);
+    assert!(errors.is_empty(), "{text}: {errors:?}");
+    for o in outputs {
+        assert!(streamed.iter().any(|s| s == o), "{text}: {o} did not stream ({streamed:?})");
+    }
     let (errors, held, held_warnings) = run_noting(dir, &held_text, true);
     assert!(errors.is_empty() && !held, "{text}: {errors:?}");
     assert_eq!(warnings, held_warnings, "{text}: the warnings differ");
@@ -280,6 +289,62 @@ transform t = fit(big) {
 output o = t(big) |> write("o.csv")
 "#;
     same_both_ways(&dir, program, &["o"]);
+    // Rows picked by position across batches: a stratified split of the
+    // sample of a stage, each part written.
+    let picked = r#"
+source big = csv("big.csv")
+stage s = big |> filter(b > 0.1) |> sample(frac: 0.7, seed: 8)
+split x, y = s |> split([0.75, 0.25], stratify: k, seed: 3)
+output ox = x |> write("ox.csv")
+output oy = y |> standard(a) |> write("oy.csv")
+"#;
+    same_both_ways(&dir, picked, &["ox", "oy"]);
+}
+
+/// `split` and `sample` stream: a pass counts the rows (and notes each
+/// row's class), and the rows kept are those the in-memory path keeps, in
+/// the same order, whatever goes before and after them.
+#[test]
+fn splits_and_samples_stream_what_the_in_memory_path_writes() {
+    let dir = scratch("stream_split");
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    let people = "source p = csv(\"people.csv\")\n";
+    let cases = [
+        // Every part of a plain split.
+        "split a, b, c = p |> split([0.6, 0.3, 0.1], seed: 5)\n\
+         output oa = a |> write(\"oa.csv\")\noutput ob = b |> write(\"ob.csv\")\noutput oc = c |> write(\"oc.csv\")\n",
+        // Stratified, after a filter, a step that learns after the part.
+        "split a, b = p |> filter(age > 20) |> split([0.7, 0.3], stratify: city)\n\
+         output oa = a |> standard(f0, f1) |> write(\"oa.csv\")\noutput ob = b |> write(\"ob.csv\")\n",
+        // A sample in a stage, a transform fitted on it, a split of the
+        // transformed rows: the benchmark's shape.
+        "stage s = p |> sample(300, seed: 4)\n\
+         transform t = fit(s) {\n    standard(f0..f3)\n    onehot(city)\n    qcut(income, 4) as q\n}\n\
+         split tr, te = t(s) |> split([0.8, 0.2], stratify: q, seed: 1)\n\
+         output otr = tr |> write(\"otr.csv\")\noutput ote = te |> select(f0, q) |> write(\"ote.csv\")\n",
+        // A sample after a learned step, a split of a split.
+        "stage s = p |> minmax(f5) |> sample(frac: 0.5)\n\
+         split a, b = s |> split([0.5, 0.5], seed: 2)\nsplit c, d = b |> split([0.4, 0.6], seed: 3)\n\
+         output oa = a |> write(\"oa.csv\")\noutput od = d |> write(\"od.csv\")\n",
+    ];
+    for case in cases {
+        let outputs: Vec<&str> = case.lines().filter_map(|l| l.strip_prefix("output ")?.split(' ').next()).collect();
+        same_both_ways(&dir, &format!("{people}{case}"), &outputs);
+    }
+    // Parquet with a part in the chain is appended batch by batch (Polars'
+    // sink runs the steps on morsels, out of order): the same rows.
+    let text = format!("{people}{}", cases[2]).replace("otr.csv", "otr.parquet");
+    let (errors, streamed, _) = run_noting(&dir, &text, false);
+    assert!(errors.is_empty() && streamed, "{errors:?}");
+    let streamed = parquet(&dir.join("otr.parquet"));
+    let (errors, _, _) = run_noting(&dir, &text, true);
+    assert!(errors.is_empty(), "{errors:?}");
+    let held = parquet(&dir.join("otr.parquet"));
+    assert!(streamed.equals_missing(&held) && held.height() == 240, "{streamed:?} {held:?}");
+    // A sample larger than its rows fails streamed as held, at the sample.
+    let text = format!("{people}stage s = p |> sample(100000)\noutput o = s |> write(\"o.csv\")\n");
+    let (errors, _, _) = run_noting(&dir, &text, false);
+    assert!(errors.iter().any(|e| e.to_string().contains("`sample` asks for 100000 rows")), "{errors:?}");
 }
 
 /// `pipe check --explain`'s passes: learners whose columns no earlier
@@ -307,7 +372,7 @@ output c = p |> filter(age > 3) |> write("c.csv")
         program.memory(id)
     };
     let streams = |passes: usize, keeps: Vec<&'static str>, always: bool| {
-        Some(pipe::ir::Memory::Streams { passes, keeps, always })
+        Some(pipe::ir::Memory::Streams { passes, keeps, picks: vec![], always })
     };
     assert_eq!(memory("prep"), streams(2, vec!["qcut"], false));
     assert_eq!(memory("a"), streams(1, vec![], false));
@@ -322,10 +387,32 @@ output c = p |> filter(age > 3) |> write("c.csv")
     assert_eq!(runs, vec![false, true, true, false]);
     assert_eq!(columns.len(), 32);
     assert!(columns.iter().all(|c| c.starts_with('f')), "{columns:?}");
+    // Stages and splits pass their rows on: they stream through when
+    // their readers do.
+    let through = checked(
+        &dir,
+        &format!(
+            "{text}stage s = p |> sample(10, seed: 1)\nsplit x, y = s |> split([0.5, 0.5])\noutput d = y |> write(\"d.csv\")\n"
+        ),
+    );
+    let memory = |name: &str| {
+        let id = through.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name.split(", ").any(|n| n == name)));
+        through.memory(id.unwrap())
+    };
+    assert_eq!(memory("a"), streams(1, vec![], false));
+    assert_eq!(memory("s"), Some(pipe::ir::Memory::Through));
+    assert_eq!(memory("x"), Some(pipe::ir::Memory::Through));
+    let picks =
+        Some(pipe::ir::Memory::Streams { passes: 3, keeps: vec![], picks: vec!["sample", "split"], always: false });
+    assert_eq!(memory("d"), picks, "a pass to count the sample's rows, one the split's, one to write");
     // An item that holds the source's rows: nothing else streams it.
-    let held = checked(&dir, &format!("{text}stage s = p |> sample(10, seed: 1)\n"));
-    let id = held.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "a")).unwrap();
-    assert_eq!(held.memory(id), Some(pipe::ir::Memory::Holds("`s` holds the rows of `p`".into())));
+    let held = checked(&dir, &format!("{text}stage s = p |> oversample(city)\noutput d = s |> write(\"d.csv\")\n"));
+    let memory = |name: &str| {
+        let id = held.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == name));
+        held.memory(id.unwrap())
+    };
+    assert_eq!(memory("a"), Some(pipe::ir::Memory::Holds("`d` holds the rows of `p`".into())));
+    assert_eq!(memory("s"), Some(pipe::ir::Memory::Holds("`d` reads it and holds its rows".into())));
 }
 
 /// Within the budget, items that learn hold their source (one read
@@ -352,14 +439,18 @@ fn the_memory_budget_decides_what_streams() {
     assert!(!streamed(None), "the default budget holds a small file");
     assert!(!streamed(Some(size)), "a file the size of the budget fits");
     assert!(streamed(Some(size - 1)), "a file over the budget streams");
-    // A stage holds its rows: over the budget, nothing runs.
-    let held = checked(&dir, &format!("{text}stage s = p |> sample(10, seed: 1)\noutput w = s |> write(\"w.csv\")\n"));
+    // An output that oversamples holds its rows: over the budget, nothing
+    // runs.
+    let held = checked(
+        &dir,
+        &format!("{text}stage s = p |> sample(10, seed: 1)\noutput w = s |> oversample(city) |> write(\"w.csv\")\n"),
+    );
     std::fs::remove_file(dir.join("o.csv")).unwrap();
     let options = Options { dir: dir.clone(), cache: false, memory: Some(1000), ..Options::default() };
     let errors = pipe::run::run(&held, &options, &mut |_| {});
     match errors.as_slice() {
         [RunError::OverBudget { message, .. }] => {
-            assert!(message.contains("`s` holds the rows of `p`") && message.contains("1 KB"), "{message}")
+            assert!(message.contains("`w` holds the rows of `p`") && message.contains("1 KB"), "{message}")
         }
         other => panic!("expected the budget's error, got {other:?}"),
     }

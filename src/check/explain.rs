@@ -53,10 +53,13 @@ pub fn render(items: &[Explained]) -> String {
             }
         }
         match &item.memory {
-            Some(crate::ir::Memory::Streams { passes, keeps, always }) => {
-                out.push_str(&streams(item.keyword, *passes, keeps, *always))
+            Some(crate::ir::Memory::Streams { passes, keeps, picks, always }) => {
+                out.push_str(&streams(item.keyword, *passes, keeps, picks, *always))
             }
             Some(crate::ir::Memory::Holds(why)) => out.push_str(&format!("    in memory: {why}\n")),
+            Some(crate::ir::Memory::Through) => out.push_str(
+                "    streams through: the items that read it run its steps on their own batches when they stream\n",
+            ),
             None => {}
         }
         out.push('\n');
@@ -65,7 +68,7 @@ pub fn render(items: &[Explained]) -> String {
 }
 
 /// How a streaming item reads its source, as `--explain` says it.
-fn streams(keyword: &str, passes: usize, keeps: &[&str], always: bool) -> String {
+fn streams(keyword: &str, passes: usize, keeps: &[&str], picks: &[&str], always: bool) -> String {
     let how = match (keyword, passes) {
         ("transform", 0) => "it learns nothing from its data".to_owned(),
         ("transform", 1) => "it learns in one pass over its source, batch by batch".to_owned(),
@@ -88,6 +91,13 @@ fn streams(keyword: &str, passes: usize, keeps: &[&str], always: bool) -> String
     if !keeps.is_empty() {
         let names: Vec<String> = keeps.iter().map(|k| format!("`{k}`")).collect();
         line.push_str(&format!(" ({} keeps a column's values: 8 bytes a row)", names.join(", ")));
+    }
+    if !picks.is_empty() {
+        let names: Vec<String> = picks.iter().map(|k| format!("`{k}`")).collect();
+        line.push_str(&format!(
+            " ({} counts the rows first, and keeps which rows it picks: a byte a row)",
+            names.join(", ")
+        ));
     }
     line.push('\n');
     line

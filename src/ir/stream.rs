@@ -24,6 +24,9 @@ pub enum Memory {
         /// The steps that keep one column's values whole (quantiles and
         /// medians need every value): 8 bytes a row each.
         keeps: Vec<&'static str>,
+        /// The steps that pick rows by position (`sample`, a split's
+        /// parts): one byte a row each.
+        picks: Vec<&'static str>,
         /// Whether it streams on every run: an output whose steps all look
         /// at one row at a time (one pass, faster than holding the rows).
         /// Other items stream when their source would not fit in the
@@ -32,14 +35,17 @@ pub enum Memory {
     },
     /// All rows at once, because of this.
     Holds(String),
+    /// A stage or split whose readers all stream: they run its steps on
+    /// their own batches, and its rows are never held.
+    Through,
 }
 
 /// One step of a streamed chain: the source's rows go through these in
 /// order.
 #[derive(Clone, Debug)]
 pub struct ChainStep<'p> {
-    /// The operation.
-    pub op: &'p Op,
+    /// What it does.
+    pub kind: StepKind<'p>,
     /// Where it is written.
     pub span: Span,
     /// The transform and step index whose fitted values it applies;
@@ -47,10 +53,83 @@ pub struct ChainStep<'p> {
     pub fitted_by: Option<(ItemId, usize)>,
 }
 
-impl ChainStep<'_> {
-    /// Whether the step must learn in a pass over this chain.
+/// What a step of a chain does.
+#[derive(Clone, Copy, Debug)]
+pub enum StepKind<'p> {
+    /// An operation as written.
+    Op(&'p Op),
+    /// Keeps the rows a `split` deals to one of its parts: the chain went
+    /// through the split's input up to here.
+    Part {
+        /// The split item.
+        split: ItemId,
+        /// Which part.
+        part: usize,
+        /// The column the split stratifies by.
+        stratify: Option<&'p str>,
+    },
+}
+
+/// The most parts a streamed split has: which part each row goes to is
+/// kept in one byte a row.
+pub const MAX_STREAMED_PARTS: usize = 255;
+
+impl<'p> ChainStep<'p> {
+    /// The operation, for a step that is one.
+    pub fn op(&self) -> Option<&'p Op> {
+        match self.kind {
+            StepKind::Op(op) => Some(op),
+            StepKind::Part { .. } => None,
+        }
+    }
+
+    /// Whether the step keeps rows by their position among the rows that
+    /// reach it (`sample`, a split's part): a pass counts those rows first,
+    /// and the rows it keeps are worked out from the count alone (and the
+    /// stratifying column's values), exactly as from the rows held whole.
+    pub fn picks_rows(&self) -> bool {
+        matches!(self.kind, StepKind::Part { .. } | StepKind::Op(Op::Sample { .. }))
+    }
+
+    /// Whether the step must learn in a pass over this chain (what it
+    /// fits, or which rows it picks).
     pub fn learns_here(&self) -> bool {
-        self.fitted_by.is_none() && self.op.learns()
+        self.fitted_by.is_none() && (self.picks_rows() || self.op().is_some_and(Op::learns))
+    }
+
+    /// The step's name as written (`split` for a part of one).
+    pub fn keyword(&self) -> &'static str {
+        self.op().map_or("split", Op::keyword)
+    }
+
+    /// See [`Op::is_row_wise`]; picking rows is not.
+    pub fn is_row_wise(&self) -> bool {
+        self.op().is_some_and(Op::is_row_wise)
+    }
+
+    /// See [`Op::learns_from`]; a stratified split's part learns from the
+    /// stratifying column.
+    pub fn learns_from(&self) -> Vec<&'p str> {
+        match self.kind {
+            StepKind::Op(op) => op.learns_from(),
+            StepKind::Part { stratify, .. } => stratify.into_iter().collect(),
+        }
+    }
+
+    fn reads(&self) -> Option<Vec<&'p str>> {
+        match self.kind {
+            StepKind::Op(op) => op.reads(),
+            // It keeps rows by position: it reads no column.
+            StepKind::Part { .. } => Some(Vec::new()),
+        }
+    }
+
+    fn touches(&self) -> Vec<String> {
+        self.op().map(Op::touches).unwrap_or_default()
+    }
+
+    fn changes_rows(&self) -> bool {
+        self.op().is_none_or(Op::changes_rows)
     }
 }
 
@@ -145,8 +224,8 @@ impl Op {
             | Op::Robust(_)
             | Op::OneHot { .. }
             | Op::Pca { .. }
+            | Op::Sample { .. }
             | Op::Transform(_) => None,
-            Op::Sample { .. } => Some("`sample` draws from all the rows".into()),
             Op::Oversample(_) => Some("`oversample` counts every class first".into()),
             Op::Pixels { .. } => Some("`pixels` makes image columns, which are held".into()),
             Op::Write(_) => Some("it writes a file before its last step".into()),
@@ -220,14 +299,14 @@ impl Op {
             | Op::Pca { columns, .. }
             | Op::Pixels { columns, .. } => columns.iter().map(String::as_str).collect(),
             Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
-            Op::Cache => Vec::new(),
+            // `sample` keeps rows by position.
+            Op::Cache | Op::Sample { .. } => Vec::new(),
             Op::Filter(_)
             | Op::Select(_)
             | Op::Drop(_)
             | Op::Rename(_)
             | Op::With(_)
             | Op::DropNulls(_)
-            | Op::Sample { .. }
             | Op::Oversample(_)
             | Op::Write(_)
             | Op::Transform(_)
@@ -283,7 +362,7 @@ pub fn fit_passes(steps: &[ChainStep]) -> Vec<Vec<usize>> {
     let mut rows_changed = false;
     for (index, step) in steps.iter().enumerate() {
         if step.learns_here() {
-            let joins = !rows_changed && step.op.learns_from().iter().all(|c| !touched.contains(*c));
+            let joins = !rows_changed && step.learns_from().iter().all(|c| !touched.contains(*c));
             match passes.last_mut() {
                 Some(pass) if joins => pass.push(index),
                 _ => {
@@ -294,8 +373,8 @@ pub fn fit_passes(steps: &[ChainStep]) -> Vec<Vec<usize>> {
             }
         }
         if !passes.is_empty() {
-            touched.extend(step.op.touches());
-            rows_changed |= step.op.changes_rows();
+            touched.extend(step.touches());
+            rows_changed |= step.changes_rows();
         }
     }
     passes
@@ -318,15 +397,15 @@ pub fn pass_steps(
     learners: &[usize],
 ) -> Option<(Vec<bool>, Vec<String>)> {
     let mut needed: HashSet<String> =
-        learners.iter().flat_map(|&i| steps[i].op.learns_from()).map(str::to_owned).collect();
+        learners.iter().flat_map(|&i| steps[i].learns_from()).map(str::to_owned).collect();
     let mut runs = vec![true; upto];
     for index in (from..upto).rev() {
         runs[index] = false;
-        let op = steps[index].op;
-        let touched = op.touches().iter().any(|c| needed.contains(c));
-        if touched || op.changes_rows() {
+        let step = &steps[index];
+        let touched = step.touches().iter().any(|c| needed.contains(c));
+        if touched || step.changes_rows() {
             runs[index] = true;
-            needed.extend(op.reads()?.into_iter().map(str::to_owned));
+            needed.extend(step.reads()?.into_iter().map(str::to_owned));
         }
     }
     let mut columns: Vec<String> = needed.into_iter().collect();
@@ -355,7 +434,12 @@ impl Program {
                 Err(why) => return holds(why),
             },
             ItemKind::Source(_) => return holds("the items that read it stream it themselves, or hold it".into()),
-            ItemKind::Stage(_) | ItemKind::Split { .. } => return holds("stages and splits hold their rows".into()),
+            ItemKind::Stage(_) | ItemKind::Split { .. } => {
+                return Some(match self.held_by(id, 0) {
+                    Some(holder) => Memory::Holds(format!("`{}` reads it and holds its rows", self.name_of(holder))),
+                    None => Memory::Through,
+                });
+            }
             ItemKind::Train(_) => return Some(self.train_memory(id)),
             ItemKind::Evaluate { .. } => return None,
         };
@@ -364,10 +448,10 @@ impl Program {
             let holder = self.items.get(holder)?.as_ref()?;
             return holds(format!("`{}` holds the rows of `{}`", holder.name, source.name));
         }
-        let keeps = chain.steps.iter().filter(|s| s.learns_here() && s.op.keeps_values()).map(|s| s.op.keyword());
+        let (keeps, picks) = kept_per_row(&chain);
         let passes = fit_passes(&chain.steps).len().saturating_add(usize::from(writes));
-        let always = writes && chain.steps.iter().all(|s| s.op.is_row_wise());
-        Some(Memory::Streams { passes, keeps: keeps.collect(), always })
+        let always = writes && chain.steps.iter().all(ChainStep::is_row_wise);
+        Some(Memory::Streams { passes, keeps, picks, always })
     }
 
     /// How training run `id` reads its rows: from disk, a window at a time,
@@ -378,17 +462,21 @@ impl Program {
             Err(why) => return Memory::Holds(why),
         };
         let mut passes = 0usize;
-        let mut keeps = Vec::new();
+        let (mut keeps, mut picks) = (Vec::new(), Vec::new());
         for chain in chains.iter() {
             if let Some(holder) = self.holder_of(chain.source) {
                 let name = |id: ItemId| self.items.get(id).and_then(Option::as_ref).map_or("", |i| i.name.as_str());
                 return Memory::Holds(format!("`{}` holds the rows of `{}`", name(holder), name(chain.source)));
             }
-            keeps.extend(chain.steps.iter().filter(|s| s.learns_here() && s.op.keeps_values()).map(|s| s.op.keyword()));
+            let (chain_keeps, chain_picks) = kept_per_row(chain);
+            keeps.extend(chain_keeps);
+            picks.extend(chain_picks);
             // Its passes that learn, and the one that writes the file training reads.
             passes = passes.saturating_add(fit_passes(&chain.steps).len()).saturating_add(1);
         }
-        Memory::Streams { passes, keeps, always: false }
+        keeps.dedup();
+        picks.dedup();
+        Memory::Streams { passes, keeps, picks, always: false }
     }
 
     /// The chains a training run's rows come through: its data's, and its
@@ -431,7 +519,11 @@ impl Program {
             if let Some(why) = op.needs_all_rows() {
                 return Err(why);
             }
-            steps.push(ChainStep { op, span: spans.get(index).copied().unwrap_or_default(), fitted_by: None });
+            steps.push(ChainStep {
+                kind: StepKind::Op(op),
+                span: spans.get(index).copied().unwrap_or_default(),
+                fitted_by: None,
+            });
         }
         Ok(Chain { source, steps })
     }
@@ -445,9 +537,20 @@ impl Program {
         spans: &[Span],
         steps: &mut Vec<ChainStep<'p>>,
     ) -> Result<ItemId, String> {
+        // Stages and splits are followed to their source: a chain cannot
+        // be longer than the file has items (the checker refuses items
+        // defined in terms of themselves; this bounds the recursion anyway).
+        if steps.len() > self.items.len().saturating_mul(64) {
+            return Err("its items are defined in terms of themselves".into());
+        }
         let source = match input {
-            FrameInput::Item(id) => self.streamed_source(*id)?,
-            FrameInput::Part { .. } => return Err("it reads a split part, which is held".into()),
+            FrameInput::Item(id) => match self.items.get(*id).and_then(Option::as_ref).map(|item| &item.kind) {
+                // A stage's steps run in the chain (those that learn, learn
+                // there: from the stage's own rows).
+                Some(ItemKind::Stage(frame)) => self.chain_into(&frame.input, &frame.ops, &frame.spans, steps)?,
+                _ => self.streamed_source(*id)?,
+            },
+            FrameInput::Part { split, part } => self.part_into(*split, *part, steps)?,
             FrameInput::Transformed { transform, input } => {
                 let source = self.chain_into(&input.input, &input.ops, &input.spans, steps)?;
                 self.applied_steps(*transform, steps)?;
@@ -462,8 +565,28 @@ impl Program {
             if let Some(why) = op.needs_all_rows() {
                 return Err(why);
             }
-            steps.push(ChainStep { op, span: spans.get(index).copied().unwrap_or_default(), fitted_by: None });
+            steps.push(ChainStep {
+                kind: StepKind::Op(op),
+                span: spans.get(index).copied().unwrap_or_default(),
+                fitted_by: None,
+            });
         }
+        Ok(source)
+    }
+
+    /// Adds the steps of split `split`'s input, then the step that keeps
+    /// part `part`'s rows; the source they start from.
+    fn part_into<'p>(&'p self, split: ItemId, part: usize, steps: &mut Vec<ChainStep<'p>>) -> Result<ItemId, String> {
+        let item = self.items.get(split).and_then(Option::as_ref).ok_or("not an item")?;
+        let ItemKind::Split { input, fractions, stratify, .. } = &item.kind else {
+            return Err(format!("`{}` is not a split", item.name));
+        };
+        if fractions.len() > MAX_STREAMED_PARTS {
+            return Err(format!("a split into more than {MAX_STREAMED_PARTS} parts is held"));
+        }
+        let source = self.chain_into(&input.input, &input.ops, &input.spans, steps)?;
+        let kind = StepKind::Part { split, part, stratify: stratify.as_deref() };
+        steps.push(ChainStep { kind, span: item.span, fitted_by: None });
         Ok(source)
     }
 
@@ -491,9 +614,31 @@ impl Program {
                 return Err(format!("`{}`: {why}", item.name));
             }
             let span = spans.get(index).copied().unwrap_or_default();
-            steps.push(ChainStep { op, span, fitted_by: Some((id, index)) });
+            steps.push(ChainStep { kind: StepKind::Op(op), span, fitted_by: Some((id, index)) });
         }
         Ok(())
+    }
+
+    /// An item that reads stage or split `id`'s rows and holds them (it
+    /// does not stream), if any: directly, or through stages and splits.
+    fn held_by(&self, id: ItemId, depth: usize) -> Option<ItemId> {
+        if depth > self.items.len() {
+            return Some(id);
+        }
+        self.items.iter().enumerate().find_map(|(index, item)| {
+            let item = item.as_ref()?;
+            if !frames_of(&item.kind).iter().any(|f| frame_reads(f, id)) {
+                return None;
+            }
+            match item.kind {
+                ItemKind::Stage(_) | ItemKind::Split { .. } => self.held_by(index, depth.saturating_add(1)),
+                _ => (!self.streams_itself(index)).then_some(index),
+            }
+        })
+    }
+
+    fn name_of(&self, id: ItemId) -> &str {
+        self.items.get(id).and_then(Option::as_ref).map_or("", |item| item.name.as_str())
     }
 
     /// An item that reads output `id`'s rows, if any.
@@ -509,7 +654,11 @@ impl Program {
     /// stream), if any: the rows are in memory for it anyway.
     pub fn holder_of(&self, id: ItemId) -> Option<ItemId> {
         self.items.iter().enumerate().find_map(|(index, item)| {
-            item.as_ref()?;
+            // Stages and splits pass rows on: the items that read them
+            // hold them or stream through them, and are found themselves.
+            if matches!(item.as_ref()?.kind, ItemKind::Stage(_) | ItemKind::Split { .. }) {
+                return None;
+            }
             if !self.reads_source(index, id) {
                 return None;
             }
@@ -528,11 +677,50 @@ impl Program {
         }
     }
 
-    /// Whether item `reader`'s rows start from item `id`'s.
+    /// Whether item `reader`'s rows start from item `id`'s, directly or
+    /// through stages and splits.
     pub fn reads_source(&self, reader: ItemId, id: ItemId) -> bool {
+        let Some(item) = self.items.get(reader).and_then(Option::as_ref) else { return false };
+        frames_of(&item.kind).iter().any(|f| self.frame_reads_through(f, id, 0))
+    }
+
+    /// Whether item `reader`'s rows start from item `id`'s own (not
+    /// through a stage or split).
+    pub fn reads_directly(&self, reader: ItemId, id: ItemId) -> bool {
         let Some(item) = self.items.get(reader).and_then(Option::as_ref) else { return false };
         frames_of(&item.kind).iter().any(|f| frame_reads(f, id))
     }
+
+    /// Whether `frame` starts from item `id`'s rows, directly or through
+    /// stages and splits (`depth`: how many were followed).
+    fn frame_reads_through(&self, frame: &Frame, id: ItemId, depth: usize) -> bool {
+        let start = match &frame.input {
+            FrameInput::Item(input) | FrameInput::Part { split: input, .. } => *input,
+            FrameInput::Transformed { input, .. } => return self.frame_reads_through(input, id, depth),
+        };
+        if start == id {
+            return true;
+        }
+        if depth > self.items.len() {
+            return false;
+        }
+        match self.items.get(start).and_then(Option::as_ref).map(|item| &item.kind) {
+            Some(ItemKind::Stage(frame) | ItemKind::Split { input: frame, .. }) => {
+                self.frame_reads_through(frame, id, depth.saturating_add(1))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The steps of `chain` that keep 8 bytes a row (a column's values), and
+/// those that keep one (which rows they pick).
+fn kept_per_row(chain: &Chain) -> (Vec<&'static str>, Vec<&'static str>) {
+    let learning = || chain.steps.iter().filter(|s| s.learns_here());
+    let keeps = learning().filter(|s| s.op().is_some_and(Op::keeps_values)).map(ChainStep::keyword);
+    let mut picks: Vec<&'static str> = learning().filter(|s| s.picks_rows()).map(ChainStep::keyword).collect();
+    picks.dedup();
+    (keeps.collect(), picks)
 }
 
 /// The frames an item reads rows through.

@@ -102,14 +102,24 @@ pub fn over(program: &Program, needed: &[ItemId], budget: u64, in_memory: bool) 
             continue;
         }
         // Only the items this run needs count.
-        let holder =
-            needed.iter().copied().find(|&r| program.reads_source(r, id) && (in_memory || !program.streams_itself(r)));
+        // Stages and splits hold rows for the items that read them, which
+        // are found themselves; one run by name holds its own.
+        let holds = |r: ItemId| match program.items.get(r).and_then(Option::as_ref).map(|i| &i.kind) {
+            Some(ItemKind::Stage(_) | ItemKind::Split { .. }) => {
+                !needed.iter().any(|&reader| program.reads_directly(reader, r))
+            }
+            _ => in_memory || !program.streams_itself(r),
+        };
+        let holder = needed.iter().copied().find(|&r| program.reads_source(r, id) && holds(r));
         let Some(holder_id) = holder else { continue };
         let Some(holder) = program.items.get(holder_id).and_then(Option::as_ref) else { continue };
-        let why = match (in_memory, program.memory(holder_id)) {
-            (true, _) => "`--in-memory` holds every item's rows".to_owned(),
-            (false, Some(Memory::Holds(why))) => why,
-            (false, _) => "training and evaluation hold their data".to_owned(),
+        let why = match (in_memory, &holder.kind, program.memory(holder_id)) {
+            (true, _, _) => "`--in-memory` holds every item's rows".to_owned(),
+            (false, ItemKind::Stage(_) | ItemKind::Split { .. }, _) => {
+                "a stage or split run by name holds its rows".to_owned()
+            }
+            (false, _, Some(Memory::Holds(why))) => why,
+            (false, _, _) => "training and evaluation hold their data".to_owned(),
         };
         errors.push(RunError::OverBudget {
             message: format!(

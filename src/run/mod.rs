@@ -28,6 +28,7 @@ mod names;
 mod onehot;
 mod ops;
 mod pca;
+mod picks;
 mod plan;
 pub mod predict;
 mod progress;
@@ -232,6 +233,9 @@ pub struct Session<'a> {
     parts: HashMap<ItemId, Vec<DataFrame>>,
     /// What each transform learned, and from how many rows.
     fitted: HashMap<ItemId, (Rc<Vec<Fitted>>, usize)>,
+    /// Which part each row goes to, for splits streamed through (one byte
+    /// a row, dealt once for all their parts).
+    assignments: HashMap<ItemId, std::sync::Arc<Vec<u8>>>,
     /// Outputs whose files are written (and unchanged).
     written: std::collections::HashSet<ItemId>,
     /// A transform's result on the data it was fitted on (fitting computes
@@ -270,6 +274,7 @@ impl<'a> Session<'a> {
             frames: HashMap::new(),
             parts: HashMap::new(),
             fitted: HashMap::new(),
+            assignments: HashMap::new(),
             written: std::collections::HashSet::new(),
             fit_outputs: HashMap::new(),
             trained: HashMap::new(),

@@ -210,7 +210,14 @@ fn float_map(x: Expr, f: fn(f64) -> f64) -> Expr {
 }
 
 fn sample(df: DataFrame, size: SampleSize, seed: u64, span: Span) -> RunResult<DataFrame> {
-    let rows = df.height();
+    let indices = sample_rows(df.height(), size, seed, span)?;
+    take(&df, indices, span)
+}
+
+/// The rows a `sample` of `rows` rows keeps, in increasing order: the
+/// first `n` of a seeded shuffle. A streamed `sample` counts the rows and
+/// keeps the same ones.
+pub fn sample_rows(rows: usize, size: SampleSize, seed: u64, span: Span) -> RunResult<Vec<IdxSize>> {
     let n = match size {
         SampleSize::Rows(n) => n as usize,
         SampleSize::Fraction(f) => (f * rows as f64).round() as usize,
@@ -228,7 +235,7 @@ fn sample(df: DataFrame, size: SampleSize, seed: u64, span: Span) -> RunResult<D
     indices.truncate(n);
     // Rows keep their order in the frame: a sample reads like the data.
     indices.sort_unstable();
-    take(&df, indices, span)
+    Ok(indices)
 }
 
 /// Rows at `indices`, in that order.

@@ -20,11 +20,19 @@ pub fn split(
     seed: Option<u64>,
     span: Span,
 ) -> RunResult<Vec<DataFrame>> {
-    let mut rng = Rng::new(seed.unwrap_or(DEFAULT_SEED));
     let groups = match stratify {
         Some(column) => row_groups(df, column).map_err(|e| polars_failure(e, span))?,
         None => vec![(0..df.height() as IdxSize).collect()],
     };
+    deal(groups, fractions, seed).into_iter().map(|rows| take(df, rows, span)).collect()
+}
+
+/// Deals rows into `fractions.len()` parts: each group's rows (the rows of
+/// one class, or all of them) shuffled by one generator seeded with `seed`,
+/// then shared out by [`allocate`]. Each part's rows in increasing order.
+/// A streamed split deals the same groups, so it picks the same rows.
+pub fn deal(groups: Vec<Vec<IdxSize>>, fractions: &[f64], seed: Option<u64>) -> Vec<Vec<IdxSize>> {
+    let mut rng = Rng::new(seed.unwrap_or(DEFAULT_SEED));
     let mut parts: Vec<Vec<IdxSize>> = vec![Vec::new(); fractions.len()];
     for mut rows in groups {
         rng.shuffle(&mut rows);
@@ -36,11 +44,8 @@ pub fn split(
             start = end;
         }
     }
+    for rows in &mut parts {
+        rows.sort_unstable();
+    }
     parts
-        .into_iter()
-        .map(|mut rows| {
-            rows.sort_unstable();
-            take(df, rows, span)
-        })
-        .collect()
 }

@@ -24,10 +24,11 @@ use std::sync::{Arc, Mutex};
 use polars::io::csv::write as csv;
 use polars::prelude::*;
 
-use crate::ir::{Chain, ItemId, ItemKind, Memory, Op, Source, fit_passes, pass_steps};
+use crate::ir::{Chain, ChainStep, ItemId, ItemKind, Memory, Op, Source, StepKind, fit_passes, pass_steps};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
+use crate::run::picks::{Counter, Picks};
 use crate::run::{Session, budget, ops, read, write};
 use crate::source::Span;
 
@@ -102,6 +103,25 @@ struct Pass<'f> {
     /// Where rows are counted (before the step at this index).
     count_at: Option<usize>,
     fitted: &'f [Option<Fitted>],
+    /// The rows each picking step keeps (`None` for the other steps).
+    picks: &'f [Option<Picks>],
+}
+
+/// What one step learns in a pass.
+enum Learning<'o> {
+    /// What it fits.
+    Fit(Learner<'o>),
+    /// Which rows it picks: `sample`'s, or a split's parts.
+    Pick(Counter),
+}
+
+impl Learning<'_> {
+    fn observe(&mut self, batch: &DataFrame, span: Span) -> RunResult<()> {
+        match self {
+            Learning::Fit(learner) => learner.observe(batch),
+            Learning::Pick(counter) => counter.observe(batch, span),
+        }
+    }
 }
 
 impl<'p> Streaming<'p> {
@@ -164,36 +184,50 @@ impl<'a> Session<'a> {
     pub(super) fn stream(&mut self, id: ItemId, plan: &Streaming) -> RunResult<Option<Vec<usize>>> {
         let name = self.item(id).name.clone();
         self.step_event(&name, 0, 1, "stream");
-        let mut fitted = Vec::with_capacity(plan.chain.steps.len());
-        for step in &plan.chain.steps {
+        let steps = &plan.chain.steps;
+        let mut fitted = Vec::with_capacity(steps.len());
+        for step in steps {
             fitted.push(match step.fitted_by {
                 Some((transform, index)) => {
                     self.ensure(transform, true)?;
                     self.fitted.get(&transform).and_then(|(learned, _)| learned.get(index).cloned())
                 }
-                None if step.op.learns() => None,
+                None if step.learns_here() && !step.picks_rows() => None,
                 None => Some(Fitted::Nothing),
             });
         }
+        // A split's parts are dealt once: a chain through another of its
+        // parts dealt them already.
+        let mut picks: Vec<Option<Picks>> = steps
+            .iter()
+            .map(|step| match step.kind {
+                StepKind::Part { split, part, .. } => {
+                    self.assignments.get(&split).map(|of_row| Picks::part(Arc::clone(of_row), part))
+                }
+                StepKind::Op(_) => None,
+            })
+            .collect();
+        let passes: Vec<Vec<usize>> = fit_passes(steps)
+            .into_iter()
+            .map(|pass| pass.into_iter().filter(|&i| picks[i].is_none()).collect::<Vec<_>>())
+            .filter(|pass| !pass.is_empty())
+            .collect();
         let mut fast = read::fast_csv(plan.source);
         let mut counted = None;
-        for pass in fit_passes(&plan.chain.steps) {
+        for pass in passes {
             let upto = pass[0];
             let count_at = match plan.end {
                 End::Fit { own } if own <= upto => Some(own),
                 _ => None,
             };
-            let mut learners: Vec<Learner> = Vec::new();
+            let mut learners: Vec<(Learning, Span)> = Vec::new();
             let outcome = self.attempts(plan, &mut fast, |fast| {
-                learners = pass
-                    .iter()
-                    .filter_map(|&i| Learner::new(plan.chain.steps[i].op, plan.chain.steps[i].span))
-                    .collect();
+                learners = pass.iter().filter_map(|&i| learning(&steps[i])).collect();
                 let learners = &mut learners;
                 let mut rows = 0;
-                let work = Pass { upto, learners: &pass, count_at, fitted: &fitted };
+                let work = Pass { upto, learners: &pass, count_at, fitted: &fitted, picks: &picks };
                 let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |batch: DataFrame| {
-                    learners.iter_mut().try_for_each(|l| l.observe(&batch))
+                    learners.iter_mut().try_for_each(|(l, span)| l.observe(&batch, *span))
                 });
                 result.map(|()| rows)
             })?;
@@ -202,8 +236,11 @@ impl<'a> Session<'a> {
                 counted = Some(rows);
             }
             let mut warnings = Vec::new();
-            for (&index, learner) in pass.iter().zip(learners) {
-                fitted[index] = Some(learner.finish(&mut warnings)?);
+            for (&index, (learning, span)) in pass.iter().zip(learners) {
+                match learning {
+                    Learning::Fit(learner) => fitted[index] = Some(learner.finish(&mut warnings)?),
+                    Learning::Pick(counter) => picks[index] = Some(self.picked(&steps[index], counter, span)?),
+                }
             }
             self.warn(warnings);
         }
@@ -213,7 +250,8 @@ impl<'a> Session<'a> {
                 let rows = match counted {
                     Some(rows) => rows,
                     None => {
-                        let work = Pass { upto: *own, learners: &[], count_at: Some(*own), fitted: &fitted };
+                        let work =
+                            Pass { upto: *own, learners: &[], count_at: Some(*own), fitted: &fitted, picks: &picks };
                         let outcome = self.attempts(plan, &mut fast, |fast| {
                             let mut rows = 0;
                             let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |_| Ok(()));
@@ -230,7 +268,7 @@ impl<'a> Session<'a> {
             }
             End::Write { path, span, .. } => {
                 let mut notes = Notes::default();
-                let work = Pass { upto: plan.chain.steps.len(), learners: &[], count_at: None, fitted: &fitted };
+                let work = Pass { upto: steps.len(), learners: &[], count_at: None, fitted: &fitted, picks: &picks };
                 let outcome = self.attempts(plan, &mut fast, |fast| {
                     notes = Notes::default();
                     write_pass(plan, fast, &work, &mut notes, path)
@@ -242,6 +280,26 @@ impl<'a> Session<'a> {
                 self.warn(std::mem::take(&mut notes).warnings());
                 Ok(written.map(|rows| vec![rows]))
             }
+        }
+    }
+
+    /// The rows picking step `step` keeps of those `counter` counted (a
+    /// split's parts are kept for the chains through its other parts).
+    fn picked(&mut self, step: &ChainStep, counter: Counter, span: Span) -> RunResult<Picks> {
+        match step.kind {
+            StepKind::Op(Op::Sample { size, seed }) => counter.sample(*size, seed.unwrap_or(0), span),
+            StepKind::Part { split, part, .. } => {
+                let program = self.program;
+                let Some(ItemKind::Split { fractions, seed, .. }) =
+                    program.items.get(split).and_then(Option::as_ref).map(|item| &item.kind)
+                else {
+                    return Err(unfitted(span));
+                };
+                let of_row = counter.split(fractions, *seed);
+                self.assignments.insert(split, Arc::clone(&of_row));
+                Ok(Picks::part(of_row, part))
+            }
+            StepKind::Op(_) => Err(unfitted(span)),
         }
     }
 
@@ -283,9 +341,26 @@ impl<'a> Session<'a> {
     }
 }
 
+/// What step `step` learns in a pass, and where it is written; `None`
+/// when it learns nothing.
+fn learning<'o>(step: &ChainStep<'o>) -> Option<(Learning<'o>, Span)> {
+    let learning = match step.kind {
+        StepKind::Op(Op::Sample { .. }) => Learning::Pick(Counter::new(None)),
+        StepKind::Part { stratify, .. } => Learning::Pick(Counter::new(stratify)),
+        StepKind::Op(op) => Learning::Fit(Learner::new(op, step.span)?),
+    };
+    Some((learning, step.span))
+}
+
 /// How many leading steps of `..upto` run inside the Polars query.
 fn in_query(plan: &Streaming, upto: usize) -> usize {
-    plan.chain.steps[..upto].iter().take_while(|s| s.op.is_row_wise()).count()
+    plan.chain.steps[..upto].iter().take_while(|s| s.is_row_wise()).count()
+}
+
+/// Whether a step of `from..upto` picks rows by position: those steps see
+/// the batches one after the other, in order.
+fn picks_between(plan: &Streaming, from: usize, upto: usize) -> bool {
+    plan.chain.steps[from..upto].iter().any(ChainStep::picks_rows)
 }
 
 /// The source's scan with the steps [`in_query`] takes.
@@ -296,7 +371,7 @@ fn query(plan: &Streaming, fast: bool, upto: usize) -> Result<LazyFrame, Failure
     };
     let Some(Ok(scan)) = scan else { return Err(Failure::Query) };
     let steps = &plan.chain.steps[..in_query(plan, upto)];
-    steps.iter().try_fold(scan, |l, s| ops::lazy(s.op, l)).map_err(|_| Failure::Query)
+    steps.iter().try_fold(scan, |l, s| ops::lazy(s.op().ok_or(Failure::Query)?, l).map_err(|_| Failure::Query))
 }
 
 /// Runs one pass: every batch through the steps `..work.upto`, then to
@@ -323,10 +398,17 @@ fn scan(
     };
     if let Some((_, needed)) = &pruned {
         let schema = query.collect_schema().map_err(|_| Failure::Query)?;
-        let kept: Vec<Expr> =
+        let mut kept: Vec<Expr> =
             schema.iter_names().filter(|n| needed.iter().any(|c| c == n.as_str())).map(|n| col(n.clone())).collect();
+        // Counting rows needs a column (batches of none have no rows).
+        if kept.is_empty()
+            && let Some(first) = schema.iter_names().next()
+        {
+            kept.push(col(first.clone()));
+        }
         query = query.select(kept);
     }
+    let mut offsets = vec![0usize; plan.chain.steps.len()];
     let empty = DataFrame::empty_with_schema(&*query.collect_schema().map_err(|_| Failure::Query)?);
     let mut on_batch = |mut batch: DataFrame| -> RunResult<()> {
         for (index, (step, fitted)) in plan.chain.steps.iter().zip(work.fitted).enumerate().take(work.upto).skip(first)
@@ -337,9 +419,14 @@ fn scan(
             if pruned.as_ref().is_some_and(|(runs, _)| !runs[index]) {
                 continue;
             }
-            let fitted = fitted.as_ref().ok_or_else(|| unfitted(step.span))?;
+            if step.picks_rows() {
+                let picks = work.picks[index].as_ref().ok_or_else(|| unfitted(step.span))?;
+                batch = picks.keep(batch, &mut offsets[index], step.span)?;
+                continue;
+            }
+            let (Some(fitted), Some(op)) = (fitted.as_ref(), step.op()) else { return Err(unfitted(step.span)) };
             notes.at(index);
-            batch = fitted::apply_noting(step.op, fitted, batch, step.span, Path::new(""), notes)?;
+            batch = fitted::apply_noting(op, fitted, batch, step.span, Path::new(""), notes)?;
         }
         if work.count_at.is_none_or(|at| at >= work.upto) {
             *rows = rows.saturating_add(batch.height());
@@ -405,40 +492,106 @@ fn unfitted(span: Span) -> RunError {
 
 /// The pass that writes an output; the rows written. Steps that all run
 /// inside the Polars query go through [`sink`]; Parquet with steps after
-/// the query through [`sink_applied`]; CSV batches are appended by the
-/// writer `write(...)` uses.
+/// the query through [`sink_applied`], unless a step picks rows by
+/// position; the rest (CSV, and those) append batch by batch, in order,
+/// with [`Appender`].
 fn write_pass(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, path: &Path) -> Result<usize, Failure> {
-    if in_query(plan, work.upto) == work.upto {
+    let first = in_query(plan, work.upto);
+    if first == work.upto {
         return sink(query(plan, fast, work.upto)?, path, layout(plan));
     }
-    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+    let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if !csv && !picks_between(plan, first, work.upto) {
         return sink_applied(plan, fast, work, notes, path);
     }
     let mut failure = None;
     let mut rows = 0;
     let written = write::atomically(path, |file| {
-        let mut writer: Option<csv::BatchedWriter<std::fs::File>> = None;
+        let mut appender: Option<Appender> = None;
         let result = scan(plan, fast, work, notes, &mut rows, &mut |batch: DataFrame| {
-            let writer = match &mut writer {
-                Some(writer) => writer,
+            let batch = match layout(plan) {
+                Layout::Training { target, .. } if !csv => as_read_by_models(batch.lazy(), target)
+                    .and_then(|q| q.collect().map_err(|_| Failure::Query))
+                    .map_err(|_| {
+                        write_error(polars_err!(ComputeError: "the rows could not be laid out for training"))
+                    })?,
+                _ => batch,
+            };
+            let appender = match &mut appender {
+                Some(appender) => appender,
                 None => {
                     let out = file.try_clone().map_err(|e| write_error(e.into()))?;
-                    writer.insert(CsvWriter::new(out).batched(batch.schema()).map_err(write_error)?)
+                    appender.insert(Appender::open(out, &batch, csv, layout(plan)).map_err(write_error)?)
                 }
             };
-            writer.write_batch(&batch).map_err(write_error)
+            appender.append(batch).map_err(write_error)
         });
         if let Err(f) = result {
             failure = Some(f);
             return Err("the pass failed".into());
         }
-        writer.ok_or("nothing was written")?.finish().map_err(|e| e.to_string())
+        appender.ok_or("nothing was written")?.finish().map_err(|e| e.to_string())
     });
     match (written, failure) {
         (Ok(()), _) => Ok(rows),
         (Err(_), Some(Failure::Step(RunError::Write { reason, .. }))) => Err(Failure::Write(reason)),
         (Err(_), Some(f)) => Err(f),
         (Err(reason), None) => Err(Failure::Write(reason)),
+    }
+}
+
+/// A file written batch by batch, in order.
+enum Appender {
+    /// CSV, with the writer `write(...)` uses (the same text for the same
+    /// rows).
+    Csv(csv::BatchedWriter<std::fs::File>),
+    /// Parquet: each batch in row groups of at most `row_group` rows.
+    Parquet { writer: Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>, row_group: usize },
+}
+
+impl Appender {
+    /// A writer to `out` for batches like `first`, laid out as `layout`
+    /// says.
+    fn open(out: std::fs::File, first: &DataFrame, csv: bool, layout: &Layout) -> PolarsResult<Appender> {
+        if csv {
+            return Ok(Appender::Csv(CsvWriter::new(out).batched(first.schema())?));
+        }
+        let (writer, row_group) = match layout {
+            Layout::Output => (ParquetWriter::new(out), BATCH_ROWS),
+            Layout::Training { row_group, .. } => (
+                ParquetWriter::new(out)
+                    .with_compression(ParquetCompression::Lz4Raw)
+                    .with_row_group_size(Some(*row_group)),
+                *row_group,
+            ),
+        };
+        Ok(Appender::Parquet { writer: Box::new(writer.batched(first.schema())?), row_group: row_group.max(1) })
+    }
+
+    fn append(&mut self, mut batch: DataFrame) -> PolarsResult<()> {
+        match self {
+            Appender::Csv(writer) => writer.write_batch(&batch),
+            Appender::Parquet { writer, row_group } => {
+                // One chunk, so that the row groups are whole slices of it
+                // (the writer takes each chunk as a row group).
+                batch.rechunk_mut();
+                let height = batch.height();
+                let mut start = 0;
+                while start < height {
+                    let piece = batch.slice(start as i64, *row_group);
+                    start = start.saturating_add(piece.height().max(1));
+                    writer.write_batch(&piece)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> PolarsResult<()> {
+        match self {
+            Appender::Csv(mut writer) => writer.finish(),
+            Appender::Parquet { writer, .. } => writer.finish().map(|_| ()),
+        }
     }
 }
 
@@ -452,8 +605,11 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
     let first = in_query(plan, work.upto);
     let mut steps = Vec::new();
     for (index, (step, fitted)) in plan.chain.steps.iter().zip(work.fitted).enumerate().take(work.upto).skip(first) {
-        let fitted = fitted.clone().ok_or_else(|| Failure::Step(unfitted(step.span)))?;
-        steps.push((index, step.op.clone(), step.span, fitted));
+        // Steps that pick rows by position go through `write_batches`.
+        let (Some(fitted), Some(op)) = (fitted.clone(), step.op()) else {
+            return Err(Failure::Step(unfitted(step.span)));
+        };
+        steps.push((index, op.clone(), step.span, fitted));
     }
     let steps = Arc::new(steps);
     let apply = |steps: &[(usize, Op, Span, Fitted)], mut df: DataFrame, notes: &mut Notes| -> RunResult<DataFrame> {
