@@ -57,6 +57,8 @@ struct Ran {
     errors: Vec<RunError>,
     epochs: Vec<Epoch>,
     from_disk: bool,
+    /// The evaluations' scores, and whether each streamed its rows.
+    evaluated: Vec<(pipe::train::fit::Scores, bool)>,
 }
 
 /// Runs `text` in `dir`, from disk (a budget of one byte) or in memory.
@@ -72,8 +74,11 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
         ..Options::default()
     };
     let (mut epochs, mut streamed, mut steps) = (Vec::new(), false, 0);
+    let (mut evaluated, mut evaluation_streamed) = (Vec::new(), false);
     let errors = pipe::run::run(&program, &options, &mut |e| match e {
         Event::Step { name, operation: "stream", .. } if name == "m" => streamed = true,
+        Event::Step { name, operation: "stream", .. } if name.starts_with("evaluate") => evaluation_streamed = true,
+        Event::Evaluated { scores, .. } => evaluated.push((scores, std::mem::take(&mut evaluation_streamed))),
         Event::Step { operation: "train", .. } => {
             steps += 1;
             // The run is stopped at the second progress report of its
@@ -87,7 +92,7 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
         Event::Epoch { epoch, .. } => epochs.push(epoch),
         _ => {}
     });
-    Ran { errors, epochs, from_disk: streamed }
+    Ran { errors, epochs, from_disk: streamed, evaluated }
 }
 
 #[test]
@@ -136,7 +141,7 @@ transform prep = fit(s) {
     onehot(city)
     drop(age, income)
 }
-split tr, va = prep(s) |> split([0.8, 0.2], stratify: label, seed: 3)
+split tr, va, te = prep(s) |> split([0.8, 0.1, 0.1], stratify: label, seed: 3)
 model net {
     dense(16)
     relu()
@@ -150,11 +155,21 @@ train m = net on tr {
     epochs: 1
     seed: 3
 }
+evaluate m on te
 "#;
     let held = run(&folder("disk_split_held"), text, false, None, false);
     let read = run(&folder("disk_split_read"), text, true, None, false);
     assert!(held.errors.is_empty() && read.errors.is_empty(), "{:?} {:?}", held.errors, read.errors);
     assert!(read.from_disk && !held.from_disk);
+    // The evaluation streams its part to disk too, and scores the rows it
+    // holds in memory.
+    let ([(held_test, false)], [(read_test, true)]) = (held.evaluated.as_slice(), read.evaluated.as_slice()) else {
+        panic!("one evaluation each, streamed from disk only: {:?} {:?}", held.evaluated, read.evaluated);
+    };
+    assert_eq!(held_test.confusion, read_test.confusion);
+    assert!((held_test.loss - read_test.loss).abs() < 1e-9, "{} {}", held_test.loss, read_test.loss);
+    let tested: u64 = held_test.confusion.as_ref().unwrap().iter().flatten().sum();
+    assert!((178..=182).contains(&tested), "{:?}", held_test.confusion);
     let (held, read) = (&held.epochs[0], &read.epochs[0]);
     let (held_val, read_val) = (held.val.as_ref().unwrap(), read.val.as_ref().unwrap());
     assert_eq!(held_val.confusion, read_val.confusion);
@@ -245,7 +260,12 @@ fn check_says_which_runs_read_their_rows_from_disk() {
         "split a, b = p |> split([0.5, 0.5], seed: 1)\ntrain m = net on prep(a)",
     );
     assert_eq!(memory(&checked(&dir, &split)), streams(3, vec!["split"]));
-    // An evaluation holds the rows of its data's source.
-    let held = checked(&dir, &format!("{split}evaluate m on prep(b)\n"));
-    assert_eq!(memory(&held), Some(pipe::ir::Memory::Holds("`evaluate m` holds the rows of `p`".into())));
+    // An evaluation streams its rows to disk too.
+    let evaluated = checked(&dir, &format!("{split}evaluate m on prep(b)\n"));
+    assert_eq!(memory(&evaluated), streams(3, vec!["split"]));
+    let id = evaluated.items.iter().position(|i| i.as_ref().is_some_and(|i| i.name == "evaluate m")).unwrap();
+    assert_eq!(evaluated.memory(id), streams(2, vec!["split"]));
+    // An output that oversamples holds the rows of its source.
+    let held = checked(&dir, &format!("{split}output o = b |> oversample(label) |> write(\"o.csv\")\n"));
+    assert_eq!(memory(&held), Some(pipe::ir::Memory::Holds("`o` holds the rows of `p`".into())));
 }

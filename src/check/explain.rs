@@ -77,6 +77,10 @@ fn streams(keyword: &str, passes: usize, keeps: &[&str], picks: &[&str], always:
             "its rows go to a file on disk batch by batch ({n} pass{} over its sources), and each epoch reads that file a window of row groups at a time",
             if n == 1 { "" } else { "es" }
         ),
+        ("evaluate", n) => format!(
+            "its rows go to a file on disk batch by batch ({n} pass{} over its source), and it reads that file a row group at a time",
+            if n == 1 { "" } else { "es" }
+        ),
         (_, 1) => "read, transformed and written batch by batch".to_owned(),
         (_, n) => format!(
             "{} over its source to learn, then one to write, batch by batch",

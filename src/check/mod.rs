@@ -239,7 +239,7 @@ impl Checker<'_> {
                 self.report.errors.extend(lower::unlowered(program, &ir));
             }
             for (index, explained) in self.report.explained.iter_mut().enumerate() {
-                if matches!(explained.keyword, "output" | "transform" | "train") {
+                if matches!(explained.keyword, "output" | "transform" | "train" | "evaluate" | "stage" | "split") {
                     explained.memory = ir.memory(index);
                 }
             }

@@ -440,8 +440,7 @@ impl Program {
                     None => Memory::Through,
                 });
             }
-            ItemKind::Train(_) => return Some(self.train_memory(id)),
-            ItemKind::Evaluate { .. } => return None,
+            ItemKind::Train(_) | ItemKind::Evaluate { .. } => return Some(self.disk_memory(id)),
         };
         if let Some(holder) = self.holder_of(chain.source) {
             let source = self.items.get(chain.source)?.as_ref()?;
@@ -454,10 +453,11 @@ impl Program {
         Some(Memory::Streams { passes, keeps, picks, always })
     }
 
-    /// How training run `id` reads its rows: from disk, a window at a time,
-    /// when its data (and validation data) stream into files first.
-    fn train_memory(&self, id: ItemId) -> Memory {
-        let chains = match self.train_chains(id) {
+    /// How training run or evaluation `id` reads its rows: from disk, a
+    /// window at a time, when its data (and validation data) stream into
+    /// files first.
+    fn disk_memory(&self, id: ItemId) -> Memory {
+        let chains = match self.disk_chains(id) {
             Ok(chains) => chains,
             Err(why) => return Memory::Holds(why),
         };
@@ -479,21 +479,27 @@ impl Program {
         Memory::Streams { passes, keeps, picks, always: false }
     }
 
-    /// The chains a training run's rows come through: its data's, and its
-    /// validation data's when it has some.
-    pub fn train_chains<'p>(&'p self, id: ItemId) -> Result<Vec<Chain<'p>>, String> {
+    /// The chains the rows of a training run or an evaluation come
+    /// through: its data's, and a training run's validation data's when it
+    /// has some. They can be streamed to disk, and read from there.
+    pub fn disk_chains<'p>(&'p self, id: ItemId) -> Result<Vec<Chain<'p>>, String> {
         let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
-        let ItemKind::Train(train) = &item.kind else { return Err("not a training run".into()) };
         let chain = |frame: &'p Frame| -> Result<Chain<'p>, String> {
             let mut steps = Vec::new();
             let source = self.chain_into(&frame.input, &frame.ops, &frame.spans, &mut steps)?;
             Ok(Chain { source, steps })
         };
-        let mut chains = vec![chain(&train.data)?];
-        if let Some(validate) = &train.validate {
-            chains.push(chain(validate).map_err(|why| format!("its validation data: {why}"))?);
+        match &item.kind {
+            ItemKind::Train(train) => {
+                let mut chains = vec![chain(&train.data)?];
+                if let Some(validate) = &train.validate {
+                    chains.push(chain(validate).map_err(|why| format!("its validation data: {why}"))?);
+                }
+                Ok(chains)
+            }
+            ItemKind::Evaluate { data, .. } => Ok(vec![chain(data)?]),
+            _ => Err("not a training run or an evaluation".into()),
         }
-        Ok(chains)
     }
 
     /// The chain an output streams: its frame without the final `write`.
@@ -672,7 +678,7 @@ impl Program {
         match self.items.get(id).and_then(Option::as_ref).map(|item| &item.kind) {
             Some(ItemKind::Output(frame)) => self.reader_of(id).is_none() && self.output_chain(frame).is_ok(),
             Some(ItemKind::Transform { .. }) => self.fit_chain(id).is_ok(),
-            Some(ItemKind::Train(_)) => self.train_chains(id).is_ok(),
+            Some(ItemKind::Train(_) | ItemKind::Evaluate { .. }) => self.disk_chains(id).is_ok(),
             _ => false,
         }
     }

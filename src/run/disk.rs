@@ -17,7 +17,7 @@ use crate::ir::{Chain, ItemId, ItemKind, Memory, Train};
 use crate::run::dataset::{class_names, dataset, missing};
 use crate::run::error::{RunError, RunResult};
 use crate::run::stream::{Layout, Streaming};
-use crate::run::training::{Prepared, TrainRows, is_classification, two_classes};
+use crate::run::training::{Prepared, TrainRows, TrainedMeta, is_classification, two_classes};
 use crate::run::{Session, budget, cache};
 use crate::source::Span;
 use crate::train::data::{Dataset, Rows, Windows};
@@ -50,21 +50,29 @@ impl Drop for Scratch {
 }
 
 impl<'a> Session<'a> {
-    /// The plan of training run `id` when its rows stream (see
-    /// [`crate::ir::Memory`]) and its training data's source would not fit
-    /// in the memory budget; `None` to hold them.
-    pub(super) fn disk_training_plan(&self, id: ItemId) -> Option<DiskPlan<'a>> {
+    /// The plan of training run or evaluation `id` when its rows stream
+    /// (see [`crate::ir::Memory`]) and its data's sources would not fit in
+    /// the memory budget; `None` to hold them.
+    pub(super) fn disk_plan(&self, id: ItemId) -> Option<DiskPlan<'a>> {
         let program = self.program;
         let item = program.items.get(id)?.as_ref()?;
-        // Only training runs read rows from disk: the rule is not worked
-        // out for every other item the run attempts.
-        if self.in_memory || !matches!(item.kind, ItemKind::Train(_)) {
+        // Only training runs and evaluations read rows from disk: the rule
+        // is not worked out for every other item the run attempts.
+        let target = match &item.kind {
+            ItemKind::Train(train) => &train.target,
+            ItemKind::Evaluate { run, .. } => match &program.items.get(*run)?.as_ref()?.kind {
+                ItemKind::Train(train) => &train.target,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if self.in_memory {
             return None;
         }
         if !matches!(program.memory(id), Some(Memory::Streams { .. })) {
             return None;
         }
-        let chains = program.train_chains(id).ok()?;
+        let chains = program.disk_chains(id).ok()?;
         // The rows are in memory already: reading them again would only cost time.
         if chains.iter().any(|c| self.frames.contains_key(&c.source)) {
             return None;
@@ -96,17 +104,21 @@ impl<'a> Session<'a> {
             // recognised by their process id, and removed.
             let path = folder.join(format!("{SCRATCH_PREFIX}{stamp}-{name}-{part}.parquet"));
             let source = source_of(&chain)?;
-            let ItemKind::Train(train) = &item.kind else { return None };
-            let layout = Layout::Training { target: train.target.clone(), row_group: ROW_GROUP };
+            let layout = Layout::Training { target: target.clone(), row_group: ROW_GROUP };
             parts.push((Streaming::writing(chain, source, path.clone(), item.span, layout), path));
         }
         Some(DiskPlan { parts })
     }
 
-    /// Streams a training run's rows to disk and trains from there; its
-    /// row counts. `None` when a pass failed for a reason other than a value
-    /// that does not parse: the run trains in memory instead.
-    pub(super) fn train_on_disk(&mut self, id: ItemId, plan: &DiskPlan) -> RunResult<Option<Vec<usize>>> {
+    /// Streams a training run's (or evaluation's) rows to disk and trains
+    /// (or evaluates) from there; its row counts. `None` when a pass failed
+    /// for a reason other than a value that does not parse: the item runs
+    /// in memory instead.
+    pub(super) fn run_on_disk(&mut self, id: ItemId, plan: &DiskPlan) -> RunResult<Option<Vec<usize>>> {
+        // An evaluation's model first: its training may stream too.
+        if let ItemKind::Evaluate { run, .. } = &self.item(id).kind {
+            self.ensure(*run, true)?;
+        }
         let scratch = Scratch(plan.parts.iter().map(|(_, path)| path.clone()).collect());
         if let Some(folder) = scratch.0.first().and_then(|p| p.parent()) {
             // What runs killed while training left (their files, and the
@@ -126,7 +138,16 @@ impl<'a> Session<'a> {
         }
         let mut paths = scratch.0.iter().cloned();
         let Some(data) = paths.next() else { return Ok(None) };
-        let rows = self.train_item(id, TrainRows::Files { data, validate: paths.next() })?;
+        let rows = match &self.item(id).kind {
+            ItemKind::Evaluate { run, .. } => {
+                let trained = std::rc::Rc::clone(&self.trained[run]);
+                let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(None) };
+                let (scores, rows) = crate::run::training::evaluate_file(&trained, train, &data, self.item(id).span)?;
+                self.evaluated_item(id, &trained, scores)?;
+                vec![rows]
+            }
+            _ => self.train_item(id, TrainRows::Files { data, validate: paths.next() })?,
+        };
         drop(scratch);
         Ok(Some(rows))
     }
@@ -180,6 +201,34 @@ pub(super) fn prepare_files(
         None => None,
     };
     Ok(Prepared { classes, features, set: Rows::Disk(Arc::new(windows)), val, counts, width })
+}
+
+/// The rows of an evaluation streamed to `path`, as run `meta` reads them:
+/// checked whole first (no missing values, no class the run does not
+/// know), with the errors the rows held in memory give.
+pub(super) fn evaluation_rows(
+    meta: &TrainedMeta,
+    path: &Path,
+    image: Option<[usize; 3]>,
+    span: Span,
+) -> RunResult<Rows> {
+    let failed = read_failure(span);
+    let rows = scan(path).map_err(failed)?.select(columns(&meta.features, &meta.target));
+    let schema = rows.clone().collect_schema().map_err(failed)?;
+    no_missing(&rows, &schema, span)?;
+    if let Some(names) = &meta.classes {
+        let (found, _) = class_counts(scan(path).map_err(failed)?, &meta.target, span)?;
+        if let Some(unknown) = found.iter().find(|c| !names.contains(c)) {
+            return Err(RunError::data(
+                format!("the target has a class `{unknown}` that the training data does not"),
+                span,
+                "an unknown class",
+                "split with `stratify:` so every part has every class",
+            ));
+        }
+    }
+    let windows = ParquetWindows::open(path, &meta.features, &meta.target, meta.classes.clone(), image, span)?;
+    Ok(Rows::Disk(Arc::new(windows)))
 }
 
 /// The error for rows streamed to disk that Polars cannot read back.

@@ -534,9 +534,9 @@ impl<'a> Session<'a> {
         {
             return Ok(());
         }
-        if let Some(plan) = self.disk_training_plan(id) {
+        if let Some(plan) = self.disk_plan(id) {
             let start = Instant::now();
-            let (rows, peak_bytes) = memory::measured(|| self.train_on_disk(id, &plan));
+            let (rows, peak_bytes) = memory::measured(|| self.run_on_disk(id, &plan));
             if let Some(rows) = rows? {
                 self.computed(id, key.as_deref(), rows, start, peak_bytes);
                 return Ok(());
@@ -626,28 +626,43 @@ impl<'a> Session<'a> {
                 };
                 self.train_item(id, training::TrainRows::Frames { data: &data, validate: validate.as_ref() })
             }
-            ItemKind::Evaluate { run, data, metrics } => {
+            ItemKind::Evaluate { run, data, .. } => {
                 let frame = self.frame_rows(data, &item.name)?;
                 let trained = Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(vec![frame.height()]) };
                 let scores = training::evaluate(&trained, train, &frame, item.span)?;
-                let file = trained.meta.run_dir.join(format!("evaluate-{}.json", item.name.replace(' ', "_")));
-                let json = serde_json::to_vec_pretty(&scores).unwrap_or_default();
-                write::bytes(&file, &json).map_err(|reason| RunError::Write {
-                    path: file.display().to_string(),
-                    reason,
-                    span: item.span,
-                })?;
-                (self.events)(Event::Evaluated {
-                    name: item.name.clone(),
-                    scores,
-                    metrics: metrics.clone(),
-                    classes: trained.meta.classes.clone(),
-                });
-                self.evaluated.insert(id);
+                self.evaluated_item(id, &trained, scores)?;
                 Ok(vec![frame.height()])
             }
         }
+    }
+
+    /// What follows evaluation `id`: its scores written into
+    /// the run's folder, and its event.
+    fn evaluated_item(
+        &mut self,
+        id: ItemId,
+        trained: &training::Trained,
+        scores: crate::train::fit::Scores,
+    ) -> RunResult<()> {
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        let ItemKind::Evaluate { metrics, .. } = &item.kind else { return Ok(()) };
+        let file = trained.meta.run_dir.join(format!("evaluate-{}.json", item.name.replace(' ', "_")));
+        let json = serde_json::to_vec_pretty(&scores).unwrap_or_default();
+        write::bytes(&file, &json).map_err(|reason| RunError::Write {
+            path: file.display().to_string(),
+            reason,
+            span: item.span,
+        })?;
+        (self.events)(Event::Evaluated {
+            name: item.name.clone(),
+            scores,
+            metrics: metrics.clone(),
+            classes: trained.meta.classes.clone(),
+        });
+        self.evaluated.insert(id);
+        Ok(())
     }
 
     /// Trains run `id` on its rows; its row counts.

@@ -610,6 +610,18 @@ pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span)
     Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
 }
 
+/// The metrics of a trained run on rows streamed to the file `path` (an
+/// evaluation over a source larger than the memory budget), read a row
+/// group at a time; and how many rows there were.
+pub fn evaluate_file(trained: &Trained, train: &Train, path: &Path, span: Span) -> RunResult<(Scores, usize)> {
+    let rows = crate::run::disk::evaluation_rows(&trained.meta, path, shaped_image(train), span)?;
+    let count = rows.len();
+    let loss = loss_of(train, None);
+    let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train))
+        .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
+    Ok((scores, count))
+}
+
 /// `frame` with a `prediction` column: class names (as the target's type)
 /// or numbers.
 pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -> RunResult<DataFrame> {

@@ -510,7 +510,7 @@ pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scor
 
 /// The metrics of `net` on rows in memory or on disk (an error when they
 /// cannot be read).
-fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device) -> Result<Scores, String> {
+pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device) -> Result<Scores, String> {
     let mut failure = None;
     let blocks = data.blocks(EVAL_BATCH).map_while(|block| block.map_err(|e| failure = Some(e)).ok());
     let scores = score(net, blocks, data.len(), loss, device);
