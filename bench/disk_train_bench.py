@@ -2,7 +2,7 @@
 """disk_train_bench.py [--runs R] [--rows N] [--budget SIZE] [--pipe target/release/pipe] [--big CSV]
 
 bench/train_disk.pipe (bench/train.pipe's MLP on every row of the people
-data, split by a row-wise filter) trained twice, alternating, R rounds:
+data, fitted on all of them and split 80/20) trained twice, alternating, R rounds:
 its rows held in memory (`pipe run`), and streamed to disk and read back a
 window at a time (`pipe run --memory SIZE`, a budget below the data). The
 data is the peers' generated CSV of N rows (made when missing). Prints the

@@ -59,6 +59,8 @@ struct Ran {
     from_disk: bool,
     /// The evaluations' scores, and whether each streamed its rows.
     evaluated: Vec<(pipe::train::fit::Scores, bool)>,
+    /// The items that streamed.
+    streamed: Vec<String>,
 }
 
 /// Runs `text` in `dir`, from disk (a budget of one byte) or in memory.
@@ -74,10 +76,13 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
         ..Options::default()
     };
     let (mut epochs, mut streamed, mut steps) = (Vec::new(), false, 0);
-    let (mut evaluated, mut evaluation_streamed) = (Vec::new(), false);
+    let (mut evaluated, mut evaluation_streamed, mut names) = (Vec::new(), false, Vec::new());
     let errors = pipe::run::run(&program, &options, &mut |e| match e {
-        Event::Step { name, operation: "stream", .. } if name == "m" => streamed = true,
-        Event::Step { name, operation: "stream", .. } if name.starts_with("evaluate") => evaluation_streamed = true,
+        Event::Step { name, operation: "stream", .. } => {
+            streamed |= name == "m";
+            evaluation_streamed |= name.starts_with("evaluate");
+            names.push(name);
+        }
         Event::Evaluated { scores, .. } => evaluated.push((scores, std::mem::take(&mut evaluation_streamed))),
         Event::Step { operation: "train", .. } => {
             steps += 1;
@@ -92,7 +97,7 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
         Event::Epoch { epoch, .. } => epochs.push(epoch),
         _ => {}
     });
-    Ran { errors, epochs, from_disk: streamed, evaluated }
+    Ran { errors, epochs, from_disk: streamed, evaluated, streamed: names }
 }
 
 #[test]
@@ -127,6 +132,12 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     assert_eq!(scratch, 0, "the rows streamed for training are removed");
 }
 
+/// How many rows the (one) evaluation scored.
+fn tested_rows(ran: &Ran) -> usize {
+    let confusion = ran.evaluated[0].0.confusion.as_ref().unwrap();
+    confusion.iter().flatten().sum::<u64>() as usize
+}
+
 /// The usual shape, a sample, a transform fitted on it and a stratified
 /// split of its result: each part streams to disk (a pass counts the rows
 /// and notes their classes, the next keeps the part's), and training reads
@@ -156,18 +167,29 @@ train m = net on tr {
     seed: 3
 }
 evaluate m on te
+output predictions = te |> predict(m) |> write("predictions.csv")
 "#;
-    let held = run(&folder("disk_split_held"), text, false, None, false);
-    let read = run(&folder("disk_split_read"), text, true, None, false);
+    let (held_dir, read_dir) = (folder("disk_split_held"), folder("disk_split_read"));
+    let held = run(&held_dir, text, false, None, false);
+    let read = run(&read_dir, text, true, None, false);
     assert!(held.errors.is_empty() && read.errors.is_empty(), "{:?} {:?}", held.errors, read.errors);
     assert!(read.from_disk && !held.from_disk);
+    // The predictions stream too, a batch at a time through the model:
+    // the same file.
+    assert!(read.streamed.iter().any(|n| n == "predictions"), "{:?}", read.streamed);
+    let predictions = |dir: &Path| std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
+    let (held_predictions, read_predictions) = (predictions(&held_dir), predictions(&read_dir));
+    assert_eq!(held_predictions.lines().count(), 1 + tested_rows(&held));
+    assert!(held_predictions == read_predictions, "the predictions differ");
     // The evaluation streams its part to disk too, and scores the rows it
     // holds in memory.
     let ([(held_test, false)], [(read_test, true)]) = (held.evaluated.as_slice(), read.evaluated.as_slice()) else {
         panic!("one evaluation each, streamed from disk only: {:?} {:?}", held.evaluated, read.evaluated);
     };
+    // Row groups of 16,384 rows, scored in chunks of 2,048 as held rows
+    // are: the same sums.
     assert_eq!(held_test.confusion, read_test.confusion);
-    assert!((held_test.loss - read_test.loss).abs() < 1e-9, "{} {}", held_test.loss, read_test.loss);
+    assert_eq!(held_test.loss, read_test.loss);
     let tested: u64 = held_test.confusion.as_ref().unwrap().iter().flatten().sum();
     assert!((178..=182).contains(&tested), "{:?}", held_test.confusion);
     let (held, read) = (&held.epochs[0], &read.epochs[0]);

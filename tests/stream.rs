@@ -322,6 +322,10 @@ fn splits_and_samples_stream_what_the_in_memory_path_writes() {
          transform t = fit(s) {\n    standard(f0..f3)\n    onehot(city)\n    qcut(income, 4) as q\n}\n\
          split tr, te = t(s) |> split([0.8, 0.2], stratify: q, seed: 1)\n\
          output otr = tr |> write(\"otr.csv\")\noutput ote = te |> select(f0, q) |> write(\"ote.csv\")\n",
+        // A transform's own `sample`, applied to other rows than it was
+        // fitted on: it picks from those, as held.
+        "transform t = fit(p) {\n    standard(f0)\n    sample(50, seed: 3)\n}\n\
+         output o = t(p |> filter(age > 30)) |> write(\"o.csv\")\n",
         // A sample after a learned step, a split of a split.
         "stage s = p |> minmax(f5) |> sample(frac: 0.5)\n\
          split a, b = s |> split([0.5, 0.5], seed: 2)\nsplit c, d = b |> split([0.4, 0.6], seed: 3)\n\
@@ -334,6 +338,7 @@ fn splits_and_samples_stream_what_the_in_memory_path_writes() {
     // Parquet with a part in the chain is appended batch by batch (Polars'
     // sink runs the steps on morsels, out of order): the same rows.
     let text = format!("{people}{}", cases[2]).replace("otr.csv", "otr.parquet");
+    assert!(text.contains("otr.parquet"));
     let (errors, streamed, _) = run_noting(&dir, &text, false);
     assert!(errors.is_empty() && streamed, "{errors:?}");
     let streamed = parquet(&dir.join("otr.parquet"));
@@ -456,9 +461,30 @@ fn the_memory_budget_decides_what_streams() {
     }
     assert!(!dir.join("o.csv").exists() && !dir.join("w.csv").exists(), "nothing may run");
     // Only the items a run needs count: `o` alone runs, and streams.
-    let only = Options { only: vec!["o".into()], ..options };
+    let only = Options { only: vec!["o".into()], ..options.clone() };
     let errors = pipe::run::run(&held, &only, &mut |_| {});
     assert!(errors.is_empty() && dir.join("o.csv").exists(), "{errors:?}");
+    // An item the run leaves out holds nothing: `ox` streams its part of
+    // the split though `oy` would hold the source. Run with `oy`, it holds
+    // the source, and `ox` reads the rows held.
+    let parts = format!(
+        "{text}split x, y = p |> split([0.5, 0.5])\noutput ox = x |> write(\"ox.csv\")\n\
+         output oy = y |> oversample(city) |> write(\"oy.csv\")\n"
+    );
+    let parts = checked(&dir, &parts);
+    let mut streamed = Vec::new();
+    let only = Options { only: vec!["ox".into()], ..options.clone() };
+    let errors = pipe::run::run(&parts, &only, &mut |e| {
+        if let Event::Step { name, operation: "stream", .. } = e {
+            streamed.push(name);
+        }
+    });
+    assert!(errors.is_empty() && streamed == ["ox"] && dir.join("ox.csv").exists(), "{errors:?} {streamed:?}");
+    let both = Options { only: vec!["ox".into(), "oy".into()], ..options };
+    match pipe::run::run(&parts, &both, &mut |_| {}).as_slice() {
+        [RunError::OverBudget { message, .. }] => assert!(message.contains("`oy` holds the rows of `p`"), "{message}"),
+        other => panic!("expected the budget's error, got {other:?}"),
+    }
 }
 
 /// A null string that reads as a number (`-999`) is missing on both paths,

@@ -92,16 +92,20 @@ fn streams(keyword: &str, passes: usize, keeps: &[&str], picks: &[&str], always:
     } else {
         format!("    streams when its source outgrows the memory budget (`pipe run --memory`): {how}")
     };
+    let mut kept = Vec::new();
     if !keeps.is_empty() {
         let names: Vec<String> = keeps.iter().map(|k| format!("`{k}`")).collect();
-        line.push_str(&format!(" ({} keeps a column's values: 8 bytes a row)", names.join(", ")));
+        kept.push(format!("{} keeps a column's values: 8 bytes a row", names.join(", ")));
     }
     if !picks.is_empty() {
         let names: Vec<String> = picks.iter().map(|k| format!("`{k}`")).collect();
-        line.push_str(&format!(
-            " ({} counts the rows first, and keeps which rows it picks: a byte a row)",
+        kept.push(format!(
+            "{} counts the rows first, and keeps which rows it picks: a byte a row, about 9 while dealing them",
             names.join(", ")
         ));
+    }
+    if !kept.is_empty() {
+        line.push_str(&format!(" ({})", kept.join("; ")));
     }
     line.push('\n');
     line

@@ -329,7 +329,7 @@ impl<'a> Frames<'a> {
         let ExprKind::Path(path) = &run.kind else { return None };
         self.matches_training(run, &frame.schema, frame_span);
         let dtype = self.target_dtype(&path.dotted()).unwrap_or(DType::F64);
-        frame.schema.set(Column::new("prediction", dtype, run.span));
+        frame.schema.set(Column::new(ir::PREDICTION, dtype, run.span));
         let (_, symbol) = self.scope.lookup(&path.dotted())?;
         frame.ops.push(ir::Op::Predict(symbol.item));
         frame.spans.push(run.span);

@@ -25,7 +25,7 @@ pub use augment::{AugmentStep, Augmentation, ImageFill};
 pub use model::{
     Activation, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
 };
-pub use stream::{Chain, ChainStep, MAX_STREAMED_PARTS, Memory, StepKind, fit_passes, pass_steps};
+pub use stream::{Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, StepKind, fit_passes, pass_steps};
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device, DeviceKind,

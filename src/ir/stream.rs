@@ -70,6 +70,9 @@ pub enum StepKind<'p> {
     },
 }
 
+/// The column `predict` adds.
+pub const PREDICTION: &str = "prediction";
+
 /// The most parts a streamed split has: which part each row goes to is
 /// kept in one byte a row.
 pub const MAX_STREAMED_PARTS: usize = 255;
@@ -94,7 +97,9 @@ impl<'p> ChainStep<'p> {
     /// Whether the step must learn in a pass over this chain (what it
     /// fits, or which rows it picks).
     pub fn learns_here(&self) -> bool {
-        self.fitted_by.is_none() && (self.picks_rows() || self.op().is_some_and(Op::learns))
+        // A transform's `sample` picks from the rows it is applied to, as
+        // held: it counts them here too.
+        self.picks_rows() || (self.fitted_by.is_none() && self.op().is_some_and(Op::learns))
     }
 
     /// The step's name as written (`split` for a part of one).
@@ -225,11 +230,11 @@ impl Op {
             | Op::OneHot { .. }
             | Op::Pca { .. }
             | Op::Sample { .. }
+            | Op::Predict(_)
             | Op::Transform(_) => None,
             Op::Oversample(_) => Some("`oversample` counts every class first".into()),
             Op::Pixels { .. } => Some("`pixels` makes image columns, which are held".into()),
             Op::Write(_) => Some("it writes a file before its last step".into()),
-            Op::Predict(_) => Some("`predict` runs a model on rows held in memory".into()),
         }
     }
 
@@ -319,7 +324,8 @@ impl Op {
         let names = |columns: &[String]| columns.to_vec();
         match self {
             Op::Filter(_) | Op::DropNulls(_) | Op::Sample { .. } | Op::Oversample(_) => Vec::new(),
-            Op::Select(_) | Op::Cache | Op::Write(_) | Op::Transform(_) | Op::Predict(_) => Vec::new(),
+            Op::Select(_) | Op::Cache | Op::Write(_) | Op::Transform(_) => Vec::new(),
+            Op::Predict(_) => vec![PREDICTION.to_owned()],
             Op::Drop(columns) => names(columns),
             Op::Rename(pairs) => pairs.iter().flat_map(|(old, new)| [old.clone(), new.clone()]).collect(),
             Op::With(columns) => columns.iter().map(|(name, _)| name.clone()).collect(),
@@ -414,9 +420,17 @@ pub fn pass_steps(
 }
 
 impl Program {
-    /// Whether item `id` streams (see the module's documentation). `None`
-    /// for items that hold no rows (training runs, evaluations).
+    /// Whether item `id` streams (see the module's documentation), with
+    /// every item of the file counted as a reader. `None` for items that
+    /// hold no rows (sources).
     pub fn memory(&self, id: ItemId) -> Option<Memory> {
+        self.memory_within(id, None)
+    }
+
+    /// [`Program::memory`] for a run of some of the items: only the items
+    /// in `within` (when given) hold rows (a run that leaves out an item
+    /// holding a source lets the others stream it).
+    pub fn memory_within(&self, id: ItemId, within: Option<&HashSet<ItemId>>) -> Option<Memory> {
         let item = self.items.get(id)?.as_ref()?;
         let holds = |why: String| Some(Memory::Holds(why));
         let (chain, writes) = match &item.kind {
@@ -440,9 +454,9 @@ impl Program {
                     None => Memory::Through,
                 });
             }
-            ItemKind::Train(_) | ItemKind::Evaluate { .. } => return Some(self.disk_memory(id)),
+            ItemKind::Train(_) | ItemKind::Evaluate { .. } => return Some(self.disk_memory(id, within)),
         };
-        if let Some(holder) = self.holder_of(chain.source) {
+        if let Some(holder) = self.holder_of(chain.source, within) {
             let source = self.items.get(chain.source)?.as_ref()?;
             let holder = self.items.get(holder)?.as_ref()?;
             return holds(format!("`{}` holds the rows of `{}`", holder.name, source.name));
@@ -456,7 +470,7 @@ impl Program {
     /// How training run or evaluation `id` reads its rows: from disk, a
     /// window at a time, when its data (and validation data) stream into
     /// files first.
-    fn disk_memory(&self, id: ItemId) -> Memory {
+    fn disk_memory(&self, id: ItemId, within: Option<&HashSet<ItemId>>) -> Memory {
         let chains = match self.disk_chains(id) {
             Ok(chains) => chains,
             Err(why) => return Memory::Holds(why),
@@ -464,7 +478,7 @@ impl Program {
         let mut passes = 0usize;
         let (mut keeps, mut picks) = (Vec::new(), Vec::new());
         for chain in chains.iter() {
-            if let Some(holder) = self.holder_of(chain.source) {
+            if let Some(holder) = self.holder_of(chain.source, within) {
                 let name = |id: ItemId| self.items.get(id).and_then(Option::as_ref).map_or("", |i| i.name.as_str());
                 return Memory::Holds(format!("`{}` holds the rows of `{}`", name(holder), name(chain.source)));
             }
@@ -486,7 +500,7 @@ impl Program {
         let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
         let chain = |frame: &'p Frame| -> Result<Chain<'p>, String> {
             let mut steps = Vec::new();
-            let source = self.chain_into(&frame.input, &frame.ops, &frame.spans, &mut steps)?;
+            let source = self.chain_into(&frame.input, &frame.ops, &frame.spans, &mut steps, 0)?;
             Ok(Chain { source, steps })
         };
         match &item.kind {
@@ -508,7 +522,7 @@ impl Program {
             return Err("it does not end in `write(...)`".into());
         };
         let mut steps = Vec::new();
-        let source = self.chain_into(&frame.input, ops, &frame.spans, &mut steps)?;
+        let source = self.chain_into(&frame.input, ops, &frame.spans, &mut steps, 0)?;
         Ok(Chain { source, steps })
     }
 
@@ -520,7 +534,7 @@ impl Program {
             return Err("not a transform".into());
         };
         let mut steps = Vec::new();
-        let source = self.chain_into(&fit_on.input, &fit_on.ops, &fit_on.spans, &mut steps)?;
+        let source = self.chain_into(&fit_on.input, &fit_on.ops, &fit_on.spans, &mut steps, 0)?;
         for (index, op) in own.iter().enumerate() {
             if let Some(why) = op.needs_all_rows() {
                 return Err(why);
@@ -542,23 +556,28 @@ impl Program {
         ops: &'p [Op],
         spans: &[Span],
         steps: &mut Vec<ChainStep<'p>>,
+        depth: usize,
     ) -> Result<ItemId, String> {
         // Stages and splits are followed to their source: a chain cannot
-        // be longer than the file has items (the checker refuses items
-        // defined in terms of themselves; this bounds the recursion anyway).
-        if steps.len() > self.items.len().saturating_mul(64) {
+        // go through more than the file has items (the checker refuses
+        // items defined in terms of themselves; this bounds the recursion
+        // anyway).
+        if depth > self.items.len() {
             return Err("its items are defined in terms of themselves".into());
         }
+        let deeper = depth.saturating_add(1);
         let source = match input {
             FrameInput::Item(id) => match self.items.get(*id).and_then(Option::as_ref).map(|item| &item.kind) {
                 // A stage's steps run in the chain (those that learn, learn
                 // there: from the stage's own rows).
-                Some(ItemKind::Stage(frame)) => self.chain_into(&frame.input, &frame.ops, &frame.spans, steps)?,
+                Some(ItemKind::Stage(frame)) => {
+                    self.chain_into(&frame.input, &frame.ops, &frame.spans, steps, deeper)?
+                }
                 _ => self.streamed_source(*id)?,
             },
-            FrameInput::Part { split, part } => self.part_into(*split, *part, steps)?,
+            FrameInput::Part { split, part } => self.part_into(*split, *part, steps, deeper)?,
             FrameInput::Transformed { transform, input } => {
-                let source = self.chain_into(&input.input, &input.ops, &input.spans, steps)?;
+                let source = self.chain_into(&input.input, &input.ops, &input.spans, steps, deeper)?;
                 self.applied_steps(*transform, steps)?;
                 source
             }
@@ -582,7 +601,13 @@ impl Program {
 
     /// Adds the steps of split `split`'s input, then the step that keeps
     /// part `part`'s rows; the source they start from.
-    fn part_into<'p>(&'p self, split: ItemId, part: usize, steps: &mut Vec<ChainStep<'p>>) -> Result<ItemId, String> {
+    fn part_into<'p>(
+        &'p self,
+        split: ItemId,
+        part: usize,
+        steps: &mut Vec<ChainStep<'p>>,
+        depth: usize,
+    ) -> Result<ItemId, String> {
         let item = self.items.get(split).and_then(Option::as_ref).ok_or("not an item")?;
         let ItemKind::Split { input, fractions, stratify, .. } = &item.kind else {
             return Err(format!("`{}` is not a split", item.name));
@@ -590,7 +615,7 @@ impl Program {
         if fractions.len() > MAX_STREAMED_PARTS {
             return Err(format!("a split into more than {MAX_STREAMED_PARTS} parts is held"));
         }
-        let source = self.chain_into(&input.input, &input.ops, &input.spans, steps)?;
+        let source = self.chain_into(&input.input, &input.ops, &input.spans, steps, depth)?;
         let kind = StepKind::Part { split, part, stratify: stratify.as_deref() };
         steps.push(ChainStep { kind, span: item.span, fitted_by: None });
         Ok(source)
@@ -656,10 +681,14 @@ impl Program {
             .map(|item| item.name.as_str())
     }
 
-    /// An item that reads source `id` and holds its rows (it does not
-    /// stream), if any: the rows are in memory for it anyway.
-    pub fn holder_of(&self, id: ItemId) -> Option<ItemId> {
+    /// An item (of those `within`, when given) that reads source `id` and
+    /// holds its rows (it does not stream), if any: the rows are in memory
+    /// for it anyway.
+    pub fn holder_of(&self, id: ItemId, within: Option<&HashSet<ItemId>>) -> Option<ItemId> {
         self.items.iter().enumerate().find_map(|(index, item)| {
+            if within.is_some_and(|within| !within.contains(&index)) {
+                return None;
+            }
             // Stages and splits pass rows on: the items that read them
             // hold them or stream through them, and are found themselves.
             if matches!(item.as_ref()?.kind, ItemKind::Stage(_) | ItemKind::Split { .. }) {

@@ -90,9 +90,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// The items among `needed` that hold a source larger than `budget`: an
-/// error each, at the item, with why it holds the rows.
-pub fn over(program: &Program, needed: &[ItemId], budget: u64, in_memory: bool) -> Vec<RunError> {
+/// The items among `needed` (of which `targets` are run by name) that
+/// hold a source larger than `budget`: an error each, at the item, with
+/// why it holds the rows.
+pub fn over(program: &Program, needed: &[ItemId], targets: &[ItemId], budget: u64, in_memory: bool) -> Vec<RunError> {
     let mut errors = Vec::new();
     for &id in needed {
         let Some(item) = program.items.get(id).and_then(Option::as_ref) else { continue };
@@ -102,16 +103,7 @@ pub fn over(program: &Program, needed: &[ItemId], budget: u64, in_memory: bool) 
             continue;
         }
         // Only the items this run needs count.
-        // Stages and splits hold rows for the items that read them, which
-        // are found themselves; one run by name holds its own.
-        let holds = |r: ItemId| match program.items.get(r).and_then(Option::as_ref).map(|i| &i.kind) {
-            Some(ItemKind::Stage(_) | ItemKind::Split { .. }) => {
-                !needed.iter().any(|&reader| program.reads_directly(reader, r))
-            }
-            _ => in_memory || !program.streams_itself(r),
-        };
-        let holder = needed.iter().copied().find(|&r| program.reads_source(r, id) && holds(r));
-        let Some(holder_id) = holder else { continue };
+        let Some(holder_id) = holder(program, needed, targets, id, in_memory) else { continue };
         let Some(holder) = program.items.get(holder_id).and_then(Option::as_ref) else { continue };
         let why = match (in_memory, &holder.kind, program.memory(holder_id)) {
             (true, _, _) => "`--in-memory` holds every item's rows".to_owned(),
@@ -134,6 +126,21 @@ pub fn over(program: &Program, needed: &[ItemId], budget: u64, in_memory: bool) 
         });
     }
     errors
+}
+
+/// The item among `needed` that holds the rows of source `id` in memory,
+/// if any: one whose rows cannot stream. Stages and splits hold rows for
+/// the items that read them, which are found themselves; one run by name
+/// holds its own. (Items outside the run hold nothing: the run follows
+/// [`Program::memory_within`] the items it needs.)
+fn holder(program: &Program, needed: &[ItemId], targets: &[ItemId], id: ItemId, in_memory: bool) -> Option<ItemId> {
+    let holds = |r: ItemId| match program.items.get(r).and_then(Option::as_ref).map(|i| &i.kind) {
+        Some(ItemKind::Stage(_) | ItemKind::Split { .. }) => {
+            targets.contains(&r) || !needed.iter().any(|&reader| program.reads_directly(reader, r))
+        }
+        _ => in_memory || !program.streams_itself(r),
+    };
+    needed.iter().copied().find(|&r| program.reads_source(r, id) && holds(r))
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl<'a> Session<'a> {
         if self.in_memory {
             return None;
         }
-        if !matches!(program.memory(id), Some(Memory::Streams { .. })) {
+        if !matches!(program.memory_within(id, self.within.as_ref()), Some(Memory::Streams { .. })) {
             return None;
         }
         let chains = program.disk_chains(id).ok()?;
@@ -115,10 +115,6 @@ impl<'a> Session<'a> {
     /// for a reason other than a value that does not parse: the item runs
     /// in memory instead.
     pub(super) fn run_on_disk(&mut self, id: ItemId, plan: &DiskPlan) -> RunResult<Option<Vec<usize>>> {
-        // An evaluation's model first: its training may stream too.
-        if let ItemKind::Evaluate { run, .. } = &self.item(id).kind {
-            self.ensure(*run, true)?;
-        }
         let scratch = Scratch(plan.parts.iter().map(|(_, path)| path.clone()).collect());
         if let Some(folder) = scratch.0.first().and_then(|p| p.parent()) {
             // What runs killed while training left (their files, and the

@@ -177,6 +177,7 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
         return vec![RunError::Cancelled];
     }
     session.count_uses(&targets);
+    session.within = Some(session.needed(&targets).into_iter().collect());
     // Data files that changed since the check could break what it
     // promised: refused before anything runs, so nothing is written.
     if let Err(e) = session.sources_unchanged(&targets) {
@@ -185,7 +186,7 @@ pub fn run(program: &Program, options: &Options, events: &mut dyn FnMut(Event)) 
     // Items that would hold more than the budget given: refused before
     // anything runs.
     if let Some(budget) = options.memory {
-        let over = budget::over(program, &session.needed(&targets), budget, options.in_memory);
+        let over = budget::over(program, &session.needed(&targets), &targets, budget, options.in_memory);
         if !over.is_empty() {
             return over;
         }
@@ -260,6 +261,10 @@ pub struct Session<'a> {
     /// How many items still to run read each item's rows; at zero the rows
     /// are dropped (`None`: keep everything, for sessions used from code).
     uses: Option<HashMap<ItemId, usize>>,
+    /// The items this run needs: only they hold rows, so the others may
+    /// stream (`None`: every item of the file, for sessions used from
+    /// code).
+    within: Option<std::collections::HashSet<ItemId>>,
     events: &'a mut dyn FnMut(Event),
 }
 
@@ -286,6 +291,7 @@ impl<'a> Session<'a> {
             in_memory: options.in_memory,
             budget: budget::bytes(options.memory),
             uses: None,
+            within: None,
             events,
         }
     }
@@ -526,13 +532,23 @@ impl<'a> Session<'a> {
         if self.control.as_ref().is_some_and(|c| c.cancelled()) {
             return Err(RunError::Cancelled);
         }
-        let item = self.item(id);
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
         let key =
             if self.cache.is_some() && !matches!(item.kind, ItemKind::Source(_)) { Some(self.key(id)?) } else { None };
         if let Some(key) = &key
             && self.load(id, key, need_data)
         {
             return Ok(());
+        }
+        // An evaluation's model first (its training may stream too), so
+        // that the evaluation's time and memory are its own.
+        let model = match &item.kind {
+            ItemKind::Evaluate { run, .. } => Some(*run),
+            _ => None,
+        };
+        if let Some(run) = model {
+            self.ensure(run, true)?;
         }
         if let Some(plan) = self.disk_plan(id) {
             let start = Instant::now();

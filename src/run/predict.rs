@@ -137,7 +137,7 @@ pub fn predict_file(saved: SavedRun, program: &Program, data: &Path, out: &Path)
     let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(|| not_a_run(&run_dir))?;
     let predicted = training::predict(&trained, &train, df, span)?;
     // The rows as given, with their predictions (when no step dropped rows).
-    let result = match predicted.column("prediction") {
+    let result = match predicted.column(crate::ir::PREDICTION) {
         Ok(p) if predicted.height() == original.height() => {
             let mut rows = original;
             rows.with_column(p.clone()).map_err(|e| failure(e.to_string(), ""))?;

@@ -24,11 +24,12 @@ use std::sync::{Arc, Mutex};
 use polars::io::csv::write as csv;
 use polars::prelude::*;
 
-use crate::ir::{Chain, ChainStep, ItemId, ItemKind, Memory, Op, Source, StepKind, fit_passes, pass_steps};
+use crate::ir::{Chain, ChainStep, ItemId, ItemKind, Memory, Op, Source, StepKind, Train, fit_passes, pass_steps};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
 use crate::run::picks::{Counter, Picks};
+use crate::run::training::{self, Trained};
 use crate::run::{Session, budget, ops, read, write};
 use crate::source::Span;
 
@@ -105,6 +106,14 @@ struct Pass<'f> {
     fitted: &'f [Option<Fitted>],
     /// The rows each picking step keeps (`None` for the other steps).
     picks: &'f [Option<Picks>],
+    /// The trained run each `predict` step applies (`None` for the others).
+    models: &'f [Option<Model<'f>>],
+}
+
+/// A trained run a `predict` step applies to each batch.
+struct Model<'p> {
+    trained: Rc<Trained>,
+    train: &'p Train,
 }
 
 /// What one step learns in a pass.
@@ -139,7 +148,7 @@ impl<'a> Session<'a> {
         let program = self.program;
         let item = program.items.get(id)?.as_ref()?;
         let uses = self.uses.as_ref()?;
-        if self.in_memory || !matches!(program.memory(id), Some(Memory::Streams { .. })) {
+        if self.in_memory || !matches!(program.memory_within(id, self.within.as_ref()), Some(Memory::Streams { .. })) {
             return None;
         }
         let (chain, end) = match &item.kind {
@@ -170,7 +179,8 @@ impl<'a> Session<'a> {
         let ItemKind::Source(source) = &program.items.get(chain.source)?.as_ref()?.kind else { return None };
         // Streaming reads the source more than once: held, it is read once,
         // which is faster when it fits.
-        let always = matches!(program.memory(id), Some(Memory::Streams { always: true, .. }));
+        let always =
+            matches!(program.memory_within(id, self.within.as_ref()), Some(Memory::Streams { always: true, .. }));
         if !always && budget::source_bytes(source) <= self.budget {
             return None;
         }
@@ -194,6 +204,24 @@ impl<'a> Session<'a> {
                 }
                 None if step.learns_here() && !step.picks_rows() => None,
                 None => Some(Fitted::Nothing),
+            });
+        }
+        // The runs `predict` steps apply, trained first.
+        let program = self.program;
+        let mut models: Vec<Option<Model>> = Vec::with_capacity(steps.len());
+        for step in steps {
+            models.push(match step.op() {
+                Some(Op::Predict(run)) => {
+                    self.ensure(*run, true)?;
+                    let Some(ItemKind::Train(train)) =
+                        program.items.get(*run).and_then(Option::as_ref).map(|i| &i.kind)
+                    else {
+                        return Err(unfitted(step.span));
+                    };
+                    let trained = self.trained.get(run).ok_or_else(|| unfitted(step.span))?;
+                    Some(Model { trained: Rc::clone(trained), train })
+                }
+                _ => None,
             });
         }
         // A split's parts are dealt once: a chain through another of its
@@ -225,7 +253,7 @@ impl<'a> Session<'a> {
                 learners = pass.iter().filter_map(|&i| learning(&steps[i])).collect();
                 let learners = &mut learners;
                 let mut rows = 0;
-                let work = Pass { upto, learners: &pass, count_at, fitted: &fitted, picks: &picks };
+                let work = Pass { upto, learners: &pass, count_at, fitted: &fitted, picks: &picks, models: &models };
                 let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |batch: DataFrame| {
                     learners.iter_mut().try_for_each(|(l, span)| l.observe(&batch, *span))
                 });
@@ -250,8 +278,14 @@ impl<'a> Session<'a> {
                 let rows = match counted {
                     Some(rows) => rows,
                     None => {
-                        let work =
-                            Pass { upto: *own, learners: &[], count_at: Some(*own), fitted: &fitted, picks: &picks };
+                        let work = Pass {
+                            upto: *own,
+                            learners: &[],
+                            count_at: Some(*own),
+                            fitted: &fitted,
+                            picks: &picks,
+                            models: &models,
+                        };
                         let outcome = self.attempts(plan, &mut fast, |fast| {
                             let mut rows = 0;
                             let result = scan(plan, fast, &work, &mut Notes::default(), &mut rows, &mut |_| Ok(()));
@@ -268,7 +302,14 @@ impl<'a> Session<'a> {
             }
             End::Write { path, span, .. } => {
                 let mut notes = Notes::default();
-                let work = Pass { upto: steps.len(), learners: &[], count_at: None, fitted: &fitted, picks: &picks };
+                let work = Pass {
+                    upto: steps.len(),
+                    learners: &[],
+                    count_at: None,
+                    fitted: &fitted,
+                    picks: &picks,
+                    models: &models,
+                };
                 let outcome = self.attempts(plan, &mut fast, |fast| {
                     notes = Notes::default();
                     write_pass(plan, fast, &work, &mut notes, path)
@@ -357,10 +398,11 @@ fn in_query(plan: &Streaming, upto: usize) -> usize {
     plan.chain.steps[..upto].iter().take_while(|s| s.is_row_wise()).count()
 }
 
-/// Whether a step of `from..upto` picks rows by position: those steps see
-/// the batches one after the other, in order.
-fn picks_between(plan: &Streaming, from: usize, upto: usize) -> bool {
-    plan.chain.steps[from..upto].iter().any(ChainStep::picks_rows)
+/// Whether a step of `from..upto` must see the batches one after the
+/// other, in order, on this thread: one that picks rows by position, or a
+/// `predict` (its model is this thread's).
+fn in_order_between(plan: &Streaming, from: usize, upto: usize) -> bool {
+    plan.chain.steps[from..upto].iter().any(|s| s.picks_rows() || matches!(s.op(), Some(Op::Predict(_))))
 }
 
 /// The source's scan with the steps [`in_query`] takes.
@@ -422,6 +464,10 @@ fn scan(
             if step.picks_rows() {
                 let picks = work.picks[index].as_ref().ok_or_else(|| unfitted(step.span))?;
                 batch = picks.keep(batch, &mut offsets[index], step.span)?;
+                continue;
+            }
+            if let Some(model) = &work.models[index] {
+                batch = training::predict(&model.trained, model.train, batch, step.span)?;
                 continue;
             }
             let (Some(fitted), Some(op)) = (fitted.as_ref(), step.op()) else { return Err(unfitted(step.span)) };
@@ -492,16 +538,16 @@ fn unfitted(span: Span) -> RunError {
 
 /// The pass that writes an output; the rows written. Steps that all run
 /// inside the Polars query go through [`sink`]; Parquet with steps after
-/// the query through [`sink_applied`], unless a step picks rows by
-/// position; the rest (CSV, and those) append batch by batch, in order,
-/// with [`Appender`].
+/// the query through [`sink_applied`], unless a step must see the batches
+/// in order ([`in_order_between`]); the rest (CSV, and those) append
+/// batch by batch, in order, with [`Appender`].
 fn write_pass(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, path: &Path) -> Result<usize, Failure> {
     let first = in_query(plan, work.upto);
     if first == work.upto {
         return sink(query(plan, fast, work.upto)?, path, layout(plan));
     }
     let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if !csv && !picks_between(plan, first, work.upto) {
+    if !csv && !in_order_between(plan, first, work.upto) {
         return sink_applied(plan, fast, work, notes, path);
     }
     let mut failure = None;
@@ -545,8 +591,14 @@ enum Appender {
     /// CSV, with the writer `write(...)` uses (the same text for the same
     /// rows).
     Csv(csv::BatchedWriter<std::fs::File>),
-    /// Parquet: each batch in row groups of at most `row_group` rows.
-    Parquet { writer: Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>, row_group: usize },
+    /// Parquet, in row groups of `row_group` rows (the last one fewer):
+    /// the rows short of a whole group wait in `pending` for the next
+    /// batch, so that the file is laid out as [`sink`] lays it out.
+    Parquet {
+        writer: Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+        row_group: usize,
+        pending: Option<DataFrame>,
+    },
 }
 
 impl Appender {
@@ -565,23 +617,31 @@ impl Appender {
                 *row_group,
             ),
         };
-        Ok(Appender::Parquet { writer: Box::new(writer.batched(first.schema())?), row_group: row_group.max(1) })
+        let writer = Box::new(writer.batched(first.schema())?);
+        Ok(Appender::Parquet { writer, row_group: row_group.max(1), pending: None })
     }
 
-    fn append(&mut self, mut batch: DataFrame) -> PolarsResult<()> {
+    fn append(&mut self, batch: DataFrame) -> PolarsResult<()> {
         match self {
             Appender::Csv(writer) => writer.write_batch(&batch),
-            Appender::Parquet { writer, row_group } => {
-                // One chunk, so that the row groups are whole slices of it
+            Appender::Parquet { writer, row_group, pending } => {
+                let mut rows = match pending.take() {
+                    Some(mut waiting) => {
+                        waiting.vstack_mut_owned(batch)?;
+                        waiting
+                    }
+                    None => batch,
+                };
+                // One chunk, so that each row group is a whole slice of it
                 // (the writer takes each chunk as a row group).
-                batch.rechunk_mut();
-                let height = batch.height();
+                rows.rechunk_mut();
+                let whole = rows.height().checked_div(*row_group).unwrap_or(0).saturating_mul(*row_group);
                 let mut start = 0;
-                while start < height {
-                    let piece = batch.slice(start as i64, *row_group);
-                    start = start.saturating_add(piece.height().max(1));
-                    writer.write_batch(&piece)?;
+                while start < whole {
+                    writer.write_batch(&rows.slice(start as i64, *row_group))?;
+                    start = start.saturating_add(*row_group);
                 }
+                *pending = Some(rows.slice(whole as i64, rows.height().saturating_sub(whole)));
                 Ok(())
             }
         }
@@ -590,7 +650,13 @@ impl Appender {
     fn finish(self) -> PolarsResult<()> {
         match self {
             Appender::Csv(mut writer) => writer.finish(),
-            Appender::Parquet { writer, .. } => writer.finish().map(|_| ()),
+            Appender::Parquet { mut writer, pending, .. } => {
+                if let Some(mut rest) = pending.filter(|rest| rest.height() > 0) {
+                    rest.rechunk_mut();
+                    writer.write_batch(&rest)?;
+                }
+                writer.finish().map(|_| ())
+            }
         }
     }
 }
@@ -605,7 +671,7 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
     let first = in_query(plan, work.upto);
     let mut steps = Vec::new();
     for (index, (step, fitted)) in plan.chain.steps.iter().zip(work.fitted).enumerate().take(work.upto).skip(first) {
-        // Steps that pick rows by position go through `write_batches`.
+        // Steps that see the batches in order go through `Appender`.
         let (Some(fitted), Some(op)) = (fitted.clone(), step.op()) else {
             return Err(Failure::Step(unfitted(step.span)));
         };

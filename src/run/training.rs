@@ -631,16 +631,15 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
     let column = match &trained.meta.classes {
         Some(names) => {
             let labels: Vec<&str> = values.iter().map(|v| names.get(*v as usize).map_or("", String::as_str)).collect();
-            let text = StringChunked::from_slice("prediction".into(), &labels).into_column();
+            let text = StringChunked::from_slice(crate::ir::PREDICTION.into(), &labels).into_column();
             match train.data.schema.get(&train.target).map(|c| &c.dtype) {
                 Some(DType::I64) => text.cast(&DataType::Int64).unwrap_or(text),
                 Some(DType::Bool) => text.cast(&DataType::Boolean).unwrap_or(text),
                 _ => text,
             }
         }
-        None => {
-            Float64Chunked::from_vec("prediction".into(), values.iter().map(|v| f64::from(*v)).collect()).into_column()
-        }
+        None => Float64Chunked::from_vec(crate::ir::PREDICTION.into(), values.iter().map(|v| f64::from(*v)).collect())
+            .into_column(),
     };
     let mut frame = frame;
     frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
