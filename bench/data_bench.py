@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from peak import peak_mib  # noqa: E402  (bench/peak.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(ROOT, "..", "shared", "peers")
@@ -34,7 +36,7 @@ def timed(cmd):
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{err.decode(errors='replace')}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak_mib(usage.ru_maxrss, err)
 
 
 def summary(values):

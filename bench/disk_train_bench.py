@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from peak import peak_mib  # noqa: E402  (bench/peak.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(ROOT, "..", "shared", "peers")
@@ -56,7 +58,7 @@ def run(pipe, path, flags):
     wall = time.perf_counter() - start
     if out.returncode != 0:
         sys.exit(out.stderr[-3000:])
-    rss = int(re.search(r"RSS (\d+)", out.stderr).group(1)) / 1024
+    rss = peak_mib(int(re.search(r"RSS (\d+)", out.stderr).group(1)), out.stdout + out.stderr)
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     epochs = [line["epoch"] for line in lines if "epoch" in line]
     return wall, rss, epochs

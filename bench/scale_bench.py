@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from peak import peak_mib  # noqa: E402  (bench/peak.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = os.path.join(HERE, "..", ".venv-bench", "bin", "python")
 PEERS = os.path.join(HERE, "..", "..", "shared", "peers")
@@ -49,7 +51,7 @@ def timed(cmd):
     seconds = time.perf_counter() - start
     if status != 0:
         sys.exit(f"{cmd} failed: {err.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, peak_mib(usage.ru_maxrss, err)
 
 
 def data(rows):

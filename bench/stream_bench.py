@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from peak import peak_mib  # noqa: E402  (bench/peak.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = os.path.join(HERE, "..", ".venv-bench", "bin", "python")
 
@@ -26,11 +28,12 @@ def timed(cmd, cwd):
     """Wall seconds and peak resident MB of one run of `cmd`."""
     start = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
-        sys.exit(f"{cmd} failed: {child.stderr.read().decode()}")
-    return seconds, usage.ru_maxrss / 1024
+        sys.exit(f"{cmd} failed: {err.decode(errors='replace')}")
+    return seconds, peak_mib(usage.ru_maxrss, err)
 
 
 def data_file(copies):

@@ -207,7 +207,11 @@ fn run_prints_a_line_per_item_and_caches_the_second_time() {
         stderr(&second)
     );
     let json = run(&["run", "--format", "json", "--no-cache", "--memory", "1", file.to_str().unwrap()]);
-    let lines: Vec<serde_json::Value> = stdout(&json).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l.get("item").is_some())
+        .collect();
     assert_eq!(lines.len(), 1, "the output streams: the source has no line");
     assert_eq!(lines[0]["item"], "o");
     assert_eq!(lines[0]["cached"], false);
@@ -242,10 +246,17 @@ fn run_reports_each_items_peak_memory_and_streaming_keeps_it_low() {
         let json = run(&args);
         assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
         let lines: Vec<serde_json::Value> = stdout(&json).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        lines
+        let (items, run): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.get("item").is_some());
+        let peaks = items
             .iter()
             .map(|l| (l["item"].as_str().unwrap().to_owned(), l["peak_memory_bytes"].as_u64().expect("a peak")))
-            .collect::<std::collections::HashMap<_, _>>()
+            .collect::<std::collections::HashMap<_, _>>();
+        // The last line is the whole run's peak, the items' highest at
+        // least (each item resets the mark the kernel keeps).
+        let [run] = run.as_slice() else { panic!("one line for the run: {lines:?}") };
+        let run_peak = run["run_peak_memory_bytes"].as_u64().expect("the run's peak");
+        assert!(peaks.values().all(|&p| run_peak >= p), "{run_peak} {peaks:?}");
+        peaks
     };
     let text = r#"
 source small = csv("small.csv")

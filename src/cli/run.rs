@@ -172,6 +172,14 @@ pub fn execute(
     }
     let seconds = start.elapsed().as_secs_f64();
     let mut summary = format!("ran {} ({cached} cached) in {seconds:.2} s", plural(ran, "item"));
+    // The whole run's peak: a parent's `wait4` sees only the last item's
+    // (each item resets the high-water mark to measure its own).
+    if let Some(peak) = run::memory::process_peak() {
+        summary.push_str(&format!(", peak {}", megabytes(peak)));
+        if reporter.is_json() {
+            println!("{}", serde_json::json!({ "run_peak_memory_bytes": peak }));
+        }
+    }
     if reporter.errors + reporter.warnings > 0 {
         summary.push_str(&format!(": {}, {}", plural(reporter.errors, "error"), plural(reporter.warnings, "warning")));
     }

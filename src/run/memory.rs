@@ -1,12 +1,28 @@
 //! Peak memory per item: the process's resident-set high-water mark
 //! (Linux's `VmHWM`), reset just before the item runs. It is the whole
 //! process's peak while the item ran, the frames other items keep included,
-//! which is what decides whether a run fits the machine.
+//! which is what decides whether a run fits the machine. The whole run's
+//! peak is kept apart ([`process_peak`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The highest high-water mark seen before a reset: resetting it for an
+/// item loses the process's own peak (a parent's `wait4` then reports only
+/// the last item's), so [`process_peak`] keeps it.
+static EARLIER_PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// The process's peak resident set so far, resets included, in bytes.
+pub fn process_peak() -> Option<u64> {
+    peak().map(|now| now.max(EARLIER_PEAK.load(Ordering::Relaxed)))
+}
 
 /// Starts measuring: hands freed heap back to the system (so the peak is
 /// not the previous item's) and resets the high-water mark to the current
 /// resident set. False where the system offers no such reset.
 pub fn reset() -> bool {
+    if let Some(before) = peak() {
+        EARLIER_PEAK.fetch_max(before, Ordering::Relaxed);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of glibc's heap to the
     // system; it takes the arenas' locks itself.

@@ -23,7 +23,7 @@ pub mod error;
 pub mod fitted;
 pub mod images;
 mod learn;
-mod memory;
+pub mod memory;
 mod names;
 mod onehot;
 mod ops;
