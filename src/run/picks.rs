@@ -27,18 +27,48 @@ pub struct Counter {
 /// Each row's class, for a stratified split.
 struct Strata {
     column: String,
-    /// Class (the value as text; `None`: missing) to its number, in the
-    /// order the classes first appear, as [`crate::run::ops::row_groups`]
-    /// numbers them.
-    classes: HashMap<Option<String>, u32>,
+    /// Class (the value as text) to its number, in the order the classes
+    /// first appear, as [`crate::run::ops::row_groups`] numbers them;
+    /// `missing`: the number of the missing value's class.
+    classes: HashMap<String, u32>,
+    missing: Option<u32>,
     of_row: Vec<u32>,
+}
+
+impl Strata {
+    /// The number of `key`'s class, numbering it when it is new (a row's
+    /// lookup allocates nothing once its class is known).
+    fn class(&mut self, key: Option<&str>) -> u32 {
+        let next =
+            u32::try_from(self.classes.len().saturating_add(usize::from(self.missing.is_some()))).unwrap_or(u32::MAX);
+        match key {
+            None => *self.missing.get_or_insert(next),
+            Some(key) => match self.classes.get(key) {
+                Some(&class) => class,
+                None => {
+                    self.classes.insert(key.to_owned(), next);
+                    next
+                }
+            },
+        }
+    }
+
+    /// How many classes there are.
+    fn len(&self) -> usize {
+        self.classes.len().saturating_add(usize::from(self.missing.is_some()))
+    }
 }
 
 impl Counter {
     /// A counter; `stratify`: the column whose classes a split keeps in
     /// proportion.
     pub fn new(stratify: Option<&str>) -> Counter {
-        let strata = stratify.map(|c| Strata { column: c.to_owned(), classes: HashMap::new(), of_row: Vec::new() });
+        let strata = stratify.map(|c| Strata {
+            column: c.to_owned(),
+            classes: HashMap::new(),
+            missing: None,
+            of_row: Vec::new(),
+        });
         Counter { rows: 0, strata }
     }
 
@@ -57,8 +87,7 @@ impl Counter {
         let failed = |e: PolarsError| polars_failure(e, span);
         let keys = batch.column(&strata.column).map_err(failed)?.cast(&DataType::String).map_err(failed)?;
         for key in keys.str().map_err(failed)?.iter() {
-            let next = u32::try_from(strata.classes.len()).unwrap_or(u32::MAX);
-            let class = *strata.classes.entry(key.map(str::to_owned)).or_insert(next);
+            let class = strata.class(key);
             strata.of_row.push(class);
         }
         Ok(())
@@ -70,7 +99,7 @@ impl Counter {
         // `observe` refused more rows than an index holds.
         let all = IdxSize::try_from(self.rows).unwrap_or(IdxSize::MAX);
         let Some(strata) = self.strata else { return vec![(0..all).collect()] };
-        let mut groups: Vec<Vec<IdxSize>> = vec![Vec::new(); strata.classes.len()];
+        let mut groups: Vec<Vec<IdxSize>> = vec![Vec::new(); strata.len()];
         for (row, class) in (0..all).zip(strata.of_row) {
             if let Some(group) = groups.get_mut(class as usize) {
                 group.push(row);
@@ -144,7 +173,7 @@ mod tests {
 
     fn frame(classes: &[&str]) -> DataFrame {
         let n = classes.len() as i64;
-        df!("x" => (0..n).collect::<Vec<i64>>(), "y" => classes).unwrap_or_default()
+        df!("x" => (0..n).collect::<Vec<i64>>(), "y" => classes).expect("a frame")
     }
 
     /// A frame's rows fed in batches of `size`, through `picks`.
@@ -181,11 +210,24 @@ mod tests {
             let held = split::split(&df, &fractions, stratify, Some(9), Span::default()).expect("splits");
             for size in [1, 7, 128, 1000] {
                 let of_row = counted(&df, stratify, size).split(&fractions, Some(9));
+                assert_eq!(held.iter().map(DataFrame::height).sum::<usize>(), 1000);
                 for (part, rows) in held.iter().enumerate() {
                     let streamed = kept(&df, &Picks::part(Arc::clone(&of_row), part), size);
                     assert!(streamed.equals(rows), "part {part}, stratify {stratify:?}, batches of {size}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_missing_class_is_a_stratum_of_its_own_as_held() {
+        let classes: Vec<Option<&str>> = (0..300).map(|i| [Some("a"), None, Some("b"), None, None][i % 5]).collect();
+        let df = df!("x" => (0..300i64).collect::<Vec<i64>>(), "y" => classes).expect("a frame");
+        let held = split::split(&df, &[0.5, 0.5], Some("y"), Some(2), Span::default()).expect("splits");
+        let of_row = counted(&df, Some("y"), 64).split(&[0.5, 0.5], Some(2));
+        for (part, rows) in held.iter().enumerate() {
+            assert!(rows.height() > 100);
+            assert!(kept(&df, &Picks::part(Arc::clone(&of_row), part), 64).equals_missing(rows), "part {part}");
         }
     }
 
