@@ -116,6 +116,18 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     let read = run(&dir, &text, true, None, false);
     assert!(held.errors.is_empty() && read.errors.is_empty(), "{:?} {:?}", held.errors, read.errors);
     assert!(read.from_disk && !held.from_disk);
+    same_first_epoch(&held, &read);
+    // The files are gone once the training is over, and so are the ones
+    // a killed run left.
+    assert!(!orphan.exists());
+    let scratch = std::fs::read_dir(dir.join(".pipe-cache/scratch")).unwrap().count();
+    assert_eq!(scratch, 0, "the rows streamed for training are removed");
+}
+
+/// Asserts that a run's first epoch from disk scored what the same run
+/// held in memory scored (with weights that do not move, see
+/// `the_rows_read_from_disk_are_the_rows_held_in_memory`).
+fn same_first_epoch(held: &Ran, read: &Ran) {
     let (held, read) = (&held.epochs[0], &read.epochs[0]);
     // The validation rows are read in the same order and blocks.
     let (held_val, read_val) = (held.val.as_ref().unwrap(), read.val.as_ref().unwrap());
@@ -125,11 +137,6 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     // equal to float rounding.
     assert_eq!(held.train.confusion, read.train.confusion);
     assert!((held.loss - read.loss).abs() < 1e-6, "{} {}", held.loss, read.loss);
-    // The files are gone once the training is over, and so are the ones
-    // a killed run left.
-    assert!(!orphan.exists());
-    let scratch = std::fs::read_dir(dir.join(".pipe-cache/scratch")).unwrap().count();
-    assert_eq!(scratch, 0, "the rows streamed for training are removed");
 }
 
 /// How many rows the (one) evaluation scored.
@@ -192,15 +199,10 @@ output predictions = te |> predict(m) |> write("predictions.csv")
     assert_eq!(held_test.loss, read_test.loss);
     let tested: u64 = held_test.confusion.as_ref().unwrap().iter().flatten().sum();
     assert!((178..=182).contains(&tested), "{:?}", held_test.confusion);
-    let (held, read) = (&held.epochs[0], &read.epochs[0]);
-    let (held_val, read_val) = (held.val.as_ref().unwrap(), read.val.as_ref().unwrap());
-    assert_eq!(held_val.confusion, read_val.confusion);
-    assert!((held_val.loss - read_val.loss).abs() < 1e-9, "{} {}", held_val.loss, read_val.loss);
-    assert_eq!(held.train.confusion, read.train.confusion);
-    assert!((held.loss - read.loss).abs() < 1e-6, "{} {}", held.loss, read.loss);
+    same_first_epoch(&held, &read);
     // 90% of the rows, 80% of those trained on.
-    let rows: u64 = held.train.confusion.as_ref().unwrap().iter().flatten().sum();
-    assert!((1438..=1442).contains(&rows), "{:?}", held.train.confusion);
+    let rows: u64 = held.epochs[0].train.confusion.as_ref().unwrap().iter().flatten().sum();
+    assert!((1438..=1442).contains(&rows), "{:?}", held.epochs[0].train.confusion);
 }
 
 #[test]

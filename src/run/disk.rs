@@ -176,54 +176,60 @@ pub(super) fn prepare_files(
     let windows = ParquetWindows::open(data, &features, &target, classes.clone(), image, span)?;
     let width = windows.width;
     let val = match validate {
-        Some(path) => {
-            let mut validation = scan(path).map_err(failed)?.select(columns(&features, &target));
-            let schema = validation.collect_schema().map_err(failed)?;
-            no_missing(&validation, &schema, span)?;
-            if let Some(names) = &classes {
-                let (found, _) = class_counts(scan(path).map_err(failed)?, &target, span)?;
-                if let Some(unknown) = found.iter().find(|c| !names.contains(c)) {
-                    return Err(RunError::data(
-                        format!("the validation data has a class `{unknown}` that the training data does not"),
-                        span,
-                        "validated here",
-                        "split with `stratify:` so every part has every class",
-                    ));
-                }
-            }
-            let windows = ParquetWindows::open(path, &features, &target, classes.clone(), image, span)?;
-            Some(Rows::Disk(Arc::new(windows)))
-        }
+        Some(path) => Some(checked_rows(path, &features, &target, classes.as_deref(), image, span, |unknown| {
+            RunError::data(
+                format!("the validation data has a class `{unknown}` that the training data does not"),
+                span,
+                "validated here",
+                "split with `stratify:` so every part has every class",
+            )
+        })?),
         None => None,
     };
     Ok(Prepared { classes, features, set: Rows::Disk(Arc::new(windows)), val, counts, width })
 }
 
 /// The rows of an evaluation streamed to `path`, as run `meta` reads them:
-/// checked whole first (no missing values, no class the run does not
-/// know), with the errors the rows held in memory give.
+/// checked whole first, with the errors the rows held in memory give.
 pub(super) fn evaluation_rows(
     meta: &TrainedMeta,
     path: &Path,
     image: Option<[usize; 3]>,
     span: Span,
 ) -> RunResult<Rows> {
+    checked_rows(path, &meta.features, &meta.target, meta.classes.as_deref(), image, span, |unknown| {
+        RunError::data(
+            format!("the target has a class `{unknown}` that the training data does not"),
+            span,
+            "an unknown class",
+            "split with `stratify:` so every part has every class",
+        )
+    })
+}
+
+/// The rows streamed to `path` (validation or evaluation data) as a run
+/// trained on `features` and `classes` reads them, checked whole first: no
+/// missing values, and no class the run does not know (`unknown` says so).
+fn checked_rows(
+    path: &Path,
+    features: &[String],
+    target: &str,
+    classes: Option<&[String]>,
+    image: Option<[usize; 3]>,
+    span: Span,
+    unknown: impl Fn(&str) -> RunError,
+) -> RunResult<Rows> {
     let failed = read_failure(span);
-    let rows = scan(path).map_err(failed)?.select(columns(&meta.features, &meta.target));
-    let schema = rows.clone().collect_schema().map_err(failed)?;
+    let mut rows = scan(path).map_err(failed)?.select(columns(features, target));
+    let schema = rows.collect_schema().map_err(failed)?;
     no_missing(&rows, &schema, span)?;
-    if let Some(names) = &meta.classes {
-        let (found, _) = class_counts(scan(path).map_err(failed)?, &meta.target, span)?;
-        if let Some(unknown) = found.iter().find(|c| !names.contains(c)) {
-            return Err(RunError::data(
-                format!("the target has a class `{unknown}` that the training data does not"),
-                span,
-                "an unknown class",
-                "split with `stratify:` so every part has every class",
-            ));
+    if let Some(names) = classes {
+        let (found, _) = class_counts(rows, target, span)?;
+        if let Some(class) = found.iter().find(|c| !names.contains(c)) {
+            return Err(unknown(class));
         }
     }
-    let windows = ParquetWindows::open(path, &meta.features, &meta.target, meta.classes.clone(), image, span)?;
+    let windows = ParquetWindows::open(path, features, target, classes.map(<[String]>::to_vec), image, span)?;
     Ok(Rows::Disk(Arc::new(windows)))
 }
 
