@@ -142,7 +142,9 @@ impl<'a> Session<'a> {
                 self.evaluated_item(id, &trained, scores)?;
                 vec![rows]
             }
-            _ => self.train_item(id, TrainRows::Files { data, validate: paths.next() })?,
+            ItemKind::Train(_) => self.train_item(id, TrainRows::Files { data, validate: paths.next() })?,
+            // `disk_plan` plans training runs and evaluations only.
+            _ => return Ok(None),
         };
         drop(scratch);
         Ok(Some(rows))
