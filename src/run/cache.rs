@@ -205,7 +205,7 @@ impl Cache {
         for (i, df) in frames.iter().enumerate() {
             let mut df = df.clone();
             write::atomically(&self.item(key, &format!(".{i}.parquet")), |file| {
-                ParquetWriter::new(file)
+                ParquetWriter::new(write::buffered(file))
                     .with_compression(ParquetCompression::Lz4Raw)
                     .finish(&mut df)
                     .map(|_| ())

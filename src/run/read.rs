@@ -386,7 +386,6 @@ fn one_after_another(scans: Vec<PolarsResult<LazyFrame>>) -> PolarsResult<LazyFr
 /// it in ranges through its object store instead of mapping all of it (a
 /// mapped 930 MB CSV counted 930 MB in the resident set while it streamed;
 /// read in ranges the same output peaked at 284 MB, 5% slower).
-/// A local file as the URL Polars' scans take.
 pub(super) fn file_url(path: &Path) -> Option<PlRefPath> {
     // Canonical: Polars' object store refuses `..` in a path.
     let absolute = path.canonicalize().ok()?;

@@ -595,7 +595,7 @@ enum Appender {
     /// the rows short of a whole group wait in `pending` for the next
     /// batch, so that the file is laid out as [`sink`] lays it out.
     Parquet {
-        writer: Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+        writer: Box<polars::io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>>,
         row_group: usize,
         pending: Option<DataFrame>,
     },
@@ -609,9 +609,9 @@ impl Appender {
             return Ok(Appender::Csv(CsvWriter::new(out).batched(first.schema())?));
         }
         let (writer, row_group) = match layout {
-            Layout::Output => (ParquetWriter::new(out), BATCH_ROWS),
+            Layout::Output => (ParquetWriter::new(write::buffered(out)), BATCH_ROWS),
             Layout::Training { row_group, .. } => (
-                ParquetWriter::new(out)
+                ParquetWriter::new(write::buffered(out))
                     .with_compression(ParquetCompression::Lz4Raw)
                     .with_row_group_size(Some(*row_group)),
                 *row_group,

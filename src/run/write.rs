@@ -5,7 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-pub use crate::files::write::{atomically, atomically_at, bytes};
+pub use crate::files::write::{atomically, atomically_at, buffered, bytes};
 use crate::run::error::{RunError, RunResult};
 use crate::source::Span;
 
@@ -18,7 +18,7 @@ pub fn frame(mut df: DataFrame, path: &Path, span: Span) -> RunResult<()> {
         if csv {
             CsvWriter::new(file).finish(&mut df).map_err(|e| e.to_string())
         } else {
-            ParquetWriter::new(file).finish(&mut df).map(|_| ()).map_err(|e| e.to_string())
+            ParquetWriter::new(buffered(file)).finish(&mut df).map(|_| ()).map_err(|e| e.to_string())
         }
     })
     .map_err(failed)
