@@ -23,6 +23,17 @@ pub enum DType {
 }
 
 impl DType {
+    /// About how many bytes a value takes in memory (text: a typical
+    /// short string and its offset): the memory budget's measure.
+    pub fn held_width(&self) -> u64 {
+        match self {
+            DType::I64 | DType::F64 => 8,
+            DType::Bool => 1,
+            DType::Str | DType::Cat(_) => 16,
+            DType::Image([c, h, w]) => (c.saturating_mul(*h).saturating_mul(*w) as u64).saturating_mul(4),
+        }
+    }
+
     /// Whether arithmetic and scaling apply.
     pub fn is_numeric(&self) -> bool {
         matches!(self, DType::I64 | DType::F64)

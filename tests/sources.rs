@@ -451,3 +451,94 @@ fn a_source_above_the_pipelines_folder_streams() {
     // Streamed, not read into memory after a failed stream.
     assert_eq!(steps, ["stream"]);
 }
+
+/// A URL source streams when it outgrows the memory budget: downloaded
+/// once for the run (though a learning step reads it twice, and two items
+/// read it), the downloads gone after, and what it writes is what the rows
+/// held write, for CSV and Parquet. A value that does not parse names the
+/// URL, not the download.
+#[test]
+fn a_url_source_streams_from_one_download_and_writes_what_the_held_rows_write() {
+    let dir = scratch("url_stream");
+    let served = dir.join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::copy(repo().join("data/iris.csv"), served.join("iris.csv")).unwrap();
+    let mut iris = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(served.join("iris.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    ParquetWriter::new(std::fs::File::create(served.join("iris.parquet")).unwrap()).finish(&mut iris).unwrap();
+    let server = serve(&served);
+    let text = format!(
+        r#"
+source web_csv = csv("{url}/iris.csv")
+source web_parquet = parquet("{url}/iris.parquet")
+transform scale = fit(web_parquet |> filter(petal_width_cm > 0.5)) {{
+    minmax(sepal_length_cm)
+    pca([sepal_length_cm, sepal_width_cm, petal_length_cm], 2)
+}}
+output a = web_csv |> standard(petal_length_cm) |> write("out/PREFIX_a.csv")
+output b = web_csv |> filter(label != "setosa") |> write("out/PREFIX_b.csv")
+output c = scale(web_parquet) |> write("out/PREFIX_c.csv")
+"#,
+        url = server.url
+    );
+    let gets = || server.gets.load(std::sync::atomic::Ordering::SeqCst);
+    let run_as = |prefix: &str, in_memory: bool| {
+        let program = checked(&dir, &text.replace("PREFIX", prefix));
+        let memory = (!in_memory).then_some(1);
+        let options = Options { dir: dir.clone(), cache: false, in_memory, memory, ..Options::default() };
+        let mut streamed = Vec::new();
+        let errors = pipe::run::run(&program, &options, &mut |e: Event| {
+            if let Event::Step { name, operation: "stream", .. } = e {
+                streamed.push(name);
+            }
+        });
+        (errors, streamed)
+    };
+    let before = gets();
+    let (errors, mut streamed) = run_as("streamed", false);
+    assert!(errors.is_empty(), "{errors:?}");
+    streamed.sort();
+    streamed.dedup();
+    assert_eq!(streamed, ["a", "b", "c", "scale"], "every item streams");
+    assert_eq!(gets() - before, 2, "each URL is downloaded once for the run");
+    let (errors, streamed) = run_as("held", true);
+    assert!(errors.is_empty() && streamed.is_empty(), "{errors:?} {streamed:?}");
+    for name in ["a", "b", "c"] {
+        let streamed = std::fs::read(dir.join(format!("out/streamed_{name}.csv"))).unwrap();
+        let held = std::fs::read(dir.join(format!("out/held_{name}.csv"))).unwrap();
+        assert!(streamed == held, "{name}: the streamed output differs from the held one");
+    }
+    let downloads = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(&format!("{}{}-", pipe::run::read::DOWNLOAD_PREFIX, std::process::id()))
+        })
+        .count();
+    assert_eq!(downloads, 0, "the run's downloads are removed");
+    // A value that does not parse, met while streaming the download.
+    let mut bad = std::fs::read_to_string(served.join("iris.csv")).unwrap();
+    bad.push_str("oops,3.0,1.4,0.2,setosa\n");
+    std::fs::write(served.join("bad.csv"), bad).unwrap();
+    let text = format!(
+        "source bad = csv(\"{}/bad.csv\", dtypes: {{sepal_length_cm: f64}})\noutput o = bad |> standard(petal_length_cm) |> write(\"out/bad.csv\")\n",
+        server.url
+    );
+    let program = checked(&dir, &text);
+    let options = Options { dir: dir.clone(), cache: false, memory: Some(1), ..Options::default() };
+    match pipe::run::run(&program, &options, &mut |_: Event| {}).as_slice() {
+        [RunError::BadValue { path, line, value, .. }] => {
+            assert_eq!(
+                (path.as_str(), *line, value.as_str()),
+                (format!("{}/bad.csv", server.url).as_str(), 152, "oops")
+            );
+        }
+        other => panic!("expected bad_value, got {other:?}"),
+    }
+    assert!(!dir.join("out/bad.csv").exists(), "nothing may be written");
+}

@@ -128,7 +128,7 @@ pub fn lower(
         .into_iter()
         .map(|f| {
             let stamp = many::stamp(&f.path).ok();
-            SourceFile { path: f.path, values: f.values, stamp, version: None }
+            SourceFile { path: f.path, values: f.values, stamp, version: None, held_bytes: None }
         })
         .collect();
     let many = found.naming != many::Naming::File;

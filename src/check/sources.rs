@@ -102,7 +102,8 @@ impl Frames<'_> {
                 reason,
                 span: path_span,
             }))?;
-            let files = ir::SourceFiles::url(&path, remote.validator);
+            // A CSV takes about its own length in memory.
+            let files = ir::SourceFiles::url(&path, remote.validator, remote.size);
             return Some(self.csv_schema(probed, files, Vec::new(), options, b, span));
         }
         let full_path = self.path(&path);
@@ -152,17 +153,16 @@ impl Frames<'_> {
     fn parquet(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
         if http::is_url(&path) {
-            let (read, remote) =
+            let (read, rows, remote) =
                 self.found(http::parquet_columns(&path).map_err(|reason| CheckError::SourceUnreadable {
                     path: path.clone(),
                     reason,
                     span: path_span,
                 }))?;
+            let width: u64 = read.iter().map(|(_, dtype)| dtype.held_width()).fold(0, u64::saturating_add);
+            let files = ir::SourceFiles::url(&path, remote.validator, Some(rows.saturating_mul(width)));
             let columns = read.into_iter().map(|(name, dtype)| Column::new(name, dtype, span)).collect();
-            return Some((
-                Schema { columns },
-                ir::Source::Parquet { files: ir::SourceFiles::url(&path, remote.validator) },
-            ));
+            return Some((Schema { columns }, ir::Source::Parquet { files }));
         }
         let full_path = self.path(&path);
         let found = self.found(source_files::find(self.dir, &path, "parquet", path_span))?;

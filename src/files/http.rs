@@ -166,12 +166,13 @@ pub fn csv_columns(
     Ok((columns, remote))
 }
 
-/// A remote Parquet file's columns, from its footer (three requests: the
-/// size with the first byte, the footer's length, the footer), and what
-/// the server says of it.
-pub fn parquet_columns(url: &str) -> Result<(Vec<(String, crate::schema::DType)>, Remote), String> {
+/// A remote Parquet file's columns and rows, from its footer (three
+/// requests: the size with the first byte, the footer's length, the
+/// footer), and what the server says of it.
+pub fn parquet_columns(url: &str) -> Result<(super::parquet::Columns, u64, Remote), String> {
     let remote = head(url)?;
     let size = remote.size.ok_or("the server does not say the file's size, which reading its footer needs")?;
-    let columns = super::parquet::columns_of(size, &mut |start, len| range(url, start, len).map(|(bytes, _)| bytes))?;
-    Ok((columns, remote))
+    let (columns, rows) =
+        super::parquet::columns_and_rows_of(size, &mut |start, len| range(url, start, len).map(|(bytes, _)| bytes))?;
+    Ok((columns, rows, remote))
 }

@@ -8,6 +8,9 @@ use std::path::Path;
 
 use crate::schema::DType;
 
+/// A file's flat columns, with their types.
+pub type Columns = Vec<(String, DType)>;
+
 /// Footers larger than this are refused (a corrupt length, not a schema).
 const MAX_FOOTER: u64 = 64 << 20;
 
@@ -17,12 +20,13 @@ pub fn columns(path: &Path) -> Result<Vec<(String, DType)>, String> {
 }
 
 /// The flat columns of a Parquet file of `size` bytes whose bytes `read`
-/// gives (`start`, `len`): a local file or a range request.
-pub fn columns_of(
+/// gives (`start`, `len`): a local file or a range request; and its rows.
+pub fn columns_and_rows_of(
     size: u64,
     read: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, String>,
-) -> Result<Vec<(String, DType)>, String> {
-    schema_of(&footer_of(size, read)?)
+) -> Result<(Columns, u64), String> {
+    let footer = footer_of(size, read)?;
+    Ok((schema_of(&footer)?, rows_in(&footer)?))
 }
 
 /// The flat columns a footer's schema names.
@@ -33,8 +37,12 @@ fn schema_of(footer: &[u8]) -> Result<Vec<(String, DType)>, String> {
 
 /// The number of rows a Parquet file holds, from its footer.
 pub fn rows(path: &Path) -> Result<u64, String> {
-    let footer = footer(path)?;
-    let mut r = Compact { bytes: &footer, pos: 0, depth: 0 };
+    rows_in(&footer(path)?)
+}
+
+/// The number of rows a footer gives.
+fn rows_in(footer: &[u8]) -> Result<u64, String> {
+    let mut r = Compact { bytes: footer, pos: 0, depth: 0 };
     let mut rows = None;
     r.fields(|r, id, kind| {
         if id == 3 && kind == I64 {

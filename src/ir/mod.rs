@@ -161,14 +161,15 @@ pub struct SourceFiles {
 }
 
 impl SourceFiles {
-    /// One file on an HTTP(S) server, at the version the checker saw.
-    pub fn url(url: &str, version: Option<String>) -> SourceFiles {
+    /// One file on an HTTP(S) server, at the version the checker saw, of
+    /// about `held_bytes` in memory.
+    pub fn url(url: &str, version: Option<String>, held_bytes: Option<u64>) -> SourceFiles {
         let path = PathBuf::from(url);
         SourceFiles {
             path: path.clone(),
             many: false,
             glob: None,
-            files: vec![SourceFile { path, values: Vec::new(), stamp: None, version }],
+            files: vec![SourceFile { path, values: Vec::new(), stamp: None, version, held_bytes }],
             partitions: Vec::new(),
             folders: Vec::new(),
         }
@@ -186,7 +187,7 @@ impl SourceFiles {
             path: path.clone(),
             many: false,
             glob: None,
-            files: vec![SourceFile { path, values: Vec::new(), stamp: None, version: None }],
+            files: vec![SourceFile { path, values: Vec::new(), stamp: None, version: None, held_bytes: None }],
             partitions: Vec::new(),
             folders,
         }
@@ -209,6 +210,11 @@ pub struct SourceFile {
     /// last-modified), which a run compares and the cache keys on.
     #[serde(skip)]
     pub version: Option<String>,
+    /// For a URL: about how many bytes its rows take in memory, from what
+    /// the checker read (a CSV's length, a Parquet file's rows times its
+    /// columns' widths): what the memory budget weighs it by.
+    #[serde(skip)]
+    pub held_bytes: Option<u64>,
 }
 
 /// A frame: a starting point and operations applied in order.

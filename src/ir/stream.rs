@@ -621,14 +621,12 @@ impl Program {
         Ok(source)
     }
 
-    /// Source `id`, when it is local files that can be scanned.
+    /// Source `id`, when it is files that can be scanned (on this machine,
+    /// or a URL's, downloaded once for the run and scanned there).
     fn streamed_source(&self, id: ItemId) -> Result<ItemId, String> {
         let item = self.items.get(id).and_then(Option::as_ref).ok_or("not an item")?;
         match &item.kind {
-            ItemKind::Source(Source::Csv { files, .. } | Source::Parquet { files }) if !files.is_url() => Ok(id),
-            ItemKind::Source(Source::Csv { .. } | Source::Parquet { .. }) => {
-                Err("its source is a URL, read whole".into())
-            }
+            ItemKind::Source(Source::Csv { .. } | Source::Parquet { .. }) => Ok(id),
             ItemKind::Source(Source::Images { .. }) => Err("its source is images".into()),
             _ => Err(format!("it reads `{}`, which is held", item.name)),
         }

@@ -7,7 +7,6 @@
 
 use crate::ir::{ItemId, ItemKind, Memory, Program, Source, SourceFiles};
 use crate::run::error::RunError;
-use crate::schema::DType;
 
 /// The budget in bytes: the one given, or half of this machine's memory.
 pub fn bytes(given: Option<u64>) -> u64 {
@@ -17,38 +16,31 @@ pub fn bytes(given: Option<u64>) -> u64 {
 /// About how many bytes the rows of a source take in memory: a CSV's
 /// text (numbers take about as many bytes as text as they do as values),
 /// a Parquet file's rows times the width of its columns (its own bytes are
-/// compressed). Images and URLs: unknown, 0.
+/// compressed); a URL's, as the checker weighed it. Images: unknown, 0.
 pub fn source_bytes(source: &Source) -> u64 {
     match source {
-        Source::Csv { files, .. } if !files.is_url() => on_disk(files),
-        Source::Parquet { files } if !files.is_url() => files
+        Source::Csv { files, .. } | Source::Parquet { files } if files.is_url() => {
+            files.files.iter().filter_map(|f| f.held_bytes).fold(0, u64::saturating_add)
+        }
+        Source::Csv { files, .. } => on_disk(files),
+        Source::Parquet { files } => files
             .files
             .iter()
             .map(|f| {
                 let rows = crate::files::parquet::rows(&f.path).unwrap_or(0);
                 let width: u64 = crate::files::parquet::columns(&f.path)
-                    .map(|columns| columns.iter().map(|(_, dtype)| width(dtype)).sum())
+                    .map(|columns| columns.iter().map(|(_, dtype)| dtype.held_width()).sum())
                     .unwrap_or(0);
                 rows.saturating_mul(width)
             })
             .fold(0, u64::saturating_add),
-        Source::Csv { .. } | Source::Parquet { .. } | Source::Images { .. } => 0,
+        Source::Images { .. } => 0,
     }
 }
 
 /// The files' sizes when checked.
 fn on_disk(files: &SourceFiles) -> u64 {
     files.files.iter().filter_map(|f| f.stamp.as_ref()).map(|s| s.len).fold(0, u64::saturating_add)
-}
-
-/// Bytes per value (text: a typical short string and its offset).
-fn width(dtype: &DType) -> u64 {
-    match dtype {
-        DType::I64 | DType::F64 => 8,
-        DType::Bool => 1,
-        DType::Str | DType::Cat(_) => 16,
-        DType::Image([c, h, w]) => (c.saturating_mul(*h).saturating_mul(*w) as u64).saturating_mul(4),
-    }
 }
 
 /// "3.1 GB", "512 MB", "20 KB".

@@ -265,6 +265,10 @@ pub struct Session<'a> {
     /// stream (`None`: every item of the file, for sessions used from
     /// code).
     within: Option<std::collections::HashSet<ItemId>>,
+    /// URL sources downloaded for streamed items, by URL: each is fetched
+    /// once for the run (a streamed item reads its source more than once),
+    /// and removed when the run ends.
+    downloads: HashMap<PathBuf, read::Download>,
     events: &'a mut dyn FnMut(Event),
 }
 
@@ -292,6 +296,7 @@ impl<'a> Session<'a> {
             budget: budget::bytes(options.memory),
             uses: None,
             within: None,
+            downloads: HashMap::new(),
             events,
         }
     }

@@ -1,7 +1,7 @@
 //! Sources: CSV and Parquet files read with Polars, in the types the
 //! checker inferred, and failures explained down to the line and column.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::*;
@@ -48,44 +48,93 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
 /// What a URL's temporary download is named after (then the process id).
 pub const DOWNLOAD_PREFIX: &str = "pipe-download-";
 
+/// A URL's file downloaded into the temporary folder, removed when
+/// dropped.
+#[derive(Debug)]
+pub struct Download {
+    /// The URL.
+    pub url: String,
+    /// The downloaded file.
+    pub path: PathBuf,
+}
+
+impl Download {
+    /// `file`'s URL downloaded, at the version the checker saw (another
+    /// version is `source_changed`).
+    pub fn of(file: &SourceFile, extension: &str, span: Span) -> RunResult<Download> {
+        static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Downloads a killed run left behind go first.
+        crate::files::write::remove_orphans(&std::env::temp_dir(), DOWNLOAD_PREFIX);
+        let url = file.path.to_string_lossy().into_owned();
+        let path = std::env::temp_dir().join(format!("{DOWNLOAD_PREFIX}{}-{n}.{extension}", std::process::id()));
+        let download = Download { url, path };
+        match http::download(&download.url, &download.path) {
+            Ok(remote) if file.version.is_some() && remote.version_differs(file.version.as_deref()) => {
+                Err(RunError::SourceChanged {
+                    path: download.url.clone(),
+                    change: "changed on the server".into(),
+                    span,
+                })
+            }
+            Ok(_) => Ok(download),
+            Err(reason) => Err(RunError::Unreadable {
+                path: download.url.clone(),
+                reason,
+                span,
+                help: "check the URL, the network and the server".into(),
+            }),
+        }
+    }
+
+    /// `error` naming the URL instead of the downloaded file (a name the
+    /// user does not know).
+    pub fn named(&self, error: RunError) -> RunError {
+        let temporary = self.path.display().to_string();
+        match error {
+            RunError::Unreadable { path, reason, span, help } if path == temporary => {
+                RunError::Unreadable { path: self.url.clone(), reason, span, help }
+            }
+            RunError::BadValue { path, line, column, value, expected, span } if path == temporary => {
+                RunError::BadValue { path: self.url.clone(), line, column, value, expected, span }
+            }
+            other => other,
+        }
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// `read` of the file on this machine: the file itself, or a URL's file
-/// downloaded to a temporary file (removed after). A download whose
-/// version differs from the check's is refused.
+/// downloaded to a temporary file (removed after).
 fn local(
     file: &SourceFile,
     extension: &str,
     span: Span,
     read: impl FnOnce(&Path) -> RunResult<DataFrame>,
 ) -> RunResult<DataFrame> {
-    let url = file.path.to_string_lossy();
-    if !http::is_url(&url) {
+    if !http::is_url(&file.path.to_string_lossy()) {
         return read(&file.path);
     }
-    static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // Downloads a killed run left behind go first.
-    crate::files::write::remove_orphans(&std::env::temp_dir(), DOWNLOAD_PREFIX);
-    let temporary = std::env::temp_dir().join(format!("{DOWNLOAD_PREFIX}{}-{n}.{extension}", std::process::id()));
-    let result = match http::download(&url, &temporary) {
-        Ok(remote) if file.version.is_some() && remote.version_differs(file.version.as_deref()) => {
-            Err(RunError::SourceChanged { path: url.to_string(), change: "changed on the server".into(), span })
+    let download = Download::of(file, extension, span)?;
+    read(&download.path).map_err(|e| download.named(e))
+}
+
+/// `source` with its URL's file replaced by `download` (scanned as a file
+/// on this machine); other sources as they are.
+pub fn downloaded(source: &Source, download: &Download) -> Source {
+    let files = SourceFiles::one(download.path.clone());
+    match source {
+        Source::Csv { sep, nulls, schema, .. } => {
+            Source::Csv { files, sep: *sep, nulls: nulls.clone(), schema: schema.clone() }
         }
-        Ok(_) => read(&temporary),
-        Err(reason) => Err(RunError::Unreadable {
-            path: url.to_string(),
-            reason,
-            span,
-            help: "check the URL, the network and the server".into(),
-        }),
-    };
-    let _ = std::fs::remove_file(&temporary);
-    result.map_err(|e| match e {
-        // The temporary file is not a name the user knows.
-        RunError::Unreadable { reason, help, span, .. } => {
-            RunError::Unreadable { path: url.to_string(), reason, span, help }
-        }
-        other => other,
-    })
+        Source::Parquet { .. } => Source::Parquet { files },
+        Source::Images { .. } => source.clone(),
+    }
 }
 
 /// Refuses a source whose files changed since the checker read them: a

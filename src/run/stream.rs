@@ -39,11 +39,13 @@ const BATCH_ROWS: usize = 1 << 17;
 /// What a streamed item runs.
 pub(super) struct Streaming<'p> {
     chain: Chain<'p>,
-    source: &'p Source,
+    /// The source, or a URL source's local copy ([`read::downloaded`]).
+    source: std::borrow::Cow<'p, Source>,
     end: End,
 }
 
 /// What the last pass does.
+#[derive(Clone)]
 enum End {
     /// Write the rows to `path`, laid out as `layout` says.
     Write { path: PathBuf, span: Span, layout: Layout },
@@ -137,7 +139,7 @@ impl<'p> Streaming<'p> {
     /// A plan that writes `chain`'s rows from `source` to the Parquet file
     /// `path`, laid out as `layout` says (errors located at `span`).
     pub(super) fn writing(chain: Chain<'p>, source: &'p Source, path: PathBuf, span: Span, layout: Layout) -> Self {
-        Streaming { chain, source, end: End::Write { path, span, layout } }
+        Streaming { chain, source: std::borrow::Cow::Borrowed(source), end: End::Write { path, span, layout } }
     }
 }
 
@@ -184,7 +186,7 @@ impl<'a> Session<'a> {
         if !always && budget::source_bytes(source) <= self.budget {
             return None;
         }
-        Some(Streaming { chain, source, end })
+        Some(Streaming { chain, source: std::borrow::Cow::Borrowed(source), end })
     }
 
     /// Runs a streamed item; its row counts. `None` when a pass failed
@@ -192,6 +194,33 @@ impl<'a> Session<'a> {
     /// limit): nothing was written or stored, and the item runs in memory
     /// instead, where the failing step reports it at its own span.
     pub(super) fn stream(&mut self, id: ItemId, plan: &Streaming) -> RunResult<Option<Vec<usize>>> {
+        let Some((local, url)) = self.downloaded(plan)? else { return self.stream_files(id, plan) };
+        let result = self.stream_files(id, &local);
+        result.map_err(|e| match self.downloads.get(&url) {
+            Some(download) => download.named(e),
+            None => e,
+        })
+    }
+
+    /// `plan` reading its URL source's local copy (downloaded once for
+    /// the run, at the version the checker saw), and the URL; `None` for
+    /// a source on this machine.
+    fn downloaded<'p>(&mut self, plan: &Streaming<'p>) -> RunResult<Option<(Streaming<'p>, PathBuf)>> {
+        let (Source::Csv { files, .. } | Source::Parquet { files }) = &*plan.source else { return Ok(None) };
+        let ([file], true) = (files.files.as_slice(), files.is_url()) else { return Ok(None) };
+        if !self.downloads.contains_key(&file.path) {
+            let extension = if matches!(*plan.source, Source::Csv { .. }) { "csv" } else { "parquet" };
+            let download = read::Download::of(file, extension, self.item(plan.chain.source).span)?;
+            self.downloads.insert(file.path.clone(), download);
+        }
+        let source = read::downloaded(&plan.source, &self.downloads[&file.path]);
+        let local =
+            Streaming { chain: plan.chain.clone(), source: std::borrow::Cow::Owned(source), end: plan.end.clone() };
+        Ok(Some((local, file.path.clone())))
+    }
+
+    /// [`Session::stream`] of a plan whose source is on this machine.
+    fn stream_files(&mut self, id: ItemId, plan: &Streaming) -> RunResult<Option<Vec<usize>>> {
         let name = self.item(id).name.clone();
         self.step_event(&name, 0, 1, "stream");
         let steps = &plan.chain.steps;
@@ -240,7 +269,7 @@ impl<'a> Session<'a> {
             .map(|pass| pass.into_iter().filter(|&i| picks[i].is_none()).collect::<Vec<_>>())
             .filter(|pass| !pass.is_empty())
             .collect();
-        let mut fast = read::fast_csv(plan.source);
+        let mut fast = read::fast_csv(&plan.source);
         let mut counted = None;
         for pass in passes {
             let upto = pass[0];
@@ -355,12 +384,12 @@ impl<'a> Session<'a> {
         fast: &mut bool,
         mut pass: impl FnMut(bool) -> Result<usize, Failure>,
     ) -> RunResult<Option<usize>> {
-        let tries: &[bool] = match (plan.source, *fast) {
+        let tries: &[bool] = match (&*plan.source, *fast) {
             (Source::Csv { .. }, true) => &[true, false],
             _ => &[false],
         };
         for &attempt in tries {
-            *fast = attempt && matches!(plan.source, Source::Csv { .. });
+            *fast = attempt && matches!(*plan.source, Source::Csv { .. });
             match pass(*fast) {
                 Ok(rows) => return Ok(Some(rows)),
                 Err(Failure::Step(error)) => return Err(error),
@@ -375,7 +404,7 @@ impl<'a> Session<'a> {
             }
         }
         let source_span = self.item(plan.chain.source).span;
-        match read::bad_csv_value(plan.source, source_span) {
+        match read::bad_csv_value(&plan.source, source_span) {
             Some(error) => Err(error),
             None => Ok(None),
         }
@@ -407,9 +436,9 @@ fn in_order_between(plan: &Streaming, from: usize, upto: usize) -> bool {
 
 /// The source's scan with the steps [`in_query`] takes.
 fn query(plan: &Streaming, fast: bool, upto: usize) -> Result<LazyFrame, Failure> {
-    let scan = match plan.source {
-        Source::Csv { .. } => read::scan_csv(plan.source, fast),
-        Source::Parquet { .. } | Source::Images { .. } => read::scan_parquet(plan.source),
+    let scan = match &*plan.source {
+        Source::Csv { .. } => read::scan_csv(&plan.source, fast),
+        Source::Parquet { .. } | Source::Images { .. } => read::scan_parquet(&plan.source),
     };
     let Some(Ok(scan)) = scan else { return Err(Failure::Query) };
     let steps = &plan.chain.steps[..in_query(plan, upto)];
