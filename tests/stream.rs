@@ -498,3 +498,44 @@ fn numeric_null_strings_are_missing_held_and_streamed() {
     let written = std::fs::read_to_string(dir.join("s_o.csv")).unwrap();
     assert_eq!(written, "a,b,s\n-1.0,1,x\n1.0,4,y\n,3,z\n");
 }
+
+/// A CSV source that an item streams in more than one pass is parsed once,
+/// into a columnar scratch file that every later pass of the run reads
+/// (the transform's second pass, and the output that applies it): one
+/// `spill` for the run, the file gone after it, and the rows written those
+/// the in-memory path writes.
+#[test]
+fn a_csv_read_in_several_passes_is_parsed_once_for_the_run() {
+    let dir = scratch("stream_spill");
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    let text = r#"
+source p = csv("people.csv")
+transform prep = fit(p) {
+    qcut(income, 4) as income_q
+    standard(f0..f15)
+    pca(f0..f15, 4, keep: true)
+}
+output a = prep(p) |> write("SIDE_a.parquet")
+output b = p |> filter(age > 30) |> prep |> write("SIDE_b.csv")
+"#;
+    let run = |side: &str, in_memory: bool| {
+        let program = checked(&dir, &text.replace("SIDE", side));
+        let memory = (!in_memory).then_some(1);
+        let options = Options { dir: dir.clone(), cache: false, in_memory, memory, ..Options::default() };
+        let mut spills = Vec::new();
+        let errors = pipe::run::run(&program, &options, &mut |e: Event| {
+            if let Event::Step { name, operation: "spill", .. } = e {
+                spills.push(name);
+            }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        spills
+    };
+    assert_eq!(run("streamed", false), ["prep"], "one spill, by the first item that streams the source");
+    assert!(run("held", true).is_empty());
+    let scratch_files = std::fs::read_dir(dir.join(".pipe-cache/scratch")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(scratch_files, 0, "the spill is removed when the run ends");
+    assert!(parquet(&dir.join("streamed_a.parquet")).equals_missing(&parquet(&dir.join("held_a.parquet"))));
+    let (streamed, held) = (dir.join("streamed_b.csv"), dir.join("held_b.csv"));
+    assert!(std::fs::read(streamed).unwrap() == std::fs::read(held).unwrap(), "b differs");
+}

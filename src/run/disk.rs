@@ -39,7 +39,7 @@ pub(super) struct DiskPlan<'p> {
 
 /// Removes the files it names when dropped (the training is over, however
 /// it ended).
-struct Scratch(Vec<PathBuf>);
+pub(super) struct Scratch(pub(super) Vec<PathBuf>);
 
 impl Drop for Scratch {
     fn drop(&mut self) {

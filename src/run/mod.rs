@@ -269,6 +269,10 @@ pub struct Session<'a> {
     /// once for the run (a streamed item reads its source more than once),
     /// and removed when the run ends.
     downloads: HashMap<PathBuf, read::Download>,
+    /// CSV sources' columnar copies, by source: written by the first item
+    /// that streams the source in more than one pass, read by every later
+    /// pass of the run, removed when the run ends.
+    spills: HashMap<ItemId, disk::Scratch>,
     events: &'a mut dyn FnMut(Event),
 }
 
@@ -297,6 +301,7 @@ impl<'a> Session<'a> {
             uses: None,
             within: None,
             downloads: HashMap::new(),
+            spills: HashMap::new(),
             events,
         }
     }

@@ -30,8 +30,16 @@ use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
 use crate::run::picks::{Counter, Picks};
 use crate::run::training::{self, Trained};
-use crate::run::{Session, budget, ops, read, write};
+use crate::run::{Session, budget, cache, disk, ops, read, write};
 use crate::source::Span;
+
+/// What the name of a CSV source's columnar copy ([`Session::spilled`])
+/// starts with (then the process id, so that a killed run's are removed).
+const SPILL_PREFIX: &str = "spill-";
+
+/// Rows per row group of a spill: Polars' Parquet scan keeps 16 or more
+/// row groups in flight, so small ones keep its memory low.
+const SPILL_ROW_GROUP: usize = 1 << 14;
 
 /// Rows per batch (a Parquet row group each).
 const BATCH_ROWS: usize = 1 << 17;
@@ -141,6 +149,11 @@ impl<'p> Streaming<'p> {
     pub(super) fn writing(chain: Chain<'p>, source: &'p Source, path: PathBuf, span: Span, layout: Layout) -> Self {
         Streaming { chain, source: std::borrow::Cow::Borrowed(source), end: End::Write { path, span, layout } }
     }
+
+    /// This plan reading `source` (a copy of its source's rows) instead.
+    fn reading(&self, source: Source) -> Streaming<'p> {
+        Streaming { chain: self.chain.clone(), source: std::borrow::Cow::Owned(source), end: self.end.clone() }
+    }
 }
 
 impl<'a> Session<'a> {
@@ -189,6 +202,57 @@ impl<'a> Session<'a> {
         Some(Streaming { chain, source: std::borrow::Cow::Borrowed(source), end })
     }
 
+    /// `plan` reading its CSV source's rows from a columnar scratch file
+    /// that one streaming pass writes, when `scans` passes would each parse
+    /// the CSV (10M rows: about 8 s a pass; read back from the file, under
+    /// 1 s). The file is kept for the run's later items that stream the
+    /// same source, and removed when the run ends. `None` for other
+    /// sources, for one pass, and when Polars could not write the file (the
+    /// passes then read the CSV). A value that does not parse is the error
+    /// a read into memory gives.
+    fn spilled<'p>(
+        &mut self,
+        id: ItemId,
+        plan: &Streaming<'p>,
+        scans: usize,
+        fast: &mut bool,
+    ) -> RunResult<Option<Streaming<'p>>> {
+        let reading = |path: &Path| plan.reading(Source::Parquet { files: crate::ir::SourceFiles::one(path.into()) });
+        if let Some(spill) = self.spills.get(&plan.chain.source).and_then(|s| s.0.first()) {
+            return Ok(Some(reading(spill)));
+        }
+        if scans < 2 || !matches!(*plan.source, Source::Csv { .. }) {
+            return Ok(None);
+        }
+        let folder = self.dir.join(cache::FOLDER).join("scratch");
+        // What runs killed while spilling left.
+        crate::files::write::remove_orphans(&folder, SPILL_PREFIX);
+        crate::files::write::remove_orphans(&folder, &format!(".{SPILL_PREFIX}"));
+        if std::fs::create_dir_all(&folder).is_err() {
+            return Ok(None);
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let path = folder.join(format!("{SPILL_PREFIX}{}-{}.parquet", std::process::id(), now.as_nanos()));
+        let scratch = disk::Scratch(vec![path.clone()]);
+        let name = self.item(id).name.clone();
+        self.step_event(&name, 0, 1, "spill");
+        // Uncompressed: the file is read back at once, from the page cache.
+        let options = ParquetWriteOptions {
+            compression: ParquetCompression::Uncompressed,
+            row_group_size: Some(SPILL_ROW_GROUP),
+            ..Default::default()
+        };
+        let written = self.attempts(plan, fast, |fast| {
+            let Some(Ok(scan)) = read::scan_csv(&plan.source, fast) else { return Err(Failure::Query) };
+            sink_parquet(scan, &path, &options).map_err(|_| Failure::Query)
+        })?;
+        if written.is_none() {
+            return Ok(None);
+        }
+        self.spills.insert(plan.chain.source, scratch);
+        Ok(Some(reading(&path)))
+    }
+
     /// Runs a streamed item; its row counts. `None` when a pass failed
     /// for a reason other than a value that does not parse (a Polars
     /// limit): nothing was written or stored, and the item runs in memory
@@ -214,9 +278,7 @@ impl<'a> Session<'a> {
             self.downloads.insert(file.path.clone(), download);
         }
         let source = read::downloaded(&plan.source, &self.downloads[&file.path]);
-        let local =
-            Streaming { chain: plan.chain.clone(), source: std::borrow::Cow::Owned(source), end: plan.end.clone() };
-        Ok(Some((local, file.path.clone())))
+        Ok(Some((plan.reading(source), file.path.clone())))
     }
 
     /// [`Session::stream`] of a plan whose source is on this machine.
@@ -270,6 +332,9 @@ impl<'a> Session<'a> {
             .filter(|pass| !pass.is_empty())
             .collect();
         let mut fast = read::fast_csv(&plan.source);
+        let scans = passes.len().saturating_add(usize::from(matches!(plan.end, End::Write { .. })));
+        let spilled = self.spilled(id, plan, scans, &mut fast)?;
+        let plan = spilled.as_ref().unwrap_or(plan);
         let mut counted = None;
         for pass in passes {
             let upto = pass[0];
@@ -785,6 +850,12 @@ fn sink(query: LazyFrame, path: &Path, layout: &Layout) -> Result<usize, Failure
             (as_read_by_models(query, target)?, options)
         }
     };
+    sink_parquet(query, path, &options)
+}
+
+/// Writes the rows of `query` to the Parquet file `path` with Polars' sink
+/// (atomically); how many.
+fn sink_parquet(query: LazyFrame, path: &Path, options: &ParquetWriteOptions) -> Result<usize, Failure> {
     let mut query_error = None;
     let mut rows = 0;
     let written = write::atomically_at(path, |temporary| {
