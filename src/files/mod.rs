@@ -58,6 +58,25 @@ pub fn machine_memory() -> Option<u64> {
     *MEMORY.get_or_init(read_machine_memory)
 }
 
+/// The bytes free for this user on the file system that holds `path`
+/// (`None` when the system does not say).
+#[cfg(unix)]
+pub fn free_disk(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statvfs` fills the zeroed struct it is given, reading only
+    // the NUL-terminated path.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    let status = unsafe { libc::statvfs(name.as_ptr(), &mut stats) };
+    (status == 0).then(|| stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
+/// [`free_disk`] where it is not known.
+#[cfg(not(unix))]
+pub fn free_disk(_path: &std::path::Path) -> Option<u64> {
+    None
+}
+
 fn read_machine_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;

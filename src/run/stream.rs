@@ -37,6 +37,17 @@ use crate::source::Span;
 /// starts with (then the process id, so that a killed run's are removed).
 const SPILL_PREFIX: &str = "spill-";
 
+/// Whether a spill of a CSV of `bytes` (it takes about as much) pays:
+/// read back from the page cache it costs well under a parse, so the file
+/// must fit in half of this machine's memory; and it must leave the disk
+/// three quarters of its free space. (100M rows, a 31 GB CSV: no spill, the
+/// passes parse the CSV.)
+fn spill_pays(folder: &Path, bytes: u64) -> bool {
+    let memory = crate::files::machine_memory().unwrap_or(0);
+    let disk = folder.ancestors().find_map(crate::files::free_disk).unwrap_or(0);
+    bytes <= memory / 2 && bytes <= disk / 4
+}
+
 /// Rows per row group of a spill: Polars' Parquet scan keeps 16 or more
 /// row groups in flight, so small ones keep its memory low.
 const SPILL_ROW_GROUP: usize = 1 << 14;
@@ -225,6 +236,9 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         let folder = self.dir.join(cache::FOLDER).join("scratch");
+        if !spill_pays(&folder, budget::source_bytes(&plan.source)) {
+            return Ok(None);
+        }
         // What runs killed while spilling left.
         crate::files::write::remove_orphans(&folder, SPILL_PREFIX);
         crate::files::write::remove_orphans(&folder, &format!(".{SPILL_PREFIX}"));
@@ -926,5 +940,20 @@ fn sink_batches(mut query: LazyFrame, path: &Path) -> Result<usize, Failure> {
             (None, Some(())) => Err(Failure::Query),
             (None, None) => Err(Failure::Write(reason)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spill_pays;
+
+    /// A small CSV is spilled; one larger than this machine's memory (or
+    /// disk) is parsed in each pass instead.
+    #[test]
+    fn a_spill_must_fit_in_memory_and_on_disk() {
+        let folder = std::env::temp_dir().join("pipe-no-such-folder").join("scratch");
+        assert!(crate::files::free_disk(&std::env::temp_dir()).is_some_and(|free| free > 0));
+        assert!(spill_pays(&folder, 1 << 20), "a 1 MB CSV spills (an unmade folder's disk is its parent's)");
+        assert!(!spill_pays(&folder, u64::MAX / 2), "no machine holds this");
     }
 }
