@@ -338,8 +338,11 @@ output d = local_parquet |> write("out/d.csv")
         assert!(web_rows.equals_missing(&local_rows), "{web}:\n{web_rows}\n{local_rows}");
     }
     // A download a killed run left (its process gone) is removed by the
-    // next download.
-    let orphan = std::env::temp_dir().join(format!("{}4294967290-0.csv", pipe::run::read::DOWNLOAD_PREFIX));
+    // next download into the same folder (the outputs stream: their
+    // downloads go beside the cache).
+    let scratch = dir.join(".pipe-cache/scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let orphan = scratch.join(format!("{}4294967290-0.csv", pipe::run::read::DOWNLOAD_PREFIX));
     std::fs::write(&orphan, "x\n1\n").unwrap();
     let fresh = checked(&dir, &text);
     assert!(run(&fresh, &dir).is_empty());
@@ -512,15 +515,10 @@ output c = scale(web_parquet) |> write("out/PREFIX_c.csv")
         let held = std::fs::read(dir.join(format!("out/held_{name}.csv"))).unwrap();
         assert!(streamed == held, "{name}: the streamed output differs from the held one");
     }
-    let downloads = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with(&format!("{}{}-", pipe::run::read::DOWNLOAD_PREFIX, std::process::id()))
-        })
-        .count();
-    assert_eq!(downloads, 0, "the run's downloads are removed");
+    // Streamed downloads go beside the cache (the temporary folder is often
+    // in memory), and are gone when the run ends.
+    let scratch = std::fs::read_dir(dir.join(".pipe-cache/scratch")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(scratch, 0, "the run's downloads (and spills) are removed");
     // A value that does not parse, met while streaming the download.
     let mut bad = std::fs::read_to_string(served.join("iris.csv")).unwrap();
     bad.push_str("oops,3.0,1.4,0.2,setosa\n");

@@ -68,7 +68,10 @@ pub fn free_disk(path: &std::path::Path) -> Option<u64> {
     // the NUL-terminated path.
     let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
     let status = unsafe { libc::statvfs(name.as_ptr(), &mut stats) };
-    (status == 0).then(|| stats.f_bavail.saturating_mul(stats.f_frsize))
+    // Both are u64 on 64-bit Linux, narrower on other systems.
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, size) = (stats.f_bavail as u64, stats.f_frsize as u64);
+    (status == 0).then(|| blocks.saturating_mul(size))
 }
 
 /// [`free_disk`] where it is not known.

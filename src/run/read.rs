@@ -59,16 +59,20 @@ pub struct Download {
 }
 
 impl Download {
-    /// `file`'s URL downloaded, at the version the checker saw (another
-    /// version is `source_changed`).
-    pub fn of(file: &SourceFile, extension: &str, span: Span) -> RunResult<Download> {
+    /// `file`'s URL downloaded into `folder`, at the version the checker
+    /// saw (another version is `source_changed`).
+    pub fn of(file: &SourceFile, extension: &str, span: Span, folder: &Path) -> RunResult<Download> {
         static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Downloads a killed run left behind go first.
-        crate::files::write::remove_orphans(&std::env::temp_dir(), DOWNLOAD_PREFIX);
+        crate::files::write::remove_orphans(folder, DOWNLOAD_PREFIX);
         let url = file.path.to_string_lossy().into_owned();
-        let path = std::env::temp_dir().join(format!("{DOWNLOAD_PREFIX}{}-{n}.{extension}", std::process::id()));
+        let path = folder.join(format!("{DOWNLOAD_PREFIX}{}-{n}.{extension}", std::process::id()));
         let download = Download { url, path };
+        if let Err(e) = std::fs::create_dir_all(folder) {
+            let (path, reason) = (folder.display().to_string(), e.to_string());
+            return Err(RunError::Write { path, reason, span });
+        }
         match http::download(&download.url, &download.path) {
             Ok(remote) if file.version.is_some() && remote.version_differs(file.version.as_deref()) => {
                 Err(RunError::SourceChanged {
@@ -120,14 +124,17 @@ fn local(
     if !http::is_url(&file.path.to_string_lossy()) {
         return read(&file.path);
     }
-    let download = Download::of(file, extension, span)?;
+    let download = Download::of(file, extension, span, &std::env::temp_dir())?;
     read(&download.path).map_err(|e| download.named(e))
 }
 
 /// `source` with its URL's file replaced by `download` (scanned as a file
-/// on this machine); other sources as they are.
+/// on this machine, weighed by its size); other sources as they are.
 pub fn downloaded(source: &Source, download: &Download) -> Source {
-    let files = SourceFiles::one(download.path.clone());
+    let mut files = SourceFiles::one(download.path.clone());
+    for file in &mut files.files {
+        file.stamp = many::stamp(&file.path).ok();
+    }
     match source {
         Source::Csv { sep, nulls, schema, .. } => {
             Source::Csv { files, sep: *sep, nulls: nulls.clone(), schema: schema.clone() }

@@ -44,7 +44,11 @@ const SPILL_PREFIX: &str = "spill-";
 /// passes parse the CSV.)
 fn spill_pays(folder: &Path, bytes: u64) -> bool {
     let memory = crate::files::machine_memory().unwrap_or(0);
-    let disk = folder.ancestors().find_map(crate::files::free_disk).unwrap_or(0);
+    // A relative folder's last ancestor is "": the current folder.
+    let disk = folder
+        .ancestors()
+        .find_map(|p| crate::files::free_disk(if p.as_os_str().is_empty() { Path::new(".") } else { p }))
+        .unwrap_or(0);
     bytes <= memory / 2 && bytes <= disk / 4
 }
 
@@ -218,15 +222,15 @@ impl<'a> Session<'a> {
     /// the CSV (10M rows: about 8 s a pass; read back from the file, under
     /// 1 s). The file is kept for the run's later items that stream the
     /// same source, and removed when the run ends. `None` for other
-    /// sources, for one pass, and when Polars could not write the file (the
-    /// passes then read the CSV). A value that does not parse is the error
-    /// a read into memory gives.
+    /// sources, for one pass, for a CSV too large to pay ([`spill_pays`]),
+    /// and when Polars could not write the file: the passes then read the
+    /// CSV (and report a value that does not parse).
     fn spilled<'p>(
         &mut self,
         id: ItemId,
         plan: &Streaming<'p>,
         scans: usize,
-        fast: &mut bool,
+        fast: bool,
     ) -> RunResult<Option<Streaming<'p>>> {
         let reading = |path: &Path| plan.reading(Source::Parquet { files: crate::ir::SourceFiles::one(path.into()) });
         if let Some(spill) = self.spills.get(&plan.chain.source).and_then(|s| s.0.first()) {
@@ -256,11 +260,12 @@ impl<'a> Session<'a> {
             row_group_size: Some(SPILL_ROW_GROUP),
             ..Default::default()
         };
-        let written = self.attempts(plan, fast, |fast| {
-            let Some(Ok(scan)) = read::scan_csv(&plan.source, fast) else { return Err(Failure::Query) };
-            sink_parquet(scan, &path, &options).map_err(|_| Failure::Query)
-        })?;
-        if written.is_none() {
+        // One try: when it fails (a value that does not parse, a full
+        // disk, a Polars limit, a panic in its engine), the passes read the
+        // CSV and report what they meet, as without a spill.
+        let Some(Ok(scan)) = read::scan_csv(&plan.source, fast) else { return Ok(None) };
+        let written = std::thread::scope(|scope| scope.spawn(|| sink_parquet(scan, &path, &options)).join());
+        if !matches!(written, Ok(Ok(_))) {
             return Ok(None);
         }
         self.spills.insert(plan.chain.source, scratch);
@@ -288,7 +293,10 @@ impl<'a> Session<'a> {
         let ([file], true) = (files.files.as_slice(), files.is_url()) else { return Ok(None) };
         if !self.downloads.contains_key(&file.path) {
             let extension = if matches!(*plan.source, Source::Csv { .. }) { "csv" } else { "parquet" };
-            let download = read::Download::of(file, extension, self.item(plan.chain.source).span)?;
+            // Beside the cache, not in the temporary folder: a streamed
+            // source outgrows memory, and that folder is often in memory.
+            let folder = self.dir.join(cache::FOLDER).join("scratch");
+            let download = read::Download::of(file, extension, self.item(plan.chain.source).span, &folder)?;
             self.downloads.insert(file.path.clone(), download);
         }
         let source = read::downloaded(&plan.source, &self.downloads[&file.path]);
@@ -347,7 +355,7 @@ impl<'a> Session<'a> {
             .collect();
         let mut fast = read::fast_csv(&plan.source);
         let scans = passes.len().saturating_add(usize::from(matches!(plan.end, End::Write { .. })));
-        let spilled = self.spilled(id, plan, scans, &mut fast)?;
+        let spilled = self.spilled(id, plan, scans, fast)?;
         let plan = spilled.as_ref().unwrap_or(plan);
         let mut counted = None;
         for pass in passes {
@@ -948,12 +956,16 @@ mod tests {
     use super::spill_pays;
 
     /// A small CSV is spilled; one larger than this machine's memory (or
-    /// disk) is parsed in each pass instead.
+    /// disk) is parsed in each pass instead. (Linux: the machine's memory
+    /// is read from `/proc`.)
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_spill_must_fit_in_memory_and_on_disk() {
         let folder = std::env::temp_dir().join("pipe-no-such-folder").join("scratch");
         assert!(crate::files::free_disk(&std::env::temp_dir()).is_some_and(|free| free > 0));
         assert!(spill_pays(&folder, 1 << 20), "a 1 MB CSV spills (an unmade folder's disk is its parent's)");
         assert!(!spill_pays(&folder, u64::MAX / 2), "no machine holds this");
+        // A relative folder (a pipeline run from its own folder).
+        assert!(spill_pays(std::path::Path::new(".pipe-cache/scratch"), 1 << 20));
     }
 }
