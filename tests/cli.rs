@@ -280,7 +280,10 @@ output all = big |> filter(a > 0.0) |> write("out/all.parquet")
     let (learned, learned_held) = (peaks(learn, &["--memory", "1MB"]), peaks(learn, &[]));
     assert!(!learned.contains_key("big"), "{learned:?}");
     let held_peak = learned_held.values().max().copied().unwrap_or(0);
-    assert!(learned["all"] + 12_000_000 <= held_peak, "streamed {learned:?}, held {learned_held:?}");
+    // Held, the 32 MB of rows count; streamed, batches of them. The margin
+    // was 12-20 MB with glibc's malloc; with mimalloc, which keeps freed
+    // pages a moment before giving them back, it came as low as 10 MB.
+    assert!(learned["all"] + 6_000_000 <= held_peak, "streamed {learned:?}, held {learned_held:?}");
     // The filter's streamed peak is not compared with the held one: both
     // count the CSV's 34 MB (held: mapped; streamed: Polars fetches a file
     // this small whole) and the streaming engine's buffers, and they came
