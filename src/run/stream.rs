@@ -354,7 +354,14 @@ impl<'a> Session<'a> {
             .filter(|pass| !pass.is_empty())
             .collect();
         let mut fast = read::fast_csv(&plan.source);
-        let scans = passes.len().saturating_add(usize::from(matches!(plan.end, End::Write { .. })));
+        // The passes, and the last one: the write, or for a transform whose
+        // passes all learn before its own steps, the pass that counts the
+        // rows it is fitted on.
+        let last = match plan.end {
+            End::Write { .. } => true,
+            End::Fit { own } => !passes.iter().any(|pass| own <= pass[0]),
+        };
+        let scans = passes.len().saturating_add(usize::from(last));
         let spilled = self.spilled(id, plan, scans, fast)?;
         let plan = spilled.as_ref().unwrap_or(plan);
         let mut counted = None;
