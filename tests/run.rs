@@ -42,6 +42,25 @@ pub fn check_text(dir: &Path, text: &str) -> Program {
     report.ir
 }
 
+/// Runs `program` as `pipe run --no-cache` does, held (`--in-memory`) or
+/// with a budget of one byte (every item that can stream does); the errors
+/// and the items that took a step `operation` (`stream`, `spill`), in order.
+pub fn run_noting_steps(
+    program: &Program,
+    dir: &Path,
+    in_memory: bool,
+    operation: &str,
+) -> (Vec<RunError>, Vec<String>) {
+    let memory = (!in_memory).then_some(1);
+    let options = Options { dir: dir.to_path_buf(), cache: false, in_memory, memory, ..Options::default() };
+    let mut names = Vec::new();
+    let errors = pipe::run::run(program, &options, &mut |e: Event| match e {
+        Event::Step { name, operation: step, .. } if step == operation => names.push(name),
+        _ => {}
+    });
+    (errors, names)
+}
+
 /// Runs `f` with a session over `program` (no cache); returns its result
 /// and the warnings met.
 pub fn with_session<T>(program: &Program, dir: &Path, f: impl FnOnce(&mut Session) -> T) -> (T, Vec<RunError>) {

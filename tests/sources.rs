@@ -11,7 +11,7 @@ use pipe::run::{Event, Options};
 use pipe::schema::DType;
 use polars::prelude::*;
 
-use crate::run::{checked, repo, scratch, with_session};
+use crate::run::{checked, repo, run_noting_steps, scratch, with_session};
 
 /// iris.csv's header and rows.
 fn iris_lines() -> (String, Vec<String>) {
@@ -304,9 +304,8 @@ fn serve(root: &Path) -> Server {
     Server { url, etag, gets }
 }
 
-#[test]
-fn a_url_reads_as_the_local_file_and_is_keyed_on_its_etag() {
-    let dir = scratch("url");
+/// `dir/served/` with iris as CSV and as Parquet, and a server for it.
+fn serve_iris(dir: &Path) -> (std::path::PathBuf, Server) {
     let served = dir.join("served");
     std::fs::create_dir_all(&served).unwrap();
     std::fs::copy(repo().join("data/iris.csv"), served.join("iris.csv")).unwrap();
@@ -318,6 +317,13 @@ fn a_url_reads_as_the_local_file_and_is_keyed_on_its_etag() {
         .unwrap();
     ParquetWriter::new(std::fs::File::create(served.join("iris.parquet")).unwrap()).finish(&mut iris).unwrap();
     let server = serve(&served);
+    (served, server)
+}
+
+#[test]
+fn a_url_reads_as_the_local_file_and_is_keyed_on_its_etag() {
+    let dir = scratch("url");
+    let (served, server) = serve_iris(&dir);
     let text = format!(
         r#"
 source local_csv = csv("served/iris.csv")
@@ -463,17 +469,7 @@ fn a_source_above_the_pipelines_folder_streams() {
 #[test]
 fn a_url_source_streams_from_one_download_and_writes_what_the_held_rows_write() {
     let dir = scratch("url_stream");
-    let served = dir.join("served");
-    std::fs::create_dir_all(&served).unwrap();
-    std::fs::copy(repo().join("data/iris.csv"), served.join("iris.csv")).unwrap();
-    let mut iris = CsvReadOptions::default()
-        .with_has_header(true)
-        .try_into_reader_with_file_path(Some(served.join("iris.csv")))
-        .unwrap()
-        .finish()
-        .unwrap();
-    ParquetWriter::new(std::fs::File::create(served.join("iris.parquet")).unwrap()).finish(&mut iris).unwrap();
-    let server = serve(&served);
+    let (served, server) = serve_iris(&dir);
     let text = format!(
         r#"
 source web_csv = csv("{url}/iris.csv")
@@ -490,16 +486,7 @@ output c = scale(web_parquet) |> write("out/PREFIX_c.csv")
     );
     let gets = || server.gets.load(std::sync::atomic::Ordering::SeqCst);
     let run_as = |prefix: &str, in_memory: bool| {
-        let program = checked(&dir, &text.replace("PREFIX", prefix));
-        let memory = (!in_memory).then_some(1);
-        let options = Options { dir: dir.clone(), cache: false, in_memory, memory, ..Options::default() };
-        let mut streamed = Vec::new();
-        let errors = pipe::run::run(&program, &options, &mut |e: Event| {
-            if let Event::Step { name, operation: "stream", .. } = e {
-                streamed.push(name);
-            }
-        });
-        (errors, streamed)
+        run_noting_steps(&checked(&dir, &text.replace("PREFIX", prefix)), &dir, in_memory, "stream")
     };
     let before = gets();
     let (errors, mut streamed) = run_as("streamed", false);

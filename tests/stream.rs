@@ -10,7 +10,7 @@ use pipe::run::error::RunError;
 use pipe::run::{Event, Options};
 use polars::prelude::*;
 
-use crate::run::{checked, repo, scratch};
+use crate::run::{checked, repo, run_noting_steps, scratch};
 
 /// Runs `text` in `dir` as `pipe run --no-cache --memory 1` does (every
 /// item that can stream does); the errors and whether an item streamed.
@@ -519,15 +519,7 @@ output a = prep(p) |> write("SIDE_a.parquet")
 output b = p |> filter(age > 30) |> prep |> write("SIDE_b.csv")
 "#;
     let run = |side: &str, in_memory: bool| {
-        let program = checked(&dir, &text.replace("SIDE", side));
-        let memory = (!in_memory).then_some(1);
-        let options = Options { dir: dir.clone(), cache: false, in_memory, memory, ..Options::default() };
-        let mut spills = Vec::new();
-        let errors = pipe::run::run(&program, &options, &mut |e: Event| {
-            if let Event::Step { name, operation: "spill", .. } = e {
-                spills.push(name);
-            }
-        });
+        let (errors, spills) = run_noting_steps(&checked(&dir, &text.replace("SIDE", side)), &dir, in_memory, "spill");
         assert!(errors.is_empty(), "{errors:?}");
         spills
     };

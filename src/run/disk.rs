@@ -49,7 +49,22 @@ impl Drop for Scratch {
     }
 }
 
+/// `<pid>-<nanoseconds>`: a scratch file's name after its prefix, unique,
+/// and telling which process wrote it (so that a killed run's files are
+/// recognised and removed).
+pub(super) fn scratch_stamp() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}-{}", std::process::id(), now.as_nanos())
+}
+
 impl<'a> Session<'a> {
+    /// Where a run's scratch files go (rows streamed for training, CSV
+    /// spills, URL downloads): beside the cache, on disk (the temporary
+    /// folder is often in memory).
+    pub(super) fn scratch_folder(&self) -> PathBuf {
+        self.dir.join(cache::FOLDER).join("scratch")
+    }
+
     /// The plan of training run or evaluation `id` when its rows stream
     /// (see [`crate::ir::Memory`]) and its data's sources would not fit in
     /// the memory budget; `None` to hold them.
@@ -94,9 +109,8 @@ impl<'a> Session<'a> {
         if bytes <= self.budget {
             return None;
         }
-        let folder = self.dir.join(cache::FOLDER).join("scratch");
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let stamp = format!("{}-{}", std::process::id(), now.as_nanos());
+        let folder = self.scratch_folder();
+        let stamp = scratch_stamp();
         let name: String = item.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let mut parts = Vec::with_capacity(chains.len());
         for (chain, part) in chains.into_iter().zip(["data", "validate"]) {

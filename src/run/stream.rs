@@ -30,7 +30,7 @@ use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
 use crate::run::picks::{Counter, Picks};
 use crate::run::training::{self, Trained};
-use crate::run::{Session, budget, cache, disk, ops, read, write};
+use crate::run::{Session, budget, disk, ops, read, write};
 use crate::source::Span;
 
 /// What the name of a CSV source's columnar copy ([`Session::spilled`])
@@ -225,32 +225,23 @@ impl<'a> Session<'a> {
     /// sources, for one pass, for a CSV too large to pay ([`spill_pays`]),
     /// and when Polars could not write the file: the passes then read the
     /// CSV (and report a value that does not parse).
-    fn spilled<'p>(
-        &mut self,
-        id: ItemId,
-        plan: &Streaming<'p>,
-        scans: usize,
-        fast: bool,
-    ) -> RunResult<Option<Streaming<'p>>> {
+    fn spilled<'p>(&mut self, id: ItemId, plan: &Streaming<'p>, scans: usize, fast: bool) -> Option<Streaming<'p>> {
         let reading = |path: &Path| plan.reading(Source::Parquet { files: crate::ir::SourceFiles::one(path.into()) });
         if let Some(spill) = self.spills.get(&plan.chain.source).and_then(|s| s.0.first()) {
-            return Ok(Some(reading(spill)));
+            return Some(reading(spill));
         }
-        if scans < 2 || !matches!(*plan.source, Source::Csv { .. }) {
-            return Ok(None);
-        }
-        let folder = self.dir.join(cache::FOLDER).join("scratch");
-        if !spill_pays(&folder, budget::source_bytes(&plan.source)) {
-            return Ok(None);
+        let folder = self.scratch_folder();
+        if scans < 2
+            || !matches!(*plan.source, Source::Csv { .. })
+            || !spill_pays(&folder, budget::source_bytes(&plan.source))
+        {
+            return None;
         }
         // What runs killed while spilling left.
         crate::files::write::remove_orphans(&folder, SPILL_PREFIX);
         crate::files::write::remove_orphans(&folder, &format!(".{SPILL_PREFIX}"));
-        if std::fs::create_dir_all(&folder).is_err() {
-            return Ok(None);
-        }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let path = folder.join(format!("{SPILL_PREFIX}{}-{}.parquet", std::process::id(), now.as_nanos()));
+        std::fs::create_dir_all(&folder).ok()?;
+        let path = folder.join(format!("{SPILL_PREFIX}{}.parquet", disk::scratch_stamp()));
         let scratch = disk::Scratch(vec![path.clone()]);
         let name = self.item(id).name.clone();
         self.step_event(&name, 0, 1, "spill");
@@ -263,13 +254,13 @@ impl<'a> Session<'a> {
         // One try: when it fails (a value that does not parse, a full
         // disk, a Polars limit, a panic in its engine), the passes read the
         // CSV and report what they meet, as without a spill.
-        let Some(Ok(scan)) = read::scan_csv(&plan.source, fast) else { return Ok(None) };
+        let scan = read::scan_csv(&plan.source, fast)?.ok()?;
         let written = std::thread::scope(|scope| scope.spawn(|| sink_parquet(scan, &path, &options)).join());
         if !matches!(written, Ok(Ok(_))) {
-            return Ok(None);
+            return None;
         }
         self.spills.insert(plan.chain.source, scratch);
-        Ok(Some(reading(&path)))
+        Some(reading(&path))
     }
 
     /// Runs a streamed item; its row counts. `None` when a pass failed
@@ -293,9 +284,9 @@ impl<'a> Session<'a> {
         let ([file], true) = (files.files.as_slice(), files.is_url()) else { return Ok(None) };
         if !self.downloads.contains_key(&file.path) {
             let extension = if matches!(*plan.source, Source::Csv { .. }) { "csv" } else { "parquet" };
-            // Beside the cache, not in the temporary folder: a streamed
-            // source outgrows memory, and that folder is often in memory.
-            let folder = self.dir.join(cache::FOLDER).join("scratch");
+            // A streamed source outgrows memory: on disk, not in the
+            // temporary folder.
+            let folder = self.scratch_folder();
             let download = read::Download::of(file, extension, self.item(plan.chain.source).span, &folder)?;
             self.downloads.insert(file.path.clone(), download);
         }
@@ -362,7 +353,7 @@ impl<'a> Session<'a> {
             End::Fit { own } => !passes.iter().any(|pass| own <= pass[0]),
         };
         let scans = passes.len().saturating_add(usize::from(last));
-        let spilled = self.spilled(id, plan, scans, fast)?;
+        let spilled = self.spilled(id, plan, scans, fast);
         let plan = spilled.as_ref().unwrap_or(plan);
         let mut counted = None;
         for pass in passes {
