@@ -19,6 +19,7 @@ mod robustness;
 mod roundtrip;
 mod run;
 mod sources;
+mod stores;
 mod stream;
 mod train;
 mod ui;

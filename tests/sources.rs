@@ -233,15 +233,36 @@ output second = logs |> write("out/second.csv")
 }
 
 /// A local HTTP/1.1 server for the files of `root`: HEAD, GET and
-/// single-range GET, each file with the ETag `etag` holds at the time;
-/// `gets` counts whole downloads.
-struct Server {
-    url: String,
+/// single-range GET, each file with the ETag `etag` holds at the time and
+/// a fixed last-modified date; `gets` counts whole downloads.
+pub(crate) struct Server {
+    pub(crate) url: String,
     etag: std::sync::Arc<std::sync::Mutex<String>>,
     gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-fn serve(root: &Path) -> Server {
+/// A URL path as the file name it encodes (Cloud Storage's client encodes
+/// every `/` and `.` of a key).
+fn percent_decoded(path: &str) -> String {
+    let mut bytes = Vec::new();
+    let mut rest = path.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        let hex = tail.get(..2).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (first, hex) {
+            (b'%', Some(byte)) => {
+                bytes.push(byte);
+                rest = &tail[2..];
+            }
+            _ => {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+pub(crate) fn serve(root: &Path) -> Server {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -276,7 +297,7 @@ fn serve(root: &Path) -> Server {
                 None => path,
             };
             let etag = tag.lock().unwrap().clone();
-            let Ok(body) = std::fs::read(root.join(path.trim_start_matches('/'))) else {
+            let Ok(body) = std::fs::read(root.join(percent_decoded(path.trim_start_matches('/')))) else {
                 let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 continue;
             };
@@ -291,8 +312,10 @@ fn serve(root: &Path) -> Server {
             if method == "GET" && range.is_none() {
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
+            // What an object store's client requires of an object.
+            let modified = "Last-Modified: Wed, 02 Dec 2026 10:00:00 GMT\r\n";
             let head = format!(
-                "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nETag: {etag}\r\n{extra}Connection: close\r\n\r\n",
+                "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nETag: {etag}\r\n{modified}{extra}Connection: close\r\n\r\n",
                 slice.len()
             );
             let _ = stream.write_all(head.as_bytes());
@@ -387,15 +410,15 @@ output d = local_parquet |> write("out/d.csv")
     std::fs::write(served.join("big.csv"), big).unwrap();
     let options = pipe::files::probe::CsvOptions { sep: b',', nulls: Vec::new() };
     let url = format!("{}/big.csv", server.url);
-    let (columns, remote) = pipe::files::http::csv_columns(&url, &options, level_bytes).unwrap();
+    let (columns, remote) = pipe::files::remote::csv_columns(&url, &options, level_bytes).unwrap();
     assert_eq!(remote.validator.as_deref(), Some("etag \"v2\""));
     assert_eq!(columns[1].dtype, DType::F64, "{:?}", columns[1]);
     // The same from a server that ignores ranges: the head is read from
     // the whole file sent, and the rest left unread.
     let whole = format!("{}/norange/big.csv", server.url);
-    let (same, _) = pipe::files::http::csv_columns(&whole, &options, level_bytes).unwrap();
+    let (same, _) = pipe::files::remote::csv_columns(&whole, &options, level_bytes).unwrap();
     assert_eq!(same, columns);
-    let (bytes, _) = pipe::files::http::range(&whole, 7, 5).unwrap();
+    let (bytes, _) = pipe::files::remote::range(&whole, 7, 5).unwrap();
     assert_eq!(bytes, b"aaaaa");
     // A missing file is the checker's to report.
     let missing = format!("source gone = csv(\"{}/gone.csv\")\noutput o = gone |> write(\"o.csv\")\n", server.url);

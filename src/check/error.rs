@@ -228,7 +228,7 @@ pub enum CheckError {
 
     /// `csv("missing.csv")` — a data file that cannot be read at check time.
     #[error("cannot read `{path}`: {reason}")]
-    #[diagnostic(code(pipe::check::source_unreadable), help("paths are relative to the .pipe file"))]
+    #[diagnostic(code(pipe::check::source_unreadable), help("{}", unreadable_help(path)))]
     SourceUnreadable {
         /// The path as written.
         path: String,
@@ -635,5 +635,15 @@ impl Diagnostic for Problem {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let label = miette::LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span);
         Some(Box::new(std::iter::once(label)))
+    }
+}
+
+/// What to check when a source cannot be read: a path is relative to the
+/// `.pipe` file; a URL needs its server, or the store's settings.
+fn unreadable_help(path: &str) -> &'static str {
+    if crate::files::remote::is_url(path) {
+        crate::files::remote::unreadable_help(path)
+    } else {
+        "paths are relative to the .pipe file"
     }
 }

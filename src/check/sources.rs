@@ -10,8 +10,8 @@ use crate::check::frames::Frames;
 use crate::check::limits;
 use crate::check::source_files;
 use crate::check::value::Value;
-use crate::files::http;
 use crate::files::probe::{self, CsvOptions};
+use crate::files::remote;
 use crate::ir;
 use crate::schema::{Column, DType, Schema};
 use crate::source::Span;
@@ -95,8 +95,8 @@ impl Frames<'_> {
         if let Some(nulls) = b.value("nulls", self.constants) {
             options.nulls = self.null_markers(nulls)?;
         }
-        if http::is_url(&path) {
-            let read = http::csv_columns(&path, &options, probe::LEVEL_SCAN_BYTES);
+        if remote::is_url(&path) {
+            let read = remote::csv_columns(&path, &options, probe::LEVEL_SCAN_BYTES);
             let (probed, remote) = self.found(read.map_err(|reason| CheckError::SourceUnreadable {
                 path: path.clone(),
                 reason,
@@ -152,9 +152,9 @@ impl Frames<'_> {
     /// `parquet(path)`: the schema from the footers of the files it names.
     fn parquet(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
-        if http::is_url(&path) {
+        if remote::is_url(&path) {
             let (read, rows, remote) =
-                self.found(http::parquet_columns(&path).map_err(|reason| CheckError::SourceUnreadable {
+                self.found(remote::parquet_columns(&path).map_err(|reason| CheckError::SourceUnreadable {
                     path: path.clone(),
                     reason,
                     span: path_span,

@@ -11,10 +11,10 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 pub mod checksums;
-pub mod http;
 pub mod many;
 pub mod parquet;
 pub mod probe;
+pub mod remote;
 pub mod safetensors;
 pub mod saved;
 pub mod write;

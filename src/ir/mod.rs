@@ -177,7 +177,7 @@ impl SourceFiles {
 
     /// Whether the source reads a URL.
     pub fn is_url(&self) -> bool {
-        crate::files::http::is_url(&self.path.to_string_lossy())
+        crate::files::remote::is_url(&self.path.to_string_lossy())
     }
 
     /// One file, read as it is when the source runs (`pipe predict`'s data).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::files::probe::{BadRecord, CsvOptions, first_bad_value};
-use crate::files::{http, many};
+use crate::files::{many, remote};
 use crate::ir::{Source, SourceFile, SourceFiles};
 use crate::run::error::{RunError, RunResult};
 use crate::schema::{DType, Schema as PipeSchema};
@@ -73,7 +73,7 @@ impl Download {
             let (path, reason) = (folder.display().to_string(), e.to_string());
             return Err(RunError::Write { path, reason, span });
         }
-        match http::download(&download.url, &download.path) {
+        match remote::download(&download.url, &download.path) {
             Ok(remote) if file.version.is_some() && remote.version_differs(file.version.as_deref()) => {
                 Err(RunError::SourceChanged {
                     path: download.url.clone(),
@@ -86,7 +86,7 @@ impl Download {
                 path: download.url.clone(),
                 reason,
                 span,
-                help: "check the URL, the network and the server".into(),
+                help: remote::unreadable_help(&download.url).into(),
             }),
         }
     }
@@ -121,7 +121,7 @@ fn local(
     span: Span,
     read: impl FnOnce(&Path) -> RunResult<DataFrame>,
 ) -> RunResult<DataFrame> {
-    if !http::is_url(&file.path.to_string_lossy()) {
+    if !remote::is_url(&file.path.to_string_lossy()) {
         return read(&file.path);
     }
     let download = Download::of(file, extension, span, &std::env::temp_dir())?;
@@ -164,7 +164,7 @@ pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<
     for file in &files.files {
         if let Some(version) = &file.version {
             let url = file.path.to_string_lossy();
-            match http::head(&url) {
+            match remote::head(&url) {
                 Ok(remote) if !remote.version_differs(Some(version)) => {}
                 Ok(_) => return Err(changed(&file.path, "changed on the server".into())),
                 Err(reason) => {
@@ -172,7 +172,7 @@ pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<
                         path: url.to_string(),
                         reason,
                         span,
-                        help: "check the URL, the network and the server".into(),
+                        help: remote::unreadable_help(&url).into(),
                     });
                 }
             }

@@ -48,7 +48,7 @@ impl Session<'_> {
             && let Some(cache) = &mut self.cache
         {
             for file in source_files(source) {
-                if crate::files::http::is_url(&file.path.to_string_lossy()) {
+                if crate::files::remote::is_url(&file.path.to_string_lossy()) {
                     // A URL is keyed on the version its server gives, not
                     // on a download; without one it is read every time.
                     let unique = || format!("unversioned {:?}", std::time::SystemTime::now());

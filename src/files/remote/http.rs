@@ -1,11 +1,12 @@
-//! Files on HTTP(S) servers (`csv("https://...")`): what the checker needs
-//! of one (its size and validator, its head, its footer) by range
-//! requests, and the whole file fetched for a run. Proxies come from the
-//! usual environment variables (`HTTPS_PROXY`, `NO_PROXY`, ...).
+//! Files on HTTP(S) servers (`csv("https://...")`), by range requests and
+//! whole downloads. Proxies come from the usual environment variables
+//! (`HTTPS_PROXY`, `NO_PROXY`, ...).
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
+
+use super::{Remote, runtime};
 
 /// Waiting longer than this for a server to accept a connection is an error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -14,37 +15,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// than this for the server fails.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Whether a source path is a URL this module reads.
-pub fn is_url(path: &str) -> bool {
-    path.starts_with("http://") || path.starts_with("https://")
-}
-
-/// What a server says of a file without sending it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Remote {
-    /// Its length in bytes, when the server says.
-    pub size: Option<u64>,
-    /// Its version: the ETag, or else the last-modified date (what the cache
-    /// keys on and what a run compares with the check's).
-    pub validator: Option<String>,
-}
-
-impl Remote {
-    /// Whether the server now gives another version than `checked` (a
-    /// server that gives none cannot be compared, and is taken at its word).
-    pub fn version_differs(&self, checked: Option<&str>) -> bool {
-        match (&self.validator, checked) {
-            (Some(now), Some(before)) => now != before,
-            _ => false,
-        }
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))
+/// The file's size and validator, from a request for its first byte (a
+/// GET: a URL signed for GET only, as presigned object-store URLs are,
+/// refuses HEAD).
+pub fn head(url: &str) -> Result<Remote, String> {
+    range(url, 0, 1).map(|(_, remote)| remote)
 }
 
 fn client() -> Result<reqwest::Client, String> {
@@ -87,13 +62,6 @@ fn remote_of(response: &reqwest::Response) -> Remote {
 fn checked(response: reqwest::Response) -> Result<reqwest::Response, String> {
     let status = response.status();
     if status.is_success() { Ok(response) } else { Err(format!("the server answered {status}")) }
-}
-
-/// The file's size and validator, from a request for its first byte (a
-/// GET: a URL signed for GET only, as presigned object-store URLs are,
-/// refuses HEAD).
-pub fn head(url: &str) -> Result<Remote, String> {
-    range(url, 0, 1).map(|(_, remote)| remote)
 }
 
 /// Bytes `start..start + len` of the file (fewer at its end), and what the
@@ -140,39 +108,4 @@ pub fn download(url: &str, to: &Path) -> Result<Remote, String> {
         file.flush().map_err(|e| format!("cannot write `{}`: {e}", to.display()))?;
         Ok(remote)
     })
-}
-
-/// Bytes of a remote CSV's head read for its schema beyond the level scan:
-/// the header and the type sample.
-const HEAD_SAMPLE_BYTES: u64 = 1 << 20;
-
-/// A remote CSV's columns, from its head (cut at the last whole line), and
-/// what the server says of the file.
-pub fn csv_columns(
-    url: &str,
-    options: &super::probe::CsvOptions,
-    level_bytes: usize,
-) -> Result<(Vec<super::probe::ProbedColumn>, Remote), String> {
-    let want = (level_bytes as u64).saturating_add(HEAD_SAMPLE_BYTES);
-    let (mut bytes, remote) = range(url, 0, want)?;
-    let whole = (bytes.len() as u64) < want || remote.size.is_some_and(|size| size <= bytes.len() as u64);
-    if !whole {
-        // A line cut by the range would read as a short row or a level
-        // that is not one.
-        let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i.saturating_add(1));
-        bytes.truncate(end);
-    }
-    let columns = super::probe::csv_columns_read(bytes.as_slice(), options, level_bytes)?;
-    Ok((columns, remote))
-}
-
-/// A remote Parquet file's columns and rows, from its footer (three
-/// requests: the size with the first byte, the footer's length, the
-/// footer), and what the server says of it.
-pub fn parquet_columns(url: &str) -> Result<(super::parquet::Columns, u64, Remote), String> {
-    let remote = head(url)?;
-    let size = remote.size.ok_or("the server does not say the file's size, which reading its footer needs")?;
-    let (columns, rows) =
-        super::parquet::columns_and_rows_of(size, &mut |start, len| range(url, start, len).map(|(bytes, _)| bytes))?;
-    Ok((columns, rows, remote))
 }

@@ -1,0 +1,196 @@
+//! Object-store sources (`s3://`, `az://`, `gs://`) through `pipe run`, with
+//! the stores' settings in the environment as users give them: each reads
+//! as the same file on this machine does, held or streamed, and is cached
+//! on its version. The stores run on 127.0.0.1: moto's S3 server and
+//! Azurite's blob service (tests/stores/serve.py, which uploads with the
+//! stores' own Python clients), and Cloud Storage's XML API served from a
+//! folder (the Cloud Storage emulator on PyPI answers no HEAD and sends no
+//! ETag, which every Cloud Storage client needs).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+
+use crate::run::{repo, scratch};
+use crate::sources::serve;
+
+/// A tool `.ci/run` provides through the environment variable `name`. A run
+/// without it skips the test, saying so; in CI that is a failure.
+fn provided(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(_) if std::env::var_os("CI").is_some() => panic!("{name} is not set: `.ci/run` sets it"),
+        Err(_) => {
+            eprintln!("skipped: {name} is not set (`.ci/run` sets it)");
+            None
+        }
+    }
+}
+
+/// A store served by tests/stores/serve.py until dropped: the URL of the
+/// folder holding the uploaded files, and the environment that reads it.
+struct Store {
+    child: Child,
+    url: String,
+    env: Vec<(String, String)>,
+}
+
+impl Store {
+    /// `kind` (`s3`, `az`) serving `files` under `<url>/<name>`.
+    fn start(kind: &str, files: &[PathBuf]) -> Option<Store> {
+        let python = provided("PIPE_TEST_PYTHON")?;
+        let mut command = Command::new(python);
+        if kind == "az" {
+            command.env("PIPE_TEST_AZURITE", provided("PIPE_TEST_AZURITE")?);
+        }
+        let mut child = command
+            .arg(repo().join("tests/stores/serve.py"))
+            .arg(kind)
+            .args(files)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let said: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{kind} store: {e}: {line}"));
+        let env = said["env"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()));
+        Some(Store { url: said["url"].as_str().unwrap().to_owned(), env: env.collect(), child })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Closing its input stops the store (serve.py stops Azurite too).
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `data/iris.csv` and the same rows as Parquet, in `dir`.
+fn iris_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let csv = dir.join("iris.csv");
+    std::fs::copy(repo().join("data/iris.csv"), &csv).unwrap();
+    let iris =
+        CsvReadOptions::default().with_has_header(true).try_into_reader_with_file_path(Some(csv.clone())).unwrap();
+    let mut iris = iris.finish().unwrap();
+    let parquet = dir.join("iris.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut iris).unwrap();
+    vec![csv, parquet]
+}
+
+/// Items reading the store's files and the same files on this machine,
+/// with a fitted transform and a stage each.
+fn pipeline(url: &str) -> String {
+    let mut text = String::new();
+    for (prefix, folder) in [("store", url), ("local", "local")] {
+        text.push_str(&format!(
+            r#"
+source {prefix}_csv = csv("{folder}/iris.csv")
+source {prefix}_parquet = parquet("{folder}/iris.parquet")
+transform {prefix}_scale = fit({prefix}_parquet |> filter(petal_width_cm > 0.5)) {{
+    minmax(sepal_length_cm)
+    standard(petal_length_cm)
+}}
+output {prefix}_a = {prefix}_csv |> filter(label != "setosa") |> write("out/{prefix}_a.csv")
+output {prefix}_b = {prefix}_scale({prefix}_parquet) |> write("out/{prefix}_b.csv")
+"#
+        ));
+    }
+    text
+}
+
+/// `pipe args...` run in `dir` with `env` added to the environment.
+fn pipe(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// What a run that succeeded printed (its report is on standard error).
+fn succeeded(output: &Output) -> String {
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{printed}");
+    printed
+}
+
+fn assert_outputs_equal(dir: &Path, when: &str) {
+    for name in ["a", "b"] {
+        let store = std::fs::read(dir.join(format!("out/store_{name}.csv"))).unwrap();
+        let local = std::fs::read(dir.join(format!("out/local_{name}.csv"))).unwrap();
+        assert!(store == local, "{when}: `{name}` from the store differs from the local file's");
+    }
+}
+
+/// The store at `url`, read with `env`, against the files in `dir/local`.
+fn reads_as_the_local_files(dir: &Path, url: &str, env: &[(String, String)]) {
+    std::fs::write(dir.join("main.pipe"), pipeline(url)).unwrap();
+    let first = succeeded(&pipe(dir, env, &["run", "main.pipe"]));
+    assert!(first.contains("(0 cached)"), "{first}");
+    assert_outputs_equal(dir, "held");
+    // The same versions again: every item comes from the cache.
+    let again = succeeded(&pipe(dir, env, &["run", "main.pipe"]));
+    assert!(again.contains("ran 4 items (4 cached)"), "{again}");
+    // Under a budget no item fits: every item streams from one download.
+    std::fs::remove_dir_all(dir.join("out")).unwrap();
+    succeeded(&pipe(dir, env, &["run", "main.pipe", "--no-cache", "--memory", "1KB"]));
+    assert_outputs_equal(dir, "streamed");
+    // A file the store does not have is the checker's coded error.
+    let missing = format!("source gone = csv(\"{url}/gone.csv\")\noutput o = gone |> write(\"out/gone.csv\")\n");
+    std::fs::write(dir.join("gone.pipe"), missing).unwrap();
+    let output = pipe(dir, env, &["check", "gone.pipe"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pipe::check::source_unreadable") && stderr.contains("no such file"), "{stderr}");
+}
+
+#[test]
+fn an_s3_source_reads_as_the_local_file() {
+    let dir = scratch("store_s3");
+    let files = iris_files(&dir.join("local"));
+    let Some(store) = Store::start("s3", &files) else { return };
+    reads_as_the_local_files(&dir, &store.url, &store.env);
+}
+
+#[test]
+fn an_azure_blob_source_reads_as_the_local_file() {
+    let dir = scratch("store_az");
+    let files = iris_files(&dir.join("local"));
+    let Some(store) = Store::start("az", &files) else { return };
+    reads_as_the_local_files(&dir, &store.url, &store.env);
+}
+
+#[test]
+fn a_cloud_storage_source_reads_as_the_local_file() {
+    let dir = scratch("store_gs");
+    let files = iris_files(&dir.join("local"));
+    // The bucket `pipe-data` as a folder of the served root.
+    let bucket = dir.join("served/pipe-data/dir");
+    std::fs::create_dir_all(&bucket).unwrap();
+    for file in &files {
+        std::fs::copy(file, bucket.join(file.file_name().unwrap())).unwrap();
+    }
+    let server = serve(&dir.join("served"));
+    let env =
+        [("GOOGLE_BASE_URL", server.url.as_str()), ("GOOGLE_SKIP_SIGNATURE", "true"), ("GOOGLE_ALLOW_HTTP", "true")];
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    reads_as_the_local_files(&dir, "gs://pipe-data/dir", &env);
+}
