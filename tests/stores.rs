@@ -166,8 +166,27 @@ fn reads_as_the_local_files(dir: &Path, url: &str, env: &[(String, String)]) {
 fn an_s3_source_reads_as_the_local_file() {
     let dir = scratch("store_s3");
     let files = iris_files(&dir.join("local"));
-    let Some(store) = Store::start("s3", &files) else { return };
+    // A file of more than one download part (16 MB).
+    let big = dir.join("local/big.csv");
+    let mut text = String::from("n,half\n");
+    for n in 0..1_500_000u64 {
+        text.push_str(&format!("{n},{}\n", n as f64 / 2.0));
+    }
+    assert!(text.len() > 16 << 20, "{}", text.len());
+    std::fs::write(&big, text).unwrap();
+    let Some(store) = Store::start("s3", &[files, vec![big]].concat()) else { return };
     reads_as_the_local_files(&dir, &store.url, &store.env);
+    let text = format!(
+        "source store = csv(\"{}/big.csv\")\nsource local = csv(\"local/big.csv\")\n\
+         output s = store |> filter(n % 3 == 0) |> write(\"out/big_store.csv\")\n\
+         output l = local |> filter(n % 3 == 0) |> write(\"out/big_local.csv\")\n",
+        store.url
+    );
+    std::fs::write(dir.join("big.pipe"), text).unwrap();
+    succeeded(&pipe(&dir, &store.env, &["run", "big.pipe", "--no-cache"]));
+    let (from_store, local) =
+        (std::fs::read(dir.join("out/big_store.csv")), std::fs::read(dir.join("out/big_local.csv")));
+    assert!(from_store.unwrap() == local.unwrap(), "the file downloaded in parts differs");
 }
 
 #[test]
