@@ -61,3 +61,44 @@ fn deeply_nested_footer_is_refused() {
     std::fs::write(&path, bytes).expect("write");
     assert!(parquet::columns(&path).is_err());
 }
+
+/// `write(path, compression: codec)` writes its pages with that codec,
+/// held and streamed, as pyarrow reads the file: the codec in each column
+/// chunk, and the rows of the CSV it came from.
+#[test]
+fn write_compresses_with_the_codec_it_names_as_pyarrow_reads_it() {
+    let Some(python) = crate::run::provided("PIPE_TEST_PYTHON") else { return };
+    let dir = crate::run::scratch("codecs");
+    std::fs::copy(crate::run::repo().join("data/iris.csv"), dir.join("iris.csv")).unwrap();
+    let codecs = pipe::ir::Codec::ALL.map(|(name, _)| name);
+    let mut text =
+        String::from("source iris = csv(\"iris.csv\")\noutput default = iris |> write(\"out/default.parquet\")\n");
+    for name in codecs {
+        text.push_str(&format!("output {name} = iris |> write(\"out/{name}.parquet\", compression: {name})\n"));
+    }
+    std::fs::write(dir.join("main.pipe"), text).unwrap();
+    let read = r#"
+import json, sys, pyarrow.csv, pyarrow.parquet as pq
+rows = pyarrow.csv.read_csv("iris.csv").to_pylist()
+said = {}
+for name in sys.argv[1:]:
+    f = pq.ParquetFile(f"out/{name}.parquet")
+    codecs = {f.metadata.row_group(g).column(c).compression for g in range(f.metadata.num_row_groups) for c in range(f.metadata.num_columns)}
+    said[name] = [sorted(codecs), f.read().to_pylist() == rows]
+print(json.dumps(said))
+"#;
+    // Pyarrow names LZ4_RAW pages `LZ4`.
+    let expected = r#"{"default": [["ZSTD"], true], "uncompressed": [["UNCOMPRESSED"], true], "snappy": [["SNAPPY"], true], "lz4": [["LZ4"], true], "zstd": [["ZSTD"], true], "gzip": [["GZIP"], true], "brotli": [["BROTLI"], true]}"#;
+    for how in [&["run", "main.pipe", "--no-cache"][..], &["run", "main.pipe", "--no-cache", "--memory", "1KB"]] {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_pipe")).current_dir(&dir).args(how).output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let said = std::process::Command::new(&python)
+            .current_dir(&dir)
+            .args(["-c", read, "default"])
+            .args(codecs)
+            .output()
+            .unwrap();
+        assert!(said.status.success(), "{}", String::from_utf8_lossy(&said.stderr));
+        assert_eq!(String::from_utf8_lossy(&said.stdout).trim(), expected, "{how:?}");
+    }
+}

@@ -16,6 +16,19 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A tool `.ci/run` provides through the environment variable `name`. A run
+/// without it skips the test, saying so; in CI that is a failure.
+pub fn provided(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(_) if std::env::var_os("CI").is_some() => panic!("{name} is not set: `.ci/run` sets it"),
+        Err(_) => {
+            eprintln!("skipped: {name} is not set (`.ci/run` sets it)");
+            None
+        }
+    }
+}
+
 /// An empty folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run").join(name);

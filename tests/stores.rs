@@ -14,21 +14,8 @@ use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 
-use crate::run::{repo, scratch};
+use crate::run::{provided, repo, scratch};
 use crate::sources::serve;
-
-/// A tool `.ci/run` provides through the environment variable `name`. A run
-/// without it skips the test, saying so; in CI that is a failure.
-fn provided(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(value) => Some(value),
-        Err(_) if std::env::var_os("CI").is_some() => panic!("{name} is not set: `.ci/run` sets it"),
-        Err(_) => {
-            eprintln!("skipped: {name} is not set (`.ci/run` sets it)");
-            None
-        }
-    }
-}
 
 /// A store served by tests/stores/serve.py until dropped: the URL of the
 /// folder holding the uploaded files, and the environment that reads it.

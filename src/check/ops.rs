@@ -10,7 +10,7 @@ use crate::check::error::{CheckError, Mistake};
 use crate::check::exprs::{expr_type, row_expr};
 use crate::check::limits;
 use crate::check::value::{Constants, Value};
-use crate::ir::{Fill, Op, SampleSize};
+use crate::ir::{Codec, Fill, Op, SampleSize};
 use crate::schema::{Column, DTYPE_NAMES, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::{Arg, ExprKind, Ident};
@@ -199,7 +199,13 @@ pub const OPERATIONS: &[Operation] = &[
         |_| None,
     ),
     op("cache", List(&[]), "Marks a stage worth keeping (every stage is cached)", cache, |_| Some(Op::Cache)),
-    op("write", List(&[pos("path", true)]), "Writes CSV or Parquet (by extension), atomically", write, lower_write),
+    op(
+        "write",
+        List(&[pos("path", true), named("compression")]),
+        "Writes CSV or Parquet (by extension), atomically; `compression:` a Parquet codec (default zstd)",
+        write,
+        lower_write,
+    ),
 ];
 
 /// The operation called `name`.
@@ -1051,7 +1057,42 @@ fn write(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
         )),
         None => {}
     }
+    if let Some((value, span)) = b.value("compression", cx.constants) {
+        compression(&value, span, b, cx);
+    }
     schema
+}
+
+/// `compression:` of `write`: a Parquet codec's name, for a Parquet file.
+fn compression(value: &Value, span: Span, b: &Bound, cx: &mut Context) {
+    let names = || Codec::ALL.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    match value {
+        Value::Name(name) | Value::Str(name) if Codec::named(name).is_none() => {
+            let near = crate::suggest::closest(name, Codec::ALL.iter().map(|(n, _)| *n));
+            let help = match near {
+                Some(near) => format!("did you mean `{near}`? The codecs are {}", names()),
+                None => format!("the codecs are {}", names()),
+            };
+            cx.errors.push(Mistake::UnknownValue.at(span, format!("`{name}` is not a Parquet codec"), "unknown", help));
+        }
+        Value::Name(_) | Value::Str(_) => {
+            let csv = matches!(b.value("path", cx.constants), Some((Value::Str(path), _)) if path.ends_with(".csv"));
+            if csv {
+                cx.errors.push(Mistake::Unsupported.at(
+                    span,
+                    "`compression` is a Parquet setting: a CSV file is written as plain text",
+                    "not for CSV",
+                    "write Parquet (`.parquet`), or remove `compression:`",
+                ));
+            }
+        }
+        _ => cx.errors.push(Mistake::WrongType.at(
+            span,
+            "`compression` names a Parquet codec",
+            "not a codec name",
+            format!("write `compression: snappy`; the codecs are {}", names()),
+        )),
+    }
 }
 
 /// `log1p(cols)`: numeric columns become f64 in place.
@@ -1202,8 +1243,13 @@ fn lower_sample(l: &Lowering) -> Option<Op> {
 }
 
 fn lower_write(l: &Lowering) -> Option<Op> {
+    let codec = match l.value("compression") {
+        None => Codec::default(),
+        Some(Value::Name(name) | Value::Str(name)) => Codec::named(&name)?,
+        Some(_) => return None,
+    };
     match l.value("path")? {
-        Value::Str(path) => Some(Op::Write(PathBuf::from(path))),
+        Value::Str(path) => Some(Op::Write(PathBuf::from(path), codec)),
         _ => None,
     }
 }

@@ -153,7 +153,7 @@ fn frame_writes(frame: &Frame, base: &dyn Fn(&Path) -> PathBuf, writes: &mut Vec
         frame_writes(input, base, writes);
     }
     for (op, span) in frame.ops.iter().zip(&frame.spans) {
-        if let Op::Write(path) = op {
+        if let Op::Write(path, _) = op {
             writes.push(Write { path: base(path), shown: path.clone(), span: *span, what: "`write(...)`" });
         }
     }

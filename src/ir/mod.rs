@@ -365,12 +365,50 @@ pub enum Op {
     },
     /// Keep the result in memory for reuse.
     Cache,
-    /// Write the frame to a file (CSV or Parquet by extension).
-    Write(PathBuf),
+    /// Write the frame to a file (CSV or Parquet by extension), a Parquet
+    /// file's pages compressed with the codec.
+    Write(PathBuf, Codec),
     /// Apply a fitted transform.
     Transform(#[serde(serialize_with = "item_ref")] ItemId),
     /// Add the predictions of a trained run.
     Predict(#[serde(serialize_with = "item_ref")] ItemId),
+}
+
+/// How a written Parquet file's pages are compressed
+/// (`write(path, compression: snappy)`); the names are Parquet's, as pandas
+/// and Polars spell them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Codec {
+    /// No compression.
+    Uncompressed,
+    /// Snappy (pandas' and pyarrow's default).
+    Snappy,
+    /// LZ4 (Parquet's `LZ4_RAW`).
+    Lz4,
+    /// Zstandard at level 3 (Polars' default, and `pipe`'s).
+    #[default]
+    Zstd,
+    /// Gzip.
+    Gzip,
+    /// Brotli.
+    Brotli,
+}
+
+impl Codec {
+    /// Every codec, by the name `write` takes.
+    pub const ALL: [(&'static str, Codec); 6] = [
+        ("uncompressed", Codec::Uncompressed),
+        ("snappy", Codec::Snappy),
+        ("lz4", Codec::Lz4),
+        ("zstd", Codec::Zstd),
+        ("gzip", Codec::Gzip),
+        ("brotli", Codec::Brotli),
+    ];
+
+    /// The codec called `name`.
+    pub fn named(name: &str) -> Option<Codec> {
+        Codec::ALL.iter().find(|(n, _)| *n == name).map(|(_, codec)| *codec)
+    }
 }
 
 /// A fill value.

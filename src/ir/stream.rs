@@ -171,7 +171,7 @@ impl Op {
             Op::Pixels { .. } => "pixels",
             Op::Sample { .. } => "sample",
             Op::Cache => "cache",
-            Op::Write(_) => "write",
+            Op::Write(..) => "write",
             Op::Transform(_) => "transform",
             Op::Predict(_) => "predict",
         }
@@ -202,7 +202,7 @@ impl Op {
             | Op::Sample { .. }
             | Op::Oversample(_)
             | Op::Pixels { .. }
-            | Op::Write(_)
+            | Op::Write(..)
             | Op::Transform(_)
             | Op::Predict(_) => false,
         }
@@ -234,7 +234,7 @@ impl Op {
             | Op::Transform(_) => None,
             Op::Oversample(_) => Some("`oversample` counts every class first".into()),
             Op::Pixels { .. } => Some("`pixels` makes image columns, which are held".into()),
-            Op::Write(_) => Some("it writes a file before its last step".into()),
+            Op::Write(..) => Some("it writes a file before its last step".into()),
         }
     }
 
@@ -283,7 +283,7 @@ impl Op {
             | Op::Oversample(_)
             | Op::Sample { .. }
             | Op::Cache
-            | Op::Write(_)
+            | Op::Write(..)
             | Op::Transform(_)
             | Op::Predict(_) => Vec::new(),
         }
@@ -313,7 +313,7 @@ impl Op {
             | Op::With(_)
             | Op::DropNulls(_)
             | Op::Oversample(_)
-            | Op::Write(_)
+            | Op::Write(..)
             | Op::Transform(_)
             | Op::Predict(_) => return None,
         })
@@ -324,7 +324,7 @@ impl Op {
         let names = |columns: &[String]| columns.to_vec();
         match self {
             Op::Filter(_) | Op::DropNulls(_) | Op::Sample { .. } | Op::Oversample(_) => Vec::new(),
-            Op::Select(_) | Op::Cache | Op::Write(_) | Op::Transform(_) => Vec::new(),
+            Op::Select(_) | Op::Cache | Op::Write(..) | Op::Transform(_) => Vec::new(),
             Op::Predict(_) => vec![PREDICTION.to_owned()],
             Op::Drop(columns) => names(columns),
             Op::Rename(pairs) => pairs.iter().flat_map(|(old, new)| [old.clone(), new.clone()]).collect(),
@@ -518,7 +518,7 @@ impl Program {
 
     /// The chain an output streams: its frame without the final `write`.
     pub fn output_chain<'p>(&'p self, frame: &'p Frame) -> Result<Chain<'p>, String> {
-        let Some((Op::Write(_), ops)) = frame.ops.split_last() else {
+        let Some((Op::Write(..), ops)) = frame.ops.split_last() else {
             return Err("it does not end in `write(...)`".into());
         };
         let mut steps = Vec::new();

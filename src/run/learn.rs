@@ -77,7 +77,7 @@ impl<'o> Learner<'o> {
             | Op::Oversample(_)
             | Op::Sample { .. }
             | Op::Cache
-            | Op::Write(_)
+            | Op::Write(..)
             | Op::Transform(_)
             | Op::Predict(_) => return None,
         };

@@ -22,7 +22,7 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         Op::Sample { size, seed } => sample(df, *size, seed.unwrap_or(0), span),
         Op::Oversample(column) => oversample(df, column, span),
         Op::Pixels { columns, max, name, .. } => pixels(df, columns, *max, name, span),
-        Op::Write(path) => write::frame(df.clone(), &dir.join(path), span).map(|()| df),
+        Op::Write(path, codec) => write::frame(df.clone(), &dir.join(path), *codec, span).map(|()| df),
         // The same query a streaming output runs (`stream.rs`).
         Op::Filter(_)
         | Op::Select(_)
@@ -76,7 +76,7 @@ pub fn lazy(op: &Op, l: LazyFrame) -> RunResult<LazyFrame> {
         Op::Sample { .. }
         | Op::Oversample(_)
         | Op::Pixels { .. }
-        | Op::Write(_)
+        | Op::Write(..)
         | Op::FillNulls { .. }
         | Op::Cut { .. }
         | Op::QCut { .. }

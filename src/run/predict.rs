@@ -150,7 +150,7 @@ pub fn predict_file(saved: SavedRun, program: &Program, data: &Path, out: &Path)
         None => result,
     };
     let rows = result.height();
-    write::frame(result, out, span)?;
+    write::frame(result, out, crate::ir::Codec::default(), span)?;
     Ok(Predicted { rows, warnings })
 }
 

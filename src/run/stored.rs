@@ -183,7 +183,7 @@ fn source_files(source: &crate::ir::Source) -> &[crate::ir::SourceFile] {
 
 /// The path of a frame's last `write`.
 fn last_write(frame: &Frame) -> Option<&std::path::Path> {
-    frame.ops.iter().rev().find_map(|op| if let Op::Write(path) = op { Some(path.as_path()) } else { None })
+    frame.ops.iter().rev().find_map(|op| if let Op::Write(path, _) = op { Some(path.as_path()) } else { None })
 }
 
 /// A found entry made into the item's rows by `take` (`None`: unusable, as

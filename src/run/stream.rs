@@ -24,7 +24,9 @@ use std::sync::{Arc, Mutex};
 use polars::io::csv::write as csv;
 use polars::prelude::*;
 
-use crate::ir::{Chain, ChainStep, ItemId, ItemKind, Memory, Op, Source, StepKind, Train, fit_passes, pass_steps};
+use crate::ir::{
+    Chain, ChainStep, Codec, ItemId, ItemKind, Memory, Op, Source, StepKind, Train, fit_passes, pass_steps,
+};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted, Notes};
 use crate::run::learn::Learner;
@@ -79,8 +81,9 @@ enum End {
 /// How a written Parquet file is laid out.
 #[derive(Clone, Debug)]
 pub(super) enum Layout {
-    /// An output: Polars' defaults.
-    Output,
+    /// An output: Polars' row groups, pages compressed with the codec
+    /// `write` names.
+    Output(Codec),
     /// Rows for training to read back a window at a time: row groups of
     /// `row_group` rows, every column but the target as the f32 a model
     /// reads (the values it would read from the f64s), LZ4 (fast to read).
@@ -187,11 +190,11 @@ impl<'a> Session<'a> {
                 if uses.contains_key(&id) {
                     return None;
                 }
-                let Some(Op::Write(path)) = frame.ops.last() else { return None };
+                let Some(Op::Write(path, codec)) = frame.ops.last() else { return None };
                 let span = frame.spans.last().copied().unwrap_or_default();
                 (
                     program.output_chain(frame).ok()?,
-                    End::Write { path: self.dir.join(path), span, layout: Layout::Output },
+                    End::Write { path: self.dir.join(path), span, layout: Layout::Output(*codec) },
                 )
             }
             ItemKind::Transform { steps, .. } => {
@@ -723,7 +726,9 @@ impl Appender {
             return Ok(Appender::Csv(CsvWriter::new(out).batched(first.schema())?));
         }
         let (writer, row_group) = match layout {
-            Layout::Output => (ParquetWriter::new(write::buffered(out)), BATCH_ROWS),
+            Layout::Output(codec) => {
+                (ParquetWriter::new(write::buffered(out)).with_compression(write::compression(*codec)), BATCH_ROWS)
+            }
             Layout::Training { row_group, .. } => (
                 ParquetWriter::new(write::buffered(out))
                     .with_compression(ParquetCompression::Lz4Raw)
@@ -842,7 +847,8 @@ fn sink_applied(plan: &Streaming, fast: bool, work: &Pass, notes: &mut Notes, pa
 fn layout<'s>(plan: &'s Streaming) -> &'s Layout {
     match &plan.end {
         End::Write { layout, .. } => layout,
-        End::Fit { .. } => &Layout::Output,
+        // Nothing is written: the layout is never read.
+        End::Fit { .. } => &Layout::Output(Codec::Zstd),
     }
 }
 
@@ -860,7 +866,9 @@ fn sink(query: LazyFrame, path: &Path, layout: &Layout) -> Result<usize, Failure
         return sink_batches(query, path);
     }
     let (query, options) = match layout {
-        Layout::Output => (query, ParquetWriteOptions::default()),
+        Layout::Output(codec) => {
+            (query, ParquetWriteOptions { compression: write::compression(*codec), ..ParquetWriteOptions::default() })
+        }
         Layout::Training { target, row_group } => {
             let options = ParquetWriteOptions {
                 row_group_size: Some(*row_group),
