@@ -59,8 +59,12 @@ def main():
     out_dir = os.path.join(HERE, "out")
     commands = {
         "pipe (cold)": [a.pipe, "run", pipe_file],
-        "pandas": [py, os.path.join(PEERS, "peer_pandas.py"), csv, os.path.join(out_dir, "pandas.parquet")],
-        "polars": [py, os.path.join(PEERS, "peer_polars.py"), csv, os.path.join(out_dir, "polars.parquet")],
+        # Every tool writes the same codec: snappy, pandas' default (prep.pipe
+        # says `compression: snappy`; Polars' default is zstd).
+        "pandas": [py, os.path.join(PEERS, "peer_pandas.py"), csv, os.path.join(out_dir, "pandas.parquet"),
+                   "--compression", "snappy"],
+        "polars": [py, os.path.join(PEERS, "peer_polars.py"), csv, os.path.join(out_dir, "polars.parquet"),
+                   "--compression", "snappy"],
     }
     wall = {name: [] for name in commands}
     memory = {name: [] for name in commands}

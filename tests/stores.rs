@@ -8,7 +8,7 @@
 //! ETag, which every Cloud Storage client needs).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,8 +26,9 @@ struct Store {
 }
 
 impl Store {
-    /// `kind` (`s3`, `az`) serving `files` under `<url>/<name>`.
-    fn start(kind: &str, files: &[PathBuf]) -> Option<Store> {
+    /// `kind` (`s3`, `az`) serving the files below `folder` under
+    /// `<url>/<path below folder>`.
+    fn start(kind: &str, folder: &Path) -> Option<Store> {
         let python = provided("PIPE_TEST_PYTHON")?;
         let mut command = Command::new(python);
         if kind == "az" {
@@ -36,7 +37,7 @@ impl Store {
         let mut child = command
             .arg(repo().join("tests/stores/serve.py"))
             .arg(kind)
-            .args(files)
+            .arg(folder)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -67,17 +68,29 @@ impl Drop for Store {
     }
 }
 
-/// `data/iris.csv` and the same rows as Parquet, in `dir`.
-fn iris_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).unwrap();
+/// `data/iris.csv` and the same rows as Parquet, in `dir`; and the rows
+/// again as many files: `events/year=2024/part-0.parquet` and
+/// `events/year=2025/part-0.parquet` (and a Spark `_SUCCESS` marker), and
+/// `logs/a.csv`, `logs/b.csv`.
+fn iris_files(dir: &Path) {
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
     let csv = dir.join("iris.csv");
     std::fs::copy(repo().join("data/iris.csv"), &csv).unwrap();
-    let iris =
-        CsvReadOptions::default().with_has_header(true).try_into_reader_with_file_path(Some(csv.clone())).unwrap();
+    let iris = CsvReadOptions::default().with_has_header(true).try_into_reader_with_file_path(Some(csv)).unwrap();
     let mut iris = iris.finish().unwrap();
-    let parquet = dir.join("iris.parquet");
-    ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut iris).unwrap();
-    vec![csv, parquet]
+    let write_parquet = |frame: &mut DataFrame, path: &Path| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(frame).unwrap();
+    };
+    write_parquet(&mut iris, &dir.join("iris.parquet"));
+    for (year, offset) in [(2024, 0), (2025, 75)] {
+        let mut part = iris.slice(offset, 75);
+        write_parquet(&mut part, &dir.join(format!("events/year={year}/part-0.parquet")));
+        let mut text = Vec::new();
+        CsvWriter::new(&mut text).finish(&mut part).unwrap();
+        std::fs::write(dir.join(format!("logs/{}.csv", if year == 2024 { "a" } else { "b" })), text).unwrap();
+    }
+    std::fs::write(dir.join("events/_SUCCESS"), "").unwrap();
 }
 
 /// Items reading the store's files and the same files on this machine,
@@ -149,10 +162,48 @@ fn reads_as_the_local_files(dir: &Path, url: &str, env: &[(String, String)]) {
     assert!(stderr.contains("pipe::check::source_unreadable") && stderr.contains("no such file"), "{stderr}");
 }
 
+/// Sources of many objects (a folder of `year=` folders, a glob over
+/// them, a CSV glob) against the same files here, held and streamed.
+fn many_read_as_the_local_files(dir: &Path, url: &str, env: &[(String, String)]) {
+    let mut text = String::new();
+    for (prefix, folder) in [("store", url), ("local", "local")] {
+        text.push_str(&format!(
+            r#"
+source {prefix}_folder = parquet("{folder}/events/")
+source {prefix}_glob = parquet("{folder}/events/year=*/*.parquet")
+source {prefix}_logs = csv("{folder}/logs/*.csv")
+output {prefix}_a = {prefix}_folder |> filter(label != "setosa") |> write("out/{prefix}_a.csv")
+output {prefix}_b = {prefix}_glob |> standard(petal_length_cm) |> write("out/{prefix}_b.csv")
+output {prefix}_c = {prefix}_logs |> write("out/{prefix}_c.csv")
+"#
+        ));
+    }
+    std::fs::write(dir.join("many.pipe"), text).unwrap();
+    for (when, budget) in [("held", "10GB"), ("streamed", "1KB")] {
+        let _ = std::fs::remove_dir_all(dir.join("out"));
+        succeeded(&pipe(dir, env, &["run", "many.pipe", "--no-cache", "--memory", budget]));
+        for name in ["a", "b", "c"] {
+            let store = std::fs::read(dir.join(format!("out/store_{name}.csv"))).unwrap();
+            let local = std::fs::read(dir.join(format!("out/local_{name}.csv"))).unwrap();
+            assert!(store == local, "{when}: `{name}` from the store differs from the local files'");
+        }
+    }
+    // The year column comes from the objects' `year=` folders.
+    let header = std::fs::read_to_string(dir.join("out/store_a.csv")).unwrap();
+    assert!(header.lines().next().unwrap().ends_with(",year"), "{header}");
+    // A pattern no object matches is the checker's coded error.
+    let text = format!("source none = parquet(\"{url}/events/*.csv\")\noutput o = none |> write(\"out/none.csv\")\n");
+    std::fs::write(dir.join("none.pipe"), text).unwrap();
+    let output = pipe(dir, env, &["check", "none.pipe"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pipe::check::source_unreadable") && stderr.contains("no object matches"), "{stderr}");
+}
+
 #[test]
 fn an_s3_source_reads_as_the_local_file() {
     let dir = scratch("store_s3");
-    let files = iris_files(&dir.join("local"));
+    iris_files(&dir.join("local"));
     // A file of more than one download part (16 MB).
     let big = dir.join("local/big.csv");
     let mut text = String::from("n,half\n");
@@ -161,8 +212,9 @@ fn an_s3_source_reads_as_the_local_file() {
     }
     assert!(text.len() > 16 << 20, "{}", text.len());
     std::fs::write(&big, text).unwrap();
-    let Some(store) = Store::start("s3", &[files, vec![big]].concat()) else { return };
+    let Some(store) = Store::start("s3", &dir.join("local")) else { return };
     reads_as_the_local_files(&dir, &store.url, &store.env);
+    many_read_as_the_local_files(&dir, &store.url, &store.env);
     let text = format!(
         "source store = csv(\"{}/big.csv\")\nsource local = csv(\"local/big.csv\")\n\
          output s = store |> filter(n % 3 == 0) |> write(\"out/big_store.csv\")\n\
@@ -179,20 +231,22 @@ fn an_s3_source_reads_as_the_local_file() {
 #[test]
 fn an_azure_blob_source_reads_as_the_local_file() {
     let dir = scratch("store_az");
-    let files = iris_files(&dir.join("local"));
-    let Some(store) = Store::start("az", &files) else { return };
+    iris_files(&dir.join("local"));
+    let Some(store) = Store::start("az", &dir.join("local")) else { return };
     reads_as_the_local_files(&dir, &store.url, &store.env);
+    many_read_as_the_local_files(&dir, &store.url, &store.env);
 }
 
 #[test]
 fn a_cloud_storage_source_reads_as_the_local_file() {
     let dir = scratch("store_gs");
-    let files = iris_files(&dir.join("local"));
-    // The bucket `pipe-data` as a folder of the served root.
+    iris_files(&dir.join("local"));
+    // The bucket `pipe-data` as a folder of the served root (which lists
+    // nothing: the many-object sources are read from the other stores).
     let bucket = dir.join("served/pipe-data/dir");
     std::fs::create_dir_all(&bucket).unwrap();
-    for file in &files {
-        std::fs::copy(file, bucket.join(file.file_name().unwrap())).unwrap();
+    for name in ["iris.csv", "iris.parquet"] {
+        std::fs::copy(dir.join("local").join(name), bucket.join(name)).unwrap();
     }
     let server = serve(&dir.join("served"));
     let env =

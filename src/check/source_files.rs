@@ -13,8 +13,8 @@ use std::path::Path;
 
 use crate::check::error::{CheckError, Mistake};
 use crate::files::many::{self, Found};
-use crate::files::parquet;
 use crate::files::probe::{self, CsvOptions, LEVEL_SCAN_BYTES, ProbedColumn};
+use crate::files::{parquet, remote};
 use crate::ir::{SourceFile, SourceFiles};
 use crate::schema::{Column, DType};
 use crate::source::Span;
@@ -41,7 +41,7 @@ pub fn find(dir: Option<&Path>, written: &str, extension: &str, span: Span) -> R
 /// agree; types widen (integers and floats to floats, anything else mixed
 /// to text; a column empty in one file's sample takes the others' type).
 pub fn csv_columns(
-    found: &Found,
+    found: &mut Found,
     options: &CsvOptions,
     probes: &mut probe::Cache,
     written: &str,
@@ -53,9 +53,20 @@ pub fn csv_columns(
     // (every file's header and type sample are still read).
     let level_bytes = LEVEL_SCAN_BYTES / found.files.len().max(1);
     let mut merged: Option<(Vec<ProbedColumn>, &Path)> = None;
-    for file in &found.files {
-        let columns = probe::csv_columns_cached(probes, &file.path, options, level_bytes).map_err(|reason| {
-            CheckError::SourceUnreadable { path: shown(found, &file.path, written, show), reason, span }
+    let naming = found.naming;
+    for file in &mut found.files {
+        let url = file.path.to_string_lossy();
+        let columns = if remote::is_url(&url) {
+            // An object takes about its own length in memory, as a CSV here.
+            file.held_bytes = file.remote.as_ref().and_then(|r| r.size);
+            remote::csv_columns(&url, options, level_bytes).map(|(columns, _)| columns)
+        } else {
+            probe::csv_columns_cached(probes, &file.path, options, level_bytes)
+        };
+        let columns = columns.map_err(|reason| CheckError::SourceUnreadable {
+            path: shown(naming, &file.path, written, show),
+            reason,
+            span,
         })?;
         match &mut merged {
             None => merged = Some((columns, &file.path)),
@@ -76,15 +87,28 @@ pub fn csv_columns(
 /// The columns of every Parquet file found: they must be the same, in the
 /// same order, with the same types.
 pub fn parquet_columns(
-    found: &Found,
+    found: &mut Found,
     written: &str,
     span: Span,
     show: Show,
 ) -> Result<Vec<(String, DType)>, CheckError> {
     let mut first: Option<(Vec<(String, DType)>, &Path)> = None;
-    for file in &found.files {
-        let columns = parquet::columns(&file.path).map_err(|reason| CheckError::SourceUnreadable {
-            path: shown(found, &file.path, written, show),
+    let naming = found.naming;
+    for file in &mut found.files {
+        let url = file.path.to_string_lossy();
+        let columns = if remote::is_url(&url) {
+            // An object is weighed by its rows times its columns' widths,
+            // from the footer (its bytes are compressed).
+            remote::parquet_columns(&url).map(|(columns, rows, _)| {
+                let width: u64 = columns.iter().map(|(_, dtype)| dtype.held_width()).fold(0, u64::saturating_add);
+                file.held_bytes = Some(rows.saturating_mul(width));
+                columns
+            })
+        } else {
+            parquet::columns(&file.path)
+        };
+        let columns = columns.map_err(|reason| CheckError::SourceUnreadable {
+            path: shown(naming, &file.path, written, show),
             reason,
             span,
         })?;
@@ -127,8 +151,10 @@ pub fn lower(
         .files
         .into_iter()
         .map(|f| {
-            let stamp = many::stamp(&f.path).ok();
-            SourceFile { path: f.path, values: f.values, stamp, version: None, held_bytes: None }
+            // An object is known by its version, a file here by its stamp.
+            let version = f.remote.and_then(|r| r.validator);
+            let stamp = if version.is_some() { None } else { many::stamp(&f.path).ok() };
+            SourceFile { path: f.path, values: f.values, stamp, version, held_bytes: f.held_bytes }
         })
         .collect();
     let many = found.naming != many::Naming::File;
@@ -199,6 +225,6 @@ fn differ(first: &Path, other: &Path, difference: &str, span: Span, show: Show) 
 
 /// A file of the source as the user would name it: the path as written
 /// for a single file, the file found otherwise.
-fn shown(found: &Found, file: &Path, written: &str, show: Show) -> String {
-    if found.naming == many::Naming::File { written.to_owned() } else { show(file) }
+fn shown(naming: many::Naming, file: &Path, written: &str, show: Show) -> String {
+    if naming == many::Naming::File { written.to_owned() } else { show(file) }
 }

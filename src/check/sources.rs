@@ -11,7 +11,7 @@ use crate::check::limits;
 use crate::check::source_files;
 use crate::check::value::Value;
 use crate::files::probe::{self, CsvOptions};
-use crate::files::remote;
+use crate::files::{many, remote};
 use crate::ir;
 use crate::schema::{Column, DType, Schema};
 use crate::source::Span;
@@ -74,7 +74,12 @@ impl Frames<'_> {
         }
     }
 
+    /// A source's path as the runner finds it: joined to the pipeline's
+    /// folder, a URL as it is.
     fn path(&self, written: &str) -> std::path::PathBuf {
+        if remote::is_url(written) {
+            return written.into();
+        }
         self.dir.map_or_else(|| written.into(), |d| d.join(written))
     }
 
@@ -95,7 +100,7 @@ impl Frames<'_> {
         if let Some(nulls) = b.value("nulls", self.constants) {
             options.nulls = self.null_markers(nulls)?;
         }
-        if remote::is_url(&path) {
+        if remote::is_url(&path) && !many::names_many_objects(&path) {
             let read = remote::csv_columns(&path, &options, probe::LEVEL_SCAN_BYTES);
             let (probed, remote) = self.found(read.map_err(|reason| CheckError::SourceUnreadable {
                 path: path.clone(),
@@ -107,10 +112,10 @@ impl Frames<'_> {
             return Some(self.csv_schema(probed, files, Vec::new(), options, b, span));
         }
         let full_path = self.path(&path);
-        let found = self.found(source_files::find(self.dir, &path, "csv", path_span))?;
+        let mut found = self.found(source_files::find(self.dir, &path, "csv", path_span))?;
         let dir = self.dir;
         let show = |p: &std::path::Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
-        let probed = source_files::csv_columns(&found, &options, self.probes, &path, path_span, &show);
+        let probed = source_files::csv_columns(&mut found, &options, self.probes, &path, path_span, &show);
         let probed = self.found(probed)?;
         let names: Vec<String> = probed.iter().map(|p| p.name.clone()).collect();
         let (files, partitions) = self.found(source_files::lower(found, full_path, &names, path_span))?;
@@ -152,7 +157,7 @@ impl Frames<'_> {
     /// `parquet(path)`: the schema from the footers of the files it names.
     fn parquet(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
-        if remote::is_url(&path) {
+        if remote::is_url(&path) && !many::names_many_objects(&path) {
             let (read, rows, remote) =
                 self.found(remote::parquet_columns(&path).map_err(|reason| CheckError::SourceUnreadable {
                     path: path.clone(),
@@ -165,10 +170,10 @@ impl Frames<'_> {
             return Some((Schema { columns }, ir::Source::Parquet { files }));
         }
         let full_path = self.path(&path);
-        let found = self.found(source_files::find(self.dir, &path, "parquet", path_span))?;
+        let mut found = self.found(source_files::find(self.dir, &path, "parquet", path_span))?;
         let dir = self.dir;
         let show = |p: &std::path::Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
-        let read = self.found(source_files::parquet_columns(&found, &path, path_span, &show))?;
+        let read = self.found(source_files::parquet_columns(&mut found, &path, path_span, &show))?;
         let names: Vec<String> = read.iter().map(|(n, _)| n.clone()).collect();
         let (files, partitions) = self.found(source_files::lower(found, full_path, &names, path_span))?;
         let columns = read.into_iter().map(|(name, dtype)| Column::new(name, dtype, span));

@@ -1,11 +1,15 @@
 //! The files one source reads: a file, a glob (`data/*.parquet`,
 //! `logs/**/*.csv`) or a folder of files, with the Hive partition values
-//! their folders name (`year=2024/month=1/part-0.parquet`). The checker
-//! finds them (and reads each one's header or footer); the runner finds
-//! them again and refuses to go on when the list or a file changed since.
+//! their folders name (`year=2024/month=1/part-0.parquet`), on this
+//! machine or in an object store (`s3://bucket/events/*.parquet`,
+//! `s3://bucket/events/`). The checker finds them (and reads each one's
+//! header or footer); the runner finds them again and refuses to go on when
+//! the list or a file changed since.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
+
+use super::remote::{self, Remote};
 
 /// The most files one source may read (a glob over a whole disk is a
 /// mistake, not a data set).
@@ -51,6 +55,11 @@ pub struct FoundFile {
     /// One value per partition key, in the order of [`Found::keys`];
     /// `None` for Hive's missing value.
     pub values: Vec<Option<String>>,
+    /// An object's size and version, as its store listed it.
+    pub remote: Option<Remote>,
+    /// About how many bytes an object's rows take in memory, once its head
+    /// or footer is read (a file here is weighed when it is read).
+    pub held_bytes: Option<u64>,
 }
 
 /// The files a source reads.
@@ -136,6 +145,9 @@ fn glob_options() -> glob::MatchOptions {
 /// one file. `written` is the path as written, relative to `dir`; paths in
 /// messages are shown relative to `dir`.
 pub fn find(dir: Option<&Path>, written: &str, extension: &str) -> Result<Found, FindError> {
+    if remote::is_url(written) {
+        return stored_files(written, extension);
+    }
     let show = |p: &Path| dir.and_then(|d| p.strip_prefix(d).ok()).unwrap_or(p).display().to_string();
     if let Some(glob) = Glob::of(dir, written) {
         return glob_files(&glob, &show);
@@ -147,6 +159,10 @@ pub fn find(dir: Option<&Path>, written: &str, extension: &str) -> Result<Found,
 /// [`find`] again at run time, from what the checker kept: the glob, or
 /// the folder or file `path`.
 pub fn find_again(glob: Option<&Glob>, path: &Path, extension: &str) -> Result<Found, FindError> {
+    let written = path.to_string_lossy();
+    if remote::is_url(&written) {
+        return stored_files(&written, extension);
+    }
     let show = |p: &Path| p.display().to_string();
     match glob {
         Some(glob) => glob_files(glob, &show),
@@ -160,7 +176,7 @@ fn find_path(path: &Path, extension: &str, show: &dyn Fn(&Path) -> String) -> Re
         // A missing or unreadable file is the reader's to report.
         _ => Ok(Found {
             naming: Naming::File,
-            files: vec![FoundFile { path: path.to_path_buf(), values: Vec::new() }],
+            files: vec![FoundFile { path: path.to_path_buf(), values: Vec::new(), remote: None, held_bytes: None }],
             keys: Vec::new(),
             folders: path.parent().map(Path::to_path_buf).into_iter().collect(),
             glob: None,
@@ -225,6 +241,66 @@ fn folder_files(dir: &Path, extension: &str, show: &dyn Fn(&Path) -> String) -> 
     found(Naming::Folder, dir, files, show)
 }
 
+/// Whether a URL names many objects of a store: a glob
+/// (`s3://bucket/events/*.parquet`) or a folder, which ends in `/`.
+pub fn names_many_objects(url: &str) -> bool {
+    remote::is_store_url(url) && (is_glob(url) || url.ends_with('/'))
+}
+
+/// The objects a store URL names: the one object, those a glob matches, or
+/// those below a folder (ending in `/`) with the format's extension, the
+/// names a folder walk leaves out left out. Each with its size and version.
+fn stored_files(url: &str, extension: &str) -> Result<Found, FindError> {
+    let show = |p: &Path| p.display().to_string();
+    if !names_many_objects(url) {
+        let one = FoundFile { path: PathBuf::from(url), values: Vec::new(), remote: None, held_bytes: None };
+        return Ok(Found { naming: Naming::File, files: vec![one], keys: Vec::new(), folders: Vec::new(), glob: None });
+    }
+    // The literal folder the listing starts in: up to the last `/` before
+    // a wildcard. Cut as text: a path's components would fold `s3://`.
+    let literal_end = url.find(['*', '?', '[']).unwrap_or(url.len());
+    let cut = url[..literal_end].rfind('/').unwrap_or(0);
+    let (base, rest) = (&url[..cut], url.get(cut.saturating_add(1)..).unwrap_or(""));
+    let glob = is_glob(url).then(|| Glob { base: PathBuf::from(base), rest: rest.to_owned() });
+    let pattern = match &glob {
+        Some(glob) => Some(
+            glob::Pattern::new(&glob.pattern(&glob.base))
+                .map_err(|e| FindError::Unreadable(format!("the pattern is not valid: {}", e.msg)))?,
+        ),
+        None => None,
+    };
+    let listed = remote::list(&format!("{base}/"), MAX_FILES).map_err(FindError::Unreadable)?;
+    let mut remotes = std::collections::HashMap::new();
+    for (object, remote) in listed {
+        let wanted = match &pattern {
+            Some(pattern) => pattern.matches_with(&object, glob_options()),
+            None => {
+                let below = object.get(base.len().saturating_add(1)..).unwrap_or("");
+                !below.split('/').any(skipped_name)
+                    && Path::new(below).extension().is_some_and(|e| e.eq_ignore_ascii_case(extension))
+            }
+        };
+        if wanted {
+            remotes.insert(PathBuf::from(object), remote);
+        }
+    }
+    if remotes.is_empty() {
+        return Err(FindError::Unreadable(match glob {
+            Some(_) => "no object matches this pattern".into(),
+            None => format!("the store holds no `.{extension}` object below this folder"),
+        }));
+    }
+    let naming = if glob.is_some() { Naming::Glob } else { Naming::Folder };
+    let mut found = found(naming, Path::new(base), remotes.keys().cloned().collect(), &show)?;
+    for file in &mut found.files {
+        file.remote = remotes.remove(&file.path);
+    }
+    // Nothing here to watch.
+    found.folders.clear();
+    found.glob = glob;
+    Ok(found)
+}
+
 /// Names a folder source leaves out: hidden ones, and those starting with
 /// `_` (Spark's `_SUCCESS`, `_metadata`).
 fn skipped_name(name: &str) -> bool {
@@ -261,7 +337,7 @@ fn found(
             Some(_) => {}
         }
         folders.extend(path.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf));
-        files.push(FoundFile { path, values });
+        files.push(FoundFile { path, values, remote: None, held_bytes: None });
     }
     Ok(Found { naming, files, keys: keys.unwrap_or_default(), folders: folders.into_iter().collect(), glob: None })
 }

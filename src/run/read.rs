@@ -128,13 +128,25 @@ fn local(
     read(&download.path).map_err(|e| download.named(e))
 }
 
-/// `source` with its URL's file replaced by `download` (scanned as a file
-/// on this machine, weighed by its size); other sources as they are.
-pub fn downloaded(source: &Source, download: &Download) -> Source {
-    let mut files = SourceFiles::one(download.path.clone());
-    for file in &mut files.files {
-        file.stamp = many::stamp(&file.path).ok();
-    }
+/// `source` with each URL's file replaced by its download (`local`, in the
+/// source's order; scanned as files on this machine, weighed by their
+/// sizes), the partition values kept; other sources as they are.
+pub fn downloaded(source: &Source, local: &[&Path]) -> Source {
+    let (Source::Csv { files: remote, .. } | Source::Parquet { files: remote }) = source else { return source.clone() };
+    let mut files = SourceFiles::one(local.first().map(|p| p.to_path_buf()).unwrap_or_default());
+    files.files = remote
+        .files
+        .iter()
+        .zip(local)
+        .map(|(file, path)| SourceFile {
+            path: path.to_path_buf(),
+            values: file.values.clone(),
+            stamp: many::stamp(path).ok(),
+            version: None,
+            held_bytes: None,
+        })
+        .collect();
+    files.partitions = remote.partitions.clone();
     match source {
         Source::Csv { sep, nulls, schema, .. } => {
             Source::Csv { files, sep: *sep, nulls: nulls.clone(), schema: schema.clone() }
@@ -150,8 +162,11 @@ pub fn downloaded(source: &Source, download: &Download) -> Source {
 pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<()> {
     let changed =
         |path: &Path, change: String| RunError::SourceChanged { path: path.display().to_string(), change, span };
+    // An object store's listing gives every object's version at once.
+    let mut listed: std::collections::HashMap<PathBuf, Option<String>> = std::collections::HashMap::new();
     if files.many {
         let now = many::find_again(files.glob.as_ref(), &files.path, extension).map(|f| f.files).unwrap_or_default();
+        listed.extend(now.iter().map(|f| (f.path.clone(), f.remote.as_ref().and_then(|r| r.validator.clone()))));
         let checked: std::collections::HashSet<&Path> = files.files.iter().map(|f| f.path.as_path()).collect();
         if let Some(added) = now.iter().find(|f| !checked.contains(f.path.as_path())) {
             return Err(changed(&added.path, format!("appeared among the files of `{}`", files.path.display())));
@@ -164,6 +179,12 @@ pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<
     for file in &files.files {
         if let Some(version) = &file.version {
             let url = file.path.to_string_lossy();
+            if let Some(now) = listed.get(&file.path) {
+                if now.as_deref() != Some(version.as_str()) {
+                    return Err(changed(&file.path, "changed in the store".into()));
+                }
+                continue;
+            }
             match remote::head(&url) {
                 Ok(remote) if !remote.version_differs(Some(version)) => {}
                 Ok(_) => return Err(changed(&file.path, "changed on the server".into())),

@@ -271,30 +271,33 @@ impl<'a> Session<'a> {
     /// limit): nothing was written or stored, and the item runs in memory
     /// instead, where the failing step reports it at its own span.
     pub(super) fn stream(&mut self, id: ItemId, plan: &Streaming) -> RunResult<Option<Vec<usize>>> {
-        let Some((local, url)) = self.downloaded(plan)? else { return self.stream_files(id, plan) };
+        let Some((local, urls)) = self.downloaded(plan)? else { return self.stream_files(id, plan) };
         let result = self.stream_files(id, &local);
-        result.map_err(|e| match self.downloads.get(&url) {
-            Some(download) => download.named(e),
-            None => e,
-        })
+        // An error met in a download names its URL.
+        result.map_err(|e| urls.iter().filter_map(|url| self.downloads.get(url)).fold(e, |e, d| d.named(e)))
     }
 
-    /// `plan` reading its URL source's local copy (downloaded once for
-    /// the run, at the version the checker saw), and the URL; `None` for
-    /// a source on this machine.
-    fn downloaded<'p>(&mut self, plan: &Streaming<'p>) -> RunResult<Option<(Streaming<'p>, PathBuf)>> {
+    /// `plan` reading its URL source's local copies (each file downloaded
+    /// once for the run, at the version the checker saw), and the URLs;
+    /// `None` for a source on this machine.
+    fn downloaded<'p>(&mut self, plan: &Streaming<'p>) -> RunResult<Option<(Streaming<'p>, Vec<PathBuf>)>> {
         let (Source::Csv { files, .. } | Source::Parquet { files }) = &*plan.source else { return Ok(None) };
-        let ([file], true) = (files.files.as_slice(), files.is_url()) else { return Ok(None) };
-        if !self.downloads.contains_key(&file.path) {
-            let extension = if matches!(*plan.source, Source::Csv { .. }) { "csv" } else { "parquet" };
-            // A streamed source outgrows memory: on disk, not in the
-            // temporary folder.
-            let folder = self.scratch_folder();
-            let download = read::Download::of(file, extension, self.item(plan.chain.source).span, &folder)?;
-            self.downloads.insert(file.path.clone(), download);
+        if !files.is_url() {
+            return Ok(None);
         }
-        let source = read::downloaded(&plan.source, &self.downloads[&file.path]);
-        Ok(Some((plan.reading(source), file.path.clone())))
+        let extension = if matches!(*plan.source, Source::Csv { .. }) { "csv" } else { "parquet" };
+        for file in &files.files {
+            if !self.downloads.contains_key(&file.path) {
+                // A streamed source outgrows memory: on disk, not in the
+                // temporary folder.
+                let folder = self.scratch_folder();
+                let download = read::Download::of(file, extension, self.item(plan.chain.source).span, &folder)?;
+                self.downloads.insert(file.path.clone(), download);
+            }
+        }
+        let local: Vec<&std::path::Path> = files.files.iter().map(|f| self.downloads[&f.path].path.as_path()).collect();
+        let source = read::downloaded(&plan.source, &local);
+        Ok(Some((plan.reading(source), files.files.iter().map(|f| f.path.clone()).collect())))
     }
 
     /// [`Session::stream`] of a plan whose source is on this machine.

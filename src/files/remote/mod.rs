@@ -9,7 +9,7 @@ mod store;
 
 use std::path::Path;
 
-pub use store::STORE_SCHEMES;
+pub use store::{STORE_SCHEMES, is_store_url};
 
 /// What a server says of a file without sending it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,8 +47,8 @@ pub fn unreadable_help(url: &str) -> &'static str {
     if is_http(url) {
         "check the URL, the network and the server"
     } else {
-        "check the URL, the network and the store's settings in the environment \
-         (`AWS_*`, `GOOGLE_*`, `AZURE_*`: endpoint, region, credentials)"
+        "check the URL (a folder's ends in `/`), the network and the store's settings in the \
+         environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`: endpoint, region, credentials)"
     }
 }
 
@@ -70,6 +70,16 @@ pub fn head(url: &str) -> Result<Remote, String> {
 /// server says of the file.
 pub fn range(url: &str, start: u64, len: u64) -> Result<(Vec<u8>, Remote), String> {
     if is_http(url) { http::range(url, start, len) } else { store::range(url, start, len) }
+}
+
+/// Every object below the folder URL `prefix` (`s3://bucket/data/`), with
+/// its size and version; more than `limit` is an error. A web server
+/// cannot be listed.
+pub fn list(prefix: &str, limit: usize) -> Result<Vec<(String, Remote)>, String> {
+    if is_http(prefix) {
+        return Err("a web server's folder cannot be listed: name each file".into());
+    }
+    store::list(prefix, limit)
 }
 
 /// Downloads the whole file into `to` (streamed, never whole in memory);

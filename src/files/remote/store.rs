@@ -56,10 +56,17 @@ pub fn is_store_url(path: &str) -> bool {
 /// object's key in it.
 fn open(url: &str) -> Result<(Box<dyn ObjectStore>, Key), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
-    let (scheme, key) = ObjectStoreScheme::parse(&parsed).map_err(|e| e.to_string())?;
+    let (store, key) = open_store(&parsed)?;
     if key.as_ref().is_empty() {
         return Err("the URL names a bucket, not a file in it".to_owned());
     }
+    Ok((store, key))
+}
+
+/// The store a parsed URL names, and the key (or key prefix) it gives.
+fn open_store(parsed: &url::Url) -> Result<(Box<dyn ObjectStore>, Key), String> {
+    let url = parsed.as_str();
+    let (scheme, key) = ObjectStoreScheme::parse(parsed).map_err(|e| e.to_string())?;
     let retry = RetryConfig { backoff: BackoffConfig::default(), max_retries: RETRIES, retry_timeout: RETRY_FOR };
     let store: Box<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::AmazonS3 => {
@@ -106,10 +113,35 @@ fn message(e: object_store::Error) -> String {
 /// The size and version a store gives for an object.
 fn remote_of(meta: &ObjectMeta) -> Remote {
     let validator = match &meta.e_tag {
-        Some(tag) => format!("etag {tag}"),
+        // Azure quotes an ETag in a HEAD's header and not in a listing.
+        Some(tag) => format!("etag {}", tag.trim_matches('"')),
         None => format!("modified {}", meta.last_modified.to_rfc2822()),
     };
     Remote { size: Some(meta.size), validator: Some(validator) }
+}
+
+/// Every object whose key starts with `prefix` (a URL: `s3://bucket/data/`),
+/// as its URL, with its size and version; at most `limit` of them (more is
+/// an error, not a cut list).
+pub fn list(prefix: &str, limit: usize) -> Result<Vec<(String, Remote)>, String> {
+    let parsed = url::Url::parse(prefix).map_err(|e| format!("not a valid URL: {e}"))?;
+    let (store, key) = open_store(&parsed)?;
+    // The objects' URLs: the prefix's scheme and bucket, then the key.
+    let root = format!("{}://{}/", parsed.scheme(), parsed.host_str().unwrap_or_default());
+    // `data/` lists `data/...`; a key prefix that is not a folder (`data/pa`)
+    // is not one object_store lists (it lists whole path segments).
+    let folder = Key::from(key.as_ref().trim_end_matches('/'));
+    runtime()?.block_on(async {
+        let mut listed = Vec::new();
+        let mut objects = store.list(Some(&folder));
+        while let Some(meta) = objects.try_next().await.map_err(message)? {
+            if listed.len() >= limit {
+                return Err(format!("it holds more than {limit} files"));
+            }
+            listed.push((format!("{root}{}", meta.location), remote_of(&meta)));
+        }
+        Ok(listed)
+    })
 }
 
 /// The object's size and version.
