@@ -10,6 +10,8 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::check::error::{CheckError, Mistake};
 use crate::files::many::{self, Found};
@@ -54,14 +56,15 @@ pub fn csv_columns(
     let level_bytes = LEVEL_SCAN_BYTES / found.files.len().max(1);
     let mut merged: Option<(Vec<ProbedColumn>, &Path)> = None;
     let naming = found.naming;
-    for file in &mut found.files {
-        let url = file.path.to_string_lossy();
-        let columns = if remote::is_url(&url) {
-            // An object takes about its own length in memory, as a CSV here.
-            file.held_bytes = file.remote.as_ref().and_then(|r| r.size);
-            remote::csv_columns(&url, options, level_bytes).map(|(columns, _)| columns)
-        } else {
-            probe::csv_columns_cached(probes, &file.path, options, level_bytes)
+    let fetched = fetched(found, |url| remote::csv_columns(url, options, level_bytes).map(|(columns, _)| columns));
+    for (file, fetched) in found.files.iter_mut().zip(fetched) {
+        let columns = match fetched {
+            Some(columns) => {
+                // An object takes about its own length in memory, as a CSV here.
+                file.held_bytes = file.remote.as_ref().and_then(|r| r.size);
+                columns
+            }
+            None => probe::csv_columns_cached(probes, &file.path, options, level_bytes),
         };
         let columns = columns.map_err(|reason| CheckError::SourceUnreadable {
             path: shown(naming, &file.path, written, show),
@@ -94,18 +97,17 @@ pub fn parquet_columns(
 ) -> Result<Vec<(String, DType)>, CheckError> {
     let mut first: Option<(Vec<(String, DType)>, &Path)> = None;
     let naming = found.naming;
-    for file in &mut found.files {
-        let url = file.path.to_string_lossy();
-        let columns = if remote::is_url(&url) {
+    let fetched = fetched(found, |url| remote::parquet_columns(url).map(|(columns, rows, _)| (columns, rows)));
+    for (file, fetched) in found.files.iter_mut().zip(fetched) {
+        let columns = match fetched {
             // An object is weighed by its rows times its columns' widths,
             // from the footer (its bytes are compressed).
-            remote::parquet_columns(&url).map(|(columns, rows, _)| {
+            Some(read) => read.map(|(columns, rows)| {
                 let width: u64 = columns.iter().map(|(_, dtype)| dtype.held_width()).fold(0, u64::saturating_add);
                 file.held_bytes = Some(rows.saturating_mul(width));
                 columns
-            })
-        } else {
-            parquet::columns(&file.path)
+            }),
+            None => parquet::columns(&file.path),
         };
         let columns = columns.map_err(|reason| CheckError::SourceUnreadable {
             path: shown(naming, &file.path, written, show),
@@ -123,6 +125,35 @@ pub fn parquet_columns(
         }
     }
     Ok(first.map(|(columns, _)| columns).unwrap_or_default())
+}
+
+/// Objects of a store whose head or footer is read at once: each read is a
+/// few round trips, so a glob of a thousand objects would take minutes one
+/// by one.
+const OBJECTS_AT_ONCE: usize = 16;
+
+/// `read` of every object among the files found (several at once), in
+/// their order; `None` for a file on this machine, which the caller reads.
+fn fetched<T: Send>(found: &Found, read: impl Fn(&str) -> Result<T, String> + Sync) -> Vec<Option<Result<T, String>>> {
+    let urls: Vec<Option<String>> =
+        found.files.iter().map(|f| Some(f.path.to_string_lossy().into_owned()).filter(|p| remote::is_url(p))).collect();
+    let slots: Vec<Mutex<Option<Result<T, String>>>> = urls.iter().map(|_| Mutex::new(None)).collect();
+    let objects = urls.iter().flatten().count();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..OBJECTS_AT_ONCE.min(objects) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(url) = urls.get(index) else { break };
+                    if let (Some(url), Some(Ok(mut slot))) = (url, slots.get(index).map(Mutex::lock)) {
+                        *slot = Some(read(url));
+                    }
+                }
+            });
+        }
+    });
+    slots.into_iter().map(|slot| slot.into_inner().ok().flatten()).collect()
 }
 
 /// The IR of the files found, and the partition columns to add to the

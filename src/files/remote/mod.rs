@@ -118,8 +118,14 @@ pub fn csv_columns(
 pub fn parquet_columns(url: &str) -> Result<(crate::files::parquet::Columns, u64, Remote), String> {
     let remote = head(url)?;
     let size = remote.size.ok_or("the server does not say the file's size, which reading its footer needs")?;
-    let (columns, rows) = crate::files::parquet::columns_and_rows_of(size, &mut |start, len| {
-        range(url, start, len).map(|(bytes, _)| bytes)
-    })?;
+    // Every read at the version the size came with: a file replaced between
+    // two reads would give a footer of another file.
+    let mut read = |start, len| match range(url, start, len)? {
+        (_, now) if now.version_differs(remote.validator.as_deref()) => {
+            Err("the file changed on the server while its footer was read: check again".to_owned())
+        }
+        (bytes, _) => Ok(bytes),
+    };
+    let (columns, rows) = crate::files::parquet::columns_and_rows_of(size, &mut read)?;
     Ok((columns, rows, remote))
 }

@@ -151,18 +151,28 @@ pub fn head(url: &str) -> Result<Remote, String> {
 }
 
 /// Bytes `start..start + len` of the object (fewer at its end), and its
-/// size and version.
+/// size and version: one request (a store sends the object's size and
+/// version with a range).
 pub fn range(url: &str, start: u64, len: u64) -> Result<(Vec<u8>, Remote), String> {
     let (store, key) = open(url)?;
     runtime()?.block_on(async {
-        let meta = store.head(&key).await.map_err(message)?;
-        let end = start.saturating_add(len).min(meta.size);
-        if end <= start {
-            // Past the end, or an empty object: a store refuses the range.
-            return Ok((Vec::new(), remote_of(&meta)));
+        let empty = |meta: &ObjectMeta| Ok((Vec::new(), remote_of(meta)));
+        if len == 0 {
+            return empty(&store.head(&key).await.map_err(message)?);
         }
-        let bytes = part(store.as_ref(), &key, start..end, meta.e_tag.as_deref()).await?;
-        Ok((bytes, remote_of(&meta)))
+        let range = GetRange::Bounded(start..start.saturating_add(len));
+        let got = store.get_opts(&key, GetOptions { range: Some(range), ..GetOptions::default() }).await;
+        match got {
+            Ok(result) => {
+                let remote = remote_of(&result.meta);
+                Ok((result.bytes().await.map_err(message)?.to_vec(), remote))
+            }
+            Err(e) => match store.head(&key).await {
+                // Past the end, or an empty object: a store refuses the range.
+                Ok(meta) if start >= meta.size => empty(&meta),
+                _ => Err(message(e)),
+            },
+        }
     })
 }
 
