@@ -70,8 +70,8 @@ impl Drop for Store {
 
 /// `data/iris.csv` and the same rows as Parquet, in `dir`; and the rows
 /// again as many files: `events/year=2024/part-0.parquet` and
-/// `events/year=2025/part-0.parquet` (and a Spark `_SUCCESS` marker), and
-/// `logs/a.csv`, `logs/b.csv`.
+/// `events/year=2025/part-0.parquet` (and files a folder source leaves
+/// out), `stamps/ts=.../part-0.parquet`, and `logs/a.csv`, `logs/b.csv`.
 fn iris_files(dir: &Path) {
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     let csv = dir.join("iris.csv");
@@ -90,7 +90,13 @@ fn iris_files(dir: &Path) {
         CsvWriter::new(&mut text).finish(&mut part).unwrap();
         std::fs::write(dir.join(format!("logs/{}.csv", if year == 2024 { "a" } else { "b" })), text).unwrap();
     }
-    std::fs::write(dir.join("events/_SUCCESS"), "").unwrap();
+    // What a folder source leaves out: names starting with `_` or `.`,
+    // here with rows that would show.
+    write_parquet(&mut iris, &dir.join("events/_metadata.parquet"));
+    write_parquet(&mut iris, &dir.join("events/.staging/part-9.parquet"));
+    // A partition value with Hive's escapes (Spark writes `:` as `%3A`),
+    // kept in the object's key as written.
+    write_parquet(&mut iris.slice(0, 10), &dir.join("stamps/ts=2024-01-01 12%3A00/part-0.parquet"));
 }
 
 /// Items reading the store's files and the same files on this machine,
@@ -120,6 +126,7 @@ fn pipe(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("NO_COLOR", "1")
+        .env("COLUMNS", "400")
         .args(args)
         .output()
         .unwrap()
@@ -172,6 +179,8 @@ fn many_read_as_the_local_files(dir: &Path, url: &str, env: &[(String, String)])
 source {prefix}_folder = parquet("{folder}/events/")
 source {prefix}_glob = parquet("{folder}/events/year=*/*.parquet")
 source {prefix}_logs = csv("{folder}/logs/*.csv")
+source {prefix}_stamps = parquet("{folder}/stamps/")
+output {prefix}_d = {prefix}_stamps |> write("out/{prefix}_d.csv")
 output {prefix}_a = {prefix}_folder |> filter(label != "setosa") |> write("out/{prefix}_a.csv")
 output {prefix}_b = {prefix}_glob |> standard(petal_length_cm) |> write("out/{prefix}_b.csv")
 output {prefix}_c = {prefix}_logs |> write("out/{prefix}_c.csv")
@@ -182,15 +191,18 @@ output {prefix}_c = {prefix}_logs |> write("out/{prefix}_c.csv")
     for (when, budget) in [("held", "10GB"), ("streamed", "1KB")] {
         let _ = std::fs::remove_dir_all(dir.join("out"));
         succeeded(&pipe(dir, env, &["run", "many.pipe", "--no-cache", "--memory", budget]));
-        for name in ["a", "b", "c"] {
+        for name in ["a", "b", "c", "d"] {
             let store = std::fs::read(dir.join(format!("out/store_{name}.csv"))).unwrap();
             let local = std::fs::read(dir.join(format!("out/local_{name}.csv"))).unwrap();
             assert!(store == local, "{when}: `{name}` from the store differs from the local files'");
         }
     }
-    // The year column comes from the objects' `year=` folders.
-    let header = std::fs::read_to_string(dir.join("out/store_a.csv")).unwrap();
-    assert!(header.lines().next().unwrap().ends_with(",year"), "{header}");
+    // The year column comes from the objects' `year=` folders; the rows
+    // left out are not there; the escaped value is decoded.
+    let a = std::fs::read_to_string(dir.join("out/store_a.csv")).unwrap();
+    assert!(a.lines().next().unwrap().ends_with(",year") && a.lines().count() == 101, "{a}");
+    let d = std::fs::read_to_string(dir.join("out/store_d.csv")).unwrap();
+    assert!(d.lines().nth(1).unwrap().ends_with(",2024-01-01 12:00"), "{d}");
     // A pattern no object matches is the checker's coded error.
     let text = format!("source none = parquet(\"{url}/events/*.csv\")\noutput o = none |> write(\"out/none.csv\")\n");
     std::fs::write(dir.join("none.pipe"), text).unwrap();
@@ -235,6 +247,9 @@ fn an_azure_blob_source_reads_as_the_local_file() {
     let Some(store) = Store::start("az", &dir.join("local")) else { return };
     reads_as_the_local_files(&dir, &store.url, &store.env);
     many_read_as_the_local_files(&dir, &store.url, &store.env);
+    // The same container named as Data Lake Storage names it.
+    let account = "abfss://pipe-data@devstoreaccount1.dfs.core.windows.net/dir";
+    many_read_as_the_local_files(&dir, account, &store.env);
 }
 
 #[test]

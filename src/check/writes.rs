@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::check::error::CheckError;
+use crate::check::error::{CheckError, Mistake};
 use crate::check::frames::setting;
-use crate::files::many;
+use crate::files::{many, remote};
 use crate::ir::{self, Frame, LogSink, Op, Source};
 use crate::source::Span;
 use crate::syntax::ast;
@@ -102,6 +102,15 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
     }
     let mut written_at: HashMap<&Path, Vec<&Write>> = HashMap::new();
     for write in &writes {
+        if remote::is_url(&write.shown.to_string_lossy()) {
+            errors.push(Mistake::Unsupported.at(
+                write.span,
+                format!("{} writes files on this machine: `{}` is a URL", write.what, write.shown.display()),
+                "a URL",
+                "write to a path here (relative to the .pipe file), and copy the file to the store after the run",
+            ));
+            continue;
+        }
         let earlier = written_at.entry(&write.path).or_default();
         let first = earlier.iter().find(|w| {
             // Runs may share a TensorBoard folder: each writes its own event file.

@@ -269,21 +269,19 @@ fn stored_files(url: &str, extension: &str) -> Result<Found, FindError> {
         ),
         None => None,
     };
-    let listed = remote::list(&format!("{base}/"), MAX_FILES).map_err(FindError::Unreadable)?;
-    let mut remotes = std::collections::HashMap::new();
-    for (object, remote) in listed {
-        let wanted = match &pattern {
-            Some(pattern) => pattern.matches_with(&object, glob_options()),
-            None => {
-                let below = object.get(base.len().saturating_add(1)..).unwrap_or("");
-                !below.split('/').any(skipped_name)
-                    && Path::new(below).extension().is_some_and(|e| e.eq_ignore_ascii_case(extension))
-            }
-        };
-        if wanted {
-            remotes.insert(PathBuf::from(object), remote);
+    let wanted = |object: &str| match &pattern {
+        Some(pattern) => pattern.matches_with(object, glob_options()),
+        None => {
+            let below = object.get(base.len().saturating_add(1)..).unwrap_or("");
+            !below.split('/').any(skipped_name)
+                && Path::new(below).extension().is_some_and(|e| e.eq_ignore_ascii_case(extension))
         }
-    }
+    };
+    // A pattern within one folder lists only that folder, not all below it.
+    let recursive = glob.as_ref().is_none_or(|g| g.rest.contains('/'));
+    let listed = remote::list(&format!("{base}/"), recursive, &wanted, MAX_FILES).map_err(FindError::Unreadable)?;
+    let mut remotes: std::collections::HashMap<PathBuf, Remote> =
+        listed.into_iter().map(|(object, remote)| (PathBuf::from(object), remote)).collect();
     if remotes.is_empty() {
         return Err(FindError::Unreadable(match glob {
             Some(_) => "no object matches this pattern".into(),

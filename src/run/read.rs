@@ -165,7 +165,16 @@ pub fn unchanged(files: &SourceFiles, extension: &str, span: Span) -> RunResult<
     // An object store's listing gives every object's version at once.
     let mut listed: std::collections::HashMap<PathBuf, Option<String>> = std::collections::HashMap::new();
     if files.many {
-        let now = many::find_again(files.glob.as_ref(), &files.path, extension).map(|f| f.files).unwrap_or_default();
+        let now = match many::find_again(files.glob.as_ref(), &files.path, extension) {
+            Ok(found) => found.files,
+            // A store that cannot be listed now is not a source that changed.
+            Err(many::FindError::Unreadable(reason)) if files.is_url() => {
+                let url = files.path.display().to_string();
+                let help = remote::unreadable_help(&url).into();
+                return Err(RunError::Unreadable { path: url, reason, span, help });
+            }
+            Err(_) => Vec::new(),
+        };
         listed.extend(now.iter().map(|f| (f.path.clone(), f.remote.as_ref().and_then(|r| r.validator.clone()))));
         let checked: std::collections::HashSet<&Path> = files.files.iter().map(|f| f.path.as_path()).collect();
         if let Some(added) = now.iter().find(|f| !checked.contains(f.path.as_path())) {

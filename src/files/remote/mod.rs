@@ -72,14 +72,20 @@ pub fn range(url: &str, start: u64, len: u64) -> Result<(Vec<u8>, Remote), Strin
     if is_http(url) { http::range(url, start, len) } else { store::range(url, start, len) }
 }
 
-/// Every object below the folder URL `prefix` (`s3://bucket/data/`), with
-/// its size and version; more than `limit` is an error. A web server
+/// The objects below the folder URL `prefix` (`s3://bucket/data/`; with
+/// `recursive` false, only those directly in it) that `keep` takes, with
+/// their sizes and versions; more than `limit` is an error. A web server
 /// cannot be listed.
-pub fn list(prefix: &str, limit: usize) -> Result<Vec<(String, Remote)>, String> {
+pub fn list(
+    prefix: &str,
+    recursive: bool,
+    keep: &dyn Fn(&str) -> bool,
+    limit: usize,
+) -> Result<Vec<(String, Remote)>, String> {
     if is_http(prefix) {
         return Err("a web server's folder cannot be listed: name each file".into());
     }
-    store::list(prefix, limit)
+    store::list(prefix, recursive, keep, limit)
 }
 
 /// Downloads the whole file into `to` (streamed, never whole in memory);

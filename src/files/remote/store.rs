@@ -55,18 +55,32 @@ pub fn is_store_url(path: &str) -> bool {
 /// The store a URL names, built from the environment's settings, and the
 /// object's key in it.
 fn open(url: &str) -> Result<(Box<dyn ObjectStore>, Key), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
-    let (store, key) = open_store(&parsed)?;
+    let (store, key, _) = open_at(url)?;
     if key.as_ref().is_empty() {
         return Err("the URL names a bucket, not a file in it".to_owned());
     }
     Ok((store, key))
 }
 
-/// The store a parsed URL names, and the key (or key prefix) it gives.
-fn open_store(parsed: &url::Url) -> Result<(Box<dyn ObjectStore>, Key), String> {
+/// The store a URL names, the key (or key prefix) it gives, and the URL's
+/// text before the key (`s3://bucket/`, `abfss://container@account.../`).
+/// The key is the URL's text as written, not percent-decoded: keys are
+/// listed and written that way (Spark writes `ts=12%3A00/`), as the stores'
+/// own command-line tools take them.
+fn open_at(url: &str) -> Result<(Box<dyn ObjectStore>, Key, String), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+    let authority_start = url.find("://").map_or(0, |i| i.saturating_add(3));
+    let key_start = url[authority_start..].find('/').map_or(url.len(), |i| authority_start.saturating_add(i));
+    let root = format!("{}/", &url[..key_start]);
+    let raw_key = url.get(key_start.saturating_add(1)..).unwrap_or("");
+    let key = Key::parse(raw_key.trim_end_matches('/')).map_err(|e| format!("not a valid object key: {e}"))?;
+    Ok((open_store(&parsed)?, key, root))
+}
+
+/// The store a parsed URL names.
+fn open_store(parsed: &url::Url) -> Result<Box<dyn ObjectStore>, String> {
     let url = parsed.as_str();
-    let (scheme, key) = ObjectStoreScheme::parse(parsed).map_err(|e| e.to_string())?;
+    let (scheme, _) = ObjectStoreScheme::parse(parsed).map_err(|e| e.to_string())?;
     let retry = RetryConfig { backoff: BackoffConfig::default(), max_retries: RETRIES, retry_timeout: RETRY_FOR };
     let store: Box<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::AmazonS3 => {
@@ -80,7 +94,7 @@ fn open_store(parsed: &url::Url) -> Result<(Box<dyn ObjectStore>, Key), String> 
         }
         _ => return Err(format!("`{}://` is not an object store", parsed.scheme())),
     };
-    Ok((store, key))
+    Ok(store)
 }
 
 /// What a store's error says, without the URL (the diagnostic names it).
@@ -114,33 +128,48 @@ fn message(e: object_store::Error) -> String {
 fn remote_of(meta: &ObjectMeta) -> Remote {
     let validator = match &meta.e_tag {
         // Azure quotes an ETag in a HEAD's header and not in a listing.
-        Some(tag) => format!("etag {}", tag.trim_matches('"')),
+        Some(tag) => format!("etag {}", tag.trim_start_matches("W/").trim_matches('"')),
         None => format!("modified {}", meta.last_modified.to_rfc2822()),
     };
     Remote { size: Some(meta.size), validator: Some(validator) }
 }
 
-/// Every object whose key starts with `prefix` (a URL: `s3://bucket/data/`),
-/// as its URL, with its size and version; at most `limit` of them (more is
-/// an error, not a cut list).
-pub fn list(prefix: &str, limit: usize) -> Result<Vec<(String, Remote)>, String> {
-    let parsed = url::Url::parse(prefix).map_err(|e| format!("not a valid URL: {e}"))?;
-    let (store, key) = open_store(&parsed)?;
-    // The objects' URLs: the prefix's scheme and bucket, then the key.
-    let root = format!("{}://{}/", parsed.scheme(), parsed.host_str().unwrap_or_default());
-    // `data/` lists `data/...`; a key prefix that is not a folder (`data/pa`)
-    // is not one object_store lists (it lists whole path segments).
-    let folder = Key::from(key.as_ref().trim_end_matches('/'));
+/// The objects below the folder URL `prefix` (`s3://bucket/data/`): all of
+/// them, or with `recursive` false only those directly in it; each as its
+/// URL, with its size and version, when `keep` takes its URL. More than
+/// `limit` kept is an error, not a cut list.
+pub fn list(
+    prefix: &str,
+    recursive: bool,
+    keep: &dyn Fn(&str) -> bool,
+    limit: usize,
+) -> Result<Vec<(String, Remote)>, String> {
+    let (store, folder, root) = open_at(prefix)?;
+    // `data/` lists `data/...` (object_store lists whole path segments).
     runtime()?.block_on(async {
-        let mut listed = Vec::new();
-        let mut objects = store.list(Some(&folder));
-        while let Some(meta) = objects.try_next().await.map_err(message)? {
-            if listed.len() >= limit {
-                return Err(format!("it holds more than {limit} files"));
+        let mut kept = Vec::new();
+        let mut take = |meta: &ObjectMeta| {
+            let url = format!("{root}{}", meta.location);
+            if !keep(&url) {
+                return Ok(());
             }
-            listed.push((format!("{root}{}", meta.location), remote_of(&meta)));
+            if kept.len() >= limit {
+                return Err(format!("it names more than {limit} files"));
+            }
+            kept.push((url, remote_of(meta)));
+            Ok(())
+        };
+        if recursive {
+            let mut objects = store.list(Some(&folder));
+            while let Some(meta) = objects.try_next().await.map_err(message)? {
+                take(&meta)?;
+            }
+        } else {
+            for meta in store.list_with_delimiter(Some(&folder)).await.map_err(message)?.objects {
+                take(&meta)?;
+            }
         }
-        Ok(listed)
+        Ok(kept)
     })
 }
 
@@ -176,11 +205,16 @@ pub fn range(url: &str, start: u64, len: u64) -> Result<(Vec<u8>, Remote), Strin
     })
 }
 
-/// One range of the object, at the version `tag` (another version is an
-/// error, not a mix of two files).
-async fn part(store: &dyn ObjectStore, key: &Key, range: Range<u64>, tag: Option<&str>) -> Result<Vec<u8>, String> {
-    let options =
-        GetOptions { range: Some(GetRange::Bounded(range)), if_match: tag.map(str::to_owned), ..GetOptions::default() };
+/// One range of the object, at the version `meta` gives: its ETag, or
+/// else its modification time (another version is an error, not a mix of
+/// two files).
+async fn part(store: &dyn ObjectStore, key: &Key, range: Range<u64>, meta: &ObjectMeta) -> Result<Vec<u8>, String> {
+    let options = GetOptions {
+        range: Some(GetRange::Bounded(range)),
+        if_match: meta.e_tag.clone(),
+        if_unmodified_since: meta.e_tag.is_none().then_some(meta.last_modified),
+        ..GetOptions::default()
+    };
     let result = store.get_opts(key, options).await.map_err(message)?;
     Ok(result.bytes().await.map_err(message)?.to_vec())
 }
@@ -192,7 +226,6 @@ pub fn download(url: &str, to: &Path) -> Result<Remote, String> {
     let cannot_write = |e: std::io::Error| format!("cannot write `{}`: {e}", to.display());
     runtime()?.block_on(async {
         let meta = store.head(&key).await.map_err(message)?;
-        let tag = meta.e_tag.as_deref();
         let file = std::fs::File::create(to).map_err(cannot_write)?;
         let mut file = std::io::BufWriter::new(file);
         let starts = (0..meta.size).step_by(usize::try_from(PART_BYTES).unwrap_or(usize::MAX));
@@ -200,7 +233,7 @@ pub fn download(url: &str, to: &Path) -> Result<Remote, String> {
         let key = &key;
         let mut parts = std::pin::pin!(
             futures::stream::iter(starts)
-                .map(|start| part(store, key, start..start.saturating_add(PART_BYTES).min(meta.size), tag))
+                .map(|start| part(store, key, start..start.saturating_add(PART_BYTES).min(meta.size), &meta))
                 .buffered(PARTS_AT_ONCE)
         );
         while let Some(bytes) = parts.try_next().await? {
