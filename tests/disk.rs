@@ -124,6 +124,25 @@ fn the_rows_read_from_disk_are_the_rows_held_in_memory() {
     assert_eq!(scratch, 0, "the rows streamed for training are removed");
 }
 
+#[test]
+fn bool_dummies_train_as_the_f64_dummies_do_held_and_from_disk() {
+    // The model reads true/false as 1/0: the same rows, the same training
+    // (a real learning rate, two epochs), the same scores to the bit.
+    let f64_text = pipeline("adam(lr: 0.01)", 2, 2, "");
+    let bool_text = f64_text.replace("onehot(city)", "onehot(city, dtype: bool)");
+    assert_ne!(f64_text, bool_text);
+    for from_disk in [false, true] {
+        let with_f64 = run(&folder("dummies_f64"), &f64_text, from_disk, None, false);
+        let with_bool = run(&folder("dummies_bool"), &bool_text, from_disk, None, false);
+        assert!(with_f64.errors.is_empty() && with_bool.errors.is_empty(), "{:?}", with_bool.errors);
+        assert_eq!(with_bool.from_disk, from_disk);
+        let losses =
+            |ran: &Ran| ran.epochs.iter().map(|e| (e.loss, e.val.as_ref().map(|v| v.loss))).collect::<Vec<_>>();
+        assert_eq!(losses(&with_f64), losses(&with_bool), "from disk: {from_disk}");
+        assert_eq!(with_f64.epochs.len(), 2);
+    }
+}
+
 /// Asserts that a run's first epoch from disk scored what the same run
 /// held in memory scored (with weights that do not move, see
 /// `the_rows_read_from_disk_are_the_rows_held_in_memory`).

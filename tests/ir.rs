@@ -63,8 +63,9 @@ fn transform_steps_are_typed() {
     assert_eq!(labels.len(), 4);
     assert_eq!(steps[2], Op::Standard(names("f", 0..=15)));
     assert_eq!(steps[3], Op::MinMax { columns: names("f", 16..=31), range: [0.0, 1.0] });
-    let Op::OneHot { columns, drop_first } = &steps[4] else { panic!("not onehot") };
+    let Op::OneHot { columns, drop_first, dtype } = &steps[4] else { panic!("not onehot") };
     assert!(!drop_first);
+    assert_eq!(*dtype, pipe::ir::Dummy::F64);
     let widths: Vec<(&str, usize)> = columns.iter().map(|(c, l)| (c.as_str(), l.len())).collect();
     // 50 cities in the 2,000-row sample data, 3 age groups, 4 income quartiles.
     assert_eq!(widths, vec![("city", 50), ("age_group", 3), ("income_q", 4)]);

@@ -378,6 +378,42 @@ fn log1p_matches_ln_1p() {
 }
 
 #[test]
+fn bool_dummies_are_true_where_the_row_has_the_level() {
+    // Checked against the city column itself (a hand calculation), and
+    // against the f64 dummies, which the data bench compares with pandas.
+    let dir = scratch("onehot_bool");
+    std::fs::copy(repo().join("data/people.csv"), dir.join("people.csv")).unwrap();
+    let text = "source p = csv(\"people.csv\")\n\
+                output b = p |> onehot(city, dtype: bool) |> write(\"b.parquet\")\n\
+                output f = p |> onehot(city) |> write(\"f.parquet\")\n";
+    let program = checked(&dir, text);
+    let errors = pipe::run::run(&program, &Options { dir: dir.clone(), ..Options::default() }, &mut |_| {});
+    assert!(errors.is_empty(), "{errors:?}");
+    let read = |name: &str| ParquetReader::new(std::fs::File::open(dir.join(name)).unwrap()).finish().unwrap();
+    let (bools, floats) = (read("b.parquet"), read("f.parquet"));
+    let people = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(dir.join("people.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let cities: Vec<String> =
+        people.column("city").unwrap().str().unwrap().iter().map(|c| c.unwrap().to_owned()).collect();
+    let dummies: Vec<_> = bools.get_column_names().into_iter().filter(|n| n.starts_with("city_")).cloned().collect();
+    assert!(dummies.len() > 1, "{dummies:?}");
+    for name in &dummies {
+        let level = name.strip_prefix("city_").unwrap();
+        let ones = bools.column(name).unwrap().bool().unwrap();
+        assert_eq!(bools.column(name).unwrap().dtype(), &DataType::Boolean);
+        let floats = floats.column(name).unwrap().f64().unwrap();
+        for ((one, float), city) in ones.iter().zip(floats.iter()).zip(&cities) {
+            assert_eq!(one, Some(city == level), "{name}");
+            assert_eq!(float, Some(if city == level { 1.0 } else { 0.0 }), "{name}");
+        }
+    }
+}
+
+#[test]
 fn onehot_levels_unseen_when_fitting_encode_as_zeros_with_a_warning() {
     let dir = scratch("onehot_unseen");
     write_csv(&dir.join("fit.csv"), "g,v\na,1\nb,2\na,3\n");

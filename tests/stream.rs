@@ -212,6 +212,7 @@ fn fitted_steps_stream_what_the_in_memory_path_writes() {
         "cut(age, [18, 40, 65], labels: [young, mid])",
         "onehot(city)",
         "onehot(city, drop_first: true)",
+        "onehot(city, dtype: bool)",
         "pca(f0..f31, 4)",
         "pca(f0..f7, 3, whiten: true, keep: true)",
         // Learning from learned columns: two passes, then the write.

@@ -10,7 +10,7 @@ use crate::check::error::{CheckError, Mistake};
 use crate::check::exprs::{expr_type, row_expr};
 use crate::check::limits;
 use crate::check::value::{Constants, Value};
-use crate::ir::{Codec, Fill, Op, SampleSize};
+use crate::ir::{Codec, Dummy, Fill, Op, SampleSize};
 use crate::schema::{Column, DTYPE_NAMES, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::{Arg, ExprKind, Ident};
@@ -156,8 +156,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("robust", List(COLUMNS), "(x - median) / IQR, fitted (sklearn RobustScaler)", scale, lower_robust),
     op(
         "onehot",
-        List(&[rest("columns"), named("drop_first")]),
-        "One 0/1 column per fitted level (sklearn OneHotEncoder)",
+        List(&[rest("columns"), named("drop_first"), named("dtype")]),
+        "One 0/1 column per fitted level (sklearn OneHotEncoder); `dtype: bool` for true/false (pandas get_dummies)",
         onehot,
         lower_onehot,
     ),
@@ -754,6 +754,24 @@ fn minmax(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
 
 fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     let drop_first = matches!(b.value("drop_first", cx.constants), Some((Value::Bool(true), _)));
+    let named = |value: &Value| match value {
+        Value::Name(name) | Value::Str(name) => Dummy::named(name),
+        _ => None,
+    };
+    let dummy = match b.value("dtype", cx.constants) {
+        None => Dummy::default(),
+        Some((value, _)) if named(&value).is_some() => named(&value).unwrap_or_default(),
+        Some((_, span)) => {
+            let names = Dummy::ALL.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" or ");
+            cx.errors.push(Mistake::UnknownValue.at(
+                span,
+                format!("`onehot`'s columns are {names}"),
+                "not a dummy type",
+                "write `dtype: bool` (pandas' get_dummies) or leave it out for f64 (scikit-learn's OneHotEncoder)",
+            ));
+            Dummy::default()
+        }
+    };
     for s in columns(b, "columns", &schema, cx) {
         let Some(position) = schema.position(&s.name) else { continue };
         let column = schema.columns[position].clone();
@@ -780,7 +798,7 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
         let dummies: Vec<Column> = levels
             .iter()
             .skip(usize::from(drop_first))
-            .map(|l| Column::new(format!("{}_{l}", column.name), DType::F64, call.span))
+            .map(|l| Column::new(format!("{}_{l}", column.name), dummy.dtype(), call.span))
             .collect();
         if let Some(taken) = dummies.iter().find(|d| schema.get(&d.name).is_some()) {
             cx.errors.push(Mistake::Conflict.at(
@@ -1207,7 +1225,12 @@ fn lower_minmax(l: &Lowering) -> Option<Op> {
 
 fn lower_onehot(l: &Lowering) -> Option<Op> {
     let columns = l.cols("columns").into_iter().map(|c| Some((c.clone(), sorted_levels(l.before.get(&c)?))));
-    Some(Op::OneHot { columns: columns.collect::<Option<Vec<_>>>()?, drop_first: l.flag("drop_first") })
+    let dtype = match l.value("dtype") {
+        None => Dummy::default(),
+        Some(Value::Name(name) | Value::Str(name)) => Dummy::named(&name)?,
+        Some(_) => return None,
+    };
+    Some(Op::OneHot { columns: columns.collect::<Option<Vec<_>>>()?, drop_first: l.flag("drop_first"), dtype })
 }
 
 fn lower_pca(l: &Lowering) -> Option<Op> {

@@ -329,6 +329,8 @@ pub enum Op {
         columns: Vec<(String, Vec<String>)>,
         /// Drop each column's first level.
         drop_first: bool,
+        /// The dummies' type.
+        dtype: Dummy,
     },
     /// Principal components.
     Pca {
@@ -408,6 +410,34 @@ impl Codec {
     /// The codec called `name`.
     pub fn named(name: &str) -> Option<Codec> {
         Codec::ALL.iter().find(|(n, _)| *n == name).map(|(_, codec)| *codec)
+    }
+}
+
+/// The type of `onehot`'s columns (`onehot(city, dtype: bool)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Dummy {
+    /// 0.0 and 1.0 (scikit-learn's `OneHotEncoder`).
+    #[default]
+    F64,
+    /// false and true (pandas' `get_dummies`; a bit each in Parquet).
+    Bool,
+}
+
+impl Dummy {
+    /// Every dummy type, by the name `dtype:` takes.
+    pub const ALL: [(&'static str, Dummy); 2] = [("f64", Dummy::F64), ("bool", Dummy::Bool)];
+
+    /// The dummy type called `name`.
+    pub fn named(name: &str) -> Option<Dummy> {
+        Dummy::ALL.iter().find(|(n, _)| *n == name).map(|(_, dummy)| *dummy)
+    }
+
+    /// The columns' type in a schema.
+    pub fn dtype(self) -> DType {
+        match self {
+            Dummy::F64 => DType::F64,
+            Dummy::Bool => DType::Bool,
+        }
     }
 }
 

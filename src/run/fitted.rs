@@ -229,8 +229,8 @@ pub fn apply_noting(
             };
             df.lazy().with_columns(fills).collect().map_err(failed)
         }
-        (Op::OneHot { drop_first, .. }, Fitted::Levels(levels)) => {
-            let (df, unseen) = onehot::apply(df, levels, *drop_first, span)?;
+        (Op::OneHot { drop_first, dtype, .. }, Fitted::Levels(levels)) => {
+            let (df, unseen) = onehot::apply(df, levels, *drop_first, *dtype, span)?;
             notes.unseen(span, unseen);
             Ok(df)
         }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::ir::Dummy;
 use crate::run::error::{RunError, RunResult};
 use crate::run::ops::polars_failure;
 use crate::source::Span;
@@ -82,7 +83,13 @@ pub type Unseen = Vec<(String, HashMap<String, usize>)>;
 
 /// Replaces each encoded column, in place, by its 0/1 columns; the levels
 /// not seen when fitting, counted.
-pub fn apply(df: DataFrame, levels: &Levels, drop_first: bool, span: Span) -> RunResult<(DataFrame, Unseen)> {
+pub fn apply(
+    df: DataFrame,
+    levels: &Levels,
+    drop_first: bool,
+    dtype: Dummy,
+    span: Span,
+) -> RunResult<(DataFrame, Unseen)> {
     let mut unseen_levels = Vec::new();
     let height = df.height();
     let mut dummies: HashMap<&str, Vec<Column>> = HashMap::new();
@@ -90,12 +97,12 @@ pub fn apply(df: DataFrame, levels: &Levels, drop_first: bool, span: Span) -> Ru
         let keys = keys(&df, column).map_err(|e| polars_failure(e, span))?;
         let keys = keys.str().map_err(|e| polars_failure(e, span))?;
         let index: HashMap<&str, usize> = column_levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-        let mut ones: Vec<Vec<f64>> = vec![vec![0.0; height]; column_levels.len()];
+        let mut ones: Vec<Vec<bool>> = vec![vec![false; height]; column_levels.len()];
         let mut unseen: HashMap<String, usize> = HashMap::new();
         for (row, key) in keys.iter().enumerate() {
             let Some(key) = key else { continue };
             match index.get(key) {
-                Some(&level) => ones[level][row] = 1.0,
+                Some(&level) => ones[level][row] = true,
                 None => {
                     let count = unseen.entry(key.to_owned()).or_default();
                     *count = count.saturating_add(1);
@@ -109,7 +116,7 @@ pub fn apply(df: DataFrame, levels: &Levels, drop_first: bool, span: Span) -> Ru
             .into_iter()
             .zip(column_levels)
             .skip(usize::from(drop_first))
-            .map(|(values, level)| Float64Chunked::from_vec(format!("{column}_{level}").into(), values).into_column())
+            .map(|(values, level)| dummy_column(format!("{column}_{level}"), &values, dtype))
             .collect();
         dummies.insert(column.as_str(), made);
     }
@@ -122,6 +129,15 @@ pub fn apply(df: DataFrame, levels: &Levels, drop_first: bool, span: Span) -> Ru
     }
     let df = DataFrame::new(height, out).map_err(|e| polars_failure(e, span))?;
     Ok((df, unseen_levels))
+}
+
+/// One level's dummy column: 1.0/0.0 or true/false.
+fn dummy_column(name: String, ones: &[bool], dtype: Dummy) -> Column {
+    match dtype {
+        Dummy::F64 => Float64Chunked::from_iter_values(name.into(), ones.iter().map(|&one| f64::from(u8::from(one))))
+            .into_column(),
+        Dummy::Bool => BooleanChunked::from_slice(name.into(), ones).into_column(),
+    }
 }
 
 /// The warning for rows of `column` whose levels were not seen when
