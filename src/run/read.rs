@@ -24,19 +24,19 @@ pub fn read(source: &Source, span: Span) -> RunResult<(DataFrame, Vec<RunError>)
             // The partition columns come last; the files hold the others.
             let own = schema.columns.len().saturating_sub(files.partitions.len());
             let file_schema = PipeSchema { columns: schema.columns[..own].to_vec() };
-            let frames = files.files.iter().map(|f| {
-                let df = local(f, "csv", span, |path| read_csv(path, *sep, nulls, &file_schema, span))?;
+            let frames = each_file(files, "csv", span, &|f, path| {
+                let df = read_csv(path, *sep, nulls, &file_schema, span)?;
                 with_partitions(df, &files.partitions, &f.values, &f.path, span)
             });
-            Ok((stack(frames, span)?, Vec::new()))
+            Ok((stack(frames?.into_iter().map(Ok), span)?, Vec::new()))
         }
         Source::Parquet { files } => {
             unchanged(files, "parquet", span)?;
-            let frames = files.files.iter().map(|f| {
-                let df = local(f, "parquet", span, |path| read_parquet(path, span))?;
+            let frames = each_file(files, "parquet", span, &|f, path| {
+                let df = read_parquet(path, span)?;
                 with_partitions(df, &files.partitions, &f.values, &f.path, span)
             });
-            Ok((stack(frames, span)?, Vec::new()))
+            Ok((stack(frames?.into_iter().map(Ok), span)?, Vec::new()))
         }
         Source::Images { dir, size, channels, classes, skip_bad } => {
             let (frame, skipped) = crate::run::images::read_folder(dir, *size, *channels, classes, *skip_bad, span)?;
@@ -113,19 +113,55 @@ impl Drop for Download {
     }
 }
 
-/// `read` of the file on this machine: the file itself, or a URL's file
-/// downloaded to a temporary file (removed after).
-fn local(
-    file: &SourceFile,
+/// URL files downloaded at once for a held read: each is a few round trips
+/// and a transfer, so a folder of a thousand objects would take minutes
+/// one by one; no more than this many wait in the temporary folder.
+const DOWNLOADS_AT_ONCE: usize = 16;
+
+/// `read` of each file of a source, in order, on this machine: the file
+/// itself, or a URL's file downloaded to a temporary file (several at once,
+/// each removed once read).
+fn each_file(
+    files: &SourceFiles,
     extension: &str,
     span: Span,
-    read: impl FnOnce(&Path) -> RunResult<DataFrame>,
-) -> RunResult<DataFrame> {
-    if !remote::is_url(&file.path.to_string_lossy()) {
-        return read(&file.path);
+    read: &(dyn Fn(&SourceFile, &Path) -> RunResult<DataFrame> + Sync),
+) -> RunResult<Vec<DataFrame>> {
+    if !files.is_url() {
+        return files.files.iter().map(|f| read(f, &f.path)).collect();
     }
-    let download = Download::of(file, extension, span, &std::env::temp_dir())?;
-    read(&download.path).map_err(|e| download.named(e))
+    let mut frames = Vec::with_capacity(files.files.len());
+    for chunk in files.files.chunks(DOWNLOADS_AT_ONCE) {
+        let chunk: Vec<&SourceFile> = chunk.iter().collect();
+        let downloads = download_all(&chunk, extension, span, &std::env::temp_dir())?;
+        for (file, download) in chunk.into_iter().zip(downloads) {
+            frames.push(read(file, &download.path).map_err(|e| download.named(e))?);
+        }
+    }
+    Ok(frames)
+}
+
+/// [`Download::of`] of each file into `folder`, [`DOWNLOADS_AT_ONCE`] at a
+/// time, in the files' order; the first failure is the error (the others'
+/// files are removed).
+pub fn download_all(files: &[&SourceFile], extension: &str, span: Span, folder: &Path) -> RunResult<Vec<Download>> {
+    let mut downloads = Vec::with_capacity(files.len());
+    for chunk in files.chunks(DOWNLOADS_AT_ONCE) {
+        let done: Vec<RunResult<Download>> = std::thread::scope(|scope| {
+            let started: Vec<_> =
+                chunk.iter().map(|f| scope.spawn(|| Download::of(f, extension, span, folder))).collect();
+            started.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(download_panicked(span)))).collect()
+        });
+        for download in done {
+            downloads.push(download?);
+        }
+    }
+    Ok(downloads)
+}
+
+/// A download's thread that panicked (a bug in a library under it).
+fn download_panicked(span: Span) -> RunError {
+    RunError::data("a download stopped unexpectedly", span, "read here", "run again; if it happens again, report it")
 }
 
 /// `source` with each URL's file replaced by its download (`local`, in the

@@ -286,12 +286,14 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         let extension = if matches!(*plan.source, Source::Csv { .. }) { "csv" } else { "parquet" };
-        for file in &files.files {
-            if !self.downloads.contains_key(&file.path) {
-                // A streamed source outgrows memory: on disk, not in the
-                // temporary folder.
-                let folder = self.scratch_folder();
-                let download = read::Download::of(file, extension, self.item(plan.chain.source).span, &folder)?;
+        let missing: Vec<&crate::ir::SourceFile> =
+            files.files.iter().filter(|f| !self.downloads.contains_key(&f.path)).collect();
+        if !missing.is_empty() {
+            // A streamed source outgrows memory: on disk, not in the
+            // temporary folder.
+            let folder = self.scratch_folder();
+            let span = self.item(plan.chain.source).span;
+            for (file, download) in missing.iter().zip(read::download_all(&missing, extension, span, &folder)?) {
                 self.downloads.insert(file.path.clone(), download);
             }
         }
