@@ -203,6 +203,12 @@ output {prefix}_c = {prefix}_logs |> write("out/{prefix}_c.csv")
     assert!(a.lines().next().unwrap().ends_with(",year") && a.lines().count() == 101, "{a}");
     let d = std::fs::read_to_string(dir.join("out/store_d.csv")).unwrap();
     assert!(d.lines().nth(1).unwrap().ends_with(",2024-01-01 12:00"), "{d}");
+    // A folder named without its `/` is no object, and the error says so.
+    let text = format!("source f = parquet(\"{url}/events\")\noutput o = f |> write(\"out/f.csv\")\n");
+    std::fs::write(dir.join("slash.pipe"), text).unwrap();
+    let output = pipe(dir, env, &["check", "slash.pipe"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("a folder's URL ends in `/`"), "{stderr}");
     // A pattern no object matches is the checker's coded error.
     let text = format!("source none = parquet(\"{url}/events/*.csv\")\noutput o = none |> write(\"out/none.csv\")\n");
     std::fs::write(dir.join("none.pipe"), text).unwrap();
@@ -227,6 +233,11 @@ fn an_s3_source_reads_as_the_local_file() {
     let Some(store) = Store::start("s3", &dir.join("local")) else { return };
     reads_as_the_local_files(&dir, &store.url, &store.env);
     many_read_as_the_local_files(&dir, &store.url, &store.env);
+    // An `http://` endpoint without `AWS_ALLOW_HTTP` is refused, saying what to set.
+    let refused: Vec<(String, String)> = store.env.iter().filter(|(k, _)| k != "AWS_ALLOW_HTTP").cloned().collect();
+    let output = pipe(&dir, &refused, &["check", "main.pipe"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.code() == Some(1) && stderr.contains("AWS_ALLOW_HTTP=true"), "{stderr}");
     let text = format!(
         "source store = csv(\"{}/big.csv\")\nsource local = csv(\"local/big.csv\")\n\
          output s = store |> filter(n % 3 == 0) |> write(\"out/big_store.csv\")\n\

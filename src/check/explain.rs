@@ -127,10 +127,12 @@ fn fold_runs(columns: &[Column]) -> Vec<(String, String)> {
         if run >= 3 {
             let (first, last) = (&columns[i], &columns[i + run - 1]);
             rows.push((format!("{}..{}", first.name, last.name), format!("{}  ({run} columns)", first.dtype)));
+            i += run;
         } else {
+            // A run of two is shown as two rows: only the first is done here.
             rows.push((columns[i].name.clone(), columns[i].dtype.to_string()));
+            i += 1;
         }
-        i += run.max(1);
     }
     rows
 }
@@ -168,4 +170,22 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span;
+
+    fn columns(names: &[&str]) -> Vec<Column> {
+        names.iter().map(|n| Column::new(*n, DType::I64, Span::default())).collect()
+    }
+
+    #[test]
+    fn three_numbered_columns_fold_and_two_are_both_shown() {
+        let shown = |names: &[&str]| fold_runs(&columns(names)).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(shown(&["f0", "f1", "y"]), ["f0", "f1", "y"]);
+        assert_eq!(shown(&["f0", "f1", "f2", "y"]), ["f0..f2", "y"]);
+        assert_eq!(shown(&["n_2", "n_3", "f0", "f1", "f2", "f3"]), ["n_2", "n_3", "f0..f3"]);
+    }
 }

@@ -100,6 +100,10 @@ impl Frames<'_> {
         if let Some(nulls) = b.value("nulls", self.constants) {
             options.nulls = self.null_markers(nulls)?;
         }
+        if let Some(reason) = remote::unlistable(&path) {
+            self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
+            return None;
+        }
         if remote::is_url(&path) && !many::names_many_objects(&path) {
             let read = remote::csv_columns(&path, &options, probe::LEVEL_SCAN_BYTES);
             let (probed, remote) = self.found(read.map_err(|reason| CheckError::SourceUnreadable {
@@ -157,6 +161,10 @@ impl Frames<'_> {
     /// `parquet(path)`: the schema from the footers of the files it names.
     fn parquet(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (path, path_span) = self.string_arg(&b.value("path", self.constants)?, "a path")?;
+        if let Some(reason) = remote::unlistable(&path) {
+            self.errors.push(CheckError::SourceUnreadable { path, reason, span: path_span });
+            return None;
+        }
         if remote::is_url(&path) && !many::names_many_objects(&path) {
             let (read, rows, remote) =
                 self.found(remote::parquet_columns(&path).map_err(|reason| CheckError::SourceUnreadable {
@@ -264,6 +272,15 @@ impl Frames<'_> {
 
     fn images(&mut self, b: &Bound, span: Span) -> Option<(Schema, ir::Source)> {
         let (dir, dir_span) = self.string_arg(&b.value("dir", self.constants)?, "a folder")?;
+        if remote::is_url(&dir) {
+            self.errors.push(Mistake::Unsupported.at(
+                dir_span,
+                "`images` reads a folder on this machine: a URL is not read",
+                "a URL",
+                "copy the folder here (`aws s3 sync`, `gsutil rsync`, `azcopy sync`) and name the copy",
+            ));
+            return None;
+        }
         let size = match b.value("size", self.constants) {
             Some((Value::List(items), s)) => {
                 let dims: Vec<i64> = items.iter().filter_map(|(v, _)| v.as_i64()).filter(|d| *d >= 1).collect();

@@ -32,6 +32,16 @@ impl Remote {
     }
 }
 
+/// Why a web URL cannot be read as a source: a folder (ending in `/`) or a
+/// glob, which a web server cannot list (it would send a page of HTML).
+pub fn unlistable(url: &str) -> Option<String> {
+    (is_http(url) && (url.ends_with('/') || url.contains('*'))).then(|| {
+        "a web server cannot list a folder or match a glob: name each file (an object store, `s3://...`, can be \
+         listed)"
+            .to_owned()
+    })
+}
+
 /// Whether a source path is a URL read here (HTTP(S) or an object store),
 /// not a path on this machine.
 pub fn is_url(path: &str) -> bool {

@@ -106,11 +106,6 @@ fn message(e: object_store::Error) -> String {
         }
         other => {
             let mut text = other.to_string();
-            if text.contains(INSTANCE_METADATA) {
-                // No keys in the environment: the client asked the cloud
-                // VM's metadata service, which a laptop does not have.
-                text = format!("found no credentials in the environment, and no instance metadata service ({text})");
-            }
             let mut source = std::error::Error::source(&other);
             while let Some(cause) = source {
                 let cause_text = cause.to_string();
@@ -119,7 +114,19 @@ fn message(e: object_store::Error) -> String {
                 }
                 source = cause.source();
             }
-            text
+            if text.contains("URL scheme is not allowed") {
+                // The endpoint is `http://`, which the client refuses unless told.
+                format!(
+                    "the store's endpoint is plain HTTP: set `AWS_ALLOW_HTTP=true` (or `GOOGLE_ALLOW_HTTP`, \
+                     `AZURE_ALLOW_HTTP`) to allow it ({text})"
+                )
+            } else if text.contains(INSTANCE_METADATA) {
+                // No keys in the environment: the client asked the cloud
+                // VM's metadata service, which a laptop does not have.
+                format!("found no credentials in the environment, and no instance metadata service ({text})")
+            } else {
+                text
+            }
         }
     }
 }
@@ -176,7 +183,24 @@ pub fn list(
 /// The object's size and version.
 pub fn head(url: &str) -> Result<Remote, String> {
     let (store, key) = open(url)?;
-    runtime()?.block_on(async { store.head(&key).await.map(|meta| remote_of(&meta)).map_err(message) })
+    runtime()?.block_on(async {
+        match store.head(&key).await {
+            Ok(meta) => Ok(remote_of(&meta)),
+            Err(e) => Err(failed(store.as_ref(), &key, e).await),
+        }
+    })
+}
+
+/// What a failed read says; for a key that names no object but has objects
+/// below it, that a folder's URL ends in `/`.
+async fn failed(store: &dyn ObjectStore, key: &Key, e: object_store::Error) -> String {
+    if matches!(e, object_store::Error::NotFound { .. })
+        && let Ok(below) = store.list_with_delimiter(Some(key)).await
+        && !(below.objects.is_empty() && below.common_prefixes.is_empty())
+    {
+        return "no object has this key, but objects lie below it: a folder's URL ends in `/`".to_owned();
+    }
+    message(e)
 }
 
 /// Bytes `start..start + len` of the object (fewer at its end), and its
@@ -199,7 +223,7 @@ pub fn range(url: &str, start: u64, len: u64) -> Result<(Vec<u8>, Remote), Strin
             Err(e) => match store.head(&key).await {
                 // Past the end, or an empty object: a store refuses the range.
                 Ok(meta) if start >= meta.size => empty(&meta),
-                _ => Err(message(e)),
+                _ => Err(failed(store.as_ref(), &key, e).await),
             },
         }
     })
