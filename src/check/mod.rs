@@ -361,6 +361,11 @@ impl Checker<'_> {
     }
 
     fn load_file(&mut self, path: &StringLit, dir: Option<&Path>) -> Option<(Scope, Rc<Program>)> {
+        if crate::files::remote::is_url(&path.value) {
+            let reason = "an import is a .pipe file on this machine: a URL is not fetched".to_owned();
+            self.report.errors.push(CheckError::ImportUnreadable { path: path.value.clone(), reason, span: path.span });
+            return None;
+        }
         let full = dir.map_or_else(|| PathBuf::from(&path.value), |d| d.join(&path.value));
         let canonical = full.canonicalize().unwrap_or_else(|_| full.clone());
         if self.visiting.contains(&canonical) {

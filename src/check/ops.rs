@@ -761,9 +761,15 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     let dummy = match b.value("dtype", cx.constants) {
         None => Dummy::default(),
         Some((value, _)) if named(&value).is_some() => named(&value).unwrap_or_default(),
-        Some((_, span)) => {
+        Some((value, span)) => {
             let names = Dummy::ALL.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" or ");
-            cx.errors.push(Mistake::UnknownValue.at(
+            // A name that is not a dummy type is unknown; a number or a list is of the wrong kind.
+            let mistake = if matches!(value, Value::Name(_) | Value::Str(_)) {
+                Mistake::UnknownValue
+            } else {
+                Mistake::WrongType
+            };
+            cx.errors.push(mistake.at(
                 span,
                 format!("`onehot`'s columns are {names}"),
                 "not a dummy type",
