@@ -139,12 +139,23 @@ fn succeeded(output: &Output) -> String {
     printed
 }
 
-fn assert_outputs_equal(dir: &Path, when: &str) {
-    for name in ["a", "b"] {
+/// Asserts that each output `store_{name}` holds the bytes `local_{name}` does.
+fn assert_outputs_equal(dir: &Path, names: &[&str], when: &str) {
+    for name in names {
         let store = std::fs::read(dir.join(format!("out/store_{name}.csv"))).unwrap();
         let local = std::fs::read(dir.join(format!("out/local_{name}.csv"))).unwrap();
-        assert!(store == local, "{when}: `{name}` from the store differs from the local file's");
+        assert!(store == local, "{when}: `{name}` from the store differs from the local files'");
     }
+}
+
+/// `pipe check` of `text` (written to `dir/name`) fails with the checker's
+/// error, and says `says`.
+fn check_fails(dir: &Path, env: &[(String, String)], name: &str, text: &str, says: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+    let output = pipe(dir, env, &["check", name]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pipe::check::source_unreadable") && stderr.contains(says), "{stderr}");
 }
 
 /// The store at `url`, read with `env`, against the files in `dir/local`.
@@ -152,21 +163,17 @@ fn reads_as_the_local_files(dir: &Path, url: &str, env: &[(String, String)]) {
     std::fs::write(dir.join("main.pipe"), pipeline(url)).unwrap();
     let first = succeeded(&pipe(dir, env, &["run", "main.pipe"]));
     assert!(first.contains("(0 cached)"), "{first}");
-    assert_outputs_equal(dir, "held");
+    assert_outputs_equal(dir, &["a", "b"], "held");
     // The same versions again: every item comes from the cache.
     let again = succeeded(&pipe(dir, env, &["run", "main.pipe"]));
     assert!(again.contains("ran 4 items (4 cached)"), "{again}");
     // Under a budget no item fits: every item streams from one download.
     std::fs::remove_dir_all(dir.join("out")).unwrap();
     succeeded(&pipe(dir, env, &["run", "main.pipe", "--no-cache", "--memory", "1KB"]));
-    assert_outputs_equal(dir, "streamed");
+    assert_outputs_equal(dir, &["a", "b"], "streamed");
     // A file the store does not have is the checker's coded error.
     let missing = format!("source gone = csv(\"{url}/gone.csv\")\noutput o = gone |> write(\"out/gone.csv\")\n");
-    std::fs::write(dir.join("gone.pipe"), missing).unwrap();
-    let output = pipe(dir, env, &["check", "gone.pipe"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("pipe::check::source_unreadable") && stderr.contains("no such file"), "{stderr}");
+    check_fails(dir, env, "gone.pipe", &missing, "no such file");
 }
 
 /// Sources of many objects (a folder of `year=` folders, a glob over
@@ -191,11 +198,7 @@ output {prefix}_c = {prefix}_logs |> write("out/{prefix}_c.csv")
     for (when, budget) in [("held", "10GB"), ("streamed", "1KB")] {
         let _ = std::fs::remove_dir_all(dir.join("out"));
         succeeded(&pipe(dir, env, &["run", "many.pipe", "--no-cache", "--memory", budget]));
-        for name in ["a", "b", "c", "d"] {
-            let store = std::fs::read(dir.join(format!("out/store_{name}.csv"))).unwrap();
-            let local = std::fs::read(dir.join(format!("out/local_{name}.csv"))).unwrap();
-            assert!(store == local, "{when}: `{name}` from the store differs from the local files'");
-        }
+        assert_outputs_equal(dir, &["a", "b", "c", "d"], when);
     }
     // The year column comes from the objects' `year=` folders; the rows
     // left out are not there; the escaped value is decoded.
@@ -205,17 +208,10 @@ output {prefix}_c = {prefix}_logs |> write("out/{prefix}_c.csv")
     assert!(d.lines().nth(1).unwrap().ends_with(",2024-01-01 12:00"), "{d}");
     // A folder named without its `/` is no object, and the error says so.
     let text = format!("source f = parquet(\"{url}/events\")\noutput o = f |> write(\"out/f.csv\")\n");
-    std::fs::write(dir.join("slash.pipe"), text).unwrap();
-    let output = pipe(dir, env, &["check", "slash.pipe"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("a folder's URL ends in `/`"), "{stderr}");
+    check_fails(dir, env, "slash.pipe", &text, "a folder's URL ends in `/`");
     // A pattern no object matches is the checker's coded error.
     let text = format!("source none = parquet(\"{url}/events/*.csv\")\noutput o = none |> write(\"out/none.csv\")\n");
-    std::fs::write(dir.join("none.pipe"), text).unwrap();
-    let output = pipe(dir, env, &["check", "none.pipe"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("pipe::check::source_unreadable") && stderr.contains("no object matches"), "{stderr}");
+    check_fails(dir, env, "none.pipe", &text, "no object matches");
 }
 
 #[test]
@@ -235,9 +231,8 @@ fn an_s3_source_reads_as_the_local_file() {
     many_read_as_the_local_files(&dir, &store.url, &store.env);
     // An `http://` endpoint without `AWS_ALLOW_HTTP` is refused, saying what to set.
     let refused: Vec<(String, String)> = store.env.iter().filter(|(k, _)| k != "AWS_ALLOW_HTTP").cloned().collect();
-    let output = pipe(&dir, &refused, &["check", "main.pipe"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.code() == Some(1) && stderr.contains("AWS_ALLOW_HTTP=true"), "{stderr}");
+    let text = std::fs::read_to_string(dir.join("main.pipe")).unwrap();
+    check_fails(&dir, &refused, "main.pipe", &text, "AWS_ALLOW_HTTP=true");
     let text = format!(
         "source store = csv(\"{}/big.csv\")\nsource local = csv(\"local/big.csv\")\n\
          output s = store |> filter(n % 3 == 0) |> write(\"out/big_store.csv\")\n\

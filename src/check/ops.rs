@@ -752,32 +752,30 @@ fn minmax(call: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     scale(call, b, schema, cx)
 }
 
+/// `onehot`'s `dtype:` (f64 when left out); a name that is no dummy type
+/// is unknown, a number or a list of the wrong kind.
+fn dummy_type(b: &Bound, cx: &mut Context) -> Dummy {
+    let Some((value, span)) = b.value("dtype", cx.constants) else { return Dummy::default() };
+    let mistake = match &value {
+        Value::Name(name) | Value::Str(name) => match Dummy::named(name) {
+            Some(dummy) => return dummy,
+            None => Mistake::UnknownValue,
+        },
+        _ => Mistake::WrongType,
+    };
+    let names = Dummy::ALL.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" or ");
+    cx.errors.push(mistake.at(
+        span,
+        format!("`onehot`'s columns are {names}"),
+        "not a dummy type",
+        "write `dtype: bool` (pandas' get_dummies) or leave it out for f64 (scikit-learn's OneHotEncoder)",
+    ));
+    Dummy::default()
+}
+
 fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
     let drop_first = matches!(b.value("drop_first", cx.constants), Some((Value::Bool(true), _)));
-    let named = |value: &Value| match value {
-        Value::Name(name) | Value::Str(name) => Dummy::named(name),
-        _ => None,
-    };
-    let dummy = match b.value("dtype", cx.constants) {
-        None => Dummy::default(),
-        Some((value, _)) if named(&value).is_some() => named(&value).unwrap_or_default(),
-        Some((value, span)) => {
-            let names = Dummy::ALL.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" or ");
-            // A name that is not a dummy type is unknown; a number or a list is of the wrong kind.
-            let mistake = if matches!(value, Value::Name(_) | Value::Str(_)) {
-                Mistake::UnknownValue
-            } else {
-                Mistake::WrongType
-            };
-            cx.errors.push(mistake.at(
-                span,
-                format!("`onehot`'s columns are {names}"),
-                "not a dummy type",
-                "write `dtype: bool` (pandas' get_dummies) or leave it out for f64 (scikit-learn's OneHotEncoder)",
-            ));
-            Dummy::default()
-        }
-    };
+    let dummy = dummy_type(b, cx);
     for s in columns(b, "columns", &schema, cx) {
         let Some(position) = schema.position(&s.name) else { continue };
         let column = schema.columns[position].clone();
