@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{Fill, Op};
@@ -197,18 +198,12 @@ pub fn apply_noting(
             Ok(df)
         }
         (_, Fitted::Scale { columns, center, scale }) => {
-            let exprs = columns
-                .iter()
-                .zip(center.iter().zip(scale))
-                .map(|(c, (m, s))| ((col(c.as_str()).cast(DataType::Float64) - lit(*m)) / lit(*s)).alias(c.as_str()));
-            df.lazy().with_columns(exprs.collect::<Vec<_>>()).collect().map_err(failed)
+            let formulas = center.iter().zip(scale).map(|(&m, &s)| move |x: f64| (x - m) / s);
+            each_in_place(df, columns, formulas.collect()).map_err(failed)
         }
         (_, Fitted::Linear { columns, scale, offset, .. }) => {
-            let exprs = columns
-                .iter()
-                .zip(scale.iter().zip(offset))
-                .map(|(c, (s, o))| (col(c.as_str()).cast(DataType::Float64) * lit(*s) + lit(*o)).alias(c.as_str()));
-            df.lazy().with_columns(exprs.collect::<Vec<_>>()).collect().map_err(failed)
+            let formulas = scale.iter().zip(offset).map(|(&s, &o)| move |x: f64| x * s + o);
+            each_in_place(df, columns, formulas.collect()).map_err(failed)
         }
         (Op::FillNulls { columns, value }, fitted) => {
             let fills: Vec<Expr> = match (value, fitted) {
@@ -245,4 +240,44 @@ pub fn apply_noting(
             )),
         },
     }
+}
+
+/// Replaces each of `columns` by `formula` applied to each of its values
+/// (as floats), the columns in parallel. A float column the frame alone
+/// holds is rewritten in its own buffer: no new memory (which this
+/// machine's fresh pages make slow), and the same bits as a new column.
+fn each_in_place<F>(df: DataFrame, columns: &[String], formulas: Vec<F>) -> PolarsResult<DataFrame>
+where
+    F: Fn(f64) -> f64 + Copy + Send + Sync,
+{
+    let height = df.height();
+    let mut all = df.into_columns();
+    let mut taken = Vec::with_capacity(columns.len());
+    for name in columns {
+        let Some(index) = all.iter().position(|c| c.name().as_str() == name) else {
+            return Err(PolarsError::ColumnNotFound(name.clone().into()));
+        };
+        // Moved out, so that the frame no longer shares the buffer.
+        let column = std::mem::replace(&mut all[index], Column::new_empty(name.as_str().into(), &DataType::Null));
+        taken.push((index, column));
+    }
+    let done: Vec<PolarsResult<(usize, Column)>> = taken
+        .into_par_iter()
+        .zip(formulas.into_par_iter())
+        .map(|((index, column), formula)| {
+            let series = column.take_materialized_series();
+            let series = if series.dtype() == &DataType::Float64 { series } else { series.cast(&DataType::Float64)? };
+            let mut values = series.f64()?.clone();
+            // The series' handle on the buffer goes, so that the values
+            // alone hold it and can be written in place.
+            drop(series);
+            values.apply_mut(formula);
+            Ok((index, values.into_column()))
+        })
+        .collect();
+    for result in done {
+        let (index, column) = result?;
+        all[index] = column;
+    }
+    DataFrame::new(height, all)
 }

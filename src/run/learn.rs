@@ -3,12 +3,16 @@
 //! as it comes. Every statistic depends on the rows and their order only,
 //! never on where batches end (sums and scatter matrices are folded in
 //! blocks of a fixed number of values, carried over from batch to batch),
-//! so both paths learn the very same numbers.
+//! so both paths learn the very same numbers. Columns are observed in
+//! parallel, and so are a batch's whole blocks of rows for the scatter
+//! matrix: each column's (each block's) arithmetic is the same on any
+//! thread, and blocks are merged in row order, so threads change no bit.
 
 use std::collections::HashSet;
 
 use ndarray::{Array1, Array2, ShapeBuilder};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::ir::{Fill, Op};
 use crate::run::bucket::{qcut_edges, quantiles};
@@ -91,24 +95,18 @@ impl<'o> Learner<'o> {
         let columns = self.op.learns_from();
         match &mut self.state {
             State::Moments(moments) => {
-                for (column, m) in columns.iter().zip(moments) {
-                    for_each_value(df, column, |v| m.push(v)).map_err(failed)?;
-                }
+                each_column(&columns, moments, |column, m| for_each_value(df, column, |v| m.push(v)).map_err(failed))?
             }
-            State::Extremes(extremes) => {
-                for (column, (lo, hi)) in columns.iter().zip(extremes) {
-                    for_each_value(df, column, |v| {
-                        *lo = lo.min(v);
-                        *hi = hi.max(v);
-                    })
-                    .map_err(failed)?;
-                }
-            }
-            State::Values(values) => {
-                for (column, kept) in columns.iter().zip(values) {
-                    for_each_value(df, column, |v| kept.push(v)).map_err(failed)?;
-                }
-            }
+            State::Extremes(extremes) => each_column(&columns, extremes, |column, (lo, hi)| {
+                for_each_value(df, column, |v| {
+                    *lo = lo.min(v);
+                    *hi = hi.max(v);
+                })
+                .map_err(failed)
+            })?,
+            State::Values(values) => each_column(&columns, values, |column, kept| {
+                for_each_value(df, column, |v| kept.push(v)).map_err(failed)
+            })?,
             State::Levels { extra, seen, integer } => {
                 for (i, column) in columns.iter().enumerate() {
                     let c = df.column(column).map_err(failed)?;
@@ -198,6 +196,18 @@ impl<'o> Learner<'o> {
     }
 }
 
+/// Runs `observe` on each column with its own statistics, the columns in
+/// parallel; the first error in column order.
+fn each_column<S: Send>(
+    columns: &[&str],
+    states: &mut [S],
+    observe: impl Fn(&str, &mut S) -> RunResult<()> + Sync,
+) -> RunResult<()> {
+    let results: Vec<RunResult<()>> =
+        columns.par_iter().zip(states.par_iter_mut()).map(|(column, state)| observe(column, state)).collect();
+    results.into_iter().collect()
+}
+
 /// Calls `f` with each value of a numeric column, as a float, leaving out
 /// missing values and NaN (scikit-learn's scalers ignore both).
 fn for_each_value(df: &DataFrame, column: &str, mut f: impl FnMut(f64)) -> PolarsResult<()> {
@@ -266,39 +276,55 @@ impl Scatter {
         Scatter { rows: 0, mean: Array1::zeros(p), matrix: Array2::zeros((p, p)), pending: vec![Vec::new(); p] }
     }
 
+    /// Adds a batch's rows: first those that complete the pending block,
+    /// then the batch's whole blocks (their statistics found in parallel,
+    /// merged in row order), then the rest, pending.
     fn observe(&mut self, df: &DataFrame, columns: &[&str], span: Span) -> RunResult<()> {
         let values = pca::Columns::of(df, columns, span)?;
         let height = values.rows();
+        let p = columns.len();
+        let pending = self.pending.first().map_or(0, Vec::len);
         let mut start = 0;
-        while start < height {
-            let room = BLOCK.saturating_sub(self.pending.first().map_or(0, Vec::len));
-            let end = start.saturating_add(room).min(height);
-            for (i, pending) in self.pending.iter_mut().enumerate() {
-                pending.extend_from_slice(&values.slice(i)[start..end]);
+        if pending > 0 {
+            start = BLOCK.saturating_sub(pending).min(height);
+            for (i, kept) in self.pending.iter_mut().enumerate() {
+                values.pieces(i, 0, start).into_iter().for_each(|piece| kept.extend_from_slice(piece));
             }
             if self.pending.first().map_or(0, Vec::len) == BLOCK {
-                self.fold();
+                let whole: Vec<Vec<&[f64]>> = self.pending.iter().map(|c| vec![c.as_slice()]).collect();
+                let block = BlockScatter::of(&whole);
+                self.merge(block);
+                self.pending.iter_mut().for_each(Vec::clear);
             }
-            start = end;
+        }
+        let whole = height.saturating_sub(start) / BLOCK;
+        let blocks: Vec<BlockScatter> = (0..whole)
+            .into_par_iter()
+            .map(|b| {
+                let from = start.saturating_add(b.saturating_mul(BLOCK));
+                let to = from.saturating_add(BLOCK);
+                let pieces: Vec<Vec<&[f64]>> = (0..p).map(|i| values.pieces(i, from, to)).collect();
+                BlockScatter::of(&pieces)
+            })
+            .collect();
+        for block in blocks {
+            self.merge(block);
+        }
+        let rest = start.saturating_add(whole.saturating_mul(BLOCK));
+        for (i, kept) in self.pending.iter_mut().enumerate() {
+            values.pieces(i, rest, height).into_iter().for_each(|piece| kept.extend_from_slice(piece));
         }
         Ok(())
     }
 
-    /// Merges the pending rows into the totals (Chan et al., per matrix
-    /// entry).
-    fn fold(&mut self) {
-        let n = self.pending.first().map_or(0, Vec::len);
+    /// Merges a block's statistics into the totals (Chan et al., per
+    /// matrix entry).
+    fn merge(&mut self, block: BlockScatter) {
+        let BlockScatter { rows: n, mean: block_mean, matrix: scatter } = block;
         if n == 0 {
             return;
         }
-        let p = self.pending.len();
-        let block_mean: Array1<f64> = self.pending.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect();
-        let mut data = Vec::with_capacity(n.saturating_mul(p));
-        for (column, m) in self.pending.iter().zip(block_mean.iter()) {
-            data.extend(column.iter().map(|v| v - m));
-        }
-        let block = Array2::from_shape_vec((n, p).f(), data).unwrap_or_else(|_| Array2::zeros((n, p)));
-        let scatter = block.t().dot(&block);
+        let p = block_mean.len();
         let total = self.rows.saturating_add(n) as f64;
         let delta = &block_mean - &self.mean;
         let weight = self.rows as f64 * n as f64 / total;
@@ -309,12 +335,43 @@ impl Scatter {
         }
         self.mean = &self.mean + &(&delta * (n as f64 / total));
         self.rows = self.rows.saturating_add(n);
-        self.pending.iter_mut().for_each(Vec::clear);
     }
 
     fn finish(mut self) -> (usize, Vec<f64>, Array2<f64>) {
-        self.fold();
+        let whole: Vec<Vec<&[f64]>> = self.pending.iter().map(|c| vec![c.as_slice()]).collect();
+        let block = BlockScatter::of(&whole);
+        self.merge(block);
         (self.rows, self.mean.to_vec(), self.matrix)
+    }
+}
+
+/// One block of rows: its row count, column means and the scatter matrix
+/// of its rows centred on those means.
+struct BlockScatter {
+    rows: usize,
+    mean: Array1<f64>,
+    matrix: Array2<f64>,
+}
+
+impl BlockScatter {
+    /// The statistics of the rows whose columns are `columns`, each given
+    /// as pieces in row order (the columns equally long).
+    fn of(columns: &[Vec<&[f64]>]) -> BlockScatter {
+        let values = |c: &[&[f64]]| c.iter().flat_map(|piece| piece.iter()).copied().collect::<Vec<f64>>();
+        let n = columns.first().map_or(0, |c| c.iter().map(|piece| piece.len()).sum());
+        let p = columns.len();
+        if n == 0 {
+            return BlockScatter { rows: 0, mean: Array1::zeros(p), matrix: Array2::zeros((p, p)) };
+        }
+        let mut data = Vec::with_capacity(n.saturating_mul(p));
+        let mut mean = Array1::zeros(p);
+        for (c, m) in columns.iter().zip(mean.iter_mut()) {
+            let column = values(c);
+            *m = column.iter().sum::<f64>() / n as f64;
+            data.extend(column.iter().map(|v| v - *m));
+        }
+        let block = Array2::from_shape_vec((n, p).f(), data).unwrap_or_else(|_| Array2::zeros((n, p)));
+        BlockScatter { rows: n, mean, matrix: block.t().dot(&block) }
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ir::Dummy;
@@ -96,27 +97,29 @@ pub fn apply(
     for (column, column_levels) in &levels.columns {
         let keys = keys(&df, column).map_err(|e| polars_failure(e, span))?;
         let keys = keys.str().map_err(|e| polars_failure(e, span))?;
-        let index: HashMap<&str, usize> = column_levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-        let mut ones: Vec<Vec<bool>> = vec![vec![false; height]; column_levels.len()];
+        let index: HashMap<&str, u32> = column_levels.iter().zip(0..).map(|(l, i)| (l.as_str(), i)).collect();
+        // Each row's level, `NO_LEVEL` for a missing or unseen one.
+        let mut codes: Vec<u32> = Vec::with_capacity(height);
         let mut unseen: HashMap<String, usize> = HashMap::new();
-        for (row, key) in keys.iter().enumerate() {
-            let Some(key) = key else { continue };
-            match index.get(key) {
-                Some(&level) => ones[level][row] = true,
-                None => {
+        for key in keys.iter() {
+            let code = match key.map(|k| (k, index.get(k))) {
+                None => NO_LEVEL,
+                Some((_, Some(&level))) => level,
+                Some((key, None)) => {
                     let count = unseen.entry(key.to_owned()).or_default();
                     *count = count.saturating_add(1);
+                    NO_LEVEL
                 }
-            }
+            };
+            codes.push(code);
         }
         if !unseen.is_empty() {
             unseen_levels.push((column.clone(), unseen));
         }
-        let made = ones
-            .into_iter()
-            .zip(column_levels)
-            .skip(usize::from(drop_first))
-            .map(|(values, level)| dummy_column(format!("{column}_{level}"), &values, dtype))
+        let named: Vec<(u32, &String)> = (0..).zip(column_levels).skip(usize::from(drop_first)).collect();
+        let made = named
+            .into_par_iter()
+            .map(|(level, name)| dummy_column(format!("{column}_{name}"), &codes, level, dtype))
             .collect();
         dummies.insert(column.as_str(), made);
     }
@@ -131,12 +134,19 @@ pub fn apply(
     Ok((df, unseen_levels))
 }
 
-/// One level's dummy column: 1.0/0.0 or true/false.
-fn dummy_column(name: String, ones: &[bool], dtype: Dummy) -> Column {
+/// The code of a row whose level has no column (missing, or not seen
+/// when fitting).
+const NO_LEVEL: u32 = u32::MAX;
+
+/// Level `level`'s dummy column over rows coded `codes`: 1.0/0.0 or
+/// true/false.
+fn dummy_column(name: String, codes: &[u32], level: u32, dtype: Dummy) -> Column {
+    let ones = codes.iter().map(|&code| code == level);
     match dtype {
-        Dummy::F64 => Float64Chunked::from_iter_values(name.into(), ones.iter().map(|&one| f64::from(u8::from(one))))
-            .into_column(),
-        Dummy::Bool => BooleanChunked::from_slice(name.into(), ones).into_column(),
+        Dummy::F64 => {
+            Float64Chunked::from_iter_values(name.into(), ones.map(|one| f64::from(u8::from(one)))).into_column()
+        }
+        Dummy::Bool => BooleanChunked::from_iter_values(name.into(), ones).into_column(),
     }
 }
 

@@ -6,6 +6,7 @@
 use linfa_linalg::eigh::Eigh;
 use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::run::error::{RunError, RunResult};
@@ -29,7 +30,8 @@ pub struct Projection {
     pub whiten: bool,
 }
 
-/// The columns as contiguous float slices (checked complete and finite).
+/// The columns as floats (checked complete and finite), in the chunks
+/// they came in: joining them into one would copy every value.
 pub struct Columns {
     series: Vec<Series>,
 }
@@ -43,9 +45,10 @@ impl Columns {
             let name = name.as_ref();
             let column =
                 df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
-            let s = column.as_materialized_series().rechunk();
-            let complete =
-                s.f64().ok().and_then(|v| v.cont_slice().ok()).is_some_and(|v| v.iter().all(|x| x.is_finite()));
+            let s = column.as_materialized_series().clone();
+            let complete = s.f64().ok().is_some_and(|v| {
+                v.null_count() == 0 && v.downcast_iter().all(|a| a.values().iter().all(|x| x.is_finite()))
+            });
             if !complete {
                 return Err(RunError::data(
                     format!("`pca` cannot use `{name}`: it has missing or infinite values"),
@@ -59,10 +62,25 @@ impl Columns {
         Ok(Columns { series })
     }
 
-    /// Column `i`'s values.
-    pub fn slice(&self, i: usize) -> &[f64] {
-        // Checked in `of`: one chunk of floats without nulls.
-        self.series[i].f64().ok().and_then(|v| v.cont_slice().ok()).unwrap_or(&[])
+    /// Column `i`'s values in rows `start..end`, as pieces of its chunks
+    /// (in row order).
+    pub fn pieces(&self, i: usize, start: usize, end: usize) -> Vec<&[f64]> {
+        let mut pieces = Vec::new();
+        let mut offset = 0usize;
+        // Checked in `of`: floats without nulls.
+        for array in self.series[i].f64().into_iter().flat_map(|v| v.downcast_iter()) {
+            let values = array.values().as_slice();
+            let next = offset.saturating_add(values.len());
+            let (from, to) = (start.max(offset), end.min(next));
+            if from < to {
+                pieces.push(&values[from.saturating_sub(offset)..to.saturating_sub(offset)]);
+            }
+            if next >= end {
+                break;
+            }
+            offset = next;
+        }
+        pieces
     }
 
     /// How many rows there are.
@@ -76,7 +94,9 @@ impl Columns {
         let rows = end.saturating_sub(start);
         let mut data = Vec::with_capacity(rows.saturating_mul(p));
         for (i, m) in mean.iter().enumerate() {
-            data.extend(self.slice(i)[start..end].iter().map(|v| v - m));
+            for piece in self.pieces(i, start, end) {
+                data.extend(piece.iter().map(|v| v - m));
+            }
         }
         Array2::from_shape_vec((rows, p).f(), data).unwrap_or_else(|_| Array2::zeros((0, p)))
     }
@@ -84,6 +104,9 @@ impl Columns {
 
 /// Rows per block when projecting: no copy of all the rows is made.
 const BLOCK: usize = 8192;
+
+/// Blocks projected at once, in parallel.
+const ROUND: usize = 16;
 
 /// The `k` leading components of `rows` rows whose column means are `mean`
 /// and whose centred scatter matrix `Xc^T Xc` is `scatter` (accumulated by
@@ -160,13 +183,20 @@ pub fn apply(df: DataFrame, p: &Projection, prefix: &str, keep: bool, span: Span
     let loadings = Array2::from_shape_fn((k, p.columns.len()), |(j, i)| {
         p.components[j][i] / if p.whiten { p.explained_variance[j].sqrt() } else { 1.0 }
     });
+    // Blocks in parallel, each k x rows: one contiguous row of scores per
+    // component. A round of blocks at a time, so that the blocks' scores
+    // are not all held twice.
+    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
     let mut scores: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); k];
-    for start in (0..rows).step_by(BLOCK) {
-        let block = x.block(start, start.saturating_add(BLOCK).min(rows), &p.mean);
-        // k x rows: one contiguous row of scores per component.
-        let part = loadings.dot(&block.t());
-        for (out, row) in scores.iter_mut().zip(part.rows()) {
-            out.extend(row.iter());
+    for round in starts.chunks(ROUND) {
+        let parts: Vec<Array2<f64>> = round
+            .par_iter()
+            .map(|&start| loadings.dot(&x.block(start, start.saturating_add(BLOCK).min(rows), &p.mean).t()))
+            .collect();
+        for part in parts {
+            for (out, row) in scores.iter_mut().zip(part.rows()) {
+                out.extend(row.iter());
+            }
         }
     }
     drop(x);

@@ -389,7 +389,13 @@ fn read_csv(path: &Path, sep: u8, nulls: &[String], schema: &PipeSchema, span: S
         Err(polars_err!(ComputeError: "a null string reads as a value"))
     };
     match fast.or_else(|_| csv_reader(path, sep, nulls, schema)) {
-        Ok(df) => Ok(df),
+        Ok(mut df) => {
+            // The reader's chunks (one per 30,000 rows or so) as one: steps
+            // then rewrite a column in place, and the Parquet writer, which
+            // would join misaligned chunks of every column, copies nothing.
+            df.rechunk_mut_par();
+            Ok(df)
+        }
         Err(e) => Err(explain_csv_failure(path, sep, nulls, schema, span).unwrap_or_else(|| unreadable(e.to_string()))),
     }
 }
