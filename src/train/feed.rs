@@ -175,11 +175,17 @@ struct DiskOrder {
     order: Vec<usize>,
     batches: std::collections::VecDeque<Range<usize>>,
     whole: usize,
+    /// The next window (its index in `plan`), being read on a thread of
+    /// its own; `None` when windows are read when needed (`prefetch: 0`).
+    ahead: Option<(usize, JoinHandle<Result<Dataset, String>>)>,
+    /// Whether windows are read ahead.
+    read_ahead: bool,
 }
 
 impl Batches {
-    /// The batches of `plan`'s epoch from step `first` on.
-    pub(super) fn new(plan: Plan, first: usize) -> Result<Batches, String> {
+    /// The batches of `plan`'s epoch from step `first` on; with
+    /// `read_ahead`, windows from disk are read one ahead.
+    pub(super) fn new(plan: Plan, first: usize, read_ahead: bool) -> Result<Batches, String> {
         let order = match &plan.rows {
             Rows::Memory(data) => {
                 // Each epoch's order depends only on the seed and the epoch
@@ -199,7 +205,7 @@ impl Batches {
                     start.saturating_add(*rows)
                 });
                 let held = windows.read(&[])?;
-                Order::Disk(Box::new(DiskOrder {
+                let mut disk = DiskOrder {
                     windows: windows.clone(),
                     starts,
                     plan: windows_of(groups, least, plan.seed, plan.epoch),
@@ -209,7 +215,11 @@ impl Batches {
                     order: Vec::new(),
                     batches: Default::default(),
                     whole: 0,
-                }))
+                    ahead: None,
+                    read_ahead,
+                };
+                disk.start_reading(0);
+                Order::Disk(Box::new(disk))
             }
         };
         Ok(Batches { plan, done: false, step: 0, first, order })
@@ -245,13 +255,15 @@ impl DiskOrder {
     /// when the epoch is done.
     fn next_window(&mut self, plan: &Plan) -> Option<Result<(), String>> {
         let index = self.next_window;
-        let groups = self.plan.get(index)?;
+        let groups = self.plan.get(index)?.clone();
         self.next_window = index.saturating_add(1);
         let last = self.next_window == self.plan.len();
         // The window's rows, then the ones the window before left over
         // (fewer than a batch: the window is not copied).
         let left: Vec<usize> = self.order.get(self.whole..).unwrap_or_default().to_vec();
-        let mut held = match self.windows.read(groups) {
+        let read = self.window(index);
+        self.start_reading(index.saturating_add(1));
+        let mut held = match read {
             Ok(read) => read,
             Err(e) => return Some(Err(e)),
         };
@@ -261,7 +273,7 @@ impl DiskOrder {
             return Some(Err(e));
         }
         let mut ids = Vec::with_capacity(held.rows);
-        for &g in groups {
+        for &g in &groups {
             let start = self.starts[g];
             ids.extend(start..start.saturating_add(self.windows.groups()[g]));
         }
@@ -273,6 +285,40 @@ impl DiskOrder {
         let batches = batch_ranges(whole, plan.batch, last && plan.merge_single);
         (self.held, self.ids, self.order, self.batches, self.whole) = (held, ids, order, batches.into(), whole);
         Some(Ok(()))
+    }
+
+    /// Window `index`'s rows: those read ahead, or read now.
+    fn window(&mut self, index: usize) -> Result<Dataset, String> {
+        match self.ahead.take() {
+            Some((ahead, reading)) if ahead == index => match reading.join() {
+                Ok(read) => read,
+                // The reader's panic is the run's, as the builder's is.
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            other => {
+                self.ahead = other;
+                let groups = self.plan.get(index).map(Vec::as_slice).unwrap_or_default();
+                self.windows.read(groups)
+            }
+        }
+    }
+
+    /// Starts reading window `index` on a thread of its own, when windows
+    /// are read ahead and there is one.
+    fn start_reading(&mut self, index: usize) {
+        let Some(groups) = self.plan.get(index).filter(|_| self.read_ahead).cloned() else { return };
+        let windows = std::sync::Arc::clone(&self.windows);
+        self.ahead = Some((index, std::thread::spawn(move || windows.read(&groups))));
+    }
+}
+
+impl Drop for DiskOrder {
+    /// An epoch that ends early waits for the window being read, so that no
+    /// thread outlives the training.
+    fn drop(&mut self) {
+        if let Some((_, reading)) = self.ahead.take() {
+            let _ = reading.join();
+        }
     }
 }
 
@@ -331,7 +377,7 @@ impl Feed {
     /// The batches of `plan` from step `first` on, `ahead` of them built
     /// in advance (none: each built when asked for).
     pub(super) fn start(plan: Plan, first: usize, ahead: usize) -> Result<Feed, String> {
-        let batches = Batches::new(plan, first)?;
+        let batches = Batches::new(plan, first, ahead > 0)?;
         if ahead == 0 {
             return Ok(Feed::InPlace(Box::new(batches)));
         }
@@ -560,5 +606,56 @@ mod tests {
             let mut feed = Feed::start(plan(&rows, 10, false, 1), 0, ahead).unwrap();
             assert_eq!(feed.next().map(|g| g.err()), Some(Some("the disk is gone".to_string())));
         }
+    }
+
+    /// Groups read from memory, noting when each read starts.
+    struct Noting {
+        inner: Groups,
+        started: std::sync::Mutex<Vec<std::thread::ThreadId>>,
+    }
+
+    impl Windows for Noting {
+        fn groups(&self) -> &[usize] {
+            self.inner.groups()
+        }
+
+        fn width(&self) -> usize {
+            1
+        }
+
+        fn read(&self, groups: &[usize]) -> Result<Dataset, String> {
+            if !groups.is_empty() {
+                self.started.lock().unwrap().push(std::thread::current().id());
+            }
+            self.inner.read(groups)
+        }
+    }
+
+    #[test]
+    fn the_next_window_is_read_while_the_batches_of_one_are_built() {
+        let groups = vec![130, 70, 200, 33, 167, 100, 250, 50];
+        let windows = windows_of(&groups, 150, 7, 1).len();
+        let noting = Arc::new(Noting { inner: Groups { data: numbered(1000), groups }, started: Default::default() });
+        let rows = Rows::Disk(noting.clone());
+        // Each window is read on a thread of its own, started as the
+        // window before it is taken (the builder alone would read them all
+        // on its one thread).
+        let feed = Feed::start(plan(&rows, 64, false, 1), 0, 2).unwrap();
+        assert_eq!(feed.count(), batch_ranges(1000, 64, false).len());
+        let threads = noting.started.lock().unwrap().clone();
+        assert_eq!(threads.len(), windows, "each window read once");
+        let mut distinct = threads.clone();
+        distinct.sort_by_key(|t| format!("{t:?}"));
+        distinct.dedup();
+        assert_eq!(distinct.len(), windows, "each on a thread of its own: {threads:?}");
+        // Without prefetching, the training thread reads each window.
+        let noting = Arc::new(Noting {
+            inner: Groups { data: numbered(1000), groups: vec![130, 70, 200, 33, 167, 100, 250, 50] },
+            started: Default::default(),
+        });
+        let rows = Rows::Disk(noting.clone());
+        Feed::start(plan(&rows, 64, false, 1), 0, 0).unwrap().for_each(drop);
+        let here = std::thread::current().id();
+        assert!(noting.started.lock().unwrap().iter().all(|t| *t == here));
     }
 }
