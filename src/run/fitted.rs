@@ -16,6 +16,7 @@ use crate::run::bucket::{Bins, Outside, bucket, outside_warnings};
 use crate::run::error::{RunError, RunResult};
 use crate::run::learn::Learner;
 use crate::run::ops::{self, polars_failure};
+use crate::run::threads::on_pool;
 use crate::run::{onehot, pca};
 use crate::source::Span;
 
@@ -261,20 +262,23 @@ where
         let column = std::mem::replace(&mut all[index], Column::new_empty(name.as_str().into(), &DataType::Null));
         taken.push((index, column));
     }
-    let done: Vec<PolarsResult<(usize, Column)>> = taken
-        .into_par_iter()
-        .zip(formulas.into_par_iter())
-        .map(|((index, column), formula)| {
-            let series = column.take_materialized_series();
-            let series = if series.dtype() == &DataType::Float64 { series } else { series.cast(&DataType::Float64)? };
-            let mut values = series.f64()?.clone();
-            // The series' handle on the buffer goes, so that the values
-            // alone hold it and can be written in place.
-            drop(series);
-            values.apply_mut(formula);
-            Ok((index, values.into_column()))
-        })
-        .collect();
+    let done: Vec<PolarsResult<(usize, Column)>> = on_pool(|| {
+        taken
+            .into_par_iter()
+            .zip(formulas.into_par_iter())
+            .map(|((index, column), formula)| {
+                let series = column.take_materialized_series();
+                let series =
+                    if series.dtype() == &DataType::Float64 { series } else { series.cast(&DataType::Float64)? };
+                let mut values = series.f64()?.clone();
+                // The series' handle on the buffer goes, so that the values
+                // alone hold it and can be written in place.
+                drop(series);
+                values.apply_mut(formula);
+                Ok((index, values.into_column()))
+            })
+            .collect()
+    });
     for result in done {
         let (index, column) = result?;
         all[index] = column;

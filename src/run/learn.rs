@@ -19,6 +19,7 @@ use crate::run::bucket::{qcut_edges, quantiles};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::Fitted;
 use crate::run::ops::polars_failure;
+use crate::run::threads::on_pool;
 use crate::run::{onehot, pca};
 use crate::source::Span;
 
@@ -203,8 +204,9 @@ fn each_column<S: Send>(
     states: &mut [S],
     observe: impl Fn(&str, &mut S) -> RunResult<()> + Sync,
 ) -> RunResult<()> {
-    let results: Vec<RunResult<()>> =
-        columns.par_iter().zip(states.par_iter_mut()).map(|(column, state)| observe(column, state)).collect();
+    let results: Vec<RunResult<()>> = on_pool(|| {
+        columns.par_iter().zip(states.par_iter_mut()).map(|(column, state)| observe(column, state)).collect()
+    });
     results.into_iter().collect()
 }
 
@@ -298,15 +300,17 @@ impl Scatter {
             }
         }
         let whole = height.saturating_sub(start) / BLOCK;
-        let blocks: Vec<BlockScatter> = (0..whole)
-            .into_par_iter()
-            .map(|b| {
-                let from = start.saturating_add(b.saturating_mul(BLOCK));
-                let to = from.saturating_add(BLOCK);
-                let pieces: Vec<Vec<&[f64]>> = (0..p).map(|i| values.pieces(i, from, to)).collect();
-                BlockScatter::of(&pieces)
-            })
-            .collect();
+        let blocks: Vec<BlockScatter> = on_pool(|| {
+            (0..whole)
+                .into_par_iter()
+                .map(|b| {
+                    let from = start.saturating_add(b.saturating_mul(BLOCK));
+                    let to = from.saturating_add(BLOCK);
+                    let pieces: Vec<Vec<&[f64]>> = (0..p).map(|i| values.pieces(i, from, to)).collect();
+                    BlockScatter::of(&pieces)
+                })
+                .collect()
+        });
         for block in blocks {
             self.merge(block);
         }

@@ -36,6 +36,7 @@ pub mod read;
 mod split;
 mod stored;
 mod stream;
+mod threads;
 pub mod training;
 pub mod write;
 

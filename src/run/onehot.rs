@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ir::Dummy;
 use crate::run::error::{RunError, RunResult};
 use crate::run::ops::polars_failure;
+use crate::run::threads::on_pool;
 use crate::source::Span;
 
 /// The levels of each encoded column.
@@ -117,10 +118,12 @@ pub fn apply(
             unseen_levels.push((column.clone(), unseen));
         }
         let named: Vec<(u32, &String)> = (0..).zip(column_levels).skip(usize::from(drop_first)).collect();
-        let made = named
-            .into_par_iter()
-            .map(|(level, name)| dummy_column(format!("{column}_{name}"), &codes, level, dtype))
-            .collect();
+        let made = on_pool(|| {
+            named
+                .into_par_iter()
+                .map(|(level, name)| dummy_column(format!("{column}_{name}"), &codes, level, dtype))
+                .collect()
+        });
         dummies.insert(column.as_str(), made);
     }
     let mut out = Vec::with_capacity(df.width().saturating_add(dummies.values().map(Vec::len).sum::<usize>()));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::error::{RunError, RunResult};
 use crate::run::ops::polars_failure;
+use crate::run::threads::on_pool;
 use crate::source::Span;
 
 /// A fitted projection.
@@ -189,10 +190,12 @@ pub fn apply(df: DataFrame, p: &Projection, prefix: &str, keep: bool, span: Span
     let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
     let mut scores: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); k];
     for round in starts.chunks(ROUND) {
-        let parts: Vec<Array2<f64>> = round
-            .par_iter()
-            .map(|&start| loadings.dot(&x.block(start, start.saturating_add(BLOCK).min(rows), &p.mean).t()))
-            .collect();
+        let parts: Vec<Array2<f64>> = on_pool(|| {
+            round
+                .par_iter()
+                .map(|&start| loadings.dot(&x.block(start, start.saturating_add(BLOCK).min(rows), &p.mean).t()))
+                .collect()
+        });
         for part in parts {
             for (out, row) in scores.iter_mut().zip(part.rows()) {
                 out.extend(row.iter());
