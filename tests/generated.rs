@@ -313,7 +313,23 @@ fn layers(d: &mut Draw, out: usize) -> Vec<String> {
     for _ in 0..1 + d.0.below(3) {
         let layer = if d.1 {
             // A strict draw keeps to layers that take a flat input.
-            let flat = ["dense", "batchnorm", "layernorm", "dropout", "relu", "leaky_relu", "elu", "gelu", "tanh"];
+            let flat = [
+                "dense",
+                "batchnorm",
+                "layernorm",
+                "dropout",
+                "relu",
+                "leaky_relu",
+                "elu",
+                "gelu",
+                "tanh",
+                "silu",
+                "swish",
+                "selu",
+                "softplus",
+                "mish",
+                "hard_sigmoid",
+            ];
             d.pick(LAYERS.iter().filter(|l| flat.contains(&l.name)).collect::<Vec<_>>().as_slice()).to_owned()
         } else {
             d.pick(LAYERS)

@@ -1111,3 +1111,56 @@ fn a_last_batch_of_one_row_joins_the_one_before_with_batch_norm() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(merged, whole);
 }
+
+/// Every activation against PyTorch's (`tests/data/torch_activations/
+/// make.py`): on inputs from -30 to 30, the output and the gradient of
+/// `sum(output * w)` with respect to the input, to 1e-5, each layer as the
+/// checker lowers its call.
+#[test]
+fn activations_equal_pytorch_forward_and_backward() {
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::train::model::X;
+
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_activations/activations.json")).unwrap())
+            .unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let (x, w) = (floats(&fixture["x"]), floats(&fixture["w"]));
+    let dir = scratch("activations");
+    let mut csv = String::from("a0,a1,a2,a3,a4,a5,a6,a7,a8,a9,y\n");
+    csv.push_str("0,1,2,3,4,5,6,7,8,9,0\n9,8,7,6,5,4,3,2,1,0,1\n");
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    let cases = fixture["activations"].as_object().unwrap();
+    assert!(cases.len() >= 13, "every activation has a reference");
+    for (call, expected) in cases {
+        let text = format!(
+            "source d = csv(\"d.csv\")\nmodel net {{\n    {call}\n    dense(2)\n}}\ntrain r = net on d {{ target: y }}\n"
+        );
+        let program = checked(&dir, &text);
+        let lowered = trained_model(&program, "r");
+        let model = Model {
+            layers: vec![lowered.layers[0].clone()],
+            input: Shape::Flat(10),
+            output: Shape::Flat(10),
+            frozen_until: None,
+            pretrained: None,
+        };
+        let device = Device::flex().autodiff();
+        let net = Net::new(&model, &device, 0);
+        let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [4, 10]), &device).require_grad();
+        let weights = Tensor::<2>::from_data(TensorData::new(w.clone(), [4, 10]), &device);
+        let output = net.forward(X::Flat(input.clone())).flat();
+        let grads = (output.clone() * weights).sum().backward();
+        let gradient = input.grad(&grads).expect("the input's gradient");
+        let close = |got: Vec<f32>, want: Vec<f32>, what: &str| {
+            assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{call} {what} at {}: {g} != {w}", x[i]);
+            }
+        };
+        close(output.try_into_vec_as::<f32>().unwrap(), floats(&expected["y"]), "output");
+        close(gradient.try_into_vec_as::<f32>().unwrap(), floats(&expected["grad"]), "gradient");
+    }
+}

@@ -213,6 +213,21 @@ pub const LAYERS: &[Layer] = &[
     layer("sigmoid", &[], "1 / (1 + exp(-x))", |c| activation(c, Activation::Sigmoid)),
     layer("tanh", &[], "Hyperbolic tangent", |c| activation(c, Activation::Tanh)),
     layer("softmax", &[], "Normalized exponentials", |c| activation(c, Activation::Softmax)),
+    layer("silu", &[], "x * sigmoid(x) (also written `swish`)", |c| activation(c, Activation::Silu)),
+    layer("swish", &[], "x * sigmoid(x) (`silu` by PyTorch's name)", |c| activation(c, Activation::Silu)),
+    layer("selu", &[], "Scaled ELU with the self-normalizing constants (pair it with `he_normal`-like init)", |c| {
+        activation(c, Activation::Selu)
+    }),
+    layer(
+        "softplus",
+        &[pos("beta", false)],
+        "log(1 + exp(beta * x)) / beta, x above 20 / beta (beta 1 unless given)",
+        softplus,
+    ),
+    layer("mish", &[], "x * tanh(softplus(x))", |c| activation(c, Activation::Mish)),
+    layer("hard_sigmoid", &[], "max(0, min(1, x / 6 + 0.5)), PyTorch's and Keras 3's", |c| {
+        activation(c, Activation::HardSigmoid)
+    }),
 ];
 
 /// The declaration of the layer called `name`.
@@ -386,6 +401,22 @@ fn per_channel(c: &mut LayerCall, param: &str, channels: usize, positive: bool) 
     };
     c.errors.push(mistake);
     None
+}
+
+/// `softplus(beta)`: beta a positive, finite number.
+fn softplus(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
+    let beta = c.number("beta", 1.0)?;
+    if !(beta > 0.0 && beta.is_finite()) {
+        let span = c.value("beta").map_or(c.span, |(_, span)| span);
+        c.errors.push(Mistake::OutOfRange.at(
+            span,
+            "`beta` of `softplus` is a positive number",
+            format!("this is {beta}"),
+            "a larger beta bends it closer to `relu`, as in `softplus(2)`",
+        ));
+        return None;
+    }
+    activation(c, Activation::Softplus(beta))
 }
 
 fn activation(c: &mut LayerCall, activation: Activation) -> Option<(Shape, LayerKind)> {

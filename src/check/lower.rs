@@ -192,6 +192,7 @@ impl Runs<'_> {
         let applied = match (loss, activation) {
             (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::Softmax) => "softmax",
             (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::Sigmoid) => "sigmoid",
+            (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::HardSigmoid) => "hard_sigmoid",
             _ => return,
         };
         let own = match loss {

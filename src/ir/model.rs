@@ -262,6 +262,11 @@ fn layer_call(kind: &LayerKind) -> String {
             Activation::Sigmoid => "sigmoid()".into(),
             Activation::Tanh => "tanh()".into(),
             Activation::Softmax => "softmax()".into(),
+            Activation::Silu => "silu()".into(),
+            Activation::Selu => "selu()".into(),
+            Activation::Softplus(beta) => format!("softplus({beta:?})"),
+            Activation::Mish => "mish()".into(),
+            Activation::HardSigmoid => "hard_sigmoid()".into(),
         },
         LayerKind::Residual(_) => String::new(),
     }
@@ -357,6 +362,18 @@ pub enum Activation {
     Tanh,
     /// softmax over the features.
     Softmax,
+    /// x * sigmoid(x) (`silu`, also written `swish`).
+    Silu,
+    /// scale * (x, or alpha * (e^x - 1) below 0), with the SELU paper's
+    /// constants.
+    Selu,
+    /// log(1 + e^(beta * x)) / beta, x itself where beta * x > 20
+    /// (PyTorch's threshold).
+    Softplus(f64),
+    /// x * tanh(softplus(x)).
+    Mish,
+    /// max(0, min(1, x / 6 + 1 / 2)) (PyTorch's and Keras 3's).
+    HardSigmoid,
 }
 
 /// Weight initialisers.

@@ -171,8 +171,21 @@ pub struct Act {
 }
 
 /// The activations, by [`Act::kind`] (the order saved weights use).
-const ACTIVATIONS: [ActKind; 7] =
-    [ActKind::Relu, ActKind::LeakyRelu, ActKind::Elu, ActKind::Gelu, ActKind::Sigmoid, ActKind::Tanh, ActKind::Softmax];
+/// New kinds go at the end, so weights saved before still load.
+const ACTIVATIONS: [ActKind; 12] = [
+    ActKind::Relu,
+    ActKind::LeakyRelu,
+    ActKind::Elu,
+    ActKind::Gelu,
+    ActKind::Sigmoid,
+    ActKind::Tanh,
+    ActKind::Softmax,
+    ActKind::Silu,
+    ActKind::Selu,
+    ActKind::Softplus,
+    ActKind::Mish,
+    ActKind::HardSigmoid,
+];
 
 /// What an activation computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,6 +197,11 @@ enum ActKind {
     Sigmoid,
     Tanh,
     Softmax,
+    Silu,
+    Selu,
+    Softplus,
+    Mish,
+    HardSigmoid,
 }
 
 /// Layers inside a residual block.
@@ -387,13 +405,44 @@ fn in_f32<const D: usize>(t: Tensor<D>, half: Option<FloatDType>, f: impl Fn(Ten
 fn activate<const D: usize>(a: &Act, t: Tensor<D>, half: Option<FloatDType>) -> Tensor<D> {
     match ACTIVATIONS[a.kind] {
         ActKind::Relu => activation::relu(t),
-        ActKind::LeakyRelu => activation::leaky_relu(t, a.parameter),
+        ActKind::LeakyRelu => leaky_relu(t, a.parameter),
         ActKind::Elu => activation::elu(t, a.parameter),
         ActKind::Gelu => activation::gelu(t),
         ActKind::Sigmoid => activation::sigmoid(t),
         ActKind::Tanh => activation::tanh(t),
         ActKind::Softmax => in_f32(t, half, |t| activation::softmax(t, D.saturating_sub(1))),
+        ActKind::Silu => activation::silu(t),
+        // scale * elu(x, alpha): at 0 the gradient is elu's (the negative
+        // side's), as PyTorch's `SELU` (Burn's `selu` takes the positive
+        // side's there).
+        ActKind::Selu => activation::elu(t, SELU_ALPHA).mul_scalar(SELU_SCALE),
+        // Burn caps the threshold where the float type's exp overflows.
+        ActKind::Softplus => activation::softplus(t, a.parameter),
+        ActKind::Mish => activation::mish(t),
+        ActKind::HardSigmoid => hard_sigmoid(t),
     }
+}
+
+/// SELU's constants (Klambauer et al., as PyTorch and Keras write them).
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+/// x above 0, else slope * x, whose gradient at 0 is the slope: PyTorch's
+/// `LeakyReLU` (Burn's `leaky_relu` passes 1 there).
+fn leaky_relu<const D: usize>(t: Tensor<D>, slope: f64) -> Tensor<D> {
+    let positive = t.clone().greater_elem(0.0);
+    t.clone().mul_scalar(slope).mask_where(positive, t)
+}
+
+/// max(0, min(1, x / 6 + 1 / 2)), whose gradient is 1/6 strictly inside
+/// (-3, 3) and 0 elsewhere, at -3 and 3 too: PyTorch's `Hardsigmoid`
+/// (Burn's `hard_sigmoid` passes the gradient at the edges).
+fn hard_sigmoid<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    let dtype = FloatDType::from(t.dtype());
+    let inside = t.clone().greater_elem(-3.0).bool_and(t.clone().lower_elem(3.0));
+    // 1 at 3 and above, 0 at -3 and below: no gradient through a comparison.
+    let outside = t.clone().greater_equal_elem(3.0).float().cast(dtype);
+    outside.mask_where(inside, t.mul_scalar(1.0 / 6.0).add_scalar(0.5))
 }
 
 fn act(kind: ActKind, parameter: f64) -> Layer {
@@ -473,6 +522,11 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             Activation::Sigmoid => act(ActKind::Sigmoid, 0.0),
             Activation::Tanh => act(ActKind::Tanh, 0.0),
             Activation::Softmax => act(ActKind::Softmax, 0.0),
+            Activation::Silu => act(ActKind::Silu, 0.0),
+            Activation::Selu => act(ActKind::Selu, 0.0),
+            Activation::Softplus(beta) => act(ActKind::Softplus, *beta),
+            Activation::Mish => act(ActKind::Mish, 0.0),
+            Activation::HardSigmoid => act(ActKind::HardSigmoid, 0.0),
         },
         LayerKind::Residual(body) => {
             Layer::Residual(Block { layers: body.iter().map(|l| layer(l, device, rng)).collect() })
