@@ -1115,8 +1115,9 @@ fn a_last_batch_of_one_row_joins_the_one_before_with_batch_norm() {
 /// Every activation against PyTorch's (`tests/data/torch_activations/
 /// make.py`): on inputs from -30 to 30, the output and the gradient of
 /// `sum(output * w)` with respect to the input, to 1e-5, each layer as the
-/// checker lowers its call.
+/// checker lowers its call; on flex, and on libtorch in a `tch` build.
 #[test]
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
 fn activations_equal_pytorch_forward_and_backward() {
     use burn::tensor::{Tensor, TensorData};
     use pipe::train::model::X;
@@ -1147,20 +1148,29 @@ fn activations_equal_pytorch_forward_and_backward() {
             frozen_until: None,
             pretrained: None,
         };
-        let device = Device::flex().autodiff();
-        let net = Net::new(&model, &device, 0);
-        let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [4, 10]), &device).require_grad();
-        let weights = Tensor::<2>::from_data(TensorData::new(w.clone(), [4, 10]), &device);
-        let output = net.forward(X::Flat(input.clone())).flat();
-        let grads = (output.clone() * weights).sum().backward();
-        let gradient = input.grad(&grads).expect("the input's gradient");
-        let close = |got: Vec<f32>, want: Vec<f32>, what: &str| {
-            assert_eq!(got.len(), want.len());
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{call} {what} at {}: {g} != {w}", x[i]);
-            }
-        };
-        close(output.try_into_vec_as::<f32>().unwrap(), floats(&expected["y"]), "output");
-        close(gradient.try_into_vec_as::<f32>().unwrap(), floats(&expected["grad"]), "gradient");
+        let mut backends = vec![(Device::flex(), "flex")];
+        #[cfg(feature = "tch")]
+        backends.push((Device::libtorch(), "libtorch"));
+        for (backend, backend_name) in backends {
+            let device = backend.autodiff();
+            let net = Net::new(&model, &device, 0);
+            let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [4, 10]), &device).require_grad();
+            let weights = Tensor::<2>::from_data(TensorData::new(w.clone(), [4, 10]), &device);
+            let output = net.forward(X::Flat(input.clone())).flat();
+            let grads = (output.clone() * weights).sum().backward();
+            let gradient = input.grad(&grads).expect("the input's gradient");
+            let close = |got: Vec<f32>, want: Vec<f32>, what: &str| {
+                assert_eq!(got.len(), want.len());
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let at = x[i];
+                    assert!(
+                        (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                        "{call} on {backend_name}, {what} at {at}: {g} != {w}"
+                    );
+                }
+            };
+            close(output.try_into_vec_as::<f32>().unwrap(), floats(&expected["y"]), "output");
+            close(gradient.try_into_vec_as::<f32>().unwrap(), floats(&expected["grad"]), "gradient");
+        }
     }
 }
