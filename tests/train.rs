@@ -1148,9 +1148,9 @@ fn activations_equal_pytorch_forward_and_backward() {
             frozen_until: None,
             pretrained: None,
         };
-        let mut backends = vec![(Device::flex(), "flex")];
+        let backends = vec![(Device::flex(), "flex")];
         #[cfg(feature = "tch")]
-        backends.push((Device::libtorch(), "libtorch"));
+        let backends = [backends, vec![(Device::libtorch(), "libtorch")]].concat();
         for (backend, backend_name) in backends {
             let device = backend.autodiff();
             let net = Net::new(&model, &device, 0);
