@@ -15,7 +15,7 @@ fn epochs_of(name: &str, text: &str) -> (Vec<Epoch>, Vec<String>) {
     let mut epochs = Vec::new();
     let errors = run_events(&dir, text, false, &mut |e| {
         if let Event::Epoch { epoch, .. } = e {
-            epochs.push(epoch);
+            epochs.push(*epoch);
         }
     });
     (epochs, errors)

@@ -94,7 +94,7 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
                 control.cancel.store(true, Ordering::Relaxed);
             }
         }
-        Event::Epoch { epoch, .. } => epochs.push(epoch),
+        Event::Epoch { epoch, .. } => epochs.push(*epoch),
         _ => {}
     });
     Ran { errors, epochs, from_disk: streamed, evaluated, streamed: names }

@@ -167,7 +167,12 @@ pub fn program(seed: u64, data_dir: &Path) -> Generated {
     text += &format!("train run = {model} on {train_data} {{\n    {}\n}}\n\n", settings.join("\n    "));
     // Evaluate, predict, output.
     let metrics: Vec<&str> = (0..1 + d.0.below(3))
-        .map(|_| d.choose(&["accuracy", "f1", "precision", "recall", "confusion", "loss"], &["mae", "mse", "auc"]))
+        .map(|_| {
+            d.choose(
+                &["accuracy", "f1", "precision", "recall", "confusion", "loss", "auc", "log_loss"],
+                &["mae", "mse", "rmse", "roc"],
+            )
+        })
         .collect();
     let eval_data = if !d.mistake(10) { "prep(test)" } else { "test" };
     text += &format!("evaluate report = run on {eval_data} {{ metrics: [{}] }}\n\n", metrics.join(", "));

@@ -82,7 +82,7 @@ fn output_applies_the_transform_predicts_and_writes() {
     let ItemKind::Output(frame) = &item(&ir, "predictions").kind else { panic!("not an output") };
     let FrameInput::Transformed { input, .. } = &frame.input else { panic!("not transformed") };
     assert!(matches!(input.input, FrameInput::Part { part: 2, .. }), "prep is applied to `test`, part 2");
-    assert!(matches!(frame.ops[0], Op::Predict(_)));
+    assert!(matches!(frame.ops[0], Op::Predict { probability: false, .. }));
     assert_eq!(frame.ops[1], Op::Write("out/predictions.parquet".into(), pipe::ir::Codec::Zstd));
     assert!(frame.schema.get("prediction").is_some());
 }

@@ -558,7 +558,9 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
     let dir = scratch("predict");
     let text = example("iris.pipe").replace(
         "output predictions",
-        "output all = prep(iris) |> predict(species) |> write(\"out/all.csv\")\n\noutput predictions",
+        "output all = prep(iris) |> predict(species) |> write(\"out/all.csv\")\n\n\
+         output chances = prep(iris) |> predict(species, probabilities: true) |> write(\"out/chances.csv\")\n\n\
+         output predictions",
     );
     std::fs::write(dir.join("main.pipe"), &text).unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_pipe"))
@@ -604,6 +606,19 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
         .unwrap();
     assert!(from_parquet.status.success(), "{}", String::from_utf8_lossy(&from_parquet.stderr));
     assert_eq!(last(std::fs::read_to_string(dir.join("from_parquet.csv")).unwrap()), expected);
+    // With each predicted class's probability, as the pipeline's own.
+    let chances = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .arg("predict")
+        .arg(&run)
+        .arg(dir.join("new.csv"))
+        .args(["--probabilities", "-o", dir.join("chances.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(chances.status.success(), "{}", String::from_utf8_lossy(&chances.stderr));
+    let probabilities = last(std::fs::read_to_string(dir.join("chances.csv")).unwrap());
+    assert_eq!(probabilities, last(std::fs::read_to_string(dir.join("out/chances.csv")).unwrap()));
+    let values: Vec<f64> = probabilities.iter().map(|p| p.parse().unwrap()).collect();
+    assert!(values.iter().all(|p| (1.0 / 3.0..=1.0).contains(p)), "the most likely of three classes: {values:?}");
     // The rows come back as given, with the prediction.
     let first = std::fs::read_to_string(dir.join("predicted.csv")).unwrap().lines().nth(1).unwrap().to_owned();
     assert!(first.starts_with("5.1,3.5,1.4,0.2,"), "{first}");
@@ -1173,4 +1188,95 @@ fn activations_equal_pytorch_forward_and_backward() {
             close(gradient.try_into_vec_as::<f32>().unwrap(), floats(&expected["grad"]), "gradient");
         }
     }
+}
+
+/// Runs `script` with the test Python (`PIPE_TEST_PYTHON`, scikit-learn
+/// and pyarrow installed) on `dir`; its one line of output as numbers.
+fn python_numbers(python: &str, script: &str, dir: &Path) -> Vec<f64> {
+    let out = std::process::Command::new(python).args(["-c", script, dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(|n| n.parse().unwrap()).collect()
+}
+
+/// The run folder a pipeline's train item wrote.
+fn run_folder(dir: &Path, item: &str) -> std::path::PathBuf {
+    std::fs::read_dir(dir.join("runs").join(item)).unwrap().next().unwrap().unwrap().path()
+}
+
+/// `auc`, `pr_auc` and `log_loss` of an evaluation equal scikit-learn's on
+/// the probabilities `predict(run, probabilities: true)` writes for the
+/// same rows (the positive class's is the predicted class's, or one less
+/// it); the rest of the scores are printed to show the run learned.
+#[test]
+fn ranking_metrics_equal_scikit_learn_on_the_written_probabilities() {
+    let Some(python) = crate::run::provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("sklearn_ranking");
+    let text = example("breast_cancer.pipe")
+        .replace("epochs: 60", "epochs: 4")
+        .replace("metrics: [accuracy, precision, recall, f1, confusion]", "metrics: [auc, pr_auc, log_loss, accuracy]")
+        + "\noutput prep(test) |> predict(diagnosis, probabilities: true) |> write(\"out/p.parquet\")\n";
+    let (scores, _, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let scores = &scores.iter().find(|(name, _)| name == "report").expect("the evaluation").1;
+    let meta = std::fs::read_to_string(run_folder(&dir, "diagnosis").join("trained.json")).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let positive = meta["classes"][1].as_str().expect("two classes").to_owned();
+    let script = r#"
+import sys, numpy as np, pyarrow.parquet as pq
+from sklearn.metrics import roc_auc_score, average_precision_score, log_loss
+t = pq.read_table(sys.argv[1] + "/out/p.parquet").to_pydict()
+positive = "POSITIVE"
+y = np.array([str(v) == positive for v in t["label"]], dtype=int)
+chosen = np.array([str(v) == positive for v in t["prediction"]])
+p = np.array(t["probability"], dtype=np.float64)
+p1 = np.where(chosen, p, 1.0 - p)
+print(roc_auc_score(y, p1), average_precision_score(y, p1), log_loss(y, np.c_[1.0 - p1, p1]))
+"#;
+    let reference = python_numbers(&python, &script.replace("POSITIVE", &positive), &dir);
+    let ours = [scores.auc.unwrap(), scores.pr_auc.unwrap(), scores.log_loss.unwrap()];
+    eprintln!("auc, pr_auc, log_loss: pipe {ours:?}, scikit-learn {reference:?}");
+    // Ranks decide the two areas; the log loss sees the f32 probabilities
+    // through `1 - p` in f64 on one side.
+    assert!((ours[0] - reference[0]).abs() < 1e-9, "auc {} vs {}", ours[0], reference[0]);
+    assert!((ours[1] - reference[1]).abs() < 1e-9, "pr_auc {} vs {}", ours[1], reference[1]);
+    assert!((ours[2] - reference[2]).abs() < 1e-6, "log_loss {} vs {}", ours[2], reference[2]);
+    assert!(ours[0] > 0.9, "four epochs rank malignant above benign: auc {}", ours[0]);
+}
+
+/// `rmse`, `r2`, `mape`, `mse` and `mae` of an evaluation equal
+/// scikit-learn's on the predictions written for the same rows (the target
+/// as the f32 the model trains on).
+#[test]
+fn regression_metrics_equal_scikit_learn_on_the_written_predictions() {
+    let Some(python) = crate::run::provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("sklearn_regression");
+    let text = format!(
+        "source iris = csv(\"{}/data/iris.csv\")\n\
+         split train, test = iris |> drop(label) |> split([0.7, 0.3], seed: 1)\n\
+         transform prep = fit(train) {{ standard(sepal_length_cm, sepal_width_cm, petal_length_cm) }}\n\
+         model net {{\n    dense(16)\n    relu()\n    dense(1)\n}}\n\
+         train width = net on prep(train) {{\n    target: petal_width_cm\n    loss: mse\n    \
+         optimizer: adam(lr: 1e-2)\n    epochs: 20\n    batch: 16\n    seed: 2\n}}\n\
+         evaluate report = width on prep(test) {{ metrics: [rmse, r2, mape, mse, mae] }}\n\
+         output prep(test) |> predict(width) |> write(\"out/p.parquet\")\n",
+        repo().display()
+    );
+    let (scores, _, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let s = &scores.iter().find(|(name, _)| name == "report").expect("the evaluation").1;
+    let script = r#"
+import sys, numpy as np, pyarrow.parquet as pq
+from sklearn.metrics import root_mean_squared_error, r2_score, mean_absolute_percentage_error, mean_squared_error, mean_absolute_error
+t = pq.read_table(sys.argv[1] + "/out/p.parquet").to_pydict()
+y = np.array(t["petal_width_cm"], dtype=np.float32).astype(np.float64)
+p = np.array(t["prediction"], dtype=np.float64)
+print(root_mean_squared_error(y, p), r2_score(y, p), mean_absolute_percentage_error(y, p), mean_squared_error(y, p), mean_absolute_error(y, p))
+"#;
+    let reference = python_numbers(&python, script, &dir);
+    let ours = [s.rmse.unwrap(), s.r2.unwrap(), s.mape.unwrap(), s.mse.unwrap(), s.mae.unwrap()];
+    eprintln!("rmse, r2, mape, mse, mae: pipe {ours:?}, scikit-learn {reference:?}");
+    for (name, (a, b)) in ["rmse", "r2", "mape", "mse", "mae"].iter().zip(ours.iter().zip(&reference)) {
+        assert!((a - b).abs() < 1e-9, "{name}: pipe {a}, scikit-learn {b}");
+    }
+    assert!(ours[1] > 0.8, "petal width is learned from the other measures: r2 {}", ours[1]);
 }

@@ -9,17 +9,22 @@ use crate::check::columns::{Frame, unknown_column};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::ops::{self, Context};
 use crate::check::scope::{Kind, Scope};
+use crate::check::settings::classification;
 use crate::check::value::{Constants, Value};
 use crate::files::probe;
-use crate::ir;
+use crate::ir::{self, Task};
 use crate::schema::{Column, DType, Schema};
 use crate::source::Span;
 use crate::syntax::ast::*;
 
 /// `predict(run)`, the data operation that is no declared operation (it
 /// needs a trained run, not a schema rule): name, parameters, doc.
-pub const PREDICT: Declared<()> =
-    declared("predict", (), &[pos("run", true)], "Adds the trained run's `prediction` column");
+pub const PREDICT: Declared<()> = declared(
+    "predict",
+    (),
+    &[pos("run", true), named("probabilities")],
+    "Adds the trained run's `prediction` column; `probabilities: true` adds `probability`, the predicted class's",
+);
 
 /// How deep recipes may use recipes.
 const MAX_RECIPE_DEPTH: usize = 16;
@@ -331,9 +336,42 @@ impl<'a> Frames<'a> {
         let dtype = self.target_dtype(&path.dotted()).unwrap_or(DType::F64);
         frame.schema.set(Column::new(ir::PREDICTION, dtype, run.span));
         let (_, symbol) = self.scope.lookup(&path.dotted())?;
-        frame.ops.push(ir::Op::Predict(symbol.item));
+        let item = symbol.item;
+        let probability = match b.expr("probabilities") {
+            None => false,
+            Some(given) => self.probabilities(given, item, &path.dotted())?,
+        };
+        if probability {
+            frame.schema.set(Column::new(ir::PROBABILITY, DType::F64, run.span));
+        }
+        frame.ops.push(ir::Op::Predict { run: item, probability });
         frame.spans.push(run.span);
         Some(frame)
+    }
+
+    /// `probabilities: true` or `false`, for a run that predicts classes.
+    fn probabilities(&mut self, given: &Expr, run: usize, name: &str) -> Option<bool> {
+        let ExprKind::Bool { value } = given.kind else {
+            self.errors.push(Mistake::WrongType.at(
+                given.span,
+                "`probabilities` is true or false",
+                "not true or false",
+                "write `probabilities: true`",
+            ));
+            return None;
+        };
+        let ItemKind::Train(train) = &self.items[run].kind else { return Some(value) };
+        let (loss, target) = (setting(&train.body, "loss"), setting(&train.body, "target"));
+        if value && classification(loss, target, self.train_inputs.get(&run)) == Some(Task::Regression) {
+            self.errors.push(Mistake::Conflict.at(
+                given.span,
+                format!("`{name}` predicts numbers, which have no class probabilities"),
+                "a regression run",
+                "drop `probabilities:`: the prediction is the number itself",
+            ));
+            return None;
+        }
+        Some(value)
     }
 
     fn target_dtype(&mut self, run: &str) -> Option<DType> {

@@ -107,7 +107,7 @@ impl Runs<'_> {
         for item in ir.items.iter().flatten() {
             let (ir::ItemKind::Stage(frame) | ir::ItemKind::Output(frame)) = &item.kind else { continue };
             for (i, op) in frame.ops.iter().enumerate() {
-                let ir::Op::Predict(run) = op else { continue };
+                let ir::Op::Predict { run, .. } = op else { continue };
                 let (Some(Some(ir::Item { kind: ir::ItemKind::Train(train), .. })), ItemKind::Train(written)) =
                     (ir.items.get(*run), &program.items[*run].kind)
                 else {

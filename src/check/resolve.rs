@@ -343,7 +343,18 @@ impl<'a> Resolver<'a> {
                     self.model_stage(stage);
                 }
             }
-            _ => self.value(expr),
+            ExprKind::Path(_) | ExprKind::Call(_) => self.value(expr),
+            // A list of layers, a number, text: no model, and nothing the
+            // model checks and the lowering would agree on.
+            _ => {
+                self.value(expr);
+                self.errors.push(Mistake::WrongType.at(
+                    expr.span,
+                    "a model is a `model` item, a call of one, a trained run or `load(...)`",
+                    "not a model",
+                    "declare the layers in a model item, `model net { dense(16) relu() dense(1) }`, and train `net`",
+                ));
+            }
         }
     }
 

@@ -426,11 +426,12 @@ impl<'a> Settings<'a> {
                 Task::Classification => "classification",
                 Task::Regression => "regression",
             };
-            self.mistake(Mistake::Conflict,
+            self.mistake(
+                Mistake::Conflict,
                 span,
                 &format!("`{name}` is a {task_name} metric, but this model is trained for the other task"),
                 "not computed for this task",
-                "classification gets accuracy, precision, recall, f1, confusion; regression gets mse, mae; both get loss",
+                &metrics_by_task(),
             );
             return None;
         }
@@ -807,6 +808,16 @@ impl<'a> Settings<'a> {
         }
         let metric_span = path.parts[path.parts.len() - 1].span;
         match self.metric(&Value::Name(metric.into()), metric_span, task)? {
+            Metric::Scalar(scalar) if split == DataSplit::Train && scalar.needs_probabilities() => {
+                self.mistake(
+                    Mistake::Conflict,
+                    metric_span,
+                    &format!("`train.{metric}` is not computed: the training batches keep predicted classes, not probabilities"),
+                    "needs probabilities",
+                    &format!("watch `val.{metric}` (with `validate:` data), or `train.loss`"),
+                );
+                None
+            }
             Metric::Scalar(scalar) => Some((split, scalar)),
             Metric::Confusion => {
                 self.errors.push(CheckError::NotWatchable {
@@ -1025,6 +1036,24 @@ fn whole_value(value: &Value) -> Option<i64> {
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(*f as i64),
         _ => None,
     }
+}
+
+/// Which metrics each task gets, from their declarations: "classification
+/// gets accuracy, ...; regression gets mse, ...; both get loss".
+fn metrics_by_task() -> String {
+    let of = |task: Option<Task>| -> String {
+        let names: Vec<&str> = Metric::names()
+            .into_iter()
+            .filter(|name| Metric::from_name(name).is_some_and(|m| m.task() == task))
+            .collect();
+        names.join(", ")
+    };
+    format!(
+        "classification gets {}; regression gets {}; both get {}",
+        of(Some(Task::Classification)),
+        of(Some(Task::Regression)),
+        of(None)
+    )
 }
 
 /// Whether a run learns classes or numbers, or it cannot be told (the

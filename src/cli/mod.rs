@@ -127,6 +127,10 @@ enum Command {
         /// `<DATA>_predictions.parquet`).
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
+        /// Also write `probability`, the predicted class's probability
+        /// (classification runs).
+        #[arg(long)]
+        probabilities: bool,
     },
     /// Write a PNG grid of a training run's images: each sample, then the
     /// versions its augmentation draws in epochs 1, 2, ... (as training
@@ -224,7 +228,9 @@ fn run(cli: Cli) -> bool {
             let flags = run::Flags { no_cache, resume, in_memory, memory };
             run::run(&file, &items, flags, device.as_deref(), &mut reporter)
         }
-        Command::Predict { run, data, output } => predict::predict(&run, &data, output.as_deref(), &mut reporter),
+        Command::Predict { run, data, output, probabilities } => {
+            predict::predict(&run, &data, output.as_deref(), probabilities, &mut reporter)
+        }
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
         Command::AugmentPreview { file, train, output, samples, versions } => {

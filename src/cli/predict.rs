@@ -7,9 +7,10 @@ use super::report::Reporter;
 use crate::run::predict::{default_output, open_run, predict_file, stale_pipeline};
 use crate::source::{SourceFile, SourceMap};
 
-/// Predicts for new data with a training run's folder; returns whether it
+/// Predicts for new data with a training run's folder (with each row's
+/// predicted class's probability when `probabilities`); returns whether it
 /// succeeded.
-pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, reporter: &mut Reporter) -> bool {
+pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, probabilities: bool, reporter: &mut Reporter) -> bool {
     let out = out.map_or_else(|| default_output(data), Path::to_path_buf);
     if let (Ok(data_file), Ok(out_file)) = (data.canonicalize(), out.canonicalize())
         && data_file == out_file
@@ -35,7 +36,7 @@ pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, reporter: &mut R
         reporter.report(&stale_pipeline(), &no_file());
         return false;
     }
-    match predict_file(saved, &report.ir, data, &out) {
+    match predict_file(saved, &report.ir, data, &out, probabilities) {
         Ok(done) => {
             for warning in &done.warnings {
                 let file = warning.span().map_or_else(no_file, |s| sources.get(s.file).clone());

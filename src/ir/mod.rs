@@ -25,7 +25,9 @@ pub use augment::{AugmentStep, Augmentation, ImageFill};
 pub use model::{
     Activation, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
 };
-pub use stream::{Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, StepKind, fit_passes, pass_steps};
+pub use stream::{
+    Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, fit_passes, pass_steps,
+};
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device, DeviceKind,
@@ -373,7 +375,14 @@ pub enum Op {
     /// Apply a fitted transform.
     Transform(#[serde(serialize_with = "item_ref")] ItemId),
     /// Add the predictions of a trained run.
-    Predict(#[serde(serialize_with = "item_ref")] ItemId),
+    Predict {
+        /// The trained run.
+        #[serde(serialize_with = "item_ref")]
+        run: ItemId,
+        /// Also add `probability`, the predicted class's probability
+        /// (`probabilities: true`; classification runs only).
+        probability: bool,
+    },
 }
 
 /// How a written Parquet file's pages are compressed

@@ -73,6 +73,10 @@ pub enum StepKind<'p> {
 /// The column `predict` adds.
 pub const PREDICTION: &str = "prediction";
 
+/// The column `predict(run, probabilities: true)` adds beside the
+/// prediction: the predicted class's probability.
+pub const PROBABILITY: &str = "probability";
+
 /// The most parts a streamed split has: which part each row goes to is
 /// kept in one byte a row.
 pub const MAX_STREAMED_PARTS: usize = 255;
@@ -173,7 +177,7 @@ impl Op {
             Op::Cache => "cache",
             Op::Write(..) => "write",
             Op::Transform(_) => "transform",
-            Op::Predict(_) => "predict",
+            Op::Predict { .. } => "predict",
         }
     }
 
@@ -204,7 +208,7 @@ impl Op {
             | Op::Pixels { .. }
             | Op::Write(..)
             | Op::Transform(_)
-            | Op::Predict(_) => false,
+            | Op::Predict { .. } => false,
         }
     }
 
@@ -230,7 +234,7 @@ impl Op {
             | Op::OneHot { .. }
             | Op::Pca { .. }
             | Op::Sample { .. }
-            | Op::Predict(_)
+            | Op::Predict { .. }
             | Op::Transform(_) => None,
             Op::Oversample(_) => Some("`oversample` counts every class first".into()),
             Op::Pixels { .. } => Some("`pixels` makes image columns, which are held".into()),
@@ -285,7 +289,7 @@ impl Op {
             | Op::Cache
             | Op::Write(..)
             | Op::Transform(_)
-            | Op::Predict(_) => Vec::new(),
+            | Op::Predict { .. } => Vec::new(),
         }
     }
 
@@ -315,7 +319,7 @@ impl Op {
             | Op::Oversample(_)
             | Op::Write(..)
             | Op::Transform(_)
-            | Op::Predict(_) => return None,
+            | Op::Predict { .. } => return None,
         })
     }
 
@@ -325,7 +329,8 @@ impl Op {
         match self {
             Op::Filter(_) | Op::DropNulls(_) | Op::Sample { .. } | Op::Oversample(_) => Vec::new(),
             Op::Select(_) | Op::Cache | Op::Write(..) | Op::Transform(_) => Vec::new(),
-            Op::Predict(_) => vec![PREDICTION.to_owned()],
+            Op::Predict { probability: false, .. } => vec![PREDICTION.to_owned()],
+            Op::Predict { probability: true, .. } => vec![PREDICTION.to_owned(), PROBABILITY.to_owned()],
             Op::Drop(columns) => names(columns),
             Op::Rename(pairs) => pairs.iter().flat_map(|(old, new)| [old.clone(), new.clone()]).collect(),
             Op::With(columns) => columns.iter().map(|(name, _)| name.clone()).collect(),

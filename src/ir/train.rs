@@ -165,6 +165,20 @@ named_enum! {
         Mse = "mse",
         /// Mean absolute error.
         Mae = "mae",
+        /// Area under the ROC curve (one class against the rest, macro
+        /// averaged, for more than two classes).
+        Auc = "auc",
+        /// Area under the precision-recall curve: average precision
+        /// (scikit-learn's `average_precision_score`).
+        PrAuc = "pr_auc",
+        /// Cross-entropy of the predicted probabilities.
+        LogLoss = "log_loss",
+        /// Root mean squared error.
+        Rmse = "rmse",
+        /// Coefficient of determination.
+        R2 = "r2",
+        /// Mean absolute percentage error (a fraction, as scikit-learn's).
+        Mape = "mape",
     }
 }
 
@@ -173,16 +187,35 @@ impl Scalar {
     pub fn task(self) -> Option<Task> {
         match self {
             Scalar::Loss => None,
-            Scalar::Accuracy | Scalar::Precision | Scalar::Recall | Scalar::F1 => Some(Task::Classification),
-            Scalar::Mse | Scalar::Mae => Some(Task::Regression),
+            Scalar::Accuracy
+            | Scalar::Precision
+            | Scalar::Recall
+            | Scalar::F1
+            | Scalar::Auc
+            | Scalar::PrAuc
+            | Scalar::LogLoss => Some(Task::Classification),
+            Scalar::Mse | Scalar::Mae | Scalar::Rmse | Scalar::R2 | Scalar::Mape => Some(Task::Regression),
         }
+    }
+
+    /// Whether it is computed from the predicted probabilities, which the
+    /// training batches do not keep (so only validation and evaluation
+    /// data have it).
+    pub fn needs_probabilities(self) -> bool {
+        matches!(self, Scalar::Auc | Scalar::PrAuc | Scalar::LogLoss)
     }
 
     /// Whether a lower value is better.
     pub fn lower_is_better(self) -> bool {
         match self {
-            Scalar::Loss | Scalar::Mse | Scalar::Mae => true,
-            Scalar::Accuracy | Scalar::Precision | Scalar::Recall | Scalar::F1 => false,
+            Scalar::Loss | Scalar::Mse | Scalar::Mae | Scalar::LogLoss | Scalar::Rmse | Scalar::Mape => true,
+            Scalar::Accuracy
+            | Scalar::Precision
+            | Scalar::Recall
+            | Scalar::F1
+            | Scalar::Auc
+            | Scalar::PrAuc
+            | Scalar::R2 => false,
         }
     }
 }

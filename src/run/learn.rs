@@ -84,7 +84,7 @@ impl<'o> Learner<'o> {
             | Op::Cache
             | Op::Write(..)
             | Op::Transform(_)
-            | Op::Predict(_) => return None,
+            | Op::Predict { .. } => return None,
         };
         Some(Learner { op, span, state })
     }

@@ -127,7 +127,7 @@ pub enum Event {
         /// The `train` item.
         name: String,
         /// The epoch's metrics.
-        epoch: crate::train::fit::Epoch,
+        epoch: Box<crate::train::fit::Epoch>,
         /// Epochs planned.
         epochs: usize,
         /// Whether the file asks for epoch lines on the console (`log:`
@@ -771,11 +771,11 @@ impl<'a> Session<'a> {
             self.step_event(name, index, frame.ops.len(), op_name(op));
             df = match op {
                 Op::Transform(id) => self.transform(*id, df)?,
-                Op::Predict(run) => {
+                Op::Predict { run, probability } => {
                     self.ensure(*run, true)?;
                     let trained = Rc::clone(&self.trained[run]);
                     let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(df) };
-                    training::predict(&trained, train, df, *span)?
+                    training::predict(&trained, train, df, *probability, *span)?
                 }
                 // Fitting steps in a stage learn from the frame itself.
                 op => {

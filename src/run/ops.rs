@@ -44,7 +44,7 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         | Op::OneHot { .. }
         | Op::Pca { .. }
         | Op::Transform(_)
-        | Op::Predict(_) => return None,
+        | Op::Predict { .. } => return None,
     })
 }
 
@@ -86,7 +86,7 @@ pub fn lazy(op: &Op, l: LazyFrame) -> RunResult<LazyFrame> {
         | Op::OneHot { .. }
         | Op::Pca { .. }
         | Op::Transform(_)
-        | Op::Predict(_) => {
+        | Op::Predict { .. } => {
             return Err(RunError::data(
                 "this step was taken for a streaming one",
                 Span::default(),

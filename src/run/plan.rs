@@ -73,7 +73,7 @@ pub(super) fn frame_references(frame: &Frame, out: &mut Vec<ItemId>) {
 
 pub(super) fn op_references(ops: &[Op], out: &mut Vec<ItemId>) {
     for op in ops {
-        if let Op::Transform(id) | Op::Predict(id) = op {
+        if let Op::Transform(id) | Op::Predict { run: id, .. } = op {
             out.push(*id);
         }
     }

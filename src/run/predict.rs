@@ -108,7 +108,13 @@ pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
 /// Predicts for every row of `data` with a saved run whose pipeline
 /// checked into `program`, writing the rows with a `prediction` column to
 /// `out` (CSV or Parquet).
-pub fn predict_file(saved: SavedRun, program: &Program, data: &Path, out: &Path) -> RunResult<Predicted> {
+pub fn predict_file(
+    saved: SavedRun,
+    program: &Program,
+    data: &Path,
+    out: &Path,
+    probabilities: bool,
+) -> RunResult<Predicted> {
     let SavedRun { dir: run_dir, name, meta, transforms: saved, .. } = saved;
     let train = program
         .items
@@ -135,15 +141,25 @@ pub fn predict_file(saved: SavedRun, program: &Program, data: &Path, out: &Path)
     let span = Span::default();
     training::devices_present(&train, span)?;
     let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(|| not_a_run(&run_dir))?;
-    let predicted = training::predict(&trained, &train, df, span)?;
+    if probabilities && trained.meta.classes.is_none() {
+        return Err(failure(
+            "--probabilities: this run predicts numbers, not classes",
+            "drop --probabilities: a regression run's prediction is the number itself",
+        ));
+    }
+    let predicted = training::predict(&trained, &train, df, probabilities, span)?;
     // The rows as given, with their predictions (when no step dropped rows).
-    let result = match predicted.column(crate::ir::PREDICTION) {
-        Ok(p) if predicted.height() == original.height() => {
-            let mut rows = original;
-            rows.with_column(p.clone()).map_err(|e| failure(e.to_string(), ""))?;
-            rows.clone()
+    let added: &[&str] =
+        if probabilities { &[crate::ir::PREDICTION, crate::ir::PROBABILITY] } else { &[crate::ir::PREDICTION] };
+    let result = if predicted.height() == original.height() {
+        let mut rows = original;
+        for name in added {
+            let column = predicted.column(name).map_err(|e| failure(e.to_string(), ""))?;
+            rows.with_column(column.clone()).map_err(|e| failure(e.to_string(), ""))?;
         }
-        _ => predicted,
+        rows
+    } else {
+        predicted
     };
     let result = match files {
         Some(files) => with_files(result, files)?,
@@ -340,7 +356,7 @@ fn prepare(
             Stage::Ops(frame) => {
                 for (op, span) in frame.ops.iter().zip(&frame.spans) {
                     if op.learns()
-                        || matches!(op, Op::Predict(_) | Op::Transform(_) | Op::Sample { .. } | Op::Oversample(_))
+                        || matches!(op, Op::Predict { .. } | Op::Transform(_) | Op::Sample { .. } | Op::Oversample(_))
                     {
                         return Err(failure(
                             "the training data went through a step `pipe predict` cannot repeat on new data",

@@ -17,7 +17,7 @@ pub(super) struct TrainProgress<'e, 'a> {
 impl crate::train::fit::Progress for TrainProgress<'_, '_> {
     fn epoch(&mut self, epoch: &crate::train::fit::Epoch, epochs: usize) {
         let console = self.console;
-        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: epoch.clone(), epochs, console });
+        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: Box::new(epoch.clone()), epochs, console });
     }
 
     fn step(&mut self, _epoch: usize, step: usize, steps: usize) {

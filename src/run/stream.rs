@@ -142,6 +142,8 @@ struct Pass<'f> {
 struct Model<'p> {
     trained: Rc<Trained>,
     train: &'p Train,
+    /// Whether `probability` is added too.
+    probability: bool,
 }
 
 /// What one step learns in a pass.
@@ -323,7 +325,7 @@ impl<'a> Session<'a> {
         let mut models: Vec<Option<Model>> = Vec::with_capacity(steps.len());
         for step in steps {
             models.push(match step.op() {
-                Some(Op::Predict(run)) => {
+                Some(Op::Predict { run, probability }) => {
                     self.ensure(*run, true)?;
                     let Some(ItemKind::Train(train)) =
                         program.items.get(*run).and_then(Option::as_ref).map(|i| &i.kind)
@@ -331,7 +333,7 @@ impl<'a> Session<'a> {
                         return Err(unfitted(step.span));
                     };
                     let trained = self.trained.get(run).ok_or_else(|| unfitted(step.span))?;
-                    Some(Model { trained: Rc::clone(trained), train })
+                    Some(Model { trained: Rc::clone(trained), train, probability: *probability })
                 }
                 _ => None,
             });
@@ -524,7 +526,7 @@ fn in_query(plan: &Streaming, upto: usize) -> usize {
 /// other, in order, on this thread: one that picks rows by position, or a
 /// `predict` (its model is this thread's).
 fn in_order_between(plan: &Streaming, from: usize, upto: usize) -> bool {
-    plan.chain.steps[from..upto].iter().any(|s| s.picks_rows() || matches!(s.op(), Some(Op::Predict(_))))
+    plan.chain.steps[from..upto].iter().any(|s| s.picks_rows() || matches!(s.op(), Some(Op::Predict { .. })))
 }
 
 /// The source's scan with the steps [`in_query`] takes.
@@ -589,7 +591,7 @@ fn scan(
                 continue;
             }
             if let Some(model) = &work.models[index] {
-                batch = training::predict(&model.trained, model.train, batch, step.span)?;
+                batch = training::predict(&model.trained, model.train, batch, model.probability, step.span)?;
                 continue;
             }
             let (Some(fitted), Some(op)) = (fitted.as_ref(), step.op()) else { return Err(unfitted(step.span)) };

@@ -623,11 +623,18 @@ pub fn evaluate_file(trained: &Trained, train: &Train, path: &Path, span: Span) 
 }
 
 /// `frame` with a `prediction` column: class names (as the target's type)
-/// or numbers.
-pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -> RunResult<DataFrame> {
+/// or numbers; with `probability` (a classification run, as the checker
+/// ensures) also each predicted class's probability.
+pub fn predict(
+    trained: &Trained,
+    train: &Train,
+    frame: DataFrame,
+    probability: bool,
+    span: Span,
+) -> RunResult<DataFrame> {
     let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
     let loss = loss_of(train, None);
-    let values = fit::predict(&trained.net, &set, &loss, &device_of(train));
+    let (values, chances) = fit::predict_with_probability(&trained.net, &set, &loss, &device_of(train), probability);
     let column = match &trained.meta.classes {
         Some(names) => {
             let labels: Vec<&str> = values.iter().map(|v| names.get(*v as usize).map_or("", String::as_str)).collect();
@@ -643,6 +650,13 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, span: Span) -
     };
     let mut frame = frame;
     frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+    if probability {
+        let chances = chances
+            .ok_or_else(|| RunError::data("this run predicts numbers, which have no probability", span, "here", ""))?;
+        let values = chances.iter().map(|v| f64::from(*v)).collect();
+        let column = Float64Chunked::from_vec(crate::ir::PROBABILITY.into(), values).into_column();
+        frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+    }
     Ok(frame)
 }
 

@@ -14,7 +14,7 @@ use crate::ir::{Batch, DataSplit, EarlyStop, Scalar, Train};
 use crate::train::data::{Dataset, Rows};
 use crate::train::feed::{self, Feed, batch_ranges};
 use crate::train::loss::Loss;
-use crate::train::metrics::{Confusion, regression};
+use crate::train::metrics::{Confusion, average_precision, log_loss, regression, regression_more, roc_auc};
 use crate::train::model::{Net, Precision};
 use crate::train::optimizer;
 use crate::train::scale::LossScale;
@@ -72,6 +72,24 @@ pub struct Scores {
     pub mse: Option<f64>,
     /// Mean absolute error (numbers).
     pub mae: Option<f64>,
+    /// Area under the ROC curve (classes; not on training batches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auc: Option<f64>,
+    /// Average precision, the area under the precision-recall curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_auc: Option<f64>,
+    /// Log loss of the predicted probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_loss: Option<f64>,
+    /// Root mean squared error (numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rmse: Option<f64>,
+    /// Coefficient of determination (numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
+    /// Mean absolute percentage error, a fraction (numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mape: Option<f64>,
 }
 
 impl Scores {
@@ -86,12 +104,26 @@ impl Scores {
             Scalar::F1 => self.f1,
             Scalar::Mse => self.mse,
             Scalar::Mae => self.mae,
+            Scalar::Auc => self.auc,
+            Scalar::PrAuc => self.pr_auc,
+            Scalar::LogLoss => self.log_loss,
+            Scalar::Rmse => self.rmse,
+            Scalar::R2 => self.r2,
+            Scalar::Mape => self.mape,
         }
     }
 
     /// The scores of predictions against the truth (`classes`: how many
-    /// classes the model tells apart; `None` for numbers).
-    pub fn of(loss: f64, truth: &[f32], predicted: &[f32], classes: Option<usize>) -> Self {
+    /// classes the model tells apart, `None` for numbers; `probabilities`:
+    /// each row's class probabilities, when kept, for the metrics of
+    /// ranking and calibration).
+    pub fn of(
+        loss: f64,
+        truth: &[f32],
+        predicted: &[f32],
+        probabilities: Option<&[f32]>,
+        classes: Option<usize>,
+    ) -> Self {
         let mut scores = Scores { loss, ..Scores::default() };
         match classes {
             Some(classes) => {
@@ -102,10 +134,18 @@ impl Scores {
                 scores.accuracy = Some(confusion.accuracy());
                 (scores.precision, scores.recall, scores.f1) = (Some(precision), Some(recall), Some(f1));
                 scores.confusion = Some(confusion.counts);
+                if let Some(probabilities) = probabilities {
+                    let p: Vec<f64> = probabilities.iter().map(|v| f64::from(*v)).collect();
+                    scores.auc = roc_auc(&t, &p, classes);
+                    scores.pr_auc = average_precision(&t, &p, classes);
+                    scores.log_loss = Some(log_loss(&t, &p, classes));
+                }
             }
             None => {
                 let (mse, mae) = regression(truth, predicted);
                 (scores.mse, scores.mae) = (Some(mse), Some(mae));
+                let (rmse, r2, mape) = regression_more(truth, predicted);
+                (scores.rmse, scores.r2, scores.mape) = (Some(rmse), Some(r2), Some(mape));
             }
         }
         scores
@@ -399,7 +439,7 @@ pub fn fit(
         let seconds = start.elapsed().as_secs_f64();
         let mean_loss = loss_sum / data.len().max(1) as f64;
         let classes = loss.is_classification().then(|| net.output_width().max(2));
-        let train_scores = Scores::of(mean_loss, &truth, &predicted, classes);
+        let train_scores = Scores::of(mean_loss, &truth, &predicted, None, classes);
         let metric = if loss.is_classification() { train_scores.accuracy } else { train_scores.mae };
         let val_scores = match val {
             Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device).map_err(Failure::Read)?),
@@ -492,14 +532,35 @@ const EVAL_BATCH: usize = 2048;
 
 /// The model's predictions for every row (class indices or numbers).
 pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f32> {
+    predict_with_probability(net, data, loss, device, false).0
+}
+
+/// The model's predictions for every row, and when `probability` (for a
+/// classification loss) each predicted class's probability.
+pub fn predict_with_probability(
+    net: &Net,
+    data: &Dataset,
+    loss: &Loss,
+    device: &Device,
+    probability: bool,
+) -> (Vec<f32>, Option<Vec<f32>>) {
     let plain = device.clone().without_autodiff();
     let rows: Vec<usize> = (0..data.rows).collect();
-    let mut out = Vec::with_capacity(data.rows);
+    let (mut out, mut chances) = (Vec::with_capacity(data.rows), Vec::new());
+    let wanted = probability && loss.is_classification();
     for chunk in rows.chunks(EVAL_BATCH) {
         let (x, _, _) = batch_tensors(data.select(chunk), &plain);
-        out.extend(loss.predict(net.forward(x).flat()));
+        let output = net.forward(x).flat();
+        let predicted = loss.predict(output.clone());
+        if wanted && let Some(all) = loss.probabilities(output) {
+            let width = all.len().checked_div(chunk.len()).unwrap_or(1);
+            let of_predicted = predicted.iter().zip(all.chunks(width.max(1))).map(|(c, row)| row[*c as usize]);
+            chances.extend(of_predicted);
+        }
+        out.extend(predicted);
     }
-    out
+    let chances = (wanted && chances.len() == out.len()).then_some(chances);
+    (out, chances)
 }
 
 /// The metrics of `net` on `data`.
@@ -520,17 +581,20 @@ pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device) -> Re
 /// The metrics of `net` on `rows` rows, given a block at a time.
 fn score(net: &Net, blocks: impl Iterator<Item = Dataset>, rows: usize, loss: &Loss, device: &Device) -> Scores {
     let plain = device.clone().without_autodiff();
-    let (mut loss_sum, mut truth, mut predicted) = (0.0, Vec::new(), Vec::new());
+    let (mut loss_sum, mut truth, mut predicted, mut probabilities) = (0.0, Vec::new(), Vec::new(), Vec::new());
     for block in blocks {
         let all: Vec<usize> = (0..block.rows).collect();
         for chunk in all.chunks(EVAL_BATCH) {
             let (x, y, host) = batch_tensors(block.select(chunk), &plain);
             let output = net.forward(x).flat();
             loss_sum += loss.forward(output.clone(), &y, &plain).into_scalar::<f64>() * chunk.len() as f64;
+            probabilities.extend(loss.probabilities(output.clone()).unwrap_or_default());
             predicted.extend(loss.predict(output));
             truth.extend(host);
         }
     }
     let classes = loss.is_classification().then(|| net.output_width().max(2));
-    Scores::of(loss_sum / rows.max(1) as f64, &truth, &predicted, classes)
+    let kept = (classes.and_then(|c| c.checked_mul(truth.len())) == Some(probabilities.len()))
+        .then_some(probabilities.as_slice());
+    Scores::of(loss_sum / rows.max(1) as f64, &truth, &predicted, kept, classes)
 }

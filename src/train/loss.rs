@@ -104,6 +104,21 @@ impl Loss {
         }
     }
 
+    /// Each row's class probabilities, row after row (`None` for numbers):
+    /// the softmax of the scores, or `1 - p, p` of one sigmoid logit.
+    pub fn probabilities(&self, output: Tensor<2>) -> Option<Vec<f32>> {
+        let rows = output.dims()[0];
+        let values = match self {
+            Loss::BinaryCrossEntropy(_) if output.dims()[1] == 1 => {
+                let p = sigmoid(output.reshape([rows, 1]));
+                Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
+            }
+            Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_) => burn::tensor::activation::softmax(output, 1),
+            Loss::Mse | Loss::Mae | Loss::Huber => return None,
+        };
+        values.try_into_vec_as::<f32>().ok()
+    }
+
     /// Predicted class indices (classification) or numbers, as f32.
     pub fn predict(&self, output: Tensor<2>) -> Vec<f32> {
         let rows = output.dims()[0];
