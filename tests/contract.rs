@@ -137,7 +137,9 @@ fn binary_cross_entropy_weighs_classes() {
     let weights = vec![0.7f32, 1.9];
     let output = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [5, 1]), &device);
     let targets = Targets::classes(labels.to_vec(), &device);
-    let got = Loss::BinaryCrossEntropy(Some(weights.clone())).forward(output, &targets, &device).into_scalar::<f64>();
+    let got = Loss::new(pipe::ir::Loss::BinaryCrossEntropy, Default::default(), Some(weights.clone()))
+        .forward(output, &targets, &device)
+        .into_scalar::<f64>();
     let (mut sum, mut weight_sum) = (0.0f64, 0.0f64);
     for (x, y) in logits.iter().zip(labels) {
         let (x, y) = (f64::from(*x), y as f64);
@@ -149,7 +151,7 @@ fn binary_cross_entropy_weighs_classes() {
     }
     let want = sum / weight_sum;
     assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-    let unweighted = Loss::BinaryCrossEntropy(None)
+    let unweighted = Loss::plain(pipe::ir::Loss::BinaryCrossEntropy)
         .forward(Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [5, 1]), &device), &targets, &device)
         .into_scalar::<f64>();
     assert!((unweighted - want).abs() > 1e-3, "the weights change the loss");

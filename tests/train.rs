@@ -286,7 +286,7 @@ fn one_training_step_equals_pytorch() {
         let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
         let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
         let logits = net.forward(X::Flat(x)).flat();
-        let loss = Loss::CrossEntropy(None);
+        let loss = Loss::plain(pipe::ir::Loss::CrossEntropy);
         let value = loss.forward(logits.clone(), &Targets::classes(y, &device), &device);
         let expected = &fixture[name];
         close(&logits.clone().try_into_vec_as::<f32>().unwrap(), &floats(&expected["logits"]), "logits");
@@ -468,7 +468,7 @@ fn image_networks_run_and_learn() {
         let mut net = Net::new(&train.model, &device, 1);
         let x = Tensor::<4>::random([6, 1, 8, 8], Distribution::Normal(0.0, 1.0), &device);
         let y = Targets::classes(vec![0, 1, 2, 3, 4, 5], &device);
-        let loss = Loss::CrossEntropy(None);
+        let loss = Loss::plain(pipe::ir::Loss::CrossEntropy);
         let settings = pipe::ir::TrainSettings::defaults(pipe::ir::Task::Classification);
         let (mut optim, lr) = pipe::train::optimizer::build(&settings);
         let mut losses = Vec::new();
@@ -778,7 +778,8 @@ mod half_precision {
             Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device.clone().without_autodiff());
         let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
         let logits = net.forward(X::Flat(x)).flat();
-        let loss = Loss::CrossEntropy(None).forward(logits.clone(), &Targets::classes(y, &device), &device);
+        let loss =
+            Loss::plain(pipe::ir::Loss::CrossEntropy).forward(logits.clone(), &Targets::classes(y, &device), &device);
         let settings = TrainSettings {
             optimizer: Optimizer::new(OptimizerKind::Sgd, 0.1),
             ..TrainSettings::defaults(Task::Classification)
@@ -1279,4 +1280,71 @@ print(root_mean_squared_error(y, p), r2_score(y, p), mean_absolute_percentage_er
         assert!((a - b).abs() < 1e-9, "{name}: pipe {a}, scikit-learn {b}");
     }
     assert!(ours[1] > 0.8, "petal width is learned from the other measures: r2 {}", ours[1]);
+}
+
+/// Each loss as written in `loss:` (with its parameters, lowered by the
+/// checker) equals PyTorch's on fixed outputs, with and without class
+/// weights: the mean loss and its gradient with respect to the outputs, to
+/// 1e-5 (`tests/data/torch_losses/make.py`); on flex, and on libtorch in
+/// a `tch` build.
+#[test]
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+fn losses_equal_pytorch_with_their_parameters_and_class_weights() {
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::train::loss::{Loss, Targets};
+
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_losses/losses.json")).unwrap()).unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let dir = scratch("losses");
+    std::fs::write(dir.join("classes.csv"), "x,y\n1,0\n2,1\n3,2\n").unwrap();
+    std::fs::write(dir.join("binary.csv"), "x,y\n1,0\n2,1\n").unwrap();
+    std::fs::write(dir.join("numbers.csv"), "x,y\n1,0.5\n2,1.5\n").unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(cases.len() >= 16, "every loss and parameter has a reference");
+    for case in cases {
+        let (call, kind) = (case["call"].as_str().unwrap(), case["kind"].as_str().unwrap());
+        let units = if kind == "classes" { 3 } else { 1 };
+        let text = format!(
+            "source d = csv(\"{kind}.csv\")\nmodel net {{ dense({units}) }}\ntrain r = net on d {{\n    target: y\n    loss: {call}\n}}\n"
+        );
+        let program = checked(&dir, &text);
+        let settings = program
+            .items
+            .iter()
+            .flatten()
+            .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.settings.clone()) } else { None })
+            .expect("the run");
+        let weights = case["weights"].as_array().map(|_| floats(&case["weights"]));
+        let loss = Loss::new(settings.loss, settings.loss_options, weights);
+        let input = &fixture["inputs"][kind];
+        let (outputs, width) = (floats(&input["outputs"]), input["width"].as_u64().unwrap() as usize);
+        let rows = outputs.len() / width;
+        let backends = vec![(Device::flex(), "flex")];
+        #[cfg(feature = "tch")]
+        let backends = [backends, vec![(Device::libtorch(), "libtorch")]].concat();
+        for (backend, backend_name) in backends {
+            let device = backend.autodiff();
+            let x = Tensor::<2>::from_data(TensorData::new(outputs.clone(), [rows, width]), &device).require_grad();
+            let targets = if kind == "numbers" {
+                Targets::numbers(floats(&input["targets"]), &device)
+            } else {
+                Targets::classes(
+                    input["targets"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect(),
+                    &device,
+                )
+            };
+            let value = loss.forward(x.clone(), &targets, &device);
+            let got = value.clone().into_scalar::<f64>();
+            let gradient = x.grad(&value.backward()).expect("the outputs' gradient").try_into_vec_as::<f32>().unwrap();
+            let what = format!("{call} (class weights {}) on {backend_name}", case["weights"]);
+            let want = case["loss"].as_f64().unwrap();
+            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{what}: loss {got} != {want}");
+            for (i, (g, w)) in gradient.iter().zip(floats(&case["grad"])).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: gradient {i}: {g} != {w}");
+            }
+        }
+    }
 }

@@ -100,6 +100,9 @@ pub const FAMILIAR: &[Familiar] = &[
     f(Loss, "mean_squared_error", "write `loss: mse`"),
     f(Loss, "mean_absolute_error", "write `loss: mae`"),
     f(Loss, "SmoothL1Loss", "write `loss: huber` (delta 1)"),
+    f(Loss, "HuberLoss", "write `loss: huber(delta: 1.0)`"),
+    f(Loss, "focal_loss", "write `loss: focal(gamma: 2)` (softmax focal loss over one output per class)"),
+    f(Loss, "categorical_focal_crossentropy", "write `loss: focal(gamma: 2)`"),
     // Metrics.
     f(Metric, "acc", "write `accuracy`"),
     f(Metric, "f1_score", "write `f1` (macro-averaged)"),

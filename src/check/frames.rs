@@ -634,15 +634,15 @@ impl<'a> Frames<'a> {
 
     /// `cross_entropy` needs classes; `mse` and `mae` need numbers.
     fn loss_fits_target(&mut self, loss: &Expr, target: &Column, target_span: Span) {
-        let ExprKind::Path(p) = &loss.kind else { return };
-        let loss_name = p.dotted();
-        let (fits, needs) = match loss_name.as_str() {
-            "cross_entropy" | "binary_cross_entropy" => (
+        // An unknown loss is reported where the settings are checked.
+        let Some(loss_name) = crate::check::settings::loss_name(loss) else { return };
+        let Some(kind) = ir::Loss::from_name(&loss_name) else { return };
+        let (fits, needs) = match kind.task() {
+            Task::Classification => (
                 matches!(target.dtype, DType::I64 | DType::Cat(_) | DType::Str | DType::Bool),
                 "a column of class labels",
             ),
-            "mse" | "mae" | "huber" => (target.dtype.is_numeric(), "a numeric column"),
-            _ => return,
+            Task::Regression => (target.dtype.is_numeric(), "a numeric column"),
         };
         if !fits {
             self.errors.push(CheckError::ColumnType {
@@ -662,7 +662,7 @@ impl<'a> Frames<'a> {
         }
         // One logit tells two classes apart; more need `cross_entropy`.
         let levels = ops::sorted_levels(target);
-        if loss_name == "binary_cross_entropy" && !levels.is_empty() && levels.len() != 2 {
+        if kind == ir::Loss::BinaryCrossEntropy && !levels.is_empty() && levels.len() != 2 {
             self.errors.push(CheckError::ColumnType {
                 operation: "`binary_cross_entropy`".into(),
                 column: target.name.clone(),

@@ -189,15 +189,12 @@ impl Runs<'_> {
     fn output_activation(&mut self, model: &ir::Model, loss: Loss, span: Span) {
         let Some(last) = model.layers.last() else { return };
         let LayerKind::Activation(activation) = last.kind else { return };
-        let applied = match (loss, activation) {
-            (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::Softmax) => "softmax",
-            (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::Sigmoid) => "sigmoid",
-            (Loss::CrossEntropy | Loss::BinaryCrossEntropy, Activation::HardSigmoid) => "hard_sigmoid",
+        let Some(own) = loss.applies() else { return };
+        let applied = match activation {
+            Activation::Softmax => "softmax",
+            Activation::Sigmoid => "sigmoid",
+            Activation::HardSigmoid => "hard_sigmoid",
             _ => return,
-        };
-        let own = match loss {
-            Loss::BinaryCrossEntropy => "a sigmoid",
-            _ => "a softmax",
         };
         self.errors.push(CheckError::ActivationBeforeLoss {
             activation: applied.into(),

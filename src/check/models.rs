@@ -244,7 +244,7 @@ impl<'a> Shapes<'a> {
             return;
         }
         self.models.push((index, model));
-        let loss = setting(&train.body, "loss").and_then(path_name);
+        let loss = setting(&train.body, "loss").and_then(super::settings::loss_name);
         self.output_fits(&output, target_column, loss.as_deref(), train.model.span);
     }
 
@@ -702,23 +702,28 @@ impl<'a> Shapes<'a> {
     /// `cross_entropy`, one for `mse`/`mae`/`binary_cross_entropy`.
     fn output_fits(&mut self, output: &Shape, target: &crate::schema::Column, loss: Option<&str>, model_span: Span) {
         let discrete = matches!(target.dtype, DType::Cat(_) | DType::Str | DType::Bool | DType::I64);
-        let loss = loss.unwrap_or(if discrete { "cross_entropy" } else { "mse" });
-        let wanted = match loss {
-            "cross_entropy" => sorted_levels(target).len(),
-            "mse" | "mae" | "huber" | "binary_cross_entropy" => 1,
-            _ => return,
+        let loss = match loss {
+            Some(name) => match crate::ir::Loss::from_name(name) {
+                Some(loss) => loss,
+                // Reported where the settings are checked.
+                None => return,
+            },
+            None if discrete => crate::ir::Loss::CrossEntropy,
+            None => crate::ir::Loss::Mse,
         };
+        let per_class = loss.one_output_per_class();
+        let wanted = if per_class { sorted_levels(target).len() } else { 1 };
         let Shape::Flat(width) = output else {
             self.errors.push(layers::flat_needed("the loss", output, model_span));
             return;
         };
         if wanted >= 1 && *width != wanted {
-            let what = if loss == "cross_entropy" { format!("{wanted} classes") } else { "one value".into() };
+            let what = if per_class { format!("{wanted} classes") } else { "one value".into() };
             self.errors.push(Mistake::ShapeMismatch.at(
                 model_span,
                 format!("the model ends with {width} outputs, but `{}` has {what}", target.name),
                 format!("{width} outputs"),
-                if loss == "cross_entropy" {
+                if per_class {
                     format!("end the model with `dense({wanted})`: one output per class of `{}`", target.name)
                 } else {
                     "end the model with `dense(1)`".into()

@@ -6,7 +6,7 @@
 //! these; editors' signatures and hover come from them too.
 
 use crate::check::args::{Declared, Param, declared as call, named, pos};
-use crate::ir::OptimizerKind;
+use crate::ir::{Loss, OptimizerKind};
 
 const SGD: &[Param] = &[pos("lr", false), named("momentum"), named("nesterov"), named("weight_decay")];
 const ADAM: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("eps"), named("weight_decay")];
@@ -18,6 +18,31 @@ pub const OPTIMIZERS: &[Declared<OptimizerKind>] = &[
     call("adam", OptimizerKind::Adam, ADAM, "Adam (weight decay added to the gradient, as PyTorch's Adam)"),
     call("adamw", OptimizerKind::AdamW, ADAM, "Adam with decoupled weight decay"),
     call("rmsprop", OptimizerKind::RmsProp, RMSPROP, "RMSprop"),
+];
+
+/// `loss:`, each with its parameters (all optional).
+pub const LOSSES: &[Declared<Loss>] = &[
+    call(
+        "cross_entropy",
+        Loss::CrossEntropy,
+        &[named("label_smoothing")],
+        "Softmax cross-entropy over one output per class; `label_smoothing` mixes that much of the uniform distribution into the targets",
+    ),
+    call(
+        "binary_cross_entropy",
+        Loss::BinaryCrossEntropy,
+        &[named("pos_weight")],
+        "Sigmoid cross-entropy of one output for two classes; `pos_weight` weighs the positive class's term",
+    ),
+    call(
+        "focal",
+        Loss::Focal,
+        &[named("gamma")],
+        "Focal loss over one output per class: cross-entropy scaled by (1 - p)^gamma, gamma 2 unless given",
+    ),
+    call("mse", Loss::Mse, &[], "Mean squared error"),
+    call("mae", Loss::Mae, &[], "Mean absolute error"),
+    call("huber", Loss::Huber, &[named("delta")], "Huber loss: squared below delta (1 unless given), linear above"),
 ];
 
 /// A phase of `schedule:`.
@@ -140,7 +165,8 @@ pub fn all() -> Vec<(&'static str, &'static [Param], &'static str)> {
     fn of<K>(calls: &'static [Declared<K>]) -> impl Iterator<Item = (&'static str, &'static [Param], &'static str)> {
         calls.iter().map(|c| (c.name, c.params, c.doc))
     }
-    of(OPTIMIZERS)
+    of(LOSSES)
+        .chain(of(OPTIMIZERS))
         .chain(of(SCHEDULES))
         .chain(of(EARLY_STOPS))
         .chain(of(REGULARIZERS))

@@ -11,13 +11,13 @@ use crate::check::args::{Bound, Declared, bind};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar::{self, Place};
 use crate::check::setting_calls::{
-    CHECKPOINTS, CLIPS, ClipKind, EARLY_STOPS, LOG_SINKS, Norm, OPTIMIZERS, REGULARIZERS, SCHEDULES, ScheduleKind,
-    SinkKind,
+    CHECKPOINTS, CLIPS, ClipKind, EARLY_STOPS, LOG_SINKS, LOSSES, Norm, OPTIMIZERS, REGULARIZERS, SCHEDULES,
+    ScheduleKind, SinkKind,
 };
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
-    Batch, Checkpoint, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, Metric, Optimizer,
-    Precision, Scalar, Schedule, Task, TrainSettings, WarmupLength,
+    Batch, Checkpoint, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, LossOptions, Metric,
+    Optimizer, Precision, Scalar, Schedule, Task, TrainSettings, WarmupLength,
 };
 use crate::schema::{DType, Schema};
 use crate::source::Span;
@@ -297,7 +297,11 @@ impl<'a> Settings<'a> {
             match declared.key {
                 // Read by the frame checker (data and columns).
                 TrainKey::Target | TrainKey::Validate => {}
-                TrainKey::Loss => set(&mut out.loss, self.loss(value)),
+                TrainKey::Loss => {
+                    if let Some((loss, options)) = self.loss(value) {
+                        (out.loss, out.loss_options) = (loss, options);
+                    }
+                }
                 TrainKey::Optimizer => set(&mut out.optimizer, self.optimizer(value)),
                 TrainKey::Schedule => set(&mut out.schedule, self.schedule(value)),
                 TrainKey::Batch => {
@@ -441,28 +445,42 @@ impl<'a> Settings<'a> {
     /// The loss named in place (not through a `let`: the frame and model
     /// checks read the same name to pair the loss with the target and the
     /// output layer).
-    fn loss(&mut self, value: &Expr) -> Option<Loss> {
+    fn loss(&mut self, value: &Expr) -> Option<(Loss, LossOptions)> {
         let names = Loss::names();
-        let written = match &value.kind {
-            ExprKind::Path(p) => Value::Name(p.dotted()),
-            _ => Value::Other,
-        };
-        match written {
-            Value::Name(n) => {
-                if let Some(loss) = Loss::from_name(&n) {
-                    return Some(loss);
-                }
+        match loss_name(value) {
+            Some(n) if Loss::from_name(&n).is_some() => {}
+            Some(n) => {
                 let help = familiar::help(Place::Loss, &n, &names, "the losses are");
                 self.unknown_value(value.span, &format!("unknown loss `{n}`"), "not a loss", &help);
+                return None;
             }
-            _ => self.wrong_type(
-                value.span,
-                "a loss is a name",
-                "not a loss",
-                &format!("the losses are {}", names.join(", ")),
-            ),
+            None => {
+                self.wrong_type(
+                    value.span,
+                    "a loss is a name, or a call such as `cross_entropy(label_smoothing: 0.1)`",
+                    "not a loss",
+                    &format!("the losses are {}", names.join(", ")),
+                );
+                return None;
+            }
         }
-        None
+        let (loss, b) = self.call(value, LOSSES, "a loss")?;
+        let mut options = LossOptions::default();
+        let smoothing = self.number(&b, "label_smoothing", |x| (0.0..1.0).contains(&x), "in [0, 1)");
+        let pos_weight = self.number(&b, "pos_weight", |x| x > 0.0 && x.is_finite(), "greater than 0");
+        let gamma = self.number(&b, "gamma", |x| (0.0..=MAX_FOCAL_GAMMA).contains(&x), "from 0 to 10");
+        let delta = self.number(&b, "delta", |x| x > 0.0 && x.is_finite(), "greater than 0");
+        for (field, given) in [
+            (&mut options.label_smoothing, smoothing),
+            (&mut options.pos_weight, pos_weight),
+            (&mut options.gamma, gamma),
+            (&mut options.delta, delta),
+        ] {
+            if let Some(x) = given.ok()? {
+                *field = x;
+            }
+        }
+        Some((loss, options))
     }
 
     /// A call (or a bare name) of one of `known`, with its arguments bound.
@@ -1038,6 +1056,21 @@ fn whole_value(value: &Value) -> Option<i64> {
     }
 }
 
+/// The largest focusing exponent `focal(gamma:)` takes: (1 - p)^gamma of
+/// a larger one underflows f32 for all but the worst-classified rows (the
+/// focal loss paper uses 0 to 5).
+const MAX_FOCAL_GAMMA: f64 = 10.0;
+
+/// The loss a `loss:` value names: `cross_entropy` or the callee of
+/// `cross_entropy(label_smoothing: 0.1)`.
+pub fn loss_name(value: &Expr) -> Option<String> {
+    match &value.kind {
+        ExprKind::Path(p) => Some(p.dotted()),
+        ExprKind::Call(call) => Some(call.callee.dotted()),
+        _ => None,
+    }
+}
+
 /// Which metrics each task gets, from their declarations: "classification
 /// gets accuracy, ...; regression gets mse, ...; both get loss".
 fn metrics_by_task() -> String {
@@ -1059,8 +1092,8 @@ fn metrics_by_task() -> String {
 /// Whether a run learns classes or numbers, or it cannot be told (the
 /// target is unknown; its error is reported elsewhere).
 pub fn classification(loss: Option<&Expr>, target: Option<&Expr>, data: Option<&Schema>) -> Option<Task> {
-    if let Some(ExprKind::Path(p)) = loss.map(|l| &l.kind) {
-        return Loss::from_name(&p.dotted()).map(Loss::task);
+    if let Some(name) = loss.and_then(loss_name) {
+        return Loss::from_name(&name).map(Loss::task);
     }
     let ExprKind::Path(target) = &target?.kind else { return None };
     let column = data?.get(&target.dotted())?;
@@ -1076,7 +1109,13 @@ fn example(param: &str) -> &'static str {
         "beta1" | "beta2" | "alpha" => "these averaging factors are fractions below 1, such as 0.9 or 0.999",
         "eps" => "eps is a small positive number, such as 1e-8",
         "patience" => "patience counts epochs without improvement: `patience(3, on: val.loss)`",
-        "gamma" | "factor" => "a decay factor multiplies the rate: a fraction such as 0.5",
+        "gamma" => {
+            "a decay's gamma multiplies the rate: a fraction such as 0.5; focal loss's is an exponent from 0 to 10, typically 2"
+        }
+        "factor" => "a decay factor multiplies the rate: a fraction such as 0.5",
+        "label_smoothing" => "label smoothing is a small fraction such as 0.1",
+        "pos_weight" => "`pos_weight` is positive: the negatives per positive, such as 3, for rare positives",
+        "delta" => "`delta` is positive, such as 1.0: errors below it are squared, above it linear",
         "min_lr" | "min_delta" => "this is 0 or a small positive number",
         "weight" => "a regularization weight is 0 or more, such as `l2(1e-4)`",
         "limit" => "a clipping limit is positive, such as `norm(1.0)`",

@@ -31,7 +31,7 @@ pub use stream::{
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device, DeviceKind,
-    EarlyStop, LogSink, Loss, Metric, Optimizer, OptimizerKind, Precision, Scalar, Schedule, Task, Train,
+    EarlyStop, LogSink, Loss, LossOptions, Metric, Optimizer, OptimizerKind, Precision, Scalar, Schedule, Task, Train,
     TrainSettings, WarmupLength,
 };
 

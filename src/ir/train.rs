@@ -76,15 +76,19 @@ named_enum! {
     /// classes): `cross_entropy` applies softmax itself, and
     /// `binary_cross_entropy` a sigmoid.
     Loss {
-        /// Softmax cross-entropy over class scores.
+        /// Softmax cross-entropy over class scores (`label_smoothing:`).
         CrossEntropy = "cross_entropy",
-        /// Sigmoid cross-entropy of one logit for class 1 of two.
+        /// Sigmoid cross-entropy of one logit for class 1 of two
+        /// (`pos_weight:`).
         BinaryCrossEntropy = "binary_cross_entropy",
+        /// Softmax focal loss, `-(1 - p)^gamma ln p` of the true class's
+        /// probability (`gamma:`, 2 unless given).
+        Focal = "focal",
         /// Mean squared error.
         Mse = "mse",
         /// Mean absolute error.
         Mae = "mae",
-        /// Huber loss with delta 1.
+        /// Huber loss (`delta:`, 1 unless given).
         Huber = "huber",
     }
 }
@@ -93,8 +97,24 @@ impl Loss {
     /// What a model trained with this loss learns.
     pub fn task(self) -> Task {
         match self {
-            Loss::CrossEntropy | Loss::BinaryCrossEntropy => Task::Classification,
+            Loss::CrossEntropy | Loss::BinaryCrossEntropy | Loss::Focal => Task::Classification,
             Loss::Mse | Loss::Mae | Loss::Huber => Task::Regression,
+        }
+    }
+
+    /// Whether the model ends with one output per class (else one output:
+    /// a number, or one logit for two classes).
+    pub fn one_output_per_class(self) -> bool {
+        matches!(self, Loss::CrossEntropy | Loss::Focal)
+    }
+
+    /// The squashing the loss applies to the raw outputs itself: "a
+    /// softmax", "a sigmoid", or none (numbers).
+    pub fn applies(self) -> Option<&'static str> {
+        match self {
+            Loss::CrossEntropy | Loss::Focal => Some("a softmax"),
+            Loss::BinaryCrossEntropy => Some("a sigmoid"),
+            Loss::Mse | Loss::Mae | Loss::Huber => None,
         }
     }
 
@@ -268,11 +288,37 @@ pub enum DataSplit {
     Val,
 }
 
+/// The parameters of the losses (each loss reads its own; the checker
+/// refuses another loss's).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LossOptions {
+    /// `cross_entropy(label_smoothing:)`: the weight of the uniform
+    /// distribution mixed into the one-hot targets, in [0, 1).
+    pub label_smoothing: f64,
+    /// `binary_cross_entropy(pos_weight:)`: the weight of the positive
+    /// class's term (PyTorch's `pos_weight`), positive.
+    pub pos_weight: f64,
+    /// `focal(gamma:)`: the focusing exponent, 0 or more (0 is
+    /// cross-entropy).
+    pub gamma: f64,
+    /// `huber(delta:)`: where the loss turns from squared to linear,
+    /// positive.
+    pub delta: f64,
+}
+
+impl Default for LossOptions {
+    fn default() -> Self {
+        LossOptions { label_smoothing: 0.0, pos_weight: 1.0, gamma: 2.0, delta: 1.0 }
+    }
+}
+
 /// The settings of a training run, defaults resolved.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TrainSettings {
     /// The loss.
     pub loss: Loss,
+    /// The loss's parameters.
+    pub loss_options: LossOptions,
     /// The optimizer.
     pub optimizer: Optimizer,
     /// How the learning rate changes over the run.
@@ -334,6 +380,7 @@ impl TrainSettings {
     pub fn defaults(task: Task) -> Self {
         TrainSettings {
             loss: Loss::default_for(task),
+            loss_options: LossOptions::default(),
             optimizer: Optimizer::new(OptimizerKind::Adam, DEFAULT_LR),
             schedule: Schedule { warmup: None, decay: Decay::Constant },
             batch: Batch::Rows(DEFAULT_BATCH),

@@ -139,7 +139,7 @@ pub fn loss_of(train: &Train, counts: Option<Vec<usize>>) -> Loss {
     } else {
         None
     };
-    Loss::new(train.settings.loss, weights)
+    Loss::new(train.settings.loss, train.settings.loss_options, weights)
 }
 
 /// Whether the run predicts classes (decided by the checker).

@@ -2,23 +2,19 @@
 //! one logit (binary cross-entropy) or a number (mse, mae, huber).
 
 use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig, HuberLossConfig, MseLoss, Reduction};
-use burn::tensor::activation::sigmoid;
+use burn::tensor::activation::{log_softmax, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// The loss of a run, with its class weights (`class_weight: balanced`).
+/// The loss of a run: which one, its parameters, and its class weights
+/// (`class_weight: balanced`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Loss {
-    /// Class scores; optional class weights.
-    CrossEntropy(Option<Vec<f32>>),
-    /// One logit for class 1 of two (or two scores, as cross-entropy);
-    /// optional class weights.
-    BinaryCrossEntropy(Option<Vec<f32>>),
-    /// Squared error.
-    Mse,
-    /// Absolute error.
-    Mae,
-    /// Huber (delta 1).
-    Huber,
+pub struct Loss {
+    /// Which loss.
+    pub kind: crate::ir::Loss,
+    /// Its parameters (label smoothing, pos_weight, gamma, delta).
+    pub options: crate::ir::LossOptions,
+    /// One weight per class (classification losses only).
+    pub weights: Option<Vec<f32>>,
 }
 
 /// Targets of a batch, on a device.
@@ -46,59 +42,67 @@ impl Targets {
 impl Loss {
     /// The run's loss; `weights` are class weights (the checker allows
     /// them with the classification losses only).
-    pub fn new(loss: crate::ir::Loss, weights: Option<Vec<f32>>) -> Self {
-        match loss {
-            crate::ir::Loss::CrossEntropy => Loss::CrossEntropy(weights),
-            crate::ir::Loss::BinaryCrossEntropy => Loss::BinaryCrossEntropy(weights),
-            crate::ir::Loss::Mse => Loss::Mse,
-            crate::ir::Loss::Mae => Loss::Mae,
-            crate::ir::Loss::Huber => Loss::Huber,
-        }
+    pub fn new(kind: crate::ir::Loss, options: crate::ir::LossOptions, weights: Option<Vec<f32>>) -> Self {
+        Loss { kind, options, weights }
+    }
+
+    /// A loss with its default parameters and no class weights.
+    pub fn plain(kind: crate::ir::Loss) -> Self {
+        Loss::new(kind, crate::ir::LossOptions::default(), None)
     }
 
     /// How much a row counts in a batch's mean loss: its class's weight for
     /// a weighted classification loss (which divides by the batch's total
     /// weight), else 1.
     pub fn row_weight(&self, target: &crate::train::data::Target, row: usize) -> f64 {
-        match (self, target) {
-            (
-                Loss::CrossEntropy(Some(weights)) | Loss::BinaryCrossEntropy(Some(weights)),
-                crate::train::data::Target::Classes(classes),
-            ) => weights.get(classes[row] as usize).copied().unwrap_or(1.0) as f64,
+        match (&self.weights, target) {
+            (Some(weights), crate::train::data::Target::Classes(classes)) if self.is_classification() => {
+                weights.get(classes[row] as usize).copied().unwrap_or(1.0) as f64
+            }
             _ => 1.0,
         }
     }
 
     /// Whether the model predicts classes.
     pub fn is_classification(&self) -> bool {
-        matches!(self, Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_))
+        self.kind.task() == crate::ir::Task::Classification
     }
 
     /// The mean loss of `output` (`[batch, units]`) against `targets`
     /// (with class weights: the weighted mean, as PyTorch's).
     pub fn forward(&self, output: Tensor<2>, targets: &Targets, device: &Device) -> Tensor<1> {
+        use crate::ir::Loss as Kind;
         let rows = output.dims()[0];
-        match (self, targets) {
-            (Loss::CrossEntropy(weights), Targets::Classes(y)) => {
-                CrossEntropyLossConfig::new().with_weights(weights.clone()).init(device).forward(output, y.clone())
+        let weights = self.weights.clone();
+        let options = &self.options;
+        match (self.kind, targets) {
+            (Kind::CrossEntropy, Targets::Classes(y)) if options.label_smoothing > 0.0 => {
+                smoothed_cross_entropy(output, y.clone(), options.label_smoothing, weights.as_deref(), device)
             }
-            (Loss::BinaryCrossEntropy(weights), Targets::Classes(y)) if output.dims()[1] == 1 => {
-                binary_cross_entropy(output.reshape([rows]), y.clone(), weights.as_deref(), device)
+            (Kind::CrossEntropy, Targets::Classes(y)) => {
+                CrossEntropyLossConfig::new().with_weights(weights).init(device).forward(output, y.clone())
             }
-            (Loss::BinaryCrossEntropy(weights), Targets::Classes(y)) => {
-                CrossEntropyLossConfig::new().with_weights(weights.clone()).init(device).forward(output, y.clone())
+            (Kind::BinaryCrossEntropy, Targets::Classes(y)) if output.dims()[1] == 1 => {
+                let pos_weight = options.pos_weight as f32;
+                binary_cross_entropy(output.reshape([rows]), y.clone(), weights.as_deref(), pos_weight, device)
             }
-            (Loss::Mse, Targets::Numbers(y)) => {
+            (Kind::BinaryCrossEntropy, Targets::Classes(y)) => {
+                CrossEntropyLossConfig::new().with_weights(weights).init(device).forward(output, y.clone())
+            }
+            (Kind::Focal, Targets::Classes(y)) => focal(output, y.clone(), options.gamma, weights.as_deref(), device),
+            (Kind::Mse, Targets::Numbers(y)) => {
                 MseLoss::new().forward(output.reshape([rows]), y.clone(), Reduction::Mean)
             }
-            (Loss::Mae, Targets::Numbers(y)) => (output.reshape([rows]) - y.clone()).abs().mean(),
-            (Loss::Huber, Targets::Numbers(y)) => {
-                HuberLossConfig::new(1.0).init().forward(output.reshape([rows]), y.clone(), Reduction::Mean)
-            }
+            (Kind::Mae, Targets::Numbers(y)) => (output.reshape([rows]) - y.clone()).abs().mean(),
+            (Kind::Huber, Targets::Numbers(y)) => HuberLossConfig::new(options.delta as f32).init().forward(
+                output.reshape([rows]),
+                y.clone(),
+                Reduction::Mean,
+            ),
             // The lowering pairs each loss with its targets (classes for
             // the classification losses, numbers for the rest).
-            (Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_), Targets::Numbers(_))
-            | (Loss::Mse | Loss::Mae | Loss::Huber, Targets::Classes(_)) => {
+            (Kind::CrossEntropy | Kind::BinaryCrossEntropy | Kind::Focal, Targets::Numbers(_))
+            | (Kind::Mse | Kind::Mae | Kind::Huber, Targets::Classes(_)) => {
                 unreachable!("the IR pairs every loss with its kind of target")
             }
         }
@@ -108,13 +112,14 @@ impl Loss {
     /// the softmax of the scores, or `1 - p, p` of one sigmoid logit.
     pub fn probabilities(&self, output: Tensor<2>) -> Option<Vec<f32>> {
         let rows = output.dims()[0];
-        let values = match self {
-            Loss::BinaryCrossEntropy(_) if output.dims()[1] == 1 => {
-                let p = sigmoid(output.reshape([rows, 1]));
-                Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
-            }
-            Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_) => burn::tensor::activation::softmax(output, 1),
-            Loss::Mse | Loss::Mae | Loss::Huber => return None,
+        if !self.is_classification() {
+            return None;
+        }
+        let values = if self.kind == crate::ir::Loss::BinaryCrossEntropy && output.dims()[1] == 1 {
+            let p = sigmoid(output.reshape([rows, 1]));
+            Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
+        } else {
+            burn::tensor::activation::softmax(output, 1)
         };
         values.try_into_vec_as::<f32>().ok()
     }
@@ -122,34 +127,104 @@ impl Loss {
     /// Predicted class indices (classification) or numbers, as f32.
     pub fn predict(&self, output: Tensor<2>) -> Vec<f32> {
         let rows = output.dims()[0];
-        let values = match self {
-            Loss::BinaryCrossEntropy(_) if output.dims()[1] == 1 => {
-                sigmoid(output.reshape([rows])).greater_elem(0.5).float()
-            }
-            Loss::CrossEntropy(_) | Loss::BinaryCrossEntropy(_) => output.argmax(1).reshape([rows]).float(),
-            Loss::Mse | Loss::Mae | Loss::Huber => output.reshape([rows]),
+        let values = if !self.is_classification() {
+            output.reshape([rows])
+        } else if self.kind == crate::ir::Loss::BinaryCrossEntropy && output.dims()[1] == 1 {
+            sigmoid(output.reshape([rows])).greater_elem(0.5).float()
+        } else {
+            output.argmax(1).reshape([rows]).float()
         };
         values.try_into_vec_as::<f32>().unwrap_or_default()
     }
 }
 
-/// Sigmoid cross-entropy of logits against 0/1 labels, in the stable form
-/// `max(x, 0) - x y + ln(1 + e^-|x|)`; with class weights, each row's term
-/// is weighted by its class's weight and the sum divided by the weights'
-/// sum (PyTorch's weighted mean).
+/// Sigmoid cross-entropy of logits against 0/1 labels, each row's term
+/// `pos_weight y softplus(-x) + (1 - y) softplus(x)` (PyTorch's
+/// `BCEWithLogitsLoss` with `pos_weight`; softplus in the stable form
+/// `max(x, 0) + ln(1 + e^-|x|)`); with class weights, each row's term is
+/// weighted by its class's weight and the sum divided by the weights' sum
+/// (PyTorch's weighted mean).
 fn binary_cross_entropy(
     logits: Tensor<1>,
     labels: Tensor<1, Int>,
     weights: Option<&[f32]>,
+    pos_weight: f32,
     device: &Device,
 ) -> Tensor<1> {
-    let Some(weights) = weights else {
+    if weights.is_none() && pos_weight == 1.0 {
         return BinaryCrossEntropyLossConfig::new().with_logits(true).init(device).forward(logits, labels);
-    };
+    }
     let y = labels.clone().float();
-    let terms = logits.clone().clamp_min(0.0) - logits.clone() * y + logits.abs().neg().exp().log1p();
+    let tail = logits.clone().abs().neg().exp().log1p();
+    let softplus = logits.clone().clamp_min(0.0) + tail.clone();
+    let softplus_neg = logits.neg().clamp_min(0.0) + tail;
+    let terms = softplus_neg * y.clone() * pos_weight + softplus * (y.neg().add_scalar(1.0));
+    let Some(weights) = weights else { return terms.mean() };
     let (w0, w1) = (weights.first().copied().unwrap_or(1.0), weights.get(1).copied().unwrap_or(1.0));
     // w0 + (w1 - w0) * y: each row's class weight.
     let row_weights = labels.float() * (w1 - w0) + w0;
+    (terms * row_weights.clone()).sum() / row_weights.sum()
+}
+
+/// Each row's class weight (`weights[y]`), or ones.
+fn class_weights_of(labels: &Tensor<1, Int>, weights: Option<&[f32]>, device: &Device) -> Tensor<1> {
+    let rows = labels.dims()[0];
+    match weights {
+        Some(weights) => {
+            let table = Tensor::<1>::from_data(TensorData::new(weights.to_vec(), [weights.len()]), device);
+            table.select(0, labels.clone())
+        }
+        None => Tensor::ones([rows], device),
+    }
+}
+
+/// Cross-entropy against targets smoothed toward the uniform distribution,
+/// PyTorch's `label_smoothing`: `(1 - e)` times the (weighted) negative
+/// log-likelihood plus `e / K` times the sum over classes of each class's
+/// (weighted) `-ln p`, both divided by the rows' class weights' sum.
+fn smoothed_cross_entropy(
+    output: Tensor<2>,
+    labels: Tensor<1, Int>,
+    smoothing: f64,
+    weights: Option<&[f32]>,
+    device: &Device,
+) -> Tensor<1> {
+    let [rows, classes] = output.dims();
+    let log_p = log_softmax(output, 1);
+    let row_weights = class_weights_of(&labels, weights, device);
+    let true_log_p = log_p.clone().gather(1, labels.reshape([rows, 1])).reshape([rows]);
+    let nll = (true_log_p.neg() * row_weights.clone()).sum();
+    let spread = match weights {
+        Some(weights) => {
+            let table = Tensor::<1>::from_data(TensorData::new(weights.to_vec(), [classes]), device);
+            (log_p * table.reshape([1, classes])).sum().neg()
+        }
+        None => log_p.sum().neg(),
+    };
+    let e = smoothing as f32;
+    (nll * (1.0 - e) + spread * (e / classes as f32)) / row_weights.sum()
+}
+
+/// The least `1 - p` the focal loss raises to gamma.
+const FOCAL_FLOOR: f32 = 1e-30;
+
+/// Softmax focal loss (Lin et al.): each row's `-(1 - p)^gamma ln p` of
+/// its true class's probability, weighted by its class's weight, summed
+/// and divided by the weights' sum (gamma 0 is the cross-entropy).
+fn focal(output: Tensor<2>, labels: Tensor<1, Int>, gamma: f64, weights: Option<&[f32]>, device: &Device) -> Tensor<1> {
+    let rows = output.dims()[0];
+    let row_weights = class_weights_of(&labels, weights, device);
+    let true_log_p = log_softmax(output, 1).gather(1, labels.reshape([rows, 1])).reshape([rows]);
+    let nll = true_log_p.clone().neg();
+    let terms = if gamma == 0.0 {
+        nll
+    } else {
+        // (1 - p)^gamma. A row classified right beyond f32's resolution
+        // has 1 - p = 0, where the power's derivative is infinite for
+        // gamma < 1: the floor keeps the gradient finite (the clamp passes
+        // none there) and changes no value f32 can tell from 0.
+        let focus = true_log_p.exp().neg().add_scalar(1.0).clamp_min(FOCAL_FLOOR).powf_scalar(gamma as f32);
+        focus * nll
+    };
     (terms * row_weights.clone()).sum() / row_weights.sum()
 }
