@@ -1348,3 +1348,66 @@ fn losses_equal_pytorch_with_their_parameters_and_class_weights() {
         }
     }
 }
+
+/// Three steps of Linear(4, 8) - ReLU - Linear(8, 3) with each optimizer
+/// as written in `optimizer:` (lowered by the checker, defaults included)
+/// from the weights PyTorch started from: the weights equal PyTorch's
+/// `Adagrad` and the Lion paper's algorithm in PyTorch to 1e-5
+/// (`tests/data/torch_optimizers/make.py`).
+#[test]
+fn adagrad_and_lion_steps_equal_pytorch() {
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::train::loss::{Loss, Targets};
+    use pipe::train::model::X;
+
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_optimizers/optimizers.json")).unwrap())
+            .unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let dir = scratch("optimizers");
+    std::fs::write(dir.join("d.csv"), "a,b,c,d,y\n1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n").unwrap();
+    let cases = fixture["after"].as_object().unwrap();
+    assert!(cases.len() >= 5, "every optimizer has a reference");
+    let steps = fixture["steps"].as_u64().unwrap();
+    for (call, after) in cases {
+        let text = format!(
+            "source d = csv(\"d.csv\")\nmodel net {{\n    dense(8)\n    relu()\n    dense(3)\n}}\n\
+             train r = net on d {{\n    target: y\n    optimizer: {call}\n}}\n"
+        );
+        let program = checked(&dir, &text);
+        let train = program
+            .items
+            .iter()
+            .flatten()
+            .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.clone()) } else { None })
+            .expect("the run");
+        let device = Device::flex().autodiff();
+        let mut net = Net::new(&train.model, &device, 0);
+        net.set_dense(0, floats(&fixture["w1"]), floats(&fixture["b1"]), &device);
+        net.set_dense(2, floats(&fixture["w2"]), floats(&fixture["b2"]), &device);
+        let (mut optim, lr) = pipe::train::optimizer::build(&train.settings);
+        let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        for _ in 0..steps {
+            let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
+            let logits = net.forward(X::Flat(x)).flat();
+            let value = Loss::plain(pipe::ir::Loss::CrossEntropy).forward(
+                logits,
+                &Targets::classes(y.clone(), &device),
+                &device,
+            );
+            let grads = GradientsParams::from_grads(value.backward(), &net);
+            net = optim.step(lr, net, grads);
+        }
+        let ((w1, b1), (w2, b2)) = (net.dense(0).unwrap(), net.dense(2).unwrap());
+        for (name, got) in [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)] {
+            let want = floats(&after[name]);
+            assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{call}: {name}[{i}] {g} != {w}");
+            }
+        }
+    }
+}

@@ -11,6 +11,8 @@ use crate::ir::{Loss, OptimizerKind};
 const SGD: &[Param] = &[pos("lr", false), named("momentum"), named("nesterov"), named("weight_decay")];
 const ADAM: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("eps"), named("weight_decay")];
 const RMSPROP: &[Param] = &[pos("lr", false), named("alpha"), named("eps"), named("momentum"), named("weight_decay")];
+const ADAGRAD: &[Param] = &[pos("lr", false), named("eps"), named("weight_decay")];
+const LION: &[Param] = &[pos("lr", false), named("beta1"), named("beta2"), named("weight_decay")];
 
 /// `optimizer:`
 pub const OPTIMIZERS: &[Declared<OptimizerKind>] = &[
@@ -18,6 +20,8 @@ pub const OPTIMIZERS: &[Declared<OptimizerKind>] = &[
     call("adam", OptimizerKind::Adam, ADAM, "Adam (weight decay added to the gradient, as PyTorch's Adam)"),
     call("adamw", OptimizerKind::AdamW, ADAM, "Adam with decoupled weight decay"),
     call("rmsprop", OptimizerKind::RmsProp, RMSPROP, "RMSprop"),
+    call("adagrad", OptimizerKind::Adagrad, ADAGRAD, "Adagrad: steps scaled by each weight's summed squared gradients (lr 0.01 unless given)"),
+    call("lion", OptimizerKind::Lion, LION, "Lion: the sign of an interpolated momentum, decoupled weight decay (lr 1e-4 unless given)"),
 ];
 
 /// `loss:`, each with its parameters (all optional).

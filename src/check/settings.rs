@@ -577,7 +577,7 @@ impl<'a> Settings<'a> {
 
     fn optimizer(&mut self, value: &Expr) -> Option<Optimizer> {
         let (kind, b) = self.call(value, OPTIMIZERS, "an optimizer")?;
-        let mut o = Optimizer::new(kind, crate::ir::DEFAULT_LR);
+        let mut o = Optimizer::new(kind, kind.default_lr());
         let fraction = |x: f64| (0.0..1.0).contains(&x);
         let lr = self.number(&b, "lr", |x| x > 0.0 && x.is_finite(), "greater than 0");
         let momentum = self.number(&b, "momentum", fraction, "in [0, 1)");

@@ -138,6 +138,24 @@ named_enum! {
         AdamW = "adamw",
         /// RMSprop.
         RmsProp = "rmsprop",
+        /// Adagrad: each weight's step divided by the root of its summed
+        /// squared gradients (PyTorch's `Adagrad`).
+        Adagrad = "adagrad",
+        /// Lion (Chen et al. 2023): the sign of an interpolated momentum,
+        /// with decoupled weight decay.
+        Lion = "lion",
+    }
+}
+
+impl OptimizerKind {
+    /// The learning rate when the call gives none: PyTorch's default
+    /// (Adagrad's 0.01), the Lion paper's 1e-4, else 1e-3.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            OptimizerKind::Adagrad => 0.01,
+            OptimizerKind::Lion => 1e-4,
+            OptimizerKind::Sgd | OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::RmsProp => DEFAULT_LR,
+        }
     }
 }
 
@@ -479,7 +497,11 @@ impl Optimizer {
     pub fn new(kind: OptimizerKind, lr: f64) -> Self {
         let weight_decay = match kind {
             OptimizerKind::AdamW => 0.01,
-            OptimizerKind::Sgd | OptimizerKind::Adam | OptimizerKind::RmsProp => 0.0,
+            OptimizerKind::Sgd
+            | OptimizerKind::Adam
+            | OptimizerKind::RmsProp
+            | OptimizerKind::Adagrad
+            | OptimizerKind::Lion => 0.0,
         };
         Optimizer {
             kind,
@@ -488,8 +510,10 @@ impl Optimizer {
             nesterov: false,
             weight_decay,
             beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
+            // Lion's second beta is the paper's 0.99.
+            beta2: if kind == OptimizerKind::Lion { 0.99 } else { 0.999 },
+            // Adagrad's epsilon is PyTorch's 1e-10 (Burn's is 1e-5).
+            eps: if kind == OptimizerKind::Adagrad { 1e-10 } else { 1e-8 },
             alpha: 0.99,
         }
     }

@@ -1,11 +1,11 @@
 //! Optimizers from the file's settings, with PyTorch's defaults where Burn's
-//! differ (Adam's epsilon 1e-8, SGD without dampening, RMSprop without
-//! momentum).
+//! differ (Adam's epsilon 1e-8, Adagrad's 1e-10, SGD without dampening,
+//! RMSprop without momentum).
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{AdaGradConfig, AdamConfig, AdamWConfig, LionConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 
 use crate::ir::{Clip, OptimizerKind, TrainSettings};
 
@@ -37,6 +37,15 @@ pub fn build(settings: &TrainSettings) -> (ModuleOptimizer, f64) {
             .with_momentum(o.momentum as f32)
             .with_epsilon(eps)
             .with_weight_decay(decay)
+            .with_grad_clipping(clip)
+            .init(),
+        OptimizerKind::Adagrad => {
+            AdaGradConfig::new().with_epsilon(eps).with_weight_decay(decay).with_grad_clipping(clip).init()
+        }
+        OptimizerKind::Lion => LionConfig::new()
+            .with_beta_1(o.beta1 as f32)
+            .with_beta_2(o.beta2 as f32)
+            .with_weight_decay(o.weight_decay as f32)
             .with_grad_clipping(clip)
             .init(),
         OptimizerKind::Adam => AdamConfig::new()
