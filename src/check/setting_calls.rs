@@ -20,8 +20,18 @@ pub const OPTIMIZERS: &[Declared<OptimizerKind>] = &[
     call("adam", OptimizerKind::Adam, ADAM, "Adam (weight decay added to the gradient, as PyTorch's Adam)"),
     call("adamw", OptimizerKind::AdamW, ADAM, "Adam with decoupled weight decay"),
     call("rmsprop", OptimizerKind::RmsProp, RMSPROP, "RMSprop"),
-    call("adagrad", OptimizerKind::Adagrad, ADAGRAD, "Adagrad: steps scaled by each weight's summed squared gradients (lr 0.01 unless given)"),
-    call("lion", OptimizerKind::Lion, LION, "Lion: the sign of an interpolated momentum, decoupled weight decay (lr 1e-4 unless given)"),
+    call(
+        "adagrad",
+        OptimizerKind::Adagrad,
+        ADAGRAD,
+        "Adagrad: steps scaled by each weight's summed squared gradients (lr 0.01 unless given)",
+    ),
+    call(
+        "lion",
+        OptimizerKind::Lion,
+        LION,
+        "Lion: the sign of an interpolated momentum, decoupled weight decay (lr 1e-4 unless given)",
+    ),
 ];
 
 /// `loss:`, each with its parameters (all optional).
