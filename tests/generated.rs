@@ -334,6 +334,7 @@ fn layers(d: &mut Draw, out: usize) -> Vec<String> {
                 "softplus",
                 "mish",
                 "hard_sigmoid",
+                "prelu",
             ];
             d.pick(LAYERS.iter().filter(|l| flat.contains(&l.name)).collect::<Vec<_>>().as_slice()).to_owned()
         } else {
@@ -362,6 +363,7 @@ fn layers(d: &mut Draw, out: usize) -> Vec<String> {
                     &["truncated_normal(std: 0)", "nope", "constant(\"a\")", "3"],
                 ),
                 "padding" => d.choose(&["same", "valid"], &["full"]),
+                "shared" => d.choose(&["true", "false"], &["1"]),
                 "mean" | "std" => d.choose(&["0.5", "[0.5]"], &["-1", "[1, 2]", "\"a\""]),
                 _ => d.pick(&["1", "\"a\""]),
             };

@@ -1150,7 +1150,7 @@ fn activations_equal_pytorch_forward_and_backward() {
     csv.push_str("0,1,2,3,4,5,6,7,8,9,0\n9,8,7,6,5,4,3,2,1,0,1\n");
     std::fs::write(dir.join("d.csv"), csv).unwrap();
     let cases = fixture["activations"].as_object().unwrap();
-    assert!(cases.len() >= 13, "every activation has a reference");
+    assert!(cases.len() >= 15, "every activation has a reference");
     for (call, expected) in cases {
         let text = format!(
             "source d = csv(\"d.csv\")\nmodel net {{\n    {call}\n    dense(2)\n}}\ntrain r = net on d {{ target: y }}\n"
@@ -1187,6 +1187,17 @@ fn activations_equal_pytorch_forward_and_backward() {
             };
             close(output.try_into_vec_as::<f32>().unwrap(), floats(&expected["y"]), "output");
             close(gradient.try_into_vec_as::<f32>().unwrap(), floats(&expected["grad"]), "gradient");
+            if let Some(want) = expected.get("alpha_grad") {
+                let slopes = net.slopes(0).expect("a prelu layer").grad(&grads).expect("the slopes' gradient");
+                let got = slopes.try_into_vec_as::<f32>().unwrap();
+                assert_eq!(got.len(), want.as_array().unwrap().len(), "{call}: slopes");
+                for (g, w) in got.iter().zip(floats(want)) {
+                    assert!(
+                        (g - w).abs() <= 1e-4 * w.abs().max(1.0),
+                        "{call} on {backend_name}, slope gradient: {g} != {w}"
+                    );
+                }
+            }
         }
     }
 }

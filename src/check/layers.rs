@@ -225,6 +225,12 @@ pub const LAYERS: &[Layer] = &[
         softplus,
     ),
     layer("mish", &[], "x * tanh(softplus(x))", |c| activation(c, Activation::Mish)),
+    layer(
+        "prelu",
+        &[pos("slope", false), named("shared")],
+        "x, or a learned slope * x below 0: one slope (`shared: true`, the default) or one per feature or channel, starting at `slope` (0.25 unless given)",
+        prelu,
+    ),
     layer("hard_sigmoid", &[], "max(0, min(1, x / 6 + 0.5)), PyTorch's and Keras 3's", |c| {
         activation(c, Activation::HardSigmoid)
     }),
@@ -417,6 +423,34 @@ fn softplus(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
         return None;
     }
     activation(c, Activation::Softplus(beta))
+}
+
+fn prelu(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
+    let init = c.number("slope", 0.25)?;
+    if !init.is_finite() {
+        let span = c.value("slope").map_or(c.span, |(_, span)| span);
+        c.errors.push(Mistake::OutOfRange.at(
+            span,
+            "`slope` of `prelu` is a finite number",
+            format!("this is {init}"),
+            "write `prelu(0.25)`",
+        ));
+        return None;
+    }
+    let shared = match c.value("shared") {
+        None => true,
+        Some((Value::Bool(shared), _)) => shared,
+        Some((value, span)) => {
+            c.errors.push(Mistake::WrongType.at(
+                span,
+                "`shared` of `prelu` is true or false",
+                format!("this is {}", show(&value)),
+                "`shared: false` learns one slope per feature or channel",
+            ));
+            return None;
+        }
+    };
+    c.same(LayerKind::PRelu { init, shared })
 }
 
 fn activation(c: &mut LayerCall, activation: Activation) -> Option<(Shape, LayerKind)> {

@@ -156,6 +156,9 @@ impl Model {
                     add(TorchParam::Weight, "weight", vec![last]);
                     add(TorchParam::Bias, "bias", vec![last]);
                 }
+                LayerKind::PRelu { shared, .. } => {
+                    add(TorchParam::Weight, "weight", vec![if *shared { 1 } else { channels(&layer.input) }]);
+                }
                 LayerKind::Residual(_) => {
                     return Err(format!("layer {i} is a residual block, which has no nn.Sequential form"));
                 }
@@ -203,6 +206,13 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
                 per_filter.saturating_add(1).saturating_mul(*filters as u64)
             }
             LayerKind::BatchNorm => channels(&layer.input).saturating_mul(2),
+            LayerKind::PRelu { shared, .. } => {
+                if *shared {
+                    1
+                } else {
+                    channels(&layer.input)
+                }
+            }
             LayerKind::LayerNorm => match &layer.input {
                 Shape::Flat(n) | Shape::Image([_, _, n]) => (*n as u64).saturating_mul(2),
             },
@@ -248,6 +258,7 @@ fn layer_call(kind: &LayerKind) -> String {
         LayerKind::GlobalAvgPool => "global_avgpool()".into(),
         LayerKind::Flatten => "flatten()".into(),
         LayerKind::BatchNorm => "batchnorm()".into(),
+        LayerKind::PRelu { init, shared } => format!("prelu({init:?}, shared: {shared})"),
         LayerKind::LayerNorm => "layernorm()".into(),
         LayerKind::Dropout(p) => format!("dropout({p:?})"),
         LayerKind::Normalize { mean, std } => {
@@ -328,6 +339,13 @@ pub enum LayerKind {
     Flatten,
     /// Batch normalisation.
     BatchNorm,
+    /// A leaky ReLU whose negative slope is learned (PyTorch's `PReLU`).
+    PRelu {
+        /// The slope every slope starts at.
+        init: f64,
+        /// One slope for all inputs (else one per feature or channel).
+        shared: bool,
+    },
     /// Layer normalisation.
     LayerNorm,
     /// `(x - mean) / std` per channel (or feature), fixed.

@@ -88,6 +88,33 @@ pub enum Layer {
     Activation(Act),
     /// `residual { ... }`: input plus the block's output.
     Residual(Block),
+    /// `prelu`: its learned slopes.
+    PRelu(PRelu),
+}
+
+/// A leaky ReLU with learned slopes: one, or one per feature or channel.
+#[derive(Module, Debug)]
+pub struct PRelu {
+    /// The slopes.
+    pub alpha: Param<Tensor<1>>,
+}
+
+impl PRelu {
+    /// x above 0, else its slope times x; the gradient at 0 is the slope
+    /// (for x) and x, 0 (for the slope), as PyTorch's `PReLU`.
+    fn forward<const D: usize>(&self, t: Tensor<D>, half: Option<FloatDType>) -> Tensor<D> {
+        let alpha = match half {
+            Some(h) => self.alpha.val().cast(h),
+            None => self.alpha.val(),
+        };
+        let slopes = alpha.dims()[0];
+        let mut shape = [1; D];
+        if slopes > 1 && D > 1 {
+            shape[1] = slopes;
+        }
+        let positive = t.clone().greater_elem(0.0);
+        (t.clone() * alpha.reshape(shape)).mask_where(positive, t)
+    }
 }
 
 /// Inverted dropout with masks drawn by a small seeded generator on the
@@ -311,6 +338,7 @@ impl Net {
                 (Some(Layer::Norm(m)), ir::TorchParam::RunningVar) => m.running_var = RunningState::new(vector()),
                 (Some(Layer::LayerNorm(m)), ir::TorchParam::Weight) => m.gamma = Param::from_tensor(vector()),
                 (Some(Layer::LayerNorm(m)), _) => m.beta = Some(Param::from_tensor(vector())),
+                (Some(Layer::PRelu(m)), ir::TorchParam::Weight) => m.alpha = Param::from_tensor(vector()),
                 _ => return Err(format!("`{name}` has no layer to go to")),
             }
         }
@@ -381,6 +409,8 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
         (Layer::AvgPool(m), X::Image(t)) => X::Image(m.forward(t)),
         (Layer::GlobalAvgPool(m), X::Image(t)) => X::Flat(m.forward(t).flatten(1, 3)),
         (Layer::Flatten(_), x) => X::Flat(x.flat()),
+        (Layer::PRelu(m), X::Flat(t)) => X::Flat(m.forward(t, half)),
+        (Layer::PRelu(m), X::Image(t)) => X::Image(m.forward(t, half)),
         (Layer::Activation(a), X::Flat(t)) => X::Flat(activate(a, t, half)),
         (Layer::Activation(a), X::Image(t)) => X::Image(activate(a, t, half)),
         (Layer::Residual(b), X::Flat(t)) => X::Flat(t.clone() + forward_all(&b.layers, X::Flat(t), half).flat()),
@@ -497,6 +527,14 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             };
             Layer::Norm(BatchNormConfig::new(features).init(device))
         }
+        LayerKind::PRelu { init, shared } => {
+            let slopes = match (shared, &l.input) {
+                (true, _) => 1,
+                (false, Shape::Image([c, _, _])) => *c,
+                (false, Shape::Flat(n)) => *n,
+            };
+            Layer::PRelu(PRelu { alpha: param(vec![*init as f32; slopes], [slopes], device) })
+        }
         LayerKind::LayerNorm => {
             let last = match l.input {
                 Shape::Image([_, _, w]) => w,
@@ -599,6 +637,12 @@ impl Net {
         let Some(Layer::Norm(m)) = self.layers.get(index) else { return None };
         let mean = m.running_mean.value().try_into_vec_as::<f32>().ok()?;
         Some((mean, m.running_var.value().try_into_vec_as::<f32>().ok()?))
+    }
+
+    /// The learned slopes of the `prelu` layer at `index`.
+    pub fn slopes(&self, index: usize) -> Option<Tensor<1>> {
+        let Some(Layer::PRelu(m)) = self.layers.get(index) else { return None };
+        Some(m.alpha.val())
     }
 
     /// Batch-norm layer `index`'s scale and shift.

@@ -5,7 +5,7 @@ The reference for `tests/train.rs`'s activation test: each activation
 PyTorch has under the name `pipe` uses, on fixed inputs from -30 to 30
 (both tails, and around 0), its output and the gradient of
 sum(output * w) with respect to the input (w fixed, so every gradient
-counts). Run with the tests' torch venv (torch 2.9.0); the output is
+counts), and for PReLU the gradient of its slopes. Run with the tests' torch venv (torch 2.9.0); the output is
 committed.
 """
 import json
@@ -35,6 +35,8 @@ ACTIVATIONS = {
     "relu()": nn.ReLU(),
     "sigmoid()": nn.Sigmoid(),
     "tanh()": nn.Tanh(),
+    "prelu()": nn.PReLU(),
+    "prelu(0.1, shared: false)": nn.PReLU(num_parameters=10, init=0.1),
 }
 
 out = {"torch": torch.__version__, "shape": list(x.shape), "x": x.flatten().tolist(), "w": w.flatten().tolist()}
@@ -44,5 +46,8 @@ for name, f in ACTIVATIONS.items():
     y = f(xi)
     (y * w).sum().backward()
     cases[name] = {"y": y.detach().flatten().tolist(), "grad": xi.grad.flatten().tolist()}
+    if isinstance(f, nn.PReLU):
+        # The learned slopes' gradient too.
+        cases[name]["alpha_grad"] = f.weight.grad.flatten().tolist()
 out["activations"] = cases
 json.dump(out, open(sys.argv[1], "w"), indent=1)
