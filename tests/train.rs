@@ -1422,3 +1422,79 @@ fn adagrad_and_lion_steps_equal_pytorch() {
         }
     }
 }
+
+/// `scale: standard` on a target in the hundreds of thousands: the scaling
+/// is the training rows' mean and population std (by hand), the model
+/// learns what it cannot unscaled at the same settings, and predictions
+/// and metrics are in the target's units (r2 and rmse by hand on the
+/// written predictions); an integer target regressed is predicted as f64.
+#[test]
+fn a_scaled_target_trains_and_predicts_in_its_own_units() {
+    let dir = scratch("target_scale");
+    let mut csv = String::from("a,b,price\n");
+    for i in 0..400 {
+        let (a, b) = (((i * 37) % 400) as f64 / 100.0 - 2.0, ((i * 91) % 400) as f64 / 100.0 - 2.0);
+        let noise = (i as f64 * 1.7).sin() * 3000.0;
+        csv.push_str(&format!("{a},{b},{}\n", (200_000.0 + 40_000.0 * a - 25_000.0 * b * b + noise).round() as i64));
+    }
+    std::fs::write(dir.join("houses.csv"), csv).unwrap();
+    let text = |scale: &str| {
+        format!(
+            "source h = csv(\"houses.csv\")\nsplit train, test = h |> split([0.8, 0.2], seed: 1)\n\
+             model net {{\n    dense(32)\n    relu()\n    dense(1)\n}}\n\
+             train price = net on train {{\n    target: price\n    loss: mse\n    epochs: 60\n    \
+             optimizer: adam(lr: 1e-2)\n    seed: 1\n{scale}}}\n\
+             evaluate report = price on test {{ metrics: [r2, rmse] }}\n\
+             output test |> predict(price) |> write(\"out/p.csv\")\n\
+             output train |> write(\"out/train.csv\")\n"
+        )
+    };
+    let scaled = text("    scale: standard\n");
+    let program = checked(&dir, &scaled);
+    let predicted = program.items.iter().flatten().find_map(|i| match &i.kind {
+        pipe::ir::ItemKind::Output(frame) if frame.schema.get("prediction").is_some() => {
+            frame.schema.get("prediction").map(|c| c.dtype.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(predicted, Some(pipe::schema::DType::F64), "an i64 target regressed is predicted as f64");
+    let (scores, _, errors) = run_file(&dir, &scaled, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let report = &scores.iter().find(|(n, _)| n == "report").unwrap().1;
+    // The scaling: the training rows' mean and population std.
+    let column = |file: &str, name: &str| -> Vec<f64> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut lines = text.lines();
+        let at = lines.next().unwrap().split(',').position(|c| c == name).unwrap();
+        lines.map(|l| l.split(',').nth(at).unwrap().parse().unwrap()).collect()
+    };
+    let trained = column("out/train.csv", "price");
+    let mean = trained.iter().sum::<f64>() / trained.len() as f64;
+    let std = (trained.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / trained.len() as f64).sqrt();
+    let meta = std::fs::read_to_string(run_folder(&dir, "price").join("trained.json")).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let (shift, scale) =
+        (meta["target_scale"]["shift"].as_f64().unwrap(), meta["target_scale"]["scale"].as_f64().unwrap());
+    assert!((shift - mean).abs() <= 1e-9 * mean.abs() && (scale - std).abs() <= 1e-9 * std, "{shift} {scale}");
+    // The metrics, by hand on the predictions (the truth as the f32 the
+    // model trains on).
+    let truth: Vec<f64> = column("out/p.csv", "price").iter().map(|y| f64::from(*y as f32)).collect();
+    let prediction = column("out/p.csv", "prediction");
+    let n = truth.len() as f64;
+    let average = truth.iter().sum::<f64>() / n;
+    let residual: f64 = truth.iter().zip(&prediction).map(|(t, p)| (t - p).powi(2)).sum();
+    let total: f64 = truth.iter().map(|t| (t - average).powi(2)).sum();
+    let (r2, rmse) = (1.0 - residual / total, (residual / n).sqrt());
+    assert!((report.r2.unwrap() - r2).abs() < 1e-9, "r2 {} vs {r2}", report.r2.unwrap());
+    assert!((report.rmse.unwrap() - rmse).abs() < 1e-9 * rmse, "rmse {} vs {rmse}", report.rmse.unwrap());
+    // The same run unscaled does not learn the price in 60 epochs.
+    let (unscaled, _, errors) = run_file(
+        &scratch("target_unscaled"),
+        &text("").replace("houses.csv", &dir.join("houses.csv").display().to_string()),
+        false,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let plain = unscaled.iter().find(|(n, _)| n == "report").unwrap().1.r2.unwrap();
+    eprintln!("r2: scaled {r2}, unscaled {plain}; rmse scaled {rmse}");
+    assert!(r2 > 0.98 && plain < 0.5, "scaled r2 {r2}, unscaled {plain}");
+}

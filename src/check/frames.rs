@@ -374,12 +374,19 @@ impl<'a> Frames<'a> {
         Some(value)
     }
 
+    /// The type of a run's predictions: the target's for classes (the
+    /// class names), f64 for numbers (an integer target regressed with
+    /// `loss: mse` is predicted as a float).
     fn target_dtype(&mut self, run: &str) -> Option<DType> {
         let (_, symbol) = self.scope.lookup(run)?;
         let ItemKind::Train(train) = &self.items[symbol.item].kind else { return None };
         let target = setting(&train.body, "target")?;
         let ExprKind::Path(p) = &target.kind else { return None };
         let frame = self.data(&train.data)?;
+        let loss = setting(&train.body, "loss");
+        if classification(loss, Some(target), Some(&frame.schema)) == Some(Task::Regression) {
+            return Some(DType::F64);
+        }
         frame.schema.get(&p.dotted()).map(|c| c.dtype.clone())
     }
 

@@ -17,7 +17,7 @@ use crate::check::setting_calls::{
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
     Batch, Checkpoint, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, LossOptions, Metric,
-    Optimizer, Precision, Scalar, Schedule, Task, TrainSettings, WarmupLength,
+    Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings, WarmupLength,
 };
 use crate::schema::{DType, Schema};
 use crate::source::Span;
@@ -66,6 +66,8 @@ pub enum TrainKey {
     Augment,
     /// `class_weight:`
     ClassWeight,
+    /// `scale:`
+    Scale,
     /// `cudnn_benchmark:`
     CudnnBenchmark,
     /// `prefetch:`
@@ -160,6 +162,12 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
     ),
     train_setting(TrainKey::Augment, "augment", "augment item", "Random changes to training images, per sample"),
     train_setting(TrainKey::ClassWeight, "class_weight", "balanced", "Weights each class's loss by its rarity"),
+    train_setting(
+        TrainKey::Scale,
+        "scale",
+        "standard | minmax",
+        "Scales a numeric target for training; predictions and metrics stay in its units",
+    ),
     train_setting(TrainKey::CudnnBenchmark, "cudnn_benchmark", "true | false", "cuDNN's autotuning (libtorch devices)"),
     train_setting(
         TrainKey::Prefetch,
@@ -330,6 +338,7 @@ impl<'a> Settings<'a> {
                 // The item it names is lowered by the caller.
                 TrainKey::Augment => self.augment(value, data),
                 TrainKey::ClassWeight => out.balanced_classes = self.class_weight(value, get("loss"), task),
+                TrainKey::Scale => out.target_scale = self.target_scale(value, task),
                 TrainKey::Precision => set(&mut out.precision, self.precision(value)),
                 // Needs the devices, lowered: below.
                 TrainKey::CudnnBenchmark => {}
@@ -1006,6 +1015,35 @@ impl<'a> Settings<'a> {
     }
 
     /// `class_weight: balanced`: only where the loss weighs classes.
+    /// `scale: standard | minmax`, for a run that learns numbers.
+    fn target_scale(&mut self, value: &Expr, task: Option<Task>) -> Option<TargetScaling> {
+        let names = TargetScaling::names();
+        let scaling = match &value.kind {
+            ExprKind::Path(p) => TargetScaling::from_name(&p.dotted()),
+            _ => None,
+        };
+        let Some(scaling) = scaling else {
+            self.unknown_value(
+                value.span,
+                "`scale` scales the target: `standard` or `minmax`",
+                "not a scaling",
+                &format!("write one of {}", names.join(", ")),
+            );
+            return None;
+        };
+        if task == Some(Task::Classification) {
+            self.mistake(
+                Mistake::Conflict,
+                value.span,
+                "`scale` scales a numeric target, and this run learns classes",
+                "no numbers to scale",
+                "remove `scale`, or learn numbers with `loss: mse`",
+            );
+            return None;
+        }
+        Some(scaling)
+    }
+
     fn class_weight(&mut self, value: &Expr, loss: Option<&Expr>, task: Option<Task>) -> bool {
         if !matches!(&value.kind, ExprKind::Path(p) if p.dotted() == "balanced") {
             self.wrong_type(

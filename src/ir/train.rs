@@ -160,6 +160,18 @@ impl OptimizerKind {
 }
 
 named_enum! {
+    /// How a numeric target is scaled for training (`scale:`); the
+    /// predictions and metrics are in the target's own units.
+    TargetScaling {
+        /// `(y - mean) / std` (population std, scikit-learn's
+        /// `StandardScaler`).
+        Standard = "standard",
+        /// `(y - min) / (max - min)`, into [0, 1].
+        MinMax = "minmax",
+    }
+}
+
+named_enum! {
     /// The type a model computes in.
     Precision {
         /// Everything in f32.
@@ -374,6 +386,8 @@ pub struct TrainSettings {
     pub augment: Option<Augmentation>,
     /// Weight classes inversely to their frequency (classification only).
     pub balanced_classes: bool,
+    /// How a numeric target is scaled for training (regression only).
+    pub target_scale: Option<TargetScaling>,
     /// Batches built ahead of the step training (0: each built when the
     /// step starts). It changes when a batch is built, not what it holds,
     /// so it is not part of the run's identity: not in its cache key, its
@@ -417,6 +431,7 @@ impl TrainSettings {
             checkpoint: Checkpoint::default(),
             augment: None,
             balanced_classes: false,
+            target_scale: None,
             prefetch: DEFAULT_PREFETCH,
         }
     }

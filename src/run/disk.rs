@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::ir::{Chain, ItemId, ItemKind, Memory, Train};
+use crate::ir::{Chain, ItemId, ItemKind, Memory, TargetScaling, Train};
 use crate::run::dataset::{class_names, dataset, missing};
 use crate::run::error::{RunError, RunResult};
 use crate::run::stream::{Layout, Streaming};
@@ -21,6 +21,7 @@ use crate::run::training::{Prepared, TrainRows, TrainedMeta, is_classification, 
 use crate::run::{Session, budget, cache};
 use crate::source::Span;
 use crate::train::data::{Dataset, Rows, Windows};
+use crate::train::loss::Affine;
 
 /// Rows per row group of the files training reads: a window holds many,
 /// from all over the file, so that its batches mix rows of the whole file.
@@ -188,6 +189,10 @@ pub(super) fn prepare_files(
         (None, None)
     };
     two_classes(train, classes.as_deref(), span)?;
+    let target_scale = match train.settings.target_scale {
+        Some(scaling) => Some(target_affine(scan(data).map_err(failed)?, &train.target, scaling, span)?),
+        None => None,
+    };
     let target = train.target.clone();
     let windows = ParquetWindows::open(data, &features, &target, classes.clone(), image, span)?;
     let width = windows.width;
@@ -202,7 +207,25 @@ pub(super) fn prepare_files(
         })?),
         None => None,
     };
-    Ok(Prepared { classes, features, set: Rows::Disk(Arc::new(windows)), val, counts, width })
+    Ok(Prepared { classes, features, set: Rows::Disk(Arc::new(windows)), val, counts, width, target_scale })
+}
+
+/// The target's scaling over rows on disk, aggregated by Polars' streaming
+/// engine (population std, as [`Affine::fit`]).
+fn target_affine(rows: LazyFrame, target: &str, scaling: TargetScaling, span: Span) -> RunResult<Affine> {
+    let y = || col(target).cast(DataType::Float64);
+    let (first, second) = match scaling {
+        TargetScaling::Standard => (y().mean(), y().std(0)),
+        TargetScaling::MinMax => (y().min(), y().max()),
+    };
+    let stats = streamed(rows.select([first.alias("first"), second.alias("second")])).map_err(read_failure(span))?;
+    let value = |name: &str| stats.column(name).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<f64>());
+    let (first, second) = (value("first").unwrap_or(0.0), value("second").unwrap_or(1.0));
+    let (shift, spread) = match scaling {
+        TargetScaling::Standard => (first, second),
+        TargetScaling::MinMax => (first, second - first),
+    };
+    Ok(Affine { shift, scale: if spread > 0.0 && spread.is_finite() { spread } else { 1.0 } })
 }
 
 /// The rows of an evaluation streamed to `path`, as run `meta` reads them:

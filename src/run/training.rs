@@ -23,7 +23,7 @@ use crate::schema::DType;
 use crate::source::Span;
 use crate::train::data::{Dataset, Rows};
 use crate::train::fit::{self, Checkpoints, Epoch, Failure, Progress, Scores};
-use crate::train::loss::Loss;
+use crate::train::loss::{Affine, Loss};
 use crate::train::model::Net;
 use crate::train::tensorboard::EventWriter;
 
@@ -59,6 +59,10 @@ pub struct TrainedMeta {
     /// The folder of the `.pipe` file (its relative paths start there).
     #[serde(default)]
     pub pipeline_dir: PathBuf,
+    /// How the numeric target was scaled for training (`scale:`), fitted on
+    /// the training rows; predictions are scaled back with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scale: Option<Affine>,
 }
 
 /// The device training runs on when the file names none: flex, the
@@ -127,8 +131,9 @@ fn burn_device(written: &crate::ir::Device) -> Device {
 }
 
 /// The loss of a run, with class weights for `class_weight: balanced`
-/// (`counts`: the training rows of each class).
-pub fn loss_of(train: &Train, counts: Option<Vec<usize>>) -> Loss {
+/// (`counts`: the training rows of each class) and the target's scaling
+/// (`scale:`, fitted on the training rows).
+pub fn loss_of(train: &Train, counts: Option<Vec<usize>>, target: Option<Affine>) -> Loss {
     let weights = if train.settings.balanced_classes {
         // n / (k * count): scikit-learn's "balanced".
         counts.map(|counts| {
@@ -139,7 +144,7 @@ pub fn loss_of(train: &Train, counts: Option<Vec<usize>>) -> Loss {
     } else {
         None
     };
-    Loss::new(train.settings.loss, train.settings.loss_options, weights)
+    Loss::new(train.settings.loss, train.settings.loss_options, weights).with_target_scale(target)
 }
 
 /// Whether the run predicts classes (decided by the checker).
@@ -182,6 +187,8 @@ pub(super) struct Prepared {
     pub(super) counts: Option<Vec<usize>>,
     /// Values per row.
     pub(super) width: usize,
+    /// The target's scaling, fitted on the training rows (`scale:`).
+    pub(super) target_scale: Option<Affine>,
 }
 
 /// Frames as arrays in memory.
@@ -211,9 +218,21 @@ fn prepare_frames(train: &Train, data: &DataFrame, validate: Option<&DataFrame>,
         _ => None,
     };
     let width = set.width;
+    let target_scale = match train.settings.target_scale {
+        Some(scaling) => {
+            let values = data
+                .column(&train.target)
+                .and_then(|c| c.cast(&DataType::Float64))
+                .map_err(|e| RunError::data(e.to_string(), span, "trained here", ""))?;
+            let values = values.f64().map_err(|e| RunError::data(e.to_string(), span, "trained here", ""))?.clone();
+            let values: Vec<f64> = values.into_no_null_iter().collect();
+            Some(Affine::fit(scaling, &values))
+        }
+        None => None,
+    };
     let set = Rows::Memory(Arc::new(set));
     let val = val.map(|v| Rows::Memory(Arc::new(v)));
-    Ok(Prepared { classes, features, set, val, counts, width })
+    Ok(Prepared { classes, features, set, val, counts, width, target_scale })
 }
 
 /// `binary_cross_entropy` needs two classes. The checker refuses other
@@ -246,7 +265,7 @@ pub fn train(
     transforms: &[(String, Vec<crate::run::fitted::Fitted>)],
     pretrained: Option<(&Net, usize)>,
 ) -> RunResult<Trained> {
-    let Prepared { classes, features, set, val, counts, width } = match rows {
+    let Prepared { classes, features, set, val, counts, width, target_scale } = match rows {
         TrainRows::Frames { data, validate } => prepare_frames(train, data, validate, span)?,
         TrainRows::Files { data, validate } => {
             crate::run::disk::prepare_files(train, &data, validate.as_deref(), span, shaped_image(train))?
@@ -263,7 +282,7 @@ pub fn train(
             "a one-hot column has levels in the data that `pipe check` could not know (see the warnings above: it reads a sample of large files); merge or drop the rare levels before encoding",
         ));
     }
-    let loss = loss_of(train, counts);
+    let loss = loss_of(train, counts, target_scale);
     let (run_dir, resume_from) = match resume.then(|| resumable(dir, name, train)).flatten() {
         Some((run, checkpoint)) => {
             progress.note(&format!("resuming from {}", checkpoint.display()));
@@ -347,6 +366,7 @@ pub fn train(
         run_dir: run_dir.clone(),
         rows,
         pipeline_dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+        target_scale,
     };
     write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| unfinished(&run_dir, fresh, reason, span))?;
     write_logs(dir, train, &meta.history).map_err(|reason| RunError::Write {
@@ -606,7 +626,7 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
 /// The metrics of a trained run on a frame.
 pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span) -> RunResult<Scores> {
     let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
-    let loss = loss_of(train, None);
+    let loss = loss_of(train, None, trained.meta.target_scale);
     Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
 }
 
@@ -616,7 +636,7 @@ pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span)
 pub fn evaluate_file(trained: &Trained, train: &Train, path: &Path, span: Span) -> RunResult<(Scores, usize)> {
     let rows = crate::run::disk::evaluation_rows(&trained.meta, path, shaped_image(train), span)?;
     let count = rows.len();
-    let loss = loss_of(train, None);
+    let loss = loss_of(train, None, trained.meta.target_scale);
     let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train))
         .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
     Ok((scores, count))
@@ -633,7 +653,7 @@ pub fn predict(
     span: Span,
 ) -> RunResult<DataFrame> {
     let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
-    let loss = loss_of(train, None);
+    let loss = loss_of(train, None, trained.meta.target_scale);
     let (values, chances) = fit::predict_with_probability(&trained.net, &set, &loss, &device_of(train), probability);
     let column = match &trained.meta.classes {
         Some(names) => {

@@ -15,6 +15,41 @@ pub struct Loss {
     pub options: crate::ir::LossOptions,
     /// One weight per class (classification losses only).
     pub weights: Option<Vec<f32>>,
+    /// How the numeric target was scaled for training (`scale:`): the
+    /// loss compares the outputs with the scaled target, and predictions
+    /// are scaled back.
+    pub target: Option<Affine>,
+}
+
+/// `(y - shift) / scale`: a numeric target as the model learns it.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Affine {
+    /// Subtracted first (the mean, or the minimum).
+    pub shift: f64,
+    /// Then divided by (the standard deviation, or the range; 1 when that
+    /// is 0, as scikit-learn's scalers).
+    pub scale: f64,
+}
+
+impl Affine {
+    /// The scaling of `values` (the training target) that `scaling` asks
+    /// for: population mean and std, or min and range.
+    pub fn fit(scaling: crate::ir::TargetScaling, values: &[f64]) -> Self {
+        let n = values.len().max(1) as f64;
+        let (shift, spread) = match scaling {
+            crate::ir::TargetScaling::Standard => {
+                let mean = values.iter().sum::<f64>() / n;
+                let squares: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+                (mean, (squares / n).sqrt())
+            }
+            crate::ir::TargetScaling::MinMax => {
+                let (min, max) =
+                    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+                if min.is_finite() { (min, max - min) } else { (0.0, 1.0) }
+            }
+        };
+        Affine { shift, scale: if spread > 0.0 && spread.is_finite() { spread } else { 1.0 } }
+    }
 }
 
 /// Targets of a batch, on a device.
@@ -43,7 +78,12 @@ impl Loss {
     /// The run's loss; `weights` are class weights (the checker allows
     /// them with the classification losses only).
     pub fn new(kind: crate::ir::Loss, options: crate::ir::LossOptions, weights: Option<Vec<f32>>) -> Self {
-        Loss { kind, options, weights }
+        Loss { kind, options, weights, target: None }
+    }
+
+    /// The loss for a target scaled by `target` for training.
+    pub fn with_target_scale(self, target: Option<Affine>) -> Self {
+        Loss { target, ..self }
     }
 
     /// A loss with its default parameters and no class weights.
@@ -75,6 +115,14 @@ impl Loss {
         let rows = output.dims()[0];
         let weights = self.weights.clone();
         let options = &self.options;
+        let scaled;
+        let targets = match (self.target, targets) {
+            (Some(affine), Targets::Numbers(y)) => {
+                scaled = Targets::Numbers(y.clone().sub_scalar(affine.shift).div_scalar(affine.scale));
+                &scaled
+            }
+            _ => targets,
+        };
         match (self.kind, targets) {
             (Kind::CrossEntropy, Targets::Classes(y)) if options.label_smoothing > 0.0 => {
                 smoothed_cross_entropy(output, y.clone(), options.label_smoothing, weights.as_deref(), device)
@@ -128,7 +176,10 @@ impl Loss {
     pub fn predict(&self, output: Tensor<2>) -> Vec<f32> {
         let rows = output.dims()[0];
         let values = if !self.is_classification() {
-            output.reshape([rows])
+            match self.target {
+                Some(affine) => output.reshape([rows]).mul_scalar(affine.scale).add_scalar(affine.shift),
+                None => output.reshape([rows]),
+            }
         } else if self.kind == crate::ir::Loss::BinaryCrossEntropy && output.dims()[1] == 1 {
             sigmoid(output.reshape([rows])).greater_elem(0.5).float()
         } else {
