@@ -1498,3 +1498,22 @@ fn a_scaled_target_trains_and_predicts_in_its_own_units() {
     eprintln!("r2: scaled {r2}, unscaled {plain}; rmse scaled {rmse}");
     assert!(r2 > 0.98 && plain < 0.5, "scaled r2 {r2}, unscaled {plain}");
 }
+
+/// `class_weight: {virginica: 5}` weighs virginica's rows 5 and the others
+/// 1 (Keras' `class_weight`): it trains exactly as the record that names
+/// every class, differently from no weights; a class the training rows do
+/// not have stops the run.
+#[test]
+fn a_record_of_class_weights_weighs_the_classes_it_names() {
+    let layers = "    dense(8)\n    relu()\n    dense(3)";
+    let with = |weights: &str| {
+        iris_on("cpu", layers).replace("    seed: 3\n", &format!("    seed: 3\n    class_weight: {weights}\n"))
+    };
+    let named = epoch_losses("class_weight_one", &with("{virginica: 5}"));
+    let every = epoch_losses("class_weight_all", &with("{setosa: 1, versicolor: 1, virginica: 5}"));
+    let none = epoch_losses("class_weight_none", &iris_on("cpu", layers));
+    assert_eq!(named, every, "classes not named weigh 1");
+    assert_ne!(named, none, "the weights reach the loss");
+    let errors = run_events(&scratch("class_weight_typo"), &with("{virginca: 5}"), false, &mut |_| {});
+    assert!(errors.iter().any(|e| e.contains("the class `virginca`, which `label` does not have")), "{errors:?}");
+}

@@ -16,8 +16,8 @@ use crate::check::setting_calls::{
 };
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
-    Batch, Checkpoint, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, LossOptions, Metric,
-    Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings, WarmupLength,
+    Batch, Checkpoint, ClassWeight, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, LossOptions,
+    Metric, Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings, WarmupLength,
 };
 use crate::schema::{DType, Schema};
 use crate::source::Span;
@@ -337,7 +337,10 @@ impl<'a> Settings<'a> {
                 TrainKey::Checkpoint => set(&mut out.checkpoint, self.checkpoint(value)),
                 // The item it names is lowered by the caller.
                 TrainKey::Augment => self.augment(value, data),
-                TrainKey::ClassWeight => out.balanced_classes = self.class_weight(value, get("loss"), task),
+                TrainKey::ClassWeight => {
+                    let target = get("target").and_then(|t| data?.get(&loss_name(t)?));
+                    out.class_weight = self.class_weight(value, get("loss"), task, target);
+                }
                 TrainKey::Scale => out.target_scale = self.target_scale(value, task),
                 TrainKey::Precision => set(&mut out.precision, self.precision(value)),
                 // Needs the devices, lowered: below.
@@ -1044,16 +1047,28 @@ impl<'a> Settings<'a> {
         Some(scaling)
     }
 
-    fn class_weight(&mut self, value: &Expr, loss: Option<&Expr>, task: Option<Task>) -> bool {
-        if !matches!(&value.kind, ExprKind::Path(p) if p.dotted() == "balanced") {
-            self.wrong_type(
-                value.span,
-                "`class_weight` is `balanced`",
-                "not a weighting",
-                "write `class_weight: balanced`",
-            );
-            return false;
-        }
+    /// `class_weight: balanced` or `{cat: 2, dog: 1}` (positive weights;
+    /// classes the target is known to have, when its levels are known).
+    fn class_weight(
+        &mut self,
+        value: &Expr,
+        loss: Option<&Expr>,
+        task: Option<Task>,
+        target: Option<&crate::schema::Column>,
+    ) -> Option<ClassWeight> {
+        let weighting = match &value.kind {
+            ExprKind::Path(p) if p.dotted() == "balanced" => ClassWeight::Balanced,
+            ExprKind::Record { fields } => ClassWeight::Given(self.given_weights(fields, target)?),
+            _ => {
+                self.wrong_type(
+                    value.span,
+                    "`class_weight` is `balanced` or a record of classes' weights",
+                    "not a weighting",
+                    "write `class_weight: balanced` or `class_weight: {cat: 2, dog: 1}`",
+                );
+                return None;
+            }
+        };
         if task == Some(Task::Regression) {
             let at = loss.map_or(value.span, |l| l.span);
             self.errors.push(Mistake::Conflict.at(
@@ -1065,9 +1080,61 @@ impl<'a> Settings<'a> {
                     if at == value.span { "" } else { " (the loss here is for numbers)" }
                 ),
             ));
-            return false;
+            return None;
         }
-        true
+        Some(weighting)
+    }
+
+    /// The weights of `{cat: 2, dog: 1}`: positive numbers, each class
+    /// named once, and a class of the target when its levels are known
+    /// (a categorical or boolean target; a text column's are known only
+    /// after reading it, so the run checks those).
+    fn given_weights(
+        &mut self,
+        fields: &[Field],
+        target: Option<&crate::schema::Column>,
+    ) -> Option<Vec<(String, f64)>> {
+        let known: Option<Vec<String>> = target.and_then(|t| match &t.dtype {
+            DType::Cat(levels) => Some(levels.clone()),
+            DType::Bool => Some(vec!["false".into(), "true".into()]),
+            _ => None,
+        });
+        let mut out: Vec<(String, f64)> = Vec::new();
+        let errors_before = self.errors.len();
+        for field in fields {
+            let name = field.key.name.clone();
+            if out.iter().any(|(n, _)| *n == name) {
+                let message = format!("`{name}` is weighed twice");
+                self.mistake(Mistake::Conflict, field.key.span, &message, "again", "give each class one weight");
+                continue;
+            }
+            if let Some(levels) = &known
+                && !levels.contains(&name)
+            {
+                let help = match closest(&name, levels.iter().map(String::as_str)) {
+                    Some(near) => format!("did you mean `{near}`? The classes are {}", levels.join(", ")),
+                    None => format!("the classes are {}", levels.join(", ")),
+                };
+                self.unknown_value(
+                    field.key.span,
+                    &format!("`{name}` is not a class of the target"),
+                    "no such class",
+                    &help,
+                );
+                continue;
+            }
+            match eval(&field.value, self.constants).as_f64() {
+                Some(w) if w > 0.0 && w.is_finite() => out.push((name, w)),
+                _ => self.mistake(
+                    Mistake::OutOfRange,
+                    field.value.span,
+                    &format!("the weight of `{name}` must be a positive number"),
+                    "not a positive weight",
+                    "a class's weight multiplies its rows' loss: 2 counts them twice",
+                ),
+            }
+        }
+        (self.errors.len() == errors_before).then_some(out)
     }
 }
 

@@ -30,8 +30,8 @@ pub use stream::{
 };
 pub(crate) use train::named_enum;
 pub use train::{
-    Batch, Checkpoint, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device, DeviceKind,
-    EarlyStop, LogSink, Loss, LossOptions, Metric, Optimizer, OptimizerKind, Precision, Scalar, Schedule,
+    Batch, Checkpoint, ClassWeight, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device,
+    DeviceKind, EarlyStop, LogSink, Loss, LossOptions, Metric, Optimizer, OptimizerKind, Precision, Scalar, Schedule,
     TargetScaling, Task, Train, TrainSettings, WarmupLength,
 };
 

@@ -318,6 +318,17 @@ pub enum DataSplit {
     Val,
 }
 
+/// `class_weight:`: how much each class's rows weigh in the loss.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ClassWeight {
+    /// `balanced`: inversely to each class's frequency, scikit-learn's
+    /// `n / (classes * count)`.
+    Balanced,
+    /// `{cat: 2, dog: 1}`: these classes' weights; the others weigh 1
+    /// (Keras' `class_weight`).
+    Given(Vec<(String, f64)>),
+}
+
 /// The parameters of the losses (each loss reads its own; the checker
 /// refuses another loss's).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -384,8 +395,8 @@ pub struct TrainSettings {
     /// The augmentation applied to training batches (the `augment` item's
     /// steps).
     pub augment: Option<Augmentation>,
-    /// Weight classes inversely to their frequency (classification only).
-    pub balanced_classes: bool,
+    /// How classes weigh in the loss (classification only).
+    pub class_weight: Option<ClassWeight>,
     /// How a numeric target is scaled for training (regression only).
     pub target_scale: Option<TargetScaling>,
     /// Batches built ahead of the step training (0: each built when the
@@ -430,7 +441,7 @@ impl TrainSettings {
             save: None,
             checkpoint: Checkpoint::default(),
             augment: None,
-            balanced_classes: false,
+            class_weight: None,
             target_scale: None,
             prefetch: DEFAULT_PREFETCH,
         }

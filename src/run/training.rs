@@ -130,21 +130,47 @@ fn burn_device(written: &crate::ir::Device) -> Device {
     }
 }
 
-/// The loss of a run, with class weights for `class_weight: balanced`
-/// (`counts`: the training rows of each class) and the target's scaling
-/// (`scale:`, fitted on the training rows).
-pub fn loss_of(train: &Train, counts: Option<Vec<usize>>, target: Option<Affine>) -> Loss {
-    let weights = if train.settings.balanced_classes {
-        // n / (k * count): scikit-learn's "balanced".
-        counts.map(|counts| {
+/// The loss of a run, with its class weights (see [`class_weights`]) and
+/// the target's scaling (`scale:`, fitted on the training rows).
+pub fn loss_of(train: &Train, weights: Option<Vec<f32>>, target: Option<Affine>) -> Loss {
+    Loss::new(train.settings.loss, train.settings.loss_options, weights).with_target_scale(target)
+}
+
+/// Each class's weight in the loss, in the order of `classes`, for
+/// `class_weight:` (`counts`: the training rows of each class):
+/// `balanced` is scikit-learn's `n / (k * count)`; a record gives its
+/// classes' weights and 1 to the rest (Keras'). A class the record names
+/// that the training rows lack is an error: a misspelt weight would
+/// otherwise weigh nothing.
+pub(super) fn class_weights(
+    train: &Train,
+    classes: Option<&[String]>,
+    counts: Option<&[usize]>,
+    span: Span,
+) -> RunResult<Option<Vec<f32>>> {
+    match (&train.settings.class_weight, classes, counts) {
+        (Some(crate::ir::ClassWeight::Balanced), _, Some(counts)) => {
             let n: usize = counts.iter().sum();
             let k = counts.len().max(1);
-            counts.iter().map(|c| n as f32 / (k as f32 * (*c).max(1) as f32)).collect()
-        })
-    } else {
-        None
-    };
-    Loss::new(train.settings.loss, train.settings.loss_options, weights).with_target_scale(target)
+            Ok(Some(counts.iter().map(|c| n as f32 / (k as f32 * (*c).max(1) as f32)).collect()))
+        }
+        (Some(crate::ir::ClassWeight::Given(given)), Some(classes), _) => {
+            let mut weights = vec![1.0f32; classes.len()];
+            for (name, weight) in given {
+                let Some(at) = classes.iter().position(|c| c == name) else {
+                    return Err(RunError::data(
+                        format!("`class_weight` names the class `{name}`, which `{}` does not have", train.target),
+                        span,
+                        "trained here",
+                        &format!("the classes are {}", classes.join(", ")),
+                    ));
+                };
+                weights[at] = *weight as f32;
+            }
+            Ok(Some(weights))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Whether the run predicts classes (decided by the checker).
@@ -282,7 +308,8 @@ pub fn train(
             "a one-hot column has levels in the data that `pipe check` could not know (see the warnings above: it reads a sample of large files); merge or drop the rare levels before encoding",
         ));
     }
-    let loss = loss_of(train, counts, target_scale);
+    let weights = class_weights(train, classes.as_deref(), counts.as_deref(), span)?;
+    let loss = loss_of(train, weights, target_scale);
     let (run_dir, resume_from) = match resume.then(|| resumable(dir, name, train)).flatten() {
         Some((run, checkpoint)) => {
             progress.note(&format!("resuming from {}", checkpoint.display()));
