@@ -762,3 +762,50 @@ fn predict_never_writes_over_its_data() {
     );
     assert_eq!(std::fs::read_to_string(&data).unwrap(), "x\n1\n");
 }
+
+/// `pipe lr-find`: the rates grow from 1e-7 geometrically, the losses and
+/// their moving average are written as a CSV and a PNG, and the rate it
+/// suggests is fastai 2.7's `valley` (its code, verbatim, run by Python)
+/// on the CSV's smoothed losses.
+#[test]
+fn lr_find_writes_the_curve_and_suggests_fastais_valley() {
+    let Some(python) = crate::run::provided("PIPE_TEST_PYTHON") else { return };
+    let dir = temp_dir("lr_find");
+    let png = dir.join("lr.png");
+    let output = run(&["lr-find", &repo("pipelines/breast_cancer.pipe"), "diagnosis", "-o", png.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let csv = std::fs::read_to_string(dir.join("lr.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert!(rows.len() >= 50, "{} steps", rows.len());
+    assert_eq!(rows[0][0], 1e-7);
+    let ratio = 1e8f64.powf(1.0 / 99.0);
+    for pair in rows.windows(2) {
+        assert!((pair[1][0] / pair[0][0] - ratio).abs() < 1e-9, "{pair:?}");
+    }
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    let suggested = said.split("suggested (valley): ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap();
+    let script = r#"
+import sys, csv
+rows = list(csv.DictReader(open(sys.argv[1])))
+lrs, losses = [float(r["lr"]) for r in rows], [float(r["smoothed_loss"]) for r in rows]
+n = len(losses)
+max_start, max_end = 0, 0
+lds = [1]*n
+for i in range(1, n):
+    for j in range(0, i):
+        if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+            lds[i] = lds[j] + 1
+        if lds[max_end] < lds[i]:
+            max_end = i
+            max_start = max_end - lds[max_end]
+sections = (max_end - max_start) / 3
+idx = max_start + int(sections) + int(sections/2)
+print(repr(lrs[idx]))
+"#;
+    let reference = Command::new(python).args(["-c", script, dir.join("lr.csv").to_str().unwrap()]).output().unwrap();
+    assert!(reference.status.success(), "{}", stderr(&reference));
+    // Printed to 3 digits; neighbouring steps' rates differ by 20%.
+    let (ours, fastai): (f64, f64) = (suggested.parse().unwrap(), stdout(&reference).trim().parse().unwrap());
+    assert!((ours / fastai - 1.0).abs() < 5e-3, "pipe {ours}, fastai {fastai}: {said}");
+}

@@ -3,6 +3,7 @@
 mod check;
 mod error;
 mod fmt;
+mod lr_find;
 mod predict;
 mod preview;
 mod report;
@@ -152,6 +153,30 @@ enum Command {
         #[arg(long, default_value_t = 6)]
         versions: usize,
     },
+    /// The learning-rate range test of a training run: a fresh model
+    /// trained for some steps while the rate grows from tiny to large; the
+    /// loss at each rate as a PNG and a CSV, and the rates it suggests
+    /// (fastai's `lr_find`).
+    LrFind {
+        /// The `.pipe` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The `train` item to test.
+        #[arg(value_name = "TRAIN")]
+        train: String,
+        /// Where to write the PNG (the CSV goes beside it).
+        #[arg(short, long, value_name = "OUT", default_value = "lr-find.png")]
+        output: PathBuf,
+        /// The first step's learning rate.
+        #[arg(long, default_value_t = 1e-7)]
+        start: f64,
+        /// The last step's learning rate.
+        #[arg(long, default_value_t = 10.0)]
+        end: f64,
+        /// How many steps.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+    },
     /// Serve the language server protocol on stdin/stdout, for editors:
     /// diagnostics as you type, hover, completion of columns and names, go
     /// to definition, the outline and formatting.
@@ -236,6 +261,10 @@ fn run(cli: Cli) -> bool {
         Command::AugmentPreview { file, train, output, samples, versions } => {
             let what = preview::Preview { file: &file, train: &train, output: &output, samples, versions };
             preview::preview(&what, &mut reporter)
+        }
+        Command::LrFind { file, train, output, start, end, steps } => {
+            let test = crate::train::lr_find::RangeTest { start, end, steps };
+            lr_find::lr_find(&lr_find::LrFind { file: &file, train: &train, output: &output, test }, &mut reporter)
         }
         Command::Lsp => match crate::lsp::serve() {
             Ok(()) => true,

@@ -488,6 +488,13 @@ impl<'a> Session<'a> {
     /// The rows of any frame (a training run's data, say), computing what
     /// it needs.
     pub fn rows_of(&mut self, frame: &Frame) -> RunResult<DataFrame> {
+        // What the frame reads (its transforms' fits, its splits) first, as
+        // a run computes an item's inputs before it.
+        let mut used = Vec::new();
+        plan::frame_references(frame, &mut used);
+        for id in used {
+            self.ensure(id, true)?;
+        }
         self.frame_rows(frame, "data")
     }
 

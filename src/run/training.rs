@@ -261,6 +261,30 @@ fn prepare_frames(train: &Train, data: &DataFrame, validate: Option<&DataFrame>,
     Ok(Prepared { classes, features, set, val, counts, width, target_scale })
 }
 
+/// The learning-rate range test of run `train` on its training frame
+/// `data` (see [`crate::train::lr_find`]): the run's model from fresh
+/// weights, its optimizer, loss (with class weights and target scaling),
+/// batch size and seed, on its first device, in f32, without augmentation.
+pub fn lr_find(
+    train: &Train,
+    data: &DataFrame,
+    test: &crate::train::lr_find::RangeTest,
+    span: Span,
+) -> RunResult<crate::train::lr_find::Curve> {
+    let Prepared { classes, set, counts, target_scale, .. } = prepare_frames(train, data, None, span)?;
+    let weights = class_weights(train, classes.as_deref(), counts.as_deref(), span)?;
+    let loss = loss_of(train, weights, target_scale);
+    devices_present(train, span)?;
+    let Rows::Memory(set) = set else {
+        return Err(RunError::data("the training rows are not in memory", span, "trained here", ""));
+    };
+    let batch = match train.settings.batch {
+        crate::ir::Batch::Rows(rows) => usize::try_from(rows).unwrap_or(usize::MAX),
+        crate::ir::Batch::Auto => fit::AUTO_BATCH,
+    };
+    Ok(crate::train::lr_find::range_test(train, &set, batch, &loss, &device_of(train), test))
+}
+
 /// `binary_cross_entropy` needs two classes. The checker refuses other
 /// counts where it knows the levels; a file's sample may not show them all.
 pub(super) fn two_classes(train: &Train, classes: Option<&[String]>, span: Span) -> RunResult<()> {

@@ -14,6 +14,7 @@ pub mod feed;
 pub mod fit;
 pub mod init;
 pub mod loss;
+pub mod lr_find;
 pub mod metrics;
 pub mod model;
 pub mod optimizer;

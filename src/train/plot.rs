@@ -255,3 +255,47 @@ pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)]) -> Result<()
     }
     canvas.save(path)
 }
+
+/// Draws one curve of `(x, y)` points under `title` into `path`, the x axis
+/// labelled with powers of ten (`x` is a log10, as the learning-rate range
+/// test's rates).
+pub fn chart_xy(path: &Path, title: &str, points: &[(f64, f64)]) -> Result<(), String> {
+    let finite: Vec<(f64, f64)> = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    if finite.is_empty() {
+        return Ok(());
+    }
+    let bounds = |pick: fn(&(f64, f64)) -> f64| {
+        let (lo, hi) =
+            finite.iter().map(pick).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        if hi - lo < 1e-12 { (lo - 0.5, hi + 0.5) } else { (lo, hi) }
+    };
+    let ((x_lo, x_hi), (y_lo, y_hi)) = (bounds(|p| p.0), bounds(|p| p.1));
+    let mut canvas = Canvas::new();
+    let (left, right, top, bottom) =
+        (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
+    for k in 0..=4 {
+        let y = top + (bottom - top) * k / 4;
+        canvas.line((left, y), (right, y), GREY);
+    }
+    canvas.line((left, top), (left, bottom), BLACK);
+    canvas.line((left, bottom), (right, bottom), BLACK);
+    canvas.text(left, 12, title, BLACK);
+    canvas.text(4, top - 4, &short(y_hi), BLACK);
+    canvas.text(4, bottom - 8, &short(y_lo), BLACK);
+    let at = |x: f64, y: f64| {
+        let px = left + ((x - x_lo) / (x_hi - x_lo) * (right - left) as f64).round() as i64;
+        let py = bottom - ((y - y_lo) / (y_hi - y_lo) * (bottom - top) as f64).round() as i64;
+        (px, py)
+    };
+    // A tick and a label at each power of ten in range.
+    for power in (x_lo.ceil() as i64)..=(x_hi.floor() as i64) {
+        let (x, _) = at(power as f64, y_lo);
+        canvas.line((x, bottom), (x, bottom + 4), BLACK);
+        canvas.text(x - 12, bottom + 12, &format!("1e{power}"), BLACK);
+    }
+    let pixels: Vec<(i64, i64)> = finite.iter().map(|(x, y)| at(*x, *y)).collect();
+    for pair in pixels.windows(2) {
+        canvas.line(pair[0], pair[1], BLUE);
+    }
+    canvas.save(path)
+}
