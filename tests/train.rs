@@ -1517,3 +1517,44 @@ fn a_record_of_class_weights_weighs_the_classes_it_names() {
     let errors = run_events(&scratch("class_weight_typo"), &with("{virginca: 5}"), false, &mut |_| {});
     assert!(errors.iter().any(|e| e.contains("the class `virginca`, which `label` does not have")), "{errors:?}");
 }
+
+/// `threshold: 0.2` on a two-class run: `predict` calls the second class
+/// exactly where its probability (from `probabilities: true` at the
+/// default threshold) passes 0.2, and the evaluation's accuracy and
+/// confusion at 0.2 are those of that rule, counted by hand.
+#[test]
+fn a_threshold_moves_two_class_predictions_and_metrics() {
+    let dir = scratch("threshold");
+    let text = example("breast_cancer.pipe").replace("epochs: 60", "epochs: 4").replace(
+        "metrics: [accuracy, precision, recall, f1, confusion]",
+        "metrics: [accuracy, confusion]\n    threshold: 0.2",
+    ) + "\noutput prep(test) |> predict(diagnosis, probabilities: true) |> write(\"out/p.csv\")\n\
+         output prep(test) |> predict(diagnosis, threshold: 0.2) |> write(\"out/t.csv\")\n";
+    let (scores, _, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let report = &scores.iter().find(|(n, _)| n == "report").unwrap().1;
+    let column = |file: &str, name: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut lines = text.lines();
+        let at = lines.next().unwrap().split(',').position(|c| c == name).unwrap();
+        lines.map(|l| l.split(',').nth(at).unwrap().to_owned()).collect()
+    };
+    let (label, chosen, chance) =
+        (column("out/p.csv", "label"), column("out/p.csv", "prediction"), column("out/p.csv", "probability"));
+    let second = |p: f64, class: &str| if class == "malignant" { p } else { 1.0 - p };
+    let by_hand: Vec<&str> = chosen
+        .iter()
+        .zip(&chance)
+        .map(|(c, p)| if second(p.parse().unwrap(), c) > 0.2 { "malignant" } else { "benign" })
+        .collect();
+    assert_eq!(column("out/t.csv", "prediction"), by_hand);
+    assert_ne!(chosen.iter().map(String::as_str).collect::<Vec<_>>(), by_hand, "0.2 moves some rows");
+    let mut confusion = vec![vec![0u64; 2]; 2];
+    for (truth, guess) in label.iter().zip(&by_hand) {
+        let index = |c: &str| usize::from(c == "malignant");
+        confusion[index(truth)][index(guess)] += 1;
+    }
+    assert_eq!(report.confusion.as_ref().unwrap(), &confusion);
+    let right = (confusion[0][0] + confusion[1][1]) as f64 / label.len() as f64;
+    assert!((report.accuracy.unwrap() - right).abs() < 1e-12);
+}

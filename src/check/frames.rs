@@ -22,8 +22,8 @@ use crate::syntax::ast::*;
 pub const PREDICT: Declared<()> = declared(
     "predict",
     (),
-    &[pos("run", true), named("probabilities")],
-    "Adds the trained run's `prediction` column; `probabilities: true` adds `probability`, the predicted class's",
+    &[pos("run", true), named("probabilities"), named("threshold")],
+    "Adds the trained run's `prediction` column; `probabilities: true` adds `probability`, the predicted class's; `threshold:` (two classes) is where the second class starts",
 );
 
 /// How deep recipes may use recipes.
@@ -344,7 +344,11 @@ impl<'a> Frames<'a> {
         if probability {
             frame.schema.set(Column::new(ir::PROBABILITY, DType::F64, run.span));
         }
-        frame.ops.push(ir::Op::Predict { run: item, probability });
+        let threshold = match b.expr("threshold") {
+            None => None,
+            Some(given) => Some(self.threshold(given, item, &path.dotted())?),
+        };
+        frame.ops.push(ir::Op::Predict { run: item, probability, threshold });
         frame.spans.push(run.span);
         Some(frame)
     }
@@ -377,6 +381,33 @@ impl<'a> Frames<'a> {
     /// The type of a run's predictions: the target's for classes (the
     /// class names), f64 for numbers (an integer target regressed with
     /// `loss: mse` is predicted as a float).
+    /// `threshold:` of `predict`: a probability in (0, 1), for a run that
+    /// learns classes (two of them: checked where its model is known).
+    fn threshold(&mut self, given: &Expr, run: usize, name: &str) -> Option<f64> {
+        let value = crate::check::value::eval(given, self.constants);
+        let Some(p) = value.as_f64().filter(|p| *p > 0.0 && *p < 1.0) else {
+            self.errors.push(Mistake::OutOfRange.at(
+                given.span,
+                "`threshold` is a probability between 0 and 1",
+                "not in (0, 1)",
+                "write `threshold: 0.3` to predict the second class more often, `0.7` less",
+            ));
+            return None;
+        };
+        let ItemKind::Train(train) = &self.items[run].kind else { return Some(p) };
+        let (loss, target) = (setting(&train.body, "loss"), setting(&train.body, "target"));
+        if classification(loss, target, self.train_inputs.get(&run)) == Some(Task::Regression) {
+            self.errors.push(Mistake::Conflict.at(
+                given.span,
+                format!("`{name}` predicts numbers, and `threshold` turns probabilities into classes"),
+                "a regression run",
+                "remove `threshold`",
+            ));
+            return None;
+        }
+        Some(p)
+    }
+
     fn target_dtype(&mut self, run: &str) -> Option<DType> {
         let (_, symbol) = self.scope.lookup(run)?;
         let ItemKind::Train(train) = &self.items[symbol.item].kind else { return None };

@@ -8,7 +8,7 @@ use crate::check::error::CheckError;
 use crate::check::scope::Scope;
 use crate::check::value::Constants;
 use crate::check::{augment, frames, settings};
-use crate::ir::{self, Activation, LayerKind, Loss, Metric, TrainSettings};
+use crate::ir::{self, Activation, LayerKind, Loss, TrainSettings};
 use crate::source::Span;
 use crate::syntax::ast::*;
 
@@ -17,8 +17,8 @@ use crate::syntax::ast::*;
 pub struct LoweredSettings {
     /// Each `train` item's settings that checked clean.
     pub train: HashMap<usize, TrainSettings>,
-    /// Each `evaluate` item's metrics.
-    pub evaluate: HashMap<usize, Vec<Metric>>,
+    /// Each `evaluate` item's settings.
+    pub evaluate: HashMap<usize, settings::EvaluateSettings>,
 }
 
 /// Lowers the runs of one file.
@@ -92,12 +92,39 @@ impl Runs<'_> {
                 let trained = Trained { frame: &run_data, span: written.data.span };
                 self.same_transforms(ir, trained, &data, eval.data.span, "the evaluation data", Fix::of(&eval.data));
             }
-            let metrics = settings.evaluate.remove(&index).unwrap_or_default();
+            let evaluation = settings.evaluate.remove(&index).unwrap_or_default();
+            if let Some((_, span)) = evaluation.threshold {
+                self.two_classes(ir, symbol.item, span);
+            }
+            let (metrics, threshold) = (evaluation.metrics, evaluation.threshold.map(|(t, _)| t));
             let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
-            let kind = ir::ItemKind::Evaluate { run: symbol.item, data, metrics };
+            let kind = ir::ItemKind::Evaluate { run: symbol.item, data, metrics, threshold };
             ir.items[index] = Some(ir::Item { name, span: item.span, kind });
         }
         self.predictions(ir);
+    }
+
+    /// A `threshold:` needs a run that tells two classes apart: one output
+    /// (`binary_cross_entropy`) or two (`cross_entropy`, `focal`).
+    fn two_classes(&mut self, ir: &ir::Program, run: usize, span: Span) {
+        let Some(Some(ir::Item { kind: ir::ItemKind::Train(train), name, .. })) = ir.items.get(run) else { return };
+        let width = match train.model.output {
+            ir::Shape::Flat(n) => n,
+            ir::Shape::Image(_) => 0,
+        };
+        let binary = match train.settings.loss {
+            Loss::BinaryCrossEntropy => width == 1 || width == 2,
+            Loss::CrossEntropy | Loss::Focal => width == 2,
+            Loss::Mse | Loss::Mae | Loss::Huber => false,
+        };
+        if !binary {
+            self.errors.push(crate::check::error::Mistake::Conflict.at(
+                span,
+                format!("`threshold` needs a run that tells two classes apart, and `{name}` has {width} outputs"),
+                "not two classes",
+                "for more classes the prediction is the most probable one; compare `probability` instead",
+            ));
+        }
     }
 
     /// `predict(run)` in a data item: the rows it predicts for have been
@@ -107,7 +134,10 @@ impl Runs<'_> {
         for item in ir.items.iter().flatten() {
             let (ir::ItemKind::Stage(frame) | ir::ItemKind::Output(frame)) = &item.kind else { continue };
             for (i, op) in frame.ops.iter().enumerate() {
-                let ir::Op::Predict { run, .. } = op else { continue };
+                let ir::Op::Predict { run, threshold, .. } = op else { continue };
+                if threshold.is_some() {
+                    self.two_classes(ir, *run, frame.spans[i]);
+                }
                 let (Some(Some(ir::Item { kind: ir::ItemKind::Train(train), .. })), ItemKind::Train(written)) =
                     (ir.items.get(*run), &program.items[*run].kind)
                 else {

@@ -196,8 +196,8 @@ impl Checker<'_> {
                 }
                 ItemKind::Evaluate(eval) => {
                     let task = evaluated_task(&program.items, &scope, &eval.model, &frames.train_inputs);
-                    let metrics = eval.body.as_ref().map(|body| rules.evaluate(body, task)).unwrap_or_default();
-                    lowered.evaluate.insert(index, metrics);
+                    let evaluation = eval.body.as_ref().map(|body| rules.evaluate(body, task)).unwrap_or_default();
+                    lowered.evaluate.insert(index, evaluation);
                 }
                 _ => {}
             }

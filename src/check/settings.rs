@@ -178,12 +178,39 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
 ];
 
 /// The settings of an `evaluate` block.
-pub const EVALUATE_SETTINGS: &[Setting<()>] = &[Setting {
-    key: (),
-    name: "metrics",
-    form: "[accuracy, precision, recall, f1, confusion, loss, mse, mae, ...]",
-    doc: "What the evaluation computes",
-}];
+pub const EVALUATE_SETTINGS: &[Setting<EvaluateKey>] = &[
+    Setting {
+        key: EvaluateKey::Metrics,
+        name: "metrics",
+        form: "[accuracy, precision, recall, f1, confusion, auc, log_loss, loss, mse, mae, r2, ...]",
+        doc: "What the evaluation computes",
+    },
+    Setting {
+        key: EvaluateKey::Threshold,
+        name: "threshold",
+        form: "p in (0, 1)",
+        doc: "A two-class run predicts its second class above this probability (0.5 unless given)",
+    },
+];
+
+/// The settings of an `evaluate` block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvaluateKey {
+    /// `metrics:`
+    Metrics,
+    /// `threshold:`
+    Threshold,
+}
+
+/// An evaluation's settings, checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EvaluateSettings {
+    /// The metrics, in the order written.
+    pub metrics: Vec<Metric>,
+    /// `threshold:`, checked in (0, 1) (whether the run has two classes is
+    /// checked where its model is known).
+    pub threshold: Option<(f64, Span)>,
+}
 
 /// The settings of an `augment` block.
 pub const AUGMENT_SETTINGS: &[Setting<()>] = &[Setting {
@@ -201,9 +228,9 @@ pub fn setting_names<K>(settings: &[Setting<K>]) -> Vec<&'static str> {
 /// A setting's form and doc, by its key as written (for hover).
 pub fn describe_setting(name: &str) -> Option<(String, &'static str)> {
     let train = TRAIN_SETTINGS.iter().find(|s| s.name == name).map(|s| (s.name, s.form, s.doc));
-    let evaluate =
-        || EVALUATE_SETTINGS.iter().chain(AUGMENT_SETTINGS).find(|s| s.name == name).map(|s| (s.name, s.form, s.doc));
-    train.or_else(evaluate).map(|(name, form, doc)| (format!("{name}: {form}"), doc))
+    let evaluate = || EVALUATE_SETTINGS.iter().find(|s| s.name == name).map(|s| (s.name, s.form, s.doc));
+    let augment = || AUGMENT_SETTINGS.iter().find(|s| s.name == name).map(|s| (s.name, s.form, s.doc));
+    train.or_else(evaluate).or_else(augment).map(|(name, form, doc)| (format!("{name}: {form}"), doc))
 }
 
 /// The largest count a setting takes (epochs, batch, steps, ...): beyond
@@ -405,18 +432,46 @@ impl<'a> Settings<'a> {
     }
 
     /// The settings of an `evaluate` item: the metrics asked for, lowered.
-    pub fn evaluate(&mut self, body: &Block, task: Option<Task>) -> Vec<Metric> {
-        let mut metrics = Vec::new();
-        for (_, value) in self.keys(body, &setting_names(EVALUATE_SETTINGS), "an evaluation") {
-            let Value::List(items) = self.value(value) else {
-                self.wrong_type(value.span, "`metrics` is a list", "not a list", "write `metrics: [accuracy, f1]`");
-                continue;
-            };
-            for (item, span) in items {
-                metrics.extend(self.metric(&item, span, task));
+    pub fn evaluate(&mut self, body: &Block, task: Option<Task>) -> EvaluateSettings {
+        let mut out = EvaluateSettings::default();
+        for (key, value) in self.keys(body, &setting_names(EVALUATE_SETTINGS), "an evaluation") {
+            let Some(declared) = EVALUATE_SETTINGS.iter().find(|s| s.name == key.name) else { continue };
+            match declared.key {
+                EvaluateKey::Metrics => {
+                    let Value::List(items) = self.value(value) else {
+                        let help = "write `metrics: [accuracy, f1]`";
+                        self.wrong_type(value.span, "`metrics` is a list", "not a list", help);
+                        continue;
+                    };
+                    for (item, span) in items {
+                        out.metrics.extend(self.metric(&item, span, task));
+                    }
+                }
+                EvaluateKey::Threshold => out.threshold = self.threshold(value, task).map(|t| (t, value.span)),
             }
         }
-        metrics
+        out
+    }
+
+    /// A probability threshold in (0, 1), for a run that learns classes.
+    pub fn threshold(&mut self, value: &Expr, task: Option<Task>) -> Option<f64> {
+        let given = self.value(value);
+        let Some(p) = given.as_f64().filter(|p| *p > 0.0 && *p < 1.0) else {
+            self.range_or_type(
+                &given,
+                value.span,
+                "`threshold` is a probability between 0 and 1",
+                &format!("this is {}", shown(&given)),
+                "write `threshold: 0.3` to predict the second class more often, `0.7` less",
+            );
+            return None;
+        };
+        if task == Some(Task::Regression) {
+            let message = "`threshold` turns probabilities into classes, and this run learns numbers";
+            self.mistake(Mistake::Conflict, value.span, message, "no probabilities", "remove `threshold`");
+            return None;
+        }
+        Some(p)
     }
 
     fn metric(&mut self, value: &Value, span: Span, task: Option<Task>) -> Option<Metric> {

@@ -132,6 +132,10 @@ enum Command {
         /// (classification runs).
         #[arg(long)]
         probabilities: bool,
+        /// A two-class run predicts its second class when that class's
+        /// probability passes this (0.5 unless given).
+        #[arg(long, value_name = "P")]
+        threshold: Option<f64>,
     },
     /// Write a PNG grid of a training run's images: each sample, then the
     /// versions its augmentation draws in epochs 1, 2, ... (as training
@@ -253,8 +257,9 @@ fn run(cli: Cli) -> bool {
             let flags = run::Flags { no_cache, resume, in_memory, memory };
             run::run(&file, &items, flags, device.as_deref(), &mut reporter)
         }
-        Command::Predict { run, data, output, probabilities } => {
-            predict::predict(&run, &data, output.as_deref(), probabilities, &mut reporter)
+        Command::Predict { run, data, output, probabilities, threshold } => {
+            let asked = predict::Asked { probabilities, threshold };
+            predict::predict(&run, &data, output.as_deref(), asked, &mut reporter)
         }
         Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),

@@ -7,10 +7,17 @@ use super::report::Reporter;
 use crate::run::predict::{default_output, open_run, predict_file, stale_pipeline};
 use crate::source::{SourceFile, SourceMap};
 
-/// Predicts for new data with a training run's folder (with each row's
-/// predicted class's probability when `probabilities`); returns whether it
+/// What `pipe predict` adds and how it decides.
+pub struct Asked {
+    /// Each row's predicted class's probability too.
+    pub probabilities: bool,
+    /// A two-class run's threshold.
+    pub threshold: Option<f64>,
+}
+
+/// Predicts for new data with a training run's folder; returns whether it
 /// succeeded.
-pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, probabilities: bool, reporter: &mut Reporter) -> bool {
+pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, asked: Asked, reporter: &mut Reporter) -> bool {
     let out = out.map_or_else(|| default_output(data), Path::to_path_buf);
     if let (Ok(data_file), Ok(out_file)) = (data.canonicalize(), out.canonicalize())
         && data_file == out_file
@@ -36,7 +43,7 @@ pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, probabilities: b
         reporter.report(&stale_pipeline(), &no_file());
         return false;
     }
-    match predict_file(saved, &report.ir, data, &out, probabilities) {
+    match predict_file(saved, &report.ir, data, &out, asked.probabilities, asked.threshold) {
         Ok(done) => {
             for warning in &done.warnings {
                 let file = warning.span().map_or_else(no_file, |s| sources.get(s.file).clone());

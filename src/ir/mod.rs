@@ -102,6 +102,9 @@ pub enum ItemKind {
         data: Frame,
         /// The metrics asked for, in the order written.
         metrics: Vec<Metric>,
+        /// `threshold:`: a two-class run predicts its second class when that
+        /// class's probability passes this (0.5 unless given).
+        threshold: Option<f64>,
     },
 }
 
@@ -382,6 +385,8 @@ pub enum Op {
         /// Also add `probability`, the predicted class's probability
         /// (`probabilities: true`; classification runs only).
         probability: bool,
+        /// `threshold:` of a two-class run (0.5 unless given).
+        threshold: Option<f64>,
     },
 }
 

@@ -150,10 +150,11 @@ impl<'a> Session<'a> {
         let mut paths = scratch.0.iter().cloned();
         let Some(data) = paths.next() else { return Ok(None) };
         let rows = match &self.item(id).kind {
-            ItemKind::Evaluate { run, .. } => {
+            ItemKind::Evaluate { run, threshold, .. } => {
                 let trained = std::rc::Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(None) };
-                let (scores, rows) = crate::run::training::evaluate_file(&trained, train, &data, self.item(id).span)?;
+                let span = self.item(id).span;
+                let (scores, rows) = crate::run::training::evaluate_file(&trained, train, &data, *threshold, span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 vec![rows]
             }

@@ -660,11 +660,11 @@ impl<'a> Session<'a> {
                 };
                 self.train_item(id, training::TrainRows::Frames { data: &data, validate: validate.as_ref() })
             }
-            ItemKind::Evaluate { run, data, .. } => {
+            ItemKind::Evaluate { run, data, threshold, .. } => {
                 let frame = self.frame_rows(data, &item.name)?;
                 let trained = Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(vec![frame.height()]) };
-                let scores = training::evaluate(&trained, train, &frame, item.span)?;
+                let scores = training::evaluate(&trained, train, &frame, *threshold, item.span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 Ok(vec![frame.height()])
             }
@@ -778,11 +778,11 @@ impl<'a> Session<'a> {
             self.step_event(name, index, frame.ops.len(), op_name(op));
             df = match op {
                 Op::Transform(id) => self.transform(*id, df)?,
-                Op::Predict { run, probability } => {
+                Op::Predict { run, probability, threshold } => {
                     self.ensure(*run, true)?;
                     let trained = Rc::clone(&self.trained[run]);
                     let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(df) };
-                    training::predict(&trained, train, df, *probability, *span)?
+                    training::predict(&trained, train, df, *probability, *threshold, *span)?
                 }
                 // Fitting steps in a stage learn from the frame itself.
                 op => {

@@ -114,6 +114,7 @@ pub fn predict_file(
     data: &Path,
     out: &Path,
     probabilities: bool,
+    threshold: Option<f64>,
 ) -> RunResult<Predicted> {
     let SavedRun { dir: run_dir, name, meta, transforms: saved, .. } = saved;
     let train = program
@@ -147,7 +148,22 @@ pub fn predict_file(
             "drop --probabilities: a regression run's prediction is the number itself",
         ));
     }
-    let predicted = training::predict(&trained, &train, df, probabilities, span)?;
+    if let Some(t) = threshold {
+        if !(t > 0.0 && t < 1.0) {
+            return Err(failure(
+                format!("--threshold {t} is not a probability between 0 and 1"),
+                "write --threshold 0.3",
+            ));
+        }
+        let classes = trained.meta.classes.as_ref().map_or(0, Vec::len);
+        if classes != 2 {
+            return Err(failure(
+                format!("--threshold: this run tells {classes} classes apart, not two"),
+                "drop --threshold: the prediction is the most probable class",
+            ));
+        }
+    }
+    let predicted = training::predict(&trained, &train, df, probabilities, threshold, span)?;
     // The rows as given, with their predictions (when no step dropped rows).
     let added: &[&str] =
         if probabilities { &[crate::ir::PREDICTION, crate::ir::PROBABILITY] } else { &[crate::ir::PREDICTION] };

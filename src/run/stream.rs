@@ -144,6 +144,8 @@ struct Model<'p> {
     train: &'p Train,
     /// Whether `probability` is added too.
     probability: bool,
+    /// `threshold:` of a two-class run.
+    threshold: Option<f64>,
 }
 
 /// What one step learns in a pass.
@@ -325,7 +327,7 @@ impl<'a> Session<'a> {
         let mut models: Vec<Option<Model>> = Vec::with_capacity(steps.len());
         for step in steps {
             models.push(match step.op() {
-                Some(Op::Predict { run, probability }) => {
+                Some(Op::Predict { run, probability, threshold }) => {
                     self.ensure(*run, true)?;
                     let Some(ItemKind::Train(train)) =
                         program.items.get(*run).and_then(Option::as_ref).map(|i| &i.kind)
@@ -333,7 +335,7 @@ impl<'a> Session<'a> {
                         return Err(unfitted(step.span));
                     };
                     let trained = self.trained.get(run).ok_or_else(|| unfitted(step.span))?;
-                    Some(Model { trained: Rc::clone(trained), train, probability: *probability })
+                    Some(Model { trained: Rc::clone(trained), train, probability: *probability, threshold: *threshold })
                 }
                 _ => None,
             });
@@ -591,7 +593,14 @@ fn scan(
                 continue;
             }
             if let Some(model) = &work.models[index] {
-                batch = training::predict(&model.trained, model.train, batch, model.probability, step.span)?;
+                batch = training::predict(
+                    &model.trained,
+                    model.train,
+                    batch,
+                    model.probability,
+                    model.threshold,
+                    step.span,
+                )?;
                 continue;
             }
             let (Some(fitted), Some(op)) = (fitted.as_ref(), step.op()) else { return Err(unfitted(step.span)) };

@@ -674,20 +674,33 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
     }
 }
 
-/// The metrics of a trained run on a frame.
-pub fn evaluate(trained: &Trained, train: &Train, frame: &DataFrame, span: Span) -> RunResult<Scores> {
+/// The metrics of a trained run on a frame (two classes split at
+/// `threshold`, when given).
+pub fn evaluate(
+    trained: &Trained,
+    train: &Train,
+    frame: &DataFrame,
+    threshold: Option<f64>,
+    span: Span,
+) -> RunResult<Scores> {
     let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
-    let loss = loss_of(train, None, trained.meta.target_scale);
+    let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
 }
 
 /// The metrics of a trained run on rows streamed to the file `path` (an
 /// evaluation over a source larger than the memory budget), read a row
 /// group at a time; and how many rows there were.
-pub fn evaluate_file(trained: &Trained, train: &Train, path: &Path, span: Span) -> RunResult<(Scores, usize)> {
+pub fn evaluate_file(
+    trained: &Trained,
+    train: &Train,
+    path: &Path,
+    threshold: Option<f64>,
+    span: Span,
+) -> RunResult<(Scores, usize)> {
     let rows = crate::run::disk::evaluation_rows(&trained.meta, path, shaped_image(train), span)?;
     let count = rows.len();
-    let loss = loss_of(train, None, trained.meta.target_scale);
+    let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train))
         .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
     Ok((scores, count))
@@ -701,10 +714,11 @@ pub fn predict(
     train: &Train,
     frame: DataFrame,
     probability: bool,
+    threshold: Option<f64>,
     span: Span,
 ) -> RunResult<DataFrame> {
     let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
-    let loss = loss_of(train, None, trained.meta.target_scale);
+    let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     let (values, chances) = fit::predict_with_probability(&trained.net, &set, &loss, &device_of(train), probability);
     let column = match &trained.meta.classes {
         Some(names) => {

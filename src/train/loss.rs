@@ -19,6 +19,9 @@ pub struct Loss {
     /// loss compares the outputs with the scaled target, and predictions
     /// are scaled back.
     pub target: Option<Affine>,
+    /// `threshold:` of a two-class run: the second class is predicted when
+    /// its probability passes this (0.5 unless given).
+    pub threshold: Option<f64>,
 }
 
 /// `(y - shift) / scale`: a numeric target as the model learns it.
@@ -78,7 +81,13 @@ impl Loss {
     /// The run's loss; `weights` are class weights (the checker allows
     /// them with the classification losses only).
     pub fn new(kind: crate::ir::Loss, options: crate::ir::LossOptions, weights: Option<Vec<f32>>) -> Self {
-        Loss { kind, options, weights, target: None }
+        Loss { kind, options, weights, target: None, threshold: None }
+    }
+
+    /// The loss predicting a two-class run's second class above
+    /// `threshold` (the checker allows it for two classes only).
+    pub fn with_threshold(self, threshold: Option<f64>) -> Self {
+        Loss { threshold, ..self }
     }
 
     /// The loss for a target scaled by `target` for training.
@@ -181,7 +190,11 @@ impl Loss {
                 None => output.reshape([rows]),
             }
         } else if self.kind == crate::ir::Loss::BinaryCrossEntropy && output.dims()[1] == 1 {
-            sigmoid(output.reshape([rows])).greater_elem(0.5).float()
+            sigmoid(output.reshape([rows])).greater_elem(self.threshold.unwrap_or(0.5)).float()
+        } else if let (Some(threshold), 2) = (self.threshold, output.dims()[1]) {
+            // The second class's probability, as a softmax of two scores.
+            let second = burn::tensor::activation::softmax(output, 1).narrow(1, 1, 1).reshape([rows]);
+            second.greater_elem(threshold).float()
         } else {
             output.argmax(1).reshape([rows]).float()
         };
