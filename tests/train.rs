@@ -1558,3 +1558,49 @@ fn a_threshold_moves_two_class_predictions_and_metrics() {
     let right = (confusion[0][0] + confusion[1][1]) as f64 / label.len() as f64;
     assert!((report.accuracy.unwrap() - right).abs() < 1e-12);
 }
+
+/// `curves:` writes the ROC and precision-recall points scikit-learn's
+/// `roc_curve(drop_intermediate=False)` and `precision_recall_curve` give
+/// on the run's own written probabilities, and their plots.
+#[test]
+fn roc_and_pr_curves_equal_scikit_learn() {
+    let Some(python) = crate::run::provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("curves");
+    let text = example("breast_cancer.pipe")
+        .replace("epochs: 60", "epochs: 4")
+        .replace("metrics: [accuracy, precision, recall, f1, confusion]", "metrics: [auc]\n    curves: \"out/curves\"")
+        + "\noutput prep(test) |> predict(diagnosis, probabilities: true) |> write(\"out/p.parquet\")\n";
+    let (_, _, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    for plot in ["roc.png", "pr.png"] {
+        assert_eq!(&std::fs::read(dir.join("out/curves").join(plot)).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    }
+    let script = r#"
+import sys, csv, numpy as np, pyarrow.parquet as pq
+from sklearn.metrics import roc_curve, precision_recall_curve
+d = sys.argv[1]
+t = pq.read_table(d + "/out/p.parquet").to_pydict()
+y = np.array([v == "malignant" for v in t["label"]], dtype=int)
+chosen = np.array([v == "malignant" for v in t["prediction"]])
+p = np.array(t["probability"], dtype=np.float64)
+p1 = np.where(chosen, p, 1.0 - p)
+fpr, tpr, thr = roc_curve(y, p1, drop_intermediate=False)
+precision, recall, pthr = precision_recall_curve(y, p1)
+roc = [r for r in csv.DictReader(open(d + "/out/curves/roc.csv"))]
+pr = [r for r in csv.DictReader(open(d + "/out/curves/pr.csv"))]
+assert {r["class"] for r in roc} == {"malignant"}, roc[0]
+assert len(roc) == len(fpr), (len(roc), len(fpr))
+for r, a, b, c in zip(roc, thr, fpr, tpr):
+    assert r["threshold"] == "inf" if np.isinf(a) else abs(float(r["threshold"]) - a) < 1e-6, (r, a)
+    assert abs(float(r["fpr"]) - b) < 1e-12 and abs(float(r["tpr"]) - c) < 1e-12, (r, b, c)
+# scikit-learn's: ascending thresholds, then the final (1, 0); ours descending, without it.
+ours = [(float(r["threshold"]), float(r["precision"]), float(r["recall"])) for r in pr][::-1]
+theirs = list(zip(pthr, precision[:-1], recall[:-1]))
+assert len(ours) == len(theirs), (len(ours), len(theirs))
+for (a, b, c), (x, y_, z) in zip(ours, theirs):
+    assert abs(a - x) < 1e-6 and abs(b - y_) < 1e-12 and abs(c - z) < 1e-12, ((a, b, c), (x, y_, z))
+print(len(roc), len(pr))
+"#;
+    let counts = python_numbers(&python, script, &dir);
+    assert!(counts[0] > 20.0 && counts[1] > 10.0, "{counts:?}");
+}

@@ -97,8 +97,9 @@ impl Runs<'_> {
                 self.two_classes(ir, symbol.item, span);
             }
             let (metrics, threshold) = (evaluation.metrics, evaluation.threshold.map(|(t, _)| t));
+            let curves = evaluation.curves.map(|(c, _)| c);
             let name = eval.name.as_ref().map_or_else(|| format!("evaluate {}", run.dotted()), |n| n.name.clone());
-            let kind = ir::ItemKind::Evaluate { run: symbol.item, data, metrics, threshold };
+            let kind = ir::ItemKind::Evaluate { run: symbol.item, data, metrics, threshold, curves };
             ir.items[index] = Some(ir::Item { name, span: item.span, kind });
         }
         self.predictions(ir);

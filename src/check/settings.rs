@@ -186,6 +186,12 @@ pub const EVALUATE_SETTINGS: &[Setting<EvaluateKey>] = &[
         doc: "What the evaluation computes",
     },
     Setting {
+        key: EvaluateKey::Curves,
+        name: "curves",
+        form: "\"folder\"",
+        doc: "Writes each class's ROC and precision-recall curves there (roc.csv, pr.csv, roc.png, pr.png)",
+    },
+    Setting {
         key: EvaluateKey::Threshold,
         name: "threshold",
         form: "p in (0, 1)",
@@ -200,6 +206,8 @@ pub enum EvaluateKey {
     Metrics,
     /// `threshold:`
     Threshold,
+    /// `curves:`
+    Curves,
 }
 
 /// An evaluation's settings, checked.
@@ -210,6 +218,8 @@ pub struct EvaluateSettings {
     /// `threshold:`, checked in (0, 1) (whether the run has two classes is
     /// checked where its model is known).
     pub threshold: Option<(f64, Span)>,
+    /// `curves:`, the folder the curves go to.
+    pub curves: Option<(std::path::PathBuf, Span)>,
 }
 
 /// The settings of an `augment` block.
@@ -448,9 +458,25 @@ impl<'a> Settings<'a> {
                     }
                 }
                 EvaluateKey::Threshold => out.threshold = self.threshold(value, task).map(|t| (t, value.span)),
+                EvaluateKey::Curves => out.curves = self.curves(value, task).map(|c| (c, value.span)),
             }
         }
         out
+    }
+
+    /// `curves: "folder"`, for a run that learns classes.
+    fn curves(&mut self, value: &Expr, task: Option<Task>) -> Option<std::path::PathBuf> {
+        let Value::Str(folder) = self.value(value) else {
+            let help = "write `curves: \"out/curves\"`: a folder for roc.csv, pr.csv and their plots";
+            self.wrong_type(value.span, "`curves` is a folder, as a string", "not a path", help);
+            return None;
+        };
+        if task == Some(Task::Regression) {
+            let message = "`curves` draws ROC and precision-recall curves of classes, and this run learns numbers";
+            self.mistake(Mistake::Conflict, value.span, message, "no classes", "remove `curves`");
+            return None;
+        }
+        Some(std::path::PathBuf::from(folder))
     }
 
     /// A probability threshold in (0, 1), for a run that learns classes.

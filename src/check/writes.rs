@@ -17,6 +17,9 @@ use crate::ir::{self, Frame, LogSink, Op, Source};
 use crate::source::Span;
 use crate::syntax::ast;
 
+/// The files `curves:` writes into its folder.
+pub const CURVE_FILES: [&str; 4] = ["roc.csv", "pr.csv", "roc.png", "pr.png"];
+
 /// What writes TensorBoard event files.
 const TENSORBOARD: &str = "`log: tensorboard(...)`";
 
@@ -91,7 +94,21 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
                 frame_writes(frame, &base, &mut writes)
             }
             ir::ItemKind::Transform { fit_on, .. } => frame_writes(fit_on, &base, &mut writes),
-            ir::ItemKind::Evaluate { data, .. } => frame_writes(data, &base, &mut writes),
+            ir::ItemKind::Evaluate { data, curves, .. } => {
+                frame_writes(data, &base, &mut writes);
+                if let Some(folder) = curves {
+                    let span = match program.items.get(index).map(|i| &i.kind) {
+                        Some(ast::ItemKind::Evaluate(e)) => {
+                            e.body.as_ref().and_then(|b| setting(b, "curves")).map_or(item.span, |v| v.span)
+                        }
+                        _ => item.span,
+                    };
+                    for file in CURVE_FILES {
+                        let shown = folder.join(file);
+                        writes.push(Write { path: base(&shown), shown, span, what: "`curves:`" });
+                    }
+                }
+            }
         }
     }
     let mut errors = Vec::new();

@@ -105,6 +105,9 @@ pub enum ItemKind {
         /// `threshold:`: a two-class run predicts its second class when that
         /// class's probability passes this (0.5 unless given).
         threshold: Option<f64>,
+        /// `curves:`: the folder that gets `roc.csv`, `pr.csv`, `roc.png`
+        /// and `pr.png`.
+        curves: Option<PathBuf>,
     },
 }
 

@@ -150,11 +150,12 @@ impl<'a> Session<'a> {
         let mut paths = scratch.0.iter().cloned();
         let Some(data) = paths.next() else { return Ok(None) };
         let rows = match &self.item(id).kind {
-            ItemKind::Evaluate { run, threshold, .. } => {
+            ItemKind::Evaluate { run, threshold, curves, .. } => {
                 let trained = std::rc::Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(None) };
                 let span = self.item(id).span;
-                let (scores, rows) = crate::run::training::evaluate_file(&trained, train, &data, *threshold, span)?;
+                let asked = (*threshold, curves.is_some());
+                let (scores, rows) = crate::run::training::evaluate_file(&trained, train, &data, asked, span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 vec![rows]
             }

@@ -660,11 +660,11 @@ impl<'a> Session<'a> {
                 };
                 self.train_item(id, training::TrainRows::Frames { data: &data, validate: validate.as_ref() })
             }
-            ItemKind::Evaluate { run, data, threshold, .. } => {
+            ItemKind::Evaluate { run, data, threshold, curves, .. } => {
                 let frame = self.frame_rows(data, &item.name)?;
                 let trained = Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(vec![frame.height()]) };
-                let scores = training::evaluate(&trained, train, &frame, *threshold, item.span)?;
+                let scores = training::evaluate(&trained, train, &frame, *threshold, curves.is_some(), item.span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 Ok(vec![frame.height()])
             }
@@ -681,7 +681,16 @@ impl<'a> Session<'a> {
     ) -> RunResult<()> {
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
-        let ItemKind::Evaluate { metrics, .. } = &item.kind else { return Ok(()) };
+        let ItemKind::Evaluate { metrics, curves, .. } = &item.kind else { return Ok(()) };
+        if let (Some(folder), Some(points)) = (curves, &scores.curves) {
+            let folder = self.dir.join(folder);
+            let names = trained.meta.classes.clone().unwrap_or_default();
+            training::write_curves(&folder, points, &names).map_err(|reason| RunError::Write {
+                path: folder.display().to_string(),
+                reason,
+                span: item.span,
+            })?;
+        }
         let file = trained.meta.run_dir.join(format!("evaluate-{}.json", item.name.replace(' ', "_")));
         let json = serde_json::to_vec_pretty(&scores).unwrap_or_default();
         write::bytes(&file, &json).map_err(|reason| RunError::Write {

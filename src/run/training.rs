@@ -681,11 +681,12 @@ pub fn evaluate(
     train: &Train,
     frame: &DataFrame,
     threshold: Option<f64>,
+    curves: bool,
     span: Span,
 ) -> RunResult<Scores> {
     let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train)))
+    Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train), curves))
 }
 
 /// The metrics of a trained run on rows streamed to the file `path` (an
@@ -695,15 +696,53 @@ pub fn evaluate_file(
     trained: &Trained,
     train: &Train,
     path: &Path,
-    threshold: Option<f64>,
+    (threshold, curves): (Option<f64>, bool),
     span: Span,
 ) -> RunResult<(Scores, usize)> {
     let rows = crate::run::disk::evaluation_rows(&trained.meta, path, shaped_image(train), span)?;
     let count = rows.len();
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train))
+    let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train), curves)
         .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
     Ok((scores, count))
+}
+
+/// `roc.csv`, `pr.csv`, `roc.png` and `pr.png` in `folder`: each class's
+/// points (`class` by its name), and their plots.
+pub fn write_curves(
+    folder: &Path,
+    curves: &[crate::train::metrics::ClassCurve],
+    names: &[String],
+) -> Result<(), String> {
+    use crate::train::plot::chart_curves;
+    std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
+    let name = |class: usize| names.get(class).cloned().unwrap_or_else(|| class.to_string());
+    let csv = |header: &str, pick: fn(&crate::train::metrics::ClassCurve) -> &Vec<[f64; 3]>| {
+        let mut out = format!("class,{header}\n");
+        for curve in curves {
+            for [a, b, c] in pick(curve) {
+                out.push_str(&format!("{},{a},{b},{c}\n", name(curve.class)));
+            }
+        }
+        out
+    };
+    crate::run::write::bytes(&folder.join("roc.csv"), csv("threshold,fpr,tpr", |c| &c.roc).as_bytes())?;
+    crate::run::write::bytes(&folder.join("pr.csv"), csv("threshold,precision,recall", |c| &c.pr).as_bytes())?;
+    let series = |pick: fn(&[f64; 3]) -> (f64, f64),
+                  points: fn(&crate::train::metrics::ClassCurve) -> &Vec<[f64; 3]>| {
+        curves
+            .iter()
+            .map(|c| (name(c.class), points(c).iter().map(pick).collect()))
+            .collect::<Vec<(String, Vec<(f64, f64)>)>>()
+    };
+    chart_curves(&folder.join("roc.png"), "roc", ["fpr", "tpr"], &series(|p| (p[1], p[2]), |c| &c.roc), true)?;
+    chart_curves(
+        &folder.join("pr.png"),
+        "precision-recall",
+        ["recall", "precision"],
+        &series(|p| (p[2], p[1]), |c| &c.pr),
+        false,
+    )
 }
 
 /// `frame` with a `prediction` column: class names (as the target's type)

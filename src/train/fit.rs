@@ -90,6 +90,10 @@ pub struct Scores {
     /// Mean absolute percentage error, a fraction (numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mape: Option<f64>,
+    /// ROC and precision-recall points per class, when an evaluation asks
+    /// for them (`curves:`); written as files, not in the scores' JSON.
+    #[serde(skip)]
+    pub curves: Option<Vec<crate::train::metrics::ClassCurve>>,
 }
 
 impl Scores {
@@ -442,7 +446,7 @@ pub fn fit(
         let train_scores = Scores::of(mean_loss, &truth, &predicted, None, classes);
         let metric = if loss.is_classification() { train_scores.accuracy } else { train_scores.mae };
         let val_scores = match val {
-            Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device).map_err(Failure::Read)?),
+            Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device, false).map_err(Failure::Read)?),
             None => None,
         };
         let record = Epoch {
@@ -563,23 +567,31 @@ pub fn predict_with_probability(
     (out, chances)
 }
 
-/// The metrics of `net` on `data`.
-pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Scores {
+/// The metrics of `net` on `data` (with each class's ROC and PR points
+/// when `curves`).
+pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device, curves: bool) -> Scores {
     let rows: Vec<usize> = (0..data.rows).collect();
-    score(net, rows.chunks(EVAL_BATCH).map(|chunk| data.select(chunk)), data.rows, loss, device)
+    score(net, rows.chunks(EVAL_BATCH).map(|chunk| data.select(chunk)), data.rows, loss, device, curves)
 }
 
 /// The metrics of `net` on rows in memory or on disk (an error when they
 /// cannot be read).
-pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device) -> Result<Scores, String> {
+pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device, curves: bool) -> Result<Scores, String> {
     let mut failure = None;
     let blocks = data.blocks(EVAL_BATCH).map_while(|block| block.map_err(|e| failure = Some(e)).ok());
-    let scores = score(net, blocks, data.len(), loss, device);
+    let scores = score(net, blocks, data.len(), loss, device, curves);
     failure.map_or(Ok(scores), Err)
 }
 
 /// The metrics of `net` on `rows` rows, given a block at a time.
-fn score(net: &Net, blocks: impl Iterator<Item = Dataset>, rows: usize, loss: &Loss, device: &Device) -> Scores {
+fn score(
+    net: &Net,
+    blocks: impl Iterator<Item = Dataset>,
+    rows: usize,
+    loss: &Loss,
+    device: &Device,
+    curves: bool,
+) -> Scores {
     let plain = device.clone().without_autodiff();
     let (mut loss_sum, mut truth, mut predicted, mut probabilities) = (0.0, Vec::new(), Vec::new(), Vec::new());
     for block in blocks {
@@ -596,5 +608,11 @@ fn score(net: &Net, blocks: impl Iterator<Item = Dataset>, rows: usize, loss: &L
     let classes = loss.is_classification().then(|| net.output_width().max(2));
     let kept = (classes.and_then(|c| c.checked_mul(truth.len())) == Some(probabilities.len()))
         .then_some(probabilities.as_slice());
-    Scores::of(loss_sum / rows.max(1) as f64, &truth, &predicted, kept, classes)
+    let mut scores = Scores::of(loss_sum / rows.max(1) as f64, &truth, &predicted, kept, classes);
+    if let (true, Some(kept), Some(classes)) = (curves, kept, classes) {
+        let t: Vec<usize> = truth.iter().map(|v| *v as usize).collect();
+        let p: Vec<f64> = kept.iter().map(|v| f64::from(*v)).collect();
+        scores.curves = Some(crate::train::metrics::curves(&t, &p, classes));
+    }
+    scores
 }

@@ -125,12 +125,48 @@ pub fn log_loss(truth: &[usize], probabilities: &[f64], classes: usize) -> f64 {
 /// positive class's alone for two classes, else every class that occurs
 /// with rows of other classes too (one against the rest).
 fn one_against_rest(truth: &[usize], probabilities: &[f64], classes: usize) -> Vec<(Vec<f64>, Vec<bool>)> {
+    classes_against_rest(truth, probabilities, classes).into_iter().map(|(_, s, p)| (s, p)).collect()
+}
+
+/// [`one_against_rest`] with each pair's class.
+fn classes_against_rest(truth: &[usize], probabilities: &[f64], classes: usize) -> Vec<(usize, Vec<f64>, Vec<bool>)> {
     let column = |c: usize| -> Vec<f64> { probabilities.chunks(classes.max(1)).map(|row| row[c]).collect() };
     let wanted: Vec<usize> = if classes == 2 { vec![1] } else { (0..classes).collect() };
     wanted
         .into_iter()
-        .map(|c| (column(c), truth.iter().map(|&t| t == c).collect::<Vec<bool>>()))
-        .filter(|(_, positive)| positive.iter().any(|p| *p) && positive.iter().any(|p| !*p))
+        .map(|c| (c, column(c), truth.iter().map(|&t| t == c).collect::<Vec<bool>>()))
+        .filter(|(_, _, positive)| positive.iter().any(|p| *p) && positive.iter().any(|p| !*p))
+        .collect()
+}
+
+/// One class's ROC and precision-recall points (the positive class's for
+/// two classes, each class against the rest for more).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassCurve {
+    /// The class.
+    pub class: usize,
+    /// `[threshold, false positive rate, true positive rate]`: first
+    /// `[inf, 0, 0]`, then one point per distinct score, descending
+    /// (scikit-learn's `roc_curve(drop_intermediate=False)`).
+    pub roc: Vec<[f64; 3]>,
+    /// `[threshold, precision, recall]` per distinct score, descending
+    /// (scikit-learn 1.9's `precision_recall_curve`, without its final
+    /// `[1, 0]`).
+    pub pr: Vec<[f64; 3]>,
+}
+
+/// Each class's curves (see [`ClassCurve`]).
+pub fn curves(truth: &[usize], probabilities: &[f64], classes: usize) -> Vec<ClassCurve> {
+    classes_against_rest(truth, probabilities, classes)
+        .into_iter()
+        .map(|(class, scores, positive)| {
+            let points = curve_points(&scores, &positive);
+            let (p, n) = points.last().map_or((0.0, 0.0), |(tp, fp, _)| (*tp, *fp));
+            let mut roc = vec![[f64::INFINITY, 0.0, 0.0]];
+            roc.extend(points.iter().map(|(tp, fp, threshold)| [*threshold, fp / n, tp / p]));
+            let pr = points.iter().map(|(tp, fp, threshold)| [*threshold, tp / (tp + fp), tp / p]).collect();
+            ClassCurve { class, roc, pr }
+        })
         .collect()
 }
 
@@ -157,6 +193,11 @@ pub fn average_precision(truth: &[usize], probabilities: &[f64], classes: usize)
 /// The true and false positives counted down the scores, at the end of
 /// each run of equal scores (the points of the ROC and PR curves).
 fn curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    curve_points(scores, positive).into_iter().map(|(tp, fp, _)| (tp, fp)).collect()
+}
+
+/// [`curve`]'s points with their thresholds (the run's score).
+fn curve_points(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64, f64)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
     let (mut tp, mut fp) = (0.0, 0.0);
@@ -169,7 +210,7 @@ fn curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
         }
         let last_of_run = order.get(i.saturating_add(1)).is_none_or(|next| scores[*next] != scores[row]);
         if last_of_run {
-            points.push((tp, fp));
+            points.push((tp, fp, scores[row]));
         }
     }
     points

@@ -18,7 +18,16 @@ struct Canvas {
 }
 
 /// The palette, by index.
-const PALETTE: [[u8; 3]; 5] = [[255, 255, 255], [200, 200, 200], [40, 40, 40], [31, 119, 180], [255, 127, 14]];
+const PALETTE: [[u8; 3]; 8] = [
+    [255, 255, 255],
+    [200, 200, 200],
+    [40, 40, 40],
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+];
 
 const WIDTH: usize = 640;
 const HEIGHT: usize = 400;
@@ -194,6 +203,18 @@ fn glyph(c: char) -> Option<[u8; 5]> {
         'u' => [0, 5, 5, 5, 7],
         'v' => [0, 5, 5, 5, 2],
         'y' => [5, 5, 7, 1, 7],
+        'b' => [4, 4, 7, 5, 7],
+        'd' => [1, 1, 7, 5, 7],
+        'f' => [3, 4, 7, 4, 4],
+        'g' => [7, 5, 7, 1, 6],
+        'k' => [4, 5, 6, 5, 5],
+        'w' => [0, 5, 5, 7, 7],
+        'x' => [0, 5, 2, 5, 5],
+        '(' => [1, 2, 2, 2, 1],
+        ')' => [4, 2, 2, 2, 4],
+        ':' => [0, 2, 0, 2, 0],
+        '/' => [1, 1, 2, 4, 4],
+        '_' => [0, 0, 0, 0, 7],
         ' ' => [0; 5],
         _ => return None,
     })
@@ -296,6 +317,52 @@ pub fn chart_xy(path: &Path, title: &str, points: &[(f64, f64)]) -> Result<(), S
     let pixels: Vec<(i64, i64)> = finite.iter().map(|(x, y)| at(*x, *y)).collect();
     for pair in pixels.windows(2) {
         canvas.line(pair[0], pair[1], BLUE);
+    }
+    canvas.save(path)
+}
+
+/// Curves on [0, 1] x [0, 1] (ROC, precision-recall) under `title`, one
+/// colour per series (named in the corner), axes named `x` and `y`; with
+/// `diagonal`, the line of a random ranking.
+pub fn chart_curves(
+    path: &Path,
+    title: &str,
+    axes: [&str; 2],
+    series: &[(String, Vec<(f64, f64)>)],
+    diagonal: bool,
+) -> Result<(), String> {
+    let mut canvas = Canvas::new();
+    let (left, right, top, bottom) =
+        (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
+    let at = |x: f64, y: f64| {
+        let px = left + (x.clamp(0.0, 1.0) * (right - left) as f64).round() as i64;
+        let py = bottom - (y.clamp(0.0, 1.0) * (bottom - top) as f64).round() as i64;
+        (px, py)
+    };
+    for k in 0..=4 {
+        let y = top + (bottom - top) * k / 4;
+        canvas.line((left, y), (right, y), GREY);
+    }
+    if diagonal {
+        canvas.line(at(0.0, 0.0), at(1.0, 1.0), GREY);
+    }
+    canvas.line((left, top), (left, bottom), BLACK);
+    canvas.line((left, bottom), (right, bottom), BLACK);
+    canvas.text(left, 12, title, BLACK);
+    canvas.text(4, top - 4, "1", BLACK);
+    canvas.text(4, bottom - 8, "0", BLACK);
+    canvas.text(right - 8, bottom + 12, "1", BLACK);
+    canvas.text((left + right) / 2 - 4 * axes[0].len() as i64, bottom + 12, axes[0], BLACK);
+    canvas.text(4, (top + bottom) / 2, axes[1], BLACK);
+    let colors = [BLUE, ORANGE, 5, 6, 7];
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        canvas.text(right - 160, top + 8 + i as i64 * 14, name, color);
+        let pixels: Vec<(i64, i64)> =
+            points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|(x, y)| at(*x, *y)).collect();
+        for pair in pixels.windows(2) {
+            canvas.line(pair[0], pair[1], color);
+        }
     }
     canvas.save(path)
 }
