@@ -364,6 +364,7 @@ fn layers(d: &mut Draw, out: usize) -> Vec<String> {
                 ),
                 "padding" => d.choose(&["same", "valid"], &["full"]),
                 "shared" => d.choose(&["true", "false"], &["1"]),
+                "l2" => d.choose(&["1e-4", "0.0"], &["-1"]),
                 "mean" | "std" => d.choose(&["0.5", "[0.5]"], &["-1", "[1, 2]", "\"a\""]),
                 _ => d.pick(&["1", "\"a\""]),
             };

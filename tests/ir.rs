@@ -111,11 +111,11 @@ fn training_run_has_its_model_with_shapes_and_its_settings() {
     assert_eq!(run.model.output, Shape::Flat(2));
     let kinds: Vec<&LayerKind> = run.model.layers.iter().map(|l| &l.kind).collect();
     assert_eq!(kinds.len(), 9, "two hidden blocks of dense, batchnorm, relu, dropout, then the output");
-    assert_eq!(kinds[0], &LayerKind::Dense { units: 256, init: Some(Init::HeNormal) });
+    assert_eq!(kinds[0], &LayerKind::Dense { units: 256, init: Some(Init::HeNormal), l2: None });
     assert_eq!(kinds[1], &LayerKind::BatchNorm);
     assert_eq!(kinds[2], &LayerKind::Activation(Activation::Relu));
     assert_eq!(kinds[3], &LayerKind::Dropout(0.5));
-    assert_eq!(kinds[8], &LayerKind::Dense { units: 2, init: Some(Init::GlorotUniform) });
+    assert_eq!(kinds[8], &LayerKind::Dense { units: 2, init: Some(Init::GlorotUniform), l2: None });
     assert_eq!(run.target, "label");
     let s = &run.settings;
     assert_eq!((run.task, s.loss), (Task::Classification, Loss::CrossEntropy));
@@ -140,7 +140,7 @@ fn transfer_learning_keeps_the_body_and_freezes_up_to_the_named_layer() {
     assert_eq!(run.model.input, Shape::Image([1, 16, 16]));
     let names: Vec<Option<&str>> = run.model.layers.iter().map(|l| l.name.as_deref()).collect();
     assert_eq!(names.iter().position(|n| *n == Some("features")), Some(8));
-    assert_eq!(run.model.layers.last().map(|l| &l.kind), Some(&LayerKind::Dense { units: 5, init: None }));
+    assert_eq!(run.model.layers.last().map(|l| &l.kind), Some(&LayerKind::Dense { units: 5, init: None, l2: None }));
     // The body's 11 layers up to its old head come from the trained run.
     let pretrained = run.model.pretrained.as_ref().expect("starts from a run");
     let pipe::ir::PretrainedFrom::Run(run) = pretrained.from else { panic!("not from a run") };

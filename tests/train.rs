@@ -100,7 +100,7 @@ fn penguins_with_missing_values_and_categories_reach_95_percent() {
 fn dense(inputs: usize, units: usize, init: Init) -> Model {
     let layer = ModelLayer {
         name: None,
-        kind: LayerKind::Dense { units, init: Some(init) },
+        kind: LayerKind::Dense { units, init: Some(init), l2: None },
         input: Shape::Flat(inputs),
         output: Shape::Flat(units),
     };
@@ -131,7 +131,7 @@ fn initialisers_have_the_textbook_statistics() {
     // No initialiser named: PyTorch's default for nn.Linear, uniform within
     // 1/sqrt(fan_in), so a standard deviation of that over sqrt(3).
     let mut default = dense(fan_in, fan_out, Init::Zeros);
-    default.layers[0].kind = LayerKind::Dense { units: fan_out, init: None };
+    default.layers[0].kind = LayerKind::Dense { units: fan_out, init: None, l2: None };
     let w = weights(&default, 1);
     let bound = 1.0 / (fan_in as f64).sqrt();
     let (m, s) = mean_std(&w);
@@ -262,10 +262,10 @@ fn one_training_step_equals_pytorch() {
         |kind, input, output| ModelLayer { name: None, kind, input: Shape::Flat(input), output: Shape::Flat(output) };
     let model = Model {
         layers: vec![
-            layer(LayerKind::Dense { units: 8, init: None }, 4, 8),
+            layer(LayerKind::Dense { units: 8, init: None, l2: None }, 4, 8),
             layer(LayerKind::Activation(Activation::Relu), 8, 8),
             layer(LayerKind::BatchNorm, 8, 8),
-            layer(LayerKind::Dense { units: 3, init: None }, 8, 3),
+            layer(LayerKind::Dense { units: 3, init: None, l2: None }, 8, 3),
         ],
         input: Shape::Flat(4),
         output: Shape::Flat(3),
@@ -735,10 +735,10 @@ mod half_precision {
         };
         Model {
             layers: vec![
-                layer(LayerKind::Dense { units: 8, init: None }, 4, 8),
+                layer(LayerKind::Dense { units: 8, init: None, l2: None }, 4, 8),
                 layer(LayerKind::Activation(Activation::Relu), 8, 8),
                 layer(LayerKind::BatchNorm, 8, 8),
-                layer(LayerKind::Dense { units: 3, init: None }, 8, 3),
+                layer(LayerKind::Dense { units: 3, init: None, l2: None }, 8, 3),
             ],
             input: Shape::Flat(4),
             output: Shape::Flat(3),
@@ -1367,58 +1367,78 @@ fn losses_equal_pytorch_with_their_parameters_and_class_weights() {
 /// (`tests/data/torch_optimizers/make.py`).
 #[test]
 fn adagrad_and_lion_steps_equal_pytorch() {
+    let fixture = optimizers_fixture();
+    let cases = fixture["after"].as_object().unwrap();
+    assert!(cases.len() >= 5, "every optimizer has a reference");
+    for (call, after) in cases {
+        let layers = "    dense(8)\n    relu()\n    dense(3)";
+        let settings = format!("    optimizer: {call}\n");
+        three_steps_equal(&fixture, layers, &settings, after, call);
+    }
+}
+
+/// `dense(8, l2: 0.01)` and `dense(3, l2: 0.1)` under `regularize:
+/// l2(0.001)`: three SGD steps equal PyTorch's with the penalties (the run's
+/// and each layer's added) in the loss, to 1e-5.
+#[test]
+fn per_layer_l2_steps_equal_pytorch() {
+    let fixture = optimizers_fixture();
+    let layers = "    dense(8, l2: 0.01)\n    relu()\n    dense(3, l2: 0.1)";
+    let settings = "    optimizer: sgd(lr: 0.1)\n    regularize: l2(0.001)\n";
+    three_steps_equal(&fixture, layers, settings, &fixture["regularized"], "per-layer l2");
+}
+
+fn optimizers_fixture() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_optimizers/optimizers.json")).unwrap()).unwrap()
+}
+
+/// Three steps of a model of `layers` with `settings` (lowered by the
+/// checker) from the fixture's weights and batch: the weights equal
+/// `after`'s to 1e-5.
+fn three_steps_equal(fixture: &serde_json::Value, layers: &str, settings: &str, after: &serde_json::Value, what: &str) {
+    let dir = scratch(&format!("steps_{}", what.replace(|c: char| !c.is_ascii_alphanumeric(), "_")));
     use burn::optim::GradientsParams;
     use burn::tensor::{Tensor, TensorData};
     use pipe::train::loss::{Loss, Targets};
     use pipe::train::model::X;
 
-    let fixture: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_optimizers/optimizers.json")).unwrap())
-            .unwrap();
     let floats = |v: &serde_json::Value| -> Vec<f32> {
         v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
     };
-    let dir = scratch("optimizers");
     std::fs::write(dir.join("d.csv"), "a,b,c,d,y\n1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n").unwrap();
-    let cases = fixture["after"].as_object().unwrap();
-    assert!(cases.len() >= 5, "every optimizer has a reference");
-    let steps = fixture["steps"].as_u64().unwrap();
-    for (call, after) in cases {
-        let text = format!(
-            "source d = csv(\"d.csv\")\nmodel net {{\n    dense(8)\n    relu()\n    dense(3)\n}}\n\
-             train r = net on d {{\n    target: y\n    optimizer: {call}\n}}\n"
-        );
-        let program = checked(&dir, &text);
-        let train = program
-            .items
-            .iter()
-            .flatten()
-            .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.clone()) } else { None })
-            .expect("the run");
-        let device = Device::flex().autodiff();
-        let mut net = Net::new(&train.model, &device, 0);
-        net.set_dense(0, floats(&fixture["w1"]), floats(&fixture["b1"]), &device);
-        net.set_dense(2, floats(&fixture["w2"]), floats(&fixture["b2"]), &device);
-        let (mut optim, lr) = pipe::train::optimizer::build(&train.settings);
-        let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
-        for _ in 0..steps {
-            let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
-            let logits = net.forward(X::Flat(x)).flat();
-            let value = Loss::plain(pipe::ir::Loss::CrossEntropy).forward(
-                logits,
-                &Targets::classes(y.clone(), &device),
-                &device,
-            );
-            let grads = GradientsParams::from_grads(value.backward(), &net);
-            net = optim.step(lr, net, grads);
+    let text = format!(
+        "source d = csv(\"d.csv\")\nmodel net {{\n{layers}\n}}\ntrain r = net on d {{\n    target: y\n{settings}}}\n"
+    );
+    let program = checked(&dir, &text);
+    let train = program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.clone()) } else { None })
+        .expect("the run");
+    let device = Device::flex().autodiff();
+    let mut net = Net::new(&train.model, &device, 0);
+    net.set_dense(0, floats(&fixture["w1"]), floats(&fixture["b1"]), &device);
+    net.set_dense(2, floats(&fixture["w2"]), floats(&fixture["b2"]), &device);
+    let (mut optim, lr) = pipe::train::optimizer::build(&train.settings);
+    let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    for _ in 0..fixture["steps"].as_u64().unwrap() {
+        let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
+        let logits = net.forward(X::Flat(x)).flat();
+        let loss = Loss::plain(pipe::ir::Loss::CrossEntropy);
+        let mut value = loss.forward(logits, &Targets::classes(y.clone(), &device), &device);
+        if let Some(penalty) = pipe::train::step_penalty(&net, &train) {
+            value = value + penalty;
         }
-        let ((w1, b1), (w2, b2)) = (net.dense(0).unwrap(), net.dense(2).unwrap());
-        for (name, got) in [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)] {
-            let want = floats(&after[name]);
-            assert_eq!(got.len(), want.len());
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{call}: {name}[{i}] {g} != {w}");
-            }
+        let grads = GradientsParams::from_grads(value.backward(), &net);
+        net = optim.step(lr, net, grads);
+    }
+    let ((w1, b1), (w2, b2)) = (net.dense(0).unwrap(), net.dense(2).unwrap());
+    for (name, got) in [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)] {
+        let want = floats(&after[name]);
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: {name}[{i}] {g} != {w}");
         }
     }
 }

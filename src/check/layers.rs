@@ -124,6 +124,25 @@ impl LayerCall<'_> {
         }
     }
 
+    /// A penalty weight: a number, 0 or more (`None` when not given; the
+    /// outer `None` after an error).
+    fn penalty(&mut self, param: &str) -> Option<Option<f64>> {
+        let Some((value, span)) = self.value(param) else { return Some(None) };
+        match value.as_f64() {
+            Some(x) if x >= 0.0 && x.is_finite() => Some(Some(x)),
+            found => {
+                let mistake = if found.is_some() { Mistake::OutOfRange } else { Mistake::WrongType };
+                self.errors.push(mistake.at(
+                    span,
+                    format!("`{param}` of `{}` is a penalty weight, 0 or more", self.name),
+                    format!("this is {}", show(&value)),
+                    format!("write `{}(..., {param}: 1e-4)`", self.name),
+                ));
+                None
+            }
+        }
+    }
+
     /// The input's width, when it is flat.
     fn flat(&mut self) -> Option<usize> {
         match self.input {
@@ -179,11 +198,16 @@ const POOL: &[Param] = &[pos("size", true), named("stride")];
 
 /// Every layer and activation.
 pub const LAYERS: &[Layer] = &[
-    layer("dense", &[pos("units", true), named("init")], "Fully connected layer (with a bias)", dense),
+    layer(
+        "dense",
+        &[pos("units", true), named("init"), named("l2")],
+        "Fully connected layer (with a bias); `l2:` penalizes its weights (Keras' kernel_regularizer)",
+        dense,
+    ),
     layer(
         "conv",
-        &[pos("filters", true), named("kernel"), named("stride"), named("padding"), named("init")],
-        "2-D convolution (`padding: same` keeps the size; kernel 3, stride 1 unless given)",
+        &[pos("filters", true), named("kernel"), named("stride"), named("padding"), named("init"), named("l2")],
+        "2-D convolution (`padding: same` keeps the size; kernel 3, stride 1 unless given; `l2:` penalizes its weights)",
         conv,
     ),
     layer("maxpool", POOL, "2-D max pooling (stride = size unless given)", |c| pool(c, true)),
@@ -254,8 +278,9 @@ pub fn layer_names() -> Vec<&'static str> {
 fn dense(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     let units = c.count("units", None)?;
     let init = c.init()?;
+    let l2 = c.penalty("l2")?;
     c.flat()?;
-    Some((Shape::Flat(units), LayerKind::Dense { units, init }))
+    Some((Shape::Flat(units), LayerKind::Dense { units, init, l2 }))
 }
 
 fn conv(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
@@ -277,6 +302,7 @@ fn conv(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
         }
     };
     let init = c.init()?;
+    let l2 = c.penalty("l2")?;
     let [_, h, w] = c.image()?;
     let size = |n: usize| if same { n.div_ceil(stride) } else { n.checked_sub(kernel).map_or(0, |d| d / stride + 1) };
     let (oh, ow) = (size(h), size(w));
@@ -289,7 +315,7 @@ fn conv(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
         ));
         return None;
     }
-    Some((Shape::Image([filters, oh, ow]), LayerKind::Conv { filters, kernel, stride, same, init }))
+    Some((Shape::Image([filters, oh, ow]), LayerKind::Conv { filters, kernel, stride, same, init, l2 }))
 }
 
 fn pool(c: &mut LayerCall, max: bool) -> Option<(Shape, LayerKind)> {

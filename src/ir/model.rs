@@ -168,6 +168,23 @@ impl Model {
         Ok(out)
     }
 
+    /// Each dense and conv layer's own L2 weight (`l2:`), in the order the
+    /// network lists their weights (residual blocks' in place).
+    pub fn kernel_l2(&self) -> Vec<Option<f64>> {
+        fn collect(layers: &[ModelLayer], out: &mut Vec<Option<f64>>) {
+            for layer in layers {
+                match &layer.kind {
+                    LayerKind::Dense { l2, .. } | LayerKind::Conv { l2, .. } => out.push(*l2),
+                    LayerKind::Residual(body) => collect(body, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.layers, &mut out);
+        out
+    }
+
     /// How many numbers training learns: PyTorch's
     /// `sum(p.numel() for p in model.parameters())` for the same layers
     /// (batch norms' running statistics are buffers, not parameters).
@@ -245,13 +262,18 @@ fn write_layers(layers: &[ModelLayer], depth: usize, out: &mut String) {
     }
 }
 
+/// `, l2: x` when a layer has its own L2 penalty.
+fn l2_arg(l2: Option<f64>) -> String {
+    l2.map_or(String::new(), |x| format!(", l2: {x:?}"))
+}
+
 /// A layer as the call that makes it (residual blocks are written apart).
 fn layer_call(kind: &LayerKind) -> String {
     match kind {
-        LayerKind::Dense { units, .. } => format!("dense({units})"),
-        LayerKind::Conv { filters, kernel, stride, same, .. } => {
+        LayerKind::Dense { units, l2, .. } => format!("dense({units}{})", l2_arg(*l2)),
+        LayerKind::Conv { filters, kernel, stride, same, l2, .. } => {
             let padding = if *same { "same" } else { "valid" };
-            format!("conv({filters}, kernel: {kernel}, stride: {stride}, padding: {padding})")
+            format!("conv({filters}, kernel: {kernel}, stride: {stride}, padding: {padding}{})", l2_arg(*l2))
         }
         LayerKind::MaxPool { size, stride } => format!("maxpool({size}, stride: {stride})"),
         LayerKind::AvgPool { size, stride } => format!("avgpool({size}, stride: {stride})"),
@@ -305,6 +327,9 @@ pub enum LayerKind {
         units: usize,
         /// Weight initialisation.
         init: Option<Init>,
+        /// `l2:`: this layer's weights' L2 penalty (Keras'
+        /// `kernel_regularizer=l2(x)`), added to the run's `regularize:`.
+        l2: Option<f64>,
     },
     /// A 2-D convolution.
     Conv {
@@ -318,6 +343,9 @@ pub enum LayerKind {
         same: bool,
         /// Weight initialisation.
         init: Option<Init>,
+        /// `l2:`: this layer's weights' L2 penalty, added to the run's
+        /// `regularize:`.
+        l2: Option<f64>,
     },
     /// Max pooling.
     MaxPool {

@@ -388,7 +388,7 @@ pub fn fit(
         let augment = s.augment.clone();
         let window_bytes = feed::WINDOW_BYTES;
         let plan = feed::Plan { rows: data.clone(), batch, merge_single, seed, epoch, augment, window_bytes };
-        let regularize = Regularize { l1: s.l1, l2: s.l2 };
+        let regularize = Regularize::of(train);
         // Steps done before the checkpoint this run resumed from are not built.
         for gathered in Feed::start(plan, resumed.steps, s.prefetch as usize).map_err(Failure::Read)? {
             let gathered = gathered.map_err(Failure::Read)?;
@@ -412,7 +412,7 @@ pub fn fit(
             }
             let scale = scaler.as_ref().map(|s| s.scale);
             let (value, mut grads, step_truth, step_predicted) =
-                batch_gradients(&net, &replicas, gathered.batch, loss, &autodiff, regularize, scale);
+                batch_gradients(&net, &replicas, gathered.batch, loss, &autodiff, &regularize, scale);
             if !value.is_finite() {
                 return Err(Failure::NonFinite { epoch, step: number, last_good: Box::new(net.valid()) });
             }

@@ -23,3 +23,5 @@ pub mod scale;
 pub mod schedule;
 mod step;
 pub mod tensorboard;
+
+pub use step::run_penalty as step_penalty;

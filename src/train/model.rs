@@ -482,7 +482,7 @@ fn act(kind: ActKind, parameter: f64) -> Layer {
 
 fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
     match &l.kind {
-        LayerKind::Dense { units, init } => {
+        LayerKind::Dense { units, init, .. } => {
             let inputs = flat_width(&l.input);
             // Built with zeros, then filled from the network's generator.
             let mut linear = LinearConfig::new(inputs, *units).with_initializer(Initializer::Zeros).init(device);
@@ -491,7 +491,7 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             linear.bias = Some(param(init::values(bias, *units, rng), [*units], device));
             Layer::Dense(linear)
         }
-        LayerKind::Conv { filters, kernel, stride, same, init } => {
+        LayerKind::Conv { filters, kernel, stride, same, init, .. } => {
             let channels = match l.input {
                 Shape::Image([c, _, _]) => c,
                 Shape::Flat(n) => n,

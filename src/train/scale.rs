@@ -85,7 +85,7 @@ mod tests {
     fn net(device: &Device) -> Net {
         let dense = ModelLayer {
             name: None,
-            kind: LayerKind::Dense { units: 2, init: None },
+            kind: LayerKind::Dense { units: 2, init: None, l2: None },
             input: Shape::Flat(3),
             output: Shape::Flat(2),
         };

@@ -11,17 +11,23 @@ use crate::train::loss::{Loss, Targets};
 use crate::train::model::{Net, X};
 
 /// L1 and L2 terms over the weights of dense and conv layers (not biases
-/// or normalisation), as Keras' kernel regularizers.
-fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
-    if l1.is_none() && l2.is_none() {
+/// or normalisation), as Keras' kernel regularizers: the run's
+/// `regularize:` on every such layer, plus each layer's own `l2:`.
+fn penalty(net: &Net, r: &Regularize) -> Option<Tensor<1>> {
+    if r.l1.is_none() && r.l2.is_none() && r.per_layer.iter().all(Option::is_none) {
         return None;
     }
     let mut total: Option<Tensor<1>> = None;
-    for w in net.weights() {
+    for (i, w) in net.weights().into_iter().enumerate() {
         let mut term: Option<Tensor<1>> = None;
-        if let Some(a) = l1 {
+        if let Some(a) = r.l1 {
             term = Some(w.clone().abs().sum() * a);
         }
+        let own = r.per_layer.get(i).copied().flatten();
+        let l2 = match (r.l2, own) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
         if let Some(b) = l2 {
             let t = w.square().sum() * b;
             term = Some(match term {
@@ -37,13 +43,29 @@ fn penalty(net: &Net, l1: Option<f64>, l2: Option<f64>) -> Option<Tensor<1>> {
     total
 }
 
-/// The L1 and L2 weights of a run's `regularize:`.
-#[derive(Clone, Copy)]
+/// The L1 and L2 weights of a run's `regularize:`, and each dense or conv
+/// layer's own `l2:` (in the order of [`Net::weights`]).
+#[derive(Clone)]
 pub(super) struct Regularize {
     /// The L1 weight.
     pub(super) l1: Option<f64>,
     /// The L2 weight.
     pub(super) l2: Option<f64>,
+    /// Each layer's own L2 weight.
+    pub(super) per_layer: Vec<Option<f64>>,
+}
+
+impl Regularize {
+    /// A run's penalties: its `regularize:` and its layers' own `l2:`.
+    pub(super) fn of(train: &crate::ir::Train) -> Self {
+        Regularize { l1: train.settings.l1, l2: train.settings.l2, per_layer: train.model.kernel_l2() }
+    }
+}
+
+/// The L1/L2 terms a step of `train` adds to the loss of `net` (`None`
+/// when it has no penalties), as training adds them.
+pub fn run_penalty(net: &Net, train: &crate::ir::Train) -> Option<Tensor<1>> {
+    penalty(net, &Regularize::of(train))
 }
 
 /// What one shard of a batch gives: its mean loss, the gradients of its
@@ -70,7 +92,7 @@ pub(super) fn batch_gradients(
     batch: Dataset,
     loss: &Loss,
     device: &Device,
-    regularize: Regularize,
+    regularize: &Regularize,
     scale: Option<f64>,
 ) -> (f64, GradientsParams, Vec<f32>, Vec<f32>) {
     if replicas.is_empty() {
@@ -128,7 +150,7 @@ fn shard_gradients(
     loss: &Loss,
     device: &Device,
     weight: f64,
-    regularize: Option<Regularize>,
+    regularize: Option<&Regularize>,
     scale: Option<f64>,
 ) -> Shard {
     let (x, y, truth) = batch_tensors(shard, device);
@@ -138,7 +160,7 @@ fn shard_gradients(
     if weight != 1.0 {
         objective = objective * weight;
     }
-    if let Some(penalty) = regularize.and_then(|r| penalty(net, r.l1, r.l2)) {
+    if let Some(penalty) = regularize.and_then(|r| penalty(net, r)) {
         objective = objective + penalty;
     }
     if let Some(scale) = scale {

@@ -7,7 +7,8 @@ from fixed weights, for each optimizer as `pipe` writes it in
 `optimizer:`. Adagrad is PyTorch's `torch.optim.Adagrad`; PyTorch has no
 Lion, so Lion is the paper's algorithm (Chen et al. 2023, as in
 lucidrains/lion-pytorch) written in PyTorch operations. Writes the
-weights before, the batch, and each optimizer's weights after the steps.
+weights before, the batch, and each optimizer's weights after the steps;
+and SGD with per-layer L2 penalties (Keras' kernel regularizers).
 Run with the tests' torch venv (torch 2.9.0); the output is committed.
 """
 import json
@@ -52,14 +53,16 @@ OPTIMIZERS = {
 }
 
 
-def run(make):
+def run(make, l2=(0.0, 0.0)):
     m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     with torch.no_grad():
         m[0].weight.copy_(W1), m[0].bias.copy_(B1), m[2].weight.copy_(W2), m[2].bias.copy_(B2)
     opt = make(m.parameters())
     for _ in range(STEPS):
         opt.zero_grad()
-        nn.CrossEntropyLoss()(m(X), Y).backward()
+        # Keras' kernel L2: weight * sum(w^2) over each layer's weights (not biases).
+        penalty = l2[0] * (m[0].weight ** 2).sum() + l2[1] * (m[2].weight ** 2).sum()
+        (nn.CrossEntropyLoss()(m(X), Y) + penalty).backward()
         opt.step()
     return {"w1": m[0].weight.detach().T.flatten().tolist(), "b1": m[0].bias.detach().tolist(),
             "w2": m[2].weight.detach().T.flatten().tolist(), "b2": m[2].bias.detach().tolist()}
@@ -68,5 +71,8 @@ def run(make):
 out = {"torch": torch.__version__, "steps": STEPS,
        "w1": W1.T.flatten().tolist(), "b1": B1.tolist(), "w2": W2.T.flatten().tolist(), "b2": B2.tolist(),
        "x": X.flatten().tolist(), "y": Y.tolist(),
-       "after": {call: run(make) for call, make in OPTIMIZERS.items()}}
+       "after": {call: run(make) for call, make in OPTIMIZERS.items()},
+       # `dense(8, l2: 0.01)`, `dense(3, l2: 0.1)` with `regularize: l2(0.001)`
+       # (the run's and each layer's add up) and `sgd(lr: 0.1)`.
+       "regularized": run(lambda p: torch.optim.SGD(p, lr=0.1), l2=(0.011, 0.101))}
 json.dump(out, open(sys.argv[1], "w"), indent=1)
