@@ -83,7 +83,7 @@ fn run(dir: &Path, text: &str, from_disk: bool, control: Option<Arc<Control>>, r
             evaluation_streamed |= name.starts_with("evaluate");
             names.push(name);
         }
-        Event::Evaluated { scores, .. } => evaluated.push((scores, std::mem::take(&mut evaluation_streamed))),
+        Event::Evaluated { scores, .. } => evaluated.push((*scores, std::mem::take(&mut evaluation_streamed))),
         Event::Step { operation: "train", .. } => {
             steps += 1;
             // The run is stopped at the second progress report of its

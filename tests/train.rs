@@ -19,7 +19,7 @@ type Ran = (Vec<(String, Scores)>, Vec<(String, usize)>, Vec<String>);
 fn run_file(dir: &Path, text: &str, cache: bool) -> Ran {
     let (mut scores, mut epochs) = (Vec::new(), Vec::new());
     let errors = run_events(dir, text, cache, &mut |e| match e {
-        Event::Evaluated { name, scores: s, .. } => scores.push((name, s)),
+        Event::Evaluated { name, scores: s, .. } => scores.push((name, *s)),
         Event::Epoch { name, epoch, .. } => epochs.push((name, epoch.epoch)),
         _ => {}
     });
@@ -1623,4 +1623,22 @@ print(len(roc), len(pr))
 "#;
     let counts = python_numbers(&python, script, &dir);
     assert!(counts[0] > 20.0 && counts[1] > 10.0, "{counts:?}");
+}
+
+/// `top_k(k)` on iris' three classes: top 1 is the accuracy (the most
+/// probable class is the prediction), top 3 counts every row, top 2 lies
+/// between (scikit-learn's `top_k_accuracy_score` itself is matched on
+/// fixtures in `train::metrics`).
+#[test]
+fn top_k_accuracy_brackets_the_accuracy() {
+    let text = iris_on("cpu", "    dense(8)\n    relu()\n    dense(3)")
+        .replace("epochs: 6", "epochs: 1")
+        .replace("metrics: [accuracy]", "metrics: [accuracy, top_k(1), top_k(2), top_k(3)]");
+    let (scores, _, errors) = run_file(&scratch("top_k"), &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let s = &scores[0].1;
+    let top = |k: u16| s.top_k.iter().find(|(asked, _)| *asked == k).unwrap().1;
+    assert_eq!(top(1), s.accuracy.unwrap());
+    assert_eq!(top(3), 1.0);
+    assert!(top(1) <= top(2) && top(2) <= 1.0 && top(2) > top(1), "{:?}", s.top_k);
 }

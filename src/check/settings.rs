@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::check::args::{Bound, Declared, bind};
+use crate::check::args::{Bound, Declared, bind, pos};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar::{self, Place};
 use crate::check::setting_calls::{
@@ -448,13 +448,19 @@ impl<'a> Settings<'a> {
             let Some(declared) = EVALUATE_SETTINGS.iter().find(|s| s.name == key.name) else { continue };
             match declared.key {
                 EvaluateKey::Metrics => {
-                    let Value::List(items) = self.value(value) else {
+                    let ExprKind::List { items } = &value.kind else {
                         let help = "write `metrics: [accuracy, f1]`";
                         self.wrong_type(value.span, "`metrics` is a list", "not a list", help);
                         continue;
                     };
-                    for (item, span) in items {
-                        out.metrics.extend(self.metric(&item, span, task));
+                    for item in items {
+                        let metric = match &item.kind {
+                            ExprKind::Call(call) if call.callee.dotted() == "top_k" => {
+                                self.top_k(call, item.span, task)
+                            }
+                            _ => self.metric(&self.value(item), item.span, task),
+                        };
+                        out.metrics.extend(metric);
                     }
                 }
                 EvaluateKey::Threshold => out.threshold = self.threshold(value, task).map(|t| (t, value.span)),
@@ -498,6 +504,38 @@ impl<'a> Settings<'a> {
             return None;
         }
         Some(p)
+    }
+
+    /// `top_k(k)`: `k` a whole number from 1, for a run that learns classes.
+    fn top_k(&mut self, call: &Call, span: Span, task: Option<Task>) -> Option<Metric> {
+        let errors_before = self.errors.len();
+        let b = bind("top_k", &[pos("k", true)], &call.args, span, &mut self.errors);
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let k = match b.value("k", self.constants) {
+            Some((value, at)) => match whole_value(&value) {
+                Some(k) if (1..=i64::from(u16::MAX)).contains(&k) => k as u16,
+                _ => {
+                    let label = format!("this is {}", shown(&value));
+                    self.range_or_type(
+                        &value,
+                        at,
+                        "`k` of `top_k` is a whole number, 1 or more",
+                        &label,
+                        "write `top_k(5)`",
+                    );
+                    return None;
+                }
+            },
+            None => return None,
+        };
+        if task == Some(Task::Regression) {
+            let message = "`top_k` is a classification metric, but this model is trained for the other task";
+            self.mistake(Mistake::Conflict, span, message, "not computed for this task", &metrics_by_task());
+            return None;
+        }
+        Some(Metric::TopK(k))
     }
 
     fn metric(&mut self, value: &Value, span: Span, task: Option<Task>) -> Option<Metric> {
@@ -930,7 +968,7 @@ impl<'a> Settings<'a> {
                 None
             }
             Metric::Scalar(scalar) => Some((split, scalar)),
-            Metric::Confusion => {
+            Metric::Confusion | Metric::TopK(_) => {
                 self.errors.push(CheckError::NotWatchable {
                     metric: metric.into(),
                     span: metric_span,
@@ -1263,7 +1301,10 @@ fn metrics_by_task() -> String {
     let of = |task: Option<Task>| -> String {
         let names: Vec<&str> = Metric::names()
             .into_iter()
-            .filter(|name| Metric::from_name(name).is_some_and(|m| m.task() == task))
+            .filter(|name| {
+                let metric = Metric::from_name(name).or((*name == "top_k(k)").then_some(Metric::TopK(1)));
+                metric.is_some_and(|m| m.task() == task)
+            })
             .collect();
         names.join(", ")
     };

@@ -347,10 +347,18 @@ fn print_scores(
         if metrics.is_empty() { Scalar::ALL.iter().map(|s| Metric::Scalar(*s)).collect() } else { metrics.to_vec() };
     let mut line = format!("  {:<10} {name:<20}", "evaluate");
     for m in &wanted {
-        if let Metric::Scalar(scalar) = m
-            && let Some(v) = scores.get(*scalar)
-        {
-            line.push_str(&format!("  {} {v:.4}", scalar.name()));
+        match m {
+            Metric::Scalar(scalar) => {
+                if let Some(v) = scores.get(*scalar) {
+                    line.push_str(&format!("  {} {v:.4}", scalar.name()));
+                }
+            }
+            Metric::TopK(k) => {
+                if let Some((_, v)) = scores.top_k.iter().find(|(asked, _)| asked == k) {
+                    line.push_str(&format!("  top_{k} {v:.4}"));
+                }
+            }
+            Metric::Confusion => {}
         }
     }
     reporter.note(&line);

@@ -277,6 +277,10 @@ pub enum Metric {
     Scalar(Scalar),
     /// The confusion matrix (classes only; not a number, so never watched).
     Confusion,
+    /// `top_k(k)`: the fraction of rows whose class is among the `k` most
+    /// probable (from the predicted probabilities, so not on training
+    /// batches).
+    TopK(u16),
 }
 
 impl Metric {
@@ -285,6 +289,7 @@ impl Metric {
         match self {
             Metric::Scalar(s) => s.name(),
             Metric::Confusion => "confusion",
+            Metric::TopK(_) => "top_k",
         }
     }
 
@@ -296,7 +301,7 @@ impl Metric {
     /// Every metric's name: the numbers, then `confusion`.
     pub fn names() -> Vec<&'static str> {
         let mut names = Scalar::names();
-        names.push("confusion");
+        names.extend(["confusion", "top_k(k)"]);
         names
     }
 
@@ -304,7 +309,7 @@ impl Metric {
     pub fn task(self) -> Option<Task> {
         match self {
             Metric::Scalar(s) => s.task(),
-            Metric::Confusion => Some(Task::Classification),
+            Metric::Confusion | Metric::TopK(_) => Some(Task::Classification),
         }
     }
 }

@@ -150,12 +150,13 @@ impl<'a> Session<'a> {
         let mut paths = scratch.0.iter().cloned();
         let Some(data) = paths.next() else { return Ok(None) };
         let rows = match &self.item(id).kind {
-            ItemKind::Evaluate { run, threshold, curves, .. } => {
+            ItemKind::Evaluate { run, threshold, curves, metrics, .. } => {
                 let trained = std::rc::Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(None) };
                 let span = self.item(id).span;
-                let asked = (*threshold, curves.is_some());
-                let (scores, rows) = crate::run::training::evaluate_file(&trained, train, &data, asked, span)?;
+                let asked = crate::run::asked_of(metrics, curves.is_some());
+                let (scores, rows) =
+                    crate::run::training::evaluate_file(&trained, train, &data, (*threshold, &asked), span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 vec![rows]
             }

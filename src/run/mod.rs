@@ -139,7 +139,7 @@ pub enum Event {
         /// The `evaluate` item.
         name: String,
         /// Every metric computed.
-        scores: crate::train::fit::Scores,
+        scores: Box<crate::train::fit::Scores>,
         /// The metrics the file asks for.
         metrics: Vec<crate::ir::Metric>,
         /// Class names, for the confusion matrix.
@@ -660,11 +660,12 @@ impl<'a> Session<'a> {
                 };
                 self.train_item(id, training::TrainRows::Frames { data: &data, validate: validate.as_ref() })
             }
-            ItemKind::Evaluate { run, data, threshold, curves, .. } => {
+            ItemKind::Evaluate { run, data, threshold, curves, metrics } => {
                 let frame = self.frame_rows(data, &item.name)?;
                 let trained = Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(vec![frame.height()]) };
-                let scores = training::evaluate(&trained, train, &frame, *threshold, curves.is_some(), item.span)?;
+                let asked = asked_of(metrics, curves.is_some());
+                let scores = training::evaluate(&trained, train, &frame, *threshold, &asked, item.span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 Ok(vec![frame.height()])
             }
@@ -700,7 +701,7 @@ impl<'a> Session<'a> {
         })?;
         (self.events)(Event::Evaluated {
             name: item.name.clone(),
-            scores,
+            scores: Box::new(scores),
             metrics: metrics.clone(),
             classes: trained.meta.classes.clone(),
         });
@@ -837,4 +838,12 @@ impl<'a> Session<'a> {
     fn step_event(&mut self, name: &str, index: usize, total: usize, operation: &'static str) {
         (self.events)(Event::Step { name: name.to_owned(), index, total, operation });
     }
+}
+
+/// What an evaluation asks for beyond the scores every one gets: curves,
+/// and the `k`s of its `top_k(k)` metrics.
+pub(crate) fn asked_of(metrics: &[crate::ir::Metric], curves: bool) -> crate::train::fit::Asked {
+    let top_k =
+        metrics.iter().filter_map(|m| if let crate::ir::Metric::TopK(k) = m { Some(*k) } else { None }).collect();
+    crate::train::fit::Asked { curves, top_k }
 }

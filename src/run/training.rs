@@ -681,12 +681,12 @@ pub fn evaluate(
     train: &Train,
     frame: &DataFrame,
     threshold: Option<f64>,
-    curves: bool,
+    asked: &fit::Asked,
     span: Span,
 ) -> RunResult<Scores> {
     let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train), curves))
+    Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train), asked))
 }
 
 /// The metrics of a trained run on rows streamed to the file `path` (an
@@ -696,13 +696,13 @@ pub fn evaluate_file(
     trained: &Trained,
     train: &Train,
     path: &Path,
-    (threshold, curves): (Option<f64>, bool),
+    (threshold, asked): (Option<f64>, &fit::Asked),
     span: Span,
 ) -> RunResult<(Scores, usize)> {
     let rows = crate::run::disk::evaluation_rows(&trained.meta, path, shaped_image(train), span)?;
     let count = rows.len();
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train), curves)
+    let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train), asked)
         .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
     Ok((scores, count))
 }

@@ -94,6 +94,18 @@ pub struct Scores {
     /// for them (`curves:`); written as files, not in the scores' JSON.
     #[serde(skip)]
     pub curves: Option<Vec<crate::train::metrics::ClassCurve>>,
+    /// `top_k(k)` for each `k` an evaluation asks for: `(k, fraction)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_k: Vec<(u16, f64)>,
+}
+
+/// What an evaluation asks for beyond the scores every one gets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Asked {
+    /// Each class's ROC and PR points (`curves:`).
+    pub curves: bool,
+    /// `top_k(k)`'s `k`s.
+    pub top_k: Vec<u16>,
 }
 
 impl Scores {
@@ -446,7 +458,7 @@ pub fn fit(
         let train_scores = Scores::of(mean_loss, &truth, &predicted, None, classes);
         let metric = if loss.is_classification() { train_scores.accuracy } else { train_scores.mae };
         let val_scores = match val {
-            Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device, false).map_err(Failure::Read)?),
+            Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device, &Asked::default()).map_err(Failure::Read)?),
             None => None,
         };
         let record = Epoch {
@@ -567,19 +579,18 @@ pub fn predict_with_probability(
     (out, chances)
 }
 
-/// The metrics of `net` on `data` (with each class's ROC and PR points
-/// when `curves`).
-pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device, curves: bool) -> Scores {
+/// The metrics of `net` on `data`, with what the evaluation `asked` for.
+pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device, asked: &Asked) -> Scores {
     let rows: Vec<usize> = (0..data.rows).collect();
-    score(net, rows.chunks(EVAL_BATCH).map(|chunk| data.select(chunk)), data.rows, loss, device, curves)
+    score(net, rows.chunks(EVAL_BATCH).map(|chunk| data.select(chunk)), data.rows, loss, device, asked)
 }
 
 /// The metrics of `net` on rows in memory or on disk (an error when they
 /// cannot be read).
-pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device, curves: bool) -> Result<Scores, String> {
+pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device, asked: &Asked) -> Result<Scores, String> {
     let mut failure = None;
     let blocks = data.blocks(EVAL_BATCH).map_while(|block| block.map_err(|e| failure = Some(e)).ok());
-    let scores = score(net, blocks, data.len(), loss, device, curves);
+    let scores = score(net, blocks, data.len(), loss, device, asked);
     failure.map_or(Ok(scores), Err)
 }
 
@@ -590,7 +601,7 @@ fn score(
     rows: usize,
     loss: &Loss,
     device: &Device,
-    curves: bool,
+    asked: &Asked,
 ) -> Scores {
     let plain = device.clone().without_autodiff();
     let (mut loss_sum, mut truth, mut predicted, mut probabilities) = (0.0, Vec::new(), Vec::new(), Vec::new());
@@ -609,10 +620,16 @@ fn score(
     let kept = (classes.and_then(|c| c.checked_mul(truth.len())) == Some(probabilities.len()))
         .then_some(probabilities.as_slice());
     let mut scores = Scores::of(loss_sum / rows.max(1) as f64, &truth, &predicted, kept, classes);
-    if let (true, Some(kept), Some(classes)) = (curves, kept, classes) {
+    if let (Some(kept), Some(classes)) = (kept, classes)
+        && (asked.curves || !asked.top_k.is_empty())
+    {
         let t: Vec<usize> = truth.iter().map(|v| *v as usize).collect();
         let p: Vec<f64> = kept.iter().map(|v| f64::from(*v)).collect();
-        scores.curves = Some(crate::train::metrics::curves(&t, &p, classes));
+        if asked.curves {
+            scores.curves = Some(crate::train::metrics::curves(&t, &p, classes));
+        }
+        scores.top_k =
+            asked.top_k.iter().map(|&k| (k, crate::train::metrics::top_k(&t, &p, classes, usize::from(k)))).collect();
     }
     scores
 }

@@ -121,6 +121,30 @@ pub fn log_loss(truth: &[usize], probabilities: &[f64], classes: usize) -> f64 {
     sum / n
 }
 
+/// The fraction of rows whose class is among the `k` most probable
+/// (scikit-learn's `top_k_accuracy_score`): for two classes, with `k` 1,
+/// the second class's probability above 0.5 (its binary rule), else always;
+/// for more, the rank after the classes of higher probability and, among
+/// equal ones, those of a higher index (its stable sort, reversed).
+pub fn top_k(truth: &[usize], probabilities: &[f64], classes: usize, k: usize) -> f64 {
+    let n = truth.len().max(1) as f64;
+    let rows = probabilities.chunks(classes.max(1));
+    let hits = truth
+        .iter()
+        .zip(rows)
+        .filter(|(t, row)| {
+            let t = **t;
+            if classes == 2 {
+                return k >= 2 || (row[1] > 0.5) == (t == 1);
+            }
+            let score = row.get(t).copied().unwrap_or(f64::NEG_INFINITY);
+            let ahead = row.iter().enumerate().filter(|(c, s)| **s > score || (**s == score && *c > t)).count();
+            ahead < k
+        })
+        .count();
+    hits as f64 / n
+}
+
 /// Each class's scores against whether the row is of that class: the
 /// positive class's alone for two classes, else every class that occurs
 /// with rows of other classes too (one against the rest).
@@ -289,6 +313,10 @@ mod tests {
             let ap = average_precision(&truth, &probabilities, classes).expect("defined");
             close(ap, &case["pr_auc"], &format!("pr_auc, {what}"));
             close(log_loss(&truth, &probabilities, classes), &case["log_loss"], &format!("log_loss, {what}"));
+            for (k, want) in case["top_k"].as_array().expect("top_k").iter().enumerate() {
+                let k = k.saturating_add(1);
+                close(top_k(&truth, &probabilities, classes, k), want, &format!("top_k({k}), {what}"));
+            }
         }
     }
 

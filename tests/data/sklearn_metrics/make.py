@@ -3,7 +3,7 @@
 
 The reference for `src/train/metrics.rs`'s tests: scikit-learn's ROC AUC
 (`multi_class="ovr"`, macro), average precision (macro over classes one
-against the rest), log loss, RMSE, R² and MAPE on fixed random cases, with
+against the rest), log loss, top-k accuracy, RMSE, R² and MAPE on fixed random cases, with
 ties among the scores. Run with the bench venv (scikit-learn 1.9.1); the
 output is committed.
 """
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import sklearn
 from sklearn.metrics import (average_precision_score, log_loss, mean_absolute_percentage_error, r2_score,
-                             roc_auc_score, root_mean_squared_error)
+                             roc_auc_score, root_mean_squared_error, top_k_accuracy_score)
 from sklearn.preprocessing import label_binarize
 
 rng = np.random.default_rng(3)
@@ -39,6 +39,11 @@ def classes_case(rows, classes, decimals):
         "auc": float(auc),
         "pr_auc": float(ap),
         "log_loss": float(log_loss(truth, probabilities, labels=list(range(classes)))),
+        # k from 1 to the number of classes; two classes score the positive
+        # class's probability, as scikit-learn takes them.
+        "top_k": [float(top_k_accuracy_score(truth, p if classes == 2 else probabilities, k=k,
+                                             labels=list(range(classes))))
+                  for k in range(1, classes + 1)],
     }
 
 
