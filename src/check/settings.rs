@@ -550,7 +550,11 @@ impl<'a> Settings<'a> {
             return None;
         };
         let Some(metric) = Metric::from_name(name) else {
-            let help = familiar::help(Place::Metric, name, &names, "the metrics are");
+            let help = if name == "top_k" {
+                "`top_k` takes how many of the most probable classes count: write `top_k(5)`".to_owned()
+            } else {
+                familiar::help(Place::Metric, name, &names, "the metrics are")
+            };
             self.unknown_value(span, &format!("unknown metric `{name}`"), "not a metric", &help);
             return None;
         };
@@ -599,7 +603,13 @@ impl<'a> Settings<'a> {
         let mut options = LossOptions::default();
         let smoothing = self.number(&b, "label_smoothing", |x| (0.0..1.0).contains(&x), "in [0, 1)");
         let pos_weight = self.number(&b, "pos_weight", |x| x > 0.0 && x.is_finite(), "greater than 0");
-        let gamma = self.number(&b, "gamma", |x| (0.0..=MAX_FOCAL_GAMMA).contains(&x), "from 0 to 10");
+        let gamma = self.number_helped(
+            &b,
+            "gamma",
+            |x| (0.0..=MAX_FOCAL_GAMMA).contains(&x),
+            "from 0 to 10",
+            "focal loss's gamma is an exponent from 0 (cross-entropy) to 10, typically 2",
+        );
         let delta = self.number(&b, "delta", |x| x > 0.0 && x.is_finite(), "greater than 0");
         for (field, given) in [
             (&mut options.label_smoothing, smoothing),
@@ -661,11 +671,23 @@ impl<'a> Settings<'a> {
     /// A number argument that must satisfy `ok`, described by `rule`:
     /// `Ok(None)` when not given, `Err(())` when wrong (reported).
     fn number(&mut self, b: &Bound, param: &str, ok: fn(f64) -> bool, rule: &str) -> Result<Option<f64>, ()> {
+        self.number_helped(b, param, ok, rule, example(param))
+    }
+
+    /// [`Self::number`] with its own help line.
+    fn number_helped(
+        &mut self,
+        b: &Bound,
+        param: &str,
+        ok: fn(f64) -> bool,
+        rule: &str,
+        help: &str,
+    ) -> Result<Option<f64>, ()> {
         let Some((value, span)) = b.value(param, self.constants) else { return Ok(None) };
         match value.as_f64() {
             Some(x) if ok(x) => Ok(Some(x)),
             _ => {
-                let help = example(param).to_owned();
+                let help = help.to_owned();
                 self.range_or_type(
                     &value,
                     span,
@@ -1336,9 +1358,7 @@ fn example(param: &str) -> &'static str {
         "beta1" | "beta2" | "alpha" => "these averaging factors are fractions below 1, such as 0.9 or 0.999",
         "eps" => "eps is a small positive number, such as 1e-8",
         "patience" => "patience counts epochs without improvement: `patience(3, on: val.loss)`",
-        "gamma" => {
-            "a decay's gamma multiplies the rate: a fraction such as 0.5; focal loss's is an exponent from 0 to 10, typically 2"
-        }
+        "gamma" => "a decay factor multiplies the rate: a fraction such as 0.5",
         "factor" => "a decay factor multiplies the rate: a fraction such as 0.5",
         "label_smoothing" => "label smoothing is a small fraction such as 0.1",
         "pos_weight" => "`pos_weight` is positive: the negatives per positive, such as 3, for rare positives",

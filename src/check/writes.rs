@@ -46,6 +46,8 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
     let mut reads: Vec<Read> =
         pipeline.map(|p| Read { path: resolved(p), span: None, what: "the pipeline file" }).into_iter().collect();
     let mut writes = Vec::new();
+    // Mistakes found while the writes are gathered.
+    let mut errors_now = Vec::new();
     // Globs and folders a source reads: a file written into one would be
     // read by the next run.
     let mut patterns: Vec<(&ir::SourceFiles, &'static str, Span)> = Vec::new();
@@ -103,6 +105,14 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
                         }
                         _ => item.span,
                     };
+                    if base(folder).is_file() {
+                        errors_now.push(Mistake::Conflict.at(
+                            span,
+                            format!("`curves:` writes four files into a folder, and `{}` is a file", folder.display()),
+                            "a file, not a folder",
+                            "name a folder, such as `curves: \"out/curves\"`",
+                        ));
+                    }
                     for file in CURVE_FILES {
                         let shown = folder.join(file);
                         writes.push(Write { path: base(&shown), shown, span, what: "`curves:`" });
@@ -111,7 +121,7 @@ pub fn guard(program: &ast::Program, ir: &ir::Program, dir: Option<&Path>, pipel
             }
         }
     }
-    let mut errors = Vec::new();
+    let mut errors = errors_now;
     // By path, in order: a file of thousands of items compares each path once.
     let mut read_at: HashMap<&Path, &Read> = HashMap::new();
     for read in &reads {

@@ -44,7 +44,20 @@ pub fn lr_find(what: &LrFind, reporter: &mut Reporter) -> bool {
         _ => None,
     });
     let Some((train, span)) = found else {
-        return usage(format!("`{}` is not a training run of {}", what.train, what.file.display()), reporter);
+        let runs: Vec<&str> = report
+            .ir
+            .items
+            .iter()
+            .flatten()
+            .filter(|i| matches!(i.kind, ItemKind::Train(_)))
+            .map(|i| i.name.as_str())
+            .collect();
+        let hint = match crate::suggest::closest(what.train, runs.iter().copied()) {
+            Some(near) => format!(": did you mean `{near}`?"),
+            None if runs.is_empty() => ": it has none".to_owned(),
+            None => format!(": its runs are {}", runs.join(", ")),
+        };
+        return usage(format!("`{}` is not a training run of {}{hint}", what.train, what.file.display()), reporter);
     };
     if train.model.pretrained.is_some() {
         let message = format!(

@@ -155,7 +155,12 @@ pub fn predict_file(
                 "write --threshold 0.3",
             ));
         }
-        let classes = trained.meta.classes.as_ref().map_or(0, Vec::len);
+        let Some(classes) = trained.meta.classes.as_ref().map(Vec::len) else {
+            return Err(failure(
+                "--threshold: this run predicts numbers, not classes",
+                "drop --threshold: a regression run's prediction is the number itself",
+            ));
+        };
         if classes != 2 {
             return Err(failure(
                 format!("--threshold: this run tells {classes} classes apart, not two"),
