@@ -1199,6 +1199,21 @@ impl<'a> Settings<'a> {
     ) -> Option<ClassWeight> {
         let weighting = match &value.kind {
             ExprKind::Path(p) if p.dotted() == "balanced" => ClassWeight::Balanced,
+            ExprKind::Path(p) => {
+                let name = p.dotted();
+                let help = match closest(&name, ["balanced"]) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => "write `class_weight: balanced` or `class_weight: {cat: 2, dog: 1}`".into(),
+                };
+                let message = format!("unknown weighting `{name}`");
+                self.unknown_value(value.span, &message, "not a weighting", &help);
+                return None;
+            }
+            ExprKind::Record { fields } if fields.is_empty() => {
+                let help = "name the classes to weigh, `{cat: 2}` (the others weigh 1), or remove `class_weight`";
+                self.mistake(Mistake::Conflict, value.span, "`class_weight: {}` weighs nothing", "empty", help);
+                return None;
+            }
             ExprKind::Record { fields } => ClassWeight::Given(self.given_weights(fields, target)?),
             _ => {
                 self.wrong_type(
