@@ -805,6 +805,13 @@ print(repr(lrs[idx]))
 "#;
     let reference = Command::new(python).args(["-c", script, dir.join("lr.csv").to_str().unwrap()]).output().unwrap();
     assert!(reference.status.success(), "{}", stderr(&reference));
+    // A CSV beside the PNG asked for that lr-find did not write stays.
+    std::fs::write(dir.join("data.csv"), "a,b\n1,2\n").unwrap();
+    let args = ["lr-find", &repo("pipelines/breast_cancer.pipe"), "diagnosis", "-o"];
+    let refused = run(&[&args[..], &[dir.join("data.png").to_str().unwrap()]].concat());
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_eq!(std::fs::read_to_string(dir.join("data.csv")).unwrap(), "a,b\n1,2\n");
+    assert!(!dir.join("data.png").exists());
     // Printed to 3 digits; neighbouring steps' rates differ by 20%.
     let (ours, fastai): (f64, f64) = (suggested.parse().unwrap(), stdout(&reference).trim().parse().unwrap());
     assert!((ours / fastai - 1.0).abs() < 5e-3, "pipe {ours}, fastai {fastai}: {said}");

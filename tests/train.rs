@@ -1210,6 +1210,14 @@ fn python_numbers(python: &str, script: &str, dir: &Path) -> Vec<f64> {
     String::from_utf8_lossy(&out.stdout).split_whitespace().map(|n| n.parse().unwrap()).collect()
 }
 
+/// The values of column `name` of a CSV file without quoting, as text.
+fn csv_column(path: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let at = lines.next().unwrap().split(',').position(|c| c == name).unwrap();
+    lines.map(|l| l.split(',').nth(at).unwrap().to_owned()).collect()
+}
+
 /// The run folder a pipeline's train item wrote.
 fn run_folder(dir: &Path, item: &str) -> std::path::PathBuf {
     std::fs::read_dir(dir.join("runs").join(item)).unwrap().next().unwrap().unwrap().path()
@@ -1483,10 +1491,7 @@ fn a_scaled_target_trains_and_predicts_in_its_own_units() {
     let report = &scores.iter().find(|(n, _)| n == "report").unwrap().1;
     // The scaling: the training rows' mean and population std.
     let column = |file: &str, name: &str| -> Vec<f64> {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let mut lines = text.lines();
-        let at = lines.next().unwrap().split(',').position(|c| c == name).unwrap();
-        lines.map(|l| l.split(',').nth(at).unwrap().parse().unwrap()).collect()
+        csv_column(&dir.join(file), name).iter().map(|v| v.parse().unwrap()).collect()
     };
     let trained = column("out/train.csv", "price");
     let mean = trained.iter().sum::<f64>() / trained.len() as f64;
@@ -1553,12 +1558,7 @@ fn a_threshold_moves_two_class_predictions_and_metrics() {
     let (scores, _, errors) = run_file(&dir, &text, false);
     assert!(errors.is_empty(), "{errors:?}");
     let report = &scores.iter().find(|(n, _)| n == "report").unwrap().1;
-    let column = |file: &str, name: &str| -> Vec<String> {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let mut lines = text.lines();
-        let at = lines.next().unwrap().split(',').position(|c| c == name).unwrap();
-        lines.map(|l| l.split(',').nth(at).unwrap().to_owned()).collect()
-    };
+    let column = |file: &str, name: &str| csv_column(&dir.join(file), name);
     let (label, chosen, chance) =
         (column("out/p.csv", "label"), column("out/p.csv", "prediction"), column("out/p.csv", "probability"));
     let second = |p: f64, class: &str| if class == "malignant" { p } else { 1.0 - p };

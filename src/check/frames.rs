@@ -364,9 +364,7 @@ impl<'a> Frames<'a> {
             ));
             return None;
         };
-        let ItemKind::Train(train) = &self.items[run].kind else { return Some(value) };
-        let (loss, target) = (setting(&train.body, "loss"), setting(&train.body, "target"));
-        if value && classification(loss, target, self.train_inputs.get(&run)) == Some(Task::Regression) {
+        if value && self.run_task(run) == Some(Task::Regression) {
             self.errors.push(Mistake::Conflict.at(
                 given.span,
                 format!("`{name}` predicts numbers, which have no class probabilities"),
@@ -378,9 +376,6 @@ impl<'a> Frames<'a> {
         Some(value)
     }
 
-    /// The type of a run's predictions: the target's for classes (the
-    /// class names), f64 for numbers (an integer target regressed with
-    /// `loss: mse` is predicted as a float).
     /// `threshold:` of `predict`: a probability in (0, 1), for a run that
     /// learns classes (two of them: checked where its model is known).
     fn threshold(&mut self, given: &Expr, run: usize, name: &str) -> Option<f64> {
@@ -394,9 +389,7 @@ impl<'a> Frames<'a> {
             ));
             return None;
         };
-        let ItemKind::Train(train) = &self.items[run].kind else { return Some(p) };
-        let (loss, target) = (setting(&train.body, "loss"), setting(&train.body, "target"));
-        if classification(loss, target, self.train_inputs.get(&run)) == Some(Task::Regression) {
+        if self.run_task(run) == Some(Task::Regression) {
             self.errors.push(Mistake::Conflict.at(
                 given.span,
                 format!("`{name}` predicts numbers, and `threshold` turns probabilities into classes"),
@@ -408,6 +401,17 @@ impl<'a> Frames<'a> {
         Some(p)
     }
 
+    /// Whether run `run` learns classes or numbers (`None`: not known, or
+    /// not a run).
+    fn run_task(&self, run: usize) -> Option<Task> {
+        let ItemKind::Train(train) = &self.items[run].kind else { return None };
+        let (loss, target) = (setting(&train.body, "loss"), setting(&train.body, "target"));
+        classification(loss, target, self.train_inputs.get(&run))
+    }
+
+    /// The type of a run's predictions: the target's for classes (the
+    /// class names), f64 for numbers (an integer target regressed with
+    /// `loss: mse` is predicted as a float).
     fn target_dtype(&mut self, run: &str) -> Option<DType> {
         let (_, symbol) = self.scope.lookup(run)?;
         let ItemKind::Train(train) = &self.items[symbol.item].kind else { return None };

@@ -1336,13 +1336,8 @@ pub fn loss_name(value: &Expr) -> Option<String> {
 /// gets accuracy, ...; regression gets mse, ...; both get loss".
 fn metrics_by_task() -> String {
     let of = |task: Option<Task>| -> String {
-        let names: Vec<&str> = Metric::names()
-            .into_iter()
-            .filter(|name| {
-                let metric = Metric::from_name(name).or((*name == "top_k(k)").then_some(Metric::TopK(1)));
-                metric.is_some_and(|m| m.task() == task)
-            })
-            .collect();
+        let names: Vec<&str> =
+            Metric::listed().into_iter().filter(|(_, m)| m.task() == task).map(|(name, _)| name).collect();
         names.join(", ")
     };
     format!(

@@ -66,6 +66,15 @@ pub fn lr_find(what: &LrFind, reporter: &mut Reporter) -> bool {
         );
         return usage(message, reporter);
     }
+    let csv = what.output.with_extension("csv");
+    // The PNG and the CSV beside it replace only files of their own kind:
+    // `-o data/train.png` must not replace `data/train.csv`.
+    for (path, head) in [(what.output, &b"\x89PNG"[..]), (csv.as_path(), CSV_HEADER.as_bytes())] {
+        if !replaceable(path, head) {
+            let message = format!("{} exists and is not a file lr-find writes: choose another -o", path.display());
+            return usage(message, reporter);
+        }
+    }
     let options = super::run::options(what.file, &sources, &[], false, None);
     let mut events = |_| {};
     let curve = {
@@ -79,7 +88,6 @@ pub fn lr_find(what: &LrFind, reporter: &mut Reporter) -> bool {
             return false;
         }
     };
-    let csv = what.output.with_extension("csv");
     let written = crate::train::plot::chart_xy(what.output, "loss vs rate", &points(&curve))
         .and_then(|()| run::write::bytes(&csv, table(&curve).as_bytes()));
     if let Err(reason) = written {
@@ -91,6 +99,18 @@ pub fn lr_find(what: &LrFind, reporter: &mut Reporter) -> bool {
     true
 }
 
+/// The CSV's first line.
+const CSV_HEADER: &str = "lr,loss,smoothed_loss\n";
+
+/// Whether `path` is absent, or a file that starts with `head` (one this
+/// command wrote).
+fn replaceable(path: &Path, head: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else { return !path.exists() };
+    let mut start = vec![0u8; head.len()];
+    path.is_file() && file.read_exact(&mut start).is_ok() && start == head
+}
+
 /// (log10 rate, smoothed loss) per step, for the plot.
 fn points(curve: &Curve) -> Vec<(f64, f64)> {
     curve.points.iter().map(|p| (p.lr.log10(), p.smoothed)).collect()
@@ -98,7 +118,7 @@ fn points(curve: &Curve) -> Vec<(f64, f64)> {
 
 /// `lr,loss,smoothed_loss` per step.
 fn table(curve: &Curve) -> String {
-    let mut out = String::from("lr,loss,smoothed_loss\n");
+    let mut out = String::from(CSV_HEADER);
     for p in &curve.points {
         out.push_str(&format!("{},{},{}\n", p.lr, p.loss, p.smoothed));
     }

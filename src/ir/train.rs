@@ -298,11 +298,18 @@ impl Metric {
         if text == "confusion" { Some(Metric::Confusion) } else { Scalar::from_name(text).map(Metric::Scalar) }
     }
 
-    /// Every metric's name: the numbers, then `confusion`.
+    /// Every metric's name: the numbers, then `confusion` and `top_k(k)`.
     pub fn names() -> Vec<&'static str> {
-        let mut names = Scalar::names();
-        names.extend(["confusion", "top_k(k)"]);
-        names
+        Self::listed().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Every metric as listed in help lines, with one of its kind (`top_k`
+    /// stands for every `k`).
+    pub fn listed() -> Vec<(&'static str, Metric)> {
+        let mut listed: Vec<(&'static str, Metric)> =
+            Scalar::ALL.iter().map(|s| (s.name(), Metric::Scalar(*s))).collect();
+        listed.extend([("confusion", Metric::Confusion), ("top_k(k)", Metric::TopK(1))]);
+        listed
     }
 
     /// The task it is computed for (`None`: both).

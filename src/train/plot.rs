@@ -42,6 +42,21 @@ impl Canvas {
         Canvas { width: WIDTH, height: HEIGHT, pixels: vec![0; WIDTH * HEIGHT] }
     }
 
+    /// The plot area's grid, axes and title; its left, right, top and
+    /// bottom edges in pixels.
+    fn frame(&mut self, title: &str) -> (i64, i64, i64, i64) {
+        let (left, right, top, bottom) =
+            (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
+        for k in 0..=4 {
+            let y = top + (bottom - top) * k / 4;
+            self.line((left, y), (right, y), GREY);
+        }
+        self.line((left, top), (left, bottom), BLACK);
+        self.line((left, bottom), (right, bottom), BLACK);
+        self.text(left, 12, title, BLACK);
+        (left, right, top, bottom)
+    }
+
     fn set(&mut self, x: i64, y: i64, color: u8) {
         if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
             self.pixels[y as usize * self.width + x as usize] = color;
@@ -238,15 +253,7 @@ pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)]) -> Result<()
         (lo, hi) = (lo - 0.5, hi + 0.5);
     }
     let mut canvas = Canvas::new();
-    let (left, right, top, bottom) =
-        (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
-    for k in 0..=4 {
-        let y = top + (bottom - top) * k / 4;
-        canvas.line((left, y), (right, y), GREY);
-    }
-    canvas.line((left, top), (left, bottom), BLACK);
-    canvas.line((left, bottom), (right, bottom), BLACK);
-    canvas.text(left, 12, title, BLACK);
+    let (left, right, top, bottom) = canvas.frame(title);
     canvas.text(4, top - 4, &short(hi), BLACK);
     canvas.text(4, bottom - 8, &short(lo), BLACK);
     canvas.text(left, bottom + 12, "1", BLACK);
@@ -292,15 +299,7 @@ pub fn chart_xy(path: &Path, title: &str, points: &[(f64, f64)]) -> Result<(), S
     };
     let ((x_lo, x_hi), (y_lo, y_hi)) = (bounds(|p| p.0), bounds(|p| p.1));
     let mut canvas = Canvas::new();
-    let (left, right, top, bottom) =
-        (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
-    for k in 0..=4 {
-        let y = top + (bottom - top) * k / 4;
-        canvas.line((left, y), (right, y), GREY);
-    }
-    canvas.line((left, top), (left, bottom), BLACK);
-    canvas.line((left, bottom), (right, bottom), BLACK);
-    canvas.text(left, 12, title, BLACK);
+    let (left, right, top, bottom) = canvas.frame(title);
     canvas.text(4, top - 4, &short(y_hi), BLACK);
     canvas.text(4, bottom - 8, &short(y_lo), BLACK);
     let at = |x: f64, y: f64| {
@@ -332,23 +331,15 @@ pub fn chart_curves(
     diagonal: bool,
 ) -> Result<(), String> {
     let mut canvas = Canvas::new();
-    let (left, right, top, bottom) =
-        (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
+    let (left, right, top, bottom) = canvas.frame(title);
     let at = |x: f64, y: f64| {
         let px = left + (x.clamp(0.0, 1.0) * (right - left) as f64).round() as i64;
         let py = bottom - (y.clamp(0.0, 1.0) * (bottom - top) as f64).round() as i64;
         (px, py)
     };
-    for k in 0..=4 {
-        let y = top + (bottom - top) * k / 4;
-        canvas.line((left, y), (right, y), GREY);
-    }
     if diagonal {
         canvas.line(at(0.0, 0.0), at(1.0, 1.0), GREY);
     }
-    canvas.line((left, top), (left, bottom), BLACK);
-    canvas.line((left, bottom), (right, bottom), BLACK);
-    canvas.text(left, 12, title, BLACK);
     canvas.text(4, top - 4, "1", BLACK);
     canvas.text(4, bottom - 8, "0", BLACK);
     canvas.text(right - 8, bottom + 12, "1", BLACK);
