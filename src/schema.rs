@@ -20,6 +20,10 @@ pub enum DType {
     Cat(Vec<String>),
     /// An image of `[channels, height, width]`, values in [0, 1].
     Image([usize; 3]),
+    /// Integer ids from `encode`: 1 to n for the fitted levels, 0 for a
+    /// missing value or a level not seen when fitting; the number is the
+    /// count of ids (n + 1), an `embedding` table's rows. Stored as i64.
+    Codes(usize),
 }
 
 impl DType {
@@ -27,7 +31,7 @@ impl DType {
     /// short string and its offset): the memory budget's measure.
     pub fn held_width(&self) -> u64 {
         match self {
-            DType::I64 | DType::F64 => 8,
+            DType::I64 | DType::F64 | DType::Codes(_) => 8,
             DType::Bool => 1,
             DType::Str | DType::Cat(_) => 16,
             DType::Image([c, h, w]) => (c.saturating_mul(*h).saturating_mul(*w) as u64).saturating_mul(4),
@@ -70,6 +74,7 @@ impl fmt::Display for DType {
             DType::Cat(levels) if levels.len() <= 6 => write!(f, "cat{{{}}}", levels.join(", ")),
             DType::Cat(levels) => write!(f, "cat{{{}, ... {} levels}}", levels[..3].join(", "), levels.len()),
             DType::Image([c, h, w]) => write!(f, "image[{c}, {h}, {w}]"),
+            DType::Codes(ids) => write!(f, "codes[{ids}]"),
         }
     }
 }

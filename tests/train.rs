@@ -311,6 +311,94 @@ fn one_training_step_equals_pytorch() {
     }
 }
 
+/// One step of `embedding(3)` (two encoded columns among four features)
+/// then `dense(3)`, from the weights PyTorch started from
+/// (`tests/data/torch_embedding/make.py`: two `nn.Embedding`s concatenated
+/// after the numeric features): logits, loss, both tables and the dense
+/// weights after the step equal PyTorch's to 1e-5; on flex, and on
+/// libtorch in a `tch` build.
+#[test]
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+fn an_embedding_step_equals_pytorch() {
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::ir::{EmbeddingTable, Optimizer, OptimizerKind, Task, TrainSettings};
+    use pipe::train::loss::{Loss, Targets};
+    use pipe::train::model::X;
+
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("tests/data/torch_embedding/embedding.json")).unwrap(),
+    )
+    .unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let tables = vec![
+        EmbeddingTable { column: "a".into(), position: 1, ids: 5 },
+        EmbeddingTable { column: "b".into(), position: 3, ids: 4 },
+    ];
+    let model = Model {
+        layers: vec![
+            ModelLayer {
+                name: None,
+                kind: LayerKind::Embedding { dim: 3, tables },
+                input: Shape::Flat(4),
+                output: Shape::Flat(8),
+            },
+            ModelLayer {
+                name: None,
+                kind: LayerKind::Dense { units: 3, init: None, l2: None },
+                input: Shape::Flat(8),
+                output: Shape::Flat(3),
+            },
+        ],
+        input: Shape::Flat(4),
+        output: Shape::Flat(3),
+        frozen_until: None,
+        pretrained: None,
+    };
+    let close = |got: &[f32], want: &[f32], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: {g} != {w}");
+        }
+    };
+    let backends = vec![(Device::flex(), "flex")];
+    #[cfg(feature = "tch")]
+    let backends = [backends, vec![(Device::libtorch(), "libtorch")]].concat();
+    for (base, backend) in backends {
+        for (name, optimizer) in [("sgd", (OptimizerKind::Sgd, 0.1, 0.9)), ("adam", (OptimizerKind::Adam, 0.01, 0.0))]
+        {
+            let device = base.clone().autodiff();
+            let mut net = Net::new(&model, &device, 0);
+            net.set_embedding_table(0, 0, floats(&fixture["table_a"]), &device);
+            net.set_embedding_table(0, 1, floats(&fixture["table_b"]), &device);
+            net.set_dense(1, floats(&fixture["w"]), floats(&fixture["b"]), &device);
+            let x = Tensor::<2>::from_data(TensorData::new(floats(&fixture["x"]), [6, 4]), &device);
+            let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            let logits = net.forward(X::Flat(x)).flat();
+            let loss = Loss::plain(pipe::ir::Loss::CrossEntropy);
+            let value = loss.forward(logits.clone(), &Targets::classes(y, &device), &device);
+            let expected = &fixture[name];
+            let what = |part: &str| format!("{backend} {name}: {part}");
+            close(&logits.clone().try_into_vec_as::<f32>().unwrap(), &floats(&expected["logits"]), &what("logits"));
+            close(&[value.clone().into_scalar::<f32>()], &[expected["loss"].as_f64().unwrap() as f32], &what("loss"));
+            let settings = TrainSettings {
+                optimizer: Optimizer { momentum: optimizer.2, ..Optimizer::new(optimizer.0, optimizer.1) },
+                ..TrainSettings::defaults(Task::Classification)
+            };
+            let (mut optim, lr) = pipe::train::optimizer::build(&settings);
+            let grads = GradientsParams::from_grads(value.backward(), &net);
+            let net = optim.step(lr, net, grads);
+            close(&net.embedding_table(0, 0).unwrap(), &floats(&expected["table_a"]), &what("first table"));
+            close(&net.embedding_table(0, 1).unwrap(), &floats(&expected["table_b"]), &what("second table"));
+            let (w, b) = net.dense(1).unwrap();
+            close(&w, &floats(&expected["w"]), &what("dense weights"));
+            close(&b, &floats(&expected["b"]), &what("dense bias"));
+        }
+    }
+}
+
 /// CRC-32C bit by bit (independent of the table-driven one in the writer).
 fn crc32c_bitwise(data: &[u8]) -> u32 {
     let mut crc = !0u32;

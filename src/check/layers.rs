@@ -65,6 +65,9 @@ pub struct LayerCall<'a> {
     pub values: &'a Values<'a>,
     /// The shape the layer receives.
     pub input: &'a Shape,
+    /// The encoded columns of the model's input, for its first layer
+    /// (empty for the others).
+    pub codes: &'a [crate::ir::EmbeddingTable],
     /// Where mistakes go.
     pub errors: &'a mut Vec<CheckError>,
 }
@@ -223,7 +226,12 @@ pub const LAYERS: &[Layer] = &[
         normalize,
     ),
     layer("dropout", &[pos("rate", true)], "Zeroes a fraction of activations while training", dropout),
-    layer("embedding", &[pos("vocabulary", true), pos("dim", true)], "A learned vector per category", embedding),
+    layer(
+        "embedding",
+        &[pos("dim", true)],
+        "A learned vector of `dim` numbers per id of each `encode`d column, after the numeric ones (the model's first layer)",
+        embedding,
+    ),
     layer("relu", &[], "max(0, x)", |c| activation(c, Activation::Relu)),
     layer("leaky_relu", &[pos("slope", false)], "x, or slope * x below 0 (slope 0.01 unless given)", |c| {
         let slope = c.number("slope", 0.01)?;
@@ -377,16 +385,27 @@ fn dropout(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     }
 }
 
-/// Embeddings need integer-coded categorical inputs, which the data stages
-/// do not produce yet: refused, not skipped.
+/// `embedding(dim)`: the input's encoded columns, each through a table of
+/// its own, concatenated after the numeric features. Only the model's
+/// first layer sees the encoded columns (`c.codes`).
 fn embedding(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
-    c.errors.push(Mistake::Unsupported.at(
-        c.span,
-        "`embedding` layers cannot run yet: pipe has no integer-coded categorical inputs for them",
-        "not built yet",
-        "encode categories with `onehot(cols)` in a transform and start the model with `dense(...)`",
-    ));
-    None
+    let dim = c.count("dim", None)?;
+    let Shape::Flat(width) = c.input else {
+        c.errors.push(flat_needed("embedding", c.input, c.span));
+        return None;
+    };
+    if c.codes.is_empty() {
+        c.errors.push(Mistake::ShapeMismatch.at(
+            c.span,
+            "`embedding` reads the columns `encode` makes, and this layer's input has none",
+            "nothing to embed",
+            "encode the categorical columns in a fitted transform (`encode(city)`) and make `embedding` the model's first layer",
+        ));
+        return None;
+    }
+    let numeric = width.saturating_sub(c.codes.len());
+    let out = numeric.saturating_add(c.codes.len().saturating_mul(dim));
+    Some((Shape::Flat(out), LayerKind::Embedding { dim, tables: c.codes.to_vec() }))
 }
 
 fn normalize(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {

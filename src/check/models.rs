@@ -154,6 +154,9 @@ pub struct Shapes<'a> {
     pub(super) dir: Option<std::path::PathBuf>,
     /// Models being expanded as layers of other models.
     expanding: usize,
+    /// The encoded columns of the input of the model being checked, until
+    /// its first layer takes them.
+    codes: Vec<ir::EmbeddingTable>,
 }
 
 impl<'a> Shapes<'a> {
@@ -172,6 +175,7 @@ impl<'a> Shapes<'a> {
             import: None,
             dir: dir.map(std::path::Path::to_path_buf),
             expanding: 0,
+            codes: Vec::new(),
         }
     }
 
@@ -180,6 +184,7 @@ impl<'a> Shapes<'a> {
         let Some(target) = setting(&train.body, "target").and_then(path_name) else { return };
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
+        self.codes = encoded_columns(schema, &target);
         self.pretrained_from = None;
         self.import = None;
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
@@ -191,6 +196,10 @@ impl<'a> Shapes<'a> {
         let Some(middle) = self.run(&layers[..from_run], input.clone(), &mut built) else { return };
         let pretrained_layers = built.layers.len();
         let Some(output) = self.run(&layers[from_run..], middle, &mut built) else { return };
+        if !self.codes.is_empty() {
+            self.errors.push(codes_unread(&std::mem::take(&mut self.codes), "it has no layers", train.model.span));
+            return;
+        }
         let pretrained = match self.pretrained_from.take().filter(|_| from_run > 0) {
             // `weights(...)` sets every layer, whatever came before.
             _ if self.import.is_some() => {
@@ -290,7 +299,7 @@ impl<'a> Shapes<'a> {
             return Some(Shape::Image(shape));
         }
         for column in &features {
-            if !(column.dtype.is_numeric() || column.dtype == DType::Bool) {
+            if !(column.dtype.is_numeric() || matches!(column.dtype, DType::Bool | DType::Codes(_))) {
                 self.errors.push(CheckError::ColumnType {
                     operation: "the model's input".into(),
                     column: column.name.clone(),
@@ -681,6 +690,12 @@ impl<'a> Shapes<'a> {
         };
         // The resolver reports names that are no layer.
         let declared = layers::layer_named(&name)?;
+        // The first layer takes the encoded columns; only `embedding` reads them.
+        let codes = std::mem::take(&mut self.codes);
+        if !codes.is_empty() && declared.name != "embedding" {
+            self.errors.push(codes_unread(&codes, &format!("it starts with `{name}`"), expr.span));
+            return None;
+        }
         let before = self.errors.len();
         let args = bind(&name, declared.params, args, expr.span, &mut self.errors);
         if self.errors.len() > before {
@@ -693,6 +708,7 @@ impl<'a> Shapes<'a> {
             args: &args,
             values: &values,
             input: shape,
+            codes: &codes,
             errors: &mut self.errors,
         };
         (declared.rule)(&mut call)
@@ -734,6 +750,36 @@ impl<'a> Shapes<'a> {
 }
 
 /// The values a tensor of `shape` holds, per sample.
+/// The encoded columns among a frame's features (every column but the
+/// target), with their positions among them.
+fn encoded_columns(schema: &Schema, target: &str) -> Vec<ir::EmbeddingTable> {
+    let features = schema.columns.iter().filter(|c| c.name != target);
+    features
+        .enumerate()
+        .filter_map(|(position, c)| match c.dtype {
+            DType::Codes(ids) => Some(ir::EmbeddingTable { column: c.name.clone(), position, ids }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The mistake of a model whose first layer is no `embedding` while its
+/// input has encoded columns (`why`: what it starts with instead).
+fn codes_unread(codes: &[ir::EmbeddingTable], why: &str, span: Span) -> CheckError {
+    let names: Vec<String> = codes.iter().take(3).map(|t| format!("`{}`", t.column)).collect();
+    let more = if codes.len() > 3 { format!(" and {} more", codes.len() - 3) } else { String::new() };
+    Mistake::ShapeMismatch.at(
+        span,
+        format!(
+            "the model's input has encoded column{} {}{more}, which only an `embedding` layer reads, but {why}",
+            if codes.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ),
+        "encoded ids are no numbers to compute with",
+        "start the model with `embedding(8)`, or one-hot the columns (`onehot(...)`) instead of encoding them",
+    )
+}
+
 fn shape_values(shape: &Shape) -> u64 {
     match shape {
         Shape::Flat(n) => *n as u64,

@@ -161,6 +161,13 @@ pub const OPERATIONS: &[Operation] = &[
         onehot,
         lower_onehot,
     ),
+    op(
+        "encode",
+        List(COLUMNS),
+        "Integer ids 1..n per fitted level, 0 for missing or unseen ones: what `embedding` reads (Keras StringLookup)",
+        encode,
+        lower_encode,
+    ),
     named_output(op(
         "pca",
         List(&[pos("columns", true), pos("k", true), named("whiten"), named("keep")]),
@@ -821,6 +828,52 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     schema
 }
 
+/// `encode(city, country)`: each discrete column, in place, as integer
+/// ids (`codes[n + 1]`: 1 to n for the levels the check knows, 0 for the
+/// rest), which only an `embedding` layer reads.
+fn encode(_call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    for s in columns(b, "columns", &schema, cx) {
+        let Some(position) = schema.position(&s.name) else { continue };
+        let column = schema.columns[position].clone();
+        if !column.dtype.is_discrete() {
+            cx.errors.push(column_type(
+                "encode",
+                &column,
+                s.span,
+                "a discrete column (text, category, integer or bool)",
+                "bucket numbers first with `cut` or `qcut`, then encode the buckets",
+            ));
+            continue;
+        }
+        let levels = sorted_levels(&column);
+        if levels.is_empty() {
+            cx.errors.push(Mistake::Unsupported.at(
+                s.span,
+                format!("the levels of `{}` are not known before running", column.name),
+                "levels unknown",
+                "encode a column read from a file, or made by `cut`/`qcut`/`cast(col, cat)`",
+            ));
+            continue;
+        }
+        let ids = levels.len().saturating_add(1);
+        if ids > MAX_CODES {
+            cx.errors.push(Mistake::OutOfRange.at(
+                s.span,
+                format!("`{}` has {} levels; `encode` numbers at most {}", column.name, levels.len(), MAX_CODES - 1),
+                "too many levels",
+                "ids travel to the model as f32 features, exact up to 2^24; bucket or hash the column first",
+            ));
+            continue;
+        }
+        schema.columns[position] = Column { dtype: DType::Codes(ids), ..column };
+    }
+    schema
+}
+
+/// The most ids an encoded column may have: features reach the model as
+/// f32, whose integers are exact up to 2^24.
+const MAX_CODES: usize = 1 << 24;
+
 /// `pixels(p0..p63, shape: [1, 8, 8], max: 16)`: numeric columns become
 /// one image column (where the first of them was).
 fn pixels(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
@@ -1235,6 +1288,11 @@ fn lower_onehot(l: &Lowering) -> Option<Op> {
         Some(_) => return None,
     };
     Some(Op::OneHot { columns: columns.collect::<Option<Vec<_>>>()?, drop_first: l.flag("drop_first"), dtype })
+}
+
+fn lower_encode(l: &Lowering) -> Option<Op> {
+    let columns = l.cols("columns").into_iter().map(|c| Some((c.clone(), sorted_levels(l.before.get(&c)?))));
+    Some(Op::Encode(columns.collect::<Option<Vec<_>>>()?))
 }
 
 fn lower_pca(l: &Lowering) -> Option<Op> {

@@ -23,7 +23,7 @@ mod train;
 
 pub use augment::{AugmentStep, Augmentation, ImageFill};
 pub use model::{
-    Activation, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
+    Activation, EmbeddingTable, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
 };
 pub use stream::{
     Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, fit_passes, pass_steps,
@@ -340,6 +340,10 @@ pub enum Op {
         /// The dummies' type.
         dtype: Dummy,
     },
+    /// Integer ids per level (`encode`): 1 to n in the order of the
+    /// levels the checker expects, for those the fitted frame has; 0 for a
+    /// missing value and any other level. What `embedding` layers read.
+    Encode(Vec<(String, Vec<String>)>),
     /// Principal components.
     Pca {
         /// The input columns.

@@ -162,6 +162,11 @@ impl Model {
                 LayerKind::Residual(_) => {
                     return Err(format!("layer {i} is a residual block, which has no nn.Sequential form"));
                 }
+                LayerKind::Embedding { .. } => {
+                    return Err(format!(
+                        "layer {i} embeds several columns, which no one nn.Sequential module does"
+                    ));
+                }
                 _ => {}
             }
         }
@@ -234,6 +239,10 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
                 Shape::Flat(n) | Shape::Image([_, _, n]) => (*n as u64).saturating_mul(2),
             },
             LayerKind::Residual(body) => count_parameters(body),
+            LayerKind::Embedding { dim, tables } => tables
+                .iter()
+                .map(|t| (t.ids as u64).saturating_mul(*dim as u64))
+                .fold(0, u64::saturating_add),
             LayerKind::MaxPool { .. }
             | LayerKind::AvgPool { .. }
             | LayerKind::GlobalAvgPool
@@ -302,6 +311,7 @@ fn layer_call(kind: &LayerKind) -> String {
             Activation::HardSigmoid => "hard_sigmoid()".into(),
         },
         LayerKind::Residual(_) => String::new(),
+        LayerKind::Embedding { dim, .. } => format!("embedding({dim})"),
     }
 }
 
@@ -389,6 +399,26 @@ pub enum LayerKind {
     Activation(Activation),
     /// `input + body(input)`.
     Residual(Vec<ModelLayer>),
+    /// `embedding(dim)`: each encoded input column looked up in a table of
+    /// its own (`dim` learned numbers per id), the vectors concatenated
+    /// after the numeric columns (Ludwig's concat combiner).
+    Embedding {
+        /// Numbers per id.
+        dim: usize,
+        /// The encoded columns, in input order.
+        tables: Vec<EmbeddingTable>,
+    },
+}
+
+/// One encoded input column of an `embedding` layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmbeddingTable {
+    /// The column's name.
+    pub column: String,
+    /// Its position among the model's input features.
+    pub position: usize,
+    /// How many ids it has (its table's rows): the fitted levels and 0.
+    pub ids: usize,
 }
 
 /// Activations.

@@ -170,6 +170,7 @@ impl Op {
             Op::Robust(_) => "robust",
             Op::Log1p(_) => "log1p",
             Op::OneHot { .. } => "onehot",
+            Op::Encode(_) => "encode",
             Op::Pca { .. } => "pca",
             Op::Oversample(_) => "oversample",
             Op::Pixels { .. } => "pixels",
@@ -202,6 +203,7 @@ impl Op {
             | Op::MinMax { .. }
             | Op::Robust(_)
             | Op::OneHot { .. }
+            | Op::Encode(_)
             | Op::Pca { .. }
             | Op::Sample { .. }
             | Op::Oversample(_)
@@ -232,6 +234,7 @@ impl Op {
             | Op::MinMax { .. }
             | Op::Robust(_)
             | Op::OneHot { .. }
+            | Op::Encode(_)
             | Op::Pca { .. }
             | Op::Sample { .. }
             | Op::Predict { .. }
@@ -251,6 +254,7 @@ impl Op {
                 | Op::Robust(_)
                 | Op::MinMax { .. }
                 | Op::OneHot { .. }
+                | Op::Encode(_)
                 | Op::Pca { .. }
                 | Op::FillNulls { value: Fill::Mean | Fill::Median, .. }
         )
@@ -272,7 +276,7 @@ impl Op {
             | Op::MinMax { columns, .. }
             | Op::FillNulls { columns, value: Fill::Mean | Fill::Median }
             | Op::Pca { columns, .. } => columns.iter().map(String::as_str).collect(),
-            Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
+            Op::OneHot { columns, .. } | Op::Encode(columns) => columns.iter().map(|(c, _)| c.as_str()).collect(),
             Op::Filter(_)
             | Op::Select(_)
             | Op::Drop(_)
@@ -307,7 +311,7 @@ impl Op {
             | Op::Cast { columns, .. }
             | Op::Pca { columns, .. }
             | Op::Pixels { columns, .. } => columns.iter().map(String::as_str).collect(),
-            Op::OneHot { columns, .. } => columns.iter().map(|(c, _)| c.as_str()).collect(),
+            Op::OneHot { columns, .. } | Op::Encode(columns) => columns.iter().map(|(c, _)| c.as_str()).collect(),
             // `sample` keeps rows by position.
             Op::Cache | Op::Sample { .. } => Vec::new(),
             Op::Filter(_)
@@ -347,6 +351,7 @@ impl Op {
                     std::iter::once(c.clone()).chain(levels.iter().map(move |l| format!("{c}_{l}")))
                 })
                 .collect(),
+            Op::Encode(columns) => columns.iter().map(|(c, _)| c.clone()).collect(),
             Op::Pca { columns, k, prefix, .. } => {
                 columns.iter().cloned().chain((0..*k).map(|j| format!("{prefix}{j}"))).collect()
             }

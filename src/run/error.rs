@@ -193,14 +193,15 @@ pub enum RunError {
         help: String,
     },
 
-    /// One-hot levels not seen when fitting (their rows encode as zeros).
+    /// Levels a fitted `onehot` or `encode` has no column or id for (their
+    /// rows encode as zeros, or as id 0), or levels the check did not see.
     #[error("{message}")]
     #[diagnostic(code(pipe::run::unseen_levels), severity(Warning), help("{help}"))]
     UnseenLevels {
         /// How many rows, which levels.
         message: String,
-        /// The `onehot` step.
-        #[label(primary, "encoded as all zeros")]
+        /// The `onehot` or `encode` step.
+        #[label(primary, "this step")]
         span: Span,
         /// What it means.
         help: String,

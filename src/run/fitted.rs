@@ -17,7 +17,7 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::learn::Learner;
 use crate::run::ops::{self, polars_failure};
 use crate::run::threads::on_pool;
-use crate::run::{onehot, pca};
+use crate::run::{encode, onehot, pca};
 use crate::source::Span;
 
 /// What one step learned.
@@ -63,6 +63,8 @@ pub enum Fitted {
     },
     /// `onehot`: the levels of each column, in column order.
     Levels(onehot::Levels),
+    /// `encode`: each column's fitted ids.
+    Codes(encode::Vocabulary),
     /// `pca`: the projection.
     Pca(pca::Projection),
 }
@@ -88,7 +90,7 @@ pub struct Notes {
 
 enum Note {
     Outside { span: Span, column: String, edges: Vec<f64>, what: &'static str, counts: Outside },
-    Unseen { span: Span, column: String, counts: HashMap<String, usize> },
+    Unseen { span: Span, column: String, counts: HashMap<String, usize>, help: &'static str },
 }
 
 impl Notes {
@@ -102,9 +104,9 @@ impl Notes {
         self.add(self.step, Note::Outside { span, column, edges, what, counts });
     }
 
-    fn unseen(&mut self, span: Span, found: onehot::Unseen) {
+    fn unseen(&mut self, span: Span, found: onehot::Unseen, help: &'static str) {
         for (column, counts) in found {
-            self.add(self.step, Note::Unseen { span, column, counts });
+            self.add(self.step, Note::Unseen { span, column, counts, help });
         }
     }
 
@@ -120,8 +122,8 @@ impl Notes {
                     return;
                 }
                 (
-                    Note::Unseen { span, column, counts },
-                    Note::Unseen { span: new_span, column: new_column, counts: new },
+                    Note::Unseen { span, column, counts, .. },
+                    Note::Unseen { span: new_span, column: new_column, counts: new, .. },
                 ) if *s == step && span == new_span && column == new_column => {
                     for (level, n) in new {
                         let count = counts.entry(level.clone()).or_default();
@@ -151,7 +153,9 @@ impl Notes {
                 Note::Outside { span, column, edges, what, counts } => {
                     warnings.extend(outside_warnings(&counts, &column, &edges, what, span))
                 }
-                Note::Unseen { span, column, counts } => warnings.push(onehot::unseen_warning(&column, &counts, span)),
+                Note::Unseen { span, column, counts, help } => {
+                    warnings.push(onehot::unseen_warning(&column, &counts, span, help))
+                }
             }
         }
         warnings
@@ -227,7 +231,12 @@ pub fn apply_noting(
         }
         (Op::OneHot { drop_first, dtype, .. }, Fitted::Levels(levels)) => {
             let (df, unseen) = onehot::apply(df, levels, *drop_first, *dtype, span)?;
-            notes.unseen(span, unseen);
+            notes.unseen(span, unseen, onehot::UNSEEN_HELP);
+            Ok(df)
+        }
+        (Op::Encode(_), Fitted::Codes(vocabulary)) => {
+            let (df, unseen) = encode::apply(df, vocabulary, span)?;
+            notes.unseen(span, unseen, encode::UNSEEN_HELP);
             Ok(df)
         }
         (Op::Pca { prefix, keep, .. }, Fitted::Pca(projection)) => pca::apply(df, projection, prefix, *keep, span),

@@ -20,7 +20,7 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::Fitted;
 use crate::run::ops::polars_failure;
 use crate::run::threads::on_pool;
-use crate::run::{onehot, pca};
+use crate::run::{encode, onehot, pca};
 use crate::source::Span;
 
 /// Values per block: each block's mean and squared deviations are exact
@@ -44,6 +44,8 @@ enum State {
     Values(Vec<Vec<f64>>),
     /// The levels not promised by the checker, per column (`onehot`).
     Levels { extra: Vec<Vec<String>>, seen: Vec<HashSet<String>>, integer: Vec<Option<bool>> },
+    /// Every level met, per column (`encode`).
+    Seen(Vec<HashSet<String>>),
     /// Mean and scatter matrix of whole rows (`pca`).
     Scatter(Scatter),
 }
@@ -65,6 +67,7 @@ impl<'o> Learner<'o> {
                 seen: columns.iter().map(|(_, levels)| levels.iter().cloned().collect()).collect(),
                 integer: vec![None; columns.len()],
             },
+            Op::Encode(columns) => State::Seen(vec![HashSet::new(); columns.len()]),
             Op::Pca { columns, .. } => State::Scatter(Scatter::new(columns.len())),
             // Named one by one, so that a new operation does not compile
             // until it says whether it learns.
@@ -119,6 +122,11 @@ impl<'o> Learner<'o> {
                             extra[i].push(key.to_owned());
                         }
                     }
+                }
+            }
+            State::Seen(seen) => {
+                for (column, seen) in columns.iter().zip(seen) {
+                    encode::observe(df, column, seen).map_err(failed)?;
                 }
             }
             State::Scatter(scatter) => scatter.observe(df, &columns, span)?,
@@ -179,6 +187,9 @@ impl<'o> Learner<'o> {
             (Op::OneHot { columns: checked, .. }, State::Levels { extra, integer, .. }) => {
                 let found = extra.into_iter().zip(integer).map(|(e, i)| (e, i.unwrap_or(false)));
                 Fitted::Levels(onehot::levels(checked, found.collect(), span, warnings))
+            }
+            (Op::Encode(checked), State::Seen(seen)) => {
+                Fitted::Codes(encode::vocabulary(checked, &seen, span, warnings))
             }
             (Op::Pca { k, whiten, .. }, State::Scatter(scatter)) => {
                 let (rows, mean, matrix) = scatter.finish();

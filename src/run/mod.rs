@@ -19,6 +19,7 @@ pub mod budget;
 pub mod cache;
 pub mod dataset;
 mod disk;
+mod encode;
 pub mod error;
 pub mod fitted;
 pub mod images;

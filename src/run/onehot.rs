@@ -79,6 +79,10 @@ fn preview(levels: &[String]) -> String {
     format!("{}{more}", shown.join(", "))
 }
 
+/// The warning's help for rows whose level has no one-hot column.
+pub const UNSEEN_HELP: &str =
+    "their one-hot columns are all zeros; fit on data that has every level to give them columns";
+
 /// Rows whose level was not seen when fitting, per encoded column: level
 /// and count.
 pub type Unseen = Vec<(String, HashMap<String, usize>)>;
@@ -155,7 +159,7 @@ fn dummy_column(name: String, codes: &[u32], level: u32, dtype: Dummy) -> Column
 
 /// The warning for rows of `column` whose levels were not seen when
 /// fitting.
-pub fn unseen_warning(column: &str, unseen: &HashMap<String, usize>, span: Span) -> RunError {
+pub fn unseen_warning(column: &str, unseen: &HashMap<String, usize>, span: Span, help: &str) -> RunError {
     let rows: usize = unseen.values().sum();
     let mut names: Vec<String> = unseen.keys().cloned().collect();
     names.sort();
@@ -167,6 +171,6 @@ pub fn unseen_warning(column: &str, unseen: &HashMap<String, usize>, span: Span)
             preview(&names)
         ),
         span,
-        help: "their one-hot columns are all zeros; fit on data that has every level to give them columns".into(),
+        help: help.into(),
     }
 }

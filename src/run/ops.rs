@@ -42,6 +42,7 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         | Op::MinMax { .. }
         | Op::Robust(_)
         | Op::OneHot { .. }
+        | Op::Encode(_)
         | Op::Pca { .. }
         | Op::Transform(_)
         | Op::Predict { .. } => return None,
@@ -84,6 +85,7 @@ pub fn lazy(op: &Op, l: LazyFrame) -> RunResult<LazyFrame> {
         | Op::MinMax { .. }
         | Op::Robust(_)
         | Op::OneHot { .. }
+        | Op::Encode(_)
         | Op::Pca { .. }
         | Op::Transform(_)
         | Op::Predict { .. } => {

@@ -302,7 +302,7 @@ fn partition_exprs(partitions: &[(String, DType)], values: &[Option<String>]) ->
 /// A partition folder's value as a literal of the column's type.
 fn partition_value(text: &str, dtype: &DType) -> Option<Expr> {
     Some(match dtype {
-        DType::I64 => lit(text.parse::<i64>().ok()?),
+        DType::I64 | DType::Codes(_) => lit(text.parse::<i64>().ok()?),
         DType::F64 => lit(text.parse::<f64>().ok()?),
         DType::Bool => lit(match text.to_ascii_lowercase().as_str() {
             "true" => true,
@@ -359,7 +359,7 @@ fn skipped_warning(skipped: &crate::run::images::Found, span: Span) -> Option<Ru
 /// The Polars type that holds a column of this type.
 pub fn polars_dtype(dtype: &DType) -> DataType {
     match dtype {
-        DType::I64 => DataType::Int64,
+        DType::I64 | DType::Codes(_) => DataType::Int64,
         DType::F64 => DataType::Float64,
         DType::Bool => DataType::Boolean,
         // Categories are held as their level names.

@@ -8,7 +8,7 @@ use burn::nn::pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
 };
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
@@ -90,6 +90,45 @@ pub enum Layer {
     Residual(Block),
     /// `prelu`: its learned slopes.
     PRelu(PRelu),
+    /// `embedding`: a table per encoded input column.
+    Embedding(Embeddings),
+}
+
+/// `embedding(dim)`: each encoded column of the input (ids carried as f32
+/// features, exact below 2^24) looked up in its own table, the vectors
+/// concatenated after the numeric columns, in input order.
+#[derive(Module, Debug)]
+pub struct Embeddings {
+    /// One `[ids, dim]` table per encoded column.
+    pub tables: Vec<Embedding>,
+    /// The encoded columns' positions among the input features.
+    #[module(skip)]
+    codes: Vec<usize>,
+    /// The other features' positions.
+    #[module(skip)]
+    numeric: Vec<usize>,
+}
+
+impl Embeddings {
+    /// `[batch, features]` to `[batch, numeric + tables * dim]`, in f32:
+    /// autocast leaves embeddings in f32 too, and half types would round
+    /// the ids (bf16 is exact to 256 only).
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let device = x.device();
+        let [batch, _] = x.dims();
+        let mut parts = Vec::with_capacity(self.tables.len().saturating_add(1));
+        if !self.numeric.is_empty() {
+            let positions: Vec<i64> = self.numeric.iter().map(|&p| p as i64).collect();
+            let index = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(positions, [self.numeric.len()]), &device);
+            parts.push(x.clone().select(1, index));
+        }
+        for (table, &position) in self.tables.iter().zip(&self.codes) {
+            let ids = x.clone().slice([0..batch, position..position.saturating_add(1)]).int();
+            let [_, dim] = table.weight.dims();
+            parts.push(table.forward(ids).reshape([batch, dim]));
+        }
+        Tensor::cat(parts, 1)
+    }
 }
 
 /// A leaky ReLU with learned slopes: one, or one per feature or channel.
@@ -360,11 +399,16 @@ impl Net {
         self
     }
 
-    /// The output for a batch (f32, whatever the layers computed in).
+    /// The output for a batch (f32, whatever the layers computed in). A
+    /// first `embedding` reads the f32 input before any cast to half.
     pub fn forward(&self, x: X) -> X {
+        let (x, rest) = match self.layers.split_first() {
+            Some((Layer::Embedding(e), rest)) => (X::Flat(e.forward(x.flat())), rest),
+            _ => (x, &self.layers[..]),
+        };
         match self.precision.half() {
-            None => forward_all(&self.layers, x, None),
-            Some(half) => forward_all(&self.layers, x.cast(half), Some(half)).cast(FloatDType::F32),
+            None => forward_all(rest, x, None),
+            Some(half) => forward_all(rest, x.cast(half), Some(half)).cast(FloatDType::F32),
         }
     }
 }
@@ -418,6 +462,9 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
             X::Image(out) => X::Image(t + out),
             X::Flat(out) => X::Flat(t.flatten(1, 3) + out),
         },
+        // Only a model's first layer embeds (`Net::forward` runs it before
+        // any cast); the checker puts it nowhere else.
+        (Layer::Embedding(e), x) => X::Flat(e.forward(x.flat())),
         // The checker's shapes rule these out (conv or pooling on flat data).
         (_, x) => x,
     }
@@ -569,6 +616,22 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
         LayerKind::Residual(body) => {
             Layer::Residual(Block { layers: body.iter().map(|l| layer(l, device, rng)).collect() })
         }
+        LayerKind::Embedding { dim, tables } => {
+            // PyTorch's `nn.Embedding`: N(0, 1).
+            let tables_made = tables
+                .iter()
+                .map(|t| {
+                    let mut table =
+                        EmbeddingConfig::new(t.ids, *dim).with_initializer(Initializer::Zeros).init(device);
+                    let values = init::values(init::Draw::Normal(1.0), t.ids.saturating_mul(*dim), rng);
+                    table.weight = param(values, [t.ids, *dim], device);
+                    table
+                })
+                .collect();
+            let codes: Vec<usize> = tables.iter().map(|t| t.position).collect();
+            let numeric = (0..flat_width(&l.input)).filter(|p| !codes.contains(p)).collect();
+            Layer::Embedding(Embeddings { tables: tables_made, codes, numeric })
+        }
     }
 }
 
@@ -637,6 +700,24 @@ impl Net {
         let Some(Layer::Norm(m)) = self.layers.get(index) else { return None };
         let mean = m.running_mean.value().try_into_vec_as::<f32>().ok()?;
         Some((mean, m.running_var.value().try_into_vec_as::<f32>().ok()?))
+    }
+
+    /// Table `table` of the `embedding` layer at `index` (`[ids, dim]`,
+    /// row-major).
+    pub fn embedding_table(&self, index: usize, table: usize) -> Option<Vec<f32>> {
+        let Some(Layer::Embedding(m)) = self.layers.get(index) else { return None };
+        m.tables.get(table)?.weight.val().try_into_vec_as::<f32>().ok()
+    }
+
+    /// Replaces table `table` of the `embedding` layer at `index` (`[ids,
+    /// dim]`, row-major): for comparisons with other frameworks.
+    pub fn set_embedding_table(&mut self, index: usize, table: usize, values: Vec<f32>, device: &Device) {
+        if let Some(Layer::Embedding(m)) = self.layers.get_mut(index)
+            && let Some(t) = m.tables.get_mut(table)
+        {
+            let dims = t.weight.dims();
+            t.weight = param(values, dims, device);
+        }
     }
 
     /// The learned slopes of the `prelu` layer at `index`.
