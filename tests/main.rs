@@ -6,6 +6,7 @@ mod corpus;
 mod disk;
 mod docs;
 mod editors;
+mod encode;
 mod examples;
 mod format;
 mod generated;

@@ -326,10 +326,9 @@ fn an_embedding_step_equals_pytorch() {
     use pipe::train::loss::{Loss, Targets};
     use pipe::train::model::X;
 
-    let fixture: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(repo().join("tests/data/torch_embedding/embedding.json")).unwrap(),
-    )
-    .unwrap();
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_embedding/embedding.json")).unwrap())
+            .unwrap();
     let floats = |v: &serde_json::Value| -> Vec<f32> {
         v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
     };
@@ -367,8 +366,7 @@ fn an_embedding_step_equals_pytorch() {
     #[cfg(feature = "tch")]
     let backends = [backends, vec![(Device::libtorch(), "libtorch")]].concat();
     for (base, backend) in backends {
-        for (name, optimizer) in [("sgd", (OptimizerKind::Sgd, 0.1, 0.9)), ("adam", (OptimizerKind::Adam, 0.01, 0.0))]
-        {
+        for (name, optimizer) in [("sgd", (OptimizerKind::Sgd, 0.1, 0.9)), ("adam", (OptimizerKind::Adam, 0.01, 0.0))] {
             let device = base.clone().autodiff();
             let mut net = Net::new(&model, &device, 0);
             net.set_embedding_table(0, 0, floats(&fixture["table_a"]), &device);

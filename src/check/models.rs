@@ -157,6 +157,9 @@ pub struct Shapes<'a> {
     /// The encoded columns of the input of the model being checked, until
     /// its first layer takes them.
     codes: Vec<ir::EmbeddingTable>,
+    /// The model expression of the run being checked (in the user's file,
+    /// where a layer may be in the standard library).
+    model_span: Span,
 }
 
 impl<'a> Shapes<'a> {
@@ -176,6 +179,7 @@ impl<'a> Shapes<'a> {
             dir: dir.map(std::path::Path::to_path_buf),
             expanding: 0,
             codes: Vec::new(),
+            model_span: Span::default(),
         }
     }
 
@@ -185,6 +189,7 @@ impl<'a> Shapes<'a> {
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
         self.codes = encoded_columns(schema, &target);
+        self.model_span = train.model.span;
         self.pretrained_from = None;
         self.import = None;
         let Some(layers) = self.model_layers(&train.model, 0) else { return };
@@ -693,7 +698,7 @@ impl<'a> Shapes<'a> {
         // The first layer takes the encoded columns; only `embedding` reads them.
         let codes = std::mem::take(&mut self.codes);
         if !codes.is_empty() && declared.name != "embedding" {
-            self.errors.push(codes_unread(&codes, &format!("it starts with `{name}`"), expr.span));
+            self.errors.push(codes_unread(&codes, &format!("it starts with `{name}`"), self.model_span));
             return None;
         }
         let before = self.errors.len();

@@ -23,7 +23,8 @@ mod train;
 
 pub use augment::{AugmentStep, Augmentation, ImageFill};
 pub use model::{
-    Activation, EmbeddingTable, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry, TorchParam,
+    Activation, EmbeddingTable, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry,
+    TorchParam,
 };
 pub use stream::{
     Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, fit_passes, pass_steps,

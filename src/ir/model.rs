@@ -163,9 +163,7 @@ impl Model {
                     return Err(format!("layer {i} is a residual block, which has no nn.Sequential form"));
                 }
                 LayerKind::Embedding { .. } => {
-                    return Err(format!(
-                        "layer {i} embeds several columns, which no one nn.Sequential module does"
-                    ));
+                    return Err(format!("layer {i} embeds several columns, which no one nn.Sequential module does"));
                 }
                 _ => {}
             }
@@ -239,10 +237,9 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
                 Shape::Flat(n) | Shape::Image([_, _, n]) => (*n as u64).saturating_mul(2),
             },
             LayerKind::Residual(body) => count_parameters(body),
-            LayerKind::Embedding { dim, tables } => tables
-                .iter()
-                .map(|t| (t.ids as u64).saturating_mul(*dim as u64))
-                .fold(0, u64::saturating_add),
+            LayerKind::Embedding { dim, tables } => {
+                tables.iter().map(|t| (t.ids as u64).saturating_mul(*dim as u64)).fold(0, u64::saturating_add)
+            }
             LayerKind::MaxPool { .. }
             | LayerKind::AvgPool { .. }
             | LayerKind::GlobalAvgPool

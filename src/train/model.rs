@@ -8,7 +8,8 @@ use burn::nn::pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
 };
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
@@ -119,7 +120,8 @@ impl Embeddings {
         let mut parts = Vec::with_capacity(self.tables.len().saturating_add(1));
         if !self.numeric.is_empty() {
             let positions: Vec<i64> = self.numeric.iter().map(|&p| p as i64).collect();
-            let index = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(positions, [self.numeric.len()]), &device);
+            let index =
+                Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(positions, [self.numeric.len()]), &device);
             parts.push(x.clone().select(1, index));
         }
         for (table, &position) in self.tables.iter().zip(&self.codes) {
@@ -621,8 +623,7 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             let tables_made = tables
                 .iter()
                 .map(|t| {
-                    let mut table =
-                        EmbeddingConfig::new(t.ids, *dim).with_initializer(Initializer::Zeros).init(device);
+                    let mut table = EmbeddingConfig::new(t.ids, *dim).with_initializer(Initializer::Zeros).init(device);
                     let values = init::values(init::Draw::Normal(1.0), t.ids.saturating_mul(*dim), rng);
                     table.weight = param(values, [t.ids, *dim], device);
                     table

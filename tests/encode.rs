@@ -1,0 +1,114 @@
+//! `encode` and `embedding`: the ids against ones worked out from the raw
+//! CSV here, the unseen rows' warning, and the example pipeline trained,
+//! evaluated and predicted end to end (the layer's arithmetic against
+//! PyTorch is `train::an_embedding_step_equals_pytorch`).
+
+use std::collections::{BTreeSet, HashSet};
+
+use pipe::run::Event;
+
+use crate::run::{repo, scratch};
+use crate::train::run_events;
+
+/// The `people.csv` rows as (age, city, label), read without pipe.
+fn people() -> Vec<(i64, String)> {
+    let text = std::fs::read_to_string(repo().join("data/people.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').map(|h| h.trim_matches('"')).collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (age, city) = (at("age"), at("city"));
+    lines
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            (fields[age].parse().unwrap(), fields[city].to_string())
+        })
+        .collect()
+}
+
+/// A CSV column as text, by name.
+fn column(path: &std::path::Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let at = lines.next().unwrap().split(',').position(|h| h == name).unwrap();
+    lines.map(|l| l.split(',').nth(at).unwrap().to_string()).collect()
+}
+
+#[test]
+fn encode_numbers_the_sorted_levels_and_gives_unfitted_ones_zero() {
+    let dir = scratch("encode_ids");
+    let text = format!(
+        r#"
+source people = csv("{}/data/people.csv")
+
+stage young = people |> filter(age < 15)
+
+transform codes = fit(young) {{
+    encode(city)
+}}
+
+output encoded = codes(people) |> write("encoded.csv")
+"#,
+        repo().display()
+    );
+    let mut warnings = Vec::new();
+    let errors = run_events(&dir, &text, false, &mut |e| {
+        if let Event::Warning(w) = e {
+            warnings.push(w.to_string());
+        }
+    });
+    assert!(errors.is_empty(), "{errors:?}");
+    // The reference: every level, sorted, numbered from 1; those no row
+    // under 15 has are 0.
+    let rows = people();
+    let levels: BTreeSet<&str> = rows.iter().map(|(_, c)| c.as_str()).collect();
+    let fitted: HashSet<&str> = rows.iter().filter(|(a, _)| *a < 15).map(|(_, c)| c.as_str()).collect();
+    let expected: Vec<String> = rows
+        .iter()
+        .map(|(_, c)| {
+            let id = levels.iter().position(|l| *l == c).unwrap() + 1;
+            if fitted.contains(c.as_str()) { id.to_string() } else { "0".into() }
+        })
+        .collect();
+    let got = column(&dir.join("encoded.csv"), "city");
+    assert_eq!(got, expected);
+    let unseen = expected.iter().filter(|id| *id == "0").count();
+    assert!(unseen > 0 && fitted.len() < levels.len(), "the test needs cities the fit rows lack");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(&format!("{unseen} rows have levels of `city` not seen when fitting")),
+        "{warnings:?}"
+    );
+}
+
+/// The example trains, reaches what the same network reaches with the
+/// city one-hot encoded (50 columns instead of 4 learned numbers), and the
+/// test rows it writes hold the cities' ids.
+#[test]
+fn the_embedding_example_learns_as_well_as_onehot() {
+    let example = std::fs::read_to_string(repo().join("pipelines/people_embed.pipe"))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/data/", repo().display()));
+    let accuracy = |name: &str, text: &str| {
+        let mut scores = Vec::new();
+        let dir = scratch(name);
+        let errors = run_events(&dir, text, false, &mut |e| {
+            if let Event::Evaluated { scores: s, .. } = e {
+                scores.push(s.accuracy.unwrap());
+            }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        (scores[0], dir)
+    };
+    let (embedded, dir) = accuracy("embed_example", &example);
+    let onehot = example
+        .replace("encode(city, age_group)", "onehot(city, age_group)")
+        .replace("embed_mlp(dim: 4, hidden: [64], out: 2, dropout: 0.2)", "mlp(hidden: [64], out: 2, dropout: 0.2)")
+        .replace("import std.models { embed_mlp }", "import std.models { mlp }");
+    let (one_hot, _) = accuracy("embed_example_onehot", &onehot);
+    assert!(embedded > 0.7, "embedding: {embedded}");
+    eprintln!("accuracy: embedding {embedded}, one-hot {one_hot}");
+    assert!(embedded >= one_hot - 0.03, "embedding {embedded} vs one-hot {one_hot}");
+    let written = dir.join("out/people_embed_test.csv");
+    let ids = column(&written, "city");
+    assert!(ids.iter().all(|id| id.parse::<i64>().is_ok_and(|i| (0..=50).contains(&i))), "{ids:?}");
+}
