@@ -112,3 +112,61 @@ fn the_embedding_example_learns_as_well_as_onehot() {
     let ids = column(&written, "city");
     assert!(ids.iter().all(|id| id.parse::<i64>().is_ok_and(|i| (0..=50).contains(&i))), "{ids:?}");
 }
+
+/// A saved model with an embedding loads on data encoded like its own, and
+/// is refused, before any training, on data whose encoded column has
+/// another number of ids (its table could not look them up).
+#[test]
+fn a_saved_embedding_loads_only_on_tables_of_its_size() {
+    use pipe::source::SourceMap;
+
+    let dir = scratch("embed_saved");
+    let rows = std::fs::read_to_string(repo().join("data/people.csv")).unwrap();
+    std::fs::write(dir.join("people.csv"), &rows).unwrap();
+    // The first 40 rows have fewer cities than the whole file.
+    std::fs::write(dir.join("few.csv"), rows.lines().take(41).collect::<Vec<_>>().join("\n")).unwrap();
+    let save = r#"
+import std.models { embed_mlp }
+source people = csv("people.csv")
+transform codes = fit(people) {
+    standard(age, income)
+    encode(city)
+}
+train first = embed_mlp(dim: 3, hidden: [8]) on codes(people) {
+    target: label
+    epochs: 1
+    save: "saved"
+}
+"#;
+    let errors = run_events(&dir, save, false, &mut |_| {});
+    assert!(errors.is_empty(), "{errors:?}");
+    let load = |file: &str| {
+        format!(
+            r#"
+source people = csv("{file}")
+transform codes = fit(people) {{
+    standard(age, income)
+    encode(city)
+}}
+train again = load("saved") on codes(people) {{
+    target: label
+    epochs: 1
+}}
+"#
+        )
+    };
+    let errors = run_events(&dir, &load("people.csv"), false, &mut |_| {});
+    assert!(errors.is_empty(), "{errors:?}");
+    let text = load("few.csv");
+    let mut sources = SourceMap::new();
+    let id = sources.add(dir.join("main.pipe").display().to_string(), text.as_str());
+    let parsed = pipe::syntax::parse(&text, id);
+    let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
+    let messages: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0]
+            .starts_with("the loaded model's embedding has `city` 51 ids; this data's encoded columns have `city` "),
+        "{messages:?}"
+    );
+}

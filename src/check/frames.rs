@@ -667,6 +667,18 @@ impl<'a> Frames<'a> {
             self.errors.push(unknown_column(&p.dotted(), target.span, frame));
             return None;
         };
+        if let DType::Codes(_) = column.dtype {
+            self.errors.push(CheckError::ColumnType {
+                operation: "the target".into(),
+                column: column.name.clone(),
+                dtype: column.dtype.to_string(),
+                expected: "class labels or numbers".into(),
+                span: target.span,
+                origin: Some(column.origin),
+                help: format!("`encode` the features only: leave `{}` out of the `encode` step", column.name),
+            });
+            return None;
+        }
         if let Some(loss) = setting(&train.body, "loss") {
             let column = column.clone();
             self.loss_fits_target(loss, &column, target.span);

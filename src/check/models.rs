@@ -156,7 +156,7 @@ pub struct Shapes<'a> {
     expanding: usize,
     /// The encoded columns of the input of the model being checked, until
     /// its first layer takes them.
-    codes: Vec<ir::EmbeddingTable>,
+    pub(super) codes: Vec<ir::EmbeddingTable>,
     /// The model expression of the run being checked (in the user's file,
     /// where a layer may be in the standard library).
     model_span: Span,
@@ -188,7 +188,8 @@ impl<'a> Shapes<'a> {
         let Some(target) = setting(&train.body, "target").and_then(path_name) else { return };
         let Some(target_column) = schema.get(&target) else { return };
         let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
-        self.codes = encoded_columns(schema, &target);
+        let codes = encoded_columns(schema, &target);
+        self.codes = codes.clone();
         self.model_span = train.model.span;
         self.pretrained_from = None;
         self.import = None;
@@ -224,7 +225,7 @@ impl<'a> Shapes<'a> {
                 Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), layers: pretrained_layers })
             }
             Some(Origin::Saved(saved)) => {
-                let Some(model) = self.saved_model(&saved, &input, train.model.span) else { return };
+                let Some(model) = self.saved_model(&saved, &input, &codes, train.model.span) else { return };
                 let from = ir::PretrainedFrom::Saved { dir: saved.dir, stamp: saved.stamp, model: Box::new(model) };
                 Some(ir::Pretrained { from, layers: pretrained_layers })
             }

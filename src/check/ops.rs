@@ -865,7 +865,7 @@ fn encode(_call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Sche
             ));
             continue;
         }
-        schema.columns[position] = Column { dtype: DType::Codes(ids), ..column };
+        schema.columns[position] = Column { dtype: DType::Codes(ids), origin: s.span, ..column };
     }
     schema
 }

@@ -108,7 +108,7 @@ impl Shapes<'_> {
                     span,
                     &format!("`weights` cannot map this model: {reason}"),
                     "here",
-                    "import weights into models without residual blocks",
+                    "import weights into models without residual blocks or embeddings (their layers have no one nn.Sequential module)",
                 ));
                 return None;
             }
@@ -133,7 +133,13 @@ impl Shapes<'_> {
 
     /// The whole saved network (its weights load into it), on the input it
     /// was trained on, which must be this run's.
-    pub(super) fn saved_model(&mut self, saved: &Saved, input: &Shape, span: Span) -> Option<ir::Model> {
+    pub(super) fn saved_model(
+        &mut self,
+        saved: &Saved,
+        input: &Shape,
+        codes: &[ir::EmbeddingTable],
+        span: Span,
+    ) -> Option<ir::Model> {
         if &saved.input != input {
             self.errors.push(Mistake::ShapeMismatch.at(
                 span,
@@ -144,8 +150,44 @@ impl Shapes<'_> {
             return None;
         }
         let mut built = Built::default();
+        // The first layer (an `embedding`) reads the input's encoded columns again.
+        self.codes = codes.to_vec();
         let output = self.run(&saved.layers, input.clone(), &mut built)?;
-        Some(ir::Model { layers: built.layers, input: input.clone(), output, frozen_until: None, pretrained: None })
+        let model =
+            ir::Model { layers: built.layers, input: input.clone(), output, frozen_until: None, pretrained: None };
+        self.same_tables(&model, &saved.dir, span)?;
+        Some(model)
+    }
+
+    /// An `embedding` in a saved model has tables as large as this data's
+    /// encoded columns need (`model.json` records them): a table with
+    /// fewer rows than ids cannot look them up.
+    fn same_tables(&mut self, model: &ir::Model, dir: &std::path::Path, span: Span) -> Option<()> {
+        let Some(ir::LayerKind::Embedding { tables, .. }) = model.layers.first().map(|l| &l.kind) else {
+            return Some(());
+        };
+        let written: Option<Vec<(String, u64)>> = std::fs::read(dir.join("model.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|json| {
+                let saved = json.pointer("/layers/0/kind/Embedding/tables")?.as_array()?.clone();
+                saved.iter().map(|t| Some((t.get("column")?.as_str()?.to_owned(), t.get("ids")?.as_u64()?))).collect()
+            });
+        let now: Vec<(String, u64)> = tables.iter().map(|t| (t.column.clone(), t.ids as u64)).collect();
+        if written.as_ref() == Some(&now) {
+            return Some(());
+        }
+        let show = |tables: &[(String, u64)]| {
+            tables.iter().map(|(c, n)| format!("`{c}` {n} ids")).collect::<Vec<_>>().join(", ")
+        };
+        let saved = written.map_or_else(|| "tables `model.json` does not record".to_string(), |w| show(&w));
+        self.errors.push(Mistake::ShapeMismatch.at(
+            span,
+            format!("the loaded model's embedding has {saved}; this data's encoded columns have {}", show(&now)),
+            "other embedding tables",
+            "encode the same columns with the same levels as the data it was saved with",
+        ));
+        None
     }
 }
 
