@@ -25,3 +25,4 @@ mod stream;
 mod train;
 mod ui;
 mod watch;
+mod weights;

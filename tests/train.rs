@@ -1389,12 +1389,14 @@ print(root_mean_squared_error(y, p), r2_score(y, p), mean_absolute_percentage_er
 
 /// Each loss as written in `loss:` (with its parameters, lowered by the
 /// checker) equals PyTorch's on fixed outputs, with and without class
-/// weights: the mean loss and its gradient with respect to the outputs, to
-/// 1e-5 (`tests/data/torch_losses/make.py`); on flex, and on libtorch in
-/// a `tch` build.
+/// weights, and with each row weighted (`weights:`, PyTorch's
+/// `reduction="none"` rows weighted by hand): the mean loss and its
+/// gradient with respect to the outputs, to 1e-5
+/// (`tests/data/torch_losses/make.py`); on flex, and on libtorch in a
+/// `tch` build.
 #[test]
 #[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
-fn losses_equal_pytorch_with_their_parameters_and_class_weights() {
+fn losses_equal_pytorch_with_their_parameters_class_weights_and_row_weights() {
     use burn::tensor::{Tensor, TensorData};
     use pipe::train::loss::{Loss, Targets};
 
@@ -1449,6 +1451,17 @@ fn losses_equal_pytorch_with_their_parameters_and_class_weights() {
             assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{what}: loss {got} != {want}");
             for (i, (g, w)) in gradient.iter().zip(floats(&case["grad"])).enumerate() {
                 assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: gradient {i}: {g} != {w}");
+            }
+            // The same rows weighted one by one (`weights:`).
+            let x = Tensor::<2>::from_data(TensorData::new(outputs.clone(), [rows, width]), &device).require_grad();
+            let sample = Tensor::<1>::from_data(TensorData::new(floats(&fixture["sample"]), [rows]), &device);
+            let value = loss.forward_weighted(x.clone(), &targets, Some(sample), &device);
+            let got = value.clone().into_scalar::<f64>();
+            let gradient = x.grad(&value.backward()).expect("the outputs' gradient").try_into_vec_as::<f32>().unwrap();
+            let want = case["sample_loss"].as_f64().unwrap();
+            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{what}, rows weighted: loss {got} != {want}");
+            for (i, (g, w)) in gradient.iter().zip(floats(&case["sample_grad"])).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}, rows weighted: gradient {i}: {g} != {w}");
             }
         }
     }

@@ -298,7 +298,13 @@ impl<'a> Frames<'a> {
         }
         let (item, name) = (symbol.item, path.dotted());
         self.item(item);
-        let Some(trained) = self.train_inputs.get(&item).cloned() else { return };
+        let Some(mut trained) = self.train_inputs.get(&item).cloned() else { return };
+        // The rows' training weights (`weights:`) are no input of the model.
+        if let ItemKind::Train(train) = &self.items[item].kind
+            && let Some(ExprKind::Path(weights)) = setting(&train.body, "weights").map(|w| &w.kind)
+        {
+            trained.columns.retain(|c| c.name != weights.dotted());
+        }
         if let Some((column, found)) = first_mismatch(&trained, schema) {
             self.errors.push(Mistake::SchemaMismatch.at(
                 span,
@@ -683,7 +689,50 @@ impl<'a> Frames<'a> {
             let column = column.clone();
             self.loss_fits_target(loss, &column, target.span);
         }
+        if let Some(weights) = setting(&train.body, "weights") {
+            self.weights_column(weights, &p.dotted(), &schema)?;
+        }
         Some(schema)
+    }
+
+    /// `weights: w`: a numeric column of the training data, not the target.
+    fn weights_column(&mut self, weights: &Expr, target: &str, schema: &Schema) -> Option<()> {
+        let ExprKind::Path(p) = &weights.kind else {
+            self.errors.push(Mistake::WrongType.at(
+                weights.span,
+                "`weights` names a column of the training data",
+                "not a column",
+                "write `weights: w`, with `w` a numeric column whose values weigh each row's loss",
+            ));
+            return None;
+        };
+        let frame = Frame { schema, span: None };
+        let Some(column) = schema.get(&p.dotted()) else {
+            self.errors.push(unknown_column(&p.dotted(), weights.span, frame));
+            return None;
+        };
+        if column.name == target {
+            self.errors.push(Mistake::Conflict.at(
+                weights.span,
+                format!("`{target}` is the target: it cannot also weigh the rows"),
+                "the target",
+                "name a column of weights, or remove `weights`",
+            ));
+            return None;
+        }
+        if !column.dtype.is_numeric() {
+            self.errors.push(CheckError::ColumnType {
+                operation: "`weights`".into(),
+                column: column.name.clone(),
+                dtype: column.dtype.to_string(),
+                expected: "a numeric column".into(),
+                span: weights.span,
+                origin: Some(column.origin),
+                help: "weigh rows by a number (0 or more) per row".into(),
+            });
+            return None;
+        }
+        Some(())
     }
 
     /// `cross_entropy` needs classes; `mse` and `mae` need numbers.

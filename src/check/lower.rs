@@ -73,7 +73,11 @@ impl Runs<'_> {
             {
                 self.errors.push(CheckError::BatchNormOneRow { span: batch.span });
             }
-            let run = ir::Train { model, data, validate, target: target.dotted(), task, settings: lowered };
+            let weights = match frames::setting(&train.body, "weights").map(|w| &w.kind) {
+                Some(ExprKind::Path(column)) => Some(column.dotted()),
+                _ => None,
+            };
+            let run = ir::Train { model, data, validate, target: target.dotted(), weights, task, settings: lowered };
             ir.items[index] = Some(ir::Item {
                 name: train.name.name.clone(),
                 span: item.span,

@@ -187,8 +187,14 @@ impl<'a> Shapes<'a> {
     pub fn train(&mut self, index: usize, train: &TrainItem, schema: &Schema) {
         let Some(target) = setting(&train.body, "target").and_then(path_name) else { return };
         let Some(target_column) = schema.get(&target) else { return };
-        let Some(input) = self.input_shape(schema, &target, train.data.span) else { return };
-        let codes = encoded_columns(schema, &target);
+        // The model reads every column but the target and the rows' weights.
+        let mut features = schema.clone();
+        features.columns.retain(|c| c.name != target);
+        if let Some(weights) = setting(&train.body, "weights").and_then(path_name) {
+            features.columns.retain(|c| c.name != weights);
+        }
+        let Some(input) = self.input_shape(&features, &target, train.data.span) else { return };
+        let codes = encoded_columns(&features, &target);
         self.codes = codes.clone();
         self.model_span = train.model.span;
         self.pretrained_from = None;

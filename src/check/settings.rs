@@ -66,6 +66,8 @@ pub enum TrainKey {
     Augment,
     /// `class_weight:`
     ClassWeight,
+    /// `weights:`
+    Weights,
     /// `scale:`
     Scale,
     /// `cudnn_benchmark:`
@@ -162,6 +164,12 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
     ),
     train_setting(TrainKey::Augment, "augment", "augment item", "Random changes to training images, per sample"),
     train_setting(TrainKey::ClassWeight, "class_weight", "balanced", "Weights each class's loss by its rarity"),
+    train_setting(
+        TrainKey::Weights,
+        "weights",
+        "column",
+        "Weighs each training row's loss by this column's value (Keras' sample_weight); not a feature",
+    ),
     train_setting(
         TrainKey::Scale,
         "scale",
@@ -341,7 +349,7 @@ impl<'a> Settings<'a> {
             let Some(declared) = TRAIN_SETTINGS.iter().find(|s| s.name == key.name) else { continue };
             match declared.key {
                 // Read by the frame checker (data and columns).
-                TrainKey::Target | TrainKey::Validate => {}
+                TrainKey::Target | TrainKey::Validate | TrainKey::Weights => {}
                 TrainKey::Loss => {
                     if let Some((loss, options)) = self.loss(value) {
                         (out.loss, out.loss_options) = (loss, options);

@@ -20,6 +20,9 @@ pub struct Train {
     pub validate: Option<Frame>,
     /// The target column.
     pub target: String,
+    /// `weights:`: the column whose values weigh each training row's loss
+    /// (Keras' `sample_weight`); not a feature.
+    pub weights: Option<String>,
     /// Whether it learns classes or numbers (decided by the checker from
     /// the loss, or from the target's type when no loss is written).
     pub task: Task,

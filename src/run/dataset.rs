@@ -34,14 +34,23 @@ pub fn class_names(df: &DataFrame, target: &str, span: Span) -> RunResult<Vec<St
 /// row stays within a core's cache.
 const ROWS_PER_BLOCK: usize = 256;
 
-/// The arrays of `df`: `classes` given for classification.
+/// The arrays of `df`: every column but the target (and the `weights:`
+/// column, whose values weigh each row's loss) as features; `classes`
+/// given for classification.
 #[expect(
     clippy::arithmetic_side_effects,
     reason = "rows x width counts values the frame already holds, and the offsets stay inside them"
 )]
-pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: Span) -> RunResult<Dataset> {
+pub fn dataset(
+    df: &DataFrame,
+    target: &str,
+    weights: Option<&str>,
+    classes: Option<&[String]>,
+    span: Span,
+) -> RunResult<Dataset> {
     let rows = df.height();
-    let features: Vec<&Column> = df.columns().iter().filter(|c| c.name().as_str() != target).collect();
+    let features: Vec<&Column> =
+        df.columns().iter().filter(|c| c.name().as_str() != target && Some(c.name().as_str()) != weights).collect();
     // Each column gives one feature, or, for an image column (a list of
     // floats per row), all of its values.
     let mut parts = Vec::with_capacity(features.len());
@@ -101,7 +110,43 @@ pub fn dataset(df: &DataFrame, target: &str, classes: Option<&[String]>, span: S
             Target::Numbers(cast.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect())
         }
     };
-    Ok(Dataset { features: values, rows, width, target, image: None })
+    let weights = match weights {
+        Some(column) => Some(row_weights(df, column, span)?),
+        None => None,
+    };
+    Ok(Dataset { features: values, rows, width, target, image: None, weights })
+}
+
+/// The `weights:` column's values: numbers, none missing, none negative,
+/// not all zero.
+fn row_weights(df: &DataFrame, column: &str, span: Span) -> RunResult<Vec<f32>> {
+    let values = df.column(column).and_then(|c| c.cast(&DataType::Float32)).map_err(|e| failure(e, span))?;
+    if values.null_count() > 0 {
+        return Err(RunError::data(
+            format!("the weights column `{column}` has {} missing values", values.null_count()),
+            span,
+            "trained here",
+            &format!("fill them (`fill_nulls({column}, 1)`) or drop those rows (`drop_nulls({column})`) first"),
+        ));
+    }
+    let values: Vec<f32> = values.f32().map_err(|e| failure(e, span))?.into_no_null_iter().collect();
+    if let Some(bad) = values.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+        return Err(RunError::data(
+            format!("the weights column `{column}` has the value {bad}: a row's weight is a finite number, 0 or more"),
+            span,
+            "trained here",
+            &format!("filter those rows out, or clamp the weights (`with({column}: ...)`)"),
+        ));
+    }
+    if !values.is_empty() && values.iter().all(|w| *w == 0.0) {
+        return Err(RunError::data(
+            format!("every weight in `{column}` is 0: the loss would weigh nothing"),
+            span,
+            "trained here",
+            "give some rows a positive weight",
+        ));
+    }
+    Ok(values)
 }
 
 /// A column's values as f32 in one chunk, row-major, and how many each row

@@ -182,8 +182,12 @@ pub(super) fn prepare_files(
     let failed = read_failure(span);
     let mut rows = scan(data).map_err(failed)?;
     let schema = rows.collect_schema().map_err(failed)?;
-    let features: Vec<String> =
-        schema.iter_names().filter(|n| n.as_str() != train.target).map(|n| n.to_string()).collect();
+    let weights = train.weights.as_deref();
+    let features: Vec<String> = schema
+        .iter_names()
+        .filter(|n| n.as_str() != train.target && Some(n.as_str()) != weights)
+        .map(|n| n.to_string())
+        .collect();
     no_missing(&rows, &schema, span)?;
     let (classes, counts) = if is_classification(train) {
         let (names, counts) = class_counts(rows, &train.target, span)?;
@@ -197,7 +201,8 @@ pub(super) fn prepare_files(
         None => None,
     };
     let target = train.target.clone();
-    let windows = ParquetWindows::open(data, &features, &target, classes.clone(), image, span)?;
+    let roles = Roles { target: &target, weights };
+    let windows = ParquetWindows::open(data, &features, roles, classes.clone(), image, span)?;
     let width = windows.width;
     let val = match validate {
         Some(path) => Some(checked_rows(path, &features, &target, classes.as_deref(), image, span, |unknown| {
@@ -271,7 +276,8 @@ fn checked_rows(
             return Err(unknown(class));
         }
     }
-    let windows = ParquetWindows::open(path, features, target, classes.map(<[String]>::to_vec), image, span)?;
+    let roles = Roles { target, weights: None };
+    let windows = ParquetWindows::open(path, features, roles, classes.map(<[String]>::to_vec), image, span)?;
     Ok(Rows::Disk(Arc::new(windows)))
 }
 
@@ -338,17 +344,26 @@ fn class_counts(scan: LazyFrame, target: &str, span: Span) -> RunResult<(Vec<Str
     Ok((names, counts))
 }
 
+/// The columns of training rows that are no features: the target, and
+/// the rows' weights (`weights:`, training rows only).
+#[derive(Clone, Copy)]
+struct Roles<'a> {
+    target: &'a str,
+    weights: Option<&'a str>,
+}
+
 /// A Parquet file's rows, read a set of row groups at a time.
 struct ParquetWindows {
     path: PathBuf,
     /// The file's footer, read once.
     metadata: polars::io::parquet::metadata::FileMetadataRef,
-    /// The features, then the target.
+    /// The features, then the target (then the weights).
     columns: Vec<String>,
     /// Each row group's rows, and its first row.
     groups: Vec<usize>,
     starts: Vec<usize>,
     target: String,
+    weights: Option<String>,
     classes: Option<Vec<String>>,
     image: Option<[usize; 3]>,
     width: usize,
@@ -359,11 +374,12 @@ impl ParquetWindows {
     fn open(
         path: &Path,
         features: &[String],
-        target: &str,
+        roles: Roles,
         classes: Option<Vec<String>>,
         image: Option<[usize; 3]>,
         span: Span,
     ) -> RunResult<ParquetWindows> {
+        let Roles { target, weights } = roles;
         let unreadable = |reason: String| RunError::Unreadable {
             path: path.display().to_string(),
             reason,
@@ -378,7 +394,7 @@ impl ParquetWindows {
             starts.push(start);
             start.saturating_add(*rows)
         });
-        let columns = features.iter().cloned().chain([target.to_owned()]).collect();
+        let columns = features.iter().cloned().chain([target.to_owned()]).chain(weights.map(str::to_owned)).collect();
         let mut windows = ParquetWindows {
             path: path.to_path_buf(),
             metadata,
@@ -386,6 +402,7 @@ impl ParquetWindows {
             groups,
             starts,
             target: target.to_owned(),
+            weights: weights.map(str::to_owned),
             classes,
             image,
             width: features.len(),
@@ -433,7 +450,8 @@ impl Windows for ParquetWindows {
             }
         }
         let frame = frame.ok_or("no rows were read")?;
-        let mut set = dataset(&frame, &self.target, self.classes.as_deref(), self.span).map_err(|e| e.to_string())?;
+        let mut set = dataset(&frame, &self.target, self.weights.as_deref(), self.classes.as_deref(), self.span)
+            .map_err(|e| e.to_string())?;
         set.image = self.image;
         Ok(set)
     }

@@ -134,7 +134,7 @@ pub fn predict_file(
         let (df, files) = read_image_folder(data, &schema, &meta.target)?;
         (df, Some(files))
     } else {
-        (read_new(data, &schema, &meta.target)?, None)
+        (read_new(data, &schema, &meta.target, train.weights.as_deref())?, None)
     };
     let mut warnings = Vec::new();
     let original = df.clone();
@@ -227,8 +227,8 @@ fn base_schema(program: &Program, base: &Frame) -> Option<Schema> {
 }
 
 /// Reads the new data in the types of `schema`; every column but the
-/// target must be there.
-fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> {
+/// target and the rows' training weights (`weights:`) must be there.
+fn read_new(path: &Path, schema: &Schema, target: &str, weights: Option<&str>) -> RunResult<DataFrame> {
     let span = Span::default();
     let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     // A Parquet file is read once: its columns come with its rows.
@@ -256,7 +256,7 @@ fn read_new(path: &Path, schema: &Schema, target: &str) -> RunResult<DataFrame> 
     let missing: Vec<&str> = schema
         .columns
         .iter()
-        .filter(|c| c.name != target && !present.contains(&c.name))
+        .filter(|c| c.name != target && Some(c.name.as_str()) != weights && !present.contains(&c.name))
         .map(|c| c.name.as_str())
         .collect();
     if !missing.is_empty() {

@@ -221,17 +221,22 @@ pub(super) struct Prepared {
 fn prepare_frames(train: &Train, data: &DataFrame, validate: Option<&DataFrame>, span: Span) -> RunResult<Prepared> {
     let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
     two_classes(train, classes.as_deref(), span)?;
-    let set = shaped(dataset(data, &train.target, classes.as_deref(), span)?, train);
+    let weights = train.weights.as_deref();
+    let set = shaped(dataset(data, &train.target, weights, classes.as_deref(), span)?, train);
     // The validation rows as the model reads them: the training features,
     // in their order (the checker lets validation data have more columns).
-    let features: Vec<String> =
-        data.get_column_names().iter().filter(|c| c.as_str() != train.target).map(|c| c.to_string()).collect();
+    let features: Vec<String> = data
+        .get_column_names()
+        .iter()
+        .filter(|c| c.as_str() != train.target && Some(c.as_str()) != weights)
+        .map(|c| c.to_string())
+        .collect();
     let val = match validate {
         Some(v) => {
             let mut names: Vec<&str> = features.iter().map(String::as_str).collect();
             names.push(&train.target);
             let v = v.select(names).map_err(|e| RunError::data(e.to_string(), span, "validated here", ""))?;
-            Some(shaped(dataset(&v, &train.target, classes.as_deref(), span)?, train))
+            Some(shaped(dataset(&v, &train.target, None, classes.as_deref(), span)?, train))
         }
         None => None,
     };
@@ -664,13 +669,13 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
     }
     let selected = frame.select(names).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
     if with_target {
-        dataset(&selected, &meta.target, meta.classes.as_deref(), span)
+        dataset(&selected, &meta.target, None, meta.classes.as_deref(), span)
     } else {
         // A stand-in target column: prediction does not read it.
         let mut with = selected;
         let zeros = Float32Chunked::from_vec(meta.target.as_str().into(), vec![0.0; frame.height()]);
         with.with_column(zeros.into_column()).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
-        dataset(&with, &meta.target, None, span)
+        dataset(&with, &meta.target, None, None, span)
     }
 }
 

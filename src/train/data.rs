@@ -18,6 +18,8 @@ pub struct Dataset {
     pub target: Target,
     /// For image data, `[channels, height, width]` of each row's features.
     pub image: Option<[usize; 3]>,
+    /// Each row's weight in the training loss (`weights:`), if given.
+    pub weights: Option<Vec<f32>>,
 }
 
 /// The target column.
@@ -40,6 +42,11 @@ impl Dataset {
         }
         if other.width != self.width {
             return Err(format!("a window has {} features a row, and the rows before it {}", other.width, self.width));
+        }
+        match (&mut self.weights, other.weights) {
+            (Some(a), Some(b)) => a.extend(b),
+            (None, None) => {}
+            _ => return Err("a window's rows are weighted differently than the rows before it".into()),
         }
         self.features.extend(other.features);
         self.rows = self.rows.saturating_add(other.rows);
@@ -103,7 +110,8 @@ impl Dataset {
             Target::Classes(c) => Target::Classes(rows.iter().map(|&r| c[r]).collect()),
             Target::Numbers(n) => Target::Numbers(rows.iter().map(|&r| n[r]).collect()),
         };
-        Dataset { features, rows: rows.len(), width, target, image: self.image }
+        let weights = self.weights.as_ref().map(|w| rows.iter().map(|&r| w[r]).collect());
+        Dataset { features, rows: rows.len(), width, target, image: self.image, weights }
     }
 }
 

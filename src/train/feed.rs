@@ -443,7 +443,7 @@ mod tests {
     fn numbered(rows: usize) -> Dataset {
         let features: Vec<f32> = (0..rows).map(|r| r as f32).collect();
         let target = Target::Numbers(features.iter().map(|v| v * 2.0).collect());
-        Dataset { features, rows, width: 1, target, image: None }
+        Dataset { features, rows, width: 1, target, image: None, weights: None }
     }
 
     /// Row groups of these sizes, read from memory.

@@ -102,13 +102,112 @@ impl Loss {
 
     /// How much a row counts in a batch's mean loss: its class's weight for
     /// a weighted classification loss (which divides by the batch's total
-    /// weight), else 1.
-    pub fn row_weight(&self, target: &crate::train::data::Target, row: usize) -> f64 {
-        match (&self.weights, target) {
+    /// weight), times its own weight (`weights:`), else 1.
+    pub fn row_weight(&self, batch: &crate::train::data::Dataset, row: usize) -> f64 {
+        let class = match (&self.weights, &batch.target) {
             (Some(weights), crate::train::data::Target::Classes(classes)) if self.is_classification() => {
                 weights.get(classes[row] as usize).copied().unwrap_or(1.0) as f64
             }
             _ => 1.0,
+        };
+        let own = batch.weights.as_ref().and_then(|w| w.get(row)).map_or(1.0, |w| f64::from(*w));
+        class * own
+    }
+
+    /// The loss of `output` against `targets` with each row weighted by
+    /// `sample` (`weights:`): `sum(s_i l_i) / sum(s_i c_i)`, where `l_i` is
+    /// row i's loss with its class weight `c_i` in it (PyTorch's
+    /// `reduction="none"`) and `c_i` is 1 without class weights; with all
+    /// `s_i` equal, the weighted mean [`Loss::forward`] gives. A batch
+    /// whose weights are all 0 has loss 0.
+    pub fn forward_weighted(
+        &self,
+        output: Tensor<2>,
+        targets: &Targets,
+        sample: Option<Tensor<1>>,
+        device: &Device,
+    ) -> Tensor<1> {
+        let Some(sample) = sample else { return self.forward(output, targets, device) };
+        let (terms, classes) = self.row_terms(output, targets, device);
+        let total = (classes * sample.clone()).sum();
+        // All-zero weights weigh nothing: 0 / 1 rather than 0 / 0.
+        let safe = total.clone().equal_elem(0.0).float() + total;
+        (terms * sample).sum() / safe
+    }
+
+    /// Each row's loss with its class weight in it, and each row's class
+    /// weight (ones without class weights): what PyTorch's losses give with
+    /// `reduction="none"`, and what their weighted mean divides by.
+    fn row_terms(&self, output: Tensor<2>, targets: &Targets, device: &Device) -> (Tensor<1>, Tensor<1>) {
+        use crate::ir::Loss as Kind;
+        let [rows, classes] = output.dims();
+        let weights = self.weights.as_deref();
+        let options = &self.options;
+        let scaled;
+        let targets = match (self.target, targets) {
+            (Some(affine), Targets::Numbers(y)) => {
+                scaled = Targets::Numbers(y.clone().sub_scalar(affine.shift).div_scalar(affine.scale));
+                &scaled
+            }
+            _ => targets,
+        };
+        match (self.kind, targets) {
+            (Kind::BinaryCrossEntropy, Targets::Classes(y)) if classes == 1 => {
+                let logits = output.reshape([rows]);
+                let labels = y.clone().float();
+                let tail = logits.clone().abs().neg().exp().log1p();
+                let softplus = logits.clone().clamp_min(0.0) + tail.clone();
+                let softplus_neg = logits.neg().clamp_min(0.0) + tail;
+                let pos_weight = options.pos_weight as f32;
+                let terms = softplus_neg * labels.clone() * pos_weight + softplus * labels.neg().add_scalar(1.0);
+                let class = class_weights_of(y, weights, device);
+                (terms * class.clone(), class)
+            }
+            (Kind::CrossEntropy | Kind::BinaryCrossEntropy, Targets::Classes(y)) => {
+                let log_p = log_softmax(output, 1);
+                let class = class_weights_of(y, weights, device);
+                let nll = log_p.clone().gather(1, y.clone().reshape([rows, 1])).reshape([rows]).neg();
+                let e = if self.kind == Kind::CrossEntropy { options.label_smoothing as f32 } else { 0.0 };
+                let mut terms = nll * class.clone() * (1.0 - e);
+                if e > 0.0 {
+                    let table = match weights {
+                        Some(w) => Tensor::<1>::from_data(TensorData::new(w.to_vec(), [classes]), device),
+                        None => Tensor::ones([classes], device),
+                    };
+                    let spread = (log_p * table.reshape([1, classes])).sum_dim(1).reshape([rows]).neg();
+                    terms = terms + spread * (e / classes as f32);
+                }
+                (terms, class)
+            }
+            (Kind::Focal, Targets::Classes(y)) => {
+                let class = class_weights_of(y, weights, device);
+                let true_log_p = log_softmax(output, 1).gather(1, y.clone().reshape([rows, 1])).reshape([rows]);
+                let nll = true_log_p.clone().neg();
+                let terms = if options.gamma == 0.0 {
+                    nll
+                } else {
+                    let focus = true_log_p.exp().neg().add_scalar(1.0).clamp_min(FOCAL_FLOOR);
+                    focus.powf_scalar(options.gamma as f32) * nll
+                };
+                (terms * class.clone(), class)
+            }
+            (Kind::Mse, Targets::Numbers(y)) => {
+                ((output.reshape([rows]) - y.clone()).square(), Tensor::ones([rows], device))
+            }
+            (Kind::Mae, Targets::Numbers(y)) => {
+                ((output.reshape([rows]) - y.clone()).abs(), Tensor::ones([rows], device))
+            }
+            (Kind::Huber, Targets::Numbers(y)) => {
+                let delta = options.delta as f32;
+                let a = (output.reshape([rows]) - y.clone()).abs();
+                let quadratic = a.clone().square().mul_scalar(0.5);
+                let linear = a.clone().sub_scalar(0.5 * delta).mul_scalar(delta);
+                (linear.mask_where(a.lower_equal_elem(delta), quadratic), Tensor::ones([rows], device))
+            }
+            (Kind::CrossEntropy | Kind::BinaryCrossEntropy | Kind::Focal, Targets::Numbers(_))
+            | (Kind::Mse | Kind::Mae | Kind::Huber, Targets::Classes(_)) => {
+                unreachable!("the IR pairs every loss with its kind of target")
+            }
         }
     }
 

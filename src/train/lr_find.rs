@@ -11,7 +11,7 @@ use crate::random::Rng;
 use crate::train::data::Dataset;
 use crate::train::loss::Loss;
 use crate::train::model::Net;
-use crate::train::step::batch_tensors;
+use crate::train::step::{batch_tensors, sample_weights};
 
 /// How the rate grows.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -87,8 +87,10 @@ pub fn range_test(train: &Train, set: &Dataset, batch: usize, loss: &Loss, devic
         }
         let rows = &order[at..at.saturating_add(batch).min(order.len())];
         at = at.saturating_add(batch);
-        let (x, y, _) = batch_tensors(set.select(rows), &device);
-        let value = loss.forward(net.forward(x).flat(), &y, &device);
+        let chosen = set.select(rows);
+        let sample = sample_weights(&chosen, &device);
+        let (x, y, _) = batch_tensors(chosen, &device);
+        let value = loss.forward_weighted(net.forward(x).flat(), &y, sample, &device);
         let current = value.clone().into_scalar::<f64>();
         average = BETA * average + (1.0 - BETA) * current;
         let smoothed = average / (1.0 - BETA.powi(i32::try_from(step).unwrap_or(i32::MAX).saturating_add(1)));

@@ -105,7 +105,7 @@ pub(super) fn batch_gradients(
     // Each shard's mean loss counts by its share of the batch's weight (its
     // rows, or with class weights the weights of its rows' classes), so the
     // shards' sum is the batch's mean on one device.
-    let weight = |shard: &[usize]| shard.iter().map(|&r| loss.row_weight(&batch.target, r)).sum::<f64>();
+    let weight = |shard: &[usize]| shard.iter().map(|&r| loss.row_weight(&batch, r)).sum::<f64>();
     let total = weight(&rows).max(f64::MIN_POSITIVE);
     let share = |shard: &[usize]| weight(shard) / total;
     // Each copy draws its own dropout masks, from streams fixed before any
@@ -153,9 +153,10 @@ fn shard_gradients(
     regularize: Option<&Regularize>,
     scale: Option<f64>,
 ) -> Shard {
+    let sample = sample_weights(&shard, device);
     let (x, y, truth) = batch_tensors(shard, device);
     let output = net.forward(x).flat();
-    let mut objective = loss.forward(output.clone(), &y, device);
+    let mut objective = loss.forward_weighted(output.clone(), &y, sample, device);
     let value = objective.clone().into_scalar::<f64>();
     if weight != 1.0 {
         objective = objective * weight;
@@ -174,6 +175,12 @@ fn shard_gradients(
         GradientsParams::new()
     };
     Shard { value, grads, truth, predicted }
+}
+
+/// A batch's row weights (`weights:`) as a tensor, when it has them.
+pub(super) fn sample_weights(batch: &Dataset, device: &Device) -> Option<Tensor<1>> {
+    let weights = batch.weights.as_ref()?;
+    Some(Tensor::from_data(TensorData::new(weights.clone(), [weights.len()]), device))
 }
 
 /// A batch's rows as tensors (images when it has an image shape), and its
