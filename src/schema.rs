@@ -24,6 +24,15 @@ pub enum DType {
     /// missing value or a level not seen when fitting; the number is the
     /// count of ids (n + 1), an `embedding` table's rows. Stored as i64.
     Codes(usize),
+    /// A text as `length` token ids from `tokenize` (0 pads, 1 is a word
+    /// outside the vocabulary, 2 and up the fitted words), `ids` in all:
+    /// what `embedding` reads as a sequence. A list of i64 per row.
+    Tokens {
+        /// How many ids there are (the vocabulary and the two reserved).
+        ids: usize,
+        /// Ids per row.
+        length: usize,
+    },
 }
 
 impl DType {
@@ -32,6 +41,7 @@ impl DType {
     pub fn held_width(&self) -> u64 {
         match self {
             DType::I64 | DType::F64 | DType::Codes(_) => 8,
+            DType::Tokens { length, .. } => (*length as u64).saturating_mul(8),
             DType::Bool => 1,
             DType::Str | DType::Cat(_) => 16,
             DType::Image([c, h, w]) => (c.saturating_mul(*h).saturating_mul(*w) as u64).saturating_mul(4),
@@ -75,6 +85,7 @@ impl fmt::Display for DType {
             DType::Cat(levels) => write!(f, "cat{{{}, ... {} levels}}", levels[..3].join(", "), levels.len()),
             DType::Image([c, h, w]) => write!(f, "image[{c}, {h}, {w}]"),
             DType::Codes(ids) => write!(f, "codes[{ids}]"),
+            DType::Tokens { ids, length } => write!(f, "tokens[{length} of {ids}]"),
         }
     }
 }

@@ -22,6 +22,7 @@ mod run;
 mod sources;
 mod stores;
 mod stream;
+mod text;
 mod train;
 mod ui;
 mod watch;

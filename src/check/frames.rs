@@ -673,7 +673,8 @@ impl<'a> Frames<'a> {
             self.errors.push(unknown_column(&p.dotted(), target.span, frame));
             return None;
         };
-        if let DType::Codes(_) = column.dtype {
+        if let DType::Codes(_) | DType::Tokens { .. } = column.dtype {
+            let step = if matches!(column.dtype, DType::Codes(_)) { "encode" } else { "tokenize" };
             self.errors.push(CheckError::ColumnType {
                 operation: "the target".into(),
                 column: column.name.clone(),
@@ -681,7 +682,7 @@ impl<'a> Frames<'a> {
                 expected: "class labels or numbers".into(),
                 span: target.span,
                 origin: Some(column.origin),
-                help: format!("`encode` the features only: leave `{}` out of the `encode` step", column.name),
+                help: format!("`{step}` the features only: leave `{}` out of the `{step}` step", column.name),
             });
             return None;
         }

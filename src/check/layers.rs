@@ -68,6 +68,9 @@ pub struct LayerCall<'a> {
     /// The encoded columns of the model's input, for its first layer
     /// (empty for the others).
     pub codes: &'a [crate::ir::EmbeddingTable],
+    /// For the first layer of a model whose input is a tokenized text: how
+    /// many ids its tokens have.
+    pub tokens: Option<usize>,
     /// Where mistakes go.
     pub errors: &'a mut Vec<CheckError>,
 }
@@ -150,8 +153,42 @@ impl LayerCall<'_> {
     fn flat(&mut self) -> Option<usize> {
         match self.input {
             Shape::Flat(n) => Some(*n),
-            Shape::Image(_) => {
+            Shape::Image(_) | Shape::Seq(_) => {
                 self.errors.push(flat_needed(self.name, self.input, self.span));
+                None
+            }
+        }
+    }
+
+    /// `padding: same` (true) or `valid` (false, the default).
+    fn padding(&mut self) -> Option<bool> {
+        match self.value("padding") {
+            None => Some(false),
+            Some((Value::Name(p), _)) if p == "same" => Some(true),
+            Some((Value::Name(p), _)) if p == "valid" => Some(false),
+            Some((value, span)) => {
+                self.errors.push(Mistake::UnknownValue.at(
+                    span,
+                    "`padding` is `same` or `valid`",
+                    format!("this is {}", show(&value)),
+                    "`same` keeps the size, `valid` shrinks it by the kernel",
+                ));
+                None
+            }
+        }
+    }
+
+    /// The input's `[length, features]`, when it is a sequence.
+    fn seq(&mut self) -> Option<[usize; 2]> {
+        match self.input {
+            Shape::Seq(dims) => Some(*dims),
+            Shape::Flat(_) | Shape::Image(_) => {
+                self.errors.push(Mistake::ShapeMismatch.at(
+                    self.span,
+                    format!("`{}` needs a sequence [length x features], but this is {}", self.name, self.input),
+                    format!("input {}", self.input),
+                    "1-D convolution and pooling work on sequences: a `tokenize`d text after `embedding(dim)`",
+                ));
                 None
             }
         }
@@ -161,7 +198,7 @@ impl LayerCall<'_> {
     fn image(&mut self) -> Option<[usize; 3]> {
         match self.input {
             Shape::Image(dims) => Some(*dims),
-            Shape::Flat(_) => {
+            Shape::Flat(_) | Shape::Seq(_) => {
                 self.errors.push(Mistake::ShapeMismatch.at(
                     self.span,
                     format!(
@@ -169,7 +206,7 @@ impl LayerCall<'_> {
                         self.name, self.input
                     ),
                     format!("input {}", self.input),
-                    "convolution and pooling work on images; tabular data goes through `dense`",
+                    "convolution and pooling work on images (sequences take `conv1d`, `maxpool1d`); tabular data goes through `dense`",
                 ));
                 None
             }
@@ -215,7 +252,20 @@ pub const LAYERS: &[Layer] = &[
     ),
     layer("maxpool", POOL, "2-D max pooling (stride = size unless given)", |c| pool(c, true)),
     layer("avgpool", POOL, "2-D average pooling (stride = size unless given)", |c| pool(c, false)),
-    layer("global_avgpool", &[], "Averages each channel over the image", global_avgpool),
+    layer("global_avgpool", &[], "Averages each channel over the image (each feature over a sequence)", global_avgpool),
+    layer(
+        "global_maxpool",
+        &[],
+        "The largest value of each channel over the image (each feature over a sequence)",
+        global_maxpool,
+    ),
+    layer(
+        "conv1d",
+        &[pos("filters", true), named("kernel"), named("stride"), named("padding"), named("init"), named("l2")],
+        "1-D convolution along a sequence (`padding: same` keeps the length; kernel 3, stride 1 unless given)",
+        conv1d,
+    ),
+    layer("maxpool1d", POOL, "1-D max pooling along a sequence (stride = size unless given)", maxpool1d),
     layer("flatten", &[], "Flattens an image to a vector", flatten),
     layer("batchnorm", &[], "Batch normalization (PyTorch's momentum 0.1, eps 1e-5)", |c| c.same(LayerKind::BatchNorm)),
     layer("layernorm", &[], "Layer normalization (eps 1e-5)", |c| c.same(LayerKind::LayerNorm)),
@@ -295,20 +345,7 @@ fn conv(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     let filters = c.count("filters", None)?;
     let kernel = c.count("kernel", Some(3))?;
     let stride = c.count("stride", Some(1))?;
-    let same = match c.value("padding") {
-        None => false,
-        Some((Value::Name(p), _)) if p == "same" => true,
-        Some((Value::Name(p), _)) if p == "valid" => false,
-        Some((value, span)) => {
-            c.errors.push(Mistake::UnknownValue.at(
-                span,
-                "`padding` is `same` or `valid`",
-                format!("this is {}", show(&value)),
-                "`same` keeps the size, `valid` shrinks it by the kernel",
-            ));
-            return None;
-        }
-    };
+    let same = c.padding()?;
     let init = c.init()?;
     let l2 = c.penalty("l2")?;
     let [_, h, w] = c.image()?;
@@ -345,12 +382,86 @@ fn pool(c: &mut LayerCall, max: bool) -> Option<(Shape, LayerKind)> {
 }
 
 fn global_avgpool(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
-    let [channels, _, _] = c.image()?;
-    Some((Shape::Flat(channels), LayerKind::GlobalAvgPool))
+    let features = global_features(c)?;
+    Some((Shape::Flat(features), LayerKind::GlobalAvgPool))
+}
+
+fn global_maxpool(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
+    let features = global_features(c)?;
+    Some((Shape::Flat(features), LayerKind::GlobalMaxPool))
+}
+
+/// What a global pool keeps: an image's channels, a sequence's features.
+fn global_features(c: &mut LayerCall) -> Option<usize> {
+    match c.input {
+        Shape::Image([channels, _, _]) => Some(*channels),
+        Shape::Seq([_, features]) => Some(*features),
+        Shape::Flat(_) => {
+            c.errors.push(Mistake::ShapeMismatch.at(
+                c.span,
+                format!("`{}` pools an image or a sequence, but this is {}", c.name, c.input),
+                format!("input {}", c.input),
+                "a vector has nothing to pool: remove it",
+            ));
+            None
+        }
+    }
+}
+
+/// `conv1d(filters, kernel: 3, stride: 1, padding: valid|same)` along a
+/// sequence.
+fn conv1d(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
+    let filters = c.count("filters", None)?;
+    let kernel = c.count("kernel", Some(3))?;
+    let stride = c.count("stride", Some(1))?;
+    let same = c.padding()?;
+    let init = c.init()?;
+    let l2 = c.penalty("l2")?;
+    let [length, _] = c.seq()?;
+    let out = if same { length.div_ceil(stride) } else { length.checked_sub(kernel).map_or(0, |d| d / stride + 1) };
+    if out == 0 {
+        c.errors.push(Mistake::ShapeMismatch.at(
+            c.span,
+            format!("a kernel of {kernel} does not fit a sequence of {length}"),
+            format!("input {}", c.input),
+            "use `padding: same`, a smaller kernel, or a longer `length:` in `tokenize`",
+        ));
+        return None;
+    }
+    Some((Shape::Seq([out, filters]), LayerKind::Conv1d { filters, kernel, stride, same, init, l2 }))
+}
+
+/// `maxpool1d(size, stride:)` along a sequence.
+fn maxpool1d(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
+    let size = c.count("size", None)?;
+    let stride = c.count("stride", Some(size))?;
+    let [length, features] = c.seq()?;
+    if length < size {
+        c.errors.push(Mistake::ShapeMismatch.at(
+            c.span,
+            format!("a pool of {size} does not fit a sequence of {length}"),
+            format!("input {}", c.input),
+            "pool less, or keep more of each text (`length:` in `tokenize`)",
+        ));
+        return None;
+    }
+    Some((Shape::Seq([(length - size) / stride + 1, features]), LayerKind::MaxPool1d { size, stride }))
 }
 
 fn flatten(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     let out = match c.input {
+        Shape::Seq([l, f]) => match l.checked_mul(*f) {
+            Some(n) => Shape::Flat(n),
+            None => {
+                c.errors.push(Mistake::OutOfRange.at(
+                    c.span,
+                    "this sequence is too long to flatten",
+                    format!("input {}", c.input),
+                    "pool first (`global_maxpool()`)",
+                ));
+                return None;
+            }
+        },
         Shape::Image([ch, h, w]) => match ch.checked_mul(*h).and_then(|n| n.checked_mul(*w)) {
             Some(n) => Shape::Flat(n),
             None => {
@@ -390,6 +501,9 @@ fn dropout(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
 /// first layer sees the encoded columns (`c.codes`).
 fn embedding(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     let dim = c.count("dim", None)?;
+    if let (Some(ids), Shape::Flat(length)) = (c.tokens, c.input) {
+        return Some((Shape::Seq([*length, dim]), LayerKind::TokenEmbedding { ids, dim }));
+    }
     let Shape::Flat(width) = c.input else {
         c.errors.push(flat_needed("embedding", c.input, c.span));
         return None;
@@ -397,9 +511,9 @@ fn embedding(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     if c.codes.is_empty() {
         c.errors.push(Mistake::ShapeMismatch.at(
             c.span,
-            "`embedding` reads the columns `encode` makes, and this layer's input has none",
+            "`embedding` reads the columns `encode` makes or the text `tokenize` makes, and this layer's input has neither",
             "nothing to embed",
-            "encode the categorical columns in a fitted transform (`encode(city)`) and make `embedding` the model's first layer",
+            "encode categories (`encode(city)`) or tokenize a text (`tokenize(review)`) in a fitted transform, and make `embedding` the model's first layer",
         ));
         return None;
     }
@@ -412,6 +526,15 @@ fn normalize(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     let channels = match c.input {
         Shape::Image([channels, _, _]) => *channels,
         Shape::Flat(n) => *n,
+        Shape::Seq(_) => {
+            c.errors.push(Mistake::Unsupported.at(
+                c.span,
+                "`normalize` works on images and vectors, not sequences",
+                format!("input {}", c.input),
+                "use `layernorm()` on a sequence",
+            ));
+            return None;
+        }
     };
     let mean = per_channel(c, "mean", channels, false)?;
     let std = per_channel(c, "std", channels, true)?;
@@ -495,6 +618,15 @@ fn prelu(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
             return None;
         }
     };
+    if !shared && matches!(c.input, Shape::Seq(_)) {
+        c.errors.push(Mistake::Unsupported.at(
+            c.span,
+            "`prelu(shared: false)` learns a slope per channel, and on a sequence pipe has none yet",
+            format!("input {}", c.input),
+            "share one slope (`prelu()`) on a sequence",
+        ));
+        return None;
+    }
     c.same(LayerKind::PRelu { init, shared })
 }
 

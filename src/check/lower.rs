@@ -115,7 +115,7 @@ impl Runs<'_> {
         let Some(Some(ir::Item { kind: ir::ItemKind::Train(train), name, .. })) = ir.items.get(run) else { return };
         let width = match train.model.output {
             ir::Shape::Flat(n) => n,
-            ir::Shape::Image(_) => 0,
+            ir::Shape::Image(_) | ir::Shape::Seq(_) => 0,
         };
         let binary = match train.settings.loss {
             Loss::BinaryCrossEntropy => width == 1 || width == 2,

@@ -157,6 +157,9 @@ pub struct Shapes<'a> {
     /// The encoded columns of the input of the model being checked, until
     /// its first layer takes them.
     pub(super) codes: Vec<ir::EmbeddingTable>,
+    /// The ids of the tokenized text the model being checked reads, until
+    /// its first layer takes them.
+    pub(super) tokens: Option<usize>,
     /// The model expression of the run being checked (in the user's file,
     /// where a layer may be in the standard library).
     model_span: Span,
@@ -179,6 +182,7 @@ impl<'a> Shapes<'a> {
             dir: dir.map(std::path::Path::to_path_buf),
             expanding: 0,
             codes: Vec::new(),
+            tokens: None,
             model_span: Span::default(),
         }
     }
@@ -196,6 +200,8 @@ impl<'a> Shapes<'a> {
         let Some(input) = self.input_shape(&features, &target, train.data.span) else { return };
         let codes = encoded_columns(&features, &target);
         self.codes = codes.clone();
+        let tokens = token_ids(&features);
+        self.tokens = tokens;
         self.model_span = train.model.span;
         self.pretrained_from = None;
         self.import = None;
@@ -210,6 +216,10 @@ impl<'a> Shapes<'a> {
         let Some(output) = self.run(&layers[from_run..], middle, &mut built) else { return };
         if !self.codes.is_empty() {
             self.errors.push(codes_unread(&std::mem::take(&mut self.codes), "it has no layers", train.model.span));
+            return;
+        }
+        if self.tokens.take().is_some() {
+            self.errors.push(tokens_unread("it has no layers", train.model.span));
             return;
         }
         let pretrained = match self.pretrained_from.take().filter(|_| from_run > 0) {
@@ -305,10 +315,25 @@ impl<'a> Shapes<'a> {
             ));
             return None;
         }
-        if let [only] = features.as_slice()
-            && let DType::Image(shape) = only.dtype
-        {
-            return Some(Shape::Image(shape));
+        if let [only] = features.as_slice() {
+            match only.dtype {
+                DType::Image(shape) => return Some(Shape::Image(shape)),
+                DType::Tokens { length, .. } => return Some(Shape::Flat(length)),
+                _ => {}
+            }
+        }
+        if let Some(text) = features.iter().find(|c| matches!(c.dtype, DType::Tokens { .. })) {
+            self.errors.push(Mistake::ShapeMismatch.at(
+                span,
+                format!(
+                    "the tokenized text `{}` must be the model's only input, and this data has {} other feature columns",
+                    text.name,
+                    features.len() - 1
+                ),
+                "a text and other features",
+                format!("keep only `{}` and the target (`select({}, {target})`)", text.name, text.name),
+            ));
+            return None;
         }
         for column in &features {
             if !(column.dtype.is_numeric() || matches!(column.dtype, DType::Bool | DType::Codes(_))) {
@@ -702,10 +727,16 @@ impl<'a> Shapes<'a> {
         };
         // The resolver reports names that are no layer.
         let declared = layers::layer_named(&name)?;
-        // The first layer takes the encoded columns; only `embedding` reads them.
+        // The first layer takes the encoded columns or the tokens; only
+        // `embedding` reads them.
         let codes = std::mem::take(&mut self.codes);
+        let tokens = self.tokens.take();
         if !codes.is_empty() && declared.name != "embedding" {
             self.errors.push(codes_unread(&codes, &format!("it starts with `{name}`"), self.model_span));
+            return None;
+        }
+        if tokens.is_some() && declared.name != "embedding" {
+            self.errors.push(tokens_unread(&format!("it starts with `{name}`"), self.model_span));
             return None;
         }
         let before = self.errors.len();
@@ -721,6 +752,7 @@ impl<'a> Shapes<'a> {
             values: &values,
             input: shape,
             codes: &codes,
+            tokens,
             errors: &mut self.errors,
         };
         (declared.rule)(&mut call)
@@ -775,6 +807,28 @@ fn encoded_columns(schema: &Schema, target: &str) -> Vec<ir::EmbeddingTable> {
         .collect()
 }
 
+/// The ids of a frame's tokenized text, when it is its one feature.
+fn token_ids(features: &Schema) -> Option<usize> {
+    match features.columns.as_slice() {
+        [only] => match only.dtype {
+            DType::Tokens { ids, .. } => Some(ids),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The mistake of a model reading a tokenized text whose first layer is no
+/// `embedding` (`why`: what it starts with instead).
+fn tokens_unread(why: &str, span: Span) -> CheckError {
+    Mistake::ShapeMismatch.at(
+        span,
+        format!("the model's input is a tokenized text, which only an `embedding` layer reads, but {why}"),
+        "token ids are no numbers to compute with",
+        "start the model with `embedding(64)`",
+    )
+}
+
 /// The mistake of a model whose first layer is no `embedding` while its
 /// input has encoded columns (`why`: what it starts with instead).
 fn codes_unread(codes: &[ir::EmbeddingTable], why: &str, span: Span) -> CheckError {
@@ -793,10 +847,7 @@ fn codes_unread(codes: &[ir::EmbeddingTable], why: &str, span: Span) -> CheckErr
 }
 
 fn shape_values(shape: &Shape) -> u64 {
-    match shape {
-        Shape::Flat(n) => *n as u64,
-        Shape::Image([c, h, w]) => (*c as u64).saturating_mul(*h as u64).saturating_mul(*w as u64),
-    }
+    shape.values()
 }
 
 /// What running layers builds: their IR and their one-line summaries.

@@ -168,6 +168,13 @@ pub const OPERATIONS: &[Operation] = &[
         encode,
         lower_encode,
     ),
+    op(
+        "tokenize",
+        List(&[pos("column", true), named("vocab"), named("length")]),
+        "A text as `length` word ids: the `vocab` most frequent fitted words, 0 padding, 1 unknown (Keras TextVectorization)",
+        tokenize,
+        lower_tokenize,
+    ),
     named_output(op(
         "pca",
         List(&[pos("columns", true), pos("k", true), named("whiten"), named("keep")]),
@@ -870,6 +877,48 @@ fn encode(_call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Sche
     schema
 }
 
+/// `tokenize(review, vocab: 20000, length: 200)`: a text column, in place,
+/// as `tokens[length of vocab + 2]`.
+fn tokenize(_call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schema {
+    let Some(s) = one_column(b, "column", "tokenize", &schema, cx) else { return schema };
+    let vocab = token_count(b, "vocab", TOKENS_VOCAB, MAX_CODES - 2, cx);
+    let length = token_count(b, "length", TOKENS_LENGTH, MAX_TOKENS_LENGTH, cx);
+    let Some(position) = schema.position(&s.name) else { return schema };
+    let column = schema.columns[position].clone();
+    if !matches!(column.dtype, DType::Str | DType::Cat(_)) {
+        cx.errors.push(column_type("tokenize", &column, s.span, "a text column", "tokenize a column of text"));
+        return schema;
+    }
+    let (Some(vocab), Some(length)) = (vocab, length) else { return schema };
+    schema.columns[position] = Column { dtype: DType::Tokens { ids: vocab + 2, length }, origin: s.span, ..column };
+    schema
+}
+
+/// Words a `tokenize` vocabulary keeps unless `vocab:` says (Keras'
+/// `max_tokens` of 20,000 in its text examples).
+const TOKENS_VOCAB: usize = 20_000;
+/// Ids a row unless `length:` says.
+const TOKENS_LENGTH: usize = 200;
+/// The most ids a row may have.
+const MAX_TOKENS_LENGTH: usize = 100_000;
+
+/// `vocab:` or `length:` of `tokenize`: a whole number from 1 to `max`.
+fn token_count(b: &Bound, param: &str, default: usize, max: usize, cx: &mut Context) -> Option<usize> {
+    let Some((value, span)) = b.value(param, cx.constants) else { return Some(default) };
+    match value.as_i64() {
+        Some(n) if n >= 1 && (n as u64) <= max as u64 => Some(n as usize),
+        found => {
+            cx.errors.push(Mistake::range_or_type(found.is_some() || value.as_f64().is_some()).at(
+                span,
+                format!("`{param}` of `tokenize` is a whole number from 1 to {max}"),
+                "not a count in range",
+                format!("write `tokenize(text, {param}: {default})`"),
+            ));
+            None
+        }
+    }
+}
+
 /// The most ids an encoded column may have: features reach the model as
 /// f32, whose integers are exact up to 2^24.
 const MAX_CODES: usize = 1 << 24;
@@ -1114,13 +1163,14 @@ fn write(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
                     "end the path in `.csv` or `.parquet`",
                 ));
             }
-            let image = schema.columns.iter().find(|c| matches!(c.dtype, DType::Image(_)));
-            if let Some(image) = image.filter(|_| path.ends_with(".csv")) {
+            let listed = schema.columns.iter().find(|c| matches!(c.dtype, DType::Image(_) | DType::Tokens { .. }));
+            if let Some(column) = listed.filter(|_| path.ends_with(".csv")) {
+                let what = if matches!(column.dtype, DType::Image(_)) { "image" } else { "token" };
                 cx.errors.push(Mistake::Unsupported.at(
                     span,
-                    format!("a CSV file cannot hold the image column `{}`", image.name),
+                    format!("a CSV file cannot hold the {what} column `{}` (a list a row)", column.name),
                     "CSV",
-                    format!("write Parquet (`.parquet`), or drop the images first (`drop({})`)", image.name),
+                    format!("write Parquet (`.parquet`), or drop it first (`drop({})`)", column.name),
                 ));
             }
         }
@@ -1293,6 +1343,12 @@ fn lower_onehot(l: &Lowering) -> Option<Op> {
 fn lower_encode(l: &Lowering) -> Option<Op> {
     let columns = l.cols("columns").into_iter().map(|c| Some((c.clone(), sorted_levels(l.before.get(&c)?))));
     Some(Op::Encode(columns.collect::<Option<Vec<_>>>()?))
+}
+
+fn lower_tokenize(l: &Lowering) -> Option<Op> {
+    let column = l.cols("column").into_iter().next()?;
+    let DType::Tokens { ids, length } = l.after.get(&column)?.dtype else { return None };
+    Some(Op::Tokenize { column, vocab: ids.saturating_sub(2), length })
 }
 
 fn lower_pca(l: &Lowering) -> Option<Op> {

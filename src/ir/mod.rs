@@ -345,6 +345,16 @@ pub enum Op {
     /// levels the checker expects, for those the fitted frame has; 0 for a
     /// missing value and any other level. What `embedding` layers read.
     Encode(Vec<(String, Vec<String>)>),
+    /// A text column as `length` token ids a row (`tokenize`), the
+    /// vocabulary fitted: its `vocab` most frequent words.
+    Tokenize {
+        /// The text column, replaced.
+        column: String,
+        /// Words in the vocabulary.
+        vocab: usize,
+        /// Ids a row.
+        length: usize,
+    },
     /// Principal components.
     Pca {
         /// The input columns.

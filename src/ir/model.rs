@@ -15,6 +15,35 @@ pub enum Shape {
     Flat(usize),
     /// An image: channels, height, width.
     Image([usize; 3]),
+    /// A sequence: its length, and the features of each step (a
+    /// tokenized text after `embedding`).
+    Seq([usize; 2]),
+}
+
+impl Shape {
+    /// How many numbers one sample holds.
+    pub fn values(&self) -> u64 {
+        match self {
+            Shape::Flat(n) => *n as u64,
+            Shape::Image([c, h, w]) => (*c as u64).saturating_mul(*h as u64).saturating_mul(*w as u64),
+            Shape::Seq([l, f]) => (*l as u64).saturating_mul(*f as u64),
+        }
+    }
+
+    /// The axis normalization and per-channel layers work along: an
+    /// image's channels, a sequence's features, a vector's features.
+    pub fn channels(&self) -> usize {
+        match self {
+            Shape::Flat(n) | Shape::Image([n, _, _]) | Shape::Seq([_, n]) => *n,
+        }
+    }
+
+    /// The last axis (what layer normalization normalizes).
+    pub fn last(&self) -> usize {
+        match self {
+            Shape::Flat(n) | Shape::Image([_, _, n]) | Shape::Seq([_, n]) => *n,
+        }
+    }
 }
 
 impl std::fmt::Display for Shape {
@@ -22,6 +51,7 @@ impl std::fmt::Display for Shape {
         match self {
             Shape::Flat(n) => write!(f, "[{n}]"),
             Shape::Image([c, h, w]) => write!(f, "[{c}, {h}, {w}]"),
+            Shape::Seq([l, n]) => write!(f, "[{l} x {n}]"),
         }
     }
 }
@@ -124,16 +154,10 @@ impl Model {
             let mut add = |param: TorchParam, suffix: &str, shape: Vec<usize>| {
                 out.push(TorchEntry { layer: i, param, name: format!("{i}.{suffix}"), shape });
             };
-            let channels = |shape: &Shape| match shape {
-                Shape::Image([c, _, _]) => *c,
-                Shape::Flat(n) => *n,
-            };
+            let channels = |shape: &Shape| shape.channels();
             match &layer.kind {
                 LayerKind::Dense { units, .. } => {
-                    let inputs = match &layer.input {
-                        Shape::Flat(n) => *n,
-                        Shape::Image([c, h, w]) => c * h * w,
-                    };
+                    let inputs = layer.input.values() as usize;
                     add(TorchParam::Weight, "weight", vec![*units, inputs]);
                     add(TorchParam::Bias, "bias", vec![*units]);
                 }
@@ -149,10 +173,7 @@ impl Model {
                     add(TorchParam::RunningVar, "running_var", vec![c]);
                 }
                 LayerKind::LayerNorm => {
-                    let last = match &layer.input {
-                        Shape::Image([_, _, w]) => *w,
-                        Shape::Flat(n) => *n,
-                    };
+                    let last = layer.input.last();
                     add(TorchParam::Weight, "weight", vec![last]);
                     add(TorchParam::Bias, "bias", vec![last]);
                 }
@@ -177,7 +198,9 @@ impl Model {
         fn collect(layers: &[ModelLayer], out: &mut Vec<Option<f64>>) {
             for layer in layers {
                 match &layer.kind {
-                    LayerKind::Dense { l2, .. } | LayerKind::Conv { l2, .. } => out.push(*l2),
+                    LayerKind::Dense { l2, .. } | LayerKind::Conv { l2, .. } | LayerKind::Conv1d { l2, .. } => {
+                        out.push(*l2)
+                    }
                     LayerKind::Residual(body) => collect(body, out),
                     _ => {}
                 }
@@ -201,6 +224,7 @@ impl Model {
         let input = match &self.input {
             Shape::Flat(n) => format!("[{n}]"),
             Shape::Image([c, h, w]) => format!("[{c}, {h}, {w}]"),
+            Shape::Seq([l, n]) => format!("[{l}, {n}]"),
         };
         let mut out = format!("// Written by `save:`; read by `load(...)`.\nlet input = {input}\n\nmodel saved {{\n");
         write_layers(&self.layers, 1, &mut out);
@@ -210,13 +234,8 @@ impl Model {
 }
 
 fn count_parameters(layers: &[ModelLayer]) -> u64 {
-    let width = |shape: &Shape| match shape {
-        Shape::Flat(n) => *n as u64,
-        Shape::Image([c, h, w]) => (*c as u64).saturating_mul(*h as u64).saturating_mul(*w as u64),
-    };
-    let channels = |shape: &Shape| match shape {
-        Shape::Flat(n) | Shape::Image([n, _, _]) => *n as u64,
-    };
+    let width = Shape::values;
+    let channels = |shape: &Shape| shape.channels() as u64;
     layers
         .iter()
         .map(|layer| match &layer.kind {
@@ -233,9 +252,12 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
                     channels(&layer.input)
                 }
             }
-            LayerKind::LayerNorm => match &layer.input {
-                Shape::Flat(n) | Shape::Image([_, _, n]) => (*n as u64).saturating_mul(2),
-            },
+            LayerKind::LayerNorm => (layer.input.last() as u64).saturating_mul(2),
+            LayerKind::TokenEmbedding { ids, dim } => (*ids as u64).saturating_mul(*dim as u64),
+            LayerKind::Conv1d { filters, kernel, .. } => {
+                let per_filter = channels(&layer.input).saturating_mul(*kernel as u64);
+                per_filter.saturating_add(1).saturating_mul(*filters as u64)
+            }
             LayerKind::Residual(body) => count_parameters(body),
             LayerKind::Embedding { dim, tables } => {
                 tables.iter().map(|t| (t.ids as u64).saturating_mul(*dim as u64)).fold(0, u64::saturating_add)
@@ -243,6 +265,8 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
             LayerKind::MaxPool { .. }
             | LayerKind::AvgPool { .. }
             | LayerKind::GlobalAvgPool
+            | LayerKind::GlobalMaxPool
+            | LayerKind::MaxPool1d { .. }
             | LayerKind::Flatten
             | LayerKind::Normalize { .. }
             | LayerKind::Dropout(_)
@@ -308,7 +332,13 @@ fn layer_call(kind: &LayerKind) -> String {
             Activation::HardSigmoid => "hard_sigmoid()".into(),
         },
         LayerKind::Residual(_) => String::new(),
-        LayerKind::Embedding { dim, .. } => format!("embedding({dim})"),
+        LayerKind::Embedding { dim, .. } | LayerKind::TokenEmbedding { dim, .. } => format!("embedding({dim})"),
+        LayerKind::Conv1d { filters, kernel, stride, same, l2, .. } => {
+            let padding = if *same { "same" } else { "valid" };
+            format!("conv1d({filters}, kernel: {kernel}, stride: {stride}, padding: {padding}{})", l2_arg(*l2))
+        }
+        LayerKind::MaxPool1d { size, stride } => format!("maxpool1d({size}, stride: {stride})"),
+        LayerKind::GlobalMaxPool => "global_maxpool()".into(),
     }
 }
 
@@ -368,8 +398,42 @@ pub enum LayerKind {
         /// Stride.
         stride: usize,
     },
-    /// Average over height and width.
+    /// Average over height and width (an image), or over the steps (a
+    /// sequence).
     GlobalAvgPool,
+    /// The largest value over height and width, or over the steps.
+    GlobalMaxPool,
+    /// A 1-D convolution along a sequence.
+    Conv1d {
+        /// Output features.
+        filters: usize,
+        /// Kernel length.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// `padding: same` (else valid).
+        same: bool,
+        /// Weight initialisation.
+        init: Option<Init>,
+        /// `l2:`: this layer's weights' L2 penalty.
+        l2: Option<f64>,
+    },
+    /// Max pooling along a sequence.
+    MaxPool1d {
+        /// Window length.
+        size: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// `embedding(dim)` of a tokenized text: each id of the sequence looked
+    /// up in one table, `[length]` ids to `[length, dim]`.
+    TokenEmbedding {
+        /// How many ids (the table's rows): the vocabulary, padding and
+        /// out-of-vocabulary.
+        ids: usize,
+        /// Numbers per id.
+        dim: usize,
+    },
     /// To a vector.
     Flatten,
     /// Batch normalisation.

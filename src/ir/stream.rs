@@ -171,6 +171,7 @@ impl Op {
             Op::Log1p(_) => "log1p",
             Op::OneHot { .. } => "onehot",
             Op::Encode(_) => "encode",
+            Op::Tokenize { .. } => "tokenize",
             Op::Pca { .. } => "pca",
             Op::Oversample(_) => "oversample",
             Op::Pixels { .. } => "pixels",
@@ -204,6 +205,7 @@ impl Op {
             | Op::Robust(_)
             | Op::OneHot { .. }
             | Op::Encode(_)
+            | Op::Tokenize { .. }
             | Op::Pca { .. }
             | Op::Sample { .. }
             | Op::Oversample(_)
@@ -235,6 +237,7 @@ impl Op {
             | Op::Robust(_)
             | Op::OneHot { .. }
             | Op::Encode(_)
+            | Op::Tokenize { .. }
             | Op::Pca { .. }
             | Op::Sample { .. }
             | Op::Predict { .. }
@@ -255,6 +258,7 @@ impl Op {
                 | Op::MinMax { .. }
                 | Op::OneHot { .. }
                 | Op::Encode(_)
+                | Op::Tokenize { .. }
                 | Op::Pca { .. }
                 | Op::FillNulls { value: Fill::Mean | Fill::Median, .. }
         )
@@ -270,7 +274,7 @@ impl Op {
     /// for the others).
     pub fn learns_from(&self) -> Vec<&str> {
         match self {
-            Op::QCut { column, .. } => vec![column.as_str()],
+            Op::QCut { column, .. } | Op::Tokenize { column, .. } => vec![column.as_str()],
             Op::Standard(columns)
             | Op::Robust(columns)
             | Op::MinMax { columns, .. }
@@ -302,7 +306,7 @@ impl Op {
     /// step before it).
     fn reads(&self) -> Option<Vec<&str>> {
         Some(match self {
-            Op::Cut { column, .. } | Op::QCut { column, .. } => vec![column.as_str()],
+            Op::Cut { column, .. } | Op::QCut { column, .. } | Op::Tokenize { column, .. } => vec![column.as_str()],
             Op::Standard(columns)
             | Op::Robust(columns)
             | Op::MinMax { columns, .. }
@@ -345,6 +349,7 @@ impl Op {
             | Op::Robust(columns)
             | Op::MinMax { columns, .. } => names(columns),
             Op::Cut { output, .. } | Op::QCut { output, .. } => vec![output.clone()],
+            Op::Tokenize { column, .. } => vec![column.clone()],
             Op::OneHot { columns, .. } => columns
                 .iter()
                 .flat_map(|(c, levels)| {

@@ -17,7 +17,7 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::learn::Learner;
 use crate::run::ops::{self, polars_failure};
 use crate::run::threads::on_pool;
-use crate::run::{encode, onehot, pca};
+use crate::run::{encode, onehot, pca, text};
 use crate::source::Span;
 
 /// What one step learned.
@@ -65,6 +65,8 @@ pub enum Fitted {
     Levels(onehot::Levels),
     /// `encode`: each column's fitted ids.
     Codes(encode::Vocabulary),
+    /// `tokenize`: the fitted vocabulary.
+    Words(text::Vocabulary),
     /// `pca`: the projection.
     Pca(pca::Projection),
 }
@@ -233,6 +235,9 @@ pub fn apply_noting(
             let (df, unseen) = onehot::apply(df, levels, *drop_first, *dtype, span)?;
             notes.unseen(span, unseen, onehot::UNSEEN_HELP);
             Ok(df)
+        }
+        (Op::Tokenize { column, length, .. }, Fitted::Words(vocabulary)) => {
+            text::apply(df, column, vocabulary, *length, span)
         }
         (Op::Encode(_), Fitted::Codes(vocabulary)) => {
             let (df, unseen) = encode::apply(df, vocabulary, span)?;

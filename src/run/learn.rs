@@ -8,7 +8,7 @@
 //! matrix: each column's (each block's) arithmetic is the same on any
 //! thread, and blocks are merged in row order, so threads change no bit.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ndarray::{Array1, Array2, ShapeBuilder};
 use polars::prelude::*;
@@ -20,7 +20,7 @@ use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::Fitted;
 use crate::run::ops::polars_failure;
 use crate::run::threads::on_pool;
-use crate::run::{encode, onehot, pca};
+use crate::run::{encode, onehot, pca, text};
 use crate::source::Span;
 
 /// Values per block: each block's mean and squared deviations are exact
@@ -46,6 +46,8 @@ enum State {
     Levels { extra: Vec<Vec<String>>, seen: Vec<HashSet<String>>, integer: Vec<Option<bool>> },
     /// Every level met, per column (`encode`).
     Seen(Vec<HashSet<String>>),
+    /// How often each word was met (`tokenize`).
+    Words(HashMap<String, u64>),
     /// Mean and scatter matrix of whole rows (`pca`).
     Scatter(Scatter),
 }
@@ -68,6 +70,7 @@ impl<'o> Learner<'o> {
                 integer: vec![None; columns.len()],
             },
             Op::Encode(columns) => State::Seen(vec![HashSet::new(); columns.len()]),
+            Op::Tokenize { .. } => State::Words(HashMap::new()),
             Op::Pca { columns, .. } => State::Scatter(Scatter::new(columns.len())),
             // Named one by one, so that a new operation does not compile
             // until it says whether it learns.
@@ -129,6 +132,11 @@ impl<'o> Learner<'o> {
                     encode::observe(df, column, seen).map_err(failed)?;
                 }
             }
+            State::Words(counts) => {
+                for column in &columns {
+                    text::observe(df, column, counts).map_err(failed)?;
+                }
+            }
             State::Scatter(scatter) => scatter.observe(df, &columns, span)?,
         }
         Ok(())
@@ -188,6 +196,7 @@ impl<'o> Learner<'o> {
                 let found = extra.into_iter().zip(integer).map(|(e, i)| (e, i.unwrap_or(false)));
                 Fitted::Levels(onehot::levels(checked, found.collect(), span, warnings))
             }
+            (Op::Tokenize { vocab, .. }, State::Words(counts)) => Fitted::Words(text::vocabulary(counts, *vocab)),
             (Op::Encode(checked), State::Seen(seen)) => {
                 Fitted::Codes(encode::vocabulary(checked, &seen, span, warnings))
             }

@@ -37,6 +37,7 @@ pub mod read;
 mod split;
 mod stored;
 mod stream;
+mod text;
 mod threads;
 pub mod training;
 pub mod write;

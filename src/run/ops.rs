@@ -43,6 +43,7 @@ pub fn apply(op: &Op, df: DataFrame, span: Span, dir: &Path) -> Option<RunResult
         | Op::Robust(_)
         | Op::OneHot { .. }
         | Op::Encode(_)
+        | Op::Tokenize { .. }
         | Op::Pca { .. }
         | Op::Transform(_)
         | Op::Predict { .. } => return None,
@@ -86,6 +87,7 @@ pub fn lazy(op: &Op, l: LazyFrame) -> RunResult<LazyFrame> {
         | Op::Robust(_)
         | Op::OneHot { .. }
         | Op::Encode(_)
+        | Op::Tokenize { .. }
         | Op::Pca { .. }
         | Op::Transform(_)
         | Op::Predict { .. } => {

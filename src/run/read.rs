@@ -310,6 +310,7 @@ fn partition_value(text: &str, dtype: &DType) -> Option<Expr> {
             _ => return None,
         }),
         DType::Str | DType::Cat(_) | DType::Image(_) => lit(text.to_owned()),
+        DType::Tokens { .. } => return None,
     })
 }
 
@@ -364,6 +365,7 @@ pub fn polars_dtype(dtype: &DType) -> DataType {
         DType::Bool => DataType::Boolean,
         // Categories are held as their level names.
         DType::Str | DType::Cat(_) | DType::Image(_) => DataType::String,
+        DType::Tokens { .. } => DataType::List(Box::new(DataType::Int64)),
     }
 }
 

@@ -656,7 +656,7 @@ fn shaped(mut set: Dataset, train: &Train) -> Dataset {
 fn shaped_image(train: &Train) -> Option<[usize; 3]> {
     match train.model.input {
         crate::ir::Shape::Image(shape) => Some(shape),
-        crate::ir::Shape::Flat(_) => None,
+        crate::ir::Shape::Flat(_) | crate::ir::Shape::Seq(_) => None,
     }
 }
 

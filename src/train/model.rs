@@ -3,13 +3,14 @@
 //! image `[batch, channels, height, width]` tensors.
 
 use burn::module::{Module, Param};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::pool::{
-    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d,
+    MaxPool2dConfig,
 };
 use burn::nn::{
     BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear,
-    LinearConfig, PaddingConfig2d,
+    LinearConfig, PaddingConfig1d, PaddingConfig2d,
 };
 use burn::tensor::activation;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
@@ -93,6 +94,14 @@ pub enum Layer {
     PRelu(PRelu),
     /// `embedding`: a table per encoded input column.
     Embedding(Embeddings),
+    /// `embedding` of a tokenized text: one table for every step.
+    TokenEmbedding(Embedding),
+    /// `conv1d`, along a sequence.
+    Conv1d(Conv1d),
+    /// `maxpool1d`, along a sequence.
+    MaxPool1d(MaxPool1d),
+    /// `global_maxpool`
+    GlobalMaxPool(Marker),
 }
 
 /// `embedding(dim)`: each encoded column of the input (ids carried as f32
@@ -284,6 +293,8 @@ pub enum X {
     Flat(Tensor<2>),
     /// `[batch, channels, height, width]`
     Image(Tensor<4>),
+    /// `[batch, length, features]`
+    Seq(Tensor<3>),
 }
 
 impl X {
@@ -292,6 +303,7 @@ impl X {
         match self {
             X::Flat(t) => X::Flat(t.cast(dtype)),
             X::Image(t) => X::Image(t.cast(dtype)),
+            X::Seq(t) => X::Seq(t.cast(dtype)),
         }
     }
 
@@ -300,6 +312,7 @@ impl X {
         match self {
             X::Flat(t) => t,
             X::Image(t) => t.flatten(1, 3),
+            X::Seq(t) => t.flatten(1, 2),
         }
     }
 }
@@ -406,6 +419,7 @@ impl Net {
     pub fn forward(&self, x: X) -> X {
         let (x, rest) = match self.layers.split_first() {
             Some((Layer::Embedding(e), rest)) => (X::Flat(e.forward(x.flat())), rest),
+            Some((Layer::TokenEmbedding(e), rest)) => (X::Seq(e.forward(x.flat().int())), rest),
             _ => (x, &self.layers[..]),
         };
         match self.precision.half() {
@@ -462,11 +476,48 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
         (Layer::Residual(b), X::Flat(t)) => X::Flat(t.clone() + forward_all(&b.layers, X::Flat(t), half).flat()),
         (Layer::Residual(b), X::Image(t)) => match forward_all(&b.layers, X::Image(t.clone()), half) {
             X::Image(out) => X::Image(t + out),
-            X::Flat(out) => X::Flat(t.flatten(1, 3) + out),
+            other => X::Flat(t.flatten(1, 3) + other.flat()),
         },
         // Only a model's first layer embeds (`Net::forward` runs it before
         // any cast); the checker puts it nowhere else.
         (Layer::Embedding(e), x) => X::Flat(e.forward(x.flat())),
+        (Layer::TokenEmbedding(e), x) => X::Seq(e.forward(x.flat().int())),
+        // Burn's 1-D layers read `[batch, channels, length]`.
+        (Layer::Conv1d(m), X::Seq(t)) => X::Seq(
+            match half {
+                None => m.forward(t.swap_dims(1, 2)),
+                Some(h) => {
+                    let mut copy = m.clone();
+                    copy.weight = copy.weight.map(|w| w.cast(h));
+                    copy.bias = copy.bias.map(|b| b.map(|b| b.cast(h)));
+                    copy.forward(t.swap_dims(1, 2))
+                }
+            }
+            .swap_dims(1, 2),
+        ),
+        (Layer::MaxPool1d(m), X::Seq(t)) => X::Seq(m.forward(t.swap_dims(1, 2)).swap_dims(1, 2)),
+        (Layer::GlobalMaxPool(_), X::Seq(t)) => {
+            let [batch, _, features] = t.dims();
+            X::Flat(t.max_dim(1).reshape([batch, features]))
+        }
+        (Layer::GlobalMaxPool(_), X::Image(t)) => {
+            let [batch, channels, _, _] = t.dims();
+            let spread: Tensor<3> = t.flatten(2, 3);
+            X::Flat(spread.max_dim(2).reshape([batch, channels]))
+        }
+        (Layer::GlobalAvgPool(_), X::Seq(t)) => {
+            let [batch, _, features] = t.dims();
+            X::Flat(t.mean_dim(1).reshape([batch, features]))
+        }
+        (Layer::Norm(m), X::Seq(t)) => X::Seq(in_f32(t, half, |t| m.forward(t.swap_dims(1, 2)).swap_dims(1, 2))),
+        (Layer::LayerNorm(m), X::Seq(t)) => X::Seq(in_f32(t, half, |t| m.forward(t))),
+        (Layer::Dropout(m), X::Seq(t)) => X::Seq(m.forward(t)),
+        (Layer::PRelu(m), X::Seq(t)) => X::Seq(m.forward(t, half)),
+        (Layer::Activation(a), X::Seq(t)) => X::Seq(activate(a, t, half)),
+        (Layer::Residual(b), X::Seq(t)) => match forward_all(&b.layers, X::Seq(t.clone()), half) {
+            X::Seq(out) => X::Seq(t + out),
+            other => X::Flat(t.flatten(1, 2) + other.flat()),
+        },
         // The checker's shapes rule these out (conv or pooling on flat data).
         (_, x) => x,
     }
@@ -541,10 +592,7 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             Layer::Dense(linear)
         }
         LayerKind::Conv { filters, kernel, stride, same, init, .. } => {
-            let channels = match l.input {
-                Shape::Image([c, _, _]) => c,
-                Shape::Flat(n) => n,
-            };
+            let channels = l.input.channels();
             let padding = if *same { PaddingConfig2d::Same } else { PaddingConfig2d::Valid };
             let mut conv = Conv2dConfig::new([channels, *filters], [*kernel, *kernel])
                 .with_stride([*stride, *stride])
@@ -569,34 +617,15 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
         }
         LayerKind::GlobalAvgPool => Layer::GlobalAvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
         LayerKind::Flatten => Layer::Flatten(Marker { unused: 0 }),
-        LayerKind::BatchNorm => {
-            let features = match l.input {
-                Shape::Image([c, _, _]) => c,
-                Shape::Flat(n) => n,
-            };
-            Layer::Norm(BatchNormConfig::new(features).init(device))
-        }
+        LayerKind::BatchNorm => Layer::Norm(BatchNormConfig::new(l.input.channels()).init(device)),
         LayerKind::PRelu { init, shared } => {
-            let slopes = match (shared, &l.input) {
-                (true, _) => 1,
-                (false, Shape::Image([c, _, _])) => *c,
-                (false, Shape::Flat(n)) => *n,
-            };
+            let slopes = if *shared { 1 } else { l.input.channels() };
             Layer::PRelu(PRelu { alpha: param(vec![*init as f32; slopes], [slopes], device) })
         }
-        LayerKind::LayerNorm => {
-            let last = match l.input {
-                Shape::Image([_, _, w]) => w,
-                Shape::Flat(n) => n,
-            };
-            Layer::LayerNorm(LayerNormConfig::new(last).init(device))
-        }
+        LayerKind::LayerNorm => Layer::LayerNorm(LayerNormConfig::new(l.input.last()).init(device)),
         LayerKind::Dropout(p) => Layer::Dropout(FastDropout::new(*p, rng.next_u64())),
         LayerKind::Normalize { mean, std } => {
-            let channels = match l.input {
-                Shape::Image([c, _, _]) => c,
-                Shape::Flat(n) => n,
-            };
+            let channels = l.input.channels();
             let spread =
                 |v: &[f64]| -> Vec<f32> { (0..channels).map(|i| v[i.min(v.len().saturating_sub(1))] as f32).collect() };
             Layer::Normalize(Standardize { mean: spread(mean), std: spread(std) })
@@ -633,14 +662,36 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             let numeric = (0..flat_width(&l.input)).filter(|p| !codes.contains(p)).collect();
             Layer::Embedding(Embeddings { tables: tables_made, codes, numeric })
         }
+        LayerKind::TokenEmbedding { ids, dim } => {
+            let mut table = EmbeddingConfig::new(*ids, *dim).with_initializer(Initializer::Zeros).init(device);
+            let values = init::values(init::Draw::Normal(1.0), ids.saturating_mul(*dim), rng);
+            table.weight = param(values, [*ids, *dim], device);
+            Layer::TokenEmbedding(table)
+        }
+        LayerKind::Conv1d { filters, kernel, stride, same, init, .. } => {
+            let channels = l.input.channels();
+            let padding = if *same { PaddingConfig1d::Same } else { PaddingConfig1d::Valid };
+            let mut conv = Conv1dConfig::new(channels, *filters, *kernel)
+                .with_stride(*stride)
+                .with_padding(padding)
+                .with_initializer(Initializer::Zeros)
+                .init(device);
+            let (weight, bias) =
+                init::draws(init.as_ref(), channels.saturating_mul(*kernel), filters.saturating_mul(*kernel));
+            let count = filters.saturating_mul(channels).saturating_mul(*kernel);
+            conv.weight = param(init::values(weight, count, rng), [*filters, channels, *kernel], device);
+            conv.bias = Some(param(init::values(bias, *filters, rng), [*filters], device));
+            Layer::Conv1d(conv)
+        }
+        LayerKind::MaxPool1d { size, stride } => {
+            Layer::MaxPool1d(MaxPool1dConfig::new(*size).with_stride(*stride).init())
+        }
+        LayerKind::GlobalMaxPool => Layer::GlobalMaxPool(Marker { unused: 0 }),
     }
 }
 
 fn flat_width(shape: &Shape) -> usize {
-    match shape {
-        Shape::Flat(n) => *n,
-        Shape::Image([c, h, w]) => c.saturating_mul(*h).saturating_mul(*w),
-    }
+    shape.values() as usize
 }
 
 /// A trainable tensor of `shape` holding `values`.
@@ -656,6 +707,7 @@ impl Net {
                 match layer {
                     Layer::Dense(m) => out.push(m.weight.val()),
                     Layer::Conv(m) => out.push(m.weight.val().flatten(1, 3)),
+                    Layer::Conv1d(m) => out.push(m.weight.val().flatten(1, 2)),
                     Layer::Residual(b) => collect(&b.layers, out),
                     _ => {}
                 }
@@ -718,6 +770,39 @@ impl Net {
         {
             let dims = t.weight.dims();
             t.weight = param(values, dims, device);
+        }
+    }
+
+    /// The table of the tokens' `embedding` at `index` (`[ids, dim]`).
+    pub fn token_table(&self, index: usize) -> Option<Vec<f32>> {
+        let Some(Layer::TokenEmbedding(m)) = self.layers.get(index) else { return None };
+        m.weight.val().try_into_vec_as::<f32>().ok()
+    }
+
+    /// Replaces the table of the tokens' `embedding` at `index`: for
+    /// comparisons with other frameworks.
+    pub fn set_token_table(&mut self, index: usize, values: Vec<f32>, device: &Device) {
+        if let Some(Layer::TokenEmbedding(m)) = self.layers.get_mut(index) {
+            let dims = m.weight.dims();
+            m.weight = param(values, dims, device);
+        }
+    }
+
+    /// The weight (`[filters, channels, kernel]`, PyTorch's layout) and bias
+    /// of the `conv1d` layer at `index`.
+    pub fn conv1d(&self, index: usize) -> Option<(Vec<f32>, Vec<f32>)> {
+        let Some(Layer::Conv1d(m)) = self.layers.get(index) else { return None };
+        let weight = m.weight.val().try_into_vec_as::<f32>().ok()?;
+        let bias = m.bias.as_ref().map_or(Some(Vec::new()), |b| b.val().try_into_vec_as::<f32>().ok())?;
+        Some((weight, bias))
+    }
+
+    /// Replaces the weight and bias of the `conv1d` layer at `index`.
+    pub fn set_conv1d(&mut self, index: usize, weight: Vec<f32>, bias: Vec<f32>, device: &Device) {
+        if let Some(Layer::Conv1d(m)) = self.layers.get_mut(index) {
+            let dims = m.weight.dims();
+            m.weight = param(weight, dims, device);
+            m.bias = Some(param(bias.clone(), [bias.len()], device));
         }
     }
 
