@@ -93,11 +93,94 @@ fn a_text_cnn_step_equals_pytorch() {
     }
 }
 
+/// One step of embedding(4) - lstm(3) - dense(2), and of embedding(4) -
+/// gru(3, return_sequences: true) - global_maxpool - dense(2), from the
+/// weights PyTorch started from (`tests/data/torch_text/recurrent.py`:
+/// `nn.LSTM`, `nn.GRU`): logits, loss and every weight after an SGD and an
+/// Adam step equal PyTorch's to 1e-5; on flex, and on libtorch in a `tch`
+/// build.
+#[test]
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+fn lstm_and_gru_steps_equal_pytorch() {
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Tensor, TensorData};
+    use pipe::ir::{Optimizer, OptimizerKind, Task, TrainSettings};
+    use pipe::train::loss::{Loss, Targets};
+    use pipe::train::model::X;
+
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_text/recurrent.json")).unwrap()).unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let four = |v: &serde_json::Value| -> [Vec<f32>; 4] { std::array::from_fn(|i| floats(&v[i])) };
+    let layer = |kind, input, output| ModelLayer { name: None, kind, input, output };
+    let close = |got: &[f32], want: &[f32], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}: {g} != {w}");
+        }
+    };
+    for kind in ["lstm", "gru"] {
+        let mut layers = vec![layer(LayerKind::TokenEmbedding { ids: 7, dim: 4 }, Shape::Flat(5), Shape::Seq([5, 4]))];
+        if kind == "lstm" {
+            layers.push(layer(LayerKind::Lstm { units: 3, sequences: false }, Shape::Seq([5, 4]), Shape::Flat(3)));
+        } else {
+            layers.push(layer(LayerKind::Gru { units: 3, sequences: true }, Shape::Seq([5, 4]), Shape::Seq([5, 3])));
+            layers.push(layer(LayerKind::GlobalMaxPool, Shape::Seq([5, 3]), Shape::Flat(3)));
+        }
+        let dense = layers.len();
+        layers.push(layer(LayerKind::Dense { units: 2, init: None, l2: None }, Shape::Flat(3), Shape::Flat(2)));
+        let model =
+            Model { layers, input: Shape::Flat(5), output: Shape::Flat(2), frozen_until: None, pretrained: None };
+        let backends = vec![(Device::flex(), "flex")];
+        #[cfg(feature = "tch")]
+        let backends = [backends, vec![(Device::libtorch(), "libtorch")]].concat();
+        for (base, backend) in backends {
+            for (name, optimizer) in
+                [("sgd", (OptimizerKind::Sgd, 0.1, 0.9)), ("adam", (OptimizerKind::Adam, 0.01, 0.0))]
+            {
+                let device = base.clone().autodiff();
+                let mut net = Net::new(&model, &device, 0);
+                net.set_token_table(0, floats(&fixture["table"]), &device);
+                net.set_recurrent(1, four(&fixture[kind]["rnn"]), &device);
+                net.set_dense(dense, floats(&fixture["w"]), floats(&fixture["b"]), &device);
+                let ids = Tensor::<2>::from_data(TensorData::new(floats(&fixture["ids"]), [3, 5]), &device);
+                let y: Vec<i64> = fixture["y"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+                let logits = net.forward(X::Flat(ids)).flat();
+                let loss = Loss::plain(pipe::ir::Loss::CrossEntropy);
+                let value = loss.forward(logits.clone(), &Targets::classes(y, &device), &device);
+                let expected = &fixture[kind][name];
+                let what = |part: &str| format!("{kind} {backend} {name}: {part}");
+                close(&logits.clone().try_into_vec_as::<f32>().unwrap(), &floats(&expected["logits"]), &what("logits"));
+                let want = [expected["loss"].as_f64().unwrap() as f32];
+                close(&[value.clone().into_scalar::<f32>()], &want, &what("loss"));
+                let settings = TrainSettings {
+                    optimizer: Optimizer { momentum: optimizer.2, ..Optimizer::new(optimizer.0, optimizer.1) },
+                    ..TrainSettings::defaults(Task::Classification)
+                };
+                let (mut optim, lr) = pipe::train::optimizer::build(&settings);
+                let grads = GradientsParams::from_grads(value.backward(), &net);
+                let net = optim.step(lr, net, grads);
+                close(&net.token_table(0).unwrap(), &floats(&expected["table"]), &what("embedding"));
+                let got = net.recurrent(1).unwrap();
+                let want = four(&expected["rnn"]);
+                for (i, part) in ["input weights", "hidden weights", "input bias", "hidden bias"].iter().enumerate() {
+                    close(&got[i], &want[i], &what(part));
+                }
+                let (w, b) = net.dense(dense).unwrap();
+                close(&w, &floats(&expected["w"]), &what("dense weights"));
+                close(&b, &floats(&expected["b"]), &what("dense bias"));
+            }
+        }
+    }
+}
+
 /// `tokenize` fitted on every sentence, applied to every sentence and
 /// written to Parquet, against the same rule written in Python (`re`,
 /// `collections.Counter`) and read back with pyarrow: the same ids in
 /// every row. A vocabulary of 300 leaves most words unknown (id 1), and a
-/// length of 12 pads short texts and cuts long ones.
+/// length of 12 pads short texts (before their words) and cuts long ones.
 #[test]
 fn tokenize_equals_the_rule_written_in_python() {
     let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
@@ -119,7 +202,7 @@ words = lambda t: re.findall(r"[^\W_]+", t.lower())
 counts = collections.Counter(w for t in texts for w in words(t))
 vocab = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:300]]
 index = {w: i + 2 for i, w in enumerate(vocab)}
-want = [([index.get(w, 1) for w in words(t)][:12] + [0] * 12)[:12] for t in texts]
+want = [[0] * (12 - len(ids)) + ids for ids in ([index.get(w, 1) for w in words(t)][:12] for t in texts)]
 got = pq.read_table("ids.parquet").column("text").to_pylist()
 bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
 print(json.dumps({"rows": len(got), "expected": len(want), "differ": bad[:5], "unknown": sum(r.count(1) for r in want), "padded": sum(r.count(0) for r in want)}))
@@ -133,10 +216,11 @@ print(json.dumps({"rows": len(got), "expected": len(want), "differ": bad[:5], "u
     assert!(said["unknown"].as_u64().unwrap() > 1000 && said["padded"].as_u64().unwrap() > 1000, "{said}");
 }
 
-/// `pipelines/sentences.pipe` (a text CNN) on its test rows, against
-/// scikit-learn's TF-IDF + logistic regression trained on the same
+/// `pipelines/sentences.pipe` (a text CNN and a GRU) on its test rows,
+/// against scikit-learn's TF-IDF + logistic regression trained on the same
 /// training rows (the pipeline writes both parts): the stated bar is an
-/// accuracy within 0.03 of the baseline, and a ROC AUC above 0.85.
+/// accuracy within 0.03 of the baseline, and a ROC AUC above 0.85, for
+/// each model.
 #[test]
 fn the_text_example_comes_within_three_points_of_tfidf_logistic_regression() {
     let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
@@ -144,15 +228,13 @@ fn the_text_example_comes_within_three_points_of_tfidf_logistic_regression() {
     let text = std::fs::read_to_string(repo().join("pipelines/sentences.pipe"))
         .unwrap()
         .replace("\"../data/", &format!("\"{}/data/", repo().display()));
-    let mut scores = None;
+    let mut scores = Vec::new();
     let errors = run_events(&dir, &text, false, &mut |e| {
-        if let pipe::run::Event::Evaluated { scores: s, .. } = e {
-            scores = Some(*s);
+        if let pipe::run::Event::Evaluated { name, scores: s, .. } = e {
+            scores.push((name.to_string(), s.accuracy.unwrap(), s.auc.unwrap()));
         }
     });
     assert!(errors.is_empty(), "{errors:?}");
-    let scores = scores.expect("the evaluation");
-    let (accuracy, auc) = (scores.accuracy.unwrap(), scores.auc.unwrap());
     let script = r#"
 import csv
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -166,7 +248,10 @@ print(model.score(vectorizer.transform([r["text"] for r in test]), [r["label"] f
     let out = std::process::Command::new(python).arg("-c").arg(script).current_dir(&dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let baseline: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    eprintln!("text CNN accuracy {accuracy:.4} (auc {auc:.4}), TF-IDF + logistic regression {baseline:.4}");
-    assert!(accuracy >= baseline - 0.03, "text CNN {accuracy} vs TF-IDF + LR {baseline}");
-    assert!(auc > 0.85, "auc {auc}");
+    assert_eq!(scores.len(), 2, "{scores:?}");
+    for (name, accuracy, auc) in scores {
+        eprintln!("{name}: accuracy {accuracy:.4} (auc {auc:.4}), TF-IDF + logistic regression {baseline:.4}");
+        assert!(accuracy >= baseline - 0.03, "{name}: {accuracy} vs TF-IDF + LR {baseline}");
+        assert!(auc > 0.85, "{name}: auc {auc}");
+    }
 }

@@ -235,6 +235,7 @@ const fn layer(
 }
 
 const POOL: &[Param] = &[pos("size", true), named("stride")];
+const RECURRENT: &[Param] = &[pos("units", true), named("return_sequences")];
 
 /// Every layer and activation.
 pub const LAYERS: &[Layer] = &[
@@ -266,6 +267,18 @@ pub const LAYERS: &[Layer] = &[
         conv1d,
     ),
     layer("maxpool1d", POOL, "1-D max pooling along a sequence (stride = size unless given)", maxpool1d),
+    layer(
+        "lstm",
+        RECURRENT,
+        "Long short-term memory over a sequence (PyTorch's nn.LSTM): the last step's output, or every step's with `return_sequences: true`",
+        |c| recurrent(c, true),
+    ),
+    layer(
+        "gru",
+        RECURRENT,
+        "Gated recurrent unit over a sequence (PyTorch's nn.GRU): the last step's output, or every step's with `return_sequences: true`",
+        |c| recurrent(c, false),
+    ),
     layer("flatten", &[], "Flattens an image to a vector", flatten),
     layer("batchnorm", &[], "Batch normalization (PyTorch's momentum 0.1, eps 1e-5)", |c| c.same(LayerKind::BatchNorm)),
     layer("layernorm", &[], "Layer normalization (eps 1e-5)", |c| c.same(LayerKind::LayerNorm)),
@@ -429,6 +442,29 @@ fn conv1d(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
         return None;
     }
     Some((Shape::Seq([out, filters]), LayerKind::Conv1d { filters, kernel, stride, same, init, l2 }))
+}
+
+/// `lstm(units, return_sequences:)` or `gru(...)`: a sequence to the last
+/// step's output `[units]`, or to every step's `[length x units]`.
+fn recurrent(c: &mut LayerCall, lstm: bool) -> Option<(Shape, LayerKind)> {
+    let units = c.count("units", None)?;
+    let sequences = match c.value("return_sequences") {
+        None => false,
+        Some((Value::Bool(b), _)) => b,
+        Some((value, span)) => {
+            c.errors.push(Mistake::WrongType.at(
+                span,
+                format!("`return_sequences` of `{}` is true or false", c.name),
+                format!("this is {}", show(&value)),
+                "`return_sequences: true` keeps every step's output, for a layer that reads a sequence",
+            ));
+            return None;
+        }
+    };
+    let [length, _] = c.seq()?;
+    let out = if sequences { Shape::Seq([length, units]) } else { Shape::Flat(units) };
+    let kind = if lstm { LayerKind::Lstm { units, sequences } } else { LayerKind::Gru { units, sequences } };
+    Some((out, kind))
 }
 
 /// `maxpool1d(size, stride:)` along a sequence.

@@ -254,6 +254,9 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
             }
             LayerKind::LayerNorm => (layer.input.last() as u64).saturating_mul(2),
             LayerKind::TokenEmbedding { ids, dim } => (*ids as u64).saturating_mul(*dim as u64),
+            // Per gate: input and hidden weights and two biases (PyTorch's).
+            LayerKind::Lstm { units, .. } => recurrent_parameters(4, channels(&layer.input), *units as u64),
+            LayerKind::Gru { units, .. } => recurrent_parameters(3, channels(&layer.input), *units as u64),
             LayerKind::Conv1d { filters, kernel, .. } => {
                 let per_filter = channels(&layer.input).saturating_mul(*kernel as u64);
                 per_filter.saturating_add(1).saturating_mul(*filters as u64)
@@ -273,6 +276,13 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
             | LayerKind::Activation(_) => 0,
         })
         .fold(0, u64::saturating_add)
+}
+
+/// Parameters of a recurrent layer of `gates` gates: per gate, `inputs x
+/// units` and `units x units` weights and two biases of `units`.
+fn recurrent_parameters(gates: u64, inputs: u64, units: u64) -> u64 {
+    let per_gate = inputs.saturating_add(units).saturating_add(2).saturating_mul(units);
+    per_gate.saturating_mul(gates)
 }
 
 fn write_layers(layers: &[ModelLayer], depth: usize, out: &mut String) {
@@ -339,6 +349,8 @@ fn layer_call(kind: &LayerKind) -> String {
         }
         LayerKind::MaxPool1d { size, stride } => format!("maxpool1d({size}, stride: {stride})"),
         LayerKind::GlobalMaxPool => "global_maxpool()".into(),
+        LayerKind::Lstm { units, sequences } => format!("lstm({units}, return_sequences: {sequences})"),
+        LayerKind::Gru { units, sequences } => format!("gru({units}, return_sequences: {sequences})"),
     }
 }
 
@@ -424,6 +436,22 @@ pub enum LayerKind {
         size: usize,
         /// Stride.
         stride: usize,
+    },
+    /// A long short-term memory over a sequence (PyTorch's `nn.LSTM`, one
+    /// layer, batch first, zero initial state).
+    Lstm {
+        /// Hidden units.
+        units: usize,
+        /// Every step's output (`return_sequences: true`), else the last
+        /// step's.
+        sequences: bool,
+    },
+    /// A gated recurrent unit over a sequence (PyTorch's `nn.GRU`).
+    Gru {
+        /// Hidden units.
+        units: usize,
+        /// Every step's output, else the last step's.
+        sequences: bool,
     },
     /// `embedding(dim)` of a tokenized text: each id of the sequence looked
     /// up in one table, `[length]` ids to `[length, dim]`.

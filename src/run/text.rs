@@ -2,11 +2,12 @@
 //! token ids. Words are the runs of letters and digits of the lower-cased
 //! text (anything else separates them); the vocabulary is the `vocab` most
 //! frequent words of the rows fitted on (ties by the word, alphabetically).
-//! Id 0 pads a short text, 1 is any word outside the vocabulary, and the
-//! vocabulary's words are 2, 3, ... by rank (Keras' `TextVectorization`
-//! with `output_sequence_length`, which keeps 0 for padding and 1 for
-//! out-of-vocabulary words too). A text longer than `length` words keeps
-//! its first ones; a missing text is all padding.
+//! Id 0 pads a short text, before its words (as Keras' `pad_sequences`
+//! does by default: a recurrent layer's last step is then the text's last
+//! word), 1 is any word outside the vocabulary, and the vocabulary's words
+//! are 2, 3, ... by rank (Keras' `TextVectorization` keeps 0 for padding
+//! and 1 for out-of-vocabulary words too). A text longer than `length`
+//! words keeps its first ones; a missing text is all padding.
 
 use std::collections::HashMap;
 
@@ -73,7 +74,10 @@ pub fn apply(df: DataFrame, column: &str, vocabulary: &Vocabulary, length: usize
         if let Some(value) = value {
             ids.extend(words(value).take(length).map(|w| index.get(w.as_str()).copied().unwrap_or(UNKNOWN)));
         }
+        // Padding first: a recurrent layer's last step is the text's last word.
+        let words = ids.len();
         ids.resize(length, PADDING);
+        ids.rotate_right(length.saturating_sub(words));
         builder.append_slice(&ids);
     }
     let mut out = df;
@@ -104,6 +108,6 @@ mod tests {
         let lists = out.column("text").unwrap().list().unwrap().clone();
         let flat: Vec<i64> = lists.get_inner().i64().unwrap().into_no_null_iter().collect();
         let got: Vec<Vec<i64>> = flat.chunks(4).map(<[i64]>::to_vec).collect();
-        assert_eq!(got, [vec![2, 3, 1, 0], vec![0, 0, 0, 0], vec![3, 3, 3, 3]]);
+        assert_eq!(got, [vec![0, 2, 3, 1], vec![0, 0, 0, 0], vec![3, 3, 3, 3]]);
     }
 }

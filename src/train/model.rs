@@ -9,8 +9,8 @@ use burn::nn::pool::{
     MaxPool2dConfig,
 };
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear,
-    LinearConfig, PaddingConfig1d, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, GateController, Gru, GruConfig, Initializer, LayerNorm,
+    LayerNormConfig, Linear, LinearConfig, Lstm, LstmConfig, PaddingConfig1d, PaddingConfig2d,
 };
 use burn::tensor::activation;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
@@ -65,6 +65,10 @@ impl Precision {
 
 /// One layer.
 #[derive(Module, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a network holds a few layers, each built once; a boxed recurrent layer would need Burn's Module for Box"
+)]
 pub enum Layer {
     /// `dense`
     Dense(Linear),
@@ -102,6 +106,62 @@ pub enum Layer {
     MaxPool1d(MaxPool1d),
     /// `global_maxpool`
     GlobalMaxPool(Marker),
+    /// `lstm` or `gru`.
+    Recurrent(Recurrent),
+}
+
+/// `lstm` or `gru` (one of the two set), and whether it gives every step's
+/// output or the last one's. It computes in f32 under `precision:` too.
+#[derive(Module, Debug)]
+pub struct Recurrent {
+    lstm: Option<Lstm>,
+    gru: Option<Gru>,
+    sequences: bool,
+}
+
+impl Recurrent {
+    /// `[batch, length, features]` to every step's `[batch, length,
+    /// units]`, or the last step's `[batch, units]`.
+    fn forward(&self, t: Tensor<3>) -> X {
+        let [batch, length, _] = t.dims();
+        let outputs = match (&self.lstm, &self.gru) {
+            (Some(lstm), _) => lstm.forward(t, None).0,
+            (None, Some(gru)) => gru.forward(t, None),
+            (None, None) => return X::Seq(t),
+        };
+        if self.sequences {
+            return X::Seq(outputs);
+        }
+        let [_, _, units] = outputs.dims();
+        X::Flat(outputs.narrow(1, length.saturating_sub(1), 1).reshape([batch, units]))
+    }
+
+    /// The gates in PyTorch's order (`nn.LSTM`: input, forget, cell,
+    /// output; `nn.GRU`: reset, update, new).
+    fn gates(&self) -> Vec<&GateController> {
+        match (&self.lstm, &self.gru) {
+            (Some(l), _) => [Some(&l.input_gate), l.forget_gate.as_ref(), Some(&l.cell_gate), Some(&l.output_gate)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            (None, Some(g)) => vec![&g.reset_gate, &g.update_gate, &g.new_gate],
+            (None, None) => Vec::new(),
+        }
+    }
+
+    fn gates_mut(&mut self) -> Vec<&mut GateController> {
+        match (&mut self.lstm, &mut self.gru) {
+            (Some(l), _) => {
+                let Lstm { input_gate, forget_gate, cell_gate, output_gate, .. } = l;
+                [Some(input_gate), forget_gate.as_mut(), Some(cell_gate), Some(output_gate)]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            }
+            (None, Some(g)) => vec![&mut g.reset_gate, &mut g.update_gate, &mut g.new_gate],
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// `embedding(dim)`: each encoded column of the input (ids carried as f32
@@ -505,6 +565,10 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
             let spread: Tensor<3> = t.flatten(2, 3);
             X::Flat(spread.max_dim(2).reshape([batch, channels]))
         }
+        (Layer::Recurrent(r), X::Seq(t)) => match half {
+            None => r.forward(t),
+            Some(h) => r.forward(t.cast(FloatDType::F32)).cast(h),
+        },
         (Layer::GlobalAvgPool(_), X::Seq(t)) => {
             let [batch, _, features] = t.dims();
             X::Flat(t.mean_dim(1).reshape([batch, features]))
@@ -687,6 +751,25 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             Layer::MaxPool1d(MaxPool1dConfig::new(*size).with_stride(*stride).init())
         }
         LayerKind::GlobalMaxPool => Layer::GlobalMaxPool(Marker { unused: 0 }),
+        LayerKind::Lstm { units, sequences } | LayerKind::Gru { units, sequences } => {
+            let inputs = l.input.channels();
+            let lstm = matches!(l.kind, LayerKind::Lstm { .. });
+            let mut recurrent = Recurrent {
+                lstm: lstm.then(|| LstmConfig::new(inputs, *units, true).init(device)),
+                gru: (!lstm).then(|| GruConfig::new(inputs, *units, true).init(device)),
+                sequences: *sequences,
+            };
+            // PyTorch's: every weight and bias uniform within 1/sqrt(units).
+            let bound = 1.0 / (*units as f64).sqrt();
+            for gate in recurrent.gates_mut() {
+                for (linear, fan_in) in [(&mut gate.input_transform, inputs), (&mut gate.hidden_transform, *units)] {
+                    let weight = init::values(init::Draw::Uniform(bound), fan_in.saturating_mul(*units), rng);
+                    linear.weight = param(weight, [fan_in, *units], device);
+                    linear.bias = Some(param(init::values(init::Draw::Uniform(bound), *units, rng), [*units], device));
+                }
+            }
+            Layer::Recurrent(recurrent)
+        }
     }
 }
 
@@ -803,6 +886,42 @@ impl Net {
             let dims = m.weight.dims();
             m.weight = param(weight, dims, device);
             m.bias = Some(param(bias.clone(), [bias.len()], device));
+        }
+    }
+
+    /// The `lstm` or `gru` layer at `index` in PyTorch's layout: the
+    /// input weights `[gates * units, inputs]`, the hidden weights
+    /// `[gates * units, units]` and the two biases, gates in PyTorch's order.
+    pub fn recurrent(&self, index: usize) -> Option<[Vec<f32>; 4]> {
+        let Some(Layer::Recurrent(r)) = self.layers.get(index) else { return None };
+        let mut out: [Vec<f32>; 4] = Default::default();
+        for gate in r.gates() {
+            for (weights, biases, linear) in [(0, 2, &gate.input_transform), (1, 3, &gate.hidden_transform)] {
+                // Burn keeps `[in, out]`: PyTorch's rows are its columns.
+                out[weights].extend(linear.weight.val().transpose().try_into_vec_as::<f32>().ok()?);
+                out[biases].extend(linear.bias.as_ref()?.val().try_into_vec_as::<f32>().ok()?);
+            }
+        }
+        Some(out)
+    }
+
+    /// Replaces the `lstm` or `gru` layer at `index`'s weights, given in
+    /// PyTorch's layout (see [`Net::recurrent`]).
+    pub fn set_recurrent(&mut self, index: usize, torch: [Vec<f32>; 4], device: &Device) {
+        let Some(Layer::Recurrent(r)) = self.layers.get_mut(index) else { return };
+        for (g, gate) in r.gates_mut().into_iter().enumerate() {
+            let [input, hidden, input_bias, hidden_bias] = &torch;
+            let pairs =
+                [(input, input_bias, &mut gate.input_transform), (hidden, hidden_bias, &mut gate.hidden_transform)];
+            for (weights, biases, linear) in pairs {
+                let [inputs, units] = linear.weight.dims();
+                // Gate `g`'s rows: `units` rows of `inputs` values.
+                let rows = weights.chunks(inputs.saturating_mul(units).max(1)).nth(g).unwrap_or_default().to_vec();
+                let weight = Tensor::<2>::from_data(TensorData::new(rows, [units, inputs]), device).transpose();
+                linear.weight = Param::from_tensor(weight);
+                let bias = biases.chunks(units.max(1)).nth(g).unwrap_or_default().to_vec();
+                linear.bias = Some(param(bias, [units], device));
+            }
         }
     }
 
