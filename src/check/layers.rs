@@ -242,7 +242,7 @@ pub const LAYERS: &[Layer] = &[
     layer(
         "dense",
         &[pos("units", true), named("init"), named("l2")],
-        "Fully connected layer (with a bias); `l2:` penalizes its weights (Keras' kernel_regularizer)",
+        "Fully connected layer (with a bias), step by step on a sequence; `l2:` penalizes its weights (Keras' kernel_regularizer)",
         dense,
     ),
     layer(
@@ -267,6 +267,12 @@ pub const LAYERS: &[Layer] = &[
         conv1d,
     ),
     layer("maxpool1d", POOL, "1-D max pooling along a sequence (stride = size unless given)", maxpool1d),
+    layer(
+        "attention",
+        &[pos("heads", false)],
+        "Multi-head self-attention over a sequence (PyTorch's nn.MultiheadAttention; 1 head unless given); std.models' transformer_encoder adds the rest of a block",
+        attention,
+    ),
     layer(
         "lstm",
         RECURRENT,
@@ -350,8 +356,30 @@ fn dense(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
     let units = c.count("units", None)?;
     let init = c.init()?;
     let l2 = c.penalty("l2")?;
+    // On a sequence, step by step (Keras' Dense on 3-D inputs).
+    if let Shape::Seq([length, _]) = c.input {
+        return Some((Shape::Seq([*length, units]), LayerKind::Dense { units, init, l2 }));
+    }
     c.flat()?;
     Some((Shape::Flat(units), LayerKind::Dense { units, init, l2 }))
+}
+
+/// `attention(heads: 4)`: self-attention over a sequence whose features
+/// the heads divide.
+fn attention(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {
+    let heads = c.count("heads", Some(1))?;
+    let [_, features] = c.seq()?;
+    if !features.is_multiple_of(heads) {
+        let span = c.value("heads").map_or(c.span, |(_, span)| span);
+        c.errors.push(Mistake::ShapeMismatch.at(
+            span,
+            format!("{heads} heads do not divide the sequence's {features} features"),
+            format!("input {}", c.input),
+            "choose heads that divide the features (the embedding's `dim`), as in `attention(heads: 4)` for 64",
+        ));
+        return None;
+    }
+    c.same(LayerKind::Attention { heads })
 }
 
 fn conv(c: &mut LayerCall) -> Option<(Shape, LayerKind)> {

@@ -157,7 +157,7 @@ impl Model {
             let channels = |shape: &Shape| shape.channels();
             match &layer.kind {
                 LayerKind::Dense { units, .. } => {
-                    let inputs = layer.input.values() as usize;
+                    let inputs = dense_inputs(&layer.input);
                     add(TorchParam::Weight, "weight", vec![*units, inputs]);
                     add(TorchParam::Bias, "bias", vec![*units]);
                 }
@@ -234,12 +234,18 @@ impl Model {
 }
 
 fn count_parameters(layers: &[ModelLayer]) -> u64 {
-    let width = Shape::values;
     let channels = |shape: &Shape| shape.channels() as u64;
     layers
         .iter()
         .map(|layer| match &layer.kind {
-            LayerKind::Dense { units, .. } => width(&layer.input).saturating_add(1).saturating_mul(*units as u64),
+            LayerKind::Dense { units, .. } => {
+                (dense_inputs(&layer.input) as u64).saturating_add(1).saturating_mul(*units as u64)
+            }
+            // Query, key, value and output: `features x features` and a bias each.
+            LayerKind::Attention { .. } => {
+                let f = channels(&layer.input);
+                f.saturating_add(1).saturating_mul(f).saturating_mul(4)
+            }
             LayerKind::Conv { filters, kernel, .. } => {
                 let per_filter = channels(&layer.input).saturating_mul((*kernel as u64).saturating_pow(2));
                 per_filter.saturating_add(1).saturating_mul(*filters as u64)
@@ -276,6 +282,15 @@ fn count_parameters(layers: &[ModelLayer]) -> u64 {
             | LayerKind::Activation(_) => 0,
         })
         .fold(0, u64::saturating_add)
+}
+
+/// The inputs of a dense layer: every value of a vector or image (flattened),
+/// or each step's features of a sequence (applied step by step).
+pub fn dense_inputs(shape: &Shape) -> usize {
+    match shape {
+        Shape::Seq([_, features]) => *features,
+        other => other.values() as usize,
+    }
 }
 
 /// Parameters of a recurrent layer of `gates` gates: per gate, `inputs x
@@ -351,6 +366,7 @@ fn layer_call(kind: &LayerKind) -> String {
         LayerKind::GlobalMaxPool => "global_maxpool()".into(),
         LayerKind::Lstm { units, sequences } => format!("lstm({units}, return_sequences: {sequences})"),
         LayerKind::Gru { units, sequences } => format!("gru({units}, return_sequences: {sequences})"),
+        LayerKind::Attention { heads } => format!("attention(heads: {heads})"),
     }
 }
 
@@ -452,6 +468,13 @@ pub enum LayerKind {
         units: usize,
         /// Every step's output, else the last step's.
         sequences: bool,
+    },
+    /// Multi-head self-attention over a sequence (PyTorch's
+    /// `nn.MultiheadAttention` with query, key and value the input): the
+    /// features split into `heads` heads.
+    Attention {
+        /// Heads (they divide the features).
+        heads: usize,
     },
     /// `embedding(dim)` of a tokenized text: each id of the sequence looked
     /// up in one table, `[length]` ids to `[length, dim]`.

@@ -3,6 +3,7 @@
 //! image `[batch, channels, height, width]` tensors.
 
 use burn::module::{Module, Param};
+use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d,
@@ -108,6 +109,8 @@ pub enum Layer {
     GlobalMaxPool(Marker),
     /// `lstm` or `gru`.
     Recurrent(Recurrent),
+    /// `attention`
+    Attention(MultiHeadAttention),
 }
 
 /// `lstm` or `gru` (one of the two set), and whether it gives every step's
@@ -498,6 +501,14 @@ fn forward_all(layers: &[Layer], mut x: X, half: Option<FloatDType>) -> X {
 
 fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
     match (layer, x) {
+        // Step by step on a sequence.
+        (Layer::Dense(m), X::Seq(t)) => X::Seq(match half {
+            None => m.forward(t),
+            Some(h) => {
+                let bias = m.bias.as_ref().map(|b| b.val().cast(h));
+                burn::tensor::module::linear(t, m.weight.val().cast(h), bias)
+            }
+        }),
         (Layer::Dense(m), x) => X::Flat(match half {
             None => m.forward(x.flat()),
             Some(h) => {
@@ -505,6 +516,7 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
                 burn::tensor::module::linear(x.flat(), m.weight.val().cast(h), bias)
             }
         }),
+        (Layer::Attention(m), X::Seq(t)) => X::Seq(in_f32(t, half, |t| m.forward(MhaInput::self_attn(t)).context)),
         (Layer::Conv(m), X::Image(t)) => X::Image(match half {
             None => m.forward(t),
             Some(h) => {
@@ -647,7 +659,7 @@ fn act(kind: ActKind, parameter: f64) -> Layer {
 fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
     match &l.kind {
         LayerKind::Dense { units, init, .. } => {
-            let inputs = flat_width(&l.input);
+            let inputs = ir::dense_inputs(&l.input);
             // Built with zeros, then filled from the network's generator.
             let mut linear = LinearConfig::new(inputs, *units).with_initializer(Initializer::Zeros).init(device);
             let (weight, bias) = init::draws(init.as_ref(), inputs, *units);
@@ -751,6 +763,22 @@ fn layer(l: &ir::ModelLayer, device: &Device, rng: &mut Rng) -> Layer {
             Layer::MaxPool1d(MaxPool1dConfig::new(*size).with_stride(*stride).init())
         }
         LayerKind::GlobalMaxPool => Layer::GlobalMaxPool(Marker { unused: 0 }),
+        LayerKind::Attention { heads } => {
+            let f = l.input.channels();
+            let mut mha = MultiHeadAttentionConfig::new(f, *heads).with_dropout(0.0).init(device);
+            // PyTorch's: query, key and value weights Xavier-uniform over
+            // the packed `[3f, f]`, the output's within 1/sqrt(f); biases 0.
+            let packed = (6.0 / (4.0 * f as f64)).sqrt();
+            let out = 1.0 / (f as f64).sqrt();
+            for (linear, bound) in
+                [(&mut mha.query, packed), (&mut mha.key, packed), (&mut mha.value, packed), (&mut mha.output, out)]
+            {
+                linear.weight =
+                    param(init::values(init::Draw::Uniform(bound), f.saturating_mul(f), rng), [f, f], device);
+                linear.bias = Some(param(vec![0.0; f], [f], device));
+            }
+            Layer::Attention(mha)
+        }
         LayerKind::Lstm { units, sequences } | LayerKind::Gru { units, sequences } => {
             let inputs = l.input.channels();
             let lstm = matches!(l.kind, LayerKind::Lstm { .. });
@@ -922,6 +950,75 @@ impl Net {
                 let bias = biases.chunks(units.max(1)).nth(g).unwrap_or_default().to_vec();
                 linear.bias = Some(param(bias, [units], device));
             }
+        }
+    }
+
+    /// The layer at `path` (indices into the network, then into residual
+    /// blocks).
+    fn at(&self, path: &[usize]) -> Option<&Layer> {
+        let (first, rest) = path.split_first()?;
+        rest.iter().try_fold(self.layers.get(*first)?, |layer, i| match layer {
+            Layer::Residual(b) => b.layers.get(*i),
+            _ => None,
+        })
+    }
+
+    fn at_mut(&mut self, path: &[usize]) -> Option<&mut Layer> {
+        let (first, rest) = path.split_first()?;
+        let mut layer = self.layers.get_mut(*first)?;
+        for i in rest {
+            layer = match layer {
+                Layer::Residual(b) => b.layers.get_mut(*i)?,
+                _ => return None,
+            };
+        }
+        Some(layer)
+    }
+
+    /// The parameters of the dense, layer-norm or attention layer at
+    /// `path`, in Burn's layout: a dense layer's `[weight [in, out], bias]`,
+    /// a layer norm's `[gamma, beta]`, attention's query, key, value and
+    /// output weights and biases. For comparisons with other frameworks.
+    pub fn parameters_at(&self, path: &[usize]) -> Option<Vec<Vec<f32>>> {
+        let values = |t: Tensor<2>| t.try_into_vec_as::<f32>().ok();
+        let vector = |t: Tensor<1>| t.try_into_vec_as::<f32>().ok();
+        let linear = |l: &Linear| Some(vec![values(l.weight.val())?, vector(l.bias.as_ref()?.val())?]);
+        match self.at(path)? {
+            Layer::Dense(m) => linear(m),
+            Layer::LayerNorm(m) => Some(vec![vector(m.gamma.val())?, vector(m.beta.as_ref()?.val())?]),
+            Layer::Attention(m) => {
+                let parts = [&m.query, &m.key, &m.value, &m.output].into_iter().map(linear);
+                Some(parts.collect::<Option<Vec<_>>>()?.concat())
+            }
+            _ => None,
+        }
+    }
+
+    /// Replaces the parameters of the layer at `path`, given as
+    /// [`Net::parameters_at`] gives them.
+    pub fn set_parameters_at(&mut self, path: &[usize], values: Vec<Vec<f32>>, device: &Device) {
+        let mut values = values.into_iter();
+        let set_linear = |l: &mut Linear, values: &mut std::vec::IntoIter<Vec<f32>>| {
+            let dims = l.weight.dims();
+            if let (Some(w), Some(b)) = (values.next(), values.next()) {
+                l.weight = param(w, dims, device);
+                l.bias = Some(param(b.clone(), [b.len()], device));
+            }
+        };
+        match self.at_mut(path) {
+            Some(Layer::Dense(m)) => set_linear(m, &mut values),
+            Some(Layer::LayerNorm(m)) => {
+                if let (Some(g), Some(b)) = (values.next(), values.next()) {
+                    m.gamma = param(g.clone(), [g.len()], device);
+                    m.beta = Some(param(b.clone(), [b.len()], device));
+                }
+            }
+            Some(Layer::Attention(m)) => {
+                for linear in [&mut m.query, &mut m.key, &mut m.value, &mut m.output] {
+                    set_linear(linear, &mut values);
+                }
+            }
+            _ => {}
         }
     }
 
