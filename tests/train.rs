@@ -701,10 +701,21 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
         .output()
         .unwrap();
     assert!(chances.status.success(), "{}", String::from_utf8_lossy(&chances.stderr));
-    let probabilities = last(std::fs::read_to_string(dir.join("chances.csv")).unwrap());
-    assert_eq!(probabilities, last(std::fs::read_to_string(dir.join("out/chances.csv")).unwrap()));
+    let column = |text: String, name: &str| -> Vec<String> {
+        let at = text.lines().next().unwrap().split(',').position(|h| h == name).expect(name);
+        text.lines().skip(1).map(|l| l.split(',').nth(at).unwrap().to_owned()).collect()
+    };
+    let written = std::fs::read_to_string(dir.join("chances.csv")).unwrap();
+    let own = std::fs::read_to_string(dir.join("out/chances.csv")).unwrap();
+    let probabilities = column(written.clone(), "probability");
+    assert_eq!(probabilities, column(own.clone(), "probability"));
     let values: Vec<f64> = probabilities.iter().map(|p| p.parse().unwrap()).collect();
     assert!(values.iter().all(|p| (1.0 / 3.0..=1.0).contains(p)), "the most likely of three classes: {values:?}");
+    // And each class's, as the pipeline's own.
+    for class in ["setosa", "versicolor", "virginica"] {
+        let name = format!("probability_{class}");
+        assert_eq!(column(written.clone(), &name), column(own.clone(), &name), "{name}");
+    }
     // The rows come back as given, with the prediction.
     let first = std::fs::read_to_string(dir.join("predicted.csv")).unwrap().lines().nth(1).unwrap().to_owned();
     assert!(first.starts_with("5.1,3.5,1.4,0.2,"), "{first}");
@@ -1347,6 +1358,42 @@ print(roc_auc_score(y, p1), average_precision_score(y, p1), log_loss(y, np.c_[1.
     assert!((ours[1] - reference[1]).abs() < 1e-9, "pr_auc {} vs {}", ours[1], reference[1]);
     assert!((ours[2] - reference[2]).abs() < 1e-6, "log_loss {} vs {}", ours[2], reference[2]);
     assert!(ours[0] > 0.9, "four epochs rank malignant above benign: auc {}", ours[0]);
+}
+
+/// `predict(run, probabilities: true)` of a three-class run writes one
+/// `probability_<class>` column per class: scikit-learn's one-vs-rest ROC
+/// AUC and log loss on those columns equal the evaluation's, each row's
+/// sum to 1, `probability` is the largest and `prediction` its class.
+#[test]
+fn class_probability_columns_give_scikit_learns_auc_and_log_loss() {
+    let Some(python) = crate::run::provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("class_probabilities");
+    let text = example("iris.pipe")
+        .replace("epochs: 100", "epochs: 1")
+        .replace("lr: 1e-2", "lr: 1e-3")
+        .replace("metrics: [accuracy, f1, confusion]", "metrics: [auc, log_loss, accuracy]")
+        + "\noutput prep(test) |> predict(species, probabilities: true) |> write(\"out/p.parquet\")\n";
+    let (scores, _, errors) = run_file(&dir, &text, false);
+    assert!(errors.is_empty(), "{errors:?}");
+    let scores = &scores.iter().find(|(name, _)| name == "report").expect("the evaluation").1;
+    let script = r#"
+import sys, numpy as np, pyarrow.parquet as pq
+from sklearn.metrics import roc_auc_score, log_loss
+t = pq.read_table(sys.argv[1] + "/out/p.parquet").to_pydict()
+classes = ["setosa", "versicolor", "virginica"]
+P = np.array([t["probability_" + c] for c in classes], dtype=np.float64).T
+y = np.array(t["label"])
+assert np.allclose(P.sum(1), 1.0, atol=1e-6), P.sum(1)
+assert np.array_equal(np.array(t["probability"]), P.max(1))
+assert list(t["prediction"]) == [classes[i] for i in P.argmax(1)]
+print(roc_auc_score(y, P, multi_class="ovr", labels=classes), log_loss(y, P, labels=classes))
+"#;
+    let reference = python_numbers(&python, script, &dir);
+    let ours = [scores.auc.unwrap(), scores.log_loss.unwrap()];
+    eprintln!("auc, log_loss: pipe {ours:?}, scikit-learn {reference:?}");
+    assert!((ours[0] - reference[0]).abs() < 1e-9, "auc {} vs {}", ours[0], reference[0]);
+    assert!((ours[1] - reference[1]).abs() < 1e-6, "log_loss {} vs {}", ours[1], reference[1]);
+    assert!(ours[0] < 0.99, "one epoch leaves the classes overlapping: auc {}", ours[0]);
 }
 
 /// `rmse`, `r2`, `mape`, `mse` and `mae` of an evaluation equal

@@ -23,7 +23,7 @@ pub const PREDICT: Declared<()> = declared(
     "predict",
     (),
     &[pos("run", true), named("probabilities"), named("threshold")],
-    "Adds the trained run's `prediction` column; `probabilities: true` adds `probability`, the predicted class's; `threshold:` (two classes) is where the second class starts",
+    "Adds the trained run's `prediction` column; `probabilities: true` adds `probability`, the predicted class's, and `probability_<class>` for each class; `threshold:` (two classes) is where the second class starts",
 );
 
 /// How deep recipes may use recipes.
@@ -347,14 +347,28 @@ impl<'a> Frames<'a> {
             None => false,
             Some(given) => self.probabilities(given, item, &path.dotted())?,
         };
+        let classes = if probability { self.target_classes(&path.dotted()) } else { Vec::new() };
         if probability {
             frame.schema.set(Column::new(ir::PROBABILITY, DType::F64, run.span));
+            for class in &classes {
+                let name = ir::class_probability(class);
+                if frame.schema.get(&name).is_some() {
+                    self.errors.push(Mistake::Conflict.at(
+                        run.span,
+                        format!("`probabilities: true` adds a column `{name}`, which the frame already has"),
+                        "a column would be overwritten",
+                        format!("rename or drop `{name}` first"),
+                    ));
+                    return None;
+                }
+                frame.schema.set(Column::new(name, DType::F64, run.span));
+            }
         }
         let threshold = match b.expr("threshold") {
             None => None,
             Some(given) => Some(self.threshold(given, item, &path.dotted())?),
         };
-        frame.ops.push(ir::Op::Predict { run: item, probability, threshold });
+        frame.ops.push(ir::Op::Predict { run: item, probability, classes, threshold });
         frame.spans.push(run.span);
         Some(frame)
     }
@@ -413,6 +427,21 @@ impl<'a> Frames<'a> {
         let ItemKind::Train(train) = &self.items[run].kind else { return None };
         let (loss, target) = (setting(&train.body, "loss"), setting(&train.body, "target"));
         classification(loss, target, self.train_inputs.get(&run))
+    }
+
+    /// The classes a run's target has, as training orders them (sorted;
+    /// integers as numbers), when the checker knows them (else none).
+    fn target_classes(&mut self, run: &str) -> Vec<String> {
+        let Some((_, symbol)) = self.scope.lookup(run) else { return Vec::new() };
+        let ItemKind::Train(train) = &self.items[symbol.item].kind else { return Vec::new() };
+        let Some(ExprKind::Path(target)) = setting(&train.body, "target").map(|t| &t.kind) else { return Vec::new() };
+        let Some(schema) = self.train_inputs.get(&symbol.item) else { return Vec::new() };
+        let Some(column) = schema.get(&target.dotted()) else { return Vec::new() };
+        let mut levels = ops::sorted_levels(column);
+        if column.dtype != DType::I64 {
+            levels.sort();
+        }
+        levels
     }
 
     /// The type of a run's predictions: the target's for classes (the

@@ -128,8 +128,8 @@ enum Command {
         /// `<DATA>_predictions.parquet`).
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
-        /// Also write `probability`, the predicted class's probability
-        /// (classification runs).
+        /// Also write `probability`, the predicted class's probability, and
+        /// `probability_<class>` for each class (classification runs).
         #[arg(long)]
         probabilities: bool,
         /// A two-class run predicts its second class when that class's

@@ -27,7 +27,8 @@ pub use model::{
     TorchParam, dense_inputs,
 };
 pub use stream::{
-    Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, fit_passes, pass_steps,
+    Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, class_probability, fit_passes,
+    pass_steps,
 };
 pub(crate) use train::named_enum;
 pub use train::{
@@ -403,6 +404,10 @@ pub enum Op {
         /// Also add `probability`, the predicted class's probability
         /// (`probabilities: true`; classification runs only).
         probability: bool,
+        /// With `probability`, one `probability_<class>` column per class
+        /// the checker knows the target to have (a class the training rows
+        /// lack has probability 0).
+        classes: Vec<String>,
         /// `threshold:` of a two-class run (0.5 unless given).
         threshold: Option<f64>,
     },

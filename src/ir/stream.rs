@@ -77,6 +77,12 @@ pub const PREDICTION: &str = "prediction";
 /// prediction: the predicted class's probability.
 pub const PROBABILITY: &str = "probability";
 
+/// The column `predict(run, probabilities: true)` writes class `class`'s
+/// probability in.
+pub fn class_probability(class: &str) -> String {
+    format!("{PROBABILITY}_{class}")
+}
+
 /// The most parts a streamed split has: which part each row goes to is
 /// kept in one byte a row.
 pub const MAX_STREAMED_PARTS: usize = 255;
@@ -338,7 +344,10 @@ impl Op {
             Op::Filter(_) | Op::DropNulls(_) | Op::Sample { .. } | Op::Oversample(_) => Vec::new(),
             Op::Select(_) | Op::Cache | Op::Write(..) | Op::Transform(_) => Vec::new(),
             Op::Predict { probability: false, .. } => vec![PREDICTION.to_owned()],
-            Op::Predict { probability: true, .. } => vec![PREDICTION.to_owned(), PROBABILITY.to_owned()],
+            Op::Predict { probability: true, classes, .. } => [PREDICTION.to_owned(), PROBABILITY.to_owned()]
+                .into_iter()
+                .chain(classes.iter().map(|c| class_probability(c)))
+                .collect(),
             Op::Drop(columns) => names(columns),
             Op::Rename(pairs) => pairs.iter().flat_map(|(old, new)| [old.clone(), new.clone()]).collect(),
             Op::With(columns) => columns.iter().map(|(name, _)| name.clone()).collect(),

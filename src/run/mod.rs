@@ -790,11 +790,12 @@ impl<'a> Session<'a> {
             self.step_event(name, index, frame.ops.len(), op_name(op));
             df = match op {
                 Op::Transform(id) => self.transform(*id, df)?,
-                Op::Predict { run, probability, threshold } => {
+                Op::Predict { run, probability, classes, threshold } => {
                     self.ensure(*run, true)?;
                     let trained = Rc::clone(&self.trained[run]);
                     let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(df) };
-                    training::predict(&trained, train, df, *probability, *threshold, *span)?
+                    let asked = training::Asked { probability: *probability, classes, threshold: *threshold };
+                    training::predict(&trained, train, df, &asked, *span)?
                 }
                 // Fitting steps in a stage learn from the frame itself.
                 op => {

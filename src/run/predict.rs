@@ -168,13 +168,18 @@ pub fn predict_file(
             ));
         }
     }
-    let predicted = training::predict(&trained, &train, df, probabilities, threshold, span)?;
+    let classes = if probabilities { trained.meta.classes.clone().unwrap_or_default() } else { Vec::new() };
+    let asked = training::Asked { probability: probabilities, classes: &classes, threshold };
+    let predicted = training::predict(&trained, &train, df, &asked, span)?;
     // The rows as given, with their predictions (when no step dropped rows).
-    let added: &[&str] =
-        if probabilities { &[crate::ir::PREDICTION, crate::ir::PROBABILITY] } else { &[crate::ir::PREDICTION] };
+    let mut added = vec![crate::ir::PREDICTION.to_owned()];
+    if probabilities {
+        added.push(crate::ir::PROBABILITY.to_owned());
+        added.extend(classes.iter().map(|c| crate::ir::class_probability(c)));
+    }
     let result = if predicted.height() == original.height() {
         let mut rows = original;
-        for name in added {
+        for name in &added {
             let column = predicted.column(name).map_err(|e| failure(e.to_string(), ""))?;
             rows.with_column(column.clone()).map_err(|e| failure(e.to_string(), ""))?;
         }

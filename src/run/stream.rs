@@ -142,10 +142,8 @@ struct Pass<'f> {
 struct Model<'p> {
     trained: Rc<Trained>,
     train: &'p Train,
-    /// Whether `probability` is added too.
-    probability: bool,
-    /// `threshold:` of a two-class run.
-    threshold: Option<f64>,
+    /// What the step adds: probabilities, a threshold.
+    asked: training::Asked<'p>,
 }
 
 /// What one step learns in a pass.
@@ -327,7 +325,7 @@ impl<'a> Session<'a> {
         let mut models: Vec<Option<Model>> = Vec::with_capacity(steps.len());
         for step in steps {
             models.push(match step.op() {
-                Some(Op::Predict { run, probability, threshold }) => {
+                Some(Op::Predict { run, probability, classes, threshold }) => {
                     self.ensure(*run, true)?;
                     let Some(ItemKind::Train(train)) =
                         program.items.get(*run).and_then(Option::as_ref).map(|i| &i.kind)
@@ -335,7 +333,8 @@ impl<'a> Session<'a> {
                         return Err(unfitted(step.span));
                     };
                     let trained = self.trained.get(run).ok_or_else(|| unfitted(step.span))?;
-                    Some(Model { trained: Rc::clone(trained), train, probability: *probability, threshold: *threshold })
+                    let asked = training::Asked { probability: *probability, classes, threshold: *threshold };
+                    Some(Model { trained: Rc::clone(trained), train, asked })
                 }
                 _ => None,
             });
@@ -593,14 +592,7 @@ fn scan(
                 continue;
             }
             if let Some(model) = &work.models[index] {
-                batch = training::predict(
-                    &model.trained,
-                    model.train,
-                    batch,
-                    model.probability,
-                    model.threshold,
-                    step.span,
-                )?;
+                batch = training::predict(&model.trained, model.train, batch, &model.asked, step.span)?;
                 continue;
             }
             let (Some(fitted), Some(op)) = (fitted.as_ref(), step.op()) else { return Err(unfitted(step.span)) };

@@ -753,17 +753,11 @@ pub fn write_curves(
 /// `frame` with a `prediction` column: class names (as the target's type)
 /// or numbers; with `probability` (a classification run, as the checker
 /// ensures) also each predicted class's probability.
-pub fn predict(
-    trained: &Trained,
-    train: &Train,
-    frame: DataFrame,
-    probability: bool,
-    threshold: Option<f64>,
-    span: Span,
-) -> RunResult<DataFrame> {
+pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, asked: &Asked, span: Span) -> RunResult<DataFrame> {
+    let Asked { probability, classes, threshold } = *asked;
     let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    let (values, chances) = fit::predict_with_probability(&trained.net, &set, &loss, &device_of(train), probability);
+    let (values, all) = fit::predict_with_probabilities(&trained.net, &set, &loss, &device_of(train), probability);
     let column = match &trained.meta.classes {
         Some(names) => {
             let labels: Vec<&str> = values.iter().map(|v| names.get(*v as usize).map_or("", String::as_str)).collect();
@@ -780,13 +774,35 @@ pub fn predict(
     let mut frame = frame;
     frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
     if probability {
-        let chances = chances
+        let all = all
             .ok_or_else(|| RunError::data("this run predicts numbers, which have no probability", span, "here", ""))?;
-        let values = chances.iter().map(|v| f64::from(*v)).collect();
-        let column = Float64Chunked::from_vec(crate::ir::PROBABILITY.into(), values).into_column();
+        let width = all.len().checked_div(values.len()).unwrap_or(0).max(1);
+        let rows = || all.chunks(width);
+        let chances = rows().zip(&values).map(|(row, c)| row.get(*c as usize).map_or(f64::NAN, |p| f64::from(*p)));
+        let column = Float64Chunked::from_iter_values(crate::ir::PROBABILITY.into(), chances).into_column();
         frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+        let trained_classes = trained.meta.classes.as_deref().unwrap_or_default();
+        for class in classes {
+            // A class the training rows lacked has no output: probability 0.
+            let at = trained_classes.iter().position(|c| c == class);
+            let values = rows().map(|row| at.and_then(|i| row.get(i)).map_or(0.0, |p| f64::from(*p)));
+            let name = crate::ir::class_probability(class);
+            let column = Float64Chunked::from_iter_values(name.as_str().into(), values).into_column();
+            frame.with_column(column).map_err(|e| RunError::data(e.to_string(), span, "here", ""))?;
+        }
     }
     Ok(frame)
+}
+
+/// What a `predict` step adds besides the prediction.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    /// `probability`, the predicted class's probability.
+    pub probability: bool,
+    /// With it, `probability_<class>` for each of these classes.
+    pub classes: &'a [String],
+    /// `threshold:` of a two-class run.
+    pub threshold: Option<f64>,
 }
 
 /// A network `save:` wrote (for `load(...)`), on the run's device.

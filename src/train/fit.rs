@@ -548,35 +548,34 @@ const EVAL_BATCH: usize = 2048;
 
 /// The model's predictions for every row (class indices or numbers).
 pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f32> {
-    predict_with_probability(net, data, loss, device, false).0
+    predict_with_probabilities(net, data, loss, device, false).0
 }
 
-/// The model's predictions for every row, and when `probability` (for a
-/// classification loss) each predicted class's probability.
-pub fn predict_with_probability(
+/// The model's predictions for every row, and when `probabilities` (for a
+/// classification loss) every class's probability, row after row (in the
+/// run's class order).
+pub fn predict_with_probabilities(
     net: &Net,
     data: &Dataset,
     loss: &Loss,
     device: &Device,
-    probability: bool,
+    probabilities: bool,
 ) -> (Vec<f32>, Option<Vec<f32>>) {
     let plain = device.clone().without_autodiff();
     let rows: Vec<usize> = (0..data.rows).collect();
-    let (mut out, mut chances) = (Vec::with_capacity(data.rows), Vec::new());
-    let wanted = probability && loss.is_classification();
+    let (mut out, mut all) = (Vec::with_capacity(data.rows), Vec::new());
+    let wanted = probabilities && loss.is_classification();
     for chunk in rows.chunks(EVAL_BATCH) {
         let (x, _, _) = batch_tensors(data.select(chunk), &plain);
         let output = net.forward(x).flat();
         let predicted = loss.predict(output.clone());
-        if wanted && let Some(all) = loss.probabilities(output) {
-            let width = all.len().checked_div(chunk.len()).unwrap_or(1);
-            let of_predicted = predicted.iter().zip(all.chunks(width.max(1))).map(|(c, row)| row[*c as usize]);
-            chances.extend(of_predicted);
+        if wanted && let Some(block) = loss.probabilities(output) {
+            all.extend(block);
         }
         out.extend(predicted);
     }
-    let chances = (wanted && chances.len() == out.len()).then_some(chances);
-    (out, chances)
+    let all = (wanted && !out.is_empty() && all.len().is_multiple_of(out.len())).then_some(all);
+    (out, all)
 }
 
 /// The metrics of `net` on `data`, with what the evaluation `asked` for.
