@@ -269,6 +269,12 @@ fn a_run_from_disk_stopped_mid_epoch_resumes_to_the_same_weights() {
     let stopped = run(&broken, &text, true, Some(control), false);
     assert_eq!(stopped.errors, vec![RunError::Cancelled]);
     assert_eq!(stopped.epochs.len(), 1, "stopped in the second epoch");
+    // `pipe runs` reads the stop from the folder.
+    let status = || {
+        let listed = pipe::run::folders::list(&broken.join("runs"), Some("m")).unwrap();
+        listed.iter().map(|r| r.status.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(status(), [pipe::run::folders::Status::Cancelled]);
     // Held in memory, the rest of that epoch would be other rows.
     let other_way = run(&broken, &text, false, None, true);
     assert!(
@@ -278,6 +284,7 @@ fn a_run_from_disk_stopped_mid_epoch_resumes_to_the_same_weights() {
     );
     let resumed = run(&broken, &text, true, None, true);
     assert!(resumed.errors.is_empty(), "{:?}", resumed.errors);
+    assert_eq!(status(), [pipe::run::folders::Status::Finished], "resumed in the same folder, to the end");
     assert_eq!(resumed.epochs.first().map(|e| e.epoch), Some(2), "it goes on from the second epoch");
     assert_eq!(resumed.epochs.last().map(|e| e.loss), done.epochs.last().map(|e| e.loss));
     assert_eq!(weights(&whole, &text), weights(&broken, &text));

@@ -19,6 +19,7 @@ mod parquet;
 mod robustness;
 mod roundtrip;
 mod run;
+mod runs;
 mod sources;
 mod stores;
 mod stream;

@@ -8,6 +8,7 @@ mod predict;
 mod preview;
 mod report;
 mod run;
+mod runs;
 mod watch;
 
 use std::path::PathBuf;
@@ -38,13 +39,17 @@ pub struct Cli {
     format: Format,
 }
 
-/// Output format of diagnostics.
+/// Output format of diagnostics (and of `pipe runs`' table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Reports with the source excerpt, on stderr.
     Human,
     /// JSON lines on stdout, for editors and tools.
     Json,
+    /// CSV (`pipe runs` only).
+    Csv,
+    /// A Markdown table (`pipe runs` only).
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +186,27 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         steps: usize,
     },
+    /// List the training runs in a `runs/` folder: status, start, duration,
+    /// settings and final and best metrics (`--format csv|json|markdown`);
+    /// `pipe runs diff A B` shows what differs between two runs.
+    #[command(args_conflicts_with_subcommands = true)]
+    Runs {
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
+        /// A `.pipe` file (its `runs/` folder), a folder holding `runs/`,
+        /// or a `runs/` folder.
+        #[arg(value_name = "PATH", default_value = ".")]
+        path: PathBuf,
+        /// Only this `train` item's runs.
+        #[arg(value_name = "ITEM")]
+        item: Option<String>,
+        /// Only the settings whose values differ between the runs listed.
+        #[arg(long)]
+        only_changed: bool,
+        /// Sort by this column (`-column` for descending), as `--sort val_loss`.
+        #[arg(long, value_name = "COLUMN", allow_hyphen_values = true)]
+        sort: Option<String>,
+    },
     /// Serve the language server protocol on stdin/stdout, for editors:
     /// diagnostics as you type, hover, completion of columns and names, go
     /// to definition, the outline and formatting.
@@ -201,6 +227,20 @@ enum Command {
         /// Change nothing; exit with 1 if any file is not formatted.
         #[arg(long)]
         check: bool,
+    },
+}
+
+/// `pipe runs` subcommands.
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// What differs between two runs: settings, and metrics with deltas.
+    Diff {
+        /// A run folder (`runs/<item>/<time>`, or `<item>/<time>` under `./runs`).
+        #[arg(value_name = "A")]
+        a: PathBuf,
+        /// The run to compare with it.
+        #[arg(value_name = "B")]
+        b: PathBuf,
     },
 }
 
@@ -242,7 +282,25 @@ const STACK_BYTES: usize = 256 << 20;
 
 fn run(cli: Cli) -> bool {
     let mut reporter = Reporter::new(cli.format == Format::Json, cli.color);
+    if matches!(cli.format, Format::Csv | Format::Markdown) && !matches!(cli.command, Command::Runs { .. }) {
+        let error = CliError::Usage { message: "--format csv and markdown are for `pipe runs`".into() };
+        reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
+        return false;
+    }
     match cli.command {
+        Command::Runs { command: Some(RunsCommand::Diff { a, b }), .. } => {
+            runs::diff(&a, &b, cli.format, &mut reporter)
+        }
+        Command::Runs { command: None, path, item, only_changed, sort } => {
+            let listing = runs::Listing {
+                path: &path,
+                item: item.as_deref(),
+                only_changed,
+                sort: sort.as_deref(),
+                format: cli.format,
+            };
+            runs::runs(&listing, &mut reporter)
+        }
         Command::Check { files, explain } => check::run(&files, explain, &mut reporter),
         Command::Fmt { files, check } => fmt::run(&files, check, &mut reporter),
         Command::Run { file, items, no_cache, resume, device, in_memory, memory } => {

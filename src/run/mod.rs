@@ -22,6 +22,7 @@ mod disk;
 mod encode;
 pub mod error;
 pub mod fitted;
+pub mod folders;
 pub mod images;
 mod learn;
 pub mod memory;

@@ -306,6 +306,8 @@ pub(super) fn two_classes(train: &Train, classes: Option<&[String]>, span: Span)
     Ok(())
 }
 
+use crate::run::folders::Status;
+
 /// Trains a run on its rows (already computed).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
@@ -363,7 +365,21 @@ pub fn train(
     }
     let start = fit::Start { pretrained, checkpoints: Some(&checkpoints) };
     let rows = set.len();
-    let fitted = match fit::fit(train, set, val.as_ref(), &loss, &devices_of(train), progress, start) {
+    let fitted = fit::fit(train, set, val.as_ref(), &loss, &devices_of(train), progress, start);
+    if let Err(failure) = &fitted {
+        let (status, reason) = match failure {
+            Failure::Cancelled => (Status::Cancelled, None),
+            Failure::NonFinite { epoch, step, .. } => {
+                (Status::Failed, Some(format!("the loss was not finite at epoch {epoch}, step {step}")))
+            }
+            Failure::Read(reason) | Failure::Checkpoint(reason) | Failure::Resume(reason) => {
+                (Status::Failed, Some(reason.clone()))
+            }
+            Failure::Damaged { damage, .. } => (Status::Failed, Some(damage.to_string())),
+        };
+        crate::run::folders::record_stop(&run_dir, &status, reason.as_deref());
+    }
+    let fitted = match fitted {
         Ok(f) => f,
         Err(Failure::Cancelled) => return Err(RunError::Cancelled),
         Err(Failure::Read(reason)) => {
