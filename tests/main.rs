@@ -8,6 +8,7 @@ mod docs;
 mod editors;
 mod encode;
 mod examples;
+mod export;
 mod format;
 mod generated;
 mod images;

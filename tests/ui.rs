@@ -275,6 +275,30 @@ fn predict_on_a_folder_that_is_not_a_run() {
     snapshot("run", "predict_not_a_run", &render(&error, &file, STYLE));
 }
 
+/// `pipe export` of a model with no `nn.Sequential` form.
+#[test]
+fn export_of_a_model_without_a_sequential_form() {
+    let dir = crate::run::scratch("ui_export_residual");
+    let text = format!(
+        "source iris = csv(\"{}/data/iris.csv\")\nmodel skip {{\n    dense(4)\n    residual {{\n        dense(4)\n    }}\n    dense(3)\n}}\ntrain r = skip on iris {{\n    target: label\n    epochs: 1\n}}\n",
+        crate::run::repo().display()
+    );
+    let errors = crate::train::run_events(&dir, &text, false, &mut |_| {});
+    assert!(errors.is_empty(), "{errors:?}");
+    let run = std::fs::read_dir(dir.join("runs/r")).unwrap().next().unwrap().unwrap().path();
+    let saved = pipe::run::predict::open_run(&run).expect("a run folder");
+    let pipeline = saved.pipeline.clone();
+    let mut sources = SourceMap::new();
+    let file = sources.add("pipeline.pipe", pipeline.as_str());
+    let parsed = syntax::parse(&pipeline, file);
+    let report = check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
+    let Err(error) = pipe::run::export::safetensors(saved, &report.ir, &dir.join("m.safetensors")) else {
+        panic!("a residual block has no nn.Sequential form")
+    };
+    let file = SourceFile { name: "runs/r".into(), text: "".into() };
+    snapshot("run", "export_without_a_sequential_form", &render(&error, &file, STYLE));
+}
+
 /// A source's file changed between `pipe check` and the run.
 #[test]
 fn a_source_changed_after_the_check() {

@@ -2,6 +2,7 @@
 
 mod check;
 mod error;
+mod export;
 mod fmt;
 mod lr_find;
 mod predict;
@@ -186,6 +187,17 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         steps: usize,
     },
+    /// Export a trained run's model: `-o model.safetensors` writes its
+    /// weights under PyTorch's `nn.Sequential` names, and the fitted
+    /// transforms' numbers beside them (`model.transforms.json`).
+    Export {
+        /// A run folder, `runs/<train item>/<time>/`.
+        #[arg(value_name = "RUN_DIR")]
+        run: PathBuf,
+        /// Where to write (`.safetensors`).
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+    },
     /// List the training runs in a `runs/` folder: status, start, duration,
     /// settings and final and best metrics (`--format csv|json|markdown`);
     /// `pipe runs diff A B` shows what differs between two runs.
@@ -288,6 +300,7 @@ fn run(cli: Cli) -> bool {
         return false;
     }
     match cli.command {
+        Command::Export { run, output } => export::export(&run, &output, &mut reporter),
         Command::Runs { command: Some(RunsCommand::Diff { a, b }), .. } => {
             runs::diff(&a, &b, cli.format, &mut reporter)
         }

@@ -138,6 +138,16 @@ pub enum RunError {
         help: String,
     },
 
+    /// `pipe export` cannot write a run's model.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::export::model), help("{help}"))]
+    Export {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// The run was stopped because the pipeline changed (`pipe watch`).
     #[error("stopped: the pipeline changed")]
     #[diagnostic(severity(Advice))]
@@ -263,7 +273,9 @@ impl RunError {
             | RunError::UnseenLevels { span, .. }
             | RunError::Damaged { span, .. }
             | RunError::Cache { span, .. } => Some(*span),
-            RunError::UnknownItem { .. } | RunError::Cancelled | RunError::Predict { .. } => None,
+            RunError::UnknownItem { .. } | RunError::Cancelled | RunError::Predict { .. } | RunError::Export { .. } => {
+                None
+            }
         }
     }
 

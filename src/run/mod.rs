@@ -21,6 +21,7 @@ pub mod dataset;
 mod disk;
 mod encode;
 pub mod error;
+pub mod export;
 pub mod fitted;
 pub mod folders;
 pub mod images;

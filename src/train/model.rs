@@ -462,6 +462,39 @@ impl Net {
         Ok(self)
     }
 
+    /// The values of each entry of the PyTorch state dict of `model`'s
+    /// layers (see [`ir::Model::torch_entries`]), in PyTorch's layouts: the
+    /// inverse of [`Net::import_torch`] (dense weights transposed back to
+    /// `[out, in]`, batch norms' running statistics included).
+    pub fn torch_values(&self, model: &ir::Model) -> Result<Vec<(ir::TorchEntry, Vec<f32>)>, String> {
+        let values = |t: Tensor<1>| t.try_into_vec_as::<f32>().map_err(|e| format!("{e:?}"));
+        let mut out = Vec::new();
+        for entry in model.torch_entries()? {
+            let data = match (self.layers.get(entry.layer), entry.param) {
+                (Some(Layer::Dense(m)), ir::TorchParam::Weight) => {
+                    let weight: Tensor<1> = m.weight.val().transpose().flatten(0, 1);
+                    values(weight)?
+                }
+                (Some(Layer::Dense(m)), _) => values(m.bias.as_ref().ok_or("a dense layer without a bias")?.val())?,
+                (Some(Layer::Conv(m)), ir::TorchParam::Weight) => {
+                    let weight: Tensor<1> = m.weight.val().flatten(0, 3);
+                    values(weight)?
+                }
+                (Some(Layer::Conv(m)), _) => values(m.bias.as_ref().ok_or("a convolution without a bias")?.val())?,
+                (Some(Layer::Norm(m)), ir::TorchParam::Weight) => values(m.gamma.val())?,
+                (Some(Layer::Norm(m)), ir::TorchParam::Bias) => values(m.beta.val())?,
+                (Some(Layer::Norm(m)), ir::TorchParam::RunningMean) => values(m.running_mean.value())?,
+                (Some(Layer::Norm(m)), ir::TorchParam::RunningVar) => values(m.running_var.value())?,
+                (Some(Layer::LayerNorm(m)), ir::TorchParam::Weight) => values(m.gamma.val())?,
+                (Some(Layer::LayerNorm(m)), _) => values(m.beta.as_ref().ok_or("a layer norm without a shift")?.val())?,
+                (Some(Layer::PRelu(m)), ir::TorchParam::Weight) => values(m.alpha.val())?,
+                _ => return Err(format!("`{}` has no layer to come from", entry.name)),
+            };
+            out.push((entry, data));
+        }
+        Ok(out)
+    }
+
     /// The network with its first `count` layers frozen: their parameters
     /// get no gradients (so no updates), and their batch normalization
     /// uses, and keeps, its running statistics.

@@ -1,0 +1,53 @@
+//! `pipe export RUN_DIR -o OUT`: the run folder's saved pipeline is parsed
+//! and checked here (as `pipe predict` does), and the runner writes the
+//! model in the format `OUT`'s extension names.
+
+use std::path::Path;
+
+use super::report::Reporter;
+use crate::run::predict::{open_run, stale_pipeline};
+use crate::source::{SourceFile, SourceMap};
+
+/// Exports a run's model; returns whether it succeeded.
+pub fn export(run_dir: &Path, out: &Path, reporter: &mut Reporter) -> bool {
+    let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
+    let extension = out.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if extension != "safetensors" {
+        let message = match extension.as_str() {
+            "onnx" => "-o: ONNX export is not built yet; `-o model.safetensors` writes the weights".to_owned(),
+            _ => format!("-o {}: pipe exports `.safetensors` files", out.display()),
+        };
+        reporter.report(&super::CliError::Usage { message }, &no_file());
+        return false;
+    }
+    let saved = match open_run(run_dir) {
+        Ok(saved) => saved,
+        Err(error) => {
+            reporter.report(&error, &no_file());
+            return false;
+        }
+    };
+    let mut sources = SourceMap::new();
+    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), saved.pipeline.as_str());
+    let parsed = crate::syntax::parse(&saved.pipeline, file);
+    let report = crate::check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
+    if !parsed.errors.is_empty() || report.has_errors() {
+        reporter.report(&stale_pipeline(), &no_file());
+        return false;
+    }
+    match crate::run::export::safetensors(saved, &report.ir, out) {
+        Ok(done) => {
+            reporter.note(&format!(
+                "exported {} tensors: {} (transforms: {})",
+                done.tensors,
+                done.weights.display(),
+                done.transforms.display()
+            ));
+            true
+        }
+        Err(error) => {
+            reporter.report(&error, &no_file());
+            false
+        }
+    }
+}
