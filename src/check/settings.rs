@@ -74,6 +74,8 @@ pub enum TrainKey {
     CudnnBenchmark,
     /// `prefetch:`
     Prefetch,
+    /// `jit:` (or `compile:`)
+    Jit,
 }
 
 /// A setting, declared once: its key, the form of its value and what it
@@ -182,6 +184,18 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
         "prefetch",
         "n",
         "Batches built (and augmented) on another thread while the step before trains (2 unless given; 0: none)",
+    ),
+    train_setting(
+        TrainKey::Jit,
+        "jit",
+        "false",
+        "Operation fusion (XLA's jit_compile): no backend of this build fuses, so only `false` checks",
+    ),
+    train_setting(
+        TrainKey::Jit,
+        "compile",
+        "false",
+        "`jit` by torch.compile's name: no backend of this build compiles, so only `false` checks",
     ),
 ];
 
@@ -391,6 +405,8 @@ impl<'a> Settings<'a> {
                 // Needs the devices, lowered: below.
                 TrainKey::CudnnBenchmark => {}
                 TrainKey::Prefetch => set(&mut out.prefetch, self.prefetch(value)),
+                // Eager execution is what runs: `false` says so, `true` is refused.
+                TrainKey::Jit => self.jit(key.name.as_str(), value),
             }
         }
         if let Some(value) = get("cudnn_benchmark")
@@ -415,6 +431,25 @@ impl<'a> Settings<'a> {
             return None;
         }
         Some(n)
+    }
+
+    /// `jit: true` / `compile: true`: refused, saying what the backends do
+    /// instead; `false` is what runs (each operation eagerly).
+    fn jit(&mut self, key: &str, value: &Expr) {
+        match self.value(value) {
+            Value::Bool(false) => {}
+            Value::Bool(true) => self.errors.push(Mistake::Unsupported.at(
+                value.span,
+                format!(
+                    "`{key}: true` asks for fused, compiled kernels, and no backend of this build makes them: flex and libtorch (as Burn drives it, without TorchScript or torch.compile) run each operation eagerly"
+                ),
+                "no fusion here",
+                format!(
+                    "remove `{key}`; Burn fuses operations only on its CubeCL backends (`cuda`, `wgpu` with `fusion`), a build that downloads LLVM and cannot be made offline. For speed train on `device: torch.cuda` with `precision: bf16`"
+                ),
+            )),
+            _ => self.wrong_type(value.span, &format!("`{key}` is true or false"), "not a boolean", &format!("write `{key}: false`")),
+        }
     }
 
     /// `cudnn_benchmark: true`: cuDNN's autotuning, a libtorch switch; the
