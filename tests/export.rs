@@ -1,6 +1,7 @@
 //! `pipe export RUN_DIR -o model.safetensors`: PyTorch loads the weights
 //! into an `nn.Sequential` of the same layers and, on the rows pipe
-//! predicted for, gives pipe's class probabilities to 1e-5.
+//! predicted for, gives pipe's class probabilities to 1e-5; `weights(...)`
+//! reads the file back into the same predictions.
 
 use std::process::Command;
 
@@ -58,6 +59,25 @@ print(json.dumps({"rows": len(rows), "tensors": len(state), "max_difference": (p
     assert_eq!(said["rows"], 30, "{said}");
     assert_eq!(said["tensors"], 14, "3 dense layers' weights and biases, 2 batch norms' four tensors: {said}");
     assert!(said["max_difference"].as_f64().unwrap() <= 1e-5, "{said}");
+    // And pipe reads it back: `weights(...)` into the same layers, no
+    // training, predicts what the run predicted.
+    let again = std::fs::read_to_string(dir.join("main.pipe"))
+        .unwrap()
+        .replace(
+            "train species = mlp(hidden: [32, 32], out: 3) on prep(train) {",
+            "model exported = mlp(hidden: [32, 32], out: 3) |> weights(\"model.safetensors\")\n\ntrain species = exported on prep(train) {",
+        )
+        .replace("epochs: 5", "epochs: 0")
+        .replace("out/iris_predictions.csv", "out/again.csv");
+    std::fs::write(dir.join("again.pipe"), again).unwrap();
+    let ran = pipe(&["run", "again.pipe"]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let probabilities = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join("out").join(file)).unwrap();
+        let at = text.lines().next().unwrap().split(',').position(|h| h == "probability_virginica").unwrap();
+        text.lines().skip(1).map(|l| l.split(',').nth(at).unwrap().to_owned()).collect()
+    };
+    assert_eq!(probabilities("again.csv"), probabilities("iris_predictions.csv"));
 }
 
 /// A model with no `nn.Sequential` form (a residual block) and a format

@@ -1,8 +1,8 @@
 //! The safetensors format (what `safetensors.torch.save_file` writes): an
 //! 8-byte little-endian header length, a JSON header naming each tensor's
-//! dtype, shape and byte range, then the raw little-endian data. Read by
-//! hand: the checker reads headers (names and shapes, no data), the runner
-//! the values.
+//! dtype, shape and byte range, then the raw little-endian data. Parsed by
+//! the format's own crate: the checker reads headers (names and shapes, no
+//! data), the runner the values.
 
 use std::io::Read;
 use std::path::Path;
@@ -16,16 +16,15 @@ pub struct Entry {
     pub dtype: String,
     /// The dimensions.
     pub shape: Vec<usize>,
-    /// Byte range within the data section.
+    /// Byte range within the data section (the file's order).
     offsets: [usize; 2],
 }
 
-/// A file's header: its tensors, and where their data starts.
+/// A file's header: its tensors.
 #[derive(Clone, Debug)]
 pub struct Header {
     /// The tensors, in file order.
     pub entries: Vec<Entry>,
-    data_start: usize,
 }
 
 impl Header {
@@ -45,7 +44,9 @@ impl Header {
 /// caps them at 100 MB).
 const MAX_HEADER: u64 = 100 << 20;
 
-/// Reads a file's header.
+/// Reads a file's header (and nothing of its data: the checker reads
+/// names and shapes of files that may hold gigabytes), parsed by the
+/// safetensors crate.
 pub fn header(path: &Path) -> Result<Header, String> {
     super::regular_file(path)?;
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
@@ -57,26 +58,20 @@ pub fn header(path: &Path) -> Result<Header, String> {
     }
     let mut json = vec![0u8; size as usize];
     file.read_exact(&mut json).map_err(|_| "its header is cut short".to_string())?;
-    let value: serde_json::Value = serde_json::from_slice(&json).map_err(|e| format!("its header is not JSON: {e}"))?;
-    let object = value.as_object().ok_or("its header is not a JSON object")?;
-    let mut entries = Vec::new();
-    for (name, tensor) in object.iter().filter(|(name, _)| name.as_str() != "__metadata__") {
-        let bad = || format!("tensor `{name}` has a malformed entry");
-        let dtype = tensor["dtype"].as_str().ok_or_else(bad)?.to_string();
-        let shape = tensor["shape"].as_array().ok_or_else(bad)?;
-        let shape: Vec<usize> =
-            shape.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<_>>().ok_or_else(bad)?;
-        let offsets = tensor["data_offsets"].as_array().ok_or_else(bad)?;
-        let [start, end] = [0, 1].map(|i| offsets.get(i).and_then(serde_json::Value::as_u64).map(|o| o as usize));
-        let (Some(start), Some(end)) = (start, end) else { return Err(bad()) };
-        if end < start {
-            return Err(bad());
-        }
-        entries.push(Entry { name: name.clone(), dtype, shape, offsets: [start, end] });
-    }
+    let metadata: safetensors::tensor::Metadata =
+        serde_json::from_slice(&json).map_err(|e| format!("its header is not a safetensors header: {e}"))?;
+    let mut entries: Vec<Entry> = metadata
+        .tensors()
+        .into_iter()
+        .map(|(name, info)| Entry {
+            name,
+            dtype: format!("{:?}", info.dtype),
+            shape: info.shape.clone(),
+            offsets: [info.data_offsets.0, info.data_offsets.1],
+        })
+        .collect();
     entries.sort_by_key(|e| e.offsets[0]);
-    // `size` is at most MAX_HEADER.
-    Ok(Header { entries, data_start: (size as usize).saturating_add(8) })
+    Ok(Header { entries })
 }
 
 impl Header {
@@ -88,31 +83,33 @@ impl Header {
 
 /// The values of the tensors `wanted` names, as f32 (from F32, F64, F16
 /// or BF16), with their entries; others (a batch norm's integer
-/// `num_batches_tracked`, say) are not read.
+/// `num_batches_tracked`, say) are not converted. The whole file is
+/// checked by the safetensors crate (every tensor's bytes in place).
 pub fn read_wanted(
     path: &Path,
     header: &Header,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(Entry, Vec<f32>)>, String> {
+    use safetensors::Dtype;
     super::regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let file =
+        safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format!("not a whole safetensors file: {e}"))?;
     let mut out = Vec::with_capacity(header.entries.len());
     for entry in header.entries.iter().filter(|e| wanted(&e.name)) {
-        let past_end = || format!("tensor `{}` lies past the end of the file", entry.name);
-        let [start, end] = entry.offsets.map(|o| header.data_start.checked_add(o));
-        let range = start.ok_or_else(past_end)?..end.ok_or_else(past_end)?;
-        let data = bytes.get(range).ok_or_else(past_end)?;
-        let count = entry.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
-        let count = count.ok_or_else(|| format!("tensor `{}` has an impossible shape", entry.name))?;
-        let values: Vec<f32> = match entry.dtype.as_str() {
-            "F32" => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            "F64" => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32).collect(),
-            "F16" => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            "BF16" => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            other => return Err(format!("tensor `{}` is {other}; weights are read from float types", entry.name)),
+        let view = file.tensor(&entry.name).map_err(|e| format!("tensor `{}`: {e}", entry.name))?;
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F64 => {
+                data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32).collect()
+            }
+            Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            other => return Err(format!("tensor `{}` is {other:?}; weights are read from float types", entry.name)),
         };
-        if values.len() != count {
-            return Err(format!("tensor `{}` has {} values for shape {:?}", entry.name, values.len(), entry.shape));
+        if view.shape() != entry.shape.as_slice() {
+            return Err(format!("tensor `{}` changed shape since the check: {:?}", entry.name, view.shape()));
         }
         out.push((entry.clone(), values));
     }
