@@ -360,3 +360,26 @@ print(model.score(vectorizer.transform([r["text"] for r in test]), [r["label"] f
         assert!(auc > 0.85, "{name}: auc {auc}");
     }
 }
+
+/// Sequence models have no `nn.Sequential` form: `pipe export` and
+/// `weights(...)` refuse them rather than leave layers out.
+#[test]
+fn sequence_models_have_no_sequential_form() {
+    let dir = scratch("text_no_sequential");
+    std::fs::write(dir.join("texts.csv"), "text,label\na b c,x\nd e,y\n").unwrap();
+    for layers in ["conv1d(4)\n    global_maxpool()", "lstm(4)", "gru(4)", "attention(heads: 2)\n    global_avgpool()"]
+    {
+        let text = format!(
+            "source texts = csv(\"texts.csv\")\ntransform words = fit(texts) {{\n    tokenize(text, vocab: 5, length: 4)\n}}\nmodel m {{\n    embedding(4)\n    {layers}\n    dense(2)\n}}\ntrain r = m on words(texts) {{\n    target: label\n}}\n"
+        );
+        let program = crate::run::checked(&dir, &text);
+        let model = program
+            .items
+            .iter()
+            .flatten()
+            .find_map(|i| if let pipe::ir::ItemKind::Train(t) = &i.kind { Some(t.model.clone()) } else { None })
+            .unwrap();
+        let refused = model.torch_entries().expect_err(layers);
+        assert!(refused.contains("no nn.Sequential form"), "{layers}: {refused}");
+    }
+}

@@ -186,7 +186,26 @@ impl Model {
                 LayerKind::Embedding { .. } => {
                     return Err(format!("layer {i} embeds several columns, which no one nn.Sequential module does"));
                 }
-                _ => {}
+                LayerKind::TokenEmbedding { .. }
+                | LayerKind::Conv1d { .. }
+                | LayerKind::Lstm { .. }
+                | LayerKind::Gru { .. }
+                | LayerKind::Attention { .. } => {
+                    return Err(format!(
+                        "layer {i} works on a sequence laid out [batch, length, features], which PyTorch's modules read otherwise (Conv1d transposed, LSTM as a tuple): no nn.Sequential form"
+                    ));
+                }
+                // No parameters: no entries. Named one by one, so that a
+                // new layer does not compile until it says.
+                LayerKind::MaxPool { .. }
+                | LayerKind::AvgPool { .. }
+                | LayerKind::GlobalAvgPool
+                | LayerKind::GlobalMaxPool
+                | LayerKind::MaxPool1d { .. }
+                | LayerKind::Flatten
+                | LayerKind::Normalize { .. }
+                | LayerKind::Dropout(_)
+                | LayerKind::Activation(_) => {}
             }
         }
         Ok(out)
