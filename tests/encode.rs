@@ -170,3 +170,47 @@ train again = load("saved") on codes(people) {{
         "{messages:?}"
     );
 }
+
+/// A class the checker knows but the training rows lack keeps its output:
+/// the run's classes are the checker's (the model has an output each), so
+/// predictions name real classes, each row's probabilities add up to 1
+/// (the missing class gets what the model gives it) and evaluating on rows
+/// of that class works.
+#[test]
+fn a_class_missing_from_the_training_rows_keeps_its_output() {
+    let dir = scratch("missing_class");
+    let text = format!(
+        r#"
+source iris = csv("{}/data/iris.csv")
+stage c = iris |> drop(label) |> cut(petal_length_cm, [0, 2, 5, 10], labels: [short, mid, long])
+stage tr = c |> filter(petal_width_cm < 0.5 or petal_width_cm > 2.0)
+model m {{
+    dense(3)
+}}
+train mr = m on tr {{
+    target: petal_length_cm
+    epochs: 5
+}}
+output c |> predict(mr, probabilities: true) |> write("out/all.csv")
+evaluate mr on c {{
+    metrics: [accuracy]
+}}
+"#,
+        repo().display()
+    );
+    let mut evaluated = false;
+    let errors = run_events(&dir, &text, false, &mut |e| evaluated |= matches!(e, Event::Evaluated { .. }));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(evaluated, "the evaluation ran on rows of the missing class");
+    let predictions = column(&dir.join("out/all.csv"), "prediction");
+    assert!(predictions.iter().all(|p| ["short", "mid", "long"].contains(&p.as_str())), "{predictions:?}");
+    let sums: Vec<f64> = (0..predictions.len())
+        .map(|i| {
+            ["long", "mid", "short"]
+                .iter()
+                .map(|c| column(&dir.join("out/all.csv"), &format!("probability_{c}"))[i].parse::<f64>().unwrap())
+                .sum()
+        })
+        .collect();
+    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
+}

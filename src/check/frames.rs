@@ -437,11 +437,7 @@ impl<'a> Frames<'a> {
         let Some(ExprKind::Path(target)) = setting(&train.body, "target").map(|t| &t.kind) else { return Vec::new() };
         let Some(schema) = self.train_inputs.get(&symbol.item) else { return Vec::new() };
         let Some(column) = schema.get(&target.dotted()) else { return Vec::new() };
-        let mut levels = ops::sorted_levels(column);
-        if column.dtype != DType::I64 {
-            levels.sort();
-        }
-        levels
+        ops::known_classes(column)
     }
 
     /// The type of a run's predictions: the target's for classes (the

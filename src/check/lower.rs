@@ -77,7 +77,14 @@ impl Runs<'_> {
                 Some(ExprKind::Path(column)) => Some(column.dotted()),
                 _ => None,
             };
-            let run = ir::Train { model, data, validate, target: target.dotted(), weights, task, settings: lowered };
+            let classes = match task {
+                ir::Task::Classification => {
+                    data.schema.get(&target.dotted()).map(crate::check::ops::known_classes).filter(|c| !c.is_empty())
+                }
+                ir::Task::Regression => None,
+            };
+            let target = target.dotted();
+            let run = ir::Train { model, data, validate, target, weights, classes, task, settings: lowered };
             ir.items[index] = Some(ir::Item {
                 name: train.name.name.clone(),
                 span: item.span,

@@ -597,6 +597,17 @@ pub fn sorted_levels(column: &Column) -> Vec<String> {
     }
 }
 
+/// The classes of a target column as a run orders them (its levels
+/// sorted, integers as numbers): what a classification model's outputs
+/// stand for. Empty when the check does not know them.
+pub fn known_classes(column: &Column) -> Vec<String> {
+    let mut levels = sorted_levels(column);
+    if column.dtype != DType::I64 {
+        levels.sort();
+    }
+    levels
+}
+
 /// The numbers of a list argument, with their spans.
 fn numbers(value: &Value, span: Span, what: &str, cx: &mut Context) -> Option<Vec<(f64, Span)>> {
     let Value::List(items) = value else {

@@ -23,6 +23,11 @@ pub struct Train {
     /// `weights:`: the column whose values weigh each training row's loss
     /// (Keras' `sample_weight`); not a feature.
     pub weights: Option<String>,
+    /// The classes the checker knows the target to have, in the run's order
+    /// (sorted; integers as numbers): one model output each, whatever the
+    /// training rows hold. `None` when only the data tells (a text target
+    /// whose values the check could not read).
+    pub classes: Option<Vec<String>>,
     /// Whether it learns classes or numbers (decided by the checker from
     /// the loss, or from the target's type when no loss is written).
     pub task: Task,

@@ -191,7 +191,10 @@ pub(super) fn prepare_files(
     no_missing(&rows, &schema, span)?;
     let (classes, counts) = if is_classification(train) {
         let (names, counts) = class_counts(rows, &train.target, span)?;
-        (Some(names), Some(counts))
+        let classes = crate::run::training::run_classes(train, names.clone(), span)?;
+        // Each class's rows, in the run's order (0 for one the rows lack).
+        let counts = classes.iter().map(|c| names.iter().position(|n| n == c).map_or(0, |i| counts[i])).collect();
+        (Some(classes), Some(counts))
     } else {
         (None, None)
     };

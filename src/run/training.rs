@@ -173,6 +173,27 @@ pub(super) fn class_weights(
     }
 }
 
+/// The run's classes: the ones the checker knew (the model has an output
+/// for each, also for a class the training rows lack), or, when it knew
+/// none, the ones the training rows hold (`found`). A class the checker did
+/// not know stops the run: the model has no output for it.
+pub(super) fn run_classes(train: &Train, found: Vec<String>, span: Span) -> RunResult<Vec<String>> {
+    let Some(known) = &train.classes else { return Ok(found) };
+    if let Some(stranger) = found.iter().find(|c| !known.contains(c)) {
+        return Err(RunError::data(
+            format!(
+                "the training data has a class `{stranger}` of `{}` that `pipe check` did not see (it knew {})",
+                train.target,
+                known.join(", ")
+            ),
+            span,
+            "trained here",
+            "the model has one output per class the check saw: make the target categorical with every class (`cast(label, cat)`), or filter the rows out",
+        ));
+    }
+    Ok(known.clone())
+}
+
 /// Whether the run predicts classes (decided by the checker).
 pub fn is_classification(train: &Train) -> bool {
     match train.task {
@@ -219,7 +240,11 @@ pub(super) struct Prepared {
 
 /// Frames as arrays in memory.
 fn prepare_frames(train: &Train, data: &DataFrame, validate: Option<&DataFrame>, span: Span) -> RunResult<Prepared> {
-    let classes = if is_classification(train) { Some(class_names(data, &train.target, span)?) } else { None };
+    let classes = if is_classification(train) {
+        Some(run_classes(train, class_names(data, &train.target, span)?, span)?)
+    } else {
+        None
+    };
     two_classes(train, classes.as_deref(), span)?;
     let weights = train.weights.as_deref();
     let set = shaped(dataset(data, &train.target, weights, classes.as_deref(), span)?, train);
