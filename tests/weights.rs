@@ -62,6 +62,11 @@ evaluate fitted on prep(base) {{
         _ => {}
     });
     assert!(errors.is_empty(), "{errors:?}");
+    // The run folder records the column (`pipe runs`, `--resume` compare it).
+    let run = std::fs::read_dir(dir.join("runs/fitted")).unwrap().next().unwrap().unwrap().path();
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(settings["weights"], weights, "{settings}");
     (loss.expect("an epoch"), accuracy.expect("an evaluation"))
 }
 
@@ -109,5 +114,5 @@ train fitted = linear on base |> drop(city) {
         .unwrap();
     // age, income, f0..f31: the target and `young` left out.
     assert_eq!(train.model.input, pipe::ir::Shape::Flat(34));
-    assert_eq!(train.weights.as_deref(), Some("young"));
+    assert_eq!(train.settings.weights.as_deref(), Some("young"));
 }

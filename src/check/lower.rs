@@ -73,10 +73,6 @@ impl Runs<'_> {
             {
                 self.errors.push(CheckError::BatchNormOneRow { span: batch.span });
             }
-            let weights = match frames::setting(&train.body, "weights").map(|w| &w.kind) {
-                Some(ExprKind::Path(column)) => Some(column.dotted()),
-                _ => None,
-            };
             let classes = match task {
                 ir::Task::Classification => {
                     data.schema.get(&target.dotted()).map(crate::check::ops::known_classes).filter(|c| !c.is_empty())
@@ -84,7 +80,7 @@ impl Runs<'_> {
                 ir::Task::Regression => None,
             };
             let target = target.dotted();
-            let run = ir::Train { model, data, validate, target, weights, classes, task, settings: lowered };
+            let run = ir::Train { model, data, validate, target, classes, task, settings: lowered };
             ir.items[index] = Some(ir::Item {
                 name: train.name.name.clone(),
                 span: item.span,

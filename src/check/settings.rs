@@ -363,7 +363,13 @@ impl<'a> Settings<'a> {
             let Some(declared) = TRAIN_SETTINGS.iter().find(|s| s.name == key.name) else { continue };
             match declared.key {
                 // Read by the frame checker (data and columns).
-                TrainKey::Target | TrainKey::Validate | TrainKey::Weights => {}
+                TrainKey::Target | TrainKey::Validate => {}
+                // The frame checker checks the column; a path names it.
+                TrainKey::Weights => {
+                    if let ExprKind::Path(column) = &value.kind {
+                        out.weights = Some(column.dotted());
+                    }
+                }
                 TrainKey::Loss => {
                     if let Some((loss, options)) = self.loss(value) {
                         (out.loss, out.loss_options) = (loss, options);

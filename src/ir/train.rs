@@ -20,9 +20,6 @@ pub struct Train {
     pub validate: Option<Frame>,
     /// The target column.
     pub target: String,
-    /// `weights:`: the column whose values weigh each training row's loss
-    /// (Keras' `sample_weight`); not a feature.
-    pub weights: Option<String>,
     /// The classes the checker knows the target to have, in the run's order
     /// (sorted; integers as numbers): one model output each, whatever the
     /// training rows hold. `None` when only the data tells (a text target
@@ -417,6 +414,10 @@ pub struct TrainSettings {
     pub augment: Option<Augmentation>,
     /// How classes weigh in the loss (classification only).
     pub class_weight: Option<ClassWeight>,
+    /// `weights:`: the column whose values weigh each training row's loss
+    /// (Keras' `sample_weight`); not a feature. A setting, so a run
+    /// folder's settings.json records it (`pipe runs`, `--resume`).
+    pub weights: Option<String>,
     /// How a numeric target is scaled for training (regression only).
     pub target_scale: Option<TargetScaling>,
     /// Batches built ahead of the step training (0: each built when the
@@ -462,6 +463,7 @@ impl TrainSettings {
             checkpoint: Checkpoint::default(),
             augment: None,
             class_weight: None,
+            weights: None,
             target_scale: None,
             prefetch: DEFAULT_PREFETCH,
         }

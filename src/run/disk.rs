@@ -182,7 +182,7 @@ pub(super) fn prepare_files(
     let failed = read_failure(span);
     let mut rows = scan(data).map_err(failed)?;
     let schema = rows.collect_schema().map_err(failed)?;
-    let weights = train.weights.as_deref();
+    let weights = train.settings.weights.as_deref();
     let features: Vec<String> = schema
         .iter_names()
         .filter(|n| n.as_str() != train.target && Some(n.as_str()) != weights)

@@ -134,7 +134,7 @@ pub fn predict_file(
         let (df, files) = read_image_folder(data, &schema, &meta.target)?;
         (df, Some(files))
     } else {
-        (read_new(data, &schema, &meta.target, train.weights.as_deref())?, None)
+        (read_new(data, &schema, &meta.target, train.settings.weights.as_deref())?, None)
     };
     let mut warnings = Vec::new();
     let original = df.clone();

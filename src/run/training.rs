@@ -246,7 +246,7 @@ fn prepare_frames(train: &Train, data: &DataFrame, validate: Option<&DataFrame>,
         None
     };
     two_classes(train, classes.as_deref(), span)?;
-    let weights = train.weights.as_deref();
+    let weights = train.settings.weights.as_deref();
     let set = shaped(dataset(data, &train.target, weights, classes.as_deref(), span)?, train);
     // The validation rows as the model reads them: the training features,
     // in their order (the checker lets validation data have more columns).
