@@ -214,3 +214,20 @@ evaluate mr on c {{
         .collect();
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
 }
+
+/// A high-cardinality column (the case embeddings are for) keeps an id per
+/// level: 700 distinct ids, every one numbered, none sharing 0.
+#[test]
+fn encode_numbers_hundreds_of_levels() {
+    let dir = scratch("encode_many");
+    let mut csv = String::from("uid,label\n");
+    for i in 0..2100 {
+        csv.push_str(&format!("u{},{}\n", (i * 3) % 700, i % 2));
+    }
+    std::fs::write(dir.join("ids.csv"), csv).unwrap();
+    let text = "source d = csv(\"ids.csv\")\ntransform codes = fit(d) {\n    encode(uid)\n}\noutput all = codes(d) |> write(\"out.csv\")\n";
+    let errors = run_events(&dir, text, false, &mut |_| {});
+    assert!(errors.is_empty(), "{errors:?}");
+    let ids: BTreeSet<i64> = column(&dir.join("out.csv"), "uid").iter().map(|v| v.parse().unwrap()).collect();
+    assert_eq!(ids, (1..=700).collect::<BTreeSet<i64>>());
+}

@@ -10,8 +10,11 @@ use crate::schema::DType;
 /// Rows read to infer CSV column types (Polars' default infer length).
 pub const SAMPLE_ROWS: usize = 100;
 
-/// Distinct values of a text column remembered from the sample.
-const MAX_LEVELS: usize = 256;
+/// Distinct values of a text or integer column remembered from the
+/// sample: enough for the high-cardinality columns `encode` and
+/// `embedding` are for (256 turned a 950-level id column into 256 ids and
+/// one shared 0), while the 4 MB read bounds the memory either way.
+const MAX_LEVELS: usize = 65_536;
 
 /// Bytes read (past the type sample) to find the levels of text and integer
 /// columns: a small file is read whole, a large one only this far, so
@@ -46,7 +49,8 @@ pub struct ProbedColumn {
     /// The type the sample suggests.
     pub dtype: DType,
     /// For text and integer columns: the distinct values in the sample,
-    /// sorted as text (at most 256); one-hot encoding's estimate of the levels.
+    /// sorted as text (at most 65,536); one-hot encoding's and `encode`'s
+    /// estimate of the levels.
     pub levels: Vec<String>,
     /// Whether the sample held a value (a column empty in the sample is
     /// text for want of anything better).
