@@ -316,6 +316,18 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A model written as a dotted name (`std.models.mlp`): a file uses
+    /// the names it imports.
+    fn dotted_model(&mut self, name: &str, span: Span) {
+        let (module, last) = name.rsplit_once('.').unwrap_or(("std.models", name));
+        self.errors.push(Mistake::UnknownValue.at(
+            span,
+            format!("`{name}` is no model here: a file uses the names it imports"),
+            "not imported",
+            format!("write `import {module} {{ {last} }}` at the top, then use `{last}(...)`"),
+        ));
+    }
+
     /// An expression that must produce a model.
     fn model(&mut self, expr: &Expr) {
         match &expr.kind {
@@ -342,6 +354,12 @@ impl<'a> Resolver<'a> {
                 for stage in stages {
                     self.model_stage(stage);
                 }
+            }
+            // `std.models.mlp(...)`: names come into a file by `import`.
+            ExprKind::Path(path) if path.parts.len() > 1 => self.dotted_model(&path.dotted(), expr.span),
+            ExprKind::Call(call) if call.callee.parts.len() > 1 => {
+                self.dotted_model(&call.callee.dotted(), call.callee.span);
+                self.args(&call.args);
             }
             ExprKind::Path(_) | ExprKind::Call(_) => self.value(expr),
             // A list of layers, a number, text: no model, and nothing the
