@@ -202,16 +202,14 @@ evaluate mr on c {{
     let errors = run_events(&dir, &text, false, &mut |e| evaluated |= matches!(e, Event::Evaluated { .. }));
     assert!(errors.is_empty(), "{errors:?}");
     assert!(evaluated, "the evaluation ran on rows of the missing class");
-    let predictions = column(&dir.join("out/all.csv"), "prediction");
+    let written = dir.join("out/all.csv");
+    let predictions = column(&written, "prediction");
     assert!(predictions.iter().all(|p| ["short", "mid", "long"].contains(&p.as_str())), "{predictions:?}");
-    let sums: Vec<f64> = (0..predictions.len())
-        .map(|i| {
-            ["long", "mid", "short"]
-                .iter()
-                .map(|c| column(&dir.join("out/all.csv"), &format!("probability_{c}"))[i].parse::<f64>().unwrap())
-                .sum()
-        })
+    let classes: Vec<Vec<f64>> = ["long", "mid", "short"]
+        .iter()
+        .map(|c| column(&written, &format!("probability_{c}")).iter().map(|p| p.parse().unwrap()).collect())
         .collect();
+    let sums: Vec<f64> = (0..predictions.len()).map(|i| classes.iter().map(|c| c[i]).sum()).collect();
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
 }
 

@@ -25,6 +25,8 @@ fn pytorch_loads_the_exported_weights_and_predicts_as_pipe_does() {
     let run = std::fs::read_dir(dir.join("runs/species")).unwrap().next().unwrap().unwrap().path();
     let exported = pipe(&["export", run.to_str().unwrap(), "-o", "model.safetensors"]);
     assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let again = pipe(&["export", run.to_str().unwrap(), "-o", "model.safetensors"]);
+    assert!(again.status.success(), "an export replaces its own file: {}", String::from_utf8_lossy(&again.stderr));
     let transforms: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("model.transforms.json")).unwrap()).unwrap();
     assert_eq!(transforms[0][0], "prep", "the fitted transform's numbers: {transforms}");
@@ -112,6 +114,18 @@ train r = skip on iris {{
     let said = String::from_utf8_lossy(&residual.stderr);
     assert!(said.contains("pipe::export::model") && said.contains("residual block"), "{said}");
     assert!(!dir.join("m.safetensors").exists(), "nothing written");
+    // A file export did not write is not replaced, nor is a transforms
+    // file beside a weights file that is not export's.
+    std::fs::write(dir.join("taken.safetensors"), "someone's weights").unwrap();
+    std::fs::write(dir.join("other.transforms.json"), "{}").unwrap();
+    for (out, kept) in [("taken.safetensors", "taken.safetensors"), ("other.safetensors", "other.transforms.json")] {
+        let before = std::fs::read(dir.join(kept)).unwrap();
+        let refused = pipe(&["export", run.to_str().unwrap(), "-o", out]);
+        assert!(!refused.status.success());
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("did not write it") && said.contains(kept), "{said}");
+        assert_eq!(std::fs::read(dir.join(kept)).unwrap(), before, "{kept} untouched");
+    }
     let onnx = pipe(&["export", run.to_str().unwrap(), "-o", "m.onnx"]);
     assert!(!onnx.status.success());
     assert!(String::from_utf8_lossy(&onnx.stderr).contains("ONNX export is not built yet"));

@@ -804,26 +804,12 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     for s in columns(b, "columns", &schema, cx) {
         let Some(position) = schema.position(&s.name) else { continue };
         let column = schema.columns[position].clone();
-        if !column.dtype.is_discrete() {
-            cx.errors.push(column_type(
-                "onehot",
-                &column,
-                s.span,
-                "a discrete column (text, category, integer or bool)",
-                "bucket it first with `cut` or `qcut`, then one-hot the buckets",
-            ));
-            continue;
-        }
-        let levels = sorted_levels(&column);
-        if levels.is_empty() {
-            cx.errors.push(Mistake::Unsupported.at(
-                s.span,
-                format!("the levels of `{}` are not known before running", column.name),
-                "levels unknown",
-                "one-hot a column read from a file, or made by `cut`/`qcut`/`cast(col, cat)`",
-            ));
-            continue;
-        }
+        let asked = Leveled {
+            operation: "onehot",
+            bucket: "bucket it first with `cut` or `qcut`, then one-hot the buckets",
+            unknown: "one-hot a column read from a file, or made by `cut`/`qcut`/`cast(col, cat)`",
+        };
+        let Some(levels) = known_levels(&column, s.span, &asked, cx) else { continue };
         let dummies: Vec<Column> = levels
             .iter()
             .skip(usize::from(drop_first))
@@ -846,6 +832,36 @@ fn onehot(call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Schem
     schema
 }
 
+/// An operation that needs a column's levels, and what to advise.
+struct Leveled {
+    operation: &'static str,
+    /// The fix for a column that is not discrete.
+    bucket: &'static str,
+    /// The fix for a column whose levels the check does not know.
+    unknown: &'static str,
+}
+
+/// The levels of a discrete column the check knows (`onehot`, `encode`),
+/// or `None` after saying why there are none.
+fn known_levels(column: &Column, span: Span, asked: &Leveled, cx: &mut Context) -> Option<Vec<String>> {
+    if !column.dtype.is_discrete() {
+        let expected = "a discrete column (text, category, integer or bool)";
+        cx.errors.push(column_type(asked.operation, column, span, expected, asked.bucket));
+        return None;
+    }
+    let levels = sorted_levels(column);
+    if levels.is_empty() {
+        cx.errors.push(Mistake::Unsupported.at(
+            span,
+            format!("the levels of `{}` are not known before running", column.name),
+            "levels unknown",
+            asked.unknown,
+        ));
+        return None;
+    }
+    Some(levels)
+}
+
 /// `encode(city, country)`: each discrete column, in place, as integer
 /// ids (`codes[n + 1]`: 1 to n for the levels the check knows, 0 for the
 /// rest), which only an `embedding` layer reads.
@@ -853,26 +869,12 @@ fn encode(_call: &Call, b: &Bound, mut schema: Schema, cx: &mut Context) -> Sche
     for s in columns(b, "columns", &schema, cx) {
         let Some(position) = schema.position(&s.name) else { continue };
         let column = schema.columns[position].clone();
-        if !column.dtype.is_discrete() {
-            cx.errors.push(column_type(
-                "encode",
-                &column,
-                s.span,
-                "a discrete column (text, category, integer or bool)",
-                "bucket numbers first with `cut` or `qcut`, then encode the buckets",
-            ));
-            continue;
-        }
-        let levels = sorted_levels(&column);
-        if levels.is_empty() {
-            cx.errors.push(Mistake::Unsupported.at(
-                s.span,
-                format!("the levels of `{}` are not known before running", column.name),
-                "levels unknown",
-                "encode a column read from a file, or made by `cut`/`qcut`/`cast(col, cat)`",
-            ));
-            continue;
-        }
+        let asked = Leveled {
+            operation: "encode",
+            bucket: "bucket numbers first with `cut` or `qcut`, then encode the buckets",
+            unknown: "encode a column read from a file, or made by `cut`/`qcut`/`cast(col, cat)`",
+        };
+        let Some(levels) = known_levels(&column, s.span, &asked, cx) else { continue };
         let ids = levels.len().saturating_add(1);
         if ids > MAX_CODES {
             cx.errors.push(Mistake::OutOfRange.at(

@@ -5,8 +5,7 @@
 use std::path::Path;
 
 use super::report::Reporter;
-use crate::run::predict::{open_run, stale_pipeline};
-use crate::source::{SourceFile, SourceMap};
+use crate::source::SourceFile;
 
 /// Exports a run's model; returns whether it succeeded.
 pub fn export(run_dir: &Path, out: &Path, reporter: &mut Reporter) -> bool {
@@ -20,22 +19,8 @@ pub fn export(run_dir: &Path, out: &Path, reporter: &mut Reporter) -> bool {
         reporter.report(&super::CliError::Usage { message }, &no_file());
         return false;
     }
-    let saved = match open_run(run_dir) {
-        Ok(saved) => saved,
-        Err(error) => {
-            reporter.report(&error, &no_file());
-            return false;
-        }
-    };
-    let mut sources = SourceMap::new();
-    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), saved.pipeline.as_str());
-    let parsed = crate::syntax::parse(&saved.pipeline, file);
-    let report = crate::check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
-    if !parsed.errors.is_empty() || report.has_errors() {
-        reporter.report(&stale_pipeline(), &no_file());
-        return false;
-    }
-    match crate::run::export::safetensors(saved, &report.ir, out) {
+    let Some((saved, program, _)) = super::predict::checked_run(run_dir, reporter) else { return false };
+    match crate::run::export::safetensors(saved, &program, out) {
         Ok(done) => {
             reporter.note(&format!(
                 "exported {} tensors: {} (transforms: {})",

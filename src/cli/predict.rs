@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::report::Reporter;
-use crate::run::predict::{default_output, open_run, predict_file, stale_pipeline};
+use crate::ir::Program;
+use crate::run::predict::{SavedRun, default_output, open_run, predict_file, stale_pipeline};
 use crate::source::{SourceFile, SourceMap};
 
 /// What `pipe predict` adds and how it decides.
@@ -13,6 +14,29 @@ pub struct Asked {
     pub probabilities: bool,
     /// A two-class run's threshold.
     pub threshold: Option<f64>,
+}
+
+/// A run folder, read, and its saved pipeline checked into a program (with
+/// its sources, where a step's warnings point); `None` after reporting why
+/// not.
+pub fn checked_run(run_dir: &Path, reporter: &mut Reporter) -> Option<(SavedRun, Program, SourceMap)> {
+    let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
+    let saved = match open_run(run_dir) {
+        Ok(saved) => saved,
+        Err(error) => {
+            reporter.report(&error, &no_file());
+            return None;
+        }
+    };
+    let mut sources = SourceMap::new();
+    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), saved.pipeline.as_str());
+    let parsed = crate::syntax::parse(&saved.pipeline, file);
+    let report = crate::check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
+    if !parsed.errors.is_empty() || report.has_errors() {
+        reporter.report(&stale_pipeline(), &no_file());
+        return None;
+    }
+    Some((saved, report.ir, sources))
 }
 
 /// Predicts for new data with a training run's folder; returns whether it
@@ -28,22 +52,8 @@ pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, asked: Asked, re
         return false;
     }
     let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
-    let saved = match open_run(run_dir) {
-        Ok(saved) => saved,
-        Err(error) => {
-            reporter.report(&error, &no_file());
-            return false;
-        }
-    };
-    let mut sources = SourceMap::new();
-    let file = sources.add(run_dir.join("pipeline.pipe").display().to_string(), saved.pipeline.as_str());
-    let parsed = crate::syntax::parse(&saved.pipeline, file);
-    let report = crate::check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
-    if !parsed.errors.is_empty() || report.has_errors() {
-        reporter.report(&stale_pipeline(), &no_file());
-        return false;
-    }
-    match predict_file(saved, &report.ir, data, &out, asked.probabilities, asked.threshold) {
+    let Some((saved, program, sources)) = checked_run(run_dir, reporter) else { return false };
+    match predict_file(saved, &program, data, &out, asked.probabilities, asked.threshold) {
         Ok(done) => {
             for warning in &done.warnings {
                 let file = warning.span().map_or_else(no_file, |s| sources.get(s.file).clone());

@@ -44,22 +44,17 @@ impl Header {
 /// caps them at 100 MB).
 const MAX_HEADER: u64 = 100 << 20;
 
+/// The free-form metadata (`__metadata__`) of a file's header, if it has
+/// some (what wrote it, say).
+pub fn metadata(path: &Path) -> Result<Option<std::collections::HashMap<String, String>>, String> {
+    Ok(parsed_header(path)?.metadata().clone())
+}
+
 /// Reads a file's header (and nothing of its data: the checker reads
 /// names and shapes of files that may hold gigabytes), parsed by the
 /// safetensors crate.
 pub fn header(path: &Path) -> Result<Header, String> {
-    super::regular_file(path)?;
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut size = [0u8; 8];
-    file.read_exact(&mut size).map_err(|_| "too short to be a safetensors file".to_string())?;
-    let size = u64::from_le_bytes(size);
-    if size > MAX_HEADER {
-        return Err("not a safetensors file (its header would be huge)".into());
-    }
-    let mut json = vec![0u8; size as usize];
-    file.read_exact(&mut json).map_err(|_| "its header is cut short".to_string())?;
-    let metadata: safetensors::tensor::Metadata =
-        serde_json::from_slice(&json).map_err(|e| format!("its header is not a safetensors header: {e}"))?;
+    let metadata = parsed_header(path)?;
     let mut entries: Vec<Entry> = metadata
         .tensors()
         .into_iter()
@@ -79,6 +74,21 @@ impl Header {
     pub fn get(&self, name: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.name == name)
     }
+}
+
+/// A file's header, read alone and parsed by the safetensors crate.
+fn parsed_header(path: &Path) -> Result<safetensors::tensor::Metadata, String> {
+    super::regular_file(path)?;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut size = [0u8; 8];
+    file.read_exact(&mut size).map_err(|_| "too short to be a safetensors file".to_string())?;
+    let size = u64::from_le_bytes(size);
+    if size > MAX_HEADER {
+        return Err("not a safetensors file (its header would be huge)".into());
+    }
+    let mut json = vec![0u8; size as usize];
+    file.read_exact(&mut json).map_err(|_| "its header is cut short".to_string())?;
+    serde_json::from_slice(&json).map_err(|e| format!("its header is not a safetensors header: {e}"))
 }
 
 /// The values of the tensors `wanted` names, as f32 (from F32, F64, F16

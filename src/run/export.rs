@@ -28,6 +28,8 @@ pub struct Exported {
 /// transforms beside it.
 pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Exported> {
     let span = Span::default();
+    let transforms = transforms_path(out);
+    not_someone_elses(out, &transforms)?;
     let train = program
         .items
         .iter()
@@ -57,11 +59,10 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| failure(format!("the weights could not be laid out: {e}"), ""))?;
-    let info = HashMap::from([("format".to_owned(), "pt".to_owned()), ("written_by".to_owned(), "pipe export".into())]);
+    let info = HashMap::from([("format".to_owned(), "pt".to_owned()), ("written_by".to_owned(), WRITTEN_BY.into())]);
     let file = safetensors::serialize(views, Some(info))
         .map_err(|e| failure(format!("the weights could not be laid out: {e}"), ""))?;
     write::bytes(out, &file).map_err(|reason| RunError::Write { path: out.display().to_string(), reason, span })?;
-    let transforms = transforms_path(out);
     let numbers = serde_json::to_vec_pretty(&saved.transforms).map_err(|e| failure(e.to_string(), ""))?;
     write::bytes(&transforms, &numbers).map_err(|reason| RunError::Write {
         path: transforms.display().to_string(),
@@ -70,6 +71,33 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     })?;
     Ok(Exported { weights: out.to_path_buf(), transforms, tensors: bytes.len() })
 }
+
+/// Refuses to replace files `pipe export` did not write: an existing
+/// weights file must carry its mark (`written_by` in the header's
+/// metadata), and the transforms file may exist only beside such a one.
+fn not_someone_elses(out: &Path, transforms: &Path) -> RunResult<()> {
+    let ours = |path: &Path| {
+        let header = crate::files::safetensors::metadata(path).ok().flatten();
+        header.is_some_and(|m| m.get("written_by").is_some_and(|w| w == WRITTEN_BY))
+    };
+    let foreign = if out.exists() && !ours(out) {
+        Some(out)
+    } else if transforms.exists() && !(out.exists() && ours(out)) {
+        Some(transforms)
+    } else {
+        None
+    };
+    match foreign {
+        Some(path) => Err(failure(
+            format!("{} exists, and `pipe export` did not write it", path.display()),
+            "choose another `-o`, or move the file away: an export replaces only its own files",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The mark `pipe export` leaves in the weights file's metadata.
+const WRITTEN_BY: &str = "pipe export";
 
 /// `model.transforms.json` beside `model.safetensors`.
 pub fn transforms_path(out: &Path) -> PathBuf {

@@ -143,14 +143,8 @@ impl Loss {
         let [rows, classes] = output.dims();
         let weights = self.weights.as_deref();
         let options = &self.options;
-        let scaled;
-        let targets = match (self.target, targets) {
-            (Some(affine), Targets::Numbers(y)) => {
-                scaled = Targets::Numbers(y.clone().sub_scalar(affine.shift).div_scalar(affine.scale));
-                &scaled
-            }
-            _ => targets,
-        };
+        let scaled = self.scaled(targets);
+        let targets = scaled.as_ref().unwrap_or(targets);
         match (self.kind, targets) {
             (Kind::BinaryCrossEntropy, Targets::Classes(y)) if classes == 1 => {
                 let logits = output.reshape([rows]);
@@ -211,6 +205,17 @@ impl Loss {
         }
     }
 
+    /// The numeric targets as the model learns them (`scale:`), when they
+    /// are scaled.
+    fn scaled(&self, targets: &Targets) -> Option<Targets> {
+        match (self.target, targets) {
+            (Some(affine), Targets::Numbers(y)) => {
+                Some(Targets::Numbers(y.clone().sub_scalar(affine.shift).div_scalar(affine.scale)))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the model predicts classes.
     pub fn is_classification(&self) -> bool {
         self.kind.task() == crate::ir::Task::Classification
@@ -223,14 +228,8 @@ impl Loss {
         let rows = output.dims()[0];
         let weights = self.weights.clone();
         let options = &self.options;
-        let scaled;
-        let targets = match (self.target, targets) {
-            (Some(affine), Targets::Numbers(y)) => {
-                scaled = Targets::Numbers(y.clone().sub_scalar(affine.shift).div_scalar(affine.scale));
-                &scaled
-            }
-            _ => targets,
-        };
+        let scaled = self.scaled(targets);
+        let targets = scaled.as_ref().unwrap_or(targets);
         match (self.kind, targets) {
             (Kind::CrossEntropy, Targets::Classes(y)) if options.label_smoothing > 0.0 => {
                 smoothed_cross_entropy(output, y.clone(), options.label_smoothing, weights.as_deref(), device)
