@@ -24,6 +24,7 @@ mod runs;
 mod sources;
 mod stores;
 mod stream;
+mod sweep;
 mod text;
 mod train;
 mod ui;

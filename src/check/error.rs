@@ -449,6 +449,12 @@ pub enum CheckError {
     #[diagnostic(transparent)]
     Mistaken(Problem),
 
+    /// `mlp(hidden: sweep([[64], [3]]))` where one point's model does not
+    /// fit the data: that point's mistake, with the point.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    AtPoint(PointError),
+
     /// An item `pipe check` accepted and could not lower: a bug in pipe,
     /// reported instead of a run that skips the item or fails oddly.
     #[error("pipe checked this {keyword} item without finding a mistake, and cannot run it")]
@@ -514,6 +520,7 @@ impl CheckError {
             | CheckError::WriteConflict { span, .. }
             | CheckError::ForeignFiles { span, .. }
             | CheckError::UnusedItem { span, .. } => *span,
+            CheckError::AtPoint(point) => point.inner.primary_span(),
         }
     }
 
@@ -645,5 +652,37 @@ fn unreadable_help(path: &str) -> &'static str {
         crate::files::remote::unreadable_help(path)
     } else {
         "paths are relative to the .pipe file"
+    }
+}
+
+/// A mistake one point of a sweep makes (and not every point).
+#[derive(Clone, Debug, Error, PartialEq)]
+#[error("{inner}, at the sweep's point {number} of {of} ({point})")]
+pub struct PointError {
+    /// The point's number, from 1.
+    pub number: usize,
+    /// How many points the sweep has.
+    pub of: usize,
+    /// The point: `lr = 0.01, hidden = [64]`.
+    pub point: String,
+    /// The point's mistake.
+    pub inner: Box<CheckError>,
+}
+
+impl Diagnostic for PointError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.inner.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.inner.severity()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.inner.help()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.inner.labels()
     }
 }

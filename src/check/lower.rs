@@ -19,6 +19,8 @@ pub struct LoweredSettings {
     pub train: HashMap<usize, TrainSettings>,
     /// Each `evaluate` item's settings.
     pub evaluate: HashMap<usize, settings::EvaluateSettings>,
+    /// Each swept `train` item's points.
+    pub sweeps: HashMap<usize, ir::Sweep>,
 }
 
 /// Lowers the runs of one file.
@@ -79,14 +81,23 @@ impl Runs<'_> {
                 }
                 ir::Task::Regression => None,
             };
+            let loss_span = loss.map_or(train.model.span, |l| l.span);
+            let sweep = settings.sweeps.remove(&index).map(|mut sweep| {
+                for trial in &mut sweep.trials {
+                    trial.settings.augment = lowered.augment.clone();
+                    self.output_activation(&trial.model, trial.settings.loss, loss_span);
+                }
+                sweep
+            });
             let target = target.dotted();
-            let run = ir::Train { model, data, validate, target, classes, task, settings: lowered };
+            let run = ir::Train { model, data, validate, target, classes, task, settings: lowered, sweep };
             ir.items[index] = Some(ir::Item {
                 name: train.name.name.clone(),
                 span: item.span,
                 kind: ir::ItemKind::Train(Box::new(run)),
             });
         }
+        self.starts_from_sweeps(ir);
         for (index, data) in std::mem::take(&mut frames.evaluate_frames) {
             let item = &program.items[index];
             let ItemKind::Evaluate(eval) = &item.kind else { continue };
@@ -110,6 +121,30 @@ impl Runs<'_> {
             ir.items[index] = Some(ir::Item { name, span: item.span, kind });
         }
         self.predictions(ir);
+    }
+
+    /// A model that starts from a trained run (`fit_a |> ...`) cannot
+    /// start from a sweep: which point wins, and so which layers it has, is
+    /// known only once every point has trained.
+    fn starts_from_sweeps(&mut self, ir: &ir::Program) {
+        for (index, item) in ir.items.iter().enumerate() {
+            let Some(ir::Item { kind: ir::ItemKind::Train(train), .. }) = item else { continue };
+            let Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), .. }) = &train.model.pretrained else {
+                continue;
+            };
+            let Some(Some(ir::Item { kind: ir::ItemKind::Train(from), name, .. })) = ir.items.get(*run) else {
+                continue;
+            };
+            let ItemKind::Train(written) = &self.program.items[index].kind else { continue };
+            if from.sweep.is_some() {
+                self.errors.push(crate::check::error::Mistake::Unsupported.at(
+                    written.model.span,
+                    format!("a model cannot start from `{name}`: it is a sweep, whose best point is known only once every point has trained"),
+                    "starts from a sweep",
+                    format!("write the best point of `{name}` as a run of its own, and start from that run"),
+                ));
+            }
+        }
     }
 
     /// A `threshold:` needs a run that tells two classes apart: one output

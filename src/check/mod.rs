@@ -28,6 +28,8 @@ mod resolve;
 mod saved;
 pub mod setting_calls;
 mod source_files;
+pub mod sweep;
+mod trials;
 
 pub mod scope;
 pub mod settings;
@@ -137,7 +139,18 @@ struct Checker<'s> {
 impl Checker<'_> {
     /// Checks one file; `root` is the file the user asked about (only its
     /// unused items are worth a warning).
-    fn file(&mut self, program: &Program, dir: Option<&Path>, root: bool) -> Scope {
+    fn file(&mut self, written: &Program, dir: Option<&Path>, root: bool) -> Scope {
+        // Every check but the points' own reads the file with each search
+        // space at its first value.
+        let sweeps = sweep::find(written, &constants(&written.items), root);
+        self.report.errors.extend(sweeps.errors.iter().cloned());
+        let first_point;
+        let program = if sweeps.first.is_empty() {
+            written
+        } else {
+            first_point = sweeps.program(written, &std::collections::HashMap::new());
+            &first_point
+        };
         let mut scope = Scope::default();
         for (index, item) in program.items.iter().enumerate() {
             if let ItemKind::Import(import) = &item.kind {
@@ -181,7 +194,9 @@ impl Checker<'_> {
         }
         let mut shapes = models::Shapes::new(&program.items, &scope, &constants, dir);
         for (index, schema) in &frames.train_inputs {
-            if let ItemKind::Train(train) = &program.items[*index].kind {
+            if let ItemKind::Train(train) = &program.items[*index].kind
+                && !sweeps.plans.contains_key(index)
+            {
                 shapes.train(*index, train, schema);
             }
         }
@@ -189,6 +204,7 @@ impl Checker<'_> {
         let mut lowered = LoweredSettings::default();
         for (index, item) in program.items.iter().enumerate() {
             match &item.kind {
+                ItemKind::Train(_) if sweeps.plans.contains_key(&index) => {}
                 ItemKind::Train(train) => {
                     if let Some(settings) = rules.train(train, frames.train_inputs.get(&index)) {
                         lowered.train.insert(index, settings);
@@ -203,6 +219,20 @@ impl Checker<'_> {
             }
         }
         self.report.errors.extend(rules.errors);
+        let cx = trials::Context { written, sweeps: &sweeps, scope: &scope, constants: &constants, dir };
+        for (index, plan) in &sweeps.plans {
+            let Some(schema) = frames.train_inputs.get(index) else { continue };
+            let checked = trials::check(&cx, *index, plan, schema);
+            self.report.errors.extend(checked.errors);
+            shapes.summaries.extend(checked.summary);
+            shapes.layer_shapes.extend(checked.layer_shapes);
+            if let Some((model, settings)) = checked.first {
+                shapes.models.push((*index, model));
+                lowered.train.insert(*index, settings);
+                let search = plan.search.clone();
+                lowered.sweeps.insert(*index, crate::ir::Sweep { search, trials: checked.trials });
+            }
+        }
         for item in &program.items {
             if let ItemKind::Augment(a) = &item.kind {
                 augment::augmentation(&a.body, &constants, &mut self.report.errors);

@@ -187,5 +187,7 @@ pub fn all() -> Vec<(&'static str, &'static [Param], &'static str)> {
         .chain(of(CLIPS))
         .chain(of(LOG_SINKS))
         .chain(of(CHECKPOINTS))
+        .chain(of(crate::check::sweep::SEARCHES))
+        .chain(of(crate::check::sweep::SPACES))
         .collect()
 }

@@ -17,7 +17,7 @@ use crate::check::setting_calls::{
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
     Batch, Checkpoint, ClassWeight, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, LossOptions,
-    Metric, Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings, WarmupLength,
+    Metric, Objective, Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings, WarmupLength,
 };
 use crate::schema::{DType, Schema};
 use crate::source::Span;
@@ -76,6 +76,46 @@ pub enum TrainKey {
     Prefetch,
     /// `jit:` (or `compile:`)
     Jit,
+    /// `search:` (how a sweep picks its points)
+    Search,
+    /// `objective:` (what ranks a sweep's points)
+    Objective,
+}
+
+impl TrainKey {
+    /// Whether a sweep may vary this setting (`optimizer: adam(lr:
+    /// sweep([1e-3, 1e-2]))`): not the ones that name data, columns, files
+    /// or devices, which every point shares, nor the sweep's own.
+    pub fn sweepable(self) -> bool {
+        match self {
+            TrainKey::Loss
+            | TrainKey::Optimizer
+            | TrainKey::Schedule
+            | TrainKey::Batch
+            | TrainKey::Epochs
+            | TrainKey::EarlyStop
+            | TrainKey::Precision
+            | TrainKey::Regularize
+            | TrainKey::Clip
+            | TrainKey::Accumulate
+            | TrainKey::Seed
+            | TrainKey::ClassWeight
+            | TrainKey::Scale
+            | TrainKey::Prefetch => true,
+            TrainKey::Target
+            | TrainKey::Validate
+            | TrainKey::Device
+            | TrainKey::Log
+            | TrainKey::Save
+            | TrainKey::Checkpoint
+            | TrainKey::Augment
+            | TrainKey::Weights
+            | TrainKey::CudnnBenchmark
+            | TrainKey::Jit
+            | TrainKey::Search
+            | TrainKey::Objective => false,
+        }
+    }
 }
 
 /// A setting, declared once: its key, the form of its value and what it
@@ -196,6 +236,18 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
         "compile",
         "false",
         "`jit` by torch.compile's name: no backend of this build compiles, so only `false` checks",
+    ),
+    train_setting(
+        TrainKey::Search,
+        "search",
+        "grid | random(n:, seed:)",
+        "How a sweep picks its points: every combination (`grid`, the default) or `n` drawn at random",
+    ),
+    train_setting(
+        TrainKey::Objective,
+        "objective",
+        "val.loss | val.<metric> | train.<metric>",
+        "What ranks a sweep's points (at each point's kept epoch); `val.loss` unless given",
     ),
 ];
 
@@ -413,6 +465,13 @@ impl<'a> Settings<'a> {
                 TrainKey::Prefetch => set(&mut out.prefetch, self.prefetch(value)),
                 // Eager execution is what runs: `false` says so, `true` is refused.
                 TrainKey::Jit => self.jit(key.name.as_str(), value),
+                // Read by the sweep planner (`check::sweep`), which needs
+                // it before the points are checked.
+                TrainKey::Search => {}
+                TrainKey::Objective => {
+                    out.objective =
+                        self.watched(value, validated, task).map(|(split, metric)| Objective { split, metric })
+                }
             }
         }
         if let Some(value) = get("cudnn_benchmark")

@@ -10,6 +10,7 @@ mod preview;
 mod report;
 mod run;
 mod runs;
+mod swept;
 mod watch;
 
 use std::path::PathBuf;

@@ -105,6 +105,9 @@ fn override_device(program: &mut crate::ir::Program, device: crate::ir::Device) 
     for item in program.items.iter_mut().flatten() {
         if let crate::ir::ItemKind::Train(train) = &mut item.kind {
             train.settings.devices = vec![device.clone()];
+            for trial in train.sweep.iter_mut().flat_map(|s| &mut s.trials) {
+                trial.settings.devices = vec![device.clone()];
+            }
         }
     }
 }
@@ -156,6 +159,10 @@ pub fn execute(
                     print_epoch(&name, &epoch, epochs, reporter)
                 }
             }
+            Event::Point { name, number, of, point, cached } => {
+                super::swept::print_point(&name, number, of, &point, cached, reporter)
+            }
+            Event::Swept { name, ranking } => super::swept::print_ranking(&name, &ranking, reporter),
             Event::Evaluated { name, scores, metrics, classes } => {
                 print_scores(&name, &scores, &metrics, classes.as_deref(), reporter)
             }

@@ -30,6 +30,48 @@ pub struct Train {
     pub task: Task,
     /// The settings, defaults filled in.
     pub settings: TrainSettings,
+    /// A sweep's points, when the run is one (`model` and `settings` are
+    /// its first point's): each trains on its own, and the best by the
+    /// objective is the run's result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// The points of a sweep, each checked as if written out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sweep {
+    /// How they were picked: `grid`, `random(n: 20, seed: 1)`.
+    pub search: String,
+    /// The points, in the order they train.
+    pub trials: Vec<Trial>,
+}
+
+/// One point of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trial {
+    /// Each swept value as written: `("lr", "0.01")`.
+    pub point: Vec<(String, String)>,
+    /// The model at this point.
+    pub model: Model,
+    /// The settings at this point.
+    pub settings: TrainSettings,
+}
+
+impl Train {
+    /// The run of one point of its sweep (the run itself without one).
+    pub fn trial(&self, index: usize) -> Train {
+        let Some(trial) = self.sweep.as_ref().and_then(|s| s.trials.get(index)) else { return self.clone() };
+        Train {
+            model: trial.model.clone(),
+            settings: trial.settings.clone(),
+            sweep: None,
+            data: self.data.clone(),
+            validate: self.validate.clone(),
+            target: self.target.clone(),
+            classes: self.classes.clone(),
+            task: self.task,
+        }
+    }
 }
 
 /// What a run learns.
@@ -426,6 +468,19 @@ pub struct TrainSettings {
     /// `settings.json`, or what `--resume` compares.
     #[serde(skip)]
     pub prefetch: u64,
+    /// What ranks a sweep's points (`None`: the validation loss, or the
+    /// training loss without validation data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+}
+
+/// A metric on a split: what ranks a sweep's points.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Objective {
+    /// The data it is computed on.
+    pub split: DataSplit,
+    /// The metric.
+    pub metric: Scalar,
 }
 
 /// Epochs when the file says nothing.
@@ -466,6 +521,7 @@ impl TrainSettings {
             weights: None,
             target_scale: None,
             prefetch: DEFAULT_PREFETCH,
+            objective: None,
         }
     }
 }

@@ -155,8 +155,13 @@ impl<'a> Session<'a> {
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(None) };
                 let span = self.item(id).span;
                 let asked = crate::run::asked_of(metrics, curves.is_some());
-                let (scores, rows) =
-                    crate::run::training::evaluate_file(&trained, train, &data, (*threshold, &asked), span)?;
+                let (scores, rows) = crate::run::training::evaluate_file(
+                    &trained,
+                    trained.run(train),
+                    &data,
+                    (*threshold, &asked),
+                    span,
+                )?;
                 self.evaluated_item(id, &trained, scores)?;
                 vec![rows]
             }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::ir::{ItemKind, Program};
+use crate::ir::Program;
 use crate::run::error::{RunError, RunResult};
 use crate::run::predict::SavedRun;
 use crate::run::{training, write};
@@ -30,15 +30,7 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     let span = Span::default();
     let transforms = transforms_path(out);
     not_someone_elses(out, &transforms)?;
-    let train = program
-        .items
-        .iter()
-        .flatten()
-        .find_map(|i| match &i.kind {
-            ItemKind::Train(t) if i.name == saved.name => Some(t.as_ref().clone()),
-            _ => None,
-        })
-        .ok_or_else(|| failure(format!("the saved pipeline has no training run `{}`", saved.name), ""))?;
+    let train = crate::run::predict::saved_train(program, &saved.name, &saved.dir)?;
     let trained = training::load(&train, &saved.dir.join("model.bpk"), saved.meta)
         .ok_or_else(|| failure("the run's weights could not be read", "train again with `pipe run`"))?;
     let values = trained.net.torch_values(&train.model).map_err(|reason| {

@@ -39,6 +39,7 @@ pub mod read;
 mod split;
 mod stored;
 mod stream;
+pub mod sweep;
 mod text;
 mod threads;
 pub mod training;
@@ -137,6 +138,26 @@ pub enum Event {
         /// Whether the file asks for epoch lines on the console (`log:`
         /// absent, or listing `console`); JSON output has them all.
         console: bool,
+    },
+    /// A point of a sweep starts (or is found in the cache).
+    Point {
+        /// The `train` item.
+        name: String,
+        /// The point's number, from 1.
+        number: usize,
+        /// How many points the sweep has.
+        of: usize,
+        /// Each swept value as written.
+        point: Vec<(String, String)>,
+        /// Whether it was trained before (its weights come from the cache).
+        cached: bool,
+    },
+    /// Every point of a sweep is done: the ranking, best first.
+    Swept {
+        /// The `train` item.
+        name: String,
+        /// The points, best first.
+        ranking: sweep::Ranking,
     },
     /// An evaluation's metrics.
     Evaluated {
@@ -669,6 +690,7 @@ impl<'a> Session<'a> {
                 let trained = Rc::clone(&self.trained[run]);
                 let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(vec![frame.height()]) };
                 let asked = asked_of(metrics, curves.is_some());
+                let train = trained.run(train);
                 let scores = training::evaluate(&trained, train, &frame, *threshold, &asked, item.span)?;
                 self.evaluated_item(id, &trained, scores)?;
                 Ok(vec![frame.height()])
@@ -713,11 +735,29 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Trains run `id` on its rows; its row counts.
+    /// Trains run `id` on its rows (every point, for a sweep); its row counts.
     fn train_item(&mut self, id: ItemId, rows: training::TrainRows) -> RunResult<Vec<usize>> {
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
         let ItemKind::Train(train) = &item.kind else { return Ok(Vec::new()) };
+        if let Some(sweep) = &train.sweep {
+            return self.sweep_item(id, train, sweep, rows);
+        }
+        let trained = self.train_one(id, train, rows)?;
+        let rows = vec![trained.meta.rows];
+        self.trained.insert(id, Rc::new(trained));
+        Ok(rows)
+    }
+
+    /// Trains `train` (item `id`'s run, or a point of its sweep) on its rows.
+    fn train_one(
+        &mut self,
+        id: ItemId,
+        train: &crate::ir::Train,
+        rows: training::TrainRows,
+    ) -> RunResult<training::Trained> {
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
         // What the transforms its data went through learned: saved with
         // the run, so `pipe predict` applies the same numbers.
         let mut used = Vec::new();
@@ -751,9 +791,7 @@ impl<'a> Session<'a> {
                 pretrained,
             )?
         };
-        let rows = vec![trained.meta.rows];
-        self.trained.insert(id, Rc::new(trained));
-        Ok(rows)
+        Ok(trained)
     }
 
     /// The transform's result on `input`, when that is the data it was
@@ -797,7 +835,7 @@ impl<'a> Session<'a> {
                     let trained = Rc::clone(&self.trained[run]);
                     let ItemKind::Train(train) = &self.item(*run).kind else { return Ok(df) };
                     let asked = training::Asked { probability: *probability, classes, threshold: *threshold };
-                    training::predict(&trained, train, df, &asked, *span)?
+                    training::predict(&trained, trained.run(train), df, &asked, *span)?
                 }
                 // Fitting steps in a stage learn from the frame itself.
                 op => {

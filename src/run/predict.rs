@@ -48,6 +48,27 @@ pub struct SavedRun {
 }
 
 /// The error for a folder that is not a training run's.
+/// The training run a run folder holds, from its saved pipeline: the
+/// item named `name`, or the point of its sweep the folder records.
+pub fn saved_train(program: &Program, name: &str, run_dir: &Path) -> RunResult<crate::ir::Train> {
+    let train = program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| match &i.kind {
+            ItemKind::Train(t) if i.name == name => Some(t.as_ref()),
+            _ => None,
+        })
+        .ok_or_else(|| not_a_run(run_dir))?;
+    training::folder_run(train, run_dir).ok_or_else(|| {
+        failure(
+            format!("`{}` is no point of the sweep `{name}` of its saved pipeline", run_dir.display()),
+            "give a run folder that `pipe run` wrote for a point of this sweep",
+        )
+    })
+}
+
+/// The error for a folder that is no run folder.
 pub fn not_a_run(run_dir: &Path) -> RunError {
     failure(
         format!("`{}` is not a training run folder", run_dir.display()),
@@ -117,15 +138,7 @@ pub fn predict_file(
     threshold: Option<f64>,
 ) -> RunResult<Predicted> {
     let SavedRun { dir: run_dir, name, meta, transforms: saved, .. } = saved;
-    let train = program
-        .items
-        .iter()
-        .flatten()
-        .find_map(|i| match &i.kind {
-            ItemKind::Train(t) if i.name == name => Some(t.as_ref().clone()),
-            _ => None,
-        })
-        .ok_or_else(|| not_a_run(&run_dir))?;
+    let train = saved_train(program, &name, &run_dir)?;
     let (base, stages) = layers(&train.data);
     let schema = base_schema(program, base).unwrap_or_else(|| base.schema.clone());
     // A folder of images for a run trained on images: the rows are its

@@ -70,6 +70,37 @@ impl Session<'_> {
         Ok(key)
     }
 
+    /// The cache key of a point of a sweep: the key of its run written
+    /// out as an item of its own.
+    pub(super) fn run_key(&mut self, run: &crate::ir::Train) -> RunResult<String> {
+        let kind = ItemKind::Train(Box::new(run.clone()));
+        let mut names = HashMap::new();
+        for r in references(&kind) {
+            names.insert(r, self.key(r)?);
+        }
+        let fingerprint = crate::ir::fingerprint(&kind, names);
+        let text = format!("pipe {} {COMPUTED}\n{fingerprint}", env!("CARGO_PKG_VERSION"));
+        Ok(cache::hash(text.as_bytes()))
+    }
+
+    /// A point of a sweep trained before, from the cache (`None`: not
+    /// there, or unusable).
+    pub(super) fn load_point(&mut self, key: &str, run: &crate::ir::Train) -> Option<training::Trained> {
+        match self.cache.as_ref()?.load_trained(key) {
+            cache::Lookup::Found((weights, meta)) => training::load(run, &weights, meta),
+            cache::Lookup::Missing | cache::Lookup::Damaged(_) => None,
+        }
+    }
+
+    /// Stores a point of a sweep; a failure costs a retraining next time.
+    pub(super) fn store_point(&mut self, key: &str, trained: &training::Trained) {
+        if let Some(cache) = &self.cache
+            && trained.cacheable
+        {
+            let _ = cache.store_trained(key, &trained.net, &trained.meta);
+        }
+    }
+
     /// Loads an item's result from the cache; whether it was there. An
     /// entry that fails its checksums is a warning, and recomputed.
     pub(super) fn load(&mut self, id: ItemId, key: &str, need_data: bool) -> bool {
@@ -96,12 +127,21 @@ impl Session<'_> {
             }),
             ItemKind::Train(train) => map(cache.load_trained(key), |(weights, meta)| {
                 let rows = vec![meta.rows];
+                // A sweep's result is its best point: the one its run
+                // folder records (trained again when that folder is gone).
+                let point = match &train.sweep {
+                    Some(_) => Some(training::folder_point(train, &meta.run_dir)?),
+                    None => None,
+                };
+                let written = point.map(|i| train.trial(i));
+                let run = written.as_ref().unwrap_or(train);
                 // A `save:` folder deleted since is written again from the
                 // run folder (or the run trains again if that is gone too).
-                if let Some(save) = &train.settings.save {
-                    training::restore_saved(train, &self.dir.join(save), &meta.run_dir).ok()?;
+                if let Some(save) = &run.settings.save {
+                    training::restore_saved(run, &self.dir.join(save), &meta.run_dir).ok()?;
                 }
-                let trained = training::load(train, &weights, meta)?;
+                let mut trained = training::load(run, &weights, meta)?;
+                trained.point = point.map(|i| Box::new(training::trial_run(train, i)));
                 self.trained.insert(id, Rc::new(trained));
                 Some(rows)
             }),

@@ -592,7 +592,8 @@ fn scan(
                 continue;
             }
             if let Some(model) = &work.models[index] {
-                batch = training::predict(&model.trained, model.train, batch, &model.asked, step.span)?;
+                batch =
+                    training::predict(&model.trained, model.trained.run(model.train), batch, &model.asked, step.span)?;
                 continue;
             }
             let (Some(fitted), Some(op)) = (fitted.as_ref(), step.op()) else { return Err(unfitted(step.span)) };

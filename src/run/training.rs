@@ -37,6 +37,16 @@ pub struct Trained {
     /// Whether the result belongs to the file as it is now (settings edited
     /// during training make it belong to no single version).
     pub cacheable: bool,
+    /// The point of a sweep these weights are (its model and settings);
+    /// `None`: the item's own run.
+    pub point: Option<Box<Train>>,
+}
+
+impl Trained {
+    /// The run these weights were trained as: the sweep's point, or `item`.
+    pub fn run<'t>(&'t self, item: &'t Train) -> &'t Train {
+        self.point.as_deref().unwrap_or(item)
+    }
 }
 
 /// What is kept with the weights.
@@ -203,6 +213,7 @@ pub fn is_classification(train: &Train) -> bool {
 }
 
 /// The rows a run trains (and validates) on.
+#[derive(Clone)]
 pub enum TrainRows<'f> {
     /// Frames computed in memory.
     Frames {
@@ -479,7 +490,7 @@ pub fn train(
             span,
         })?;
     }
-    Ok(Trained { net: fitted.net, meta, cacheable: !fitted.changed_while_running })
+    Ok(Trained { net: fitted.net, meta, cacheable: !fitted.changed_while_running, point: None })
 }
 
 /// The error for a run folder that could not be written (a full disk): a
@@ -495,11 +506,70 @@ fn unfinished(run_dir: &Path, fresh: bool, reason: String, span: Span) -> RunErr
     RunError::Write { path: run_dir.display().to_string(), reason, span }
 }
 
-/// `runs/<item>/<timestamp>/` beside the `.pipe` file (a new one each run).
+/// `runs/<item>/<timestamp>/` beside the `.pipe` file (a new one each
+/// run; points of a sweep can start within one millisecond).
 fn run_folder(dir: &Path, name: &str) -> PathBuf {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let stamp = format!("{}-{:03}", now.as_secs(), now.subsec_millis());
-    dir.join("runs").join(name).join(stamp)
+    let base = dir.join("runs").join(name);
+    let mut folder = base.join(&stamp);
+    let mut n: u32 = 1;
+    while folder.exists() {
+        n = n.saturating_add(1);
+        folder = base.join(format!("{stamp}-{n}"));
+    }
+    folder
+}
+
+/// Point `index` of a swept run as it trains: the log files and the
+/// `save:` folder are the run's, written once, with the best point's.
+pub fn trial_run(train: &Train, index: usize) -> Train {
+    let mut run = train.trial(index);
+    run.settings.save = None;
+    run.settings.logs.retain(|l| matches!(l, LogSink::Console));
+    run
+}
+
+/// The point of a swept run a run folder holds: the one whose settings
+/// and model the folder records (`None` when none is, or no sweep).
+pub fn folder_point(train: &Train, run_dir: &Path) -> Option<usize> {
+    let sweep = train.sweep.as_ref()?;
+    let settings = std::fs::read(run_dir.join("settings.json")).ok()?;
+    let model = std::fs::read(run_dir.join("model.json")).ok()?;
+    (0..sweep.trials.len()).find(|&i| {
+        let run = trial_run(train, i);
+        serde_json::to_vec_pretty(&run.settings).is_ok_and(|s| s == settings)
+            && serde_json::to_vec_pretty(&run.model).is_ok_and(|m| m == model)
+    })
+}
+
+/// The run a run folder holds: the item's, or the point of its sweep the
+/// folder records (`None` when it records none of them).
+pub fn folder_run(train: &Train, run_dir: &Path) -> Option<Train> {
+    if train.sweep.is_none() {
+        return Some(train.clone());
+    }
+    folder_point(train, run_dir).map(|i| trial_run(train, i))
+}
+
+/// A swept run's own log files and `save:` folder, with the best point's
+/// history and weights (`point` is that point as written, `meta` its
+/// training).
+pub fn finish_sweep(dir: &Path, point: &Train, meta: &TrainedMeta, span: Span) -> RunResult<()> {
+    write_logs(dir, point, &meta.history).map_err(|reason| RunError::Write {
+        path: "the log files".into(),
+        reason,
+        span,
+    })?;
+    if let Some(save) = &point.settings.save {
+        let target = dir.join(save);
+        save_model(&meta.run_dir, &target, &point.model).map_err(|reason| RunError::Write {
+            path: target.display().to_string(),
+            reason,
+            span,
+        })?;
+    }
+    Ok(())
 }
 
 /// What a run folder starts with (so a killed run can be recognised and
@@ -886,5 +956,5 @@ pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained>
     devices_present(train, Span::default()).ok()?;
     let precision = crate::train::model::Precision::of(train.settings.precision);
     let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?.with_precision(precision);
-    Some(Trained { net, meta, cacheable: true })
+    Some(Trained { net, meta, cacheable: true, point: None })
 }
