@@ -202,3 +202,63 @@ fn ranges_grids_and_random_searches_give_the_documented_points() {
     let both = values(&drawn, 0);
     assert!(both.contains(&"[8]".to_owned()) && both.contains(&"[16]".to_owned()));
 }
+
+/// The median of numbers (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+#[test]
+fn median_pruning_stops_the_points_optunas_rule_stops() {
+    let rates = ["1e-2", "3e-2", "1e-4", "3e-3", "1e-3", "3e-4"];
+    let file = |lr: &str, prune: &str| {
+        iris("[8]", lr)
+            .replace("epochs: 12", "epochs: 10")
+            .replace("    early_stop: patience(4, restore_best: true)\n", prune)
+    };
+    let swept = run(
+        &scratch("sweep_prune"),
+        &file(&format!("sweep([{}])", rates.join(", ")), "    prune: median(startup: 2, after: 1)\n"),
+    );
+    assert!(swept.errors.is_empty(), "{:?}", swept.errors);
+    let ranking = swept.ranking.expect("a ranking");
+    // The reference: each point trained alone for all its epochs, and
+    // Optuna's MedianPruner rule (its best validation loss so far against
+    // the median of the finished points' at that epoch, from the 2nd
+    // epoch, once 2 points have finished) applied to those histories.
+    let mut finished: Vec<Vec<f64>> = Vec::new();
+    let mut pruned_any = false;
+    for (index, lr) in rates.iter().enumerate() {
+        let alone = run(&scratch(&format!("sweep_prune_{index}")), &file(lr, ""));
+        assert!(alone.errors.is_empty(), "{:?}", alone.errors);
+        let val: Vec<f64> = alone.losses[&0].iter().map(|l| l.1).collect();
+        let mut best = f64::INFINITY;
+        let mut pruned = None;
+        for (e, v) in val.iter().enumerate() {
+            best = best.min(*v);
+            if finished.len() >= 2 && e >= 1 && best > median(finished.iter().map(|h| h[e]).collect()) {
+                pruned = Some(e + 1);
+                break;
+            }
+        }
+        if pruned.is_none() {
+            finished.push(val);
+        }
+        let number = index + 1;
+        let listed = ranking.points.iter().find(|p| p.number == number).unwrap();
+        assert_eq!(listed.pruned_at, pruned, "point {number} (lr {lr})");
+        // Up to where it stopped, it trained as alone.
+        let epochs = pruned.unwrap_or(10);
+        assert_eq!(swept.losses[&number], alone.losses[&0][..epochs], "point {number}");
+        pruned_any |= pruned.is_some();
+    }
+    assert!(pruned_any, "the case prunes some points");
+    let csv = std::fs::read_to_string(scratch_dir("sweep_prune").join("runs/species/sweep.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",pruned_at,"), "{csv}");
+}
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("run").join(name)
+}

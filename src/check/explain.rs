@@ -21,6 +21,9 @@ pub struct Explained {
     /// For an output, a transform or a training run: whether it streams,
     /// or why it holds its rows.
     pub memory: Option<crate::ir::Memory>,
+    /// For a swept training run: its points and how they were picked
+    /// (`12 points (grid)`); the layers shown are the first point's.
+    pub sweep: Option<String>,
 }
 
 /// The explanation of a file's items.
@@ -35,7 +38,8 @@ pub fn render(items: &[Explained]) -> String {
         match (&item.input, &item.schema) {
             (_, None) if !item.layers.is_empty() => {
                 let parameters = item.parameters.map_or_else(String::new, |p| format!(", {} parameters", thousands(p)));
-                out.push_str(&format!("{title}: {} layers{parameters}\n", item.layers.len()));
+                let sweep = item.sweep.as_ref().map_or_else(String::new, |s| format!("a sweep of {s}, the first: "));
+                out.push_str(&format!("{title}: {sweep}{} layers{parameters}\n", item.layers.len()));
                 item.layers.iter().for_each(|l| out.push_str(&format!("    {l}\n")));
             }
             (_, None) => out.push_str(&format!("{title}\n")),

@@ -190,6 +190,7 @@ impl Checker<'_> {
                 layers: Vec::new(),
                 parameters: None,
                 memory: None,
+                sweep: sweeps.plans.get(&index).map(|p| format!("{} points ({})", p.points.len(), p.search)),
             });
         }
         let mut shapes = models::Shapes::new(&program.items, &scope, &constants, dir);
@@ -229,8 +230,8 @@ impl Checker<'_> {
             if let Some((model, settings)) = checked.first {
                 shapes.models.push((*index, model));
                 lowered.train.insert(*index, settings);
-                let search = plan.search.clone();
-                lowered.sweeps.insert(*index, crate::ir::Sweep { search, trials: checked.trials });
+                let (search, prune) = (plan.search.clone(), plan.prune);
+                lowered.sweeps.insert(*index, crate::ir::Sweep { search, trials: checked.trials, prune });
             }
         }
         for item in &program.items {

@@ -189,5 +189,6 @@ pub fn all() -> Vec<(&'static str, &'static [Param], &'static str)> {
         .chain(of(CHECKPOINTS))
         .chain(of(crate::check::sweep::SEARCHES))
         .chain(of(crate::check::sweep::SPACES))
+        .chain(of(crate::check::sweep::PRUNERS))
         .collect()
 }

@@ -80,6 +80,8 @@ pub enum TrainKey {
     Search,
     /// `objective:` (what ranks a sweep's points)
     Objective,
+    /// `prune:` (a sweep's stopping rule)
+    Prune,
 }
 
 impl TrainKey {
@@ -113,7 +115,8 @@ impl TrainKey {
             | TrainKey::CudnnBenchmark
             | TrainKey::Jit
             | TrainKey::Search
-            | TrainKey::Objective => false,
+            | TrainKey::Objective
+            | TrainKey::Prune => false,
         }
     }
 }
@@ -248,6 +251,12 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
         "objective",
         "val.loss | val.<metric> | train.<metric>",
         "What ranks a sweep's points (at each point's kept epoch); `val.loss` unless given",
+    ),
+    train_setting(
+        TrainKey::Prune,
+        "prune",
+        "median(startup:, after:)",
+        "Stops a sweep's point whose best objective so far is worse than the finished points' median at that epoch",
     ),
 ];
 
@@ -466,8 +475,8 @@ impl<'a> Settings<'a> {
                 // Eager execution is what runs: `false` says so, `true` is refused.
                 TrainKey::Jit => self.jit(key.name.as_str(), value),
                 // Read by the sweep planner (`check::sweep`), which needs
-                // it before the points are checked.
-                TrainKey::Search => {}
+                // them before the points are checked.
+                TrainKey::Search | TrainKey::Prune => {}
                 TrainKey::Objective => {
                     out.objective =
                         self.watched(value, validated, task).map(|(split, metric)| Objective { split, metric })

@@ -68,11 +68,20 @@ pub const SEARCHES: &[Declared<SearchKind>] = &[
     ),
 ];
 
+/// The values `prune:` takes.
+pub const PRUNERS: &[Declared<()>] = &[declared(
+    "median",
+    (),
+    &[named("startup"), named("after")],
+    "Stops a point whose best objective so far is worse than the median of the finished points' at that epoch, once `startup` points have finished (5 unless given) and after `after` epochs (0 unless given)",
+)];
+
 /// The most points one sweep may have.
 pub const MAX_POINTS: usize = 1000;
 
-/// Significant digits a drawn number keeps, so a point prints as the value
-/// it trains with (and can be written into a file as is).
+/// Significant digits a drawn number or a range's value keeps, so a point
+/// prints as the value it trains with (and can be written into a file as
+/// is).
 const DRAWN_DIGITS: i32 = 4;
 
 /// Whether `call` is a search space (`sweep`, `uniform`, `log_uniform`).
@@ -102,6 +111,8 @@ pub struct Plan {
     pub points: Vec<Vec<Expr>>,
     /// `grid`, `random(n: 20, seed: 1)`: how the points were picked.
     pub search: String,
+    /// `prune: median(...)`, checked.
+    pub prune: Option<crate::ir::MedianPrune>,
 }
 
 impl Plan {
@@ -201,7 +212,7 @@ fn plan(
 ) -> Option<Plan> {
     let search = setting(&train.body, "search");
     if spans.is_empty() {
-        for (key, does) in [("search", "picks"), ("objective", "ranks")] {
+        for (key, does) in [("search", "picks"), ("objective", "ranks"), ("prune", "stops")] {
             if let Some(value) = setting(&train.body, key) {
                 errors.push(Mistake::Conflict.at(
                     value.span,
@@ -241,7 +252,47 @@ fn plan(
             (random(&spaces, n, seed), format!("random(n: {n}, seed: {seed})"))
         }
     };
-    Some(Plan { axes, points, search: written })
+    let prune = match setting(&train.body, "prune") {
+        None => None,
+        Some(value) => Some(prune(value, errors)?),
+    };
+    Some(Plan { axes, points, search: written, prune })
+}
+
+/// `prune: median(startup: 5, after: 2)`.
+fn prune(value: &Expr, errors: &mut Vec<CheckError>) -> Option<crate::ir::MedianPrune> {
+    let (name, args) = match &value.kind {
+        ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].name.as_str(), &[][..]),
+        ExprKind::Call(c) if c.callee.parts.len() == 1 => (c.callee.parts[0].name.as_str(), &c.args[..]),
+        _ => ("", &[][..]),
+    };
+    let Some(declared) = PRUNERS.iter().find(|p| p.name == name) else {
+        let near = closest(name, PRUNERS.iter().map(|p| p.name)).filter(|_| !name.is_empty());
+        let help = near.map_or_else(
+            || "write `prune: median(startup: 5, after: 2)`".to_owned(),
+            |n| format!("did you mean `{n}`?"),
+        );
+        errors.push(Mistake::UnknownValue.at(value.span, "`prune` is `median(startup:, after:)`", "not a rule", help));
+        return None;
+    };
+    let before = errors.len();
+    let bound = bind(declared.name, declared.params, args, value.span, errors);
+    let constants = Constants::new();
+    let mut count = |name: &str, default: u64| match bound.value(name, &constants) {
+        None => Some(default),
+        Some((Value::Int(n), _)) if n >= 0 => Some(n as u64),
+        Some((value, span)) => {
+            errors.push(Mistake::range_or_type(value.as_f64().is_some()).at(
+                span,
+                format!("`{name}` is a whole number, 0 or more"),
+                "not a count",
+                "write `prune: median(startup: 5, after: 2)`",
+            ));
+            None
+        }
+    };
+    let (startup, after) = (count("startup", 5), count("after", 0));
+    (errors.len() == before).then_some(crate::ir::MedianPrune { startup: startup?, after: after? })
 }
 
 /// The value of `key` in a block.
@@ -583,8 +634,9 @@ fn swept_values(
         let t = i as f64 / (steps - 1).max(1) as f64;
         let value =
             if log { (low.0.ln() + t * (high.0.ln() - low.0.ln())).exp() } else { low.0 + t * (high.0 - low.0) };
-        // Twelve digits drop the float noise of the spacing (0.30000000000000004).
-        if ints { value.round() } else { round_significant(value, 12) }
+        // As drawn numbers: the value printed is the value trained (and
+        // the float noise of the spacing, 0.30000000000000004, is gone).
+        if ints { value.round() } else { round_significant(value, DRAWN_DIGITS) }
     });
     let mut out: Vec<Expr> = Vec::new();
     for value in values {

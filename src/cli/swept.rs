@@ -32,7 +32,7 @@ pub fn print_ranking(name: &str, ranking: &Ranking, r: &Reporter) {
                     p.point.iter().map(|(l, v)| (l.clone(), serde_json::Value::String(v.clone()))).collect();
                 serde_json::json!({
                     "point": p.number, "values": values, "objective": p.objective, "epochs": p.epochs,
-                    "kept_epoch": p.kept_epoch, "seconds": p.seconds, "cached": p.cached,
+                    "kept_epoch": p.kept_epoch, "pruned_at": p.pruned_at, "seconds": p.seconds, "cached": p.cached,
                     "run": p.run_dir.display().to_string(),
                 })
             })
@@ -54,7 +54,8 @@ pub fn print_ranking(name: &str, ranking: &Ranking, r: &Reporter) {
         let mut row = vec![(rank + 1).to_string(), p.number.to_string()];
         row.extend(p.point.iter().map(|(_, v)| v.clone()));
         row.push(p.objective.map_or_else(|| "-".into(), |v| format!("{v:.4}")));
-        row.push(format!("{}/{}", p.kept_epoch, p.epochs));
+        let pruned = if p.pruned_at.is_some() { " pruned" } else { "" };
+        row.push(format!("{}/{}{pruned}", p.kept_epoch, p.epochs));
         row.push(if p.cached { "cached".into() } else { format!("{:.1}", p.seconds) });
         rows.push(row);
     }

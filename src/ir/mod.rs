@@ -33,8 +33,8 @@ pub use stream::{
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, ClassWeight, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device,
-    DeviceKind, EarlyStop, LogSink, Loss, LossOptions, Metric, Objective, Optimizer, OptimizerKind, Precision, Scalar,
-    Schedule, Sweep, TargetScaling, Task, Train, TrainSettings, Trial, WarmupLength,
+    DeviceKind, EarlyStop, LogSink, Loss, LossOptions, MedianPrune, Metric, Objective, Optimizer, OptimizerKind,
+    Precision, Scalar, Schedule, Sweep, TargetScaling, Task, Train, TrainSettings, Trial, WarmupLength,
 };
 
 /// Index of an item in [`Program::items`].

@@ -44,6 +44,20 @@ pub struct Sweep {
     pub search: String,
     /// The points, in the order they train.
     pub trials: Vec<Trial>,
+    /// Stopping points that fall behind (`prune: median(...)`).
+    pub prune: Option<MedianPrune>,
+}
+
+/// The median stopping rule (Optuna's `MedianPruner`): after `startup`
+/// points have finished, a point stops at an epoch past `after` whose best
+/// objective so far is worse than the median of the finished points'
+/// objectives at that epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MedianPrune {
+    /// Points that finish unpruned before any is pruned.
+    pub startup: u64,
+    /// Epochs every point trains before it can be pruned.
+    pub after: u64,
 }
 
 /// One point of a sweep.

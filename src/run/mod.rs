@@ -743,7 +743,7 @@ impl<'a> Session<'a> {
         if let Some(sweep) = &train.sweep {
             return self.sweep_item(id, train, sweep, rows);
         }
-        let trained = self.train_one(id, train, rows)?;
+        let trained = self.train_one(id, train, rows, None)?;
         let rows = vec![trained.meta.rows];
         self.trained.insert(id, Rc::new(trained));
         Ok(rows)
@@ -755,6 +755,7 @@ impl<'a> Session<'a> {
         id: ItemId,
         train: &crate::ir::Train,
         rows: training::TrainRows,
+        pruner: Option<&mut sweep::Pruner>,
     ) -> RunResult<training::Trained> {
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
@@ -777,7 +778,7 @@ impl<'a> Session<'a> {
             let control = self.control.clone();
             let console = train.settings.logs.is_empty()
                 || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console));
-            let mut progress = TrainProgress { name: &item.name, console, events: &mut *self.events, control };
+            let mut progress = TrainProgress { name: &item.name, console, events: &mut *self.events, control, pruner };
             training::train(
                 &item.name,
                 train,

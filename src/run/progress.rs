@@ -12,6 +12,8 @@ pub(super) struct TrainProgress<'e, 'a> {
     pub(super) events: &'e mut (dyn FnMut(Event) + 'a),
     /// `pipe watch`'s handle: cancellation and new settings.
     pub(super) control: Option<std::sync::Arc<Control>>,
+    /// A sweep's pruning, for a point of a sweep that prunes.
+    pub(super) pruner: Option<&'e mut crate::run::sweep::Pruner>,
 }
 
 impl crate::train::fit::Progress for TrainProgress<'_, '_> {
@@ -45,6 +47,10 @@ impl crate::train::fit::Progress for TrainProgress<'_, '_> {
 
     fn cancelled(&mut self) -> bool {
         self.control.as_ref().is_some_and(|c| c.cancelled())
+    }
+
+    fn prune(&mut self, epoch: &crate::train::fit::Epoch) -> bool {
+        self.pruner.as_mut().is_some_and(|p| p.prunes(epoch))
     }
 
     fn note(&mut self, line: &str) {

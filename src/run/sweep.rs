@@ -7,10 +7,11 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::ir::{DataSplit, ItemId, Objective, Scalar, Sweep, Train};
+use crate::ir::{DataSplit, ItemId, MedianPrune, Objective, Scalar, Sweep, Train};
 use crate::run::error::{RunError, RunResult};
 use crate::run::training::{self, Trained, TrainedMeta};
 use crate::run::{Event, Session, write};
+use crate::train::fit::Epoch;
 
 /// One point's line of a sweep's ranked table.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +31,8 @@ pub struct PointResult {
     pub seconds: f64,
     /// Whether it came from the cache.
     pub cached: bool,
+    /// The epoch `prune:` stopped it after, if it did.
+    pub pruned_at: Option<usize>,
     /// Its run folder.
     pub run_dir: std::path::PathBuf,
 }
@@ -58,6 +61,8 @@ impl Session<'_> {
         let objective = objective_of(train);
         let mut trained: Vec<Trained> = Vec::with_capacity(sweep.trials.len());
         let mut results = Vec::with_capacity(sweep.trials.len());
+        // Each unpruned point's objective per epoch, for the pruning rule.
+        let mut finished: Vec<Vec<Option<f64>>> = Vec::new();
         for (index, trial) in sweep.trials.iter().enumerate() {
             let run = training::trial_run(train, index);
             let key = if self.cache.is_some() { Some(self.run_key(&run)?) } else { None };
@@ -71,18 +76,27 @@ impl Session<'_> {
                 point: trial.point.clone(),
                 cached,
             });
-            let point = match found {
-                Some(point) => point,
+            let (point, pruned_at) = match found {
+                Some(point) => (point, None),
                 None => {
-                    let point = self.train_one(id, &run, rows.clone())?;
-                    if let Some(key) = &key {
+                    let mut pruner = sweep.prune.map(|rule| Pruner::new(rule, objective, finished.clone()));
+                    let point = self.train_one(id, &run, rows.clone(), pruner.as_mut())?;
+                    let pruned_at = pruner.and_then(|p| p.pruned_at);
+                    // A pruned point's training depends on the points
+                    // before it: it is not kept for another sweep.
+                    if let (Some(key), None) = (&key, pruned_at) {
                         self.store_point(key, &point);
                     }
-                    point
+                    (point, pruned_at)
                 }
             };
+            if pruned_at.is_none() {
+                finished.push(point.meta.history.iter().map(|e| objective_value(e, objective)).collect());
+            }
             let seconds = if cached { 0.0 } else { start.elapsed().as_secs_f64() };
-            results.push(result_of(index, trial.point.clone(), &point.meta, objective, seconds, cached));
+            let mut result = result_of(index, trial.point.clone(), &point.meta, objective, seconds, cached);
+            result.pruned_at = pruned_at;
+            results.push(result);
             trained.push(point);
         }
         let ranking = rank(results, objective);
@@ -132,10 +146,7 @@ fn result_of(
     cached: bool,
 ) -> PointResult {
     let kept = meta.kept_epoch.checked_sub(1).and_then(|i| meta.history.get(i));
-    let value = kept.and_then(|epoch| match objective.split {
-        DataSplit::Val => epoch.val.as_ref()?.get(objective.metric),
-        DataSplit::Train => epoch.train.get(objective.metric),
-    });
+    let value = kept.and_then(|epoch| objective_value(epoch, objective));
     PointResult {
         number: index.saturating_add(1),
         point,
@@ -144,7 +155,72 @@ fn result_of(
         kept_epoch: meta.kept_epoch,
         seconds,
         cached,
+        pruned_at: None,
         run_dir: meta.run_dir.clone(),
+    }
+}
+
+/// An epoch's objective (`None`: not computed, or not finite).
+fn objective_value(epoch: &Epoch, objective: Objective) -> Option<f64> {
+    let value = match objective.split {
+        DataSplit::Val => epoch.val.as_ref()?.get(objective.metric),
+        DataSplit::Train => epoch.train.get(objective.metric),
+    };
+    value.filter(|v| v.is_finite())
+}
+
+/// The median stopping rule for one point, over the points finished
+/// before it (Optuna's `MedianPruner`: the point's best objective so far
+/// against the median of the finished points' objectives at the same
+/// epoch).
+pub struct Pruner {
+    rule: MedianPrune,
+    objective: Objective,
+    /// Each finished (unpruned) point's objective per epoch.
+    finished: Vec<Vec<Option<f64>>>,
+    /// This point's best objective so far.
+    best: Option<f64>,
+    /// The epoch it was stopped after.
+    pruned_at: Option<usize>,
+}
+
+impl Pruner {
+    fn new(rule: MedianPrune, objective: Objective, finished: Vec<Vec<Option<f64>>>) -> Self {
+        Pruner { rule, objective, finished, best: None, pruned_at: None }
+    }
+
+    /// Whether the point stops after `epoch`.
+    pub fn prunes(&mut self, epoch: &Epoch) -> bool {
+        let Some(value) = objective_value(epoch, self.objective) else { return false };
+        let lower = self.objective.metric.lower_is_better();
+        let best = match self.best {
+            Some(b) if (lower && b <= value) || (!lower && b >= value) => b,
+            _ => value,
+        };
+        self.best = Some(best);
+        if (self.finished.len() as u64) < self.rule.startup || epoch.epoch as u64 <= self.rule.after {
+            return false;
+        }
+        let at = epoch.epoch.saturating_sub(1);
+        let mut values: Vec<f64> = self.finished.iter().filter_map(|h| h.get(at).copied().flatten()).collect();
+        let Some(median) = median(&mut values) else { return false };
+        let worse = if lower { best > median } else { best < median };
+        if worse {
+            self.pruned_at = Some(epoch.epoch);
+        }
+        worse
+    }
+}
+
+/// The median (the mean of the middle two for an even count, as numpy's).
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let half = n / 2;
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => values.get(half).copied(),
+        _ => Some((values.get(half.checked_sub(1)?)? + values.get(half)?) / 2.0),
     }
 }
 
@@ -166,18 +242,22 @@ fn rank(mut points: Vec<PointResult>, objective: Objective) -> Ranking {
 pub fn ranking_csv(ranking: &Ranking) -> String {
     let labels: Vec<&str> =
         ranking.points.first().map(|p| p.point.iter().map(|(l, _)| l.as_str()).collect()).unwrap_or_default();
-    let mut out =
-        format!("rank,point,{},{},epochs,kept_epoch,seconds,cached,run\n", labels.join(","), ranking.objective);
+    let mut out = format!(
+        "rank,point,{},{},epochs,kept_epoch,pruned_at,seconds,cached,run\n",
+        labels.join(","),
+        ranking.objective
+    );
     for (rank, p) in ranking.points.iter().enumerate() {
         let values: Vec<String> = p.point.iter().map(|(_, v)| csv_field(v)).collect();
         let objective = p.objective.map_or_else(String::new, |v| v.to_string());
         out += &format!(
-            "{},{},{},{objective},{},{},{:.3},{},{}\n",
+            "{},{},{},{objective},{},{},{},{:.3},{},{}\n",
             rank.saturating_add(1),
             p.number,
             values.join(","),
             p.epochs,
             p.kept_epoch,
+            p.pruned_at.map_or_else(String::new, |e| e.to_string()),
             p.seconds,
             p.cached,
             csv_field(&p.run_dir.display().to_string())

@@ -229,6 +229,11 @@ pub trait Progress {
     fn cancelled(&mut self) -> bool {
         false
     }
+    /// Whether a sweep's pruning stops this training after `epoch` (the
+    /// weights kept as when stopped early).
+    fn prune(&mut self, _epoch: &Epoch) -> bool {
+        false
+    }
     /// A line worth showing (resuming from a checkpoint).
     fn note(&mut self, _line: &str) {}
 }
@@ -502,6 +507,10 @@ pub fn fit(
                     break;
                 }
             }
+        }
+        if history.last().is_some_and(|e| progress.prune(e)) {
+            stopped_early = true;
+            break;
         }
         if let Some(plan) = checkpoints.filter(|c| c.every > 0 && epoch.is_multiple_of(c.every)) {
             let state = state_now!(epoch, None);
