@@ -21,6 +21,7 @@ mod robustness;
 mod roundtrip;
 mod run;
 mod runs;
+mod serve;
 mod sources;
 mod stores;
 mod stream;

@@ -179,6 +179,11 @@ fn ranges_grids_and_random_searches_give_the_documented_points() {
     // The last axis varies fastest, the first slowest.
     assert_eq!(values(&points, 0)[..points.len() / 2].iter().filter(|v| *v == "[8]").count(), points.len() / 2);
 
+    // Whole-number ends with `steps:` give decimals when the steps fall
+    // between whole numbers.
+    let halves = iris("[8]", "sweep(1..2, steps: 3)").replace("adam(", "sgd(");
+    assert_eq!(values(&points_of(&check_text(&dir, &halves)), 0), ["1.0", "1.5", "2.0"]);
+
     let random = |seed: u32| {
         let text = iris("sweep([[8], [16]])", "log_uniform(1e-4, 1e-1)")
             .replace("epochs: 12", &format!("epochs: 2\n    search: random(n: 30, seed: {seed})"));
@@ -201,6 +206,45 @@ fn ranges_grids_and_random_searches_give_the_documented_points() {
     }
     let both = values(&drawn, 0);
     assert!(both.contains(&"[8]".to_owned()) && both.contains(&"[16]".to_owned()));
+    // Whole-number ends draw whole numbers; no point is drawn twice, even
+    // when the points asked for are all there are.
+    let text = iris("sweep([[8], [16]])", "1e-3")
+        .replace("batch: 16", "batch: uniform(8, 12)")
+        .replace("epochs: 12", "epochs: 2\n    search: random(n: 10, seed: 3)");
+    let drawn = points_of(&check_text(&dir, &text));
+    let mut distinct: Vec<String> = drawn.iter().map(|p| format!("{p:?}")).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10, "2 widths x 5 batch sizes, each once: {drawn:?}");
+    assert!(values(&drawn, 1).iter().all(|b| ["8", "9", "10", "11", "12"].contains(&b.as_str())));
+}
+
+#[test]
+fn a_point_whose_loss_diverges_fails_alone() {
+    let dir = scratch("sweep_diverges");
+    let text = iris("[8]", "sweep([1e12, 1e-2])").replace("adam(", "sgd(").replace("epochs: 12", "epochs: 3");
+    let swept = run(&dir, &text);
+    assert!(swept.errors.is_empty(), "{:?}", swept.errors);
+    let ranking = swept.ranking.expect("a ranking");
+    let failed: Vec<usize> = ranking.points.iter().filter(|p| p.failed.is_some()).map(|p| p.number).collect();
+    assert_eq!(failed, [1], "{:?}", ranking.points);
+    assert_eq!(ranking.points[0].number, 2, "the point that trained is the result");
+    assert!(swept.scores.is_some(), "the evaluation ran on the best point");
+    let csv = std::fs::read_to_string(dir.join("runs/species/sweep.csv")).unwrap();
+    assert!(csv.lines().last().unwrap().contains("NaN or infinite"), "{csv}");
+}
+
+#[test]
+fn changing_the_objective_ranks_again_without_training() {
+    let dir = scratch("sweep_objective");
+    let text = iris("[8]", "sweep([1e-3, 3e-2])").replace("epochs: 12", "epochs: 3");
+    let first = run(&dir, &text);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let ranked = run(&dir, &text.replace("    seed: 7\n", "    seed: 7\n    objective: val.accuracy\n"));
+    assert!(ranked.errors.is_empty(), "{:?}", ranked.errors);
+    assert_eq!(ranked.cached.values().filter(|c| **c).count(), 2, "both points from the cache");
+    assert!(ranked.losses.is_empty(), "nothing trained");
+    assert_eq!(ranked.ranking.unwrap().objective, "val.accuracy");
 }
 
 /// The median of numbers (the mean of the middle two for an even count).

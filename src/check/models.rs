@@ -688,7 +688,23 @@ impl<'a> Shapes<'a> {
                 }
                 (a..=b).map(Value::Int).collect()
             }
-            _ => return Some(shape),
+            // A loop over one value would build nothing, silently.
+            (_, value) => {
+                let what = match value {
+                    Value::Int(_) | Value::Float(_) => "a number",
+                    Value::Str(_) => "a string",
+                    Value::Bool(_) => "a boolean",
+                    Value::Name(_) => "a name",
+                    Value::List(_) | Value::Other => "a value not known before the run",
+                };
+                self.errors.push(Mistake::WrongType.at(
+                    env.origin(iter),
+                    format!("`for {} in ...` goes over a list or a range, and this is {what}", var.name),
+                    "not a list",
+                    "give a list, as in `hidden: [64, 64]` (one element per repetition)",
+                ));
+                return None;
+            }
         };
         let origin = env.origin(iter);
         // Nested loops multiply: one budget for the whole model.

@@ -478,8 +478,9 @@ impl<'a> Settings<'a> {
                 // them before the points are checked.
                 TrainKey::Search | TrainKey::Prune => {}
                 TrainKey::Objective => {
-                    out.objective =
-                        self.watched(value, validated, task).map(|(split, metric)| Objective { split, metric })
+                    out.objective = self
+                        .metric_on("objective", value, validated, task)
+                        .map(|(split, metric)| Objective { split, metric })
                 }
             }
         }
@@ -1060,8 +1061,16 @@ impl<'a> Settings<'a> {
     /// `on: val.loss`, `on: train.f1`: a split and a metric that is one
     /// number, computed for this run's task.
     fn watched(&mut self, on: &Expr, validated: bool, task: Option<Task>) -> Option<(DataSplit, Scalar)> {
+        self.metric_on("on", on, validated, task)
+    }
+
+    /// `on: val.loss` (early stopping) or `objective: val.accuracy` (a
+    /// sweep's ranking), told in the words of `key`.
+    fn metric_on(&mut self, key: &str, on: &Expr, validated: bool, task: Option<Task>) -> Option<(DataSplit, Scalar)> {
+        let write = format!("write `{key}: val.loss`");
+        let verb = if key == "on" { "stop on" } else { "rank on" };
         let ExprKind::Path(path) = &on.kind else {
-            self.wrong_type(on.span, "`on` names a metric, as in `val.loss`", "not a metric", "write `on: val.loss`");
+            self.wrong_type(on.span, &format!("`{key}` names a metric, as in `val.loss`"), "not a metric", &write);
             return None;
         };
         let parts: Vec<&str> = path.parts.iter().map(|p| p.name.as_str()).collect();
@@ -1070,8 +1079,8 @@ impl<'a> Settings<'a> {
             // As without `on:`: validation data when there is some.
             [metric] => (if validated { "val" } else { "train" }, *metric),
             _ => {
-                let message = "`on` is `val.<metric>` or `train.<metric>`";
-                self.mistake(Mistake::UnknownValue, on.span, message, "not a metric", "write `on: val.loss`");
+                let message = format!("`{key}` is `val.<metric>` or `train.<metric>`");
+                self.mistake(Mistake::UnknownValue, on.span, &message, "not a metric", &write);
                 return None;
             }
         };
@@ -1080,7 +1089,7 @@ impl<'a> Settings<'a> {
             "train" => DataSplit::Train,
             other => {
                 let message = format!("`{other}` is not `val` or `train`");
-                self.unknown_value(path.parts[0].span, &message, "unknown split", "write `on: val.loss`");
+                self.unknown_value(path.parts[0].span, &message, "unknown split", &write);
                 return None;
             }
         };
@@ -1090,7 +1099,7 @@ impl<'a> Settings<'a> {
                 on.span,
                 &format!("`val.{metric}` is not computed: this run has no `validate:` data"),
                 "never computed",
-                "add `validate: <data>`, or stop on `train.loss`",
+                &format!("add `validate: <data>`, or {verb} `train.loss`"),
             );
             return None;
         }
@@ -1102,11 +1111,17 @@ impl<'a> Settings<'a> {
                     metric_span,
                     &format!("`train.{metric}` is not computed: the training batches keep predicted classes, not probabilities"),
                     "needs probabilities",
-                    &format!("watch `val.{metric}` (with `validate:` data), or `train.loss`"),
+                    &format!("{verb} `val.{metric}` (with `validate:` data), or `train.loss`"),
                 );
                 None
             }
             Metric::Scalar(scalar) => Some((split, scalar)),
+            Metric::Confusion | Metric::TopK(_) if key != "on" => {
+                let message = format!("`{key}` ranks on one number, and `{metric}` is not one");
+                let help = "rank on one number: `val.loss`, `val.accuracy` or `val.f1`";
+                self.mistake(Mistake::WrongType, metric_span, &message, "not one number", help);
+                None
+            }
             Metric::Confusion | Metric::TopK(_) => {
                 self.errors.push(CheckError::NotWatchable {
                     metric: metric.into(),

@@ -100,6 +100,8 @@ pub struct Axis {
     pub span: Span,
     /// `lr`, `hidden`, `dropout`.
     pub label: String,
+    /// The train setting it is written in (`None`: in a model).
+    pub setting: Option<String>,
 }
 
 /// A `train` item's sweep: its axes and the points drawn from them.
@@ -185,7 +187,8 @@ pub fn find(program: &Program, constants: &Constants, root: bool) -> Sweeps {
         if let Some(first) = space.as_ref().and_then(|s| s.first(site.span)).or_else(|| written_first(site.call)) {
             sweeps.first.insert(site.span, first);
         }
-        axes_of.insert(site.span, (Axis { span: site.span, label: site.label.clone() }, space));
+        let axis = Axis { span: site.span, label: site.label.clone(), setting: site.setting.clone() };
+        axes_of.insert(site.span, (axis, space));
     }
     for (index, item) in program.items.iter().enumerate() {
         let ItemKind::Train(train) = &item.kind else { continue };
@@ -241,6 +244,20 @@ fn plan(
         spaces.push(space.clone()?);
     }
     unique_labels(&mut axes);
+    if setting(&train.body, "objective").is_none()
+        && let Some((axis, key)) = axes.iter().find_map(|a| {
+            let key = a.setting.as_deref().filter(|k| matches!(*k, "loss" | "scale" | "class_weight"))?;
+            Some((a, key))
+        })
+    {
+        errors.push(Mistake::Conflict.at(
+            axis.span,
+            format!("the points' losses cannot be compared: `{key}` changes what the loss measures"),
+            "swept without an objective",
+            "rank the points on a metric every point computes alike: `objective: val.accuracy` (or `val.r2`, `val.log_loss`, ...)",
+        ));
+        return None;
+    }
     let (points, written) = match search.map(search_kind).unwrap_or(Ok((SearchKind::Grid, None))) {
         Err(error) => {
             errors.push(*error);
@@ -249,6 +266,15 @@ fn plan(
         Ok((SearchKind::Grid, _)) => (grid(&axes, &spaces, errors)?, "grid".to_owned()),
         Ok((SearchKind::Random, call)) => {
             let (n, seed) = random_settings(call, search?.span, errors)?;
+            if let Some(size) = space_size(&spaces).filter(|size| *size < n) {
+                errors.push(Mistake::OutOfRange.at(
+                    search?.span,
+                    format!("`random(n: {n})` asks for more points than the {size} these spaces have"),
+                    "more points than there are",
+                    format!("write `search: grid` to train all {size}, or draw fewer"),
+                ));
+                return None;
+            }
             (random(&spaces, n, seed), format!("random(n: {n}, seed: {seed})"))
         }
     };
@@ -324,6 +350,14 @@ fn search_kind(value: &Expr) -> Result<(SearchKind, Option<&Call>), Box<CheckErr
         _ => ("", None),
     };
     match SEARCHES.iter().find(|s| s.name == name) {
+        Some(s) if s.params.is_empty() && call.is_some_and(|c| !c.args.is_empty()) => {
+            Err(Box::new(Mistake::Conflict.at(
+                value.span,
+                format!("`{name}` takes no arguments: it trains every combination"),
+                "arguments to a grid",
+                "write `search: grid`, or draw `n` points with `search: random(n: 20, seed: 1)`",
+            )))
+        }
         Some(s) => Ok((s.kind, call)),
         None => {
             let near = closest(name, SEARCHES.iter().map(|s| s.name)).filter(|_| !name.is_empty());
@@ -409,16 +443,17 @@ fn grid(axes: &[Axis], spaces: &[Space], errors: &mut Vec<CheckError>) -> Option
             }
         }
     }
-    let count = lists.iter().try_fold(1usize, |n, l| n.checked_mul(l.len()).filter(|&n| n <= MAX_POINTS));
-    let Some(count) = count else {
+    let count = lists.iter().fold(1usize, |n, l| n.saturating_mul(l.len()));
+    if count > MAX_POINTS {
+        let sizes: Vec<String> = lists.iter().map(|l| l.len().to_string()).collect();
         errors.push(Mistake::OutOfRange.at(
             axes[0].span,
-            format!("this grid has more than {MAX_POINTS} points"),
+            format!("this grid has {} points ({}), and a sweep has at most {MAX_POINTS}", count, sizes.join(" x ")),
             "too many combinations",
             "sweep fewer values, or draw some of them with `search: random(n: 50)`",
         ));
         return None;
-    };
+    }
     let mut points = Vec::with_capacity(count);
     for mut i in 0..count {
         let mut point = vec![Expr { kind: ExprKind::Inf, span: Span::default() }; lists.len()];
@@ -431,7 +466,8 @@ fn grid(axes: &[Axis], spaces: &[Space], errors: &mut Vec<CheckError>) -> Option
     Some(points)
 }
 
-/// `n` points drawn from the spaces (splitmix64, seeded).
+/// `n` distinct points drawn from the spaces (splitmix64, seeded): a
+/// point drawn again is drawn anew, so no two points train the same.
 fn random(spaces: &[Space], n: usize, seed: u64) -> Vec<Vec<Expr>> {
     let mut state = seed;
     let mut next = move || {
@@ -441,22 +477,32 @@ fn random(spaces: &[Space], n: usize, seed: u64) -> Vec<Vec<Expr>> {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     };
-    (0..n)
-        .map(|_| {
-            spaces
-                .iter()
-                .map(|space| match space {
-                    Space::Values(values) => values[(next() % values.len() as u64) as usize].clone(),
-                    Space::Drawn { low, high, log, span } => {
-                        let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
-                        let value =
-                            if *log { (low.ln() + u * (high.ln() - low.ln())).exp() } else { low + u * (high - low) };
-                        number(round_significant(value, DRAWN_DIGITS), false, *span)
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    let mut points: Vec<Vec<Expr>> = Vec::with_capacity(n);
+    let mut seen: HashSet<Vec<String>> = HashSet::new();
+    // The caller made sure the spaces have `n` points; the bound only
+    // keeps a nearly exhausted space from drawing for long.
+    let mut attempts = n.saturating_mul(100);
+    while points.len() < n && attempts > 0 {
+        attempts -= 1;
+        let point: Vec<Expr> = spaces.iter().map(|space| space.draw(&mut next)).collect();
+        if seen.insert(point.iter().map(crate::format::format_expr).collect()) {
+            points.push(point);
+        }
+    }
+    points
+}
+
+/// How many distinct points the spaces have (`None`: a decimal draw,
+/// unbounded).
+fn space_size(spaces: &[Space]) -> Option<usize> {
+    spaces.iter().try_fold(1usize, |n, space| {
+        let size = match space {
+            Space::Values(values) => values.len(),
+            Space::Drawn { ints: true, low, high, .. } => (high - low) as usize + 1,
+            Space::Drawn { ints: false, .. } => return None,
+        };
+        Some(n.saturating_mul(size))
+    })
 }
 
 fn round_significant(value: f64, digits: i32) -> f64 {
@@ -474,16 +520,34 @@ fn round_significant(value: f64, digits: i32) -> f64 {
 enum Space {
     /// Values to try, in order.
     Values(Vec<Expr>),
-    /// A number drawn from `[low, high]`.
-    Drawn { low: f64, high: f64, log: bool, span: Span },
+    /// A number drawn from `[low, high]` (a whole number when both ends
+    /// are written as whole numbers).
+    Drawn { low: f64, high: f64, log: bool, ints: bool, span: Span },
 }
 
 impl Space {
+    /// One value drawn with `next` (uniform 64-bit numbers).
+    fn draw(&self, next: &mut dyn FnMut() -> u64) -> Expr {
+        match self {
+            Space::Values(values) => values[(next() % values.len() as u64) as usize].clone(),
+            Space::Drawn { low, high, log, ints, span } => {
+                let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
+                let value = match (log, ints) {
+                    (false, true) => (low + (u * (high - low + 1.0)).floor()).min(*high),
+                    (true, true) => (low.ln() + u * (high.ln() - low.ln())).exp().round().clamp(*low, *high),
+                    (true, false) => round_significant((low.ln() + u * (high.ln() - low.ln())).exp(), DRAWN_DIGITS),
+                    (false, false) => round_significant(low + u * (high - low), DRAWN_DIGITS),
+                };
+                number(value, *ints, *span)
+            }
+        }
+    }
+
     /// The value the checks common to every point read.
     fn first(&self, span: Span) -> Option<Expr> {
         match self {
             Space::Values(values) => values.first().cloned(),
-            Space::Drawn { low, .. } => Some(number(*low, false, span)),
+            Space::Drawn { low, ints, .. } => Some(number(*low, *ints, span)),
         }
     }
 }
@@ -509,6 +573,17 @@ fn number(value: f64, is_int: bool, span: Span) -> Expr {
 fn space(call: &Call, span: Span, constants: &Constants, errors: &mut Vec<CheckError>) -> Option<Space> {
     let name = call.callee.parts[0].name.as_str();
     let declared = SPACES.iter().find(|s| s.name == name)?;
+    if declared.kind == SpaceKind::Sweep && call.args.iter().filter(|a| a.name.is_none()).count() > 1 {
+        let values: Vec<String> =
+            call.args.iter().filter(|a| a.name.is_none()).map(|a| crate::format::format_expr(&a.value)).collect();
+        errors.push(Mistake::WrongType.at(
+            span,
+            "`sweep` takes its values as one list",
+            "several values",
+            format!("write `sweep([{}])`, or a range: `sweep(lo..hi, steps: 5)`", values.join(", ")),
+        ));
+        return None;
+    }
     let before = errors.len();
     let bound = bind(name, declared.params, &call.args, span, errors);
     if errors.len() > before {
@@ -525,7 +600,7 @@ fn space(call: &Call, span: Span, constants: &Constants, errors: &mut Vec<CheckE
         SpaceKind::Uniform | SpaceKind::LogUniform => {
             let log = declared.kind == SpaceKind::LogUniform;
             let (low, high) = bounds(bound.expr("low")?, bound.expr("high")?, log, name, constants, errors)?;
-            Some(Space::Drawn { low: low.0, high: high.0, log, span })
+            Some(Space::Drawn { low: low.0, high: high.0, log, ints: low.1 && high.1, span })
         }
     }
 }
@@ -540,7 +615,20 @@ fn swept_values(
     errors: &mut Vec<CheckError>,
 ) -> Option<Vec<Expr>> {
     let list = match &values.kind {
-        ExprKind::List { items } => Some(items.clone()),
+        // A name of a constant is its value (the ranking shows `[8, 16]`,
+        // not `widths`).
+        ExprKind::List { items } => Some(
+            items
+                .iter()
+                .map(|item| match (&item.kind, eval(item, constants)) {
+                    (
+                        ExprKind::Path(_),
+                        value @ (Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bool(_) | Value::List(_)),
+                    ) => expr_of(value, item.span).unwrap_or_else(|| item.clone()),
+                    _ => item.clone(),
+                })
+                .collect::<Vec<_>>(),
+        ),
         ExprKind::Binary { op: BinaryOp::Range, .. } => None,
         _ => match eval(values, constants) {
             Value::List(items) if items.iter().all(|(v, _)| *v != Value::Other) => {
@@ -630,23 +718,21 @@ fn swept_values(
         ));
         return None;
     }
-    let values = (0..steps).map(|i| {
-        let t = i as f64 / (steps - 1).max(1) as f64;
-        let value =
-            if log { (low.0.ln() + t * (high.0.ln() - low.0.ln())).exp() } else { low.0 + t * (high.0 - low.0) };
-        // As drawn numbers: the value printed is the value trained (and
-        // the float noise of the spacing, 0.30000000000000004, is gone).
-        if ints { value.round() } else { round_significant(value, DRAWN_DIGITS) }
-    });
-    let mut out: Vec<Expr> = Vec::new();
-    for value in values {
-        let expr = number(value, ints, span);
-        // Rounding a narrow integer range gives repeats: each value once.
-        if !out.iter().any(|e| matches!(&e.kind, ExprKind::Number(n) if n.value == value)) {
-            out.push(expr);
-        }
-    }
-    Some(out)
+    // As drawn numbers: the value printed is the value trained (and the
+    // float noise of the spacing, 0.30000000000000004, is gone).
+    let values: Vec<f64> = (0..steps)
+        .map(|i| {
+            let t = i as f64 / (steps - 1).max(1) as f64;
+            let value =
+                if log { (low.0.ln() + t * (high.0.ln() - low.0.ln())).exp() } else { low.0 + t * (high.0 - low.0) };
+            round_significant(value, DRAWN_DIGITS)
+        })
+        .collect();
+    // Whole numbers only when the ends are and every value is
+    // (`sweep(16..64, steps: 3, log: true)`: 16, 32, 64; `sweep(1..2,
+    // steps: 3)`: 1, 1.5, 2).
+    let whole = ints && values.iter().all(|v| v.fract() == 0.0);
+    Some(values.into_iter().map(|v| number(v, whole, span)).collect())
 }
 
 /// A range's ends: numbers, `low < high`, both positive on a log scale;
@@ -677,11 +763,16 @@ fn bounds(
     }
     let (l, h) = (ends[0], ends[1]);
     if l.0 >= h.0 {
+        let (label, help) = if l.0 == h.0 {
+            ("one value", "a range of one value is that value: write it instead")
+        } else {
+            ("empty range", "write the lower end first")
+        };
         errors.push(Mistake::OutOfRange.at(
             low.span.to(high.span),
             format!("`{name}`'s range runs from a lower number to a higher one"),
-            "empty range",
-            "write the lower end first",
+            label,
+            help,
         ));
         return None;
     }
@@ -779,6 +870,8 @@ struct Site<'p> {
     call: &'p Call,
     span: Span,
     label: String,
+    /// The train setting it is written in (`None`: in a model).
+    setting: Option<String>,
 }
 
 /// Where the spaces of a file are: allowed (in a train item's settings
@@ -786,6 +879,8 @@ struct Site<'p> {
 #[derive(Default)]
 struct Places<'p> {
     allowed: Vec<Site<'p>>,
+    /// The train setting the spaces being walked are in.
+    setting: Option<String>,
     /// The allowed spaces of each train item's settings and model.
     in_train: HashMap<usize, Vec<Span>>,
     /// The allowed spaces of each model item.
@@ -805,7 +900,11 @@ impl<'p> Places<'p> {
                 self.misplaced(&train.data, Misplaced::Data);
                 for entry in &train.body.entries {
                     match &entry.kind {
-                        EntryKind::Setting { key, value } if sweepable(&key.name) => self.expr(value, &key.name),
+                        EntryKind::Setting { key, value } if sweepable(&key.name) => {
+                            self.setting = Some(key.name.clone());
+                            self.expr(value, &key.name);
+                            self.setting = None;
+                        }
                         EntryKind::Setting { key, value } => self.misplaced(value, Misplaced::Setting(&key.name)),
                         _ => self.entry_misplaced(entry, Misplaced::Data),
                     }
@@ -825,7 +924,12 @@ impl<'p> Places<'p> {
                 self.in_model.insert(index, spans);
             }
             _ => {
-                let why = if root { Misplaced::Data } else { Misplaced::Imported };
+                let why = match &item.kind {
+                    _ if !root => Misplaced::Imported,
+                    ItemKind::Let(_) => Misplaced::Constant,
+                    ItemKind::Evaluate(_) | ItemKind::Output(_) => Misplaced::Result,
+                    _ => Misplaced::Data,
+                };
                 for_each_expr(item, &mut |e| self.misplaced(e, why));
             }
         }
@@ -859,7 +963,8 @@ impl<'p> Places<'p> {
                 for arg in &call.args {
                     self.misplaced(&arg.value, Misplaced::Nested);
                 }
-                self.allowed.push(Site { call, span: expr.span, label: label.to_owned() });
+                let setting = self.setting.clone();
+                self.allowed.push(Site { call, span: expr.span, label: label.to_owned(), setting });
             }
             ExprKind::Call(call) => {
                 let callee = call.callee.parts.last().map_or(label, |p| p.name.as_str());
@@ -913,6 +1018,10 @@ enum Misplaced<'a> {
     Loop,
     /// In a file that is imported.
     Imported,
+    /// A `let` constant's value.
+    Constant,
+    /// In an `evaluate` or `output` item (which read a run's result).
+    Result,
 }
 
 impl Misplaced<'_> {
@@ -921,6 +1030,10 @@ impl Misplaced<'_> {
             Misplaced::Data => (
                 "not in a train block or a model".to_owned(),
                 "data is prepared once for every point of a sweep: sweep a training setting or a model's argument, or write one item per variant".to_owned(),
+            ),
+            Misplaced::Setting(key @ ("search" | "objective" | "prune")) => (
+                format!("`{key}` is the sweep's own setting"),
+                format!("`{key}` says how the sweep picks, ranks or stops its points: it takes one value"),
             ),
             Misplaced::Setting(key) => (
                 format!("`{key}` is the same for every point"),
@@ -945,8 +1058,21 @@ impl Misplaced<'_> {
                 "in an imported file".to_owned(),
                 "write the sweep in the file that trains: as the model's argument there".to_owned(),
             ),
+            Misplaced::Constant => (
+                "a constant is one value".to_owned(),
+                "write the sweep where the value is used: `adam(lr: sweep([1e-3, 1e-2]))`".to_owned(),
+            ),
+            Misplaced::Result => (
+                "not in a train block or a model".to_owned(),
+                "an evaluation or an output reads the run's result, the sweep's best point: sweep the run's settings or its model".to_owned(),
+            ),
         };
-        Mistake::Misplaced.at(span, format!("`{name}` varies a training setting or a model's argument"), label, help)
+        let message = match self {
+            Misplaced::Imported => format!("`{name}` is written in the file that trains"),
+            Misplaced::Loop => format!("a loop cannot go over `{name}`"),
+            _ => format!("`{name}` varies a training setting or a model's argument"),
+        };
+        Mistake::Misplaced.at(span, message, label, help)
     }
 }
 

@@ -59,6 +59,16 @@ pub fn lr_find(what: &LrFind, reporter: &mut Reporter) -> bool {
         };
         return usage(format!("`{}` is not a training run of {}{hint}", what.train, what.file.display()), reporter);
     };
+    if let Some(sweep) = &train.sweep {
+        return usage(
+            format!(
+                "`{}` is a sweep of {} points, and the range test runs one model: write the point to test as a run of its own",
+                what.train,
+                sweep.trials.len()
+            ),
+            reporter,
+        );
+    }
     if train.model.pretrained.is_some() {
         let message = format!(
             "`{}` starts from pretrained weights, and the range test trains fresh ones: its suggestion would not fit",

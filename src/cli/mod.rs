@@ -10,6 +10,8 @@ mod preview;
 mod report;
 mod run;
 mod runs;
+mod serve;
+mod serve_rows;
 mod swept;
 mod watch;
 
@@ -199,6 +201,21 @@ enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
     },
+    /// Serve a trained run over HTTP: `POST /predict` (JSON rows or CSV ->
+    /// predictions; `?probabilities=true`), `GET /schema`, `GET /health`.
+    /// Bad rows get 400 with `pipe predict`'s diagnostic as JSON; SIGTERM
+    /// or Ctrl-C stops after answering the requests taken.
+    Serve {
+        /// A run folder, `runs/<train item>/<time>/`.
+        #[arg(value_name = "RUN_DIR")]
+        run: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The port (0: any free one, printed when listening).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// List the training runs in a `runs/` folder: status, start, duration,
     /// settings and final and best metrics (`--format csv|json|markdown`);
     /// `pipe runs diff A B` shows what differs between two runs.
@@ -302,6 +319,7 @@ fn run(cli: Cli) -> bool {
     }
     match cli.command {
         Command::Export { run, output } => export::export(&run, &output, &mut reporter),
+        Command::Serve { run, host, port } => serve::serve(&run, &host, port, &mut reporter),
         Command::Runs { command: Some(RunsCommand::Diff { a, b }), .. } => {
             runs::diff(&a, &b, cli.format, &mut reporter)
         }

@@ -32,7 +32,7 @@ pub fn print_ranking(name: &str, ranking: &Ranking, r: &Reporter) {
                     p.point.iter().map(|(l, v)| (l.clone(), serde_json::Value::String(v.clone()))).collect();
                 serde_json::json!({
                     "point": p.number, "values": values, "objective": p.objective, "epochs": p.epochs,
-                    "kept_epoch": p.kept_epoch, "pruned_at": p.pruned_at, "seconds": p.seconds, "cached": p.cached,
+                    "kept_epoch": p.kept_epoch, "pruned_at": p.pruned_at, "failed": p.failed, "seconds": p.seconds, "cached": p.cached,
                     "run": p.run_dir.display().to_string(),
                 })
             })
@@ -41,11 +41,11 @@ pub fn print_ranking(name: &str, ranking: &Ranking, r: &Reporter) {
         return;
     }
     let better = if ranking.lower_is_better { "lower" } else { "higher" };
+    let points =
+        if ranking.points.len() == 1 { "1 point".to_owned() } else { format!("{} points", ranking.points.len()) };
     r.note(&format!(
-        "  {:<10} {name:<20} {} points ranked by {} ({better} is better); the best is the run's result",
-        "sweep",
-        ranking.points.len(),
-        ranking.objective
+        "  {:<10} {name:<20} {points} ranked by {} ({better} is better); the best is the run's result",
+        "sweep", ranking.objective
     ));
     let labels: Vec<String> =
         ranking.points.first().map(|p| p.point.iter().map(|(l, _)| l.clone()).collect()).unwrap_or_default();
@@ -55,8 +55,11 @@ pub fn print_ranking(name: &str, ranking: &Ranking, r: &Reporter) {
         row.extend(p.point.iter().map(|(_, v)| v.clone()));
         row.push(p.objective.map_or_else(|| "-".into(), |v| format!("{v:.4}")));
         let pruned = if p.pruned_at.is_some() { " pruned" } else { "" };
-        row.push(format!("{}/{}{pruned}", p.kept_epoch, p.epochs));
-        row.push(if p.cached { "cached".into() } else { format!("{:.1}", p.seconds) });
+        match &p.failed {
+            Some(_) => row.push("failed".into()),
+            None => row.push(format!("{}/{}{pruned}", p.kept_epoch, p.epochs)),
+        }
+        row.push(if p.cached { format!("{:.1} cached", p.seconds) } else { format!("{:.1}", p.seconds) });
         rows.push(row);
     }
     let widths: Vec<usize> =

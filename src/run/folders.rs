@@ -97,6 +97,14 @@ pub fn read(item: &str, folder: &Path) -> Option<RunRecord> {
     if let Ok(model) = std::fs::read(folder.join("model.json")) {
         settings.insert("model".into(), crate::run::cache::hash(&model).chars().take(8).collect());
     }
+    // A point of a sweep: its swept values, as written.
+    let point: Option<Value> =
+        std::fs::read(folder.join(crate::run::sweep::POINT_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(Value::Object(values)) = point.as_ref().map(|p| &p["values"]) {
+        for (label, value) in values {
+            settings.insert(format!("point.{label}"), value.as_str().unwrap_or_default().to_owned());
+        }
+    }
     let trained: Option<Value> =
         std::fs::read(folder.join("trained.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let finished = trained.is_some() && folder.join("checksums.json").exists();

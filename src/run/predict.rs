@@ -47,7 +47,6 @@ pub struct SavedRun {
     pub transforms: Vec<(String, Vec<Fitted>)>,
 }
 
-/// The error for a folder that is not a training run's.
 /// The training run a run folder holds, from its saved pipeline: the
 /// item named `name`, or the point of its sweep the folder records.
 pub fn saved_train(program: &Program, name: &str, run_dir: &Path) -> RunResult<crate::ir::Train> {
@@ -126,9 +125,9 @@ pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
     Ok(SavedRun { dir: run_dir.to_path_buf(), name, meta, pipeline, transforms })
 }
 
-/// Predicts for every row of `data` with a saved run whose pipeline
-/// checked into `program`, writing the rows with a `prediction` column to
-/// `out` (CSV or Parquet).
+/// Predicts for the rows of `data` (a CSV or Parquet file, or an image
+/// folder for a run trained on images) with a run folder, and writes
+/// them with their predictions to `out` (CSV or Parquet).
 pub fn predict_file(
     saved: SavedRun,
     program: &Program,
@@ -137,38 +136,158 @@ pub fn predict_file(
     probabilities: bool,
     threshold: Option<f64>,
 ) -> RunResult<Predicted> {
-    let SavedRun { dir: run_dir, name, meta, transforms: saved, .. } = saved;
-    let train = saved_train(program, &name, &run_dir)?;
-    let (base, stages) = layers(&train.data);
-    let schema = base_schema(program, base).unwrap_or_else(|| base.schema.clone());
+    let predictor = Predictor::open(saved, program.clone())?;
     // A folder of images for a run trained on images: the rows are its
     // files (in class sub-folders or not).
     let (df, files) = if data.is_dir() {
-        let (df, files) = read_image_folder(data, &schema, &meta.target)?;
+        let (df, files) = read_image_folder(data, &predictor.schema, &predictor.train.target)?;
         (df, Some(files))
     } else {
-        (read_new(data, &schema, &meta.target, train.settings.weights.as_deref())?, None)
+        (predictor.read(data)?, None)
     };
-    let mut warnings = Vec::new();
-    let original = df.clone();
-    let df = prepare(program, df, &stages, &saved, &meta.pipeline_dir, &mut warnings)?;
-    let span = Span::default();
-    training::devices_present(&train, span)?;
-    let trained = training::load(&train, &run_dir.join("model.bpk"), meta).ok_or_else(|| not_a_run(&run_dir))?;
-    if probabilities && trained.meta.classes.is_none() {
-        return Err(failure(
-            "--probabilities: this run predicts numbers, not classes",
-            "drop --probabilities: a regression run's prediction is the number itself",
-        ));
+    let (result, warnings) = predictor.predict(df, probabilities, threshold)?;
+    let result = match files {
+        Some(files) => with_files(result, files)?,
+        None => result,
+    };
+    let rows = result.height();
+    write::frame(result, out, crate::ir::Codec::default(), Span::default())?;
+    Ok(Predicted { rows, warnings })
+}
+
+/// Reads new rows in the types a run's data had.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    schema: Schema,
+    target: String,
+    weights: Option<String>,
+}
+
+impl Reader {
+    /// The rows of a CSV or Parquet file, in the checked types; every input
+    /// column must be there.
+    pub fn read(&self, path: &Path) -> RunResult<DataFrame> {
+        read_new(path, &self.schema, &self.target, self.weights.as_deref())
     }
-    if let Some(t) = threshold {
+}
+
+/// A run folder loaded once for many predictions (`pipe predict`'s file,
+/// `pipe serve`'s requests): the saved pipeline's run, the numbers its
+/// transforms learned, the trained weights.
+pub struct Predictor {
+    program: Program,
+    train: crate::ir::Train,
+    saved: Vec<(String, Vec<Fitted>)>,
+    pipeline_dir: PathBuf,
+    trained: training::Trained,
+    /// The columns the training data had before its transforms.
+    schema: Schema,
+}
+
+impl Predictor {
+    /// Loads a run folder whose saved pipeline checked into `program`.
+    pub fn open(saved: SavedRun, program: Program) -> RunResult<Self> {
+        let SavedRun { dir, name, meta, transforms, .. } = saved;
+        let train = saved_train(&program, &name, &dir)?;
+        let (base, _) = layers(&train.data);
+        let schema = base_schema(&program, base).unwrap_or_else(|| base.schema.clone());
+        training::devices_present(&train, Span::default())?;
+        let pipeline_dir = meta.pipeline_dir.clone();
+        let trained = training::load(&train, &dir.join("model.bpk"), meta).ok_or_else(|| not_a_run(&dir))?;
+        Ok(Predictor { program, train, saved: transforms, pipeline_dir, trained, schema })
+    }
+
+    /// The columns new rows bring, in their checked types: those the
+    /// training data had before its transforms, but the target and the
+    /// rows' weights.
+    pub fn input_columns(&self) -> Vec<&crate::schema::Column> {
+        let weights = self.train.settings.weights.as_deref();
+        self.schema.columns.iter().filter(|c| c.name != self.train.target && Some(c.name.as_str()) != weights).collect()
+    }
+
+    /// The column the run predicts.
+    pub fn target(&self) -> &str {
+        &self.train.target
+    }
+
+    /// The classes, for a run that learns classes.
+    pub fn classes(&self) -> Option<&[String]> {
+        self.trained.meta.classes.as_deref()
+    }
+
+    /// Whether the run reads images (its rows come from a folder).
+    pub fn reads_images(&self) -> bool {
+        self.schema.columns.iter().any(|c| matches!(c.dtype, crate::schema::DType::Image(_)))
+    }
+
+    /// The rows of a CSV or Parquet file, in the checked types; every input
+    /// column must be there.
+    pub fn read(&self, path: &Path) -> RunResult<DataFrame> {
+        self.reader().read(path)
+    }
+
+    /// What reads new rows, apart from the predictor (another thread may
+    /// read while this one predicts).
+    pub fn reader(&self) -> Reader {
+        Reader {
+            schema: self.schema.clone(),
+            target: self.train.target.clone(),
+            weights: self.train.settings.weights.clone(),
+        }
+    }
+
+    /// `rows` with their predictions (and, when asked, each class's
+    /// probability), and the warnings met applying the transforms.
+    pub fn predict(
+        &self,
+        rows: DataFrame,
+        probabilities: bool,
+        threshold: Option<f64>,
+    ) -> RunResult<(DataFrame, Vec<RunError>)> {
+        self.check_asked(probabilities, threshold)?;
+        let (_, stages) = layers(&self.train.data);
+        let mut warnings = Vec::new();
+        let original = rows.clone();
+        let df = prepare(&self.program, rows, &stages, &self.saved, &self.pipeline_dir, &mut warnings)?;
+        let classes = if probabilities { self.trained.meta.classes.clone().unwrap_or_default() } else { Vec::new() };
+        let asked = training::Asked { probability: probabilities, classes: &classes, threshold };
+        let predicted = training::predict(&self.trained, &self.train, df, &asked, Span::default())?;
+        // The rows as given, with their predictions (when no step dropped rows).
+        let mut added = vec![crate::ir::PREDICTION.to_owned()];
+        if probabilities {
+            added.push(crate::ir::PROBABILITY.to_owned());
+            added.extend(classes.iter().map(|c| crate::ir::class_probability(c)));
+        }
+        let result = if predicted.height() == original.height() {
+            let mut rows = original;
+            for name in &added {
+                let column = predicted.column(name).map_err(|e| failure(e.to_string(), ""))?;
+                rows.with_column(column.clone()).map_err(|e| failure(e.to_string(), ""))?;
+            }
+            rows
+        } else {
+            predicted
+        };
+        Ok((result, warnings))
+    }
+
+    /// `--probabilities` and `--threshold` need a run that learns classes
+    /// (two, for a threshold).
+    fn check_asked(&self, probabilities: bool, threshold: Option<f64>) -> RunResult<()> {
+        if probabilities && self.trained.meta.classes.is_none() {
+            return Err(failure(
+                "--probabilities: this run predicts numbers, not classes",
+                "drop --probabilities: a regression run's prediction is the number itself",
+            ));
+        }
+        let Some(t) = threshold else { return Ok(()) };
         if !(t > 0.0 && t < 1.0) {
             return Err(failure(
                 format!("--threshold {t} is not a probability between 0 and 1"),
                 "write --threshold 0.3",
             ));
         }
-        let Some(classes) = trained.meta.classes.as_ref().map(Vec::len) else {
+        let Some(classes) = self.trained.meta.classes.as_ref().map(Vec::len) else {
             return Err(failure(
                 "--threshold: this run predicts numbers, not classes",
                 "drop --threshold: a regression run's prediction is the number itself",
@@ -180,33 +299,8 @@ pub fn predict_file(
                 "drop --threshold: the prediction is the most probable class",
             ));
         }
+        Ok(())
     }
-    let classes = if probabilities { trained.meta.classes.clone().unwrap_or_default() } else { Vec::new() };
-    let asked = training::Asked { probability: probabilities, classes: &classes, threshold };
-    let predicted = training::predict(&trained, &train, df, &asked, span)?;
-    // The rows as given, with their predictions (when no step dropped rows).
-    let mut added = vec![crate::ir::PREDICTION.to_owned()];
-    if probabilities {
-        added.push(crate::ir::PROBABILITY.to_owned());
-        added.extend(classes.iter().map(|c| crate::ir::class_probability(c)));
-    }
-    let result = if predicted.height() == original.height() {
-        let mut rows = original;
-        for name in &added {
-            let column = predicted.column(name).map_err(|e| failure(e.to_string(), ""))?;
-            rows.with_column(column.clone()).map_err(|e| failure(e.to_string(), ""))?;
-        }
-        rows
-    } else {
-        predicted
-    };
-    let result = match files {
-        Some(files) => with_files(result, files)?,
-        None => result,
-    };
-    let rows = result.height();
-    write::frame(result, out, crate::ir::Codec::default(), span)?;
-    Ok(Predicted { rows, warnings })
 }
 
 /// What is applied to the data, innermost first.

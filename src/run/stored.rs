@@ -141,6 +141,17 @@ impl Session<'_> {
                     training::restore_saved(run, &self.dir.join(save), &meta.run_dir).ok()?;
                 }
                 let mut trained = training::load(run, &weights, meta)?;
+                if let Some(i) = point {
+                    let ranking = self.dir.join("runs").join(&item.name).join(crate::run::sweep::RANKING_FILE);
+                    (self.events)(Event::Note(format!(
+                        "  {:<10} {:<20} every point as before; the best, point {}: {} (the ranking: {})",
+                        "sweep",
+                        item.name,
+                        i.saturating_add(1),
+                        train.sweep.as_ref().map(|s| describe(&s.trials[i].point)).unwrap_or_default(),
+                        ranking.display()
+                    )));
+                }
                 trained.point = point.map(|i| Box::new(training::trial_run(train, i)));
                 self.trained.insert(id, Rc::new(trained));
                 Some(rows)
@@ -234,4 +245,9 @@ fn map<T>(found: cache::Lookup<T>, take: impl FnOnce(T) -> Option<Vec<usize>>) -
         cache::Lookup::Missing => cache::Lookup::Missing,
         cache::Lookup::Damaged(why) => cache::Lookup::Damaged(why),
     }
+}
+
+/// A point's values in a line: `lr = 0.01, hidden = [64]`.
+fn describe(point: &[(String, String)]) -> String {
+    point.iter().map(|(l, v)| format!("{l} = {v}")).collect::<Vec<_>>().join(", ")
 }

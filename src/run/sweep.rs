@@ -33,6 +33,9 @@ pub struct PointResult {
     pub cached: bool,
     /// The epoch `prune:` stopped it after, if it did.
     pub pruned_at: Option<usize>,
+    /// Why it failed, when its training did (its loss stopped being
+    /// finite): the other points train on.
+    pub failed: Option<String>,
     /// Its run folder.
     pub run_dir: std::path::PathBuf,
 }
@@ -59,7 +62,8 @@ impl Session<'_> {
     ) -> RunResult<Vec<usize>> {
         let (name, span) = (self.item(id).name.clone(), self.item(id).span);
         let objective = objective_of(train);
-        let mut trained: Vec<Trained> = Vec::with_capacity(sweep.trials.len());
+        let mut trained: Vec<Option<Trained>> = Vec::with_capacity(sweep.trials.len());
+        let mut first_failure = None;
         let mut results = Vec::with_capacity(sweep.trials.len());
         // Each unpruned point's objective per epoch, for the pruning rule.
         let mut finished: Vec<Vec<Option<f64>>> = Vec::new();
@@ -80,33 +84,61 @@ impl Session<'_> {
                 Some(point) => (point, None),
                 None => {
                     let mut pruner = sweep.prune.map(|rule| Pruner::new(rule, objective, finished.clone()));
-                    let point = self.train_one(id, &run, rows.clone(), pruner.as_mut())?;
-                    let pruned_at = pruner.and_then(|p| p.pruned_at);
-                    // A pruned point's training depends on the points
-                    // before it: it is not kept for another sweep.
-                    if let (Some(key), None) = (&key, pruned_at) {
-                        self.store_point(key, &point);
+                    match self.train_one(id, &run, rows.clone(), pruner.as_mut()) {
+                        Ok(point) => {
+                            let pruned_at = pruner.and_then(|p| p.pruned_at);
+                            // A pruned point's training depends on the
+                            // points before it: it is not kept for another
+                            // sweep.
+                            if let (Some(key), None) = (&key, pruned_at) {
+                                self.store_point(key, &point);
+                            }
+                            write_point(&point.meta.run_dir, index, sweep);
+                            (point, pruned_at)
+                        }
+                        // A point whose loss stopped being finite fails
+                        // alone (a failed trial, as in Keras Tuner and
+                        // Optuna): the others train on.
+                        Err(error @ RunError::Diverged { .. }) => {
+                            let reason = error.to_string();
+                            (self.events)(Event::Note(format!(
+                                "  {:<10} {name:<20} point {}/{} failed: {reason}",
+                                "sweep",
+                                index.saturating_add(1),
+                                sweep.trials.len()
+                            )));
+                            results.push(failed_point(index, trial.point.clone(), reason));
+                            trained.push(None);
+                            first_failure.get_or_insert(error);
+                            continue;
+                        }
+                        Err(error) => return Err(error),
                     }
-                    (point, pruned_at)
                 }
             };
             if pruned_at.is_none() {
                 finished.push(point.meta.history.iter().map(|e| objective_value(e, objective)).collect());
             }
-            let seconds = if cached { 0.0 } else { start.elapsed().as_secs_f64() };
+            // A point from the cache: the time it took when it trained.
+            let seconds =
+                if cached { point.meta.history.iter().map(|e| e.seconds).sum() } else { start.elapsed().as_secs_f64() };
             let mut result = result_of(index, trial.point.clone(), &point.meta, objective, seconds, cached);
             result.pruned_at = pruned_at;
             results.push(result);
-            trained.push(point);
+            trained.push(Some(point));
         }
         let ranking = rank(results, objective);
-        let best = ranking.points.first().map_or(0, |p| p.number.saturating_sub(1));
+        let best = ranking.points.iter().map(|p| p.number.saturating_sub(1)).find(|&i| trained[i].is_some());
+        let Some(best) = best else {
+            // Every point failed: the first failure is the run's.
+            return Err(first_failure.unwrap_or(RunError::Cancelled));
+        };
         write_ranking(&self.dir.join("runs").join(&name), &ranking).map_err(|reason| RunError::Write {
             path: self.dir.join("runs").join(&name).join(RANKING_FILE).display().to_string(),
             reason,
             span,
         })?;
-        let mut chosen = trained.swap_remove(best);
+        let Some(mut chosen) = trained.swap_remove(best) else { return Err(RunError::Cancelled) };
         training::finish_sweep(&self.dir, &train.trial(best), &chosen.meta, span)?;
         chosen.point = Some(Box::new(training::trial_run(train, best)));
         (self.events)(Event::Swept { name, ranking });
@@ -127,6 +159,36 @@ fn objective_of(train: &Train) -> Objective {
         metric: Scalar::Loss,
     })
 }
+
+/// A point whose training failed.
+fn failed_point(index: usize, point: Vec<(String, String)>, reason: String) -> PointResult {
+    PointResult {
+        number: index.saturating_add(1),
+        point,
+        objective: None,
+        epochs: 0,
+        kept_epoch: 0,
+        seconds: 0.0,
+        cached: false,
+        pruned_at: None,
+        failed: Some(reason),
+        run_dir: std::path::PathBuf::new(),
+    }
+}
+
+/// `point.json` in a point's run folder: which point of which sweep it is
+/// (`pipe runs` shows its values).
+fn write_point(run_dir: &Path, index: usize, sweep: &Sweep) {
+    let Some(trial) = sweep.trials.get(index) else { return };
+    let values: serde_json::Map<String, serde_json::Value> =
+        trial.point.iter().map(|(l, v)| (l.clone(), serde_json::Value::String(v.clone()))).collect();
+    let json = serde_json::json!({ "point": index.saturating_add(1), "of": sweep.trials.len(), "values": values });
+    // The folder is whole without it; `pipe runs` only shows less.
+    let _ = write::bytes(&run_dir.join(POINT_FILE), json.to_string().as_bytes());
+}
+
+/// The file in a point's run folder that names its point.
+pub const POINT_FILE: &str = "point.json";
 
 /// The objective's name as written: `val.loss`.
 pub fn objective_name(objective: Objective) -> String {
@@ -156,6 +218,7 @@ fn result_of(
         seconds,
         cached,
         pruned_at: None,
+        failed: None,
         run_dir: meta.run_dir.clone(),
     }
 }
@@ -243,7 +306,7 @@ pub fn ranking_csv(ranking: &Ranking) -> String {
     let labels: Vec<&str> =
         ranking.points.first().map(|p| p.point.iter().map(|(l, _)| l.as_str()).collect()).unwrap_or_default();
     let mut out = format!(
-        "rank,point,{},{},epochs,kept_epoch,pruned_at,seconds,cached,run\n",
+        "rank,point,{},{},trained_epochs,kept_epoch,pruned_at,failed,seconds,cached,run\n",
         labels.join(","),
         ranking.objective
     );
@@ -251,13 +314,14 @@ pub fn ranking_csv(ranking: &Ranking) -> String {
         let values: Vec<String> = p.point.iter().map(|(_, v)| csv_field(v)).collect();
         let objective = p.objective.map_or_else(String::new, |v| v.to_string());
         out += &format!(
-            "{},{},{},{objective},{},{},{},{:.3},{},{}\n",
+            "{},{},{},{objective},{},{},{},{},{:.3},{},{}\n",
             rank.saturating_add(1),
             p.number,
             values.join(","),
             p.epochs,
             p.kept_epoch,
             p.pruned_at.map_or_else(String::new, |e| e.to_string()),
+            csv_field(p.failed.as_deref().unwrap_or_default()),
             p.seconds,
             p.cached,
             csv_field(&p.run_dir.display().to_string())

@@ -527,6 +527,8 @@ pub fn trial_run(train: &Train, index: usize) -> Train {
     let mut run = train.trial(index);
     run.settings.save = None;
     run.settings.logs.retain(|l| matches!(l, LogSink::Console));
+    // What ranks the points changes no point's training.
+    run.settings.objective = None;
     run
 }
 
