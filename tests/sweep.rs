@@ -62,15 +62,14 @@ struct Ran {
 
 fn run(dir: &Path, text: &str) -> Ran {
     let mut ran = Ran::default();
-    let mut point = 0;
     ran.errors = run_events(dir, text, true, &mut |event| match event {
         Event::Point { number, cached, .. } => {
-            point = number;
             ran.cached.insert(number, cached);
         }
-        Event::Epoch { epoch, .. } => {
+        // Each epoch names its point (0: a run that is no sweep).
+        Event::Epoch { epoch, point: number, .. } => {
             let val = epoch.val.as_ref().map_or(f64::NAN, |v| v.loss);
-            ran.losses.entry(point).or_default().push((epoch.loss, val));
+            ran.losses.entry(number.unwrap_or(0)).or_default().push((epoch.loss, val));
         }
         Event::Swept { ranking, .. } => ran.ranking = Some(ranking),
         Event::Evaluated { scores, .. } => {
@@ -305,4 +304,19 @@ fn median_pruning_stops_the_points_optunas_rule_stops() {
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("run").join(name)
+}
+
+#[test]
+fn points_trained_in_parallel_equal_points_trained_one_by_one() {
+    let text = iris("sweep([[4], [16, 16]])", "sweep([1e-3, 3e-2])");
+    let alone = run(&scratch("sweep_serial"), &text);
+    let parallel = run(&scratch("sweep_parallel"), &text.replace("    seed: 7\n", "    seed: 7\n    parallel: 3\n"));
+    assert!(alone.errors.is_empty() && parallel.errors.is_empty(), "{:?} {:?}", alone.errors, parallel.errors);
+    for number in 1..=4 {
+        // Each point's epochs arrive in order, whatever the threads do.
+        assert_eq!(parallel.losses[&number], alone.losses[&number], "point {number}");
+    }
+    let order = |r: &Ran| r.ranking.as_ref().unwrap().points.iter().map(|p| p.number).collect::<Vec<_>>();
+    assert_eq!(order(&parallel), order(&alone));
+    assert_eq!(parallel.scores, alone.scores);
 }

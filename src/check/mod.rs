@@ -230,8 +230,9 @@ impl Checker<'_> {
             if let Some((model, settings)) = checked.first {
                 shapes.models.push((*index, model));
                 lowered.train.insert(*index, settings);
-                let (search, prune) = (plan.search.clone(), plan.prune);
-                lowered.sweeps.insert(*index, crate::ir::Sweep { search, trials: checked.trials, prune });
+                let (search, prune, parallel) = (plan.search.clone(), plan.prune, plan.parallel);
+                let sweep = crate::ir::Sweep { search, trials: checked.trials, prune, parallel };
+                lowered.sweeps.insert(*index, sweep);
             }
         }
         for item in &program.items {

@@ -82,6 +82,8 @@ pub enum TrainKey {
     Objective,
     /// `prune:` (a sweep's stopping rule)
     Prune,
+    /// `parallel:` (a sweep's points trained at a time)
+    Parallel,
 }
 
 impl TrainKey {
@@ -116,7 +118,8 @@ impl TrainKey {
             | TrainKey::Jit
             | TrainKey::Search
             | TrainKey::Objective
-            | TrainKey::Prune => false,
+            | TrainKey::Prune
+            | TrainKey::Parallel => false,
         }
     }
 }
@@ -257,6 +260,12 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
         "prune",
         "median(startup:, after:)",
         "Stops a sweep's point whose best objective so far is worse than the finished points' median at that epoch",
+    ),
+    train_setting(
+        TrainKey::Parallel,
+        "parallel",
+        "k",
+        "A sweep's points trained k at a time, each on a thread of its own (1 unless given)",
     ),
 ];
 
@@ -476,7 +485,7 @@ impl<'a> Settings<'a> {
                 TrainKey::Jit => self.jit(key.name.as_str(), value),
                 // Read by the sweep planner (`check::sweep`), which needs
                 // them before the points are checked.
-                TrainKey::Search | TrainKey::Prune => {}
+                TrainKey::Search | TrainKey::Prune | TrainKey::Parallel => {}
                 TrainKey::Objective => {
                     out.objective = self
                         .metric_on("objective", value, validated, task)

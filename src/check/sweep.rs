@@ -115,6 +115,8 @@ pub struct Plan {
     pub search: String,
     /// `prune: median(...)`, checked.
     pub prune: Option<crate::ir::MedianPrune>,
+    /// `parallel: k`, checked (1 unless given).
+    pub parallel: u64,
 }
 
 impl Plan {
@@ -215,7 +217,7 @@ fn plan(
 ) -> Option<Plan> {
     let search = setting(&train.body, "search");
     if spans.is_empty() {
-        for (key, does) in [("search", "picks"), ("objective", "ranks"), ("prune", "stops")] {
+        for (key, does) in [("search", "picks"), ("objective", "ranks"), ("prune", "stops"), ("parallel", "trains")] {
             if let Some(value) = setting(&train.body, key) {
                 errors.push(Mistake::Conflict.at(
                     value.span,
@@ -282,7 +284,30 @@ fn plan(
         None => None,
         Some(value) => Some(prune(value, errors)?),
     };
-    Some(Plan { axes, points, search: written, prune })
+    let parallel = match setting(&train.body, "parallel") {
+        None => 1,
+        Some(value) => parallel(value, errors)?,
+    };
+    Some(Plan { axes, points, search: written, prune, parallel })
+}
+
+/// The most points trained at once.
+const MAX_PARALLEL: i64 = 64;
+
+/// `parallel: 2`.
+fn parallel(value: &Expr, errors: &mut Vec<CheckError>) -> Option<u64> {
+    match eval(value, &Constants::new()) {
+        Value::Int(k) if (1..=MAX_PARALLEL).contains(&k) => Some(k as u64),
+        other => {
+            errors.push(Mistake::range_or_type(other.as_f64().is_some()).at(
+                value.span,
+                format!("`parallel` is a whole number of points from 1 to {MAX_PARALLEL}"),
+                "not a number of points",
+                "write `parallel: 2` (each point on a thread of its own)",
+            ));
+            None
+        }
+    }
 }
 
 /// `prune: median(startup: 5, after: 2)`.

@@ -154,8 +154,10 @@ pub fn execute(
             }
             Event::Warning(warning) => report_run_error(&warning, sources, reporter),
             Event::Note(line) => reporter.note(&line),
-            Event::Epoch { name, epoch, epochs, console } => {
+            Event::Epoch { name, epoch, epochs, console, point } => {
                 if console || reporter.is_json() {
+                    // A sweep's point by its number: `fit_net[3]`.
+                    let name = point.map_or_else(|| name.clone(), |p| format!("{name}[{p}]"));
                     print_epoch(&name, &epoch, epochs, reporter)
                 }
             }

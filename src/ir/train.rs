@@ -46,6 +46,8 @@ pub struct Sweep {
     pub trials: Vec<Trial>,
     /// Stopping points that fall behind (`prune: median(...)`).
     pub prune: Option<MedianPrune>,
+    /// Points trained at a time (`parallel: k`), each on a thread of its own.
+    pub parallel: u64,
 }
 
 /// The median stopping rule (Optuna's `MedianPruner`): after `startup`

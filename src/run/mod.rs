@@ -135,6 +135,8 @@ pub enum Event {
         epoch: Box<crate::train::fit::Epoch>,
         /// Epochs planned.
         epochs: usize,
+        /// The point of a sweep training (its number, from 1).
+        point: Option<usize>,
         /// Whether the file asks for epoch lines on the console (`log:`
         /// absent, or listing `console`); JSON output has them all.
         console: bool,
@@ -743,7 +745,7 @@ impl<'a> Session<'a> {
         if let Some(sweep) = &train.sweep {
             return self.sweep_item(id, train, sweep, rows);
         }
-        let trained = self.train_one(id, train, rows, None)?;
+        let trained = self.train_one(id, train, rows, None, None)?;
         let rows = vec![trained.meta.rows];
         self.trained.insert(id, Rc::new(trained));
         Ok(rows)
@@ -756,17 +758,11 @@ impl<'a> Session<'a> {
         train: &crate::ir::Train,
         rows: training::TrainRows,
         pruner: Option<&mut sweep::Pruner>,
+        point: Option<usize>,
     ) -> RunResult<training::Trained> {
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
-        // What the transforms its data went through learned: saved with
-        // the run, so `pipe predict` applies the same numbers.
-        let mut used = Vec::new();
-        frame_references(&train.data, &mut used);
-        let transforms: Vec<(String, Vec<Fitted>)> = used
-            .into_iter()
-            .filter_map(|t| Some((self.item(t).name.clone(), self.fitted.get(&t)?.0.as_ref().clone())))
-            .collect();
+        let transforms = self.saved_transforms(train);
         let source_text = self.source_text.clone();
         let resume = self.resume;
         let base = match &train.model.pretrained {
@@ -778,7 +774,8 @@ impl<'a> Session<'a> {
             let control = self.control.clone();
             let console = train.settings.logs.is_empty()
                 || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console));
-            let mut progress = TrainProgress { name: &item.name, console, events: &mut *self.events, control, pruner };
+            let events = &mut *self.events;
+            let mut progress = TrainProgress { name: &item.name, console, events, control, pruner, point };
             training::train(
                 &item.name,
                 train,
@@ -793,6 +790,16 @@ impl<'a> Session<'a> {
             )?
         };
         Ok(trained)
+    }
+
+    /// What the transforms a run's data went through learned: saved with
+    /// the run, so `pipe predict` applies the same numbers.
+    fn saved_transforms(&self, train: &crate::ir::Train) -> Vec<(String, Vec<Fitted>)> {
+        let mut used = Vec::new();
+        frame_references(&train.data, &mut used);
+        used.into_iter()
+            .filter_map(|t| Some((self.item(t).name.clone(), self.fitted.get(&t)?.0.as_ref().clone())))
+            .collect()
     }
 
     /// The transform's result on `input`, when that is the data it was

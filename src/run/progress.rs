@@ -14,12 +14,15 @@ pub(super) struct TrainProgress<'e, 'a> {
     pub(super) control: Option<std::sync::Arc<Control>>,
     /// A sweep's pruning, for a point of a sweep that prunes.
     pub(super) pruner: Option<&'e mut crate::run::sweep::Pruner>,
+    /// The point of a sweep training (its number, from 1).
+    pub(super) point: Option<usize>,
 }
 
 impl crate::train::fit::Progress for TrainProgress<'_, '_> {
     fn epoch(&mut self, epoch: &crate::train::fit::Epoch, epochs: usize) {
         let console = self.console;
-        (self.events)(Event::Epoch { name: self.name.to_owned(), epoch: Box::new(epoch.clone()), epochs, console });
+        let (name, point) = (self.name.to_owned(), self.point);
+        (self.events)(Event::Epoch { name, epoch: Box::new(epoch.clone()), epochs, console, point });
     }
 
     fn step(&mut self, _epoch: usize, step: usize, steps: usize) {

@@ -11,6 +11,7 @@ use crate::ir::{DataSplit, ItemId, MedianPrune, Objective, Scalar, Sweep, Train}
 use crate::run::error::{RunError, RunResult};
 use crate::run::training::{self, Trained, TrainedMeta};
 use crate::run::{Event, Session, write};
+use crate::source::Span;
 use crate::train::fit::Epoch;
 
 /// One point's line of a sweep's ranked table.
@@ -62,70 +63,90 @@ impl Session<'_> {
     ) -> RunResult<Vec<usize>> {
         let (name, span) = (self.item(id).name.clone(), self.item(id).span);
         let objective = objective_of(train);
-        let mut trained: Vec<Option<Trained>> = Vec::with_capacity(sweep.trials.len());
+        let total = sweep.trials.len();
+        // A model that starts from trained weights shares them: one at a time.
+        let parallel = if train.model.pretrained.is_some() { 1 } else { sweep.parallel.max(1) as usize };
+        let mut trained: Vec<Option<Trained>> = Vec::with_capacity(total);
         let mut first_failure = None;
-        let mut results = Vec::with_capacity(sweep.trials.len());
+        let mut results = Vec::with_capacity(total);
         // Each unpruned point's objective per epoch, for the pruning rule.
         let mut finished: Vec<Vec<Option<f64>>> = Vec::new();
-        for (index, trial) in sweep.trials.iter().enumerate() {
-            let run = training::trial_run(train, index);
-            let key = if self.cache.is_some() { Some(self.run_key(&run)?) } else { None };
-            let start = Instant::now();
-            let found = key.as_deref().and_then(|k| self.load_point(k, &run));
-            let cached = found.is_some();
-            (self.events)(Event::Point {
-                name: name.clone(),
-                number: index.saturating_add(1),
-                of: sweep.trials.len(),
-                point: trial.point.clone(),
-                cached,
-            });
-            let (point, pruned_at) = match found {
-                Some(point) => (point, None),
-                None => {
-                    let mut pruner = sweep.prune.map(|rule| Pruner::new(rule, objective, finished.clone()));
-                    match self.train_one(id, &run, rows.clone(), pruner.as_mut()) {
-                        Ok(point) => {
-                            let pruned_at = pruner.and_then(|p| p.pruned_at);
-                            // A pruned point's training depends on the
-                            // points before it: it is not kept for another
-                            // sweep.
-                            if let (Some(key), None) = (&key, pruned_at) {
-                                self.store_point(key, &point);
-                            }
-                            write_point(&point.meta.run_dir, index, sweep);
-                            (point, pruned_at)
+        // `parallel` points at a time, each group after the one before:
+        // the points a group's pruning compares with are the same however
+        // fast each trains.
+        let mut next = 0;
+        while next < total {
+            let group: Vec<usize> = (next..total.min(next.saturating_add(parallel))).collect();
+            next = next.saturating_add(group.len());
+            let mut done: Vec<(usize, RunResult<Done>)> = Vec::new();
+            let mut to_train = Vec::new();
+            for &index in &group {
+                let run = training::trial_run(train, index);
+                let key = if self.cache.is_some() { Some(self.run_key(&run)?) } else { None };
+                let found = key.as_deref().and_then(|k| self.load_point(k, &run));
+                (self.events)(Event::Point {
+                    name: name.clone(),
+                    number: index.saturating_add(1),
+                    of: total,
+                    point: sweep.trials[index].point.clone(),
+                    cached: found.is_some(),
+                });
+                match found {
+                    // A point from the cache: the time it took when it trained.
+                    Some(point) => {
+                        let seconds = point.meta.history.iter().map(|e| e.seconds).sum();
+                        done.push((index, Ok(Done { point, pruned_at: None, cached: true, seconds })));
+                    }
+                    None => to_train.push((index, run, key)),
+                }
+            }
+            let prune = sweep.prune.map(|rule| Pruner::new(rule, objective, finished.clone()));
+            for (index, key, result) in self.train_points(id, to_train, &rows, prune)? {
+                match result {
+                    Ok(done_point) => {
+                        // A pruned point's training depends on the points
+                        // before it: it is not kept for another sweep.
+                        if let (Some(key), None) = (&key, done_point.pruned_at) {
+                            self.store_point(key, &done_point.point);
                         }
-                        // A point whose loss stopped being finite fails
-                        // alone (a failed trial, as in Keras Tuner and
-                        // Optuna): the others train on.
-                        Err(error @ RunError::Diverged { .. }) => {
-                            let reason = error.to_string();
-                            (self.events)(Event::Note(format!(
-                                "  {:<10} {name:<20} point {}/{} failed: {reason}",
-                                "sweep",
-                                index.saturating_add(1),
-                                sweep.trials.len()
-                            )));
-                            results.push(failed_point(index, trial.point.clone(), reason));
-                            trained.push(None);
-                            first_failure.get_or_insert(error);
-                            continue;
+                        write_point(&done_point.point.meta.run_dir, index, sweep);
+                        done.push((index, Ok(done_point)));
+                    }
+                    // A point whose loss stopped being finite fails alone (a
+                    // failed trial, as in Keras Tuner and Optuna): the
+                    // others train on.
+                    Err(error @ RunError::Diverged { .. }) => {
+                        (self.events)(Event::Note(format!(
+                            "  {:<10} {name:<20} point {}/{total} failed: {error}",
+                            "sweep",
+                            index.saturating_add(1),
+                        )));
+                        done.push((index, Err(error)));
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            done.sort_by_key(|(index, _)| *index);
+            for (index, outcome) in done {
+                let point = sweep.trials[index].point.clone();
+                match outcome {
+                    Ok(Done { point: trained_point, pruned_at, cached, seconds }) => {
+                        if pruned_at.is_none() {
+                            let history = &trained_point.meta.history;
+                            finished.push(history.iter().map(|e| objective_value(e, objective)).collect());
                         }
-                        Err(error) => return Err(error),
+                        let mut result = result_of(index, point, &trained_point.meta, objective, seconds, cached);
+                        result.pruned_at = pruned_at;
+                        results.push(result);
+                        trained.push(Some(trained_point));
+                    }
+                    Err(error) => {
+                        results.push(failed_point(index, point, error.to_string()));
+                        trained.push(None);
+                        first_failure.get_or_insert(error);
                     }
                 }
-            };
-            if pruned_at.is_none() {
-                finished.push(point.meta.history.iter().map(|e| objective_value(e, objective)).collect());
             }
-            // A point from the cache: the time it took when it trained.
-            let seconds =
-                if cached { point.meta.history.iter().map(|e| e.seconds).sum() } else { start.elapsed().as_secs_f64() };
-            let mut result = result_of(index, trial.point.clone(), &point.meta, objective, seconds, cached);
-            result.pruned_at = pruned_at;
-            results.push(result);
-            trained.push(Some(point));
         }
         let ranking = rank(results, objective);
         let best = ranking.points.iter().map(|p| p.number.saturating_sub(1)).find(|&i| trained[i].is_some());
@@ -145,6 +166,122 @@ impl Session<'_> {
         let rows = vec![chosen.meta.rows];
         self.trained.insert(id, Rc::new(chosen));
         Ok(rows)
+    }
+}
+
+/// A point trained (or found in the cache).
+struct Done {
+    point: Trained,
+    /// The epoch `prune:` stopped it after.
+    pruned_at: Option<usize>,
+    cached: bool,
+    /// Seconds of training.
+    seconds: f64,
+}
+
+/// A point to train: its index, its run, its cache key.
+type ToTrain = (usize, Train, Option<String>);
+
+/// Points trained: each with its index, cache key and result.
+type Trainings = Vec<(usize, Option<String>, RunResult<Done>)>;
+
+impl Session<'_> {
+    /// Trains points of a sweep (item `id`'s) on `rows`: one on this
+    /// thread, several each on a thread of its own (their events passed on
+    /// here, in the order they come). Each with its index, key and result.
+    fn train_points(
+        &mut self,
+        id: ItemId,
+        points: Vec<ToTrain>,
+        rows: &training::TrainRows,
+        prune: Option<Pruner>,
+    ) -> RunResult<Trainings> {
+        let pruner = || prune.clone();
+        if points.len() <= 1 {
+            let mut out = Vec::new();
+            for (index, run, key) in points {
+                let start = Instant::now();
+                let mut pruner = pruner();
+                let number = Some(index.saturating_add(1));
+                let result = self.train_one(id, &run, rows.clone(), pruner.as_mut(), number).map(|point| Done {
+                    point,
+                    pruned_at: pruner.and_then(|p| p.pruned_at),
+                    cached: false,
+                    seconds: start.elapsed().as_secs_f64(),
+                });
+                out.push((index, key, result));
+            }
+            return Ok(out);
+        }
+        let program = self.program;
+        let item = program.items[id].as_ref().expect("the checker lowered every item");
+        let (name, span) = (item.name.as_str(), item.span);
+        let transforms = points.first().map(|(_, run, _)| self.saved_transforms(run)).unwrap_or_default();
+        let (dir, source_text, resume) = (self.dir.clone(), self.source_text.clone(), self.resume);
+        let control = self.control.clone();
+        let (events, received) = std::sync::mpsc::channel::<Event>();
+        let events_out = &mut *self.events;
+        let results = std::thread::scope(|scope| {
+            let handles: Vec<_> = points
+                .into_iter()
+                .map(|(index, run, key)| {
+                    let (events, control, rows) = (events.clone(), control.clone(), rows.clone());
+                    let (dir, source_text, transforms) = (&dir, source_text.as_deref(), &transforms);
+                    let mut pruner = pruner();
+                    scope.spawn(move || {
+                        let start = Instant::now();
+                        let mut send = |event: Event| {
+                            let _ = events.send(event);
+                        };
+                        let console = run.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console))
+                            || run.settings.logs.is_empty();
+                        let mut progress = crate::run::progress::TrainProgress {
+                            name,
+                            console,
+                            events: &mut send,
+                            control,
+                            pruner: pruner.as_mut(),
+                            point: Some(index.saturating_add(1)),
+                        };
+                        let result = training::train(
+                            name,
+                            &run,
+                            rows,
+                            dir,
+                            source_text,
+                            span,
+                            &mut progress,
+                            resume,
+                            transforms,
+                            None,
+                        );
+                        let pruned_at = pruner.and_then(|p| p.pruned_at);
+                        let seconds = start.elapsed().as_secs_f64();
+                        let done = result.map(|point| Done { point, pruned_at, cached: false, seconds });
+                        (index, key, done)
+                    })
+                })
+                .collect();
+            drop(events);
+            // Every thread's events, until the last thread is done.
+            for event in received {
+                events_out(event);
+            }
+            handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+        });
+        results
+            .into_iter()
+            .map(|r| {
+                r.map_err(|_| {
+                    RunError::data(
+                        "a point of the sweep stopped on a bug in pipe",
+                        Span::default(),
+                        "",
+                        "please report it with this file",
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -236,6 +373,7 @@ fn objective_value(epoch: &Epoch, objective: Objective) -> Option<f64> {
 /// before it (Optuna's `MedianPruner`: the point's best objective so far
 /// against the median of the finished points' objectives at the same
 /// epoch).
+#[derive(Clone)]
 pub struct Pruner {
     rule: MedianPrune,
     objective: Objective,
