@@ -22,7 +22,10 @@ fn trained() -> (PathBuf, String) {
         .replace("\"../data/", &format!("\"{}/data/", repo().display()))
         + "\noutput chances = prep(iris) |> predict(species, probabilities: true) |> write(\"out/chances.csv\")\n";
     std::fs::write(dir.join("main.pipe"), text).unwrap();
-    let ran = Command::new(env!("CARGO_BIN_EXE_pipe")).args(["run", "--no-cache"]).arg(dir.join("main.pipe")).output();
+    // Run from its own folder (the file named without one), served from
+    // another: the saved pipeline's paths start where it was.
+    let ran =
+        Command::new(env!("CARGO_BIN_EXE_pipe")).current_dir(&dir).args(["run", "--no-cache", "main.pipe"]).output();
     let ran = ran.unwrap();
     assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
     let run = std::fs::read_dir(dir.join("runs/species")).unwrap().flatten().find(|e| e.path().is_dir()).unwrap();
@@ -131,6 +134,10 @@ fn serve_answers_as_the_pipelines_own_predict() {
             assert!((s - e).abs() < 1e-6, "{class}: {s} vs {e}");
         }
     }
+    let chosen: Vec<f64> = answer["probability"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    for (s, e) in chosen.iter().zip(column(&reference, "probability")) {
+        assert!((s - e.parse::<f64>().unwrap()).abs() < 1e-6, "{s} vs {e}");
+    }
     // The same rows as CSV.
     let (status, from_csv) = request(&address, "POST", "/predict", "text/csv", &csv);
     assert_eq!(status, 200, "{from_csv}");
@@ -172,7 +179,11 @@ fn serve_answers_as_the_pipelines_own_predict() {
     let (status, error) = request(&address, "POST", "/predict", "application/json", &wrong.to_string());
     assert_eq!(status, 400);
     assert!(error["error"]["code"].as_str().is_some_and(|c| c.starts_with("pipe::")), "{error}");
-    assert_eq!(request(&address, "GET", "/elsewhere", "text/plain", "").0, 404);
+    assert!(!error.to_string().contains("pipe-serve-"), "the request's scratch file is not named: {error}");
+    let (status, error) = request(&address, "POST", "/predict?probabilities=maybe", "application/json", &body);
+    assert_eq!((status, &error["error"]["code"]), (400, &json!("pipe::serve::query")), "{error}");
+    let (status, error) = request(&address, "GET", "/elsewhere", "text/plain", "");
+    assert_eq!((status, &error["error"]["code"]), (404, &json!("pipe::serve::path")));
     assert_eq!(request(&address, "GET", "/predict", "text/plain", "").0, 405);
     // Still serving after all that.
     assert_eq!(request(&address, "GET", "/health", "text/plain", "").0, 200);

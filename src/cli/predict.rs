@@ -33,7 +33,13 @@ pub fn checked_run(run_dir: &Path, reporter: &mut Reporter) -> Option<(SavedRun,
     let parsed = crate::syntax::parse(&saved.pipeline, file);
     let report = crate::check::check(&parsed.program, &mut sources, Some(&saved.meta.pipeline_dir));
     if !parsed.errors.is_empty() || report.has_errors() {
-        reporter.report(&stale_pipeline(), &no_file());
+        let first = parsed
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .chain(report.errors.iter().filter(|e| e.is_error()).map(ToString::to_string))
+            .next();
+        reporter.report(&stale_pipeline(first, &saved.meta.pipeline_dir), &no_file());
         return None;
     }
     Some((saved, report.ir, sources))

@@ -37,6 +37,13 @@ use crate::source::SourceFile;
 /// The largest request body taken (larger: 413).
 const MAX_BODY: usize = 64 << 20;
 
+/// Seconds a request's headers, and then its body, get to arrive.
+const BODY_SECONDS: u64 = 30;
+
+/// Milliseconds a connection accepted just before SIGTERM gets to send its
+/// request's headers.
+const GRACE_MS: u64 = 300;
+
 /// Seconds the requests taken get to finish after SIGTERM.
 const DRAIN_SECONDS: u64 = 30;
 
@@ -122,8 +129,13 @@ fn run_server(run_dir: &Path, host: &str, port: u16, state: Arc<State>, reporter
     match signals {
         Ok(mut signals) => {
             std::thread::spawn(move || {
-                if signals.forever().next().is_some() {
+                let mut received = signals.forever();
+                if received.next().is_some() {
                     signalled.notify_one();
+                }
+                // A second signal does not wait for the requests taken.
+                if received.next().is_some() {
+                    std::process::exit(130);
                 }
             });
         }
@@ -136,7 +148,12 @@ fn run_server(run_dir: &Path, host: &str, port: u16, state: Arc<State>, reporter
         let listener = match tokio::net::TcpListener::bind((host, port)).await {
             Ok(l) => l,
             Err(e) => {
-                report_usage(format!("cannot listen on {host}:{port}: {e}"), reporter);
+                let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    ": another process listens there; pick another port with --port, or --port 0 for any free one"
+                } else {
+                    ""
+                };
+                report_usage(format!("cannot listen on {host}:{port}: {e}{hint}"), reporter);
                 return false;
             }
         };
@@ -155,6 +172,8 @@ fn run_server(run_dir: &Path, host: &str, port: u16, state: Arc<State>, reporter
                     let state = Arc::clone(&state);
                     let service = hyper::service::service_fn(move |request| handle(request, Arc::clone(&state)));
                     let connection = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(std::time::Duration::from_secs(BODY_SECONDS))
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                     let watched = graceful.watch(connection);
                     tokio::spawn(async move {
@@ -164,8 +183,12 @@ fn run_server(run_dir: &Path, host: &str, port: u16, state: Arc<State>, reporter
                 () = stop.notified() => break,
             }
         }
-        // No new connections; the requests taken finish.
+        // No new connections; the requests taken finish. A connection
+        // accepted just before the signal has not had its request read yet,
+        // and graceful shutdown closes such idle connections: it gets a
+        // moment to send its headers first.
         drop(listener);
+        tokio::time::sleep(std::time::Duration::from_millis(GRACE_MS)).await;
         let drained = tokio::time::timeout(std::time::Duration::from_secs(DRAIN_SECONDS), graceful.shutdown()).await;
         reporter.note(if drained.is_ok() {
             "stopped: every request taken was answered"
@@ -188,26 +211,54 @@ async fn handle(request: Request<Incoming>, state: Arc<State>) -> Result<Respons
         (&Method::GET, "/schema") => reply(StatusCode::OK, &state.schema),
         (&Method::POST, "/predict") => predict(request, &state).await,
         (_, "/health" | "/schema" | "/predict") => {
-            reply(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": format!("{} takes another method", path) }))
+            let allowed = if path == "/predict" { "POST" } else { "GET" };
+            let mut response = refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method",
+                format!("{path} takes {allowed}"),
+                "the paths are POST /predict, GET /schema, GET /health",
+            );
+            response.headers_mut().insert(hyper::header::ALLOW, hyper::header::HeaderValue::from_static(allowed));
+            response
         }
-        _ => reply(StatusCode::NOT_FOUND, &json!({ "error": "the paths are POST /predict, GET /schema, GET /health" })),
+        _ => refusal(
+            StatusCode::NOT_FOUND,
+            "path",
+            format!("no path {path}"),
+            "the paths are POST /predict, GET /schema, GET /health",
+        ),
     };
     Ok(response)
 }
 
 /// `POST /predict`.
 async fn predict(request: Request<Incoming>, state: &Arc<State>) -> Response<Full<Bytes>> {
-    let probabilities = request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "probabilities=true"));
+    let probabilities = match asked_probabilities(request.uri().query()) {
+        Ok(asked) => asked,
+        Err(message) => {
+            let help = "the one query is `?probabilities=true` (or false)";
+            return refusal(StatusCode::BAD_REQUEST, "query", message, help);
+        }
+    };
     let csv = request
         .headers()
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
+    let reading = Limited::new(request.into_body(), MAX_BODY).collect();
+    let body = match tokio::time::timeout(std::time::Duration::from_secs(BODY_SECONDS), reading).await {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            let message = format!("the request's body is over {} MB", MAX_BODY >> 20);
+            return refusal(StatusCode::PAYLOAD_TOO_LARGE, "body", message, "send the rows in several requests");
+        }
+        Ok(Err(_)) => {
+            let help = "send the whole body, as long as its Content-Length says";
+            return refusal(StatusCode::BAD_REQUEST, "body", "the request's body was cut off".into(), help);
+        }
         Err(_) => {
-            let message = format!("the request's body is over {} MB, or was cut off", MAX_BODY >> 20);
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, &json!({ "error": message }));
+            let message = format!("the request's body took over {BODY_SECONDS} s to arrive");
+            return refusal(StatusCode::REQUEST_TIMEOUT, "body", message, "send the body at once");
         }
     };
     if probabilities && state.classes.is_empty() {
@@ -245,6 +296,12 @@ async fn predict(request: Request<Incoming>, state: &Arc<State>) -> Response<Ful
 /// A diagnostic as `pipe predict --format json` prints it.
 fn diagnostic_json(error: &RunError) -> Value {
     let text = render(error, &SourceFile { name: "request".into(), text: "".into() }, Style::Json);
+    // The file a body went through on its way to the reader is the
+    // request, to its sender.
+    static SCRATCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"`?[^\s`\\\x22]*pipe-serve-\d+/request-\d+\.csv`?").expect("a valid pattern")
+    });
+    let text = SCRATCH.replace_all(&text, "the request");
     serde_json::from_str(&text).unwrap_or_else(|_| json!({ "message": error.to_string() }))
 }
 
@@ -253,7 +310,37 @@ fn diagnostic(status: StatusCode, error: &RunError) -> Response<Full<Bytes>> {
 }
 
 fn internal(message: &str) -> Response<Full<Bytes>> {
-    reply(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "error": message }))
+    refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        message.to_owned(),
+        "this is a bug in pipe: please report it",
+    )
+}
+
+/// A request refused by the server itself (not by the rows it sent), in
+/// the shape of a diagnostic: `pipe::serve::<what>`.
+fn refusal(status: StatusCode, what: &str, message: String, help: &str) -> Response<Full<Bytes>> {
+    reply(status, &json!({ "error": { "code": format!("pipe::serve::{what}"), "message": message, "help": help } }))
+}
+
+/// `?probabilities=true`: whether each class's probability is asked for
+/// (`true`, `1`, `yes`; `false`, `0`, `no`); any other key or value is a
+/// mistake, said.
+fn asked_probabilities(query: Option<&str>) -> Result<bool, String> {
+    let mut asked = false;
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        if key != "probabilities" {
+            return Err(format!("unknown query `{key}`"));
+        }
+        asked = match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => return Err(format!("`probabilities={other}` is not true or false")),
+        };
+    }
+    Ok(asked)
 }
 
 fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {

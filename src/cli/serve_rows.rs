@@ -64,7 +64,7 @@ impl Drop for Scratch {
 /// A request body's rows in the run's types: `csv` for a CSV body (with a
 /// header), else JSON (a list of objects, or `{"rows": [...]}`).
 pub fn read_body(reader: &Reader, scratch: &Scratch, body: &[u8], csv: bool) -> RunResult<DataFrame> {
-    let text = if csv { body.to_vec() } else { json_as_csv(body)?.into_bytes() };
+    let text = if csv { body.to_vec() } else { json_as_csv(body, reader)?.into_bytes() };
     let path = scratch.file("csv");
     std::fs::write(&path, text).map_err(|e| RunError::Write {
         path: path.display().to_string(),
@@ -90,7 +90,7 @@ fn rename(error: RunError, path: &Path) -> RunError {
 
 /// JSON rows as CSV text (header: every key, in the order first seen;
 /// `null` and missing keys empty, which reads as missing).
-fn json_as_csv(body: &[u8]) -> RunResult<String> {
+fn json_as_csv(body: &[u8], reader: &Reader) -> RunResult<String> {
     let shape = "send a JSON list of rows, each an object of column values: [{\"age\": 42, \"city\": \"Paris\"}]";
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| request_error(format!("the request's body is not JSON: {e}"), shape))?;
@@ -126,7 +126,14 @@ fn json_as_csv(body: &[u8]) -> RunResult<String> {
             cells.push(match object.get(key) {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::Bool(b)) => b.to_string(),
-                Some(Value::Number(n)) => n.to_string(),
+                // `181.0` for a whole-number column (pandas writes a column
+                // with a missing value as floats) is 181.
+                Some(Value::Number(n)) => match n.as_f64() {
+                    Some(f) if reader.is_integer(key) && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                        format!("{}", f as i64)
+                    }
+                    _ => n.to_string(),
+                },
                 Some(Value::String(s)) => quoted(s),
                 Some(Value::Array(_) | Value::Object(_)) => {
                     return Err(request_error(
@@ -146,8 +153,9 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// The answer to a prediction request: `predictions`, with
-/// `probabilities` (each class's, per row) when asked, and `warnings`.
+/// The answer to a prediction request: `predictions`, with `probability`
+/// (the predicted class's) and `probabilities` (each class's, per row)
+/// when asked, and `warnings`.
 pub fn answer(rows: &DataFrame, classes: &[String], warnings: Vec<Value>) -> RunResult<Value> {
     let column = |name: &str| rows.column(name).map_err(|e| request_error(e.to_string(), ""));
     let predictions = column(crate::ir::PREDICTION)?;
@@ -165,6 +173,9 @@ pub fn answer(rows: &DataFrame, classes: &[String], warnings: Vec<Value>) -> Run
             })
             .collect();
         answer.insert("probabilities".into(), Value::Array(per_row));
+        let chosen = column(crate::ir::PROBABILITY)?;
+        let values = (0..rows.height()).map(|i| json_of(chosen.get(i).ok())).collect();
+        answer.insert("probability".into(), Value::Array(values));
     }
     answer.insert("warnings".into(), Value::Array(warnings));
     Ok(Value::Object(answer))

@@ -75,11 +75,16 @@ pub fn not_a_run(run_dir: &Path) -> RunError {
     )
 }
 
-/// The error for a saved pipeline that no longer checks.
-pub fn stale_pipeline() -> RunError {
+/// The error for a saved pipeline that no longer checks (`first`: its
+/// first mistake, as the checker says it).
+pub fn stale_pipeline(first: Option<String>, pipeline_dir: &Path) -> RunError {
+    let why = first.map_or_else(String::new, |f| format!(": {f}"));
     failure(
-        "the pipeline saved with this run no longer checks",
-        "its data files must still be where they were when it trained; `pipe check` the saved pipeline.pipe",
+        format!("the pipeline saved with this run no longer checks{why}"),
+        &format!(
+            "its data files must still be where they were when it trained (its paths start at {})",
+            pipeline_dir.display()
+        ),
     )
 }
 
@@ -168,6 +173,11 @@ impl Reader {
     /// column must be there.
     pub fn read(&self, path: &Path) -> RunResult<DataFrame> {
         read_new(path, &self.schema, &self.target, self.weights.as_deref())
+    }
+
+    /// Whether a column is read as whole numbers.
+    pub fn is_integer(&self, column: &str) -> bool {
+        self.schema.get(column).is_some_and(|c| c.dtype == crate::schema::DType::I64)
     }
 }
 

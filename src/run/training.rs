@@ -473,7 +473,7 @@ pub fn train(
         kept_epoch: fitted.kept_epoch,
         run_dir: run_dir.clone(),
         rows,
-        pipeline_dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+        pipeline_dir: absolute_dir(dir),
         target_scale,
     };
     write_run_folder(&run_dir, &meta, &fitted.net).map_err(|reason| unfinished(&run_dir, fresh, reason, span))?;
@@ -959,4 +959,12 @@ pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained>
     let precision = crate::train::model::Precision::of(train.settings.precision);
     let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?.with_precision(precision);
     Some(Trained { net, meta, cacheable: true, point: None })
+}
+
+/// The folder a pipeline's relative paths start from, absolute: a file
+/// run from its own folder names it as the empty path, which later
+/// commands run elsewhere would read as their own folder.
+fn absolute_dir(dir: &Path) -> PathBuf {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    dir.canonicalize().or_else(|_| std::env::current_dir().map(|c| c.join(dir))).unwrap_or_else(|_| dir.to_path_buf())
 }
