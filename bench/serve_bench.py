@@ -64,26 +64,41 @@ def load(address, rows, expected, seconds, clients):
         conn = http.client.HTTPConnection(host, int(port))
         mine, wrong, bad = [], 0, 0
         while time.perf_counter() < deadline:
-            i = rng.randrange(len(rows))
-            row = dict(rows[i])
-            broken = rng.random() < 0.05
-            if broken:
-                del row["petal_width_cm"]
-            body = json.dumps([row])
-            t = time.perf_counter()
-            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            answer = response.read()
-            mine.append(time.perf_counter() - t)
-            if broken:
-                bad += response.status == 400
-                wrong += response.status != 400
-            elif response.status != 200 or json.loads(answer)["predictions"] != [expected[i]]:
+            try:
+                done = one(conn, rng, mine)
+            except (ConnectionError, http.client.HTTPException):
+                # A connection the server dropped: an error, and a new one.
                 wrong += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port))
+                continue
+            wrong += done[0]
+            bad += done[1]
         with lock:
             latencies.extend(mine)
             unexpected[0] += wrong
             refused[0] += bad
+
+    def one(conn, rng, mine):
+        """One request: (unexpected answers, 400s) of it."""
+        wrong, bad = 0, 0
+        i = rng.randrange(len(rows))
+        row = dict(rows[i])
+        broken = rng.random() < 0.05
+        if broken:
+            del row["petal_width_cm"]
+        body = json.dumps([row])
+        t = time.perf_counter()
+        conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = response.read()
+        mine.append(time.perf_counter() - t)
+        if broken:
+            bad += response.status == 400
+            wrong += response.status != 400
+        elif response.status != 200 or json.loads(answer)["predictions"] != [expected[i]]:
+            wrong += 1
+        return wrong, bad
 
     threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
     start_time = time.perf_counter()
@@ -136,9 +151,22 @@ def main():
         for name, launch in servers.items():
             proc, address = launch()
             load(address, rows, expected, 1.0, 4)  # warm-up
-            before = rss_mb(proc.pid)
+            samples = []
+            sampling = threading.Event()
+
+            def sample():
+                while not sampling.wait(1.0):
+                    samples.append(rss_mb(proc.pid))
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
             figures = load(address, rows, expected, args.seconds, args.clients)
-            figures["rss_before_mb"], figures["rss_after_mb"] = before, rss_mb(proc.pid)
+            sampling.set()
+            sampler.join()
+            # Resident memory after the first second under load, at half
+            # time and at the end: growth would show between the last two.
+            figures["rss_1s_mb"], figures["rss_half_mb"], figures["rss_end_mb"] = (
+                samples[0], samples[len(samples) // 2], samples[-1])
             proc.send_signal(signal.SIGTERM)
             figures["exit"] = proc.wait(timeout=60)
             results[name].append(figures)
@@ -147,7 +175,8 @@ def main():
         med = lambda key: statistics.median(f[key] for f in rounds)
         print(f"{name}: {med('rps'):.0f} requests/s, p50 {med('p50_ms'):.2f} ms, p99 {med('p99_ms'):.2f} ms, "
               f"unexpected {sum(f['unexpected'] for f in rounds)}, 400s {sum(f['refused_400'] for f in rounds)}, "
-              f"memory {rounds[-1]['rss_before_mb']:.0f} -> {rounds[-1]['rss_after_mb']:.0f} MB")
+              f"memory at 1 s / half time / end {rounds[-1]['rss_1s_mb']:.0f} / {rounds[-1]['rss_half_mb']:.0f} / "
+              f"{rounds[-1]['rss_end_mb']:.0f} MB")
     ratio = statistics.median(f["rps"] for f in results["pipe serve"]) / statistics.median(
         f["rps"] for f in results["python peer"])
     print(f"pipe serve / python peer requests per second: {ratio:.2f}x")

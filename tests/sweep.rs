@@ -319,4 +319,9 @@ fn points_trained_in_parallel_equal_points_trained_one_by_one() {
     let order = |r: &Ran| r.ranking.as_ref().unwrap().points.iter().map(|p| p.number).collect::<Vec<_>>();
     assert_eq!(order(&parallel), order(&alone));
     assert_eq!(parallel.scores, alone.scores);
+    // Points that start within one millisecond each have a folder.
+    let folders: std::collections::BTreeSet<_> =
+        parallel.ranking.unwrap().points.into_iter().map(|p| p.run_dir).collect();
+    assert_eq!(folders.len(), 4);
+    assert!(folders.iter().all(|f| f.join("trained.json").exists()));
 }

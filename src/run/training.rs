@@ -506,15 +506,21 @@ fn unfinished(run_dir: &Path, fresh: bool, reason: String, span: Span) -> RunErr
     RunError::Write { path: run_dir.display().to_string(), reason, span }
 }
 
-/// `runs/<item>/<timestamp>/` beside the `.pipe` file (a new one each
-/// run; points of a sweep can start within one millisecond).
+/// `runs/<item>/<timestamp>/` beside the `.pipe` file, created (a new one
+/// each run: points of a sweep trained at once start within one
+/// millisecond, and each takes the first name no other has made).
 fn run_folder(dir: &Path, name: &str) -> PathBuf {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let stamp = format!("{}-{:03}", now.as_secs(), now.subsec_millis());
     let base = dir.join("runs").join(name);
+    // A folder that cannot be made is reported where the run writes to it.
+    let _ = std::fs::create_dir_all(&base);
     let mut folder = base.join(&stamp);
     let mut n: u32 = 1;
-    while folder.exists() {
+    while let Err(e) = std::fs::create_dir(&folder) {
+        if e.kind() != std::io::ErrorKind::AlreadyExists || n > 10_000 {
+            break;
+        }
         n = n.saturating_add(1);
         folder = base.join(format!("{stamp}-{n}"));
     }
