@@ -16,6 +16,7 @@ mod integrity;
 mod ir;
 mod layers;
 mod lsp;
+mod onnx;
 mod parquet;
 mod robustness;
 mod roundtrip;

@@ -190,14 +190,16 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         steps: usize,
     },
-    /// Export a trained run's model: `-o model.safetensors` writes its
-    /// weights under PyTorch's `nn.Sequential` names, and the fitted
-    /// transforms' numbers beside them (`model.transforms.json`).
+    /// Export a trained run: `-o model.onnx` writes its whole prediction
+    /// (the fitted steps from the raw columns, the model, the class and
+    /// probabilities) as one ONNX graph; `-o model.safetensors` its weights
+    /// under PyTorch's `nn.Sequential` names, with the fitted transforms'
+    /// numbers beside them (`model.transforms.json`).
     Export {
         /// A run folder, `runs/<train item>/<time>/`.
         #[arg(value_name = "RUN_DIR")]
         run: PathBuf,
-        /// Where to write (`.safetensors`).
+        /// Where to write (`.onnx` or `.safetensors`).
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
     },

@@ -106,7 +106,7 @@ pub enum PretrainedFrom {
 }
 
 /// Which parameter of a layer a PyTorch state-dict entry holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TorchParam {
     /// `weight` (a dense layer's is `[out, in]`, the transpose of Burn's).
     Weight,

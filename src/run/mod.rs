@@ -29,6 +29,7 @@ mod learn;
 pub mod memory;
 mod names;
 mod onehot;
+pub mod onnx;
 mod ops;
 mod pca;
 mod picks;

@@ -16,6 +16,6 @@ pub(super) fn kind_name(kind: &ItemKind) -> &'static str {
 }
 
 /// An operation's name as written.
-pub(super) fn op_name(op: &Op) -> &'static str {
+pub(crate) fn op_name(op: &Op) -> &'static str {
     op.keyword()
 }

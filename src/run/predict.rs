@@ -160,6 +160,9 @@ pub fn predict_file(
     Ok(Predicted { rows, warnings })
 }
 
+/// What an export reads of a [`Predictor`].
+pub(crate) type Parts<'a> = (&'a Program, &'a crate::ir::Train, &'a [(String, Vec<Fitted>)], &'a training::Trained);
+
 /// Reads new rows in the types a run's data had.
 #[derive(Clone, Debug)]
 pub struct Reader {
@@ -213,6 +216,12 @@ impl Predictor {
     pub fn input_columns(&self) -> Vec<&crate::schema::Column> {
         let weights = self.train.settings.weights.as_deref();
         self.schema.columns.iter().filter(|c| c.name != self.train.target && Some(c.name.as_str()) != weights).collect()
+    }
+
+    /// What an export reads: the saved pipeline, the run, the numbers its
+    /// transforms learned, the trained weights.
+    pub(crate) fn parts(&self) -> Parts<'_> {
+        (&self.program, &self.train, &self.saved, &self.trained)
     }
 
     /// The column the run predicts.
@@ -314,7 +323,7 @@ impl Predictor {
 }
 
 /// What is applied to the data, innermost first.
-enum Stage<'a> {
+pub(crate) enum Stage<'a> {
     /// Operations of a frame.
     Ops(&'a Frame),
     /// A fitted transform.
@@ -323,7 +332,7 @@ enum Stage<'a> {
 
 /// The innermost frame (the one reading an item or a split part) and the
 /// stages from there out.
-fn layers(frame: &Frame) -> (&Frame, Vec<Stage<'_>>) {
+pub(crate) fn layers(frame: &Frame) -> (&Frame, Vec<Stage<'_>>) {
     match &frame.input {
         FrameInput::Transformed { transform, input } => {
             let (base, mut stages) = layers(input);

@@ -1,0 +1,101 @@
+//! The model of an ONNX export: its layers (dense, batch and layer
+//! normalization, activations; dropout is the identity at inference) as
+//! nodes, with the trained weights in PyTorch's layout.
+
+use std::collections::HashMap;
+
+use super::proto::Attr;
+use super::{Builder, refuse};
+use crate::ir::{Activation, LayerKind, Model, TorchEntry, TorchParam};
+use crate::run::error::RunResult;
+
+/// Burn's batch and layer normalization epsilon (their configs' default).
+const EPSILON: f32 = 1e-5;
+
+/// Lowers the layers on `input` (`[N, F]` floats); the logits' value.
+pub(super) fn model(
+    b: &mut Builder,
+    model: &Model,
+    values: Vec<(TorchEntry, Vec<f32>)>,
+    input: String,
+) -> RunResult<String> {
+    let mut params: HashMap<(usize, TorchParam), (Vec<f32>, Vec<i64>)> = HashMap::new();
+    for (entry, data) in values {
+        let shape = entry.shape.iter().map(|&d| d as i64).collect();
+        params.insert((entry.layer, entry.param), (data, shape));
+    }
+    let mut take = |b: &mut Builder, layer: usize, param: TorchParam| -> RunResult<String> {
+        let (data, shape) = params
+            .remove(&(layer, param))
+            .ok_or_else(|| refuse(format!("layer {layer} has no {param:?} to export"), ""))?;
+        Ok(b.constant_f32(&data, &shape))
+    };
+    let mut x = input;
+    for (i, layer) in model.layers.iter().enumerate() {
+        x = match &layer.kind {
+            LayerKind::Dense { .. } => {
+                let (w, bias) = (take(b, i, TorchParam::Weight)?, take(b, i, TorchParam::Bias)?);
+                b.node("Gemm", vec![x, w, bias], vec![Attr::Int("transB", 1)])
+            }
+            LayerKind::BatchNorm => {
+                let scale = take(b, i, TorchParam::Weight)?;
+                let shift = take(b, i, TorchParam::Bias)?;
+                let mean = take(b, i, TorchParam::RunningMean)?;
+                let var = take(b, i, TorchParam::RunningVar)?;
+                b.node("BatchNormalization", vec![x, scale, shift, mean, var], vec![Attr::Float("epsilon", EPSILON)])
+            }
+            LayerKind::LayerNorm => {
+                let (scale, shift) = (take(b, i, TorchParam::Weight)?, take(b, i, TorchParam::Bias)?);
+                let attrs = vec![Attr::Int("axis", -1), Attr::Float("epsilon", EPSILON)];
+                b.node("LayerNormalization", vec![x, scale, shift], attrs)
+            }
+            LayerKind::Dropout(_) => x,
+            LayerKind::Activation(activation) => activate(b, *activation, x)?,
+            other => {
+                return Err(refuse(
+                    format!("the layer {} has no ONNX form yet", layer_name(other)),
+                    "the export lowers dense, batchnorm, layernorm, dropout and activation layers",
+                ));
+            }
+        };
+    }
+    Ok(x)
+}
+
+fn layer_name(kind: &LayerKind) -> String {
+    let debug = format!("{kind:?}");
+    debug.split([' ', '(', '{']).next().unwrap_or_default().to_ascii_lowercase()
+}
+
+/// An activation as the model computes it.
+fn activate(b: &mut Builder, activation: Activation, x: String) -> RunResult<String> {
+    Ok(match activation {
+        Activation::Relu => b.node("Relu", vec![x], vec![]),
+        Activation::Sigmoid => b.node("Sigmoid", vec![x], vec![]),
+        Activation::Tanh => b.node("Tanh", vec![x], vec![]),
+        Activation::Softmax => b.node("Softmax", vec![x], vec![Attr::Int("axis", -1)]),
+        Activation::LeakyRelu(alpha) => b.node("LeakyRelu", vec![x], vec![Attr::Float("alpha", alpha as f32)]),
+        Activation::Elu(alpha) => b.node("Elu", vec![x], vec![Attr::Float("alpha", alpha as f32)]),
+        Activation::Silu => {
+            let s = b.node("Sigmoid", vec![x.clone()], vec![]);
+            b.node("Mul", vec![x, s], vec![])
+        }
+        Activation::Gelu => {
+            // The exact GELU: x * (1 + erf(x / sqrt(2))) / 2.
+            let root2 = b.constant_f32(&[std::f32::consts::SQRT_2], &[1]);
+            let scaled = b.node("Div", vec![x.clone(), root2], vec![]);
+            let erf = b.node("Erf", vec![scaled], vec![]);
+            let one = b.constant_f32(&[1.0], &[1]);
+            let plus = b.node("Add", vec![erf, one], vec![]);
+            let times = b.node("Mul", vec![x, plus], vec![]);
+            let half = b.constant_f32(&[0.5], &[1]);
+            b.node("Mul", vec![times, half], vec![])
+        }
+        other => {
+            return Err(refuse(
+                format!("the activation {other:?} has no ONNX form yet"),
+                "the export lowers relu, leaky_relu, elu, gelu, silu, sigmoid, tanh and softmax",
+            ));
+        }
+    })
+}

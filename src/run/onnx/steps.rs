@@ -1,0 +1,187 @@
+//! The data steps of an ONNX export: each operation (with what it
+//! learned, for a fitted step) as nodes on the columns' values, computing
+//! what `run::fitted::apply` computes.
+
+use super::proto::{Attr, Elem};
+use super::{Builder, refuse};
+use crate::ir::{Fill, Op};
+use crate::run::error::RunResult;
+use crate::run::fitted::Fitted;
+
+/// Lowers one step (`fitted`: what it learned, inside a transform).
+pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult<()> {
+    match (op, fitted) {
+        (Op::Select(names), _) => {
+            b.columns.retain(|name, _| names.contains(name));
+            Ok(())
+        }
+        (Op::Drop(names), _) => {
+            b.columns.retain(|name, _| !names.contains(name));
+            Ok(())
+        }
+        (Op::Rename(pairs), _) => {
+            for (from, to) in pairs {
+                let col = b.column(from)?;
+                b.columns.remove(from);
+                b.columns.insert(to.clone(), col);
+            }
+            Ok(())
+        }
+        (Op::Cache | Op::Write(..), _) => Ok(()),
+        (_, Some(Fitted::Scale { columns, center, scale })) => {
+            for ((name, c), s) in columns.iter().zip(center).zip(scale) {
+                let x = b.number(name)?;
+                let (c, s) = (b.constant_f64(&[*c], &[1]), b.constant_f64(&[*s], &[1]));
+                let centred = b.node("Sub", vec![x, c], vec![]);
+                let scaled = b.node("Div", vec![centred, s], vec![]);
+                b.set(name, scaled, false);
+            }
+            Ok(())
+        }
+        (_, Some(Fitted::Linear { columns, scale, offset, .. })) => {
+            for ((name, s), o) in columns.iter().zip(scale).zip(offset) {
+                let x = b.number(name)?;
+                let (s, o) = (b.constant_f64(&[*s], &[1]), b.constant_f64(&[*o], &[1]));
+                let times = b.node("Mul", vec![x, s], vec![]);
+                let moved = b.node("Add", vec![times, o], vec![]);
+                b.set(name, moved, false);
+            }
+            Ok(())
+        }
+        (Op::FillNulls { columns, value }, fitted) => {
+            let values: Vec<f64> = match (value, fitted) {
+                (_, Some(Fitted::Fill { values, .. })) => values.clone(),
+                (Fill::Number(x), _) => vec![*x; columns.len()],
+                _ => {
+                    return Err(refuse(
+                        "`fill_nulls` with text has no ONNX form here",
+                        "fill text columns before the split",
+                    ));
+                }
+            };
+            for (name, v) in columns.iter().zip(values) {
+                let x = b.number(name)?;
+                let missing = b.node("IsNaN", vec![x.clone()], vec![]);
+                let v = b.constant_f64(&[v], &[1]);
+                let filled = b.node("Where", vec![missing, v, x], vec![]);
+                b.set(name, filled, false);
+            }
+            Ok(())
+        }
+        (Op::Log1p(columns), _) => {
+            for name in columns {
+                let x = b.number(name)?;
+                let one = b.constant_f64(&[1.0], &[1]);
+                let plus = b.node("Add", vec![x, one], vec![]);
+                let log = b.node("Log", vec![plus], vec![]);
+                b.set(name, log, false);
+            }
+            Ok(())
+        }
+        (Op::Cut { column, edges, labels, include_lowest, output }, _) => {
+            bins(b, column, edges, labels, *include_lowest, output)
+        }
+        (Op::QCut { column, labels, output, .. }, Some(Fitted::Edges { edges })) => {
+            bins(b, column, edges, labels, true, output)
+        }
+        (Op::OneHot { drop_first, .. }, Some(Fitted::Levels(levels))) => {
+            for (column, column_levels) in &levels.columns {
+                let col = b.column(column)?;
+                for level in column_levels.iter().skip(usize::from(*drop_first)) {
+                    let hot = if col.text {
+                        let one = b.ml_node(
+                            "LabelEncoder",
+                            vec![col.value.clone()],
+                            vec![
+                                Attr::Strs("keys_strings", vec![level.clone()]),
+                                Attr::Floats("values_floats", vec![1.0]),
+                                Attr::Float("default_float", 0.0),
+                            ],
+                        );
+                        b.node("Cast", vec![one], vec![Attr::Int("to", Elem::F64 as i64)])
+                    } else {
+                        // Levels of a number column are its values as text.
+                        let value: f64 = level
+                            .parse()
+                            .map_err(|_| refuse(format!("the level `{level}` of `{column}` is not a number"), ""))?;
+                        let v = b.constant_f64(&[value], &[1]);
+                        let equal = b.node("Equal", vec![col.value.clone(), v], vec![]);
+                        b.node("Cast", vec![equal], vec![Attr::Int("to", Elem::F64 as i64)])
+                    };
+                    b.set(&format!("{column}_{level}"), hot, false);
+                }
+                b.columns.remove(column);
+            }
+            Ok(())
+        }
+        (Op::Pca { prefix, keep, .. }, Some(Fitted::Pca(p))) => {
+            let inputs = p.columns.iter().map(|c| b.number(c)).collect::<RunResult<Vec<_>>>()?;
+            let (m, k) = (p.columns.len(), p.components.len());
+            let x = b.node("Concat", inputs, vec![Attr::Int("axis", 1)]);
+            let mean = b.constant_f64(&p.mean, &[m as i64]);
+            let centred = b.node("Sub", vec![x, mean], vec![]);
+            // Loadings as `[m, k]`, each component divided by its
+            // standard deviation when whitening.
+            let loadings: Vec<f64> = (0..m)
+                .flat_map(|i| {
+                    p.components.iter().zip(&p.explained_variance).map(move |(component, variance)| {
+                        let whiten = if p.whiten { variance.sqrt() } else { 1.0 };
+                        component.get(i).copied().unwrap_or(0.0) / whiten
+                    })
+                })
+                .collect();
+            let w = b.constant_f64(&loadings, &[m as i64, k as i64]);
+            let scores = b.node("MatMul", vec![centred, w], vec![]);
+            for j in 0..k {
+                let j = j as i64;
+                let (start, end) = (b.constant_i64(&[j], &[1]), b.constant_i64(&[j.saturating_add(1)], &[1]));
+                let axis = b.constant_i64(&[1], &[1]);
+                let score = b.node("Slice", vec![scores.clone(), start, end, axis], vec![]);
+                b.set(&format!("{prefix}{j}"), score, false);
+            }
+            if !keep {
+                b.columns.retain(|name, _| !p.columns.contains(name));
+            }
+            Ok(())
+        }
+        (op, _) => Err(refuse(
+            format!("the step `{}` has no ONNX form yet", crate::run::names::op_name(op)),
+            "the export lowers select, drop, rename, fill_nulls, log1p, cut, qcut, standard, robust, minmax, onehot and pca; predict with `pipe predict` or `pipe serve` instead",
+        )),
+    }
+}
+
+/// `cut` and `qcut`: a number's bin as its label (text); outside every
+/// bin (or missing), the empty text, which no one-hot level matches.
+fn bins(b: &mut Builder, column: &str, edges: &[f64], labels: &[String], lowest: bool, output: &str) -> RunResult<()> {
+    let x = b.number(column)?;
+    let n = edges.len().saturating_sub(1);
+    // The bin index: how many inner edges the value is above (bins are
+    // closed on the right).
+    let mut index = b.constant_i64(&[0], &[1]);
+    for edge in edges.iter().skip(1).take(n.saturating_sub(1)) {
+        let e = b.constant_f64(&[*edge], &[1]);
+        let above = b.node("Greater", vec![x.clone(), e], vec![]);
+        let one = b.node("Cast", vec![above], vec![Attr::Int("to", Elem::I64 as i64)]);
+        index = b.node("Add", vec![index, one], vec![]);
+    }
+    let (first, last) = (edges.first().copied().unwrap_or(0.0), edges.last().copied().unwrap_or(0.0));
+    let (lo, hi) = (b.constant_f64(&[first], &[1]), b.constant_f64(&[last], &[1]));
+    let low_op = if lowest { "GreaterOrEqual" } else { "Greater" };
+    let above_low = b.node(low_op, vec![x.clone(), lo], vec![]);
+    let below_high = b.node("LessOrEqual", vec![x, hi], vec![]);
+    let inside = b.node("And", vec![above_low, below_high], vec![]);
+    let none = b.constant_i64(&[-1], &[1]);
+    let index = b.node("Where", vec![inside, index, none], vec![]);
+    let label = b.ml_node(
+        "LabelEncoder",
+        vec![index],
+        vec![
+            Attr::Ints("keys_int64s", (0..labels.len() as i64).collect()),
+            Attr::Strs("values_strings", labels.to_vec()),
+            Attr::Str("default_string", String::new()),
+        ],
+    );
+    b.set(output, label, true);
+    Ok(())
+}

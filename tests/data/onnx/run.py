@@ -1,0 +1,39 @@
+"""run.py MODEL.onnx ROWS.csv: checks an exported model with onnx's full
+checker, runs it with onnxruntime on the CSV's rows (each graph input
+from its column: doubles, NaN for an empty cell; strings, "" for an empty
+cell), and prints {"prediction": [...], "probabilities": [[...]]} as JSON.
+"""
+import csv
+import json
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime
+
+
+def main():
+    model_path, rows_path = sys.argv[1], sys.argv[2]
+    model = onnx.load(model_path)
+    onnx.checker.check_model(model, full_check=True)
+    with open(rows_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    feeds = {}
+    for graph_input in session.get_inputs():
+        cells = [row[graph_input.name] for row in rows]
+        if graph_input.type == "tensor(string)":
+            feeds[graph_input.name] = np.array(cells, dtype=object).reshape(-1, 1)
+        else:
+            numbers = [float(c) if c not in ("", "NA", "null", "NaN") else float("nan") for c in cells]
+            feeds[graph_input.name] = np.array(numbers, dtype=np.float64).reshape(-1, 1)
+    names = [o.name for o in session.get_outputs()]
+    outputs = dict(zip(names, session.run(names, feeds)))
+    answer = {"prediction": [p.item() if hasattr(p, "item") else p for p in outputs["prediction"].reshape(-1)]}
+    if "probabilities" in outputs:
+        answer["probabilities"] = outputs["probabilities"].astype(float).tolist()
+    print(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+//! `pipe export -o model.onnx`: onnxruntime (with onnx's full checker
+//! first) on the exported graph, fed the raw rows as `pipe predict` reads
+//! them, gives `pipe predict`'s classes and probabilities (1e-5) on iris
+//! (scaling), penguins (missing values, median fills, robust scaling,
+//! one-hot with a dropped first level) and people (cut, qcut, min-max,
+//! one-hot, PCA); steps and layers without an ONNX form are refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use polars::prelude::{DataType, SerReader};
+
+use crate::run::{provided, repo, scratch};
+
+/// Runs an example in a scratch folder (with `extra` items appended);
+/// the folder and its run folder of `item`.
+fn trained(example: &str, item: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(&format!("onnx_{item}"));
+    let text = std::fs::read_to_string(repo().join("pipelines").join(example))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/data/", repo().display()))
+        + extra;
+    std::fs::write(dir.join("main.pipe"), text).unwrap();
+    let ran =
+        Command::new(env!("CARGO_BIN_EXE_pipe")).current_dir(&dir).args(["run", "--no-cache", "main.pipe"]).output();
+    let ran = ran.unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let runs = dir.join("runs").join(item);
+    let run = std::fs::read_dir(&runs).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    (dir, run)
+}
+
+fn pipe(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).output().unwrap();
+    assert!(out.status.success(), "pipe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A CSV's column as text.
+fn column(path: &Path, name: &str) -> Vec<String> {
+    let frame =
+        polars::prelude::CsvReadOptions::default().try_into_reader_with_file_path(Some(path.into())).unwrap().finish();
+    let column = frame.unwrap().column(name).unwrap().cast(&DataType::String).unwrap();
+    column.str().unwrap().iter().map(|v| v.unwrap_or_default().to_owned()).collect()
+}
+
+/// Exports the run to ONNX and compares onnxruntime with `pipe predict`
+/// on `rows`.
+fn same_as_pipe_predict(python: &str, dir: &Path, run: &Path, rows: &Path) {
+    let model = dir.join("model.onnx");
+    pipe(&["export", run.to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    let predicted = dir.join("predicted.csv");
+    pipe(&[
+        "predict",
+        run.to_str().unwrap(),
+        rows.to_str().unwrap(),
+        "-o",
+        predicted.to_str().unwrap(),
+        "--probabilities",
+    ]);
+    let script = repo().join("tests/data/onnx/run.py");
+    let ran = Command::new(python).arg(script).arg(&model).arg(rows).output().unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    let expected = column(&predicted, "prediction");
+    let got: Vec<String> =
+        answer["prediction"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected, "classes");
+    let trained: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("trained.json")).unwrap()).unwrap();
+    let classes: Vec<String> =
+        trained["classes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    let probabilities = answer["probabilities"].as_array().unwrap();
+    for (k, class) in classes.iter().enumerate() {
+        let want = column(&predicted, &format!("probability_{class}"));
+        for (row, (p, w)) in probabilities.iter().zip(&want).enumerate() {
+            let (p, w) = (p[k].as_f64().unwrap(), w.parse::<f64>().unwrap());
+            assert!((p - w).abs() < 1e-5, "row {row}, class {class}: onnxruntime {p}, pipe {w}");
+        }
+    }
+}
+
+#[test]
+fn onnxruntime_on_the_export_answers_as_pipe_predict() {
+    let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
+    let (dir, run) = trained("iris.pipe", "species", "");
+    same_as_pipe_predict(&python, &dir, &run, &repo().join("data/iris.csv"));
+    let rows = "\noutput rows = known |> write(\"out/rows.csv\")\n";
+    let (dir, run) = trained("penguins.pipe", "species_net", rows);
+    same_as_pipe_predict(&python, &dir, &run, &dir.join("out/rows.csv"));
+    let rows = "\noutput rows = clean |> write(\"out/rows.csv\")\n";
+    let (dir, run) = trained("people.pipe", "fit_net", rows);
+    same_as_pipe_predict(&python, &dir, &run, &dir.join("out/rows.csv"));
+}
+
+#[test]
+fn a_layer_without_an_onnx_form_is_refused_before_writing() {
+    let dir = scratch("onnx_refused");
+    let text = format!(
+        "source digits = images(\"{}/data/digits\", size: [8, 8], channels: 1)\n\n\
+         split train, val = digits |> split([0.8, 0.2], stratify: label, seed: 1)\n\n\
+         model cnn {{\n    conv(4, kernel: 3)\n    relu()\n    flatten()\n    dense(10)\n}}\n\n\
+         train net = cnn on train {{\n    target: label\n    validate: val\n    epochs: 1\n}}\n",
+        repo().display()
+    );
+    std::fs::write(dir.join("main.pipe"), text).unwrap();
+    let ran = Command::new(env!("CARGO_BIN_EXE_pipe")).current_dir(&dir).args(["run", "main.pipe"]).output().unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let runs = dir.join("runs/net");
+    let run = std::fs::read_dir(&runs).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let out = dir.join("cnn.onnx");
+    let refused =
+        Command::new(env!("CARGO_BIN_EXE_pipe")).arg("export").arg(&run).arg("-o").arg(&out).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("pipe::export::model") && err.contains("ONNX"), "{err}");
+    assert!(!out.exists(), "nothing written");
+}
