@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""serve_bench.py [--pipe PATH] [--python PY] [--seconds S] [--clients C] [--rounds R]
+"""serve_bench.py [--pipe PATH] [--python PY] [--onnx-python PY] [--seconds S] [--clients C] [--rounds R]
 
-`pipe serve` against a minimal Python peer (bench/serve_peer.py: the same
-exported MLP in PyTorch behind ThreadingHTTPServer), on loopback only.
-Trains pipelines/iris.pipe once, exports it (`pipe export -o
-iris.safetensors`), then alternates the two servers, R rounds: C client
+`pipe serve` against minimal Python peers (bench/serve_peer.py, behind
+ThreadingHTTPServer: the exported ONNX graph in onnxruntime, and the same
+MLP's safetensors in PyTorch), on loopback only. Trains
+pipelines/iris.pipe once, exports it (`pipe export -o iris.onnx` and
+`-o iris.safetensors`), then alternates the servers, R rounds: C client
 threads with keep-alive connections send one-row JSON requests for S
 seconds, one in 20 without a column (must get 400), the rest checked
 against the class `pipe predict` gives that row. Prints requests/s, p50 and
@@ -122,6 +123,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pipe", default=os.path.join(ROOT, "target", "release", "pipe"))
     ap.add_argument("--python", default=sys.executable, help="a Python with torch and numpy")
+    ap.add_argument("--onnx-python", default=sys.executable, help="a Python with onnxruntime and numpy")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=1)
@@ -134,6 +136,8 @@ def main():
     run = os.path.join(runs, sorted(os.listdir(runs))[-1])
     weights = os.path.join(work, "iris.safetensors")
     subprocess.run([args.pipe, "export", run, "-o", weights], check=True, capture_output=True)
+    graph = os.path.join(work, "iris.onnx")
+    subprocess.run([args.pipe, "export", run, "-o", graph], check=True, capture_output=True)
     lines = open(os.path.join(ROOT, "data", "iris.csv")).read().split()
     header = lines[0].split(",")[:4]
     rows = [dict(zip(header, map(float, l.split(",")[:4]))) for l in lines[1:]]
@@ -144,7 +148,10 @@ def main():
     expected = [l.split(",")[-1] for l in open(out).read().split()[1:]]
     servers = {
         "pipe serve": lambda: start([args.pipe, "serve", run, "--port", "0"]),
-        "python peer": lambda: start([args.python, os.path.join(HERE, "serve_peer.py"), run, weights, str(free_port())]),
+        "onnxruntime peer": lambda: start(
+            [args.onnx_python, os.path.join(HERE, "serve_peer.py"), "onnx", graph, str(free_port())]),
+        "torch peer": lambda: start(
+            [args.python, os.path.join(HERE, "serve_peer.py"), "torch", run, weights, str(free_port())]),
     }
     results = {name: [] for name in servers}
     for r in range(args.rounds):
@@ -177,9 +184,10 @@ def main():
               f"unexpected {sum(f['unexpected'] for f in rounds)}, 400s {sum(f['refused_400'] for f in rounds)}, "
               f"memory at 1 s / half time / end {rounds[-1]['rss_1s_mb']:.0f} / {rounds[-1]['rss_half_mb']:.0f} / "
               f"{rounds[-1]['rss_end_mb']:.0f} MB")
-    ratio = statistics.median(f["rps"] for f in results["pipe serve"]) / statistics.median(
-        f["rps"] for f in results["python peer"])
-    print(f"pipe serve / python peer requests per second: {ratio:.2f}x")
+    for peer in ("onnxruntime peer", "torch peer"):
+        ratio = statistics.median(f["rps"] for f in results["pipe serve"]) / statistics.median(
+            f["rps"] for f in results[peer])
+        print(f"pipe serve / {peer} requests per second: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

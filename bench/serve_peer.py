@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""serve_peer.py RUN_DIR WEIGHTS.safetensors PORT
+"""serve_peer.py torch RUN_DIR WEIGHTS.safetensors PORT
+serve_peer.py onnx MODEL.onnx PORT
 
-The minimal Python peer of `pipe serve` for bench/serve_bench.py: the same
-trained MLP (pipe export's safetensors, read by hand with numpy; the layers
-from the run folder's model.json; the standard scaling from its
-transforms.json) in PyTorch eager, behind the standard library's
-ThreadingHTTPServer. POST /predict takes JSON rows and answers
-{"predictions": [...]}; rows lacking a column get 400. Dense, batch norm,
-ReLU and dropout layers only (the bench's iris MLP).
+The minimal Python peers of `pipe serve` for bench/serve_bench.py, behind
+the standard library's ThreadingHTTPServer; POST /predict takes JSON rows
+and answers {"predictions": [...]}; rows lacking a column get 400.
+
+- torch: the same trained MLP (pipe export's safetensors, read by hand
+  with numpy; the layers from the run folder's model.json; the standard
+  scaling from its transforms.json) in PyTorch eager. Dense, batch norm,
+  ReLU and dropout layers only (the bench's iris MLP).
+- onnx: `pipe export -o model.onnx` in onnxruntime (its scaling inside the
+  graph), one thread.
 """
 import json
 import os
@@ -16,12 +20,11 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-import torch
-
-torch.set_num_threads(1)
 
 
 def read_safetensors(path):
+    import torch
+
     with open(path, "rb") as f:
         (size,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(size))
@@ -37,6 +40,8 @@ def read_safetensors(path):
 
 
 def build(run_dir, weights):
+    import torch
+
     model = json.load(open(os.path.join(run_dir, "model.json")))
     layers = []
     for layer in model["layers"]:
@@ -56,14 +61,53 @@ def build(run_dir, weights):
     return net.eval()
 
 
-def main():
-    run_dir, weights, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def torch_predictor(run_dir, weights):
+    """rows -> class names, with the MLP in PyTorch eager."""
+    import torch
+
+    torch.set_num_threads(1)
     trained = json.load(open(os.path.join(run_dir, "trained.json")))
     features, classes = trained["features"], trained["classes"]
     scale = json.load(open(os.path.join(run_dir, "transforms.json")))[0][1][0]
     center = np.array([scale["center"][scale["columns"].index(f)] for f in features], dtype=np.float32)
     spread = np.array([scale["scale"][scale["columns"].index(f)] for f in features], dtype=np.float32)
     net = build(run_dir, weights)
+
+    def predict(rows):
+        x = np.array([[float(row[f]) for f in features] for row in rows], dtype=np.float32)
+        with torch.no_grad():
+            logits = net(torch.from_numpy((x - center) / spread))
+        return [classes[i] for i in logits.argmax(1).tolist()]
+
+    return predict
+
+
+def onnx_predictor(model):
+    """rows -> class names, with the exported graph in onnxruntime."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    inputs = [(i.name, i.type) for i in session.get_inputs()]
+
+    def predict(rows):
+        feeds = {}
+        for name, kind in inputs:
+            if kind == "tensor(string)":
+                feeds[name] = np.array([str(row[name]) for row in rows], dtype=object).reshape(-1, 1)
+            else:
+                feeds[name] = np.array([float(row[name]) for row in rows], dtype=np.float64).reshape(-1, 1)
+        return session.run(["prediction"], feeds)[0].tolist()
+
+    return predict
+
+
+def main():
+    if sys.argv[1] == "torch":
+        predict, port = torch_predictor(sys.argv[2], sys.argv[3]), int(sys.argv[4])
+    else:
+        predict, port = onnx_predictor(sys.argv[2]), int(sys.argv[3])
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -85,13 +129,10 @@ def main():
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             try:
-                rows = json.loads(body)
-                x = np.array([[float(row[f]) for f in features] for row in rows], dtype=np.float32)
+                predictions = predict(json.loads(body))
             except (ValueError, KeyError, TypeError) as e:
                 return self.reply(400, {"error": str(e)})
-            with torch.no_grad():
-                logits = net(torch.from_numpy((x - center) / spread))
-            self.reply(200, {"predictions": [classes[i] for i in logits.argmax(1).tolist()]})
+            self.reply(200, {"predictions": predictions})
 
     # The standard library's backlog of 5 resets connections under 32 clients.
     ThreadingHTTPServer.request_queue_size = 128

@@ -7,7 +7,7 @@
 // See src/run/mod.rs: run errors are rare and cold.
 #![allow(clippy::result_large_err)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 
@@ -62,35 +62,25 @@ impl Drop for Scratch {
 }
 
 /// A request body's rows in the run's types: `csv` for a CSV body (with a
-/// header), else JSON (a list of objects, or `{"rows": [...]}`).
+/// header, read by `pipe predict`'s reader), else JSON (a list of
+/// objects, or `{"rows": [...]}`), taken value by value.
 pub fn read_body(reader: &Reader, scratch: &Scratch, body: &[u8], csv: bool) -> RunResult<DataFrame> {
-    let text = if csv { body.to_vec() } else { json_as_csv(body, reader)?.into_bytes() };
+    if !csv {
+        return reader.json_rows(&json_rows(body)?);
+    }
     let path = scratch.file("csv");
-    std::fs::write(&path, text).map_err(|e| RunError::Write {
+    std::fs::write(&path, body).map_err(|e| RunError::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
         span: crate::source::Span::default(),
     })?;
     let read = reader.read(&path);
     let _ = std::fs::remove_file(&path);
-    // The reader names the file: the request's body is what the user sent.
-    read.map_err(|e| rename(e, &path))
+    read
 }
 
-/// An error about the scratch file, told about the request's body.
-fn rename(error: RunError, path: &Path) -> RunError {
-    let shown = path.display().to_string();
-    match error {
-        RunError::Predict { message, help } => {
-            RunError::Predict { message: message.replace(&shown, "the request"), help }
-        }
-        other => other,
-    }
-}
-
-/// JSON rows as CSV text (header: every key, in the order first seen;
-/// `null` and missing keys empty, which reads as missing).
-fn json_as_csv(body: &[u8], reader: &Reader) -> RunResult<String> {
+/// The rows of a JSON body: a list of objects, or `{"rows": [...]}`.
+fn json_rows(body: &[u8]) -> RunResult<Vec<Map<String, Value>>> {
     let shape = "send a JSON list of rows, each an object of column values: [{\"age\": 42, \"city\": \"Paris\"}]";
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| request_error(format!("the request's body is not JSON: {e}"), shape))?;
@@ -105,52 +95,13 @@ fn json_as_csv(body: &[u8], reader: &Reader) -> RunResult<String> {
     if rows.is_empty() {
         return Err(request_error("the request has no rows", shape));
     }
-    let mut header: Vec<String> = Vec::new();
-    let mut objects = Vec::with_capacity(rows.len());
-    for (i, row) in rows.into_iter().enumerate() {
-        let Value::Object(object) = row else {
-            return Err(request_error(format!("row {} of the request is not an object", i.saturating_add(1)), shape));
-        };
-        for key in object.keys() {
-            if !header.contains(key) {
-                header.push(key.clone());
-            }
-        }
-        objects.push(object);
-    }
-    let mut out = header.iter().map(|h| quoted(h)).collect::<Vec<_>>().join(",");
-    out.push('\n');
-    for (i, object) in objects.iter().enumerate() {
-        let mut cells = Vec::with_capacity(header.len());
-        for key in &header {
-            cells.push(match object.get(key) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::Bool(b)) => b.to_string(),
-                // `181.0` for a whole-number column (pandas writes a column
-                // with a missing value as floats) is 181.
-                Some(Value::Number(n)) => match n.as_f64() {
-                    Some(f) if reader.is_integer(key) && f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                        format!("{}", f as i64)
-                    }
-                    _ => n.to_string(),
-                },
-                Some(Value::String(s)) => quoted(s),
-                Some(Value::Array(_) | Value::Object(_)) => {
-                    return Err(request_error(
-                        format!("row {}, column `{key}`: a value is a number, a string, true, false or null", i + 1),
-                        shape,
-                    ));
-                }
-            });
-        }
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| match row {
+            Value::Object(object) => Ok(object),
+            _ => Err(request_error(format!("row {} of the request is not an object", i.saturating_add(1)), shape)),
+        })
+        .collect()
 }
 
 /// The answer to a prediction request: `predictions`, with `probability`

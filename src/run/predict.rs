@@ -178,9 +178,80 @@ impl Reader {
         read_new(path, &self.schema, &self.target, self.weights.as_deref())
     }
 
-    /// Whether a column is read as whole numbers.
-    pub fn is_integer(&self, column: &str) -> bool {
-        self.schema.get(column).is_some_and(|c| c.dtype == crate::schema::DType::I64)
+    /// Rows given as JSON objects (`column: value`), in the checked types:
+    /// numbers, text, `true`/`false`, `null` for a missing value; every
+    /// input column there (the target and the weights may be). A value of
+    /// the wrong kind is an error naming its row (from 1) and column.
+    pub fn json_rows(&self, rows: &[serde_json::Map<String, serde_json::Value>]) -> RunResult<DataFrame> {
+        use polars::prelude::{Column, NamedFrom, Series};
+        let mut present: Vec<String> = Vec::new();
+        for row in rows {
+            for key in row.keys() {
+                if !present.contains(key) {
+                    present.push(key.clone());
+                }
+            }
+        }
+        all_there(&self.schema, &self.target, self.weights.as_deref(), &present, "the request")?;
+        let mut columns = Vec::new();
+        for column in self.schema.columns.iter().filter(|c| present.contains(&c.name)) {
+            let name = column.name.as_str();
+            let cells = rows.iter().map(|r| r.get(name).filter(|v| !v.is_null()));
+            let wrong = |row: usize, value: &serde_json::Value, kind: &str| {
+                failure(
+                    format!("row {}, column `{name}`: {value} is not {kind}", row.saturating_add(1)),
+                    &format!("`{name}` holds {kind}s, as the training data did; null is a missing value"),
+                )
+            };
+            let series = match &column.dtype {
+                crate::schema::DType::F64 => {
+                    let values = cells
+                        .enumerate()
+                        .map(|(i, v)| v.map(|v| v.as_f64().ok_or_else(|| wrong(i, v, "a number"))).transpose())
+                        .collect::<RunResult<Vec<Option<f64>>>>()?;
+                    Series::new(name.into(), values)
+                }
+                crate::schema::DType::I64 => {
+                    let whole = |v: &serde_json::Value| {
+                        v.as_i64()
+                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+                    };
+                    let values = cells
+                        .enumerate()
+                        .map(|(i, v)| v.map(|v| whole(v).ok_or_else(|| wrong(i, v, "a whole number"))).transpose())
+                        .collect::<RunResult<Vec<Option<i64>>>>()?;
+                    Series::new(name.into(), values)
+                }
+                crate::schema::DType::Bool => {
+                    let values = cells
+                        .enumerate()
+                        .map(|(i, v)| v.map(|v| v.as_bool().ok_or_else(|| wrong(i, v, "true or false"))).transpose())
+                        .collect::<RunResult<Vec<Option<bool>>>>()?;
+                    Series::new(name.into(), values)
+                }
+                crate::schema::DType::Str | crate::schema::DType::Cat(_) => {
+                    let text = |v: &serde_json::Value| match v {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        serde_json::Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    };
+                    let values = cells
+                        .enumerate()
+                        .map(|(i, v)| v.map(|v| text(v).ok_or_else(|| wrong(i, v, "a text"))).transpose())
+                        .collect::<RunResult<Vec<Option<String>>>>()?;
+                    Series::new(name.into(), values)
+                }
+                other => {
+                    return Err(failure(
+                        format!("`{name}` is {other}, which JSON rows cannot give"),
+                        "send the rows as a file to `pipe predict`",
+                    ));
+                }
+            };
+            columns.push(Column::from(series));
+        }
+        DataFrame::new(rows.len(), columns).map_err(|e| failure(e.to_string(), ""))
     }
 }
 
@@ -384,25 +455,7 @@ fn read_new(path: &Path, schema: &Schema, target: &str, weights: Option<&str>) -
                 .collect()
         }
     };
-    let missing: Vec<&str> = schema
-        .columns
-        .iter()
-        .filter(|c| c.name != target && Some(c.name.as_str()) != weights && !present.contains(&c.name))
-        .map(|c| c.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(failure(
-            format!(
-                "`{}` lacks the column `{}`, which the model was trained with",
-                path.display(),
-                missing.join("`, `")
-            ),
-            &format!(
-                "the data needs the columns the training data had before its transforms: {}",
-                schema.names().join(", ")
-            ),
-        ));
-    }
+    all_there(schema, target, weights, &present, &format!("`{}`", path.display()))?;
     let wanted = Schema { columns: schema.columns.iter().filter(|c| present.contains(&c.name)).cloned().collect() };
     let df = match parquet {
         Some(df) => df,
@@ -428,6 +481,27 @@ fn read_new(path: &Path, schema: &Schema, target: &str, weights: Option<&str>) -
         }
     };
     df.select(wanted.names()).map_err(|e| failure(e.to_string(), ""))
+}
+
+/// Every column the model needs is in `present` (the target and the
+/// weights may be missing); else the error, about `what` (the file, or the
+/// request).
+fn all_there(schema: &Schema, target: &str, weights: Option<&str>, present: &[String], what: &str) -> RunResult<()> {
+    let needed = |c: &&crate::schema::Column| c.name != target && Some(c.name.as_str()) != weights;
+    let missing: Vec<&str> =
+        schema.columns.iter().filter(needed).filter(|c| !present.contains(&c.name)).map(|c| c.name.as_str()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let columns = if missing.len() == 1 { "the column" } else { "the columns" };
+    let inputs: Vec<&str> = schema.columns.iter().filter(needed).map(|c| c.name.as_str()).collect();
+    Err(failure(
+        format!("{what} lacks {columns} `{}`, which the model was trained with", missing.join("`, `")),
+        &format!(
+            "the data needs the columns the training data had before its transforms: {} (`{target}` may be there too)",
+            inputs.join(", ")
+        ),
+    ))
 }
 
 /// The images of a folder, as the run's image source read them (its size
