@@ -20,14 +20,19 @@ fn trained(example: &str, item: &str, extra: &str) -> (PathBuf, PathBuf) {
         .unwrap()
         .replace("\"../data/", &format!("\"{}/data/", repo().display()))
         + extra;
+    let run = run_in(&dir, &text, item);
+    (dir, run)
+}
+
+/// Runs `text` as `dir/main.pipe`; the run folder of `item`.
+fn run_in(dir: &Path, text: &str, item: &str) -> PathBuf {
     std::fs::write(dir.join("main.pipe"), text).unwrap();
     let ran =
-        Command::new(env!("CARGO_BIN_EXE_pipe")).current_dir(&dir).args(["run", "--no-cache", "main.pipe"]).output();
+        Command::new(env!("CARGO_BIN_EXE_pipe")).current_dir(dir).args(["run", "--no-cache", "main.pipe"]).output();
     let ran = ran.unwrap();
     assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
     let runs = dir.join("runs").join(item);
-    let run = std::fs::read_dir(&runs).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
-    (dir, run)
+    std::fs::read_dir(&runs).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap()
 }
 
 fn pipe(args: &[&str]) -> std::process::Output {
@@ -115,4 +120,29 @@ fn a_layer_without_an_onnx_form_is_refused_before_writing() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("pipe::export::model") && err.contains("ONNX"), "{err}");
     assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn booleans_and_filled_whole_numbers_one_hot_as_pipe_does() {
+    let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("onnx_levels");
+    // A whole-number column with gaps filled with 0 (it stays whole, so
+    // its levels are the ones `pipe check` promised), and a boolean one.
+    let mut csv = String::from("x,k,flag,label\n");
+    for i in 0..120 {
+        let k = if i % 7 == 0 { String::new() } else { (i % 4).to_string() };
+        let flag = i % 3 == 0;
+        let label = if (i % 4 < 2) ^ flag { "a" } else { "b" };
+        csv += &format!("{},{k},{flag},{label}\n", f64::from(i) / 10.0);
+    }
+    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    let text = "import std.models { mlp }\n\nsource data = csv(\"data.csv\")\n\n\
+        split train, val = data |> split([0.8, 0.2], stratify: label, seed: 1)\n\n\
+        transform prep = fit(train) {\n    fill_nulls(k, 0)\n    onehot(k, flag)\n    standard(x)\n}\n\n\
+        train net = mlp(hidden: [8], out: 2) on prep(train) {\n    target: label\n    validate: prep(val)\n    epochs: 5\n    seed: 1\n}\n";
+    let run = run_in(&dir, text, "net");
+    let trained: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("trained.json")).unwrap()).unwrap();
+    let features: Vec<&str> = trained["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(features.contains(&"k_0") && features.contains(&"flag_true"), "{features:?}");
+    same_as_pipe_predict(&python, &dir, &run, &dir.join("data.csv"));
 }

@@ -24,7 +24,7 @@ mod train;
 pub use augment::{AugmentStep, Augmentation, ImageFill};
 pub use model::{
     Activation, EmbeddingTable, Init, LayerKind, Model, ModelLayer, Pretrained, PretrainedFrom, Shape, TorchEntry,
-    TorchParam, dense_inputs,
+    TorchParam, dense_inputs, layer_call,
 };
 pub use stream::{
     Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, class_probability, fit_passes,

@@ -341,8 +341,9 @@ fn l2_arg(l2: Option<f64>) -> String {
     l2.map_or(String::new(), |x| format!(", l2: {x:?}"))
 }
 
-/// A layer as the call that makes it (residual blocks are written apart).
-fn layer_call(kind: &LayerKind) -> String {
+/// A layer as the call that makes it (residual blocks are written apart:
+/// empty here).
+pub fn layer_call(kind: &LayerKind) -> String {
     match kind {
         LayerKind::Dense { units, l2, .. } => format!("dense({units}{})", l2_arg(*l2)),
         LayerKind::Conv { filters, kernel, stride, same, l2, .. } => {

@@ -217,7 +217,15 @@ pub fn apply_noting(
                 (_, Fitted::Fill { values, .. }) => {
                     columns.iter().zip(values).map(|(c, v)| col(c.as_str()).fill_null(lit(*v))).collect()
                 }
-                (Fill::Number(x), _) => columns.iter().map(|c| col(c.as_str()).fill_null(lit(*x))).collect(),
+                // A whole number fills a whole-number column as one: the
+                // column keeps the type (and levels) `pipe check` gave it.
+                (Fill::Number(x), _) => columns
+                    .iter()
+                    .map(|c| {
+                        let whole = df.column(c).is_ok_and(|c| c.dtype().is_integer()) && x.fract() == 0.0;
+                        col(c.as_str()).fill_null(if whole { lit(*x as i64) } else { lit(*x) })
+                    })
+                    .collect(),
                 (Fill::Text(t), _) => columns.iter().map(|c| col(c.as_str()).fill_null(lit(t.clone()))).collect(),
                 // `fit` learns a value for these: without one, nothing is filled.
                 (Fill::Mean | Fill::Median, _) => {

@@ -9,6 +9,30 @@ use super::{Builder, refuse};
 use crate::ir::{Activation, LayerKind, Model, TorchEntry, TorchParam};
 use crate::run::error::RunResult;
 
+/// What the export lowers of a model, for its refusals.
+pub(super) const LOWERED: &str = "the export lowers dense, batchnorm, layernorm, dropout and flatten layers and the activations relu, leaky_relu, elu, gelu, silu, sigmoid, tanh and softmax; predict with `pipe predict` or `pipe serve` instead";
+
+/// Refuses a model with a layer or activation the export has no form for
+/// (before any weights are read), naming it as written.
+pub(super) fn supported(model: &Model) -> RunResult<()> {
+    for layer in &model.layers {
+        let fits = match &layer.kind {
+            LayerKind::Dense { .. } | LayerKind::BatchNorm | LayerKind::LayerNorm | LayerKind::Dropout(_) => true,
+            LayerKind::Flatten => matches!(layer.input, crate::ir::Shape::Flat(_)),
+            LayerKind::Activation(a) => {
+                !matches!(a, Activation::Selu | Activation::Softplus(_) | Activation::Mish | Activation::HardSigmoid)
+            }
+            _ => false,
+        };
+        if !fits {
+            let written = crate::ir::layer_call(&layer.kind);
+            let shown = if written.is_empty() { "a residual block".to_owned() } else { format!("`{written}`") };
+            return Err(refuse(format!("the layer {shown} has no ONNX form yet"), LOWERED));
+        }
+    }
+    Ok(())
+}
+
 /// Burn's batch and layer normalization epsilon (their configs' default).
 const EPSILON: f32 = 1e-5;
 
@@ -49,22 +73,15 @@ pub(super) fn model(
                 let attrs = vec![Attr::Int("axis", -1), Attr::Float("epsilon", EPSILON)];
                 b.node("LayerNormalization", vec![x, scale, shift], attrs)
             }
-            LayerKind::Dropout(_) => x,
+            LayerKind::Dropout(_) | LayerKind::Flatten => x,
             LayerKind::Activation(activation) => activate(b, *activation, x)?,
             other => {
-                return Err(refuse(
-                    format!("the layer {} has no ONNX form yet", layer_name(other)),
-                    "the export lowers dense, batchnorm, layernorm, dropout and activation layers",
-                ));
+                let written = crate::ir::layer_call(other);
+                return Err(refuse(format!("the layer `{written}` has no ONNX form yet"), LOWERED));
             }
         };
     }
     Ok(x)
-}
-
-fn layer_name(kind: &LayerKind) -> String {
-    let debug = format!("{kind:?}");
-    debug.split([' ', '(', '{']).next().unwrap_or_default().to_ascii_lowercase()
 }
 
 /// An activation as the model computes it.
@@ -92,10 +109,8 @@ fn activate(b: &mut Builder, activation: Activation, x: String) -> RunResult<Str
             b.node("Mul", vec![times, half], vec![])
         }
         other => {
-            return Err(refuse(
-                format!("the activation {other:?} has no ONNX form yet"),
-                "the export lowers relu, leaky_relu, elu, gelu, silu, sigmoid, tanh and softmax",
-            ));
+            let written = crate::ir::layer_call(&LayerKind::Activation(other));
+            return Err(refuse(format!("the layer `{written}` has no ONNX form yet"), LOWERED));
         }
     })
 }

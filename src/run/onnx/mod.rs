@@ -52,6 +52,13 @@ pub fn export(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Writt
     let predictor = Predictor::open(saved, program.clone())?;
     let mut builder = Builder::default();
     for column in predictor.input_columns() {
+        // The graph's own names: outputs, and values under `pipe/`.
+        if ["prediction", "probabilities"].contains(&column.name.as_str()) || column.name.starts_with("pipe/") {
+            return Err(refuse(
+                format!("the input column `{}` has a name the graph keeps for itself", column.name),
+                "rename the column before the split (`rename(...)`): `prediction`, `probabilities` and names starting `pipe/` are the graph's",
+            ));
+        }
         let elem = match &column.dtype {
             DType::I64 | DType::F64 | DType::Bool => Elem::F64,
             DType::Str | DType::Cat(_) => Elem::Str,
@@ -88,12 +95,11 @@ pub fn export(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Writt
         }
     }
     let features = builder.features(&trained.meta.features)?;
-    let values = trained.net.torch_values(&train.model).map_err(|reason| {
-        refuse(
-            format!("this model has no form to export: {reason}"),
-            "export models of dense, normalization and activation layers",
-        )
-    })?;
+    layers::supported(&train.model)?;
+    let values = trained
+        .net
+        .torch_values(&train.model)
+        .map_err(|reason| refuse(format!("this model has no form to export: {reason}"), layers::LOWERED))?;
     let logits = layers::model(&mut builder, &train.model, values, features)?;
     answer(&mut builder, train.settings.loss, train.task, trained, logits)?;
     let bytes = proto::model(&builder.graph, concat!("pipe ", env!("CARGO_PKG_VERSION")));
@@ -192,9 +198,10 @@ impl Builder {
         self.columns.insert(name.to_owned(), Col { value: name.to_owned(), text: elem == Elem::Str });
     }
 
+    /// A new value's name, under `pipe/` (no input column has one).
     fn fresh(&mut self, hint: &str) -> String {
         self.next = self.next.saturating_add(1);
-        format!("{hint}_{}", self.next)
+        format!("pipe/{hint}_{}", self.next)
     }
 
     /// A node with one output; its name.

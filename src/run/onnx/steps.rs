@@ -100,10 +100,18 @@ pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult
                         );
                         b.node("Cast", vec![one], vec![Attr::Int("to", Elem::F64 as i64)])
                     } else {
-                        // Levels of a number column are its values as text.
-                        let value: f64 = level
-                            .parse()
-                            .map_err(|_| refuse(format!("the level `{level}` of `{column}` is not a number"), ""))?;
+                        // Levels of a number (or boolean: 1 or 0) column are
+                        // its values as text.
+                        let value: f64 = match level.as_str() {
+                            "true" => 1.0,
+                            "false" => 0.0,
+                            _ => level.parse().map_err(|_| {
+                                refuse(
+                                    format!("the level `{level}` of `{column}` is not a number"),
+                                    "this is a bug in pipe's export; please report it",
+                                )
+                            })?,
+                        };
                         let v = b.constant_f64(&[value], &[1]);
                         let equal = b.node("Equal", vec![col.value.clone(), v], vec![]);
                         b.node("Cast", vec![equal], vec![Attr::Int("to", Elem::F64 as i64)])

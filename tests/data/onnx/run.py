@@ -1,7 +1,7 @@
 """run.py MODEL.onnx ROWS.csv: checks an exported model with onnx's full
 checker, runs it with onnxruntime on the CSV's rows (each graph input
-from its column: doubles, NaN for an empty cell; strings, "" for an empty
-cell), and prints {"prediction": [...], "probabilities": [[...]]} as JSON.
+from its column: doubles, NaN for an empty cell, 1 and 0 for true and
+false; strings, "" for an empty cell), and prints {"prediction": [...], "probabilities": [[...]]} as JSON.
 """
 import csv
 import json
@@ -25,7 +25,8 @@ def main():
         if graph_input.type == "tensor(string)":
             feeds[graph_input.name] = np.array(cells, dtype=object).reshape(-1, 1)
         else:
-            numbers = [float(c) if c not in ("", "NA", "null", "NaN") else float("nan") for c in cells]
+            words = {"true": 1.0, "false": 0.0, "": float("nan"), "NA": float("nan"), "null": float("nan")}
+            numbers = [words[c] if c in words else float(c) for c in cells]
             feeds[graph_input.name] = np.array(numbers, dtype=np.float64).reshape(-1, 1)
     names = [o.name for o in session.get_outputs()]
     outputs = dict(zip(names, session.run(names, feeds)))
