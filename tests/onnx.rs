@@ -3,7 +3,8 @@
 //! them, gives `pipe predict`'s classes and probabilities (1e-5) on iris
 //! (scaling), penguins (missing values, median fills, robust scaling,
 //! one-hot with a dropped first level) and people (cut, qcut, min-max,
-//! one-hot, PCA); steps and layers without an ONNX form are refused.
+//! one-hot, PCA) and the digits CNN (its image tensor as input); steps and
+//! layers without an ONNX form are refused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,7 +105,7 @@ fn a_layer_without_an_onnx_form_is_refused_before_writing() {
     let text = format!(
         "source digits = images(\"{}/data/digits\", size: [8, 8], channels: 1)\n\n\
          split train, val = digits |> split([0.8, 0.2], stratify: label, seed: 1)\n\n\
-         model cnn {{\n    conv(4, kernel: 3)\n    relu()\n    flatten()\n    dense(10)\n}}\n\n\
+         model cnn {{\n    conv(4, kernel: 3)\n    prelu()\n    flatten()\n    dense(10)\n}}\n\n\
          train net = cnn on train {{\n    target: label\n    validate: val\n    epochs: 1\n}}\n",
         repo().display()
     );
@@ -118,7 +119,7 @@ fn a_layer_without_an_onnx_form_is_refused_before_writing() {
         Command::new(env!("CARGO_BIN_EXE_pipe")).arg("export").arg(&run).arg("-o").arg(&out).output().unwrap();
     assert_eq!(refused.status.code(), Some(1));
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("pipe::export::model") && err.contains("ONNX"), "{err}");
+    assert!(err.contains("pipe::export::model") && err.contains("`prelu("), "{err}");
     assert!(!out.exists(), "nothing written");
 }
 
@@ -145,4 +146,41 @@ fn booleans_and_filled_whole_numbers_one_hot_as_pipe_does() {
     let features: Vec<&str> = trained["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
     assert!(features.contains(&"k_0") && features.contains(&"flag_true"), "{features:?}");
     same_as_pipe_predict(&python, &dir, &run, &dir.join("data.csv"));
+}
+
+#[test]
+fn the_digits_cnn_exports_with_its_image_tensor_as_input() {
+    let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("onnx_digits");
+    let text = std::fs::read_to_string(repo().join("pipelines/digits.pipe"))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/data/", repo().display()))
+        .replace("epochs: 20", "epochs: 2")
+        + "\noutput preds = test |> predict(base, probabilities: true) |> write(\"out/preds.parquet\")\n";
+    let run = run_in(&dir, &text, "base");
+    let model = dir.join("model.onnx");
+    pipe(&["export", run.to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    // The images the pipeline predicted for, as it read them, with its own
+    // predictions: the reference.
+    let rows = dir.join("out/preds.parquet");
+    let ran = Command::new(&python).arg(repo().join("tests/data/onnx/run.py")).arg(&model).arg(&rows).output().unwrap();
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    let file = std::fs::File::open(&rows).unwrap();
+    let frame = polars::prelude::ParquetReader::new(file).finish().unwrap();
+    let text = |name: &str| -> Vec<String> {
+        let column = frame.column(name).unwrap().cast(&DataType::String).unwrap();
+        column.str().unwrap().iter().map(|v| v.unwrap_or_default().to_owned()).collect()
+    };
+    let got: Vec<String> =
+        answer["prediction"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    assert_eq!(got.len(), frame.height());
+    assert_eq!(got, text("prediction"), "classes");
+    for class in 0..10 {
+        let want = text(&format!("probability_{class}"));
+        for (row, (p, w)) in answer["probabilities"].as_array().unwrap().iter().zip(&want).enumerate() {
+            let (p, w) = (p[class].as_f64().unwrap(), w.parse::<f64>().unwrap());
+            assert!((p - w).abs() < 1e-5, "row {row}, class {class}: onnxruntime {p}, pipe {w}");
+        }
+    }
 }

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use super::proto::Attr;
 use super::{Builder, refuse};
-use crate::ir::{Activation, LayerKind, Model, TorchEntry, TorchParam};
+use crate::ir::{Activation, LayerKind, Model, Shape, TorchEntry, TorchParam};
 use crate::run::error::RunResult;
 
 /// What the export lowers of a model, for its refusals.
-pub(super) const LOWERED: &str = "the export lowers dense, batchnorm, layernorm, dropout and flatten layers and the activations relu, leaky_relu, elu, gelu, silu, sigmoid, tanh and softmax; predict with `pipe predict` or `pipe serve` instead";
+pub(super) const LOWERED: &str = "the export lowers dense, conv (valid, or same with stride 1 and an odd kernel), maxpool, avgpool, global_avgpool, global_maxpool, normalize, batchnorm, layernorm, dropout and flatten layers and the activations relu, leaky_relu, elu, gelu, silu, sigmoid, tanh and softmax; predict with `pipe predict` or `pipe serve` instead";
 
 /// Refuses a model with a layer or activation the export has no form for
 /// (before any weights are read), naming it as written.
@@ -18,7 +18,13 @@ pub(super) fn supported(model: &Model) -> RunResult<()> {
     for layer in &model.layers {
         let fits = match &layer.kind {
             LayerKind::Dense { .. } | LayerKind::BatchNorm | LayerKind::LayerNorm | LayerKind::Dropout(_) => true,
-            LayerKind::Flatten => matches!(layer.input, crate::ir::Shape::Flat(_)),
+            LayerKind::Flatten => !matches!(layer.input, Shape::Seq(_)),
+            LayerKind::Conv { kernel, stride, same, .. } => !*same || (*stride == 1 && kernel % 2 == 1),
+            LayerKind::MaxPool { .. }
+            | LayerKind::AvgPool { .. }
+            | LayerKind::GlobalAvgPool
+            | LayerKind::GlobalMaxPool
+            | LayerKind::Normalize { .. } => matches!(layer.input, Shape::Image(_)),
             LayerKind::Activation(a) => {
                 !matches!(a, Activation::Selu | Activation::Softplus(_) | Activation::Mish | Activation::HardSigmoid)
             }
@@ -73,7 +79,45 @@ pub(super) fn model(
                 let attrs = vec![Attr::Int("axis", -1), Attr::Float("epsilon", EPSILON)];
                 b.node("LayerNormalization", vec![x, scale, shift], attrs)
             }
-            LayerKind::Dropout(_) | LayerKind::Flatten => x,
+            LayerKind::Dropout(_) => x,
+            LayerKind::Flatten => match layer.input {
+                Shape::Image(_) => b.node("Flatten", vec![x], vec![Attr::Int("axis", 1)]),
+                _ => x,
+            },
+            LayerKind::Conv { kernel, stride, same, .. } => {
+                let (w, bias) = (take(b, i, TorchParam::Weight)?, take(b, i, TorchParam::Bias)?);
+                // `same` (stride 1, odd kernels): (k - 1) / 2 on each side.
+                let pad = if *same { (*kernel as i64 - 1) / 2 } else { 0 };
+                let (k, s) = (*kernel as i64, *stride as i64);
+                let attrs = vec![
+                    Attr::Ints("kernel_shape", vec![k, k]),
+                    Attr::Ints("strides", vec![s, s]),
+                    Attr::Ints("pads", vec![pad; 4]),
+                ];
+                b.node("Conv", vec![x, w, bias], attrs)
+            }
+            LayerKind::MaxPool { size, stride } | LayerKind::AvgPool { size, stride } => {
+                let op = if matches!(layer.kind, LayerKind::MaxPool { .. }) { "MaxPool" } else { "AveragePool" };
+                let (k, s) = (*size as i64, *stride as i64);
+                b.node(op, vec![x], vec![Attr::Ints("kernel_shape", vec![k, k]), Attr::Ints("strides", vec![s, s])])
+            }
+            LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool => {
+                let op = if layer.kind == LayerKind::GlobalAvgPool { "GlobalAveragePool" } else { "GlobalMaxPool" };
+                let pooled = b.node(op, vec![x], vec![]);
+                b.node("Flatten", vec![pooled], vec![Attr::Int("axis", 1)])
+            }
+            LayerKind::Normalize { mean, std } => {
+                // Per channel, the last value repeated for channels past
+                // the lists' (as the model does).
+                let channels = layer.input.channels();
+                let spread = |v: &[f64]| -> Vec<f32> {
+                    (0..channels).map(|c| v[c.min(v.len().saturating_sub(1))] as f32).collect()
+                };
+                let dims = [1, channels as i64, 1, 1];
+                let (m, s) = (b.constant_f32(&spread(mean), &dims), b.constant_f32(&spread(std), &dims));
+                let centred = b.node("Sub", vec![x, m], vec![]);
+                b.node("Div", vec![centred, s], vec![])
+            }
             LayerKind::Activation(activation) => activate(b, *activation, x)?,
             other => {
                 let written = crate::ir::layer_call(other);

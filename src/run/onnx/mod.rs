@@ -62,6 +62,11 @@ pub fn export(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Writt
         let elem = match &column.dtype {
             DType::I64 | DType::F64 | DType::Bool => Elem::F64,
             DType::Str | DType::Cat(_) => Elem::Str,
+            // An image as the run reads it: resized, values in [0, 1].
+            DType::Image([c, h, w]) => {
+                builder.image(&column.name, [*c, *h, *w]);
+                continue;
+            }
             other => {
                 return Err(refuse(
                     format!("the input column `{}` is {other}, which the ONNX export does not take", column.name),
@@ -188,6 +193,8 @@ pub(crate) struct Col {
 pub(crate) struct Builder {
     graph: Graph,
     columns: HashMap<String, Col>,
+    /// Image inputs (the model reads one whole).
+    images: Vec<String>,
     next: usize,
 }
 
@@ -196,6 +203,14 @@ impl Builder {
     fn input(&mut self, name: &str, elem: Elem) {
         self.graph.inputs.push(Value { name: name.to_owned(), elem, dims: vec![None, Some(1)] });
         self.columns.insert(name.to_owned(), Col { value: name.to_owned(), text: elem == Elem::Str });
+    }
+
+    /// A graph input for an image column: `[N, channels, height, width]`
+    /// floats.
+    fn image(&mut self, name: &str, [c, h, w]: [usize; 3]) {
+        let dims = vec![None, Some(c as i64), Some(h as i64), Some(w as i64)];
+        self.graph.inputs.push(Value { name: name.to_owned(), elem: Elem::F32, dims });
+        self.images.push(name.to_owned());
     }
 
     /// A new value's name, under `pipe/` (no input column has one).
@@ -259,6 +274,11 @@ impl Builder {
     /// The model's input: the features in the order the model reads
     /// them, as one `[N, F]` float tensor.
     fn features(&mut self, names: &[String]) -> RunResult<String> {
+        if let [only] = names
+            && self.images.contains(only)
+        {
+            return Ok(only.clone());
+        }
         let mut parts = Vec::with_capacity(names.len());
         for name in names {
             parts.push(self.number(name)?);
