@@ -87,7 +87,7 @@ pub(super) fn model(
             LayerKind::Conv { kernel, stride, same, .. } => {
                 let (w, bias) = (take(b, i, TorchParam::Weight)?, take(b, i, TorchParam::Bias)?);
                 // `same` (stride 1, odd kernels): (k - 1) / 2 on each side.
-                let pad = if *same { (*kernel as i64 - 1) / 2 } else { 0 };
+                let pad = if *same { (*kernel as i64).saturating_sub(1) / 2 } else { 0 };
                 let (k, s) = (*kernel as i64, *stride as i64);
                 let attrs = vec![
                     Attr::Ints("kernel_shape", vec![k, k]),
