@@ -124,11 +124,12 @@ fn a_layer_without_an_onnx_form_is_refused_before_writing() {
 }
 
 #[test]
-fn booleans_and_filled_whole_numbers_one_hot_as_pipe_does() {
+fn row_expressions_casts_booleans_and_filled_whole_numbers_export_as_pipe_computes_them() {
     let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
     let dir = scratch("onnx_levels");
     // A whole-number column with gaps filled with 0 (it stays whole, so
-    // its levels are the ones `pipe check` promised), and a boolean one.
+    // its levels are the ones `pipe check` promised) and cast to text, a
+    // boolean one, and columns made by row expressions.
     let mut csv = String::from("x,k,flag,label\n");
     for i in 0..120 {
         let k = if i % 7 == 0 { String::new() } else { (i % 4).to_string() };
@@ -139,12 +140,16 @@ fn booleans_and_filled_whole_numbers_one_hot_as_pipe_does() {
     std::fs::write(dir.join("data.csv"), csv).unwrap();
     let text = "import std.models { mlp }\n\nsource data = csv(\"data.csv\")\n\n\
         split train, val = data |> split([0.8, 0.2], stratify: label, seed: 1)\n\n\
-        transform prep = fit(train) {\n    fill_nulls(k, 0)\n    onehot(k, flag)\n    standard(x)\n}\n\n\
+        transform prep = fit(train) {\n    with(r: x * 2 + 1, big: x > 5 and not flag, l: log(x + 1))\n    \
+        fill_nulls(k, 0)\n    cast(k, str)\n    onehot(k, flag, big)\n    standard(x, r, l)\n}\n\n\
         train net = mlp(hidden: [8], out: 2) on prep(train) {\n    target: label\n    validate: prep(val)\n    epochs: 5\n    seed: 1\n}\n";
     let run = run_in(&dir, text, "net");
     let trained: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("trained.json")).unwrap()).unwrap();
     let features: Vec<&str> = trained["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-    assert!(features.contains(&"k_0") && features.contains(&"flag_true"), "{features:?}");
+    assert!(
+        features.contains(&"k_0") && features.contains(&"flag_true") && features.contains(&"big_true"),
+        "{features:?}"
+    );
     same_as_pipe_predict(&python, &dir, &run, &dir.join("data.csv"));
 }
 

@@ -4,9 +4,10 @@
 
 use super::proto::{Attr, Elem};
 use super::{Builder, refuse};
-use crate::ir::{Fill, Op};
+use crate::ir::{BinaryOp, Fill, Op, RowExpr, RowFunction};
 use crate::run::error::RunResult;
 use crate::run::fitted::Fitted;
+use crate::schema::DType;
 
 /// Lowers one step (`fitted`: what it learned, inside a transform).
 pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult<()> {
@@ -28,6 +29,49 @@ pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult
             Ok(())
         }
         (Op::Cache | Op::Write(..), _) => Ok(()),
+        (Op::With(columns), _) => {
+            // Each expression reads the columns as they were before the step.
+            let mut made = Vec::new();
+            for (name, expr) in columns {
+                let (value, kind) = row(b, expr)?;
+                let value = match kind {
+                    Kind::Bool => b.node("Cast", vec![value], vec![Attr::Int("to", Elem::F64 as i64)]),
+                    Kind::Number => value,
+                };
+                made.push((name, value));
+            }
+            for (name, value) in made {
+                b.set(name, value, false);
+            }
+            Ok(())
+        }
+        (Op::Cast { columns, dtype }, _) => {
+            for name in columns {
+                let col = b.column(name)?;
+                let value = match (col.text, dtype) {
+                    (false, DType::F64 | DType::Bool) | (true, DType::Str | DType::Cat(_)) => col.value,
+                    // Truncated toward zero, as Polars casts.
+                    (false, DType::I64) => {
+                        let whole = b.node("Cast", vec![col.value], vec![Attr::Int("to", Elem::I64 as i64)]);
+                        b.node("Cast", vec![whole], vec![Attr::Int("to", Elem::F64 as i64)])
+                    }
+                    // Whole numbers as their digits (`2007`).
+                    (false, DType::Str | DType::Cat(_)) => {
+                        let whole = b.node("Cast", vec![col.value], vec![Attr::Int("to", Elem::I64 as i64)]);
+                        b.node("Cast", vec![whole], vec![Attr::Int("to", Elem::Str as i64)])
+                    }
+                    _ => {
+                        return Err(refuse(
+                            format!("`cast({name}, {dtype})` has no ONNX form yet"),
+                            "cast before the split, so the column arrives in its type",
+                        ));
+                    }
+                };
+                let text = matches!(dtype, DType::Str | DType::Cat(_));
+                b.set(name, value, text);
+            }
+            Ok(())
+        }
         (_, Some(Fitted::Scale { columns, center, scale })) => {
             for ((name, c), s) in columns.iter().zip(center).zip(scale) {
                 let x = b.number(name)?;
@@ -157,6 +201,114 @@ pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult
             "the export lowers select, drop, rename, fill_nulls, log1p, cut, qcut, standard, robust, minmax, onehot and pca; predict with `pipe predict` or `pipe serve` instead",
         )),
     }
+}
+
+/// What a row expression's value is in the graph.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A double.
+    Number,
+    /// A boolean.
+    Bool,
+}
+
+/// A row expression of numbers (and booleans) as nodes; a missing number
+/// is NaN, so arithmetic keeps it missing, and a comparison with it is
+/// false (where Polars gives a missing boolean).
+fn row(b: &mut Builder, expr: &RowExpr) -> RunResult<(String, Kind)> {
+    let not_here = |what: &str| {
+        refuse(
+            format!("a row expression with {what} has no ONNX form yet"),
+            "compute text and remainders before the split, so the column arrives made",
+        )
+    };
+    Ok(match expr {
+        RowExpr::Column(name) => match b.column(name)? {
+            col if col.text => return Err(not_here("text")),
+            col => (col.value, Kind::Number),
+        },
+        RowExpr::Int(i) => (b.constant_f64(&[*i as f64], &[1]), Kind::Number),
+        RowExpr::Float(f) => (b.constant_f64(&[*f], &[1]), Kind::Number),
+        RowExpr::Bool(v) => {
+            let one = b.constant_f64(&[f64::from(u8::from(*v))], &[1]);
+            let half = b.constant_f64(&[0.5], &[1]);
+            (b.node("Greater", vec![one, half], vec![]), Kind::Bool)
+        }
+        RowExpr::Str(_) => return Err(not_here("text")),
+        RowExpr::Neg(x) => {
+            let (x, _) = number(b, x)?;
+            (b.node("Neg", vec![x], vec![]), Kind::Number)
+        }
+        RowExpr::Not(x) => {
+            let x = boolean(b, x)?;
+            (b.node("Not", vec![x], vec![]), Kind::Bool)
+        }
+        RowExpr::Function { function, arg } => match function {
+            RowFunction::IsNull => {
+                let (x, _) = number(b, arg)?;
+                (b.node("IsNaN", vec![x], vec![]), Kind::Bool)
+            }
+            f => {
+                let (x, _) = number(b, arg)?;
+                let op = match f {
+                    RowFunction::Abs => "Abs",
+                    RowFunction::Sqrt => "Sqrt",
+                    RowFunction::Log => "Log",
+                    RowFunction::Exp => "Exp",
+                    RowFunction::IsNull => "IsNaN",
+                };
+                (b.node(op, vec![x], vec![]), Kind::Number)
+            }
+        },
+        RowExpr::Binary { op, lhs, rhs } => match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let (l, r) = (boolean(b, lhs)?, boolean(b, rhs)?);
+                let name = if *op == BinaryOp::And { "And" } else { "Or" };
+                (b.node(name, vec![l, r], vec![]), Kind::Bool)
+            }
+            BinaryOp::Rem => return Err(not_here("`%`")),
+            _ => {
+                let ((l, _), (r, _)) = (number(b, lhs)?, number(b, rhs)?);
+                let (name, kind) = match op {
+                    BinaryOp::Add => ("Add", Kind::Number),
+                    BinaryOp::Sub => ("Sub", Kind::Number),
+                    BinaryOp::Mul => ("Mul", Kind::Number),
+                    BinaryOp::Div => ("Div", Kind::Number),
+                    BinaryOp::Eq | BinaryOp::Ne => ("Equal", Kind::Bool),
+                    BinaryOp::Lt => ("Less", Kind::Bool),
+                    BinaryOp::Le => ("LessOrEqual", Kind::Bool),
+                    BinaryOp::Gt => ("Greater", Kind::Bool),
+                    BinaryOp::Ge => ("GreaterOrEqual", Kind::Bool),
+                    BinaryOp::And | BinaryOp::Or | BinaryOp::Rem => return Err(not_here("`%`")),
+                };
+                let value = b.node(name, vec![l, r], vec![]);
+                if *op == BinaryOp::Ne { (b.node("Not", vec![value], vec![]), Kind::Bool) } else { (value, kind) }
+            }
+        },
+    })
+}
+
+/// A row expression as a number (a boolean as 1 or 0).
+fn number(b: &mut Builder, expr: &RowExpr) -> RunResult<(String, Kind)> {
+    let (value, kind) = row(b, expr)?;
+    Ok(match kind {
+        Kind::Number => (value, kind),
+        Kind::Bool => (b.node("Cast", vec![value], vec![Attr::Int("to", Elem::F64 as i64)]), Kind::Number),
+    })
+}
+
+/// A row expression as a boolean (a number: whether it is not 0, as a
+/// boolean column stored as 1 or 0 reads).
+fn boolean(b: &mut Builder, expr: &RowExpr) -> RunResult<String> {
+    let (value, kind) = row(b, expr)?;
+    Ok(match kind {
+        Kind::Bool => value,
+        Kind::Number => {
+            let zero = b.constant_f64(&[0.0], &[1]);
+            let equal = b.node("Equal", vec![value, zero], vec![]);
+            b.node("Not", vec![equal], vec![])
+        }
+    })
 }
 
 /// `cut` and `qcut`: a number's bin as its label (text); outside every
