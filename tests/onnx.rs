@@ -3,7 +3,7 @@
 //! them, gives `pipe predict`'s classes and probabilities (1e-5) on iris
 //! (scaling), penguins (missing values, median fills, robust scaling,
 //! one-hot with a dropped first level) and people (cut, qcut, min-max,
-//! one-hot, PCA) and the digits CNN (its image tensor as input); steps and
+//! one-hot, PCA), people_embed (encode, embedding tables) and the digits CNN (its image tensor as input); steps and
 //! layers without an ONNX form are refused.
 
 use std::path::{Path, PathBuf};
@@ -96,6 +96,9 @@ fn onnxruntime_on_the_export_answers_as_pipe_predict() {
     same_as_pipe_predict(&python, &dir, &run, &dir.join("out/rows.csv"));
     let rows = "\noutput rows = clean |> write(\"out/rows.csv\")\n";
     let (dir, run) = trained("people.pipe", "fit_net", rows);
+    same_as_pipe_predict(&python, &dir, &run, &dir.join("out/rows.csv"));
+    // Encoded columns and their embedding tables.
+    let (dir, run) = trained("people_embed.pipe", "income_net", rows);
     same_as_pipe_predict(&python, &dir, &run, &dir.join("out/rows.csv"));
 }
 

@@ -17,7 +17,11 @@ pub(super) const LOWERED: &str = "the export lowers dense, conv (valid, or same 
 pub(super) fn supported(model: &Model) -> RunResult<()> {
     for layer in &model.layers {
         let fits = match &layer.kind {
-            LayerKind::Dense { .. } | LayerKind::BatchNorm | LayerKind::LayerNorm | LayerKind::Dropout(_) => true,
+            LayerKind::Dense { .. }
+            | LayerKind::BatchNorm
+            | LayerKind::LayerNorm
+            | LayerKind::Dropout(_)
+            | LayerKind::Embedding { .. } => true,
             LayerKind::Flatten => !matches!(layer.input, Shape::Seq(_)),
             LayerKind::Conv { kernel, stride, same, .. } => !*same || (*stride == 1 && kernel % 2 == 1),
             LayerKind::MaxPool { .. }
@@ -43,10 +47,13 @@ pub(super) fn supported(model: &Model) -> RunResult<()> {
 const EPSILON: f32 = 1e-5;
 
 /// Lowers the layers on `input` (`[N, F]` floats); the logits' value.
+/// `tables`: each `embedding` layer's tables (`[ids, dim]`, row-major),
+/// by layer index.
 pub(super) fn model(
     b: &mut Builder,
     model: &Model,
     values: Vec<(TorchEntry, Vec<f32>)>,
+    tables: &HashMap<usize, Vec<Vec<f32>>>,
     input: String,
 ) -> RunResult<String> {
     let mut params: HashMap<(usize, TorchParam), (Vec<f32>, Vec<i64>)> = HashMap::new();
@@ -80,6 +87,27 @@ pub(super) fn model(
                 b.node("LayerNormalization", vec![x, scale, shift], attrs)
             }
             LayerKind::Dropout(_) => x,
+            LayerKind::Embedding { dim, tables: coded } => {
+                // The other features, then each encoded column's vector.
+                let Shape::Flat(width) = layer.input else { return Err(refuse("an embedding of no features", "")) };
+                let numeric: Vec<i64> =
+                    (0..width).filter(|p| !coded.iter().any(|t| t.position == *p)).map(|p| p as i64).collect();
+                let mut parts = Vec::new();
+                if !numeric.is_empty() {
+                    let at = b.constant_i64(&numeric, &[numeric.len() as i64]);
+                    parts.push(b.node("Gather", vec![x.clone(), at], vec![Attr::Int("axis", 1)]));
+                }
+                let weights = tables.get(&i).ok_or_else(|| refuse("the embedding's tables were not read", ""))?;
+                for (table, values) in coded.iter().zip(weights) {
+                    let at = b.constant_i64(&[table.position as i64], &[1]);
+                    let id = b.node("Gather", vec![x.clone(), at], vec![Attr::Int("axis", 1)]);
+                    let id = b.node("Cast", vec![id], vec![Attr::Int("to", crate::run::onnx::proto::Elem::I64 as i64)]);
+                    let w = b.constant_f32(values, &[table.ids as i64, *dim as i64]);
+                    let vector = b.node("Gather", vec![w, id], vec![Attr::Int("axis", 0)]);
+                    parts.push(b.node("Flatten", vec![vector], vec![Attr::Int("axis", 1)]));
+                }
+                b.node("Concat", parts, vec![Attr::Int("axis", 1)])
+            }
             LayerKind::Flatten => match layer.input {
                 Shape::Image(_) => b.node("Flatten", vec![x], vec![Attr::Int("axis", 1)]),
                 _ => x,

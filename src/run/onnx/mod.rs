@@ -101,11 +101,22 @@ pub fn export(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Writt
     }
     let features = builder.features(&trained.meta.features)?;
     layers::supported(&train.model)?;
+    // Embedding tables are read apart: the rest by PyTorch's names, with
+    // each embedding layer standing in as a layer without parameters.
+    let mut tables = HashMap::new();
+    let mut rest = train.model.clone();
+    for (i, layer) in rest.layers.iter_mut().enumerate() {
+        if let crate::ir::LayerKind::Embedding { tables: coded, .. } = &layer.kind {
+            let read = (0..coded.len()).map(|t| trained.net.embedding_table(i, t)).collect::<Option<Vec<_>>>();
+            tables.insert(i, read.ok_or_else(|| refuse("the embedding's tables could not be read", ""))?);
+            layer.kind = crate::ir::LayerKind::Dropout(0.0);
+        }
+    }
     let values = trained
         .net
-        .torch_values(&train.model)
+        .torch_values(&rest)
         .map_err(|reason| refuse(format!("this model has no form to export: {reason}"), layers::LOWERED))?;
-    let logits = layers::model(&mut builder, &train.model, values, features)?;
+    let logits = layers::model(&mut builder, &train.model, values, &tables, features)?;
     answer(&mut builder, train.settings.loss, train.task, trained, logits)?;
     let bytes = proto::model(&builder.graph, concat!("pipe ", env!("CARGO_PKG_VERSION")));
     write::bytes(out, &bytes).map_err(|reason| RunError::Write {

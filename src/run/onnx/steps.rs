@@ -166,6 +166,34 @@ pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult
             }
             Ok(())
         }
+        (Op::Encode(_), Some(Fitted::Codes(vocabulary))) => {
+            for coded in &vocabulary.columns {
+                let col = b.column(&coded.name)?;
+                let ids: Vec<i64> = coded.ids.iter().map(|(_, id)| *id).collect();
+                // Each fitted level its id; a missing or unseen one 0.
+                let (input, keys) = if col.text {
+                    let levels = coded.ids.iter().map(|(l, _)| l.clone()).collect();
+                    (col.value, Attr::Strs("keys_strings", levels))
+                } else {
+                    let levels = coded
+                        .ids
+                        .iter()
+                        .map(|(l, _)| match l.as_str() {
+                            "true" => Ok(1.0),
+                            "false" => Ok(0.0),
+                            _ => l.parse::<f32>().map_err(|_| refuse(format!("the level `{l}` is not a number"), "")),
+                        })
+                        .collect::<RunResult<Vec<f32>>>()?;
+                    let floats = b.node("Cast", vec![col.value], vec![Attr::Int("to", Elem::F32 as i64)]);
+                    (floats, Attr::Floats("keys_floats", levels))
+                };
+                let attrs = vec![keys, Attr::Ints("values_int64s", ids), Attr::Int("default_int64", 0)];
+                let id = b.ml_node("LabelEncoder", vec![input], attrs);
+                let id = b.node("Cast", vec![id], vec![Attr::Int("to", Elem::F64 as i64)]);
+                b.set(&coded.name, id, false);
+            }
+            Ok(())
+        }
         (Op::Pca { prefix, keep, .. }, Some(Fitted::Pca(p))) => {
             let inputs = p.columns.iter().map(|c| b.number(c)).collect::<RunResult<Vec<_>>>()?;
             let (m, k) = (p.columns.len(), p.components.len());
