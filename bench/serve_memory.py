@@ -6,6 +6,13 @@ threads send the same one-row iris request (with `bad`: one lacking a
 column) for SECONDS. Growth that continues between samples is what a
 leak looks like; see bench/README.md.
 """
+import http.client
+import json
+import subprocess
+import sys
+import threading
+import time
+
 run, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 p = subprocess.Popen([sys.argv[4], "serve", run, "--port", "0"], stderr=subprocess.PIPE, text=True)
 for line in p.stderr:
