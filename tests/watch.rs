@@ -1,6 +1,6 @@
 //! `pipe watch` through the binary: edits in place, by rename, with a
 //! syntax error and its fix; a data file changing; a learning rate changed
-//! during a training, taken without a restart.
+//! during a training, taken without a restart; a sweep given a new value.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -176,4 +176,27 @@ fn a_file_added_to_a_glob_reruns_the_pipeline_with_it() {
     let second = watch.until("watching for changes");
     assert!(second.iter().any(|l| l.contains("output") && l.contains("3 rows")), "{second:?}");
     assert_eq!(std::fs::read_to_string(dir.join("out/o.csv")).unwrap(), "x,y\n1,2\n3,4\n5,6\n");
+}
+
+#[test]
+fn a_sweep_under_watch_trains_only_the_points_an_edit_adds() {
+    let dir = scratch("watch_sweep");
+    let text = std::fs::read_to_string(repo().join("pipelines/iris.pipe"))
+        .unwrap()
+        .replace("\"../data/", &format!("\"{}/data/", repo().display()))
+        .replace("optimizer: adam(lr: 1e-2)", "optimizer: adam(lr: sweep([1e-3, 1e-2]))")
+        .replace("epochs: 100", "epochs: 3");
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, &text).unwrap();
+    let mut watch = Watch::start(&file);
+    let first = watch.until("watching for changes");
+    assert!(first.iter().any(|l| l.contains("2 points ranked by val.loss")), "{first:?}");
+    // A value added: the two points before come from the cache.
+    std::fs::write(&file, text.replace("sweep([1e-3, 1e-2])", "sweep([1e-3, 1e-2, 3e-2])")).unwrap();
+    let second = watch.until("watching for changes");
+    let points: Vec<&String> = second.iter().filter(|l| l.contains(" point ") && l.contains("/3:")).collect();
+    assert_eq!(points.len(), 3, "{second:?}");
+    assert!(points[0].ends_with("(cached)") && points[1].ends_with("(cached)"), "{points:?}");
+    assert!(!points[2].ends_with("(cached)") && points[2].contains("lr = 3e-2"), "{points:?}");
+    assert!(second.iter().any(|l| l.contains("3 points ranked by val.loss")), "{second:?}");
 }
