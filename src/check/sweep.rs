@@ -312,20 +312,15 @@ fn parallel(value: &Expr, errors: &mut Vec<CheckError>) -> Option<u64> {
 
 /// `prune: median(startup: 5, after: 2)`.
 fn prune(value: &Expr, errors: &mut Vec<CheckError>) -> Option<crate::ir::MedianPrune> {
-    let (name, args) = match &value.kind {
-        ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].name.as_str(), &[][..]),
-        ExprKind::Call(c) if c.callee.parts.len() == 1 => (c.callee.parts[0].name.as_str(), &c.args[..]),
-        _ => ("", &[][..]),
+    let words = ["`prune` is `median(startup:, after:)`", "not a rule", "write `prune: median(startup: 5, after: 2)`"];
+    let (declared, call) = match declared_value(value, PRUNERS, words) {
+        Ok(found) => found,
+        Err(error) => {
+            errors.push(*error);
+            return None;
+        }
     };
-    let Some(declared) = PRUNERS.iter().find(|p| p.name == name) else {
-        let near = closest(name, PRUNERS.iter().map(|p| p.name)).filter(|_| !name.is_empty());
-        let help = near.map_or_else(
-            || "write `prune: median(startup: 5, after: 2)`".to_owned(),
-            |n| format!("did you mean `{n}`?"),
-        );
-        errors.push(Mistake::UnknownValue.at(value.span, "`prune` is `median(startup:, after:)`", "not a rule", help));
-        return None;
-    };
+    let args = call.map_or(&[][..], |c| &c.args[..]);
     let before = errors.len();
     let bound = bind(declared.name, declared.params, args, value.span, errors);
     let constants = Constants::new();
@@ -369,35 +364,39 @@ fn unique_labels(axes: &mut [Axis]) {
 
 /// `search: grid`, `search: random(n: 20, seed: 1)`.
 fn search_kind(value: &Expr) -> Result<(SearchKind, Option<&Call>), Box<CheckError>> {
+    let message = "`search` is `grid` or `random(n:, seed:)`";
+    let help = "write `search: grid` (every combination) or `search: random(n: 20, seed: 1)`";
+    let (declared, call) = declared_value(value, SEARCHES, [message, "not a search", help])?;
+    if declared.params.is_empty() && call.is_some_and(|c| !c.args.is_empty()) {
+        return Err(Box::new(Mistake::Conflict.at(
+            value.span,
+            format!("`{}` takes no arguments: it trains every combination", declared.name),
+            "arguments to a grid",
+            "write `search: grid`, or draw `n` points with `search: random(n: 20, seed: 1)`",
+        )));
+    }
+    Ok((declared.kind, call))
+}
+
+/// The declared value a setting names, bare (`grid`) or called
+/// (`random(n: 20)`), with its call; else an `unknown_value` with the
+/// nearest name, or `help`.
+fn declared_value<'e, K>(
+    value: &'e Expr,
+    declared: &'static [Declared<K>],
+    [message, label, help]: [&str; 3],
+) -> Result<(&'static Declared<K>, Option<&'e Call>), Box<CheckError>> {
     let (name, call) = match &value.kind {
         ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].name.as_str(), None),
         ExprKind::Call(c) if c.callee.parts.len() == 1 => (c.callee.parts[0].name.as_str(), Some(c)),
         _ => ("", None),
     };
-    match SEARCHES.iter().find(|s| s.name == name) {
-        Some(s) if s.params.is_empty() && call.is_some_and(|c| !c.args.is_empty()) => {
-            Err(Box::new(Mistake::Conflict.at(
-                value.span,
-                format!("`{name}` takes no arguments: it trains every combination"),
-                "arguments to a grid",
-                "write `search: grid`, or draw `n` points with `search: random(n: 20, seed: 1)`",
-            )))
-        }
-        Some(s) => Ok((s.kind, call)),
-        None => {
-            let near = closest(name, SEARCHES.iter().map(|s| s.name)).filter(|_| !name.is_empty());
-            let help = near.map_or_else(
-                || "write `search: grid` (every combination) or `search: random(n: 20, seed: 1)`".to_owned(),
-                |n| format!("did you mean `{n}`?"),
-            );
-            Err(Box::new(Mistake::UnknownValue.at(
-                value.span,
-                "`search` is `grid` or `random(n:, seed:)`",
-                "not a search",
-                help,
-            )))
-        }
+    if let Some(found) = declared.iter().find(|d| d.name == name) {
+        return Ok((found, call));
     }
+    let near = closest(name, declared.iter().map(|d| d.name)).filter(|_| !name.is_empty());
+    let help = near.map_or_else(|| help.to_owned(), |n| format!("did you mean `{n}`?"));
+    Err(Box::new(Mistake::UnknownValue.at(value.span, message, label, help)))
 }
 
 /// `random(n: 20, seed: 1)`'s numbers.

@@ -773,8 +773,7 @@ impl<'a> Session<'a> {
         let pretrained = base.as_ref().map(|(net, layers)| (net, *layers));
         let trained = {
             let control = self.control.clone();
-            let console = train.settings.logs.is_empty()
-                || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console));
+            let console = progress::to_console(train);
             let events = &mut *self.events;
             let mut progress = TrainProgress { name: &item.name, console, events, control, pruner, point };
             training::train(

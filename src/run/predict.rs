@@ -203,31 +203,29 @@ impl Reader {
                     &format!("`{name}` holds {kind}s, as the training data did; null is a missing value"),
                 )
             };
+            // Each cell read as `kind`, or the error naming its row.
+            fn read<'a, T>(
+                cells: impl Iterator<Item = Option<&'a serde_json::Value>>,
+                kind: &str,
+                wrong: &dyn Fn(usize, &serde_json::Value, &str) -> RunError,
+                value: impl Fn(&serde_json::Value) -> Option<T>,
+            ) -> RunResult<Vec<Option<T>>> {
+                cells
+                    .enumerate()
+                    .map(|(i, v)| v.map(|v| value(v).ok_or_else(|| wrong(i, v, kind))).transpose())
+                    .collect()
+            }
             let series = match &column.dtype {
-                crate::schema::DType::F64 => {
-                    let values = cells
-                        .enumerate()
-                        .map(|(i, v)| v.map(|v| v.as_f64().ok_or_else(|| wrong(i, v, "a number"))).transpose())
-                        .collect::<RunResult<Vec<Option<f64>>>>()?;
-                    Series::new(name.into(), values)
-                }
+                crate::schema::DType::F64 => Series::new(name.into(), read(cells, "a number", &wrong, |v| v.as_f64())?),
                 crate::schema::DType::I64 => {
                     let whole = |v: &serde_json::Value| {
                         v.as_i64()
                             .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
                     };
-                    let values = cells
-                        .enumerate()
-                        .map(|(i, v)| v.map(|v| whole(v).ok_or_else(|| wrong(i, v, "a whole number"))).transpose())
-                        .collect::<RunResult<Vec<Option<i64>>>>()?;
-                    Series::new(name.into(), values)
+                    Series::new(name.into(), read(cells, "a whole number", &wrong, whole)?)
                 }
                 crate::schema::DType::Bool => {
-                    let values = cells
-                        .enumerate()
-                        .map(|(i, v)| v.map(|v| v.as_bool().ok_or_else(|| wrong(i, v, "true or false"))).transpose())
-                        .collect::<RunResult<Vec<Option<bool>>>>()?;
-                    Series::new(name.into(), values)
+                    Series::new(name.into(), read(cells, "true or false", &wrong, |v| v.as_bool())?)
                 }
                 crate::schema::DType::Str | crate::schema::DType::Cat(_) => {
                     let text = |v: &serde_json::Value| match v {
@@ -236,11 +234,7 @@ impl Reader {
                         serde_json::Value::Bool(b) => Some(b.to_string()),
                         _ => None,
                     };
-                    let values = cells
-                        .enumerate()
-                        .map(|(i, v)| v.map(|v| text(v).ok_or_else(|| wrong(i, v, "a text"))).transpose())
-                        .collect::<RunResult<Vec<Option<String>>>>()?;
-                    Series::new(name.into(), values)
+                    Series::new(name.into(), read(cells, "a text", &wrong, text)?)
                 }
                 other => {
                     return Err(failure(

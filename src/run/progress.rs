@@ -2,6 +2,11 @@
 
 use crate::run::{Control, Event};
 
+/// Whether a run's epochs go to the console: `log:` absent, or naming it.
+pub(super) fn to_console(train: &crate::ir::Train) -> bool {
+    train.settings.logs.is_empty() || train.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console))
+}
+
 /// Training progress as run events.
 pub(super) struct TrainProgress<'e, 'a> {
     /// The run's name.

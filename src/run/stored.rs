@@ -26,15 +26,9 @@ impl Session<'_> {
         if let Some(key) = self.keys.get(&id) {
             return Ok(key.clone());
         }
-        let kind = &self.item(id).kind;
-        let mut names = HashMap::new();
-        for r in references(kind) {
-            names.insert(r, self.key(r)?);
-        }
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
-        let fingerprint = crate::ir::fingerprint(&item.kind, names);
-        let mut text = format!("pipe {} {COMPUTED}\n{fingerprint}", env!("CARGO_PKG_VERSION"));
+        let mut text = self.keyed_text(&item.kind)?;
         if let ItemKind::Source(crate::ir::Source::Images { dir, classes, .. }) = &item.kind {
             let stamp = images::folder_stamp(dir, classes).map_err(|e| RunError::Unreadable {
                 path: dir.display().to_string(),
@@ -73,14 +67,19 @@ impl Session<'_> {
     /// The cache key of a point of a sweep: the key of its run written
     /// out as an item of its own.
     pub(super) fn run_key(&mut self, run: &crate::ir::Train) -> RunResult<String> {
-        let kind = ItemKind::Train(Box::new(run.clone()));
+        let text = self.keyed_text(&ItemKind::Train(Box::new(run.clone())))?;
+        Ok(cache::hash(text.as_bytes()))
+    }
+
+    /// What a key hashes of an item's IR: the version, the way results are
+    /// computed, the IR with each item it reads written as that item's key.
+    fn keyed_text(&mut self, kind: &ItemKind) -> RunResult<String> {
         let mut names = HashMap::new();
-        for r in references(&kind) {
+        for r in references(kind) {
             names.insert(r, self.key(r)?);
         }
-        let fingerprint = crate::ir::fingerprint(&kind, names);
-        let text = format!("pipe {} {COMPUTED}\n{fingerprint}", env!("CARGO_PKG_VERSION"));
-        Ok(cache::hash(text.as_bytes()))
+        let fingerprint = crate::ir::fingerprint(kind, names);
+        Ok(format!("pipe {} {COMPUTED}\n{fingerprint}", env!("CARGO_PKG_VERSION")))
     }
 
     /// A point of a sweep trained before, from the cache (`None`: not

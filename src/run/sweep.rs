@@ -233,8 +233,7 @@ impl Session<'_> {
                         let mut send = |event: Event| {
                             let _ = events.send(event);
                         };
-                        let console = run.settings.logs.iter().any(|l| matches!(l, crate::ir::LogSink::Console))
-                            || run.settings.logs.is_empty();
+                        let console = crate::run::progress::to_console(&run);
                         let mut progress = crate::run::progress::TrainProgress {
                             name,
                             console,
