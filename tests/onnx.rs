@@ -124,6 +124,13 @@ fn a_layer_without_an_onnx_form_is_refused_before_writing() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("pipe::export::model") && err.contains("`prelu("), "{err}");
     assert!(!out.exists(), "nothing written");
+    // A file export did not write is kept, even one whose text starts as
+    // an export's producer does.
+    let notes = dir.join("notes.onnx");
+    std::fs::write(&notes, "pipe export notes\n").unwrap();
+    let kept = Command::new(env!("CARGO_BIN_EXE_pipe")).arg("export").arg(&run).arg("-o").arg(&notes).output().unwrap();
+    assert!(String::from_utf8_lossy(&kept.stderr).contains("did not write it"));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "pipe export notes\n");
 }
 
 #[test]

@@ -127,9 +127,12 @@ pub fn export(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Writt
     Ok(Written { path: out.to_path_buf(), inputs: builder.graph.inputs.len(), nodes: builder.graph.nodes.len() })
 }
 
-/// Whether an existing file is an export of `pipe`'s (its producer).
+/// Whether an existing file is an export of `pipe`'s: a model whose first
+/// field is its IR version and whose producer (field 2) starts `pipe `.
 fn ours(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| bytes.windows(5).take(64).any(|w| w == b"pipe "))
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    // Field 2, length-delimited: tag 0x12, a one-byte length, the name.
+    bytes.first() == Some(&0x08) && bytes.windows(7).take(64).any(|w| w[0] == 0x12 && &w[2..] == b"pipe ")
 }
 
 /// The model's outputs as the run answers: class names and probabilities,
