@@ -129,7 +129,8 @@ fn a_layer_without_an_onnx_form_is_refused_before_writing() {
     let notes = dir.join("notes.onnx");
     std::fs::write(&notes, "pipe export notes\n").unwrap();
     let kept = Command::new(env!("CARGO_BIN_EXE_pipe")).arg("export").arg(&run).arg("-o").arg(&notes).output().unwrap();
-    assert!(String::from_utf8_lossy(&kept.stderr).contains("did not write it"));
+    let said = String::from_utf8_lossy(&kept.stderr);
+    assert!(!kept.status.success() && said.contains("pipe::export::model") && said.contains("did not"), "{said}");
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "pipe export notes\n");
 }
 
