@@ -227,7 +227,7 @@ fn early_stopping_keeps_the_best_epoch_and_stops_after_patience() {
         let png = std::fs::read(folder.join(plot)).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{plot}");
         // Width and height in the header chunk.
-        assert_eq!((&png[16..20], &png[20..24]), (&640u32.to_be_bytes()[..], &400u32.to_be_bytes()[..]));
+        assert_eq!((&png[16..20], &png[20..24]), (&800u32.to_be_bytes()[..], &500u32.to_be_bytes()[..]));
     }
 }
 

@@ -615,7 +615,7 @@ fn write_run_folder(run_dir: &Path, meta: &TrainedMeta, net: &Net) -> Result<(),
     write::bytes(&run_dir.join("metrics.csv"), metrics_csv(&meta.history).as_bytes())?;
     write::bytes(&run_dir.join("metrics.jsonl"), metrics_jsonl(&meta.history).as_bytes())?;
     tensorboard(run_dir, &meta.history)?;
-    plots(run_dir, &meta.history)?;
+    plots(run_dir, &meta.history, meta.kept_epoch)?;
     crate::train::model::save_weights(net, &run_dir.join("model.bpk"))?;
     // The pipeline's text is there when the run was given it (not from code).
     let present: Vec<&str> =
@@ -696,12 +696,12 @@ fn write_logs(dir: &Path, train: &Train, history: &[Epoch]) -> Result<(), String
 }
 
 /// `loss.png` (training and validation loss) and `metric.png` (accuracy,
-/// or mean absolute error for numbers).
-fn plots(run_dir: &Path, history: &[Epoch]) -> Result<(), String> {
+/// or mean absolute error for numbers), the kept epoch marked.
+fn plots(run_dir: &Path, history: &[Epoch], kept: usize) -> Result<(), String> {
     use crate::train::plot::chart;
     let train_loss: Vec<f64> = history.iter().map(|e| e.loss).collect();
     let val_loss: Vec<f64> = history.iter().filter_map(|e| e.val.as_ref().map(|v| v.loss)).collect();
-    chart(&run_dir.join("loss.png"), "loss", &[("train", train_loss), ("val", val_loss)])?;
+    chart(&run_dir.join("loss.png"), "loss", &[("train", train_loss), ("val", val_loss)], Some(kept))?;
     let classes = history.iter().any(|e| e.val.as_ref().is_some_and(|v| v.accuracy.is_some()))
         || history.iter().all(|e| e.val.is_none());
     let (title, val): (&str, Vec<f64>) = if classes {
@@ -710,7 +710,7 @@ fn plots(run_dir: &Path, history: &[Epoch]) -> Result<(), String> {
         ("mae", history.iter().filter_map(|e| e.val.as_ref()?.mae).collect())
     };
     let train: Vec<f64> = history.iter().map(|e| e.metric).collect();
-    chart(&run_dir.join("metric.png"), title, &[("train", train), ("val", val)])
+    chart(&run_dir.join("metric.png"), title, &[("train", train), ("val", val)], Some(kept))
 }
 
 fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {

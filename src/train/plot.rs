@@ -1,287 +1,178 @@
-//! PNG line charts of a run's metrics per epoch (`loss.png`, `metric.png`
-//! in the run folder): training in blue, validation in orange, with the
-//! value range and epochs written in a tiny built-in font. The PNG is
-//! written here (a 16-colour palette, stored deflate blocks): a plot needs
-//! no image library.
+//! PNG charts of a run (`loss.png`, `metric.png` in the run folder, the
+//! learning-rate range test, ROC and precision-recall curves), drawn with
+//! `plotters` on an RGB buffer: axes with ticks and labels, a legend, and
+//! the epoch whose weights were kept marked. Text is set in DejaVu Sans,
+//! embedded (no system fonts are looked up); the PNG is deflated by
+//! flate2.
 
-// Pixel coordinates on a fixed 640x400 canvas: epochs are at most 2^31
-// (the checker) and values are mapped into [0, 1] before scaling.
-#![expect(clippy::arithmetic_side_effects, reason = "coordinates on a fixed canvas")]
-
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Once;
 
-/// A chart: palette indices, one per pixel.
-struct Canvas {
-    width: usize,
-    height: usize,
-    pixels: Vec<u8>,
-}
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
-/// The palette, by index.
-const PALETTE: [[u8; 3]; 8] = [
-    [255, 255, 255],
-    [200, 200, 200],
-    [40, 40, 40],
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
+/// The size of every chart, in pixels.
+const SIZE: (u32, u32) = (800, 500);
+/// The font family charts ask for (registered once, from the embedded font).
+const FONT: &str = "sans-serif";
+/// Series colours (matplotlib's first five).
+const COLORS: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
 ];
 
-const WIDTH: usize = 640;
-const HEIGHT: usize = 400;
-const MARGIN: usize = 48;
-const GREY: u8 = 1;
-const BLACK: u8 = 2;
-const BLUE: u8 = 3;
-const ORANGE: u8 = 4;
-
-impl Canvas {
-    fn new() -> Self {
-        Canvas { width: WIDTH, height: HEIGHT, pixels: vec![0; WIDTH * HEIGHT] }
-    }
-
-    /// The plot area's grid, axes and title; its left, right, top and
-    /// bottom edges in pixels.
-    fn frame(&mut self, title: &str) -> (i64, i64, i64, i64) {
-        let (left, right, top, bottom) =
-            (MARGIN as i64 + 24, (WIDTH - MARGIN) as i64, MARGIN as i64, (HEIGHT - MARGIN) as i64);
-        for k in 0..=4 {
-            let y = top + (bottom - top) * k / 4;
-            self.line((left, y), (right, y), GREY);
-        }
-        self.line((left, top), (left, bottom), BLACK);
-        self.line((left, bottom), (right, bottom), BLACK);
-        self.text(left, 12, title, BLACK);
-        (left, right, top, bottom)
-    }
-
-    fn set(&mut self, x: i64, y: i64, color: u8) {
-        if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
-            self.pixels[y as usize * self.width + x as usize] = color;
-        }
-    }
-
-    /// A line, two pixels thick (Bresenham).
-    fn line(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), color: u8) {
-        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
-        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
-        let (mut x, mut y, mut err) = (x0, y0, dx + dy);
-        loop {
-            self.set(x, y, color);
-            self.set(x, y + 1, color);
-            if x == x1 && y == y1 {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y += sy;
-            }
-        }
-    }
-
-    /// Text in the 3x5 font, scaled by 2, top-left at (x, y).
-    fn text(&mut self, x: i64, y: i64, text: &str, color: u8) {
-        for (i, c) in text.chars().enumerate() {
-            let Some(rows) = glyph(c) else { continue };
-            for (r, bits) in rows.iter().enumerate() {
-                for col in 0..3 {
-                    if bits >> (2 - col) & 1 == 1 {
-                        for (px, py) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                            self.set(x + i as i64 * 8 + col * 2 + px, y + r as i64 * 2 + py, color);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The image as PNG bytes: 4-bit palette rows behind filter byte 0,
-    /// in a zlib stream of stored blocks.
-    fn png(&self) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(self.height * (self.width / 2 + 2));
-        for row in self.pixels.chunks(self.width) {
-            raw.push(0);
-            raw.extend(row.chunks(2).map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0)));
-        }
-        let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
-        // 4-bit palette colour.
-        encode_png(self.width, self.height, [4, 3], Some(palette), &raw)
-    }
-
-    fn save(&self, path: &Path) -> Result<(), String> {
-        crate::files::write::bytes(path, &self.png())
-    }
-}
-
-/// An 8-bit RGB image (`width * height * 3` bytes, row by row) as PNG.
+/// An 8-bit RGB image (`width * height * 3` bytes, row by row) as PNG:
+/// each row behind filter byte 0, deflated by flate2.
 pub fn rgb_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(height * (width * 3 + 1));
-    for row in rgb.chunks(width * 3) {
-        raw.push(0);
-        raw.extend_from_slice(row);
+    use std::io::Write;
+    let row = width.saturating_mul(3).max(1);
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    for line in rgb.chunks(row).take(height) {
+        // Writes into a Vec cannot fail.
+        let _ = zlib.write_all(&[0]).and_then(|()| zlib.write_all(line));
     }
-    encode_png(width, height, [8, 2], None, &raw)
-}
-
-/// PNG bytes of filtered rows (`raw`: each row behind filter byte 0) of
-/// the given `[bit depth, colour type]`, in a zlib stream of stored blocks
-/// (no compression: the files are small, and no deflate code is needed).
-fn encode_png(width: usize, height: usize, [depth, colour]: [u8; 2], palette: Option<Vec<u8>>, raw: &[u8]) -> Vec<u8> {
-    let mut zlib = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        zlib.push(u8::from(i + 1 == blocks.len()));
-        let len = block.len() as u16;
-        zlib.extend_from_slice(&len.to_le_bytes());
-        zlib.extend_from_slice(&(!len).to_le_bytes());
-        zlib.extend_from_slice(block);
-    }
-    zlib.extend_from_slice(&adler32(raw).to_be_bytes());
-    let mut header = Vec::new();
-    header.extend_from_slice(&(width as u32).to_be_bytes());
-    header.extend_from_slice(&(height as u32).to_be_bytes());
-    header.extend_from_slice(&[depth, colour, 0, 0, 0]); // deflate, no filter, no interlace
-    let mut chunks: Vec<(&[u8; 4], Vec<u8>)> = vec![(b"IHDR", header)];
-    if let Some(palette) = palette {
-        chunks.push((b"PLTE", palette));
-    }
-    chunks.extend([(b"IDAT", zlib), (b"IEND", Vec::new())]);
+    let idat = zlib.finish().unwrap_or_default();
+    let mut header = Vec::with_capacity(13);
+    header.extend_from_slice(&u32::try_from(width).unwrap_or(u32::MAX).to_be_bytes());
+    header.extend_from_slice(&u32::try_from(height).unwrap_or(u32::MAX).to_be_bytes());
+    // 8-bit RGB, deflate, no filter method beyond 0, no interlace.
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in chunks {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = png.len();
+    for (kind, data) in [(b"IHDR", header), (b"IDAT", idat), (b"IEND", Vec::new())] {
+        png.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(&data);
         png.extend_from_slice(kind);
         png.extend_from_slice(&data);
-        let crc = crc32(&png[start..]);
-        png.extend_from_slice(&crc.to_be_bytes());
+        png.extend_from_slice(&crc.sum().to_be_bytes());
     }
     png
 }
 
-/// zlib's checksum.
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % 65_521;
-        b = (b + a) % 65_521;
+/// Makes the embedded font the charts' font (once per process).
+fn register_font() {
+    static FONT_ONCE: Once = Once::new();
+    FONT_ONCE.call_once(|| {
+        // DejaVu Sans parses (the crate ships it); a failure would only
+        // leave text out.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+/// Draws on a white canvas with `draw` and writes the PNG to `path`.
+fn draw_png(
+    path: &Path,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
+    register_font();
+    let (width, height) = (SIZE.0 as usize, SIZE.1 as usize);
+    let mut rgb = vec![255u8; width.saturating_mul(height).saturating_mul(3)];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| e.to_string())?;
     }
-    b << 16 | a
+    crate::files::write::bytes(path, &rgb_png(width, height, &rgb))
 }
 
-/// PNG's CRC-32 (the zlib polynomial).
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
+/// The range `[lo, hi]` of `values` with 5% room each side (a unit range
+/// around a constant).
+fn padded(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return None;
     }
-    !crc
+    let room = if hi - lo < 1e-12 { 0.5 } else { (hi - lo) * 0.05 };
+    Some(lo - room..hi + room)
 }
 
-/// 3x5 glyphs: five rows of three bits.
-fn glyph(c: char) -> Option<[u8; 5]> {
-    Some(match c {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 1, 1],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        '.' => [0, 0, 0, 0, 2],
-        '-' => [0, 0, 7, 0, 0],
-        'a' => [0, 7, 1, 7, 7],
-        'c' => [0, 7, 4, 4, 7],
-        'e' => [7, 5, 7, 4, 7],
-        'h' => [4, 4, 7, 5, 5],
-        'i' => [2, 0, 2, 2, 2],
-        'l' => [6, 2, 2, 2, 7],
-        'm' => [0, 7, 7, 5, 5],
-        'n' => [0, 7, 5, 5, 5],
-        'o' => [0, 7, 5, 5, 7],
-        'p' => [7, 5, 7, 4, 4],
-        'r' => [0, 7, 4, 4, 4],
-        's' => [0, 3, 4, 1, 6],
-        't' => [4, 7, 4, 4, 7],
-        'u' => [0, 5, 5, 5, 7],
-        'v' => [0, 5, 5, 5, 2],
-        'y' => [5, 5, 7, 1, 7],
-        'b' => [4, 4, 7, 5, 7],
-        'd' => [1, 1, 7, 5, 7],
-        'f' => [3, 4, 7, 4, 4],
-        'g' => [7, 5, 7, 1, 6],
-        'k' => [4, 5, 6, 5, 5],
-        'w' => [0, 5, 5, 7, 7],
-        'x' => [0, 5, 2, 5, 5],
-        '(' => [1, 2, 2, 2, 1],
-        ')' => [4, 2, 2, 2, 4],
-        ':' => [0, 2, 0, 2, 0],
-        '/' => [1, 1, 2, 4, 4],
-        '_' => [0, 0, 0, 0, 7],
-        ' ' => [0; 5],
-        _ => return None,
-    })
+/// A tick's label: whole numbers bare, others in 4 significant digits.
+fn tick(v: f64) -> String {
+    if v == v.round() && v.abs() < 1e6 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1e-3 && v.abs() < 1e4 {
+        let text = format!("{v:.4}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format!("{v:.2e}")
+    }
 }
 
-/// A number in at most 7 characters.
-fn short(v: f64) -> String {
-    let text = format!("{v:.4}");
-    if text.len() <= 7 { text } else { format!("{v:.1e}") }
-}
-
-/// Draws `series` (name, color, values per epoch) under `title` into `path`.
-pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)]) -> Result<(), String> {
-    let values: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite()).collect();
+/// Draws `series` (name, value per epoch from 1) under `title` into
+/// `path`: one line each, the y axis named `title`, and `kept` (the epoch
+/// whose weights were kept, from 1) marked with a vertical line and a dot
+/// on each series.
+pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)], kept: Option<usize>) -> Result<(), String> {
     let epochs = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
-    if values.is_empty() || epochs == 0 {
+    let Some(y_range) = padded(series.iter().flat_map(|(_, v)| v.iter().copied())) else { return Ok(()) };
+    if epochs == 0 {
         return Ok(());
     }
-    let (mut lo, mut hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    if hi - lo < 1e-12 {
-        (lo, hi) = (lo - 0.5, hi + 0.5);
-    }
-    let mut canvas = Canvas::new();
-    let (left, right, top, bottom) = canvas.frame(title);
-    canvas.text(4, top - 4, &short(hi), BLACK);
-    canvas.text(4, bottom - 8, &short(lo), BLACK);
-    canvas.text(left, bottom + 12, "1", BLACK);
-    let last = epochs.to_string();
-    canvas.text(right - 8 * last.len() as i64, bottom + 12, &last, BLACK);
-    canvas.text((left + right) / 2 - 20, bottom + 12, "epoch", BLACK);
-    let colors = [BLUE, ORANGE];
-    for (i, (name, v)) in series.iter().enumerate() {
-        let color = colors[i % 2];
-        canvas.text(right - 120, 12 + i as i64 * 14, name, color);
-        let point = |e: usize, value: f64| {
-            let x =
-                if epochs > 1 { left + (right - left) * e as i64 / (epochs as i64 - 1) } else { (left + right) / 2 };
-            let y = bottom - ((value - lo) / (hi - lo) * (bottom - top) as f64).round() as i64;
-            (x, y)
-        };
-        let points: Vec<(i64, i64)> =
-            v.iter().enumerate().filter(|(_, x)| x.is_finite()).map(|(e, x)| point(e, *x)).collect();
-        for pair in points.windows(2) {
-            canvas.line(pair[0], pair[1], color);
+    let last = epochs as f64;
+    let x_range = if epochs > 1 { 1.0..last } else { 0.5..1.5 };
+    draw_png(path, |root| {
+        let e = |e: plotters::drawing::DrawingAreaErrorKind<_>| e.to_string();
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x_range, y_range.clone())
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc(title)
+            .x_labels(epochs.min(12))
+            .x_label_formatter(&|x| if x.fract() == 0.0 { tick(*x) } else { String::new() })
+            .y_label_formatter(&|y| tick(*y))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(e)?;
+        if let Some(k) = kept.filter(|k| (1..=epochs).contains(k)) {
+            let x = k as f64;
+            let grey = RGBColor(60, 60, 60);
+            chart
+                .draw_series(LineSeries::new([(x, y_range.start), (x, y_range.end)], grey.stroke_width(2)))
+                .map_err(e)?
+                .label(format!("kept: epoch {k}"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(2)));
         }
-        for p in &points {
-            for (dx, dy) in [(-1, -1), (1, -1), (-1, 1), (1, 1)] {
-                canvas.set(p.0 + dx, p.1 + dy, color);
+        for (i, (name, values)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let points: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, v)| (i.saturating_add(1) as f64, *v))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)).point_size(2))
+                .map_err(e)?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+            if let Some(&(x, y)) = kept.and_then(|k| points.iter().find(|(x, _)| *x == k as f64)) {
+                chart.draw_series(std::iter::once(Circle::new((x, y), 6, color.filled()))).map_err(e)?;
             }
         }
-    }
-    canvas.save(path)
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(e)?;
+        Ok(())
+    })
 }
 
 /// Draws one curve of `(x, y)` points under `title` into `path`, the x axis
@@ -289,39 +180,36 @@ pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)]) -> Result<()
 /// test's rates).
 pub fn chart_xy(path: &Path, title: &str, points: &[(f64, f64)]) -> Result<(), String> {
     let finite: Vec<(f64, f64)> = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
-    if finite.is_empty() {
+    let (Some(x_range), Some(y_range)) = (padded(finite.iter().map(|p| p.0)), padded(finite.iter().map(|p| p.1)))
+    else {
         return Ok(());
-    }
-    let bounds = |pick: fn(&(f64, f64)) -> f64| {
-        let (lo, hi) =
-            finite.iter().map(pick).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        if hi - lo < 1e-12 { (lo - 0.5, hi + 0.5) } else { (lo, hi) }
     };
-    let ((x_lo, x_hi), (y_lo, y_hi)) = (bounds(|p| p.0), bounds(|p| p.1));
-    let mut canvas = Canvas::new();
-    let (left, right, top, bottom) = canvas.frame(title);
-    canvas.text(4, top - 4, &short(y_hi), BLACK);
-    canvas.text(4, bottom - 8, &short(y_lo), BLACK);
-    let at = |x: f64, y: f64| {
-        let px = left + ((x - x_lo) / (x_hi - x_lo) * (right - left) as f64).round() as i64;
-        let py = bottom - ((y - y_lo) / (y_hi - y_lo) * (bottom - top) as f64).round() as i64;
-        (px, py)
-    };
-    // A tick and a label at each power of ten in range.
-    for power in (x_lo.ceil() as i64)..=(x_hi.floor() as i64) {
-        let (x, _) = at(power as f64, y_lo);
-        canvas.line((x, bottom), (x, bottom + 4), BLACK);
-        canvas.text(x - 12, bottom + 12, &format!("1e{power}"), BLACK);
-    }
-    let pixels: Vec<(i64, i64)> = finite.iter().map(|(x, y)| at(*x, *y)).collect();
-    for pair in pixels.windows(2) {
-        canvas.line(pair[0], pair[1], BLUE);
-    }
-    canvas.save(path)
+    draw_png(path, |root| {
+        let e = |e: plotters::drawing::DrawingAreaErrorKind<_>| e.to_string();
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x_range, y_range)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("learning rate")
+            .y_desc("loss")
+            .x_label_formatter(&|x| format!("{:.0e}", 10f64.powf(*x)))
+            .y_label_formatter(&|y| tick(*y))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(e)?;
+        chart.draw_series(LineSeries::new(finite.iter().copied(), COLORS[0].stroke_width(2))).map_err(e)?;
+        Ok(())
+    })
 }
 
 /// Curves on [0, 1] x [0, 1] (ROC, precision-recall) under `title`, one
-/// colour per series (named in the corner), axes named `x` and `y`; with
+/// colour per series (named in the legend), the axes named `axes`; with
 /// `diagonal`, the line of a random ranking.
 pub fn chart_curves(
     path: &Path,
@@ -330,30 +218,69 @@ pub fn chart_curves(
     series: &[(String, Vec<(f64, f64)>)],
     diagonal: bool,
 ) -> Result<(), String> {
-    let mut canvas = Canvas::new();
-    let (left, right, top, bottom) = canvas.frame(title);
-    let at = |x: f64, y: f64| {
-        let px = left + (x.clamp(0.0, 1.0) * (right - left) as f64).round() as i64;
-        let py = bottom - (y.clamp(0.0, 1.0) * (bottom - top) as f64).round() as i64;
-        (px, py)
-    };
-    if diagonal {
-        canvas.line(at(0.0, 0.0), at(1.0, 1.0), GREY);
-    }
-    canvas.text(4, top - 4, "1", BLACK);
-    canvas.text(4, bottom - 8, "0", BLACK);
-    canvas.text(right - 8, bottom + 12, "1", BLACK);
-    canvas.text((left + right) / 2 - 4 * axes[0].len() as i64, bottom + 12, axes[0], BLACK);
-    canvas.text(4, (top + bottom) / 2, axes[1], BLACK);
-    let colors = [BLUE, ORANGE, 5, 6, 7];
-    for (i, (name, points)) in series.iter().enumerate() {
-        let color = colors[i % colors.len()];
-        canvas.text(right - 160, top + 8 + i as i64 * 14, name, color);
-        let pixels: Vec<(i64, i64)> =
-            points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|(x, y)| at(*x, *y)).collect();
-        for pair in pixels.windows(2) {
-            canvas.line(pair[0], pair[1], color);
+    draw_png(path, |root| {
+        let e = |e: plotters::drawing::DrawingAreaErrorKind<_>| e.to_string();
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..1.0, 0.0..1.02)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(axes[0])
+            .y_desc(axes[1])
+            .x_label_formatter(&|x| tick(*x))
+            .y_label_formatter(&|y| tick(*y))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(e)?;
+        if diagonal {
+            let grey = RGBColor(170, 170, 170);
+            chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey.stroke_width(1))).map_err(e)?;
         }
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let finite = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+            let clamped = finite.map(|(x, y)| (x.clamp(0.0, 1.0), y.clamp(0.0, 1.0)));
+            chart
+                .draw_series(LineSeries::new(clamped, color.stroke_width(2)))
+                .map_err(e)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        if !series.is_empty() {
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 14))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()
+                .map_err(e)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_read_as_numbers() {
+        assert_eq!(tick(3.0), "3");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(1e-5), "1.00e-5");
     }
-    canvas.save(path)
+
+    #[test]
+    fn rgb_png_decodes_to_the_same_pixels() {
+        let rgb: Vec<u8> = (0..4 * 3 * 3).map(|i| (i * 7) as u8).collect();
+        let png = rgb_png(4, 3, &rgb);
+        let mut decoder = zune_png::PngDecoder::new(zune_core::bytestream::ZCursor::new(&png));
+        assert_eq!(decoder.decode_raw().unwrap(), rgb);
+    }
 }
