@@ -18,6 +18,7 @@ mod layers;
 mod lsp;
 mod onnx;
 mod parquet;
+mod report;
 mod robustness;
 mod roundtrip;
 mod run;

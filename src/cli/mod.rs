@@ -8,6 +8,7 @@ mod lr_find;
 mod predict;
 mod preview;
 mod report;
+mod report_page;
 mod run;
 mod runs;
 mod serve;
@@ -203,6 +204,20 @@ enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
     },
+    /// Write one self-contained HTML page over training runs: the runs'
+    /// table, learning curves per metric (a run toggled by its row), a
+    /// sweep's parallel coordinates and value-vs-metric scatters, and each
+    /// evaluation's scores, confusion matrix and ROC/PR curves. It loads
+    /// nothing from the network.
+    Report {
+        /// Run folders, `.pipe` files (their `runs/`), folders holding
+        /// `runs/`, or `runs/` folders (default: the current folder).
+        #[arg(value_name = "RUNS")]
+        runs: Vec<PathBuf>,
+        /// The HTML file to write.
+        #[arg(short, long, value_name = "OUT", default_value = "report.html")]
+        output: PathBuf,
+    },
     /// Serve a trained run over HTTP: `POST /predict` (JSON rows or CSV ->
     /// predictions; `?probabilities=true`), `GET /schema`, `GET /health`.
     /// Bad rows get 400 with `pipe predict`'s diagnostic as JSON; SIGTERM
@@ -321,6 +336,7 @@ fn run(cli: Cli) -> bool {
     }
     match cli.command {
         Command::Export { run, output } => export::export(&run, &output, &mut reporter),
+        Command::Report { runs, output } => report_page::report(&runs, &output, &mut reporter),
         Command::Serve { run, host, port } => serve::serve(&run, &host, port, &mut reporter),
         Command::Runs { command: Some(RunsCommand::Diff { a, b }), .. } => {
             runs::diff(&a, &b, cli.format, &mut reporter)

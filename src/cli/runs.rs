@@ -122,7 +122,7 @@ fn find(path: &Path) -> Option<RunRecord> {
 }
 
 /// The `runs/` folder `path` means.
-fn runs_dir(path: &Path) -> PathBuf {
+pub(crate) fn runs_dir(path: &Path) -> PathBuf {
     if path.extension().is_some_and(|e| e == "pipe") {
         return path.parent().unwrap_or(Path::new(".")).join("runs");
     }

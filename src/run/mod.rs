@@ -722,7 +722,8 @@ impl<'a> Session<'a> {
             })?;
         }
         let file = trained.meta.run_dir.join(format!("evaluate-{}.json", item.name.replace(' ', "_")));
-        let json = serde_json::to_vec_pretty(&scores).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&evaluation_json(&scores, trained.meta.classes.as_deref()))
+            .unwrap_or_default();
         write::bytes(&file, &json).map_err(|reason| RunError::Write {
             path: file.display().to_string(),
             reason,
@@ -893,6 +894,42 @@ impl<'a> Session<'a> {
 
 /// What an evaluation asks for beyond the scores every one gets: curves,
 /// and the `k`s of its `top_k(k)` metrics.
+/// What an evaluation leaves in the run's folder (`evaluate-<name>.json`,
+/// which `pipe report` reads): its scores, the class names, and with
+/// `curves:` each class's ROC and precision-recall points (at most
+/// [`CURVE_POINTS`] each, evenly picked, the ends kept).
+fn evaluation_json(scores: &crate::train::fit::Scores, classes: Option<&[String]>) -> serde_json::Value {
+    let mut json = serde_json::to_value(scores).unwrap_or_default();
+    if let Some(classes) = classes {
+        json["classes"] = serde_json::json!(classes);
+    }
+    if let Some(curves) = &scores.curves {
+        let name = |c: usize| classes.and_then(|n| n.get(c)).cloned().unwrap_or_else(|| c.to_string());
+        let pick = |points: &[[f64; 3]], x: usize, y: usize| -> Vec<[f64; 2]> {
+            thinned(points).into_iter().map(|p| [p[x], p[y]]).collect()
+        };
+        json["curves"] = curves
+            .iter()
+            .map(|c| serde_json::json!({ "class": name(c.class), "roc": pick(&c.roc, 1, 2), "pr": pick(&c.pr, 2, 1) }))
+            .collect();
+    }
+    json
+}
+
+/// The most points of one curve an evaluation's JSON keeps.
+pub const CURVE_POINTS: usize = 400;
+
+/// `points`, or [`CURVE_POINTS`] of them evenly spaced, first and last kept.
+fn thinned(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
+    if points.len() <= CURVE_POINTS {
+        return points.to_vec();
+    }
+    let last = points.len().saturating_sub(1);
+    (0..CURVE_POINTS)
+        .map(|i| points[i.saturating_mul(last) / (CURVE_POINTS.saturating_sub(1))])
+        .collect()
+}
+
 pub(crate) fn asked_of(metrics: &[crate::ir::Metric], curves: bool) -> crate::train::fit::Asked {
     let top_k =
         metrics.iter().filter_map(|m| if let crate::ir::Metric::TopK(k) = m { Some(*k) } else { None }).collect();
