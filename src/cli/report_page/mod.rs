@@ -93,7 +93,8 @@ fn unreadable(path: &Path, reason: &str) -> CliError {
 
 /// The page: the template with its style, script and data put in.
 fn page(records: &[RunRecord]) -> String {
-    let data = json!({ "runs": records.iter().map(|r| run_json(r, &changed(records))).collect::<Vec<_>>() });
+    let changed = changed(records);
+    let data = json!({ "runs": records.iter().map(|r| run_json(r, &changed)).collect::<Vec<_>>() });
     // `</` inside the JSON would end its script element early.
     let data = data.to_string().replace("</", "<\\/");
     PAGE.replace("/*STYLE*/", STYLE).replace("/*DATA*/", &data).replace("/*SCRIPT*/", SCRIPT)
