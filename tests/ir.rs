@@ -34,9 +34,10 @@ fn source_reads_the_csv_with_its_header() {
 #[test]
 fn split_takes_its_seed_from_the_constant() {
     let ir = people_ir();
-    let ItemKind::Split { fractions, stratify, seed, input } = &item(&ir, "train, val, test").kind else {
+    let ItemKind::Split { fractions, stratify, seed, input, fold } = &item(&ir, "train, val, test").kind else {
         panic!("not a split")
     };
+    assert_eq!(*fold, None, "a split is no fold");
     assert_eq!(fractions, &vec![0.7, 0.15, 0.15]);
     assert_eq!(stratify.as_deref(), Some("label"));
     assert_eq!(*seed, Some(42));

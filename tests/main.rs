@@ -14,6 +14,7 @@ mod generated;
 mod images;
 mod integrity;
 mod ir;
+mod kfold;
 mod layers;
 mod lsp;
 mod onnx;

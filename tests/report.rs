@@ -139,8 +139,13 @@ fn report_shows_each_run_and_renders_cleanly_in_chromium() {
         .skip(1)
         .map(|cell| cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()].parse().unwrap())
         .collect();
-    let expected: Vec<u64> =
-        evaluation["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().clone()).map(|v| v.as_u64().unwrap()).collect();
+    let expected: Vec<u64> = evaluation["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().clone())
+        .map(|v| v.as_u64().unwrap())
+        .collect();
     assert_eq!(cells, expected);
     assert_eq!(count(chart(&dom, "data-chart=\"roc\""), "class=\"eval-curve"), 3);
     assert_eq!(count(chart(&dom, "data-chart=\"pr\""), "class=\"eval-curve"), 3);

@@ -169,8 +169,11 @@ fn item_kind() -> impl Strategy<Value = ItemKind> {
         binding().prop_map(ItemKind::Let),
         binding().prop_map(ItemKind::Source),
         binding().prop_map(ItemKind::Stage),
-        (prop::collection::vec(ident(), 2..4), expr())
-            .prop_map(|(names, value)| ItemKind::Split(SplitItem { names, value })),
+        (prop::collection::vec(ident(), 2..4), expr()).prop_map(|(names, value)| ItemKind::Split(SplitItem {
+            names,
+            value,
+            folds: None
+        })),
         (ident(), expr(), block()).prop_map(|(name, fit_on, body)| ItemKind::Transform(TransformItem {
             name,
             form: TransformForm::Fitted(fit_on),

@@ -76,7 +76,7 @@ module.exports = grammar({
     stage_item: $ => seq('stage', field('name', $.identifier), '=', field('value', $._expr)),
     split_item: $ => seq(
       'split',
-      field('name', $.identifier), repeat1(seq(',', field('name', $.identifier))),
+      field('name', $.identifier), repeat(seq(',', field('name', $.identifier))),
       '=', field('value', $._expr),
     ),
 

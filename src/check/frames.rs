@@ -191,7 +191,8 @@ impl<'a> Frames<'a> {
     /// A data expression as a frame (with its schema).
     pub fn data(&mut self, expr: &Expr) -> Option<ir::Frame> {
         match &expr.kind {
-            ExprKind::Path(path) if path.parts.len() == 1 => self.named_data(&path.parts[0].name),
+            // `folds.train`: a k-fold split's part is named with a dot.
+            ExprKind::Path(path) => self.named_data(&path.dotted()),
             ExprKind::Call(call) if call.callee.parts.len() == 1 => {
                 let input_expr = call.args.iter().find(|a| a.name.is_none())?;
                 let input = self.data(&input_expr.value)?;
@@ -251,12 +252,17 @@ impl<'a> Frames<'a> {
     /// Checks one operation on `schema` (updating it) and returns its IR
     /// when it checked clean.
     fn apply_op(&mut self, call: &ops::Call, schema: &mut Schema, frame_span: Option<Span>) -> Option<ir::Op> {
-        if call.name == "split" && self.split_call != Some(call.span) {
+        if matches!(call.name, "split" | "kfold") && self.split_call != Some(call.span) {
+            let help = if call.name == "split" {
+                "write `split train, test = data |> split([0.8, 0.2])` and use the parts by name"
+            } else {
+                "write `split folds = data |> kfold(5)` and use `folds.train`, `folds.val`"
+            };
             self.errors.push(Mistake::Misplaced.at(
                 call.span,
-                "`split(...)` cuts data into named parts, and ends a `split` item",
+                format!("`{}(...)` cuts data into named parts, and ends a `split` item", call.name),
                 "not at the end of a `split` item",
-                "write `split train, test = data |> split([0.8, 0.2])` and use the parts by name",
+                help,
             ));
             return None;
         }
@@ -469,15 +475,27 @@ impl<'a> Frames<'a> {
         let frame = self.data(&split.value);
         self.split_call = outer;
         let frame = frame?;
+        if let Some(call) = last_call.filter(|c| c.callee.dotted() == "kfold") {
+            return self.kfold_split(split, call, frame);
+        }
         let Some(call) = last_call.filter(|c| c.callee.dotted() == "split") else {
             self.errors.push(Mistake::Misplaced.at(
                 split.value.span,
-                "a `split` item ends in `|> split([...])`",
-                "no `split(...)` here",
-                "write `split train, test = data |> split([0.8, 0.2])`",
+                "a `split` item ends in `|> split([...])` or `|> kfold(k)`",
+                "no `split(...)` or `kfold(...)` here",
+                "write `split train, test = data |> split([0.8, 0.2])`, or `split folds = data |> kfold(5)`",
             ));
             return None;
         };
+        if split.names.len() < 2 {
+            self.errors.push(Mistake::CountMismatch.at(
+                split.names[0].span,
+                "a `split([...])` item names each of its parts",
+                "one name",
+                "write `split train, test = data |> split([0.8, 0.2])`, or `split folds = data |> kfold(5)`",
+            ));
+            return None;
+        }
         let fractions = call
             .args
             .first()
@@ -503,6 +521,39 @@ impl<'a> Frames<'a> {
         Some((frame.schema, lowered?))
     }
 
+    /// `split folds = data |> kfold(k, stratify:, seed:)`: one name, whose
+    /// parts are `folds.train` and `folds.val`. Lowered as the first fold;
+    /// `check::folds` adds the others.
+    fn kfold_split(&mut self, split: &SplitItem, call: &Call, frame: ir::Frame) -> Option<(Schema, ir::ItemKind)> {
+        if split.folds.is_none() {
+            let names_span = split.names[0].span.to(split.names[split.names.len() - 1].span);
+            self.errors.push(Mistake::CountMismatch.at(
+                names_span,
+                format!("a `kfold` split has one name; its parts are `<name>.{}`", FOLD_PARTS.join("`, `<name>.")),
+                format!("{} names", split.names.len()),
+                "write `split folds = data |> kfold(5)` and train on `folds.train`, validate on `folds.val`",
+            ));
+            return None;
+        }
+        self.column_scopes.push((split.value.span, frame.schema.clone()));
+        let mut scratch = Vec::new();
+        let params = [pos("k", true), named("stratify"), named("seed")];
+        let b = bind("kfold", &params, &call.args, split.value.span, &mut scratch);
+        let k = b.value("k", self.constants)?.0.as_i64().and_then(|k| usize::try_from(k).ok())?;
+        let stratify =
+            b.expr("stratify").and_then(|e| if let ExprKind::Path(p) = &e.kind { Some(p.dotted()) } else { None });
+        let seed = b.value("seed", self.constants).and_then(|(v, _)| v.as_i64()).map(|s| s as u64);
+        let share = 1.0 / k as f64;
+        let kind = ir::ItemKind::Split {
+            input: frame.clone(),
+            fractions: vec![1.0 - share, share],
+            stratify,
+            seed,
+            fold: Some(ir::Fold { k, index: 0 }),
+        };
+        Some((frame.schema, kind))
+    }
+
     /// The IR of a split: the frame it cuts, and its arguments.
     fn split_ir(&mut self, call: &Call, input: ir::Frame, span: Span) -> Option<ir::ItemKind> {
         let mut scratch = Vec::new();
@@ -515,7 +566,7 @@ impl<'a> Frames<'a> {
         let stratify =
             b.expr("stratify").and_then(|e| if let ExprKind::Path(p) = &e.kind { Some(p.dotted()) } else { None });
         let seed = b.value("seed", self.constants).and_then(|(v, _)| v.as_i64()).map(|s| s as u64);
-        Some(ir::ItemKind::Split { input, fractions, stratify, seed })
+        Some(ir::ItemKind::Split { input, fractions, stratify, seed, fold: None })
     }
 
     fn transform(&mut self, index: usize, fit_on: &Expr, body: &Block) -> Option<(Schema, ir::ItemKind)> {

@@ -90,7 +90,8 @@ impl Runs<'_> {
                 sweep
             });
             let target = target.dotted();
-            let run = ir::Train { model, data, validate, target, classes, task, settings: lowered, sweep };
+            let run =
+                ir::Train { model, data, validate, target, classes, task, settings: lowered, sweep, folds: Vec::new() };
             ir.items[index] = Some(ir::Item {
                 name: train.name.name.clone(),
                 span: item.span,

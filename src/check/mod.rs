@@ -15,6 +15,7 @@ mod error;
 pub mod explain;
 mod exprs;
 pub mod familiar;
+mod folds;
 pub mod frames;
 mod graph;
 pub mod layers;
@@ -265,6 +266,9 @@ impl Checker<'_> {
             let mut runs = Runs { program, scope: &scope, constants: &constants, clean, errors: Vec::new() };
             runs.lower(&mut ir, &mut frames, shapes_models, lowered);
             self.report.errors.extend(runs.errors);
+            if !self.report.has_errors() {
+                self.report.errors.extend(folds::expand(&mut ir));
+            }
             let pipeline = self.visiting.first().cloned();
             self.report.errors.extend(writes::guard(program, &ir, dir, pipeline.as_deref()));
             if !self.report.has_errors() {

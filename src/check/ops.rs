@@ -212,6 +212,15 @@ pub const OPERATIONS: &[Operation] = &[
         // checker refuses it.
         |_| None,
     ),
+    op(
+        "kfold",
+        List(&[pos("k", true), named("stratify"), named("seed")]),
+        "Cuts the rows into k seeded folds, stratified by a column if given (sklearn StratifiedKFold): `split folds = data |> kfold(5)` makes `folds.train` and `folds.val`, and a run on them trains once per fold",
+        kfold,
+        // A `split` item lowers its own call; anywhere else the frame
+        // checker refuses it.
+        |_| None,
+    ),
     op("cache", List(&[]), "Marks a stage worth keeping (every stage is cached)", cache, |_| Some(Op::Cache)),
     op(
         "write",
@@ -258,7 +267,7 @@ pub fn apply(call: &Call, schema: Schema, cx: &mut Context) -> (Schema, Option<O
     }
     let lowering = Lowering { call, b: &bound, before: &before, after: &after, constants: cx.constants };
     let lowered = (operation.lower)(&lowering);
-    if lowered.is_none() && call.name != "split" {
+    if lowered.is_none() && !matches!(call.name, "split" | "kfold") {
         cx.errors.push(CheckError::NotLowered { keyword: format!("`{}`", call.name), span: call.span });
     }
     (after, lowered)
@@ -1155,6 +1164,28 @@ fn split(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
     }
     if b.expr("stratify").is_some() {
         discrete_column(b, "stratify", "split(stratify:)", &schema, cx);
+    }
+    seed(b, cx);
+    schema
+}
+
+/// The most folds a `kfold` split may have: each fold trains a model.
+pub const MAX_FOLDS: i64 = 100;
+
+/// `kfold(5, stratify: label, seed: 1)`: k from 2 to [`MAX_FOLDS`].
+fn kfold(_: &Call, b: &Bound, schema: Schema, cx: &mut Context) -> Schema {
+    if let Some((value, span)) = b.value("k", cx.constants)
+        && value.as_i64().is_none_or(|k| !(2..=MAX_FOLDS).contains(&k))
+    {
+        cx.errors.push(Mistake::range_or_type(value.as_f64().is_some()).at(
+            span,
+            format!("`kfold` takes a whole number of folds from 2 to {MAX_FOLDS}"),
+            "not a number of folds",
+            "write `kfold(5)`",
+        ));
+    }
+    if b.expr("stratify").is_some() {
+        discrete_column(b, "stratify", "kfold(stratify:)", &schema, cx);
     }
     seed(b, cx);
     schema

@@ -151,6 +151,13 @@ impl<'a> Resolver<'a> {
                 "data",
                 "data is a `source`, a `stage` or a part of a `split`",
             ),
+            // `folds.train`: a part of a k-fold split.
+            ExprKind::Path(path) => self.expect(
+                &Ident { name: path.dotted(), span: path.span },
+                Kind::is_data,
+                "data",
+                "data is a `source`, a `stage` or a part of a `split` (`folds.train`, `folds.val` of a `kfold` split)",
+            ),
             ExprKind::Call(call) if call.callee.parts.len() == 1 => self.transform_application(call),
             ExprKind::Pipeline { input, stages } => {
                 self.data(input);

@@ -4,6 +4,7 @@ mod check;
 mod error;
 mod export;
 mod fmt;
+mod folded;
 mod lr_find;
 mod predict;
 mod preview;

@@ -165,6 +165,7 @@ pub fn execute(
                 super::swept::print_point(&name, number, of, &point, cached, reporter)
             }
             Event::Swept { name, ranking } => super::swept::print_ranking(&name, &ranking, reporter),
+            Event::Folded { name, summary } => super::folded::print_folds(&name, &summary, reporter),
             Event::Evaluated { name, scores, metrics, classes } => {
                 print_scores(&name, &scores, &metrics, classes.as_deref(), reporter)
             }

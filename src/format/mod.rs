@@ -131,7 +131,10 @@ impl Printer<'_> {
             ItemKind::Import(import) => self.import(import),
             ItemKind::Let(b) | ItemKind::Source(b) | ItemKind::Stage(b) => self.binding(kw, &b.name.name, &b.value),
             ItemKind::Split(s) => {
-                let names: Vec<&str> = s.names.iter().map(|n| n.name.as_str()).collect();
+                let names: Vec<&str> = match &s.folds {
+                    Some(folds) => vec![folds.name.as_str()],
+                    None => s.names.iter().map(|n| n.name.as_str()).collect(),
+                };
                 self.binding(kw, &names.join(", "), &s.value)
             }
             ItemKind::Transform(t) => match &t.form {

@@ -33,8 +33,8 @@ pub use stream::{
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, ClassWeight, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device,
-    DeviceKind, EarlyStop, LogSink, Loss, LossOptions, MedianPrune, Metric, Objective, Optimizer, OptimizerKind,
-    Precision, Scalar, Schedule, Sweep, TargetScaling, Task, Train, TrainSettings, Trial, WarmupLength,
+    DeviceKind, EarlyStop, FoldData, LogSink, Loss, LossOptions, MedianPrune, Metric, Objective, Optimizer,
+    OptimizerKind, Precision, Scalar, Schedule, Sweep, TargetScaling, Task, Train, TrainSettings, Trial, WarmupLength,
 };
 
 /// Index of an item in [`Program::items`].
@@ -78,6 +78,9 @@ pub enum ItemKind {
         stratify: Option<String>,
         /// The random seed.
         seed: Option<u64>,
+        /// For one fold of a `kfold` split: which (its parts are that
+        /// fold's training and validation rows).
+        fold: Option<Fold>,
     },
     /// A fitted transform: its steps learn on `fit_on`.
     Transform {
@@ -111,6 +114,15 @@ pub enum ItemKind {
         /// and `pr.png`.
         curves: Option<PathBuf>,
     },
+}
+
+/// One fold of a `kfold` split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Fold {
+    /// How many folds.
+    pub k: usize,
+    /// This fold, from 0: the rows it validates on.
+    pub index: usize,
 }
 
 /// Where a source's data comes from.

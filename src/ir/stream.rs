@@ -633,9 +633,12 @@ impl Program {
         depth: usize,
     ) -> Result<ItemId, String> {
         let item = self.items.get(split).and_then(Option::as_ref).ok_or("not an item")?;
-        let ItemKind::Split { input, fractions, stratify, .. } = &item.kind else {
+        let ItemKind::Split { input, fractions, stratify, fold, .. } = &item.kind else {
             return Err(format!("`{}` is not a split", item.name));
         };
+        if fold.is_some() {
+            return Err("a `kfold` split's folds are held in memory".into());
+        }
         if fractions.len() > MAX_STREAMED_PARTS {
             return Err(format!("a split into more than {MAX_STREAMED_PARTS} parts is held"));
         }

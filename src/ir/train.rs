@@ -35,6 +35,20 @@ pub struct Train {
     /// objective is the run's result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// On a `kfold` split's parts: each fold's training and validation
+    /// data (`data` and `validate` are the first fold's); one model trains
+    /// per fold. Empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folds: Vec<FoldData>,
+}
+
+/// The data of one fold of a k-fold run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FoldData {
+    /// The fold's training rows, through the transforms fitted on them.
+    pub data: Frame,
+    /// Its validation rows.
+    pub validate: Option<Frame>,
 }
 
 /// The points of a sweep, each checked as if written out.
@@ -74,6 +88,17 @@ pub struct Trial {
 }
 
 impl Train {
+    /// The run of fold `index` of a k-fold run: its data, no other folds.
+    pub fn fold(&self, index: usize) -> Train {
+        let mut run = self.clone();
+        if let Some(fold) = self.folds.get(index) {
+            run.data = fold.data.clone();
+            run.validate = fold.validate.clone();
+        }
+        run.folds = Vec::new();
+        run
+    }
+
     /// The run of one point of its sweep (the run itself without one).
     pub fn trial(&self, index: usize) -> Train {
         let Some(trial) = self.sweep.as_ref().and_then(|s| s.trials.get(index)) else { return self.clone() };
@@ -81,6 +106,7 @@ impl Train {
             model: trial.model.clone(),
             settings: trial.settings.clone(),
             sweep: None,
+            folds: self.folds.clone(),
             data: self.data.clone(),
             validate: self.validate.clone(),
             target: self.target.clone(),

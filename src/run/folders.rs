@@ -105,6 +105,12 @@ pub fn read(item: &str, folder: &Path) -> Option<RunRecord> {
             settings.insert(format!("point.{label}"), value.as_str().unwrap_or_default().to_owned());
         }
     }
+    // A fold of a k-fold run: which, of how many.
+    let fold: Option<Value> =
+        std::fs::read(folder.join(crate::run::folds::FOLD_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(fold) = fold {
+        settings.insert("fold".into(), format!("{}/{}", fold["fold"], fold["of"]));
+    }
     let trained: Option<Value> =
         std::fs::read(folder.join("trained.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let finished = trained.is_some() && folder.join("checksums.json").exists();

@@ -24,6 +24,7 @@ pub mod error;
 pub mod export;
 pub mod fitted;
 pub mod folders;
+pub mod folds;
 pub mod images;
 mod learn;
 pub mod memory;
@@ -161,6 +162,14 @@ pub enum Event {
         name: String,
         /// The points, best first.
         ranking: sweep::Ranking,
+    },
+    /// Every fold of a k-fold run is done: each fold's validation metrics,
+    /// and their mean and standard deviation.
+    Folded {
+        /// The `train` item.
+        name: String,
+        /// The folds and the summary.
+        summary: folds::FoldSummary,
     },
     /// An evaluation's metrics.
     Evaluated {
@@ -658,10 +667,13 @@ impl<'a> Session<'a> {
                 self.frames.insert(id, df);
                 Ok(rows)
             }
-            ItemKind::Split { input, fractions, stratify, seed } => {
+            ItemKind::Split { input, fractions, stratify, seed, fold } => {
                 let df = self.frame_rows(input, &item.name)?;
                 self.step_event(&item.name, 0, 1, "split");
-                let parts = split::split(&df, fractions, stratify.as_deref(), *seed, item.span)?;
+                let parts = match fold {
+                    Some(fold) => split::fold(&df, *fold, stratify.as_deref(), *seed, item.span)?,
+                    None => split::split(&df, fractions, stratify.as_deref(), *seed, item.span)?,
+                };
                 let rows = parts.iter().map(DataFrame::height).collect();
                 self.parts.insert(id, parts);
                 Ok(rows)
@@ -680,6 +692,7 @@ impl<'a> Session<'a> {
                 self.fit_outputs.insert(id, df);
                 Ok(vec![rows])
             }
+            ItemKind::Train(train) if !train.folds.is_empty() => self.folds_item(id, train),
             ItemKind::Train(train) => {
                 let data = self.frame_rows(&train.data, &item.name)?;
                 let validate = match &train.validate {
@@ -722,8 +735,8 @@ impl<'a> Session<'a> {
             })?;
         }
         let file = trained.meta.run_dir.join(format!("evaluate-{}.json", item.name.replace(' ', "_")));
-        let json = serde_json::to_vec_pretty(&evaluation_json(&scores, trained.meta.classes.as_deref()))
-            .unwrap_or_default();
+        let json =
+            serde_json::to_vec_pretty(&evaluation_json(&scores, trained.meta.classes.as_deref())).unwrap_or_default();
         write::bytes(&file, &json).map_err(|reason| RunError::Write {
             path: file.display().to_string(),
             reason,
@@ -747,6 +760,7 @@ impl<'a> Session<'a> {
         if let Some(sweep) = &train.sweep {
             return self.sweep_item(id, train, sweep, rows);
         }
+
         let trained = self.train_one(id, train, rows, None, None)?;
         let rows = vec![trained.meta.rows];
         self.trained.insert(id, Rc::new(trained));
@@ -925,9 +939,7 @@ fn thinned(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
         return points.to_vec();
     }
     let last = points.len().saturating_sub(1);
-    (0..CURVE_POINTS)
-        .map(|i| points[i.saturating_mul(last) / (CURVE_POINTS.saturating_sub(1))])
-        .collect()
+    (0..CURVE_POINTS).map(|i| points[i.saturating_mul(last) / (CURVE_POINTS.saturating_sub(1))]).collect()
 }
 
 pub(crate) fn asked_of(metrics: &[crate::ir::Metric], curves: bool) -> crate::train::fit::Asked {

@@ -45,6 +45,13 @@ pub(super) fn references(kind: &ItemKind) -> Vec<ItemId> {
             if let Some(v) = &train.validate {
                 frame_references(v, &mut out);
             }
+            // A k-fold run reads every fold's data (the first fold's above).
+            for fold in train.folds.iter().skip(1) {
+                frame_references(&fold.data, &mut out);
+                if let Some(v) = &fold.validate {
+                    frame_references(v, &mut out);
+                }
+            }
             // A model that starts from a trained run needs its weights.
             if let Some(crate::ir::Pretrained { from: crate::ir::PretrainedFrom::Run(run), .. }) =
                 &train.model.pretrained

@@ -49,3 +49,101 @@ pub fn deal(groups: Vec<Vec<IdxSize>>, fractions: &[f64], seed: Option<u64>) -> 
     }
     parts
 }
+
+/// Fold `fold.index` of a `kfold` split of `df`: its training rows (every
+/// other fold's) and its validation rows, each in the order they had.
+pub fn fold(
+    df: &DataFrame,
+    fold: crate::ir::Fold,
+    stratify: Option<&str>,
+    seed: Option<u64>,
+    span: Span,
+) -> RunResult<Vec<DataFrame>> {
+    let groups = match stratify {
+        Some(column) => class_groups(df, column).map_err(|e| polars_failure(e, span))?,
+        None => vec![(0..df.height() as IdxSize).collect()],
+    };
+    let of_row = fold_of_rows(groups, df.height(), fold.k, seed);
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (row, f) in of_row.iter().enumerate() {
+        if *f == fold.index { &mut val } else { &mut train }.push(row as IdxSize);
+    }
+    Ok(vec![take(df, train, span)?, take(df, val, span)?])
+}
+
+/// The fold each row validates in, as scikit-learn deals them: without
+/// classes, `KFold`'s sizes (the first `n % k` folds one row larger); with
+/// classes (`groups`, in scikit-learn's order: sorted), `StratifiedKFold`'s
+/// counts: the rows sorted by class dealt to the folds in turn, so each
+/// fold's count of each class is the one scikit-learn's gives. Which rows
+/// of a class go to which fold: that class's rows shuffled by one generator
+/// seeded with `seed`, then taken in fold order.
+pub fn fold_of_rows(groups: Vec<Vec<IdxSize>>, rows: usize, k: usize, seed: Option<u64>) -> Vec<usize> {
+    let mut rng = Rng::new(seed.unwrap_or(DEFAULT_SEED));
+    let mut of_row = vec![0usize; rows];
+    let k = k.max(1);
+    if groups.len() == 1 {
+        let mut order = groups.into_iter().next().unwrap_or_default();
+        rng.shuffle(&mut order);
+        let (size, extra) = (order.len() / k, order.len() % k);
+        let mut start = 0usize;
+        for f in 0..k {
+            let count = size.saturating_add(usize::from(f < extra));
+            for row in &order[start..start.saturating_add(count).min(order.len())] {
+                of_row[*row as usize] = f;
+            }
+            start = start.saturating_add(count);
+        }
+        return of_row;
+    }
+    // Position of each class's first row in the class-sorted order.
+    let mut position = 0usize;
+    for mut class in groups {
+        let mut counts = vec![0usize; k];
+        for p in position..position.saturating_add(class.len()) {
+            counts[p % k] = counts[p % k].saturating_add(1);
+        }
+        position = position.saturating_add(class.len());
+        rng.shuffle(&mut class);
+        let mut rows = class.into_iter();
+        for (f, count) in counts.into_iter().enumerate() {
+            for row in rows.by_ref().take(count) {
+                of_row[row as usize] = f;
+            }
+        }
+    }
+    of_row
+}
+
+/// The rows of each class of `column`, the classes in scikit-learn's order
+/// (`np.unique`: numbers by value, texts by their bytes; missing last).
+fn class_groups(df: &DataFrame, column: &str) -> PolarsResult<Vec<Vec<IdxSize>>> {
+    let values = df.column(column)?;
+    let numeric = values.dtype().is_primitive_numeric() || values.dtype().is_bool();
+    let keys = values.cast(&DataType::String)?;
+    let keys = keys.str()?;
+    let mut groups: std::collections::HashMap<Option<&str>, Vec<IdxSize>> = std::collections::HashMap::new();
+    for (row, key) in keys.iter().enumerate() {
+        groups.entry(key).or_default().push(row as IdxSize);
+    }
+    let mut sorted: Vec<(Option<&str>, Vec<IdxSize>)> = groups.into_iter().collect();
+    sorted.sort_by(|(a, _), (b, _)| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) if numeric => {
+            let number = |s: &str| {
+                if s == "true" {
+                    1.0
+                } else if s == "false" {
+                    0.0
+                } else {
+                    s.parse().unwrap_or(f64::NAN)
+                }
+            };
+            number(a).total_cmp(&number(b))
+        }
+        (Some(a), Some(b)) => a.cmp(b),
+    });
+    Ok(sorted.into_iter().map(|(_, rows)| rows).collect())
+}

@@ -145,11 +145,18 @@ pub struct Binding {
 /// `split a, b, c = value`
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SplitItem {
-    /// One name per part, in order.
+    /// One name per part, in order: for `split folds = ... |> kfold(k)`,
+    /// `folds.train` and `folds.val` (each spanning the name written).
     pub names: Vec<Ident>,
     /// The split expression (normally ending in `split([...])`).
     pub value: Expr,
+    /// The one name of a k-fold split, as written (`folds`).
+    pub folds: Option<Ident>,
 }
+
+/// The parts of a k-fold split, in order: the training and validation rows
+/// of each fold (`folds.train`, `folds.val`).
+pub const FOLD_PARTS: [&str; 2] = ["train", "val"];
 
 /// `transform name = fit(data) { steps }`
 #[derive(Clone, Debug, PartialEq, Serialize)]

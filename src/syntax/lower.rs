@@ -170,7 +170,22 @@ impl<'t> Lowerer<'t> {
             }
         }
         let value = value.ok_or_else(|| parts.missing("an expression"))?;
-        Ok(SplitItem { names, value })
+        // One name before `kfold(...)`: its parts are `name.train`, `name.val`.
+        let ends_in_kfold = match &value.kind {
+            ExprKind::Pipeline { stages, .. } => {
+                stages.last().is_some_and(|s| matches!(&s.kind, ExprKind::Call(c) if c.callee.dotted() == "kfold"))
+            }
+            _ => false,
+        };
+        if names.len() == 1 && ends_in_kfold {
+            let folds = names.remove(0);
+            let names = FOLD_PARTS
+                .iter()
+                .map(|part| Ident { name: format!("{}.{part}", folds.name), span: folds.span })
+                .collect();
+            return Ok(SplitItem { names, value, folds: Some(folds) });
+        }
+        Ok(SplitItem { names, value, folds: None })
     }
 
     fn transform(&self, parts: &mut Parts) -> Result<TransformItem> {

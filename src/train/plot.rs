@@ -83,9 +83,8 @@ fn draw_png(
 /// The range `[lo, hi]` of `values` with 5% room each side (a unit range
 /// around a constant).
 fn padded(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return None;
     }

@@ -152,7 +152,8 @@ fn curves(history: &[Value]) -> BTreeMap<&'static str, Value> {
             if pointer.is_empty() {
                 return None;
             }
-            let values: Vec<Value> = history.iter().map(|e| e.pointer(pointer).cloned().unwrap_or(Value::Null)).collect();
+            let values: Vec<Value> =
+                history.iter().map(|e| e.pointer(pointer).cloned().unwrap_or(Value::Null)).collect();
             values.iter().any(Value::is_number).then_some(values)
         };
         let (train, val) = (series(train), series(val));
