@@ -85,7 +85,7 @@ pub fn fold_of_rows(groups: Vec<Vec<IdxSize>>, rows: usize, k: usize, seed: Opti
     if groups.len() == 1 {
         let mut order = groups.into_iter().next().unwrap_or_default();
         rng.shuffle(&mut order);
-        let (size, extra) = (order.len() / k, order.len() % k);
+        let (size, extra) = (order.len().checked_div(k).unwrap_or(0), order.len().checked_rem(k).unwrap_or(0));
         let mut start = 0usize;
         for f in 0..k {
             let count = size.saturating_add(usize::from(f < extra));
@@ -101,7 +101,8 @@ pub fn fold_of_rows(groups: Vec<Vec<IdxSize>>, rows: usize, k: usize, seed: Opti
     for mut class in groups {
         let mut counts = vec![0usize; k];
         for p in position..position.saturating_add(class.len()) {
-            counts[p % k] = counts[p % k].saturating_add(1);
+            let f = p.checked_rem(k).unwrap_or(0);
+            counts[f] = counts[f].saturating_add(1);
         }
         position = position.saturating_add(class.len());
         rng.shuffle(&mut class);
