@@ -33,7 +33,7 @@ pub fn expand(program: &mut Program) -> Vec<CheckError> {
     let refused = refuse_fold_runs_used(program, &fold_runs, &mut errors);
     for (split, fold) in kfolds {
         if let Err(e) = expand_split(program, split, fold, &refused) {
-            errors.push(e);
+            errors.push(*e);
         }
     }
     errors
@@ -116,7 +116,7 @@ fn expand_split(
     split: ItemId,
     fold: ir::Fold,
     refused: &BTreeSet<ItemId>,
-) -> Result<(), CheckError> {
+) -> Result<(), Box<CheckError>> {
     let dependents = dependents(program, split);
     let mut copied = vec![split];
     let mut runs = Vec::new();
@@ -170,29 +170,29 @@ fn expand_split(
 }
 
 /// Settings each fold's run would overwrite the others' with.
-fn refuse_per_fold_settings(item: &ir::Item, train: &ir::Train) -> Result<(), CheckError> {
+fn refuse_per_fold_settings(item: &ir::Item, train: &ir::Train) -> Result<(), Box<CheckError>> {
     if train.sweep.is_some() {
         return Err(per_fold(item, "sweeps"));
     }
     let files = train.settings.logs.iter().any(|l| !matches!(l, ir::LogSink::Console));
     if files || train.settings.save.is_some() {
-        return Err(Mistake::Unsupported.at(
+        return Err(Box::new(Mistake::Unsupported.at(
             item.span,
             "a run on a `kfold` split's parts trains one model a fold: `log:` files and `save:` would be written by each",
             "k-fold run",
             "each fold has its own run folder (its metrics, plots and weights; `pipe report` shows them): keep `log: console`, drop `save:`",
-        ));
+        )));
     }
     Ok(())
 }
 
-fn per_fold(item: &ir::Item, what: &str) -> CheckError {
-    Mistake::Unsupported.at(
+fn per_fold(item: &ir::Item, what: &str) -> Box<CheckError> {
+    Box::new(Mistake::Unsupported.at(
         item.span,
         format!("this item {what} on a `kfold` split's parts, which differ in each fold"),
         "reads fold data",
         "use `folds.train` and `folds.val` in stages, transforms and `train` items only; for a file or an evaluation, use a `split`",
-    )
+    ))
 }
 
 fn has_write(frame: &Frame) -> bool {

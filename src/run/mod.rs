@@ -939,7 +939,9 @@ fn thinned(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
         return points.to_vec();
     }
     let last = points.len().saturating_sub(1);
-    (0..CURVE_POINTS).map(|i| points[i.saturating_mul(last) / (CURVE_POINTS.saturating_sub(1))]).collect()
+    (0..CURVE_POINTS)
+        .map(|i| points[i.saturating_mul(last).checked_div(CURVE_POINTS.saturating_sub(1)).unwrap_or(0)])
+        .collect()
 }
 
 pub(crate) fn asked_of(metrics: &[crate::ir::Metric], curves: bool) -> crate::train::fit::Asked {

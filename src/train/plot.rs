@@ -5,6 +5,9 @@
 //! embedded (no system fonts are looked up); the PNG is deflated by
 //! flate2.
 
+// Pixel offsets in legends and palette indices: small numbers on a fixed canvas.
+#![expect(clippy::arithmetic_side_effects, reason = "pixel offsets and palette indices on a fixed canvas")]
+
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Once;
