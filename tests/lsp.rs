@@ -299,6 +299,7 @@ fn builtin_signatures_name_the_parameters_the_checker_accepts() {
         .map(|op| match op {
             // `split` ends a `split` item (anywhere else it is refused).
             "split" => (op, "source d = csv(\"d.csv\")\nsplit a, b = d |> split(zzz_unknown: 1)\n".to_string()),
+            "kfold" => (op, "source d = csv(\"d.csv\")\nsplit a = d |> kfold(zzz_unknown: 1)\n".to_string()),
             _ => (op, format!("source d = csv(\"d.csv\")\noutput d |> {op}(zzz_unknown: 1) |> write(\"o.csv\")\n")),
         })
         .collect();

@@ -296,10 +296,7 @@ fn help_for(found: &Found, expected: &BTreeSet<Expect>, before: &str) -> Option<
     let starts_value =
         matches!(found.kind, FoundKind::Word | FoundKind::Value) || found.text == "[" || found.text == "(";
     let text = found.text.as_str();
-    let only_comma = expected.len() == 1 && expected.contains(&Expect::Punct(","));
-    let help = if text == "=" && only_comma {
-        "a split names at least two parts, as in `split train, test = data |> split([0.8, 0.2])`"
-    } else if text == ">" && before.ends_with('-') {
+    let help = if text == ">" && before.ends_with('-') {
         "data flows with `|>`, as in `people |> filter(age > 0)`"
     } else if expected.contains(&Expect::Punct(",")) && starts_value {
         "add a `,` before it: arguments and list elements are separated by commas"
