@@ -19,8 +19,14 @@ struct Watch {
 
 impl Watch {
     fn start(file: &Path) -> Self {
+        Self::start_with(file, &[])
+    }
+
+    /// `pipe watch FILE` with more arguments.
+    fn start_with(file: &Path, more: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pipe"))
             .args(["watch", file.to_str().unwrap()])
+            .args(more)
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100")
             .stderr(Stdio::piped())
@@ -199,4 +205,33 @@ fn a_sweep_under_watch_trains_only_the_points_an_edit_adds() {
     assert!(points[0].ends_with("(cached)") && points[1].ends_with("(cached)"), "{points:?}");
     assert!(!points[2].ends_with("(cached)") && points[2].contains("lr = 3e-2"), "{points:?}");
     assert!(second.iter().any(|l| l.contains("3 points ranked by val.loss")), "{second:?}");
+}
+
+#[test]
+fn watch_keeps_the_report_page_of_the_runs_up_to_date() {
+    let dir = scratch("watch_report");
+    let data = repo().join("data/iris.csv");
+    let text = |epochs: usize| {
+        format!(
+            "import std.models {{ mlp }}\nsource iris = csv(\"{}\")\n\
+             split train, val = iris |> split([0.8, 0.2], seed: 1)\n\
+             train species = mlp(hidden: [4], out: 3) on train {{\n    target: label\n    validate: val\n    epochs: {epochs}\n}}\n",
+            data.display()
+        )
+    };
+    let file = dir.join("main.pipe");
+    std::fs::write(&file, text(2)).unwrap();
+    let page = dir.join("report.html");
+    let mut watch = Watch::start_with(&file, &["--report", page.to_str().unwrap()]);
+    let first = watch.until("watching for changes");
+    assert!(first.iter().any(|l| l.contains("wrote") && l.contains("(1 run,")), "{first:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("http-equiv=\"refresh\""), "the page reloads itself");
+    assert_eq!(html.matches("\"status\":\"finished\"").count(), 1);
+    // An edit trains again: the page then has both runs.
+    std::fs::write(&file, text(3)).unwrap();
+    let second = watch.until("watching for changes");
+    assert!(second.iter().any(|l| l.contains("wrote") && l.contains("(2 runs")), "{second:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("\"status\":\"finished\"").count(), 2);
 }

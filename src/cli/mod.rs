@@ -123,6 +123,10 @@ enum Command {
         /// Recompute everything on each change.
         #[arg(long)]
         no_cache: bool,
+        /// Rewrite this `pipe report` page over the file's runs after each
+        /// run; the page reloads itself every few seconds in a browser.
+        #[arg(long, value_name = "HTML")]
+        report: Option<PathBuf>,
     },
     /// Predict for new data with a trained run: the transforms the training
     /// data went through (with the numbers saved in the run folder), then
@@ -337,7 +341,7 @@ fn run(cli: Cli) -> bool {
     }
     match cli.command {
         Command::Export { run, output } => export::export(&run, &output, &mut reporter),
-        Command::Report { runs, output } => report_page::report(&runs, &output, &mut reporter),
+        Command::Report { runs, output } => report_page::report(&runs, &output, None, &mut reporter),
         Command::Serve { run, host, port } => serve::serve(&run, &host, port, &mut reporter),
         Command::Runs { command: Some(RunsCommand::Diff { a, b }), .. } => {
             runs::diff(&a, &b, cli.format, &mut reporter)
@@ -370,7 +374,9 @@ fn run(cli: Cli) -> bool {
             let asked = predict::Asked { probabilities, threshold };
             predict::predict(&run, &data, output.as_deref(), asked, &mut reporter)
         }
-        Command::Watch { file, no_cache } => watch::watch(&file, no_cache, cli.format == Format::Json, cli.color),
+        Command::Watch { file, no_cache, report } => {
+            watch::watch(&file, no_cache, report.as_deref(), cli.format == Format::Json, cli.color)
+        }
         Command::Cache { command: CacheCommand::Clean { path } } => run::clean(&path, &mut reporter),
         Command::AugmentPreview { file, train, output, samples, versions } => {
             let what = preview::Preview { file: &file, train: &train, output: &output, samples, versions };

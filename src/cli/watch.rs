@@ -22,6 +22,9 @@ use crate::run::Control;
 /// Quiet time after a change before acting (editors write in several steps).
 const DEBOUNCE: Duration = Duration::from_millis(40);
 
+/// How often a page `pipe watch --report` writes reloads itself.
+const REPORT_RELOAD_SECONDS: u32 = 5;
+
 /// A run in progress.
 struct Worker {
     handle: JoinHandle<()>,
@@ -31,7 +34,9 @@ struct Worker {
 
 /// Watches and re-runs until interrupted; returns false only when the
 /// watcher cannot start.
-pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> bool {
+/// With `page_file`, the `pipe report` page over the file's runs is
+/// rewritten after each run (reloading itself in a browser).
+pub fn watch(path: &Path, no_cache: bool, page_file: Option<&Path>, json: bool, color: ColorChoice) -> bool {
     let (tx, rx) = channel();
     let mut watcher = match notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
@@ -88,12 +93,21 @@ pub fn watch(path: &Path, no_cache: bool, json: bool, color: ColorChoice) -> boo
                     let options = options(path, &sources, &[], no_cache, Some(control.clone()));
                     let program = report.ir.clone();
                     let ir = report.ir;
+                    let page = page_file.map(|page| (page.to_path_buf(), path.to_path_buf()));
                     let handle = std::thread::spawn(move || {
                         let mut reporter = Reporter::new(json, color);
                         execute(&sources, &ir, &options, &mut reporter);
                         if options.control.as_ref().is_some_and(|c| c.cancel.load(std::sync::atomic::Ordering::Relaxed))
                         {
                             reporter.note("stopped: the pipeline changed");
+                        }
+                        if let Some((page, file)) = &page {
+                            crate::cli::report_page::report(
+                                std::slice::from_ref(file),
+                                page,
+                                Some(REPORT_RELOAD_SECONDS),
+                                &mut reporter,
+                            );
                         }
                         reporter.note("watching for changes (Ctrl-C to stop)");
                     });

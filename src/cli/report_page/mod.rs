@@ -34,18 +34,24 @@ const CURVES: [(&str, &str, &str); 8] = [
 ];
 
 /// Writes the page for the runs `paths` name (run folders, `.pipe` files,
-/// folders holding `runs/`, or `runs/` folders) to `output`; false (after
-/// a diagnostic) when there are none or the file cannot be written.
-pub fn report(paths: &[PathBuf], output: &Path, reporter: &mut Reporter) -> bool {
+/// folders holding `runs/`, or `runs/` folders) to `output`, reloading
+/// itself every `reload` seconds when given (`pipe watch --report`); false
+/// (after a diagnostic) when there are none or the file cannot be written.
+pub fn report(paths: &[PathBuf], output: &Path, reload: Option<u32>, reporter: &mut Reporter) -> bool {
     let records = match collect(paths) {
         Ok(records) => records,
         Err(error) => return fail(reporter, error),
     };
-    let page = page(&records);
+    let mut page = page(&records);
+    if let Some(seconds) = reload {
+        let meta = format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">\n<title>");
+        page = page.replacen("<title>", &meta, 1);
+    }
     if let Err(reason) = crate::files::write::bytes(output, page.as_bytes()) {
         return fail(reporter, CliError::Write { path: output.display().to_string(), reason });
     }
-    eprintln!("wrote {} ({} runs, {} KB)", output.display(), records.len(), page.len().div_ceil(1024));
+    let runs = if records.len() == 1 { "1 run".to_owned() } else { format!("{} runs", records.len()) };
+    reporter.note(&format!("wrote {} ({runs}, {} KB)", output.display(), page.len().div_ceil(1024)));
     true
 }
 
