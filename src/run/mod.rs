@@ -292,6 +292,9 @@ pub struct Session<'a> {
     control: Option<std::sync::Arc<Control>>,
     /// Continue training runs from checkpoints.
     resume: bool,
+    /// How a k-fold run's epochs are labelled while one fold trains
+    /// (`species (fold 2)`); the item's name otherwise.
+    fold_label: Option<String>,
     /// Nothing streams.
     in_memory: bool,
     /// The memory budget in bytes.
@@ -334,6 +337,7 @@ impl<'a> Session<'a> {
             source_text: options.source_text.clone(),
             control: options.control.clone(),
             resume: options.resume,
+            fold_label: None,
             in_memory: options.in_memory,
             budget: budget::bytes(options.memory),
             uses: None,
@@ -790,7 +794,8 @@ impl<'a> Session<'a> {
             let control = self.control.clone();
             let console = progress::to_console(train);
             let events = &mut *self.events;
-            let mut progress = TrainProgress { name: &item.name, console, events, control, pruner, point };
+            let name = self.fold_label.as_deref().unwrap_or(&item.name);
+            let mut progress = TrainProgress { name, console, events, control, pruner, point };
             training::train(
                 &item.name,
                 train,
