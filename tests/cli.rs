@@ -816,3 +816,15 @@ print(repr(lrs[idx]))
     let (ours, fastai): (f64, f64) = (suggested.parse().unwrap(), stdout(&reference).trim().parse().unwrap());
     assert!((ours / fastai - 1.0).abs() < 5e-3, "pipe {ours}, fastai {fastai}: {said}");
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = crate::run::scratch("closed_pipe");
+    let text = std::fs::read_to_string(repo("pipelines/iris.pipe")).unwrap();
+    std::fs::write(dir.join("iris.pipe"), text.replace("\"../data/", &format!("\"{}/", repo("data")))).unwrap();
+    let script =
+        format!("'{}' --format json run --no-cache iris.pipe | head -c 1 >/dev/null", env!("CARGO_BIN_EXE_pipe"));
+    let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{stderr}");
+}

@@ -197,3 +197,24 @@ fn the_kfold_example_trains_a_model_a_fold_and_reports_mean_and_std() {
     assert!(again.folds.iter().all(|f| f.cached));
     assert_eq!(again.metrics, summary.metrics);
 }
+
+#[test]
+fn fewer_rows_than_folds_is_an_error_before_any_training() {
+    let dir = scratch("kfold_too_few");
+    write_data(&dir);
+    let text = "source data = csv(\"data.csv\")\n\
+                split folds = data |> filter(id < 3) |> kfold(5)\n\
+                stage seen = folds.val\n";
+    let program = check_text(&dir, text);
+    let (result, _) = with_session(&program, &dir, |session| session.frame("folds.val").err().map(|e| e.to_string()));
+    let error = result.expect("3 rows cannot make 5 folds");
+    assert!(error.contains("needs at least 5 rows; the data has 3"), "{error}");
+    // Stratified: more folds than any class has rows.
+    let text = "source data = csv(\"data.csv\")\n\
+                split folds = data |> filter(id < 40) |> kfold(30, stratify: y)\n\
+                stage seen = folds.val\n";
+    let program = check_text(&dir, text);
+    let (result, _) = with_session(&program, &dir, |session| session.frame("folds.val").err().map(|e| e.to_string()));
+    let error = result.expect("no class has 30 of the 40 rows");
+    assert!(error.contains("no class of `y` has 30 rows (the largest has"), "{error}");
+}

@@ -30,7 +30,8 @@ pub fn expand(program: &mut Program) -> Vec<CheckError> {
         })
         .collect();
     let fold_runs: BTreeSet<ItemId> = kfolds.iter().flat_map(|(s, _)| runs_on(program, *s)).collect();
-    let refused = refuse_fold_runs_used(program, &fold_runs, &mut errors);
+    let mut refused = refuse_fold_runs_used(program, &fold_runs, &mut errors);
+    refused.extend(refuse_mixed_folds(program, &kfolds, &mut errors));
     for (split, fold) in kfolds {
         if let Err(e) = expand_split(program, split, fold, &refused) {
             errors.push(*e);
@@ -100,6 +101,47 @@ fn refuse_fold_runs_used(
     refused
 }
 
+/// Runs whose training and validation rows do not come from the same
+/// `kfold` split (two splits, or folds on one side only): their folds
+/// would not be one cross-validation, and rows could be in both.
+fn refuse_mixed_folds(
+    program: &Program,
+    kfolds: &[(ItemId, ir::Fold)],
+    errors: &mut Vec<CheckError>,
+) -> BTreeSet<ItemId> {
+    let reach: Vec<(ItemId, BTreeSet<ItemId>)> =
+        kfolds.iter().map(|(split, _)| (*split, dependents(program, *split))).collect();
+    let splits_of = |frame: &Frame| -> BTreeSet<ItemId> {
+        let mut read = Vec::new();
+        frame_reads(frame, &mut read);
+        reach
+            .iter()
+            .filter(|(split, after)| read.iter().any(|r| r == split || after.contains(r)))
+            .map(|(split, _)| *split)
+            .collect()
+    };
+    let mut refused = BTreeSet::new();
+    for (id, item) in program.items.iter().enumerate() {
+        let Some(ir::Item { kind: ItemKind::Train(train), span, .. }) = item else { continue };
+        let data = splits_of(&train.data);
+        let validate = train.validate.as_ref().map(splits_of);
+        let same = match &validate {
+            Some(v) => *v == data,
+            None => true,
+        };
+        if data.len() > 1 || !same {
+            refused.insert(id);
+            errors.push(Mistake::Conflict.at(
+                *span,
+                "a k-fold run trains on one `kfold` split's `.train` and validates on the same split's `.val`",
+                "data and validation from different splits",
+                "write `on prep(folds.train)` with `validate: prep(folds.val)` of the same `split folds = ... |> kfold(k)`",
+            ));
+        }
+    }
+    refused
+}
+
 /// Whether `kind` predicts with run `run` (`|> predict(run)`).
 fn predicts_with(kind: &ItemKind, run: ItemId) -> bool {
     let mut found = false;
@@ -132,7 +174,12 @@ fn expand_split(
             ItemKind::Output(_) => return Err(per_fold(item, "writes a file")),
             ItemKind::Evaluate { .. } => return Err(per_fold(item, "evaluates")),
             ItemKind::Split { fold: Some(_), .. } | ItemKind::Source(_) => {
-                return Err(per_fold(item, "splits again into folds"));
+                return Err(Box::new(Mistake::Unsupported.at(
+                    item.span,
+                    "a `kfold` split of a `kfold` split's parts (nested cross-validation) is not supported",
+                    "folds of folds",
+                    "cut the data into folds once",
+                )));
             }
         }
     }
@@ -172,7 +219,12 @@ fn expand_split(
 /// Settings each fold's run would overwrite the others' with.
 fn refuse_per_fold_settings(item: &ir::Item, train: &ir::Train) -> Result<(), Box<CheckError>> {
     if train.sweep.is_some() {
-        return Err(per_fold(item, "sweeps"));
+        return Err(Box::new(Mistake::Unsupported.at(
+            item.span,
+            "a sweep of a k-fold run is not supported: each point would train one model a fold",
+            "k-fold run with a sweep",
+            "sweep with a `split` into training and validation parts, or cross-validate one setting at a time",
+        )));
     }
     let files = train.settings.logs.iter().any(|l| !matches!(l, ir::LogSink::Console));
     if files || train.settings.save.is_some() {

@@ -329,10 +329,26 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Output into a pipe its reader closed (`pipe run ... | head`) ends the
+/// process quietly, as other command-line tools do, instead of Rust's
+/// panic on a failed print. Not for `pipe serve`, whose sockets must
+/// survive a client that goes away.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default has no
+    // preconditions; no handler of this process is replaced.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Stack of the thread that does the work.
 const STACK_BYTES: usize = 256 << 20;
 
 fn run(cli: Cli) -> bool {
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_on_closed_pipe();
+    }
     let mut reporter = Reporter::new(cli.format == Format::Json, cli.color);
     if matches!(cli.format, Format::Csv | Format::Markdown) && !matches!(cli.command, Command::Runs { .. }) {
         let error = CliError::Usage { message: "--format csv and markdown are for `pipe runs`".into() };

@@ -63,12 +63,40 @@ pub fn fold(
         Some(column) => class_groups(df, column).map_err(|e| polars_failure(e, span))?,
         None => vec![(0..df.height() as IdxSize).collect()],
     };
+    too_few_rows(&groups, df.height(), fold.k, stratify, span)?;
     let of_row = fold_of_rows(groups, df.height(), fold.k, seed);
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for (row, f) in of_row.iter().enumerate() {
         if *f == fold.index { &mut val } else { &mut train }.push(row as IdxSize);
     }
     Ok(vec![take(df, train, span)?, take(df, val, span)?])
+}
+
+/// scikit-learn's refusals: fewer rows than folds (a fold would validate
+/// on nothing), or, stratified, more folds than any class has rows.
+fn too_few_rows(groups: &[Vec<IdxSize>], rows: usize, k: usize, stratify: Option<&str>, span: Span) -> RunResult<()> {
+    if rows < k {
+        return Err(crate::run::error::RunError::data(
+            format!("`kfold({k})` needs at least {k} rows; the data has {rows}"),
+            span,
+            "too few rows for these folds",
+            "use fewer folds, or more rows (a filter before `kfold` may leave too few)",
+        ));
+    }
+    let largest = groups.iter().map(Vec::len).max().unwrap_or(0);
+    if let Some(column) = stratify
+        && largest < k
+    {
+        return Err(crate::run::error::RunError::data(
+            format!(
+                "`kfold({k}, stratify: {column})`: no class of `{column}` has {k} rows (the largest has {largest})"
+            ),
+            span,
+            "more folds than any class has rows",
+            "use at most as many folds as the classes have rows (scikit-learn's StratifiedKFold refuses this too)",
+        ));
+    }
+    Ok(())
 }
 
 /// The fold each row validates in, as scikit-learn deals them: without

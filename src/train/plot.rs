@@ -91,7 +91,8 @@ fn padded(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
     if !lo.is_finite() {
         return None;
     }
-    let room = if hi - lo < 1e-12 { 0.5 } else { (hi - lo) * 0.05 };
+    // One value: a range around it on its own scale (0.01 is not drawn as 0).
+    let room = if hi - lo <= hi.abs() * 1e-9 { if lo == 0.0 { 0.5 } else { lo.abs() * 0.5 } } else { (hi - lo) * 0.05 };
     Some(lo - room..hi + room)
 }
 

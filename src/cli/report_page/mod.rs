@@ -66,6 +66,26 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<RunRecord>, CliError> {
     let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut records: Vec<RunRecord> = Vec::new();
     for path in paths {
+        if !path.exists() {
+            return Err(unreadable(path, "no such file or folder"));
+        }
+        // A file beside run folders (`runs/fit/*` names `folds.csv` too).
+        if path.is_file() && path.extension().is_none_or(|e| e != "pipe") {
+            if paths.len() == 1 {
+                return Err(CliError::Usage {
+                    message: format!("{} is no run folder, `.pipe` file or runs folder", path.display()),
+                });
+            }
+            continue;
+        }
+        // An item's folder (`runs/fit`): the run folders in it.
+        if is_item_folder(path) {
+            let item = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let found = folders::list(parent, Some(&item)).map_err(|e| unreadable(path, &e.to_string()))?;
+            records.extend(found);
+            continue;
+        }
         if path.join("settings.json").is_file() {
             let item = path.canonicalize().ok().and_then(|p| Some(p.parent()?.file_name()?.to_string_lossy().into()));
             let item: String = item.unwrap_or_default();
@@ -91,6 +111,13 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<RunRecord>, CliError> {
     records.retain(|r| seen.insert(r.folder.canonicalize().unwrap_or_else(|_| r.folder.clone())));
     records.sort_by(|a, b| (a.started, &a.name).cmp(&(b.started, &b.name)));
     Ok(records)
+}
+
+/// Whether `path` is a `train` item's folder under `runs/`: a sub-folder
+/// of it is a run folder.
+fn is_item_folder(path: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(path) else { return false };
+    entries.filter_map(Result::ok).any(|e| e.path().join("settings.json").is_file())
 }
 
 fn unreadable(path: &Path, reason: &str) -> CliError {

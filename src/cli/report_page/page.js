@@ -83,7 +83,11 @@
       for (var p = Math.ceil(l0); p <= Math.floor(l1); p++) logTicks.push({ v: Math.pow(10, p), label: "1e" + p });
       return { at: function (v) { return from + (Math.log10(Number(v)) - l0) / span * (to - from); }, ticks: logTicks };
     }
-    if (hi - lo < 1e-12) { lo -= 0.5; hi += 0.5; }
+    if (hi - lo <= Math.abs(hi) * 1e-9) {
+      // One value: a range around it on its own scale (0.01 is not drawn as 0).
+      var around = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 0.5;
+      lo -= around; hi += around;
+    }
     var pad = (hi - lo) * 0.04;
     return linear(lo - pad, hi + pad, from, to);
   }
@@ -150,7 +154,7 @@
     });
     var t = document.getElementById("runs");
     var head = el("tr", {}, el("thead", {}, t));
-    var columns = [["", null], ["run", null], ["status", null], ["epochs", "num"], ["kept", "num"], ["time", "num"]]
+    var columns = [["", null], ["run", null], ["status", null], ["epochs run", "num"], ["kept epoch", "num"], ["time", "num"]]
       .concat(points.map(function (k) { return [k, "point"]; }))
       .concat(settings.map(function (k) { return [k, "setting"]; }))
       .concat(metrics.map(function (k) { return [k, "metric"]; }));
