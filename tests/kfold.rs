@@ -183,6 +183,37 @@ fn the_kfold_example_trains_a_model_a_fold_and_reports_mean_and_std() {
     assert!(summary.metrics.contains_key("val_accuracy"));
     let csv = std::fs::read_to_string(dir.join("runs/species/folds.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 5 + 2, "header, a row per fold, mean, std");
+    // `pipe report` shows the summary: in its data, and drawn in Chromium.
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["report", "-o", "report.html"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let mean_line = csv.lines().find(|l| l.starts_with("mean,")).unwrap();
+    let first_mean = mean_line.split(',').nth(3).unwrap();
+    assert!(html.contains(&format!("\"{first_mean}\"")), "the page holds folds.csv's mean {first_mean}");
+    if let Some(chromium) = provided("PIPE_TEST_CHROMIUM") {
+        let url = format!("file://{}", dir.join("report.html").display());
+        let dumped = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&dumped.stderr);
+        assert!(!log.contains(":CONSOLE"), "{log}");
+        let dom = String::from_utf8_lossy(&dumped.stdout);
+        assert_eq!(dom.matches("<tr class=\"fold\"").count(), 5);
+        assert_eq!((dom.matches("class=\"fold-mean\"").count(), dom.matches("class=\"fold-std\"").count()), (1, 1));
+    }
     // Unchanged: every fold comes from the cache, with the same metrics.
     let mut again = None;
     let mut epochs = 0;

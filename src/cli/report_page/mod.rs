@@ -127,7 +127,8 @@ fn unreadable(path: &Path, reason: &str) -> CliError {
 /// The page: the template with its style, script and data put in.
 fn page(records: &[RunRecord]) -> String {
     let changed = changed(records);
-    let data = json!({ "runs": records.iter().map(|r| run_json(r, &changed)).collect::<Vec<_>>() });
+    let runs: Vec<Value> = records.iter().map(|r| run_json(r, &changed)).collect();
+    let data = json!({ "runs": runs, "folds": fold_summaries(records) });
     // `</` inside the JSON would end its script element early.
     let data = data.to_string().replace("</", "<\\/");
     PAGE.replace("/*STYLE*/", STYLE).replace("/*DATA*/", &data).replace("/*SCRIPT*/", SCRIPT)
@@ -170,6 +171,24 @@ fn run_json(record: &RunRecord, changed: &BTreeSet<String>) -> Value {
         "curves": curves(&history),
         "evaluations": evaluations(&record.folder),
     })
+}
+
+/// The k-fold summaries (`runs/<item>/folds.csv`) of the items whose
+/// folds are among the runs: `{item, columns, rows}`, each once.
+fn fold_summaries(records: &[RunRecord]) -> Vec<Value> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for record in records.iter().filter(|r| r.settings.contains_key("fold")) {
+        let Some(dir) = record.folder.parent() else { continue };
+        if !seen.insert(dir.to_path_buf()) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join(crate::run::folds::FOLDS_FILE)) else { continue };
+        let mut lines = text.lines().map(|l| l.split(',').map(str::to_owned).collect::<Vec<String>>());
+        let Some(columns) = lines.next() else { continue };
+        out.push(json!({ "item": record.item, "columns": columns, "rows": lines.collect::<Vec<_>>() }));
+    }
+    out
 }
 
 fn read_json(path: &Path) -> Option<Value> {

@@ -3,7 +3,8 @@
 // carries `data-run` (its index), so a row's checkbox can hide it.
 "use strict";
 (function () {
-  var runs = JSON.parse(document.getElementById("runs-data").textContent).runs;
+  var data = JSON.parse(document.getElementById("runs-data").textContent);
+  var runs = data.runs;
   var SVG = "http://www.w3.org/2000/svg";
   var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   var CURVE_NAMES = { loss: "loss", accuracy: "accuracy", f1: "F1", auc: "ROC AUC", mae: "mean absolute error", rmse: "RMSE", r2: "R\u00b2", lr: "learning rate" };
@@ -378,8 +379,31 @@
     });
   }
 
+  // A k-fold item's summary: a row per fold, then mean and std.
+  function folds() {
+    var box = document.getElementById("folds");
+    (data.folds || []).forEach(function (f) {
+      var card = el("div", { class: "card" }, box);
+      el("h3", {}, card, f.item + " \u00b7 " + f.rows.filter(function (r) { return r[0] !== "mean" && r[0] !== "std"; }).length + " folds");
+      var wrap = el("div", { class: "scroll" }, card);
+      var t = el("table", { class: "folds", "data-item": f.item }, wrap);
+      var head = el("tr", {}, el("thead", {}, t));
+      f.columns.forEach(function (c) { el("th", {}, head, c); });
+      var body = el("tbody", {}, t);
+      f.rows.forEach(function (row) {
+        var tr = el("tr", { class: row[0] === "mean" || row[0] === "std" ? "fold-" + row[0] : "fold" }, body);
+        row.forEach(function (cell, i) {
+          var n = Number(cell);
+          el(i === 0 ? "th" : "td", { class: i > 0 ? "num" : null, title: cell || null }, tr, i > 2 && cell !== "" && isFinite(n) ? fmt(n) : cell);
+        });
+      });
+    });
+    document.getElementById("folds-section").hidden = !(data.folds || []).length;
+  }
+
   summary();
   table();
+  folds();
   curves();
   sweep();
   evaluations();
