@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// The size of every chart, in pixels.
@@ -108,6 +109,67 @@ fn tick(v: f64) -> String {
     }
 }
 
+/// A chart on a canvas, both axes numbers.
+type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A drawing failure as text.
+fn failed<E: std::error::Error + Send + Sync>(e: plotters::drawing::DrawingAreaErrorKind<E>) -> String {
+    e.to_string()
+}
+
+/// The chart every plot starts with: `title` above, axes over `x` and `y`
+/// named `names`, ticks labelled by `x_label` and [`tick`], about
+/// `x_ticks` of them along x.
+fn axes<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    title: &str,
+    (x, y): (Range<f64>, Range<f64>),
+    names: [&str; 2],
+    (x_label, x_ticks): (&dyn Fn(&f64) -> String, usize),
+) -> Result<Chart<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x, y)
+        .map_err(failed)?;
+    chart
+        .configure_mesh()
+        .x_desc(names[0])
+        .y_desc(names[1])
+        .x_labels(x_ticks)
+        .x_label_formatter(x_label)
+        .y_label_formatter(&|y| tick(*y))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(failed)?;
+    Ok(chart)
+}
+
+/// One line of `points`, named `name` in the legend.
+fn line(chart: &mut Chart, points: Vec<(f64, f64)>, color: RGBColor, name: &str) -> Result<(), String> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))
+        .map_err(failed)?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    Ok(())
+}
+
+/// The legend, boxed, at `position`.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(failed)
+}
+
 /// Draws `series` (name, value per epoch from 1) under `title` into
 /// `path`: one line each, the y axis named `title`, and `kept` (the epoch
 /// whose weights were kept, from 1) marked with a vertical line and a dot
@@ -118,36 +180,15 @@ pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)], kept: Option
     if epochs == 0 {
         return Ok(());
     }
-    let last = epochs as f64;
-    let x_range = if epochs > 1 { 1.0..last } else { 0.5..1.5 };
+    let x_range = if epochs > 1 { 1.0..epochs as f64 } else { 0.5..1.5 };
     draw_png(path, |root| {
-        let e = |e: plotters::drawing::DrawingAreaErrorKind<_>| e.to_string();
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(x_range, y_range.clone())
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc(title)
-            .x_labels(epochs.min(12))
-            .x_label_formatter(&|x| if x.fract() == 0.0 { tick(*x) } else { String::new() })
-            .y_label_formatter(&|y| tick(*y))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(e)?;
+        let whole = |x: &f64| if x.fract() == 0.0 { tick(*x) } else { String::new() };
+        let ranges = (x_range, y_range.clone());
+        let mut chart = axes(root, title, ranges, ["epoch", title], (&whole, epochs.min(12)))?;
         if let Some(k) = kept.filter(|k| (1..=epochs).contains(k)) {
             let x = k as f64;
-            let grey = RGBColor(60, 60, 60);
-            chart
-                .draw_series(LineSeries::new([(x, y_range.start), (x, y_range.end)], grey.stroke_width(2)))
-                .map_err(e)?
-                .label(format!("kept: epoch {k}"))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(2)));
+            let marker = vec![(x, y_range.start), (x, y_range.end)];
+            line(&mut chart, marker, RGBColor(60, 60, 60), &format!("kept: epoch {k}"))?;
         }
         for (i, (name, values)) in series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
@@ -157,24 +198,14 @@ pub fn chart(path: &Path, title: &str, series: &[(&str, Vec<f64>)], kept: Option
                 .filter(|(_, v)| v.is_finite())
                 .map(|(i, v)| (i.saturating_add(1) as f64, *v))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)).point_size(2))
-                .map_err(e)?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-            if let Some(&(x, y)) = kept.and_then(|k| points.iter().find(|(x, _)| *x == k as f64)) {
-                chart.draw_series(std::iter::once(Circle::new((x, y), 6, color.filled()))).map_err(e)?;
+            let at_kept = kept.and_then(|k| points.iter().copied().find(|(x, _)| *x == k as f64));
+            chart.draw_series(points.iter().map(|p| Circle::new(*p, 2, color.filled()))).map_err(failed)?;
+            line(&mut chart, points, color, name)?;
+            if let Some(p) = at_kept {
+                chart.draw_series(std::iter::once(Circle::new(p, 6, color.filled()))).map_err(failed)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 
@@ -188,25 +219,9 @@ pub fn chart_xy(path: &Path, title: &str, points: &[(f64, f64)]) -> Result<(), S
         return Ok(());
     };
     draw_png(path, |root| {
-        let e = |e: plotters::drawing::DrawingAreaErrorKind<_>| e.to_string();
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(x_range, y_range)
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc("learning rate")
-            .y_desc("loss")
-            .x_label_formatter(&|x| format!("{:.0e}", 10f64.powf(*x)))
-            .y_label_formatter(&|y| tick(*y))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(e)?;
-        chart.draw_series(LineSeries::new(finite.iter().copied(), COLORS[0].stroke_width(2))).map_err(e)?;
+        let power = |x: &f64| format!("{:.0e}", 10f64.powf(*x));
+        let mut chart = axes(root, title, (x_range, y_range), ["learning rate", "loss"], (&power, 10))?;
+        chart.draw_series(LineSeries::new(finite.iter().copied(), COLORS[0].stroke_width(2))).map_err(failed)?;
         Ok(())
     })
 }
@@ -217,54 +232,22 @@ pub fn chart_xy(path: &Path, title: &str, points: &[(f64, f64)]) -> Result<(), S
 pub fn chart_curves(
     path: &Path,
     title: &str,
-    axes: [&str; 2],
+    names: [&str; 2],
     series: &[(String, Vec<(f64, f64)>)],
     diagonal: bool,
 ) -> Result<(), String> {
     draw_png(path, |root| {
-        let e = |e: plotters::drawing::DrawingAreaErrorKind<_>| e.to_string();
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..1.0, 0.0..1.02)
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(axes[0])
-            .y_desc(axes[1])
-            .x_label_formatter(&|x| tick(*x))
-            .y_label_formatter(&|y| tick(*y))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(e)?;
+        let mut chart = axes(root, title, (0.0..1.0, 0.0..1.02), names, (&|x: &f64| tick(*x), 10))?;
         if diagonal {
             let grey = RGBColor(170, 170, 170);
-            chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey.stroke_width(1))).map_err(e)?;
+            chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey.stroke_width(1))).map_err(failed)?;
         }
         for (i, (name, points)) in series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
             let finite = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
-            let clamped = finite.map(|(x, y)| (x.clamp(0.0, 1.0), y.clamp(0.0, 1.0)));
-            chart
-                .draw_series(LineSeries::new(clamped, color.stroke_width(2)))
-                .map_err(e)?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+            let clamped = finite.map(|(x, y)| (x.clamp(0.0, 1.0), y.clamp(0.0, 1.0))).collect();
+            line(&mut chart, clamped, COLORS[i % COLORS.len()], name)?;
         }
-        if !series.is_empty() {
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::LowerRight)
-                .draw()
-                .map_err(e)?;
-        }
-        Ok(())
+        if series.is_empty() { Ok(()) } else { legend(&mut chart, SeriesLabelPosition::LowerRight) }
     })
 }
 
