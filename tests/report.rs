@@ -175,3 +175,20 @@ fn report_without_runs_says_where_it_looked() {
     assert!(stderr.contains("no runs in"), "{stderr}");
     assert!(!dir.join("report.html").exists(), "nothing is written");
 }
+
+#[test]
+fn report_replaces_only_a_page_it_wrote() {
+    let dir = scratch("report_replace");
+    std::fs::write(dir.join("main.pipe"), sweep_text()).unwrap();
+    assert!(pipe(&dir, &["run", "main.pipe"]).status.success());
+    // A user's file under the name given: refused, untouched.
+    std::fs::write(dir.join("notes.html"), "<p>my notes</p>").unwrap();
+    let refused = pipe(&dir, &["report", "-o", "notes.html"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not replaced"));
+    assert_eq!(std::fs::read_to_string(dir.join("notes.html")).unwrap(), "<p>my notes</p>");
+    // Its own page: written again.
+    assert!(pipe(&dir, &["report", "-o", "report.html"]).status.success());
+    let again = pipe(&dir, &["report", "-o", "report.html"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+}

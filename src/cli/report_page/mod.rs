@@ -38,6 +38,9 @@ const CURVES: [(&str, &str, &str); 8] = [
 /// itself every `reload` seconds when given (`pipe watch --report`); false
 /// (after a diagnostic) when there are none or the file cannot be written.
 pub fn report(paths: &[PathBuf], output: &Path, reload: Option<u32>, reporter: &mut Reporter) -> bool {
+    if let Err(error) = replaceable(output) {
+        return fail(reporter, error);
+    }
     let records = match collect(paths) {
         Ok(records) => records,
         Err(error) => return fail(reporter, error),
@@ -53,6 +56,28 @@ pub fn report(paths: &[PathBuf], output: &Path, reload: Option<u32>, reporter: &
     let runs = if records.len() == 1 { "1 run".to_owned() } else { format!("{} runs", records.len()) };
     reporter.note(&format!("wrote {} ({runs}, {} KB)", output.display(), page.len().div_ceil(1024)));
     true
+}
+
+/// What marks a page this command wrote (in `page.html`'s head).
+const GENERATOR: &str = "<meta name=\"generator\" content=\"pipe report\">";
+
+/// `output` may be written: it does not exist, or is a page `pipe report`
+/// wrote (its head says so), so `-o main.pipe` replaces nobody's file.
+fn replaceable(output: &Path) -> Result<(), CliError> {
+    if !output.exists() {
+        return Ok(());
+    }
+    let mut head = [0u8; 1024];
+    let read = std::fs::File::open(output).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    if String::from_utf8_lossy(&head[..read]).contains(GENERATOR) {
+        return Ok(());
+    }
+    Err(CliError::Usage {
+        message: format!(
+            "{} exists and is no page `pipe report` wrote: not replaced (name another file with -o)",
+            output.display()
+        ),
+    })
 }
 
 fn fail(reporter: &mut Reporter, error: CliError) -> bool {
