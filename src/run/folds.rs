@@ -69,10 +69,8 @@ impl Session<'_> {
                 Some(trained) => trained,
                 None => {
                     let rows = training::TrainRows::Frames { data: &data, validate: validate.as_ref() };
-                    self.fold_label = Some(format!("{name} (fold {number})"));
-                    let trained = self.train_one(id, &run, rows, None, None);
-                    self.fold_label = None;
-                    let trained = trained?;
+                    let label = format!("{name} (fold {number})");
+                    let trained = self.train_one(id, &run, rows, None, (None, Some(&label)))?;
                     if let Some(key) = &key {
                         self.store_point(key, &trained);
                     }

@@ -292,9 +292,6 @@ pub struct Session<'a> {
     control: Option<std::sync::Arc<Control>>,
     /// Continue training runs from checkpoints.
     resume: bool,
-    /// How a k-fold run's epochs are labelled while one fold trains
-    /// (`species (fold 2)`); the item's name otherwise.
-    fold_label: Option<String>,
     /// Nothing streams.
     in_memory: bool,
     /// The memory budget in bytes.
@@ -337,7 +334,6 @@ impl<'a> Session<'a> {
             source_text: options.source_text.clone(),
             control: options.control.clone(),
             resume: options.resume,
-            fold_label: None,
             in_memory: options.in_memory,
             budget: budget::bytes(options.memory),
             uses: None,
@@ -765,20 +761,22 @@ impl<'a> Session<'a> {
             return self.sweep_item(id, train, sweep, rows);
         }
 
-        let trained = self.train_one(id, train, rows, None, None)?;
+        let trained = self.train_one(id, train, rows, None, (None, None))?;
         let rows = vec![trained.meta.rows];
         self.trained.insert(id, Rc::new(trained));
         Ok(rows)
     }
 
-    /// Trains `train` (item `id`'s run, or a point of its sweep) on its rows.
+    /// Trains `train` (item `id`'s run, or a point of its sweep) on its
+    /// rows; its epochs name `point` (a sweep's), and `label` instead of the
+    /// item (a k-fold run's fold).
     fn train_one(
         &mut self,
         id: ItemId,
         train: &crate::ir::Train,
         rows: training::TrainRows,
         pruner: Option<&mut sweep::Pruner>,
-        point: Option<usize>,
+        (point, label): (Option<usize>, Option<&str>),
     ) -> RunResult<training::Trained> {
         let program = self.program;
         let item = program.items[id].as_ref().expect("the checker lowered every item");
@@ -794,7 +792,7 @@ impl<'a> Session<'a> {
             let control = self.control.clone();
             let console = progress::to_console(train);
             let events = &mut *self.events;
-            let name = self.fold_label.as_deref().unwrap_or(&item.name);
+            let name = label.unwrap_or(&item.name);
             let mut progress = TrainProgress { name, console, events, control, pruner, point };
             training::train(
                 &item.name,

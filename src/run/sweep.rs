@@ -203,12 +203,13 @@ impl Session<'_> {
                 let start = Instant::now();
                 let mut pruner = pruner();
                 let number = Some(index.saturating_add(1));
-                let result = self.train_one(id, &run, rows.clone(), pruner.as_mut(), number).map(|point| Done {
-                    point,
-                    pruned_at: pruner.and_then(|p| p.pruned_at),
-                    cached: false,
-                    seconds: start.elapsed().as_secs_f64(),
-                });
+                let result =
+                    self.train_one(id, &run, rows.clone(), pruner.as_mut(), (number, None)).map(|point| Done {
+                        point,
+                        pruned_at: pruner.and_then(|p| p.pruned_at),
+                        cached: false,
+                        seconds: start.elapsed().as_secs_f64(),
+                    });
                 out.push((index, key, result));
             }
             return Ok(out);
