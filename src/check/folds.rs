@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::check::error::{CheckError, Mistake};
-use crate::ir::{self, Frame, FrameInput, ItemId, ItemKind, Op, Program};
+use crate::ir::{self, Frame, FrameInput, ItemId, ItemKind, Op, Program, frame_references, frames_of, references};
 
 /// Adds the folds after the first of every `kfold` split to `program`;
 /// the mistakes that make a k-fold file mean nothing definite.
@@ -60,7 +60,7 @@ fn dependents(program: &Program, split: ItemId) -> BTreeSet<ItemId> {
             if id == split || found.contains(&id) {
                 continue;
             }
-            if reads(&item.kind).iter().any(|r| *r == split || found.contains(r)) {
+            if references(&item.kind).iter().any(|r| *r == split || found.contains(r)) {
                 found.insert(id);
                 grew = true;
             }
@@ -80,14 +80,15 @@ fn refuse_fold_runs_used(
     let mut refused = BTreeSet::new();
     for (id, item) in program.items.iter().enumerate() {
         let Some(item) = item else { continue };
-        let uses_run = match &item.kind {
-            ItemKind::Evaluate { run, .. } => fold_runs.contains(run),
-            ItemKind::Train(train) => matches!(
-                &train.model.pretrained,
-                Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), .. }) if fold_runs.contains(run)
-            ),
-            _ => false,
-        } || reads(&item.kind).iter().any(|r| fold_runs.contains(r) && predicts_with(&item.kind, *r));
+        let uses_run =
+            match &item.kind {
+                ItemKind::Evaluate { run, .. } => fold_runs.contains(run),
+                ItemKind::Train(train) => matches!(
+                    &train.model.pretrained,
+                    Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), .. }) if fold_runs.contains(run)
+                ),
+                _ => false,
+            } || references(&item.kind).iter().any(|r| fold_runs.contains(r) && predicts_with(&item.kind, *r));
         if uses_run {
             refused.insert(id);
             errors.push(Mistake::Unsupported.at(
@@ -113,7 +114,7 @@ fn refuse_mixed_folds(
         kfolds.iter().map(|(split, _)| (*split, dependents(program, *split))).collect();
     let splits_of = |frame: &Frame| -> BTreeSet<ItemId> {
         let mut read = Vec::new();
-        frame_reads(frame, &mut read);
+        frame_references(frame, &mut read);
         reach
             .iter()
             .filter(|(split, after)| read.iter().any(|r| r == split || after.contains(r)))
@@ -145,7 +146,7 @@ fn refuse_mixed_folds(
 /// Whether `kind` predicts with run `run` (`|> predict(run)`).
 fn predicts_with(kind: &ItemKind, run: ItemId) -> bool {
     let mut found = false;
-    for frame in frames(kind) {
+    for frame in frames_of(kind) {
         walk(frame, &mut |op| found |= matches!(op, Op::Predict { run: r, .. } if *r == run));
     }
     found
@@ -253,61 +254,12 @@ fn has_write(frame: &Frame) -> bool {
     found
 }
 
-/// The frames an item holds.
-fn frames(kind: &ItemKind) -> Vec<&Frame> {
-    match kind {
-        ItemKind::Source(_) => Vec::new(),
-        ItemKind::Stage(f) | ItemKind::Output(f) | ItemKind::Split { input: f, .. } => vec![f],
-        ItemKind::Transform { fit_on, .. } => vec![fit_on],
-        ItemKind::Train(train) => std::iter::once(&train.data).chain(train.validate.as_ref()).collect(),
-        ItemKind::Evaluate { data, .. } => vec![data],
-    }
-}
-
 /// Calls `f` on every operation of `frame`, its inputs' included.
 fn walk(frame: &Frame, f: &mut dyn FnMut(&Op)) {
     if let FrameInput::Transformed { input, .. } = &frame.input {
         walk(input, f);
     }
     frame.ops.iter().for_each(f);
-}
-
-/// The items an item reads.
-fn reads(kind: &ItemKind) -> Vec<ItemId> {
-    let mut out = Vec::new();
-    for frame in frames(kind) {
-        frame_reads(frame, &mut out);
-    }
-    match kind {
-        ItemKind::Transform { steps, .. } => out.extend(steps.iter().filter_map(op_reads)),
-        ItemKind::Evaluate { run, .. } => out.push(*run),
-        ItemKind::Train(train) => {
-            if let Some(ir::Pretrained { from: ir::PretrainedFrom::Run(run), .. }) = &train.model.pretrained {
-                out.push(*run);
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
-fn frame_reads(frame: &Frame, out: &mut Vec<ItemId>) {
-    match &frame.input {
-        FrameInput::Item(id) => out.push(*id),
-        FrameInput::Part { split, .. } => out.push(*split),
-        FrameInput::Transformed { transform, input } => {
-            out.push(*transform);
-            frame_reads(input, out);
-        }
-    }
-    out.extend(frame.ops.iter().filter_map(op_reads));
-}
-
-fn op_reads(op: &Op) -> Option<ItemId> {
-    match op {
-        Op::Transform(id) | Op::Predict { run: id, .. } => Some(*id),
-        _ => None,
-    }
 }
 
 /// `kind` with each item it reads replaced as `map` says.

@@ -28,7 +28,7 @@ pub use model::{
 };
 pub use stream::{
     Chain, ChainStep, MAX_STREAMED_PARTS, Memory, PREDICTION, PROBABILITY, StepKind, class_probability, fit_passes,
-    pass_steps,
+    frames_of, pass_steps,
 };
 pub(crate) use train::named_enum;
 pub use train::{
@@ -615,5 +615,66 @@ pub(crate) fn item_ref<S: Serializer>(id: &ItemId, serializer: S) -> Result<S::O
     match ITEM_NAMES.with(|n| n.borrow().get(id).cloned()) {
         Some(name) => serializer.serialize_str(&name),
         None => serializer.serialize_u64(*id as u64),
+    }
+}
+
+/// The items an item reads, in the order it names them (so they run
+/// first, their cache keys enter its key, and what reads a `kfold` split
+/// is found).
+pub fn references(kind: &ItemKind) -> Vec<ItemId> {
+    let mut out = Vec::new();
+    match kind {
+        ItemKind::Source(_) => {}
+        ItemKind::Stage(frame) | ItemKind::Output(frame) | ItemKind::Split { input: frame, .. } => {
+            frame_references(frame, &mut out)
+        }
+        ItemKind::Transform { fit_on, steps, .. } => {
+            frame_references(fit_on, &mut out);
+            op_references(steps, &mut out);
+        }
+        ItemKind::Train(train) => {
+            frame_references(&train.data, &mut out);
+            if let Some(v) = &train.validate {
+                frame_references(v, &mut out);
+            }
+            // A k-fold run reads every fold's data (the first fold's above).
+            for fold in train.folds.iter().skip(1) {
+                frame_references(&fold.data, &mut out);
+                if let Some(v) = &fold.validate {
+                    frame_references(v, &mut out);
+                }
+            }
+            // A model that starts from a trained run needs its weights.
+            if let Some(Pretrained { from: PretrainedFrom::Run(run), .. }) = &train.model.pretrained {
+                out.push(*run);
+            }
+        }
+        ItemKind::Evaluate { run, data, .. } => {
+            out.push(*run);
+            frame_references(data, &mut out);
+        }
+    }
+    out
+}
+
+/// The items `frame` reads: where it starts, its transforms, the runs it
+/// predicts with.
+pub fn frame_references(frame: &Frame, out: &mut Vec<ItemId>) {
+    match &frame.input {
+        FrameInput::Item(id) | FrameInput::Part { split: id, .. } => out.push(*id),
+        FrameInput::Transformed { transform, input } => {
+            out.push(*transform);
+            frame_references(input, out);
+        }
+    }
+    op_references(&frame.ops, out);
+}
+
+/// The items operations read (transforms, runs they predict with).
+pub fn op_references(ops: &[Op], out: &mut Vec<ItemId>) {
+    for op in ops {
+        if let Op::Transform(id) | Op::Predict { run: id, .. } = op {
+            out.push(*id);
+        }
     }
 }

@@ -784,7 +784,7 @@ fn kept_per_row(chain: &Chain) -> (Vec<&'static str>, Vec<&'static str>) {
 }
 
 /// The frames an item reads rows through.
-fn frames_of(kind: &ItemKind) -> Vec<&Frame> {
+pub fn frames_of(kind: &ItemKind) -> Vec<&Frame> {
     match kind {
         ItemKind::Stage(f) | ItemKind::Output(f) | ItemKind::Split { input: f, .. } => vec![f],
         ItemKind::Transform { fit_on, .. } => vec![fit_on],
