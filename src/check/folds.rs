@@ -190,7 +190,9 @@ fn expand_split(
             copied.iter().enumerate().map(|(n, id)| (*id, program.items.len().saturating_add(n))).collect();
         for &id in &copied {
             let mut item = program.items[id].clone().expect("copied items are lowered");
-            item.name = format!("{} (fold {})", item.name, index.saturating_add(1));
+            // Each name gets the fold: a split's parts are named one by one.
+            let number = index.saturating_add(1);
+            item.name = item.name.split(", ").map(|n| format!("{n} (fold {number})")).collect::<Vec<_>>().join(", ");
             remap_kind(&mut item.kind, &map);
             if let ItemKind::Split { fold: Some(f), .. } = &mut item.kind {
                 f.index = index;
@@ -228,12 +230,12 @@ fn refuse_per_fold_settings(item: &ir::Item, train: &ir::Train) -> Result<(), Bo
         )));
     }
     let files = train.settings.logs.iter().any(|l| !matches!(l, ir::LogSink::Console));
-    if files || train.settings.save.is_some() {
+    if files || train.settings.save.is_some() || train.settings.checkpoint.every > 0 {
         return Err(Box::new(Mistake::Unsupported.at(
             item.span,
-            "a run on a `kfold` split's parts trains one model a fold: `log:` files and `save:` would be written by each",
+            "a run on a `kfold` split's parts trains one model a fold: `log:` files, `save:` and `checkpoint:` would be written (and resumed) by each",
             "k-fold run",
-            "each fold has its own run folder (its metrics, plots and weights; `pipe report` shows them): keep `log: console`, drop `save:`",
+            "each fold has its own run folder (its metrics, plots and weights; `pipe report` shows them): keep `log: console`, drop `save:` and `checkpoint:`",
         )));
     }
     Ok(())

@@ -53,11 +53,6 @@ impl Session<'_> {
         let of = train.folds.len();
         let mut folds = Vec::with_capacity(of);
         for (index, fold) in train.folds.iter().enumerate() {
-            let data = self.frame_rows(&fold.data, &name)?;
-            let validate = match &fold.validate {
-                Some(v) => Some(self.frame_rows(v, &name)?),
-                None => None,
-            };
             let run = train.fold(index);
             let key = if self.cache.is_some() { Some(self.run_key(&run)?) } else { None };
             let found = key.as_deref().and_then(|k| self.load_point(k, &run));
@@ -67,7 +62,13 @@ impl Session<'_> {
             (self.events)(Event::Note(format!("  {:<10} {name:<20} fold {number}/{of}{note}", "k-fold")));
             let trained = match found {
                 Some(trained) => trained,
+                // Only a fold that trains needs its rows.
                 None => {
+                    let data = self.frame_rows(&fold.data, &name)?;
+                    let validate = match &fold.validate {
+                        Some(v) => Some(self.frame_rows(v, &name)?),
+                        None => None,
+                    };
                     let rows = training::TrainRows::Frames { data: &data, validate: validate.as_ref() };
                     let label = format!("{name} (fold {number})");
                     let trained = self.train_one(id, &run, rows, None, (None, Some(&label)))?;

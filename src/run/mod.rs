@@ -909,8 +909,6 @@ impl<'a> Session<'a> {
     }
 }
 
-/// What an evaluation asks for beyond the scores every one gets: curves,
-/// and the `k`s of its `top_k(k)` metrics.
 /// What an evaluation leaves in the run's folder (`evaluate-<name>.json`,
 /// which `pipe report` reads): its scores, the class names, and with
 /// `curves:` each class's ROC and precision-recall points (at most
@@ -947,6 +945,8 @@ fn thinned(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
         .collect()
 }
 
+/// What an evaluation asks for beyond the scores every one gets: curves,
+/// and the `k`s of its `top_k(k)` metrics.
 pub(crate) fn asked_of(metrics: &[crate::ir::Metric], curves: bool) -> crate::train::fit::Asked {
     let top_k =
         metrics.iter().filter_map(|m| if let crate::ir::Metric::TopK(k) = m { Some(*k) } else { None }).collect();

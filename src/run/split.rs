@@ -60,7 +60,7 @@ pub fn fold(
     span: Span,
 ) -> RunResult<Vec<DataFrame>> {
     let groups = match stratify {
-        Some(column) => class_groups(df, column).map_err(|e| polars_failure(e, span))?,
+        Some(column) => row_groups(df, column).map_err(|e| polars_failure(e, span))?,
         None => vec![(0..df.height() as IdxSize).collect()],
     };
     too_few_rows(&groups, df.height(), fold.k, stratify, span)?;
@@ -101,11 +101,11 @@ fn too_few_rows(groups: &[Vec<IdxSize>], rows: usize, k: usize, stratify: Option
 
 /// The fold each row validates in, as scikit-learn deals them: without
 /// classes, `KFold`'s sizes (the first `n % k` folds one row larger); with
-/// classes (`groups`, in scikit-learn's order: sorted), `StratifiedKFold`'s
-/// counts: the rows sorted by class dealt to the folds in turn, so each
-/// fold's count of each class is the one scikit-learn's gives. Which rows
-/// of a class go to which fold: that class's rows shuffled by one generator
-/// seeded with `seed`, then taken in fold order.
+/// classes (`groups`, in scikit-learn's order: as they first appear), the
+/// counts of `StratifiedKFold`: the rows sorted by class dealt to the folds
+/// in turn, so each fold's count of each class is the one scikit-learn's
+/// gives. Which rows of a class go to which fold: that class's rows
+/// shuffled by one generator seeded with `seed`, then taken in fold order.
 pub fn fold_of_rows(groups: Vec<Vec<IdxSize>>, rows: usize, k: usize, seed: Option<u64>) -> Vec<usize> {
     let mut rng = Rng::new(seed.unwrap_or(DEFAULT_SEED));
     let mut of_row = vec![0usize; rows];
@@ -142,37 +142,4 @@ pub fn fold_of_rows(groups: Vec<Vec<IdxSize>>, rows: usize, k: usize, seed: Opti
         }
     }
     of_row
-}
-
-/// The rows of each class of `column`, the classes in scikit-learn's order
-/// (`np.unique`: numbers by value, texts by their bytes; missing last).
-fn class_groups(df: &DataFrame, column: &str) -> PolarsResult<Vec<Vec<IdxSize>>> {
-    let values = df.column(column)?;
-    let numeric = values.dtype().is_primitive_numeric() || values.dtype().is_bool();
-    let keys = values.cast(&DataType::String)?;
-    let keys = keys.str()?;
-    let mut groups: std::collections::HashMap<Option<&str>, Vec<IdxSize>> = std::collections::HashMap::new();
-    for (row, key) in keys.iter().enumerate() {
-        groups.entry(key).or_default().push(row as IdxSize);
-    }
-    let mut sorted: Vec<(Option<&str>, Vec<IdxSize>)> = groups.into_iter().collect();
-    sorted.sort_by(|(a, _), (b, _)| match (a, b) {
-        (None, None) => std::cmp::Ordering::Equal,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (Some(a), Some(b)) if numeric => {
-            let number = |s: &str| {
-                if s == "true" {
-                    1.0
-                } else if s == "false" {
-                    0.0
-                } else {
-                    s.parse().unwrap_or(f64::NAN)
-                }
-            };
-            number(a).total_cmp(&number(b))
-        }
-        (Some(a), Some(b)) => a.cmp(b),
-    });
-    Ok(sorted.into_iter().map(|(_, rows)| rows).collect())
 }

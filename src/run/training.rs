@@ -551,9 +551,16 @@ pub fn folder_point(train: &Train, run_dir: &Path) -> Option<usize> {
     })
 }
 
-/// The run a run folder holds: the item's, or the point of its sweep the
-/// folder records (`None` when it records none of them).
+/// The run a run folder holds: the item's, the point of its sweep or the
+/// fold of its k-fold run the folder records (`None` when it records none
+/// of them).
 pub fn folder_run(train: &Train, run_dir: &Path) -> Option<Train> {
+    if !train.folds.is_empty() {
+        let fold: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run_dir.join(crate::run::folds::FOLD_FILE)).ok()?).ok()?;
+        let number = usize::try_from(fold["fold"].as_u64()?).ok()?;
+        return (1..=train.folds.len()).contains(&number).then(|| train.fold(number.saturating_sub(1)));
+    }
     if train.sweep.is_none() {
         return Some(train.clone());
     }

@@ -257,10 +257,11 @@ fn evaluations(folder: &Path) -> Vec<Value> {
     files
         .iter()
         .filter_map(|path| {
-            let mut scores = read_json(path)?;
+            // Another tool's file of that name, not an object, is left out.
+            let Value::Object(mut scores) = read_json(path)? else { return None };
             let stem = path.file_stem()?.to_string_lossy();
-            scores["name"] = json!(stem.trim_start_matches("evaluate-"));
-            Some(scores)
+            scores.insert("name".into(), json!(stem.trim_start_matches("evaluate-")));
+            Some(Value::Object(scores))
         })
         .collect()
 }

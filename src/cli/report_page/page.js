@@ -199,10 +199,7 @@
   }
 
   function toggle(i, on) {
-    document.querySelectorAll('[data-run="' + i + '"]').forEach(function (node) {
-      if (node.tagName.toLowerCase() === "tr") node.classList.toggle("off", !on);
-      else node.classList.toggle("off", !on);
-    });
+    document.querySelectorAll('[data-run="' + i + '"]').forEach(function (node) { node.classList.toggle("off", !on); });
   }
 
   // One chart per per-epoch number, every run's training and validation
