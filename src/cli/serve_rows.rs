@@ -42,11 +42,26 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A new folder under the system's temporary folder.
+    /// A new folder under the system's temporary folder, made by this
+    /// call (never one that was there: its name could be guessed and
+    /// prepared by another user), readable by this user only.
     pub fn create() -> std::io::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("pipe-serve-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch { dir, next: AtomicU64::new(0) })
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let stamp = format!("{}-{}", std::process::id(), nanos.as_nanos());
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        let mut attempt = 0u32;
+        loop {
+            let dir = std::env::temp_dir().join(format!("pipe-serve-{stamp}-{attempt}"));
+            match builder.create(&dir) {
+                Ok(()) => return Ok(Scratch { dir, next: AtomicU64::new(0) }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt = attempt.saturating_add(1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn file(&self, extension: &str) -> PathBuf {
@@ -69,7 +84,13 @@ pub fn read_body(reader: &Reader, scratch: &Scratch, body: &[u8], csv: bool) -> 
         return reader.json_rows(&json_rows(body)?);
     }
     let path = scratch.file("csv");
-    std::fs::write(&path, body).map_err(|e| RunError::Write {
+    // A new file only: nothing in the folder is followed or replaced.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, body));
+    written.map_err(|e| RunError::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
         span: crate::source::Span::default(),

@@ -184,10 +184,13 @@ impl Reader {
     /// the wrong kind is an error naming its row (from 1) and column.
     pub fn json_rows(&self, rows: &[serde_json::Map<String, serde_json::Value>]) -> RunResult<DataFrame> {
         use polars::prelude::{Column, NamedFrom, Series};
+        // The keys in the order first met, each once (a set keeps a body
+        // of many distinct keys linear).
         let mut present: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for row in rows {
             for key in row.keys() {
-                if !present.contains(key) {
+                if seen.insert(key.as_str()) {
                     present.push(key.clone());
                 }
             }
