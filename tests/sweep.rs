@@ -325,3 +325,18 @@ fn points_trained_in_parallel_equal_points_trained_one_by_one() {
     assert_eq!(folders.len(), 4);
     assert!(folders.iter().all(|f| f.join("trained.json").exists()));
 }
+
+#[test]
+fn a_whole_number_range_sweeps_each_whole_number_exactly() {
+    let dir = scratch("sweep_whole_range");
+    let text = iris("[8]", "1e-2").replace("seed: 7\n", "seed: sweep(12345..12348)\n");
+    let program = check_text(&dir, &text);
+    let train = program
+        .items
+        .iter()
+        .flatten()
+        .find_map(|i| if let ItemKind::Train(t) = &i.kind { Some(t) } else { None })
+        .unwrap();
+    let seeds: Vec<u64> = train.sweep.as_ref().unwrap().trials.iter().map(|t| t.settings.seed).collect();
+    assert_eq!(seeds, [12345, 12346, 12347, 12348], "not rounded to 4 significant digits");
+}

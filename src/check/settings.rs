@@ -104,9 +104,11 @@ impl TrainKey {
             | TrainKey::Accumulate
             | TrainKey::Seed
             | TrainKey::ClassWeight
-            | TrainKey::Scale
-            | TrainKey::Prefetch => true,
-            TrainKey::Target
+            | TrainKey::Scale => true,
+            // `prefetch:` changes how fast rows arrive, not what trains:
+            // every point of a sweep over it would be the same run.
+            TrainKey::Prefetch
+            | TrainKey::Target
             | TrainKey::Validate
             | TrainKey::Device
             | TrainKey::Log

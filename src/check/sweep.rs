@@ -744,14 +744,29 @@ fn swept_values(
     }
     // As drawn numbers: the value printed is the value trained (and the
     // float noise of the spacing, 0.30000000000000004, is gone).
+    let range_span = values.span;
     let values: Vec<f64> = (0..steps)
         .map(|i| {
             let t = i as f64 / (steps - 1).max(1) as f64;
             let value =
                 if log { (low.0.ln() + t * (high.0.ln() - low.0.ln())).exp() } else { low.0 + t * (high.0 - low.0) };
-            round_significant(value, DRAWN_DIGITS)
+            // A whole number between whole ends stays exact (12346, not 12350).
+            if ints && (value - value.round()).abs() < 1e-9 {
+                value.round()
+            } else {
+                round_significant(value, DRAWN_DIGITS)
+            }
         })
         .collect();
+    if values.windows(2).any(|pair| pair[0] == pair[1]) {
+        errors.push(Mistake::OutOfRange.at(
+            range_span,
+            format!("this range's {steps} values repeat when kept to {DRAWN_DIGITS} significant digits"),
+            "repeated values",
+            "give fewer `steps:` or a wider range",
+        ));
+        return None;
+    }
     // Whole numbers only when the ends are and every value is
     // (`sweep(16..64, steps: 3, log: true)`: 16, 32, 64; `sweep(1..2,
     // steps: 3)`: 1, 1.5, 2).
