@@ -3,12 +3,20 @@
 //! rotate, shift, shear, zoom, brightness, contrast, saturation, hue,
 //! noise, cutout; reflect fill). Prints one JSON line per round, for
 //! `bench/augment_bench.py`, which runs torchvision beside it.
+//!
+//! With `-- --device`, each round also times the same batches augmented
+//! as tensor operations (`pipe::train::augment_device`) on flex and, in a
+//! build with `--features tch`, on libtorch's CPU device: the draws, the
+//! batch's upload, the operations and reading the result back (the host
+//! path's figure is the augmentation alone).
 
 use std::time::Instant;
 
+use burn::tensor::{Device, Tensor, TensorData};
 use pipe::ir::{AugmentStep, Augmentation, ImageFill};
 use pipe::random::Rng;
-use pipe::train::augment::augment_batch;
+use pipe::train::augment::{augment_batch, draw_batch};
+use pipe::train::augment_device;
 
 const BATCH: usize = 128;
 const SHAPE: [usize; 3] = [3, 64, 64];
@@ -17,6 +25,7 @@ const BATCHES: usize = 20;
 
 fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
+    let on_devices = std::env::args().any(|a| a == "--device");
     let augmentation = Augmentation {
         steps: vec![
             AugmentStep::Flip { horizontal: true, vertical: false, p: 0.5 },
@@ -46,5 +55,31 @@ fn main() {
         }
         let seconds = start.elapsed().as_secs_f64();
         println!("{{\"round\": {round}, \"images_per_second\": {:.1}}}", (BATCHES * BATCH) as f64 / seconds);
+        if !on_devices {
+            continue;
+        }
+        for (name, device) in devices() {
+            let start = Instant::now();
+            for batch in 0..BATCHES {
+                let drawn = draw_batch(&rows, SHAPE, &augmentation, 7, round * BATCHES + batch);
+                let [c, h, w] = SHAPE;
+                let tensor = Tensor::<4>::from_data(TensorData::new(images.clone(), [BATCH, c, h, w]), &device);
+                let out = augment_device::augment_batch(tensor, &drawn, augmentation.fill);
+                std::hint::black_box(out.try_into_vec_as::<f32>().ok());
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let rate = (BATCHES * BATCH) as f64 / seconds;
+            println!("{{\"round\": {round}, \"device\": \"{name}\", \"images_per_second\": {rate:.1}}}");
+        }
     }
+}
+
+/// The devices the device path is timed on.
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+fn devices() -> Vec<(&'static str, Device)> {
+    let flex = vec![("flex", Device::flex())];
+    #[cfg(feature = "tch")]
+    return [flex, vec![("torch.cpu", Device::libtorch())]].concat();
+    #[cfg(not(feature = "tch"))]
+    flex
 }

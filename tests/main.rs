@@ -1,5 +1,6 @@
 //! The integration test binary: one binary, one module per area.
 
+mod augment_device;
 mod cli;
 mod contract;
 mod corpus;

@@ -114,7 +114,7 @@ pub fn dataset(
         Some(column) => Some(row_weights(df, column, span)?),
         None => None,
     };
-    Ok(Dataset { features: values, rows, width, target, image: None, weights })
+    Ok(Dataset { features: values, rows, width, target, image: None, weights, to_augment: None })
 }
 
 /// The `weights:` column's values: numbers, none missing, none negative,

@@ -58,24 +58,85 @@ pub fn augment_batch(
     });
 }
 
-/// Augments one image in place.
-pub fn augment_image(image: &mut [f32], shape: [usize; 3], augmentation: &Augmentation, rng: &mut Rng) {
+/// One image's augmentation, drawn (its draws depend only on the seed,
+/// the epoch and the row): what [`apply`] does on the host and
+/// [`crate::train::augment_device`] does as tensor operations on a device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawn {
+    /// Output pixel -> source point, when a geometric step moved the image.
+    pub inverse: Option<Affine>,
+    /// The photometric steps, with their draws, in the order written.
+    pub colors: Vec<Color>,
+}
+
+/// A photometric step with its draws.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Color {
+    /// Added to every value.
+    Brightness(f32),
+    /// Each channel's distance from its mean, times this.
+    Contrast(f32),
+    /// Each pixel's distance from its grey, times this (colour images).
+    Saturation(f32),
+    /// The hue turned by this fraction of the circle (colour images).
+    Hue(f32),
+    /// Added to each value, one per value (channel-major).
+    Noise(Vec<f32>),
+    /// A square set to `value`: rows `top..bottom`, columns `left..right`.
+    Cutout {
+        /// First row.
+        top: usize,
+        /// Past the last row.
+        bottom: usize,
+        /// First column.
+        left: usize,
+        /// Past the last column.
+        right: usize,
+        /// What the square holds.
+        value: f32,
+    },
+}
+
+/// Draws every step of `augmentation` for one image of `shape`, in order.
+pub fn draw(augmentation: &Augmentation, shape: [usize; 3], rng: &mut Rng) -> Drawn {
     let [_, height, width] = shape;
-    // Draw every step in order (the draws do not depend on the image).
     let mut forward = IDENTITY;
-    let mut photometric = Vec::new();
+    let mut colors = Vec::new();
     for step in &augmentation.steps {
         match geometric(step, height, width, rng) {
             Some(map) => forward = compose(&map, &forward),
-            None => photometric.push(step),
+            None => colors.extend(color_draw(step, shape, augmentation.fill, rng)),
         }
     }
-    if forward != IDENTITY {
-        let warped = warp(image, shape, &invert(&forward), augmentation.fill);
+    Drawn { inverse: (forward != IDENTITY).then(|| invert(&forward)), colors }
+}
+
+/// The draws of a batch's images (`rows` names each image's row, which
+/// fixes its draws), to be applied on a device.
+pub fn draw_batch(
+    rows: &[usize],
+    shape: [usize; 3],
+    augmentation: &Augmentation,
+    seed: u64,
+    epoch: usize,
+) -> Vec<Drawn> {
+    rows.iter().map(|&row| draw(augmentation, shape, &mut sample_rng(seed, epoch, row))).collect()
+}
+
+/// Augments one image in place.
+pub fn augment_image(image: &mut [f32], shape: [usize; 3], augmentation: &Augmentation, rng: &mut Rng) {
+    apply(image, shape, augmentation.fill, &draw(augmentation, shape, rng));
+}
+
+/// Applies an image's drawn augmentation in place: one resample, the
+/// photometric steps, then values clamped to [0, 1].
+pub fn apply(image: &mut [f32], shape: [usize; 3], fill: ImageFill, drawn: &Drawn) {
+    if let Some(inverse) = &drawn.inverse {
+        let warped = warp(image, shape, inverse, fill);
         image.copy_from_slice(&warped);
     }
-    for step in photometric {
-        color(step, image, shape, augmentation.fill, rng);
+    for color in &drawn.colors {
+        apply_color(color, image, shape);
     }
     for v in image.iter_mut() {
         *v = v.clamp(0.0, 1.0);
@@ -202,60 +263,70 @@ fn reflect(i: i64, n: i64) -> i64 {
     if m < n { m } else { period - 1 - m }
 }
 
-/// A photometric step, drawn and applied.
-fn color(step: &AugmentStep, image: &mut [f32], shape: [usize; 3], fill: ImageFill, rng: &mut Rng) {
+/// A photometric step's draws (`None` for a geometric step).
+fn color_draw(step: &AugmentStep, shape: [usize; 3], fill: ImageFill, rng: &mut Rng) -> Option<Color> {
     let [channels, height, width] = shape;
-    let plane = height * width;
-    match *step {
-        AugmentStep::Brightness(b) => {
-            let delta = uniform(rng, -b, b) as f32;
-            image.iter_mut().for_each(|v| *v += delta);
+    let color = match *step {
+        AugmentStep::Brightness(b) => Color::Brightness(uniform(rng, -b, b) as f32),
+        AugmentStep::Contrast(c) => Color::Contrast(uniform(rng, 1.0 - c, 1.0 + c) as f32),
+        AugmentStep::Saturation(s) => Color::Saturation(uniform(rng, 1.0 - s, 1.0 + s) as f32),
+        AugmentStep::Hue(h) => Color::Hue(uniform(rng, -h, h) as f32),
+        AugmentStep::Noise(std) => {
+            Color::Noise((0..channels * height * width).map(|_| (normal(rng) * std) as f32).collect())
         }
-        AugmentStep::Contrast(c) => {
-            let factor = uniform(rng, 1.0 - c, 1.0 + c) as f32;
-            for channel in image.chunks_exact_mut(plane) {
-                let mean = channel.iter().sum::<f32>() / plane as f32;
-                channel.iter_mut().for_each(|v| *v = (*v - mean) * factor + mean);
-            }
-        }
-        AugmentStep::Saturation(s) => {
-            let factor = uniform(rng, 1.0 - s, 1.0 + s) as f32;
-            if channels == 3 {
-                for i in 0..plane {
-                    let grey = 0.299 * image[i] + 0.587 * image[plane + i] + 0.114 * image[2 * plane + i];
-                    for c in 0..3 {
-                        let v = &mut image[c * plane + i];
-                        *v = grey + (*v - grey) * factor;
-                    }
-                }
-            }
-        }
-        AugmentStep::Hue(h) => {
-            let turn = uniform(rng, -h, h) as f32;
-            if channels == 3 {
-                for i in 0..plane {
-                    let rgb = [image[i], image[plane + i], image[2 * plane + i]];
-                    let [r, g, b] = shift_hue(rgb, turn);
-                    (image[i], image[plane + i], image[2 * plane + i]) = (r, g, b);
-                }
-            }
-        }
-        AugmentStep::Noise(std) => image.iter_mut().for_each(|v| *v += (normal(rng) * std) as f32),
         AugmentStep::Cutout(size) => {
             let side = ((size * height.min(width) as f64).round() as usize).max(1);
             let cy = uniform(rng, 0.0, height as f64) as usize;
             let cx = uniform(rng, 0.0, width as f64) as usize;
             let value = if let ImageFill::Constant(v) = fill { v as f32 } else { 0.0 };
-            let (y0, x0) = (cy.saturating_sub(side / 2), cx.saturating_sub(side / 2));
-            for c in 0..channels {
-                for y in y0..y0.saturating_add(side).min(height) {
-                    for x in x0..x0.saturating_add(side).min(width) {
-                        image[c * plane + y * width + x] = value;
-                    }
+            let (top, left) = (cy.saturating_sub(side / 2), cx.saturating_sub(side / 2));
+            let bottom = top.saturating_add(side).min(height);
+            let right = left.saturating_add(side).min(width);
+            Color::Cutout { top, bottom, left, right, value }
+        }
+        _ => return None,
+    };
+    Some(color)
+}
+
+/// A drawn photometric step, applied.
+fn apply_color(color: &Color, image: &mut [f32], shape: [usize; 3]) {
+    let [channels, height, width] = shape;
+    let plane = height * width;
+    match color {
+        Color::Brightness(delta) => image.iter_mut().for_each(|v| *v += delta),
+        Color::Contrast(factor) => {
+            for channel in image.chunks_exact_mut(plane) {
+                let mean = channel.iter().sum::<f32>() / plane as f32;
+                channel.iter_mut().for_each(|v| *v = (*v - mean) * factor + mean);
+            }
+        }
+        Color::Saturation(factor) if channels == 3 => {
+            for i in 0..plane {
+                let grey = 0.299 * image[i] + 0.587 * image[plane + i] + 0.114 * image[2 * plane + i];
+                for c in 0..3 {
+                    let v = &mut image[c * plane + i];
+                    *v = grey + (*v - grey) * factor;
                 }
             }
         }
-        _ => {}
+        Color::Hue(turn) if channels == 3 => {
+            for i in 0..plane {
+                let rgb = [image[i], image[plane + i], image[2 * plane + i]];
+                let [r, g, b] = shift_hue(rgb, *turn);
+                (image[i], image[plane + i], image[2 * plane + i]) = (r, g, b);
+            }
+        }
+        // Saturation and hue leave grey images as they are.
+        Color::Saturation(_) | Color::Hue(_) => {}
+        Color::Noise(noise) => image.iter_mut().zip(noise).for_each(|(v, n)| *v += n),
+        Color::Cutout { top, bottom, left, right, value } => {
+            for c in 0..channels {
+                for y in *top..*bottom {
+                    image[c * plane + y * width + left..c * plane + y * width + right].fill(*value);
+                }
+            }
+        }
     }
 }
 

@@ -20,6 +20,19 @@ pub struct Dataset {
     pub image: Option<[usize; 3]>,
     /// Each row's weight in the training loss (`weights:`), if given.
     pub weights: Option<Vec<f32>>,
+    /// Each image's augmentation, drawn but not applied: the batch's device
+    /// applies it once the batch is a tensor (`augment_device`).
+    pub to_augment: Option<ToAugment>,
+}
+
+/// A batch's augmentation left to its device: each row's draws and the
+/// fill at the edges.
+#[derive(Clone, Debug)]
+pub struct ToAugment {
+    /// Each row's draws, in the batch's order.
+    pub drawn: Vec<crate::train::augment::Drawn>,
+    /// What a resampled image holds beyond its edges.
+    pub fill: crate::ir::ImageFill,
 }
 
 /// The target column.
@@ -47,6 +60,11 @@ impl Dataset {
             (Some(a), Some(b)) => a.extend(b),
             (None, None) => {}
             _ => return Err("a window's rows are weighted differently than the rows before it".into()),
+        }
+        match (&mut self.to_augment, other.to_augment) {
+            (Some(a), Some(b)) => a.drawn.extend(b.drawn),
+            (None, None) => {}
+            _ => return Err("a window's rows are augmented differently than the rows before it".into()),
         }
         self.features.extend(other.features);
         self.rows = self.rows.saturating_add(other.rows);
@@ -111,7 +129,11 @@ impl Dataset {
             Target::Numbers(n) => Target::Numbers(rows.iter().map(|&r| n[r]).collect()),
         };
         let weights = self.weights.as_ref().map(|w| rows.iter().map(|&r| w[r]).collect());
-        Dataset { features, rows: rows.len(), width, target, image: self.image, weights }
+        let to_augment = self
+            .to_augment
+            .as_ref()
+            .map(|a| ToAugment { drawn: rows.iter().map(|&r| a.drawn[r].clone()).collect(), fill: a.fill });
+        Dataset { features, rows: rows.len(), width, target, image: self.image, weights, to_augment }
     }
 }
 

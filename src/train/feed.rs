@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 
 use crate::ir::Augmentation;
 use crate::random::Rng;
-use crate::train::data::{Dataset, Rows, Windows};
+use crate::train::data::{Dataset, Rows, ToAugment, Windows};
 
 /// The bytes of features a window from disk holds at least (its rows are
 /// held twice while it is read: as read, and as arrays).
@@ -40,6 +40,8 @@ pub(super) struct Augment<'a> {
     pub(super) seed: u64,
     /// The epoch (each draws anew).
     pub(super) epoch: usize,
+    /// Whether the batch's device applies the draws (`augment_device`).
+    pub(super) on_device: bool,
 }
 
 /// One batch, gathered: its rows (augmented when training images).
@@ -55,8 +57,15 @@ pub(super) struct Gathered {
 /// augmentation draws (its row in the whole data).
 fn gather(data: &Dataset, rows: &[usize], draws: &[usize], augment: Option<Augment>) -> Dataset {
     let mut batch = data.select(rows);
-    if let (Some(shape), Some(a)) = (data.image, augment) {
-        crate::train::augment::augment_batch(&mut batch.features, draws, shape, a.augmentation, a.seed, a.epoch);
+    match (data.image, augment) {
+        (Some(shape), Some(a)) if a.on_device => {
+            let drawn = crate::train::augment::draw_batch(draws, shape, a.augmentation, a.seed, a.epoch);
+            batch.to_augment = Some(ToAugment { drawn, fill: a.augmentation.fill });
+        }
+        (Some(shape), Some(a)) => {
+            crate::train::augment::augment_batch(&mut batch.features, draws, shape, a.augmentation, a.seed, a.epoch);
+        }
+        _ => {}
     }
     batch
 }
@@ -91,6 +100,8 @@ pub(super) struct Plan {
     pub(super) epoch: usize,
     /// The augmentation's steps.
     pub(super) augment: Option<Augmentation>,
+    /// Whether the training device augments (else the host does).
+    pub(super) augment_on_device: bool,
     /// The least bytes of features a window from disk holds
     /// ([`WINDOW_BYTES`]; less in tests).
     pub(super) window_bytes: usize,
@@ -98,7 +109,12 @@ pub(super) struct Plan {
 
 impl Plan {
     fn augment(&self) -> Option<Augment<'_>> {
-        self.augment.as_ref().map(|augmentation| Augment { augmentation, seed: self.seed, epoch: self.epoch })
+        self.augment.as_ref().map(|augmentation| Augment {
+            augmentation,
+            seed: self.seed,
+            epoch: self.epoch,
+            on_device: self.augment_on_device,
+        })
     }
 }
 
@@ -443,7 +459,7 @@ mod tests {
     fn numbered(rows: usize) -> Dataset {
         let features: Vec<f32> = (0..rows).map(|r| r as f32).collect();
         let target = Target::Numbers(features.iter().map(|v| v * 2.0).collect());
-        Dataset { features, rows, width: 1, target, image: None, weights: None }
+        Dataset { features, rows, width: 1, target, image: None, weights: None, to_augment: None }
     }
 
     /// Row groups of these sizes, read from memory.
@@ -478,7 +494,54 @@ mod tests {
 
     fn plan(rows: &Rows, batch: usize, merge_single: bool, epoch: usize) -> Plan {
         // Windows of 150 rows at least: several in an epoch.
-        Plan { rows: rows.clone(), batch, merge_single, seed: 7, epoch, augment: None, window_bytes: 600 }
+        Plan {
+            rows: rows.clone(),
+            batch,
+            merge_single,
+            seed: 7,
+            epoch,
+            augment: None,
+            augment_on_device: false,
+            window_bytes: 600,
+        }
+    }
+
+    /// A batch augmented on its device holds the host's images: the
+    /// feed leaves the draws with the batch, and the batch's tensors apply
+    /// them.
+    #[test]
+    fn batches_augmented_on_the_device_equal_the_hosts() {
+        use crate::ir::{AugmentStep, Augmentation, ImageFill};
+        let shape = [3usize, 6, 5];
+        let rows = 10;
+        let size = shape.iter().product::<usize>();
+        let features: Vec<f32> = (0..rows * size).map(|i| (i % 17) as f32 / 16.0).collect();
+        let target = Target::Classes((0..rows as i64).map(|r| r % 2).collect());
+        let data = Dataset { features, rows, width: size, target, image: Some(shape), weights: None, to_augment: None };
+        let augmentation = Augmentation {
+            steps: vec![AugmentStep::Rotate(30.0), AugmentStep::Brightness(0.2), AugmentStep::Noise(0.1)],
+            fill: ImageFill::Reflect,
+        };
+        let device = burn::tensor::Device::flex();
+        let images = |on_device: bool| {
+            let rows = Rows::Memory(Arc::new(data.clone()));
+            let plan =
+                Plan { augment: Some(augmentation.clone()), augment_on_device: on_device, ..plan(&rows, 4, false, 3) };
+            let mut out = Vec::new();
+            for gathered in Feed::start(plan, 0, 1).unwrap() {
+                let batch = gathered.unwrap().batch;
+                assert_eq!(batch.to_augment.is_some(), on_device, "the draws travel with the batch");
+                let (x, _, _) = crate::train::step::batch_tensors(batch, &device);
+                let crate::train::model::X::Image(t) = x else { panic!("images") };
+                out.extend(t.try_into_vec_as::<f32>().unwrap());
+            }
+            out
+        };
+        let (host, on_device) = (images(false), images(true));
+        assert_eq!(host.len(), rows * size);
+        let largest = host.iter().zip(&on_device).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(largest <= 1e-5, "{largest}");
+        assert!(host.iter().zip(&data.features).any(|(a, b)| a != b), "the images were augmented");
     }
 
     /// Each batch's rows (their feature: the row's number), from `first` on.

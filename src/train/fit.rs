@@ -404,7 +404,17 @@ pub fn fit(
         let mut rate = schedule.rate(update);
         let augment = s.augment.clone();
         let window_bytes = feed::WINDOW_BYTES;
-        let plan = feed::Plan { rows: data.clone(), batch, merge_single, seed, epoch, augment, window_bytes };
+        let augment_on_device = crate::train::augment_device::on_device(&s.devices);
+        let plan = feed::Plan {
+            rows: data.clone(),
+            batch,
+            merge_single,
+            seed,
+            epoch,
+            augment,
+            augment_on_device,
+            window_bytes,
+        };
         let regularize = Regularize::of(train);
         // Steps done before the checkpoint this run resumed from are not built.
         for gathered in Feed::start(plan, resumed.steps, s.prefetch as usize).map_err(Failure::Read)? {

@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod augment;
+pub mod augment_device;
 mod checkpoint;
 pub mod data;
 pub mod feed;

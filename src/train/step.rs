@@ -188,7 +188,13 @@ pub(super) fn sample_weights(batch: &Dataset, device: &Device) -> Option<Tensor<
 pub(super) fn batch_tensors(batch: Dataset, device: &Device) -> (X, Targets, Vec<f32>) {
     let rows = batch.rows;
     let x = match batch.image {
-        Some([c, h, w]) => X::Image(Tensor::from_data(TensorData::new(batch.features, [rows, c, h, w]), device)),
+        Some([c, h, w]) => {
+            let images = Tensor::from_data(TensorData::new(batch.features, [rows, c, h, w]), device);
+            X::Image(match &batch.to_augment {
+                Some(a) => crate::train::augment_device::augment_batch(images, &a.drawn, a.fill),
+                None => images,
+            })
+        }
         None => X::Flat(Tensor::from_data(TensorData::new(batch.features, [rows, batch.width]), device)),
     };
     match batch.target {
