@@ -7,6 +7,12 @@ pub fn has_libtorch() -> bool {
     cfg!(feature = "tch")
 }
 
+/// Whether remote devices (`device: remote("ws://...")`, `pipe
+/// device-server`) are compiled in (`--features remote`).
+pub fn has_remote() -> bool {
+    cfg!(feature = "remote")
+}
+
 /// Whether Burn's CubeCL CUDA backend (`cuda`) is compiled in
 /// (`--features cuda`).
 pub fn has_cubecl_cuda() -> bool {

@@ -20,6 +20,7 @@ mod layers;
 mod lsp;
 mod onnx;
 mod parquet;
+mod remote;
 mod report;
 mod robustness;
 mod roundtrip;

@@ -730,7 +730,7 @@ fn pipe_predict_applies_the_saved_transforms_and_model() {
 }
 
 /// Each epoch's mean training loss of a pipeline.
-fn epoch_losses(name: &str, text: &str) -> Vec<f64> {
+pub(crate) fn epoch_losses(name: &str, text: &str) -> Vec<f64> {
     let mut losses = Vec::new();
     let errors = run_events(&scratch(name), text, false, &mut |e| {
         if let Event::Epoch { epoch, .. } = e {
@@ -742,7 +742,7 @@ fn epoch_losses(name: &str, text: &str) -> Vec<f64> {
 }
 
 /// A small network on iris, trained on `devices`.
-fn iris_on(devices: &str, layers: &str) -> String {
+pub(crate) fn iris_on(devices: &str, layers: &str) -> String {
     format!(
         "source iris = csv(\"{}/data/iris.csv\")\n\
          split train, test = iris |> split([0.8, 0.2], stratify: label, seed: 7)\n\

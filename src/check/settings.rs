@@ -1151,6 +1151,11 @@ impl<'a> Settings<'a> {
     }
 
     fn device(&mut self, device: &Expr) -> Option<Device> {
+        if let ExprKind::Call(c) = &device.kind
+            && c.callee.dotted() == DeviceKind::Remote.name()
+        {
+            return self.remote_device(device, c);
+        }
         let (name, index) = match &device.kind {
             ExprKind::Path(p) => (p.dotted(), None),
             ExprKind::Call(c) if c.args.len() == 1 && c.args[0].name.as_ref().is_none_or(|n| n.name == "index") => {
@@ -1171,6 +1176,11 @@ impl<'a> Settings<'a> {
         let gpu = match kind {
             DeviceKind::Cpu | DeviceKind::TorchCpu => false,
             DeviceKind::Cuda | DeviceKind::TorchCuda => true,
+            DeviceKind::Remote => {
+                let help = "write the server's address: `remote(\"ws://HOST:PORT\")` (see `pipe device-server`)";
+                self.mistake(Mistake::WrongType, device.span, "`remote` needs an address", "no address", help);
+                return None;
+            }
         };
         if index.is_some() && !gpu {
             let help = format!("write `{name}` (one CPU device); several: `device: [{name}, {name}]`");
@@ -1196,8 +1206,39 @@ impl<'a> Settings<'a> {
                 ));
                 None
             }
-            _ => Some(Device { kind, index }),
+            _ => Some(Device::local(kind, index)),
         }
+    }
+
+    /// `remote("ws://HOST:PORT")`: a device `pipe device-server` serves.
+    fn remote_device(&mut self, device: &Expr, call: &crate::syntax::ast::Call) -> Option<Device> {
+        let address = match call.args.as_slice() {
+            [arg] if arg.name.as_ref().is_none_or(|n| n.name == "address") => match self.value(&arg.value) {
+                Value::Str(address) => Some((address, arg.value.span)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((address, span)) = address else {
+            let help = "write the server's address as a string: `remote(\"ws://127.0.0.1:7070\")`";
+            self.mistake(Mistake::WrongType, device.span, "`remote` takes one address", "not an address", help);
+            return None;
+        };
+        if let Some(problem) = crate::ir::remote_address_problem(&address) {
+            let help = "`pipe device-server --port 7070` on HOST serves `remote(\"ws://HOST:7070\")`";
+            self.mistake(Mistake::WrongType, span, &problem, "not a server address", help);
+            return None;
+        }
+        if !crate::backend::has_remote() {
+            self.errors.push(Mistake::Unsupported.at(
+                device.span,
+                "remote devices need the `remote` feature, which this build of pipe lacks",
+                "remote device",
+                "build pipe with `--features remote` (see the README), or use `device: cpu`",
+            ));
+            return None;
+        }
+        Some(Device::remote(&address))
     }
 
     /// `f16`/`bf16`: every backend pipe builds with computes in both (flex

@@ -1,6 +1,7 @@
 //! The command line: `pipe check`, `pipe run`, `pipe watch`, `pipe fmt`, `pipe cache`.
 
 mod check;
+mod device_server;
 mod error;
 mod export;
 mod fmt;
@@ -238,6 +239,20 @@ enum Command {
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
+    /// Serve this machine's flex device to other `pipe` processes, for
+    /// `device: remote("ws://HOST:PORT")` (the `remote` feature); Ctrl-C
+    /// or SIGTERM stops it.
+    DeviceServer {
+        /// The address to listen on (`0.0.0.0`: every interface).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The port (0: any free one, printed when listening).
+        #[arg(long, default_value_t = 7070)]
+        port: u16,
+        /// The device served: `cpu` (flex), the one Burn can serve.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// List the training runs in a `runs/` folder: status, start, duration,
     /// settings and final and best metrics (`--format csv|json|markdown`);
     /// `pipe runs diff A B` shows what differs between two runs.
@@ -346,7 +361,9 @@ fn quiet_on_closed_pipe() {
 const STACK_BYTES: usize = 256 << 20;
 
 fn run(cli: Cli) -> bool {
-    if !matches!(cli.command, Command::Serve { .. }) {
+    // The servers log for as long as they run: a reader that went away
+    // must not end them.
+    if !matches!(cli.command, Command::Serve { .. } | Command::DeviceServer { .. }) {
         quiet_on_closed_pipe();
     }
     let mut reporter = Reporter::new(cli.format == Format::Json, cli.color);
@@ -359,6 +376,9 @@ fn run(cli: Cli) -> bool {
         Command::Export { run, output } => export::export(&run, &output, &mut reporter),
         Command::Report { runs, output } => report_page::report(&runs, &output, None, &mut reporter),
         Command::Serve { run, host, port } => serve::serve(&run, &host, port, &mut reporter),
+        Command::DeviceServer { host, port, device } => {
+            device_server::device_server(&host, port, &device, &mut reporter)
+        }
         Command::Runs { command: Some(RunsCommand::Diff { a, b }), .. } => {
             runs::diff(&a, &b, cli.format, &mut reporter)
         }

@@ -75,6 +75,16 @@ fn interruptible() -> std::sync::Arc<run::Control> {
 
 /// A device as written on the command line, if this build can train on it.
 fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
+    if let Some(address) = written.trim().strip_prefix("remote(").and_then(|rest| rest.strip_suffix(')')) {
+        let address = address.trim().trim_matches('"');
+        if let Some(problem) = crate::ir::remote_address_problem(address) {
+            return Err(problem);
+        }
+        if !crate::backend::has_remote() {
+            return Err("this build has no remote devices: build with `--features remote` (see the README)".into());
+        }
+        return Ok(crate::ir::Device::remote(address));
+    }
     let (name, index) = match written.split_once('(') {
         Some((name, rest)) => {
             let index = rest.strip_suffix(')').and_then(|i| i.trim().parse::<u64>().ok());
@@ -96,7 +106,7 @@ fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
         DeviceKind::Cpu | DeviceKind::TorchCpu if index.is_some() => {
             Err(format!("`{name}` takes no index: write `--device {name}`"))
         }
-        _ => Ok(crate::ir::Device { kind, index }),
+        _ => Ok(crate::ir::Device::local(kind, index)),
     }
 }
 

@@ -283,6 +283,9 @@ named_enum! {
         TorchCpu = "torch.cpu",
         /// libtorch on a CUDA GPU (the `tch` feature).
         TorchCuda = "torch.cuda",
+        /// Another process's flex device, served by `pipe device-server`
+        /// (the `remote` feature).
+        Remote = "remote",
     }
 }
 
@@ -549,7 +552,7 @@ impl TrainSettings {
             early_stop: None,
             precision: Precision::F32,
             cudnn_benchmark: None,
-            devices: vec![Device { kind: DeviceKind::Cpu, index: None }],
+            devices: vec![Device::local(DeviceKind::Cpu, None)],
             l1: None,
             l2: None,
             clip: None,
@@ -737,13 +740,49 @@ pub struct Device {
     pub kind: DeviceKind,
     /// The device index, for GPUs (`None`: 0).
     pub index: Option<u64>,
+    /// Where a remote device's server listens (`ws://host:port`); left out
+    /// of the settings JSON for local devices (their records and cache
+    /// keys stay as they were before remote devices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Device {
+    /// A local device of `kind` (`index` for GPUs).
+    pub fn local(kind: DeviceKind, index: Option<u64>) -> Device {
+        Device { kind, index, address: None }
+    }
+
+    /// The device a `pipe device-server` at `address` serves.
+    pub fn remote(address: &str) -> Device {
+        Device { kind: DeviceKind::Remote, index: None, address: Some(address.to_string()) }
+    }
+}
+
+/// What is wrong with a remote device's address, if anything: it must be
+/// `ws://HOST:PORT` (what `pipe device-server --port PORT` listens on).
+pub fn remote_address_problem(address: &str) -> Option<String> {
+    let Some(rest) = address.strip_prefix("ws://") else {
+        return Some("the address starts with `ws://` (Burn Remote's WebSocket transport)".into());
+    };
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return Some("the address ends with the server's port: `ws://HOST:PORT`".into());
+    };
+    if host.is_empty() || host.contains('/') {
+        return Some("the address names a host before the port: `ws://HOST:PORT`".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => None,
+        _ => Some(format!("`{port}` is no port: a number from 1 to 65535")),
+    }
 }
 
 impl std::fmt::Display for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.index {
-            Some(i) => write!(f, "{}({i})", self.kind.name()),
-            None => f.write_str(self.kind.name()),
+        match (&self.address, self.index) {
+            (Some(address), _) => write!(f, "{}({address:?})", self.kind.name()),
+            (None, Some(i)) => write!(f, "{}({i})", self.kind.name()),
+            (None, None) => f.write_str(self.kind.name()),
         }
     }
 }

@@ -111,6 +111,23 @@ pub enum RunError {
         help: String,
     },
 
+    /// A remote device whose server cannot be reached (not running, another
+    /// port, a build without the `remote` feature there), or that went away
+    /// during the run.
+    #[error("cannot reach `{device}`: {reason}")]
+    #[diagnostic(code(pipe::run::unreachable_device), help("{help}"))]
+    UnreachableDevice {
+        /// The device as written.
+        device: String,
+        /// Burn Remote's reason.
+        reason: String,
+        /// Where the training run is.
+        #[label(primary, "trains on it")]
+        span: Span,
+        /// What to do.
+        help: String,
+    },
+
     /// The training loss became NaN or infinite.
     #[error("the loss of `{name}` became NaN or infinite at epoch {epoch}, step {step}")]
     #[diagnostic(code(pipe::run::diverged), help("{help}"))]
@@ -267,6 +284,7 @@ impl RunError {
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }
             | RunError::NoDevice { span, .. }
+            | RunError::UnreachableDevice { span, .. }
             | RunError::SkippedImages { span, .. }
             | RunError::Diverged { span, .. }
             | RunError::OutsideBins { span, .. }

@@ -115,7 +115,110 @@ pub fn devices_present(train: &Train, span: Span) -> RunResult<()> {
             return Err(RunError::NoDevice { device: device.to_string(), found, span, help });
         }
     }
+    for device in train.settings.devices.iter().filter(|d| d.kind == DeviceKind::Remote) {
+        let address = device.address.as_deref().unwrap_or_default();
+        remote::connect(address).map_err(|reason| RunError::UnreachableDevice {
+            device: device.to_string(),
+            reason,
+            span,
+            help: remote::HELP.into(),
+        })?;
+    }
     Ok(())
+}
+
+/// Remote devices (`device: remote("ws://HOST:PORT")`), connected once a
+/// process.
+mod remote {
+    use crate::train::fit::Failure;
+
+    /// What to do about a server that cannot be reached.
+    pub const HELP: &str =
+        "start `pipe device-server --port PORT` on that machine (a build with `--features remote`), then run again";
+
+    #[cfg(feature = "remote")]
+    fn connected() -> &'static std::sync::Mutex<std::collections::HashMap<String, burn::tensor::Device>> {
+        static CONNECTED: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashMap<String, burn::tensor::Device>>,
+        > = std::sync::OnceLock::new();
+        CONNECTED.get_or_init(Default::default)
+    }
+
+    /// Connects the device at `address` (once: later calls return it).
+    #[cfg(feature = "remote")]
+    pub fn connect(address: &str) -> Result<burn::tensor::Device, String> {
+        use burn::tensor::remote::RemoteHost;
+        let mut connected = connected().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(device) = connected.get(address) {
+            return Ok(device.clone());
+        }
+        let device =
+            burn::tensor::Device::remote_options(&RemoteHost::websocket(address)).init().map_err(|e| e.to_string())?;
+        connected.insert(address.to_string(), device.clone());
+        Ok(device)
+    }
+
+    /// The device `connect` connected at `address`.
+    #[cfg(feature = "remote")]
+    pub fn device(address: &str) -> burn::tensor::Device {
+        let connected = connected().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match connected.get(address) {
+            Some(device) => device.clone(),
+            None => unreachable!("`devices_present` connects every remote device before training: {address}"),
+        }
+    }
+
+    /// Runs `fit` (training on remote devices), turning a panic, which is
+    /// how Burn Remote reports a server gone mid-operation ("Failed to read
+    /// tensor"), into [`Failure::DeviceLost`] with its message; the panic
+    /// is not printed (the run's diagnostic says it).
+    pub fn guarded(
+        fit: impl FnOnce() -> Result<crate::train::fit::Fitted, Failure>,
+    ) -> Result<crate::train::fit::Fitted, Failure> {
+        quiet::install();
+        quiet::GUARDED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(fit));
+        quiet::GUARDED.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        result.unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "a remote operation failed".into());
+            // Burn's message ends with its cause ("Caused by: Failed to read tensor: ...").
+            let cause = message.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or_default();
+            Err(Failure::DeviceLost(cause.to_string()))
+        })
+    }
+
+    /// A panic hook that stays quiet while remote training is guarded
+    /// (its failure becomes the run's diagnostic) and prints as before
+    /// otherwise.
+    mod quiet {
+        use std::sync::atomic::AtomicUsize;
+
+        /// Guarded trainings running now.
+        pub static GUARDED: AtomicUsize = AtomicUsize::new(0);
+
+        /// Installs the hook, once a process.
+        pub fn install() {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                let before = std::panic::take_hook();
+                std::panic::set_hook(Box::new(move |info| {
+                    if GUARDED.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                        before(info);
+                    }
+                }));
+            });
+        }
+    }
+
+    /// The checker refuses remote devices in a build without them.
+    #[cfg(not(feature = "remote"))]
+    pub fn connect(address: &str) -> Result<(), String> {
+        Err(format!("this build of pipe has no remote devices ({address})"))
+    }
 }
 
 /// The Burn device a written device names. The checker refuses the
@@ -137,6 +240,10 @@ fn burn_device(written: &crate::ir::Device) -> Device {
         }
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => unreachable!("the checker refuses `cuda` without the `cuda` feature: {index}"),
+        #[cfg(feature = "remote")]
+        DeviceKind::Remote => remote::device(written.address.as_deref().unwrap_or_default()),
+        #[cfg(not(feature = "remote"))]
+        DeviceKind::Remote => unreachable!("the checker refuses remote devices without the `remote` feature"),
     }
 }
 
@@ -401,7 +508,12 @@ pub fn train(
     }
     let start = fit::Start { pretrained, checkpoints: Some(&checkpoints) };
     let rows = set.len();
-    let fitted = fit::fit(train, set, val.as_ref(), &loss, &devices_of(train), progress, start);
+    let devices = devices_of(train);
+    let fitted = if train.settings.devices.iter().any(|d| d.kind == DeviceKind::Remote) {
+        remote::guarded(|| fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
+    } else {
+        fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start)
+    };
     if let Err(failure) = &fitted {
         let (status, reason) = match failure {
             Failure::Cancelled => (Status::Cancelled, None),
@@ -412,6 +524,7 @@ pub fn train(
                 (Status::Failed, Some(reason.clone()))
             }
             Failure::Damaged { damage, .. } => (Status::Failed, Some(damage.to_string())),
+            Failure::DeviceLost(reason) => (Status::Failed, Some(format!("a remote device went away: {reason}"))),
         };
         crate::run::folders::record_stop(&run_dir, &status, reason.as_deref());
     }
@@ -435,6 +548,26 @@ pub fn train(
                 help:
                     "delete that checkpoint folder to resume from an older one, or run without `--resume` to start over"
                         .into(),
+            });
+        }
+        Err(Failure::DeviceLost(reason)) => {
+            let remote: Vec<String> = train
+                .settings
+                .devices
+                .iter()
+                .filter(|d| d.kind == DeviceKind::Remote)
+                .map(ToString::to_string)
+                .collect();
+            let resume = if train.settings.checkpoint.every > 0 {
+                "; `pipe run --resume` then continues from the last checkpoint"
+            } else {
+                "; with `checkpoint: checkpoint(every: 1)` a run can resume where it stopped"
+            };
+            return Err(RunError::UnreachableDevice {
+                device: remote.join(", "),
+                reason: format!("it went away during training ({reason})"),
+                span,
+                help: format!("start its `pipe device-server` again{resume}"),
             });
         }
         Err(Failure::Checkpoint(reason)) => {

@@ -196,6 +196,8 @@ pub enum Failure {
         /// Which file, and what is wrong with it.
         damage: crate::files::checksums::Damage,
     },
+    /// A remote device went away during training (Burn Remote's reason).
+    DeviceLost(String),
 }
 
 /// A trained model and its history.

@@ -1,0 +1,138 @@
+//! Remote devices: `pipe device-server` serves flex over Burn Remote's
+//! WebSocket transport, and `device: remote("ws://HOST:PORT")` trains on it,
+//! alone or in a data-parallel list.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::train::{epoch_losses, iris_on};
+
+/// A `pipe device-server` on a free port of 127.0.0.1, stopped when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pipe"))
+            .args(["device-server", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pipe device-server starts");
+        let mut line = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        // Burn's server logs on: read it to the end.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let address = line
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .unwrap_or_else(|| panic!("the server says where it listens: {line:?}"))
+            .to_string();
+        Server { child, address }
+    }
+
+    fn device(&self) -> String {
+        format!("remote(\"{}\")", self.address)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const LAYERS: &str = "    dense(16)\n    relu()\n    dense(3)";
+
+/// Two servers on this machine as two devices of one data-parallel run:
+/// each epoch's loss equals the same run's on two local flex devices.
+#[test]
+fn data_parallel_on_two_device_servers_equals_local_devices() {
+    let (a, b) = (Server::start(), Server::start());
+    let remote = epoch_losses("remote_two", &iris_on(&format!("[{}, {}]", a.device(), b.device()), LAYERS));
+    let local = epoch_losses("remote_local", &iris_on("[cpu, cpu]", LAYERS));
+    assert_eq!(remote.len(), local.len());
+    for (r, l) in remote.iter().zip(&local) {
+        assert!((r - l).abs() <= 1e-5 * l.abs(), "epoch loss {r} on the servers vs {l} here");
+    }
+    // One remote device alone trains as one local device.
+    let single = epoch_losses("remote_one", &iris_on(&a.device(), LAYERS));
+    let here = epoch_losses("remote_one_local", &iris_on("cpu", LAYERS));
+    for (r, l) in single.iter().zip(&here) {
+        assert!((r - l).abs() <= 1e-5 * l.abs(), "epoch loss {r} on a server vs {l} here");
+    }
+}
+
+/// A server that is not there stops the run before training, with the
+/// device named.
+#[test]
+fn an_unreachable_server_is_a_run_error() {
+    // A port nothing listens on: bound, read, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = crate::run::scratch("remote_unreachable");
+    let text = iris_on(&format!("remote(\"ws://127.0.0.1:{port}\")"), LAYERS);
+    let errors = crate::train::run_events(&dir, &text, false, &mut |_| {});
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains(&format!("cannot reach `remote(\"ws://127.0.0.1:{port}\")`")), "{errors:?}");
+}
+
+/// A server killed mid-training stops the run with
+/// `pipe::run::unreachable_device` (no panic, no internal error), its
+/// checkpoints kept; with the server back, `--resume` finishes the run.
+#[test]
+fn a_server_killed_mid_training_leaves_a_resumable_run() {
+    let server = Server::start();
+    let dir = crate::run::scratch("remote_killed");
+    let text = iris_on(&server.device(), LAYERS)
+        .replace("epochs: 6", "epochs: 300\n    checkpoint: checkpoint(every: 1, keep: 2)");
+    std::fs::write(dir.join("main.pipe"), &text).unwrap();
+    let pipe = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        command.arg("run").args(args).arg(dir.join("main.pipe")).env("NO_COLOR", "1");
+        command
+    };
+    let mut run = pipe(&["--no-cache"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines().map_while(Result::ok);
+    assert!(lines.by_ref().any(|l| l.contains(" 3/300")), "training started");
+    let address = server.address.clone();
+    drop(server);
+    let rest: Vec<String> = lines.collect();
+    let status = run.wait().unwrap();
+    let err = rest.join("\n");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("pipe::run::unreachable_device") && err.contains("went away during training"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    // The same port again.
+    let port = address.rsplit(':').next().unwrap();
+    let mut back = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .args(["device-server", "--port", port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stdout = BufReader::new(back.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let output = pipe(&["--no-cache", "--resume"]).output().unwrap();
+    let _ = back.kill();
+    let _ = back.wait();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("resuming from") && !err.contains(" 1/300"), "{err}");
+    assert!(err.contains("epoch 300/300"), "{err}");
+}
+
+/// `pipe device-server` serves flex only: Burn 0.22 cannot serve libtorch.
+#[test]
+fn a_libtorch_device_cannot_be_served() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_pipe")).args(["device-server", "--device", "torch.cuda"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("pipe::cli::usage") && err.contains("runs flex only"), "{err}");
+}
