@@ -20,6 +20,7 @@ mod layers;
 mod lsp;
 mod onnx;
 mod parquet;
+#[cfg(feature = "remote")]
 mod remote;
 mod report;
 mod robustness;

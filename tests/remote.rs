@@ -136,3 +136,29 @@ fn a_libtorch_device_cannot_be_served() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("pipe::cli::usage") && err.contains("runs flex only"), "{err}");
 }
+
+/// A network trained on a server comes home: with the server gone, `pipe
+/// predict` on its run folder works.
+#[test]
+fn a_run_trained_on_a_server_predicts_without_it() {
+    let server = Server::start();
+    let dir = crate::run::scratch("remote_predict");
+    std::fs::write(dir.join("main.pipe"), iris_on(&server.device(), LAYERS)).unwrap();
+    let pipe = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        command.env("NO_COLOR", "1");
+        command
+    };
+    let output = pipe().arg("run").arg(dir.join("main.pipe")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    drop(server);
+    let run = std::fs::read_dir(dir.join("runs/species")).unwrap().next().unwrap().unwrap().path();
+    let iris = crate::run::repo().join("data/iris.csv");
+    let out = dir.join("predicted.csv");
+    let output = pipe().arg("predict").arg(&run).arg(&iris).arg("-o").arg(&out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let predicted = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(predicted.lines().count(), 151, "a header and a row per flower");
+    let right = predicted.lines().skip(1).filter(|l| l.split(',').nth(4) == l.split(',').nth(5)).count();
+    assert!(right > 120, "{right} of 150 right");
+}

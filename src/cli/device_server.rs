@@ -26,8 +26,12 @@ pub fn device_server(host: &str, port: u16, device: &str, reporter: &mut Reporte
             reporter.report(&usage(message), &no_file);
             return false;
         }
-        _ => {
-            reporter.report(&usage(format!("`{device}` cannot be served here: `--device cpu` (flex) can")), &no_file);
+        Some(DeviceKind::Cuda | DeviceKind::Remote) => {
+            reporter.report(&usage(format!("`{device}` cannot be served: `--device cpu` (flex) can")), &no_file);
+            return false;
+        }
+        None => {
+            reporter.report(&usage(format!("unknown device `{device}`: `--device cpu` (flex) is served")), &no_file);
             return false;
         }
     }

@@ -95,7 +95,8 @@ enum Command {
         resume: bool,
         /// Train on this device instead of the ones the file names: `cpu`,
         /// `torch.cpu`, `torch.cuda`, `torch.cuda(1)` (libtorch needs a build
-        /// with `--features tch`).
+        /// with `--features tch`), `remote(ws://HOST:PORT)` (a `pipe
+        /// device-server`).
         #[arg(long, value_name = "DEVICE")]
         device: Option<String>,
         /// Hold every item's rows in memory instead of streaming the items

@@ -106,7 +106,12 @@ fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
         DeviceKind::Cpu | DeviceKind::TorchCpu if index.is_some() => {
             Err(format!("`{name}` takes no index: write `--device {name}`"))
         }
-        _ => Ok(crate::ir::Device::local(kind, index)),
+        DeviceKind::Remote => {
+            Err("a remote device needs its server's address: `--device 'remote(ws://HOST:PORT)'`".into())
+        }
+        DeviceKind::Cpu | DeviceKind::Cuda | DeviceKind::TorchCpu | DeviceKind::TorchCuda => {
+            Ok(crate::ir::Device::local(kind, index))
+        }
     }
 }
 

@@ -81,11 +81,18 @@ pub fn device() -> Device {
     Device::flex()
 }
 
-/// The device a run's settings name (the checker has made sure this build
-/// has its backend): `cpu` is flex; `torch.cpu` and `torch.cuda(i)` are
-/// libtorch with the `tch` feature.
+/// The device a run's trained network works on (prediction, evaluation,
+/// loading, the learning-rate range test): the first device its settings
+/// name (the checker has made sure this build has its backend: `cpu` is
+/// flex; `torch.cpu` and `torch.cuda(i)` are libtorch with the `tch`
+/// feature), except that a remote device's network comes home to flex,
+/// the backend its server ran (so a trained run needs no server).
 pub fn device_of(train: &Train) -> Device {
-    devices_of(train).swap_remove(0)
+    match train.settings.devices.first() {
+        Some(d) if d.kind == DeviceKind::Remote => device(),
+        Some(d) => burn_device(d),
+        None => device(),
+    }
 }
 
 /// Every device a run's settings name (data parallel with more than one;
@@ -115,6 +122,12 @@ pub fn devices_present(train: &Train, span: Span) -> RunResult<()> {
             return Err(RunError::NoDevice { device: device.to_string(), found, span, help });
         }
     }
+    Ok(())
+}
+
+/// Every remote device a run trains on answers (connected once a process;
+/// a device connected before must still accept connections).
+pub fn remote_devices_connected(train: &Train, span: Span) -> RunResult<()> {
     for device in train.settings.devices.iter().filter(|d| d.kind == DeviceKind::Remote) {
         let address = device.address.as_deref().unwrap_or_default();
         remote::connect(address).map_err(|reason| RunError::UnreachableDevice {
@@ -150,6 +163,11 @@ mod remote {
         use burn::tensor::remote::RemoteHost;
         let mut connected = connected().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(device) = connected.get(address) {
+            // Burn keeps a session for the life of the process: one whose
+            // server went away cannot be used again.
+            if !answers(address) {
+                return Err("its server no longer answers".into());
+            }
             return Ok(device.clone());
         }
         let device =
@@ -168,18 +186,44 @@ mod remote {
         }
     }
 
-    /// Runs `fit` (training on remote devices), turning a panic, which is
-    /// how Burn Remote reports a server gone mid-operation ("Failed to read
-    /// tensor"), into [`Failure::DeviceLost`] with its message; the panic
-    /// is not printed (the run's diagnostic says it).
+    /// Whether a server accepts connections at `address` (`ws://HOST:PORT`)
+    /// within a second.
+    pub fn answers(address: &str) -> bool {
+        use std::net::ToSocketAddrs;
+        let Some(host_port) = address.strip_prefix("ws://") else { return false };
+        let Ok(mut resolved) = host_port.to_socket_addrs() else { return false };
+        resolved.any(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).is_ok())
+    }
+
+    /// Whether one of `addresses` no longer answers.
+    fn one_gone(addresses: &[String]) -> bool {
+        addresses.iter().any(|a| !answers(a))
+    }
+
+    /// Runs `fit` on the remote devices at `addresses` and brings the
+    /// trained network home to flex. Burn Remote reports a server gone
+    /// mid-operation by panicking ("Failed to read tensor"): a panic while
+    /// one of the servers no longer answers becomes [`Failure::DeviceLost`]
+    /// (not printed: the run's diagnostic says it); any other panic goes on
+    /// as before.
     pub fn guarded(
+        addresses: &[String],
         fit: impl FnOnce() -> Result<crate::train::fit::Fitted, Failure>,
     ) -> Result<crate::train::fit::Fitted, Failure> {
+        use burn::module::Module;
         quiet::install();
-        quiet::GUARDED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(fit));
-        quiet::GUARDED.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        quiet::guard(addresses, true);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fit().map(|mut fitted| {
+                fitted.net = fitted.net.fork(&super::device());
+                fitted
+            })
+        }));
+        quiet::guard(addresses, false);
         result.unwrap_or_else(|payload| {
+            if !one_gone(addresses) {
+                std::panic::resume_unwind(payload);
+            }
             let message = payload
                 .downcast_ref::<String>()
                 .cloned()
@@ -191,14 +235,28 @@ mod remote {
         })
     }
 
-    /// A panic hook that stays quiet while remote training is guarded
-    /// (its failure becomes the run's diagnostic) and prints as before
-    /// otherwise.
+    /// A panic hook that stays quiet about a panic during guarded remote
+    /// training while one of its servers no longer answers (the failure
+    /// becomes the run's diagnostic), and prints as before otherwise.
     mod quiet {
-        use std::sync::atomic::AtomicUsize;
+        use std::sync::Mutex;
 
-        /// Guarded trainings running now.
-        pub static GUARDED: AtomicUsize = AtomicUsize::new(0);
+        /// The servers of the guarded trainings running now.
+        static GUARDED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+        /// Adds (`on`) or removes `addresses` from the guarded ones.
+        pub fn guard(addresses: &[String], on: bool) {
+            let mut guarded = GUARDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for address in addresses {
+                match (on, guarded.iter().position(|a| a == address)) {
+                    (true, _) => guarded.push(address.clone()),
+                    (false, Some(at)) => {
+                        guarded.swap_remove(at);
+                    }
+                    (false, None) => {}
+                }
+            }
+        }
 
         /// Installs the hook, once a process.
         pub fn install() {
@@ -206,7 +264,8 @@ mod remote {
             ONCE.call_once(|| {
                 let before = std::panic::take_hook();
                 std::panic::set_hook(Box::new(move |info| {
-                    if GUARDED.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    let guarded = GUARDED.lock().map(|g| g.clone()).unwrap_or_default();
+                    if guarded.is_empty() || !super::one_gone(&guarded) {
                         before(info);
                     }
                 }));
@@ -484,6 +543,8 @@ pub fn train(
     }
     let weights = class_weights(train, classes.as_deref(), counts.as_deref(), span)?;
     let loss = loss_of(train, weights, target_scale);
+    // Before a run folder is made: an unreachable server leaves none.
+    remote_devices_connected(train, span)?;
     let (run_dir, resume_from) = match resume.then(|| resumable(dir, name, train)).flatten() {
         Some((run, checkpoint)) => {
             progress.note(&format!("resuming from {}", checkpoint.display()));
@@ -509,10 +570,11 @@ pub fn train(
     let start = fit::Start { pretrained, checkpoints: Some(&checkpoints) };
     let rows = set.len();
     let devices = devices_of(train);
-    let fitted = if train.settings.devices.iter().any(|d| d.kind == DeviceKind::Remote) {
-        remote::guarded(|| fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
-    } else {
+    let remote: Vec<String> = train.settings.devices.iter().filter_map(|d| d.address.clone()).collect();
+    let fitted = if remote.is_empty() {
         fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start)
+    } else {
+        remote::guarded(&remote, || fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
     };
     if let Err(failure) = &fitted {
         let (status, reason) = match failure {

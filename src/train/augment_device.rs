@@ -137,8 +137,9 @@ fn color(images: Tensor<4>, colors: &[&Color]) -> Tensor<4> {
         Some(Color::Brightness(_)) => images + drawn(|c| if let Color::Brightness(d) = c { *d } else { 0.0 }),
         Some(Color::Contrast(_)) => {
             let factor = drawn(|c| if let Color::Contrast(f) = c { *f } else { 1.0 });
-            let mean =
-                images.clone().reshape([batch, channels, height * width]).mean_dim(2).reshape([batch, channels, 1, 1]);
+            // The mean in f64, as the host takes it.
+            let planes = images.clone().reshape([batch, channels, height * width]).cast(FloatDType::F64);
+            let mean = planes.mean_dim(2).cast(FloatDType::F32).reshape([batch, channels, 1, 1]);
             (images - mean.clone()) * factor + mean
         }
         Some(Color::Saturation(_)) if channels == 3 => {

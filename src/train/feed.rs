@@ -522,26 +522,31 @@ mod tests {
             steps: vec![AugmentStep::Rotate(30.0), AugmentStep::Brightness(0.2), AugmentStep::Noise(0.1)],
             fill: ImageFill::Reflect,
         };
-        let device = burn::tensor::Device::flex();
-        let images = |on_device: bool| {
+        // Training's device differentiates (the batch's tensors are made on it).
+        let device = burn::tensor::Device::flex().autodiff();
+        let images = |augment: Option<Augmentation>, on_device: bool| {
             let rows = Rows::Memory(Arc::new(data.clone()));
-            let plan =
-                Plan { augment: Some(augmentation.clone()), augment_on_device: on_device, ..plan(&rows, 4, false, 3) };
+            let augmented = augment.is_some();
+            let plan = Plan { augment, augment_on_device: on_device, ..plan(&rows, 4, false, 3) };
             let mut out = Vec::new();
             for gathered in Feed::start(plan, 0, 1).unwrap() {
                 let batch = gathered.unwrap().batch;
-                assert_eq!(batch.to_augment.is_some(), on_device, "the draws travel with the batch");
+                assert_eq!(batch.to_augment.is_some(), augmented && on_device, "the draws travel with the batch");
                 let (x, _, _) = crate::train::step::batch_tensors(batch, &device);
                 let crate::train::model::X::Image(t) = x else { panic!("images") };
                 out.extend(t.try_into_vec_as::<f32>().unwrap());
             }
             out
         };
-        let (host, on_device) = (images(false), images(true));
+        let host = images(Some(augmentation.clone()), false);
+        let on_device = images(Some(augmentation), true);
+        let plain = images(None, true);
         assert_eq!(host.len(), rows * size);
         let largest = host.iter().zip(&on_device).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(largest <= 1e-5, "{largest}");
-        assert!(host.iter().zip(&data.features).any(|(a, b)| a != b), "the images were augmented");
+        // The same batches, in the same order, unaugmented, differ.
+        assert_eq!(plain.len(), host.len());
+        assert!(host.iter().zip(&plain).filter(|(a, b)| (*a - *b).abs() > 1e-3).count() > host.len() / 2);
     }
 
     /// Each batch's rows (their feature: the row's number), from `first` on.
