@@ -12,6 +12,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import threading
 
 from pipe_json import run_pipeline
 
@@ -23,6 +24,9 @@ def server(pipe):
     proc = subprocess.Popen([pipe, "device-server", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     address = next(w for w in line.split() if w.startswith("ws://"))
+    # Burn's server logs every request on stdout: read it, or the server
+    # stops when the pipe is full.
+    threading.Thread(target=lambda: proc.stdout.read(), daemon=True).start()
     return proc, address
 
 
