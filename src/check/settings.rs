@@ -556,6 +556,7 @@ impl<'a> Settings<'a> {
         if written.is_empty() || not_torch.is_some() {
             let (span, backend) = match not_torch {
                 Some((d, e)) if d.kind == DeviceKind::Cuda => (e.span, "CubeCL (`cuda`)"),
+                Some((d, e)) if d.kind == DeviceKind::Remote => (e.span, "a remote device (flex, on its server)"),
                 Some((_, e)) => (e.span, "flex (`cpu`)"),
                 None => (value.span, "flex, the default device,"),
             };

@@ -54,9 +54,22 @@ fn serve(host: &str, port: u16) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     // The line a client (or a test) waits for.
     println!("serving flex on ws://{bound} (Ctrl-C stops)");
+    quiet_logs();
     RemoteServer::new([burn::tensor::Device::flex()])
         .serve(WebSocketTransport::from_listener(listener))
         .map_err(|e| format!("the device server stopped: {e}"))
+}
+
+/// Burn's server logs every tensor transfer at INFO on stdout unless a
+/// log subscriber is installed first: this one says warnings and errors on
+/// stderr (`RUST_LOG` chooses otherwise, as for Burn's own).
+#[cfg(feature = "remote")]
+fn quiet_logs() {
+    use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let layer = fmt::layer().with_writer(std::io::stderr).with_ansi(colour).with_filter(filter);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// Without the `remote` feature there is nothing to serve with.

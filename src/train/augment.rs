@@ -120,7 +120,22 @@ pub fn draw_batch(
     seed: u64,
     epoch: usize,
 ) -> Vec<Drawn> {
-    rows.iter().map(|&row| draw(augmentation, shape, &mut sample_rng(seed, epoch, row))).collect()
+    let draw_rows = |rows: &[usize]| -> Vec<Drawn> {
+        rows.iter().map(|&row| draw(augmentation, shape, &mut sample_rng(seed, epoch, row))).collect()
+    };
+    // Noise draws a value per pixel: shared among the cores as the host
+    // path shares its images (each image's draws depend only on its row).
+    let noisy = augmentation.steps.iter().any(|s| matches!(s, AugmentStep::Noise(_)));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if noisy { cores.min(rows.len() / 4).max(1) } else { 1 };
+    if threads == 1 {
+        return draw_rows(rows);
+    }
+    let per_thread = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = rows.chunks(per_thread).map(|part| scope.spawn(move || draw_rows(part))).collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
 
 /// Augments one image in place.
