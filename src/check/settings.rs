@@ -182,7 +182,7 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
     train_setting(
         TrainKey::Device,
         "device",
-        "cpu | cuda(N) | torch.cpu | torch.cuda(N) | [devices]",
+        "cpu | cuda(N) | torch.cpu | torch.cuda(N) | remote(\"ws://HOST:PORT\") | [devices]",
         "Where training runs (a list trains data parallel)",
     ),
     train_setting(
