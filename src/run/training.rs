@@ -195,9 +195,18 @@ mod remote {
         resolved.any(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).is_ok())
     }
 
-    /// Whether one of `addresses` no longer answers.
+    /// Whether one of `addresses` no longer answers, asked a few times over
+    /// half a second: a killed server's connections can break before its
+    /// listening socket is closed, so a panic can come while it still
+    /// accepts.
     fn one_gone(addresses: &[String]) -> bool {
-        addresses.iter().any(|a| !answers(a))
+        for _ in 0..5 {
+            if addresses.iter().any(|a| !answers(a)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
     }
 
     /// Runs `fit` on the remote devices at `addresses` and brings the
