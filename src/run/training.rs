@@ -149,19 +149,16 @@ mod remote {
     pub const HELP: &str =
         "start `pipe device-server --port PORT` on that machine (a build with `--features remote`), then run again";
 
+    /// The devices connected so far, by address.
     #[cfg(feature = "remote")]
-    fn connected() -> &'static std::sync::Mutex<std::collections::HashMap<String, burn::tensor::Device>> {
-        static CONNECTED: std::sync::OnceLock<
-            std::sync::Mutex<std::collections::HashMap<String, burn::tensor::Device>>,
-        > = std::sync::OnceLock::new();
-        CONNECTED.get_or_init(Default::default)
-    }
+    static CONNECTED: std::sync::Mutex<std::collections::BTreeMap<String, burn::tensor::Device>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
 
     /// Connects the device at `address` (once: later calls return it).
     #[cfg(feature = "remote")]
     pub fn connect(address: &str) -> Result<burn::tensor::Device, String> {
         use burn::tensor::remote::RemoteHost;
-        let mut connected = connected().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut connected = CONNECTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(device) = connected.get(address) {
             // Burn keeps a session for the life of the process: one whose
             // server went away cannot be used again.
@@ -179,7 +176,7 @@ mod remote {
     /// The device `connect` connected at `address`.
     #[cfg(feature = "remote")]
     pub fn device(address: &str) -> burn::tensor::Device {
-        let connected = connected().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let connected = CONNECTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match connected.get(address) {
             Some(device) => device.clone(),
             None => unreachable!("`devices_present` connects every remote device before training: {address}"),
