@@ -61,11 +61,92 @@ impl fmt::Display for Damage {
     }
 }
 
-/// The blake3 hash of a file's contents, as hex.
+/// The blake3 hash of a file's contents, as hex: the very hash of
+/// `blake3::hash` over the whole file (b3sum's), found on every core of
+/// Polars' thread pool (where the pipeline's own work runs). A cold run
+/// hashes each source file whole before reading it; one core hashing a
+/// 310 MB CSV took 0.15 s.
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
-    Ok(hasher.finalize().to_hex().to_string())
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let hash = polars_core::runtime::THREAD_POOL.install(|| tree::root(&file, len))?;
+    Ok(hash.to_hex().to_string())
+}
+
+/// BLAKE3's tree over a file, its subtrees hashed in parallel: the input
+/// splits where the tree does (`left_subtree_len`: the largest power of two
+/// of 1 KiB chunks short of the whole), each side's chaining value is found
+/// on its own (`set_input_offset`, `finalize_non_root`), and parents are
+/// merged up to the root, as `blake3::Hasher::update_rayon` does in memory.
+mod tree {
+    use std::fs::File;
+
+    use blake3::hazmat::{
+        ChainingValue, HasherExt, Mode, left_subtree_len, merge_subtrees_non_root, merge_subtrees_root,
+    };
+
+    /// Subtrees up to this many bytes are read and hashed on one thread.
+    const PIECE: u64 = 16 << 20;
+
+    /// Bytes read at a time.
+    const READ: usize = 1 << 20;
+
+    /// The hash of the `len` bytes of `file`.
+    pub fn root(file: &File, len: u64) -> std::io::Result<blake3::Hash> {
+        if len <= PIECE {
+            let mut hasher = blake3::Hasher::new();
+            feed(&mut hasher, file, 0, len)?;
+            return Ok(hasher.finalize());
+        }
+        let left = left_subtree_len(len);
+        let (a, b) = rayon::join(|| subtree(file, 0, left), || subtree(file, left, len.saturating_sub(left)));
+        Ok(merge_subtrees_root(&a?, &b?, Mode::Hash))
+    }
+
+    /// The chaining value of the subtree of `len` bytes at `offset` (where
+    /// the tree puts one: `offset` a multiple of a power of two of chunks no
+    /// smaller than `len`).
+    fn subtree(file: &File, offset: u64, len: u64) -> std::io::Result<ChainingValue> {
+        if len <= PIECE {
+            let mut hasher = blake3::Hasher::new();
+            hasher.set_input_offset(offset);
+            feed(&mut hasher, file, offset, len)?;
+            return Ok(hasher.finalize_non_root());
+        }
+        let left = left_subtree_len(len);
+        let (a, b) = rayon::join(
+            || subtree(file, offset, left),
+            || subtree(file, offset.saturating_add(left), len.saturating_sub(left)),
+        );
+        Ok(merge_subtrees_non_root(&a?, &b?, Mode::Hash))
+    }
+
+    /// Hashes bytes `offset..offset + len` of `file`; a file shorter than
+    /// that (truncated meanwhile) is an error, not a hash of fewer bytes.
+    fn feed(hasher: &mut blake3::Hasher, file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+        let mut buffer = vec![0u8; READ.min(usize::try_from(len).unwrap_or(READ))];
+        let mut done = 0u64;
+        while done < len {
+            let want = usize::try_from(len.saturating_sub(done)).unwrap_or(READ).min(buffer.len());
+            let got = read_at(file, &mut buffer[..want], offset.saturating_add(done))?;
+            if got == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            hasher.update(&buffer[..got]);
+            done = done.saturating_add(got as u64);
+        }
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(file, buffer, offset)
+    }
+
+    #[cfg(windows)]
+    fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
+    }
 }
 
 /// Writes the record of `files` (names inside `dir`, each of which must be
@@ -112,6 +193,29 @@ pub fn verify_with(path: &Path, dir: &Path, files: &[&str]) -> Result<(), Damage
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_hashes_as_blake3_hashes_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("pipe-hash-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut state = 7u64;
+        let bytes: Vec<u8> = (0..(40u64 << 20) + 4_099)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                (state >> 56) as u8
+            })
+            .collect();
+        // Around a chunk, a piece and the splits between subtrees.
+        let sizes = [0, 1, 1_023, 1_024, 1_025, 16 << 20, (16 << 20) + 1, (32 << 20) - 1, 32 << 20, bytes.len()];
+        for size in sizes {
+            let path = dir.join("f");
+            std::fs::write(&path, &bytes[..size]).unwrap();
+            let expected = blake3::hash(&bytes[..size]).to_hex().to_string();
+            assert_eq!(hash_file(&path).unwrap(), expected, "{size} bytes");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_changed_missing_or_unlisted_file_is_named() {

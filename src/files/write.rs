@@ -1,6 +1,6 @@
 //! Writing files so that a failure leaves nothing half-written: each file
-//! is written next to its destination under a temporary name, then renamed
-//! over it. Temporary files a killed run left behind (their process is
+//! is written next to its destination under a temporary name, then put in
+//! its place in one step (`put_in_place`). Temporary files a killed run left behind (their process is
 //! gone) are removed by the next write to the same path.
 
 use std::fs::File;
@@ -39,11 +39,50 @@ pub fn atomically_at(path: &Path, write: impl FnOnce(&Path) -> Result<(), String
     // No fsync: the rename protects against a failed or interrupted run
     // (the aim here), and syncing large outputs would cost seconds.
     let result = write(&temp);
-    let result = result.and_then(|()| std::fs::rename(&temp, path).map_err(|e| e.to_string()));
+    let result = result.and_then(|()| put_in_place(&temp, path).map_err(|e| e.to_string()));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Moves the finished file `temp` to `path`: at every moment `path` names
+/// the previous file or the whole new one. Over a regular file the two are
+/// exchanged (Linux's `renameat2(RENAME_EXCHANGE)`) and the previous one,
+/// now named `temp`, is removed: a plain rename over a file makes ext4 write
+/// the new file's data out before it returns (`auto_da_alloc`, its guard
+/// against a power cut leaving a replaced file empty), 0.14-0.17 s for a
+/// 300 MB output on this project's machine, and it does nothing of the
+/// kind for a file renamed under a new name, which is what an exchange is.
+/// Where exchanging is not supported (another system, some file systems),
+/// a plain rename.
+fn put_in_place(temp: &Path, path: &Path) -> std::io::Result<()> {
+    let over_a_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if over_a_file && exchange(temp, path).is_ok() {
+        // A failure leaves the previous file under this process's temporary
+        // name: the next write to `path` removes it once the process is gone.
+        let _ = std::fs::remove_file(temp);
+        return Ok(());
+    }
+    std::fs::rename(temp, path)
+}
+
+/// Swaps the files `a` and `b` (both must exist) in one step.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let a = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let b = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both are NUL-terminated paths that outlive the call.
+    let done =
+        unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if done == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Swapping two files in one step is Linux's: elsewhere, a plain rename.
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// Names longer than this get a hashed temporary name (a file name holds
@@ -117,6 +156,26 @@ mod tests {
         bytes(&out, b"y\n").unwrap();
         assert!(!stale.exists(), "a dead process's temporary file is removed");
         assert!(live.exists(), "a live process's is kept");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_replaced_file_holds_the_new_contents_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("pipe-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("o.parquet");
+        bytes(&out, b"first").unwrap();
+        bytes(&out, b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"second, longer");
+        let names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["o.parquet"], "the previous file is gone, under either name");
+        // A folder in the way is refused, as by a plain rename, and kept.
+        let folder = dir.join("f");
+        std::fs::create_dir(&folder).unwrap();
+        assert!(bytes(&folder, b"x").is_err());
+        assert!(folder.is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
