@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::ir::{Fill, Op};
-use crate::run::bucket::{qcut_edges, quantiles};
+use crate::run::bucket::{place_at, qcut_edges, quantile_positions, quantiles};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::Fitted;
 use crate::run::ops::polars_failure;
@@ -177,8 +177,10 @@ impl<'o> Learner<'o> {
                     if v.is_empty() {
                         return Err(no_values("robust", c, span));
                     }
-                    v.sort_unstable_by(f64::total_cmp);
-                    let q = quantiles(&v, &[0.25, 0.5, 0.75]);
+                    let qs = [0.25, 0.5, 0.75];
+                    let positions = quantile_positions(v.len(), &qs);
+                    place_at(&mut v, &positions);
+                    let q = quantiles(&v, &qs);
                     center.push(q[1]);
                     scale.push(safe_scale(q[2] - q[0]));
                 }
@@ -187,7 +189,8 @@ impl<'o> Learner<'o> {
             (Op::FillNulls { .. }, State::Values(values)) => {
                 let mut filled = Vec::new();
                 for (c, mut v) in columns.iter().zip(values) {
-                    v.sort_unstable_by(f64::total_cmp);
+                    let half = v.len() / 2;
+                    place_at(&mut v, &[half.saturating_sub(1), half]);
                     filled.push(median(&v).ok_or_else(|| no_values("fill_nulls", c, span))?);
                 }
                 Fitted::Fill { columns, values: filled }
@@ -399,7 +402,8 @@ impl BlockScatter {
     }
 }
 
-/// numpy's median of sorted values: the middle one, or the mean of the two
+/// numpy's median of values in order at their middle positions (sorted, or
+/// placed there by [`place_at`]): the middle one, or the mean of the two
 /// middle ones.
 fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();

@@ -3,11 +3,19 @@
 
 use std::path::Path;
 
+use polars::io::parquet::write::get_encodings;
 use polars::prelude::*;
+use polars_core::frame::chunk_df_for_writing;
+use polars_parquet::read::ParquetError;
+use polars_parquet::write::{
+    CompressedPage, Compressor, Encoding, ParquetType, StatisticsOptions, Version, WriteOptions, array_to_columns,
+};
+use rayon::prelude::*;
 
 pub use crate::files::write::{atomically, atomically_at, buffered, bytes};
 use crate::ir::Codec;
 use crate::run::error::{RunError, RunResult};
+use crate::run::threads::on_pool;
 use crate::source::Span;
 
 /// Writes a frame as CSV (`.csv`) or Parquet (anything else), creating the
@@ -19,11 +27,70 @@ pub fn frame(mut df: DataFrame, path: &Path, codec: Codec, span: Span) -> RunRes
         if csv {
             CsvWriter::new(file).finish(&mut df).map_err(|e| e.to_string())
         } else {
-            let writer = ParquetWriter::new(buffered(file)).with_compression(compression(codec));
-            writer.finish(&mut df).map(|_| ()).map_err(|e| e.to_string())
+            parquet(&mut df, buffered(file), codec).map_err(|e| e.to_string())
         }
     })
     .map_err(failed)
+}
+
+/// Rows per row group: Polars' writer's (`512 * 512`).
+const ROW_GROUP: usize = 512 * 512;
+
+/// Writes `df` as Parquet to `out`: the bytes Polars' `ParquetWriter`
+/// writes (the same row groups, encodings, statistics and codec), each row
+/// group's columns encoded and compressed on all cores first. Polars'
+/// writer only sets up each column's pages in parallel and encodes and
+/// compresses them one after another as it writes (a 1M-row, 93-column
+/// frame kept one of two cores busy for 0.35 s).
+fn parquet<W: std::io::Write>(df: &mut DataFrame, out: W, codec: Codec) -> PolarsResult<()> {
+    let codec = compression(codec);
+    let mut writer = ParquetWriter::new(out).with_compression(codec).batched(df.schema())?;
+    let fields = writer.parquet_schema().fields().to_vec();
+    let groups = chunk_df_for_writing(df, ROW_GROUP)?;
+    let encodings = get_encodings(&groups.schema().to_arrow(CompatLevel::newest()));
+    let options = WriteOptions {
+        statistics: StatisticsOptions::default(),
+        version: Version::V1,
+        compression: codec.into(),
+        data_page_size: None,
+    };
+    for batch in groups.iter_chunks(CompatLevel::newest(), false) {
+        if batch.is_empty() {
+            continue;
+        }
+        let columns: Vec<Vec<Vec<CompressedPage>>> = on_pool(|| {
+            batch
+                .columns()
+                .par_iter()
+                .zip(fields.par_iter())
+                .zip(encodings.par_iter())
+                .map(|((array, field), encoding)| column_pages(array, field, encoding, options))
+                .collect::<PolarsResult<_>>()
+        })?;
+        let leaves: Vec<Vec<CompressedPage>> = columns.into_iter().flatten().collect();
+        writer.write_row_group(batch.len() as u64, &leaves)?;
+    }
+    writer.finish().map(|_| ())
+}
+
+/// One column's pages, encoded and compressed: one list per Parquet leaf
+/// column it makes (one for a flat column).
+fn column_pages(
+    array: &ArrayRef,
+    field: &ParquetType,
+    encoding: &[Encoding],
+    options: WriteOptions,
+) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let leaves = array_to_columns(array, field.clone(), options, encoding)?;
+    leaves
+        .into_iter()
+        .map(|pages| {
+            let pages = pages.map(|page| page.map_err(|e| ParquetError::FeatureNotSupported(e.to_string())));
+            Compressor::new_from_vec(pages, options.compression, vec![])
+                .collect::<Result<Vec<_>, ParquetError>>()
+                .map_err(PolarsError::from)
+        })
+        .collect()
 }
 
 /// Polars' setting for a codec (each at its library's default level:
@@ -36,5 +103,52 @@ pub fn compression(codec: Codec) -> ParquetCompression {
         Codec::Zstd => ParquetCompression::Zstd(None),
         Codec::Gzip => ParquetCompression::Gzip(None),
         Codec::Brotli => ParquetCompression::Brotli(None),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    /// A frame of every type pipe writes (numbers, booleans, text, lists of
+    /// token ids; nulls in each), over two row groups, in chunks that do
+    /// not line up.
+    fn frame() -> DataFrame {
+        let rows = ROW_GROUP + 1_234;
+        let every = |k: usize| (0..rows).map(move |i| (i % k != 0).then_some(i));
+        let floats: Vec<Option<f64>> = every(7).map(|v| v.map(|i| (i as f64).sin() * 1e3)).collect();
+        let ints: Vec<Option<i64>> = every(11).map(|v| v.map(|i| (i % 1_000) as i64 - 500)).collect();
+        let flags: Vec<Option<bool>> = every(13).map(|v| v.map(|i| i % 3 == 0)).collect();
+        let texts: Vec<Option<String>> = every(17).map(|v| v.map(|i| format!("city{}", i % 40))).collect();
+        let tokens: Vec<Option<Series>> =
+            every(19).map(|v| v.map(|i| Series::new("".into(), [(i % 5) as i64, (i % 9) as i64, 3]))).collect();
+        let mut late = Series::new("late".into(), &floats[..1_000]);
+        late.append(&Series::new("late".into(), &floats[1_000..])).unwrap();
+        DataFrame::new(
+            rows,
+            vec![
+                Column::new("f".into(), floats),
+                Column::new("i".into(), ints),
+                Column::new("b".into(), flags),
+                Column::new("s".into(), texts),
+                Column::new("t".into(), tokens),
+                late.into_column(),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_parallel_writer_writes_the_bytes_polars_writes() {
+        for codec in [Codec::Snappy, Codec::Zstd, Codec::Uncompressed, Codec::Lz4, Codec::Gzip, Codec::Brotli] {
+            let mut expected = Vec::new();
+            ParquetWriter::new(&mut expected).with_compression(compression(codec)).finish(&mut frame()).unwrap();
+            let mut found = Vec::new();
+            parquet(&mut frame(), &mut found, codec).unwrap();
+            assert!(found == expected, "{codec:?}: {} bytes against Polars' {}", found.len(), expected.len());
+            let back = ParquetReader::new(std::io::Cursor::new(found)).finish().unwrap();
+            assert!(back.equals_missing(&frame()), "{codec:?}: the rows read back");
+        }
     }
 }
