@@ -205,11 +205,7 @@ impl Cache {
         for (i, df) in frames.iter().enumerate() {
             let mut df = df.clone();
             write::atomically(&self.item(key, &format!(".{i}.parquet")), |file| {
-                ParquetWriter::new(write::buffered(file))
-                    .with_compression(ParquetCompression::Lz4Raw)
-                    .finish(&mut df)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                write::parquet(&mut df, write::buffered(file), ParquetCompression::Lz4Raw).map_err(|e| e.to_string())
             })?;
         }
         self.seal(key, &frame_suffixes(frames.len()))

@@ -721,7 +721,7 @@ enum Appender {
     /// the rows short of a whole group wait in `pending` for the next
     /// batch, so that the file is laid out as [`sink`] lays it out.
     Parquet {
-        writer: Box<polars::io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>>,
+        writer: Box<write::RowGroups<std::io::BufWriter<std::fs::File>>>,
         row_group: usize,
         pending: Option<DataFrame>,
     },
@@ -734,18 +734,11 @@ impl Appender {
         if csv {
             return Ok(Appender::Csv(CsvWriter::new(out).batched(first.schema())?));
         }
-        let (writer, row_group) = match layout {
-            Layout::Output(codec) => {
-                (ParquetWriter::new(write::buffered(out)).with_compression(write::compression(*codec)), BATCH_ROWS)
-            }
-            Layout::Training { row_group, .. } => (
-                ParquetWriter::new(write::buffered(out))
-                    .with_compression(ParquetCompression::Lz4Raw)
-                    .with_row_group_size(Some(*row_group)),
-                *row_group,
-            ),
+        let (codec, row_group) = match layout {
+            Layout::Output(codec) => (write::compression(*codec), BATCH_ROWS),
+            Layout::Training { row_group, .. } => (ParquetCompression::Lz4Raw, *row_group),
         };
-        let writer = Box::new(writer.batched(first.schema())?);
+        let writer = Box::new(write::RowGroups::open(write::buffered(out), first.schema(), codec)?);
         Ok(Appender::Parquet { writer, row_group: row_group.max(1), pending: None })
     }
 
@@ -766,7 +759,7 @@ impl Appender {
                 let whole = rows.height().checked_div(*row_group).unwrap_or(0).saturating_mul(*row_group);
                 let mut start = 0;
                 while start < whole {
-                    writer.write_batch(&rows.slice(start as i64, *row_group))?;
+                    writer.write(&rows.slice(start as i64, *row_group))?;
                     start = start.saturating_add(*row_group);
                 }
                 *pending = Some(rows.slice(whole as i64, rows.height().saturating_sub(whole)));
@@ -781,7 +774,7 @@ impl Appender {
             Appender::Parquet { mut writer, pending, .. } => {
                 if let Some(mut rest) = pending.filter(|rest| rest.height() > 0) {
                     rest.rechunk_mut();
-                    writer.write_batch(&rest)?;
+                    writer.write(&rest)?;
                 }
                 writer.finish().map(|_| ())
             }
