@@ -4,9 +4,11 @@
 //! linearly between sorted values (numpy's default method).
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::run::error::{RunError, RunResult};
 use crate::run::ops::polars_failure;
+use crate::run::threads::on_pool;
 use crate::source::Span;
 
 /// Quantiles of `sorted` (ascending, not empty) by linear interpolation,
@@ -143,14 +145,40 @@ pub struct Bins<'a> {
 }
 
 /// Labels each value with its bin; values in no bin become null, and are
-/// counted (see [`outside_warnings`]).
+/// counted (see [`outside_warnings`]). Blocks of rows are labelled on all
+/// cores, then joined into one column.
 pub fn bucket(df: DataFrame, bins: &Bins, span: Span) -> RunResult<(DataFrame, Outside)> {
-    let Bins { column, output, edges, labels, include_lowest, .. } = *bins;
-    let values = df.column(column).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
+    let values =
+        df.column(bins.column).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
     let values = values.f64().map_err(|e| polars_failure(e, span))?;
+    let starts: Vec<usize> = (0..values.len()).step_by(LABELLED).collect();
+    let blocks: Vec<(StringChunked, Outside)> = on_pool(|| {
+        starts.par_iter().map(|&start| label(&values.slice(start as i64, LABELLED), bins)).collect()
+    });
+    let mut outside = Outside::default();
+    let mut labelled: Option<StringChunked> = None;
+    for (block, counts) in blocks {
+        outside.add(counts);
+        match labelled.as_mut() {
+            Some(all) => all.append(&block).map_err(|e| polars_failure(e, span))?,
+            None => labelled = Some(block),
+        }
+    }
+    let labelled = labelled.unwrap_or_else(|| StringChunked::full_null("".into(), 0)).rechunk().into_owned();
+    let mut df = df;
+    df.with_column(labelled.with_name(bins.output.into()).into_column()).map_err(|e| polars_failure(e, span))?;
+    Ok((df, outside))
+}
+
+/// Rows labelled as one block.
+const LABELLED: usize = 1 << 16;
+
+/// The labels of `values`' bins, and what fell outside them.
+fn label(values: &Float64Chunked, bins: &Bins) -> (StringChunked, Outside) {
+    let Bins { edges, labels, include_lowest, .. } = *bins;
     let count = edges.len().saturating_sub(1);
     let mut outside = Outside::default();
-    let bucketed: StringChunked = values
+    let labelled: StringChunked = values
         .iter()
         .map(|v| {
             let v = v.filter(|v| !v.is_nan())?;
@@ -175,9 +203,7 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span) -> RunResult<(DataFrame, O
             Some(labels[below.saturating_sub(1)].as_str())
         })
         .collect();
-    let mut df = df;
-    df.with_column(bucketed.with_name(output.into()).into_column()).map_err(|e| polars_failure(e, span))?;
-    Ok((df, outside))
+    (labelled, outside)
 }
 
 /// The warnings that say which values fell outside the bins, and why.

@@ -106,9 +106,6 @@ impl Columns {
 /// Rows per block when projecting: no copy of all the rows is made.
 const BLOCK: usize = 8192;
 
-/// Blocks projected at once, in parallel.
-const ROUND: usize = 16;
-
 /// The `k` leading components of `rows` rows whose column means are `mean`
 /// and whose centred scatter matrix `Xc^T Xc` is `scatter` (accumulated by
 /// `learn.rs`, batch by batch).
@@ -184,24 +181,26 @@ pub fn apply(df: DataFrame, p: &Projection, prefix: &str, keep: bool, span: Span
     let loadings = Array2::from_shape_fn((k, p.columns.len()), |(j, i)| {
         p.components[j][i] / if p.whiten { p.explained_variance[j].sqrt() } else { 1.0 }
     });
-    // Blocks in parallel, each k x rows: one contiguous row of scores per
-    // component. A round of blocks at a time, so that the blocks' scores
-    // are not all held twice.
-    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
-    let mut scores: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); k];
-    for round in starts.chunks(ROUND) {
-        let parts: Vec<Array2<f64>> = on_pool(|| {
-            round
-                .par_iter()
-                .map(|&start| loadings.dot(&x.block(start, start.saturating_add(BLOCK).min(rows), &p.mean).t()))
-                .collect()
-        });
-        for part in parts {
-            for (out, row) in scores.iter_mut().zip(part.rows()) {
-                out.extend(row.iter());
-            }
+    // Blocks in parallel, each writing its rows of every component's
+    // scores in place (the columns made zeroed, their pages touched by the
+    // block that fills them): no block's scores are gathered afterwards.
+    let mut scores: Vec<Vec<f64>> = (0..k).map(|_| vec![0.0; rows]).collect();
+    let mut blocks: Vec<Vec<&mut [f64]>> = (0..rows.div_ceil(BLOCK)).map(|_| Vec::with_capacity(k)).collect();
+    for component in &mut scores {
+        for (block, part) in blocks.iter_mut().zip(component.chunks_mut(BLOCK)) {
+            block.push(part);
         }
     }
+    on_pool(|| {
+        blocks.into_par_iter().enumerate().for_each(|(b, mut outs)| {
+            let start = b.saturating_mul(BLOCK);
+            let end = start.saturating_add(BLOCK).min(rows);
+            let part = loadings.dot(&x.block(start, end, &p.mean).t());
+            for (out, row) in outs.iter_mut().zip(part.rows()) {
+                out.iter_mut().zip(row.iter()).for_each(|(o, v)| *o = *v);
+            }
+        })
+    });
     drop(x);
     let made: Vec<Column> = scores
         .into_iter()
