@@ -28,6 +28,9 @@ use crate::source::Span;
 /// Chan et al.'s formula.
 const BLOCK: usize = 4096;
 
+/// Rows whose levels one thread looks up at a time (`onehot`).
+const LEVEL_BLOCK: usize = 1 << 16;
+
 /// One learning step's statistics so far.
 pub struct Learner<'o> {
     op: &'o Op,
@@ -119,10 +122,30 @@ impl<'o> Learner<'o> {
                     let c = df.column(column).map_err(failed)?;
                     integer[i].get_or_insert(c.dtype().is_integer());
                     let keys = onehot::keys(df, column).map_err(failed)?;
-                    for key in keys.str().map_err(failed)?.iter().flatten() {
-                        if !seen[i].contains(key) {
-                            seen[i].insert(key.to_owned());
-                            extra[i].push(key.to_owned());
+                    let keys = keys.str().map_err(failed)?;
+                    // Each block's new levels in the order met, on all cores;
+                    // merged in block order, they are met in row order.
+                    let starts: Vec<usize> = (0..keys.len()).step_by(LEVEL_BLOCK).collect();
+                    let known = &seen[i];
+                    let found: Vec<Vec<String>> = on_pool(|| {
+                        starts
+                            .par_iter()
+                            .map(|&start| {
+                                let mut new: Vec<String> = Vec::new();
+                                let mut met: HashSet<&str> = HashSet::new();
+                                let block = keys.slice(start as i64, LEVEL_BLOCK);
+                                for key in block.iter().flatten() {
+                                    if !known.contains(key) && met.insert(key) {
+                                        new.push(key.to_owned());
+                                    }
+                                }
+                                new
+                            })
+                            .collect()
+                    });
+                    for key in found.into_iter().flatten() {
+                        if seen[i].insert(key.clone()) {
+                            extra[i].push(key);
                         }
                     }
                 }
