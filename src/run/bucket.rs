@@ -152,9 +152,8 @@ pub fn bucket(df: DataFrame, bins: &Bins, span: Span) -> RunResult<(DataFrame, O
         df.column(bins.column).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| polars_failure(e, span))?;
     let values = values.f64().map_err(|e| polars_failure(e, span))?;
     let starts: Vec<usize> = (0..values.len()).step_by(LABELLED).collect();
-    let blocks: Vec<(StringChunked, Outside)> = on_pool(|| {
-        starts.par_iter().map(|&start| label(&values.slice(start as i64, LABELLED), bins)).collect()
-    });
+    let blocks: Vec<(StringChunked, Outside)> =
+        on_pool(|| starts.par_iter().map(|&start| label(&values.slice(start as i64, LABELLED), bins)).collect());
     let mut outside = Outside::default();
     let mut labelled: Option<StringChunked> = None;
     for (block, counts) in blocks {

@@ -106,9 +106,8 @@ pub fn apply(
         // Each row's level, `NO_LEVEL` for a missing or unseen one: blocks
         // of rows on all cores, joined in row order.
         let starts: Vec<usize> = (0..keys.len()).step_by(CODED).collect();
-        let blocks: Vec<(Vec<u32>, HashMap<String, usize>)> = on_pool(|| {
-            starts.par_iter().map(|&start| codes_of(&keys.slice(start as i64, CODED), &index)).collect()
-        });
+        let blocks: Vec<(Vec<u32>, HashMap<String, usize>)> =
+            on_pool(|| starts.par_iter().map(|&start| codes_of(&keys.slice(start as i64, CODED), &index)).collect());
         let mut codes: Vec<u32> = Vec::with_capacity(height);
         let mut unseen: HashMap<String, usize> = HashMap::new();
         for (block, block_unseen) in blocks {

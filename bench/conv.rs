@@ -1,0 +1,119 @@
+//! `cargo bench --bench conv [-- ROUNDS]`: where the digits CNN's time goes
+//! on flex (issue 20, item 1). At `bench/cnn.pipe`'s shapes (batch 64,
+//! 16x16, 3x3 kernels, padding 1) it times, in milliseconds:
+//!
+//! - `matmul`: flex's matrix product at the shape an im2col convolution of
+//!   the second layer multiplies (16,384 x 288 by 288 x 64);
+//! - `conv1_*`, `conv2_*`: flex's `conv2d` for 1 -> 32 and 32 -> 64
+//!   channels, forward alone (`fwd`) and forward with the backward pass
+//!   that training takes (`step`: the weight's gradient, and the input's for
+//!   the second layer, whose input is an activation);
+//! - `conv2_ops_step`: the same convolution written with tensor operations
+//!   (channels last, nine shifted slices concatenated, one matrix product),
+//!   the formulation issue 20 suggests; checked equal to `conv2d` first.
+//!
+//! One JSON line per round, for `bench/conv_bench.py`, which times the same
+//! operations in PyTorch beside it.
+
+use std::time::Instant;
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor};
+
+/// The digits CNN's batch and image side.
+const BATCH: usize = 64;
+const SIDE: usize = 16;
+/// Timed calls per figure (after two untimed ones); the median is kept.
+const CALLS: usize = 9;
+
+/// The median milliseconds of `CALLS` calls of `f`.
+fn millis(mut f: impl FnMut()) -> f64 {
+    f();
+    f();
+    let mut times: Vec<f64> = (0..CALLS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[CALLS / 2]
+}
+
+fn options() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+}
+
+/// A 3x3 convolution with padding 1 as tensor operations: channels last,
+/// the nine shifted windows side by side, one matrix product.
+fn conv_by_ops(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let [out, _, kernel, _] = weight.dims();
+    let padded = x.permute([0, 2, 3, 1]).pad([(0, 0), (1, 1), (1, 1), (0, 0)], 0.0f32);
+    let windows = (0..kernel * kernel)
+        .map(|at| {
+            let (i, j) = (at / kernel, at % kernel);
+            padded.clone().slice([0..batch, i..i + height, j..j + width, 0..channels])
+        })
+        .collect();
+    let columns = Tensor::cat(windows, 3).reshape([batch * height * width, kernel * kernel * channels]);
+    let matrix = weight.permute([2, 3, 1, 0]).reshape([kernel * kernel * channels, out]);
+    columns.matmul(matrix).reshape([batch, height, width, out]).permute([0, 3, 1, 2])
+}
+
+/// Forward and backward of `conv` against a fixed output gradient; reads
+/// the weight's gradient back (and the input's when it has one).
+fn step(x: &Tensor<4>, weight: &Tensor<4>, upstream: &Tensor<4>, conv: fn(Tensor<4>, Tensor<4>) -> Tensor<4>) {
+    let grads = (conv(x.clone(), weight.clone()) * upstream.clone()).sum().backward();
+    let _ = weight.grad(&grads).map(|g| g.into_data());
+    let _ = x.grad(&grads).map(|g| g.into_data());
+}
+
+fn flex_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    conv2d(x, weight, None, options())
+}
+
+/// The two layers' figures for one round.
+fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &str, line: &mut Vec<String>) {
+    let x = Tensor::<4>::random([BATCH, channels, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let x = if input_grad { x.require_grad() } else { x };
+    let weight = Tensor::<4>::random([out, channels, 3, 3], Distribution::Normal(0.0, 1.0), device).require_grad();
+    let upstream = Tensor::<4>::random([BATCH, out, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let fwd = millis(|| {
+        let _ = flex_conv(x.clone(), weight.clone()).into_data();
+    });
+    let full = millis(|| step(&x, &weight, &upstream, flex_conv));
+    line.push(format!("\"{name}_fwd\": {fwd:.3}, \"{name}_step\": {full:.3}"));
+    if input_grad {
+        let by_ops = millis(|| step(&x, &weight, &upstream, conv_by_ops));
+        line.push(format!("\"{name}_ops_step\": {by_ops:.3}"));
+    }
+}
+
+/// The im2col-by-operations convolution gives `conv2d`'s outputs.
+fn check_ops_formulation(device: &Device) {
+    let x = Tensor::<4>::random([4, 8, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let weight = Tensor::<4>::random([16, 8, 3, 3], Distribution::Normal(0.0, 1.0), device);
+    let gap: f32 = (flex_conv(x.clone(), weight.clone()) - conv_by_ops(x, weight)).abs().max().into_scalar();
+    assert!(gap < 1e-4, "the tensor-operation convolution differs from conv2d by {gap}");
+}
+
+fn main() {
+    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(3);
+    let device = Device::flex().autodiff();
+    check_ops_formulation(&device);
+    let plain = Device::flex();
+    let left = Tensor::<2>::random([BATCH * SIDE * SIDE, 288], Distribution::Normal(0.0, 1.0), &plain);
+    let right = Tensor::<2>::random([288, 64], Distribution::Normal(0.0, 1.0), &plain);
+    for _ in 0..rounds {
+        let matmul = millis(|| {
+            let _ = left.clone().matmul(right.clone()).into_data();
+        });
+        let mut line = vec![format!("\"matmul\": {matmul:.3}")];
+        layer(&device, 1, 32, false, "conv1", &mut line);
+        layer(&device, 32, 64, true, "conv2", &mut line);
+        println!("{{{}}}", line.join(", "));
+    }
+}
