@@ -10,15 +10,20 @@
 //!   the second layer, whose input is an activation);
 //! - `conv2_ops_step`: the same convolution written with tensor operations
 //!   (channels last, nine shifted slices concatenated, one matrix product),
-//!   the formulation issue 20 suggests; checked equal to `conv2d` first.
+//!   the formulation issue 20 suggests; checked equal to `conv2d` first;
+//! - the second layer's backward in parts, without autodiff: `conv2_wgrad`
+//!   (Burn's weight gradient, a convolution of the swapped input and
+//!   gradient), `conv2_xgrad` (the input's, a transposed convolution) and
+//!   `conv2_wgrad_product` (the weight gradient as one matrix product over
+//!   the whole batch of the gradient and the im2col columns; checked equal).
 //!
 //! One JSON line per round, for `bench/conv_bench.py`, which times the same
 //! operations in PyTorch beside it.
 
 use std::time::Instant;
 
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 
 /// The digits CNN's batch and image side.
@@ -46,11 +51,10 @@ fn options() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
 }
 
-/// A 3x3 convolution with padding 1 as tensor operations: channels last,
-/// the nine shifted windows side by side, one matrix product.
-fn conv_by_ops(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+/// The im2col columns of a 3x3 convolution with padding 1, channels last:
+/// a row per output position, the nine shifted windows side by side.
+fn columns(x: Tensor<4>, kernel: usize) -> Tensor<2> {
     let [batch, channels, height, width] = x.dims();
-    let [out, _, kernel, _] = weight.dims();
     let padded = x.permute([0, 2, 3, 1]).pad([(0, 0), (1, 1), (1, 1), (0, 0)], 0.0f32);
     let windows = (0..kernel * kernel)
         .map(|at| {
@@ -58,9 +62,45 @@ fn conv_by_ops(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
             padded.clone().slice([0..batch, i..i + height, j..j + width, 0..channels])
         })
         .collect();
-    let columns = Tensor::cat(windows, 3).reshape([batch * height * width, kernel * kernel * channels]);
+    Tensor::cat(windows, 3).reshape([batch * height * width, kernel * kernel * channels])
+}
+
+/// A 3x3 convolution with padding 1 as tensor operations: the columns
+/// times the weight as a matrix.
+fn conv_by_ops(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let [out, _, kernel, _] = weight.dims();
     let matrix = weight.permute([2, 3, 1, 0]).reshape([kernel * kernel * channels, out]);
-    columns.matmul(matrix).reshape([batch, height, width, out]).permute([0, 3, 1, 2])
+    columns(x, kernel).matmul(matrix).reshape([batch, height, width, out]).permute([0, 3, 1, 2])
+}
+
+/// The weight gradient as one product over the whole batch: the output
+/// gradient (channels by positions) times the columns.
+fn weight_grad_by_product(x: Tensor<4>, upstream: Tensor<4>, kernel: usize) -> Tensor<4> {
+    let [_, channels, _, _] = x.dims();
+    let [batch, out, height, width] = upstream.dims();
+    let gradient = upstream.permute([1, 0, 2, 3]).reshape([out, batch * height * width]);
+    gradient.matmul(columns(x, kernel)).reshape([out, kernel, kernel, channels]).permute([0, 3, 1, 2])
+}
+
+/// The second layer's backward in parts, on a device without autodiff.
+fn backward_parts(device: &Device, line: &mut Vec<String>) {
+    let x = Tensor::<4>::random([BATCH, 32, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let weight = Tensor::<4>::random([64, 32, 3, 3], Distribution::Normal(0.0, 1.0), device);
+    let upstream = Tensor::<4>::random([BATCH, 64, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let transpose = ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1);
+    let wgrad = millis(|| {
+        let _ = conv2d_weight_backward(x.clone(), weight.clone(), upstream.clone(), options()).into_data();
+    });
+    let xgrad = millis(|| {
+        let _ = conv_transpose2d(upstream.clone(), weight.clone(), None, transpose.clone()).into_data();
+    });
+    let product = millis(|| {
+        let _ = weight_grad_by_product(x.clone(), upstream.clone(), 3).into_data();
+    });
+    line.push(format!(
+        "\"conv2_wgrad\": {wgrad:.3}, \"conv2_xgrad\": {xgrad:.3}, \"conv2_wgrad_product\": {product:.3}"
+    ));
 }
 
 /// Forward and backward of `conv` against a fixed output gradient; reads
@@ -98,13 +138,19 @@ fn check_ops_formulation(device: &Device) {
     let weight = Tensor::<4>::random([16, 8, 3, 3], Distribution::Normal(0.0, 1.0), device);
     let gap: f32 = (flex_conv(x.clone(), weight.clone()) - conv_by_ops(x, weight)).abs().max().into_scalar();
     assert!(gap < 1e-4, "the tensor-operation convolution differs from conv2d by {gap}");
+    let upstream = Tensor::<4>::random([4, 16, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let x = Tensor::<4>::random([4, 8, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let weight = Tensor::<4>::random([16, 8, 3, 3], Distribution::Normal(0.0, 1.0), device);
+    let burn = conv2d_weight_backward(x.clone(), weight, upstream.clone(), options());
+    let gap: f32 = (burn - weight_grad_by_product(x, upstream, 3)).abs().max().into_scalar();
+    assert!(gap < 1e-3, "the weight gradient as one product differs from Burn's by {gap}");
 }
 
 fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(3);
     let device = Device::flex().autodiff();
-    check_ops_formulation(&device);
     let plain = Device::flex();
+    check_ops_formulation(&plain);
     let left = Tensor::<2>::random([BATCH * SIDE * SIDE, 288], Distribution::Normal(0.0, 1.0), &plain);
     let right = Tensor::<2>::random([288, 64], Distribution::Normal(0.0, 1.0), &plain);
     for _ in 0..rounds {
@@ -114,6 +160,7 @@ fn main() {
         let mut line = vec![format!("\"matmul\": {matmul:.3}")];
         layer(&device, 1, 32, false, "conv1", &mut line);
         layer(&device, 32, 64, true, "conv2", &mut line);
+        backward_parts(&plain, &mut line);
         println!("{{{}}}", line.join(", "));
     }
 }

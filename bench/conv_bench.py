@@ -9,7 +9,10 @@ in milliseconds. `matmul` is 16,384 x 288 by 288 x 64 (the second layer's
 im2col product); `convN_fwd` a forward pass, `convN_step` the forward and
 the backward training takes (the weight's gradient, and the input's for
 the second layer); `conv2_ops_step` is flex with the convolution written
-as tensor operations (no PyTorch counterpart).
+as tensor operations (no PyTorch counterpart); `conv2_wgrad` and
+`conv2_xgrad` the second layer's weight and input gradients alone, and
+`conv2_wgrad_product` flex's weight gradient as one matrix product over
+the batch (no PyTorch counterpart).
 """
 import argparse
 import json
@@ -48,6 +51,10 @@ def torch_round():
             (torch.nn.functional.conv2d(x, weight, padding=1) * upstream).sum().backward()
 
         line[f"{name}_step"] = millis(step)
+    x, weight = torch.randn(BATCH, 32, SIDE, SIDE), torch.randn(64, 32, 3, 3)
+    upstream = torch.randn(BATCH, 64, SIDE, SIDE)
+    line["conv2_wgrad"] = millis(lambda: torch.nn.grad.conv2d_weight(x, weight.shape, upstream, padding=1))
+    line["conv2_xgrad"] = millis(lambda: torch.nn.grad.conv2d_input(x.shape, weight, upstream, padding=1))
     return line
 
 
