@@ -3,7 +3,10 @@
 //! 16x16, 3x3 kernels, padding 1) it times, in milliseconds:
 //!
 //! - `matmul`: flex's matrix product at the shape an im2col convolution of
-//!   the second layer multiplies (16,384 x 288 by 288 x 64);
+//!   the second layer multiplies (16,384 x 288 by 288 x 64); the same
+//!   product straight through the `gemm` crate flex calls, on one thread
+//!   (`gemm_one`), split by `gemm` itself over the cores (`gemm_split`), and
+//!   as two halves of rows, each on a core of its own (`gemm_halves`);
 //! - `conv1_*`, `conv2_*`: flex's `conv2d` for 1 -> 32 and 32 -> 64
 //!   channels, forward alone (`fwd`) and forward with the backward pass
 //!   that training takes (`step`: the weight's gradient, and the input's for
@@ -17,10 +20,18 @@
 //!   `conv2_wgrad_product` (the weight gradient as one matrix product over
 //!   the whole batch of the gradient and the im2col columns; checked equal).
 //!
-//! One JSON line per round, for `bench/conv_bench.py`, which times the same
+//! flex runs each operation when it is called, so a figure is the
+//! operation's alone: nothing is read back (reading a 4 MB result into
+//! `TensorData` took about 3 ms). One JSON line per round, for `bench/conv_bench.py`, which times the same
 //! operations in PyTorch beside it.
 
 use std::time::Instant;
+
+/// The allocator `pipe`'s binary runs with (`src/main.rs`): flex allocates
+/// each result afresh, and with glibc's defaults a 4 MB result is mapped
+/// and faulted in on every call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -49,6 +60,60 @@ fn millis(mut f: impl FnMut()) -> f64 {
 
 fn options() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+}
+
+/// `rows x 288` by `288 x 64`, row-major, through `gemm::gemm`.
+fn gemm_rows(dst: &mut [f32], lhs: &[f32], rhs: &[f32], parallelism: gemm::Parallelism) {
+    const K: usize = 288;
+    const N: usize = 64;
+    let rows = dst.len() / N;
+    assert!(lhs.len() == rows * K && rhs.len() == K * N);
+    // SAFETY: the three buffers hold rows x N, rows x K and K x N floats,
+    // row-major, as the strides say; dst is not read (read_dst false).
+    unsafe {
+        gemm::gemm(
+            rows,
+            N,
+            K,
+            dst.as_mut_ptr(),
+            1,
+            N as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            K as isize,
+            rhs.as_ptr(),
+            1,
+            N as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// The `gemm` crate's figures at the second layer's product shape.
+fn gemm_figures(line: &mut Vec<String>) {
+    let rows = BATCH * SIDE * SIDE;
+    let lhs: Vec<f32> = (0..rows * 288).map(|i| ((i % 97) as f32 - 48.0) / 48.0).collect();
+    let rhs: Vec<f32> = (0..288 * 64).map(|i| ((i % 89) as f32 - 44.0) / 44.0).collect();
+    let mut dst = vec![0.0f32; rows * 64];
+    let one = millis(|| gemm_rows(&mut dst, &lhs, &rhs, gemm::Parallelism::None));
+    let split = millis(|| gemm_rows(&mut dst, &lhs, &rhs, gemm::Parallelism::Rayon(0)));
+    let whole = dst.clone();
+    let halves = millis(|| {
+        let (top, bottom) = dst.split_at_mut(rows / 2 * 64);
+        let (lhs_top, lhs_bottom) = lhs.split_at(rows / 2 * 288);
+        rayon::join(
+            || gemm_rows(top, lhs_top, &rhs, gemm::Parallelism::None),
+            || gemm_rows(bottom, lhs_bottom, &rhs, gemm::Parallelism::None),
+        );
+    });
+    assert!(whole == dst, "the halves' product differs from the whole's");
+    line.push(format!("\"gemm_one\": {one:.3}, \"gemm_split\": {split:.3}, \"gemm_halves\": {halves:.3}"));
 }
 
 /// The im2col columns of a 3x3 convolution with padding 1, channels last:
@@ -90,25 +155,25 @@ fn backward_parts(device: &Device, line: &mut Vec<String>) {
     let upstream = Tensor::<4>::random([BATCH, 64, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
     let transpose = ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1);
     let wgrad = millis(|| {
-        let _ = conv2d_weight_backward(x.clone(), weight.clone(), upstream.clone(), options()).into_data();
+        let _ = conv2d_weight_backward(x.clone(), weight.clone(), upstream.clone(), options());
     });
     let xgrad = millis(|| {
-        let _ = conv_transpose2d(upstream.clone(), weight.clone(), None, transpose.clone()).into_data();
+        let _ = conv_transpose2d(upstream.clone(), weight.clone(), None, transpose.clone());
     });
     let product = millis(|| {
-        let _ = weight_grad_by_product(x.clone(), upstream.clone(), 3).into_data();
+        let _ = weight_grad_by_product(x.clone(), upstream.clone(), 3);
     });
     line.push(format!(
         "\"conv2_wgrad\": {wgrad:.3}, \"conv2_xgrad\": {xgrad:.3}, \"conv2_wgrad_product\": {product:.3}"
     ));
 }
 
-/// Forward and backward of `conv` against a fixed output gradient; reads
-/// the weight's gradient back (and the input's when it has one).
+/// Forward and backward of `conv` against a fixed output gradient, to the
+/// weight's gradient (and the input's when it has one).
 fn step(x: &Tensor<4>, weight: &Tensor<4>, upstream: &Tensor<4>, conv: fn(Tensor<4>, Tensor<4>) -> Tensor<4>) {
     let grads = (conv(x.clone(), weight.clone()) * upstream.clone()).sum().backward();
-    let _ = weight.grad(&grads).map(|g| g.into_data());
-    let _ = x.grad(&grads).map(|g| g.into_data());
+    let _ = weight.grad(&grads);
+    let _ = x.grad(&grads);
 }
 
 fn flex_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
@@ -122,7 +187,7 @@ fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &
     let weight = Tensor::<4>::random([out, channels, 3, 3], Distribution::Normal(0.0, 1.0), device).require_grad();
     let upstream = Tensor::<4>::random([BATCH, out, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
     let fwd = millis(|| {
-        let _ = flex_conv(x.clone(), weight.clone()).into_data();
+        let _ = flex_conv(x.clone(), weight.clone());
     });
     let full = millis(|| step(&x, &weight, &upstream, flex_conv));
     line.push(format!("\"{name}_fwd\": {fwd:.3}, \"{name}_step\": {full:.3}"));
@@ -155,9 +220,10 @@ fn main() {
     let right = Tensor::<2>::random([288, 64], Distribution::Normal(0.0, 1.0), &plain);
     for _ in 0..rounds {
         let matmul = millis(|| {
-            let _ = left.clone().matmul(right.clone()).into_data();
+            let _ = left.clone().matmul(right.clone());
         });
         let mut line = vec![format!("\"matmul\": {matmul:.3}")];
+        gemm_figures(&mut line);
         layer(&device, 1, 32, false, "conv1", &mut line);
         layer(&device, 32, 64, true, "conv2", &mut line);
         backward_parts(&plain, &mut line);
