@@ -22,20 +22,21 @@
 //!
 //! flex runs each operation when it is called, so a figure is the
 //! operation's alone: nothing is read back (reading a 4 MB result into
-//! `TensorData` took about 3 ms). One JSON line per round, for `bench/conv_bench.py`, which times the same
-//! operations in PyTorch beside it.
+//! `TensorData` took about 3 ms). One JSON line per round, for
+//! `bench/conv_bench.py`, which times the same operations in PyTorch
+//! beside it.
 
 use std::time::Instant;
+
+use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Distribution, Tensor};
 
 /// The allocator `pipe`'s binary runs with (`src/main.rs`): flex allocates
 /// each result afresh, and with glibc's defaults a 4 MB result is mapped
 /// and faulted in on every call.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{Device, Distribution, Tensor};
 
 /// The digits CNN's batch and image side.
 const BATCH: usize = 64;
@@ -58,6 +59,12 @@ fn millis(mut f: impl FnMut()) -> f64 {
     times[CALLS / 2]
 }
 
+/// A tensor of standard normal draws.
+fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+}
+
+/// Stride 1, padding 1 (the digits CNN's `padding: same` for 3x3).
 fn options() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
 }
@@ -116,11 +123,13 @@ fn gemm_figures(line: &mut Vec<String>) {
     line.push(format!("\"gemm_one\": {one:.3}, \"gemm_split\": {split:.3}, \"gemm_halves\": {halves:.3}"));
 }
 
-/// The im2col columns of a 3x3 convolution with padding 1, channels last:
-/// a row per output position, the nine shifted windows side by side.
+/// The im2col columns of a `kernel` x `kernel` convolution (odd kernel,
+/// stride 1, same padding), channels last: a row per output position, the
+/// shifted windows side by side.
 fn columns(x: Tensor<4>, kernel: usize) -> Tensor<2> {
     let [batch, channels, height, width] = x.dims();
-    let padded = x.permute([0, 2, 3, 1]).pad([(0, 0), (1, 1), (1, 1), (0, 0)], 0.0f32);
+    let pad = kernel / 2;
+    let padded = x.permute([0, 2, 3, 1]).pad([(0, 0), (pad, pad), (pad, pad), (0, 0)], 0.0f32);
     let windows = (0..kernel * kernel)
         .map(|at| {
             let (i, j) = (at / kernel, at % kernel);
@@ -130,7 +139,7 @@ fn columns(x: Tensor<4>, kernel: usize) -> Tensor<2> {
     Tensor::cat(windows, 3).reshape([batch * height * width, kernel * kernel * channels])
 }
 
-/// A 3x3 convolution with padding 1 as tensor operations: the columns
+/// A same-padded convolution as tensor operations: the columns
 /// times the weight as a matrix.
 fn conv_by_ops(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
     let [batch, channels, height, width] = x.dims();
@@ -150,9 +159,9 @@ fn weight_grad_by_product(x: Tensor<4>, upstream: Tensor<4>, kernel: usize) -> T
 
 /// The second layer's backward in parts, on a device without autodiff.
 fn backward_parts(device: &Device, line: &mut Vec<String>) {
-    let x = Tensor::<4>::random([BATCH, 32, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
-    let weight = Tensor::<4>::random([64, 32, 3, 3], Distribution::Normal(0.0, 1.0), device);
-    let upstream = Tensor::<4>::random([BATCH, 64, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let x = normal([BATCH, 32, SIDE, SIDE], device);
+    let weight = normal([64, 32, 3, 3], device);
+    let upstream = normal([BATCH, 64, SIDE, SIDE], device);
     let transpose = ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1);
     let wgrad = millis(|| {
         let _ = conv2d_weight_backward(x.clone(), weight.clone(), upstream.clone(), options());
@@ -182,10 +191,10 @@ fn flex_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
 
 /// The two layers' figures for one round.
 fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &str, line: &mut Vec<String>) {
-    let x = Tensor::<4>::random([BATCH, channels, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let x = normal([BATCH, channels, SIDE, SIDE], device);
     let x = if input_grad { x.require_grad() } else { x };
-    let weight = Tensor::<4>::random([out, channels, 3, 3], Distribution::Normal(0.0, 1.0), device).require_grad();
-    let upstream = Tensor::<4>::random([BATCH, out, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
+    let weight = normal([out, channels, 3, 3], device).require_grad();
+    let upstream = normal([BATCH, out, SIDE, SIDE], device);
     let fwd = millis(|| {
         let _ = flex_conv(x.clone(), weight.clone());
     });
@@ -199,13 +208,13 @@ fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &
 
 /// The im2col-by-operations convolution gives `conv2d`'s outputs.
 fn check_ops_formulation(device: &Device) {
-    let x = Tensor::<4>::random([4, 8, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
-    let weight = Tensor::<4>::random([16, 8, 3, 3], Distribution::Normal(0.0, 1.0), device);
+    let x = normal([4, 8, SIDE, SIDE], device);
+    let weight = normal([16, 8, 3, 3], device);
     let gap: f32 = (flex_conv(x.clone(), weight.clone()) - conv_by_ops(x, weight)).abs().max().into_scalar();
     assert!(gap < 1e-4, "the tensor-operation convolution differs from conv2d by {gap}");
-    let upstream = Tensor::<4>::random([4, 16, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
-    let x = Tensor::<4>::random([4, 8, SIDE, SIDE], Distribution::Normal(0.0, 1.0), device);
-    let weight = Tensor::<4>::random([16, 8, 3, 3], Distribution::Normal(0.0, 1.0), device);
+    let upstream = normal([4, 16, SIDE, SIDE], device);
+    let x = normal([4, 8, SIDE, SIDE], device);
+    let weight = normal([16, 8, 3, 3], device);
     let burn = conv2d_weight_backward(x.clone(), weight, upstream.clone(), options());
     let gap: f32 = (burn - weight_grad_by_product(x, upstream, 3)).abs().max().into_scalar();
     assert!(gap < 1e-3, "the weight gradient as one product differs from Burn's by {gap}");
@@ -216,8 +225,8 @@ fn main() {
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     check_ops_formulation(&plain);
-    let left = Tensor::<2>::random([BATCH * SIDE * SIDE, 288], Distribution::Normal(0.0, 1.0), &plain);
-    let right = Tensor::<2>::random([288, 64], Distribution::Normal(0.0, 1.0), &plain);
+    let left = normal([BATCH * SIDE * SIDE, 288], &plain);
+    let right = normal([288, 64], &plain);
     for _ in 0..rounds {
         let matmul = millis(|| {
             let _ = left.clone().matmul(right.clone());
