@@ -11,6 +11,9 @@
 //!   channels, forward alone (`fwd`) and forward with the backward pass
 //!   that training takes (`step`: the weight's gradient, and the input's for
 //!   the second layer, whose input is an activation);
+//! - `conv1_pipe_*`, `conv2_pipe_*`: the same through `pipe`'s own
+//!   convolution (`pipe::train::conv::conv2d`, what `conv` layers run on
+//!   flex: one im2col and one `gemm` product per image);
 //! - `conv2_ops_step`: the same convolution written with tensor operations
 //!   (channels last, nine shifted slices concatenated, one matrix product),
 //!   the formulation issue 20 suggests; checked equal to `conv2d` first;
@@ -189,6 +192,11 @@ fn flex_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
     conv2d(x, weight, None, options())
 }
 
+/// `pipe`'s own convolution (src/train/conv.rs), what `conv` layers run.
+fn pipe_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    pipe::train::conv::conv2d(x, weight, None, options())
+}
+
 /// The two layers' figures for one round.
 fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &str, line: &mut Vec<String>) {
     let x = normal([BATCH, channels, SIDE, SIDE], device);
@@ -200,6 +208,11 @@ fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &
     });
     let full = millis(|| step(&x, &weight, &upstream, flex_conv));
     line.push(format!("\"{name}_fwd\": {fwd:.3}, \"{name}_step\": {full:.3}"));
+    let pipe_fwd = millis(|| {
+        let _ = pipe_conv(x.clone(), weight.clone());
+    });
+    let pipe_full = millis(|| step(&x, &weight, &upstream, pipe_conv));
+    line.push(format!("\"{name}_pipe_fwd\": {pipe_fwd:.3}, \"{name}_pipe_step\": {pipe_full:.3}"));
     if input_grad {
         let by_ops = millis(|| step(&x, &weight, &upstream, conv_by_ops));
         line.push(format!("\"{name}_ops_step\": {by_ops:.3}"));

@@ -3,6 +3,7 @@
 mod augment_device;
 mod cli;
 mod contract;
+mod conv;
 mod corpus;
 mod disk;
 mod docs;

@@ -10,6 +10,7 @@ pub mod alloc;
 pub mod augment;
 pub mod augment_device;
 mod checkpoint;
+pub mod conv;
 pub mod data;
 pub mod feed;
 pub mod fit;

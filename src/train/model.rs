@@ -551,14 +551,14 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
         }),
         (Layer::Attention(m), X::Seq(t)) => X::Seq(in_f32(t, half, |t| m.forward(MhaInput::self_attn(t)).context)),
         (Layer::Conv(m), X::Image(t)) => X::Image(match half {
-            None => m.forward(t),
+            None => super::conv::layer(m, t),
             Some(h) => {
                 // A copy whose weights are half copies of the f32 ones (the
                 // casts pass gradients back to them).
                 let mut copy = m.clone();
                 copy.weight = copy.weight.map(|w| w.cast(h));
                 copy.bias = copy.bias.map(|b| b.map(|b| b.cast(h)));
-                copy.forward(t)
+                super::conv::layer(&copy, t)
             }
         }),
         // Statistics in f32, as autocast does.

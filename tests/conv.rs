@@ -1,0 +1,174 @@
+//! `pipe`'s own 2-D convolution on flex (src/train/conv.rs): forward and
+//! the three gradients against PyTorch's (`tests/data/torch_conv/make.py`)
+//! and against Burn's convolution, tracked and untracked; a `conv` layer
+//! pads as Burn's `Conv2d` does.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2dConfig;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use pipe::train::conv::{conv2d, layer, runs_natively};
+
+use crate::run::repo;
+
+/// `got` equals `want` to 1e-5 of the larger of 1 and the value.
+fn close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: sizes");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}[{i}]: {g} != {w}");
+    }
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().unwrap()
+}
+
+/// One PyTorch case's tensors.
+struct Case {
+    x: Vec<f32>,
+    shape: [usize; 4],
+    w: Vec<f32>,
+    w_shape: [usize; 4],
+    b: Vec<f32>,
+    r: Vec<f32>,
+    out_shape: [usize; 4],
+    options: ConvOptions<2>,
+}
+
+fn case(v: &serde_json::Value) -> Case {
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let sizes = |v: &serde_json::Value| -> Vec<usize> {
+        v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    };
+    let shape: [usize; 4] = sizes(&v["shape"]).try_into().unwrap();
+    let (filters, kernel, stride) = (
+        v["filters"].as_u64().unwrap() as usize,
+        v["kernel"].as_u64().unwrap() as usize,
+        v["stride"].as_u64().unwrap() as usize,
+    );
+    let p = sizes(&v["padding"]);
+    Case {
+        x: floats(&v["x"]),
+        shape,
+        w: floats(&v["w"]),
+        w_shape: [filters, shape[1], kernel, kernel],
+        b: floats(&v["b"]),
+        r: floats(&v["r"]),
+        out_shape: sizes(&v["out_shape"]).try_into().unwrap(),
+        options: ConvOptions::new_with_padding([stride, stride], [(p[0], p[1]), (p[2], p[3])], [1, 1], 1),
+    }
+}
+
+/// Output and gradients of sum(conv * r) by `conv` on `device` (autodiff),
+/// the input tracked or not.
+fn run(
+    c: &Case,
+    device: &Device,
+    track_x: bool,
+    conv: fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>, ConvOptions<2>) -> Tensor<4>,
+) -> [Vec<f32>; 4] {
+    let x = Tensor::<4>::from_data(TensorData::new(c.x.clone(), c.shape), device);
+    let x = if track_x { x.require_grad() } else { x };
+    let w = Tensor::<4>::from_data(TensorData::new(c.w.clone(), c.w_shape), device).require_grad();
+    let b = Tensor::<1>::from_data(TensorData::new(c.b.clone(), [c.b.len()]), device).require_grad();
+    let r = Tensor::<4>::from_data(TensorData::new(c.r.clone(), c.out_shape), device);
+    let y = conv(x.clone(), w.clone(), Some(b.clone()), c.options.clone());
+    let grads = (y.clone() * r).sum().backward();
+    let dx = if track_x { values(x.grad(&grads).expect("the input's gradient")) } else { vec![] };
+    [values(y), dx, values(w.grad(&grads).unwrap()), values(b.grad(&grads).unwrap())]
+}
+
+/// Every case: `pipe`'s convolution on flex equals PyTorch's output and
+/// gradients, and so does Burn's (the two references agree with each
+/// other); with the input untracked (data) the weight's and bias'
+/// gradients are the same; on a device without autodiff the output is.
+#[test]
+#[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+fn flex_convolution_equals_pytorch_forward_and_backward() {
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_conv/conv.json")).unwrap()).unwrap();
+    let cases = fixture.as_object().unwrap();
+    assert_eq!(cases.len(), 8);
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    for (name, expected) in cases {
+        let c = case(expected);
+        let want = ["y", "dx", "dw", "db"].map(|k| floats(&expected[k]));
+        let device = Device::flex().autodiff();
+        let probe = Tensor::<4>::zeros(c.shape, &device).require_grad();
+        let weight = Tensor::<4>::zeros(c.w_shape, &device).require_grad();
+        assert!(runs_natively(&probe, &weight, None, &c.options), "{name}: the native kernels run on flex");
+
+        let ours = run(&c, &device, true, conv2d);
+        let burns = run(&c, &device, true, burn_conv2d);
+        for (i, what) in ["output", "input gradient", "weight gradient", "bias gradient"].iter().enumerate() {
+            close(&ours[i], &want[i], &format!("{name}, pipe's {what}"));
+            close(&burns[i], &want[i], &format!("{name}, Burn's {what}"));
+        }
+        let data = run(&c, &device, false, conv2d);
+        close(&data[0], &want[0], &format!("{name}, output with untracked input"));
+        close(&data[2], &want[2], &format!("{name}, weight gradient with untracked input"));
+        close(&data[3], &want[3], &format!("{name}, bias gradient with untracked input"));
+
+        let plain = Device::flex();
+        let x = Tensor::<4>::from_data(TensorData::new(c.x.clone(), c.shape), &plain);
+        let w = Tensor::<4>::from_data(TensorData::new(c.w.clone(), c.w_shape), &plain);
+        let b = Tensor::<1>::from_data(TensorData::new(c.b.clone(), [c.b.len()]), &plain);
+        assert!(runs_natively(&x, &w, Some(&b), &c.options));
+        close(
+            &values(conv2d(x.clone(), w.clone(), Some(b), c.options.clone())),
+            &want[0],
+            &format!("{name}, inference"),
+        );
+        let no_bias = values(conv2d(x, w, None, c.options.clone()));
+        let with_bias = &want[0];
+        let per_filter = c.out_shape[2] * c.out_shape[3];
+        let unbiased: Vec<f32> =
+            with_bias.iter().enumerate().map(|(i, v)| v - c.b[(i / per_filter) % c.out_shape[1]]).collect();
+        close(&no_bias, &unbiased, &format!("{name}, without a bias"));
+
+        #[cfg(feature = "tch")]
+        {
+            let torch = Device::libtorch().autodiff();
+            let probe = Tensor::<4>::zeros(c.shape, &torch);
+            assert!(!runs_natively(&probe, &probe.clone(), None, &c.options), "libtorch keeps its own convolution");
+            let on_torch = run(&c, &torch, true, conv2d);
+            for (i, what) in ["output", "input gradient", "weight gradient", "bias gradient"].iter().enumerate() {
+                close(&on_torch[i], &want[i], &format!("{name}, {what} on torch.cpu"));
+            }
+        }
+    }
+}
+
+/// A `conv` layer pads as Burn's `Conv2d::forward` does (`same` with an
+/// even kernel or a stride puts the odd row and column at the end), and
+/// half-precision inputs go to Burn's convolution.
+#[test]
+fn conv_layer_pads_as_burns_module() {
+    let device = Device::flex();
+    for (kernel, stride, padding, size) in [
+        (3, 1, PaddingConfig2d::Same, 8),
+        (2, 1, PaddingConfig2d::Same, 7),
+        (4, 2, PaddingConfig2d::Same, 9),
+        (3, 2, PaddingConfig2d::Valid, 10),
+        (3, 1, PaddingConfig2d::Explicit(2, 0, 1, 3), 6),
+    ] {
+        let m = Conv2dConfig::new([3, 5], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding(padding)
+            .init(&device);
+        let x = Tensor::<4>::random([4, 3, size, size], Distribution::Normal(0.0, 1.0), &device);
+        let what = format!("kernel {kernel}, stride {stride}, size {size}");
+        let want = m.forward(x.clone());
+        let got = layer(&m, x);
+        assert_eq!(got.dims(), want.dims(), "{what}");
+        close(&values(got), &values(want), &what);
+    }
+    let x = Tensor::<4>::zeros([1, 1, 4, 4], &device).cast(burn::tensor::FloatDType::BF16);
+    let w = Tensor::<4>::zeros([1, 1, 3, 3], &device).cast(burn::tensor::FloatDType::BF16);
+    assert!(!runs_natively(&x, &w, None, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)), "bf16 goes to Burn");
+}
