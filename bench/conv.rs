@@ -14,6 +14,8 @@
 //! - `conv1_pipe_*`, `conv2_pipe_*`: the same through `pipe`'s own
 //!   convolution (`pipe::train::conv::conv2d`, what `conv` layers run on
 //!   flex: one im2col and one `gemm` product per image);
+//! - `bn2_*`, `bn2_pipe_*`: batch norm in training over the second layer's
+//!   output, Burn's and `pipe`'s own (`pipe::train::norm::layer`);
 //! - `conv2_ops_step`: the same convolution written with tensor operations
 //!   (channels last, nine shifted slices concatenated, one matrix product),
 //!   the formulation issue 20 suggests; checked equal to `conv2d` first;
@@ -219,6 +221,30 @@ fn layer(device: &Device, channels: usize, out: usize, input_grad: bool, name: &
     }
 }
 
+/// Burn's batch norm (training) over the second layer's output, forward
+/// alone and with its backward: the other layer the CNN runs twice.
+fn batchnorm(device: &Device, line: &mut Vec<String>) {
+    let norm = burn::nn::BatchNormConfig::new(64).init(device);
+    let x = normal([BATCH, 64, SIDE, SIDE], device).require_grad();
+    let upstream = normal([BATCH, 64, SIDE, SIDE], device);
+    let fwd = millis(|| {
+        let _ = norm.forward(x.clone());
+    });
+    let full = millis(|| {
+        let grads = (norm.forward(x.clone()) * upstream.clone()).sum().backward();
+        let _ = x.grad(&grads);
+    });
+    line.push(format!("\"bn2_fwd\": {fwd:.3}, \"bn2_step\": {full:.3}"));
+    let pipe_fwd = millis(|| {
+        let _ = pipe::train::norm::layer(&norm, x.clone());
+    });
+    let pipe_full = millis(|| {
+        let grads = (pipe::train::norm::layer(&norm, x.clone()) * upstream.clone()).sum().backward();
+        let _ = x.grad(&grads);
+    });
+    line.push(format!("\"bn2_pipe_fwd\": {pipe_fwd:.3}, \"bn2_pipe_step\": {pipe_full:.3}"));
+}
+
 /// The im2col-by-operations convolution gives `conv2d`'s outputs.
 fn check_ops_formulation(device: &Device) {
     let x = normal([4, 8, SIDE, SIDE], device);
@@ -249,6 +275,7 @@ fn main() {
         layer(&device, 1, 32, false, "conv1", &mut line);
         layer(&device, 32, 64, true, "conv2", &mut line);
         backward_parts(&plain, &mut line);
+        batchnorm(&device, &mut line);
         println!("{{{}}}", line.join(", "));
     }
 }

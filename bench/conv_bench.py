@@ -55,6 +55,16 @@ def torch_round():
     upstream = torch.randn(BATCH, 64, SIDE, SIDE)
     line["conv2_wgrad"] = millis(lambda: torch.nn.grad.conv2d_weight(x, weight.shape, upstream, padding=1))
     line["conv2_xgrad"] = millis(lambda: torch.nn.grad.conv2d_input(x.shape, weight, upstream, padding=1))
+    norm = torch.nn.BatchNorm2d(64)
+    x = torch.randn(BATCH, 64, SIDE, SIDE, requires_grad=True)
+    upstream = torch.randn(BATCH, 64, SIDE, SIDE)
+    line["bn2_fwd"] = millis(lambda: norm(x))
+
+    def bn_step():
+        x.grad = None
+        (norm(x) * upstream).sum().backward()
+
+    line["bn2_step"] = millis(bn_step)
     return line
 
 

@@ -172,3 +172,88 @@ fn conv_layer_pads_as_burns_module() {
     let w = Tensor::<4>::zeros([1, 1, 3, 3], &device).cast(burn::tensor::FloatDType::BF16);
     assert!(!runs_natively(&x, &w, None, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)), "bf16 goes to Burn");
 }
+
+/// Batch norm in training (`pipe::train::norm::layer`, flex's own kernels)
+/// against PyTorch's `F.batch_norm(training=True)`
+/// (`tests/data/torch_batchnorm/make.py`): output and the gradients of x,
+/// gamma and beta to 1e-5 on images, rows and images far from zero; the
+/// running averages equal those Burn's `BatchNorm::forward` leaves (the
+/// biased batch variance, momentum 0.1), and so do its outputs and
+/// gradients. Inference gives Burn's output from the running averages.
+#[test]
+fn flex_batch_norm_equals_pytorch_and_burns_layer() {
+    use burn::module::Param;
+    use burn::nn::{BatchNorm, BatchNormConfig};
+    use pipe::train::norm;
+
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_batchnorm/batchnorm.json")).unwrap())
+            .unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    };
+    let cases = fixture.as_object().unwrap();
+    assert_eq!(cases.len(), 3);
+    for (name, c) in cases {
+        let shape: Vec<usize> = c["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let channels = shape[1];
+        let device = Device::flex().autodiff();
+        let build = |device: &Device| -> BatchNorm {
+            let mut m = BatchNormConfig::new(channels).init(device);
+            m.gamma = Param::from_tensor(Tensor::from_data(TensorData::new(floats(&c["gamma"]), [channels]), device));
+            m.beta = Param::from_tensor(Tensor::from_data(TensorData::new(floats(&c["beta"]), [channels]), device));
+            m
+        };
+        // One step through a layer, by `forward` (pipe's or Burn's): the
+        // output, the three gradients, the running mean and variance.
+        let step = |forward: &dyn Fn(&BatchNorm, Tensor<4>) -> Tensor<4>| -> [Vec<f32>; 6] {
+            let m = build(&device);
+            let dims: [usize; 4] = match shape.len() {
+                4 => [shape[0], shape[1], shape[2], shape[3]],
+                _ => [shape[0], shape[1], 1, 1],
+            };
+            let x = Tensor::<4>::from_data(TensorData::new(floats(&c["x"]), dims), &device).require_grad();
+            let r = Tensor::<4>::from_data(TensorData::new(floats(&c["r"]), dims), &device);
+            let y = forward(&m, x.clone());
+            let grads = (y.clone() * r).sum().backward();
+            [
+                values(y),
+                values(x.grad(&grads).unwrap()),
+                values(m.gamma.val().grad(&grads).unwrap()),
+                values(m.beta.val().grad(&grads).unwrap()),
+                values(m.running_mean.value_sync()),
+                values(m.running_var.value_sync()),
+            ]
+        };
+        let ours = step(&|m, x| norm::layer(m, x));
+        let burns = step(&|m, x| m.forward(x));
+        let want = ["y", "dx", "dgamma", "dbeta"].map(|k| floats(&c[k]));
+        for (i, what) in ["output", "input gradient", "gamma gradient", "beta gradient"].iter().enumerate() {
+            close(&ours[i], &want[i], &format!("{name}, pipe's {what}"));
+            close(&burns[i], &want[i], &format!("{name}, Burn's {what}"));
+        }
+        let (mean, variance) = (floats(&c["mean"]), floats(&c["variance"]));
+        let running_mean: Vec<f32> = mean.iter().map(|m| 0.1 * m).collect();
+        let running_var: Vec<f32> = variance.iter().map(|v| 0.9 + 0.1 * v).collect();
+        close(&ours[4], &running_mean, &format!("{name}, running mean"));
+        close(&ours[5], &running_var, &format!("{name}, running variance"));
+        close(&burns[4], &ours[4], &format!("{name}, Burn's running mean"));
+        close(&burns[5], &ours[5], &format!("{name}, Burn's running variance"));
+
+        // Rows [N, C] go through the same kernels as 2-D tensors.
+        if shape.len() == 2 {
+            let m = build(&device);
+            let x = Tensor::<2>::from_data(TensorData::new(floats(&c["x"]), [shape[0], shape[1]]), &device);
+            close(&values(norm::layer(&m, x)), &want[0], &format!("{name}, rows as 2-D"));
+        }
+        // Inference: Burn's layer, from the running averages.
+        let plain = Device::flex();
+        let m = build(&plain);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(floats(&c["x"]), [shape[0], shape.iter().skip(1).product()]),
+            &plain,
+        );
+        let x = x.reshape([shape[0], channels, shape.iter().skip(2).product::<usize>().max(1), 1]);
+        close(&values(norm::layer(&m, x.clone())), &values(m.forward(x)), &format!("{name}, inference"));
+    }
+}

@@ -562,8 +562,8 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
             }
         }),
         // Statistics in f32, as autocast does.
-        (Layer::Norm(m), X::Image(t)) => X::Image(in_f32(t, half, |t| m.forward(t))),
-        (Layer::Norm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| m.forward(t))),
+        (Layer::Norm(m), X::Image(t)) => X::Image(in_f32(t, half, |t| super::norm::layer(m, t))),
+        (Layer::Norm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| super::norm::layer(m, t))),
         (Layer::LayerNorm(m), X::Flat(t)) => X::Flat(in_f32(t, half, |t| m.forward(t))),
         (Layer::LayerNorm(m), X::Image(t)) => X::Image(in_f32(t, half, |t| m.forward(t))),
         (Layer::Normalize(m), X::Flat(t)) => X::Flat(m.forward(t)),
@@ -618,7 +618,9 @@ fn forward_one(layer: &Layer, x: X, half: Option<FloatDType>) -> X {
             let [batch, _, features] = t.dims();
             X::Flat(t.mean_dim(1).reshape([batch, features]))
         }
-        (Layer::Norm(m), X::Seq(t)) => X::Seq(in_f32(t, half, |t| m.forward(t.swap_dims(1, 2)).swap_dims(1, 2))),
+        (Layer::Norm(m), X::Seq(t)) => {
+            X::Seq(in_f32(t, half, |t| super::norm::layer(m, t.swap_dims(1, 2)).swap_dims(1, 2)))
+        }
         (Layer::LayerNorm(m), X::Seq(t)) => X::Seq(in_f32(t, half, |t| m.forward(t))),
         (Layer::Dropout(m), X::Seq(t)) => X::Seq(m.forward(t)),
         (Layer::PRelu(m), X::Seq(t)) => X::Seq(m.forward(t, half)),
