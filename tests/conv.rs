@@ -173,8 +173,8 @@ fn conv_layer_pads_as_burns_module() {
     assert!(!runs_natively(&x, &w, None, &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)), "bf16 goes to Burn");
 }
 
-/// Batch norm in training (`pipe::train::norm::layer`, flex's own kernels)
-/// against PyTorch's `F.batch_norm(training=True)`
+/// Batch norm in training (`pipe::train::norm::layer`: pipe's kernels on
+/// flex, libtorch's own on `torch.cpu` in a `tch` build) against PyTorch's `F.batch_norm(training=True)`
 /// (`tests/data/torch_batchnorm/make.py`): output and the gradients of x,
 /// gamma and beta to 1e-5 on images, rows and images far from zero; the
 /// running averages equal those Burn's `BatchNorm::forward` leaves (the
@@ -194,10 +194,17 @@ fn flex_batch_norm_equals_pytorch_and_burns_layer() {
     };
     let cases = fixture.as_object().unwrap();
     assert_eq!(cases.len(), 3);
-    for (name, c) in cases {
+    let backends = Vec::from([(Device::flex(), "flex")]);
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
+    let backends = [backends, vec![(Device::libtorch(), "torch.cpu")]].concat();
+    for ((name, c), (backend, backend_name)) in
+        cases.iter().flat_map(|case| backends.iter().map(move |backend| (case, backend.clone())))
+    {
+        let name = format!("{name} on {backend_name}");
         let shape: Vec<usize> = c["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
         let channels = shape[1];
-        let device = Device::flex().autodiff();
+        let device = backend.clone().autodiff();
         let build = |device: &Device| -> BatchNorm {
             let mut m = BatchNormConfig::new(channels).init(device);
             m.gamma = Param::from_tensor(Tensor::from_data(TensorData::new(floats(&c["gamma"]), [channels]), device));
@@ -225,6 +232,13 @@ fn flex_batch_norm_equals_pytorch_and_burns_layer() {
                 values(m.running_var.value_sync()),
             ]
         };
+        let dims4: [usize; 4] = match shape.len() {
+            4 => [shape[0], shape[1], shape[2], shape[3]],
+            _ => [shape[0], shape[1], 1, 1],
+        };
+        let probe = Tensor::<4>::zeros(dims4, &device);
+        let native = backend_name == "flex" && shape.len() == 4;
+        assert_eq!(norm::runs_natively(&build(&device), &probe), native, "{name}: pipe's kernels (images on flex)");
         let ours = step(&|m, x| norm::layer(m, x));
         let burns = step(&|m, x| m.forward(x));
         let want = ["y", "dx", "dgamma", "dbeta"].map(|k| floats(&c[k]));
@@ -247,8 +261,9 @@ fn flex_batch_norm_equals_pytorch_and_burns_layer() {
             close(&values(norm::layer(&m, x)), &want[0], &format!("{name}, rows as 2-D"));
         }
         // Inference: Burn's layer, from the running averages.
-        let plain = Device::flex();
+        let plain = backend.clone();
         let m = build(&plain);
+        assert!(!norm::runs_natively(&m, &Tensor::<4>::zeros(dims4, &plain)), "{name}: inference is Burn's");
         let x = Tensor::<2>::from_data(
             TensorData::new(floats(&c["x"]), [shape[0], shape.iter().skip(1).product()]),
             &plain,
@@ -256,4 +271,60 @@ fn flex_batch_norm_equals_pytorch_and_burns_layer() {
         let x = x.reshape([shape[0], channels, shape.iter().skip(2).product::<usize>().max(1), 1]);
         close(&values(norm::layer(&m, x.clone())), &values(m.forward(x)), &format!("{name}, inference"));
     }
+}
+
+/// The convolution's results do not depend on the number of cores: one
+/// thread and the machine's pool give the same bits, for a single image
+/// (whose products `gemm` splits over the cores) and for 11 (tasks of 8
+/// images); without a bias too. Inconsistent shapes go to Burn's
+/// convolution, which reports them.
+#[test]
+fn flex_convolution_does_not_depend_on_the_core_count() {
+    let device = Device::flex().autodiff();
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let run = |batch: usize, bias: bool| -> Vec<Vec<f32>> {
+        let x = Tensor::<4>::random([batch, 6, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<4>::random([16, 6, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+        let b = Tensor::<1>::random([16], Distribution::Normal(0.0, 1.0), &device);
+        let r = Tensor::<4>::random([batch, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+        let data = [values(x.clone()), values(w.clone()), values(b.clone()), values(r.clone())];
+        let once = |pool: Option<&rayon::ThreadPool>| -> Vec<Vec<f32>> {
+            let work = || {
+                let x =
+                    Tensor::<4>::from_data(TensorData::new(data[0].clone(), [batch, 6, 9, 9]), &device).require_grad();
+                let w = Tensor::<4>::from_data(TensorData::new(data[1].clone(), [16, 6, 3, 3]), &device).require_grad();
+                let b = Tensor::<1>::from_data(TensorData::new(data[2].clone(), [16]), &device).require_grad();
+                let r = Tensor::<4>::from_data(TensorData::new(data[3].clone(), [batch, 16, 9, 9]), &device);
+                let bias = bias.then(|| b.clone());
+                assert!(runs_natively(&x, &w, bias.as_ref(), &options));
+                let y = conv2d(x.clone(), w.clone(), bias, options.clone());
+                let grads = (y.clone() * r).sum().backward();
+                let mut found = vec![values(y), values(x.grad(&grads).unwrap()), values(w.grad(&grads).unwrap())];
+                if let Some(g) = b.grad(&grads) {
+                    found.push(values(g));
+                }
+                found
+            };
+            match pool {
+                Some(pool) => pool.install(work),
+                None => work(),
+            }
+        };
+        let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let alone = once(Some(&single));
+        let shared = once(None);
+        assert_eq!(alone.len(), if bias { 4 } else { 3 });
+        for (a, s) in alone.iter().zip(&shared) {
+            assert!(a.iter().zip(s).all(|(a, s)| a.to_bits() == s.to_bits()), "batch {batch}: one thread differs");
+        }
+        shared
+    };
+    for (batch, bias) in [(1, true), (11, true), (11, false)] {
+        run(batch, bias);
+    }
+    let x = Tensor::<4>::zeros([2, 3, 5, 5], &device);
+    let w = Tensor::<4>::zeros([4, 2, 3, 3], &device);
+    assert!(!runs_natively(&x, &w, None, &options), "3 channels into a 2-channel kernel");
+    let w = Tensor::<4>::zeros([4, 3, 9, 9], &device);
+    assert!(!runs_natively(&x, &w, None, &options), "a kernel larger than the padded input");
 }

@@ -85,7 +85,7 @@ fn flex_parts(
     bias: Option<&Tensor<1>>,
     options: &ConvOptions<2>,
 ) -> Option<(OnFlex, OnFlex, Option<OnFlex>)> {
-    if options.dilation != [1, 1] || options.groups != 1 {
+    if options.dilation != [1, 1] || options.groups != 1 || !consistent(&x.dims(), &weight.dims(), bias, options) {
         return None;
     }
     let bias = match bias {
@@ -93,6 +93,31 @@ fn flex_parts(
         None => None,
     };
     Some((on_flex(x)?, on_flex(weight)?, bias))
+}
+
+/// Whether the shapes make a convolution the kernels compute: a non-empty
+/// batch, the weight's input channels those of `x`, a bias per filter, and
+/// a kernel no larger than the padded input (else Burn's convolution
+/// reports what is wrong).
+fn consistent(x: &[usize; 4], w: &[usize; 4], bias: Option<&Tensor<1>>, options: &ConvOptions<2>) -> bool {
+    let [(top, bottom), (left, right)] = options.padding;
+    let fits = |size: usize, before: usize, after: usize, k: usize| {
+        size.checked_add(before).and_then(|s| s.checked_add(after)).is_some_and(|padded| padded >= k)
+    };
+    x.iter().chain(w).all(|&d| d > 0)
+        && x[1] == w[1]
+        && bias.is_none_or(|b| b.dims() == [w[0]])
+        && fits(x[2], top, bottom, w[2])
+        && fits(x[3], left, right, w[3])
+}
+
+/// How `gemm` runs one task's product: split over the cores when the batch
+/// has fewer tasks than the pool has threads (one served image, a small
+/// batch), else on the task's own thread. `gemm` splits the output into
+/// tiles and sums each entry over `k` in the same order either way, so the
+/// result does not depend on it (tested).
+fn inner(tasks: usize) -> gemm::Parallelism {
+    if tasks < rayon::current_num_threads() { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None }
 }
 
 /// The convolution on flex primitives: plain if nothing is tracked, else
@@ -233,6 +258,7 @@ fn forward(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>, options: &ConvOp
     let bias = b.as_ref().map(values);
     let (k, p, f) = (g.k(), g.p(), g.filters);
     let mut out = vec![0.0f32; g.batch * f * p];
+    let split = inner(g.batch);
     out.par_chunks_mut(f * p).zip(xs.par_chunks(g.image())).for_each_init(
         || vec![0.0f32; k * p],
         |col, (out, image)| {
@@ -243,7 +269,7 @@ fn forward(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>, options: &ConvOp
                 }
             }
             // out [F x P] (+)= W [F x K] . col [K x P]
-            product(out, Out::Rows, bias.is_some(), Mat::rows(ws, f, k), Mat::rows(col, k, p));
+            product(out, Out::Rows, bias.is_some(), Mat::rows(ws, f, k), Mat::rows(col, k, p), split);
         },
     );
     primitive(out, &[g.batch, f, g.out[0], g.out[1]])
@@ -275,46 +301,53 @@ fn backward(x: &FlexTensor, w: &FlexTensor, grad: &FlexTensor, options: &ConvOpt
     let tasks = g.batch.div_ceil(IMAGES_PER_TASK);
     let mut dx_chunks: Vec<&mut [f32]> =
         if wanted.x { dx.chunks_mut(task_dx).collect() } else { (0..tasks).map(|_| &mut [][..]).collect() };
-    // Each task: its images' input gradients in place, and the weight and
-    // bias gradients of its images, summed in task order below.
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
-        .par_iter_mut()
-        .enumerate()
-        .map(|(task, dx)| {
-            let first = task * IMAGES_PER_TASK;
-            let images = first..(first + IMAGES_PER_TASK).min(g.batch);
-            let mut dw = vec![0.0f32; if wanted.w { f * k } else { 0 }];
-            let mut db = vec![0.0f32; if wanted.b { f } else { 0 }];
-            let mut col = vec![0.0f32; if wanted.w { k * p } else { 0 }];
-            let mut dcol = vec![0.0f32; if wanted.x { k * p } else { 0 }];
-            for (i, n) in images.enumerate() {
-                let dy = &dys[n * f * p..(n + 1) * f * p];
-                if wanted.w {
-                    im2col(&g, &xs[n * g.image()..(n + 1) * g.image()], &mut col);
-                    // dW^T [K x F] += col [K x P] . dY^T [P x F], written into dW
-                    // [F x K] through transposed strides (twice as fast in
-                    // `gemm` as dY . col^T, whose right side it would gather).
-                    product(&mut dw, Out::Transposed, i > 0, Mat::rows(&col, k, p), Mat::rows(dy, f, p).t());
-                }
-                if wanted.b {
-                    for (sum, row) in db.iter_mut().zip(dy.chunks(p)) {
-                        *sum += row.iter().sum::<f32>();
-                    }
-                }
-                if wanted.x {
-                    // dcol [K x P] = W^T [K x F] . dY [F x P]
-                    product(&mut dcol, Out::Rows, false, Mat::rows(ws, f, k).t(), Mat::rows(dy, f, p));
-                    col2im(&g, &dcol, &mut dx[i * g.image()..(i + 1) * g.image()]);
-                }
-            }
-            (dw, db)
-        })
-        .collect();
+    let split = inner(tasks);
     let mut dw = vec![0.0f32; if wanted.w { f * k } else { 0 }];
     let mut db = vec![0.0f32; if wanted.b { f } else { 0 }];
-    for (pw, pb) in &partials {
-        dw.iter_mut().zip(pw).for_each(|(sum, v)| *sum += v);
-        db.iter_mut().zip(pb).for_each(|(sum, v)| *sum += v);
+    // Each task: its images' input gradients in place, and the weight and
+    // bias gradients of its images; a wave of tasks, one per thread, then
+    // their sums added in task order (the same order whatever the number of
+    // threads, and no more than a wave's partial sums held at once).
+    let threads = rayon::current_num_threads().max(1);
+    for (wave, chunks) in dx_chunks.chunks_mut(threads).enumerate() {
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = chunks
+            .par_iter_mut()
+            .enumerate()
+            .map(|(j, dx)| {
+                let first = (wave * threads + j) * IMAGES_PER_TASK;
+                let images = first..(first + IMAGES_PER_TASK).min(g.batch);
+                let mut dw = vec![0.0f32; if wanted.w { f * k } else { 0 }];
+                let mut db = vec![0.0f32; if wanted.b { f } else { 0 }];
+                let mut col = vec![0.0f32; if wanted.w { k * p } else { 0 }];
+                let mut dcol = vec![0.0f32; if wanted.x { k * p } else { 0 }];
+                for (i, n) in images.enumerate() {
+                    let dy = &dys[n * f * p..(n + 1) * f * p];
+                    if wanted.w {
+                        im2col(&g, &xs[n * g.image()..(n + 1) * g.image()], &mut col);
+                        // dW^T [K x F] += col [K x P] . dY^T [P x F], written into
+                        // dW [F x K] through transposed strides (twice as fast in
+                        // `gemm` as dY . col^T, whose right side it would gather).
+                        let (lhs, rhs) = (Mat::rows(&col, k, p), Mat::rows(dy, f, p).t());
+                        product(&mut dw, Out::Transposed, i > 0, lhs, rhs, split);
+                    }
+                    if wanted.b {
+                        for (sum, row) in db.iter_mut().zip(dy.chunks(p)) {
+                            *sum += row.iter().sum::<f32>();
+                        }
+                    }
+                    if wanted.x {
+                        // dcol [K x P] = W^T [K x F] . dY [F x P]
+                        product(&mut dcol, Out::Rows, false, Mat::rows(ws, f, k).t(), Mat::rows(dy, f, p), split);
+                        col2im(&g, &dcol, &mut dx[i * g.image()..(i + 1) * g.image()]);
+                    }
+                }
+                (dw, db)
+            })
+            .collect();
+        for (pw, pb) in &partials {
+            dw.iter_mut().zip(pw).for_each(|(sum, v)| *sum += v);
+            db.iter_mut().zip(pb).for_each(|(sum, v)| *sum += v);
+        }
     }
     drop(dx_chunks);
     Found {
@@ -442,8 +475,8 @@ enum Out {
 }
 
 /// `dst = (dst if accumulate) + lhs [m x k] . rhs [k x n]`, laid out as
-/// `out` says, on this thread (the callers split the batch among the cores).
-fn product(dst: &mut [f32], out: Out, accumulate: bool, lhs: Mat, rhs: Mat) {
+/// `out` says, split as `parallelism` says (see [`inner`]).
+fn product(dst: &mut [f32], out: Out, accumulate: bool, lhs: Mat, rhs: Mat, parallelism: gemm::Parallelism) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(rhs.rows == k && dst.len() >= m * n, "a {m} x {k} by {} x {n} product into {} values", rhs.rows, dst.len());
     let stride = |s: usize| isize::try_from(s).expect("a tensor's stride fits an isize");
@@ -475,7 +508,7 @@ fn product(dst: &mut [f32], out: Out, accumulate: bool, lhs: Mat, rhs: Mat) {
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }

@@ -11,8 +11,10 @@
 //!
 //! The statistics and the running averages are Burn's: the biased batch
 //! variance normalizes and enters the running variance, `momentum` weighs
-//! the new batch (`BatchNorm::forward`). Inference, other backends and
-//! half precision keep Burn's layer.
+//! the new batch (`BatchNorm::forward`). Under mixed precision the layer
+//! computes in f32 (`model.rs` casts its input), so these kernels run there
+//! too. Inference, frozen layers, rows [N, C], other backends and half
+//! tensors keep Burn's layer.
 
 #![expect(clippy::arithmetic_side_effects, reason = "offsets inside tensors whose sizes Burn allocated and checked")]
 
@@ -32,10 +34,8 @@ use super::flex::{OnFlex, contiguous, on_flex, primitive, values};
 /// with the training pass through the flex kernels below where they apply.
 pub fn layer<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
-    if !(device.is_autodiff() && m.training.is_enabled()) {
-        return m.forward(x);
-    }
-    let (Some(xf), Some(gamma), Some(beta)) = (on_flex(&x), on_flex(&m.gamma.val()), on_flex(&m.beta.val())) else {
+    let (Some(xf), Some(gamma), Some(beta)) = (native_parts(m, &x), on_flex(&m.gamma.val()), on_flex(&m.beta.val()))
+    else {
         return m.forward(x);
     };
     let (output, mean, variance) = train(xf, gamma, beta, m.epsilon);
@@ -47,6 +47,27 @@ pub fn layer<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     m.running_mean.update(running_mean.detach());
     m.running_var.update(running_var.detach());
     output
+}
+
+/// Whether [`layer`] runs `x` through the kernels below: training (an
+/// autodiff device and a layer not frozen), f32 on flex, a channel per
+/// gamma, a non-empty batch, and more than one value per channel and
+/// sample (rows [N, C] keep Burn's layer, whose column sums suit them).
+pub fn runs_natively<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> bool {
+    native_parts(m, x).is_some() && on_flex(&m.gamma.val()).is_some() && on_flex(&m.beta.val()).is_some()
+}
+
+/// `x`'s flex primitive, where the kernels below take it (see
+/// [`runs_natively`]).
+fn native_parts<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> Option<OnFlex> {
+    let dims = x.dims();
+    let fits = D >= 3
+        && dims[0] > 0
+        && dims[1] == m.gamma.val().dims()[0]
+        && dims[2..].iter().product::<usize>() > 1
+        && x.device().is_autodiff()
+        && m.training.is_enabled();
+    if fits { on_flex(x) } else { None }
 }
 
 /// The batch's per-channel sums of a tensor laid out [N, C, S].
@@ -104,11 +125,13 @@ impl Layout {
     /// position, written in parallel.
     fn map(&self, a: &[f32], b: &[f32], f: impl Fn(f32, f32, usize) -> f32 + Sync) -> Vec<f32> {
         let mut out = vec![0.0f32; a.len()];
-        out.par_chunks_mut(self.spatial).enumerate().for_each(|(row, out)| {
-            let c = row % self.channels;
-            let at = row * self.spatial;
-            for ((o, &x), &y) in out.iter_mut().zip(&a[at..at + self.spatial]).zip(&b[at..at + self.spatial]) {
-                *o = f(x, y, c);
+        let sample = self.channels * self.spatial;
+        out.par_chunks_mut(sample).enumerate().for_each(|(n, out)| {
+            for (c, out) in out.chunks_mut(self.spatial).enumerate() {
+                let at = n * sample + c * self.spatial;
+                for ((o, &x), &y) in out.iter_mut().zip(&a[at..at + self.spatial]).zip(&b[at..at + self.spatial]) {
+                    *o = f(x, y, c);
+                }
             }
         });
         out
@@ -119,17 +142,20 @@ impl Layout {
 /// biased variance per channel (constants).
 fn train<const D: usize>(x: OnFlex, gamma: OnFlex, beta: OnFlex, epsilon: f64) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
     let (x, gamma, beta) = (x.tracked(), gamma.tracked(), beta.tracked());
-    let stats = Stats::of(x.primitive(), epsilon);
+    // Copied once if strided (a sequence's swapped dimensions), for the
+    // statistics, the output and the backward.
+    let values_of_x = contiguous(x.primitive());
+    let stats = Stats::of(&values_of_x, epsilon);
     let constant = |v: &[f32]| {
         Tensor::<1>::from_primitive::<Autodiff<Flex>>(Autodiff::<Flex>::from_inner(primitive(v.to_vec(), &[v.len()])))
     };
     let (mean, variance) = (constant(&stats.mean), constant(&stats.variance));
-    let output = normalize(x.primitive(), gamma.primitive(), beta.primitive(), &stats);
+    let output = normalize(&values_of_x, gamma.primitive(), beta.primitive(), &stats);
     let output =
         match NormBackward.prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful()
         {
             OpsKind::Tracked(prep) => {
-                let state = State { x: x.primitive().clone(), gamma: gamma.primitive().clone(), stats };
+                let state = State { x: values_of_x, gamma: gamma.primitive().clone(), stats };
                 prep.finish(state, output)
             }
             OpsKind::UnTracked(prep) => prep.finish(output),
@@ -158,12 +184,17 @@ impl Stats {
         // to cancellation).
         let shift: Vec<f32> = (0..layout.channels).map(|c| xs[c * layout.spatial]).collect();
         let sums = layout.per_channel(xs, xs, |v, _, c| {
-            let d = f64::from(v - shift[c]);
+            let d = f64::from(v) - f64::from(shift[c]);
             [d, d * d]
         });
         let means: Vec<f64> = sums.iter().zip(&shift).map(|(s, &k)| f64::from(k) + s[0] / count).collect();
         let variances: Vec<f64> =
-            sums.iter().map(|s| (s[1] / count - (s[0] / count) * (s[0] / count)).max(0.0)).collect();
+            // Rounding can leave a constant channel's variance a hair below
+            // zero; a NaN stays NaN (the loss shows the divergence).
+            sums.iter()
+                .map(|s| s[1] / count - (s[0] / count) * (s[0] / count))
+                .map(|v| if v < 0.0 { 0.0 } else { v })
+                .collect();
         Stats {
             mean: means.iter().map(|&m| m as f32).collect(),
             variance: variances.iter().map(|&v| v as f32).collect(),
