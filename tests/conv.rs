@@ -254,11 +254,28 @@ fn flex_batch_norm_equals_pytorch_and_burns_layer() {
         close(&burns[4], &ours[4], &format!("{name}, Burn's running mean"));
         close(&burns[5], &ours[5], &format!("{name}, Burn's running variance"));
 
-        // Rows [N, C] go through the same kernels as 2-D tensors.
+        // Rows [N, C] as 2-D tensors (Burn's layer) give the same.
         if shape.len() == 2 {
             let m = build(&device);
             let x = Tensor::<2>::from_data(TensorData::new(floats(&c["x"]), [shape[0], shape[1]]), &device);
             close(&values(norm::layer(&m, x)), &want[0], &format!("{name}, rows as 2-D"));
+        }
+        // A strided input (a sequence's swapped dimensions, as model.rs
+        // normalizes `[N, L, C]`): the same output as the contiguous one.
+        if shape.len() == 4 {
+            let m = build(&device);
+            let x = Tensor::<4>::from_data(TensorData::new(floats(&c["x"]), dims4), &device);
+            // The values stored channels last, viewed as [N, C, H, W].
+            let nhwc = Tensor::<4>::from_data(x.clone().permute([0, 2, 3, 1]).to_data(), &device);
+            let strided = nhwc.permute([0, 3, 1, 2]);
+            use burn::backend::{Autodiff, Flex};
+            let layout = strided.clone().try_into_primitive::<Autodiff<Flex>>();
+            assert!(layout.is_ok_and(|t| !t.primitive().is_contiguous()), "{name}: the input is strided");
+            assert_eq!(norm::runs_natively(&m, &strided), native, "{name}: strided");
+            close(&values(norm::layer(&m, strided)), &want[0], &format!("{name}, strided input"));
+            // A frozen layer keeps Burn's (inference) path.
+            let frozen = burn::module::Module::freeze(build(&device));
+            assert!(!norm::runs_natively(&frozen, &x), "{name}: a frozen layer is Burn's");
         }
         // Inference: Burn's layer, from the running averages.
         let plain = backend.clone();
