@@ -21,6 +21,8 @@ pub mod lr_find;
 pub mod metrics;
 pub mod model;
 pub mod norm;
+#[cfg(feature = "tch")]
+mod norm_torch;
 pub mod optimizer;
 pub mod plot;
 pub mod scale;

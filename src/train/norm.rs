@@ -34,11 +34,13 @@ use super::flex::{OnFlex, contiguous, on_flex, primitive, values};
 /// with the training pass through the flex kernels below where they apply.
 pub fn layer<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
-    let (Some(xf), Some(gamma), Some(beta)) = (native_parts(m, &x), on_flex(&m.gamma.val()), on_flex(&m.beta.val()))
-    else {
-        return m.forward(x);
+    let (output, mean, variance) = match (native_parts(m, &x), on_flex(&m.gamma.val()), on_flex(&m.beta.val())) {
+        (Some(xf), Some(gamma), Some(beta)) => train(xf, gamma, beta, m.epsilon),
+        _ => match (device.is_autodiff() && m.training.is_enabled()).then(|| torch_train(&x, m)).flatten() {
+            Some(trained) => trained,
+            None => return m.forward(x),
+        },
     };
-    let (output, mean, variance) = train(xf, gamma, beta, m.epsilon);
     // As `BatchNorm::forward_train` updates them.
     let running_mean = m.running_mean.value_sync().to_device(&device);
     let running_var = m.running_var.value_sync().to_device(&device);
@@ -47,6 +49,18 @@ pub fn layer<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     m.running_mean.update(running_mean.detach());
     m.running_var.update(running_var.detach());
     output
+}
+
+/// Training on libtorch's own kernels (`norm_torch.rs`).
+#[cfg(feature = "tch")]
+fn torch_train<const D: usize>(x: &Tensor<D>, m: &BatchNorm) -> Option<(Tensor<D>, Tensor<1>, Tensor<1>)> {
+    super::norm_torch::train(x, &m.gamma.val(), &m.beta.val(), m.epsilon)
+}
+
+/// Without libtorch there is none.
+#[cfg(not(feature = "tch"))]
+fn torch_train<const D: usize>(_: &Tensor<D>, _: &BatchNorm) -> Option<(Tensor<D>, Tensor<1>, Tensor<1>)> {
+    None
 }
 
 /// Whether [`layer`] runs `x` through the kernels below: training (an
