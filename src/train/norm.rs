@@ -13,8 +13,9 @@
 //! variance normalizes and enters the running variance, `momentum` weighs
 //! the new batch (`BatchNorm::forward`). Under mixed precision the layer
 //! computes in f32 (`model.rs` casts its input), so these kernels run there
-//! too. Inference, frozen layers, rows [N, C], other backends and half
-//! tensors keep Burn's layer.
+//! too. On libtorch, training runs libtorch's own batch norm
+//! (`norm_torch.rs`, in a `tch` build). Inference, frozen layers, rows
+//! [N, C] on flex, other backends and half tensors keep Burn's layer.
 
 #![expect(clippy::arithmetic_side_effects, reason = "offsets inside tensors whose sizes Burn allocated and checked")]
 
