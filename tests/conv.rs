@@ -20,6 +20,16 @@ fn close(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
+/// A committed PyTorch reference (`tests/data/NAME`).
+fn fixture(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repo().join("tests/data").join(name)).unwrap()).unwrap()
+}
+
+/// A JSON array of numbers as f32.
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap()
 }
@@ -37,9 +47,6 @@ struct Case {
 }
 
 fn case(v: &serde_json::Value) -> Case {
-    let floats = |v: &serde_json::Value| -> Vec<f32> {
-        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-    };
     let sizes = |v: &serde_json::Value| -> Vec<usize> {
         v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
     };
@@ -88,13 +95,9 @@ fn run(
 #[test]
 #[allow(deprecated)] // Burn marks the libtorch constructors deprecated in 0.22.
 fn flex_convolution_equals_pytorch_forward_and_backward() {
-    let fixture: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_conv/conv.json")).unwrap()).unwrap();
+    let fixture = fixture("torch_conv/conv.json");
     let cases = fixture.as_object().unwrap();
     assert_eq!(cases.len(), 8);
-    let floats = |v: &serde_json::Value| -> Vec<f32> {
-        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-    };
     for (name, expected) in cases {
         let c = case(expected);
         let want = ["y", "dx", "dw", "db"].map(|k| floats(&expected[k]));
@@ -187,12 +190,7 @@ fn flex_batch_norm_equals_pytorch_and_burns_layer() {
     use burn::nn::{BatchNorm, BatchNormConfig};
     use pipe::train::norm;
 
-    let fixture: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("tests/data/torch_batchnorm/batchnorm.json")).unwrap())
-            .unwrap();
-    let floats = |v: &serde_json::Value| -> Vec<f32> {
-        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-    };
+    let fixture = fixture("torch_batchnorm/batchnorm.json");
     let cases = fixture.as_object().unwrap();
     assert_eq!(cases.len(), 3);
     let backends = Vec::from([(Device::flex(), "flex")]);

@@ -8,9 +8,10 @@
 //! swapped input and output gradient that packs the gradient again for every
 //! input channel (3.2x PyTorch's). Here the forward is `W [F x K] . col [K x
 //! P]` per image (the output comes out in NCHW order, nothing to permute),
-//! the weight gradient `dY [F x P] . col^T` summed over images, and the
-//! input gradient `W^T . dY` scattered back (col2im); `gemm` reads the
-//! transposes through strides, so nothing is copied to transpose.
+//! the weight gradient `col . dY^T` summed over images (written into dW
+//! through transposed strides), and the input gradient `W^T . dY`
+//! scattered back (col2im); `gemm` reads the transposes through strides,
+//! so nothing is copied to transpose.
 //!
 //! It is a Burn autodiff operation of its own (burn-autodiff's `Backward`,
 //! through the flex primitives Burn exposes for extensions), so the rest of
@@ -22,8 +23,9 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -42,20 +44,19 @@ const IMAGES_PER_TASK: usize = 8;
 /// (mixed precision), which go to Burn's convolution.
 pub fn layer(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
-    let padding = |size: usize, k: usize, s: usize| match m.padding {
-        PaddingConfig2d::Valid => (0, 0),
-        // Burn's (and TensorFlow's) rule: ceil(size / stride) outputs, the
-        // odd padding at the end.
-        PaddingConfig2d::Same => {
-            let needed = (size.div_ceil(s).max(1) - 1) * s + k;
-            let total = needed.saturating_sub(size);
-            (total / 2, total - total / 2)
-        }
-        PaddingConfig2d::Explicit(..) => (0, 0),
+    // Burn's (and TensorFlow's) `same`: ceil(size / stride) outputs, the
+    // odd padding at the end.
+    let same = |size: usize, k: usize, s: usize| {
+        let outputs = size.div_ceil(s);
+        let total = if outputs > 0 { ((outputs - 1) * s + k).saturating_sub(size) } else { 0 };
+        (total / 2, total - total / 2)
     };
     let (vertical, horizontal) = match m.padding {
+        PaddingConfig2d::Valid => ((0, 0), (0, 0)),
+        PaddingConfig2d::Same => {
+            (same(height, m.kernel_size[0], m.stride[0]), same(width, m.kernel_size[1], m.stride[1]))
+        }
         PaddingConfig2d::Explicit(top, left, bottom, right) => ((top, bottom), (left, right)),
-        _ => (padding(height, m.kernel_size[0], m.stride[0]), padding(width, m.kernel_size[1], m.stride[1])),
     };
     let options = ConvOptions::new_with_padding(m.stride, [vertical, horizontal], m.dilation, m.groups);
     conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
@@ -130,33 +131,33 @@ fn native(x: OnFlex, w: OnFlex, b: Option<OnFlex>, options: &ConvOptions<2>) -> 
             OnFlex::Plain(t) => t,
             OnFlex::Tracked(t) => t.into_primitive(),
         };
-        let out = forward(plain(x), plain(w), b.map(plain), options);
+        let out = forward(&plain(x), &plain(w), b.map(plain).as_ref(), options);
         return Tensor::from_primitive::<Flex>(out);
     }
     let (x, w) = (x.tracked(), w.tracked());
+    // Copied once if strided, for the forward and the backward.
+    let (xs, ws) = (contiguous(x.primitive()), contiguous(w.primitive()));
     let out = match b.map(OnFlex::tracked) {
-        Some(b) => match ConvBackward
-            .prepare::<NoCheckpointing>([x.node(), w.node(), b.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let state = State { x: x.primitive().clone(), w: w.primitive().clone(), options: options.clone() };
-                prep.finish(state, forward(x.into_primitive(), w.into_primitive(), Some(b.into_primitive()), options))
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(forward(x.into_primitive(), w.into_primitive(), Some(b.into_primitive()), options))
-            }
-        },
-        None => match ConvBackward.prepare::<NoCheckpointing>([x.node(), w.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let state = State { x: x.primitive().clone(), w: w.primitive().clone(), options: options.clone() };
-                prep.finish(state, forward(x.into_primitive(), w.into_primitive(), None, options))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(x.into_primitive(), w.into_primitive(), None, options)),
-        },
+        Some(b) => record([x.node(), w.node(), b.node()], xs, ws, Some(b.primitive()), options),
+        None => record([x.node(), w.node()], xs, ws, None, options),
     };
     Tensor::from_primitive::<Autodiff<Flex>>(out)
+}
+
+/// The forward, recorded in the autodiff graph of `nodes` (input, weight
+/// and, when there is one, bias) with what its backward needs.
+fn record<const N: usize>(
+    nodes: [NodeGuard; N],
+    x: FlexTensor,
+    w: FlexTensor,
+    b: Option<&FlexTensor>,
+    options: &ConvOptions<2>,
+) -> FloatTensor<Autodiff<Flex>> {
+    let output = forward(&x, &w, b, options);
+    match ConvBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(State { x, w, options: options.clone() }, output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
 }
 
 /// The convolution's backward: its parents are the input, the weight and,
@@ -250,10 +251,10 @@ impl Geometry {
 }
 
 /// The forward convolution of f32 flex primitives.
-fn forward(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
-    let (x, w) = (contiguous(&x), contiguous(&w));
+fn forward(x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>, options: &ConvOptions<2>) -> FlexTensor {
+    let (x, w) = (contiguous(x), contiguous(w));
     let g = Geometry::of(&x.shape(), &w.shape(), options);
-    let b = b.map(|b| contiguous(&b));
+    let b = b.map(contiguous);
     let (xs, ws) = (values(&x), values(&w));
     let bias = b.as_ref().map(values);
     let (k, p, f) = (g.k(), g.p(), g.filters);

@@ -35,12 +35,12 @@ use super::flex::{OnFlex, contiguous, on_flex, primitive, values};
 /// with the training pass through the flex kernels below where they apply.
 pub fn layer<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
-    let (output, mean, variance) = match (native_parts(m, &x), on_flex(&m.gamma.val()), on_flex(&m.beta.val())) {
-        (Some(xf), Some(gamma), Some(beta)) => train(xf, gamma, beta, m.epsilon),
-        _ => match (device.is_autodiff() && m.training.is_enabled()).then(|| torch_train(&x, m)).flatten() {
-            Some(trained) => trained,
-            None => return m.forward(x),
-        },
+    let trained = match flex_parts(m, &x) {
+        Some((xf, gamma, beta)) => Some(train(xf, gamma, beta, m.epsilon)),
+        None => training(m, &x).then(|| torch_train(&x, m)).flatten(),
+    };
+    let Some((output, mean, variance)) = trained else {
+        return m.forward(x);
     };
     // As `BatchNorm::forward_train` updates them.
     let running_mean = m.running_mean.value_sync().to_device(&device);
@@ -69,23 +69,31 @@ fn torch_train<const D: usize>(_: &Tensor<D>, _: &BatchNorm) -> Option<(Tensor<D
 /// gamma, a non-empty batch, and more than one value per channel and
 /// sample (rows [N, C] keep Burn's layer, whose column sums suit them).
 pub fn runs_natively<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> bool {
-    native_parts(m, x).is_some() && on_flex(&m.gamma.val()).is_some() && on_flex(&m.beta.val()).is_some()
+    flex_parts(m, x).is_some()
 }
 
-/// `x`'s flex primitive, where the kernels below take it (see
-/// [`runs_natively`]).
-fn native_parts<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> Option<OnFlex> {
+/// Whether the layer trains on this batch (as `BatchNorm::forward` decides).
+fn training<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> bool {
+    x.device().is_autodiff() && m.training.is_enabled()
+}
+
+/// The flex primitives of `x`, gamma and beta, where the kernels below take
+/// them (see [`runs_natively`]).
+fn flex_parts<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> Option<(OnFlex, OnFlex, OnFlex)> {
     let dims = x.dims();
+    let gamma = m.gamma.val();
     let fits = D >= 3
         && dims[0] > 0
-        && dims[1] == m.gamma.val().dims()[0]
+        && dims[1] == gamma.dims()[0]
         && dims[2..].iter().product::<usize>() > 1
-        && x.device().is_autodiff()
-        && m.training.is_enabled();
-    if fits { on_flex(x) } else { None }
+        && training(m, x);
+    if !fits {
+        return None;
+    }
+    Some((on_flex(x)?, on_flex(&gamma)?, on_flex(&m.beta.val())?))
 }
 
-/// The batch's per-channel sums of a tensor laid out [N, C, S].
+/// A tensor laid out [N, C, S]: batch, channels, values per channel and sample.
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     batch: usize,
