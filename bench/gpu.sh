@@ -29,21 +29,4 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 python3 bench/gpu_bench.py --pipe "$pipe" --out "$out" "$@" 2>&1 | tee "$out/bench.log"
 status=${PIPESTATUS[0]}
-
-# What libtorch's caching allocator accepts in PYTORCH_CUDA_ALLOC_CONF, for
-# `gpu_memory:` (issue 20): each setting in a fresh process that then takes
-# 30% of the card; an unknown key or a fraction below 0.3 fails.
-python3 - <<'PY' 2>&1 | tee -a "$out/bench.log"
-import os, subprocess, sys
-code = ("import torch; t = torch.cuda.get_device_properties(0).total_memory; "
-        "x = torch.empty(int(0.3 * t), dtype=torch.uint8, device='cuda'); "
-        "print('took 30%:', torch.cuda.memory_reserved() >> 20, 'MiB reserved')")
-for conf in ["", "expandable_segments:True", "per_process_memory_fraction:0.2", "per_process_memory_fraction:0.5"]:
-    env = dict(os.environ, PYTORCH_CUDA_ALLOC_CONF=conf)
-    try:
-        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-        print(f"alloc conf {conf!r}: rc {r.returncode}: {(r.stdout + r.stderr).strip()[-240:]}")
-    except subprocess.TimeoutExpired:
-        print(f"alloc conf {conf!r}: timed out")
-PY
 exit "$status"

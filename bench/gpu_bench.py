@@ -20,7 +20,14 @@ median samples/s over every epoch but the first of each run. The GPU
 memory each side used is the peak of nvidia-smi's reading (sampled every
 0.2 s) above what was in use before it started, the same for both sides.
 A round starts only if the budget's seconds are not half spent. Prints one
-table; with --out, writes results.json and the runs' logs there.
+table; with --out, writes results.json and the runs' logs there. The
+table also holds the most memory each side's tensors took (pipe's epoch
+log, PyTorch's max_memory_allocated).
+
+Then `gpu_memory:` on the large row (f32, one epoch): with `limit(0.02)`
+the run must stop with pipe::run::gpu_memory (out of memory, not a
+crash); with `[growth, limit(0.5)]` it must train, print the settings as
+libtorch reads them back, and stay under half the card (nvidia-smi).
 """
 import argparse
 import json
@@ -137,13 +144,18 @@ class GpuMemory:
         return None if self.base is None else self.peak - self.base
 
 
-def pipe_file(row, precision, epochs, size):
+def pipe_file(row, precision, epochs, size, gpu_memory=None):
     """bench/gpu/ROW.pipe with the round's epochs, precision and image
-    size, beside the original so its paths resolve."""
+    size (and a `gpu_memory:` setting), beside the original so its paths
+    resolve."""
     text = open(os.path.join(GPU, f"{row}.pipe")).read()
     text = re.sub(r"epochs: \d+", f"epochs: {epochs}", text)
     text = re.sub(r"precision: \w+", f"precision: {precision}", text)
     text = text.replace("size: [224, 224]", f"size: [{size}, {size}]")
+    if gpu_memory:
+        # The checker holds `gpu_memory` to the file's device (`--device`
+        # then overrides it; off CUDA, leaving the setting out).
+        text = re.sub(r"(\n    precision: \w+)", f"\\1\n    device: torch.cuda\n    gpu_memory: {gpu_memory}", text)
     path = os.path.join(GPU, f"_{row}_{precision}.pipe")
     open(path, "w").write(text)
     return path
@@ -167,10 +179,12 @@ def run_pipe(a, row, precision, size, logs):
     lines = [json.loads(x) for x in stdout.splitlines() if x.startswith("{")]
     epochs = [x["epoch"] for x in lines if "epoch" in x]
     acc = next((x["metrics"].get("accuracy") for x in lines if "metrics" in x), None)
+    peaks = [e["gpu_memory"]["allocated_bytes"] / 2**20 for e in epochs if e.get("gpu_memory")]
     if rc != 0:
         log(f"  pipe {row} {precision}: failed ({rc}) after {wall:.1f} s: {stderr.strip()[-600:]}")
     return {"rate": [e["samples_per_second"] for e in epochs[1:]], "loss": [e.get("loss") for e in epochs],
-            "accuracy": acc, "gpu_mib": mem.mib(), "wall": wall, "ok": rc == 0}
+            "accuracy": acc, "gpu_mib": mem.mib(), "wall": wall, "ok": rc == 0,
+            "peak_mib": max(peaks, default=None)}
 
 
 def run_peer(a, row, precision, size, logs):
@@ -193,7 +207,39 @@ def run_peer(a, row, precision, size, logs):
     r = json.loads(stdout.strip().splitlines()[-1])
     rate = [r["samples"] / s for s in r["epoch_s"][1:]]
     return {"rate": rate, "loss": r["loss"], "accuracy": r["accuracy"], "gpu_mib": mem.mib(), "wall": wall,
-            "ok": True, "torch_peak_mib": r["peak_bytes"] and r["peak_bytes"] / 2**20}
+            "ok": True, "peak_mib": r["peak_bytes"] and r["peak_bytes"] / 2**20}
+
+
+def gpu_memory_checks(a, size, logs):
+    """`gpu_memory:` on the large row, f32, one epoch: a limit too small
+    for it stops the run with pipe::run::gpu_memory, and [growth,
+    limit(0.5)] trains within half the card. Off CUDA (the rehearsal),
+    `--device` leaves the setting out with a note."""
+    checks = []
+    for setting, expect_ok in [("limit(0.02)", False), ("[growth, limit(0.5)]", True)]:
+        path = pipe_file("large", "f32", 1, size, gpu_memory=setting)
+        # As a user sees it: notes are left out of `--format json`.
+        cmd = [a.pipe, "run", "--no-cache", "--device", a.device, path]
+        with GpuMemory() as mem:
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=a.run_timeout)
+                rc, stdout, stderr = out.returncode, out.stdout, out.stderr
+            except subprocess.TimeoutExpired:
+                rc, stdout, stderr = "timeout", "", ""
+        os.remove(path)
+        logs.append({"side": "gpu_memory", "setting": setting, "rc": rc, "stdout": stdout, "stderr": stderr})
+        said = [l.strip() for l in (stdout + stderr).splitlines() if "gpu_memory" in l or "GPU memory" in l]
+        peaks = [l.strip().split("  gpu ")[-1] for l in stderr.splitlines() if "  gpu " in l and "(reserved" in l]
+        crashed = "panicked" in stderr
+        if a.device != "torch.cuda":
+            ok = rc == 0 and any("so this run goes without it" in l for l in said)
+        elif expect_ok:
+            ok = rc == 0 and any("may reserve 50% of its memory" in l for l in said) and bool(peaks)
+        else:
+            ok = rc == 1 and "pipe::run::gpu_memory" in stderr and "ran out of GPU memory" in stderr and not crashed
+        checks.append(f"gpu_memory: {setting}: rc {rc}, {'as expected' if ok else 'NOT as expected'}, "
+                      f"nvidia-smi {fmt(mem.mib())} MiB, epoch peaks {peaks[-1:]}, said {said[:3]}")
+    return checks
 
 
 def environment(a):
@@ -218,7 +264,8 @@ def fmt(x, spec=",.0f"):
 
 def table(results, a):
     lines = [f"| row | precision | pipe samples/s | PyTorch samples/s | pipe / PyTorch | pipe GPU MiB | PyTorch GPU MiB"
-             " | accuracy pipe / PyTorch |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             " | tensors' peak MiB pipe / PyTorch | accuracy pipe / PyTorch |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     medians = {}
     for row in a.rows:
         for precision in PRECISIONS:
@@ -231,8 +278,10 @@ def table(results, a):
             ratio = med["pipe"] / med["torch"] if med["pipe"] and med["torch"] else None
             mem = {s: max((r["gpu_mib"] for r in runs[s] if r["gpu_mib"] is not None), default=None) for s in med}
             acc = {s: next((r["accuracy"] for r in reversed(runs[s]) if r["accuracy"] is not None), None) for s in med}
+            peak = {s: max((r["peak_mib"] for r in runs[s] if r.get("peak_mib") is not None), default=None) for s in med}
             lines.append(f"| {row} | {precision} | {fmt(med['pipe'])} | {fmt(med['torch'])} | {fmt(ratio, '.2f')} | "
-                         f"{fmt(mem['pipe'])} | {fmt(mem['torch'])} | {fmt(acc['pipe'], '.3f')} / {fmt(acc['torch'], '.3f')} |")
+                         f"{fmt(mem['pipe'])} | {fmt(mem['torch'])} | {fmt(peak['pipe'])} / {fmt(peak['torch'])} | "
+                         f"{fmt(acc['pipe'], '.3f')} / {fmt(acc['torch'], '.3f')} |")
     lines.append("")
     for row in a.rows:
         f32, bf16 = medians[row, "f32"], medians[row, "bf16"]
@@ -284,7 +333,7 @@ def main():
                     runs[side].append(r)
                     log(f"round {round_ + 1} {row} {precision} {side}: {fmt(statistics.median(r['rate']) if r['rate'] else None)}"
                         f" samples/s, {r['wall']:.1f} s, GPU {fmt(r['gpu_mib'])} MiB, loss {r['loss'][-1:]} acc {r['accuracy']}")
-    text = table(results, a)
+    text = table(results, a) + "\n\n" + "\n".join(gpu_memory_checks(a, size, logs))
     log(f"\n{a.rounds} rounds asked, {a.epochs} epochs a run (the first left out), {time.perf_counter() - begun:.0f} s in all\n")
     log(text)
     if a.out:

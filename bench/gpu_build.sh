@@ -13,9 +13,11 @@ set -eu
 cd "$(dirname "$0")/.."
 venv=${PIPE_GPU_VENV:-$HOME/.cache/pipe-gpu-torch}
 target=${PIPE_GPU_TARGET:-$HOME/.cache/pipe-gpu-target}
+# cuda-toolkit[crt]: the `crt/` headers that CUDA's runtime headers include,
+# for build.rs's src/train/gpu_memory.cpp (`gpu_memory: limit(...)`).
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q torch==2.11.0 numpy pyarrow pillow
+    "$venv/bin/pip" install -q torch==2.11.0 "cuda-toolkit[crt]==13.0.2" numpy pyarrow pillow
 fi
 if [ ! -d "$target" ] && [ -d "$HOME/.cache/pipe-ci-target" ]; then
     cp -a "$HOME/.cache/pipe-ci-target" "$target"

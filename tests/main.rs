@@ -13,6 +13,7 @@ mod examples;
 mod export;
 mod format;
 mod generated;
+mod gpu_memory;
 mod images;
 mod integrity;
 mod ir;

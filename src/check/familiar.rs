@@ -81,6 +81,10 @@ pub const FAMILIAR: &[Familiar] = &[
     f(TrainSetting, "early_stopping", "write `early_stop: patience(3, on: val.loss, restore_best: true)`"),
     f(TrainSetting, "patience", "patience belongs to early stopping: write `early_stop: patience(3, on: val.loss)`"),
     f(TrainSetting, "tensorboard", "write `log: tensorboard(\"runs/name\")`"),
+    f(TrainSetting, "memory_growth", "write `gpu_memory: growth` (libtorch's CUDA devices)"),
+    f(TrainSetting, "allow_growth", "write `gpu_memory: growth` (libtorch's CUDA devices)"),
+    f(TrainSetting, "memory_limit", "write `gpu_memory: limit(0.8)`: a share of each card's memory"),
+    f(TrainSetting, "per_process_memory_fraction", "write `gpu_memory: limit(0.8)`: a share of each card's memory"),
     f(TrainSetting, "gpus", "write `device: torch.cuda` (one GPU) or `device: [torch.cuda(0), torch.cuda(1)]`"),
     f(
         TrainSetting,

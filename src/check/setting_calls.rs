@@ -174,6 +174,31 @@ pub const CHECKPOINTS: &[Declared<()>] = &[call(
     "A checkpoint every few epochs (every epoch unless given), the newest `keep` kept",
 )];
 
+/// What `gpu_memory:` sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuMemoryKind {
+    /// Expandable segments.
+    Growth,
+    /// A share of each card.
+    Limit,
+}
+
+/// `gpu_memory:` (libtorch's CUDA caching allocator).
+pub const GPU_MEMORIES: &[Declared<GpuMemoryKind>] = &[
+    call(
+        "growth",
+        GpuMemoryKind::Growth,
+        &[],
+        "Reserves GPU memory in expandable segments that grow in place as tensors need more (PYTORCH_CUDA_ALLOC_CONF's expandable_segments)",
+    ),
+    call(
+        "limit",
+        GpuMemoryKind::Limit,
+        &[pos("fraction", true)],
+        "Lets the process reserve at most this share of each card's memory, in (0, 1]; past it an allocation fails as out of memory",
+    ),
+];
+
 /// Every value call's name, parameters and doc, for editors.
 pub fn all() -> Vec<(&'static str, &'static [Param], &'static str)> {
     fn of<K>(calls: &'static [Declared<K>]) -> impl Iterator<Item = (&'static str, &'static [Param], &'static str)> {
@@ -187,6 +212,7 @@ pub fn all() -> Vec<(&'static str, &'static [Param], &'static str)> {
         .chain(of(CLIPS))
         .chain(of(LOG_SINKS))
         .chain(of(CHECKPOINTS))
+        .chain(of(GPU_MEMORIES))
         .chain(of(crate::check::sweep::SEARCHES))
         .chain(of(crate::check::sweep::SPACES))
         .chain(of(crate::check::sweep::PRUNERS))

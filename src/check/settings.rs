@@ -11,13 +11,14 @@ use crate::check::args::{Bound, Declared, bind, pos};
 use crate::check::error::{CheckError, Mistake};
 use crate::check::familiar::{self, Place};
 use crate::check::setting_calls::{
-    CHECKPOINTS, CLIPS, ClipKind, EARLY_STOPS, LOG_SINKS, LOSSES, Norm, OPTIMIZERS, REGULARIZERS, SCHEDULES,
-    ScheduleKind, SinkKind,
+    CHECKPOINTS, CLIPS, ClipKind, EARLY_STOPS, GPU_MEMORIES, GpuMemoryKind, LOG_SINKS, LOSSES, Norm, OPTIMIZERS,
+    REGULARIZERS, SCHEDULES, ScheduleKind, SinkKind,
 };
 use crate::check::value::{Constants, Value, eval};
 use crate::ir::{
-    Batch, Checkpoint, ClassWeight, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, LogSink, Loss, LossOptions,
-    Metric, Objective, Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings, WarmupLength,
+    Batch, Checkpoint, ClassWeight, Clip, DataSplit, Decay, Device, DeviceKind, EarlyStop, GpuMemory, LogSink, Loss,
+    LossOptions, Metric, Objective, Optimizer, Precision, Scalar, Schedule, TargetScaling, Task, TrainSettings,
+    WarmupLength,
 };
 use crate::schema::{DType, Schema};
 use crate::source::Span;
@@ -72,6 +73,8 @@ pub enum TrainKey {
     Scale,
     /// `cudnn_benchmark:`
     CudnnBenchmark,
+    /// `gpu_memory:`
+    GpuMemory,
     /// `prefetch:`
     Prefetch,
     /// `jit:` (or `compile:`)
@@ -117,6 +120,7 @@ impl TrainKey {
             | TrainKey::Augment
             | TrainKey::Weights
             | TrainKey::CudnnBenchmark
+            | TrainKey::GpuMemory
             | TrainKey::Jit
             | TrainKey::Search
             | TrainKey::Objective
@@ -227,6 +231,12 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
         "Scales a numeric target for training; predictions and metrics stay in its units",
     ),
     train_setting(TrainKey::CudnnBenchmark, "cudnn_benchmark", "true | false", "cuDNN's autotuning (libtorch devices)"),
+    train_setting(
+        TrainKey::GpuMemory,
+        "gpu_memory",
+        "growth | limit(fraction) | [growth, limit(fraction)]",
+        "How libtorch takes a CUDA card's memory (`torch.cuda` devices): segments that grow in place, at most a share of the card",
+    ),
     train_setting(
         TrainKey::Prefetch,
         "prefetch",
@@ -480,8 +490,8 @@ impl<'a> Settings<'a> {
                 }
                 TrainKey::Scale => out.target_scale = self.target_scale(value, task),
                 TrainKey::Precision => set(&mut out.precision, self.precision(value)),
-                // Needs the devices, lowered: below.
-                TrainKey::CudnnBenchmark => {}
+                // Need the devices, lowered: below.
+                TrainKey::CudnnBenchmark | TrainKey::GpuMemory => {}
                 TrainKey::Prefetch => set(&mut out.prefetch, self.prefetch(value)),
                 // Eager execution is what runs: `false` says so, `true` is refused.
                 TrainKey::Jit => self.jit(key.name.as_str(), value),
@@ -499,6 +509,11 @@ impl<'a> Settings<'a> {
             && self.errors.len() == errors_before
         {
             out.cudnn_benchmark = self.cudnn_benchmark(value, get("device"), &out.devices);
+        }
+        if let Some(value) = get("gpu_memory")
+            && self.errors.len() == errors_before
+        {
+            out.gpu_memory = self.gpu_memory(value, get("device"), &out.devices);
         }
         (self.errors.len() == errors_before).then_some(out)
     }
@@ -569,6 +584,64 @@ impl<'a> Settings<'a> {
             return None;
         }
         Some(on)
+    }
+
+    /// `gpu_memory: growth | limit(f) | [growth, limit(f)]`: libtorch's CUDA
+    /// allocator, so only for runs on `torch.cuda`.
+    fn gpu_memory(&mut self, value: &Expr, device: Option<&Expr>, devices: &[Device]) -> Option<GpuMemory> {
+        let parts = value.one_or_many();
+        if parts.is_empty() {
+            let help = "write `gpu_memory: growth`, `limit(0.8)`, or both in a list";
+            self.wrong_type(value.span, "`gpu_memory` takes a rule, and this list is empty", "no rule", help);
+            return None;
+        }
+        let mut out = GpuMemory::default();
+        for part in parts {
+            let (kind, b) = self.call(part, GPU_MEMORIES, "a GPU memory rule")?;
+            let given_twice = match kind {
+                GpuMemoryKind::Growth => std::mem::replace(&mut out.growth, true),
+                GpuMemoryKind::Limit => {
+                    let rule = "a share of the card, greater than 0 and at most 1";
+                    let help = "write `limit(0.8)` to let the process reserve at most 80% of each card";
+                    let limit = self.number_helped(&b, "fraction", |x| x > 0.0 && x <= 1.0, rule, help).ok()??;
+                    out.limit.replace(limit).is_some()
+                }
+            };
+            if given_twice {
+                let message = "this rule is given twice";
+                let help = "keep one `growth` and one `limit(...)` at most";
+                self.mistake(Mistake::Conflict, part.span, message, "given again", help);
+                return None;
+            }
+        }
+        self.on_torch_cuda("gpu_memory", value.span, device, devices)?;
+        Some(out)
+    }
+
+    /// Every device of the run is libtorch's CUDA (`torch.cuda`): a
+    /// setting of its allocator means nothing elsewhere.
+    fn on_torch_cuda(&mut self, key: &str, span: Span, device: Option<&Expr>, devices: &[Device]) -> Option<()> {
+        let written = device.map(Expr::one_or_many).unwrap_or_default();
+        let elsewhere = devices.iter().zip(&written).find(|(d, _)| d.kind != DeviceKind::TorchCuda);
+        if !written.is_empty() && elsewhere.is_none() {
+            return Some(());
+        }
+        let (span, backend) = match elsewhere {
+            Some((d, e)) if d.kind == DeviceKind::TorchCpu => (e.span, "libtorch's CPU device (`torch.cpu`)"),
+            Some((d, e)) if d.kind == DeviceKind::Cuda => (e.span, "CubeCL (`cuda`)"),
+            Some((d, e)) if d.kind == DeviceKind::Remote => (e.span, "a remote device (flex, on its server)"),
+            Some((_, e)) => (e.span, "flex (`cpu`)"),
+            None => (span, "flex, the default device,"),
+        };
+        self.errors.push(Mistake::Unsupported.at(
+            span,
+            format!("`{key}` sets libtorch's CUDA allocator, which {backend} does not use"),
+            "not a `torch.cuda` device",
+            format!(
+                "write `device: torch.cuda` (a `--features tch` build; `pipe run --device cpu` then runs the file without `{key}` on a machine without a GPU), or remove `{key}`"
+            ),
+        ));
+        None
     }
 
     /// The settings of an `evaluate` item: the metrics asked for, lowered.

@@ -1,6 +1,7 @@
 //! `pipe run FILE [ITEM...]`: checks the file, then runs its data items,
 //! one line per item; `pipe cache clean`.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,14 @@ pub fn run(path: &Path, only: &[String], flags: Flags, device: Option<&str>, rep
     let Some((sources, mut report)) = load(path, reporter) else { return false };
     if let Some(written) = device {
         match parse_device(written) {
-            Ok(device) => override_device(&mut report.ir, device),
+            Ok(device) => {
+                for key in override_device(&mut report.ir, &device) {
+                    reporter.note(&format!(
+                        "--device {written}: `{key}` is a setting of {}, so this run goes without it",
+                        if key == "gpu_memory" { "`torch.cuda` devices" } else { "libtorch devices" }
+                    ));
+                }
+            }
             Err(reason) => {
                 let error = super::CliError::Usage { message: format!("--device {written}: {reason}") };
                 reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
@@ -115,16 +123,28 @@ fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
     }
 }
 
-/// Every training run trains on `device`.
-fn override_device(program: &mut crate::ir::Program, device: crate::ir::Device) {
+/// Every training run trains on `device`; the settings it cannot use
+/// (`gpu_memory:` off `torch.cuda`, `cudnn_benchmark:` off libtorch) are
+/// left out, and their keys returned for a note.
+fn override_device(program: &mut crate::ir::Program, device: &crate::ir::Device) -> BTreeSet<&'static str> {
+    use crate::ir::DeviceKind;
+    let mut dropped = BTreeSet::new();
     for item in program.items.iter_mut().flatten() {
         if let crate::ir::ItemKind::Train(train) = &mut item.kind {
-            train.settings.devices = vec![device.clone()];
-            for trial in train.sweep.iter_mut().flat_map(|s| &mut s.trials) {
-                trial.settings.devices = vec![device.clone()];
+            let trials = train.sweep.iter_mut().flat_map(|s| &mut s.trials).map(|t| &mut t.settings);
+            for settings in std::iter::once(&mut train.settings).chain(trials) {
+                settings.devices = vec![device.clone()];
+                if device.kind != DeviceKind::TorchCuda && settings.gpu_memory.take().is_some() {
+                    dropped.insert("gpu_memory");
+                }
+                let libtorch = matches!(device.kind, DeviceKind::TorchCpu | DeviceKind::TorchCuda);
+                if !libtorch && settings.cudnn_benchmark.take().is_some() {
+                    dropped.insert("cudnn_benchmark");
+                }
             }
         }
     }
+    dropped
 }
 
 /// How to run a checked file.
@@ -341,6 +361,10 @@ fn print_epoch(name: &str, e: &crate::train::fit::Epoch, epochs: usize, reporter
         if let Some(m) = v.mae {
             line.push_str(&format!("  val_mae {m:.4}"));
         }
+    }
+    if let Some(peak) = e.gpu_memory {
+        let (allocated, reserved) = (megabytes(peak.allocated_bytes), megabytes(peak.reserved_bytes));
+        line.push_str(&format!("  gpu {allocated} (reserved {reserved})"));
     }
     if let Some(scale) = e.loss_scale {
         line.push_str(&format!("  loss_scale {scale}"));

@@ -33,7 +33,7 @@ pub use stream::{
 pub(crate) use train::named_enum;
 pub use train::{
     Batch, Checkpoint, ClassWeight, Clip, DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DataSplit, Decay, Device,
-    DeviceKind, EarlyStop, FoldData, LogSink, Loss, LossOptions, MedianPrune, Metric, Objective, Optimizer,
+    DeviceKind, EarlyStop, FoldData, GpuMemory, LogSink, Loss, LossOptions, MedianPrune, Metric, Objective, Optimizer,
     OptimizerKind, Precision, Scalar, Schedule, Sweep, TargetScaling, Task, Train, TrainSettings, Trial, WarmupLength,
     remote_address_problem,
 };

@@ -478,6 +478,11 @@ pub struct TrainSettings {
     pub precision: Precision,
     /// `cudnn_benchmark:` (libtorch devices only).
     pub cudnn_benchmark: Option<bool>,
+    /// `gpu_memory:` (libtorch's CUDA devices only). How memory is taken,
+    /// not what trains: not part of the run's identity (cache key,
+    /// `settings.json`, what `--resume` compares).
+    #[serde(skip)]
+    pub gpu_memory: Option<GpuMemory>,
     /// Devices, in order (several: data parallel); at least one.
     pub devices: Vec<Device>,
     /// L1 penalty weight.
@@ -519,6 +524,21 @@ pub struct TrainSettings {
     pub objective: Option<Objective>,
 }
 
+/// `gpu_memory:`: how libtorch's CUDA caching allocator takes a card's
+/// memory (TensorFlow's memory growth and memory limit). libtorch never
+/// takes a whole card up front: it reserves memory as tensors need it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct GpuMemory {
+    /// `growth`: memory is reserved in expandable segments that grow in
+    /// place as tensors need more, instead of fixed blocks that fragment
+    /// (`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`).
+    pub growth: bool,
+    /// `limit(f)`: the share of each card's memory the process may reserve,
+    /// in (0, 1] (`torch.cuda.set_per_process_memory_fraction`); past it an
+    /// allocation fails as out of memory.
+    pub limit: Option<f64>,
+}
+
 /// A metric on a split: what ranks a sweep's points.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Objective {
@@ -552,6 +572,7 @@ impl TrainSettings {
             early_stop: None,
             precision: Precision::F32,
             cudnn_benchmark: None,
+            gpu_memory: None,
             devices: vec![Device::local(DeviceKind::Cpu, None)],
             l1: None,
             l2: None,

@@ -111,6 +111,21 @@ pub enum RunError {
         help: String,
     },
 
+    /// GPU memory on libtorch's CUDA: a `gpu_memory:` its allocator refused
+    /// (or a build without CUDA's headers asked to limit), or a training
+    /// that ran out of memory on the card.
+    #[error("{message}")]
+    #[diagnostic(code(pipe::run::gpu_memory), help("{help}"))]
+    GpuMemory {
+        /// What happened, with libtorch's words.
+        message: String,
+        /// Where the training run is.
+        #[label(primary, "trains here")]
+        span: Span,
+        /// What to do.
+        help: String,
+    },
+
     /// A remote device whose server cannot be reached (not running, another
     /// port, a build without the `remote` feature there), or that went away
     /// during the run.
@@ -284,6 +299,7 @@ impl RunError {
             | RunError::Data { span, .. }
             | RunError::Write { span, .. }
             | RunError::NoDevice { span, .. }
+            | RunError::GpuMemory { span, .. }
             | RunError::UnreachableDevice { span, .. }
             | RunError::SkippedImages { span, .. }
             | RunError::Diverged { span, .. }

@@ -32,6 +32,7 @@ mod names;
 mod onehot;
 pub mod onnx;
 mod ops;
+mod out_of_memory;
 mod pca;
 mod picks;
 mod plan;

@@ -23,6 +23,7 @@ use crate::schema::DType;
 use crate::source::Span;
 use crate::train::data::{Dataset, Rows};
 use crate::train::fit::{self, Checkpoints, Epoch, Failure, Progress, Scores};
+use crate::train::gpu_memory::PeakMemory;
 use crate::train::loss::{Affine, Loss};
 use crate::train::model::Net;
 use crate::train::tensorboard::EventWriter;
@@ -570,6 +571,16 @@ pub fn train(
         resume: resume_from,
     };
     devices_present(train, span)?;
+    let cards = crate::train::gpu_memory::cards(&train.settings.devices);
+    let applied = crate::train::gpu_memory::apply(train.settings.gpu_memory, &cards);
+    let refused = |reason| RunError::GpuMemory {
+        message: format!("cannot set `gpu_memory`: {reason}"),
+        span,
+        help: "remove `gpu_memory` to train with libtorch's defaults (docs/language.md has its rules)".into(),
+    };
+    if let Some(line) = applied.map_err(refused)? {
+        progress.note(&line);
+    }
     if let Some(on) = train.settings.cudnn_benchmark {
         crate::backend::set_cudnn_benchmark(on);
     }
@@ -577,7 +588,9 @@ pub fn train(
     let rows = set.len();
     let devices = devices_of(train);
     let remote: Vec<String> = train.settings.devices.iter().filter_map(|d| d.address.clone()).collect();
-    let fitted = if remote.is_empty() {
+    let fitted = if !cards.is_empty() {
+        super::out_of_memory::guarded(|| fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
+    } else if remote.is_empty() {
         fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start)
     } else {
         remote::guarded(&remote, || fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
@@ -593,6 +606,7 @@ pub fn train(
             }
             Failure::Damaged { damage, .. } => (Status::Failed, Some(damage.to_string())),
             Failure::DeviceLost(reason) => (Status::Failed, Some(format!("a remote device went away: {reason}"))),
+            Failure::OutOfMemory(words) => (Status::Failed, Some(words.clone())),
         };
         crate::run::folders::record_stop(&run_dir, &status, reason.as_deref());
     }
@@ -636,6 +650,20 @@ pub fn train(
                 reason: format!("it went away during training ({reason})"),
                 span,
                 help: format!("start its `pipe device-server` again{resume}"),
+            });
+        }
+        Err(Failure::OutOfMemory(words)) => {
+            let on: Vec<String> = cards.iter().map(|card| format!("torch.cuda({card})")).collect();
+            let limited = train.settings.gpu_memory.and_then(|g| g.limit);
+            let limit = limited.map_or(String::new(), |f| format!(", raise `gpu_memory: limit({f})`"));
+            let growth = match train.settings.gpu_memory {
+                Some(g) if g.growth => "",
+                _ => ", or add `gpu_memory: growth` when reserved memory goes unused",
+            };
+            return Err(RunError::GpuMemory {
+                message: format!("`{name}` ran out of GPU memory on {}: {words}", on.join(", ")),
+                span,
+                help: format!("lower `batch:`, train in `precision: bf16`{limit}{growth}"),
             });
         }
         Err(Failure::Checkpoint(reason)) => {
@@ -929,6 +957,10 @@ fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {
         if let Some(scale) = e.loss_scale {
             scalars.push(("train/loss_scale", scale));
         }
+        if let Some(peak) = e.gpu_memory {
+            scalars.push(("gpu/peak_allocated_mb", peak.allocated_bytes as f64 / 1e6));
+            scalars.push(("gpu/peak_reserved_mb", peak.reserved_bytes as f64 / 1e6));
+        }
         if let Some(v) = &e.val {
             scalars.push(("val/loss", v.loss));
             if let Some(a) = v.accuracy {
@@ -946,13 +978,15 @@ fn tensorboard(dir: &Path, history: &[Epoch]) -> Result<(), String> {
 }
 
 fn metrics_csv(history: &[Epoch]) -> String {
-    let mut out =
-        String::from("epoch,loss,metric,val_loss,val_accuracy,val_f1,val_mae,lr,seconds,samples_per_second\n");
+    // The GPU's columns only for runs that measured them (libtorch's CUDA).
+    let gpu = history.iter().any(|e| e.gpu_memory.is_some());
+    let mut out = String::from("epoch,loss,metric,val_loss,val_accuracy,val_f1,val_mae,lr,seconds,samples_per_second");
+    out.push_str(if gpu { ",gpu_peak_allocated_mb,gpu_peak_reserved_mb\n" } else { "\n" });
     for e in history {
         let v = e.val.as_ref();
         let opt = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}",
             e.epoch,
             e.loss,
             e.metric,
@@ -964,6 +998,11 @@ fn metrics_csv(history: &[Epoch]) -> String {
             e.seconds,
             e.samples_per_second
         ));
+        if gpu {
+            let mb = |bytes: fn(&PeakMemory) -> u64| opt(e.gpu_memory.as_ref().map(|p| bytes(p) as f64 / 1e6));
+            out.push_str(&format!(",{},{}", mb(|p| p.allocated_bytes), mb(|p| p.reserved_bytes)));
+        }
+        out.push('\n');
     }
     out
 }
@@ -1181,4 +1220,23 @@ pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained>
 fn absolute_dir(dir: &Path) -> PathBuf {
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     dir.canonicalize().or_else(|_| std::env::current_dir().map(|c| c.join(dir))).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Epoch, PeakMemory, metrics_csv};
+
+    /// The CSV log has the GPU's columns when an epoch measured them
+    /// (libtorch's CUDA), in megabytes, and not otherwise.
+    #[test]
+    fn the_csv_log_has_gpu_columns_only_when_measured() {
+        let mut epoch = Epoch { epoch: 1, loss: 0.5, ..Epoch::default() };
+        assert!(!metrics_csv(std::slice::from_ref(&epoch)).contains("gpu"));
+        epoch.gpu_memory = Some(PeakMemory { allocated_bytes: 1_500_000, reserved_bytes: 4_000_000 });
+        let csv = metrics_csv(&[epoch]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(",samples_per_second,gpu_peak_allocated_mb,gpu_peak_reserved_mb"), "{csv}");
+        assert!(lines[1].ends_with(",1.5,4"), "{csv}");
+        assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+    }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::ir::{Batch, DataSplit, EarlyStop, Scalar, Train};
 use crate::train::data::{Dataset, Rows};
 use crate::train::feed::{self, Feed, batch_ranges};
+use crate::train::gpu_memory::PeakMemory;
 use crate::train::loss::Loss;
 use crate::train::metrics::{Confusion, average_precision, log_loss, regression, regression_more, roc_auc};
 use crate::train::model::{Net, Precision};
@@ -51,6 +52,9 @@ pub struct Epoch {
     /// The f16 loss scale at the epoch's end (f16 training only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scale: Option<f64>,
+    /// The most GPU memory the epoch held (libtorch's CUDA cards only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory: Option<PeakMemory>,
 }
 
 /// Metrics of a model on a data set.
@@ -198,6 +202,8 @@ pub enum Failure {
     },
     /// A remote device went away during training (Burn Remote's reason).
     DeviceLost(String),
+    /// libtorch's CUDA ran out of memory (its words).
+    OutOfMemory(String),
 }
 
 /// A trained model and its history.
@@ -273,6 +279,8 @@ pub fn fit(
     let mut settings = train.settings.clone();
     let s = &settings;
     let seed = s.seed;
+    // The CUDA cards whose peak memory each epoch reports.
+    let cards = crate::train::gpu_memory::cards(&s.devices);
     let autodiff = device.clone().autodiff();
     let precision = Precision::of(s.precision);
     let mut net = Net::new(&train.model, &autodiff, seed).with_precision(precision);
@@ -418,6 +426,7 @@ pub fn fit(
             window_bytes,
         };
         let regularize = Regularize::of(train);
+        crate::train::gpu_memory::reset_peaks(&cards);
         // Steps done before the checkpoint this run resumed from are not built.
         for gathered in Feed::start(plan, resumed.steps, s.prefetch as usize).map_err(Failure::Read)? {
             let gathered = gathered.map_err(Failure::Read)?;
@@ -488,6 +497,7 @@ pub fn fit(
             seconds,
             samples_per_second: data.len() as f64 / seconds.max(1e-9),
             loss_scale: scaler.as_ref().map(|s| s.scale),
+            gpu_memory: crate::train::gpu_memory::peak(&cards),
         };
         progress.epoch(&record, epochs);
         if let Some((patience, factor)) = schedule.plateau() {

@@ -15,6 +15,7 @@ pub mod data;
 pub mod feed;
 pub mod fit;
 mod flex;
+pub mod gpu_memory;
 pub mod init;
 pub mod loss;
 pub mod lr_find;

@@ -1,0 +1,108 @@
+//! A training on libtorch's CUDA that runs out of GPU memory (a batch too
+//! large for the card, or past `gpu_memory: limit(...)`). tch raises
+//! libtorch's "CUDA out of memory" as a panic, in whichever thread computed
+//! it (a data-parallel replica's too); guarded, it becomes
+//! [`Failure::OutOfMemory`] and the run's diagnostic instead of a crash.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::train::fit::{Failure, Fitted};
+
+/// Guarded trainings running now (in any thread).
+static GUARDED: AtomicUsize = AtomicUsize::new(0);
+
+/// libtorch's words of the first out-of-memory panic while guarded.
+static SEEN: Mutex<Option<String>> = Mutex::new(None);
+
+/// What libtorch says when the CUDA caching allocator cannot reserve more.
+const OUT_OF_MEMORY: &str = "CUDA out of memory";
+
+/// Runs `fit` (a training on CUDA); an out-of-memory panic in it, or in a
+/// thread it started, becomes [`Failure::OutOfMemory`] with libtorch's
+/// words (not printed as a panic: the run's diagnostic says it). Any other
+/// panic goes on as before.
+pub fn guarded(fit: impl FnOnce() -> Result<Fitted, Failure>) -> Result<Fitted, Failure> {
+    install();
+    GUARDED.fetch_add(1, Ordering::SeqCst);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(fit));
+    GUARDED.fetch_sub(1, Ordering::SeqCst);
+    result.unwrap_or_else(|payload| {
+        let seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let own = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .filter(|message| message.contains(OUT_OF_MEMORY));
+        match seen.or(own) {
+            Some(message) => Err(Failure::OutOfMemory(libtorch_words(&message))),
+            None => std::panic::resume_unwind(payload),
+        }
+    })
+}
+
+/// The sentences of libtorch's message about the allocation, without tch's
+/// wrapping (`called Result::unwrap() on an Err value: Torch("...`), the
+/// C++ stack after it, or its advice on PyTorch's environment variables
+/// (the diagnostic's help gives pipe's settings).
+pub fn libtorch_words(message: &str) -> String {
+    let from = message.find(OUT_OF_MEMORY).map_or(message, |at| &message[at..]);
+    let ends = ["\\n", "\n", "\")", " If reserved but unallocated", " See documentation"];
+    let end = ends.iter().filter_map(|e| from.find(e)).min().unwrap_or(from.len());
+    from[..end].trim().to_string()
+}
+
+/// Installs the panic hook, once a process: quiet about out-of-memory
+/// panics while a guarded training runs (it keeps the first one's words),
+/// as before otherwise.
+fn install() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message =
+                info.payload_as_str().filter(|m| m.contains(OUT_OF_MEMORY) && GUARDED.load(Ordering::SeqCst) > 0);
+            match message {
+                Some(message) => {
+                    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    seen.get_or_insert_with(|| message.to_string());
+                }
+                None => before(info),
+            }
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// tch's panic on libtorch's error, as libtorch 2.9 words it.
+    const TCH_PANIC: &str = "called `Result::unwrap()` on an `Err` value: Torch(\"CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.19 GiB of which 70.87 GiB is free. Including non-PyTorch memory, this process has 8.31 GiB memory in use. Of the allocated memory 3.96 GiB is allocated by PyTorch, and 12.00 MiB is reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation.  See documentation for Memory Management  (https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)\\nException raised from malloc at /pytorch/c10/cuda/CUDACachingAllocator.cpp:1449 (most recent call first):\")";
+
+    #[test]
+    fn libtorchs_words_are_kept_without_tchs_wrapping_or_the_stack() {
+        let words = libtorch_words(TCH_PANIC);
+        assert!(words.starts_with("CUDA out of memory. Tried to allocate 2.00 GiB."), "{words}");
+        assert!(words.ends_with("reserved by PyTorch but unallocated."), "{words}");
+    }
+
+    /// A panic in a thread of the training (as a data-parallel replica's
+    /// is) is recognized through the hook; another panic goes on.
+    #[test]
+    fn an_out_of_memory_panic_becomes_a_failure_and_others_go_on() {
+        let failed = guarded(|| {
+            std::thread::scope(|scope| {
+                scope.spawn(|| panic!("{TCH_PANIC}"));
+            });
+            unreachable!("the scope panics with its thread")
+        });
+        match failed {
+            Err(Failure::OutOfMemory(words)) => assert!(words.starts_with("CUDA out of memory."), "{words}"),
+            Err(other) => panic!("another failure: {other:?}"),
+            Ok(_) => panic!("no failure"),
+        }
+        let other = std::panic::catch_unwind(|| guarded(|| panic!("index out of bounds")));
+        assert!(other.is_err(), "a panic that is not about memory goes on");
+    }
+}
