@@ -11,6 +11,8 @@ fn main() {
     // are resolved by the linker instead of by the loader at every start
     // (`pipe check` started in 5.3 ms of CPU, most of it relocating).
     println!("cargo:rustc-link-arg-bins=-no-pie");
+    // Set below when src/train/gpu_memory.cpp reaches the CUDA allocator.
+    println!("cargo:rustc-check-cfg=cfg(pipe_cuda_allocator)");
     #[cfg(feature = "tch")]
     torch::link();
 }
@@ -21,12 +23,17 @@ mod torch {
     /// Links the Python `torch` package's libtorch (rpath) and compiles
     /// src/train/gpu_memory.cpp against it.
     pub fn link() {
+        // Another torch (a venv, CUDA's headers) is another build.
+        for variable in ["VIRTUAL_ENV", "PATH", "CUDA_HOME", "LIBTORCH_USE_PYTORCH"] {
+            println!("cargo:rerun-if-env-changed={variable}");
+        }
         let python =
             std::env::var("VIRTUAL_ENV").map(|v| format!("{v}/bin/python")).unwrap_or_else(|_| "python3".into());
         match std::process::Command::new(&python).args(["-c", TORCH_PATHS]).output() {
             Ok(out) if out.status.success() => {
                 let torch = Torch::parse(&String::from_utf8_lossy(&out.stdout));
                 println!("cargo:rustc-link-arg=-Wl,-rpath,{}", torch.lib);
+                println!("cargo:rerun-if-changed={}/../version.py", torch.lib);
                 compile_gpu_memory(&torch);
             }
             _ => println!("cargo:warning=no Python torch found; run pipe with LD_LIBRARY_PATH set to torch/lib"),
@@ -104,15 +111,19 @@ if os.path.exists(os.path.join(lib, "libc10_cuda.so")):
             .includes(&torch.cuda_include)
             .define("_GLIBCXX_USE_CXX11_ABI", torch.abi.as_str())
             .define("PIPE_CUDA_ALLOCATOR", if cuda { "1" } else { "0" })
+            // As libtorch's CUDA wheels for Linux build c10_cuda: without it
+            // the inline CUDAAllocatorConfig::expandable_segments() reads false.
+            .define("PYTORCH_C10_DRIVER_API_SUPPORTED", None)
             .file("src/train/gpu_memory.cpp");
         build.compile("pipe_gpu_memory");
         println!("cargo:rustc-link-search=native={}", torch.lib);
         println!("cargo:rustc-link-lib=dylib=c10");
         if cuda {
             println!("cargo:rustc-link-lib=dylib=c10_cuda");
+            println!("cargo:rustc-cfg=pipe_cuda_allocator");
         } else if std::path::Path::new(&torch.lib).join("libc10_cuda.so").exists() {
             println!(
-                "cargo:warning=CUDA's runtime headers were not found (CUDA_HOME, /usr/local/cuda, or PyPI's nvidia-cuda-runtime and nvidia-cuda-nvcc): `gpu_memory: limit(...)` will be refused at run time"
+                "cargo:warning=CUDA's runtime headers were not found (CUDA_HOME, /usr/local/cuda, or PyPI's nvidia-cuda-runtime and nvidia-cuda-nvcc): the checker will refuse `gpu_memory:`"
             );
         }
     }

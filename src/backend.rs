@@ -19,6 +19,13 @@ pub fn has_cubecl_cuda() -> bool {
     cfg!(feature = "cuda")
 }
 
+/// Whether this build reaches libtorch's CUDA caching allocator
+/// (`gpu_memory:`): a `tch` build whose libtorch has CUDA, compiled with
+/// CUDA's runtime headers (build.rs sets `pipe_cuda_allocator`).
+pub fn has_cuda_allocator() -> bool {
+    cfg!(pipe_cuda_allocator)
+}
+
 /// How many CUDA devices libtorch can use on this machine (0 without the
 /// `tch` feature, a GPU or its driver).
 pub fn cuda_devices() -> usize {

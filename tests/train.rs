@@ -1788,3 +1788,48 @@ fn top_k_accuracy_brackets_the_accuracy() {
     assert_eq!(top(3), 1.0);
     assert!(top(1) <= top(2) && top(2) <= 1.0 && top(2) > top(1), "{:?}", s.top_k);
 }
+
+/// Evaluation and prediction go through the model in batches of
+/// `fit::eval_rows` rows: wide rows in smaller batches (never fewer than
+/// the training batch), narrow ones 2,048 at a time. The batches change
+/// nothing: scores and predictions over 3 batches of wide rows equal those
+/// over one.
+#[test]
+fn evaluation_in_smaller_batches_of_wide_rows_gives_the_same_scores() {
+    use pipe::ir::{LossOptions, Task};
+    use pipe::train::data::{Dataset, Target};
+    use pipe::train::fit::{Asked, Scoring, eval_rows, evaluate, predict};
+    use pipe::train::loss::Loss;
+    assert_eq!(eval_rows(89, 32), 2048);
+    assert_eq!(eval_rows(28 * 28, 32), 2048);
+    assert_eq!(eval_rows(3 * 224 * 224, 8), 13);
+    assert_eq!(eval_rows(3 * 224 * 224, 128), 128);
+    assert_eq!(eval_rows(3 * 224 * 224, 100_000), 2048);
+    let (rows, width) = (1500, 3000);
+    assert_eq!(eval_rows(width, 1), 699, "three batches of 699, 699 and 102 rows");
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    let features: Vec<f32> = (0..rows * width).map(|_| next()).collect();
+    let classes: Vec<i64> = (0..rows as i64).map(|r| r % 3).collect();
+    let data = Dataset {
+        features,
+        rows,
+        width,
+        target: Target::Classes(classes),
+        image: None,
+        weights: None,
+        to_augment: None,
+    };
+    let net = Net::new(&dense(width, 3, Init::GlorotUniform), &Device::flex(), 3);
+    let loss = Loss::new(pipe::ir::Loss::default_for(Task::Classification), LossOptions::default(), None);
+    let asked = Asked::default();
+    let small = evaluate(&net, &data, &loss, &Device::flex(), Scoring { asked: &asked, batch: 1 });
+    let whole = evaluate(&net, &data, &loss, &Device::flex(), Scoring { asked: &asked, batch: 2048 });
+    assert!((small.loss - whole.loss).abs() < 1e-6, "{} against {}", small.loss, whole.loss);
+    assert_eq!(small.accuracy, whole.accuracy);
+    assert_eq!(small.confusion, whole.confusion);
+    assert_eq!(predict(&net, &data, &loss, &Device::flex(), 1), predict(&net, &data, &loss, &Device::flex(), 2048));
+}

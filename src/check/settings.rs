@@ -615,6 +615,15 @@ impl<'a> Settings<'a> {
             }
         }
         self.on_torch_cuda("gpu_memory", value.span, device, devices)?;
+        if !crate::backend::has_cuda_allocator() {
+            self.errors.push(Mistake::Unsupported.at(
+                value.span,
+                "this build of pipe cannot set libtorch's CUDA allocator: it was compiled without CUDA's runtime headers",
+                "not in this build",
+                "rebuild with `--features tch` where CUDA's headers are found (CUDA_HOME, /usr/local/cuda, or `pip install nvidia-cuda-nvcc-cu12` beside torch), or remove `gpu_memory`",
+            ));
+            return None;
+        }
         Some(out)
     }
 

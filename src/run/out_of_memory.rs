@@ -1,13 +1,12 @@
 //! A training on libtorch's CUDA that runs out of GPU memory (a batch too
 //! large for the card, or past `gpu_memory: limit(...)`). tch raises
 //! libtorch's "CUDA out of memory" as a panic, in whichever thread computed
-//! it (a data-parallel replica's too); guarded, it becomes
-//! [`Failure::OutOfMemory`] and the run's diagnostic instead of a crash.
+//! it (a data-parallel replica's too); guarded, it becomes the run's
+//! diagnostic (`pipe::run::gpu_memory`) instead of a crash. Training,
+//! evaluation and prediction on CUDA are guarded.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use crate::train::fit::{Failure, Fitted};
 
 /// Guarded trainings running now (in any thread).
 static GUARDED: AtomicUsize = AtomicUsize::new(0);
@@ -18,24 +17,34 @@ static SEEN: Mutex<Option<String>> = Mutex::new(None);
 /// What libtorch says when the CUDA caching allocator cannot reserve more.
 const OUT_OF_MEMORY: &str = "CUDA out of memory";
 
-/// Runs `fit` (a training on CUDA); an out-of-memory panic in it, or in a
-/// thread it started, becomes [`Failure::OutOfMemory`] with libtorch's
-/// words (not printed as a panic: the run's diagnostic says it). Any other
-/// panic goes on as before.
-pub fn guarded(fit: impl FnOnce() -> Result<Fitted, Failure>) -> Result<Fitted, Failure> {
+/// Runs `work` (on CUDA); an out-of-memory panic in it, or in a thread it
+/// started, becomes `Err` with libtorch's words (not printed as a panic:
+/// the run's diagnostic says it). Any other panic goes on as before.
+pub fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     install();
-    GUARDED.fetch_add(1, Ordering::SeqCst);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(fit));
+    if GUARDED.fetch_add(1, Ordering::SeqCst) == 0 {
+        // Words left by a panic no guard caught (a thread's, swallowed).
+        SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
     GUARDED.fetch_sub(1, Ordering::SeqCst);
-    result.unwrap_or_else(|payload| {
-        let seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    result.or_else(|payload| {
         let own = payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-            .filter(|message| message.contains(OUT_OF_MEMORY));
-        match seen.or(own) {
-            Some(message) => Err(Failure::OutOfMemory(libtorch_words(&message))),
+            .unwrap_or_default();
+        // A panic's own words first; a scope's "a scoped thread panicked"
+        // stands for its thread's, which the hook kept.
+        let words = if own.contains(OUT_OF_MEMORY) {
+            Some(own)
+        } else if own.contains("scoped thread panicked") {
+            SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+        } else {
+            None
+        };
+        match words {
+            Some(words) => Err(libtorch_words(&words)),
             None => std::panic::resume_unwind(payload),
         }
     })
@@ -90,19 +99,20 @@ mod tests {
     /// A panic in a thread of the training (as a data-parallel replica's
     /// is) is recognized through the hook; another panic goes on.
     #[test]
-    fn an_out_of_memory_panic_becomes_a_failure_and_others_go_on() {
+    fn an_out_of_memory_panic_becomes_an_error_and_others_go_on() {
         let failed = guarded(|| {
             std::thread::scope(|scope| {
                 scope.spawn(|| panic!("{TCH_PANIC}"));
             });
-            unreachable!("the scope panics with its thread")
         });
         match failed {
-            Err(Failure::OutOfMemory(words)) => assert!(words.starts_with("CUDA out of memory."), "{words}"),
-            Err(other) => panic!("another failure: {other:?}"),
-            Ok(_) => panic!("no failure"),
+            Err(words) => assert!(words.starts_with("CUDA out of memory."), "{words}"),
+            Ok(()) => panic!("no failure"),
         }
+        let direct: Result<(), String> = guarded(|| panic!("{TCH_PANIC}"));
+        assert!(direct.is_err_and(|words| words.starts_with("CUDA out of memory.")));
         let other = std::panic::catch_unwind(|| guarded(|| panic!("index out of bounds")));
         assert!(other.is_err(), "a panic that is not about memory goes on");
+        assert_eq!(guarded(|| 7), Ok(7));
     }
 }

@@ -590,6 +590,7 @@ pub fn train(
     let remote: Vec<String> = train.settings.devices.iter().filter_map(|d| d.address.clone()).collect();
     let fitted = if !cards.is_empty() {
         super::out_of_memory::guarded(|| fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
+            .unwrap_or_else(|words| Err(Failure::OutOfMemory(words)))
     } else if remote.is_empty() {
         fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start)
     } else {
@@ -653,18 +654,7 @@ pub fn train(
             });
         }
         Err(Failure::OutOfMemory(words)) => {
-            let on: Vec<String> = cards.iter().map(|card| format!("torch.cuda({card})")).collect();
-            let limited = train.settings.gpu_memory.and_then(|g| g.limit);
-            let limit = limited.map_or(String::new(), |f| format!(", raise `gpu_memory: limit({f})`"));
-            let growth = match train.settings.gpu_memory {
-                Some(g) if g.growth => "",
-                _ => ", or add `gpu_memory: growth` when reserved memory goes unused",
-            };
-            return Err(RunError::GpuMemory {
-                message: format!("`{name}` ran out of GPU memory on {}: {words}", on.join(", ")),
-                span,
-                help: format!("lower `batch:`, train in `precision: bf16`{limit}{growth}"),
-            });
+            return Err(out_of_gpu_memory(train, &format!("`{name}` ran"), span, &words));
         }
         Err(Failure::Checkpoint(reason)) => {
             let path = run_dir.join("checkpoints").display().to_string();
@@ -1045,6 +1035,33 @@ fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) 
     }
 }
 
+/// `what` (`` `net` ran``, `evaluating`) ran out of memory on the run's
+/// CUDA cards: libtorch's words, and what to change.
+fn out_of_gpu_memory(train: &Train, what: &str, span: Span, words: &str) -> RunError {
+    let cards = crate::train::gpu_memory::cards(&train.settings.devices);
+    let on: Vec<String> = cards.iter().map(|card| format!("torch.cuda({card})")).collect();
+    let limit = train.settings.gpu_memory.and_then(|g| g.limit);
+    let limit = limit.map_or(String::new(), |f| format!(", raise `gpu_memory: limit({f})`"));
+    let growth = match train.settings.gpu_memory {
+        Some(g) if g.growth => "",
+        _ => ", or add `gpu_memory: growth` when much reserved memory goes unused",
+    };
+    RunError::GpuMemory {
+        message: format!("{what} out of GPU memory on {}: {words}", on.join(", ")),
+        span,
+        help: format!("lower `batch:`, train in `precision: bf16`{limit}{growth}"),
+    }
+}
+
+/// Runs inference on the run's device; on CUDA, out of memory is the
+/// run's diagnostic, not a crash.
+fn on_device<T>(train: &Train, what: &str, span: Span, work: impl FnOnce() -> T) -> RunResult<T> {
+    if crate::train::gpu_memory::cards(&train.settings.devices).is_empty() {
+        return Ok(work());
+    }
+    super::out_of_memory::guarded(work).map_err(|words| out_of_gpu_memory(train, what, span, &words))
+}
+
 /// The metrics of a trained run on a frame (two classes split at
 /// `threshold`, when given).
 pub fn evaluate(
@@ -1057,7 +1074,8 @@ pub fn evaluate(
 ) -> RunResult<Scores> {
     let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    Ok(fit::evaluate(&trained.net, &set, &loss, &device_of(train), asked))
+    let how = fit::Scoring { asked, batch: fit::training_batch(&train.settings) };
+    on_device(train, "evaluating ran", span, || fit::evaluate(&trained.net, &set, &loss, &device_of(train), how))
 }
 
 /// The metrics of a trained run on rows streamed to the file `path` (an
@@ -1073,8 +1091,11 @@ pub fn evaluate_file(
     let rows = crate::run::disk::evaluation_rows(&trained.meta, path, shaped_image(train), span)?;
     let count = rows.len();
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    let scores = fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train), asked)
-        .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
+    let how = fit::Scoring { asked, batch: fit::training_batch(&train.settings) };
+    let scores = on_device(train, "evaluating ran", span, || {
+        fit::evaluate_rows(&trained.net, &rows, &loss, &device_of(train), how)
+    })?
+    .map_err(|e| RunError::data(format!("cannot read the evaluation data: {e}"), span, "evaluated here", ""))?;
     Ok((scores, count))
 }
 
@@ -1123,7 +1144,10 @@ pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, asked: &Asked
     let Asked { probability, classes, threshold } = *asked;
     let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
-    let (values, all) = fit::predict_with_probabilities(&trained.net, &set, &loss, &device_of(train), probability);
+    let batch = fit::training_batch(&train.settings);
+    let (values, all) = on_device(train, "predicting ran", span, || {
+        fit::predict_with_probabilities(&trained.net, &set, &loss, &device_of(train), probability, batch)
+    })?;
     let column = match &trained.meta.classes {
         Some(names) => {
             let labels: Vec<&str> = values.iter().map(|v| names.get(*v as usize).map_or("", String::as_str)).collect();

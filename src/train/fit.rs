@@ -291,11 +291,7 @@ pub fn fit(
     net = net.freeze_first(frozen);
     let mut scaler = LossScale::for_precision(precision);
     let (mut optim, lr) = optimizer::build(s);
-    let batch = match s.batch {
-        Batch::Rows(b) => b as usize,
-        Batch::Auto => AUTO_BATCH,
-    }
-    .clamp(1, data.len().max(1));
+    let batch = training_batch(s).clamp(1, data.len().max(1));
     let mut epochs = s.epochs as usize;
     // A last batch of one row would give batch norm no statistics (all
     // zeros, or PyTorch's "expected more than 1 value per channel"): that
@@ -484,7 +480,10 @@ pub fn fit(
         let train_scores = Scores::of(mean_loss, &truth, &predicted, None, classes);
         let metric = if loss.is_classification() { train_scores.accuracy } else { train_scores.mae };
         let val_scores = match val {
-            Some(v) => Some(evaluate_rows(&net.valid(), v, loss, device, &Asked::default()).map_err(Failure::Read)?),
+            Some(v) => {
+                let how = Scoring { asked: &Asked::default(), batch };
+                Some(evaluate_rows(&net.valid(), v, loss, device, how).map_err(Failure::Read)?)
+            }
             None => None,
         };
         let record = Epoch {
@@ -574,29 +573,53 @@ fn frozen_layers(train: &Train) -> usize {
     index.map_or(0, |i| i.saturating_add(1))
 }
 
-/// Rows per inference batch.
+/// The most rows an inference batch takes.
 const EVAL_BATCH: usize = 2048;
 
-/// The model's predictions for every row (class indices or numbers).
-pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device) -> Vec<f32> {
-    predict_with_probabilities(net, data, loss, device, false).0
+/// The input values an inference batch holds, if its rows are wide: 2,048
+/// rows of up to 1,024 features (a 28x28 image), fewer wider ones.
+const EVAL_VALUES: usize = EVAL_BATCH * 1024;
+
+/// Rows per inference batch for rows of `width` features, for a run that
+/// trains `batch` rows a step: up to 2,048 rows while their input stays
+/// within [`EVAL_VALUES`] (a layer's activations grow with it: 2,048
+/// 3x224x224 images through a 64-channel convolution would be 26 GB), and
+/// never fewer than the training batch, whose step (activations kept for
+/// the backward pass too) fits where the run trains.
+pub fn eval_rows(width: usize, batch: usize) -> usize {
+    EVAL_VALUES.checked_div(width).unwrap_or(EVAL_BATCH).max(batch).clamp(1, EVAL_BATCH)
+}
+
+/// The rows a run trains on a step (`batch: auto` is [`AUTO_BATCH`]).
+pub fn training_batch(settings: &crate::ir::TrainSettings) -> usize {
+    match settings.batch {
+        Batch::Rows(b) => usize::try_from(b).unwrap_or(usize::MAX),
+        Batch::Auto => AUTO_BATCH,
+    }
+}
+
+/// The model's predictions for every row (class indices or numbers), in
+/// inference batches for a run that trains `batch` rows a step.
+pub fn predict(net: &Net, data: &Dataset, loss: &Loss, device: &Device, batch: usize) -> Vec<f32> {
+    predict_with_probabilities(net, data, loss, device, false, batch).0
 }
 
 /// The model's predictions for every row, and when `probabilities` (for a
 /// classification loss) every class's probability, row after row (in the
-/// run's class order).
+/// run's class order); inference batches as [`eval_rows`].
 pub fn predict_with_probabilities(
     net: &Net,
     data: &Dataset,
     loss: &Loss,
     device: &Device,
     probabilities: bool,
+    batch: usize,
 ) -> (Vec<f32>, Option<Vec<f32>>) {
     let plain = device.clone().without_autodiff();
     let rows: Vec<usize> = (0..data.rows).collect();
     let (mut out, mut all) = (Vec::with_capacity(data.rows), Vec::new());
     let wanted = probabilities && loss.is_classification();
-    for chunk in rows.chunks(EVAL_BATCH) {
+    for chunk in rows.chunks(eval_rows(data.width, batch)) {
         let (x, _, _) = batch_tensors(data.select(chunk), &plain);
         let output = net.forward(x).flat();
         let predicted = loss.predict(output.clone());
@@ -609,18 +632,28 @@ pub fn predict_with_probabilities(
     (out, all)
 }
 
-/// The metrics of `net` on `data`, with what the evaluation `asked` for.
-pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device, asked: &Asked) -> Scores {
+/// How an evaluation reads: what it `asked` for, and the training batch
+/// of the run (see [`eval_rows`]).
+pub struct Scoring<'a> {
+    /// What the evaluation asked for beyond the default metrics.
+    pub asked: &'a Asked,
+    /// The rows the run trains on a step.
+    pub batch: usize,
+}
+
+/// The metrics of `net` on `data`.
+pub fn evaluate(net: &Net, data: &Dataset, loss: &Loss, device: &Device, how: Scoring) -> Scores {
     let rows: Vec<usize> = (0..data.rows).collect();
-    score(net, rows.chunks(EVAL_BATCH).map(|chunk| data.select(chunk)), data.rows, loss, device, asked)
+    let chunks = rows.chunks(eval_rows(data.width, how.batch)).map(|chunk| data.select(chunk));
+    score(net, chunks, data.rows, loss, device, how)
 }
 
 /// The metrics of `net` on rows in memory or on disk (an error when they
 /// cannot be read).
-pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device, asked: &Asked) -> Result<Scores, String> {
+pub fn evaluate_rows(net: &Net, data: &Rows, loss: &Loss, device: &Device, how: Scoring) -> Result<Scores, String> {
     let mut failure = None;
     let blocks = data.blocks(EVAL_BATCH).map_while(|block| block.map_err(|e| failure = Some(e)).ok());
-    let scores = score(net, blocks, data.len(), loss, device, asked);
+    let scores = score(net, blocks, data.len(), loss, device, how);
     failure.map_or(Ok(scores), Err)
 }
 
@@ -631,13 +664,14 @@ fn score(
     rows: usize,
     loss: &Loss,
     device: &Device,
-    asked: &Asked,
+    how: Scoring,
 ) -> Scores {
+    let asked = how.asked;
     let plain = device.clone().without_autodiff();
     let (mut loss_sum, mut truth, mut predicted, mut probabilities) = (0.0, Vec::new(), Vec::new(), Vec::new());
     for block in blocks {
         let all: Vec<usize> = (0..block.rows).collect();
-        for chunk in all.chunks(EVAL_BATCH) {
+        for chunk in all.chunks(eval_rows(block.width, how.batch)) {
             let (x, y, host) = batch_tensors(block.select(chunk), &plain);
             let output = net.forward(x).flat();
             loss_sum += loss.forward(output.clone(), &y, &plain).into_scalar::<f64>() * chunk.len() as f64;

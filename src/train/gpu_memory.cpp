@@ -6,11 +6,14 @@
 // or 1 with libtorch's message in `error` (so no C++ exception crosses into
 // Rust).
 //
-// The allocator's settings and statistics go through c10's device-generic
-// interface (headers without CUDA's). The memory fraction is a method of
-// the CUDA allocator alone, whose header needs CUDA's runtime headers:
-// PIPE_CUDA_ALLOCATOR is 1 when build.rs found them (and libc10_cuda), 0
-// otherwise, and then `pipe_cuda_set_memory_fraction` says so.
+// The settings, the memory fraction and the cache are the CUDA allocator's
+// own (c10/cuda headers, which need CUDA's runtime headers): PIPE_CUDA_ALLOCATOR
+// is 1 when build.rs found them (and libc10_cuda), 0 otherwise, and then
+// those functions say so (the checker refuses `gpu_memory:` in such a
+// build). In torch 2.9 the CUDA allocator keeps its settings apart from
+// c10's device-generic ones, so they must be set and read through
+// c10::cuda (2.11 makes the two one). The peak statistics go through c10's
+// device-generic interface.
 
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +26,7 @@
 #include <c10/core/DeviceType.h>
 
 #if PIPE_CUDA_ALLOCATOR
+#include <c10/cuda/CUDAAllocatorConfig.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -51,7 +55,7 @@ int guarded(Body body, char* error, size_t length) {
 #if !PIPE_CUDA_ALLOCATOR
 int no_cuda(char* error, size_t length) {
   put("this pipe was built without CUDA's runtime headers (or against a libtorch without CUDA), "
-      "so it cannot set the CUDA allocator's memory fraction",
+      "so it cannot set libtorch's CUDA allocator",
       error, length);
   return 1;
 }
@@ -64,16 +68,39 @@ c10::DeviceAllocator* cuda_allocator() { return c10::getDeviceAllocator(c10::Dev
 extern "C" {
 
 // Parses allocator settings as PYTORCH_CUDA_ALLOC_CONF would
-// ("expandable_segments:True"); they apply to memory reserved from then on.
+// ("expandable_segments:True"); they apply to memory reserved from then on,
+// and keys left out go back to their defaults.
 int pipe_cuda_allocator_settings(const char* settings, char* error, size_t length) {
-  return guarded([&] { c10::CachingAllocator::setAllocatorSettings(settings); }, error, length);
+#if PIPE_CUDA_ALLOCATOR
+  return guarded([&] { c10::cuda::CUDACachingAllocator::setAllocatorSettings(settings); }, error, length);
+#else
+  (void)settings;
+  return no_cuda(error, length);
+#endif
 }
 
-// Whether the CUDA allocator maps new memory in expandable segments.
+// Whether the CUDA allocator maps new memory in expandable segments, as it
+// reads its configuration.
 int pipe_cuda_expandable_segments(int* on, char* error, size_t length) {
+#if PIPE_CUDA_ALLOCATOR
   return guarded(
-      [&] { *on = c10::CachingAllocator::AcceleratorAllocatorConfig::use_expandable_segments() ? 1 : 0; }, error,
+      [&] { *on = c10::cuda::CUDACachingAllocator::CUDAAllocatorConfig::expandable_segments() ? 1 : 0; }, error,
       length);
+#else
+  (void)on;
+  return no_cuda(error, length);
+#endif
+}
+
+// Gives the memory the allocator holds but no tensor uses back to the
+// card (torch.cuda.empty_cache), so what is reserved next follows new
+// settings.
+int pipe_cuda_empty_cache(char* error, size_t length) {
+#if PIPE_CUDA_ALLOCATOR
+  return guarded([&] { c10::cuda::CUDACachingAllocator::emptyCache(); }, error, length);
+#else
+  return no_cuda(error, length);
+#endif
 }
 
 // The share of `device`'s memory the allocator may reserve (as PyTorch's

@@ -23,44 +23,81 @@ pub struct PeakMemory {
     pub reserved_bytes: u64,
 }
 
-/// What pipe has set in this process (`None`: nothing yet, libtorch's own
-/// defaults and `PYTORCH_CUDA_ALLOC_CONF` rule). The allocator is one per
-/// process, so a later run without `gpu_memory:` (under `pipe watch`, or a
-/// second `train` item) puts back what an earlier one changed.
-static APPLIED: Mutex<Option<GpuMemory>> = Mutex::new(None);
+/// What pipe has changed in this process's allocator (`None`: nothing
+/// yet, libtorch's defaults and `PYTORCH_CUDA_ALLOC_CONF` rule). The
+/// allocator is one per process, so a later run without `gpu_memory:`
+/// (under `pipe watch`, or a second `train` item) puts back what an earlier
+/// one changed.
+static CHANGED: Mutex<Option<Changed>> = Mutex::new(None);
+
+/// The allocator as pipe left it.
+struct Changed {
+    /// `PYTORCH_CUDA_ALLOC_CONF` as the process started: parsing settings
+    /// resets the keys left out, so pipe's are added to these.
+    original: String,
+    /// Whether pipe turned expandable segments on.
+    growth: bool,
+    /// The cards pipe limited to a share of their memory.
+    limited: std::collections::BTreeSet<usize>,
+}
 
 /// Sets the allocator as `wanted` for a run on the CUDA cards `cards`
 /// (libtorch device indices, present), undoing what an earlier run set and
-/// this one does not want; a run without CUDA cards leaves it alone.
+/// this one does not want (on every card); a run without CUDA cards leaves
+/// it alone. Memory cached under the old settings is given back first.
 /// Returns what libtorch reports back, for a note, or why it could not be
 /// set.
 pub fn apply(wanted: Option<GpuMemory>, cards: &[usize]) -> Result<Option<String>, String> {
-    let mut applied = APPLIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let before = *applied;
-    if cards.is_empty() || (wanted.is_none() && before.is_none()) {
+    let mut changed = CHANGED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if cards.is_empty() || (wanted.is_none() && changed.is_none()) {
         return Ok(None);
     }
+    let state = changed.get_or_insert_with(|| Changed {
+        original: std::env::var("PYTORCH_CUDA_ALLOC_CONF").unwrap_or_default(),
+        growth: false,
+        limited: Default::default(),
+    });
     let target = wanted.unwrap_or_default();
-    let undo = before.unwrap_or_default();
-    if target.growth || undo.growth {
-        set_expandable_segments(target.growth)?;
+    ffi::empty_cache()?;
+    if target.growth != state.growth {
+        ffi::allocator_settings(&settings(&state.original, target.growth))?;
+        state.growth = target.growth;
     }
-    if target.limit.is_some() || undo.limit.is_some() {
+    let undo: Vec<usize> =
+        state.limited.iter().copied().filter(|c| target.limit.is_none() || !cards.contains(c)).collect();
+    for card in undo {
+        limit(card, 1.0)?;
+        state.limited.remove(&card);
+    }
+    if let Some(fraction) = target.limit {
         for &card in cards {
-            limit(card, target.limit.unwrap_or(1.0))?;
+            limit(card, fraction)?;
+            state.limited.insert(card);
         }
     }
-    *applied = Some(target);
     wanted.map(|w| described(w, cards)).transpose()
+}
+
+/// The allocator settings for `growth` on top of `original` (the
+/// environment's): with it, expandable segments are added; without, the
+/// environment's settings alone (libtorch's default for what they omit).
+fn settings(original: &str, growth: bool) -> String {
+    match (growth, original.is_empty()) {
+        (true, true) => "expandable_segments:True".into(),
+        (true, false) => format!("{original},expandable_segments:True"),
+        (false, true) => "expandable_segments:False".into(),
+        (false, false) => original.into(),
+    }
 }
 
 /// Turns expandable segments on or off for the memory reserved from now
 /// on (`torch.cuda.memory._set_allocator_settings`).
 pub fn set_expandable_segments(on: bool) -> Result<(), String> {
-    ffi::allocator_settings(if on { "expandable_segments:True" } else { "expandable_segments:False" })
+    ffi::allocator_settings(&settings("", on))
 }
 
-/// Whether the allocator reserves new memory in expandable segments.
+/// Whether the CUDA allocator reserves new memory in expandable segments,
+/// as it reads its configuration.
 pub fn expandable_segments() -> Result<bool, String> {
     ffi::expandable_segments()
 }
@@ -125,6 +162,7 @@ mod ffi {
     unsafe extern "C" {
         fn pipe_cuda_allocator_settings(settings: *const c_char, error: *mut c_char, length: usize) -> c_int;
         fn pipe_cuda_expandable_segments(on: *mut c_int, error: *mut c_char, length: usize) -> c_int;
+        fn pipe_cuda_empty_cache(error: *mut c_char, length: usize) -> c_int;
         fn pipe_cuda_set_memory_fraction(fraction: f64, device: c_int, error: *mut c_char, length: usize) -> c_int;
         fn pipe_cuda_memory_fraction(device: c_int, fraction: *mut f64, error: *mut c_char, length: usize) -> c_int;
         fn pipe_cuda_peak_memory(
@@ -165,6 +203,12 @@ mod ffi {
         // SAFETY: a valid out-pointer and a buffer of the length given.
         checked(|error, length| unsafe { pipe_cuda_expandable_segments(&mut on, error, length) })?;
         Ok(on != 0)
+    }
+
+    /// Gives cached memory no tensor uses back to the cards.
+    pub fn empty_cache() -> Result<(), String> {
+        // SAFETY: a buffer of the length given.
+        checked(|error, length| unsafe { pipe_cuda_empty_cache(error, length) })
     }
 
     /// Starts libtorch's CUDA on `card` (its allocator exists from then on).
@@ -218,6 +262,10 @@ mod ffi {
     }
 
     pub fn start(_card: usize) -> Result<(), String> {
+        Err(NO_LIBTORCH.into())
+    }
+
+    pub fn empty_cache() -> Result<(), String> {
         Err(NO_LIBTORCH.into())
     }
 
