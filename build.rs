@@ -100,6 +100,7 @@ if os.path.exists(os.path.join(lib, "libc10_cuda.so")):
     /// runtime headers; without them it is compiled out, and says so when asked.
     fn compile_gpu_memory(torch: &Torch) {
         println!("cargo:rerun-if-changed=src/train/gpu_memory.cpp");
+        println!("cargo:rerun-if-changed=src/train/torch_grad.cpp");
         let cuda = !torch.cuda_include.is_empty();
         let mut build = cc::Build::new();
         build
@@ -108,13 +109,15 @@ if os.path.exists(os.path.join(lib, "libc10_cuda.so")):
             .warnings(false)
             .std("c++17")
             .include(&torch.include)
+            .include(format!("{}/torch/csrc/api/include", torch.include))
             .includes(&torch.cuda_include)
             .define("_GLIBCXX_USE_CXX11_ABI", torch.abi.as_str())
             .define("PIPE_CUDA_ALLOCATOR", if cuda { "1" } else { "0" })
             // As libtorch's CUDA wheels for Linux build c10_cuda: without it
             // the inline CUDAAllocatorConfig::expandable_segments() reads false.
             .define("PYTORCH_C10_DRIVER_API_SUPPORTED", None)
-            .file("src/train/gpu_memory.cpp");
+            .file("src/train/gpu_memory.cpp")
+            .file("src/train/torch_grad.cpp");
         build.compile("pipe_gpu_memory");
         println!("cargo:rustc-link-search=native={}", torch.lib);
         println!("cargo:rustc-link-lib=dylib=c10");

@@ -136,13 +136,46 @@ fn flex_convolution_equals_pytorch_forward_and_backward() {
 
         #[cfg(feature = "tch")]
         {
+            use pipe::train::conv::runs_on_libtorch;
             let torch = Device::libtorch().autodiff();
             let probe = Tensor::<4>::zeros(c.shape, &torch);
-            assert!(!runs_natively(&probe, &probe.clone(), None, &c.options), "libtorch keeps its own convolution");
+            let weight = Tensor::<4>::zeros(c.w_shape, &torch).require_grad();
+            assert!(!runs_natively(&probe, &weight, None, &c.options), "no flex kernels on libtorch");
+            assert!(runs_on_libtorch(&probe, &weight, None, &c.options), "{name}: libtorch's convolution and backward");
+            let bf16 = burn::tensor::FloatDType::BF16;
+            let half = weight.clone().cast(bf16);
+            assert!(!runs_on_libtorch(&probe, &half, None, &c.options), "mixed float types go to Burn's convolution");
+            assert!(runs_on_libtorch(&probe.clone().cast(bf16), &half, None, &c.options), "bf16 runs on libtorch");
+            // In bf16 (mixed precision's half copies): PyTorch's values to
+            // bf16's precision (8 bits: 2^-8 of the largest value).
+            fn in_bf16(x: Tensor<4>, w: Tensor<4>, b: Option<Tensor<1>>, o: ConvOptions<2>) -> Tensor<4> {
+                use burn::tensor::FloatDType::{BF16, F32};
+                conv2d(x.cast(BF16), w.cast(BF16), b.map(|b| b.cast(BF16)), o).cast(F32)
+            }
+            let bf16_values = run(&c, &torch, true, in_bf16);
+            for (i, what) in ["output", "input gradient", "weight gradient", "bias gradient"].iter().enumerate() {
+                let scale = want[i].iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                for (j, (g, w)) in bf16_values[i].iter().zip(&want[i]).enumerate() {
+                    assert!((g - w).abs() <= scale / 64.0, "{name}, {what} in bf16 on torch.cpu [{j}]: {g} != {w}");
+                }
+            }
             let on_torch = run(&c, &torch, true, conv2d);
+            let burns = run(&c, &torch, true, burn_conv2d);
             for (i, what) in ["output", "input gradient", "weight gradient", "bias gradient"].iter().enumerate() {
                 close(&on_torch[i], &want[i], &format!("{name}, {what} on torch.cpu"));
+                close(&burns[i], &want[i], &format!("{name}, Burn's {what} on torch.cpu"));
             }
+            let data = run(&c, &torch, false, conv2d);
+            close(&data[2], &want[2], &format!("{name}, weight gradient with untracked input on torch.cpu"));
+            close(&data[3], &want[3], &format!("{name}, bias gradient with untracked input on torch.cpu"));
+            let plain = Device::libtorch();
+            let x = Tensor::<4>::from_data(TensorData::new(c.x.clone(), c.shape), &plain);
+            let w = Tensor::<4>::from_data(TensorData::new(c.w.clone(), c.w_shape), &plain);
+            let inference = values(conv2d(x, w, None, c.options.clone()));
+            let per_filter = c.out_shape[2] * c.out_shape[3];
+            let unbiased: Vec<f32> =
+                want[0].iter().enumerate().map(|(i, v)| v - c.b[(i / per_filter) % c.out_shape[1]]).collect();
+            close(&inference, &unbiased, &format!("{name}, inference without a bias on torch.cpu"));
         }
     }
 }

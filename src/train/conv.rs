@@ -41,7 +41,7 @@ const IMAGES_PER_TASK: usize = 8;
 
 /// A `conv` layer applied to `x`: Burn's `Conv2d::forward`, with the same
 /// padding rule, through [`conv2d`]. The weights may be half copies
-/// (mixed precision), which go to Burn's convolution.
+/// (mixed precision), which flex's kernels leave to Burn's convolution.
 pub fn layer(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
     // Burn's (and TensorFlow's) `same`: ceil(size / stride) outputs, the
@@ -64,18 +64,35 @@ pub fn layer(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// `conv2d(x, weight, bias, options)` as Burn computes it, through the
 /// native kernels below where the tensors are f32 on flex and the options
-/// have no dilation or groups; Burn's own convolution elsewhere.
+/// have no dilation or groups; through libtorch's own convolution and its
+/// backward where they are f32 on libtorch (`conv_torch.rs`); Burn's
+/// convolution elsewhere.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
-    match flex_parts(&x, &weight, bias.as_ref(), &options) {
-        Some((xf, wf, bf)) => native(xf, wf, bf, &options),
-        None => burn::tensor::module::conv2d(x, weight, bias, options),
+    if let Some((xf, wf, bf)) = flex_parts(&x, &weight, bias.as_ref(), &options) {
+        return native(xf, wf, bf, &options);
     }
+    #[cfg(feature = "tch")]
+    if consistent(&x.dims(), &weight.dims(), bias.as_ref(), &options)
+        && let Some(y) = super::conv_torch::conv2d(&x, &weight, bias.as_ref(), &options)
+    {
+        return y;
+    }
+    burn::tensor::module::conv2d(x, weight, bias, options)
 }
 
 /// Whether [`conv2d`] computes these tensors with its own flex kernels
 /// (else with Burn's convolution).
 pub fn runs_natively(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, options: &ConvOptions<2>) -> bool {
     flex_parts(x, weight, bias, options).is_some()
+}
+
+/// Whether [`conv2d`] computes these tensors with libtorch's convolution
+/// and its backward (`conv_torch.rs`).
+#[cfg(feature = "tch")]
+pub fn runs_on_libtorch(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, options: &ConvOptions<2>) -> bool {
+    !runs_natively(x, weight, bias, options)
+        && consistent(&x.dims(), &weight.dims(), bias, options)
+        && super::conv_torch::takes(x, weight, bias)
 }
 
 /// The flex primitives of the convolution's operands, if the native kernels

@@ -11,6 +11,8 @@ pub mod augment;
 pub mod augment_device;
 mod checkpoint;
 pub mod conv;
+#[cfg(feature = "tch")]
+mod conv_torch;
 pub mod data;
 pub mod feed;
 pub mod fit;
@@ -30,5 +32,7 @@ pub mod scale;
 pub mod schedule;
 mod step;
 pub mod tensorboard;
+#[cfg(feature = "tch")]
+mod torch_grad;
 
 pub use step::run_penalty as step_penalty;

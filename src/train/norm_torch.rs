@@ -87,13 +87,18 @@ impl Backward<LibTorch, 3> for TorchNormBackward {
     fn backward(self, ops: Ops<TorchState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<LibTorch>(&ops.node);
         let TorchState { y, leaves, pinned } = ops.state;
-        // libtorch's backward seeds its roots with ones: the root y * dy
-        // (dy a constant) has the gradient dy at y.
-        let root = tch::with_grad(|| &y.tensor * grad.tensor.detach());
-        let inputs: Vec<&tch::Tensor> = leaves.iter().map(|t| &t.tensor).collect();
-        let found = tch::Tensor::run_backward(&[root], &inputs, false, false);
-        for (parent, g) in ops.parents.into_iter().zip(found) {
-            if let Some(node) = parent {
+        // Only the leaves Burn tracks: libtorch computes no other gradient.
+        let wanted: Vec<(usize, &tch::Tensor)> = ops
+            .parents
+            .iter()
+            .zip(&leaves)
+            .enumerate()
+            .filter_map(|(i, (parent, leaf))| parent.as_ref().map(|_| (i, &leaf.tensor)))
+            .collect();
+        let inputs: Vec<&tch::Tensor> = wanted.iter().map(|(_, t)| *t).collect();
+        let found = super::torch_grad::grad(&y.tensor, &grad.tensor, &inputs);
+        for ((i, _), g) in wanted.into_iter().zip(found) {
+            if let Some(Some(node)) = ops.parents.get(i) {
                 grads.register::<LibTorch>(node.id, TchTensor::new(g));
             }
         }
