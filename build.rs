@@ -121,6 +121,9 @@ if os.path.exists(os.path.join(lib, "libc10_cuda.so")):
         build.compile("pipe_gpu_memory");
         println!("cargo:rustc-link-search=native={}", torch.lib);
         println!("cargo:rustc-link-lib=dylib=c10");
+        // torch_grad.cpp's autograd (torch-sys links it too; said here for
+        // what this crate's C++ calls).
+        println!("cargo:rustc-link-lib=dylib=torch_cpu");
         if cuda {
             println!("cargo:rustc-link-lib=dylib=c10_cuda");
             println!("cargo:rustc-cfg=pipe_cuda_allocator");

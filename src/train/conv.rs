@@ -65,8 +65,8 @@ pub fn layer(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// `conv2d(x, weight, bias, options)` as Burn computes it, through the
 /// native kernels below where the tensors are f32 on flex and the options
 /// have no dilation or groups; through libtorch's own convolution and its
-/// backward where they are f32 on libtorch (`conv_torch.rs`); Burn's
-/// convolution elsewhere.
+/// backward where they are on libtorch in one float type (`conv_torch.rs`);
+/// Burn's convolution elsewhere.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
     if let Some((xf, wf, bf)) = flex_parts(&x, &weight, bias.as_ref(), &options) {
         return native(xf, wf, bf, &options);

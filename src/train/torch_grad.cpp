@@ -26,8 +26,10 @@ int pipe_torch_grad(const at::Tensor* output, const at::Tensor* gradient, const 
     for (size_t i = 0; i < count; ++i) {
       wanted.push_back(*inputs[i]);
     }
+    // Every input is a leaf the output was computed from: one that is not
+    // is a bug, which libtorch then names (instead of an undefined tensor).
     auto grads = torch::autograd::grad({*output}, wanted, {*gradient}, /*retain_graph=*/false,
-                                       /*create_graph=*/false, /*allow_unused=*/true);
+                                       /*create_graph=*/false, /*allow_unused=*/false);
     for (size_t i = 0; i < count; ++i) {
       found[i] = new at::Tensor(grads[i]);
     }

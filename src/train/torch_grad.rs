@@ -23,6 +23,9 @@ unsafe extern "C" {
 /// tch's operations do (a CUDA out-of-memory one becomes the run's
 /// diagnostic, `run::out_of_memory`).
 pub fn grad(output: &tch::Tensor, gradient: &tch::Tensor, inputs: &[&tch::Tensor]) -> Vec<tch::Tensor> {
+    if inputs.is_empty() {
+        return Vec::new();
+    }
     let pointers: Vec<*const c_void> = inputs.iter().map(|t| t.as_ptr().cast()).collect();
     let mut found: Vec<*mut c_void> = vec![std::ptr::null_mut(); inputs.len()];
     let mut error = [0 as c_char; 2048];
