@@ -20,20 +20,11 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::libtorch::TchTensor;
-use burn::backend::{Autodiff, AutodiffBackend, LibTorch};
+use burn::backend::{Autodiff, LibTorch};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
-type Primitive = burn::backend::tensor::FloatTensor<Autodiff<LibTorch>>;
-
-/// A tensor's libtorch primitive in the autodiff graph (a constant there if
-/// it was plain), if it is on libtorch.
-fn on_torch<const D: usize>(t: &Tensor<D>) -> Option<Primitive> {
-    match t.clone().try_into_primitive::<Autodiff<LibTorch>>() {
-        Ok(tracked) => Some(tracked),
-        Err(_) => Some(Autodiff::<LibTorch>::from_inner(t.clone().try_into_primitive::<LibTorch>().ok()?)),
-    }
-}
+use super::torch_grad::{Primitive, TorchState, backward, on_torch};
 
 /// The operands' primitives, if all are on libtorch in one float type
 /// (f32, or a half type under `precision:`).
@@ -72,7 +63,7 @@ pub fn conv2d(
 /// in Burn's graph when one of them is tracked.
 fn record<const N: usize>(op: TorchConvBackward, operands: [Primitive; N], options: &ConvOptions<2>) -> Primitive
 where
-    TorchConvBackward: Backward<LibTorch, N, State = TorchConvState>,
+    TorchConvBackward: Backward<LibTorch, N, State = TorchState>,
 {
     let nodes = operands.each_ref().map(|t| t.node());
     match op.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
@@ -82,15 +73,10 @@ where
                 operands.iter().map(|t| t.primitive().tensor.detach().set_requires_grad(true)).collect();
             let y = tch::with_grad(|| convolve(&leaves, options));
             let output = TchTensor::new(y.detach());
-            // Burn's libtorch backend writes in place into a tensor it holds
-            // the only handle of; libtorch's graph saved the input and the
-            // weight, so the state keeps a handle of each until the backward.
+            // libtorch's graph saved the input and the weight.
             let pinned = operands.iter().map(|t| t.primitive().clone()).collect();
-            let state = TorchConvState {
-                y: TchTensor::new(y),
-                leaves: leaves.into_iter().map(TchTensor::new).collect(),
-                pinned,
-            };
+            let state =
+                TorchState { y: TchTensor::new(y), leaves: leaves.into_iter().map(TchTensor::new).collect(), pinned };
             prep.finish(state, output)
         }
         OpsKind::UnTracked(prep) => {
@@ -119,54 +105,22 @@ fn convolve(operands: &[tch::Tensor], options: &ConvOptions<2>) -> tch::Tensor {
     }
 }
 
-/// The backward: libtorch's autograd from the output back to the leaves a
-/// Burn parent needs.
+/// The backward: libtorch's autograd (`torch_grad::backward`).
 #[derive(Debug)]
 struct TorchConvBackward;
 
-/// The output as libtorch's graph holds it, the leaves (input, weight,
-/// bias), and handles that keep Burn from writing into what the graph saved.
-#[derive(Clone, Debug)]
-struct TorchConvState {
-    y: TchTensor,
-    leaves: Vec<TchTensor>,
-    pinned: Vec<TchTensor>,
-}
-
-/// Runs libtorch's backward for the parents Burn tracks and registers their
-/// gradients.
-fn backward<const N: usize>(ops: Ops<TorchConvState, N>, grads: &mut Gradients) {
-    let grad = grads.consume::<LibTorch>(&ops.node);
-    let TorchConvState { y, leaves, pinned } = ops.state;
-    let wanted: Vec<(usize, &tch::Tensor)> = ops
-        .parents
-        .iter()
-        .zip(&leaves)
-        .enumerate()
-        .filter_map(|(i, (parent, leaf))| parent.as_ref().map(|_| (i, &leaf.tensor)))
-        .collect();
-    let inputs: Vec<&tch::Tensor> = wanted.iter().map(|(_, t)| *t).collect();
-    let found = super::torch_grad::grad(&y.tensor, &grad.tensor, &inputs);
-    for ((i, _), g) in wanted.into_iter().zip(found) {
-        if let Some(Some(node)) = ops.parents.get(i) {
-            grads.register::<LibTorch>(node.id, TchTensor::new(g));
-        }
-    }
-    drop(pinned);
-}
-
 impl Backward<LibTorch, 2> for TorchConvBackward {
-    type State = TorchConvState;
+    type State = TorchState;
 
-    fn backward(self, ops: Ops<TorchConvState, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<TorchState, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         backward(ops, grads);
     }
 }
 
 impl Backward<LibTorch, 3> for TorchConvBackward {
-    type State = TorchConvState;
+    type State = TorchState;
 
-    fn backward(self, ops: Ops<TorchConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<TorchState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         backward(ops, grads);
     }
 }

@@ -20,14 +20,11 @@ use burn::backend::libtorch::TchTensor;
 use burn::backend::{Autodiff, AutodiffBackend, LibTorch};
 use burn::tensor::Tensor;
 
-/// A tensor's libtorch primitive in the autodiff graph (a constant there if
-/// it was plain), if it is an f32 tensor on libtorch.
-fn on_torch<const D: usize>(t: &Tensor<D>) -> Option<burn::backend::tensor::FloatTensor<Autodiff<LibTorch>>> {
-    let tracked = match t.clone().try_into_primitive::<Autodiff<LibTorch>>() {
-        Ok(tracked) => tracked,
-        Err(_) => Autodiff::<LibTorch>::from_inner(t.clone().try_into_primitive::<LibTorch>().ok()?),
-    };
-    (tracked.primitive().tensor.kind() == tch::Kind::Float).then_some(tracked)
+use super::torch_grad::{Primitive, TorchState, backward, on_torch};
+
+/// A tensor's libtorch primitive in the autodiff graph, if it is f32.
+fn f32_on_torch<const D: usize>(t: &Tensor<D>) -> Option<Primitive> {
+    on_torch(t).filter(|p| p.primitive().tensor.kind() == tch::Kind::Float)
 }
 
 /// The normalized output (in the autodiff graph) and the batch's mean and
@@ -39,7 +36,7 @@ pub fn train<const D: usize>(
     beta: &Tensor<1>,
     epsilon: f64,
 ) -> Option<(Tensor<D>, Tensor<1>, Tensor<1>)> {
-    let (x, gamma, beta) = (on_torch(x)?, on_torch(gamma)?, on_torch(beta)?);
+    let (x, gamma, beta) = (f32_on_torch(x)?, f32_on_torch(gamma)?, f32_on_torch(beta)?);
     // Leaves of libtorch's own graph, sharing the tensors' storage.
     let leaf = |t: &TchTensor| t.tensor.detach().set_requires_grad(true);
     let (xt, gt, bt) = (leaf(x.primitive()), leaf(gamma.primitive()), leaf(beta.primitive()));
@@ -48,10 +45,8 @@ pub fn train<const D: usize>(
     let variance = tch::no_grad(|| invstd.pow_tensor_scalar(-2.0) - epsilon);
     let output = TchTensor::new(y.detach());
     let mean = TchTensor::new(mean);
-    // Burn's libtorch backend writes in place into a tensor it holds the
-    // only handle of; libtorch's graph saved these, so the state keeps a
-    // handle of each until the backward has run.
-    let pinned = [x.primitive().clone(), gamma.primitive().clone(), beta.primitive().clone(), mean.clone()];
+    // libtorch's graph saved these.
+    let pinned = vec![x.primitive().clone(), gamma.primitive().clone(), beta.primitive().clone(), mean.clone()];
     let constant =
         |t: TchTensor| Tensor::<1>::from_primitive::<Autodiff<LibTorch>>(Autodiff::<LibTorch>::from_inner(t));
     let output = match TorchNormBackward
@@ -60,7 +55,8 @@ pub fn train<const D: usize>(
         .stateful()
     {
         OpsKind::Tracked(prep) => {
-            let state = TorchState { y: TchTensor::new(y), leaves: [xt, gt, bt].map(TchTensor::new), pinned };
+            let leaves = vec![TchTensor::new(xt), TchTensor::new(gt), TchTensor::new(bt)];
+            let state = TorchState { y: TchTensor::new(y), leaves, pinned };
             prep.finish(state, output)
         }
         OpsKind::UnTracked(prep) => prep.finish(output),
@@ -68,40 +64,14 @@ pub fn train<const D: usize>(
     Some((Tensor::from_primitive::<Autodiff<LibTorch>>(output), constant(mean), constant(TchTensor::new(variance))))
 }
 
-/// The backward: libtorch's autograd from the output back to its leaves.
+/// The backward: libtorch's autograd (`torch_grad::backward`).
 #[derive(Debug)]
 struct TorchNormBackward;
-
-/// The output as libtorch's graph holds it, and the leaves: input, gamma,
-/// beta; `pinned` keeps Burn from writing into what the graph saved.
-#[derive(Clone, Debug)]
-struct TorchState {
-    y: TchTensor,
-    leaves: [TchTensor; 3],
-    pinned: [TchTensor; 4],
-}
 
 impl Backward<LibTorch, 3> for TorchNormBackward {
     type State = TorchState;
 
     fn backward(self, ops: Ops<TorchState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<LibTorch>(&ops.node);
-        let TorchState { y, leaves, pinned } = ops.state;
-        // Only the leaves Burn tracks: libtorch computes no other gradient.
-        let wanted: Vec<(usize, &tch::Tensor)> = ops
-            .parents
-            .iter()
-            .zip(&leaves)
-            .enumerate()
-            .filter_map(|(i, (parent, leaf))| parent.as_ref().map(|_| (i, &leaf.tensor)))
-            .collect();
-        let inputs: Vec<&tch::Tensor> = wanted.iter().map(|(_, t)| *t).collect();
-        let found = super::torch_grad::grad(&y.tensor, &grad.tensor, &inputs);
-        for ((i, _), g) in wanted.into_iter().zip(found) {
-            if let Some(Some(node)) = ops.parents.get(i) {
-                grads.register::<LibTorch>(node.id, TchTensor::new(g));
-            }
-        }
-        drop(pinned);
+        backward(ops, grads);
     }
 }
