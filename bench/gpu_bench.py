@@ -117,9 +117,10 @@ class GpuMemory:
         self.thread = threading.Thread(target=self.poll, daemon=True)
 
     @staticmethod
-    def read():
+    def read(field="memory.used"):
+        """nvidia-smi's `field` of the first GPU, in MiB (None without it)."""
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+            out = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader,nounits"],
                                  capture_output=True, text=True, timeout=5)
             return int(out.stdout.split()[0])
         except (OSError, ValueError, IndexError, subprocess.SubprocessError):
@@ -143,15 +144,6 @@ class GpuMemory:
 
     def mib(self):
         return None if self.base is None else self.peak - self.base
-
-    @staticmethod
-    def total_mib():
-        try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-                                 capture_output=True, text=True, timeout=5)
-            return int(out.stdout.split()[0])
-        except (OSError, ValueError, IndexError, subprocess.SubprocessError):
-            return None
 
 
 def pipe_file(row, precision, epochs, size, gpu_memory=None):
@@ -246,7 +238,7 @@ def gpu_memory_checks(a, size, logs):
         elif expect_ok:
             # The fraction bounds what the allocator reserves; nvidia-smi
             # also counts the CUDA context (about 0.5 GiB, 1 GiB allowed).
-            total = GpuMemory.total_mib()
+            total = GpuMemory.read("memory.total")
             within = mem.mib() is not None and total is not None and mem.mib() < 0.5 * total + 1024
             ok = rc == 0 and any("may reserve 50% of its memory" in l for l in said) and bool(peaks) and within
         else:
