@@ -401,6 +401,16 @@ fn augment_preview_writes_a_grid_of_originals_and_versions() {
     let missing = run(&["augment-preview", file.to_str().unwrap(), "nope"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("`nope` is not a training run"), "{}", stderr(&missing));
+    // A grid past 50 megapixels (or past what a number holds) is refused
+    // before any image is made, and no file is written.
+    std::fs::remove_file(&out).unwrap();
+    for (samples, versions) in [("3", "18446744073709551615"), ("1000", "1000")] {
+        let huge = [&args[..5], &["--samples", samples, "--versions", versions]].concat();
+        let refused = run(&huge);
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("more than 50000000 pixels"), "{}", stderr(&refused));
+        assert!(!out.exists());
+    }
 }
 
 /// `pipe predict` on a folder of images, for a run trained on images: a
@@ -815,6 +825,18 @@ print(repr(lrs[idx]))
     // Printed to 3 digits; neighbouring steps' rates differ by 20%.
     let (ours, fastai): (f64, f64) = (suggested.parse().unwrap(), stdout(&reference).trim().parse().unwrap());
     assert!((ours / fastai - 1.0).abs() < 5e-3, "pipe {ours}, fastai {fastai}: {said}");
+    // Rates whose ratio is past an f64, and steps past what memory holds,
+    // are refused before anything trains.
+    let png = dir.join("refused.png");
+    for (flags, said) in [
+        (["--start", "1e-300", "--end", "1e300"], "past what a number holds"),
+        (["--steps", "100000000000000000", "--end", "1"], "--steps must be from 2 to 100000"),
+    ] {
+        let refused = run(&[&args[..], &[png.to_str().unwrap()], &flags[..]].concat());
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains(said), "{}", stderr(&refused));
+        assert!(!png.exists());
+    }
 }
 
 #[test]

@@ -36,8 +36,8 @@ pub fn lr_find(what: &LrFind, reporter: &mut Reporter) -> bool {
         false
     };
     let test = &what.test;
-    if !(test.start > 0.0 && test.start < test.end && test.end.is_finite()) || test.steps < 2 {
-        return usage("--start must be positive and below --end, with --steps of 2 or more".into(), reporter);
+    if let Some(mistake) = test.mistake() {
+        return usage(mistake, reporter);
     }
     let found = report.ir.items.iter().flatten().find_map(|i| match &i.kind {
         ItemKind::Train(t) if i.name == what.train => Some((t.as_ref(), i.span)),

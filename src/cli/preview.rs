@@ -20,6 +20,10 @@ use crate::train::augment::augment_batch;
 const MIN_TILE: usize = 64;
 /// Pixels between tiles.
 const GAP: usize = 2;
+/// The most pixels a grid may have (50 megapixels: 150 MB of RGB, and at
+/// most 600 MB of tiles before): more is a mistyped `--samples` or
+/// `--versions`, not a preview.
+const MAX_PIXELS: usize = 50_000_000;
 
 /// What to preview.
 pub struct Preview<'a> {
@@ -54,6 +58,13 @@ pub fn preview(p: &Preview, reporter: &mut Reporter) -> bool {
     else {
         return usage(format!("`{}` trains on no augmented images (no `augment:`)", p.train), reporter);
     };
+    if !grid_fits(shape, p.samples, p.versions) {
+        let message = format!(
+            "{} samples with {} versions each make a grid of more than {MAX_PIXELS} pixels of {}x{} images: ask for fewer",
+            p.samples, p.versions, shape[2], shape[1]
+        );
+        return usage(message, reporter);
+    }
     let options = super::run::options(p.file, &sources, &[], false, None);
     let mut events = |_| {};
     let images = {
@@ -116,10 +127,26 @@ fn pixels(frame: &polars::prelude::DataFrame, samples: usize) -> run::error::Run
     Ok((pixels, rows))
 }
 
+/// Whether a grid of `samples` rows of an original and `versions`
+/// augmented tiles has at most [`MAX_PIXELS`].
+fn grid_fits(shape: [usize; 3], samples: usize, versions: usize) -> bool {
+    grid_pixels(shape, samples, versions).is_some_and(|pixels| pixels <= MAX_PIXELS)
+}
+
+/// The pixels of such a grid (`None`: more than a `usize` holds).
+fn grid_pixels([_, height, width]: [usize; 3], samples: usize, versions: usize) -> Option<usize> {
+    let scale = MIN_TILE.div_ceil(height.max(width).max(1)).max(1);
+    let columns = versions.checked_add(1)?;
+    let side =
+        |tiles: usize, tile: usize| tiles.checked_mul(tile.checked_mul(scale)?.checked_add(GAP)?)?.checked_add(GAP);
+    side(columns, width)?.checked_mul(side(samples, height)?)
+}
+
 /// The tiles (`[channels, height, width]` values in [0, 1]) in a grid of
-/// `columns`, as an RGB PNG.
+/// `columns`, as an RGB PNG (of at most [`MAX_PIXELS`]: [`grid_fits`]
+/// bounds the tiles asked for before they are made).
 fn grid(tiles: &[Vec<f32>], [channels, height, width]: [usize; 3], columns: usize) -> Vec<u8> {
-    let scale = MIN_TILE.div_ceil(height.max(width)).max(1);
+    let scale = MIN_TILE.div_ceil(height.max(width).max(1)).max(1);
     let (tile_h, tile_w) = (height * scale, width * scale);
     let rows = tiles.len().div_ceil(columns);
     let (out_w, out_h) = (columns * (tile_w + GAP) + GAP, rows * (tile_h + GAP) + GAP);

@@ -31,8 +31,9 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     let transforms = transforms_path(out);
     not_someone_elses(out, &transforms)?;
     let train = crate::run::predict::saved_train(program, &saved.name, &saved.dir)?;
-    let trained = training::load(&train, &saved.dir.join("model.bpk"), saved.meta)
-        .ok_or_else(|| failure("the run's weights could not be read", "train again with `pipe run`"))?;
+    let trained = training::load(&train, &saved.dir.join("model.bpk"), saved.meta).map_err(|why| {
+        failure(format!("the run's weights do not fit its model: {why}"), "train again with `pipe run`")
+    })?;
     let values = trained.net.torch_values(&train.model).map_err(|reason| {
         failure(
             format!("this model has no nn.Sequential form to export: {reason}"),

@@ -75,6 +75,16 @@ pub fn not_a_run(run_dir: &Path) -> RunError {
     )
 }
 
+/// The error for a run folder whose weights or record do not fit the model
+/// its saved pipeline checks to now (`why`): hand-edited, or its data
+/// changed shape since it trained (a column more widens the model).
+pub fn unloadable(run_dir: &Path, why: &str) -> RunError {
+    failure(
+        format!("the run in `{}` does not fit the model its saved pipeline checks to now: {why}", run_dir.display()),
+        "if the training data gained or lost columns since, put it back as it was, or train again with `pipe run`",
+    )
+}
+
 /// The error for a saved pipeline that no longer checks (`first`: its
 /// first mistake, as the checker says it).
 pub fn stale_pipeline(first: Option<String>, pipeline_dir: &Path) -> RunError {
@@ -274,7 +284,7 @@ impl Predictor {
         let schema = base_schema(&program, base).unwrap_or_else(|| base.schema.clone());
         training::devices_present(&train, Span::default())?;
         let pipeline_dir = meta.pipeline_dir.clone();
-        let trained = training::load(&train, &dir.join("model.bpk"), meta).ok_or_else(|| not_a_run(&dir))?;
+        let trained = training::load(&train, &dir.join("model.bpk"), meta).map_err(|why| unloadable(&dir, &why))?;
         Ok(Predictor { program, train, saved: transforms, pipeline_dir, trained, schema })
     }
 

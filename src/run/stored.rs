@@ -86,7 +86,7 @@ impl Session<'_> {
     /// there, or unusable).
     pub(super) fn load_point(&mut self, key: &str, run: &crate::ir::Train) -> Option<training::Trained> {
         match self.cache.as_ref()?.load_trained(key) {
-            cache::Lookup::Found((weights, meta)) => training::load(run, &weights, meta),
+            cache::Lookup::Found((weights, meta)) => training::load(run, &weights, meta).ok(),
             cache::Lookup::Missing | cache::Lookup::Damaged(_) => None,
         }
     }
@@ -139,7 +139,7 @@ impl Session<'_> {
                 if let Some(save) = &run.settings.save {
                     training::restore_saved(run, &self.dir.join(save), &meta.run_dir).ok()?;
                 }
-                let mut trained = training::load(run, &weights, meta)?;
+                let mut trained = training::load(run, &weights, meta).ok()?;
                 if let Some(i) = point {
                     let ranking = self.dir.join("runs").join(&item.name).join(crate::run::sweep::RANKING_FILE);
                     (self.events)(Event::Note(format!(

@@ -1016,6 +1016,34 @@ fn shaped_image(train: &Train) -> Option<[usize; 3]> {
     }
 }
 
+/// A data frame as the model's input: arrays in the columns (and class
+/// order) the run was trained on, in the model's image shape; refused
+/// when those columns do not give the model's input width (a run folder
+/// whose record and model disagree).
+fn model_input(
+    frame: &DataFrame,
+    trained: &Trained,
+    train: &Train,
+    with_target: bool,
+    span: Span,
+) -> RunResult<Dataset> {
+    let set = shaped(arrays(frame, &trained.meta, with_target, span)?, train);
+    let wanted = train.model.input.values();
+    if u64::try_from(set.width).is_ok_and(|width| width == wanted) {
+        return Ok(set);
+    }
+    Err(RunError::data(
+        format!(
+            "the run's features ({}) give {} values a row, and its model reads {wanted}",
+            trained.meta.features.join(", "),
+            set.width
+        ),
+        span,
+        "here",
+        "the run folder's record does not match its model: train again with `pipe run`",
+    ))
+}
+
 /// A data frame as arrays in the columns (and class order) a run was
 /// trained on; the target may be missing (prediction).
 fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) -> RunResult<Dataset> {
@@ -1072,7 +1100,7 @@ pub fn evaluate(
     asked: &fit::Asked,
     span: Span,
 ) -> RunResult<Scores> {
-    let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
+    let set = model_input(frame, trained, train, true, span)?;
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     let how = fit::Scoring { asked, batch: fit::training_batch(&train.settings) };
     on_device(train, "evaluating ran", span, || fit::evaluate(&trained.net, &set, &loss, &device_of(train), how))
@@ -1142,7 +1170,7 @@ pub fn write_curves(
 /// ensures) also each predicted class's probability.
 pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, asked: &Asked, span: Span) -> RunResult<DataFrame> {
     let Asked { probability, classes, threshold } = *asked;
-    let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
+    let set = model_input(&frame, trained, train, false, span)?;
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     let batch = fit::training_batch(&train.settings);
     let (values, all) = on_device(train, "predicting ran", span, || {
@@ -1228,14 +1256,58 @@ pub fn import_weights(train: &Train, path: &Path, span: Span) -> RunResult<Net> 
     })
 }
 
-/// Builds a trained run from saved weights (the stage cache).
-pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Option<Trained> {
+/// Builds a trained run from saved weights (a run folder, the stage
+/// cache); the error says why they do not fit `train`'s model.
+pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Result<Trained, String> {
     // Weights of a run trained on a GPU this machine lacks are not loaded
     // onto it (libtorch would abort): the caller reports the device.
-    devices_present(train, Span::default()).ok()?;
+    devices_present(train, Span::default()).map_err(|e| e.to_string())?;
+    classes_fit(train, &meta)?;
+    features_fit(train, &meta)?;
     let precision = crate::train::model::Precision::of(train.settings.precision);
-    let net = Net::new(&train.model, &device_of(train), 0).try_load_file(weights).ok()?.with_precision(precision);
-    Some(Trained { net, meta, cacheable: true, point: None })
+    let net = Net::new(&train.model, &device_of(train), 0)
+        .try_load_file(weights)
+        .map_err(|e| crate::train::model::record_error(e))?
+        .with_precision(precision);
+    Ok(Trained { net, meta, cacheable: true, point: None })
+}
+
+/// Whether the saved features are columns of `train`'s data that give its
+/// model's input width (an image or tokenized text is one column).
+fn features_fit(train: &Train, meta: &TrainedMeta) -> Result<(), String> {
+    let mut width = 0u64;
+    for name in &meta.features {
+        let column = train
+            .data
+            .schema
+            .get(name)
+            .ok_or_else(|| format!("its feature `{name}` is not a column of the training data"))?;
+        width = width.saturating_add(match column.dtype {
+            DType::Image(shape) => crate::ir::Shape::Image(shape).values(),
+            DType::Tokens { length, .. } => length as u64,
+            _ => 1,
+        });
+    }
+    let wanted = train.model.input.values();
+    if width == wanted {
+        return Ok(());
+    }
+    Err(format!("its {} features give {width} values a row, and the model reads {wanted}", meta.features.len()))
+}
+
+/// Whether the saved classes are one per output of `train`'s model (or
+/// two for a single output): a prediction names the class of its output.
+fn classes_fit(train: &Train, meta: &TrainedMeta) -> Result<(), String> {
+    let outputs = train.model.output.values();
+    match (&meta.classes, is_classification(train)) {
+        (None, false) => Ok(()),
+        (Some(names), true) if u64::try_from(names.len()).is_ok_and(|n| n == outputs || (outputs == 1 && n == 2)) => {
+            Ok(())
+        }
+        (Some(names), true) => Err(format!("it names {} classes, and the model has {outputs} outputs", names.len())),
+        (None, true) => Err("it names no classes, and the model predicts classes".into()),
+        (Some(_), false) => Err("it names classes, and the model predicts numbers".into()),
+    }
 }
 
 /// The folder a pipeline's relative paths start from, absolute: a file

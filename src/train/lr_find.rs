@@ -24,6 +24,32 @@ pub struct RangeTest {
     pub steps: usize,
 }
 
+impl RangeTest {
+    /// The most steps a test takes (fastai's default is 100; each step
+    /// trains a batch, so more is a typo, and its points are held).
+    pub const MAX_STEPS: usize = 100_000;
+
+    /// What is wrong with the test as asked, if anything: a rate range
+    /// that is empty or whose ratio is past what an `f64` holds (every
+    /// step after the first would train at an infinite rate), or steps
+    /// outside 2..=[`Self::MAX_STEPS`].
+    pub fn mistake(&self) -> Option<String> {
+        if !(self.start > 0.0 && self.start < self.end && self.end.is_finite()) {
+            return Some("--start must be positive and below --end".into());
+        }
+        if !(self.end / self.start).is_finite() {
+            return Some(format!(
+                "--end / --start ({:e} / {:e}) is past what a number holds: narrow the range",
+                self.end, self.start
+            ));
+        }
+        if !(2..=Self::MAX_STEPS).contains(&self.steps) {
+            return Some(format!("--steps must be from 2 to {}", Self::MAX_STEPS));
+        }
+        None
+    }
+}
+
 impl Default for RangeTest {
     /// fastai's: 1e-7 to 10 over 100 steps.
     fn default() -> Self {
@@ -145,6 +171,22 @@ pub fn suggestions(points: &[Point]) -> (Option<f64>, Option<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ranges whose ratio overflows (every rate after the first would be
+    /// infinite) and step counts that would not fit in memory are
+    /// refused; fastai's default is not.
+    #[test]
+    fn mistakes_are_named_before_training() {
+        assert_eq!(RangeTest::default().mistake(), None);
+        let wide = RangeTest { start: 1e-300, end: 1e300, steps: 100 };
+        assert!(wide.mistake().is_some_and(|m| m.contains("past what a number holds")));
+        assert!(rate(&RangeTest { start: 1e-300, end: 1e300, steps: 3 }, 1).is_infinite());
+        let many = RangeTest { steps: 100_000_000_000_000_000, ..RangeTest::default() };
+        assert!(many.mistake().is_some_and(|m| m.contains("--steps")));
+        assert!(RangeTest { steps: 1, ..RangeTest::default() }.mistake().is_some());
+        assert!(RangeTest { start: 0.0, ..RangeTest::default() }.mistake().is_some());
+        assert_eq!(RangeTest { steps: RangeTest::MAX_STEPS, ..RangeTest::default() }.mistake(), None);
+    }
 
     #[test]
     fn rates_grow_exponentially_from_start_to_end() {
