@@ -164,6 +164,33 @@ fn row_expressions_casts_booleans_and_filled_whole_numbers_export_as_pipe_comput
     same_as_pipe_predict(&python, &dir, &run, &dir.join("data.csv"));
 }
 
+/// `encode` of a whole-number column whose levels an `f32` cannot tell
+/// apart (ids past 2^24: 100000001 and 100000002 are both 1e8 in f32):
+/// each level keeps its own id in the export, as in `pipe predict`, and a
+/// store never seen (100000007, 1e8 in f32 too) is unseen (id 0) in both.
+#[test]
+fn encoded_large_whole_numbers_keep_their_own_ids() {
+    let Some(python) = provided("PIPE_TEST_PYTHON") else { return };
+    let dir = scratch("onnx_large_ids");
+    let mut csv = String::from("store,x,label\n");
+    for i in 0..160 {
+        let store = 100_000_001 + i % 4;
+        // The class follows the store (and a little of x): the embedding
+        // of each store matters.
+        let label = if (store % 2 == 0) ^ (i % 16 == 0) { "a" } else { "b" };
+        csv += &format!("{store},{},{label}\n", f64::from(i % 10) / 10.0);
+    }
+    std::fs::write(dir.join("data.csv"), &csv).unwrap();
+    // Rows to predict: the four stores, and one never seen (id 0).
+    let rows = "store,x,label\n100000001,0.5,a\n100000002,0.5,a\n100000003,0.1,b\n100000004,0.9,b\n100000007,0.5,a\n";
+    std::fs::write(dir.join("rows.csv"), rows).unwrap();
+    let text = "import std.models { embed_mlp }\n\nsource data = csv(\"data.csv\")\n\n\
+        transform prep = fit(data) {\n    encode(store)\n}\n\n\
+        train net = embed_mlp(dim: 2, hidden: [8], out: 2) on prep(data) {\n    target: label\n    epochs: 30\n    seed: 1\n}\n";
+    let run = run_in(&dir, text, "net");
+    same_as_pipe_predict(&python, &dir, &run, &dir.join("rows.csv"));
+}
+
 #[test]
 fn the_digits_cnn_exports_with_its_image_tensor_as_input() {
     let Some(python) = provided("PIPE_TEST_PYTHON") else { return };

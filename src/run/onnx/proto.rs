@@ -101,7 +101,7 @@ pub struct Graph {
 /// The opset of the default domain an export uses (`LayerNormalization`
 /// is in 17).
 pub const OPSET: i64 = 17;
-/// The opset of `ai.onnx.ml` (`LabelEncoder` with floats and defaults).
+/// The opset of `ai.onnx.ml` (`LabelEncoder` with int64 keys and defaults).
 pub const ML_OPSET: i64 = 3;
 /// The IR version opset 17 goes with.
 const IR_VERSION: i64 = 8;

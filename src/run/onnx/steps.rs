@@ -171,24 +171,14 @@ pub(super) fn op(b: &mut Builder, op: &Op, fitted: Option<&Fitted>) -> RunResult
                 let col = b.column(&coded.name)?;
                 let ids: Vec<i64> = coded.ids.iter().map(|(_, id)| *id).collect();
                 // Each fitted level its id; a missing or unseen one 0.
-                let (input, keys) = if col.text {
+                let id = if col.text {
                     let levels = coded.ids.iter().map(|(l, _)| l.clone()).collect();
-                    (col.value, Attr::Strs("keys_strings", levels))
+                    let keys = Attr::Strs("keys_strings", levels);
+                    let attrs = vec![keys, Attr::Ints("values_int64s", ids), Attr::Int("default_int64", 0)];
+                    b.ml_node("LabelEncoder", vec![col.value], attrs)
                 } else {
-                    let levels = coded
-                        .ids
-                        .iter()
-                        .map(|(l, _)| match l.as_str() {
-                            "true" => Ok(1.0),
-                            "false" => Ok(0.0),
-                            _ => l.parse::<f32>().map_err(|_| refuse(format!("the level `{l}` is not a number"), "")),
-                        })
-                        .collect::<RunResult<Vec<f32>>>()?;
-                    let floats = b.node("Cast", vec![col.value], vec![Attr::Int("to", Elem::F32 as i64)]);
-                    (floats, Attr::Floats("keys_floats", levels))
+                    whole_number_ids(b, col.value, &coded.ids)?
                 };
-                let attrs = vec![keys, Attr::Ints("values_int64s", ids), Attr::Int("default_int64", 0)];
-                let id = b.ml_node("LabelEncoder", vec![input], attrs);
                 let id = b.node("Cast", vec![id], vec![Attr::Int("to", Elem::F64 as i64)]);
                 b.set(&coded.name, id, false);
             }
@@ -238,6 +228,32 @@ enum Kind {
     Number,
     /// A boolean.
     Bool,
+}
+
+/// The ids of a whole-number or boolean column (a double value `[N, 1]`)
+/// by its fitted levels (`pipe check` refuses `encode` on continuous
+/// numbers): keys as int64, so ids past 2^24 keep their own id (as f32
+/// keys, 100000001 and 100000002 are one key); a value that is not whole
+/// (or missing: NaN) is unseen, id 0, as in `pipe predict`.
+fn whole_number_ids(b: &mut Builder, value: String, levels: &[(String, i64)]) -> RunResult<String> {
+    let keys = levels
+        .iter()
+        .map(|(l, _)| match l.as_str() {
+            "true" => Ok(1),
+            "false" => Ok(0),
+            _ => l.parse::<i64>().map_err(|_| refuse(format!("the level `{l}` is not a whole number"), "")),
+        })
+        .collect::<RunResult<Vec<i64>>>()?;
+    let ids = levels.iter().map(|(_, id)| *id).collect();
+    let whole = b.node("Cast", vec![value.clone()], vec![Attr::Int("to", Elem::I64 as i64)]);
+    let attrs = vec![Attr::Ints("keys_int64s", keys), Attr::Ints("values_int64s", ids), Attr::Int("default_int64", 0)];
+    let id = b.ml_node("LabelEncoder", vec![whole.clone()], attrs);
+    // The cast truncates (and NaN becomes some integer): only a value the
+    // integer gives back exactly has that integer's id.
+    let back = b.node("Cast", vec![whole], vec![Attr::Int("to", Elem::F64 as i64)]);
+    let exact = b.node("Equal", vec![back, value], vec![]);
+    let unseen = b.constant_i64(&[0], &[1, 1]);
+    Ok(b.node("Where", vec![exact, id, unseen], vec![]))
 }
 
 /// A row expression of numbers (and booleans) as nodes; a missing number
