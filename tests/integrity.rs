@@ -116,39 +116,47 @@ fn predict_refuses_a_run_folder_whose_files_changed_and_names_the_file() {
 
 /// A run folder whose record was edited and whose checksums were written
 /// again to match: the checksums pass, and the record no longer fits the
-/// model (fewer features than its input, fewer classes than its outputs).
-/// `pipe predict` and `pipe export` name the misfit instead of panicking in
-/// the model or predicting an empty class.
+/// model (fewer features than its input, fewer classes than its outputs)
+/// or its transform's steps (a scaling with a number missing, a step
+/// without numbers). `pipe predict` and `pipe export` name the misfit
+/// instead of panicking in the model, predicting an empty class or
+/// scaling part of the columns.
 #[test]
 fn predict_refuses_a_record_that_does_not_fit_its_model() {
     let dir = trained_iris("integrity_misfit");
     let run = run_folder(&dir);
     let data = repo().join("data/iris.csv").display().to_string();
-    // The record with one entry fewer in `field`, checksums written again.
-    let edit = |name: &str, field: &str| {
+    // The record with one entry fewer in a list, checksums written again.
+    let edit = |name: &str, file: &str, list: &dyn Fn(&mut serde_json::Value) -> &mut serde_json::Value| {
         let copy = copy_run(&run, name);
-        let text = std::fs::read_to_string(copy.join("trained.json")).unwrap();
-        let mut trained: serde_json::Value = serde_json::from_str(&text).unwrap();
-        trained[field].as_array_mut().unwrap().pop().unwrap();
-        std::fs::write(copy.join("trained.json"), trained.to_string()).unwrap();
+        let text = std::fs::read_to_string(copy.join(file)).unwrap();
+        let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
+        list(&mut record).as_array_mut().unwrap().pop().unwrap();
+        std::fs::write(copy.join(file), record.to_string()).unwrap();
         let record = std::fs::read_to_string(copy.join("checksums.json")).unwrap();
         let record: serde_json::Value = serde_json::from_str(&record).unwrap();
         let files: Vec<&str> = record["blake3"].as_object().unwrap().keys().map(String::as_str).collect();
         pipe::files::checksums::record(&copy, &files).unwrap();
         copy
     };
-    let features = edit("1-features", "features");
-    let classes = edit("2-classes", "classes");
+    let features = edit("1-features", "trained.json", &|r| &mut r["features"]);
+    let classes = edit("2-classes", "trained.json", &|r| &mut r["classes"]);
+    // `prep`'s standard scaling with a center for 3 of its 4 columns, and
+    // with no step at all.
+    let center = edit("3-center", "transforms.json", &|r| &mut r[0][1][0]["center"]);
+    let steps = edit("4-steps", "transforms.json", &|r| &mut r[0][1]);
     let cases = [
         (&features, "its 3 features give 3 values a row, and the model reads 4"),
         (&classes, "it names 2 classes, and the model has 3 outputs"),
+        (&center, "numbers for `prep` do not fit its steps: step 1 (`standard`): it has 3 numbers for 4 columns"),
+        (&steps, "numbers for `prep` do not fit its steps: 1 steps, and numbers for 0"),
     ];
     for (folder, expected) in cases {
         let out = format!("{}.csv", folder.file_name().unwrap().to_string_lossy());
         let refused = pipe(&dir, &["predict", folder.to_str().unwrap(), &data, "-o", &out]);
         let text = stderr(&refused);
         assert_eq!(refused.status.code(), Some(1), "{text}");
-        assert!(text.contains("does not fit the model") && text.contains(expected), "{expected}: {text}");
+        assert!(text.contains(expected), "{expected}: {text}");
         assert!(!text.contains("internal error") && !text.contains("panicked"), "{text}");
         assert!(!dir.join(&out).exists(), "nothing written for {out}");
         let exported = pipe(&dir, &["export", folder.to_str().unwrap(), "-o", "m.safetensors"]);

@@ -31,6 +31,7 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     let transforms = transforms_path(out);
     not_someone_elses(out, &transforms)?;
     let train = crate::run::predict::saved_train(program, &saved.name, &saved.dir)?;
+    crate::run::predict::saved_numbers_fit(program, &saved.transforms)?;
     let trained = training::load(&train, &saved.dir.join("model.bpk"), saved.meta).map_err(|why| {
         failure(format!("the run's weights do not fit its model: {why}"), "train again with `pipe run`")
     })?;

@@ -23,6 +23,7 @@ mod encode;
 pub mod error;
 pub mod export;
 pub mod fitted;
+mod fitted_fit;
 pub mod folders;
 pub mod folds;
 pub mod images;

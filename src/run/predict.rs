@@ -12,6 +12,7 @@ use crate::files::probe::{CsvOptions, DEFAULT_NULLS, csv_columns};
 use crate::ir::{Frame, FrameInput, ItemId, ItemKind, Op, Program, Source, SourceFiles};
 use crate::run::error::{RunError, RunResult};
 use crate::run::fitted::{self, Fitted};
+use crate::run::fitted_fit;
 use crate::run::training::{self, TrainedMeta};
 use crate::run::{read, write};
 use crate::schema::Schema;
@@ -285,6 +286,7 @@ impl Predictor {
         training::devices_present(&train, Span::default())?;
         let pipeline_dir = meta.pipeline_dir.clone();
         let trained = training::load(&train, &dir.join("model.bpk"), meta).map_err(|why| unloadable(&dir, &why))?;
+        saved_numbers_fit(&program, &transforms)?;
         Ok(Predictor { program, train, saved: transforms, pipeline_dir, trained, schema })
     }
 
@@ -612,6 +614,29 @@ fn prepare(
         }
     }
     Ok(df)
+}
+
+/// The run folder's numbers for each transform of `program` (`saved`) are
+/// one per step, each what its step learns.
+pub fn saved_numbers_fit(program: &Program, saved: &[(String, Vec<Fitted>)]) -> RunResult<()> {
+    for item in program.items.iter().flatten() {
+        let ItemKind::Transform { steps, .. } = &item.kind else { continue };
+        let Some((name, learned)) = saved.iter().find(|(name, _)| *name == item.name) else { continue };
+        let misfit = |why: String| {
+            failure(
+                format!("the run folder's numbers for `{name}` do not fit its steps: {why}"),
+                "train again with `pipe run` (the run folder's record was edited)",
+            )
+        };
+        if steps.len() != learned.len() {
+            return Err(misfit(format!("{} steps, and numbers for {}", steps.len(), learned.len())));
+        }
+        for (i, (op, fitted)) in steps.iter().zip(learned).enumerate() {
+            let step = i.saturating_add(1);
+            fitted_fit::fits(op, fitted).map_err(|why| misfit(format!("step {step} (`{}`): {why}", op.keyword())))?;
+        }
+    }
+    Ok(())
 }
 
 /// The default output path: `<data stem>_predictions.parquet` beside it.
