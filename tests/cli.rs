@@ -447,6 +447,54 @@ fn predict_takes_a_folder_of_images() {
     assert!(rows.starts_with("file,prediction\n") && rows.lines().count() == 2, "{rows}");
 }
 
+/// A prediction is the image's own: the same probabilities for an image
+/// predicted alone and among 20 others, after `pipe run` saved a model
+/// with image batch norm and dropout (inference uses the running
+/// statistics and no mask). On libtorch a convolution's output once
+/// stayed on the autodiff device, so the batch norm after it normalized
+/// each prediction batch by its own statistics.
+#[test]
+fn a_prediction_does_not_depend_on_the_other_rows() {
+    let devices: &[&str] = if cfg!(feature = "tch") { &["cpu", "torch.cpu"] } else { &["cpu"] };
+    for device in devices {
+        let dir = temp_dir(&format!("predict_alone_{device}"));
+        let file = dir.join("main.pipe");
+        let text = format!(
+            "source d = images(\"{}\", size: [8, 8], channels: 1)\n\
+             model m {{\n    conv(4, kernel: 3)\n    batchnorm()\n    relu()\n    dropout(0.3)\n    flatten()\n    dense(10)\n}}\n\
+             train t = m on d {{\n    target: label\n    epochs: 3\n    batch: 8\n    device: {device}\n}}\n",
+            repo("tests/data/digits")
+        );
+        std::fs::write(&file, text).unwrap();
+        let ran = run(&["run", "--no-cache", file.to_str().unwrap()]);
+        assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+        let runs: Vec<_> = std::fs::read_dir(dir.join("runs/t")).unwrap().flatten().map(|e| e.path()).collect();
+        let alone = dir.join("alone");
+        std::fs::create_dir_all(&alone).unwrap();
+        std::fs::copy(repo("tests/data/digits/3/0003.png"), alone.join("0003.png")).unwrap();
+        let probabilities = |folder: &str| -> Vec<f64> {
+            let out = dir.join("p.csv");
+            let args = ["predict", runs[0].to_str().unwrap(), folder, "-o", out.to_str().unwrap(), "--probabilities"];
+            let predicted = run(&args);
+            assert_eq!(predicted.status.code(), Some(0), "{}", stderr(&predicted));
+            let rows = std::fs::read_to_string(&out).unwrap();
+            let header: Vec<&str> = rows.lines().next().unwrap().split(',').collect();
+            let row = rows.lines().find(|l| l.contains("0003.png")).expect("the image's row");
+            let cells: Vec<&str> = row.split(',').collect();
+            (0..10)
+                .map(|k| {
+                    let at = header.iter().position(|h| *h == format!("probability_{k}")).unwrap();
+                    cells[at].parse().unwrap()
+                })
+                .collect()
+        };
+        let (one, among) = (probabilities(alone.to_str().unwrap()), probabilities(&repo("tests/data/digits")));
+        for (k, (a, b)) in one.iter().zip(&among).enumerate() {
+            assert!((a - b).abs() < 1e-6, "{device}, class {k}: alone {a}, among others {b}");
+        }
+    }
+}
+
 /// `pipe lsp` fed something other than the protocol stops with a coded
 /// diagnostic, not a panic.
 #[test]

@@ -182,7 +182,10 @@ fn flex_convolution_equals_pytorch_forward_and_backward() {
             let x = Tensor::<4>::from_data(TensorData::new(c.x.clone(), c.shape), &plain);
             let w = Tensor::<4>::from_data(TensorData::new(c.w.clone(), c.w_shape), &plain);
             let b = Tensor::<1>::from_data(TensorData::new(c.b.clone(), [c.b.len()]), &plain);
-            let with_bias = values(conv2d(x.clone(), w.clone(), Some(b), c.options.clone()));
+            let inferred = conv2d(x.clone(), w.clone(), Some(b), c.options.clone());
+            // Plain in, plain out: the layers after it infer, too.
+            assert!(!inferred.device().is_autodiff(), "{name}: inference stays off the autodiff device");
+            let with_bias = values(inferred);
             close(&with_bias, &want[0], &format!("{name}, inference on torch.cpu"));
             let inference = values(conv2d(x, w, None, c.options.clone()));
             let per_filter = c.out_shape[2] * c.out_shape[3];

@@ -51,7 +51,17 @@ pub fn conv2d(
     bias: Option<&Tensor<1>>,
     options: &ConvOptions<2>,
 ) -> Option<Tensor<4>> {
-    let output = match operands(x, weight, bias)?.as_slice() {
+    let operands = operands(x, weight, bias)?;
+    if !x.device().is_autodiff() {
+        // Inference: a plain tensor out for a plain one in. Out of Burn's
+        // autodiff graph (even untracked), the layers after it would take
+        // the device for a training one (batch norm its batch statistics,
+        // dropout its mask).
+        let plain: Vec<tch::Tensor> = operands.iter().map(|t| t.primitive().tensor.shallow_clone()).collect();
+        let output = TchTensor::new(tch::no_grad(|| convolve(&plain, options)));
+        return Some(Tensor::from_primitive::<LibTorch>(output));
+    }
+    let output = match operands.as_slice() {
         [x, w, b] => record(TorchConvBackward, [x.clone(), w.clone(), b.clone()], options),
         [x, w] => record(TorchConvBackward, [x.clone(), w.clone()], options),
         _ => return None,
