@@ -794,13 +794,37 @@ fn data_parallel_training_on_several_devices_equals_one_device() {
 
 /// With dropout and batch normalization each device draws its own masks
 /// and normalizes its own shard, from streams fixed before the threads
-/// start: a data-parallel run repeats exactly.
+/// start: a data-parallel run repeats exactly, its running statistics
+/// (and so its evaluation) too.
 #[test]
 fn data_parallel_training_with_dropout_repeats_exactly() {
     let layers = "    dense(16)\n    batchnorm()\n    relu()\n    dropout(0.3)\n    dense(3)";
     let first = epoch_losses("dp_repeat", &iris_on("[cpu, cpu]", layers));
     let second = epoch_losses("dp_repeat", &iris_on("[cpu, cpu]", layers));
     assert_eq!(first, second);
+    // The running statistics kept (which the evaluation normalizes by) are
+    // the first device's, whatever order the threads ran in: Burn's
+    // running state, shared by the copies, once averaged theirs in.
+    let devices: &[&str] =
+        if cfg!(feature = "tch") { &["[cpu, cpu]", "[torch.cpu, torch.cpu]"] } else { &["[cpu, cpu]"] };
+    for devices in devices {
+        let text = format!(
+            "source d = images(\"{}/tests/data/digits\", size: [8, 8], channels: 1)\n\
+             model m {{\n    conv(4, kernel: 3)\n    batchnorm()\n    relu()\n    maxpool(2)\n    flatten()\n    dense(10)\n}}\n\
+             train t = m on d {{\n    target: label\n    batch: 16\n    epochs: 2\n    seed: 1\n    device: {devices}\n}}\n\
+             evaluate t on d {{ metrics: [accuracy] }}\n",
+            repo().display()
+        );
+        let evaluated = || {
+            let (scores, _, errors) = run_file(&scratch("dp_running"), &text, false);
+            assert!(errors.is_empty(), "{errors:?}");
+            scores[0].1.loss.to_bits()
+        };
+        let first = evaluated();
+        for _ in 0..3 {
+            assert_eq!(evaluated(), first, "{devices}: the evaluation after training repeats");
+        }
+    }
 }
 
 /// Mixed precision, on flex and (with the `tch` feature) libtorch's CPU;

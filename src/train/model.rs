@@ -1088,6 +1088,29 @@ impl Net {
         out
     }
 
+    /// The same network with batch norms' running statistics of its own.
+    /// Burn's `RunningState` is shared by clones of a module and keeps one
+    /// update per thread, averaged when read: a data-parallel copy updating
+    /// it from its own thread was averaged into the first device's, in
+    /// whatever order the threads got there (runs differed). A copy's own
+    /// statistics are dropped with it, so the first device's are kept.
+    pub fn own_running_stats(mut self) -> Self {
+        fn own(layers: &mut [Layer]) {
+            for layer in layers {
+                match layer {
+                    Layer::Norm(m) => {
+                        m.running_mean = burn::module::RunningState::new(m.running_mean.value_sync());
+                        m.running_var = burn::module::RunningState::new(m.running_var.value_sync());
+                    }
+                    Layer::Residual(b) => own(&mut b.layers),
+                    _ => {}
+                }
+            }
+        }
+        own(&mut self.layers);
+        self
+    }
+
     /// The same network with dropout streams of its own, derived from the
     /// current ones and `salt` (a copy on another device draws masks of its
     /// own, repeatably).

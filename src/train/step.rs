@@ -110,8 +110,9 @@ pub(super) fn batch_gradients(
     let share = |shard: &[usize]| weight(shard) / total;
     // Each copy draws its own dropout masks, from streams fixed before any
     // thread starts (so runs repeat exactly).
-    let copies: Vec<Net> =
-        (1..shards.len()).map(|i| net.clone().fork(&replicas[i.saturating_sub(1)]).reseed_dropout(i as u64)).collect();
+    let copies: Vec<Net> = (1..shards.len())
+        .map(|i| net.clone().own_running_stats().fork(&replicas[i.saturating_sub(1)]).reseed_dropout(i as u64))
+        .collect();
     let (first, others) = std::thread::scope(|scope| {
         let handles: Vec<_> = copies
             .into_iter()
