@@ -411,6 +411,18 @@ fn augment_preview_writes_a_grid_of_originals_and_versions() {
         assert!(stderr(&refused).contains("more than 50000000 pixels"), "{}", stderr(&refused));
         assert!(!out.exists());
     }
+    // No sample or no version is no grid; the file is a PNG.
+    for (flag, value, said) in [("--samples", "0", "1 or more"), ("--versions", "0", "1 or more")] {
+        let refused = run(&[&args[..5], &[flag, value]].concat());
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains(said), "{}", stderr(&refused));
+        assert!(!out.exists());
+    }
+    let jpeg = dir.join("grid.jpg");
+    let refused = run(&["augment-preview", file.to_str().unwrap(), "base", "-o", jpeg.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("name it `.png`"), "{}", stderr(&refused));
+    assert!(!jpeg.exists());
 }
 
 /// `pipe predict` on a folder of images, for a run trained on images: a
@@ -493,6 +505,52 @@ fn a_prediction_does_not_depend_on_the_other_rows() {
             assert!((a - b).abs() < 1e-6, "{device}, class {k}: alone {a}, among others {b}");
         }
     }
+}
+
+/// `pipe predict` and `pipe export` use the device a run trained on, as its
+/// run folder records it (a `pipe run --device` override included, which
+/// the saved pipeline does not show), or the one `--device` names. In a
+/// libtorch build: a file written for a GPU, trained here with `--device
+/// cpu`, predicts and exports; asked to predict on the missing GPU, predict
+/// says how to predict on the CPU.
+#[test]
+fn predict_and_export_use_the_device_the_run_trained_on() {
+    let dir = temp_dir("predict_device");
+    std::fs::write(dir.join("d.csv"), "x,y\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n").unwrap();
+    let file = dir.join("main.pipe");
+    let written = if cfg!(feature = "tch") { "torch.cuda" } else { "cpu" };
+    let text = format!(
+        "import std.models {{ linear }}\nsource d = csv(\"d.csv\")\ntrain t = linear(out: 2) on d {{\n    target: y\n    epochs: 2\n    device: {written}\n}}\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    let trained = run(&["run", "--no-cache", "--device", "cpu", file.to_str().unwrap()]);
+    assert_eq!(trained.status.code(), Some(0), "{}", stderr(&trained));
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs/t")).unwrap().flatten().map(|e| e.path()).collect();
+    let (folder, data) = (runs[0].to_str().unwrap(), dir.join("d.csv"));
+    let predict = |extra: &[&str], out: &str| {
+        let out = dir.join(out);
+        let args = [&["predict", folder, data.to_str().unwrap(), "-o", out.to_str().unwrap()][..], extra].concat();
+        (run(&args), out)
+    };
+    let (recorded, out) = predict(&[], "recorded.csv");
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let (on_cpu, cpu_out) = predict(&["--device", "cpu"], "cpu.csv");
+    assert_eq!(on_cpu.status.code(), Some(0), "{}", stderr(&on_cpu));
+    assert_eq!(std::fs::read_to_string(out).unwrap(), std::fs::read_to_string(cpu_out).unwrap());
+    let exported = run(&["export", folder, "-o", dir.join("m.safetensors").to_str().unwrap()]);
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let unknown = predict(&["--device", "gpu"], "gpu.csv").0;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("--device gpu: unknown device"), "{}", stderr(&unknown));
+    let (missing, missing_out) = predict(&["--device", "torch.cuda"], "cuda.csv");
+    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
+    if cfg!(feature = "tch") {
+        assert!(stderr(&missing).contains("pipe::run::no_device"), "{}", stderr(&missing));
+        assert!(stderr(&missing).contains("`--device cpu`"), "{}", stderr(&missing));
+    } else {
+        assert!(stderr(&missing).contains("build with `--features tch`"), "{}", stderr(&missing));
+    }
+    assert!(!missing_out.exists());
 }
 
 /// `pipe lsp` fed something other than the protocol stops with a coded

@@ -16,7 +16,7 @@ pub fn export(run_dir: &Path, out: &Path, reporter: &mut Reporter) -> bool {
         reporter.report(&super::CliError::Usage { message }, &no_file());
         return false;
     }
-    let Some((saved, program, _)) = super::predict::checked_run(run_dir, reporter) else { return false };
+    let Some((saved, program, _)) = super::predict::checked_run(run_dir, None, reporter) else { return false };
     if extension == "onnx" {
         return match crate::run::onnx::export(saved, &program, out) {
             Ok(done) => {

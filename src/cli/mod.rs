@@ -153,6 +153,11 @@ enum Command {
         /// probability passes this (0.5 unless given).
         #[arg(long, value_name = "P")]
         threshold: Option<f64>,
+        /// Predict on this device instead of the first one the run trained
+        /// on: `cpu`, `torch.cpu`, `torch.cuda`, `torch.cuda(1)` (a run
+        /// trained on a GPU predicts on a machine without one with `cpu`).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<String>,
     },
     /// Write a PNG grid of a training run's images: each sample, then the
     /// versions its augmentation draws in epochs 1, 2, ... (as training
@@ -239,6 +244,10 @@ enum Command {
         /// The port (0: any free one, printed when listening).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Predict on this device instead of the first one the run trained
+        /// on (as `pipe predict --device`).
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<String>,
     },
     /// Serve this machine's flex device to other `pipe` processes, for
     /// `device: remote("ws://HOST:PORT")` (the `remote` feature); Ctrl-C
@@ -376,7 +385,7 @@ fn run(cli: Cli) -> bool {
     match cli.command {
         Command::Export { run, output } => export::export(&run, &output, &mut reporter),
         Command::Report { runs, output } => report_page::report(&runs, &output, None, &mut reporter),
-        Command::Serve { run, host, port } => serve::serve(&run, &host, port, &mut reporter),
+        Command::Serve { run, host, port, device } => serve::serve(&run, &host, port, device.as_deref(), &mut reporter),
         Command::DeviceServer { host, port, device } => {
             device_server::device_server(&host, port, &device, &mut reporter)
         }
@@ -407,8 +416,8 @@ fn run(cli: Cli) -> bool {
             let flags = run::Flags { no_cache, resume, in_memory, memory };
             run::run(&file, &items, flags, device.as_deref(), &mut reporter)
         }
-        Command::Predict { run, data, output, probabilities, threshold } => {
-            let asked = predict::Asked { probabilities, threshold };
+        Command::Predict { run, data, output, probabilities, threshold, device } => {
+            let asked = predict::Asked { probabilities, threshold, device };
             predict::predict(&run, &data, output.as_deref(), asked, &mut reporter)
         }
         Command::Watch { file, no_cache, report } => {

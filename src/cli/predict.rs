@@ -14,15 +14,31 @@ pub struct Asked {
     pub probabilities: bool,
     /// A two-class run's threshold.
     pub threshold: Option<f64>,
+    /// The device to predict on, as written (`--device`).
+    pub device: Option<String>,
 }
 
 /// A run folder, read, and its saved pipeline checked into a program (with
 /// its sources, where a step's warnings point); `None` after reporting why
 /// not.
-pub fn checked_run(run_dir: &Path, reporter: &mut Reporter) -> Option<(SavedRun, Program, SourceMap)> {
+/// `device`: where to predict (`--device`, as written), checked first.
+pub fn checked_run(
+    run_dir: &Path,
+    device: Option<&str>,
+    reporter: &mut Reporter,
+) -> Option<(SavedRun, Program, SourceMap)> {
     let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
+    let device = match device.map(super::run::parse_device).transpose() {
+        Ok(device) => device,
+        Err(reason) => {
+            let error =
+                super::CliError::Usage { message: format!("--device {}: {reason}", device.unwrap_or_default()) };
+            reporter.report(&error, &SourceFile { name: String::new(), text: "".into() });
+            return None;
+        }
+    };
     let saved = match open_run(run_dir) {
-        Ok(saved) => saved,
+        Ok(saved) => SavedRun { device, ..saved },
         Err(error) => {
             reporter.report(&error, &no_file());
             return None;
@@ -58,7 +74,7 @@ pub fn predict(run_dir: &Path, data: &Path, out: Option<&Path>, asked: Asked, re
         return false;
     }
     let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
-    let Some((saved, program, sources)) = checked_run(run_dir, reporter) else { return false };
+    let Some((saved, program, sources)) = checked_run(run_dir, asked.device.as_deref(), reporter) else { return false };
     match predict_file(saved, &program, data, &out, asked.probabilities, asked.threshold) {
         Ok(done) => {
             for warning in &done.warnings {

@@ -41,12 +41,15 @@ pub struct Preview<'a> {
 
 /// Writes the grid; returns whether it succeeded.
 pub fn preview(p: &Preview, reporter: &mut Reporter) -> bool {
-    let Some((sources, report)) = load(p.file, reporter) else { return false };
     let usage = |message: String, reporter: &mut Reporter| {
         let error = CliError::Usage { message };
         reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
         false
     };
+    if let Some(mistake) = asked_mistake(p) {
+        return usage(mistake, reporter);
+    }
+    let Some((sources, report)) = load(p.file, reporter) else { return false };
     let train = report.ir.items.iter().flatten().find_map(|i| match &i.kind {
         ItemKind::Train(t) if i.name == p.train => Some(t.as_ref()),
         _ => None,
@@ -106,6 +109,16 @@ pub fn preview(p: &Preview, reporter: &mut Reporter) -> bool {
             false
         }
     }
+}
+
+/// What is wrong with the flags, if anything: a grid needs a sample and a
+/// version of it, and the file written is a PNG.
+fn asked_mistake(p: &Preview) -> Option<String> {
+    if p.samples == 0 || p.versions == 0 {
+        return Some("--samples and --versions are 1 or more: a grid of samples and their augmented versions".into());
+    }
+    let png = p.output.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    (!png).then(|| format!("-o {}: the grid is written as a PNG; name it `.png`", p.output.display()))
 }
 
 /// `samples` images spread evenly over a training frame (whose rows are

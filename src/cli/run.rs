@@ -82,7 +82,7 @@ fn interruptible() -> std::sync::Arc<run::Control> {
 }
 
 /// A device as written on the command line, if this build can train on it.
-fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
+pub(super) fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
     if let Some(address) = written.trim().strip_prefix("remote(").and_then(|rest| rest.strip_suffix(')')) {
         let address = address.trim().trim_matches('"');
         if let Some(problem) = crate::ir::remote_address_problem(address) {

@@ -58,9 +58,10 @@ struct State {
 
 /// Serves a run folder until SIGTERM or Ctrl-C; returns whether it
 /// started and stopped cleanly.
-pub fn serve(run_dir: &Path, host: &str, port: u16, reporter: &mut Reporter) -> bool {
+/// `device`: where to predict (`--device`, as written).
+pub fn serve(run_dir: &Path, host: &str, port: u16, device: Option<&str>, reporter: &mut Reporter) -> bool {
     let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
-    let Some((saved, program, _)) = super::predict::checked_run(run_dir, reporter) else { return false };
+    let Some((saved, program, _)) = super::predict::checked_run(run_dir, device, reporter) else { return false };
     // The model lives on one thread: loaded there, predicting there.
     let (jobs, queue) = mpsc::channel::<Job>();
     let (ready, loaded) = mpsc::channel();

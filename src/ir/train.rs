@@ -130,7 +130,7 @@ pub enum Task {
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
         }
@@ -755,7 +755,7 @@ pub struct EarlyStop {
 }
 
 /// A device.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Device {
     /// The backend.
     pub kind: DeviceKind,

@@ -30,7 +30,9 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     let span = Span::default();
     let transforms = transforms_path(out);
     not_someone_elses(out, &transforms)?;
-    let train = crate::run::predict::saved_train(program, &saved.name, &saved.dir)?;
+    // The weights are read on the CPU, whatever the run trained on.
+    let saved = SavedRun { device: Some(crate::ir::Device::local(crate::ir::DeviceKind::Cpu, None)), ..saved };
+    let train = crate::run::predict::predicting_train(program, &saved)?;
     crate::run::predict::saved_numbers_fit(program, &saved.transforms)?;
     let trained = training::load(&train, &saved.dir.join("model.bpk"), saved.meta).map_err(|why| {
         failure(format!("the run's weights do not fit its model: {why}"), "train again with `pipe run`")

@@ -46,6 +46,9 @@ pub struct SavedRun {
     pub pipeline: String,
     /// What its data's transforms learned.
     pub transforms: Vec<(String, Vec<Fitted>)>,
+    /// Where to predict instead of the first device it trained on
+    /// (`--device`; an export reads the weights on the CPU).
+    pub device: Option<crate::ir::Device>,
 }
 
 /// The training run a run folder holds, from its saved pipeline: the
@@ -66,6 +69,58 @@ pub fn saved_train(program: &Program, name: &str, run_dir: &Path) -> RunResult<c
             "give a run folder that `pipe run` wrote for a point of this sweep",
         )
     })
+}
+
+/// The run's `train` item (see [`saved_train`]) on the one device it
+/// predicts on: `saved.device` when given (`--device`), else the first
+/// device it trained on, as its `settings.json` records it (a `pipe run
+/// --device` override included, which the saved pipeline does not show).
+pub fn predicting_train(program: &Program, saved: &SavedRun) -> RunResult<crate::ir::Train> {
+    let mut train = saved_train(program, &saved.name, &saved.dir)?;
+    let device = match &saved.device {
+        Some(device) => device.clone(),
+        None => trained_on(&saved.dir)?,
+    };
+    if !built_here(device.kind) {
+        return Err(failure(
+            format!("the run trained on {device}, and this build of pipe has no backend for it"),
+            PREDICT_ON_CPU,
+        ));
+    }
+    train.settings.devices = vec![device];
+    training::devices_present(&train, Span::default()).map_err(|error| match error {
+        RunError::NoDevice { device, found, span, .. } => {
+            RunError::NoDevice { device, found, span, help: PREDICT_ON_CPU.into() }
+        }
+        other => other,
+    })?;
+    Ok(train)
+}
+
+/// The help where the device a run trained on is missing here.
+const PREDICT_ON_CPU: &str =
+    "predict on this machine's CPU with `--device cpu` (or `--device torch.cpu` in a build with libtorch)";
+
+/// The first device a run folder's training ran on (its `settings.json`).
+fn trained_on(run_dir: &Path) -> RunResult<crate::ir::Device> {
+    let settings: serde_json::Value = std::fs::read(run_dir.join("settings.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| not_a_run(run_dir))?;
+    serde_json::from_value(settings["devices"][0].clone()).map_err(|e| {
+        failure(format!("`{}`'s settings.json names no device it trained on: {e}", run_dir.display()), "train again")
+    })
+}
+
+/// Whether this build has the backend of a device of `kind` (a remote
+/// run's weights predict on this machine's CPU, as `device_of` says).
+fn built_here(kind: crate::ir::DeviceKind) -> bool {
+    use crate::ir::DeviceKind;
+    match kind {
+        DeviceKind::Cpu | DeviceKind::Remote => true,
+        DeviceKind::TorchCpu | DeviceKind::TorchCuda => crate::backend::has_libtorch(),
+        DeviceKind::Cuda => crate::backend::has_cubecl_cuda(),
+    }
 }
 
 /// The error for a folder that is no run folder.
@@ -100,7 +155,7 @@ pub fn stale_pipeline(first: Option<String>, pipeline_dir: &Path) -> RunError {
 }
 
 /// The files `pipe predict` reads from a run folder.
-const READ: [&str; 4] = ["trained.json", "pipeline.pipe", "transforms.json", "model.bpk"];
+const READ: [&str; 5] = ["trained.json", "pipeline.pipe", "transforms.json", "model.bpk", "settings.json"];
 
 /// Reads a run folder, after checking its files against their checksums.
 pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
@@ -138,7 +193,7 @@ pub fn open_run(run_dir: &Path) -> RunResult<SavedRun> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| not_a_run(run_dir))?;
     let name = run_dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(SavedRun { dir: run_dir.to_path_buf(), name, meta, pipeline, transforms })
+    Ok(SavedRun { dir: run_dir.to_path_buf(), name, meta, pipeline, transforms, device: None })
 }
 
 /// Predicts for the rows of `data` (a CSV or Parquet file, or an image
@@ -279,11 +334,10 @@ pub struct Predictor {
 impl Predictor {
     /// Loads a run folder whose saved pipeline checked into `program`.
     pub fn open(saved: SavedRun, program: Program) -> RunResult<Self> {
-        let SavedRun { dir, name, meta, transforms, .. } = saved;
-        let train = saved_train(&program, &name, &dir)?;
+        let train = predicting_train(&program, &saved)?;
+        let SavedRun { dir, meta, transforms, .. } = saved;
         let (base, _) = layers(&train.data);
         let schema = base_schema(&program, base).unwrap_or_else(|| base.schema.clone());
-        training::devices_present(&train, Span::default())?;
         let pipeline_dir = meta.pipeline_dir.clone();
         let trained = training::load(&train, &dir.join("model.bpk"), meta).map_err(|why| unloadable(&dir, &why))?;
         saved_numbers_fit(&program, &transforms)?;
