@@ -52,9 +52,27 @@ fn gpu_memory_off_torch_cuda_is_refused_with_its_span() {
     assert!(errors[0].contains("`gpu_memory` sets libtorch's CUDA allocator, which flex"), "{errors:?}");
 }
 
+/// `cudnn_benchmark:` on libtorch's CPU device is refused as on flex:
+/// cuDNN is CUDA's, so it would parse and do nothing there.
+#[cfg(feature = "tch")]
+#[test]
+fn cudnn_benchmark_on_torch_cpu_is_refused() {
+    let dir = crate::run::scratch("cudnn_torch_cpu");
+    let text = file_with(&dir, "growth")
+        .replace("device: torch.cuda", "device: torch.cpu")
+        .replace("    gpu_memory: growth\n", "    cudnn_benchmark: true\n");
+    let mut sources = pipe::source::SourceMap::new();
+    let id = sources.add(dir.join("main.pipe").display().to_string(), text.as_str());
+    let parsed = pipe::syntax::parse(&text, id);
+    let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
+    let errors: Vec<String> = report.errors.iter().map(|e| format!("{e}")).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let said = "`cudnn_benchmark` turns on cuDNN's autotuning, which libtorch's CPU device (`torch.cpu`) does not use";
+    assert!(errors[0].contains(said), "{errors:?}");
+}
+
 /// `pipe run --device torch.cpu` (and `cpu`) trains a file written for a
-/// GPU without its `gpu_memory:` (and, off libtorch, `cudnn_benchmark:`),
-/// and says so.
+/// GPU without its `gpu_memory:` and `cudnn_benchmark:`, and says so.
 #[cfg(feature = "tch")]
 #[test]
 fn a_device_override_leaves_gpu_memory_out_with_a_note() {
@@ -75,8 +93,10 @@ fn a_device_override_leaves_gpu_memory_out_with_a_note() {
         );
         assert!(stderr.contains(&note), "{stderr}");
         assert!(stderr.contains("epoch 2/2"), "{stderr}");
-        let cudnn = stderr.contains("`cudnn_benchmark` is a setting of libtorch devices");
-        assert_eq!(cudnn, device == "cpu", "{stderr}");
+        let cudnn = format!(
+            "--device {device}: `cudnn_benchmark` is a setting of `torch.cuda` devices, so this run goes without it"
+        );
+        assert!(stderr.contains(&cudnn), "{stderr}");
     }
 }
 

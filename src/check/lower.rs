@@ -64,6 +64,9 @@ impl Runs<'_> {
             let target_expr = frames::setting(&train.body, "target");
             let Some(task) = settings::classification(loss, target_expr, Some(&data.schema)) else { continue };
             lowered.augment = self.augmentation(&train.body);
+            if let (Some(augmentation), Some(setting)) = (&lowered.augment, frames::setting(&train.body, "augment")) {
+                self.colour_steps_on_grey(augmentation, &model, setting.span);
+            }
             if let (Some(val), Some(val_expr)) = (&validate, frames::setting(&train.body, "validate")) {
                 let trained = Trained { frame: &data, span: train.data.span };
                 self.same_transforms(ir, trained, val, val_expr.span, "the validation data", Fix::of(val_expr));
@@ -244,6 +247,24 @@ impl Runs<'_> {
             trained: trained.span,
             help,
         });
+    }
+
+    /// Saturation and hue change colour: on one-channel (grey) images they
+    /// would run and change nothing.
+    fn colour_steps_on_grey(&mut self, augmentation: &ir::Augmentation, model: &ir::Model, span: Span) {
+        let ir::Shape::Image([1, _, _]) = model.input else { return };
+        let colour = augmentation.steps.iter().find_map(|step| match step {
+            ir::AugmentStep::Saturation(_) => Some("saturation"),
+            ir::AugmentStep::Hue(_) => Some("hue"),
+            _ => None,
+        });
+        let Some(step) = colour else { return };
+        self.errors.push(crate::check::error::Mistake::Conflict.at(
+            span,
+            format!("`{step}` changes colour, and these images have one channel (grey): it would change nothing"),
+            "grey images",
+            format!("remove `{step}` from the augmentation, or read the images in colour (`images(..., channels: 3)`)"),
+        ));
     }
 
     /// The augmentation a training block names (a local `augment` item).

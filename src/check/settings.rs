@@ -230,7 +230,7 @@ pub const TRAIN_SETTINGS: &[Setting<TrainKey>] = &[
         "standard | minmax",
         "Scales a numeric target for training; predictions and metrics stay in its units",
     ),
-    train_setting(TrainKey::CudnnBenchmark, "cudnn_benchmark", "true | false", "cuDNN's autotuning (libtorch devices)"),
+    train_setting(TrainKey::CudnnBenchmark, "cudnn_benchmark", "true | false", "cuDNN's autotuning (`torch.cuda`)"),
     train_setting(
         TrainKey::GpuMemory,
         "gpu_memory",
@@ -553,8 +553,8 @@ impl<'a> Settings<'a> {
         }
     }
 
-    /// `cudnn_benchmark: true`: cuDNN's autotuning, a libtorch switch; the
-    /// other backends have no cuDNN.
+    /// `cudnn_benchmark: true`: cuDNN's autotuning, a switch of libtorch
+    /// on CUDA GPUs; `torch.cpu` and the other backends have no cuDNN.
     fn cudnn_benchmark(&mut self, value: &Expr, device: Option<&Expr>, devices: &[Device]) -> Option<bool> {
         let Value::Bool(on) = self.value(value) else {
             self.wrong_type(
@@ -565,24 +565,7 @@ impl<'a> Settings<'a> {
             );
             return None;
         };
-        let written = device.map(Expr::one_or_many).unwrap_or_default();
-        let not_torch =
-            devices.iter().zip(&written).find(|(d, _)| !matches!(d.kind, DeviceKind::TorchCpu | DeviceKind::TorchCuda));
-        if written.is_empty() || not_torch.is_some() {
-            let (span, backend) = match not_torch {
-                Some((d, e)) if d.kind == DeviceKind::Cuda => (e.span, "CubeCL (`cuda`)"),
-                Some((d, e)) if d.kind == DeviceKind::Remote => (e.span, "a remote device (flex, on its server)"),
-                Some((_, e)) => (e.span, "flex (`cpu`)"),
-                None => (value.span, "flex, the default device,"),
-            };
-            self.errors.push(Mistake::Unsupported.at(
-                span,
-                format!("`cudnn_benchmark` is a libtorch setting, and {backend} has no cuDNN"),
-                "not a libtorch device",
-                "train on `device: torch.cuda` (a `--features tch` build), or remove `cudnn_benchmark`",
-            ));
-            return None;
-        }
+        self.on_torch_cuda("cudnn_benchmark", "turns on cuDNN's autotuning", value.span, device, devices)?;
         Some(on)
     }
 
@@ -614,7 +597,7 @@ impl<'a> Settings<'a> {
                 return None;
             }
         }
-        self.on_torch_cuda("gpu_memory", value.span, device, devices)?;
+        self.on_torch_cuda("gpu_memory", "sets libtorch's CUDA allocator", value.span, device, devices)?;
         if !crate::backend::has_cuda_allocator() {
             self.errors.push(Mistake::Unsupported.at(
                 value.span,
@@ -628,8 +611,16 @@ impl<'a> Settings<'a> {
     }
 
     /// Every device of the run is libtorch's CUDA (`torch.cuda`): a
-    /// setting of its allocator means nothing elsewhere.
-    fn on_torch_cuda(&mut self, key: &str, span: Span, device: Option<&Expr>, devices: &[Device]) -> Option<()> {
+    /// setting of its allocator or of cuDNN (`what` it does) means nothing
+    /// elsewhere.
+    fn on_torch_cuda(
+        &mut self,
+        key: &str,
+        what: &str,
+        span: Span,
+        device: Option<&Expr>,
+        devices: &[Device],
+    ) -> Option<()> {
         let written = device.map(Expr::one_or_many).unwrap_or_default();
         let elsewhere = devices.iter().zip(&written).find(|(d, _)| d.kind != DeviceKind::TorchCuda);
         if !written.is_empty() && elsewhere.is_none() {
@@ -644,7 +635,7 @@ impl<'a> Settings<'a> {
         };
         self.errors.push(Mistake::Unsupported.at(
             span,
-            format!("`{key}` sets libtorch's CUDA allocator, which {backend} does not use"),
+            format!("`{key}` {what}, which {backend} does not use"),
             "not a `torch.cuda` device",
             format!(
                 "write `device: torch.cuda` (a `--features tch` build; `pipe run --device cpu` then runs the file without `{key}` on a machine without a GPU), or remove `{key}`"
@@ -1229,6 +1220,11 @@ impl<'a> Settings<'a> {
 
     /// Each device must be known and compiled into this build.
     fn devices(&mut self, value: &Expr) -> Option<Vec<Device>> {
+        if value.one_or_many().is_empty() {
+            let help = "write `device: cpu`, or list the devices to train on in parallel: `device: [cpu, cpu]`";
+            self.wrong_type(value.span, "`device` names no device", "an empty list", help);
+            return None;
+        }
         let lowered: Vec<Option<Device>> = value.one_or_many().into_iter().map(|d| self.device(d)).collect();
         lowered.into_iter().collect()
     }

@@ -33,8 +33,7 @@ pub fn run(path: &Path, only: &[String], flags: Flags, device: Option<&str>, rep
             Ok(device) => {
                 for key in override_device(&mut report.ir, &device) {
                     reporter.note(&format!(
-                        "--device {written}: `{key}` is a setting of {}, so this run goes without it",
-                        if key == "gpu_memory" { "`torch.cuda` devices" } else { "libtorch devices" }
+                        "--device {written}: `{key}` is a setting of `torch.cuda` devices, so this run goes without it"
                     ));
                 }
             }
@@ -124,7 +123,7 @@ pub(super) fn parse_device(written: &str) -> Result<crate::ir::Device, String> {
 }
 
 /// Every training run trains on `device`; the settings it cannot use
-/// (`gpu_memory:` off `torch.cuda`, `cudnn_benchmark:` off libtorch) are
+/// (`gpu_memory:` and `cudnn_benchmark:` off `torch.cuda`) are
 /// left out, and their keys returned for a note.
 fn override_device(program: &mut crate::ir::Program, device: &crate::ir::Device) -> BTreeSet<&'static str> {
     use crate::ir::DeviceKind;
@@ -137,8 +136,7 @@ fn override_device(program: &mut crate::ir::Program, device: &crate::ir::Device)
                 if device.kind != DeviceKind::TorchCuda && settings.gpu_memory.take().is_some() {
                     dropped.insert("gpu_memory");
                 }
-                let libtorch = matches!(device.kind, DeviceKind::TorchCpu | DeviceKind::TorchCuda);
-                if !libtorch && settings.cudnn_benchmark.take().is_some() {
+                if device.kind != DeviceKind::TorchCuda && settings.cudnn_benchmark.take().is_some() {
                     dropped.insert("cudnn_benchmark");
                 }
             }
