@@ -127,6 +127,56 @@ fn a_server_killed_mid_training_leaves_a_resumable_run() {
     assert!(err.contains("epoch 300/300"), "{err}");
 }
 
+/// Burn Remote waits forever on a server that accepts connections and
+/// never answers: something listening that is no device server stops the
+/// run when it connects, and a server frozen mid-training (SIGSTOP: its
+/// kernel still accepts and acknowledges) stops it once no step has
+/// finished for `PIPE_REMOTE_TIMEOUT` seconds, with
+/// `pipe::run::unreachable_device` and its checkpoints kept.
+#[cfg(unix)]
+#[test]
+fn a_server_that_stops_answering_stops_the_run() {
+    let run_with_timeout = |dir: &std::path::Path, text: &str| {
+        std::fs::write(dir.join("main.pipe"), text).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipe"));
+        command.args(["run", "--no-cache"]).arg(dir.join("main.pipe")).env("NO_COLOR", "1");
+        command.env("PIPE_REMOTE_TIMEOUT", "3").env("COLUMNS", "400").stderr(Stdio::piped());
+        command
+    };
+    // A listener that accepts (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let dir = crate::run::scratch("remote_silent");
+    let started = std::time::Instant::now();
+    let output =
+        run_with_timeout(&dir, &iris_on(&format!("remote(\"ws://127.0.0.1:{port}\")"), LAYERS)).output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("pipe::run::unreachable_device") && err.contains("gave no answer within 3 s"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{err}");
+    drop(silent);
+
+    let server = Server::start();
+    let dir = crate::run::scratch("remote_frozen");
+    let text = iris_on(&server.device(), LAYERS)
+        .replace("epochs: 6", "epochs: 300\n    checkpoint: checkpoint(every: 1, keep: 2)");
+    let mut run = run_with_timeout(&dir, &text).spawn().unwrap();
+    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines().map_while(Result::ok);
+    assert!(lines.by_ref().any(|l| l.contains(" 3/300")), "training started");
+    let signal = |name: &str| Command::new("kill").args([name, &server.child.id().to_string()]).status().unwrap();
+    assert!(signal("-STOP").success());
+    let rest: Vec<String> = lines.collect();
+    let status = run.wait().unwrap();
+    assert!(signal("-CONT").success());
+    let err = rest.join("\n");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("pipe::run::unreachable_device") && err.contains("no step finished for 3 s"), "{err}");
+    assert!(err.contains("`pipe run --resume` then continues from the last checkpoint"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs/species")).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(runs.iter().any(|r| r.join("checkpoints").is_dir()), "the checkpoints stay");
+}
+
 /// `pipe device-server` serves flex only: Burn 0.22 cannot serve libtorch.
 #[test]
 fn a_libtorch_device_cannot_be_served() {

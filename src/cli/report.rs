@@ -54,6 +54,19 @@ impl Reporter {
         };
     }
 
+    /// Prints diagnostics as this reporter does, from any thread (for an
+    /// error that ends the process: `run::fatal`).
+    pub fn printer(&self) -> impl Fn(&dyn Diagnostic, &SourceFile) + Send + Sync + 'static {
+        let style = self.style;
+        move |diagnostic, file| {
+            let text = render(diagnostic, file, style);
+            let _ = match style {
+                Style::Json => writeln!(std::io::stdout(), "{text}"),
+                Style::Human { .. } => write!(std::io::stderr(), "{text}"),
+            };
+        }
+    }
+
     /// A line for people (stderr), suppressed in JSON mode.
     pub fn note(&self, line: &str) {
         if !self.is_json() {

@@ -167,6 +167,16 @@ pub fn execute(
     reporter: &mut Reporter,
 ) -> bool {
     let start = Instant::now();
+    // An error another thread ends the run with (a remote device that
+    // stopped answering) prints as the others do.
+    let (printer, map) = (reporter.printer(), sources.clone());
+    run::fatal::set_handler(move |error| {
+        let file = error.span().map_or_else(
+            || crate::source::SourceFile { name: String::new(), text: String::new().into() },
+            |span| map.get(span.file).clone(),
+        );
+        printer(error, &file);
+    });
     let live = !reporter.is_json() && std::io::stderr().is_terminal();
     let progress = live.then(Progress::start);
     let (mut ran, mut cached) = (0, 0);

@@ -150,6 +150,11 @@ mod remote {
     pub const HELP: &str =
         "start `pipe device-server --port PORT` on that machine (a build with `--features remote`), then run again";
 
+    /// How long a server that accepts a connection gets to answer (less
+    /// when `PIPE_REMOTE_TIMEOUT` is less).
+    #[cfg(feature = "remote")]
+    const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
     /// The devices connected so far, by address.
     #[cfg(feature = "remote")]
     static CONNECTED: std::sync::Mutex<std::collections::BTreeMap<String, burn::tensor::Device>> =
@@ -168,8 +173,24 @@ mod remote {
             }
             return Ok(device.clone());
         }
-        let device =
-            burn::tensor::Device::remote_options(&RemoteHost::websocket(address)).init().map_err(|e| e.to_string())?;
+        // Nothing listening: say so at once (Burn retries for 16 s).
+        if !answers(address) {
+            return Err("nothing accepts connections there".into());
+        }
+        // Something listening that never answers the WebSocket handshake
+        // would block Burn forever: its thread is left waiting.
+        let (sent, received) = std::sync::mpsc::channel();
+        let host = RemoteHost::websocket(address);
+        std::thread::spawn(move || {
+            let _ = sent.send(burn::tensor::Device::remote_options(&host).init().map_err(|e| e.to_string()));
+        });
+        let wait = CONNECT_TIMEOUT.min(crate::run::stall::timeout());
+        let device = received.recv_timeout(wait).map_err(|_| {
+            format!(
+                "it accepts connections and gave no answer within {} s: is it a `pipe device-server`?",
+                wait.as_secs()
+            )
+        })??;
         connected.insert(address.to_string(), device.clone());
         Ok(device)
     }
@@ -594,7 +615,18 @@ pub fn train(
     } else if remote.is_empty() {
         fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start)
     } else {
-        remote::guarded(&remote, || fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start))
+        // Burn Remote waits forever on a server that stopped answering.
+        let (folder, train_now) = (run_dir.clone(), train.clone());
+        let watchdog = super::stall::Watchdog::start(super::stall::timeout(), move |waited| {
+            let reason = format!(
+                "no step finished for {} s (PIPE_REMOTE_TIMEOUT): its server stopped answering (stopped, overloaded or cut off)",
+                waited.as_secs()
+            );
+            crate::run::folders::record_stop(&folder, &Status::Failed, Some(&reason));
+            device_lost(&train_now, reason, span)
+        });
+        let mut beating = watchdog.beating(progress);
+        remote::guarded(&remote, || fit::fit(train, set, val.as_ref(), &loss, &devices, &mut beating, start))
     };
     if let Err(failure) = &fitted {
         let (status, reason) = match failure {
@@ -634,24 +666,7 @@ pub fn train(
             });
         }
         Err(Failure::DeviceLost(reason)) => {
-            let remote: Vec<String> = train
-                .settings
-                .devices
-                .iter()
-                .filter(|d| d.kind == DeviceKind::Remote)
-                .map(ToString::to_string)
-                .collect();
-            let resume = if train.settings.checkpoint.every > 0 {
-                "; `pipe run --resume` then continues from the last checkpoint"
-            } else {
-                "; with `checkpoint: checkpoint(every: 1)` a run can resume where it stopped"
-            };
-            return Err(RunError::UnreachableDevice {
-                device: remote.join(", "),
-                reason: format!("it went away during training ({reason})"),
-                span,
-                help: format!("start its `pipe device-server` again{resume}"),
-            });
+            return Err(device_lost(train, format!("it went away during training ({reason})"), span));
         }
         Err(Failure::OutOfMemory(words)) => {
             return Err(out_of_gpu_memory(train, &format!("`{name}` ran"), span, &words));
@@ -710,6 +725,24 @@ pub fn train(
         })?;
     }
     Ok(Trained { net: fitted.net, meta, cacheable: !fitted.changed_while_running, point: None })
+}
+
+/// The error for remote devices lost during training (`reason`), with
+/// how to go on.
+fn device_lost(train: &Train, reason: String, span: Span) -> RunError {
+    let remote: Vec<String> =
+        train.settings.devices.iter().filter(|d| d.kind == DeviceKind::Remote).map(ToString::to_string).collect();
+    let resume = if train.settings.checkpoint.every > 0 {
+        "; `pipe run --resume` then continues from the last checkpoint"
+    } else {
+        "; with `checkpoint: checkpoint(every: 1)` a run can resume where it stopped"
+    };
+    RunError::UnreachableDevice {
+        device: remote.join(", "),
+        reason,
+        span,
+        help: format!("start its `pipe device-server` again{resume}"),
+    }
 }
 
 /// The error for a run folder that could not be written (a full disk): a

@@ -1,0 +1,30 @@
+//! An error that ends the process from a thread other than the run's: a
+//! remote device that stops answering leaves the training thread blocked
+//! inside Burn Remote, which has no timeout, so a watchdog says why and
+//! exits (`stall.rs`). The CLI installs how it prints diagnostics.
+
+use std::sync::OnceLock;
+
+use crate::run::error::RunError;
+
+/// Prints an error as the command prints its diagnostics.
+type Handler = Box<dyn Fn(&RunError) + Send + Sync>;
+
+static HANDLER: OnceLock<Handler> = OnceLock::new();
+
+/// How [`stop`] prints the error (the first call wins: one command a
+/// process).
+pub fn set_handler(handler: impl Fn(&RunError) + Send + Sync + 'static) {
+    let _ = HANDLER.set(Box::new(handler));
+}
+
+/// Prints `error` and ends the process with status 1, as a run that
+/// failed does. What the run wrote is whole (writes are atomic) and a
+/// checkpoint saved before resumes.
+pub fn stop(error: &RunError) -> ! {
+    match HANDLER.get() {
+        Some(handler) => handler(error),
+        None => eprintln!("{error}"),
+    }
+    std::process::exit(1)
+}
