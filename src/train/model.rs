@@ -1088,6 +1088,19 @@ impl Net {
         out
     }
 
+    /// Whether a layer normalizes by batch statistics (a batch norm, also
+    /// inside a residual block).
+    pub fn has_batch_norm(&self) -> bool {
+        fn any(layers: &[Layer]) -> bool {
+            layers.iter().any(|layer| match layer {
+                Layer::Norm(_) => true,
+                Layer::Residual(b) => any(&b.layers),
+                _ => false,
+            })
+        }
+        any(&self.layers)
+    }
+
     /// The same network with batch norms' running statistics of its own.
     /// Burn's `RunningState` is shared by clones of a module and keeps one
     /// update per thread, averaged when read: a data-parallel copy updating

@@ -101,7 +101,7 @@ pub(super) fn batch_gradients(
     }
     let parts = replicas.len().saturating_add(1);
     let rows: Vec<usize> = (0..batch.rows).collect();
-    let shards: Vec<&[usize]> = rows.chunks(batch.rows.div_ceil(parts).max(1)).collect();
+    let shards = shards(&rows, parts, net.has_batch_norm());
     // Each shard's mean loss counts by its share of the batch's weight (its
     // rows, or with class weights the weights of its rows' classes), so the
     // shards' sum is the batch's mean on one device.
@@ -140,6 +140,26 @@ pub(super) fn batch_gradients(
         sum.accumulate(net, shard.grads.to_device(device, net));
     }
     (value, sum.grads(), truth, predicted)
+}
+
+/// A batch's rows cut into at most `parts` shards, one per device, in
+/// order. With batch normalization no shard has a single row (its
+/// statistics would be that row: every output 0, no gradient for the
+/// layer's scale): fewer devices take part, the rows spread evenly.
+fn shards(rows: &[usize], parts: usize, batch_norm: bool) -> Vec<&[usize]> {
+    if !batch_norm {
+        return rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
+    }
+    let parts = parts.min(rows.len() / 2).max(1);
+    let (base, extra) = (rows.len() / parts, rows.len() % parts);
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = rows;
+    for i in 0..parts {
+        let (shard, after) = rest.split_at(base.saturating_add(usize::from(i < extra)).min(rest.len()));
+        out.push(shard);
+        rest = after;
+    }
+    out
 }
 
 /// One shard on one device: the gradients of `weight` times its mean loss
@@ -204,5 +224,30 @@ pub(super) fn batch_tensors(batch: Dataset, device: &Device) -> (X, Targets, Vec
             (x, Targets::classes(y, device), host)
         }
         Target::Numbers(y) => (x, Targets::numbers(y.clone(), device), y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shards;
+
+    fn sizes(rows: usize, parts: usize, batch_norm: bool) -> Vec<usize> {
+        let all: Vec<usize> = (0..rows).collect();
+        let cut = shards(&all, parts, batch_norm);
+        assert_eq!(cut.concat(), all, "every row once, in order");
+        cut.iter().map(|s| s.len()).collect()
+    }
+
+    /// Without batch norm, shards as before; with it, never one row.
+    #[test]
+    fn no_shard_has_one_row_under_batch_norm() {
+        assert_eq!(sizes(5, 3, false), [2, 2, 1]);
+        assert_eq!(sizes(2, 3, false), [1, 1]);
+        assert_eq!(sizes(5, 3, true), [3, 2]);
+        assert_eq!(sizes(2, 3, true), [2]);
+        assert_eq!(sizes(3, 3, true), [3]);
+        assert_eq!(sizes(7, 3, true), [3, 2, 2]);
+        assert_eq!(sizes(512, 2, true), [256, 256]);
+        assert_eq!(sizes(1, 2, true), [1]);
     }
 }
