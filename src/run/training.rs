@@ -1300,7 +1300,7 @@ pub fn load(train: &Train, weights: &Path, meta: TrainedMeta) -> Result<Trained,
     let precision = crate::train::model::Precision::of(train.settings.precision);
     let net = Net::new(&train.model, &device_of(train), 0)
         .try_load_file(weights)
-        .map_err(|e| crate::train::model::record_error(e))?
+        .map_err(crate::train::model::record_error)?
         .with_precision(precision);
     Ok(Trained { net, meta, cacheable: true, point: None })
 }

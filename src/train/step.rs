@@ -150,8 +150,8 @@ fn shards(rows: &[usize], parts: usize, batch_norm: bool) -> Vec<&[usize]> {
     if !batch_norm {
         return rows.chunks(rows.len().div_ceil(parts).max(1)).collect();
     }
-    let parts = parts.min(rows.len() / 2).max(1);
-    let (base, extra) = (rows.len() / parts, rows.len() % parts);
+    let parts = parts.min(rows.len().checked_div(2).unwrap_or(0)).max(1);
+    let (base, extra) = (rows.len().checked_div(parts).unwrap_or(0), rows.len().checked_rem(parts).unwrap_or(0));
     let mut out = Vec::with_capacity(parts);
     let mut rest = rows;
     for i in 0..parts {
