@@ -175,7 +175,7 @@ mod remote {
         }
         // Nothing listening: say so at once (Burn retries for 16 s).
         if !answers(address) {
-            return Err("nothing accepts connections there".into());
+            return Err("nothing accepts connections there: is its `pipe device-server` running?".into());
         }
         // Something listening that never answers the WebSocket handshake
         // would block Burn forever: its thread is left waiting.
