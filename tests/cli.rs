@@ -539,6 +539,9 @@ fn predict_and_export_use_the_device_the_run_trained_on() {
     assert_eq!(std::fs::read_to_string(out).unwrap(), std::fs::read_to_string(cpu_out).unwrap());
     let exported = run(&["export", folder, "-o", dir.join("m.safetensors").to_str().unwrap()]);
     assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let remote = predict(&["--device", "remote(ws://127.0.0.1:9)"], "remote.csv").0;
+    assert_eq!(remote.status.code(), Some(1));
+    assert!(stderr(&remote).contains("a remote device trains"), "{}", stderr(&remote));
     let unknown = predict(&["--device", "gpu"], "gpu.csv").0;
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("--device gpu: unknown device"), "{}", stderr(&unknown));

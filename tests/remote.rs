@@ -143,6 +143,13 @@ fn a_server_that_stops_answering_stops_the_run() {
         command.env("PIPE_REMOTE_TIMEOUT", "3").env("COLUMNS", "400").stderr(Stdio::piped());
         command
     };
+    // A timeout that is no number of seconds is refused, not ignored.
+    let dir = crate::run::scratch("remote_timeout_typo");
+    let mut typo = run_with_timeout(&dir, &iris_on("cpu", LAYERS));
+    let output = typo.env("PIPE_REMOTE_TIMEOUT", "30s").output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("PIPE_REMOTE_TIMEOUT=30s: write whole seconds"), "{err}");
     // A listener that accepts (the kernel's backlog) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();

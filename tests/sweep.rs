@@ -147,6 +147,35 @@ fn values(points: &[Vec<(String, String)>], axis: usize) -> Vec<String> {
     points.iter().map(|p| p[axis].1.clone()).collect()
 }
 
+/// A sweep trained with `pipe run --device` (here the file's `[cpu, cpu]`
+/// run on `cpu`): each point's run folder records the device it trained
+/// on, and `pipe predict` still finds the point in the saved pipeline.
+#[test]
+fn a_point_trained_with_a_device_override_predicts() {
+    let dir = scratch("sweep_device_override");
+    let text = iris("[8]", "sweep([1e-2, 3e-2])").replace("    seed: 7\n", "    seed: 7\n    device: [cpu, cpu]\n");
+    assert!(text.contains("device: [cpu, cpu]"), "{text}");
+    std::fs::write(dir.join("main.pipe"), &text).unwrap();
+    let pipe = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_pipe")).args(args).output().unwrap();
+    let main = dir.join("main.pipe");
+    let ran = pipe(&["run", "--no-cache", "--device", "cpu", main.to_str().unwrap()]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let points: Vec<_> = std::fs::read_dir(dir.join("runs/species"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("trained.json").exists())
+        .collect();
+    assert_eq!(points.len(), 2, "{points:?}");
+    let data = repo().join("data/iris.csv");
+    for point in points {
+        let out = point.with_extension("csv");
+        let predicted =
+            pipe(&["predict", point.to_str().unwrap(), data.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert!(predicted.status.success(), "{}", String::from_utf8_lossy(&predicted.stderr));
+    }
+}
+
 #[test]
 fn ranges_grids_and_random_searches_give_the_documented_points() {
     let dir = scratch("sweep_ranges");

@@ -231,6 +231,31 @@ fn early_stopping_keeps_the_best_epoch_and_stops_after_patience() {
     }
 }
 
+/// Where `pipe check` cannot know the target's classes (a column a row
+/// expression makes), the training rows give them: a model without one
+/// output for each stops the run, naming both (its predictions would name
+/// no class for an output), and one with as many trains.
+#[test]
+fn a_model_without_an_output_per_class_found_stops_the_run() {
+    let text = |outputs: usize| {
+        format!(
+            "source iris = csv(\"{}/data/iris.csv\")\n\
+             stage data = iris |> cast(petal_length_cm, i64) |> select(sepal_length_cm, sepal_width_cm, petal_length_cm)\n\
+             model net {{\n    dense({outputs})\n}}\n\
+             train t = net on data {{\n    target: petal_length_cm\n    loss: cross_entropy\n    epochs: 2\n}}\n",
+            repo().display()
+        )
+    };
+    // Petal lengths cut to whole centimetres: 1, 3, 4, 5 and 6 in iris.
+    let (_, _, errors) = run_file(&scratch("outputs_per_class_few"), &text(3), false);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let said = "the model has 3 outputs, and `petal_length_cm` has 5 classes in the training rows";
+    assert!(errors[0].contains(said), "{errors:?}");
+    let (_, epochs, errors) = run_file(&scratch("outputs_per_class_right"), &text(5), false);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(epochs.len(), 2);
+}
+
 #[test]
 fn a_trained_run_is_reused_from_the_cache() {
     let dir = scratch("train_cache");

@@ -28,7 +28,13 @@ pub fn checked_run(
     reporter: &mut Reporter,
 ) -> Option<(SavedRun, Program, SourceMap)> {
     let no_file = || SourceFile { name: run_dir.display().to_string(), text: "".into() };
-    let device = match device.map(super::run::parse_device).transpose() {
+    let parsed = device.map(super::run::parse_device).transpose().and_then(|d| match d {
+        Some(d) if d.kind == crate::ir::DeviceKind::Remote => {
+            Err("a remote device trains; predictions run on this machine (`cpu`, `torch.cpu`, `torch.cuda`)".into())
+        }
+        other => Ok(other),
+    });
+    let device = match parsed {
         Ok(device) => device,
         Err(reason) => {
             let error =

@@ -27,6 +27,11 @@ pub struct Flags {
 
 /// Checks and runs one file; returns whether it ran without errors.
 pub fn run(path: &Path, only: &[String], flags: Flags, device: Option<&str>, reporter: &mut Reporter) -> bool {
+    if let Some(message) = run::stall::timeout_mistake() {
+        let error = super::CliError::Usage { message };
+        reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
+        return false;
+    }
     let Some((sources, mut report)) = load(path, reporter) else { return false };
     if let Some(written) = device {
         match parse_device(written) {

@@ -21,25 +21,41 @@ pub fn fits(op: &Op, fitted: &Fitted) -> Result<(), String> {
         (Op::FillNulls { columns, value: Fill::Mean | Fill::Median }, Fitted::Fill { columns: saved, values }) => {
             per_column(columns, saved, &[values.len()])
         }
-        (Op::QCut { .. }, Fitted::Edges { edges }) => {
-            if edges.len() >= 2 && edges.windows(2).all(|w| w[0] < w[1]) {
+        (Op::QCut { labels, .. }, Fitted::Edges { edges }) => {
+            // One edge is what `duplicates: drop` leaves of a constant
+            // column; more edges than bins (one label each) plus one would
+            // name a bin without a label.
+            let most = labels.len().saturating_add(1);
+            if !edges.is_empty() && edges.len() <= most && edges.windows(2).all(|w| w[0] < w[1]) {
                 Ok(())
             } else {
-                Err(format!("its qcut edges {edges:?} are not two or more increasing numbers"))
+                Err(format!("its qcut edges {edges:?} are not at most {most} increasing numbers"))
             }
         }
         (Op::OneHot { columns, .. }, Fitted::Levels(levels)) => {
             same_names(columns.iter().map(|(c, _)| c), levels.columns.iter().map(|(c, _)| c))
         }
         (Op::Encode(columns), Fitted::Codes(vocabulary)) => {
-            same_names(columns.iter().map(|(c, _)| c), vocabulary.columns.iter().map(|c| &c.name))
+            same_names(columns.iter().map(|(c, _)| c), vocabulary.columns.iter().map(|c| &c.name))?;
+            // Ids are levels' places (from 1) in the step's levels: the
+            // embedding after it has a row for each and no more.
+            for ((name, levels), coded) in columns.iter().zip(&vocabulary.columns) {
+                let most = i64::try_from(levels.len()).unwrap_or(i64::MAX);
+                if let Some((level, id)) = coded.ids.iter().find(|(_, id)| !(1..=most).contains(id)) {
+                    return Err(format!("`{name}`'s level `{level}` has id {id}, outside 1 to {most}"));
+                }
+            }
+            Ok(())
+        }
+        (Op::Tokenize { vocab, .. }, Fitted::Words(words)) if words.words.len() > *vocab => {
+            Err(format!("it has {} words, and the step keeps {vocab}", words.words.len()))
         }
         (Op::Tokenize { .. }, Fitted::Words(_)) => Ok(()),
         (Op::Pca { columns, .. }, Fitted::Pca(p)) => {
             let widths = p.components.iter().map(Vec::len).chain([p.mean.len()]);
             let lengths: Vec<usize> = widths.collect();
             per_column(columns, &p.columns, &lengths)?;
-            if p.explained_variance.len() == p.components.len() && !p.components.is_empty() {
+            if p.explained_variance.len() == p.components.len() {
                 Ok(())
             } else {
                 Err(format!("it has {} components and {} variances", p.components.len(), p.explained_variance.len()))
@@ -114,7 +130,21 @@ mod tests {
         };
         assert_eq!(fits(&qcut, &Fitted::Edges { edges: vec![0.0, 1.0, 2.0] }), Ok(()));
         assert!(fits(&qcut, &Fitted::Edges { edges: vec![0.0, 2.0, 1.0] }).is_err());
-        assert!(fits(&qcut, &Fitted::Edges { edges: vec![0.0] }).is_err());
+        assert_eq!(fits(&qcut, &Fitted::Edges { edges: vec![0.0] }), Ok(()), "a constant column, duplicates dropped");
+        assert!(fits(&qcut, &Fitted::Edges { edges: vec![] }).is_err());
+        assert!(fits(&qcut, &Fitted::Edges { edges: vec![0.0, 1.0, 2.0, 3.0] }).is_err(), "more bins than labels");
+        let encode = Op::Encode(vec![("a".into(), names(&["x", "y"]))]);
+        let codes = |id: i64| {
+            Fitted::Codes(crate::run::encode::Vocabulary {
+                columns: vec![crate::run::encode::CodedColumn { name: "a".into(), ids: vec![("x".into(), id)] }],
+            })
+        };
+        assert_eq!(fits(&encode, &codes(2)), Ok(()));
+        assert!(fits(&encode, &codes(3)).is_err_and(|e| e.contains("outside 1 to 2")));
+        let tokenize = Op::Tokenize { column: "t".into(), vocab: 1, length: 4 };
+        let words = |n: usize| Fitted::Words(crate::run::text::Vocabulary { words: vec!["w".into(); n] });
+        assert_eq!(fits(&tokenize, &words(1)), Ok(()));
+        assert!(fits(&tokenize, &words(2)).is_err());
         let pca = Op::Pca { columns: names(&["a", "b"]), k: 1, whiten: false, keep: false, prefix: "pc".into() };
         let projection = |width: usize, variances: usize| {
             Fitted::Pca(crate::run::pca::Projection {

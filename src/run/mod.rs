@@ -42,7 +42,7 @@ pub mod predict;
 mod progress;
 pub mod read;
 mod split;
-mod stall;
+pub mod stall;
 mod stored;
 mod stream;
 pub mod sweep;

@@ -382,7 +382,7 @@ pub(super) fn class_weights(
 /// none, the ones the training rows hold (`found`). A class the checker did
 /// not know stops the run: the model has no output for it.
 pub(super) fn run_classes(train: &Train, found: Vec<String>, span: Span) -> RunResult<Vec<String>> {
-    let Some(known) = &train.classes else { return Ok(found) };
+    let Some(known) = &train.classes else { return one_output_each(train, found, span) };
     if let Some(stranger) = found.iter().find(|c| !known.contains(c)) {
         return Err(RunError::data(
             format!(
@@ -396,6 +396,30 @@ pub(super) fn run_classes(train: &Train, found: Vec<String>, span: Span) -> RunR
         ));
     }
     Ok(known.clone())
+}
+
+/// The classes the training rows hold, when `pipe check` knew none: the
+/// model must have one output for each (or one for two), since a
+/// prediction names the class of its output.
+fn one_output_each(train: &Train, found: Vec<String>, span: Span) -> RunResult<Vec<String>> {
+    let outputs = train.model.output.values();
+    let classes = found.len() as u64;
+    if classes == outputs || (outputs == 1 && classes == 2) {
+        return Ok(found);
+    }
+    Err(RunError::data(
+        format!(
+            "the model has {outputs} outputs, and `{}` has {classes} classes in the training rows ({})",
+            train.target,
+            found.join(", ")
+        ),
+        span,
+        "trained here",
+        &format!(
+            "end the model with `dense({classes})`, or make the target categorical with every class (`cast({}, cat)`) so that `pipe check` knows them",
+            train.target
+        ),
+    ))
 }
 
 /// Whether the run predicts classes (decided by the checker).
@@ -625,8 +649,9 @@ pub fn train(
             crate::run::folders::record_stop(&folder, &Status::Failed, Some(&reason));
             device_lost(&train_now, reason, span)
         });
-        let mut beating = watchdog.beating(progress);
-        remote::guarded(&remote, || fit::fit(train, set, val.as_ref(), &loss, &devices, &mut beating, start))
+        let fitted = remote::guarded(&remote, || fit::fit(train, set, val.as_ref(), &loss, &devices, progress, start));
+        drop(watchdog);
+        fitted
     };
     if let Err(failure) = &fitted {
         let (status, reason) = match failure {
@@ -794,13 +819,25 @@ pub fn trial_run(train: &Train, index: usize) -> Train {
 /// and model the folder records (`None` when none is, or no sweep).
 pub fn folder_point(train: &Train, run_dir: &Path) -> Option<usize> {
     let sweep = train.sweep.as_ref()?;
-    let settings = std::fs::read(run_dir.join("settings.json")).ok()?;
+    let settings =
+        where_trained_aside(serde_json::from_slice(&std::fs::read(run_dir.join("settings.json")).ok()?).ok()?);
     let model = std::fs::read(run_dir.join("model.json")).ok()?;
     (0..sweep.trials.len()).find(|&i| {
         let run = trial_run(train, i);
-        serde_json::to_vec_pretty(&run.settings).is_ok_and(|s| s == settings)
+        serde_json::to_value(&run.settings).is_ok_and(|s| where_trained_aside(s) == settings)
             && serde_json::to_vec_pretty(&run.model).is_ok_and(|m| m == model)
     })
+}
+
+/// A run's settings as JSON without what `pipe run --device` changes (the
+/// devices, and `cudnn_benchmark` it leaves out off `torch.cuda`): a point
+/// trained with an override is still that point of its saved pipeline.
+fn where_trained_aside(mut settings: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = settings.as_object_mut() {
+        object.remove("devices");
+        object.remove("cudnn_benchmark");
+    }
+    settings
 }
 
 /// The run a run folder holds: the item's, the point of its sweep or the

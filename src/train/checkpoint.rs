@@ -111,6 +111,7 @@ pub(super) fn save_checkpoint(
     best: Option<&Net>,
     optim: &burn::optim::ModuleOptimizer,
 ) -> Result<(), String> {
+    super::fit::beat();
     // Names sort in training order: `epoch-0002` < `epoch-0002-step-000040` < `epoch-0003`.
     let name = match &state.within {
         Some(within) => format!("epoch-{:04}-step-{:06}", state.epoch, within.steps),

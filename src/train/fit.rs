@@ -222,6 +222,22 @@ pub struct Fitted {
     pub changed_while_running: bool,
 }
 
+/// Work done so far in this process: each training step, evaluation or
+/// prediction batch and checkpoint adds one. The watchdog over remote
+/// devices (`run::stall`) ends a run when it stops growing.
+static BEATS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a piece of work done (see [`beats`]).
+pub fn beat() {
+    BEATS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The work done so far in this process (training steps, evaluation and
+/// prediction batches, checkpoints).
+pub fn beats() -> u64 {
+    BEATS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What the loop reports as it goes.
 pub trait Progress {
     /// An epoch is done.
@@ -457,6 +473,7 @@ pub fn fit(
                 && !scaler.unscale(&net, &mut grads)
             {
                 // Overflowed: no step this time, a smaller scale next.
+                beat();
                 progress.step(epoch, number, steps);
                 continue;
             }
@@ -472,6 +489,7 @@ pub fn fit(
                     update = update.saturating_add(1);
                 }
             }
+            beat();
             progress.step(epoch, number, steps);
         }
         let seconds = start.elapsed().as_secs_f64();
@@ -627,6 +645,7 @@ pub fn predict_with_probabilities(
             all.extend(block);
         }
         out.extend(predicted);
+        beat();
     }
     let all = (wanted && !out.is_empty() && all.len().is_multiple_of(out.len())).then_some(all);
     (out, all)
@@ -678,6 +697,7 @@ fn score(
             probabilities.extend(loss.probabilities(output.clone()).unwrap_or_default());
             predicted.extend(loss.predict(output));
             truth.extend(host);
+            beat();
         }
     }
     let classes = loss.is_classification().then(|| net.output_width().max(2));
