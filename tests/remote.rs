@@ -150,6 +150,15 @@ fn a_server_that_stops_answering_stops_the_run() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("PIPE_REMOTE_TIMEOUT=30s: write whole seconds"), "{err}");
+    let watched = Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .arg("watch")
+        .arg(dir.join("main.pipe"))
+        .env("PIPE_REMOTE_TIMEOUT", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&watched.stderr);
+    assert_eq!(watched.status.code(), Some(1), "{err}");
+    assert!(err.contains("PIPE_REMOTE_TIMEOUT=0: write whole seconds"), "{err}");
     // A listener that accepts (the kernel's backlog) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();

@@ -37,6 +37,12 @@ struct Worker {
 /// With `page_file`, the `pipe report` page over the file's runs is
 /// rewritten after each run (reloading itself in a browser).
 pub fn watch(path: &Path, no_cache: bool, page_file: Option<&Path>, json: bool, color: ColorChoice) -> bool {
+    if let Some(message) = crate::run::stall::timeout_mistake() {
+        let error = super::CliError::Usage { message };
+        let mut reporter = Reporter::new(json, color);
+        reporter.report(&error, &crate::source::SourceFile { name: String::new(), text: "".into() });
+        return false;
+    }
     let (tx, rx) = channel();
     let mut watcher = match notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
