@@ -15,6 +15,15 @@ fn file_with(dir: &std::path::Path, setting: &str) -> String {
     )
 }
 
+/// What `pipe check` says of `text` as `dir/main.pipe`, one message each.
+fn check_errors(dir: &std::path::Path, text: &str) -> Vec<String> {
+    let mut sources = pipe::source::SourceMap::new();
+    let id = sources.add(dir.join("main.pipe").display().to_string(), text);
+    let parsed = pipe::syntax::parse(text, id);
+    let report = pipe::check::check(&parsed.program, &mut sources, Some(dir));
+    report.errors.iter().map(|e| format!("{e}")).collect()
+}
+
 /// The settings the run `t` was lowered to.
 #[cfg(feature = "tch")]
 fn lowered(dir: &std::path::Path, setting: &str) -> Option<pipe::ir::GpuMemory> {
@@ -42,12 +51,7 @@ fn gpu_memory_on_torch_cuda_is_lowered_as_written() {
 fn gpu_memory_off_torch_cuda_is_refused_with_its_span() {
     let dir = crate::run::scratch("gpu_memory_refused");
     let text = file_with(&dir, "growth").replace("device: torch.cuda", "device: cpu");
-    std::fs::write(dir.join("main.pipe"), &text).expect("write");
-    let mut sources = pipe::source::SourceMap::new();
-    let id = sources.add(dir.join("main.pipe").display().to_string(), text.as_str());
-    let parsed = pipe::syntax::parse(&text, id);
-    let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
-    let errors: Vec<String> = report.errors.iter().map(|e| format!("{e}")).collect();
+    let errors = check_errors(&dir, &text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("`gpu_memory` sets libtorch's CUDA allocator, which flex"), "{errors:?}");
 }
@@ -61,11 +65,7 @@ fn cudnn_benchmark_on_torch_cpu_is_refused() {
     let text = file_with(&dir, "growth")
         .replace("device: torch.cuda", "device: torch.cpu")
         .replace("    gpu_memory: growth\n", "    cudnn_benchmark: true\n");
-    let mut sources = pipe::source::SourceMap::new();
-    let id = sources.add(dir.join("main.pipe").display().to_string(), text.as_str());
-    let parsed = pipe::syntax::parse(&text, id);
-    let report = pipe::check::check(&parsed.program, &mut sources, Some(&dir));
-    let errors: Vec<String> = report.errors.iter().map(|e| format!("{e}")).collect();
+    let errors = check_errors(&dir, &text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     let said = "`cudnn_benchmark` turns on cuDNN's autotuning, which libtorch's CPU device (`torch.cpu`) does not use";
     assert!(errors[0].contains(said), "{errors:?}");

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::ir::Program;
 use crate::run::error::{RunError, RunResult};
 use crate::run::predict::SavedRun;
-use crate::run::{training, write};
+use crate::run::write;
 use crate::source::Span;
 
 /// What an export wrote.
@@ -30,13 +30,8 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     let span = Span::default();
     let transforms = transforms_path(out);
     not_someone_elses(out, &transforms)?;
-    // The weights are read on the CPU, whatever the run trained on.
-    let saved = SavedRun { device: Some(crate::ir::Device::local(crate::ir::DeviceKind::Cpu, None)), ..saved };
-    let train = crate::run::predict::predicting_train(program, &saved)?;
-    crate::run::predict::saved_numbers_fit(program, &saved.transforms)?;
-    let trained = training::load(&train, &saved.dir.join("model.bpk"), saved.meta).map_err(|why| {
-        failure(format!("the run's weights do not fit its model: {why}"), "train again with `pipe run`")
-    })?;
+    let predictor = crate::run::predict::Predictor::open(saved.on_cpu(), program.clone())?;
+    let (_, train, learned, trained) = predictor.parts();
     let values = trained.net.torch_values(&train.model).map_err(|reason| {
         failure(
             format!("this model has no nn.Sequential form to export: {reason}"),
@@ -59,7 +54,7 @@ pub fn safetensors(saved: SavedRun, program: &Program, out: &Path) -> RunResult<
     let file = safetensors::serialize(views, Some(info))
         .map_err(|e| failure(format!("the weights could not be laid out: {e}"), ""))?;
     write::bytes(out, &file).map_err(|reason| RunError::Write { path: out.display().to_string(), reason, span })?;
-    let numbers = serde_json::to_vec_pretty(&saved.transforms).map_err(|e| failure(e.to_string(), ""))?;
+    let numbers = serde_json::to_vec_pretty(learned).map_err(|e| failure(e.to_string(), ""))?;
     write::bytes(&transforms, &numbers).map_err(|reason| RunError::Write {
         path: transforms.display().to_string(),
         reason,

@@ -51,6 +51,14 @@ pub struct SavedRun {
     pub device: Option<crate::ir::Device>,
 }
 
+impl SavedRun {
+    /// The run with its weights read on the CPU, whatever it trained on
+    /// (an export reads values; nothing computes).
+    pub fn on_cpu(self) -> SavedRun {
+        SavedRun { device: Some(crate::ir::Device::local(crate::ir::DeviceKind::Cpu, None)), ..self }
+    }
+}
+
 /// The training run a run folder holds, from its saved pipeline: the
 /// item named `name`, or the point of its sweep the folder records.
 pub fn saved_train(program: &Program, name: &str, run_dir: &Path) -> RunResult<crate::ir::Train> {
@@ -75,7 +83,7 @@ pub fn saved_train(program: &Program, name: &str, run_dir: &Path) -> RunResult<c
 /// predicts on: `saved.device` when given (`--device`), else the first
 /// device it trained on, as its `settings.json` records it (a `pipe run
 /// --device` override included, which the saved pipeline does not show).
-pub fn predicting_train(program: &Program, saved: &SavedRun) -> RunResult<crate::ir::Train> {
+fn predicting_train(program: &Program, saved: &SavedRun) -> RunResult<crate::ir::Train> {
     let mut train = saved_train(program, &saved.name, &saved.dir)?;
     let device = match &saved.device {
         Some(device) => device.clone(),
@@ -672,7 +680,7 @@ fn prepare(
 
 /// The run folder's numbers for each transform of `program` (`saved`) are
 /// one per step, each what its step learns.
-pub fn saved_numbers_fit(program: &Program, saved: &[(String, Vec<Fitted>)]) -> RunResult<()> {
+fn saved_numbers_fit(program: &Program, saved: &[(String, Vec<Fitted>)]) -> RunResult<()> {
     for item in program.items.iter().flatten() {
         let ItemKind::Transform { steps, .. } = &item.kind else { continue };
         let Some((name, learned)) = saved.iter().find(|(name, _)| *name == item.name) else { continue };

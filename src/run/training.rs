@@ -398,13 +398,18 @@ pub(super) fn run_classes(train: &Train, found: Vec<String>, span: Span) -> RunR
     Ok(known.clone())
 }
 
+/// Whether a model with `outputs` outputs names `classes` classes: one
+/// output each, or one output for two classes (a sigmoid's).
+fn output_per_class(outputs: u64, classes: u64) -> bool {
+    classes == outputs || (outputs == 1 && classes == 2)
+}
+
 /// The classes the training rows hold, when `pipe check` knew none: the
 /// model must have one output for each (or one for two), since a
 /// prediction names the class of its output.
 fn one_output_each(train: &Train, found: Vec<String>, span: Span) -> RunResult<Vec<String>> {
-    let outputs = train.model.output.values();
-    let classes = found.len() as u64;
-    if classes == outputs || (outputs == 1 && classes == 2) {
+    let (outputs, classes) = (train.model.output.values(), found.len() as u64);
+    if output_per_class(outputs, classes) {
         return Ok(found);
     }
     Err(RunError::data(
@@ -1086,34 +1091,6 @@ fn shaped_image(train: &Train) -> Option<[usize; 3]> {
     }
 }
 
-/// A data frame as the model's input: arrays in the columns (and class
-/// order) the run was trained on, in the model's image shape; refused
-/// when those columns do not give the model's input width (a run folder
-/// whose record and model disagree).
-fn model_input(
-    frame: &DataFrame,
-    trained: &Trained,
-    train: &Train,
-    with_target: bool,
-    span: Span,
-) -> RunResult<Dataset> {
-    let set = shaped(arrays(frame, &trained.meta, with_target, span)?, train);
-    let wanted = train.model.input.values();
-    if u64::try_from(set.width).is_ok_and(|width| width == wanted) {
-        return Ok(set);
-    }
-    Err(RunError::data(
-        format!(
-            "the run's features ({}) give {} values a row, and its model reads {wanted}",
-            trained.meta.features.join(", "),
-            set.width
-        ),
-        span,
-        "here",
-        "the run folder's record does not match its model: train again with `pipe run`",
-    ))
-}
-
 /// A data frame as arrays in the columns (and class order) a run was
 /// trained on; the target may be missing (prediction).
 fn arrays(frame: &DataFrame, meta: &TrainedMeta, with_target: bool, span: Span) -> RunResult<Dataset> {
@@ -1170,7 +1147,7 @@ pub fn evaluate(
     asked: &fit::Asked,
     span: Span,
 ) -> RunResult<Scores> {
-    let set = model_input(frame, trained, train, true, span)?;
+    let set = shaped(arrays(frame, &trained.meta, true, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     let how = fit::Scoring { asked, batch: fit::training_batch(&train.settings) };
     on_device(train, "evaluating ran", span, || fit::evaluate(&trained.net, &set, &loss, &device_of(train), how))
@@ -1240,7 +1217,7 @@ pub fn write_curves(
 /// ensures) also each predicted class's probability.
 pub fn predict(trained: &Trained, train: &Train, frame: DataFrame, asked: &Asked, span: Span) -> RunResult<DataFrame> {
     let Asked { probability, classes, threshold } = *asked;
-    let set = model_input(&frame, trained, train, false, span)?;
+    let set = shaped(arrays(&frame, &trained.meta, false, span)?, train);
     let loss = loss_of(train, None, trained.meta.target_scale).with_threshold(threshold);
     let batch = fit::training_batch(&train.settings);
     let (values, all) = on_device(train, "predicting ran", span, || {
@@ -1371,9 +1348,7 @@ fn classes_fit(train: &Train, meta: &TrainedMeta) -> Result<(), String> {
     let outputs = train.model.output.values();
     match (&meta.classes, is_classification(train)) {
         (None, false) => Ok(()),
-        (Some(names), true) if u64::try_from(names.len()).is_ok_and(|n| n == outputs || (outputs == 1 && n == 2)) => {
-            Ok(())
-        }
+        (Some(names), true) if output_per_class(outputs, names.len() as u64) => Ok(()),
         (Some(names), true) => Err(format!("it names {} classes, and the model has {outputs} outputs", names.len())),
         (None, true) => Err("it names no classes, and the model predicts classes".into()),
         (Some(_), false) => Err("it names classes, and the model predicts numbers".into()),

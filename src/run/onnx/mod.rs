@@ -49,9 +49,7 @@ pub fn export(saved: SavedRun, program: &Program, out: &Path) -> RunResult<Writt
             "choose another `-o`, or move the file away: an export replaces only its own files",
         ));
     }
-    // The weights are read on the CPU, whatever the run trained on.
-    let saved = SavedRun { device: Some(crate::ir::Device::local(crate::ir::DeviceKind::Cpu, None)), ..saved };
-    let predictor = Predictor::open(saved, program.clone())?;
+    let predictor = Predictor::open(saved.on_cpu(), program.clone())?;
     let mut builder = Builder::default();
     for column in predictor.input_columns() {
         // The graph's own names: outputs, and values under `pipe/`.
